@@ -1,0 +1,204 @@
+"""The point's HTTP client for the hub: enroll, push, pull, fetch the catalog.
+
+Built on httpx; transient failures (connection errors, 5xx, timeouts) are
+retried with exponential backoff and jitter by tenacity. A caller may pass an
+httpx transport (the fault-injection seam in tests).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .clock import now_ms
+from .envelope import EnvelopeError
+from .framing import CONTENT_TYPE, decode_frames, encode_frames
+from .keys import Identity, PublicKeys
+from .signing import sign_document, sign_request
+
+ENROLL_PATH = "/sync/v1/enroll"
+PUSH_PATH = "/sync/v1/push"
+PULL_PATH = "/sync/v1/pull"
+CATALOG_PATH = "/sync/v1/catalog"
+HEADER_CURSOR = "X-Pointkit-Cursor"
+HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_ATTEMPTS = 3
+
+
+class HubUnreachable(RuntimeError):
+    """The hub could not be reached or kept failing; the caller retries later."""
+
+
+class HubRefused(RuntimeError):
+    """The hub answered and refused the request; ``reason`` says why."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
+@dataclass
+class PushResult:
+    """The hub's answer for one envelope: accepted, duplicate, conflict or rejected."""
+
+    envelope_id: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass
+class PullResult:
+    envelopes: list[bytes] = field(default_factory=list)
+    cursor: int = 0
+    hub_time_ms: int | None = None
+
+
+def _refusal(response: httpx.Response) -> HubRefused:
+    try:
+        body = response.json()
+        reason, message = body.get("reason", "refused"), body.get("error", response.text)
+    except ValueError:
+        reason, message = "refused", response.text[:200]
+    return HubRefused(response.status_code, reason, message)
+
+
+class HubClient:
+    """Talks to one hub on behalf of one enrolled point."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        point_id: uuid.UUID | None = None,
+        identity: Identity | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        clock_offset_ms: int = 0,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.point_id = point_id
+        self.identity = identity
+        self.attempts = attempts
+        self.clock_offset_ms = clock_offset_ms
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"HubClient({self.base_url!r}, point_id={self.point_id})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "HubClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, request_factory) -> httpx.Response:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            retry=retry_if_exception(_transient),
+            reraise=False,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = self._http.send(request_factory())
+                    if response.status_code >= 500:
+                        response.raise_for_status()
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            raise HubUnreachable(f"hub at {self.base_url} unreachable: {cause}") from cause
+        if response.status_code >= 400:
+            raise _refusal(response)
+        return response
+
+    def _signed(self, method: str, path: str, params: dict[str, str] | None = None, body: bytes = b"",
+                content_type: str | None = None):
+        if self.identity is None or self.point_id is None:
+            raise RuntimeError("this client is not enrolled: no point id or keys")
+
+        def build() -> httpx.Request:
+            request = self._http.build_request(method, path, params=params, content=body or None)
+            headers = sign_request(
+                method=method, path=request.url.path, query=request.url.query.decode("ascii"),
+                body=body, point_id=str(self.point_id), key=self.identity.sign_key,
+                clock_ms=self._clock(),
+            )
+            request.headers.update(headers)
+            if content_type:
+                request.headers["Content-Type"] = content_type
+            return request
+
+        return build
+
+    def _clock(self) -> int:
+        return now_ms() + self.clock_offset_ms
+
+    def _note_hub_time(self, response: httpx.Response) -> int | None:
+        value = response.headers.get(HEADER_HUB_TIME)
+        if value and value.isdigit():
+            self.clock_offset_ms = int(value) - now_ms()
+            return int(value)
+        return None
+
+    def enroll(self, *, token: str, name: str, identity: Identity) -> dict[str, Any]:
+        """Present a one-time token and prove possession of the new keys."""
+        claim = {"token": token, "name": name, **identity.public().to_json()}
+        proof = sign_document(claim, identity.sign_key)["signature"]
+        body = {**claim, "proof": proof}
+        response = self._send(lambda: self._http.build_request("POST", ENROLL_PATH, json=body))
+        data = response.json()
+        self.identity, self.point_id = identity, uuid.UUID(data["point_id"])
+        return data
+
+    def push(self, envelopes: list[bytes]) -> list[PushResult]:
+        body = encode_frames(envelopes)
+        response = self._send(lambda: self._http.build_request(
+            "POST", PUSH_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}))
+        self._note_hub_time(response)
+        return [PushResult(**item) for item in response.json()["results"]]
+
+    def pull(self, after: int) -> PullResult:
+        response = self._send(self._signed("GET", PULL_PATH, params={"after": str(after)}))
+        hub_time = self._note_hub_time(response)
+        cursor = int(response.headers.get(HEADER_CURSOR, after))
+        if response.status_code == 204 or not response.content:
+            return PullResult([], cursor, hub_time)
+        try:
+            envelopes = decode_frames(response.content)
+        except EnvelopeError as exc:
+            raise HubRefused(response.status_code, exc.reason, f"hub sent a bad pull body: {exc}") from None
+        return PullResult(envelopes, cursor, hub_time)
+
+    def catalog(self) -> dict[str, Any]:
+        """The hub-signed catalog document (verify it with the pinned hub key)."""
+        response = self._send(self._signed("GET", CATALOG_PATH))
+        self._note_hub_time(response)
+        return response.json()
+
+
+def public_keys_from_enrollment(data: dict[str, Any]) -> PublicKeys:
+    return PublicKeys.from_json(data["hub"])
+

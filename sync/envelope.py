@@ -1,0 +1,226 @@
+"""Envelopes: sealed to the recipient with HPKE, signed by the sender with Ed25519.
+
+Layout of one envelope (all integers big-endian)::
+
+    header   64 bytes   (see HEADER below; bound into the HPKE info and signature)
+    ct_len    4 bytes   length of the HPKE ciphertext
+    ct       ct_len     HPKE base mode: enc || AEAD(ciphertext)
+    sig      64 bytes   Ed25519(sender, b"pointkit/v1 sig" || header || SHA-256(ct))
+
+The plaintext is canonical JSON, zlib-compressed before sealing. A receiver
+checks the signature before it decrypts anything, so junk costs it one
+signature check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from .canonical import canonical_json
+from .clock import now_ms, uuid7
+from .keys import key_id, raw_public
+
+MAGIC = b"PKE"
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
+assert HEADER.size == 64
+SIGNATURE_BYTES = 64
+MAX_CIPHERTEXT = 16 * 1024 * 1024
+MAX_PLAINTEXT = 32 * 1024 * 1024
+FLAG_ZLIB = 0x01
+HUB_SENDER_ID = uuid.UUID(int=0)
+
+_INFO_PREFIX = b"pointkit/v1 envelope"
+_SIG_PREFIX = b"pointkit/v1 sig"
+
+
+class Kind(IntEnum):
+    """What an envelope carries. Points send intents; the hub sends what it decided."""
+
+    SUBMIT = 1
+    AMEND = 2
+    SUPPLEMENT = 3
+    WITHDRAW = 4
+    COLLECTED = 5
+    RATE = 6
+    RESULT = 64
+    STATUS = 65
+
+
+class Suite(IntEnum):
+    """HPKE suites an envelope may name."""
+
+    X25519_CHACHA = 1
+
+
+_SUITES = {
+    Suite.X25519_CHACHA: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305),
+}
+
+
+class EnvelopeError(ValueError):
+    """An envelope that cannot be accepted; ``reason`` is a stable machine word."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Header:
+    """The clear-text part of an envelope: enough to route, dedupe and verify it."""
+
+    kind: Kind
+    envelope_id: uuid.UUID
+    sender_id: uuid.UUID
+    seq: int
+    recipient_key_id: bytes
+    sender_clock_ms: int
+    suite: Suite = Suite.X25519_CHACHA
+    flags: int = FLAG_ZLIB
+    version: int = PROTOCOL_VERSION
+
+    def pack(self) -> bytes:
+        return HEADER.pack(
+            MAGIC,
+            self.version,
+            int(self.kind),
+            int(self.suite),
+            self.flags,
+            self.envelope_id.bytes,
+            self.sender_id.bytes,
+            self.seq,
+            self.recipient_key_id,
+            self.sender_clock_ms,
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "Header":
+        if len(data) < HEADER.size:
+            raise EnvelopeError("truncated", "envelope is shorter than its header")
+        magic, version, kind, suite, flags, env_id, sender, seq, rkid, clock = HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise EnvelopeError("malformed", "not a pointkit envelope (bad magic)")
+        if version != PROTOCOL_VERSION:
+            raise EnvelopeError("version", f"unsupported envelope version {version}")
+        try:
+            kind_value, suite_value = Kind(kind), Suite(suite)
+        except ValueError as exc:
+            raise EnvelopeError("malformed", f"unknown kind or suite: {exc}") from None
+        if flags & ~FLAG_ZLIB:
+            raise EnvelopeError("malformed", f"unknown flags {flags:#x}")
+        return cls(
+            kind=kind_value,
+            envelope_id=uuid.UUID(bytes=env_id),
+            sender_id=uuid.UUID(bytes=sender),
+            seq=seq,
+            recipient_key_id=rkid,
+            sender_clock_ms=clock,
+            suite=suite_value,
+            flags=flags,
+            version=version,
+        )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed, not yet verified envelope."""
+
+    header: Header
+    header_bytes: bytes
+    ciphertext: bytes
+    signature: bytes
+
+    def to_bytes(self) -> bytes:
+        return self.header_bytes + struct.pack(">I", len(self.ciphertext)) + self.ciphertext + self.signature
+
+    @classmethod
+    def parse(cls, data: bytes) -> "Envelope":
+        header = Header.unpack(data)
+        offset = HEADER.size
+        if len(data) < offset + 4:
+            raise EnvelopeError("truncated", "envelope ends before its ciphertext length")
+        (ct_len,) = struct.unpack_from(">I", data, offset)
+        offset += 4
+        if ct_len > MAX_CIPHERTEXT:
+            raise EnvelopeError("too_large", f"ciphertext of {ct_len} bytes exceeds {MAX_CIPHERTEXT}")
+        expected = offset + ct_len + SIGNATURE_BYTES
+        if len(data) != expected:
+            raise EnvelopeError("truncated" if len(data) < expected else "malformed",
+                                f"envelope is {len(data)} bytes, its header says {expected}")
+        ciphertext = data[offset : offset + ct_len]
+        signature = data[offset + ct_len :]
+        return cls(header, data[: HEADER.size], ciphertext, signature)
+
+    def signed_bytes(self) -> bytes:
+        return _SIG_PREFIX + self.header_bytes + hashlib.sha256(self.ciphertext).digest()
+
+    def verify(self, sender_key: Ed25519PublicKey) -> None:
+        """Raise EnvelopeError unless the sender's key signed this envelope."""
+        try:
+            sender_key.verify(self.signature, self.signed_bytes())
+        except InvalidSignature:
+            raise EnvelopeError("bad_signature", "envelope signature does not verify") from None
+
+    def open(self, recipient_key: X25519PrivateKey) -> dict[str, Any]:
+        """Decrypt and decode the payload. Call verify() first."""
+        if self.header.recipient_key_id != key_id(raw_public(recipient_key.public_key())):
+            raise EnvelopeError("unknown_key", "envelope is sealed to a key this side does not hold")
+        try:
+            plain = _SUITES[self.header.suite].decrypt(
+                self.ciphertext, recipient_key, info=_INFO_PREFIX + self.header_bytes
+            )
+        except Exception:
+            raise EnvelopeError("decrypt_failed", "envelope does not decrypt") from None
+        if self.header.flags & FLAG_ZLIB:
+            decomp = zlib.decompressobj()
+            plain = decomp.decompress(plain, MAX_PLAINTEXT)
+            if decomp.unconsumed_tail or not decomp.eof:
+                raise EnvelopeError("malformed", "payload does not decompress within limits")
+        try:
+            payload = json.loads(plain.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise EnvelopeError("malformed", "payload is not JSON") from None
+        if not isinstance(payload, dict):
+            raise EnvelopeError("malformed", "payload is not a JSON object")
+        return payload
+
+
+def seal_envelope(
+    *,
+    kind: Kind,
+    payload: dict[str, Any],
+    sender_id: uuid.UUID,
+    seq: int,
+    sender_key: Ed25519PrivateKey,
+    recipient_key: X25519PublicKey,
+    envelope_id: uuid.UUID | None = None,
+    sender_clock_ms: int | None = None,
+) -> Envelope:
+    """Compress, seal to ``recipient_key`` and sign with ``sender_key``."""
+    header = Header(
+        kind=kind,
+        envelope_id=envelope_id or uuid7(),
+        sender_id=sender_id,
+        seq=seq,
+        recipient_key_id=key_id(raw_public(recipient_key)),
+        sender_clock_ms=now_ms() if sender_clock_ms is None else sender_clock_ms,
+    )
+    header_bytes = header.pack()
+    plain = zlib.compress(canonical_json(payload), 9)
+    ciphertext = _SUITES[header.suite].encrypt(plain, recipient_key, info=_INFO_PREFIX + header_bytes)
+    unsigned = Envelope(header, header_bytes, ciphertext, b"")
+    signature = sender_key.sign(unsigned.signed_bytes())
+    return Envelope(header, header_bytes, ciphertext, signature)

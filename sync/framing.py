@@ -1,0 +1,53 @@
+"""Wire framing for push and pull bodies: a count of length-prefixed envelopes.
+
+    magic  b"PKF1"
+    count  u32
+    count x (u32 length, envelope bytes)
+
+No base64, no JSON around binary data: a 40-byte case costs 40 bytes plus 8.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from .envelope import EnvelopeError
+
+FRAME_MAGIC = b"PKF1"
+MAX_FRAMES = 10_000
+MAX_BODY = 32 * 1024 * 1024
+CONTENT_TYPE = "application/vnd.pointkit.frames"
+
+
+def encode_frames(items: Iterable[bytes]) -> bytes:
+    items = list(items)
+    parts = [FRAME_MAGIC, struct.pack(">I", len(items))]
+    for item in items:
+        parts.append(struct.pack(">I", len(item)))
+        parts.append(item)
+    return b"".join(parts)
+
+
+def decode_frames(body: bytes) -> list[bytes]:
+    """Split a frames body; raise EnvelopeError on any malformed or truncated input."""
+    if len(body) > MAX_BODY:
+        raise EnvelopeError("too_large", f"body of {len(body)} bytes exceeds {MAX_BODY}")
+    if len(body) < 8 or body[:4] != FRAME_MAGIC:
+        raise EnvelopeError("malformed", "body is not a pointkit frames body (bad magic)")
+    (count,) = struct.unpack_from(">I", body, 4)
+    if count > MAX_FRAMES:
+        raise EnvelopeError("too_large", f"{count} frames exceed the limit of {MAX_FRAMES}")
+    offset, items = 8, []
+    for index in range(count):
+        if offset + 4 > len(body):
+            raise EnvelopeError("truncated", f"frame {index} has no length")
+        (length,) = struct.unpack_from(">I", body, offset)
+        offset += 4
+        if offset + length > len(body):
+            raise EnvelopeError("truncated", f"frame {index} is cut short")
+        items.append(body[offset : offset + length])
+        offset += length
+    if offset != len(body):
+        raise EnvelopeError("malformed", "trailing bytes after the last frame")
+    return items

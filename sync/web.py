@@ -1,0 +1,173 @@
+"""Web conventions both servers share, so pages and APIs behave alike on both sides.
+
+Language choice (Chinese by default), CSRF on every form post, the JSON
+error shape, the OpenAPI document builder and the waitress runner.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Response, abort, g, jsonify, request, session
+from pydantic import BaseModel, ValidationError
+
+from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
+
+CSRF_FIELD = "csrf_token"
+MAX_FORM_BYTES = 1024 * 1024
+
+
+def install_i18n(app: Flask, translator: Translator) -> None:
+    """Choose the language per request and expose ``_()`` and ``lang`` to templates."""
+
+    @app.before_request
+    def _choose_language() -> None:
+        g.lang = choose_language(request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
+
+    @app.after_request
+    def _remember_language(response: Response) -> Response:
+        asked = request.args.get("lang")
+        if asked in LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
+        return response
+
+    def gettext(message: str, **values: object) -> str:
+        return translator.gettext(getattr(g, "lang", "zh"), message, **values)
+
+    app.jinja_env.globals["_"] = gettext
+    app.extensions["pointkit_gettext"] = gettext
+
+    @app.context_processor
+    def _language_context() -> dict[str, Any]:
+        return {"lang": getattr(g, "lang", "zh"), "languages": LANGUAGES}
+
+
+def gettext(message: str, **values: object) -> str:
+    """Translate for the current request (inside a Flask app with install_i18n)."""
+    from flask import current_app
+
+    return current_app.extensions["pointkit_gettext"](message, **values)
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def install_csrf(app: Flask, exempt_prefixes: Iterable[str] = ("/api/", "/sync/")) -> None:
+    """Refuse any form post without the session's CSRF token (APIs use bearer tokens instead)."""
+    prefixes = tuple(exempt_prefixes)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.before_request
+    def _check_csrf() -> None:
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith(prefixes):
+            return
+        sent = request.form.get(CSRF_FIELD, "")
+        expected = session.get(CSRF_FIELD, "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            abort(400, description="csrf")
+
+
+def api_error(status: int, reason: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
+    """The one JSON error shape of both APIs: ``{error, reason, fields?}``."""
+    body: dict[str, Any] = {"error": message, "reason": reason}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+def validation_fields(error: ValidationError) -> dict[str, str]:
+    """Field path -> message for a pydantic ValidationError, for forms and API answers."""
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "body"
+        fields.setdefault(path, item["msg"])
+    return fields
+
+
+def parse_json_body(model: type[BaseModel]) -> BaseModel | tuple[Response, int]:
+    """Validate the request's JSON body; on failure return the api_error response to send."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return api_error(400, "invalid_json", "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        return api_error(422, "invalid_input", "some fields are missing or invalid", validation_fields(exc))
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "reason"],
+    "properties": {
+        "error": {"type": "string"},
+        "reason": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def openapi_document(
+    *, title: str, version: str, description: str, operations: list[dict[str, Any]],
+    models: Iterable[type[BaseModel]],
+) -> dict[str, Any]:
+    """Build an OpenAPI 3.1 document; request/response schemas come from pydantic models.
+
+    Each operation: ``{"path", "method", "summary", "request": Model|None,
+    "response": Model|dict|None, "status": 200, "auth": True, "errors": [400, ...]}``.
+    """
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            schemas[name] = sub
+        schemas[model.__name__] = schema
+
+    def ref(value: Any) -> dict[str, Any]:
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return {"$ref": f"#/components/schemas/{value.__name__}"}
+        return value
+
+    paths: dict[str, Any] = {}
+    for op in operations:
+        entry: dict[str, Any] = {"summary": op["summary"], "operationId": op.get("operation_id", op["summary"])}
+        responses: dict[str, Any] = {}
+        if op.get("response") is not None:
+            responses[str(op.get("status", 200))] = {
+                "description": "OK", "content": {"application/json": {"schema": ref(op["response"])}}}
+        else:
+            responses[str(op.get("status", 204))] = {"description": "OK"}
+        for code in op.get("errors", [400]):
+            responses[str(code)] = {"description": "error",
+                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        entry["responses"] = responses
+        if op.get("request") is not None:
+            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op["request"])}}}
+        if op.get("parameters"):
+            entry["parameters"] = op["parameters"]
+        if op.get("auth", True):
+            entry["security"] = [{"bearer": []}]
+        paths.setdefault(op["path"], {})[op["method"].lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def serve(app: Flask, host: str, port: int, *, threads: int = 8, on_start: Callable[[], None] | None = None) -> None:
+    """Serve with waitress (pure Python, runs on Windows point laptops too)."""
+    from waitress import create_server
+
+    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=64 * 1024 * 1024)
+    if on_start:
+        on_start()
+    server.run()
