@@ -1,0 +1,67 @@
+"""Shared fixtures: real waitress servers on loopback ports, real processes, real files."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from cluster import Cluster, free_port, wait_until  # noqa: E402
+
+__all__ = ["Cluster", "free_port", "wait_until"]
+
+
+class LiveServer:
+    """A WSGI app served by a real waitress server in a background thread."""
+
+    def __init__(self, app):
+        from waitress import create_server
+
+        self.port = free_port()
+        self._server = create_server(app, host="127.0.0.1", port=self.port, threads=4)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LiveServer":
+        self._thread.start()
+        wait_until(lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200, timeout=10,
+                   what=f"server on {self.url}")
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server() -> Iterator:
+    """Call ``live_server(app)`` to serve a Flask app on a free loopback port; stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(app) -> LiveServer:
+        server = LiveServer(app).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[Cluster]:
+    """A real hub and real points as subprocesses (see scripts/cluster.py)."""
+    with Cluster(tmp_path) as running:
+        yield running
+
+
+def browser_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true"

@@ -1,0 +1,132 @@
+"""The shared contract on its own: envelopes, framing, signed documents and requests, ids, days."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from sync import (
+    Envelope,
+    EnvelopeError,
+    Identity,
+    Kind,
+    SignatureError,
+    decode_frames,
+    encode_frames,
+    seal_envelope,
+    sign_document,
+    sign_request,
+    uuid7,
+    verify_document,
+    verify_request,
+)
+from sync.idnumber import check_character, id_number_problem, mask_id_number
+from sync.workdays import add_working_days
+
+POINT_ID = uuid.UUID("01935f7e-0000-7000-8000-000000000001")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    return Identity.generate()
+
+
+@pytest.fixture(scope="module")
+def point():
+    return Identity.generate()
+
+
+def sealed(point, hub, payload=None, seq=1):
+    return seal_envelope(kind=Kind.SUBMIT, payload=payload or {"name": "韦秀兰"}, sender_id=POINT_ID, seq=seq,
+                         sender_key=point.sign_key, recipient_key=hub.enc_key.public_key())
+
+
+def test_envelope_round_trip_hides_the_payload(point, hub):
+    data = sealed(point, hub).to_bytes()
+    assert "韦秀兰".encode() not in data
+    envelope = Envelope.parse(data)
+    envelope.verify(point.sign_key.public_key())
+    assert envelope.open(hub.enc_key) == {"name": "韦秀兰"}
+    assert envelope.header.sender_id == POINT_ID and envelope.header.seq == 1
+
+
+@pytest.mark.parametrize("where", ["header", "ciphertext", "signature"])
+def test_any_flipped_byte_is_refused_before_decrypting(point, hub, where):
+    data = bytearray(sealed(point, hub).to_bytes())
+    offset = {"header": 40, "ciphertext": 64 + 4 + 10, "signature": len(data) - 5}[where]
+    data[offset] ^= 0x01
+    with pytest.raises(EnvelopeError) as caught:
+        Envelope.parse(bytes(data)).verify(point.sign_key.public_key())
+    assert caught.value.reason == "bad_signature"
+
+
+def test_wrong_sender_key_and_wrong_recipient_are_refused(point, hub):
+    envelope = Envelope.parse(sealed(point, hub).to_bytes())
+    with pytest.raises(EnvelopeError, match="signature"):
+        envelope.verify(Identity.generate().sign_key.public_key())
+    with pytest.raises(EnvelopeError) as caught:
+        envelope.open(Identity.generate().enc_key)
+    assert caught.value.reason == "unknown_key"
+
+
+@pytest.mark.parametrize("cut", [0, 10, 63, 64, 67, 100])
+def test_truncated_envelopes_raise_envelope_error(point, hub, cut):
+    with pytest.raises(EnvelopeError):
+        Envelope.parse(sealed(point, hub).to_bytes()[:cut])
+
+
+def test_frames_round_trip_and_refuse_garbage(point, hub):
+    items = [sealed(point, hub, seq=n).to_bytes() for n in (1, 2, 3)]
+    body = encode_frames(items)
+    assert decode_frames(body) == items
+    for bad in (b"", b"PKF1", body[:-1], body + b"x", b"XXXX" + body[4:]):
+        with pytest.raises(EnvelopeError):
+            decode_frames(bad)
+
+
+def test_signed_documents_detect_any_change(hub):
+    signed = sign_document({"case_id": "c1", "decision": "approved"}, hub.sign_key)
+    assert verify_document(signed, hub.sign_key.public_key())["decision"] == "approved"
+    tampered = {**signed, "document": {**signed["document"], "decision": "rejected"}}
+    with pytest.raises(SignatureError):
+        verify_document(tampered, hub.sign_key.public_key())
+
+
+def test_signed_requests_bind_method_path_query_body_and_time(point):
+    headers = sign_request(method="GET", path="/sync/v1/pull", query="after=3", body=b"",
+                           point_id=str(POINT_ID), key=point.sign_key, clock_ms=1_000_000)
+    key = point.sign_key.public_key()
+    ok = verify_request(method="GET", path="/sync/v1/pull", query="after=3", body=b"", headers=headers,
+                        key=key, now=1_000_000)
+    assert ok.point_id == str(POINT_ID)
+    with pytest.raises(SignatureError):
+        verify_request(method="GET", path="/sync/v1/pull", query="after=0", body=b"", headers=headers,
+                       key=key, now=1_000_000)
+    with pytest.raises(SignatureError) as stale:
+        verify_request(method="GET", path="/sync/v1/pull", query="after=3", body=b"", headers=headers,
+                       key=key, now=1_000_000 + 3_600_000)
+    assert stale.value.reason == "stale"
+
+
+def test_uuid7_sorts_by_time_and_is_version_7():
+    first, second = uuid7(1_700_000_000_000), uuid7(1_700_000_000_001)
+    assert first.version == 7 and first < second
+
+
+def test_id_numbers_check_checksum_and_birth_date():
+    good = "11010519491231002X"
+    assert check_character(good[:17]) == "X" and id_number_problem(good) is None
+    assert id_number_problem("110105194912310021") == "check character does not match (mistyped digit?)"
+    assert "birth date" in id_number_problem("110105194913310021")
+    assert id_number_problem("12345") == "must be 18 characters"
+    assert mask_id_number(good) == "110***********002X"
+
+
+def test_working_days_skip_weekends_and_holidays():
+    friday = date(2026, 11, 27)
+    assert add_working_days(friday, 1) == date(2026, 11, 30)
+    assert add_working_days(friday, 0) == friday
+    assert add_working_days(friday, 1, holidays={date(2026, 11, 30)}) == date(2026, 12, 1)
+    assert add_working_days(friday, 1, makeup_days={date(2026, 11, 28)}) == date(2026, 11, 28)
