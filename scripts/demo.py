@@ -1,0 +1,126 @@
+"""Run the real loop on SQLite: a hub, a township point and a village point.
+
+Starts three servers on free loopback ports, enrolls both points, loads the
+sample catalog, drives one case through the whole loop through the JSON
+APIs, then keeps serving for a person to try it (or exits with --once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cluster import Cluster, wait_until
+
+from sync.idnumber import check_character
+
+REVIEWERS = {"yb-li": ("YB", "yb-pass-2026"), "ny-wang": ("NY", "ny-pass-2026"), "zr-zhao": ("ZR", "zr-pass-2026")}
+TOWNSHIP = "泗城镇政务服务中心"
+VILLAGE = "泗城镇平兰村便民服务站"
+STEP_TIMEOUT = 60
+
+
+def step(number: int, text: str) -> None:
+    print(f"\n[{number}] {text}", flush=True)
+
+
+def run_loop(cluster: Cluster) -> None:
+    hub, village = cluster.hub, cluster.points[VILLAGE]
+    staff, reviewer = village.api("staff"), hub.api("yb-li")
+
+    step(3, "village staff receives an application (城乡居民基本医疗保险参保登记)")
+    id_number = "45102719800101234" + check_character("45102719800101234")
+    answer = staff.post("/api/cases", json={
+        "item_code": "451000-YB-001",
+        "applicant": {"name": "韦秀兰", "id_number": id_number, "phone": "13807761234"},
+        "form": {"insured_category": "普通居民"},
+        "materials": ["id_card", "hukou"],
+    })
+    answer.raise_for_status()
+    receipt = answer.json()
+    case_id = receipt["case_id"]
+    print(f"    receipt {receipt['receipt_no']}  pickup code {receipt['pickup_code']}  "
+          f"promised {receipt['promised_date']}  (sealed into the outbox)")
+
+    step(4, "the point syncs; the hub verifies, stores, opens and routes the case")
+    print(f"    sync: {staff.post('/api/sync').json()}")
+    wait_until(lambda: any(c["case_id"] == case_id for c in reviewer.get("/api/queue").json()["cases"]),
+               timeout=STEP_TIMEOUT, what="the case in the YB queue")
+    print("    in the queue of 县医疗保障局 (YB)")
+
+    step(5, "the YB reviewer approves; the hub issues a signed result")
+    decided = reviewer.post(f"/api/cases/{case_id}/decision",
+                            json={"decision": "approved", "reason": "", "certificate_no": "YB-2026-000123"})
+    decided.raise_for_status()
+    print(f"    hub status: {decided.json()['status']}")
+
+    step(6, "the point pulls the result and verifies the hub's signature")
+    wait_until(lambda: staff.get(f"/api/cases/{case_id}").json()["status"] == "result_ready",
+               timeout=STEP_TIMEOUT, what="the result at the village point")
+    print("    result ready at the village point")
+
+    step(7, "the resident collects it with the pickup code and the last 4 ID digits")
+    collected = staff.post(f"/api/cases/{case_id}/pickup",
+                           json={"pickup_code": receipt["pickup_code"], "id_last4": id_number[-4:]})
+    collected.raise_for_status()
+    print(f"    handed over: {collected.json()['result']['document']['decision']}")
+
+    step(8, "'collected' goes back; the hub closes the case (办结)")
+    wait_until(lambda: reviewer.get(f"/api/cases/{case_id}").json()["status"] == "closed",
+               timeout=STEP_TIMEOUT, what="the case closed at the hub")
+    events = reviewer.get(f"/api/cases/{case_id}").json()["events"]
+    for event in events:
+        print(f"    {event['at']}  {event['action']:<18} {event['actor']}  {event['note']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--once", action="store_true", help="exit after the loop (0 if every step passed)")
+    parser.add_argument("--data", type=Path, help="keep the servers' data here (default: a new temp dir)")
+    args = parser.parse_args()
+    base = args.data or Path(tempfile.mkdtemp(prefix="pointkit-demo-"))
+    fresh = not (base / "hub" / "hub.db").exists()
+    started = time.monotonic()
+
+    with Cluster(base, echo=lambda line: print("    " + line, flush=True)) as cluster:
+        step(1, f"hub: init, sample catalog, reviewers  (data in {base})")
+        hub = cluster.start_hub()
+        for username, (department, password) in REVIEWERS.items():
+            if fresh:
+                cluster.add_reviewer(username, department, password)
+            hub.logins[username] = password
+        print(f"    hub at {hub.url}")
+
+        step(2, "enroll a township point and a village point")
+        township = cluster.start_point(TOWNSHIP, "township", dirname="township")
+        village = cluster.start_point(VILLAGE, "village", dirname="village")
+        print(f"    township at {township.url}\n    village  at {village.url}")
+
+        try:
+            run_loop(cluster)
+        except Exception as exc:
+            print(f"\nFAILED: {exc}", file=sys.stderr)
+            return 1
+        print(f"\nloop complete in {time.monotonic() - started:.1f}s")
+        if args.once:
+            return 0
+
+        print("\nTry it in a browser (Ctrl-C to stop):")
+        print(f"  hub       {hub.url}/login      admin / {hub.logins['admin']}; reviewers "
+              + ", ".join(f"{u} / {p}" for u, (_, p) in REVIEWERS.items()))
+        print(f"  township  {township.url}/login  staff / {township.logins['staff']}")
+        print(f"  village   {village.url}/login  staff / {village.logins['staff']}")
+        print(f"  data in   {base}")
+        try:
+            while all(server.process.poll() is None for server in (hub, township, village)):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("\nstopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
