@@ -130,3 +130,20 @@ def test_working_days_skip_weekends_and_holidays():
     assert add_working_days(friday, 0) == friday
     assert add_working_days(friday, 1, holidays={date(2026, 11, 30)}) == date(2026, 12, 1)
     assert add_working_days(friday, 1, makeup_days={date(2026, 11, 28)}) == date(2026, 11, 28)
+
+
+def test_audit_chain_names_the_first_edited_removed_or_reordered_entry():
+    from sync.audit import GENESIS, chain_hash, verify_chain
+
+    rows, prev = [], GENESIS
+    for n in range(5):
+        fields = {"seq": n, "action": "case.received", "case": f"c{n}"}
+        entry_hash = chain_hash(prev, fields)
+        rows.append((n, prev, entry_hash, fields))
+        prev = entry_hash
+    assert verify_chain(rows) is None
+    edited = [*rows[:2], (2, rows[2][1], rows[2][2], {**rows[2][3], "action": "case.approved"}), *rows[3:]]
+    assert verify_chain(edited).entry_id == 2
+    assert verify_chain(rows[:1] + rows[2:]).entry_id == 2
+    swapped = [rows[0], rows[2], rows[1], *rows[3:]]
+    assert verify_chain(swapped).position == 1
