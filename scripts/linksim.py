@@ -1,0 +1,175 @@
+"""A loopback TCP proxy that behaves like a village link.
+
+Rate limit in bit/s (shared by all connections, per direction, like one
+radio link), one-way latency, and cuts: every N seconds, or after N bytes
+on a connection, every open connection is dropped mid-stream. ``down``
+refuses all traffic, as when there is no link for days.
+
+    with LinkSimulator(("127.0.0.1", hub_port), rate_bps=64_000, latency_s=0.3, cut_every_s=5) as link:
+        client = HubClient(link.url)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+
+CHUNK = 2048
+QUEUE_CHUNKS = 32
+
+
+@dataclass
+class LinkStats:
+    bytes_up: int = 0
+    bytes_down: int = 0
+    connections: int = 0
+    cuts: int = 0
+
+
+class LinkSimulator:
+    """Runs an asyncio proxy in a background thread; listen on ``.port``."""
+
+    def __init__(self, target: tuple[str, int], *, rate_bps: float | None = None, latency_s: float = 0.0,
+                 cut_every_s: float | None = None, cut_after_bytes: int | None = None):
+        self.target = target
+        self.rate_bps = rate_bps
+        self.latency_s = latency_s
+        self.cut_every_s = cut_every_s
+        self.cut_after_bytes = cut_after_bytes
+        self.down = False
+        self.stats = LinkStats()
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._free_at = {"up": 0.0, "down": 0.0}
+        self._server: asyncio.base_events.Server | None = None
+        self._cutter: asyncio.Task | None = None
+
+    def __repr__(self) -> str:
+        return (f"LinkSimulator(target={self.target}, rate_bps={self.rate_bps}, latency_s={self.latency_s}, "
+                f"cut_every_s={self.cut_every_s}, cut_after_bytes={self.cut_after_bytes})")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LinkSimulator":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> "LinkSimulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def cut(self) -> None:
+        """Drop every open connection now."""
+        self._loop.call_soon_threadsafe(self._cut_all)
+
+    def set_down(self, down: bool) -> None:
+        """No link at all (connections refused and dropped) until set_down(False)."""
+        self.down = down
+        if down:
+            self.cut()
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        if self.cut_every_s:
+            self._cutter = asyncio.ensure_future(self._cut_periodically())
+
+    async def _stop(self) -> None:
+        if self._cutter:
+            self._cutter.cancel()
+        if self._server:
+            self._server.close()
+        self._cut_all(count=False)
+
+    async def _cut_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.cut_every_s)
+            self._cut_all()
+
+    def _cut_all(self, count: bool = True) -> None:
+        if self._writers and count:
+            self.stats.cuts += 1
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            client_writer.transport.abort()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.stats.connections += 1
+        self._writers.update((client_writer, upstream_writer))
+        budget = [self.cut_after_bytes]
+        await asyncio.gather(
+            self._pump(client_reader, upstream_writer, "up", budget, client_writer),
+            self._pump(upstream_reader, client_writer, "down", budget, upstream_writer),
+            return_exceptions=True,
+        )
+        for writer in (client_writer, upstream_writer):
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    def _schedule(self, direction: str, size: int) -> float:
+        """When this chunk has fully crossed the link and the latency has passed."""
+        now = time.monotonic()
+        start = max(now, self._free_at[direction])
+        done = start + (size * 8 / self.rate_bps if self.rate_bps else 0.0)
+        self._free_at[direction] = done
+        return done + self.latency_s
+
+    async def _pump(self, reader, writer, direction, budget, other_writer) -> None:
+        queue: asyncio.Queue = asyncio.Queue(QUEUE_CHUNKS)
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                if data is None:
+                    writer.write_eof() if writer.can_write_eof() else None
+                    return
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(data)
+                await writer.drain()
+
+        delivering = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                data = await reader.read(CHUNK)
+                if not data:
+                    await queue.put((0.0, None))
+                    break
+                if budget[0] is not None:
+                    budget[0] -= len(data)
+                    if budget[0] < 0:
+                        self.stats.cuts += 1
+                        writer.transport.abort()
+                        other_writer.transport.abort()
+                        break
+                if direction == "up":
+                    self.stats.bytes_up += len(data)
+                else:
+                    self.stats.bytes_down += len(data)
+                await queue.put((self._schedule(direction, len(data)), data))
+            await delivering
+        finally:
+            delivering.cancel()
