@@ -65,6 +65,7 @@ class LinkSimulator:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     def __enter__(self) -> "LinkSimulator":
         return self.start()
@@ -89,11 +90,14 @@ class LinkSimulator:
             self._cutter = asyncio.ensure_future(self._cut_periodically())
 
     async def _stop(self) -> None:
-        if self._cutter:
-            self._cutter.cancel()
         if self._server:
             self._server.close()
         self._cut_all(count=False)
+        # Finish every pump and timer here, so none is left to die with the loop.
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut_periodically(self) -> None:
         while True:
