@@ -1,0 +1,83 @@
+"""The service catalog as the point holds it: the last hub-signed version it verified."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, delete, select
+
+from sync import SignatureError, verify_document
+from sync.catalog import Department, ServiceItem
+from sync.clock import utcnow
+from sync.messages import CATALOG_DOCUMENT_TYPE
+
+from .models import CatalogItem, PointState
+from .state import hub_keys
+
+LEVEL_NAMES = {"county": "county service centre", "township": "township service centre",
+               "village": "village service station"}
+
+
+class CatalogError(ValueError):
+    """A catalog document the point refuses (bad signature, wrong type, malformed)."""
+
+
+def verify_catalog(signed: dict[str, Any], state: PointState) -> dict[str, Any]:
+    """Check the hub's signature with the pinned key and the document's shape; return the document."""
+    try:
+        document = verify_document(signed, hub_keys(state).verifier())
+    except SignatureError:
+        raise CatalogError("catalog signature does not verify with the pinned hub key") from None
+    if document.get("type") != CATALOG_DOCUMENT_TYPE:
+        raise CatalogError(f"not a catalog document (type {document.get('type')!r})")
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise CatalogError("catalog version is not a non-negative integer")
+    try:
+        [Department.model_validate(entry) for entry in document.get("departments", [])]
+        [ServiceItem.model_validate(entry) for entry in document.get("items", [])]
+    except (ValidationError, TypeError) as exc:
+        raise CatalogError(f"catalog entries are malformed: {exc}") from None
+    return document
+
+
+def store_catalog(session: Session, state: PointState, signed: dict[str, Any]) -> bool:
+    """Verify and keep ``signed`` unless it is older than what we hold; True if it replaced ours."""
+    document = verify_catalog(signed, state)
+    state.catalog_checked_at = utcnow()
+    session.add(state)
+    if document["version"] < state.catalog_version or (
+            document["version"] == state.catalog_version and state.catalog_document):
+        return False
+    items = [ServiceItem.model_validate(entry) for entry in document["items"]]
+    session.exec(delete(CatalogItem))
+    for item in items:
+        session.add(CatalogItem(code=item.code, name_zh=item.name_zh, item_json=item.model_dump_json()))
+    state.catalog_version = document["version"]
+    state.catalog_document = json.dumps(document, ensure_ascii=False)
+    state.catalog_signature = signed["signature"]
+    return True
+
+
+def get_item(session: Session, code: str) -> ServiceItem | None:
+    row = session.get(CatalogItem, code)
+    return ServiceItem.model_validate_json(row.item_json) if row else None
+
+
+def list_items(session: Session) -> list[ServiceItem]:
+    rows = session.exec(select(CatalogItem).order_by(CatalogItem.code)).all()
+    return [ServiceItem.model_validate_json(row.item_json) for row in rows]
+
+
+def department_names(state: PointState) -> dict[str, dict[str, str]]:
+    """Department code -> {name_zh, name_en}, from the stored catalog document."""
+    if not state.catalog_document:
+        return {}
+    document = json.loads(state.catalog_document)
+    return {d["code"]: {"name_zh": d["name_zh"], "name_en": d["name_en"]} for d in document.get("departments", [])}
+
+
+def accepted_at(item: ServiceItem, level: str) -> bool:
+    return level in item.levels

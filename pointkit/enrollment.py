@@ -1,0 +1,158 @@
+"""Enrollment (the X-Road shape): make our own keys, prove them to the hub, pin the hub's keys.
+
+The token ends in the first 16 hex characters of the hub's key fingerprint,
+given to the point's admin out of band. The point computes the fingerprint of
+the keys the hub answers with and refuses to pin them unless it matches: a
+man in the middle cannot swap in his own keys.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sync import HubClient, HubRefused, HubUnreachable, Identity, PublicKeys, b64, fingerprint
+from sync.clock import now_ms, utcnow
+
+from . import db
+from .catalog import store_catalog
+from .models import PointState
+from .state import KEY_PREFIX, find_state, get_state, hub_client, keys_dir, load_identity
+
+FINGERPRINT_PREFIX_CHARS = 16
+_HEX = re.compile(r"^[0-9a-f]{16}$")
+
+
+class EnrollmentError(RuntimeError):
+    """Enrollment could not complete; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What ``init`` reports once the point is enrolled."""
+
+    point_id: str
+    name: str
+    level: str
+    hub_fingerprint: str
+    catalog_version: int
+    catalog_error: str = ""
+
+
+def token_fingerprint(token: str) -> str:
+    """The hub fingerprint prefix a token carries after its last dot."""
+    if "." not in token:
+        raise EnrollmentError("the enrollment token must look like SECRET.FINGERPRINT (16 hex characters after the dot)")
+    suffix = token.rsplit(".", 1)[1].strip().lower()
+    if not _HEX.match(suffix):
+        raise EnrollmentError("the enrollment token's fingerprint part must be 16 hex characters")
+    return suffix
+
+
+def is_initialized(data_dir: str | Path) -> bool:
+    data_dir = Path(data_dir)
+    if (keys_dir(data_dir) / f"{KEY_PREFIX}-sign.pem").exists():
+        return True
+    if db.database_path(data_dir).exists():
+        with db.session_scope(data_dir) as session:
+            return find_state(session) is not None
+    return False
+
+
+def pinned_hub_keys(response: dict[str, Any], token: str) -> PublicKeys:
+    """The hub keys from an enrollment answer, only if their fingerprint matches the token."""
+    expected = token_fingerprint(token)
+    try:
+        keys = PublicKeys.from_json(response["hub"])
+    except (KeyError, TypeError, ValueError):
+        raise EnrollmentError("the hub's enrollment answer has no usable keys") from None
+    actual = fingerprint(keys.sign_public, keys.enc_public)
+    if not actual.startswith(expected):
+        raise EnrollmentError(
+            f"the hub's keys have fingerprint {actual}, but the token expects {expected}…; "
+            "refusing to trust this hub (check the hub address and ask the county for a new token)")
+    return keys
+
+
+def record_enrollment(data_dir: str | Path, *, identity: Identity, response: dict[str, Any], token: str,
+                      hub_url: str) -> PointState:
+    """Check the hub keys against the token, then save our keys and pin the hub's in one state row."""
+    keys = pinned_hub_keys(response, token)
+    level = str(response.get("level", ""))
+    if level not in ("village", "township", "county"):
+        raise EnrollmentError(f"the hub gave this point an unknown level {level!r}")
+    identity.save(keys_dir(data_dir), KEY_PREFIX)
+    db.init_db(data_dir)
+    with db.session_scope(data_dir) as session:
+        state = PointState(
+            point_id=str(response["point_id"]), name=str(response.get("name", ""))[:128], level=level,
+            hub_url=hub_url.rstrip("/"), hub_sign_public_key=b64(keys.sign_public),
+            hub_enc_public_key=b64(keys.enc_public), hub_fingerprint=keys.fingerprint,
+            clock_offset_ms=_offset(response), enrolled_at=utcnow(),
+        )
+        session.add(state)
+    return state
+
+
+def _offset(response: dict[str, Any]) -> int:
+    hub_time = response.get("hub_time_ms")
+    return int(hub_time) - now_ms() if isinstance(hub_time, int) else 0
+
+
+def fetch_catalog(data_dir: str | Path, *, transport: httpx.BaseTransport | None = None) -> int:
+    """Fetch the signed catalog, verify it with the pinned key and store it; return its version."""
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+    with hub_client(state, load_identity(data_dir), transport=transport) as client:
+        signed = client.catalog()
+        offset = client.clock_offset_ms
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        store_catalog(session, state, signed)
+        state.clock_offset_ms = offset
+        session.add(state)
+        return state.catalog_version
+
+
+def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "",
+           transport: httpx.BaseTransport | None = None) -> Enrollment:
+    """Enroll a fresh data directory with the hub and fetch its catalog."""
+    if is_initialized(data_dir):
+        raise EnrollmentError(f"{data_dir} already holds an enrolled point; use another data directory")
+    token = token.strip()
+    token_fingerprint(token)
+    if any(ch in string.whitespace for ch in token):
+        raise EnrollmentError("the enrollment token must not contain spaces")
+    identity = Identity.generate()
+    with HubClient(hub_url, transport=transport) as client:
+        try:
+            response = client.enroll(token=token, name=name, identity=identity)
+        except HubRefused as exc:
+            raise EnrollmentError(_refusal_text(exc.reason, str(exc))) from None
+        except HubUnreachable as exc:
+            raise EnrollmentError(f"cannot reach the hub at {hub_url}: {exc.__cause__ or exc}") from None
+    state = record_enrollment(data_dir, identity=identity, response=response, token=token, hub_url=hub_url)
+    catalog_error = ""
+    try:
+        version = fetch_catalog(data_dir, transport=transport)
+    except (HubRefused, HubUnreachable, ValueError) as exc:
+        version, catalog_error = 0, f"the catalog could not be fetched yet ({exc}); the next sync retries"
+    return Enrollment(state.point_id, state.name, state.level, state.hub_fingerprint, version, catalog_error)
+
+
+_REFUSALS = {
+    "token_unknown": "the hub does not know this enrollment token; check it was copied whole",
+    "token_used": "this enrollment token was already used; ask the county hub for a new one",
+    "token_expired": "this enrollment token has expired; ask the county hub for a new one",
+    "name_mismatch": "the token was issued for a different point name; pass the name it was issued for with --name",
+    "bad_proof": "the hub could not verify this point's key proof; run init again",
+}
+
+
+def _refusal_text(reason: str, message: str) -> str:
+    return _REFUSALS.get(reason, f"the hub refused enrollment ({reason}): {message}")

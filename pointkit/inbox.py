@@ -1,0 +1,148 @@
+"""Applying what the hub sends back: results (signed certificates) and status updates.
+
+Every message is checked against the hub keys pinned at enrollment before
+it touches a case: the envelope signature, the hub's all-zero sender id, and
+for results the document signature too. A message that fails is recorded and
+skipped; it never stops the messages after it. Applying a batch and moving
+the pull cursor are one transaction, so a crash re-pulls and re-applies
+nothing twice (applied envelope ids are remembered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate, verify_document
+from sync.clock import utcnow
+from sync.envelope import HUB_SENDER_ID
+
+from .models import Case, InboxMessage, PointState
+from .state import hub_keys
+
+
+class MessageRefused(ValueError):
+    """A hub message this point will not apply; the text says why, in plain English."""
+
+
+@dataclass
+class ApplyReport:
+    """What one batch of hub messages did."""
+
+    applied: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def open_hub_message(data: bytes, state: PointState, identity: Identity) -> tuple[Envelope, dict]:
+    """Parse, verify with the pinned hub key and decrypt one hub message."""
+    envelope = Envelope.parse(data)
+    if envelope.header.sender_id != HUB_SENDER_ID:
+        raise MessageRefused("message does not come from the hub (sender id is not the hub's)")
+    envelope.verify(hub_keys(state).verifier())
+    return envelope, envelope.open(identity.enc_key)
+
+
+def _case_for(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise MessageRefused(f"message names case {case_id} which this point never received")
+    return case
+
+
+def apply_result(session: Session, state: PointState, payload: dict) -> Case:
+    """Store a hub-signed result on its case and make the case ready for pickup."""
+    try:
+        document = verify_document(payload, hub_keys(state).verifier())
+        result = ResultDocument.model_validate(document)
+    except SignatureError:
+        raise MessageRefused("result document signature does not verify with the pinned hub key") from None
+    except ValidationError as exc:
+        raise MessageRefused(f"result document is malformed: {exc.error_count()} problem(s)") from None
+    if result.point_id != state.point_id:
+        raise MessageRefused("result document is addressed to another point")
+    case = _case_for(session, result.case_id)
+    if result.receipt_no != case.receipt_no:
+        raise MessageRefused("result document's receipt number does not match the case")
+    if case.status == "collected":
+        return case
+    case.result_document = json.dumps(document, ensure_ascii=False)
+    case.result_signature = payload["signature"]
+    case.decision = result.decision
+    case.status = "result_ready"
+    session.add(case)
+    return case
+
+
+def apply_status(session: Session, payload: dict) -> Case:
+    try:
+        update = StatusUpdate.model_validate(payload)
+    except ValidationError as exc:
+        raise MessageRefused(f"status update is malformed: {exc.error_count()} problem(s)") from None
+    case = _case_for(session, update.case_id)
+    case.hub_status = update.status[:64]
+    if case.status in ("queued", "sent"):
+        # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
+        case.status = "acked"
+    session.add(case)
+    return case
+
+
+def apply_message(session: Session, state: PointState, identity: Identity, data: bytes) -> tuple[str, str]:
+    """Apply one hub message; return ("applied"|"duplicate"|"refused", why). Refusals are recorded, not raised."""
+    try:
+        envelope, payload = open_hub_message(data, state, identity)
+    except (EnvelopeError, MessageRefused) as exc:
+        _record(session, hashlib.sha256(data).hexdigest()[:36], 0, 0, "", "refused", str(exc))
+        return "refused", str(exc)
+    envelope_id = str(envelope.header.envelope_id)
+    if session.exec(select(InboxMessage).where(InboxMessage.envelope_id == envelope_id)).first():
+        return "duplicate", ""
+    kind, seq = envelope.header.kind, envelope.header.seq
+    try:
+        if kind == Kind.RESULT:
+            case = apply_result(session, state, payload)
+        elif kind == Kind.STATUS:
+            case = apply_status(session, payload)
+        else:
+            raise MessageRefused(f"hub sent a message of kind {kind.name} a point does not apply")
+    except (MessageRefused, KeyError, TypeError) as exc:
+        _record(session, envelope_id, seq, int(kind), str(payload.get("case_id", ""))[:36], "refused", str(exc))
+        return "refused", str(exc)
+    _record(session, envelope_id, seq, int(kind), case.id, "applied", "")
+    return "applied", ""
+
+
+def _record(session: Session, envelope_id: str, seq: int, kind: int, case_id: str, outcome: str, error: str) -> None:
+    if session.exec(select(InboxMessage).where(InboxMessage.envelope_id == envelope_id)).first():
+        return
+    session.add(InboxMessage(envelope_id=envelope_id, seq=seq, kind=kind, case_id=case_id, outcome=outcome,
+                             error=error[:500], received_at=utcnow()))
+    session.flush()
+
+
+def apply_messages(session: Session, state: PointState, identity: Identity, messages: list[bytes],
+                   cursor: int) -> ApplyReport:
+    """Apply a pulled batch and advance the cursor; the caller commits both together."""
+    report = ApplyReport()
+    for data in messages:
+        outcome, why = apply_message(session, state, identity, data)
+        if outcome == "applied":
+            report.applied += 1
+        elif outcome == "duplicate":
+            report.skipped += 1
+        else:
+            report.errors.append(why)
+    if cursor > state.pull_cursor:
+        state.pull_cursor = cursor
+        session.add(state)
+    return report
+
+
+def refused_messages(session: Session, limit: int = 20) -> list[InboxMessage]:
+    return list(session.exec(select(InboxMessage).where(InboxMessage.outcome == "refused")
+                             .order_by(InboxMessage.id.desc()).limit(limit)).all())

@@ -1,0 +1,216 @@
+"""受理: receive an application at the window, print its receipt, queue it sealed for the hub.
+
+Everything is checked before anything is written: a refused application
+leaves no row behind. The case row, its SUBMIT envelope and the bumped
+sequence number are one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from sync import Identity, Kind, SubmitCase, hash_password, uuid7
+from sync.catalog import FormField, ServiceItem
+from sync.clock import utcnow
+from sync.idnumber import id_number_problem, normalize_id_number
+from sync.workdays import add_working_days
+
+from .catalog import get_item
+from .models import Case
+from .outbox import seal_into_outbox
+from .state import get_state, local_now
+
+PICKUP_CODE_DIGITS = 6
+MAX_TEXT = 200
+PHONE_PATTERN = re.compile(r"^1\d{10}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LEVEL_ORDER = ("village", "township", "county")
+
+
+@dataclass
+class Applicant:
+    """The resident as entered at the window."""
+
+    name: str
+    id_number: str
+    phone: str = ""
+
+
+@dataclass(eq=False)
+class IntakeError(Exception):
+    """Why an application cannot be received; ``reason`` is the API's stable word.
+
+    ``fields`` maps a field path (``applicant.name``, ``form.<name>``,
+    ``materials``) to an English message the pages translate; ``missing``
+    lists required materials not ticked (the one-time notice is printed from it).
+    """
+
+    reason: str
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    missing: list[dict[str, str]] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def phone_problem(value: str) -> str | None:
+    return None if PHONE_PATTERN.match(value) else "must be 11 digits starting with 1"
+
+
+def field_problem(spec: FormField, value: str) -> str | None:
+    """None when ``value`` suits the item's form field, else an English message."""
+    if not value:
+        return "required" if spec.required else None
+    if len(value) > MAX_TEXT:
+        return "too long"
+    if spec.type == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "must be a number"
+        return None if math.isfinite(number) else "must be a number"
+    if spec.type == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return "must be a date (YYYY-MM-DD)"
+        return None if DATE_PATTERN.match(value) else "must be a date (YYYY-MM-DD)"
+    if spec.type == "choice":
+        return None if value in spec.choices else "choose one of the listed options"
+    if spec.type == "id_number":
+        return id_number_problem(value)
+    if spec.type == "phone":
+        return phone_problem(value)
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value).strip()
+
+
+def check_application(item: ServiceItem, level: str, applicant: Applicant, form: dict[str, Any],
+                      materials: list[str]) -> tuple[Applicant, dict[str, str], list[str]]:
+    """Validate everything; return the normalized applicant, form and materials or raise IntakeError."""
+    if level not in item.levels:
+        accepted = [name for name in LEVEL_ORDER if name in item.levels]
+        raise IntakeError("not_accepted_here", f"not accepted at this level — go to {', '.join(accepted)}",
+                          levels=accepted)
+    problems: dict[str, str] = {}
+    name = _text(applicant.name)
+    if not name:
+        problems["applicant.name"] = "required"
+    elif len(name) > 64:
+        problems["applicant.name"] = "too long"
+    id_number = normalize_id_number(_text(applicant.id_number))
+    id_issue = id_number_problem(id_number) if id_number else "required"
+    if id_issue:
+        problems["applicant.id_number"] = id_issue
+    phone = _text(applicant.phone)
+    if phone and phone_problem(phone):
+        problems["applicant.phone"] = phone_problem(phone)
+
+    specs = {spec.name: spec for spec in item.fields}
+    clean_form: dict[str, str] = {}
+    for key in form:
+        if key not in specs:
+            problems[f"form.{key}"] = "not a field of this item"
+    for spec in item.fields:
+        value = _text(form.get(spec.name))
+        if spec.type == "id_number":
+            value = normalize_id_number(value)
+        issue = field_problem(spec, value)
+        if issue:
+            problems[f"form.{spec.name}"] = issue
+        elif value:
+            clean_form[spec.name] = value
+
+    known = {material.code for material in item.materials}
+    ticked = [code for code in dict.fromkeys(_text(code) for code in materials) if code]
+    unknown = [code for code in ticked if code not in known]
+    if unknown:
+        problems["materials"] = "not a material of this item: " + ", ".join(unknown)
+    missing = [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en or m.name_zh}
+               for m in item.materials if m.required and m.code not in ticked]
+
+    if problems:
+        raise IntakeError("invalid_input", "some fields are missing or invalid", problems, missing)
+    if missing:
+        raise IntakeError("materials_missing", "required materials are missing: "
+                          + ", ".join(m["name_en"] for m in missing),
+                          {"materials": "required materials are missing"}, missing)
+    return Applicant(name, id_number, phone), clean_form, ticked
+
+
+def point_code(point_id: str) -> str:
+    """Six characters naming the point on receipts (the random tail of its id)."""
+    return point_id.replace("-", "")[-6:].upper()
+
+
+def next_receipt_no(session: Session, point_id: str, day: date) -> str:
+    prefix = f"{day:%Y%m%d}-{point_code(point_id)}-"
+    numbers = session.exec(select(Case.receipt_no).where(Case.receipt_no.startswith(prefix))).all()
+    highest = max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0)
+    return f"{prefix}{highest + 1:04d}"
+
+
+def new_pickup_code() -> str:
+    return f"{secrets.randbelow(10 ** PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
+
+
+def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
+                 materials: list[str], *, identity: Identity) -> tuple[Case, str]:
+    """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
+
+    Returns the case and the pickup code, which is shown once and stored only hashed.
+    """
+    state = get_state(session)
+    item = get_item(session, _text(item_code))
+    if item is None:
+        raise IntakeError("unknown_item", f"no service item with code {item_code!r} in the catalog")
+    applicant, clean_form, ticked = check_application(item, state.level, applicant, form, materials)
+
+    received_at = utcnow()
+    today = local_now().date()
+    pickup_code = new_pickup_code()
+    case = Case(
+        id=str(uuid7()),
+        receipt_no=next_receipt_no(session, state.point_id, today),
+        item_code=item.code,
+        item_name=item.name_zh,
+        applicant_name=applicant.name,
+        id_number=applicant.id_number,
+        phone=applicant.phone,
+        form_json=json.dumps(clean_form, ensure_ascii=False),
+        materials_json=json.dumps(ticked),
+        pickup_code_hash=hash_password(pickup_code),
+        status="received",
+        received_at=received_at,
+        promised_date=add_working_days(today, item.promised_days),
+        staff=staff,
+    )
+    payload = SubmitCase(
+        case_id=case.id, receipt_no=case.receipt_no, item_code=item.code,
+        catalog_version=state.catalog_version,
+        applicant={"name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone},
+        form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
+        staff=staff,
+    ).model_dump(mode="json")
+    session.add(case)
+    seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id)
+    case.status = "queued"
+    session.flush()
+    return case, pickup_code

@@ -1,0 +1,119 @@
+"""Tables of the point database.
+
+Personal data lives in ``case`` only; the ``outbox`` holds sealed envelope
+bytes and ids, never plaintext, so a copied outbox (or a USB bundle made from
+it) reveals nothing about residents. Times are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+CASE_STATUSES = ("received", "queued", "sent", "acked", "result_ready", "collected")
+OUTBOX_STATES = ("queued", "acked", "quarantined")
+ROLES = ("staff", "admin")
+
+
+# A window clerk or point administrator who logs in to the point.
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(default="staff", max_length=16)
+    display_name: str = Field(default="", max_length=64)
+    created_at: datetime
+
+
+# A bearer token for the JSON API; only its hash is kept.
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    expires_at: datetime
+
+
+# The point's one row of identity and sync state: who we are, whom we trust, how far we synced.
+class PointState(SQLModel, table=True):
+    id: int = Field(default=1, primary_key=True)
+    point_id: str = Field(max_length=36)
+    name: str = Field(max_length=128)
+    level: str = Field(max_length=16)
+    hub_url: str = Field(max_length=500)
+    hub_sign_public_key: str = Field(max_length=64)
+    hub_enc_public_key: str = Field(max_length=64)
+    hub_fingerprint: str = Field(max_length=64)
+    next_seq: int = Field(default=1)
+    pull_cursor: int = Field(default=0)
+    catalog_version: int = Field(default=0)
+    catalog_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    catalog_signature: str = Field(default="", max_length=200)
+    catalog_checked_at: datetime | None = None
+    clock_offset_ms: int = Field(default=0)
+    online: bool = Field(default=False)
+    last_sync_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_error: str = Field(default="", max_length=1000)
+    enrolled_at: datetime
+
+
+# One service item of the verified, hub-signed catalog.
+class CatalogItem(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name_zh: str = Field(max_length=128)
+    item_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# An application received at this window (受理), followed until the result is collected.
+class Case(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    receipt_no: str = Field(max_length=40, unique=True, index=True)
+    item_code: str = Field(max_length=64, index=True)
+    item_name: str = Field(max_length=128)
+    applicant_name: str = Field(max_length=64)
+    id_number: str = Field(max_length=18)
+    phone: str = Field(default="", max_length=20)
+    form_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    materials_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    pickup_code_hash: str = Field(max_length=200)
+    status: str = Field(default="received", max_length=16, index=True)
+    hub_status: str = Field(default="", max_length=64)
+    received_at: datetime
+    promised_date: date | None = None
+    decision: str = Field(default="", max_length=16)
+    result_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    result_signature: str = Field(default="", max_length=200)
+    collected_at: datetime | None = None
+    staff: str = Field(max_length=64)
+    collected_by: str = Field(default="", max_length=64)
+
+
+# A sealed envelope waiting for (or done with) the hub's per-envelope answer.
+class Outbox(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    envelope_id: str = Field(max_length=36, unique=True)
+    seq: int = Field(unique=True)
+    kind: int
+    case_id: str = Field(default="", max_length=36, index=True)
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = Field(default=0)
+    state: str = Field(default="queued", max_length=16, index=True)
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=200)
+    created_at: datetime
+    acked_at: datetime | None = None
+
+
+# A hub message this point has seen, applied or refused, so a re-sent copy is never applied twice.
+class InboxMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    envelope_id: str = Field(max_length=36, unique=True)
+    seq: int = Field(default=0)
+    kind: int = Field(default=0)
+    case_id: str = Field(default="", max_length=36)
+    outcome: str = Field(max_length=16)
+    error: str = Field(default="", max_length=500)
+    received_at: datetime

@@ -1,0 +1,50 @@
+"""The outbox: sealed envelopes waiting for the hub's answer.
+
+Sealing happens in the same transaction as the change it reports, and the
+point's sequence number is bumped there too, so a crash leaves either both
+or neither, and a sequence number is never reused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, select
+
+from sync import Identity, Kind, seal_envelope
+from sync.clock import utcnow
+
+from .models import Outbox, PointState
+from .state import hub_keys
+
+
+def seal_into_outbox(session: Session, state: PointState, identity: Identity, *, kind: Kind,
+                     payload: dict[str, Any], case_id: str = "") -> Outbox:
+    """Seal ``payload`` to the pinned hub key, sign it as this point and queue it."""
+    seq = state.next_seq
+    envelope = seal_envelope(
+        kind=kind,
+        payload=payload,
+        sender_id=uuid.UUID(state.point_id),
+        seq=seq,
+        sender_key=identity.sign_key,
+        recipient_key=hub_keys(state).sealer(),
+    )
+    data = envelope.to_bytes()
+    row = Outbox(envelope_id=str(envelope.header.envelope_id), seq=seq, kind=int(kind), case_id=case_id,
+                 envelope=data, size=len(data), state="queued", created_at=utcnow())
+    state.next_seq = seq + 1
+    session.add(row)
+    session.add(state)
+    return row
+
+
+def queued(session: Session, limit: int, after_seq: int = 0) -> list[Outbox]:
+    """Queued envelopes in sequence order: the hub sees a point's intents in the order they happened."""
+    query = select(Outbox).where(Outbox.state == "queued", Outbox.seq > after_seq).order_by(Outbox.seq)
+    return list(session.exec(query.limit(limit)).all())
+
+
+def quarantined(session: Session) -> list[Outbox]:
+    return list(session.exec(select(Outbox).where(Outbox.state == "quarantined").order_by(Outbox.seq)).all())

@@ -1,0 +1,76 @@
+"""Who this point is and whom it trusts: the state row, its keys and the pinned hub keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session, func, select
+
+from sync import HubClient, Identity, PublicKeys, unb64
+from sync.clock import utcnow
+
+from .models import Outbox, PointState
+
+KEYS_DIR = "keys"
+KEY_PREFIX = "point"
+
+
+class NotEnrolled(RuntimeError):
+    """The data directory has no enrolled point yet (run ``pointkit init``)."""
+
+
+def get_state(session: Session) -> PointState:
+    state = session.get(PointState, 1)
+    if state is None:
+        raise NotEnrolled("this point is not enrolled yet; run `pointkit init` first")
+    return state
+
+
+def find_state(session: Session) -> PointState | None:
+    return session.get(PointState, 1)
+
+
+def keys_dir(data_dir: str | Path) -> Path:
+    return Path(data_dir) / KEYS_DIR
+
+
+def load_identity(data_dir: str | Path) -> Identity:
+    return Identity.load(keys_dir(data_dir), KEY_PREFIX)
+
+
+def hub_keys(state: PointState) -> PublicKeys:
+    """The hub keys pinned at enrollment; everything the hub sends is checked against them."""
+    return PublicKeys(unb64(state.hub_sign_public_key), unb64(state.hub_enc_public_key))
+
+
+def hub_client(state: PointState, identity: Identity, *, transport: httpx.BaseTransport | None = None,
+               attempts: int | None = None) -> HubClient:
+    options = {} if attempts is None else {"attempts": attempts}
+    return HubClient(state.hub_url, point_id=uuid.UUID(state.point_id), identity=identity,
+                     transport=transport, clock_offset_ms=state.clock_offset_ms, **options)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Outbox.state, func.count()).group_by(Outbox.state)).all()
+    counts = {"queued": 0, "acked": 0, "quarantined": 0}
+    counts.update({state: count for state, count in rows})
+    return counts
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def local_now() -> datetime:
+    """The laptop's wall clock in its own time zone: what the window and the receipt show."""
+    return utcnow().astimezone()
+
+
+def local_today() -> date:
+    return local_now().date()

@@ -1,0 +1,293 @@
+"""The sync agent: push the outbox, pull hub messages, refresh the catalog.
+
+Every step checkpoints as it goes: each push result is committed as soon as
+it is read, each pulled batch is applied together with its cursor. A link
+that drops mid-round loses nothing; the next round carries on from where
+this one stopped. The background worker runs rounds on a timer with
+exponential backoff and jitter while the hub is unreachable, and wakes
+early when a new case is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from flask import Flask
+from sqlmodel import select
+
+from sync import HubRefused, HubUnreachable, Kind
+from sync.clock import utcnow
+
+from . import db
+from .catalog import CatalogError, store_catalog
+from .inbox import apply_messages
+from .models import Case, Outbox
+from .outbox import queued
+from .state import as_utc, get_state, hub_client, load_identity
+
+log = logging.getLogger("pointkit.sync")
+
+BATCH_SIZES = (4, 16, 64)
+MAX_BATCH_BYTES = 256 * 1024
+MAX_PULL_BATCHES = 200
+CATALOG_REFRESH = timedelta(hours=1)
+DEFAULT_INTERVAL = 30.0
+MAX_BACKOFF = 600.0
+# Refusals that say "this envelope is bad", as opposed to "this point may not talk" (401/403).
+_ENVELOPE_REFUSALS = (400, 413, 422)
+
+_round_locks: dict[Path, threading.Lock] = {}
+_round_locks_guard = threading.Lock()
+
+
+@dataclass
+class SyncReport:
+    """What one sync round moved."""
+
+    pushed: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    conflict: int = 0
+    rejected: int = 0
+    pulled: int = 0
+    applied: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _data_dir(target: str | Path | Flask) -> Path:
+    if isinstance(target, Flask):
+        return Path(target.config["DATA_DIR"])
+    return Path(target)
+
+
+def _round_lock(data_dir: Path) -> threading.Lock:
+    with _round_locks_guard:
+        return _round_locks.setdefault(data_dir.resolve(), threading.Lock())
+
+
+def plain_reason(exc: BaseException) -> str:
+    """Why the hub could not be reached, in words a window clerk understands."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, httpx.TimeoutException):
+        return "the link to the county hub timed out"
+    if isinstance(cause, httpx.ConnectError):
+        return "cannot connect to the county hub (no network, or the hub is down)"
+    if isinstance(cause, httpx.HTTPStatusError):
+        return f"the county hub answered with an error (HTTP {cause.response.status_code})"
+    if isinstance(cause, httpx.TransportError):
+        return "the link to the county hub broke off"
+    return "cannot reach the county hub"
+
+
+def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | None = None,
+              attempts: int | None = None) -> SyncReport:
+    """One round: push queued envelopes, pull until the hub has nothing more, refresh the catalog.
+
+    Raises HubUnreachable (after recording the point as offline) when the
+    hub cannot be reached; everything already done in the round stays done.
+    """
+    data_dir = _data_dir(target)
+    with _round_lock(data_dir):
+        with db.session_scope(data_dir) as session:
+            state = get_state(session)
+            state.last_attempt_at = utcnow()
+            session.add(state)
+        identity = load_identity(data_dir)
+        report = SyncReport()
+        client = hub_client(state, identity, transport=transport, attempts=attempts)
+        try:
+            _push(data_dir, client, report)
+            _pull(data_dir, client, identity, report)
+            _refresh_catalog(data_dir, client, report)
+        except HubUnreachable as exc:
+            _finish(data_dir, client.clock_offset_ms, online=False, error=plain_reason(exc))
+            log.warning("sync round stopped: %s (pushed %d, pulled %d)", plain_reason(exc), report.pushed,
+                        report.pulled)
+            raise
+        finally:
+            client.close()
+        _finish(data_dir, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000])
+        log.info("sync round: pushed %d (accepted %d, duplicate %d, conflict %d, rejected %d), pulled %d, "
+                 "applied %d, %d error(s)", report.pushed, report.accepted, report.duplicate, report.conflict,
+                 report.rejected, report.pulled, report.applied, len(report.errors))
+        return report
+
+
+def _finish(data_dir: Path, clock_offset_ms: int, *, online: bool, error: str) -> None:
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        state.online = online
+        state.clock_offset_ms = clock_offset_ms
+        state.last_error = error
+        if online:
+            state.last_sync_at = utcnow()
+        session.add(state)
+
+
+def _next_batch(data_dir: Path, after_seq: int, size: int) -> list[Outbox]:
+    with db.session_scope(data_dir) as session:
+        rows = queued(session, size, after_seq)
+        batch, total = [], 0
+        for row in rows:
+            if batch and total + row.size > MAX_BATCH_BYTES:
+                break
+            batch.append(row)
+            total += row.size
+        for row in batch:
+            row.attempts += 1
+            session.add(row)
+            case = session.get(Case, row.case_id) if row.case_id else None
+            if case is not None and case.status == "queued":
+                case.status = "sent"
+                session.add(case)
+        return batch
+
+
+def _push(data_dir: Path, client, report: SyncReport) -> None:
+    """Push in batches that grow (a slow link gets a small first batch through quickly)."""
+    after_seq, round_number, single = 0, 0, False
+    while True:
+        size = 1 if single else BATCH_SIZES[min(round_number, len(BATCH_SIZES) - 1)]
+        batch = _next_batch(data_dir, after_seq, size)
+        if not batch:
+            return
+        round_number += 1
+        try:
+            results = client.push([row.envelope for row in batch])
+        except HubRefused as exc:
+            if exc.status in _ENVELOPE_REFUSALS and len(batch) == 1:
+                _settle(data_dir, batch[0].envelope_id, "rejected", f"hub_refused:{exc.reason}", str(exc), report)
+                report.pushed += 1
+                after_seq = batch[0].seq
+                continue
+            if exc.status in _ENVELOPE_REFUSALS:
+                single = True  # find the one envelope the hub objects to; the rest go on
+                continue
+            report.errors.append(f"the hub refused the push ({exc.reason}): {exc}")
+            return
+        report.pushed += len(batch)
+        by_id = {row.envelope_id: row for row in batch}
+        for result in results:
+            if result.envelope_id in by_id:
+                _settle(data_dir, result.envelope_id, result.status, result.reason, result.message, report)
+        after_seq = batch[-1].seq
+
+
+def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message: str, report: SyncReport) -> None:
+    """Record one envelope's answer in its own transaction: the per-envelope checkpoint."""
+    with db.session_scope(data_dir) as session:
+        row = session.exec(select(Outbox).where(Outbox.envelope_id == envelope_id)).first()
+        if row is None or row.state != "queued":
+            return
+        case = session.get(Case, row.case_id) if row.case_id else None
+        if status in ("accepted", "duplicate", "conflict"):
+            row.state, row.acked_at, row.last_error = "acked", utcnow(), ""
+            setattr(report, status, getattr(report, status) + 1)
+            if case is not None and case.status in ("queued", "sent") and row.kind == Kind.SUBMIT:
+                case.status = "acked"
+                if status == "conflict":
+                    case.hub_status = "conflict"
+        elif status == "rejected":
+            row.state, row.reason, row.last_error = "quarantined", (reason or "rejected")[:200], message[:500]
+            report.rejected += 1
+            if case is not None and case.status == "sent":
+                case.status = "queued"
+                case.hub_status = "rejected"
+        else:
+            row.last_error = f"unknown push status {status!r}"[:500]
+            report.errors.append(f"the hub answered an unknown status {status!r} for an envelope")
+        session.add(row)
+        if case is not None:
+            session.add(case)
+
+
+def _pull(data_dir: Path, client, identity, report: SyncReport) -> None:
+    for _ in range(MAX_PULL_BATCHES):
+        with db.session_scope(data_dir) as session:
+            after = get_state(session).pull_cursor
+        result = client.pull(after)
+        with db.session_scope(data_dir) as session:
+            applied = apply_messages(session, get_state(session), identity, result.envelopes, result.cursor)
+        report.pulled += len(result.envelopes)
+        report.applied += applied.applied
+        report.errors.extend(f"a hub message was refused: {error}" for error in applied.errors)
+        if not result.envelopes or result.cursor <= after:
+            return
+
+
+def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+    checked = as_utc(state.catalog_checked_at)
+    if state.catalog_version and checked and utcnow() - checked < CATALOG_REFRESH:
+        return
+    try:
+        signed = client.catalog()
+    except HubRefused as exc:
+        report.errors.append(f"the hub refused the catalog request ({exc.reason})")
+        return
+    with db.session_scope(data_dir) as session:
+        try:
+            store_catalog(session, get_state(session), signed)
+        except CatalogError as exc:
+            report.errors.append(f"the catalog from the hub was refused: {exc}")
+
+
+class SyncWorker:
+    """Runs sync rounds in a background thread: on a timer, sooner when woken, slower while offline."""
+
+    def __init__(self, data_dir: str | Path, *, interval: float = DEFAULT_INTERVAL, max_backoff: float = MAX_BACKOFF,
+                 transport: httpx.BaseTransport | None = None):
+        self.data_dir = Path(data_dir)
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.transport = transport
+        self.failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pointkit-sync", daemon=True)
+
+    def __repr__(self) -> str:
+        return f"SyncWorker({str(self.data_dir)!r}, interval={self.interval})"
+
+    def start(self) -> "SyncWorker":
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def next_delay(self) -> float:
+        """The wait before the next round: the interval, doubled per failed round, capped, with jitter."""
+        if not self.failures:
+            return self.interval
+        backoff = min(self.interval * 2 ** self.failures, self.max_backoff)
+        return backoff * random.uniform(0.75, 1.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sync_once(self.data_dir, transport=self.transport)
+                self.failures = 0
+            except HubUnreachable:
+                self.failures += 1
+            except Exception:
+                # A bug must not kill the thread: the queue would silently stop flowing.
+                log.exception("sync round failed")
+                self.failures += 1
+            self._wake.wait(self.next_delay())
+            self._wake.clear()

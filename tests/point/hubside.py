@@ -1,0 +1,142 @@
+"""Helpers for point tests: an "enrolled" point data directory without a hub process.
+
+The test plays the hub: it holds a real hub Identity, answers enrollment
+with its public keys, signs the catalog, opens the point's outbox envelopes
+and seals RESULT/STATUS messages the way the hub does. Everything the point
+does with them runs through pointkit's own functions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import select
+
+from pointkit import db
+from pointkit.catalog import store_catalog
+from pointkit.enrollment import record_enrollment
+from pointkit.inbox import apply_messages
+from pointkit.models import Case, Outbox
+from pointkit.state import get_state, load_identity
+from sync import Envelope, Identity, Kind, seal_envelope, sign_document
+from sync.clock import utcnow
+from sync.envelope import HUB_SENDER_ID
+from sync.messages import CATALOG_DOCUMENT_TYPE
+
+GOOD_ID = "11010519491231002X"
+OTHER_ID = "440524198001010013"
+
+DEPARTMENTS = [{"code": "MZ", "name_zh": "县民政局", "name_en": "County Civil Affairs Bureau"}]
+ITEMS = [
+    {
+        "code": "T-001", "name_zh": "测试事项甲", "name_en": "Test item A", "departments": ["MZ"],
+        "legal_days": 10, "promised_days": 3, "levels": ["county", "township", "village"],
+        "complaint_channel": "12345政务服务便民热线",
+        "materials": [
+            {"code": "id_card", "name_zh": "居民身份证", "name_en": "Resident ID card", "required": True},
+            {"code": "hukou", "name_zh": "户口簿", "name_en": "Household register", "required": True},
+            {"code": "photo", "name_zh": "照片", "name_en": "Photo", "required": False},
+        ],
+        "fields": [
+            {"name": "category", "label_zh": "类别", "label_en": "Category", "type": "choice", "required": True,
+             "choices": ["普通居民", "低保对象"]},
+            {"name": "household_size", "label_zh": "家庭人口", "label_en": "Household size", "type": "number",
+             "required": True},
+            {"name": "expected_date", "label_zh": "预计日期", "label_en": "Expected date", "type": "date"},
+            {"name": "spouse_id", "label_zh": "配偶身份证号", "label_en": "Spouse ID number", "type": "id_number"},
+            {"name": "contact_phone", "label_zh": "联系电话", "label_en": "Contact phone", "type": "phone"},
+            {"name": "note", "label_zh": "备注", "label_en": "Note", "type": "text"},
+        ],
+    },
+    {
+        "code": "T-002", "name_zh": "宅基地审批", "name_en": "Homestead approval", "departments": ["MZ"],
+        "legal_days": 20, "promised_days": 15, "levels": ["county", "township"],
+        "materials": [], "fields": [],
+    },
+]
+
+
+def catalog_document(version: int = 1, items: list | None = None) -> dict:
+    return {"type": CATALOG_DOCUMENT_TYPE, "version": version, "issued_at": "2026-01-05T08:00:00+00:00",
+            "departments": DEPARTMENTS, "items": ITEMS if items is None else items}
+
+
+def valid_form() -> dict:
+    return {"category": "普通居民", "household_size": "4", "expected_date": "2026-06-01"}
+
+
+@dataclass
+class FakeHubSide:
+    """The hub's half of the protocol, held by the test."""
+
+    data_dir: Path
+    hub: Identity
+    token: str
+    hub_seq: int = 0
+
+    @property
+    def point_identity(self) -> Identity:
+        return load_identity(self.data_dir)
+
+    def point_id(self) -> str:
+        with db.session_scope(self.data_dir) as session:
+            return get_state(session).point_id
+
+    def outbox(self) -> list[Outbox]:
+        with db.session_scope(self.data_dir) as session:
+            return list(session.exec(select(Outbox).order_by(Outbox.seq)).all())
+
+    def open_outbox(self, row: Outbox) -> dict:
+        envelope = Envelope.parse(row.envelope)
+        envelope.verify(self.point_identity.sign_key.public_key())
+        return envelope.open(self.hub.enc_key)
+
+    def result_document(self, case: Case, decision: str = "approved") -> dict:
+        now = utcnow().isoformat()
+        return {"type": "pointkit.result/v1", "case_id": case.id, "receipt_no": case.receipt_no,
+                "point_id": self.point_id(), "item_code": case.item_code, "item_name": case.item_name,
+                "department": "MZ", "decision": decision, "reason": "" if decision == "approved" else "材料不符",
+                "certificate_no": "MZ-2026-0001" if decision == "approved" else "",
+                "decided_at": now, "decided_by": "reviewer", "issued_at": now}
+
+    def seal(self, kind: Kind, payload: dict, *, signer: Identity | None = None,
+             sender_id: uuid.UUID = HUB_SENDER_ID) -> bytes:
+        self.hub_seq += 1
+        return seal_envelope(kind=kind, payload=payload, sender_id=sender_id, seq=self.hub_seq,
+                             sender_key=(signer or self.hub).sign_key,
+                             recipient_key=self.point_identity.enc_key.public_key()).to_bytes()
+
+    def result_message(self, case: Case, decision: str = "approved", *, document: dict | None = None,
+                       doc_signer: Identity | None = None) -> bytes:
+        document = document or self.result_document(case, decision)
+        signed = sign_document(document, (doc_signer or self.hub).sign_key)
+        return self.seal(Kind.RESULT, signed)
+
+    def apply(self, *messages: bytes):
+        with db.session_scope(self.data_dir) as session:
+            state = get_state(session)
+            return apply_messages(session, state, self.point_identity, list(messages), self.hub_seq)
+
+
+def make_point(data_dir: Path, *, level: str = "village", name: str = "龙潭村便民服务站") -> FakeHubSide:
+    hub = Identity.generate()
+    token = "s3cret-token." + hub.fingerprint[:16]
+    response = {"point_id": str(uuid.uuid4()), "name": name, "level": level,
+                "hub": {**hub.public().to_json(), "fingerprint": hub.fingerprint}, "hub_time_ms": None}
+    record_enrollment(data_dir, identity=Identity.generate(), response=response, token=token,
+                      hub_url="http://127.0.0.1:9")
+    with db.session_scope(data_dir) as session:
+        store_catalog(session, get_state(session), sign_document(catalog_document(), hub.sign_key))
+    return FakeHubSide(data_dir, hub, token)
+
+
+def rows(data_dir: Path, model) -> list:
+    with db.session_scope(data_dir) as session:
+        return list(session.exec(select(model)).all())
+
+
+def case_json(case: Case) -> dict:
+    return {"form": json.loads(case.form_json), "materials": json.loads(case.materials_json)}
