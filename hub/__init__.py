@@ -1,0 +1,89 @@
+"""hub: the county hub of pointkit.
+
+It enrolls points, ingests their sealed envelopes, routes cases to the
+departments that decide them, signs results and sends them back, and serves
+the operator and reviewer pages and the staff JSON API.
+
+``create_app(data_dir)`` builds the Flask app for one data directory
+(``pointkit-hub init`` makes one); ``pointkit-hub serve`` runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from sync.web import api_error, install_csrf, install_i18n
+
+from .db import database_url, init_app, init_db, make_engine
+from .i18n import translator
+from .instance import secret_key
+from .keys import ensure_identity
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+JSON_PREFIXES = ("/api/", "/sync/")
+
+
+def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the hub app serving the data directory ``data_dir``."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url(data_dir),
+        PUSH_MAX_BYTES=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Staff forms are small; a bigger body is a mistake or an attack.
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+    )
+    app.config.from_prefixed_env("POINTKIT_HUB")
+    if test_config:
+        app.config.update(test_config)
+    app.secret_key = secret_key(data_dir)
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    init_db(engine)
+    init_app(app, engine)
+    app.extensions["hub_identity"] = ensure_identity(data_dir)
+
+    install_i18n(app, translator)
+    install_csrf(app)
+
+    from . import api, auth, syncapi, views
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(syncapi.bp)
+    app.register_blueprint(views.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness for the test harness and monitoring."""
+        return {"ok": True}
+
+    _install_error_pages(app)
+    return app
+
+
+def _install_error_pages(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if request.path.startswith(JSON_PREFIXES):
+            reason = (error.name or "error").lower().replace(" ", "_")
+            return api_error(error.code or 500, reason, error.description or reason)
+        return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith(JSON_PREFIXES):
+            return api_error(500, "internal_error", "the hub failed to handle this request; see hub.log")
+        return render_template("error.html", error=None), 500

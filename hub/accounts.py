@@ -1,0 +1,71 @@
+"""Hub accounts: creating staff, checking passwords, API bearer tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlmodel import Session, select
+
+from sync import hash_password, hash_secret, verify_password
+
+from .db import utc_now
+from .models import ROLES, ApiToken, Department, Staff
+
+MIN_PASSWORD_LENGTH = 8
+# Checked when a username is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """An account that cannot be created; ``reason`` is a stable word."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def create_staff(
+    session: Session, *, username: str, password: str, role: str, department_code: str | None = None,
+    display_name: str = "",
+) -> Staff:
+    """Add an account; reviewers must belong to an existing department."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise AccountError("bad_username", "username must be 1 to 64 characters")
+    if role not in ROLES:
+        raise AccountError("bad_role", f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError("password_too_short", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if role == "reviewer" and not department_code:
+        raise AccountError("department_required", "a reviewer needs --department (the department code)")
+    if department_code and session.get(Department, department_code) is None:
+        raise AccountError("unknown_department", f"no department {department_code!r}; import the catalog first")
+    if session.exec(select(Staff).where(Staff.username == username)).first() is not None:
+        raise AccountError("username_taken", f"username {username!r} is already taken")
+    staff = Staff(username=username, password_hash=hash_password(password), role=role,
+                  department_code=department_code or None, display_name=display_name or username)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    if staff is None:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return staff if verify_password(password, staff.password_hash) else None
+
+
+def issue_api_token(session: Session, staff: Staff) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=hash_secret(token), staff_id=staff.id))
+    session.flush()
+    return token
+
+
+def staff_for_token(session: Session, token: str) -> Staff | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(token))).first()
+    if row is None or row.expires_at <= utc_now():
+        return None
+    return session.get(Staff, row.staff_id)

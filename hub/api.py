@@ -1,0 +1,129 @@
+"""The staff JSON API (bearer tokens): queue, cases, decisions, points, OpenAPI."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+from sqlmodel import select
+
+from sync.web import api_error, openapi_document, parse_json_body
+
+from . import schemas
+from .cases import can_view, case_detail, queue
+from .db import get_session, iso
+from .enrollment import EnrollmentError, create_enrollment_token
+from .keys import current_identity
+from .models import Case, Point
+from .review import ReviewError, decide
+from .auth import api_auth
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _visible_case(case_id: str) -> Case | None:
+    case = get_session().get(Case, case_id[:36])
+    return case if case is not None and can_view(get_session(), g.staff, case) else None
+
+
+@bp.get("/queue")
+@api_auth()
+def get_queue():
+    """Open work: a reviewer's own department, or every open case for operators and admins."""
+    department = request.args.get("department", "")[:32] or None
+    return {"cases": queue(get_session(), g.staff, department)}
+
+
+@bp.get("/cases/<case_id>")
+@api_auth()
+def get_case(case_id: str):
+    """One case with its tasks, timeline and result."""
+    case = _visible_case(case_id)
+    if case is None:
+        return api_error(404, "not_found", "no such case in your department")
+    return case_detail(get_session(), case)
+
+
+@bp.post("/cases/<case_id>/decision")
+@api_auth("reviewer", "admin")
+def post_decision(case_id: str):
+    """Approve or reject the open task of the caller's department."""
+    body = parse_json_body(schemas.DecisionRequest)
+    if not isinstance(body, schemas.DecisionRequest):
+        return body
+    db = get_session()
+    if _visible_case(case_id) is None:
+        return api_error(404, "not_found", "no such case in your department")
+    try:
+        case = decide(db, case_id=case_id, staff=g.staff, decision=body.decision, reason=body.reason,
+                      certificate_no=body.certificate_no, identity=current_identity())
+    except ReviewError as exc:
+        db.rollback()
+        return api_error(exc.status, exc.reason, str(exc))
+    db.commit()
+    return case_detail(db, case)
+
+
+def point_public(point: Point) -> dict:
+    return {"point_id": str(point.id), "name": point.name, "level": point.level, "status": point.status,
+            "fingerprint": point.fingerprint, "enrolled_at": iso(point.enrolled_at),
+            "last_contact": iso(point.last_contact)}
+
+
+@bp.get("/points")
+@api_auth("admin")
+def get_points():
+    """Every point, enrolled or waiting."""
+    points = get_session().exec(select(Point).order_by(Point.name)).all()
+    return {"points": [point_public(point) for point in points]}
+
+
+@bp.post("/points")
+@api_auth("admin")
+def post_point():
+    """Register a point and issue its one-time enrollment token (shown only now)."""
+    body = parse_json_body(schemas.PointCreate)
+    if not isinstance(body, schemas.PointCreate):
+        return body
+    db = get_session()
+    try:
+        issued = create_enrollment_token(db, name=body.name, level=body.level, identity=current_identity())
+    except EnrollmentError as exc:
+        db.rollback()
+        return api_error(exc.status, exc.reason, str(exc))
+    db.commit()
+    return {"name": issued.point_name, "level": issued.level, "token": issued.token,
+            "expires_at": iso(issued.expires_at)}, 201
+
+
+_OPERATIONS = [
+    {"path": "/api/login", "method": "POST", "summary": "Log in for a bearer token", "auth": False,
+     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 422]},
+    {"path": "/api/queue", "method": "GET", "summary": "Open work, soonest due first",
+     "response": schemas.QueueResponse, "errors": [401],
+     "parameters": [{"name": "department", "in": "query", "required": False, "schema": {"type": "string"}}]},
+    {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": schemas.CaseDetail,
+     "errors": [401, 404]},
+    {"path": "/api/cases/{case_id}/decision", "method": "POST", "summary": "Decide a department task",
+     "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422]},
+    {"path": "/api/points", "method": "GET", "summary": "List points", "response": schemas.PointsResponse,
+     "errors": [401, 403]},
+    {"path": "/api/points", "method": "POST", "summary": "Add a point and issue its enrollment token",
+     "request": schemas.PointCreate, "response": schemas.PointCreated, "status": 201,
+     "errors": [400, 401, 403, 409, 422]},
+    {"path": "/sync/v1/enroll", "method": "POST", "summary": "Enroll a point", "auth": False,
+     "request": schemas.EnrollRequest, "response": schemas.EnrollResponse, "errors": [400, 403, 409, 422]},
+    {"path": "/healthz", "method": "GET", "summary": "Liveness", "auth": False, "response": schemas.Health,
+     "errors": []},
+]
+
+
+@bp.get("/openapi.json")
+def get_openapi():
+    """The OpenAPI 3.1 description of this API."""
+    models = [schemas.LoginRequest, schemas.LoginResponse, schemas.QueueResponse, schemas.CaseDetail,
+              schemas.DecisionRequest, schemas.PointsResponse, schemas.PointCreate, schemas.PointCreated,
+              schemas.EnrollRequest, schemas.EnrollResponse, schemas.PushResponse, schemas.Health]
+    return openapi_document(
+        title="pointkit hub", version="1",
+        description="County hub staff API. Point sync (push, pull, catalog) is binary and documented "
+                    "in docs/architecture.md.",
+        operations=_OPERATIONS, models=models)

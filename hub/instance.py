@@ -1,0 +1,68 @@
+"""A hub data directory: what ``pointkit-hub init`` creates and ``serve`` expects."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .accounts import create_staff
+from .db import DATABASE_FILE, database_url, init_db, make_engine, session_scope
+from .keys import ensure_identity, has_identity
+
+SECRET_KEY_FILE = "secret_key"
+LOG_FILE = "hub.log"
+
+
+class InstanceError(RuntimeError):
+    """A data directory that cannot be used as asked."""
+
+
+@dataclass(frozen=True)
+class Initialized:
+    data_dir: Path
+    fingerprint: str
+    admin_user: str
+    admin_password: str
+    password_generated: bool
+
+
+def is_initialized(data_dir: Path) -> bool:
+    return (Path(data_dir) / DATABASE_FILE).exists() or has_identity(data_dir)
+
+
+def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str | None = None) -> Initialized:
+    """Create the database, the hub's keys and the first admin account in a new directory."""
+    data_dir = Path(data_dir)
+    if is_initialized(data_dir):
+        raise InstanceError(f"{data_dir} already holds a hub; refusing to overwrite it")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = admin_password is None
+    password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
+    engine = make_engine(database_url(data_dir))
+    try:
+        init_db(engine)
+        with session_scope(engine) as session:
+            create_staff(session, username=admin_user, password=password, role="admin")
+    except Exception:
+        engine.dispose()
+        for name in (DATABASE_FILE, DATABASE_FILE + "-wal", DATABASE_FILE + "-shm"):
+            (data_dir / name).unlink(missing_ok=True)
+        raise
+    engine.dispose()
+    identity = ensure_identity(data_dir)
+    secret_key(data_dir)
+    return Initialized(data_dir, identity.fingerprint, admin_user, password, generated)
+
+
+def secret_key(data_dir: Path) -> bytes:
+    """The session-signing key, generated into DATA/secret_key the first time."""
+    path = Path(data_dir) / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_bytes()
+    value = secrets.token_hex(32).encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value

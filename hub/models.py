@@ -1,0 +1,186 @@
+"""The hub's tables. Datetimes are timezone-aware UTC (SQLModel refuses naive ones)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from .db import utc_now
+
+ROLES = ("admin", "operator", "reviewer")
+POINT_LEVELS = ("township", "village")
+ENROLLMENT_TOKEN_LIFETIME = timedelta(hours=72)
+API_TOKEN_LIFETIME = timedelta(hours=12)
+
+
+def _json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# A hub account: admin, operator or department reviewer.
+class Staff(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    department_code: str | None = Field(default=None, max_length=32, foreign_key="department.code")
+    display_name: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# A bearer token for the JSON API; only its hash is stored.
+class ApiToken(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    staff_id: uuid.UUID = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime = Field(default_factory=lambda: utc_now() + API_TOKEN_LIFETIME)
+
+
+# 主管部门: an authority that decides service items.
+class Department(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=32)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(max_length=128)
+
+
+# One signed version of the service catalog, as points receive it.
+class CatalogVersion(SQLModel, table=True):
+    version: int = Field(primary_key=True)
+    signed: dict = _json_column()
+    source: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# A service item as it stood in one catalog version.
+class CatalogItem(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("code", "version"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=64, index=True)
+    version: int = Field(foreign_key="catalogversion.version")
+    name_zh: str = Field(max_length=128)
+    name_en: str = Field(max_length=200)
+    route: str = Field(max_length=16)
+    promised_days: int
+    item: dict = _json_column()
+
+
+# 基层窗口: an enrolled (or about to enrol) township or village point.
+class Point(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=128, unique=True, index=True)
+    level: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    sign_public_key: str = Field(default="", max_length=64)
+    enc_public_key: str = Field(default="", max_length=64)
+    fingerprint: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+    enrolled_at: datetime | None = None
+    last_contact: datetime | None = None
+
+
+# A one-time enrollment token bound to a point name and level; only its hash is stored.
+class EnrollmentToken(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    point_name: str = Field(max_length=128)
+    level: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime = Field(default_factory=lambda: utc_now() + ENROLLMENT_TOKEN_LIFETIME)
+    used_at: datetime | None = None
+
+
+# An envelope exactly as received, stored before it is applied.
+class RawEnvelope(SQLModel, table=True):
+    __table_args__ = (
+        # One applied envelope per (point, seq); a conflicting second copy is parked beside it.
+        Index("ux_rawenvelope_point_seq", "point_id", "seq", unique=True,
+              sqlite_where=text("outcome != 'conflict'"), postgresql_where=text("outcome != 'conflict'")),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    envelope_id: str = Field(max_length=36, unique=True, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    seq: int
+    kind: int
+    header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sender_clock_ms: int
+    received_at: datetime = Field(default_factory=utc_now)
+    outcome: str = Field(default="received", max_length=16)
+    reason: str = Field(default="", max_length=64)
+    case_id: str | None = Field(default=None, max_length=36)
+
+
+# 案件: one application received at a point, decided at the hub.
+class Case(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    receipt_no: str = Field(max_length=40, index=True)
+    item_code: str = Field(max_length=64)
+    item_name: str = Field(default="", max_length=128)
+    catalog_version: int = 0
+    status: str = Field(default="accepted", max_length=24, index=True)
+    applicant: dict = _json_column()
+    form: dict = _json_column()
+    materials: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    staff: str = Field(default="", max_length=64)
+    received_at: datetime
+    hub_received_at: datetime = Field(default_factory=utc_now)
+    promised_date: date | None = None
+    due_date: date | None = None
+    decision: str | None = Field(default=None, max_length=16)
+    reason: str = Field(default="", max_length=4000)
+    certificate_no: str = Field(default="", max_length=64)
+    decided_at: datetime | None = None
+    result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    closed_at: datetime | None = None
+
+
+# One department's part in deciding a case (single, joint or staged route).
+class ReviewTask(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    department_code: str = Field(foreign_key="department.code", max_length=32, index=True)
+    stage: int = 1
+    status: str = Field(default="waiting", max_length=16)
+    decided_by: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=2000)
+    certificate_no: str = Field(default="", max_length=64)
+    decided_at: datetime | None = None
+
+
+# One line of a case's timeline.
+class CaseEvent(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    at: datetime = Field(default_factory=utc_now)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+# A sealed hub → point message; its per-point seq is the point's pull cursor.
+class OutMessage(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("point_id", "seq"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    seq: int
+    kind: int
+    case_id: str | None = Field(default=None, max_length=36)
+    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)
+    delivered_at: datetime | None = None
+
+
+# A signed-request nonce already used by a point (replays are refused).
+class SeenNonce(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("point_id", "nonce"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    nonce: str = Field(max_length=64)
+    seen_at: datetime = Field(default_factory=utc_now, index=True)

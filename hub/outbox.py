@@ -1,0 +1,84 @@
+"""Hub → point messages: sealed to the point, numbered per point, pulled by cursor.
+
+Each point has its own sequence 1, 2, 3, …; the point pulls "everything after
+N" and a pull with ``after=N`` proves it holds everything up to N, which is
+when the hub marks those messages (and their results) delivered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from sync import Identity, Kind, seal_envelope
+from sync.envelope import HUB_SENDER_ID
+from sync.keys import PublicKeys
+
+from .cases import record_event
+from .db import utc_now
+from .models import Case, OutMessage, Point
+
+PULL_MAX_MESSAGES = 200
+PULL_MAX_BYTES = 1024 * 1024
+
+
+def point_keys(point: Point) -> PublicKeys:
+    return PublicKeys.from_json({"sign_public_key": point.sign_public_key, "enc_public_key": point.enc_public_key})
+
+
+def enqueue(
+    session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
+    case_id: str | None = None,
+) -> OutMessage:
+    """Seal ``payload`` to ``point`` under its next sequence number and queue it."""
+    last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one()
+    seq = (last or 0) + 1
+    envelope = seal_envelope(
+        kind=kind, payload=payload, sender_id=HUB_SENDER_ID, seq=seq,
+        sender_key=identity.sign_key, recipient_key=point_keys(point).sealer(),
+    )
+    message = OutMessage(point_id=point.id, seq=seq, kind=int(kind), case_id=case_id, envelope=envelope.to_bytes())
+    session.add(message)
+    session.flush()
+    return message
+
+
+def messages_after(
+    session: Session, point_id: uuid.UUID, after: int, *,
+    max_messages: int = PULL_MAX_MESSAGES, max_bytes: int = PULL_MAX_BYTES,
+) -> list[OutMessage]:
+    """Messages with seq > ``after`` in order, up to a count and (after the first) a size cap."""
+    rows = session.exec(
+        select(OutMessage).where(OutMessage.point_id == point_id, OutMessage.seq > after)
+        .order_by(OutMessage.seq).limit(max_messages)
+    ).all()
+    chosen, size = [], 0
+    for row in rows:
+        if chosen and size + len(row.envelope) > max_bytes:
+            break
+        chosen.append(row)
+        size += len(row.envelope)
+    return chosen
+
+
+def mark_delivered(session: Session, point: Point, after: int) -> int:
+    """Mark messages up to ``after`` delivered; cases whose result arrived move to 'delivered'."""
+    now = utc_now()
+    rows = session.exec(
+        select(OutMessage).where(OutMessage.point_id == point.id, OutMessage.seq <= after,
+                                 OutMessage.delivered_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    for row in rows:
+        row.delivered_at = now
+        session.add(row)
+        if row.kind == int(Kind.RESULT) and row.case_id:
+            case = session.get(Case, row.case_id)
+            if case is not None and case.status == "result_issued":
+                case.status = "delivered"
+                session.add(case)
+                record_event(session, case.id, actor=point.name, action="delivered",
+                             note="the point received the signed result")
+    session.flush()
+    return len(rows)

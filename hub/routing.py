@@ -1,0 +1,43 @@
+"""Routing a case to the departments that decide it: single, joint (并联) or staged.
+
+- single: one task for the item's department, open at once;
+- joint: one open task per department; all must approve, any rejection rejects;
+- staged: one task per department in catalog order; the next opens when the
+  previous approves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from sqlmodel import Session
+
+from sync.catalog import ServiceItem
+from sync.workdays import add_working_days
+
+from .cases import record_event
+from .models import Case, ReviewTask
+
+HUB_ACTOR = "hub"
+# Working days are counted on the county's calendar (China Standard Time, no DST).
+COUNTY_TIMEZONE = timezone(timedelta(hours=8), "CST")
+
+
+def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTask]:
+    """Create the review tasks for ``case`` and set its due date on the hub's working-day clock."""
+    tasks = []
+    for index, department in enumerate(item.departments):
+        staged = item.route == "staged"
+        tasks.append(ReviewTask(
+            case_id=case.id, department_code=department, stage=index + 1 if staged else 1,
+            status="open" if not staged or index == 0 else "waiting",
+        ))
+    session.add_all(tasks)
+    case.due_date = add_working_days(case.hub_received_at.astimezone(COUNTY_TIMEZONE).date(), item.promised_days)
+    case.status = "routed"
+    session.add(case)
+    opened = ", ".join(task.department_code for task in tasks if task.status == "open")
+    record_event(session, case.id, actor=HUB_ACTOR, action="routed",
+                 note=f"{item.route} route; open for {opened}; due {case.due_date.isoformat()}")
+    session.flush()
+    return tasks

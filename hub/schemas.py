@@ -1,0 +1,178 @@
+"""Request and response shapes of the hub's JSON APIs (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Staff login for the JSON API.
+class LoginRequest(_Request):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+# A bearer token and who it belongs to.
+class LoginResponse(BaseModel):
+    token: str
+    username: str
+    role: str
+    department: str | None
+
+
+# One line of a department queue.
+class QueueCase(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    point_name: str
+    status: str
+    department: str
+    received_at: str | None
+    due_date: str | None
+
+
+# Open work, soonest due first.
+class QueueResponse(BaseModel):
+    cases: list[QueueCase]
+
+
+# The resident as received at the point.
+class ApplicantPublic(BaseModel):
+    name: str
+    id_number: str
+    phone: str
+
+
+# One department's part in a case.
+class TaskPublic(BaseModel):
+    department: str
+    stage: int
+    status: str
+    decided_by: str
+    reason: str
+    decided_at: str | None = None
+
+
+# One line of a case's timeline.
+class EventPublic(BaseModel):
+    at: str | None
+    actor: str
+    action: str
+    note: str
+
+
+# A hub-signed document: {document, signature}.
+class SignedDocument(BaseModel):
+    document: dict[str, Any]
+    signature: str
+
+
+# Everything about one case.
+class CaseDetail(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    point_name: str
+    status: str
+    received_at: str | None
+    hub_received_at: str | None = None
+    promised_date: str | None
+    due_date: str | None = None
+    applicant: ApplicantPublic
+    form: dict[str, str]
+    materials: list[str]
+    tasks: list[TaskPublic]
+    events: list[EventPublic]
+    decision: str | None = None
+    reason: str = ""
+    certificate_no: str = ""
+    result: SignedDocument | None
+
+
+# A department's decision on a case; rejecting needs a reason.
+class DecisionRequest(_Request):
+    decision: Literal["approved", "rejected"]
+    reason: str = Field(default="", max_length=2000)
+    certificate_no: str = Field(default="", max_length=64)
+
+
+# An enrolled or pending point.
+class PointPublic(BaseModel):
+    point_id: str
+    name: str
+    level: str
+    status: str
+    fingerprint: str
+    enrolled_at: str | None
+    last_contact: str | None
+
+
+# All points.
+class PointsResponse(BaseModel):
+    points: list[PointPublic]
+
+
+# A new point to enrol.
+class PointCreate(_Request):
+    name: str = Field(min_length=1, max_length=128)
+    level: Literal["township", "village"]
+
+
+# The one-time enrollment token for a new point (shown once).
+class PointCreated(BaseModel):
+    name: str
+    level: str
+    token: str
+    expires_at: str
+
+
+# The liveness answer.
+class Health(BaseModel):
+    ok: bool
+
+
+# A point's enrollment request: token, keys and proof of possession.
+class EnrollRequest(_Request):
+    token: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=128)
+    sign_public_key: str = Field(min_length=1, max_length=64)
+    enc_public_key: str = Field(min_length=1, max_length=64)
+    proof: str = Field(min_length=1, max_length=200)
+
+
+# The hub's public keys as a point pins them.
+class HubKeys(BaseModel):
+    sign_public_key: str
+    enc_public_key: str
+    fingerprint: str
+
+
+# What an enrolled point learns.
+class EnrollResponse(BaseModel):
+    point_id: str
+    name: str
+    level: str
+    hub: HubKeys
+    hub_time_ms: int
+
+
+# The hub's answer for one pushed envelope.
+class PushResultPublic(BaseModel):
+    envelope_id: str
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
+    reason: str
+    message: str
+
+
+# The answer to a push.
+class PushResponse(BaseModel):
+    results: list[PushResultPublic]
+    hub_time_ms: int

@@ -1,0 +1,143 @@
+"""The sync endpoints points talk to: enroll, push, pull, catalog (``/sync/v1``)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import delete
+
+from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms, verify_request
+from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
+from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
+from sync.web import api_error, parse_json_body
+
+from .catalog import current_version
+from .db import get_session, utc_now
+from .enrollment import EnrollmentError, enroll
+from .ingest import ingest_envelopes
+from .keys import current_identity
+from .models import Point, SeenNonce
+from .outbox import mark_delivered, messages_after, point_keys
+from .schemas import EnrollRequest
+
+bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
+log = logging.getLogger(__name__)
+
+PUSH_MAX_BYTES = 16 * 1024 * 1024
+
+
+@bp.after_request
+def _stamp_hub_time(response: Response) -> Response:
+    # Points learn their clock offset from every answer (village clocks drift).
+    response.headers[HEADER_HUB_TIME] = str(now_ms())
+    return response
+
+
+@bp.post("/enroll")
+def post_enroll():
+    """Enroll a point: one-time token, new public keys, proof of possession."""
+    body = parse_json_body(EnrollRequest)
+    if not isinstance(body, EnrollRequest):
+        return body
+    db = get_session()
+    try:
+        answer = enroll(db, token=body.token, name=body.name, sign_public_key=body.sign_public_key,
+                        enc_public_key=body.enc_public_key, proof=body.proof, identity=current_identity())
+    except EnrollmentError as exc:
+        db.rollback()
+        log.info("enrollment refused: %s", exc.reason)
+        return api_error(exc.status, exc.reason, str(exc))
+    db.commit()
+    log.info("point %s enrolled", answer["point_id"])
+    return answer
+
+
+@bp.post("/push")
+def post_push():
+    """Accept a frames body of envelopes; answer per envelope."""
+    from flask import current_app
+
+    limit = current_app.config.get("PUSH_MAX_BYTES", PUSH_MAX_BYTES)
+    if request.content_length is not None and request.content_length > limit:
+        return api_error(413, "too_large", f"push bodies are limited to {limit} bytes; send fewer envelopes")
+    if request.mimetype != CONTENT_TYPE:
+        return api_error(415, "unsupported_media_type", f"send Content-Type: {CONTENT_TYPE}")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return api_error(413, "too_large", f"push bodies are limited to {limit} bytes; send fewer envelopes")
+    try:
+        frames = decode_frames(body)
+    except EnvelopeError as exc:
+        return api_error(400, exc.reason, f"the body is not a frames body: {exc}")
+    results = ingest_envelopes(get_session(), frames, identity=current_identity())
+    return {"results": results, "hub_time_ms": now_ms()}
+
+
+def _authenticated_point() -> Point | tuple[Response, int]:
+    """Verify a signed request and spend its nonce; return the point or the error answer."""
+    try:
+        point_id = uuid.UUID(request.headers.get(HEADER_POINT, ""))
+    except ValueError:
+        return api_error(401, "unsigned", "request is not signed by an enrolled point")
+    db = get_session()
+    point = db.get(Point, point_id)
+    if point is None:
+        return api_error(401, "unknown_point", "the hub does not know this point; enroll it")
+    if point.status == "revoked":
+        return api_error(403, "point_revoked", "this point was revoked at the hub")
+    if point.status != "active":
+        return api_error(403, "point_pending", "this point has not finished enrollment")
+    try:
+        signed = verify_request(
+            method=request.method, path=request.path, query=request.query_string.decode("latin-1"),
+            body=request.get_data(cache=True), headers=request.headers, key=point_keys(point).verifier())
+    except SignatureError as exc:
+        return api_error(401, exc.reason, str(exc))
+    now = utc_now()
+    db.exec(delete(SeenNonce).where(SeenNonce.point_id == point.id,
+                                    SeenNonce.seen_at < now - timedelta(milliseconds=2 * REQUEST_WINDOW_MS)))
+    db.add(SeenNonce(point_id=point.id, nonce=signed.nonce, seen_at=now))
+    point.last_contact = now
+    db.add(point)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return api_error(401, "replayed", "this request was already used (nonce seen); sign a new one")
+    return point
+
+
+@bp.get("/pull")
+def get_pull():
+    """Hub messages after the point's cursor, as frames; 204 when there are none."""
+    point = _authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    raw_after = request.args.get("after", "0")
+    if not raw_after.isdigit():
+        return api_error(400, "bad_cursor", "'after' must be a non-negative integer")
+    after = int(raw_after)
+    db = get_session()
+    mark_delivered(db, point, after)
+    messages = messages_after(db, point.id, after)
+    db.commit()
+    if not messages:
+        return Response(status=204, headers={HEADER_CURSOR: str(after)})
+    return Response(encode_frames(message.envelope for message in messages), status=200,
+                    content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
+
+
+@bp.get("/catalog")
+def get_catalog():
+    """The current hub-signed catalog document."""
+    point = _authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    latest = current_version(get_session())
+    if latest is None:
+        return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
+    return latest.signed

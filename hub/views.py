@@ -1,0 +1,132 @@
+"""The staff pages: department queue, case detail with the decision form, points."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from sqlmodel import select
+
+from sync.web import gettext as _
+
+from .cases import can_view, case_detail, queue
+from .catalog import find_item
+from .db import get_session
+from .enrollment import EnrollmentError, create_enrollment_token
+from .keys import current_identity
+from .models import POINT_LEVELS, Case, Department, Point
+from .review import DECISIONS, ReviewError, decidable_task, decide
+from .auth import login_required
+
+bp = Blueprint("views", __name__)
+
+STATUS_TEXT = {
+    "accepted": "Accepted",
+    "received": "Received at the point",
+    "stage_opened": "Next stage opened",
+    "routed": "Routed",
+    "in_review": "In review",
+    "needs_attention": "Needs attention",
+    "result_issued": "Result issued",
+    "delivered": "Delivered to point",
+    "closed": "Closed",
+    "waiting": "Waiting",
+    "open": "Open",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "pending": "Pending",
+    "active": "Active",
+    "revoked": "Revoked",
+    "township": "Township",
+    "village": "Village",
+}
+
+
+@bp.app_template_filter("status")
+def status_text(value: str | None) -> str:
+    """A status word in the page's language."""
+    return _(STATUS_TEXT.get(value or "", value or ""))
+
+
+@bp.get("/")
+def index():
+    """Send staff to their queue and everyone else to the login page."""
+    return redirect(url_for("views.queue_page" if g.staff else "auth.login"))
+
+
+@bp.get("/queue")
+@login_required()
+def queue_page():
+    """The department queue, soonest due first."""
+    db = get_session()
+    department = request.args.get("department", "")[:32] or None
+    departments = db.exec(select(Department).order_by(Department.code)).all()
+    return render_template("queue.html", cases=queue(db, g.staff, department), department=department,
+                           departments=departments)
+
+
+def _render_case(case: Case, *, error: str | None = None, form_values: dict | None = None, status: int = 200):
+    db = get_session()
+    item = find_item(db, case.item_code)
+    chinese = g.get("lang", "zh") == "zh"
+    field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
+    material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
+                      if item else {})
+    return render_template(
+        "case.html", case=case_detail(db, case), field_labels=field_labels, material_names=material_names,
+        can_decide=decidable_task(db, case, g.staff) is not None, error=error, form_values=form_values or {},
+    ), status
+
+
+@bp.route("/cases/<case_id>", methods=("GET", "POST"))
+@login_required()
+def case_page(case_id: str):
+    """One case: applicant, form, materials, tasks, timeline, and the decision form."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case):
+        abort(404)
+    if request.method == "GET":
+        return _render_case(case)
+    values = {"reason": request.form.get("reason", "")[:2000],
+              "certificate_no": request.form.get("certificate_no", "")[:64]}
+    decision = request.form.get("decision", "")
+    if decision not in DECISIONS:
+        return _render_case(case, error=_("Choose approve or reject."), form_values=values, status=400)
+    try:
+        decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
+               certificate_no=values["certificate_no"], identity=current_identity())
+    except ReviewError as exc:
+        db.rollback()
+        messages = {
+            "reason_required": _("Write the reason for rejecting: the resident will read it. Nothing was saved."),
+            "not_open": _("Your department has no open task on this case. Nothing was saved."),
+        }
+        case = db.get(Case, case.id)
+        return _render_case(case, error=messages.get(exc.reason, str(exc)), form_values=values, status=exc.status)
+    db.commit()
+    return redirect(url_for("views.case_page", case_id=case.id))
+
+
+@bp.route("/points", methods=("GET", "POST"))
+@login_required("admin")
+def points_page():
+    """Points and their enrollment: add a point, show its one-time token once."""
+    db = get_session()
+    issued, error = None, None
+    values = {"name": "", "level": "village"}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", "").strip()[:128], "level": request.form.get("level", "")}
+        try:
+            issued = create_enrollment_token(db, name=values["name"], level=values["level"],
+                                             identity=current_identity())
+            db.commit()
+        except EnrollmentError as exc:
+            db.rollback()
+            error = {
+                "name_required": _("Enter the point's name."),
+                "bad_level": _("Choose township or village."),
+                "point_exists": _("A point with this name is already enrolled. Use another name."),
+            }.get(exc.reason, str(exc))
+    points = db.exec(select(Point).order_by(Point.name)).all()
+    return render_template("points.html", points=points, issued=issued, error=error, values=values,
+                           levels=POINT_LEVELS), 422 if error else 200
