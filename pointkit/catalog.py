@@ -16,9 +16,6 @@ from sync.messages import CATALOG_DOCUMENT_TYPE
 from .models import CatalogItem, PointState
 from .state import hub_keys
 
-LEVEL_NAMES = {"county": "county service centre", "township": "township service centre",
-               "village": "village service station"}
-
 
 class CatalogError(ValueError):
     """A catalog document the point refuses (bad signature, wrong type, malformed)."""
@@ -78,6 +75,3 @@ def department_names(state: PointState) -> dict[str, dict[str, str]]:
     document = json.loads(state.catalog_document)
     return {d["code"]: {"name_zh": d["name_zh"], "name_en": d["name_en"]} for d in document.get("departments", [])}
 
-
-def accepted_at(item: ServiceItem, level: str) -> bool:
-    return level in item.levels

@@ -1,0 +1,114 @@
+"""pointkit: the service point node of the county network.
+
+A Flask app on SQLite that receives applications at the window offline,
+queues them as sealed, signed envelopes, syncs with the county hub and hands
+results over once they come back. ``create_app`` builds the web app;
+``pointkit.cli`` is the ``pointkit`` command.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, g, jsonify, render_template, request, session
+from werkzeug.exceptions import HTTPException
+
+from sync.web import api_error, install_csrf, install_i18n
+from sync.web import gettext as _
+
+from . import db
+from .i18n import install_filters, translator
+from .state import find_state, outbox_counts
+
+__all__ = ["create_app"]
+
+SECRET_KEY_FILE = "secret_key"
+MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The session-signing key, made once per data directory and kept beside the database."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
+def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the point's web app over an (enrolled) data directory."""
+    data_dir = Path(data_dir)
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATA_DIR=str(data_dir),
+        SECRET_KEY=_secret_key(data_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        JSON_AS_ASCII=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.json.ensure_ascii = False
+    db.init_db(data_dir)
+
+    install_i18n(app, translator)
+    install_filters(app)
+    install_csrf(app)
+
+    from . import api, auth, views
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness for supervisors and tests (no login)."""
+        return jsonify(ok=True)
+
+    app.context_processor(_header_context)
+    app.jinja_env.globals["lang_url"] = _lang_url
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _header_context() -> dict[str, Any]:
+    """What the header of every page shows: the point, online or not, how much is queued."""
+    with db.session_scope(_data_dir()) as session_db:
+        state = find_state(session_db)
+        queued = outbox_counts(session_db)["queued"] if state else 0
+    return {"point": state, "queued_count": queued, "staff": getattr(g, "staff", None)}
+
+
+def _data_dir() -> str:
+    return current_app.config["DATA_DIR"]
+
+
+def _lang_url(language: str) -> str:
+    """This page's address in another language, keeping the other query arguments."""
+    args = request.args.to_dict()
+    args["lang"] = language
+    return request.path + "?" + urlencode(args)
+
+
+def _http_error(error: HTTPException):
+    """JSON errors under /api/, a small page elsewhere; a missing CSRF token says what to do."""
+    if request.path.startswith("/api/"):
+        return api_error(error.code or 500, _API_REASONS.get(error.code, "error"), error.description or error.name)
+    if error.code == 400 and error.description == "csrf":
+        title, message = _("Form expired"), _("The form was missing its security token. Go back, reload the page and submit again.")
+    elif error.code == 404:
+        title, message = _("Not found"), _("This page does not exist.")
+    elif error.code == 413:
+        title, message = _("Too large"), _("What was sent is too large.")
+    else:
+        title, message = _("Request refused"), _("The request could not be handled.")
+    logged_in = session.get("staff_id") is not None
+    return render_template("message.html", title=title, message=message, logged_in=logged_in), error.code
+
+
+_API_REASONS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}

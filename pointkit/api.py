@@ -1,0 +1,187 @@
+"""The point's JSON API for staff tools and tests: bearer tokens, errors as ``{error, reason, fields?}``."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, g, jsonify, request
+from sqlmodel import select
+
+from sync import HubUnreachable
+from sync.web import api_error, openapi_document, parse_json_body
+
+from . import db
+from .auth import token_required
+from .catalog import list_items
+from .intake import Applicant, IntakeError, receive_case
+from .models import CASE_STATUSES, Case
+from .pickup import PickupError, collect, signed_result
+from .runtime import data_dir, identity, wake_sync
+from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic,
+                      ItemsResponse, LoginRequest, LoginResponse, PickupRequest, PickupResponse, StatusResponse,
+                      SyncReportOut)
+from .state import as_utc, get_state, outbox_counts
+from .syncagent import plain_reason, sync_once
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+_INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422}
+_PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409}
+
+
+def intake_error_body(exc: IntakeError) -> dict:
+    """The API error shape, plus the missing materials' names and the levels that do accept the item."""
+    body: dict = {"error": exc.message, "reason": exc.reason}
+    if exc.fields:
+        body["fields"] = exc.fields
+    if exc.missing:
+        body["missing"] = [material["name_zh"] for material in exc.missing]
+    if exc.levels:
+        body["levels"] = exc.levels
+    return body
+
+
+def case_summary(case: Case) -> CaseSummary:
+    return CaseSummary(case_id=case.id, receipt_no=case.receipt_no, item_code=case.item_code,
+                       item_name=case.item_name, status=case.status, hub_status=case.hub_status,
+                       decision=case.decision, received_at=as_utc(case.received_at),
+                       promised_date=case.promised_date)
+
+
+def case_detail(case: Case) -> CaseDetail:
+    return CaseDetail(**case_summary(case).model_dump(),
+                      applicant={"name": case.applicant_name, "id_number": case.id_number, "phone": case.phone},
+                      form=json.loads(case.form_json), materials=json.loads(case.materials_json),
+                      result=signed_result(case))
+
+
+@bp.get("/items")
+@token_required
+def items():
+    """The verified catalog, with whether this point may receive each item."""
+    with db.session_scope(data_dir()) as session:
+        state = get_state(session)
+        catalog = list_items(session)
+    return ItemsResponse(catalog_version=state.catalog_version, items=[
+        ItemPublic(**item.model_dump(include={"code", "name_zh", "name_en", "departments", "route",
+                                              "promised_days", "legal_days", "levels"}),
+                   accepted_here=state.level in item.levels,
+                   materials=[m.model_dump() for m in item.materials],
+                   fields=[f.model_dump() for f in item.fields])
+        for item in catalog]).model_dump(mode="json")
+
+
+@bp.post("/cases")
+@token_required
+def create_case():
+    """Receive an application (受理); answers the receipt, including the one-time pickup code."""
+    body = parse_json_body(CaseCreate)
+    if not isinstance(body, CaseCreate):
+        return body
+    applicant = Applicant(body.applicant.name, body.applicant.id_number, body.applicant.phone)
+    try:
+        with db.session_scope(data_dir()) as session:
+            case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
+                                             body.materials, identity=identity())
+    except IntakeError as exc:
+        return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
+    wake_sync()
+    return jsonify(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
+                   promised_date=case.promised_date.isoformat() if case.promised_date else None,
+                   status=case.status), 201
+
+
+@bp.get("/cases")
+@token_required
+def cases():
+    """Cases received here, newest first; ``?status=`` filters."""
+    status = request.args.get("status")
+    if status is not None and status not in CASE_STATUSES:
+        return api_error(422, "invalid_input", "unknown status", {"status": f"one of {', '.join(CASE_STATUSES)}"})
+    query = select(Case).order_by(Case.received_at.desc())
+    if status:
+        query = query.where(Case.status == status)
+    with db.session_scope(data_dir()) as session:
+        found = session.exec(query).all()
+    return CaseList(cases=[case_summary(case) for case in found]).model_dump(mode="json")
+
+
+@bp.get("/cases/<case_id>")
+@token_required
+def case(case_id: str):
+    """One case with the applicant's data and its signed result (if any)."""
+    with db.session_scope(data_dir()) as session:
+        found = session.get(Case, case_id)
+    if found is None:
+        return api_error(404, "not_found", "no case with this id")
+    return case_detail(found).model_dump(mode="json")
+
+
+@bp.post("/cases/<case_id>/pickup")
+@token_required
+def pickup(case_id: str):
+    """Hand the result over after checking the pickup code and the last four ID characters."""
+    body = parse_json_body(PickupRequest)
+    if not isinstance(body, PickupRequest):
+        return body
+    try:
+        with db.session_scope(data_dir()) as session:
+            if session.get(Case, case_id) is None:
+                raise PickupError("not_found", "no case with this id")
+            collected, signed = collect(session, g.staff.username, case_id, body.pickup_code, body.id_last4,
+                                        identity=identity())
+    except PickupError as exc:
+        return api_error(_PICKUP_STATUS[exc.reason], exc.reason, exc.message)
+    wake_sync()
+    return jsonify(case_id=collected.id, receipt_no=collected.receipt_no, status=collected.status, result=signed)
+
+
+@bp.post("/sync")
+@token_required
+def sync_now():
+    """Run one sync round now."""
+    try:
+        report = sync_once(data_dir())
+    except HubUnreachable as exc:
+        return api_error(503, "hub_unreachable", plain_reason(exc))
+    return SyncReportOut(**report.to_dict()).model_dump()
+
+
+@bp.get("/status")
+@token_required
+def status():
+    """Who this point is and how its sync stands."""
+    with db.session_scope(data_dir()) as session:
+        state = get_state(session)
+        counts = outbox_counts(session)
+    return StatusResponse(point_id=state.point_id, name=state.name, level=state.level, online=state.online,
+                          queued=counts["queued"], quarantined=counts["quarantined"],
+                          last_sync_at=as_utc(state.last_sync_at), last_error=state.last_error,
+                          catalog_version=state.catalog_version,
+                          clock_offset_ms=state.clock_offset_ms).model_dump(mode="json")
+
+
+OPERATIONS = [
+    {"path": "/api/login", "method": "POST", "summary": "Log in", "request": LoginRequest, "response": LoginResponse,
+     "auth": False, "errors": [400, 401, 422]},
+    {"path": "/api/items", "method": "GET", "summary": "Service items", "response": ItemsResponse, "errors": [401]},
+    {"path": "/api/cases", "method": "POST", "summary": "Receive a case", "request": CaseCreate,
+     "response": CaseCreated, "status": 201, "errors": [400, 401, 404, 422]},
+    {"path": "/api/cases", "method": "GET", "summary": "List cases", "response": CaseList, "errors": [401, 422],
+     "operation_id": "List cases", "parameters": [{"name": "status", "in": "query", "required": False,
+                                                   "schema": {"type": "string", "enum": list(CASE_STATUSES)}}]},
+    {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": CaseDetail,
+     "errors": [401, 404]},
+    {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
+     "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422]},
+    {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut, "errors": [401, 503]},
+    {"path": "/api/status", "method": "GET", "summary": "Point status", "response": StatusResponse,
+     "errors": [401]},
+]
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API (no login needed)."""
+    return openapi_document(title="pointkit point API", version="1", operations=OPERATIONS, models=MODELS,
+                            description="Staff API of a service point: intake, cases, pickup, sync.")

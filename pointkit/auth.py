@@ -1,0 +1,174 @@
+"""Staff accounts and logging in: session cookies for pages, bearer tokens for the JSON API.
+
+Roles are checked on the server for every request; the pages only hide
+what a role cannot do.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from sqlmodel import Session, select
+
+from sync import hash_password, hash_secret, verify_password
+from sync.clock import utcnow
+from sync.web import api_error, gettext as _, parse_json_body
+
+from . import db
+from .models import ROLES, ApiToken, Staff
+from .schemas import LoginRequest, LoginResponse
+from .state import as_utc
+
+bp = Blueprint("auth", __name__)
+
+TOKEN_LIFETIME = timedelta(hours=12)
+# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password("pointkit-no-such-user")
+
+
+class StaffError(ValueError):
+    """A staff account that cannot be created as asked."""
+
+
+def create_staff(session: Session, username: str, password: str, *, role: str = "staff",
+                 display_name: str = "") -> Staff:
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise StaffError("the username must be 1 to 64 characters")
+    if role not in ROLES:
+        raise StaffError(f"the role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise StaffError("the password must be at least 8 characters")
+    if session.exec(select(Staff).where(Staff.username == username)).first():
+        raise StaffError(f"a staff account named {username!r} already exists")
+    staff = Staff(username=username, password_hash=hash_password(password), role=role,
+                  display_name=display_name or username, created_at=utcnow())
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    if staff is None:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return staff if verify_password(password, staff.password_hash) else None
+
+
+def issue_token(session: Session, staff: Staff) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=hash_secret(token), staff_id=staff.id, expires_at=utcnow() + TOKEN_LIFETIME))
+    return token
+
+
+def staff_for_token(session: Session, token: str) -> Staff | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(token))).first()
+    if row is None or as_utc(row.expires_at) < utcnow():
+        return None
+    return session.get(Staff, row.staff_id)
+
+
+def _allowed(staff: Staff, role: str | None) -> bool:
+    return role is None or staff.role == role or staff.role == "admin"
+
+
+def login_required(view=None, *, role: str | None = None):
+    """Pages: the session must belong to a staff member (of ``role``, admins pass every check)."""
+    if view is None:
+        return functools.partial(login_required, role=role)
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        staff_id = session.get("staff_id")
+        staff = None
+        if staff_id is not None:
+            with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+                staff = dbs.get(Staff, staff_id)
+        if staff is None:
+            session.pop("staff_id", None)
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not _allowed(staff, role):
+            return render_template("message.html", title=_("Not allowed"),
+                                   message=_("Only an administrator may do this.")), 403
+        g.staff = staff
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def token_required(view=None, *, role: str | None = None):
+    """API: ``Authorization: Bearer TOKEN`` from POST /api/login."""
+    if view is None:
+        return functools.partial(token_required, role=role)
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _space, token = header.partition(" ")
+        staff = None
+        if scheme.lower() == "bearer" and token.strip():
+            with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+                staff = staff_for_token(dbs, token.strip())
+        if staff is None:
+            return api_error(401, "unauthorized", "log in with POST /api/login and send Authorization: Bearer TOKEN")
+        if not _allowed(staff, role):
+            return api_error(403, "forbidden", f"this needs the {role} role")
+        g.staff = staff
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the login form cannot bounce staff to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+        return url_for("views.index")
+    return target
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    """The login form (session cookie)."""
+    error = ""
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+            staff = authenticate(dbs, username, request.form.get("password", ""))
+        if staff is None:
+            error = _("Wrong username or password.")
+        else:
+            csrf = session.get("csrf_token")
+            session.clear()
+            if csrf:
+                session["csrf_token"] = csrf
+            session["staff_id"] = staff.id
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    session.clear()
+    flash(_("You are logged out."))
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/api/login")
+def api_login():
+    """Exchange a username and password for a bearer token."""
+    body = parse_json_body(LoginRequest)
+    if not isinstance(body, LoginRequest):
+        return body
+    with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+        staff = authenticate(dbs, body.username, body.password)
+        if staff is None:
+            return api_error(401, "bad_credentials", "wrong username or password")
+        token = issue_token(dbs, staff)
+        return LoginResponse(token=token, username=staff.username, role=staff.role).model_dump(), 200

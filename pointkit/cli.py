@@ -1,0 +1,152 @@
+"""The ``pointkit`` command: enroll a point, serve it, sync it, manage staff accounts.
+
+Errors go to stderr in plain English with exit code 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from sync import HubUnreachable
+
+from . import db
+from .auth import StaffError, create_staff
+from .enrollment import EnrollmentError, enroll, is_initialized
+from .state import NotEnrolled
+from .syncagent import DEFAULT_INTERVAL, SyncWorker, plain_reason, sync_once
+
+LOG_FILE = "point.log"
+
+data_option = click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                           help="The point's data directory (database, keys, logs).")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def require_enrolled(data_dir: Path) -> None:
+    if not is_initialized(data_dir):
+        fail(f"{data_dir} is not an enrolled point; run `pointkit init --data {data_dir} ...` first")
+
+
+@click.group(help="pointkit: the village/township service point (intake, receipts, sync, pickup).")
+def main() -> None:
+    pass
+
+
+@main.command(help="Enroll a new point with the county hub, fetch the catalog and create a staff account.")
+@data_option
+@click.option("--hub", "hub_url", required=True, help="The county hub's address, e.g. http://hub.example:8000.")
+@click.option("--token", required=True, help="The one-time enrollment token from the hub (SECRET.FINGERPRINT).")
+@click.option("--name", default="", help="This point's name as the token was issued for (default: the hub's).")
+@click.option("--staff-user", default="staff", show_default=True, help="Username of the first staff account.")
+@click.option("--staff-password", default=None,
+              help="Password of the first staff account (default: a generated one, printed once).")
+def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, staff_password: str | None) -> None:
+    if is_initialized(data_dir):
+        fail(f"{data_dir} already holds an enrolled point; use another data directory")
+    generated = staff_password is None
+    password = staff_password if staff_password is not None else secrets.token_urlsafe(9)
+    if len(password) < 8:
+        fail("the staff password must be at least 8 characters")
+    try:
+        result = enroll(data_dir, hub_url=hub_url, token=token, name=name)
+    except EnrollmentError as exc:
+        fail(str(exc))
+    with db.session_scope(data_dir) as session:
+        create_staff(session, staff_user, password, role="admin")
+    click.echo(f"point id:         {result.point_id}")
+    click.echo(f"name:             {result.name}")
+    click.echo(f"level:            {result.level}")
+    click.echo(f"hub fingerprint:  {result.hub_fingerprint}")
+    click.echo(f"catalog version:  {result.catalog_version}")
+    if result.catalog_error:
+        click.echo(f"warning: {result.catalog_error}", err=True)
+    click.echo(f"staff account:    {staff_user} (admin)")
+    if generated:
+        click.echo(f"staff password:   {password}   (shown once; write it down)")
+    click.echo(f"next: pointkit serve --data {data_dir}   then log in at http://127.0.0.1:8080/login")
+
+
+@main.command(help="Serve the point's pages and API with waitress, syncing in the background.")
+@data_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--sync-interval", default=DEFAULT_INTERVAL, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between background sync rounds (longer while the hub is unreachable).")
+def serve(data_dir: Path, host: str, port: int, sync_interval: float) -> None:
+    from sync.web import serve as serve_app
+
+    from . import create_app
+
+    require_enrolled(data_dir)
+    _log_to_file(data_dir)
+    app = create_app(data_dir)
+    worker = SyncWorker(data_dir, interval=sync_interval)
+    app.extensions["pointkit_sync_worker"] = worker
+
+    def started() -> None:
+        worker.start()
+        logging.getLogger("pointkit").info("serving on http://%s:%d, syncing every %ss", host, port, sync_interval)
+        click.echo(f"pointkit serving on http://{host}:{port} (data {data_dir})")
+
+    try:
+        serve_app(app, host, port, on_start=started)
+    finally:
+        worker.stop()
+
+
+@main.command(help="Run one sync round now: push queued envelopes, pull results, refresh the catalog.")
+@data_option
+def sync(data_dir: Path) -> None:
+    require_enrolled(data_dir)
+    _log_to_file(data_dir)
+    try:
+        report = sync_once(data_dir)
+    except HubUnreachable as exc:
+        fail(f"{plain_reason(exc)}; queued envelopes stay queued and are sent next time")
+    except NotEnrolled as exc:
+        fail(str(exc))
+    click.echo(f"pushed {report.pushed}: accepted {report.accepted}, duplicate {report.duplicate}, "
+               f"conflict {report.conflict}, rejected {report.rejected}")
+    click.echo(f"pulled {report.pulled}: applied {report.applied}")
+    for error in report.errors:
+        click.echo(f"warning: {error}", err=True)
+
+
+@main.group(help="Manage staff accounts.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Add a staff account.")
+@click.argument("username")
+@click.option("--password", required=True, help="The account's password (at least 8 characters).")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True,
+              help="staff may receive and hand over; admin may also re-send quarantined envelopes.")
+@click.option("--display-name", default="", help="Name shown in the page header (default: the username).")
+@data_option
+def users_add(username: str, password: str, role: str, display_name: str, data_dir: Path) -> None:
+    require_enrolled(data_dir)
+    try:
+        with db.session_scope(data_dir) as session:
+            create_staff(session, username, password, role=role, display_name=display_name)
+    except StaffError as exc:
+        fail(str(exc))
+    click.echo(f"added {role} {username}")
+
+
+def _log_to_file(data_dir: Path) -> None:
+    """Log to DATA/point.log: counts and reasons only, never residents' data."""
+    handler = logging.FileHandler(Path(data_dir) / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pointkit")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)

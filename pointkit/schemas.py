@@ -1,0 +1,159 @@
+"""Request and response bodies of the point's JSON API (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(_Body):
+    """Staff credentials."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class LoginResponse(BaseModel):
+    """A bearer token for the API."""
+
+    token: str
+    username: str
+    role: str
+
+
+class ItemPublic(BaseModel):
+    """A service item as the window sees it."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    departments: list[str]
+    route: str
+    promised_days: int
+    legal_days: int
+    levels: list[str]
+    accepted_here: bool
+    materials: list[dict[str, Any]]
+    fields: list[dict[str, Any]]
+
+
+class ItemsResponse(BaseModel):
+    """The verified catalog this point holds."""
+
+    catalog_version: int
+    items: list[ItemPublic]
+
+
+class ApplicantIn(_Body):
+    """The resident applying."""
+
+    name: str = Field(default="", max_length=200)
+    id_number: str = Field(default="", max_length=40)
+    phone: str = Field(default="", max_length=40)
+
+
+class CaseCreate(_Body):
+    """One application received at the window."""
+
+    item_code: str = Field(min_length=1, max_length=64)
+    applicant: ApplicantIn
+    form: dict[str, str | int | float | None] = Field(default_factory=dict, max_length=50)
+    materials: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CaseCreated(BaseModel):
+    """The receipt of a received case; the pickup code is shown only here."""
+
+    case_id: str
+    receipt_no: str
+    pickup_code: str
+    promised_date: date | None
+    status: str
+
+
+class CaseSummary(BaseModel):
+    """A case in a list."""
+
+    case_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    status: str
+    hub_status: str
+    decision: str
+    received_at: datetime
+    promised_date: date | None
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
+
+
+class SignedResult(BaseModel):
+    """A hub-signed result document."""
+
+    document: dict[str, Any]
+    signature: str
+
+
+class CaseDetail(CaseSummary):
+    """A case with the applicant's data and its result."""
+
+    applicant: dict[str, str]
+    form: dict[str, str]
+    materials: list[str]
+    result: SignedResult | None
+
+
+class SyncReportOut(BaseModel):
+    """What one sync round moved."""
+
+    pushed: int
+    accepted: int
+    duplicate: int
+    conflict: int
+    rejected: int
+    pulled: int
+    applied: int
+    errors: list[str]
+
+
+class PickupRequest(_Body):
+    """What the resident shows at pickup."""
+
+    pickup_code: str = Field(min_length=1, max_length=20)
+    id_last4: str = Field(min_length=1, max_length=8)
+
+
+class PickupResponse(BaseModel):
+    """The handed-over result."""
+
+    case_id: str
+    receipt_no: str
+    status: str
+    result: SignedResult
+
+
+class StatusResponse(BaseModel):
+    """The point's sync state."""
+
+    point_id: str
+    name: str
+    level: str
+    online: bool
+    queued: int
+    quarantined: int
+    last_sync_at: datetime | None
+    last_error: str
+    catalog_version: int
+    clock_offset_ms: int
+
+
+MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,
+          SyncReportOut, PickupRequest, PickupResponse, StatusResponse]

@@ -1,0 +1,248 @@
+"""The window's pages: intake, receipts, case list, results, pickup, sync status.
+
+Thin: each view parses the form, calls the domain function and renders.
+"""
+
+from __future__ import annotations
+
+import json
+
+import segno
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from sqlmodel import select
+
+from sync import HubUnreachable
+from sync.idnumber import mask_id_number
+from sync.web import gettext as _
+
+from . import db
+from .auth import login_required
+from .catalog import department_names, get_item, list_items
+from .inbox import refused_messages
+from .intake import Applicant, IntakeError, receive_case
+from .models import Case, Outbox
+from .outbox import quarantined
+from .pickup import PickupError, collect, find_case, verified_result
+from .runtime import data_dir, identity, wake_sync
+from .state import as_utc, get_state
+from .syncagent import plain_reason, sync_once
+
+bp = Blueprint("views", __name__)
+
+# Form paths from intake errors -> the page's input names.
+APPLICANT_INPUTS = {"applicant.name": "applicant_name", "applicant.id_number": "applicant_id_number",
+                    "applicant.phone": "applicant_phone"}
+FRESH_PICKUP = "fresh_pickup"
+
+
+def qr_svg(text: str) -> str:
+    """An inline SVG QR code (no image files, no external assets)."""
+    return segno.make(text, error="m").svg_inline(scale=3, border=2)
+
+
+def mask_name(name: str) -> str:
+    """王小明 -> 王*明, 王明 -> 王*: enough for the resident to recognise, not to read off."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def input_name(path: str) -> str:
+    if path in APPLICANT_INPUTS:
+        return APPLICANT_INPUTS[path]
+    if path.startswith("form."):
+        return "field_" + path[len("form."):]
+    return path
+
+
+@bp.route("/")
+def index():
+    """Start at intake, or at the login page."""
+    return redirect(url_for("views.new_case") if session.get("staff_id") else url_for("auth.login"))
+
+
+@bp.route("/cases/new", methods=("GET", "POST"))
+@login_required
+def new_case():
+    """Pick an item, then fill its form; a valid form is received and its receipt shown."""
+    code = request.values.get("item_code") or request.args.get("item") or ""
+    with db.session_scope(data_dir()) as dbs:
+        state = get_state(dbs)
+        item = get_item(dbs, code) if code else None
+        if item is None:
+            if code:
+                flash(_("No service item with this code."))
+            return render_template("items.html", items=list_items(dbs), level=state.level)
+        departments = department_names(state)
+    values = dict(request.form) if request.method == "POST" else {}
+    ticked = request.form.getlist("materials") if request.method == "POST" else []
+    errors: dict[str, str] = {}
+    refusal = None
+    if request.method == "POST":
+        applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
+                              request.form.get("applicant_phone", ""))
+        form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in item.fields}
+        try:
+            with db.session_scope(data_dir()) as dbs:
+                case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
+                                                 identity=identity())
+        except IntakeError as exc:
+            refusal = exc
+            errors = {input_name(path): message for path, message in exc.fields.items()}
+        else:
+            session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
+            wake_sync()
+            return redirect(url_for("views.receipt", case_id=case.id))
+    return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
+                           refusal=refusal, level=state.level, departments=departments), (422 if refusal else 200)
+
+
+@bp.get("/cases/<case_id>/receipt")
+@login_required
+def receipt(case_id: str):
+    """The printable receipt (受理回执); the pickup code appears only right after intake."""
+    case = _case_or_404(case_id)
+    fresh = session.get(FRESH_PICKUP)
+    pickup_code = None
+    if fresh and fresh.get("case_id") == case.id:
+        pickup_code = fresh["code"]
+        session.pop(FRESH_PICKUP)
+    with db.session_scope(data_dir()) as dbs:
+        item = get_item(dbs, case.item_code)
+        state = get_state(dbs)
+    return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
+                           masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
+                           received_at=as_utc(case.received_at).astimezone(), qr=qr_svg(case.receipt_no))
+
+
+@bp.get("/cases")
+@login_required
+def cases():
+    """Every case received here, newest first."""
+    with db.session_scope(data_dir()) as dbs:
+        found = dbs.exec(select(Case).order_by(Case.received_at.desc()).limit(500)).all()
+    return render_template("cases.html", cases=found)
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def case_page(case_id: str):
+    """One case: what was received and where it stands."""
+    case = _case_or_404(case_id)
+    with db.session_scope(data_dir()) as dbs:
+        item = get_item(dbs, case.item_code)
+    return render_template("case.html", case=case, item=item, form=json.loads(case.form_json),
+                           materials=json.loads(case.materials_json), masked_id=mask_id_number(case.id_number),
+                           received_at=as_utc(case.received_at).astimezone(),
+                           document=json.loads(case.result_document) if case.result_document else None)
+
+
+@bp.get("/results")
+@login_required
+def results():
+    """Cases whose result has arrived and waits for the resident."""
+    with db.session_scope(data_dir()) as dbs:
+        ready = dbs.exec(select(Case).where(Case.status == "result_ready").order_by(Case.received_at)).all()
+    return render_template("results.html", cases=ready)
+
+
+@bp.route("/pickup", methods=("GET", "POST"))
+@login_required
+def pickup():
+    """Hand a result over: receipt number, pickup code and the last four ID characters."""
+    error = ""
+    values = dict(request.form) if request.method == "POST" else {"receipt_no": request.args.get("receipt_no", "")}
+    if request.method == "POST":
+        try:
+            with db.session_scope(data_dir()) as dbs:
+                case, _signed = collect(dbs, g.staff.username, request.form.get("receipt_no", ""),
+                                        request.form.get("pickup_code", ""), request.form.get("id_last4", ""),
+                                        identity=identity())
+        except PickupError as exc:
+            error = _(PICKUP_MESSAGES[exc.reason])
+        else:
+            wake_sync()
+            return redirect(url_for("views.handover", case_id=case.id))
+    return render_template("pickup.html", error=error, values=values), (422 if error else 200)
+
+
+PICKUP_MESSAGES = {
+    "not_found": "No case has this receipt number. Check the number on the receipt.",
+    "not_ready": "The result for this case is not ready (or was already collected).",
+    "wrong_pickup_code": "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.",
+    "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
+}
+
+
+@bp.get("/cases/<case_id>/handover")
+@login_required
+def handover(case_id: str):
+    """The printable handover of a collected result, re-verified against the pinned hub key."""
+    case = _case_or_404(case_id)
+    if case.status != "collected":
+        abort(404)
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            signed = verified_result(dbs, case)
+            departments = department_names(get_state(dbs))
+    except PickupError as exc:
+        return render_template("message.html", title=_("Result not valid"), message=_(PICKUP_MESSAGES[exc.reason])), 409
+    return render_template("handover.html", case=case, document=signed["document"], departments=departments,
+                           masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
+                           collected_at=as_utc(case.collected_at).astimezone(), qr=qr_svg(case.receipt_no))
+
+
+@bp.get("/sync")
+@login_required
+def sync_status():
+    """How sync stands: online, queued, quarantined envelopes with the hub's reasons, refused messages."""
+    with db.session_scope(data_dir()) as dbs:
+        state = get_state(dbs)
+        held = quarantined(dbs)
+        refused = refused_messages(dbs)
+        receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(
+            Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
+    return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
+                           last_sync_at=as_utc(state.last_sync_at),
+                           last_attempt_at=as_utc(state.last_attempt_at))
+
+
+@bp.post("/sync/now")
+@login_required
+def sync_now():
+    """Run one sync round now and say what moved."""
+    try:
+        report = sync_once(data_dir())
+    except HubUnreachable as exc:
+        flash(_("Sync failed: {reason}. Cases stay queued and are sent when the link is back.",
+                reason=_(plain_reason(exc))))
+    else:
+        counts = {key: value for key, value in report.to_dict().items() if key != "errors"}
+        flash(_("Sync done: {pushed} sent ({accepted} accepted, {rejected} rejected), {pulled} received, {applied} applied.",
+                **counts))
+    return redirect(url_for("views.sync_status"))
+
+
+@bp.post("/sync/requeue/<int:outbox_id>")
+@login_required(role="admin")
+def requeue(outbox_id: int):
+    """Put a quarantined envelope back in the queue (admins, once the hub side is fixed)."""
+    with db.session_scope(data_dir()) as dbs:
+        row = dbs.get(Outbox, outbox_id)
+        if row is None or row.state != "quarantined":
+            abort(404)
+        row.state, row.reason = "queued", ""
+        dbs.add(row)
+    wake_sync()
+    flash(_("The envelope is queued again."))
+    return redirect(url_for("views.sync_status"))
+
+
+def _case_or_404(case_id: str) -> Case:
+    with db.session_scope(data_dir()) as dbs:
+        case = find_case(dbs, case_id)
+    if case is None:
+        abort(404)
+    return case
