@@ -1,0 +1,162 @@
+"""Push: verify, store raw, apply; one answer per envelope, one bad envelope blocks nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlmodel import select
+
+from hub import create_app
+from hub.models import Case, OutMessage, Point, RawEnvelope, ReviewTask
+from hubkit import VILLAGE
+from sync import CONTENT_TYPE, Identity, Kind, encode_frames, seal_envelope
+
+
+def test_a_submitted_case_is_stored_raw_applied_and_routed(hub):
+    point = hub.enroll_point()
+    payload = point.submit()
+    frame = point.seal(Kind.SUBMIT, payload)
+    [result] = point.client.push([frame])
+    assert result.status == "accepted", result
+    with hub.db() as session:
+        raw = session.exec(select(RawEnvelope)).one()
+        assert raw.header + len(raw.ciphertext).to_bytes(4, "big") + raw.ciphertext + raw.signature == frame
+        assert raw.outcome == "accepted" and raw.case_id == payload["case_id"] and raw.seq == 1
+        case = session.get(Case, payload["case_id"])
+        assert case.status == "routed" and case.item_name == "城乡居民基本医疗保险参保登记"
+        assert case.applicant["name"] == "韦秀兰" and case.due_date is not None
+        assert [(t.department_code, t.status) for t in session.exec(select(ReviewTask)).all()] == [("YB", "open")]
+    # The point hears "routed" as a sealed STATUS message.
+    messages, cursor = point.pull_all()
+    assert cursor == 1
+    [(envelope, status)] = messages
+    assert envelope.header.kind == Kind.STATUS and status["status"] == "routed"
+    assert status["case_id"] == payload["case_id"]
+
+
+def test_the_same_envelope_twice_is_a_duplicate(hub):
+    point = hub.enroll_point()
+    frame = point.seal(Kind.SUBMIT, point.submit())
+    assert point.client.push([frame])[0].status == "accepted"
+    again = point.client.push([frame, frame])
+    assert [r.status for r in again] == ["duplicate", "duplicate"]
+    with hub.db() as session:
+        assert len(session.exec(select(RawEnvelope)).all()) == 1
+        assert len(session.exec(select(Case)).all()) == 1
+
+
+def test_same_seq_with_same_content_is_duplicate_and_different_content_is_conflict(hub):
+    point = hub.enroll_point()
+    payload = point.submit()
+    assert point.client.push([point.seal(Kind.SUBMIT, payload, seq=1)])[0].status == "accepted"
+    # Re-sealed (new envelope id, new ciphertext) but the same intent: a resend.
+    assert point.client.push([point.seal(Kind.SUBMIT, payload, seq=1)])[0].status == "duplicate"
+    forked = point.client.push([point.seal(Kind.SUBMIT, point.submit(), seq=1)])[0]
+    assert forked.status == "conflict" and forked.reason == "seq_reused"
+    with hub.db() as session:
+        outcomes = sorted(raw.outcome for raw in session.exec(select(RawEnvelope)).all())
+        assert outcomes == ["accepted", "conflict"], "both versions are kept"
+        assert len(session.exec(select(Case)).all()) == 1, "the parked one is not applied"
+
+
+def test_bad_signature_and_unknown_point_are_rejected_and_not_stored(hub):
+    point = hub.enroll_point()
+    forged = seal_envelope(kind=Kind.SUBMIT, payload=point.submit(), sender_id=point.point_id, seq=1,
+                           sender_key=Identity.generate().sign_key, recipient_key=point.hub_keys.sealer())
+    stranger = seal_envelope(kind=Kind.SUBMIT, payload=point.submit(), sender_id=uuid.uuid4(), seq=1,
+                             sender_key=point.identity.sign_key, recipient_key=point.hub_keys.sealer())
+    results = point.client.push([forged.to_bytes(), stranger.to_bytes()])
+    assert [(r.status, r.reason) for r in results] == [("rejected", "bad_signature"), ("rejected", "unknown_point")]
+    assert results[0].envelope_id == str(forged.header.envelope_id)
+    with hub.db() as session:
+        assert session.exec(select(RawEnvelope)).all() == []
+
+
+def test_one_bad_envelope_does_not_block_the_rest_of_the_batch(hub):
+    point = hub.enroll_point()
+    good_1 = point.submit()
+    bad = point.submit(applicant={"name": "", "id_number": "1"})
+    good_2 = point.submit()
+    frames = [point.seal(Kind.SUBMIT, good_1), b"PKE garbage", point.seal(Kind.SUBMIT, bad),
+              point.seal(Kind.SUBMIT, good_2)]
+    results = point.client.push(frames)
+    assert [r.status for r in results] == ["accepted", "rejected", "rejected", "accepted"]
+    assert results[1].reason in ("truncated", "malformed")
+    assert results[2].reason == "invalid_payload" and "applicant" in results[2].message
+    with hub.db() as session:
+        assert {c.id for c in session.exec(select(Case)).all()} == {good_1["case_id"], good_2["case_id"]}
+        rejected = session.exec(select(RawEnvelope).where(RawEnvelope.outcome == "rejected")).one()
+        assert rejected.reason == "invalid_payload", "a signed but invalid envelope is still kept raw"
+    # The rejected one stays rejected if the point sends it again.
+    assert point.client.push([frames[2]])[0].status == "rejected"
+
+
+def test_an_unknown_item_is_kept_for_an_operator_not_lost(hub):
+    point = hub.enroll_point()
+    payload = point.submit("451000-XX-999")
+    [result] = point.client.push([point.seal(Kind.SUBMIT, payload)])
+    assert result.status == "accepted" and result.reason == "unknown_item"
+    with hub.db() as session:
+        case = session.get(Case, payload["case_id"])
+        assert case.status == "needs_attention"
+        assert session.exec(select(ReviewTask)).all() == []
+    queue = hub.api("op").get("/api/queue").json()["cases"]
+    assert [c["status"] for c in queue if c["case_id"] == payload["case_id"]] == ["needs_attention"]
+
+
+def test_revoked_and_pending_points_are_refused(hub):
+    point = hub.enroll_point()
+    hub.token("还没注册的村", "village")
+    with hub.db() as session:
+        pending = session.exec(select(Point).where(Point.name == "还没注册的村")).one()
+        row = session.get(Point, point.point_id)
+        row.status = "revoked"
+        session.add(row)
+        pending_id = pending.id
+    impostor = seal_envelope(kind=Kind.SUBMIT, payload=point.submit(), sender_id=pending_id, seq=1,
+                             sender_key=point.identity.sign_key, recipient_key=point.hub_keys.sealer())
+    results = point.client.push([point.seal(Kind.SUBMIT, point.submit()), impostor.to_bytes()])
+    assert [r.reason for r in results] == ["point_revoked", "point_pending"]
+
+
+def test_collected_closes_the_case_after_its_result(hub):
+    point = hub.enroll_point()
+    case_id = point.push_case()
+    collected = {"case_id": case_id, "collected_at": "2026-01-05T09:00:00+08:00", "staff": "staff"}
+    early = point.client.push([point.seal(Kind.COLLECTED, collected)])[0]
+    assert (early.status, early.reason) == ("rejected", "no_result")
+    assert hub.api("yb-li").post(f"/api/cases/{case_id}/decision",
+                                 json={"decision": "approved", "certificate_no": "YB-1"}).status_code == 200
+    [result] = point.client.push([point.seal(Kind.COLLECTED, collected)])
+    assert result.status == "accepted", result
+    detail = hub.api("yb-li").get(f"/api/cases/{case_id}").json()
+    assert detail["status"] == "closed"
+    assert [e["action"] for e in detail["events"]][-1] == "closed"
+
+
+def test_push_refuses_malformed_and_oversized_bodies(hub, live_server):
+    point = hub.enroll_point()
+    frames_body = encode_frames([point.seal(Kind.SUBMIT, point.submit())])
+    headers = {"Content-Type": CONTENT_TYPE}
+    bad = httpx.post(hub.url + "/sync/v1/push", content=b"not frames", headers=headers)
+    assert bad.status_code == 400 and bad.json()["reason"] == "malformed"
+    wrong_type = httpx.post(hub.url + "/sync/v1/push", content=frames_body, headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    # The same data directory served a second time with a tiny push limit.
+    tiny = live_server(create_app(hub.data_dir, test_config={"PUSH_MAX_BYTES": 100}))
+    too_big = httpx.post(tiny.url + "/sync/v1/push", content=frames_body, headers=headers)
+    assert too_big.status_code == 413 and too_big.json()["reason"] == "too_large"
+    assert "X-Pointkit-Hub-Time" in too_big.headers
+    with hub.db() as session:
+        assert session.exec(select(RawEnvelope)).all() == [] and session.exec(select(OutMessage)).all() == []
+
+
+def test_last_contact_is_updated(hub):
+    point = hub.enroll_point()
+    admin = hub.api("admin")
+    [before] = admin.get("/api/points").json()["points"]
+    point.push_case()
+    [after] = admin.get("/api/points").json()["points"]
+    assert after["name"] == VILLAGE and after["status"] == "active"
+    assert after["last_contact"] > before["last_contact"]
