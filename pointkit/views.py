@@ -71,11 +71,12 @@ def new_case():
     with db.session_scope(data_dir()) as dbs:
         state = get_state(dbs)
         item = get_item(dbs, code) if code else None
-        if item is None:
-            if code:
-                flash(_("No service item with this code."))
-            return render_template("items.html", items=list_items(dbs), level=state.level)
-        departments = department_names(state)
+        catalog = list_items(dbs) if item is None else []
+    if item is None:
+        if code:
+            flash(_("No service item with this code."))
+        return render_template("items.html", items=catalog, level=state.level)
+    departments = department_names(state)
     values = dict(request.form) if request.method == "POST" else {}
     ticked = request.form.getlist("materials") if request.method == "POST" else []
     errors: dict[str, str] = {}

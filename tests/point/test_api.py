@@ -29,7 +29,11 @@ def api(point, live_server):
 
 
 def test_login_and_auth(point, api):
-    anonymous = httpx.Client(base_url=str(api.base_url))
+    with httpx.Client(base_url=str(api.base_url)) as anonymous:
+        check_login_and_auth(anonymous)
+
+
+def check_login_and_auth(anonymous: httpx.Client) -> None:
     assert anonymous.get("/healthz").json() == {"ok": True}
     bad = anonymous.post("/api/login", json={"username": "staff", "password": "nope"})
     assert (bad.status_code, bad.json()["reason"]) == (401, "bad_credentials")

@@ -1,0 +1,168 @@
+"""The window's pages: Chinese by default, English on request, CSRF on every form, intake to pickup."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hubside import GOOD_ID, rows
+
+from pointkit import create_app, db
+from pointkit.auth import create_staff
+from pointkit.i18n import DECISION_LABELS, LEVEL_LABELS, STATUS_LABELS, translator
+from pointkit.models import Case, Outbox
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str) -> str:
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def app(point):
+    with db.session_scope(point.data_dir) as session:
+        create_staff(session, "staff", "window-pass-1", display_name="张三")
+        create_staff(session, "boss", "window-pass-2", role="admin")
+    return create_app(point.data_dir, test_config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    client = app.test_client()
+    token = csrf(client, "/login")
+    response = client.post("/login", data={"username": "staff", "password": "window-pass-1", "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def intake_form(client, **overrides) -> dict:
+    data = {"csrf_token": csrf(client, "/cases/new?item=T-001"), "item_code": "T-001",
+            "applicant_name": "王小明", "applicant_id_number": GOOD_ID, "applicant_phone": "13800138000",
+            "field_category": "普通居民", "field_household_size": "4", "field_expected_date": "2026-06-01",
+            "materials": ["id_card", "hukou"]}
+    data.update(overrides)
+    return data
+
+
+def test_login_page_in_chinese_and_english(app):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    assert "工作人员登录" in page and 'name="username"' in page and 'name="password"' in page
+    assert "?lang=en" in page
+    english = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Staff login" in english and "工作人员登录" not in english
+    assert "Staff login" in client.get("/login").get_data(as_text=True)  # the choice sticks (cookie)
+    assert client.get("/").headers["Location"].endswith("/login")
+    assert client.get("/cases").status_code == 302
+
+
+def test_wrong_password_and_post_without_csrf(app):
+    client = app.test_client()
+    token = csrf(client, "/login")
+    wrong = client.post("/login", data={"username": "staff", "password": "x", "csrf_token": token})
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
+    refused = client.post("/login", data={"username": "staff", "password": "window-pass-1"})
+    assert refused.status_code == 400 and "安全令牌" in refused.get_data(as_text=True)
+
+
+def test_form_posts_without_csrf_are_refused(point, client):
+    data = intake_form(client)
+    del data["csrf_token"]
+    assert client.post("/cases/new?item=T-001", data=data).status_code == 400
+    assert client.post("/sync/now").status_code == 400
+    assert rows(point.data_dir, Case) == []
+
+
+def test_every_page_renders_in_both_languages(point, client):
+    case_id = client.post("/cases/new?item=T-001", data=intake_form(client)).headers["Location"].split("/")[-2]
+    for path in ("/cases/new", "/cases/new?item=T-001", "/cases", f"/cases/{case_id}", f"/cases/{case_id}/receipt",
+                 "/results", "/pickup", "/sync"):
+        chinese = client.get(path + ("&" if "?" in path else "?") + "lang=zh")
+        assert chinese.status_code == 200, path
+        text = chinese.get_data(as_text=True)
+        assert "龙潭村便民服务站" in text and "待上传" in text and "lang=en" in text, path
+        english = client.get(path + ("&" if "?" in path else "?") + "lang=en").get_data(as_text=True)
+        assert "Queued: 1" in english and "lang=zh" in english, path
+    assert client.get("/nowhere").status_code == 404
+
+
+def test_intake_page_keeps_values_and_marks_errors(point, client):
+    page = client.get("/cases/new?item=T-001").get_data(as_text=True)
+    assert 'name="field_category"' in page and "<select" in page
+    assert 'type="date" id="field_expected_date"' in page and 'type="number"' in page
+    assert 'name="materials" value="id_card"' in page and 'id="receive"' in page
+    response = client.post("/cases/new?item=T-001", data=intake_form(
+        client, applicant_id_number="110105194912310021", field_household_size="", materials=["id_card"]))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "校验位不符" in text and "必填" in text and 'value="王小明"' in text
+    assert "一次性告知书" in text and "户口簿" in text
+    assert rows(point.data_dir, Case) == [] and rows(point.data_dir, Outbox) == []
+    english = client.post("/cases/new?item=T-001&lang=en", data=intake_form(client, field_household_size="x"))
+    assert "must be a number" in english.get_data(as_text=True)
+    township = client.post("/cases/new?item=T-002&lang=zh", data=intake_form(client, item_code="T-002"))
+    assert "乡镇政务服务中心" in township.get_data(as_text=True)
+
+
+def test_receipt_shows_the_pickup_code_once(point, client):
+    response = client.post("/cases/new?item=T-001", data=intake_form(client, applicant_name="<b>王小明</b>"))
+    assert response.status_code == 302
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+    (case,) = rows(point.data_dir, Case)
+    code = re.search(r'id="pickup-code"[^>]*>(\d{6})<', receipt).group(1)
+    assert f'id="receipt-no" class="big">{case.receipt_no}<' in receipt
+    assert "<svg" in receipt and "window.print()" in receipt and "受理回执" in receipt
+    assert GOOD_ID not in receipt and GOOD_ID[-4:] in receipt and "<b>" not in receipt
+    again = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="pickup-code"' not in again and code not in again
+    listing = client.get("/cases").get_data(as_text=True)
+    assert case.receipt_no in listing and "待上传" in listing and f"/cases/{case.id}" in listing
+
+
+def test_pickup_pages(point, client):
+    location = client.post("/cases/new?item=T-001", data=intake_form(client)).headers["Location"]
+    code = re.search(r'id="pickup-code"[^>]*>(\d{6})<', client.get(location).get_data(as_text=True)).group(1)
+    (case,) = rows(point.data_dir, Case)
+    point.apply(point.result_message(case))
+    results = client.get("/results").get_data(as_text=True)
+    assert case.receipt_no in results and "准予" in results
+    form = {"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no, "pickup_code": code}
+    wrong = client.post("/pickup", data={**form, "id_last4": "9999"})
+    assert wrong.status_code == 422 and "取件码或身份证后四位不符" in wrong.get_data(as_text=True)
+    done = client.post("/pickup", data={**form, "id_last4": GOOD_ID[-4:]})
+    assert done.status_code == 302
+    sheet = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'id="result-decision"[^>]*>准予<', sheet) and "MZ-2026-0001" in sheet
+    assert "签名已在本窗口验证通过" in sheet and "<svg" in sheet
+    assert rows(point.data_dir, Case)[0].status == "collected"
+
+
+def test_sync_page_reports_the_hub_down_in_plain_words(point, client):
+    token = csrf(client, "/sync")
+    response = client.post("/sync/now", data={"csrf_token": token}, follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert "同步失败" in text and "无法连接县中心" in text and 'id="sync-now"' in text
+    assert "离线" in text
+
+
+def test_requeue_is_for_admins_only(point, client, app):
+    token = csrf(client, "/sync")
+    assert client.post("/sync/requeue/1", data={"csrf_token": token}).status_code == 403
+
+
+def test_every_page_text_has_a_chinese_translation():
+    from pathlib import Path
+
+    import pointkit
+
+    package = Path(pointkit.__file__).parent
+    pattern = re.compile(r"""_\((["'])(.+?)\1""")
+    messages = set()
+    for path in [*package.glob("*.py"), *(package / "templates").glob("*.html")]:
+        messages.update(match.group(2) for match in pattern.finditer(path.read_text(encoding="utf-8")))
+    from pointkit.views import PICKUP_MESSAGES
+
+    messages.update(PICKUP_MESSAGES.values())
+    messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values()])
+    assert translator.missing(sorted(messages)) == []
