@@ -15,7 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
+
+from .models import PointTable
 
 DATABASE_FILE = "point.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -58,11 +60,9 @@ def get_engine(data_dir: str | Path) -> Engine:
 
 def init_db(data_dir: str | Path) -> Engine:
     """Create the data directory and every table that is missing."""
-    from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     engine = get_engine(data_dir)
-    SQLModel.metadata.create_all(engine)
+    PointTable.metadata.create_all(engine)
     return engine
 
 

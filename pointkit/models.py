@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 CASE_STATUSES = ("received", "queued", "sent", "acked", "result_ready", "collected")
@@ -17,8 +18,14 @@ OUTBOX_STATES = ("queued", "acked", "quarantined")
 ROLES = ("staff", "admin")
 
 
+# The point's own table registry: a test process that also loads the hub's models (which share
+# table names such as ``staff``) must not mix the two schemas in SQLModel's default metadata.
+class PointTable(SQLModel, registry=registry()):
+    pass
+
+
 # A window clerk or point administrator who logs in to the point.
-class Staff(SQLModel, table=True):
+class Staff(PointTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=200)
@@ -28,7 +35,7 @@ class Staff(SQLModel, table=True):
 
 
 # A bearer token for the JSON API; only its hash is kept.
-class ApiToken(SQLModel, table=True):
+class ApiToken(PointTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     staff_id: int = Field(foreign_key="staff.id", index=True)
@@ -36,7 +43,7 @@ class ApiToken(SQLModel, table=True):
 
 
 # The point's one row of identity and sync state: who we are, whom we trust, how far we synced.
-class PointState(SQLModel, table=True):
+class PointState(PointTable, table=True):
     id: int = Field(default=1, primary_key=True)
     point_id: str = Field(max_length=36)
     name: str = Field(max_length=128)
@@ -60,14 +67,14 @@ class PointState(SQLModel, table=True):
 
 
 # One service item of the verified, hub-signed catalog.
-class CatalogItem(SQLModel, table=True):
+class CatalogItem(PointTable, table=True):
     code: str = Field(primary_key=True, max_length=64)
     name_zh: str = Field(max_length=128)
     item_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
 # An application received at this window (受理), followed until the result is collected.
-class Case(SQLModel, table=True):
+class Case(PointTable, table=True):
     id: str = Field(primary_key=True, max_length=36)
     receipt_no: str = Field(max_length=40, unique=True, index=True)
     item_code: str = Field(max_length=64, index=True)
@@ -91,7 +98,7 @@ class Case(SQLModel, table=True):
 
 
 # A sealed envelope waiting for (or done with) the hub's per-envelope answer.
-class Outbox(SQLModel, table=True):
+class Outbox(PointTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     envelope_id: str = Field(max_length=36, unique=True)
     seq: int = Field(unique=True)
@@ -108,7 +115,7 @@ class Outbox(SQLModel, table=True):
 
 
 # A hub message this point has seen, applied or refused, so a re-sent copy is never applied twice.
-class InboxMessage(SQLModel, table=True):
+class InboxMessage(PointTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     envelope_id: str = Field(max_length=36, unique=True)
     seq: int = Field(default=0)
