@@ -1,0 +1,93 @@
+"""The pointkit-hub command, run as a real subprocess the way a county admin runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import select
+
+import click
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.db import database_url, make_engine, session_scope
+from hub.models import EnrollmentToken, Staff
+from hubkit import SAMPLE_CATALOG
+from sync import hash_secret
+
+HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HUB_COMMAND, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_init_import_points_and_users(tmp_path):
+    data = str(tmp_path / "hub")
+    init = run("init", "--data", data)
+    assert init.returncode == 0, init.stderr
+    assert "fingerprint" in init.stdout and "Admin password" in init.stdout, "a generated password is printed"
+    again = run("init", "--data", data, "--admin-password", "whatever-pass")
+    assert again.returncode == 1 and "refusing to overwrite" in again.stderr
+
+    imported = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
+    assert imported.returncode == 0 and "version 1: 6 departments, 6 items" in imported.stdout
+    unchanged = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
+    assert "unchanged, still version 1" in unchanged.stdout
+
+    added = run("points", "add", "泗城镇平兰村便民服务站", "--level", "village", "--data", data)
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    assert "." in token and " " not in token
+    listed = run("points", "list", "--data", data)
+    assert "泗城镇平兰村便民服务站\tvillage\tpending" in listed.stdout
+
+    reviewer = run("users", "add", "yb-li", "--role", "reviewer", "--department", "YB", "--password",
+                   "reviewer-pass", "--data", data)
+    assert reviewer.returncode == 0 and "department YB" in reviewer.stdout
+    no_department = run("users", "add", "x", "--role", "reviewer", "--password", "reviewer-pass", "--data", data)
+    assert no_department.returncode == 1 and "--department" in no_department.stderr
+    unknown = run("users", "add", "x", "--role", "reviewer", "--department", "QQ", "--password", "reviewer-pass",
+                  "--data", data)
+    assert unknown.returncode == 1 and "no department 'QQ'" in unknown.stderr
+
+    engine = make_engine(database_url(Path(data)))
+    with session_scope(engine) as session:
+        assert sorted(s.username for s in session.exec(select(Staff)).all()) == ["admin", "yb-li"]
+        assert session.exec(select(EnrollmentToken)).one().token_hash == hash_secret(token)
+    engine.dispose()
+
+
+def test_errors_go_to_stderr_with_exit_1(tmp_path):
+    missing = run("points", "list", "--data", str(tmp_path / "nothing"))
+    assert missing.returncode == 1 and "pointkit-hub init" in missing.stderr and missing.stdout == ""
+    data = str(tmp_path / "hub")
+    assert run("init", "--data", data, "--admin-password", "admin-pass").returncode == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"departments": [], "items": [{"code": ""}]}', encoding="utf-8")
+    refused = run("catalog", "import", str(bad), "--data", data)
+    assert refused.returncode == 1 and "items.0.code" in refused.stderr
+    short = run("users", "add", "op", "--role", "operator", "--password", "short", "--data", data)
+    assert short.returncode == 1 and "at least 8" in short.stderr
+
+
+def test_every_command_and_option_has_help():
+    # In-process (click's runner) to keep the suite fast; the commands above run as real processes.
+    runner = CliRunner()
+    for command in (["--help"], ["init", "--help"], ["serve", "--help"], ["points", "add", "--help"],
+                    ["points", "list", "--help"], ["catalog", "import", "--help"], ["users", "add", "--help"]):
+        shown = runner.invoke(main, command)
+        assert shown.exit_code == 0 and "--help" in shown.output, command
+        if "--data" in shown.output:
+            assert "data directory" in shown.output
+    pending = [main]
+    while pending:
+        command = pending.pop()
+        assert command.help, command.name
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, f"{command.name} {param.name}"
+        if isinstance(command, click.Group):
+            pending.extend(command.commands.values())
