@@ -44,8 +44,8 @@ def log_in(page, url: str, username: str, password: str) -> None:
     page.goto(url + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "/login" not in page.url, f"login as {username} failed: {page.content()[:500]}"
 
 
@@ -66,8 +66,8 @@ def test_intake_review_and_pickup_through_the_pages(cluster, browser):
     window.select_option("select[name=field_insured_category]", "普通居民")
     window.check("input[name=materials][value=id_card]")
     window.check("input[name=materials][value=hukou]")
-    window.click("#receive")
-    window.wait_for_load_state()
+    with window.expect_navigation():
+        window.click("#receive")
     assert window.locator("#receipt-no").count() == 0
     assert "身份证" in window.content()
     assert window.input_value("input[name=applicant_name]") == "韦秀兰"
@@ -95,12 +95,12 @@ def test_intake_review_and_pickup_through_the_pages(cluster, browser):
 
     wait_until(case_listed, timeout=30, interval=0.5, what="the case on the hub queue page")
     shot(desk, "hub-queue")
-    desk.click(f"text={receipt_no}")
-    desk.wait_for_load_state()
+    with desk.expect_navigation():
+        desk.click(f"text={receipt_no}")
     assert "韦秀兰" in desk.content()
     desk.fill("input[name=certificate_no]", "YB-2026-000123")
-    desk.click("button[name=decision][value=approved]")
-    desk.wait_for_load_state()
+    with desk.expect_navigation():
+        desk.click("button[name=decision][value=approved]")
     shot(desk, "hub-case-approved")
 
     # The point shows the result ready, then hands it over.
