@@ -127,7 +127,7 @@ def token_required(view=None, *, role: str | None = None):
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so the login form cannot bounce staff to another site."""
     if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
-        return url_for("views.index")
+        return url_for("views.new_case")
     return target
 
 

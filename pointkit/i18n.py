@@ -82,6 +82,7 @@ ZH = {
     "copy": "复印件",
     "original_and_copy": "原件及复印件",
     "{n} copies": "{n}份",
+    "required material": "必交",
     "No materials needed.": "无需材料。",
     "Receive and print receipt": "受理并打印回执",
     "Choose another item": "选择其他事项",

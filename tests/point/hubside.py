@@ -1,4 +1,6 @@
-"""Helpers for point tests: an "enrolled" point data directory without a hub process.
+"""Helpers and the ``point`` fixture for point tests: an "enrolled" point data directory without a hub process.
+
+There is deliberately no conftest.py here: the suite's top-level tests import ``conftest`` by name.
 
 The test plays the hub: it holds a real hub Identity, answers enrollment
 with its public keys, signs the catalog, opens the point's outbox envelopes
@@ -13,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from pointkit import db
@@ -140,3 +143,11 @@ def rows(data_dir: Path, model) -> list:
 
 def case_json(case: Case) -> dict:
     return {"form": json.loads(case.form_json), "materials": json.loads(case.materials_json)}
+
+
+@pytest.fixture
+def point(tmp_path) -> FakeHubSide:
+    """An enrolled village point whose hub keys the test holds (import this fixture into a test module)."""
+    side = make_point(tmp_path / "point")
+    yield side
+    db.dispose(side.data_dir)

@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from hubside import GOOD_ID, rows, valid_form
+from hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

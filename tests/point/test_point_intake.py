@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from hubside import GOOD_ID, OTHER_ID, make_point, rows, valid_form
+from hubside import GOOD_ID, OTHER_ID, make_point, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import db
 from pointkit.intake import Applicant, IntakeError, receive_case

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hubside import GOOD_ID, rows
+from hubside import GOOD_ID, rows, point  # noqa: F401  (fixture)
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

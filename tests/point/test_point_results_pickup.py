@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from hubside import GOOD_ID, rows, valid_form
+from hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import db
 from pointkit.intake import Applicant, receive_case
