@@ -21,10 +21,25 @@ REVIEWERS = {"yb-li": ("YB", "yb-pass-2026"), "ny-wang": ("NY", "ny-pass-2026"),
 TOWNSHIP = "泗城镇政务服务中心"
 VILLAGE = "泗城镇平兰村便民服务站"
 STEP_TIMEOUT = 60
+SYNC_INTERVAL = 30
 
 
 def step(number: int, text: str) -> None:
     print(f"\n[{number}] {text}", flush=True)
+
+
+def sync_now(point_api) -> None:
+    """One sync round at the point, as the 'sync now' button does; print what moved."""
+    report = point_api.post("/api/sync").json()
+    moved = ", ".join(f"{key} {report[key]}" for key in ("pushed", "accepted", "pulled", "applied"))
+    print(f"    sync: {moved}" + (f"; errors: {report['errors']}" if report["errors"] else ""))
+
+
+def wait_for_outbox_empty(point_api) -> None:
+    wait_until(lambda: point_api.get("/api/status").json()["queued"] == 0, timeout=STEP_TIMEOUT,
+               what="the point's outbox to drain")
+    status = point_api.get("/api/status").json()
+    print(f"    outbox empty; point {'online' if status['online'] else 'offline'}, last sync {status['last_sync_at']}")
 
 
 def run_loop(cluster: Cluster) -> None:
@@ -45,8 +60,8 @@ def run_loop(cluster: Cluster) -> None:
     print(f"    receipt {receipt['receipt_no']}  pickup code {receipt['pickup_code']}  "
           f"promised {receipt['promised_date']}  (sealed into the outbox)")
 
-    step(4, "the point syncs; the hub verifies, stores, opens and routes the case")
-    print(f"    sync: {staff.post('/api/sync').json()}")
+    step(4, "the point's sync agent pushes it (it wakes on every new case); the hub verifies, stores, opens, routes")
+    wait_for_outbox_empty(staff)
     wait_until(lambda: any(c["case_id"] == case_id for c in reviewer.get("/api/queue").json()["cases"]),
                timeout=STEP_TIMEOUT, what="the case in the YB queue")
     print("    in the queue of 县医疗保障局 (YB)")
@@ -58,6 +73,7 @@ def run_loop(cluster: Cluster) -> None:
     print(f"    hub status: {decided.json()['status']}")
 
     step(6, "the point pulls the result and verifies the hub's signature")
+    sync_now(staff)
     wait_until(lambda: staff.get(f"/api/cases/{case_id}").json()["status"] == "result_ready",
                timeout=STEP_TIMEOUT, what="the result at the village point")
     print("    result ready at the village point")
@@ -69,6 +85,7 @@ def run_loop(cluster: Cluster) -> None:
     print(f"    handed over: {collected.json()['result']['document']['decision']}")
 
     step(8, "'collected' goes back; the hub closes the case (办结)")
+    wait_for_outbox_empty(staff)
     wait_until(lambda: reviewer.get(f"/api/cases/{case_id}").json()["status"] == "closed",
                timeout=STEP_TIMEOUT, what="the case closed at the hub")
     events = reviewer.get(f"/api/cases/{case_id}").json()["events"]
@@ -95,8 +112,9 @@ def main() -> int:
         print(f"    hub at {hub.url}")
 
         step(2, "enroll a township point and a village point")
-        township = cluster.start_point(TOWNSHIP, "township", dirname="township")
-        village = cluster.start_point(VILLAGE, "village", dirname="village")
+        # The servers sync on their own every SYNC_INTERVAL s; the loop also syncs by hand to show each step.
+        township = cluster.start_point(TOWNSHIP, "township", dirname="township", sync_interval=SYNC_INTERVAL)
+        village = cluster.start_point(VILLAGE, "village", dirname="village", sync_interval=SYNC_INTERVAL)
         print(f"    township at {township.url}\n    village  at {village.url}")
 
         try:
