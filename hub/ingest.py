@@ -51,17 +51,26 @@ class Refusal(Exception):
         self.reason = reason
 
 
+class _Raced(Exception):
+    """Another request stored an envelope with the same id or (point, seq) first."""
+
+
 def ingest_envelopes(session: Session, frames: list[bytes], *, identity: Identity) -> list[dict[str, Any]]:
-    """Handle each frame independently; return one result dict per frame, in order."""
+    """Handle each frame independently; return one result dict per frame, in order.
+
+    An error before an envelope's raw bytes are stored propagates (the push
+    answers 5xx and the point retries the batch; what was stored answers
+    "duplicate" then). Answering "rejected" instead would make the point
+    quarantine an envelope the hub merely failed to store.
+    """
     results = []
     for frame in frames:
         try:
             result = _ingest_one(session, frame, identity)
-        except Exception:
+        except _Raced:
             session.rollback()
-            log.exception("ingest failed unexpectedly")
-            result = IngestResult(_peek_id(frame), "rejected", "hub_error",
-                                  "the hub could not store this envelope; it will be retried")
+            # The other copy is committed now; looking again answers duplicate or conflict.
+            result = _ingest_one(session, frame, identity)
         log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
         results.append(asdict(result))
     return results
@@ -105,8 +114,6 @@ def _ingest_one(session: Session, frame: bytes, identity: Identity) -> IngestRes
         return _same_seq(session, envelope, same_seq, point, identity)
 
     raw = _store_raw(session, envelope, point, "received")
-    if raw is None:
-        return IngestResult(envelope_id, "duplicate", "", "already stored by a concurrent push")
     try:
         return _apply(session, envelope, raw, point, identity)
     except Exception:
@@ -142,17 +149,14 @@ def _same_seq(session: Session, envelope: Envelope, stored: RawEnvelope, point: 
         same = False
     if same:
         return IngestResult(envelope_id, "duplicate", "", f"sequence {stored.seq} already received")
-    raw = _store_raw(session, envelope, point, "conflict", reason="seq_reused")
-    if raw is None:
-        return IngestResult(envelope_id, "duplicate", "", "already stored by a concurrent push")
+    _store_raw(session, envelope, point, "conflict", reason="seq_reused")
     log.warning("point %s reused seq %s with different content; parked as conflict", point.id, stored.seq)
     return IngestResult(envelope_id, "conflict", "seq_reused",
                         f"sequence {stored.seq} was already used for other content; parked for an operator")
 
 
-def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str,
-               reason: str = "") -> RawEnvelope | None:
-    """Commit the envelope's bytes; None if another request stored it first."""
+def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str = "") -> RawEnvelope:
+    """Commit the envelope's bytes; raise _Raced if another request stored it first."""
     header = envelope.header
     raw = RawEnvelope(
         envelope_id=str(header.envelope_id), point_id=point.id, seq=header.seq, kind=int(header.kind),
@@ -165,7 +169,7 @@ def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str,
         session.commit()
     except IntegrityError:
         session.rollback()
-        return None
+        raise _Raced() from None
     return raw
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from sqlmodel import select
@@ -10,7 +11,7 @@ from sqlmodel import select
 from hub import create_app
 from hub.models import Case, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
-from sync import CONTENT_TYPE, Identity, Kind, encode_frames, seal_envelope
+from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
 
 
 def test_a_submitted_case_is_stored_raw_applied_and_routed(hub):
@@ -160,3 +161,23 @@ def test_last_contact_is_updated(hub):
     [after] = admin.get("/api/points").json()["points"]
     assert after["name"] == VILLAGE and after["status"] == "active"
     assert after["last_contact"] > before["last_contact"]
+
+
+def test_concurrent_pushes_of_the_same_batch_apply_each_envelope_once(hub):
+    point = hub.enroll_point()
+    payloads = [point.submit() for _ in range(5)]
+    frames = [point.seal(Kind.SUBMIT, payload) for payload in payloads]
+
+    def push(_index: int) -> list[str]:
+        with HubClient(hub.url, attempts=1) as client:
+            return [result.status for result in client.push(frames)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(push, range(4)))
+    for position in range(len(frames)):
+        statuses = sorted(answer[position] for answer in answers)
+        assert statuses == ["accepted", "duplicate", "duplicate", "duplicate"], statuses
+    with hub.db() as session:
+        assert len(session.exec(select(Case)).all()) == 5
+        assert len(session.exec(select(RawEnvelope)).all()) == 5
+        assert len(session.exec(select(OutMessage)).all()) == 5
