@@ -145,8 +145,11 @@ def users_add(username: str, password: str, role: str, display_name: str, data_d
 
 def _log_to_file(data_dir: Path) -> None:
     """Log to DATA/point.log: counts and reasons only, never residents' data."""
-    handler = logging.FileHandler(Path(data_dir) / LOG_FILE, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    path = (Path(data_dir) / LOG_FILE).resolve()
     logger = logging.getLogger("pointkit")
     logger.setLevel(logging.INFO)
+    if any(getattr(h, "baseFilename", None) == str(path) for h in logger.handlers):
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
