@@ -55,7 +55,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.extensions["hub_identity"] = ensure_identity(data_dir)
 
     install_i18n(app, translator)
-    install_csrf(app)
+    install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
     from . import api, auth, syncapi, views
 

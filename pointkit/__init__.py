@@ -58,7 +58,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     install_i18n(app, translator)
     install_filters(app)
     # The point serves no /sync/ protocol endpoints, so unlike the hub only /api/ (bearer tokens) is exempt.
-    install_csrf(app, exempt_prefixes=("/api/",))
+    install_csrf(app)
 
     from . import api, auth, views
 

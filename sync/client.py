@@ -117,7 +117,7 @@ class HubClient:
     def _send(self, request_factory) -> httpx.Response:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10),
             retry=retry_if_exception(_transient),
             reraise=False,
         )

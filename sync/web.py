@@ -60,8 +60,12 @@ def csrf_token() -> str:
     return token
 
 
-def install_csrf(app: Flask, exempt_prefixes: Iterable[str] = ("/api/", "/sync/")) -> None:
-    """Refuse any form post without the session's CSRF token (APIs use bearer tokens instead)."""
+def install_csrf(app: Flask, exempt_prefixes: Iterable[str] = ("/api/",)) -> None:
+    """Refuse any form post without the session's CSRF token.
+
+    Only the ``exempt_prefixes`` skip it: APIs authenticated by bearer tokens
+    or by signatures, never by cookies.
+    """
     prefixes = tuple(exempt_prefixes)
     app.jinja_env.globals["csrf_token"] = csrf_token
 

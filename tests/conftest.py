@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,8 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from cluster import Cluster, free_port, wait_until  # noqa: E402
-
-__all__ = ["Cluster", "free_port", "wait_until"]
 
 
 class LiveServer:
@@ -61,7 +58,3 @@ def cluster(tmp_path) -> Iterator[Cluster]:
     """A real hub and real points as subprocesses (see scripts/cluster.py)."""
     with Cluster(tmp_path) as running:
         yield running
-
-
-def browser_required() -> bool:
-    return os.environ.get("CI", "").lower() == "true"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from conftest import wait_until
+from cluster import wait_until
 
 from sync import Identity, verify_document
 from sync.idnumber import check_character
