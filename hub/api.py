@@ -8,13 +8,13 @@ from sqlmodel import select
 from sync.web import api_error, openapi_document, parse_json_body
 
 from . import schemas
+from .auth import api_auth
 from .cases import can_view, case_detail, queue
 from .db import get_session, iso
 from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity
 from .models import Case, Point
 from .review import ReviewError, decide
-from .auth import api_auth
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

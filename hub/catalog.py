@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from sync import Identity, sign_document
 from sync.catalog import CatalogFile, ServiceItem
@@ -116,12 +116,3 @@ def find_item(session: Session, code: str) -> ServiceItem | None:
     ).first()
     return ServiceItem.model_validate(row.item) if row else None
 
-
-def catalog_counts(session: Session) -> tuple[int, int]:
-    """(current version, items in it); (0, 0) before the first import."""
-    latest = current_version(session)
-    if latest is None:
-        return 0, 0
-    count = session.exec(select(func.count()).select_from(CatalogItem)
-                         .where(CatalogItem.version == latest.version)).one()
-    return latest.version, count

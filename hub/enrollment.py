@@ -9,7 +9,6 @@ signing key by signing the claim it sends.
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -115,6 +114,3 @@ def enroll(
         "hub_time_ms": now_ms(),
     }
 
-
-def find_point(session: Session, point_id: uuid.UUID) -> Point | None:
-    return session.get(Point, point_id)

@@ -26,8 +26,7 @@ from .cases import record_event
 from .catalog import find_item
 from .db import as_utc, utc_now
 from .models import Case, Point, RawEnvelope
-from .outbox import point_keys
-from .review import send_status
+from .outbox import point_keys, send_status
 from .routing import route_case
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync import Identity, Kind, seal_envelope
+from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.keys import PublicKeys
 
@@ -43,6 +43,13 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:
+    """Tell the point its case moved (routed, needs attention, …)."""
+    update = StatusUpdate(case_id=case.id, status=status, at=utcnow(), note=note)
+    enqueue(session, point=point, kind=Kind.STATUS, payload=update.model_dump(mode="json"),
+            identity=identity, case_id=case.id)
 
 
 def messages_after(

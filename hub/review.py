@@ -11,7 +11,7 @@ import secrets
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, ResultDocument, StatusUpdate, sign_document, utcnow
+from sync import Identity, Kind, ResultDocument, sign_document, utcnow
 
 from .cases import record_event
 from .db import utc_now
@@ -117,9 +117,3 @@ def _issue_result(
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
                  note=f"{decision}; certificate {certificate_no}" if certificate_no else decision)
 
-
-def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:
-    """Tell the point its case moved (routed, needs attention, …)."""
-    update = StatusUpdate(case_id=case.id, status=status, at=utcnow(), note=note)
-    enqueue(session, point=point, kind=Kind.STATUS, payload=update.model_dump(mode="json"),
-            identity=identity, case_id=case.id)

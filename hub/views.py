@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from sync.web import gettext as _
 
+from .auth import login_required
 from .cases import can_view, case_detail, queue
 from .catalog import find_item
 from .db import get_session
@@ -14,7 +15,6 @@ from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity
 from .models import POINT_LEVELS, Case, Department, Point
 from .review import DECISIONS, ReviewError, decidable_task, decide
-from .auth import login_required
 
 bp = Blueprint("views", __name__)
 
