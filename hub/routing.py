@@ -8,19 +8,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-
 from sqlmodel import Session
 
 from sync.catalog import ServiceItem
-from sync.workdays import add_working_days
+from sync.workdays import add_working_days, county_date
 
 from .cases import record_event
 from .models import Case, ReviewTask
 
 HUB_ACTOR = "hub"
-# Working days are counted on the county's calendar (China Standard Time, no DST).
-COUNTY_TIMEZONE = timezone(timedelta(hours=8), "CST")
 
 
 def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTask]:
@@ -33,7 +29,9 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
             status="open" if not staged or index == 0 else "waiting",
         ))
     session.add_all(tasks)
-    case.due_date = add_working_days(case.hub_received_at.astimezone(COUNTY_TIMEZONE).date(), item.promised_days)
+    # The limit runs from intake at the point (受理), as the receipt promised; a point clock
+    # running ahead of the hub cannot push the deadline later than the hub's own receipt.
+    case.due_date = add_working_days(county_date(min(case.received_at, case.hub_received_at)), item.promised_days)
     case.status = "routed"
     session.add(case)
     opened = ", ".join(task.department_code for task in tasks if task.status == "open")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 
 from sync import HubClient, Identity, PublicKeys, unb64
 from sync.clock import utcnow
+from sync.workdays import COUNTY_TIMEZONE
 
 from .models import Outbox, PointState
 
@@ -68,9 +69,5 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def local_now() -> datetime:
-    """The laptop's wall clock in its own time zone: what the window and the receipt show."""
-    return utcnow().astimezone()
-
-
-def local_today() -> date:
-    return local_now().date()
+    """The laptop's clock on county time (CST), whatever zone the laptop is set to: what the receipt shows."""
+    return utcnow().astimezone(COUNTY_TIMEZONE)

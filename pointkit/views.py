@@ -14,6 +14,7 @@ from sqlmodel import select
 from sync import HubUnreachable
 from sync.idnumber import mask_id_number
 from sync.web import gettext as _
+from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required
@@ -115,7 +116,7 @@ def receipt(case_id: str):
         state = get_state(dbs)
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(), qr=qr_svg(case.receipt_no))
+                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE), qr=qr_svg(case.receipt_no))
 
 
 @bp.get("/cases")
@@ -136,7 +137,7 @@ def case_page(case_id: str):
         item = get_item(dbs, case.item_code)
     return render_template("case.html", case=case, item=item, form=json.loads(case.form_json),
                            materials=json.loads(case.materials_json), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(),
+                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
                            document=json.loads(case.result_document) if case.result_document else None)
 
 
@@ -192,7 +193,7 @@ def handover(case_id: str):
         return render_template("message.html", title=_("Result not valid"), message=_(PICKUP_MESSAGES[exc.reason])), 409
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           collected_at=as_utc(case.collected_at).astimezone(), qr=qr_svg(case.receipt_no))
+                           collected_at=as_utc(case.collected_at).astimezone(COUNTY_TIMEZONE), qr=qr_svg(case.receipt_no))
 
 
 @bp.get("/sync")
@@ -207,7 +208,7 @@ def sync_status():
             Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
                            last_sync_at=as_utc(state.last_sync_at),
-                           last_attempt_at=as_utc(state.last_attempt_at))
+                           last_attempt_at=as_utc(state.last_attempt_at), county_tz=COUNTY_TIMEZONE)
 
 
 @bp.post("/sync/now")

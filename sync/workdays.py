@@ -8,7 +8,15 @@ the time-limits work; this is the arithmetic both sides share.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+
+# Every county runs on China Standard Time (no DST), whatever a laptop's own zone is set to.
+COUNTY_TIMEZONE = timezone(timedelta(hours=8), "CST")
+
+
+def county_date(moment: datetime) -> date:
+    """The calendar day ``moment`` falls on in the county."""
+    return moment.astimezone(COUNTY_TIMEZONE).date()
 
 
 def is_working_day(day: date, holidays: Collection[date] = (), makeup_days: Collection[date] = ()) -> bool:

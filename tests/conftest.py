@@ -23,7 +23,7 @@ class LiveServer:
         from waitress import create_server
 
         self.port = free_port()
-        self._server = create_server(app, host="127.0.0.1", port=self.port, threads=4)
+        self._server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
