@@ -24,7 +24,8 @@ class LiveServer:
 
         self.port = free_port()
         self._server = create_server(app, host="127.0.0.1", port=self.port, threads=4, asyncore_loop_timeout=0.1)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._stopping = False
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LiveServer":
@@ -33,7 +34,16 @@ class LiveServer:
                    what=f"server on {self.url}")
         return self
 
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the listening socket under the running select loop ends it with EBADF.
+            if not self._stopping:
+                raise
+
     def stop(self) -> None:
+        self._stopping = True
         self._server.close()
         self._thread.join(timeout=5)
 
