@@ -14,7 +14,7 @@ ensure_venv() {
     stamp="$VENV/.pointkit-installed${extras:+-$extras}"
     if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
         echo "==> installing pointkit${extras:+[$extras]} into $VENV"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root${extras:+[$extras]}"
+        "$VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "$root${extras:+[$extras]}"
         touch "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
