@@ -14,6 +14,8 @@ from pathlib import Path
 from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
+from sync.clock import utcnow
+
 DATABASE_FILE = "hub.db"
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -68,8 +70,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def utc_now() -> datetime:
-    """Timezone-aware UTC now (SQLModel stores datetimes as UTC and returns them aware)."""
-    return datetime.now(timezone.utc)
+    """Timezone-aware UTC now, through the one clock seam (sync.clock)."""
+    return utcnow()
 
 
 def as_utc(value: datetime) -> datetime:

@@ -8,9 +8,9 @@ documents and requests, the hub client, clocks and ids. It imports neither
 from .canonical import canonical_json
 from .client import HubClient, HubRefused, HubUnreachable, PullResult, PushResult
 from .clock import from_ms, now_ms, utcnow, uuid7
-from .envelope import Envelope, EnvelopeError, Header, Kind, Suite, seal_envelope
+from .envelope import Envelope, EnvelopeError, Header, Kind, seal_envelope
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
-from .keys import Identity, PublicKeys, b64, fingerprint, key_id, unb64
+from .keys import Identity, PublicKeys, RecipientKey, Suite, b64, fingerprint, key_id, unb64
 from .messages import CaseCollected, ResultDocument, StatusUpdate, SubmitCase
 from .passwords import hash_password, hash_secret, verify_password
 from .signing import SignatureError, sign_document, sign_request, verify_document, verify_request
@@ -29,6 +29,7 @@ __all__ = [
     "PublicKeys",
     "PullResult",
     "PushResult",
+    "RecipientKey",
     "ResultDocument",
     "SignatureError",
     "StatusUpdate",

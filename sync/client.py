@@ -114,7 +114,13 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request_factory) -> httpx.Response:
+    def _send(self, request_factory, *, clock_retry: bool = True) -> httpx.Response:
+        """Send with retries on transient failures; learn the hub's clock from every answer.
+
+        A signed request refused as stale (this point's clock is far off) is
+        signed again once on the hub's clock, so a laptop whose clock is a
+        year wrong still syncs.
+        """
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential_jitter(multiplier=0.5, max=10),
@@ -130,8 +136,12 @@ class HubClient:
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise HubUnreachable(f"hub at {self.base_url} unreachable: {cause}") from cause
+        hub_time = self._note_hub_time(response)
         if response.status_code >= 400:
-            raise _refusal(response)
+            refusal = _refusal(response)
+            if refusal.reason == "stale" and clock_retry and hub_time is not None:
+                return self._send(request_factory, clock_retry=False)
+            raise refusal
         return response
 
     def _signed(self, method: str, path: str, params: dict[str, str] | None = None, body: bytes = b"",
@@ -177,7 +187,6 @@ class HubClient:
         body = encode_frames(envelopes)
         response = self._send(lambda: self._http.build_request(
             "POST", PUSH_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}))
-        self._note_hub_time(response)
         return [PushResult(**item) for item in response.json()["results"]]
 
     def pull(self, after: int) -> PullResult:
@@ -194,9 +203,7 @@ class HubClient:
 
     def catalog(self) -> dict[str, Any]:
         """The hub-signed catalog document (verify it with the pinned hub key)."""
-        response = self._send(self._signed("GET", CATALOG_PATH))
-        self._note_hub_time(response)
-        return response.json()
+        return self._send(self._signed("GET", CATALOG_PATH)).json()
 
 
 def public_keys_from_enrollment(data: dict[str, Any]) -> PublicKeys:

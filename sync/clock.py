@@ -8,14 +8,20 @@ import uuid
 from datetime import datetime, timezone
 
 
+# A village laptop's clock can be off by months. Setting POINTKIT_CLOCK_SKEW_MS makes this
+# process's clock run that far off: the fault-injection seam for clock tests, never set in the field.
+CLOCK_SKEW_ENV = "POINTKIT_CLOCK_SKEW_MS"
+_SKEW_MS = int(os.environ.get(CLOCK_SKEW_ENV, "0") or 0)
+
+
 def now_ms() -> int:
     """Wall-clock milliseconds since the epoch (this machine's clock)."""
-    return time.time_ns() // 1_000_000
+    return time.time_ns() // 1_000_000 + _SKEW_MS
 
 
 def utcnow() -> datetime:
-    """Timezone-aware UTC now."""
-    return datetime.now(timezone.utc)
+    """Timezone-aware UTC now, on this machine's clock."""
+    return from_ms(now_ms())
 
 
 def from_ms(ms: int) -> datetime:

@@ -19,6 +19,7 @@ import json
 import struct
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from .canonical import canonical_json
 from .clock import now_ms, uuid7
-from .keys import key_id, raw_public
+from .keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
 
 MAGIC = b"PKE"
 PROTOCOL_VERSION = 1
@@ -55,18 +56,16 @@ class Kind(IntEnum):
     WITHDRAW = 4
     COLLECTED = 5
     RATE = 6
+    POINT_KEYS = 7
     RESULT = 64
     STATUS = 65
-
-
-class Suite(IntEnum):
-    """HPKE suites an envelope may name."""
-
-    X25519_CHACHA = 1
+    HUB_KEYS = 66
 
 
 _SUITES = {
     Suite.X25519_CHACHA: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305),
+    Suite.MLKEM768_X25519_CHACHA: hpke.Suite(
+        hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305),
 }
 
 
@@ -174,9 +173,18 @@ class Envelope:
         except InvalidSignature:
             raise EnvelopeError("bad_signature", "envelope signature does not verify") from None
 
-    def open(self, recipient_key: X25519PrivateKey) -> dict[str, Any]:
-        """Decrypt and decode the payload. Call verify() first."""
-        if self.header.recipient_key_id != key_id(raw_public(recipient_key.public_key())):
+    def open(self, keys: X25519PrivateKey | Identity | Mapping[bytes, OpeningKey]) -> dict[str, Any]:
+        """Decrypt and decode the payload with whichever held key it is sealed to. Call verify() first.
+
+        ``keys`` is one X25519 key, an Identity, or key id -> private key
+        (a side that rotated keeps its older keys here).
+        """
+        if isinstance(keys, X25519PrivateKey):
+            keys = {key_id(raw_public(keys.public_key())): keys}
+        elif isinstance(keys, Identity):
+            keys = keys.opening_keys()
+        recipient_key = keys.get(self.header.recipient_key_id)
+        if recipient_key is None:
             raise EnvelopeError("unknown_key", "envelope is sealed to a key this side does not hold")
         try:
             plain = _SUITES[self.header.suite].decrypt(
@@ -205,22 +213,25 @@ def seal_envelope(
     sender_id: uuid.UUID,
     seq: int,
     sender_key: Ed25519PrivateKey,
-    recipient_key: X25519PublicKey,
+    recipient_key: X25519PublicKey | RecipientKey,
     envelope_id: uuid.UUID | None = None,
     sender_clock_ms: int | None = None,
 ) -> Envelope:
-    """Compress, seal to ``recipient_key`` and sign with ``sender_key``."""
+    """Compress, seal to ``recipient_key`` (its suite is named in the header) and sign with ``sender_key``."""
+    if isinstance(recipient_key, X25519PublicKey):
+        recipient_key = RecipientKey.x25519(recipient_key)
     header = Header(
         kind=kind,
         envelope_id=envelope_id or uuid7(),
         sender_id=sender_id,
         seq=seq,
-        recipient_key_id=key_id(raw_public(recipient_key)),
+        recipient_key_id=recipient_key.key_id,
         sender_clock_ms=now_ms() if sender_clock_ms is None else sender_clock_ms,
+        suite=recipient_key.suite,
     )
     header_bytes = header.pack()
     plain = zlib.compress(canonical_json(payload), 9)
-    ciphertext = _SUITES[header.suite].encrypt(plain, recipient_key, info=_INFO_PREFIX + header_bytes)
+    ciphertext = _SUITES[header.suite].encrypt(plain, recipient_key.hpke_public(), info=_INFO_PREFIX + header_bytes)
     unsigned = Envelope(header, header_bytes, ciphertext, b"")
     signature = sender_key.sign(unsigned.signed_bytes())
     return Envelope(header, header_bytes, ciphertext, signature)

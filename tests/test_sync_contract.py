@@ -147,3 +147,55 @@ def test_audit_chain_names_the_first_edited_removed_or_reordered_entry():
     assert verify_chain(rows[:1] + rows[2:]).entry_id == 2
     swapped = [rows[0], rows[2], rows[1], *rows[3:]]
     assert verify_chain(swapped).position == 1
+
+
+def test_post_quantum_suite_round_trip_and_size(point):
+    from sync import Suite
+
+    hub_pq = Identity.generate(post_quantum=True)
+    preferred = hub_pq.recipient_keys()[0]
+    assert preferred.suite == Suite.MLKEM768_X25519_CHACHA
+    classic = seal_envelope(kind=Kind.SUBMIT, payload={"n": 1}, sender_id=POINT_ID, seq=1,
+                            sender_key=point.sign_key, recipient_key=hub_pq.enc_key.public_key()).to_bytes()
+    hybrid = seal_envelope(kind=Kind.SUBMIT, payload={"n": 1}, sender_id=POINT_ID, seq=1,
+                           sender_key=point.sign_key, recipient_key=preferred).to_bytes()
+    assert len(hybrid) - len(classic) == 1088
+    for data, suite in ((classic, Suite.X25519_CHACHA), (hybrid, Suite.MLKEM768_X25519_CHACHA)):
+        envelope = Envelope.parse(data)
+        assert envelope.header.suite == suite
+        envelope.verify(point.sign_key.public_key())
+        assert envelope.open(hub_pq) == {"n": 1}
+    with pytest.raises(EnvelopeError):
+        Envelope.parse(hybrid).open(Identity.generate(post_quantum=True))
+
+
+def test_keys_with_post_quantum_part_survive_save_and_load(tmp_path):
+    from sync.keys import RecipientKey
+
+    hub_pq = Identity.generate(post_quantum=True)
+    hub_pq.save(tmp_path, "hub")
+    loaded = Identity.load(tmp_path, "hub")
+    assert [k.to_json() for k in loaded.recipient_keys()] == [k.to_json() for k in hub_pq.recipient_keys()]
+    assert RecipientKey.from_json(hub_pq.recipient_keys()[0].to_json()) == hub_pq.recipient_keys()[0]
+    with pytest.raises(ValueError):
+        RecipientKey.from_json({"suite": 2, "public_key": hub_pq.recipient_keys()[1].to_json()["public_key"]})
+
+
+def test_rotation_payloads_need_a_proof_from_the_new_key():
+    from sync.rotation import hub_keys_payload, point_keys_payload, read_hub_keys, read_point_keys
+
+    new_hub = Identity.generate(post_quantum=True)
+    payload = hub_keys_payload(new_hub, generation=2)
+    announced, sign_public, recipients = read_hub_keys(payload)
+    assert sign_public == new_hub.sign_public and recipients == new_hub.recipient_keys()
+    forged = {**payload, "sign_public_key": hub_keys_payload(Identity.generate(), 2)["sign_public_key"]}
+    with pytest.raises(SignatureError):
+        read_hub_keys(forged)
+
+    new_point = Identity.generate()
+    rotation = point_keys_payload(POINT_ID, new_point)
+    assert read_point_keys(rotation, POINT_ID).sign_public == new_point.sign_public
+    with pytest.raises(SignatureError):
+        read_point_keys(rotation, uuid.uuid4())
+    with pytest.raises(SignatureError):
+        read_point_keys({**rotation, "enc_public_key": rotation["sign_public_key"]}, POINT_ID)
