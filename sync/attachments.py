@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from cryptography.exceptions import InvalidTag
@@ -71,6 +73,28 @@ def decrypt_chunks(sealed: Iterable[bytes], key: bytes) -> Iterator[bytes]:
 def decrypt_attachment(sealed: bytes, key: bytes) -> bytes:
     pieces = [sealed[offset : offset + CHUNK_SEALED] for offset in range(0, len(sealed), CHUNK_SEALED)]
     return b"".join(decrypt_chunks(pieces, key))
+
+
+MAX_FILE_NAME = 120
+_UNSAFE = re.compile(r"[\x00-\x1f<>:\"/\\|?*]")
+# Device names Windows will not let a file have, with any extension.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+
+
+def safe_file_name(name: str, fallback: str = "scan") -> str:
+    """The base name of an uploaded file, safe on Windows and Linux: no directories, no
+    traversal, no control or reserved characters, at most MAX_FILE_NAME characters."""
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")
+    if not base:
+        return fallback
+    if base.split(".")[0].upper() in _RESERVED:
+        base = "_" + base
+    if len(base) > MAX_FILE_NAME:
+        stem, dot, suffix = base.rpartition(".")
+        suffix = dot + suffix if dot and len(suffix) < 16 else ""
+        base = base[: MAX_FILE_NAME - len(suffix)] + suffix
+    return base
 
 
 def sha256_hex(data: bytes) -> str:

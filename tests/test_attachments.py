@@ -41,3 +41,27 @@ def test_reordered_chunks_flipped_bits_and_wrong_keys_are_detected():
     for bad, bad_key in ((swapped, key), (bytes(flipped), key), (sealed, new_file_key())):
         with pytest.raises(AttachmentError):
             decrypt_attachment(bad, bad_key)
+
+
+@pytest.mark.parametrize("hostile, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\Windows\\system32\\config\\SAM", "SAM"),
+    ("/absolute/path/身份证.jpg", "身份证.jpg"),
+    ("..", "scan"),
+    ("", "scan"),
+    ("a\x00b<>:|?*.pdf", "a_b______.pdf"),
+    ("CON.txt", "_CON.txt"),
+    ("nul", "_nul"),
+    (" spaced . ", "spaced"),
+])
+def test_file_names_are_reduced_to_a_safe_base_name(hostile, expected):
+    from sync.attachments import safe_file_name
+
+    assert safe_file_name(hostile) == expected
+
+
+def test_long_file_names_keep_their_extension():
+    from sync.attachments import MAX_FILE_NAME, safe_file_name
+
+    name = safe_file_name("扫描" * 200 + ".jpeg")
+    assert len(name) == MAX_FILE_NAME and name.endswith(".jpeg")
