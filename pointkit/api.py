@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, g, jsonify, request
 from sqlmodel import select
 
-from sync import HubUnreachable
+from sync import HubRefused, HubUnreachable
 from sync.web import api_error, openapi_document, parse_json_body
 
 from . import db
@@ -22,11 +22,13 @@ from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, Cas
                       SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .syncagent import plain_reason, sync_once
+from .trust import sealing_key
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422}
-_PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409}
+_PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
+                  "pickup_locked": 423}
 
 
 def intake_error_body(exc: IntakeError) -> dict:
@@ -131,6 +133,9 @@ def pickup(case_id: str):
             collected, signed = collect(session, g.staff.username, case_id, body.pickup_code, body.id_last4,
                                         identity=identity())
     except PickupError as exc:
+        if exc.unlocks_at is not None:
+            return jsonify(error=exc.message, reason=exc.reason,
+                           unlocks_at=exc.unlocks_at.isoformat(timespec="seconds")), _PICKUP_STATUS[exc.reason]
         return api_error(_PICKUP_STATUS[exc.reason], exc.reason, exc.message)
     wake_sync()
     return jsonify(case_id=collected.id, receipt_no=collected.receipt_no, status=collected.status, result=signed)
@@ -144,6 +149,8 @@ def sync_now():
         report = sync_once(data_dir())
     except HubUnreachable as exc:
         return api_error(503, "hub_unreachable", plain_reason(exc))
+    except HubRefused as exc:
+        return api_error(502, "hub_refused", f"the county hub refused this point's request ({exc.reason})")
     return SyncReportOut(**report.to_dict()).model_dump()
 
 
@@ -157,13 +164,15 @@ def status():
     return StatusResponse(point_id=state.point_id, name=state.name, level=state.level, online=state.online,
                           queued=counts["queued"], quarantined=counts["quarantined"],
                           last_sync_at=as_utc(state.last_sync_at), last_error=state.last_error,
-                          catalog_version=state.catalog_version,
-                          clock_offset_ms=state.clock_offset_ms).model_dump(mode="json")
+                          catalog_version=state.catalog_version, clock_offset_ms=state.clock_offset_ms,
+                          revoked=state.revoked, hub_generation=state.hub_generation,
+                          hub_fingerprint=state.hub_fingerprint, sealing_suite=sealing_key(state).suite,
+                          key_rotation_pending=bool(state.pending_key_envelope_id)).model_dump(mode="json")
 
 
 OPERATIONS = [
     {"path": "/api/login", "method": "POST", "summary": "Log in", "request": LoginRequest, "response": LoginResponse,
-     "auth": False, "errors": [400, 401, 422]},
+     "auth": False, "errors": [400, 401, 422, 423]},
     {"path": "/api/items", "method": "GET", "summary": "Service items", "response": ItemsResponse, "errors": [401]},
     {"path": "/api/cases", "method": "POST", "summary": "Receive a case", "request": CaseCreate,
      "response": CaseCreated, "status": 201, "errors": [400, 401, 404, 422]},
@@ -173,8 +182,9 @@ OPERATIONS = [
     {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": CaseDetail,
      "errors": [401, 404]},
     {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
-     "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422]},
-    {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut, "errors": [401, 503]},
+     "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
+    {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
+     "errors": [401, 502, 503]},
     {"path": "/api/status", "method": "GET", "summary": "Point status", "response": StatusResponse,
      "errors": [401]},
 ]

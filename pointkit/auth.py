@@ -1,31 +1,40 @@
 """Staff accounts and logging in: session cookies for pages, bearer tokens for the JSON API.
 
 Roles are checked on the server for every request; the pages only hide
-what a role cannot do.
+what a role cannot do. Passwords are scrypt hashes. Five wrong passwords in
+a row lock the account for 15 minutes (even for the right password); the
+lock is in the audit log.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlmodel import Session, select
 
 from sync import hash_password, hash_secret, verify_password
 from sync.clock import utcnow
 from sync.web import api_error, gettext as _, parse_json_body
+from sync.workdays import COUNTY_TIMEZONE
 
-from . import db
+from . import audit, db
 from .models import ROLES, ApiToken, Staff
 from .schemas import LoginRequest, LoginResponse
 from .state import as_utc
 
 bp = Blueprint("auth", __name__)
 
+log = logging.getLogger("pointkit.auth")
+
 TOKEN_LIFETIME = timedelta(hours=12)
+MAX_LOGIN_FAILURES = 5
+LOGIN_LOCK = timedelta(minutes=15)
 # Checked when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("pointkit-no-such-user")
 
@@ -34,8 +43,20 @@ class StaffError(ValueError):
     """A staff account that cannot be created as asked."""
 
 
+@dataclass(eq=False)
+class AccountLocked(Exception):
+    """Too many wrong passwords: the account refuses every login until ``until``."""
+
+    username: str
+    until: datetime
+
+    def __str__(self) -> str:
+        return (f"this account is locked after {MAX_LOGIN_FAILURES} wrong passwords until "
+                f"{self.until.isoformat(timespec='seconds')}; wait, or ask an administrator")
+
+
 def create_staff(session: Session, username: str, password: str, *, role: str = "staff",
-                 display_name: str = "") -> Staff:
+                 display_name: str = "", actor: str = audit.SYSTEM_ACTOR) -> Staff:
     username = username.strip()
     if not username or len(username) > 64:
         raise StaffError("the username must be 1 to 64 characters")
@@ -49,15 +70,37 @@ def create_staff(session: Session, username: str, password: str, *, role: str = 
                   display_name=display_name or username, created_at=utcnow())
     session.add(staff)
     session.flush()
+    audit.record(session, actor, "staff_added", username, role=role)
     return staff
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    """The staff member if the password is right; None if not; AccountLocked while locked.
+
+    A wrong password counts towards the lock; the count is written in the
+    caller's transaction, so callers must commit on None (session_scope does).
+    """
     staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
     if staff is None:
         verify_password(password, _DUMMY_HASH)
         return None
-    return staff if verify_password(password, staff.password_hash) else None
+    locked_until = as_utc(staff.locked_until)
+    if locked_until is not None and locked_until > utcnow():
+        raise AccountLocked(staff.username, locked_until)
+    if verify_password(password, staff.password_hash):
+        if staff.failed_logins or staff.locked_until:
+            staff.failed_logins, staff.locked_until = 0, None
+            session.add(staff)
+        return staff
+    staff.failed_logins += 1
+    if staff.failed_logins >= MAX_LOGIN_FAILURES:
+        staff.failed_logins, staff.locked_until = 0, utcnow() + LOGIN_LOCK
+        audit.record(session, audit.SYSTEM_ACTOR, "login_locked", staff.username,
+                     until=as_utc(staff.locked_until).isoformat(timespec="seconds"))
+        log.warning("a staff account was locked for %d minutes after %d wrong passwords",
+                    LOGIN_LOCK.seconds // 60, MAX_LOGIN_FAILURES)
+    session.add(staff)
+    return None
 
 
 def issue_token(session: Session, staff: Staff) -> str:
@@ -138,11 +181,16 @@ def login():
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "")
-        with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
-            staff = authenticate(dbs, username, request.form.get("password", ""))
-        if staff is None:
+        try:
+            with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+                staff = authenticate(dbs, username, request.form.get("password", ""))
+        except AccountLocked as locked:
+            staff = None
+            error = _("This account is locked after {count} wrong passwords. Try again after {time}, or ask an administrator.",
+                      count=MAX_LOGIN_FAILURES, time=locked.until.astimezone(COUNTY_TIMEZONE).strftime("%H:%M"))
+        if staff is None and not error:
             error = _("Wrong username or password.")
-        else:
+        elif staff is not None:
             csrf = session.get("csrf_token")
             session.clear()
             if csrf:
@@ -166,9 +214,14 @@ def api_login():
     body = parse_json_body(LoginRequest)
     if not isinstance(body, LoginRequest):
         return body
-    with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
-        staff = authenticate(dbs, body.username, body.password)
-        if staff is None:
-            return api_error(401, "bad_credentials", "wrong username or password")
-        token = issue_token(dbs, staff)
-        return LoginResponse(token=token, username=staff.username, role=staff.role).model_dump(), 200
+    try:
+        with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+            staff = authenticate(dbs, body.username, body.password)
+            if staff is not None:
+                token = issue_token(dbs, staff)
+    except AccountLocked as locked:
+        return jsonify(error=str(locked), reason="account_locked",
+                       locked_until=locked.until.isoformat(timespec="seconds")), 423
+    if staff is None:
+        return api_error(401, "bad_credentials", "wrong username or password")
+    return LoginResponse(token=token, username=staff.username, role=staff.role).model_dump(), 200

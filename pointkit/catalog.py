@@ -8,25 +8,25 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, delete, select
 
-from sync import SignatureError, verify_document
+from sync import SignatureError
 from sync.catalog import Department, ServiceItem
 from sync.clock import utcnow
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
 from .models import CatalogItem, PointState
-from .state import hub_keys
+from .trust import verify_hub_document
 
 
 class CatalogError(ValueError):
     """A catalog document the point refuses (bad signature, wrong type, malformed)."""
 
 
-def verify_catalog(signed: dict[str, Any], state: PointState) -> dict[str, Any]:
-    """Check the hub's signature with the pinned key and the document's shape; return the document."""
+def verify_catalog(session: Session, signed: dict[str, Any], state: PointState) -> dict[str, Any]:
+    """Check the hub's signature with the trusted hub keys and the document's shape; return the document."""
     try:
-        document = verify_document(signed, hub_keys(state).verifier())
+        document = verify_hub_document(session, state, signed)
     except SignatureError:
-        raise CatalogError("catalog signature does not verify with the pinned hub key") from None
+        raise CatalogError("catalog signature does not verify with any trusted hub key") from None
     if document.get("type") != CATALOG_DOCUMENT_TYPE:
         raise CatalogError(f"not a catalog document (type {document.get('type')!r})")
     version = document.get("version")
@@ -42,7 +42,7 @@ def verify_catalog(signed: dict[str, Any], state: PointState) -> dict[str, Any]:
 
 def store_catalog(session: Session, state: PointState, signed: dict[str, Any]) -> bool:
     """Verify and keep ``signed`` unless it is older than what we hold; True if it replaced ours."""
-    document = verify_catalog(signed, state)
+    document = verify_catalog(session, signed, state)
     state.catalog_checked_at = utcnow()
     session.add(state)
     if document["version"] < state.catalog_version or (

@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 
-from sync import HubClient, HubRefused, HubUnreachable, Identity, PublicKeys, b64, fingerprint
+from sync import HubClient, HubRefused, HubUnreachable, Identity, PublicKeys, RecipientKey, b64, fingerprint
 from sync.clock import now_ms, utcnow
 
-from . import db
+from . import audit, db
 from .catalog import store_catalog
 from .models import PointState
 from .state import KEY_PREFIX, find_state, get_state, hub_client, keys_dir, load_identity
+from .trust import pin_hub_keys, read_recipients
 
 FINGERPRINT_PREFIX_CHARS = 16
 _HEX = re.compile(r"^[0-9a-f]{16}$")
@@ -86,6 +87,7 @@ def record_enrollment(data_dir: str | Path, *, identity: Identity, response: dic
     level = str(response.get("level", ""))
     if level not in ("village", "township", "county"):
         raise EnrollmentError(f"the hub gave this point an unknown level {level!r}")
+    recipients, generation = _recipients(response, keys)
     identity.save(keys_dir(data_dir), KEY_PREFIX)
     db.init_db(data_dir)
     with db.session_scope(data_dir) as session:
@@ -95,8 +97,23 @@ def record_enrollment(data_dir: str | Path, *, identity: Identity, response: dic
             hub_enc_public_key=b64(keys.enc_public), hub_fingerprint=keys.fingerprint,
             clock_offset_ms=_offset(response), enrolled_at=utcnow(),
         )
-        session.add(state)
+        pin_hub_keys(session, state, sign_public=keys.sign_public, recipients=recipients, generation=generation)
+        audit.record(session, audit.SYSTEM_ACTOR, "enrolled", state.point_id, hub_fingerprint=state.hub_fingerprint,
+                     generation=generation, suite=int(recipients[0].suite), point_fingerprint=identity.fingerprint)
     return state
+
+
+def _recipients(response: dict[str, Any], keys: PublicKeys) -> tuple[list[RecipientKey], int]:
+    """The keys to seal to (preferred first) and their generation; without a list, the pinned X25519 key."""
+    generation = response.get("generation", 1)
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
+        raise EnrollmentError(f"the hub's key generation {generation!r} is not a positive number")
+    if "recipients" not in response:
+        return [RecipientKey.x25519(keys.enc_public)], generation
+    try:
+        return read_recipients(response["recipients"], keys.enc_public), generation
+    except ValueError as exc:
+        raise EnrollmentError(f"{exc}; refusing to trust this hub (ask the county hub to check its keys)") from None
 
 
 def _offset(response: dict[str, Any]) -> int:

@@ -49,6 +49,8 @@ ZH = {
     "Username": "用户名",
     "Password": "密码",
     "Wrong username or password.": "用户名或密码错误。",
+    "This account is locked after {count} wrong passwords. Try again after {time}, or ask an administrator.":
+        "该账号因连续{count}次密码错误已被锁定，请于{time}后再试，或联系管理员。",
     "You are logged out.": "您已退出登录。",
     # intake
     "Receive an application": "受理申请",
@@ -144,6 +146,8 @@ ZH = {
         "取件码或身份证后四位不符，请核对回执和身份证。",
     "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.":
         "本地保存的结果未通过县中心签名验证，请勿发放，并请县中心重新发送。",
+    "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.":
+        "该办件因连续{count}次核验失败，取件已被锁定。请与群众核对回执和身份证，于{time}后再试。",
     "Result": "结果",
     "Result not valid": "结果无效",
     "Result of the application": "办理结果告知",
@@ -163,6 +167,19 @@ ZH = {
     "Catalog version": "事项目录版本",
     "Hub key fingerprint": "县中心密钥指纹",
     "Sync now": "立即同步",
+    "Hub key generation": "县中心密钥版本",
+    "post-quantum hybrid": "抗量子混合加密",
+    "Clock offset from the hub": "本机时钟与县中心相差",
+    "{seconds} s": "{seconds}秒",
+    "This laptop's clock is wrong; sync still works on the hub's clock, but please set the clock.":
+        "本机时钟不准；同步仍按县中心时间进行，但请校准本机时钟。",
+    "Point keys": "本点密钥",
+    "New keys wait for the hub's confirmation.": "新密钥等待县中心确认。",
+    "This point has been revoked by the county hub; contact county IT.": "本服务点已被县中心停用（吊销），请联系县信息中心。",
+    "this point has been revoked by the county hub; contact county IT": "本服务点已被县中心停用（吊销），请联系县信息中心",
+    "Queued envelopes are kept and are not sent.": "待上传的数据已保留，暂不发送。",
+    "The county hub refused this point's request ({reason}). Cases stay queued; tell county IT.":
+        "县中心拒绝了本点的请求（{reason}）。办件仍在队列中，请告知县信息中心。",
     "Refused by the hub (quarantined)": "被县中心退回（已隔离）",
     "None.": "无。",
     "These envelopes were refused by the hub; everything else keeps flowing. Tell the county hub the reason shown.":

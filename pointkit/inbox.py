@@ -1,7 +1,7 @@
-"""Applying what the hub sends back: results (signed certificates) and status updates.
+"""Applying what the hub sends back: results (signed certificates), status updates, hub key rotations.
 
-Every message is checked against the hub keys pinned at enrollment before
-it touches a case: the envelope signature, the hub's all-zero sender id, and
+Every message is checked against the hub keys this point trusts (pinned at
+enrollment or announced since) before it touches anything: the envelope signature, the hub's all-zero sender id, and
 for results the document signature too. A message that fails is recorded and
 skipped; it never stops the messages after it. Applying a batch and moving
 the pull cursor are one transaction, so a crash re-pulls and re-applies
@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate, verify_document
+from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID
+from sync.keys import OpeningKey
 
+from . import audit
 from .models import Case, InboxMessage, PointState
-from .state import hub_keys
+from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
+
+# Identity (the current keys) or key id -> private key (every key this point held, see trust.opening_keys).
+OpeningKeys = Identity | Mapping[bytes, OpeningKey]
 
 
 class MessageRefused(ValueError):
@@ -38,13 +44,13 @@ class ApplyReport:
     errors: list[str] = field(default_factory=list)
 
 
-def open_hub_message(data: bytes, state: PointState, identity: Identity) -> tuple[Envelope, dict]:
-    """Parse, verify with the pinned hub key and decrypt one hub message."""
+def open_hub_message(session: Session, data: bytes, state: PointState, keys: OpeningKeys) -> tuple[Envelope, dict]:
+    """Parse, verify with the trusted hub keys and decrypt one hub message."""
     envelope = Envelope.parse(data)
     if envelope.header.sender_id != HUB_SENDER_ID:
         raise MessageRefused("message does not come from the hub (sender id is not the hub's)")
-    envelope.verify(hub_keys(state).verifier())
-    return envelope, envelope.open(identity.enc_key)
+    verify_hub_envelope(session, state, envelope)
+    return envelope, envelope.open(keys)
 
 
 def _case_for(session: Session, case_id: str) -> Case:
@@ -57,10 +63,10 @@ def _case_for(session: Session, case_id: str) -> Case:
 def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     """Store a hub-signed result on its case and make the case ready for pickup."""
     try:
-        document = verify_document(payload, hub_keys(state).verifier())
+        document = verify_hub_document(session, state, payload)
         result = ResultDocument.model_validate(document)
     except SignatureError:
-        raise MessageRefused("result document signature does not verify with the pinned hub key") from None
+        raise MessageRefused("result document signature does not verify with any trusted hub key") from None
     except ValidationError as exc:
         raise MessageRefused(f"result document is malformed: {exc.error_count()} problem(s)") from None
     if result.point_id != state.point_id:
@@ -75,6 +81,8 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     case.decision = result.decision
     case.status = "result_ready"
     session.add(case)
+    audit.record(session, audit.HUB_ACTOR, "result_applied", case.id, decision=result.decision,
+                 department=result.department)
     return case
 
 
@@ -84,18 +92,21 @@ def apply_status(session: Session, payload: dict) -> Case:
     except ValidationError as exc:
         raise MessageRefused(f"status update is malformed: {exc.error_count()} problem(s)") from None
     case = _case_for(session, update.case_id)
+    previous = case.status
     case.hub_status = update.status[:64]
     if case.status in ("queued", "sent"):
         # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
         case.status = "acked"
     session.add(case)
+    audit.record(session, audit.HUB_ACTOR, "status_applied", case.id, hub_status=case.hub_status,
+                 status=case.status, previous_status=previous)
     return case
 
 
-def apply_message(session: Session, state: PointState, identity: Identity, data: bytes) -> tuple[str, str]:
+def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: bytes) -> tuple[str, str]:
     """Apply one hub message; return ("applied"|"duplicate"|"refused", why). Refusals are recorded, not raised."""
     try:
-        envelope, payload = open_hub_message(data, state, identity)
+        envelope, payload = open_hub_message(session, data, state, keys)
     except (EnvelopeError, MessageRefused) as exc:
         _record(session, hashlib.sha256(data).hexdigest()[:36], 0, 0, "", "refused", str(exc))
         return "refused", str(exc)
@@ -105,15 +116,21 @@ def apply_message(session: Session, state: PointState, identity: Identity, data:
     kind, seq = envelope.header.kind, envelope.header.seq
     try:
         if kind == Kind.RESULT:
-            case = apply_result(session, state, payload)
+            case_id = apply_result(session, state, payload).id
         elif kind == Kind.STATUS:
-            case = apply_status(session, payload)
+            case_id = apply_status(session, payload).id
+        elif kind == Kind.HUB_KEYS:
+            case_id = ""
+            note = apply_hub_keys(session, state, payload)
+            if note:
+                _record(session, envelope_id, seq, int(kind), case_id, "applied", note)
+                return "applied", ""
         else:
             raise MessageRefused(f"hub sent a message of kind {kind.name} a point does not apply")
-    except (MessageRefused, KeyError, TypeError) as exc:
+    except (MessageRefused, KeyError, TypeError, ValueError) as exc:
         _record(session, envelope_id, seq, int(kind), str(payload.get("case_id", ""))[:36], "refused", str(exc))
         return "refused", str(exc)
-    _record(session, envelope_id, seq, int(kind), case.id, "applied", "")
+    _record(session, envelope_id, seq, int(kind), case_id, "applied", "")
     return "applied", ""
 
 
@@ -125,12 +142,12 @@ def _record(session: Session, envelope_id: str, seq: int, kind: int, case_id: st
     session.flush()
 
 
-def apply_messages(session: Session, state: PointState, identity: Identity, messages: list[bytes],
+def apply_messages(session: Session, state: PointState, keys: OpeningKeys, messages: list[bytes],
                    cursor: int) -> ApplyReport:
     """Apply a pulled batch and advance the cursor; the caller commits both together."""
     report = ApplyReport()
     for data in messages:
-        outcome, why = apply_message(session, state, identity, data)
+        outcome, why = apply_message(session, state, keys, data)
         if outcome == "applied":
             report.applied += 1
         elif outcome == "duplicate":

@@ -23,6 +23,7 @@ from sync.clock import utcnow
 from sync.idnumber import id_number_problem, normalize_id_number
 from sync.workdays import add_working_days
 
+from . import audit
 from .catalog import get_item
 from .models import Case
 from .outbox import seal_into_outbox
@@ -210,7 +211,8 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         staff=staff,
     ).model_dump(mode="json")
     session.add(case)
-    seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id)
+    audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code)
+    seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id, actor=staff)
     case.status = "queued"
     session.flush()
     return case, pickup_code

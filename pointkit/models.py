@@ -32,6 +32,8 @@ class Staff(PointTable, table=True):
     role: str = Field(default="staff", max_length=16)
     display_name: str = Field(default="", max_length=64)
     created_at: datetime
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = None
 
 
 # A bearer token for the JSON API; only its hash is kept.
@@ -52,6 +54,15 @@ class PointState(PointTable, table=True):
     hub_sign_public_key: str = Field(max_length=64)
     hub_enc_public_key: str = Field(max_length=64)
     hub_fingerprint: str = Field(max_length=64)
+    # The keys to seal to, preferred first (JSON list of {suite, public_key}); empty: the X25519 key above.
+    hub_recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    hub_generation: int = Field(default=1)
+    # Which key files under keys/ sign for this point; a rotation waits for the hub's ack of its envelope.
+    key_prefix: str = Field(default="point", max_length=32)
+    pending_key_prefix: str = Field(default="", max_length=32)
+    pending_key_envelope_id: str = Field(default="", max_length=36)
+    revoked: bool = Field(default=False)
+    revoked_at: datetime | None = None
     next_seq: int = Field(default=1)
     pull_cursor: int = Field(default=0)
     catalog_version: int = Field(default=0)
@@ -95,6 +106,8 @@ class Case(PointTable, table=True):
     collected_at: datetime | None = None
     staff: str = Field(max_length=64)
     collected_by: str = Field(default="", max_length=64)
+    pickup_failures: int = Field(default=0)
+    pickup_locked_until: datetime | None = None
 
 
 # A sealed envelope waiting for (or done with) the hub's per-envelope answer.
@@ -124,3 +137,30 @@ class InboxMessage(PointTable, table=True):
     outcome: str = Field(max_length=16)
     error: str = Field(default="", max_length=500)
     received_at: datetime
+
+
+# A hub signing key this point trusts: the one pinned at enrollment and each one announced since.
+class HubKey(PointTable, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    generation: int = Field(default=1)
+    sign_public_key: str = Field(max_length=64, unique=True)
+    added_at: datetime
+
+
+# One link of the point's hash-chained audit log (see pointkit/audit.py).
+class AuditEntry(PointTable, table=True):
+    id: int = Field(primary_key=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64, index=True)
+    subject: str = Field(default="", max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
+
+
+# Where the audit chain ends, so cutting entries off its tail is noticed too.
+class AuditHead(PointTable, table=True):
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = Field(default=0)
+    last_hash: str = Field(max_length=64)

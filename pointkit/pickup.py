@@ -3,7 +3,9 @@
 The resident proves who they are with the pickup code from the receipt and
 the last four characters of their ID number; the point re-checks the hub's
 signature on the stored result before it prints anything, so a result
-edited in the local database is never handed over.
+edited in the local database is never handed over. Five wrong tries lock
+that case's pickup for 15 minutes, even for the right code; every wrong try
+and every lock is in the audit log.
 """
 
 from __future__ import annotations
@@ -11,23 +13,34 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from sync import CaseCollected, Identity, Kind, SignatureError, verify_document, verify_password
 from sync.clock import utcnow
 
+from . import audit
 from .models import Case
 from .outbox import seal_into_outbox
-from .state import get_state, hub_keys
+from .state import as_utc, get_state
+from .trust import verify_hub_document
+
+
+MAX_PICKUP_TRIES = 5
+PICKUP_LOCK = timedelta(minutes=15)
 
 
 @dataclass(eq=False)
 class PickupError(Exception):
-    """Why a result cannot be handed over; ``reason`` is the API's stable word."""
+    """Why a result cannot be handed over; ``reason`` is the API's stable word.
+
+    ``unlocks_at`` is set when the reason is ``pickup_locked``.
+    """
 
     reason: str
     message: str
+    unlocks_at: datetime | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -52,7 +65,7 @@ def verified_result(session: Session, case: Case) -> dict:
     if signed is None:
         raise PickupError("not_ready", "no result has arrived for this case yet")
     try:
-        document = verify_document(signed, hub_keys(get_state(session)).verifier())
+        document = verify_hub_document(session, get_state(session), signed)
     except SignatureError:
         raise PickupError("result_invalid", "the stored result does not carry a valid hub signature; "
                                             "do not hand it over, ask the county hub to resend it") from None
@@ -66,7 +79,8 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
     """Hand the result over; return the case and its verified signed result.
 
     A wrong pickup code and wrong ID digits get the same answer, so neither
-    can be guessed separately.
+    can be guessed separately. A wrong try is committed before the refusal is
+    raised, so the count and its audit entries survive the caller's rollback.
     """
     case = find_case(session, receipt_or_case_id)
     if case is None:
@@ -75,10 +89,14 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
         raise PickupError("not_ready", "this result was already collected")
     if case.status != "result_ready":
         raise PickupError("not_ready", "the result for this case has not arrived yet")
+    unlocks_at = pickup_locked_until(case)
+    if unlocks_at is not None:
+        raise PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
     code_ok = verify_password((pickup_code or "").strip(), case.pickup_code_hash)
     last4_ok = hmac.compare_digest((id_last4 or "").strip().upper().encode(), case.id_number[-4:].upper().encode())
     if not (code_ok and last4_ok):
-        raise PickupError("wrong_pickup_code", "the pickup code or the last four ID characters do not match")
+        raise _wrong_try(session, case, staff)
+    case.pickup_failures, case.pickup_locked_until = 0, None
     signed = verified_result(session, case)
     state = get_state(session)
     case.status = "collected"
@@ -86,6 +104,34 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
     case.collected_by = staff
     payload = CaseCollected(case_id=case.id, collected_at=case.collected_at, staff=staff).model_dump(mode="json")
     session.add(case)
-    seal_into_outbox(session, state, identity, kind=Kind.COLLECTED, payload=payload, case_id=case.id)
+    audit.record(session, staff, "case_collected", case.id, receipt_no=case.receipt_no)
+    seal_into_outbox(session, state, identity, kind=Kind.COLLECTED, payload=payload, case_id=case.id, actor=staff)
     session.flush()
     return case, signed
+
+
+def pickup_locked_until(case: Case) -> datetime | None:
+    """When this case's pickup unlocks, or None if it is not locked now."""
+    until = as_utc(case.pickup_locked_until)
+    return until if until is not None and until > utcnow() else None
+
+
+def locked_message(unlocks_at: datetime) -> str:
+    return (f"pickup of this case is locked after {MAX_PICKUP_TRIES} wrong tries until "
+            f"{unlocks_at.isoformat(timespec='seconds')}; check the receipt and ID card with the resident "
+            "and try again then")
+
+
+def _wrong_try(session: Session, case: Case, staff: str) -> PickupError:
+    """Count a wrong try (locking the case at the fifth), commit it, and return the refusal to raise."""
+    case.pickup_failures += 1
+    audit.record(session, staff, "pickup_failed", case.id, tries=case.pickup_failures)
+    refusal = PickupError("wrong_pickup_code", "the pickup code or the last four ID characters do not match")
+    if case.pickup_failures >= MAX_PICKUP_TRIES:
+        unlocks_at = utcnow() + PICKUP_LOCK
+        case.pickup_failures, case.pickup_locked_until = 0, unlocks_at
+        audit.record(session, staff, "pickup_locked", case.id, until=unlocks_at.isoformat(timespec="seconds"))
+        refusal = PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
+    session.add(case)
+    session.commit()
+    return refusal

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from flask import current_app
@@ -11,21 +10,13 @@ from sync import Identity
 
 from .state import load_identity
 
-_identity_lock = threading.Lock()
-
-
 def data_dir() -> Path:
     return Path(current_app.config["DATA_DIR"])
 
 
 def identity() -> Identity:
-    """The point's private keys, read from disk once per app."""
-    with _identity_lock:
-        cached = current_app.extensions.get("pointkit_identity")
-        if cached is None:
-            cached = load_identity(data_dir())
-            current_app.extensions["pointkit_identity"] = cached
-        return cached
+    """The keys the point signs with now (read each time: a key rotation may switch them between requests)."""
+    return load_identity(data_dir())
 
 
 def wake_sync() -> None:

@@ -121,6 +121,7 @@ class SyncReportOut(BaseModel):
     rejected: int
     pulled: int
     applied: int
+    revoked: bool
     errors: list[str]
 
 
@@ -153,6 +154,11 @@ class StatusResponse(BaseModel):
     last_error: str
     catalog_version: int
     clock_offset_ms: int
+    revoked: bool
+    hub_generation: int
+    hub_fingerprint: str
+    sealing_suite: int
+    key_rotation_pending: bool
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session, func, select
 
-from sync import HubClient, Identity, PublicKeys, unb64
+from sync import HubClient, Identity
 from sync.clock import utcnow
 from sync.workdays import COUNTY_TIMEZONE
 
+from . import db
 from .models import Outbox, PointState
 
 KEYS_DIR = "keys"
@@ -38,13 +40,24 @@ def keys_dir(data_dir: str | Path) -> Path:
     return Path(data_dir) / KEYS_DIR
 
 
-def load_identity(data_dir: str | Path) -> Identity:
-    return Identity.load(keys_dir(data_dir), KEY_PREFIX)
+def load_identity(data_dir: str | Path, prefix: str | None = None) -> Identity:
+    """The keys this point signs with now (``prefix`` names other key files under keys/)."""
+    return Identity.load(keys_dir(data_dir), current_key_prefix(data_dir) if prefix is None else prefix)
 
 
-def hub_keys(state: PointState) -> PublicKeys:
-    """The hub keys pinned at enrollment; everything the hub sends is checked against them."""
-    return PublicKeys(unb64(state.hub_sign_public_key), unb64(state.hub_enc_public_key))
+def current_key_prefix(data_dir: str | Path) -> str:
+    """The key files in use, read outside any transaction (callers may hold the write lock)."""
+    path = db.database_path(data_dir)
+    if not path.exists():
+        return KEY_PREFIX
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    try:
+        row = connection.execute("SELECT key_prefix FROM pointstate WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    finally:
+        connection.close()
+    return row[0] if row and row[0] else KEY_PREFIX
 
 
 def hub_client(state: PointState, identity: Identity, *, transport: httpx.BaseTransport | None = None,

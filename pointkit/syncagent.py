@@ -24,12 +24,13 @@ from sqlmodel import select
 from sync import HubRefused, HubUnreachable, Kind
 from sync.clock import utcnow
 
-from . import db
+from . import audit, db
 from .catalog import CatalogError, store_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
 from .state import as_utc, get_state, hub_client, load_identity
+from .trust import opening_keys, settle_key_rotation
 
 log = logging.getLogger("pointkit.sync")
 
@@ -41,6 +42,8 @@ DEFAULT_INTERVAL = 30.0
 MAX_BACKOFF = 600.0
 # Refusals that say "this envelope is bad", as opposed to "this point may not talk" (401/403).
 _ENVELOPE_REFUSALS = (400, 413, 422)
+REVOKED = "point_revoked"
+REVOKED_MESSAGE = "this point has been revoked by the county hub; contact county IT"
 
 _round_locks: dict[Path, threading.Lock] = {}
 _round_locks_guard = threading.Lock()
@@ -57,6 +60,7 @@ class SyncReport:
     rejected: int = 0
     pulled: int = 0
     applied: int = 0
+    revoked: bool = False
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -101,13 +105,19 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
             state = get_state(session)
             state.last_attempt_at = utcnow()
             session.add(state)
-        identity = load_identity(data_dir)
+        identity = load_identity(data_dir, state.key_prefix)
         report = SyncReport()
         client = hub_client(state, identity, transport=transport, attempts=attempts)
         try:
             _push(data_dir, client, report)
-            _pull(data_dir, client, identity, report)
-            _refresh_catalog(data_dir, client, report)
+            if not report.revoked:
+                _pull(data_dir, client, report)
+            if not report.revoked:
+                _refresh_catalog(data_dir, client, report)
+        except HubRefused as exc:
+            if exc.reason != REVOKED:
+                raise
+            report.revoked = True
         except HubUnreachable as exc:
             _finish(data_dir, client.clock_offset_ms, online=False, error=plain_reason(exc))
             log.warning("sync round stopped: %s (pushed %d, pulled %d)", plain_reason(exc), report.pushed,
@@ -115,14 +125,18 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
             raise
         finally:
             client.close()
-        _finish(data_dir, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000])
+        if report.revoked:
+            report.errors.append(REVOKED_MESSAGE)
+        _finish(data_dir, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000],
+                revoked=report.revoked)
         log.info("sync round: pushed %d (accepted %d, duplicate %d, conflict %d, rejected %d), pulled %d, "
                  "applied %d, %d error(s)", report.pushed, report.accepted, report.duplicate, report.conflict,
                  report.rejected, report.pulled, report.applied, len(report.errors))
         return report
 
 
-def _finish(data_dir: Path, clock_offset_ms: int, *, online: bool, error: str) -> None:
+def _finish(data_dir: Path, clock_offset_ms: int, *, online: bool, error: str, revoked: bool = False) -> None:
+    """Record how the round ended; the hub answering normally again lifts a revocation shown earlier."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
         state.online = online
@@ -130,6 +144,13 @@ def _finish(data_dir: Path, clock_offset_ms: int, *, online: bool, error: str) -
         state.last_error = error
         if online:
             state.last_sync_at = utcnow()
+            if revoked and not state.revoked:
+                state.revoked, state.revoked_at = True, utcnow()
+                audit.record(session, audit.HUB_ACTOR, "point_revoked", state.point_id)
+                log.warning("the county hub refuses this point as revoked; queued envelopes are kept")
+            elif not revoked and state.revoked:
+                state.revoked, state.revoked_at = False, None
+                audit.record(session, audit.HUB_ACTOR, "point_reinstated", state.point_id)
         session.add(state)
 
 
@@ -149,6 +170,7 @@ def _next_batch(data_dir: Path, after_seq: int, size: int) -> list[Outbox]:
             if case is not None and case.status == "queued":
                 case.status = "sent"
                 session.add(case)
+                audit.record(session, audit.SYSTEM_ACTOR, "case_sent", case.id, seq=row.seq)
         return batch
 
 
@@ -164,6 +186,9 @@ def _push(data_dir: Path, client, report: SyncReport) -> None:
         try:
             results = client.push([row.envelope for row in batch])
         except HubRefused as exc:
+            if exc.reason == REVOKED:
+                _unsend(data_dir, batch)
+                raise
             if exc.status in _ENVELOPE_REFUSALS and len(batch) == 1:
                 _settle(data_dir, batch[0].envelope_id, "rejected", f"hub_refused:{exc.reason}", str(exc), report)
                 report.pushed += 1
@@ -176,10 +201,26 @@ def _push(data_dir: Path, client, report: SyncReport) -> None:
             return
         report.pushed += len(batch)
         by_id = {row.envelope_id: row for row in batch}
+        if any(result.reason == REVOKED for result in results):
+            # Not a bad envelope: this point may no longer send. Keep everything queued and show why.
+            _unsend(data_dir, batch)
+            report.revoked = True
+            return
         for result in results:
             if result.envelope_id in by_id:
                 _settle(data_dir, result.envelope_id, result.status, result.reason, result.message, report)
         after_seq = batch[-1].seq
+
+
+def _unsend(data_dir: Path, batch: list[Outbox]) -> None:
+    """The hub took none of ``batch``: its cases go back from "sent" to "queued"."""
+    with db.session_scope(data_dir) as session:
+        for row in batch:
+            case = session.get(Case, row.case_id) if row.case_id else None
+            if case is not None and case.status == "sent":
+                case.status = "queued"
+                session.add(case)
+                audit.record(session, audit.SYSTEM_ACTOR, "case_unsent", case.id, seq=row.seq)
 
 
 def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message: str, report: SyncReport) -> None:
@@ -192,16 +233,25 @@ def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message:
         if status in ("accepted", "duplicate", "conflict"):
             row.state, row.acked_at, row.last_error = "acked", utcnow(), ""
             setattr(report, status, getattr(report, status) + 1)
+            audit.record(session, audit.HUB_ACTOR, f"envelope_{status}", row.case_id or str(row.seq),
+                         seq=row.seq, envelope_id=row.envelope_id)
             if case is not None and case.status in ("queued", "sent") and row.kind == Kind.SUBMIT:
                 case.status = "acked"
                 if status == "conflict":
                     case.hub_status = "conflict"
+                audit.record(session, audit.HUB_ACTOR, "case_acked", case.id, hub_status=case.hub_status)
+            if row.kind == Kind.POINT_KEYS:
+                settle_key_rotation(session, get_state(session), row, status)
         elif status == "rejected":
             row.state, row.reason, row.last_error = "quarantined", (reason or "rejected")[:200], message[:500]
             report.rejected += 1
+            audit.record(session, audit.HUB_ACTOR, "envelope_rejected", row.case_id or str(row.seq),
+                         seq=row.seq, envelope_id=row.envelope_id, reason=row.reason)
             if case is not None and case.status == "sent":
                 case.status = "queued"
                 case.hub_status = "rejected"
+            if row.kind == Kind.POINT_KEYS:
+                settle_key_rotation(session, get_state(session), row, status)
         else:
             row.last_error = f"unknown push status {status!r}"[:500]
             report.errors.append(f"the hub answered an unknown status {status!r} for an envelope")
@@ -210,13 +260,14 @@ def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message:
             session.add(case)
 
 
-def _pull(data_dir: Path, client, identity, report: SyncReport) -> None:
+def _pull(data_dir: Path, client, report: SyncReport) -> None:
     for _ in range(MAX_PULL_BATCHES):
         with db.session_scope(data_dir) as session:
             after = get_state(session).pull_cursor
         result = client.pull(after)
+        keys = opening_keys(data_dir)
         with db.session_scope(data_dir) as session:
-            applied = apply_messages(session, get_state(session), identity, result.envelopes, result.cursor)
+            applied = apply_messages(session, get_state(session), keys, result.envelopes, result.cursor)
         report.pulled += len(result.envelopes)
         report.applied += applied.applied
         report.errors.extend(f"a hub message was refused: {error}" for error in applied.errors)
@@ -233,6 +284,8 @@ def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
     try:
         signed = client.catalog()
     except HubRefused as exc:
+        if exc.reason == REVOKED:
+            raise
         report.errors.append(f"the hub refused the catalog request ({exc.reason})")
         return
     with db.session_scope(data_dir) as session:
@@ -281,8 +334,9 @@ class SyncWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                sync_once(self.data_dir, transport=self.transport)
-                self.failures = 0
+                report = sync_once(self.data_dir, transport=self.transport)
+                # A revoked point asks again only rarely: the county must act before anything can move.
+                self.failures = 32 if report.revoked else 0
             except HubUnreachable:
                 self.failures += 1
             except Exception:

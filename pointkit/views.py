@@ -11,7 +11,7 @@ import segno
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlmodel import select
 
-from sync import HubUnreachable
+from sync import HubRefused, HubUnreachable
 from sync.idnumber import mask_id_number
 from sync.web import gettext as _
 from sync.workdays import COUNTY_TIMEZONE
@@ -21,12 +21,13 @@ from .auth import login_required
 from .catalog import department_names, get_item, list_items
 from .inbox import refused_messages
 from .intake import Applicant, IntakeError, receive_case
-from .models import Case, Outbox
-from .outbox import quarantined
-from .pickup import PickupError, collect, find_case, verified_result
+from .models import Case
+from .outbox import quarantined, requeue as requeue_envelope
+from .pickup import MAX_PICKUP_TRIES, PickupError, collect, find_case, verified_result
 from .runtime import data_dir, identity, wake_sync
 from .state import as_utc, get_state
 from .syncagent import plain_reason, sync_once
+from .trust import sealing_key
 
 bp = Blueprint("views", __name__)
 
@@ -163,7 +164,11 @@ def pickup():
                                         request.form.get("pickup_code", ""), request.form.get("id_last4", ""),
                                         identity=identity())
         except PickupError as exc:
-            error = _(PICKUP_MESSAGES[exc.reason])
+            if exc.unlocks_at is not None:
+                error = _(PICKUP_MESSAGES[exc.reason], count=MAX_PICKUP_TRIES,
+                          time=exc.unlocks_at.astimezone(COUNTY_TIMEZONE).strftime("%H:%M"))
+            else:
+                error = _(PICKUP_MESSAGES[exc.reason])
         else:
             wake_sync()
             return redirect(url_for("views.handover", case_id=case.id))
@@ -175,6 +180,7 @@ PICKUP_MESSAGES = {
     "not_ready": "The result for this case is not ready (or was already collected).",
     "wrong_pickup_code": "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.",
     "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
+    "pickup_locked": "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.",
 }
 
 
@@ -207,7 +213,8 @@ def sync_status():
         receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(
             Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
-                           last_sync_at=as_utc(state.last_sync_at),
+                           last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
+                           clock_offset_seconds=round(state.clock_offset_ms / 1000),
                            last_attempt_at=as_utc(state.last_attempt_at), county_tz=COUNTY_TIMEZONE)
 
 
@@ -220,6 +227,9 @@ def sync_now():
     except HubUnreachable as exc:
         flash(_("Sync failed: {reason}. Cases stay queued and are sent when the link is back.",
                 reason=_(plain_reason(exc))))
+    except HubRefused as exc:
+        flash(_("The county hub refused this point's request ({reason}). Cases stay queued; tell county IT.",
+                reason=exc.reason))
     else:
         counts = {key: value for key, value in report.to_dict().items() if key != "errors"}
         flash(_("Sync done: {pushed} sent ({accepted} accepted, {rejected} rejected), {pulled} received, {applied} applied.",
@@ -232,11 +242,9 @@ def sync_now():
 def requeue(outbox_id: int):
     """Put a quarantined envelope back in the queue (admins, once the hub side is fixed)."""
     with db.session_scope(data_dir()) as dbs:
-        row = dbs.get(Outbox, outbox_id)
-        if row is None or row.state != "quarantined":
-            abort(404)
-        row.state, row.reason = "queued", ""
-        dbs.add(row)
+        row = requeue_envelope(dbs, outbox_id, actor=g.staff.username)
+    if row is None:
+        abort(404)
     wake_sync()
     flash(_("The envelope is queued again."))
     return redirect(url_for("views.sync_status"))
