@@ -11,6 +11,7 @@ the operator and reviewer pages and the staff JSON API.
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,10 @@ from werkzeug.exceptions import HTTPException
 
 from sync.web import api_error, install_csrf, install_i18n
 
-from .db import database_url, init_app, init_db, make_engine
+from .db import database_url, init_app, init_db, make_engine, session_scope
 from .i18n import translator
 from .instance import secret_key
-from .keys import ensure_identity
+from .keys import ensure_keys, keyring_state
 
 __all__ = ["create_app"]
 
@@ -52,7 +53,9 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     engine = make_engine(app.config["DATABASE_URL"])
     init_db(engine)
     init_app(app, engine)
-    app.extensions["hub_identity"] = ensure_identity(data_dir)
+    with session_scope(engine) as session:
+        keyring = ensure_keys(session, data_dir)
+        app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, translator)
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
@@ -83,7 +86,9 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The type and the stack only: an exception's message may quote a resident's data.
+        stack = "".join(traceback.format_tb(error.__traceback__))
+        log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, request.path, stack)
         if request.path.startswith(JSON_PREFIXES):
             return api_error(500, "internal_error", "the hub failed to handle this request; see hub.log")
         return render_template("error.html", error=None), 500

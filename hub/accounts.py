@@ -1,19 +1,42 @@
-"""Hub accounts: creating staff, checking passwords, API bearer tokens."""
+"""Hub accounts: creating staff, checking passwords (with lockout), API bearer tokens.
+
+Passwords are scrypt hashes (``sync.passwords``). Five wrong passwords in a
+row lock an account for 15 minutes, audited; a locked account is refused
+without even checking the password, so guessing on costs nothing but time.
+"""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from sync import hash_password, hash_secret, verify_password
+from sync.workdays import COUNTY_TIMEZONE
 
-from .db import utc_now
+from .audit import append_audit
+from .db import as_utc, utc_now
 from .models import ROLES, ApiToken, Department, Staff
 
 MIN_PASSWORD_LENGTH = 8
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 # Checked when a username is unknown, so a miss costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password")
+
+
+class AccountLocked(Exception):
+    """Too many wrong passwords: the account refuses logins until ``until``."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"account locked, try again after {unlock_time(until)} (China Standard Time)")
+        self.until = until
+
+
+def unlock_time(until: datetime) -> str:
+    """HH:MM on the county's clock, as staff read it."""
+    return as_utc(until).astimezone(COUNTY_TIMEZONE).strftime("%H:%M")
 
 
 class AccountError(ValueError):
@@ -26,7 +49,7 @@ class AccountError(ValueError):
 
 def create_staff(
     session: Session, *, username: str, password: str, role: str, department_code: str | None = None,
-    display_name: str = "",
+    display_name: str = "", actor: str = "cli",
 ) -> Staff:
     """Add an account; reviewers must belong to an existing department."""
     username = username.strip()
@@ -46,15 +69,36 @@ def create_staff(
                   department_code=department_code or None, display_name=display_name or username)
     session.add(staff)
     session.flush()
+    append_audit(session, actor=actor, action="user_added", subject=f"staff:{staff.username}",
+                 detail={"role": role, "department": staff.department_code})
     return staff
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    """The account if the password is right, else None; raise AccountLocked while it is locked.
+
+    Failures are counted in ``session``: the caller commits whatever the outcome.
+    """
     staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
     if staff is None:
         verify_password(password, _DUMMY_HASH)
         return None
-    return staff if verify_password(password, staff.password_hash) else None
+    now = utc_now()
+    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
+        raise AccountLocked(as_utc(staff.locked_until))
+    if verify_password(password, staff.password_hash):
+        if staff.failed_logins or staff.locked_until:
+            staff.failed_logins, staff.locked_until = 0, None
+            session.add(staff)
+        return staff
+    staff.failed_logins += 1
+    session.add(staff)
+    if staff.failed_logins < MAX_FAILED_LOGINS:
+        return None
+    staff.failed_logins, staff.locked_until = 0, now + LOCKOUT
+    append_audit(session, actor="hub", action="login_locked", subject=f"staff:{staff.username}",
+                 detail={"failures": MAX_FAILED_LOGINS, "until": staff.locked_until.isoformat()})
+    raise AccountLocked(staff.locked_until)
 
 
 def issue_api_token(session: Session, staff: Staff) -> str:

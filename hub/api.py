@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from pathlib import Path
+
+from flask import Blueprint, current_app, g, request
 from sqlmodel import select
 
 from sync.web import api_error, openapi_document, parse_json_body
@@ -12,8 +14,9 @@ from .auth import api_auth
 from .cases import can_view, case_detail, queue
 from .db import get_session, iso
 from .enrollment import EnrollmentError, create_enrollment_token
-from .keys import current_identity
-from .models import Case, Point
+from .keys import current_identity, current_keyring, publish_current, rotate_keys
+from .models import Case, HubKey
+from .points import PointError, points_overview, revoke_point
 from .review import ReviewError, decide
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -62,18 +65,55 @@ def post_decision(case_id: str):
     return case_detail(db, case)
 
 
-def point_public(point: Point) -> dict:
-    return {"point_id": str(point.id), "name": point.name, "level": point.level, "status": point.status,
-            "fingerprint": point.fingerprint, "enrolled_at": iso(point.enrolled_at),
-            "last_contact": iso(point.last_contact)}
-
-
 @bp.get("/points")
 @api_auth("admin")
 def get_points():
-    """Every point, enrolled or waiting."""
-    points = get_session().exec(select(Point).order_by(Point.name)).all()
-    return {"points": [point_public(point) for point in points]}
+    """Every point: pending (with token expiry), active and revoked."""
+    return {"points": points_overview(get_session())}
+
+
+@bp.post("/points/<point_id>/revoke")
+@api_auth("admin")
+def post_point_revoke(point_id: str):
+    """Revoke a point (by id or name): everything it sends from now on is refused."""
+    db = get_session()
+    try:
+        point = revoke_point(db, point_id[:128], actor=g.staff.username)
+    except PointError as exc:
+        db.rollback()
+        return api_error(exc.status, exc.reason, str(exc))
+    db.commit()
+    return next(row for row in points_overview(db) if row["point_id"] == str(point.id))
+
+
+def _keys_public() -> dict:
+    rows = get_session().exec(select(HubKey).order_by(HubKey.generation)).all()
+    return {"keys": [{"generation": row.generation, "fingerprint": row.fingerprint, "suites": row.suites,
+                      "created_at": iso(row.created_at), "purged_at": iso(row.purged_at),
+                      "current": row is rows[-1]} for row in rows]}
+
+
+@bp.get("/keys")
+@api_auth("admin")
+def get_keys():
+    """The hub's key generations, oldest first; the last is current."""
+    return _keys_public()
+
+
+@bp.post("/keys/rotate")
+@api_auth("admin")
+def post_keys_rotate():
+    """Make a new hub key generation and announce it to every active point."""
+    body = parse_json_body(schemas.KeyRotateRequest)
+    if not isinstance(body, schemas.KeyRotateRequest):
+        return body
+    db = get_session()
+    data_dir = Path(current_app.config["DATA_DIR"])
+    keyring = rotate_keys(db, data_dir, current_keyring(), post_quantum=body.post_quantum, actor=g.staff.username)
+    db.commit()
+    publish_current(data_dir, keyring.current)
+    g.pop("hub_keyring", None)
+    return _keys_public(), 201
 
 
 @bp.post("/points")
@@ -85,7 +125,8 @@ def post_point():
         return body
     db = get_session()
     try:
-        issued = create_enrollment_token(db, name=body.name, level=body.level, identity=current_identity())
+        issued = create_enrollment_token(db, name=body.name, level=body.level, identity=current_identity(),
+                                         expires_hours=body.expires_hours, actor=g.staff.username)
     except EnrollmentError as exc:
         db.rollback()
         return api_error(exc.status, exc.reason, str(exc))
@@ -94,21 +135,31 @@ def post_point():
             "expires_at": iso(issued.expires_at)}, 201
 
 
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _OPERATIONS = [
     {"path": "/api/login", "method": "POST", "summary": "Log in for a bearer token", "auth": False,
-     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 422]},
+     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 422, 423]},
     {"path": "/api/queue", "method": "GET", "summary": "Open work, soonest due first",
      "response": schemas.QueueResponse, "errors": [401],
      "parameters": [{"name": "department", "in": "query", "required": False, "schema": {"type": "string"}}]},
     {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": schemas.CaseDetail,
-     "errors": [401, 404]},
+     "errors": [401, 404], "parameters": [_CASE_ID]},
     {"path": "/api/cases/{case_id}/decision", "method": "POST", "summary": "Decide a department task",
-     "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422]},
+     "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422],
+     "parameters": [_CASE_ID]},
     {"path": "/api/points", "method": "GET", "summary": "List points", "response": schemas.PointsResponse,
      "errors": [401, 403]},
     {"path": "/api/points", "method": "POST", "summary": "Add a point and issue its enrollment token",
      "request": schemas.PointCreate, "response": schemas.PointCreated, "status": 201,
      "errors": [400, 401, 403, 409, 422]},
+    {"path": "/api/points/{point_id}/revoke", "method": "POST", "summary": "Revoke a point (id or name)",
+     "response": schemas.PointPublic, "errors": [401, 403, 404, 409],
+     "parameters": [{"name": "point_id", "in": "path", "required": True, "schema": {"type": "string"}}]},
+    {"path": "/api/keys", "method": "GET", "summary": "List hub key generations", "response": schemas.HubKeysResponse,
+     "errors": [401, 403]},
+    {"path": "/api/keys/rotate", "method": "POST", "summary": "Rotate the hub keys",
+     "request": schemas.KeyRotateRequest, "response": schemas.HubKeysResponse, "status": 201,
+     "errors": [400, 401, 403, 422]},
     {"path": "/sync/v1/enroll", "method": "POST", "summary": "Enroll a point", "auth": False,
      "request": schemas.EnrollRequest, "response": schemas.EnrollResponse, "errors": [400, 403, 409, 422]},
     {"path": "/healthz", "method": "GET", "summary": "Liveness", "auth": False, "response": schemas.Health,
@@ -121,7 +172,8 @@ def get_openapi():
     """The OpenAPI 3.1 description of this API."""
     models = [schemas.LoginRequest, schemas.LoginResponse, schemas.QueueResponse, schemas.CaseDetail,
               schemas.DecisionRequest, schemas.PointsResponse, schemas.PointCreate, schemas.PointCreated,
-              schemas.EnrollRequest, schemas.EnrollResponse, schemas.PushResponse, schemas.Health]
+              schemas.EnrollRequest, schemas.EnrollResponse, schemas.PushResponse, schemas.Health,
+              schemas.PointPublic, schemas.HubKeysResponse, schemas.KeyRotateRequest]
     return openapi_document(
         title="pointkit hub", version="1",
         description="County hub staff API. Point sync (push, pull, catalog) is binary and documented "

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from sync.web import api_error, gettext as _, parse_json_body
 
-from .accounts import authenticate, issue_api_token, staff_for_token
+from .accounts import AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
 from .db import get_session
 from .models import Staff
 from .schemas import LoginRequest
@@ -85,16 +85,26 @@ def login():
     """The login page: username and password, then on to where the user was going."""
     error = None
     username = ""
+    status = 200
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
-        staff = authenticate(get_session(), username, request.form.get("password", "")[:200])
+        db = get_session()
+        try:
+            staff = authenticate(db, username, request.form.get("password", "")[:200])
+        except AccountLocked as locked:
+            db.commit()
+            log.warning("login refused: account locked until %s", locked.until.isoformat())
+            error = _("This account is locked after too many wrong passwords. Try again after {time}.",
+                      time=unlock_time(locked.until))
+            return render_template("login.html", error=error, username=username), 423
+        db.commit()
         if staff is not None:
             session.clear()
             session["staff_id"] = str(staff.id)
             log.info("staff %s logged in", staff.username)
             return redirect(_safe_next(request.args.get("next")))
-        error = _("Wrong username or password. Check both and try again.")
-    return render_template("login.html", error=error, username=username), 401 if error else 200
+        error, status = _("Wrong username or password. Check both and try again."), 401
+    return render_template("login.html", error=error, username=username), status
 
 
 @bp.post("/logout")
@@ -111,7 +121,12 @@ def api_login():
     if not isinstance(body, LoginRequest):
         return body
     db = get_session()
-    staff = authenticate(db, body.username, body.password)
+    try:
+        staff = authenticate(db, body.username, body.password)
+    except AccountLocked as locked:
+        db.commit()
+        return api_error(423, "account_locked", str(locked))
+    db.commit()
     if staff is None:
         return api_error(401, "bad_credentials", "wrong username or password")
     token = issue_api_token(db, staff)

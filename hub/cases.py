@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from .audit import append_audit
 from .db import iso
 from .models import Case, CaseEvent, Point, ReviewTask, Staff
 
@@ -14,9 +15,10 @@ OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "needs_attention")
 
 
 def record_event(session: Session, case_id: str, *, actor: str, action: str, note: str = "") -> CaseEvent:
-    """Append one line to a case's timeline (never personal data in ``note``)."""
+    """Append one line to a case's timeline and to the audit chain (never personal data in ``note``)."""
     event = CaseEvent(case_id=case_id, actor=actor[:128], action=action, note=note[:2000])
     session.add(event)
+    append_audit(session, actor=actor, action=action, subject=f"case:{case_id}", detail={"note": note[:2000]})
     return event
 
 

@@ -20,6 +20,7 @@ from sync.catalog import CatalogFile, ServiceItem
 from sync.messages import CATALOG_DOCUMENT_TYPE
 from sync.web import validation_fields
 
+from .audit import append_audit
 from .db import iso, utc_now
 from .models import CatalogItem, CatalogVersion, Department
 
@@ -83,7 +84,8 @@ def current_version(session: Session) -> CatalogVersion | None:
     return session.exec(select(CatalogVersion).order_by(CatalogVersion.version.desc()).limit(1)).first()
 
 
-def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity, source: str = "") -> ImportResult:
+def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity, source: str = "",
+                   actor: str = "cli") -> ImportResult:
     """Store ``catalog`` as a new signed version when it differs from the current one."""
     check_catalog(catalog)
     content = _content(catalog)
@@ -106,6 +108,9 @@ def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity
                                 route=item.route, promised_days=item.promised_days,
                                 item=item.model_dump(mode="json")))
     session.flush()
+    append_audit(session, actor=actor, action="catalog_imported", subject=f"catalog:{version}",
+                 detail={"version": version, "source": source[:200], "departments": len(catalog.departments),
+                         "items": len(catalog.items)})
     return ImportResult(version, True, len(catalog.departments), len(catalog.items))
 
 

@@ -14,12 +14,14 @@ from sqlmodel import Session, select
 from sync import Identity
 
 from .accounts import AccountError, create_staff
+from .audit import verify_audit
 from .catalog import CatalogError, import_catalog, load_catalog_file
 from .db import database_url, init_db, iso, make_engine, session_scope
-from .enrollment import EnrollmentError, create_enrollment_token
+from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
-from .keys import load_identity
-from .models import POINT_LEVELS, ROLES, Point
+from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
+from .models import POINT_LEVELS, ROLES, HubKey
+from .points import PointError, points_overview, revoke_point
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -29,16 +31,21 @@ data_option = click.option(
     help="The hub's data directory (database, keys, logs).")
 
 
-@contextmanager
-def _hub(data_dir: Path) -> Iterator[tuple[Session, Identity]]:
-    """A committed-on-success session and the hub's keys for an initialized data directory."""
+def _engine(data_dir: Path):
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
     engine = make_engine(database_url(data_dir))
     init_db(engine)
+    return engine
+
+
+@contextmanager
+def _hub(data_dir: Path) -> Iterator[tuple[Session, Identity]]:
+    """A committed-on-success session and the hub's keys for an initialized data directory."""
+    engine = _engine(data_dir)
     try:
         with session_scope(engine) as session:
-            yield session, load_identity(data_dir)
+            yield session, ensure_keys(session, data_dir).current
     finally:
         engine.dispose()
 
@@ -54,10 +61,13 @@ def main() -> None:
 @click.option("--admin-user", default="admin", show_default=True, help="Username of the first admin account.")
 @click.option("--admin-password", default=None,
               help="Password of the first admin account (at least 8 characters); generated and printed if omitted.")
-def init(data_dir: Path, admin_user: str, admin_password: str | None) -> None:
-    """Create a new hub: database, hub keys and the first admin account."""
+@click.option("--pq/--no-pq", "post_quantum", default=False, show_default=True,
+              help="Give the hub a hybrid post-quantum key (ML-KEM-768 + X25519): points seal to it.")
+def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quantum: bool) -> None:
+    """Create a new hub: database, hub keys (generation 1) and the first admin account."""
     try:
-        done = initialize(data_dir, admin_user=admin_user, admin_password=admin_password)
+        done = initialize(data_dir, admin_user=admin_user, admin_password=admin_password,
+                          post_quantum=post_quantum)
     except (InstanceError, AccountError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Initialized hub in {done.data_dir}")
@@ -100,18 +110,21 @@ def _configure_logging(data_dir: Path) -> None:
 
 @main.group()
 def points() -> None:
-    """Register and list points (township and village windows)."""
+    """Register, list and revoke points (township and village windows)."""
 
 
 @points.command("add")
 @click.argument("name")
 @click.option("--level", required=True, type=click.Choice(POINT_LEVELS), help="The point's level.")
+@click.option("--expires-hours", default=DEFAULT_TOKEN_HOURS, show_default=True, type=click.IntRange(1, 720),
+              help="Hours until the enrollment token expires.")
 @data_option
-def points_add(name: str, level: str, data_dir: Path) -> None:
+def points_add(name: str, level: str, expires_hours: int, data_dir: Path) -> None:
     """Register point NAME and print its one-time enrollment token (the last line)."""
     try:
         with _hub(data_dir) as (session, identity):
-            issued = create_enrollment_token(session, name=name, level=level, identity=identity)
+            issued = create_enrollment_token(session, name=name, level=level, identity=identity,
+                                             expires_hours=expires_hours)
     except EnrollmentError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Point {issued.point_name} ({issued.level}) registered; the token below works once "
@@ -122,14 +135,99 @@ def points_add(name: str, level: str, data_dir: Path) -> None:
 @points.command("list")
 @data_option
 def points_list(data_dir: Path) -> None:
-    """List points with their status, fingerprint and last contact."""
+    """List points: id, name, level, status, fingerprint, last contact, and when a pending token expires."""
     with _hub(data_dir) as (session, _identity):
-        rows = session.exec(select(Point).order_by(Point.name)).all()
-        if not rows:
-            click.echo("No points yet; add one with 'pointkit-hub points add NAME --level village'.")
-        for point in rows:
-            click.echo("\t".join([str(point.id), point.name, point.level, point.status, point.fingerprint or "-",
-                                  iso(point.last_contact) or "-"]))
+        rows = points_overview(session)
+    if not rows:
+        click.echo("No points yet; add one with 'pointkit-hub points add NAME --level village'.")
+    for point in rows:
+        expiry = f"token expires {point['token_expires_at']}" if point["token_expires_at"] else (
+            f"revoked {point['revoked_at']}" if point["revoked_at"] else "")
+        click.echo("\t".join([point["point_id"], point["name"], point["level"], point["status"],
+                              point["fingerprint"] or "-", point["last_contact"] or "-", expiry or "-"]))
+
+
+@points.command("revoke")
+@click.argument("name")
+@data_option
+def points_revoke(name: str, data_dir: Path) -> None:
+    """Revoke point NAME (a lost or stolen laptop): the hub refuses all it sends from now on."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            point = revoke_point(session, name, actor="cli")
+            summary = f"Point {point.name} revoked; its envelopes and requests are refused from now on."
+    except PointError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary)
+    click.echo("Cases it sent before are unchanged. Enroll a replacement laptop under a new name.")
+
+
+@main.group()
+def keys() -> None:
+    """The hub's own keys: list generations, rotate, purge old ones."""
+
+
+@keys.command("list")
+@data_option
+def keys_list(data_dir: Path) -> None:
+    """List key generations: number, fingerprint, suites, created, purged (the last one is current)."""
+    with _hub(data_dir) as (session, _identity):
+        rows = session.exec(select(HubKey).order_by(HubKey.generation)).all()
+        current = rows[-1].generation
+        for row in rows:
+            state = "current" if row.generation == current else (
+                f"purged {iso(row.purged_at)}" if row.purged_at else "held")
+            click.echo("\t".join([str(row.generation), row.fingerprint, suite_names(row.suites),
+                                  f"created {iso(row.created_at)}", state]))
+
+
+@keys.command("rotate")
+@data_option
+@click.option("--pq/--no-pq", "post_quantum", default=None,
+              help="Whether the new key includes ML-KEM-768 (hybrid suite); default: as the current key.")
+def keys_rotate(data_dir: Path, post_quantum: bool | None) -> None:
+    """Make a new key generation and announce it to every active point, signed by the current key."""
+    engine = _engine(data_dir)
+    try:
+        with session_scope(engine) as session:
+            keyring = rotate_keys(session, data_dir, ensure_keys(session, data_dir), post_quantum=post_quantum,
+                                  actor="cli")
+        publish_current(data_dir, keyring.current)
+    finally:
+        engine.dispose()
+    click.echo(f"Hub keys rotated to generation {keyring.generation}; the old key still opens envelopes sealed to it.")
+    click.echo(f"New fingerprint: {keyring.fingerprint}")
+
+
+@keys.command("purge")
+@click.argument("generation", type=int)
+@data_option
+def keys_purge(generation: int, data_dir: Path) -> None:
+    """Delete old key GENERATION's private keys; envelopes still sealed to it are refused from then on."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            purge_generation(session, data_dir, generation, actor="cli")
+    except HubKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Generation {generation} purged: its private keys are deleted.")
+
+
+@main.group()
+def audit() -> None:
+    """The hub's hash-chained audit log."""
+
+
+@audit.command("verify")
+@data_option
+def audit_verify(data_dir: Path) -> None:
+    """Check the audit chain; exit 1 naming the first entry that was edited, removed or reordered."""
+    with _hub(data_dir) as (session, _identity):
+        report = verify_audit(session)
+    if report.broken is not None:
+        click.echo(f"Audit chain broken at entry {report.broken.entry_id} (position {report.broken.position + 1} "
+                   f"of {report.entries}): {report.broken.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"Audit chain holds: {report.entries} entries; head {report.head}")
 
 
 @main.group()

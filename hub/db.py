@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine
 
 from sync.clock import utcnow
@@ -28,8 +28,10 @@ def database_url(data_dir: Path) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, foreign keys and immediate transactions."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # hide_parameters: an error message must never carry a resident's data into hub.log.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -51,10 +53,26 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create any missing tables (idempotent)."""
+    """Create any missing tables and add columns newer code expects (idempotent)."""
     from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     SQLModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """The additive migration: a hub made by an older release gains the nullable or defaulted columns
+    added since (create_all makes new tables but never alters old ones)."""
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in SQLModel.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = " DEFAULT 0" if not column.nullable else ""
+                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
 
 
 @contextmanager

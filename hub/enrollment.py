@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
@@ -18,10 +18,14 @@ from sqlmodel import Session, select
 from sync import Identity, SignatureError, hash_secret, now_ms, unb64, verify_document
 from sync.keys import fingerprint as key_fingerprint
 
-from .db import utc_now
-from .models import POINT_LEVELS, EnrollmentToken, Point
+from .audit import append_audit
+from .db import as_utc, utc_now
+from .keys import Keyring
+from .models import POINT_LEVELS, EnrollmentToken, Point, PointKey
 
 FINGERPRINT_CHARS = 16
+DEFAULT_TOKEN_HOURS = 72
+MAX_TOKEN_HOURS = 30 * 24
 
 
 class EnrollmentError(ValueError):
@@ -41,13 +45,18 @@ class IssuedToken:
     expires_at: datetime
 
 
-def create_enrollment_token(session: Session, *, name: str, level: str, identity: Identity) -> IssuedToken:
-    """Register ``name`` as a pending point and issue a one-time token for it."""
+def create_enrollment_token(
+    session: Session, *, name: str, level: str, identity: Identity, expires_hours: int = DEFAULT_TOKEN_HOURS,
+    actor: str = "cli",
+) -> IssuedToken:
+    """Register ``name`` as a pending point and issue a one-time token for it, valid ``expires_hours``."""
     name = name.strip()
     if not name:
         raise EnrollmentError("name_required", "a point needs a name", 422)
     if level not in POINT_LEVELS:
         raise EnrollmentError("bad_level", f"level must be one of {', '.join(POINT_LEVELS)}", 422)
+    if not 1 <= expires_hours <= MAX_TOKEN_HOURS:
+        raise EnrollmentError("bad_expiry", f"a token must expire within 1 to {MAX_TOKEN_HOURS} hours", 422)
     point = session.exec(select(Point).where(Point.name == name)).first()
     if point is not None and point.status != "pending":
         raise EnrollmentError("point_exists", f"point {name!r} is already {point.status}; "
@@ -58,10 +67,21 @@ def create_enrollment_token(session: Session, *, name: str, level: str, identity
         point.level = level
         session.add(point)
     token = f"{secrets.token_urlsafe(24)}.{identity.fingerprint[:FINGERPRINT_CHARS]}"
-    row = EnrollmentToken(token_hash=hash_secret(token), point_name=name, level=level)
+    row = EnrollmentToken(token_hash=hash_secret(token), point_name=name, level=level,
+                          expires_at=utc_now() + timedelta(hours=expires_hours))
     session.add(row)
     session.flush()
+    append_audit(session, actor=actor, action="point_added", subject=f"point:{name}",
+                 detail={"level": level, "token_expires_at": row.expires_at.isoformat()})
     return IssuedToken(token, name, level, row.expires_at)
+
+
+def pending_token_expiry(session: Session, name: str) -> datetime | None:
+    """When the newest unused token for point ``name`` expires, if one was issued."""
+    row = session.exec(select(EnrollmentToken).where(EnrollmentToken.point_name == name,
+                                                     EnrollmentToken.used_at.is_(None))  # type: ignore[union-attr]
+                       .order_by(EnrollmentToken.created_at.desc()).limit(1)).first()
+    return row.expires_at if row else None
 
 
 def _public_key(text: str, field: str) -> bytes:
@@ -76,16 +96,23 @@ def _public_key(text: str, field: str) -> bytes:
 
 def enroll(
     session: Session, *, token: str, name: str, sign_public_key: str, enc_public_key: str, proof: str,
-    identity: Identity,
+    keyring: Keyring,
 ) -> dict:
-    """Check the token and the proof, activate the point and answer with the hub's keys."""
+    """Check the token and the proof, activate the point and answer with the hub's current keys.
+
+    ``recipients`` lists the keys to seal to, preferred first (the hybrid key when the
+    county has the post-quantum option on); ``generation`` is the hub key generation.
+    """
     row = session.exec(select(EnrollmentToken).where(EnrollmentToken.token_hash == hash_secret(token))).first()
     if row is None:
         raise EnrollmentError("token_unknown", "this enrollment token is not known to the hub; ask the admin for one")
     if row.used_at is not None:
         raise EnrollmentError("token_used", "this enrollment token was already used; ask the admin for a new one")
-    if row.expires_at <= utc_now():
+    if as_utc(row.expires_at) <= utc_now():
         raise EnrollmentError("token_expired", "this enrollment token has expired; ask the admin for a new one")
+    if not token.endswith("." + keyring.fingerprint[:FINGERPRINT_CHARS]):
+        raise EnrollmentError("token_superseded", "the hub's keys were rotated after this token was issued; "
+                              "ask the admin for a new one")
     if name and name != row.point_name:
         raise EnrollmentError("name_mismatch", "the point name does not match the one the token was issued for")
     sign_raw = _public_key(sign_public_key, "sign_public_key")
@@ -104,13 +131,19 @@ def enroll(
     point.sign_public_key, point.enc_public_key = sign_public_key, enc_public_key
     point.fingerprint = key_fingerprint(sign_raw, enc_raw)
     point.enrolled_at = point.last_contact = now
-    session.add_all([row, point])
+    session.add_all([row, point, PointKey(point_id=point.id, sign_public_key=sign_public_key,
+                                          enc_public_key=enc_public_key, fingerprint=point.fingerprint)])
     session.flush()
+    append_audit(session, actor=point.name, action="point_enrolled", subject=f"point:{point.name}",
+                 detail={"point_id": str(point.id), "fingerprint": point.fingerprint})
+    identity = keyring.current
     return {
         "point_id": str(point.id),
         "name": point.name,
         "level": point.level,
         "hub": {**identity.public().to_json(), "fingerprint": identity.fingerprint},
+        "recipients": [key.to_json() for key in identity.recipient_keys()],
+        "generation": keyring.generation,
         "hub_time_ms": now_ms(),
     }
 

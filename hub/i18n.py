@@ -15,6 +15,8 @@ ZH = {
     "Username": "用户名",
     "Password": "密码",
     "Wrong username or password. Check both and try again.": "用户名或密码错误，请核对后重试。",
+    "This account is locked after too many wrong passwords. Try again after {time}.":
+        "密码连续输错次数过多，账号已锁定，请在 {time} 之后再试。",
     # queue
     "Department queue": "部门待办",
     "Open cases": "在办件",
@@ -91,6 +93,16 @@ ZH = {
     "Enrolled": "注册时间",
     "Last contact": "最近联系",
     "No points yet.": "尚无基层窗口。",
+    "Times are UTC.": "时间均为 UTC。",
+    "Token expires / revoked": "注册码到期 / 吊销时间",
+    "Revoke": "吊销",
+    "Revoke a point": "吊销基层窗口",
+    "Revoke {name}? From now on the hub refuses every envelope and request from this point. Cases it sent "
+    "before stay as they are. This cannot be undone: a replacement laptop enrolls under a new name.":
+        "确定吊销{name}吗？此后中心将拒绝该窗口发来的一切数据和请求；此前发来的办件保持不变。"
+        "吊销不可撤销：替换的电脑须以新名称重新注册。",
+    "Yes, revoke this point": "确定吊销",
+    "Cancel": "取消",
     "Enter the point's name.": "请填写窗口名称。",
     "Choose township or village.": "请选择乡镇或村级。",
     "A point with this name is already enrolled. Use another name.": "同名窗口已注册，请使用其他名称。",

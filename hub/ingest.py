@@ -18,15 +18,18 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from sync import CaseCollected, Envelope, EnvelopeError, Identity, SubmitCase
+from sync import CaseCollected, Envelope, EnvelopeError, Identity, Kind, SignatureError, SubmitCase
 from sync.envelope import Header
 from sync.messages import POINT_INTENTS
+from sync.rotation import read_point_keys
 
 from .cases import record_event
 from .catalog import find_item
 from .db import as_utc, utc_now
+from .keys import Keyring
 from .models import Case, Point, RawEnvelope
-from .outbox import point_keys, send_status
+from .outbox import send_status
+from .points import point_keys, point_verifiers, record_point_keys
 from .routing import route_case
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ class _Raced(Exception):
     """Another request stored an envelope with the same id or (point, seq) first."""
 
 
-def ingest_envelopes(session: Session, frames: list[bytes], *, identity: Identity) -> list[dict[str, Any]]:
+def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring) -> list[dict[str, Any]]:
     """Handle each frame independently; return one result dict per frame, in order.
 
     An error before an envelope's raw bytes are stored propagates (the push
@@ -65,11 +68,11 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, identity: Identit
     results = []
     for frame in frames:
         try:
-            result = _ingest_one(session, frame, identity)
+            result = _ingest_one(session, frame, keyring)
         except _Raced:
             session.rollback()
             # The other copy is committed now; looking again answers duplicate or conflict.
-            result = _ingest_one(session, frame, identity)
+            result = _ingest_one(session, frame, keyring)
         log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
         results.append(asdict(result))
     return results
@@ -82,7 +85,21 @@ def _peek_id(frame: bytes) -> str:
         return ""
 
 
-def _ingest_one(session: Session, frame: bytes, identity: Identity) -> IngestResult:
+def _verify_sender(session: Session, envelope: Envelope, point: Point) -> None:
+    """Accept a signature by any key the point has held; a key rotation must come from the current one."""
+    if envelope.header.kind == Kind.POINT_KEYS:
+        envelope.verify(point_keys(point).verifier())
+        return
+    for key in point_verifiers(session, point):
+        try:
+            envelope.verify(key)
+            return
+        except EnvelopeError:
+            continue
+    raise EnvelopeError("bad_signature", "envelope signature does not verify with any key of this point")
+
+
+def _ingest_one(session: Session, frame: bytes, keyring: Keyring) -> IngestResult:
     try:
         envelope = Envelope.parse(frame)
     except EnvelopeError as exc:
@@ -97,10 +114,10 @@ def _ingest_one(session: Session, frame: bytes, identity: Identity) -> IngestRes
     if point.status != "active":
         return IngestResult(envelope_id, "rejected", "point_pending", "this point has not finished enrollment")
     try:
-        envelope.verify(point_keys(point).verifier())
+        _verify_sender(session, envelope, point)
     except EnvelopeError as exc:
         return IngestResult(envelope_id, "rejected", exc.reason, str(exc))
-    if header.kind not in POINT_INTENTS:
+    if header.kind not in POINT_INTENTS and header.kind != Kind.POINT_KEYS:
         return IngestResult(envelope_id, "rejected", "unsupported_kind",
                             f"the hub does not accept {header.kind.name} envelopes from points yet")
 
@@ -110,14 +127,15 @@ def _ingest_one(session: Session, frame: bytes, identity: Identity) -> IngestRes
     same_seq = session.exec(select(RawEnvelope).where(
         RawEnvelope.point_id == point.id, RawEnvelope.seq == header.seq, RawEnvelope.outcome != "conflict")).first()
     if same_seq is not None:
-        return _same_seq(session, envelope, same_seq, point, identity)
+        return _same_seq(session, envelope, same_seq, point, keyring)
 
     raw = _store_raw(session, envelope, point, "received")
     try:
-        return _apply(session, envelope, raw, point, identity)
-    except Exception:
+        return _apply(session, envelope, raw, point, keyring)
+    except Exception as exc:
         session.rollback()
-        log.exception("applying envelope %s failed; parked", envelope_id)
+        # The type only: the message of a failed apply may quote the payload (a resident's data).
+        log.error("applying envelope %s failed (%s); parked", envelope_id, type(exc).__name__)
         raw = session.get(RawEnvelope, raw.id)
         raw.outcome, raw.reason = "parked", "apply_failed"
         session.add(raw)
@@ -137,13 +155,13 @@ def _answer_known(known: RawEnvelope, point: Point) -> IngestResult:
 
 
 def _same_seq(session: Session, envelope: Envelope, stored: RawEnvelope, point: Point,
-              identity: Identity) -> IngestResult:
+              keyring: Keyring) -> IngestResult:
     """A second envelope with a used (point, seq): a resend of the same content, or a fork."""
     envelope_id = str(envelope.header.envelope_id)
     try:
         first = Envelope(Header.unpack(stored.header), stored.header, stored.ciphertext, stored.signature)
-        same = (stored.kind == int(envelope.header.kind)
-                and first.open(identity.enc_key) == envelope.open(identity.enc_key))
+        opening = keyring.opening_keys()
+        same = stored.kind == int(envelope.header.kind) and first.open(opening) == envelope.open(opening)
     except EnvelopeError:
         same = False
     if same:
@@ -173,11 +191,18 @@ def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str,
 
 
 def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
-           identity: Identity) -> IngestResult:
+           keyring: Keyring) -> IngestResult:
     envelope_id = raw.envelope_id
     intent = None
+    identity = keyring.current
     try:
-        payload = envelope.open(identity.enc_key)
+        payload = envelope.open(keyring.opening_keys())
+        if envelope.header.kind == Kind.POINT_KEYS:
+            status, reason, message = _apply_point_keys(session, payload, point)
+            raw.outcome, raw.reason = status, reason
+            session.add(raw)
+            session.commit()
+            return IngestResult(envelope_id, status, reason, message)
         intent = POINT_INTENTS[envelope.header.kind].model_validate(payload)
         if isinstance(intent, SubmitCase):
             status, reason, message = _apply_submit(session, intent, point, identity)
@@ -185,7 +210,7 @@ def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
             status, reason, message = _apply_collected(session, intent, point)
         else:
             raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
-    except (EnvelopeError, Refusal) as exc:
+    except (EnvelopeError, Refusal, SignatureError) as exc:
         status, reason, message = "rejected", exc.reason, str(exc)
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
@@ -199,6 +224,20 @@ def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
     session.add(raw)
     session.commit()
     return IngestResult(envelope_id, status, reason, message)
+
+
+def _apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> tuple[str, str, str]:
+    """The point rotated its keys: from now on seal to the new ones and accept them too."""
+    try:
+        keys = read_point_keys(payload, point.id)
+    except (SignatureError, ValidationError):
+        raise
+    except ValueError as exc:
+        raise Refusal("invalid_payload", f"the announced keys are not usable: {exc}") from None
+    if not record_point_keys(session, point, keys):
+        return "duplicate", "keys_current", "these keys are already the point's current keys"
+    log.info("point %s rotated its keys to %s", point.id, keys.fingerprint)
+    return "accepted", "", "new point keys recorded"
 
 
 def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity) -> tuple[str, str, str]:
@@ -220,6 +259,7 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     )
     session.add(case)
     session.flush()
+    log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}")
     if item is None:
@@ -246,6 +286,7 @@ def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> t
         return "duplicate", "already_closed", "the case was already closed"
     case.status, case.closed_at = "closed", utc_now()
     session.add(case)
+    log.info("case %s closed: result collected at point %s", case.id, point.id)
     record_event(session, case.id, actor=point.name, action="closed",
                  note=f"result collected at the point by {intent.staff}")
     return "accepted", "", "case closed"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .accounts import create_staff
 from .db import DATABASE_FILE, database_url, init_db, make_engine, session_scope
-from .keys import ensure_identity, has_identity
+from .keys import ensure_keys, has_identity
 
 SECRET_KEY_FILE = "secret_key"
 LOG_FILE = "hub.log"
@@ -32,8 +32,12 @@ def is_initialized(data_dir: Path) -> bool:
     return (Path(data_dir) / DATABASE_FILE).exists() or has_identity(data_dir)
 
 
-def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str | None = None) -> Initialized:
-    """Create the database, the hub's keys and the first admin account in a new directory."""
+def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str | None = None,
+               post_quantum: bool = False) -> Initialized:
+    """Create the database, the hub's keys (generation 1) and the first admin account in a new directory.
+
+    ``post_quantum`` gives generation 1 an ML-KEM-768 key, so points seal with the hybrid suite.
+    """
     data_dir = Path(data_dir)
     if is_initialized(data_dir):
         raise InstanceError(f"{data_dir} already holds a hub; refusing to overwrite it")
@@ -44,16 +48,16 @@ def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str
     try:
         init_db(engine)
         with session_scope(engine) as session:
-            create_staff(session, username=admin_user, password=password, role="admin")
+            create_staff(session, username=admin_user, password=password, role="admin", actor="init")
+            keyring = ensure_keys(session, data_dir, post_quantum=post_quantum)
     except Exception:
         engine.dispose()
         for name in (DATABASE_FILE, DATABASE_FILE + "-wal", DATABASE_FILE + "-shm"):
             (data_dir / name).unlink(missing_ok=True)
         raise
     engine.dispose()
-    identity = ensure_identity(data_dir)
     secret_key(data_dir)
-    return Initialized(data_dir, identity.fingerprint, admin_user, password, generated)
+    return Initialized(data_dir, keyring.fingerprint, admin_user, password, generated)
 
 
 def secret_key(data_dir: Path) -> bytes:

@@ -30,6 +30,8 @@ class Staff(SQLModel, table=True):
     department_code: str | None = Field(default=None, max_length=32, foreign_key="department.code")
     display_name: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utc_now)
+    failed_logins: int = 0
+    locked_until: datetime | None = None
 
 
 # A bearer token for the JSON API; only its hash is stored.
@@ -81,6 +83,26 @@ class Point(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
     enrolled_at: datetime | None = None
     last_contact: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+# One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
+class PointKey(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    sign_public_key: str = Field(max_length=64)
+    enc_public_key: str = Field(max_length=64)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# One generation of the hub's own keys (private keys live in DATA/keys, see hub/keys.py).
+class HubKey(SQLModel, table=True):
+    generation: int = Field(primary_key=True)
+    fingerprint: str = Field(max_length=64)
+    suites: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)
+    purged_at: datetime | None = None
 
 
 # A one-time enrollment token bound to a point name and level; only its hash is stored.
@@ -184,3 +206,15 @@ class SeenNonce(SQLModel, table=True):
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
     nonce: str = Field(max_length=64)
     seen_at: datetime = Field(default_factory=utc_now, index=True)
+
+
+# One link of the hub's hash-chained audit log (see hub/audit.py); rows are only ever appended.
+class AuditEntry(SQLModel, table=True):
+    id: int = Field(primary_key=True)
+    at: datetime = Field(default_factory=utc_now)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32, index=True)
+    subject: str = Field(default="", max_length=128, index=True)
+    detail: dict = _json_column()
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64, unique=True)

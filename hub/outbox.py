@@ -14,25 +14,21 @@ from sqlmodel import Session, func, select
 
 from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
 from sync.envelope import HUB_SENDER_ID
-from sync.keys import PublicKeys
 
 from .cases import record_event
 from .db import utc_now
 from .models import Case, OutMessage, Point
+from .points import point_keys
 
 PULL_MAX_MESSAGES = 200
 PULL_MAX_BYTES = 1024 * 1024
-
-
-def point_keys(point: Point) -> PublicKeys:
-    return PublicKeys.from_json({"sign_public_key": point.sign_public_key, "enc_public_key": point.enc_public_key})
 
 
 def enqueue(
     session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
     case_id: str | None = None,
 ) -> OutMessage:
-    """Seal ``payload`` to ``point`` under its next sequence number and queue it."""
+    """Seal ``payload`` to the point's newest key under its next sequence number, signed by ``identity``."""
     last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one()
     seq = (last or 0) + 1
     envelope = seal_envelope(

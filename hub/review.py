@@ -7,6 +7,7 @@ queues it, sealed, for the point that received the case.
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from sqlmodel import Session, select
@@ -20,6 +21,7 @@ from .outbox import enqueue
 from .routing import HUB_ACTOR
 
 DECISIONS = ("approved", "rejected")
+log = logging.getLogger(__name__)
 
 
 class ReviewError(ValueError):
@@ -61,6 +63,7 @@ def decide(
     task.status, task.decided_by, task.decided_at = decision, staff.username, now
     task.reason, task.certificate_no = reason, certificate_no
     session.add(task)
+    log.info("case %s: %s %s by %s", case.id, task.department_code, decision, staff.username)
     record_event(session, case.id, actor=staff.username, action=decision,
                  note=f"{task.department_code}: {reason}" if reason else task.department_code)
     tasks = session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all()
@@ -114,6 +117,7 @@ def _issue_result(
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
         enqueue(session, point=point, kind=Kind.RESULT, payload=signed, identity=identity, case_id=case.id)
+    log.info("case %s: result issued (%s)", case.id, decision)
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
                  note=f"{decision}; certificate {certificate_no}" if certificate_no else decision)
 

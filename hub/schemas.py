@@ -104,15 +104,17 @@ class DecisionRequest(_Request):
     certificate_no: str = Field(default="", max_length=64)
 
 
-# An enrolled or pending point.
+# An enrolled, pending or revoked point.
 class PointPublic(BaseModel):
     point_id: str
     name: str
     level: str
-    status: str
+    status: Literal["pending", "active", "revoked"]
     fingerprint: str
     enrolled_at: str | None
     last_contact: str | None
+    revoked_at: str | None = None
+    token_expires_at: str | None = None
 
 
 # All points.
@@ -120,10 +122,11 @@ class PointsResponse(BaseModel):
     points: list[PointPublic]
 
 
-# A new point to enrol.
+# A new point to enrol, and how long its token stays valid.
 class PointCreate(_Request):
     name: str = Field(min_length=1, max_length=128)
     level: Literal["township", "village"]
+    expires_hours: int = Field(default=72, ge=1, le=720)
 
 
 # The one-time enrollment token for a new point (shown once).
@@ -155,13 +158,41 @@ class HubKeys(BaseModel):
     fingerprint: str
 
 
-# What an enrolled point learns.
+# A key to seal envelopes to: suite 1 X25519, suite 2 ML-KEM-768 + X25519 (hybrid).
+class RecipientKeyPublic(BaseModel):
+    suite: Literal[1, 2]
+    public_key: str
+
+
+# What an enrolled point learns: the hub's current keys (recipients preferred first) and generation.
 class EnrollResponse(BaseModel):
     point_id: str
     name: str
     level: str
     hub: HubKeys
+    recipients: list[RecipientKeyPublic] = Field(min_length=1)
+    generation: int = Field(ge=1)
     hub_time_ms: int
+
+
+# One generation of the hub's keys.
+class HubKeyPublic(BaseModel):
+    generation: int
+    fingerprint: str
+    suites: list[int]
+    created_at: str | None
+    purged_at: str | None = None
+    current: bool
+
+
+# The hub's key generations, oldest first.
+class HubKeysResponse(BaseModel):
+    keys: list[HubKeyPublic]
+
+
+# How to rotate: with or without the hybrid post-quantum key (omitted: as the current key).
+class KeyRotateRequest(_Request):
+    post_quantum: bool | None = None
 
 
 # The hub's answer for one pushed envelope.

@@ -19,9 +19,10 @@ from .catalog import current_version
 from .db import get_session, utc_now
 from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
-from .keys import current_identity
+from .keys import current_keyring
 from .models import Point, SeenNonce
-from .outbox import mark_delivered, messages_after, point_keys
+from .outbox import mark_delivered, messages_after
+from .points import point_verifiers
 from .schemas import EnrollRequest
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
@@ -30,10 +31,12 @@ log = logging.getLogger(__name__)
 PUSH_MAX_BYTES = 16 * 1024 * 1024
 
 
-@bp.after_request
+@bp.after_app_request
 def _stamp_hub_time(response: Response) -> Response:
-    # Points learn their clock offset from every answer (village clocks drift).
-    response.headers[HEADER_HUB_TIME] = str(now_ms())
+    # Points learn their clock offset from every sync answer, refusals and unknown paths included
+    # (village clocks drift; a stale refusal is how a far-off point learns the hub's time).
+    if request.path.startswith(bp.url_prefix + "/"):
+        response.headers[HEADER_HUB_TIME] = str(now_ms())
     return response
 
 
@@ -46,7 +49,7 @@ def post_enroll():
     db = get_session()
     try:
         answer = enroll(db, token=body.token, name=body.name, sign_public_key=body.sign_public_key,
-                        enc_public_key=body.enc_public_key, proof=body.proof, identity=current_identity())
+                        enc_public_key=body.enc_public_key, proof=body.proof, keyring=current_keyring())
     except EnrollmentError as exc:
         db.rollback()
         log.info("enrollment refused: %s", exc.reason)
@@ -73,7 +76,7 @@ def post_push():
         frames = decode_frames(body)
     except EnvelopeError as exc:
         return api_error(400, exc.reason, f"the body is not a frames body: {exc}")
-    results = ingest_envelopes(get_session(), frames, identity=current_identity())
+    results = ingest_envelopes(get_session(), frames, keyring=current_keyring())
     return {"results": results, "hub_time_ms": now_ms()}
 
 
@@ -91,12 +94,20 @@ def _authenticated_point() -> Point | tuple[Response, int]:
         return api_error(403, "point_revoked", "this point was revoked at the hub")
     if point.status != "active":
         return api_error(403, "point_pending", "this point has not finished enrollment")
-    try:
-        signed = verify_request(
-            method=request.method, path=request.path, query=request.query_string.decode("latin-1"),
-            body=request.get_data(cache=True), headers=request.headers, key=point_keys(point).verifier())
-    except SignatureError as exc:
-        return api_error(401, exc.reason, str(exc))
+    signed, refusal = None, None
+    # Any key the point has held: a request signed just before its rotation may arrive just after.
+    for key in point_verifiers(db, point):
+        try:
+            signed = verify_request(
+                method=request.method, path=request.path, query=request.query_string.decode("latin-1"),
+                body=request.get_data(cache=True), headers=request.headers, key=key)
+            break
+        except SignatureError as exc:
+            refusal = exc
+            if exc.reason != "bad_signature":
+                break
+    if signed is None:
+        return api_error(401, refusal.reason, str(refusal))
     now = utc_now()
     db.exec(delete(SeenNonce).where(SeenNonce.point_id == point.id,
                                     SeenNonce.seen_at < now - timedelta(milliseconds=2 * REQUEST_WINDOW_MS)))
@@ -117,8 +128,12 @@ def get_pull():
     point = _authenticated_point()
     if not isinstance(point, Point):
         return point
+    asked_for = request.args.get("point")
+    if asked_for is not None and asked_for != str(point.id):
+        log.warning("point %s asked for another point's messages; refused", point.id)
+        return api_error(403, "wrong_point", "a point may pull only its own messages")
     raw_after = request.args.get("after", "0")
-    if not raw_after.isdigit():
+    if not raw_after.isdigit() or len(raw_after) > 18:
         return api_error(400, "bad_cursor", "'after' must be a non-negative integer")
     after = int(raw_after)
     db = get_session()

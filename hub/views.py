@@ -13,7 +13,8 @@ from .catalog import find_item
 from .db import get_session
 from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity
-from .models import POINT_LEVELS, Case, Department, Point
+from .models import POINT_LEVELS, Case, Department
+from .points import PointError, find_point, points_overview, revoke_point
 from .review import DECISIONS, ReviewError, decidable_task, decide
 
 bp = Blueprint("views", __name__)
@@ -45,6 +46,12 @@ STATUS_TEXT = {
 def status_text(value: str | None) -> str:
     """A status word in the page's language."""
     return _(STATUS_TEXT.get(value or "", value or ""))
+
+
+@bp.app_template_filter("minutes")
+def minutes_text(value: str | None) -> str:
+    """An ISO 8601 time as 'YYYY-MM-DD HH:MM' (blank when there is none)."""
+    return value[:16].replace("T", " ") if value else ""
 
 
 @bp.get("/")
@@ -118,7 +125,7 @@ def points_page():
         values = {"name": request.form.get("name", "").strip()[:128], "level": request.form.get("level", "")}
         try:
             issued = create_enrollment_token(db, name=values["name"], level=values["level"],
-                                             identity=current_identity())
+                                             identity=current_identity(), actor=g.staff.username)
             db.commit()
         except EnrollmentError as exc:
             db.rollback()
@@ -127,6 +134,23 @@ def points_page():
                 "bad_level": _("Choose township or village."),
                 "point_exists": _("A point with this name is already enrolled. Use another name."),
             }.get(exc.reason, str(exc))
-    points = db.exec(select(Point).order_by(Point.name)).all()
-    return render_template("points.html", points=points, issued=issued, error=error, values=values,
+    return render_template("points.html", points=points_overview(db), issued=issued, error=error, values=values,
                            levels=POINT_LEVELS), 422 if error else 200
+
+
+@bp.route("/points/<point_id>/revoke", methods=("GET", "POST"))
+@login_required("admin")
+def revoke_page(point_id: str):
+    """Confirm, then revoke a point: a lost laptop's envelopes and requests are refused from then on."""
+    db = get_session()
+    point = find_point(db, point_id[:128])
+    if point is None:
+        abort(404)
+    if request.method == "POST":
+        try:
+            revoke_point(db, str(point.id), actor=g.staff.username)
+            db.commit()
+        except PointError:
+            db.rollback()
+        return redirect(url_for("views.points_page"))
+    return render_template("revoke.html", point=point)

@@ -74,7 +74,9 @@ def test_points_are_admin_only_and_a_new_point_gets_a_token(hub):
     assert body["token"].endswith("." + hub.identity.fingerprint[:16])
     [listed] = admin.get("/api/points").json()["points"]
     assert listed["name"] == "新村" and listed["status"] == "pending" and listed["enrolled_at"] is None
-    assert set(listed) == {"point_id", "name", "level", "status", "fingerprint", "enrolled_at", "last_contact"}
+    assert set(listed) == {"point_id", "name", "level", "status", "fingerprint", "enrolled_at", "last_contact",
+                           "revoked_at", "token_expires_at"}
+    assert listed["token_expires_at"] == body["expires_at"]
     # A second token for a still-pending point is fine; an enrolled name is refused.
     assert admin.post("/api/points", json={"name": "新村", "level": "village"}).status_code == 201
     hub.enroll_point("已注册村")

@@ -1,0 +1,71 @@
+"""The hub's audit log: a hash chain of every case state change and admin action.
+
+Entries are appended in the same transaction as the change they record, so
+a change and its audit line commit or vanish together. Each entry's hash
+covers its id, time, actor, action, subject and detail plus the previous
+entry's hash (``sync.audit``); ``pointkit-hub audit verify`` walks the chain
+in id order and names the first entry that no longer fits.
+
+Appends are serialized: SQLite runs every hub transaction as BEGIN
+IMMEDIATE, and on PostgreSQL a transaction-scoped advisory lock does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+
+from sync.audit import GENESIS, ChainBreak, chain_hash, verify_chain
+
+from .db import iso, utc_now
+from .models import AuditEntry
+
+# Any fixed number: the key of the PostgreSQL advisory lock that serializes appends.
+_PG_APPEND_LOCK = 0x706B6175
+
+
+def append_audit(session: Session, *, actor: str, action: str, subject: str = "",
+                 detail: dict[str, Any] | None = None) -> AuditEntry:
+    """Append one entry to the chain inside the caller's transaction (never personal data in ``detail``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_PG_APPEND_LOCK))
+    last = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    entry = AuditEntry(id=(last.id + 1) if last else 1, at=utc_now(), actor=actor[:128], action=action[:32],
+                       subject=subject[:128], detail=dict(detail or {}), prev_hash=last.entry_hash if last else GENESIS,
+                       entry_hash="")
+    entry.entry_hash = chain_hash(entry.prev_hash, hashed_fields(entry))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
+    """What an entry's hash covers (the id too, so renumbering rows breaks the chain)."""
+    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "action": entry.action,
+            "subject": entry.subject, "detail": entry.detail}
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of walking the chain: how many entries, the head hash, the first break."""
+
+    entries: int
+    head: str
+    broken: ChainBreak | None
+
+
+def verify_audit(session: Session) -> ChainReport:
+    """Walk the whole chain in id order."""
+    count = session.exec(select(func.count()).select_from(AuditEntry)).one()
+
+    def rows() -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+        for entry in session.exec(select(AuditEntry).order_by(AuditEntry.id)):
+            yield entry.id, entry.prev_hash, entry.entry_hash, hashed_fields(entry)
+
+    broken = verify_chain(rows())
+    last = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    return ChainReport(count, last.entry_hash if last else GENESIS, broken)
