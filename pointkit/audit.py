@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from sync.audit import GENESIS, chain_hash, verify_chain
 from sync.clock import utcnow
@@ -106,6 +106,6 @@ def verify(session: Session) -> AuditCheck:
     if head is not None and (head.last_id, head.last_hash) != (last_id, last_hash):
         if head.last_id > last_id:
             return AuditCheck(len(rows), last_id + 1,
-                              f"is missing: the chain should end at entry {head.last_id} (removed from the end)")
-        return AuditCheck(len(rows), last_id, "does not match the recorded end of the chain (edited or added)")
+                              f"it is missing: the chain should end at entry {head.last_id} (removed from the end)")
+        return AuditCheck(len(rows), last_id, "it does not match the recorded end of the chain (edited or added)")
     return AuditCheck(len(rows))

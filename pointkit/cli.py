@@ -1,4 +1,4 @@
-"""The ``pointkit`` command: enroll a point, serve it, sync it, manage staff accounts.
+"""The ``pointkit`` command: enroll a point, serve it, sync it, manage staff accounts, rotate keys, verify the audit log.
 
 Errors go to stderr in plain English with exit code 1.
 """
@@ -14,10 +14,11 @@ import click
 
 from sync import HubUnreachable
 
-from . import db
+from . import audit, db
 from .auth import StaffError, create_staff
 from .enrollment import EnrollmentError, enroll, is_initialized
-from .state import NotEnrolled
+from .state import NotEnrolled, get_state
+from .trust import KeyRotationError, start_key_rotation
 from .syncagent import DEFAULT_INTERVAL, SyncWorker, plain_reason, sync_once
 
 LOG_FILE = "point.log"
@@ -61,7 +62,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, s
     except EnrollmentError as exc:
         fail(str(exc))
     with db.session_scope(data_dir) as session:
-        create_staff(session, staff_user, password, role="admin")
+        create_staff(session, staff_user, password, role="admin", actor="cli")
     click.echo(f"point id:         {result.point_id}")
     click.echo(f"name:             {result.name}")
     click.echo(f"level:            {result.level}")
@@ -137,10 +138,51 @@ def users_add(username: str, password: str, role: str, display_name: str, data_d
     require_enrolled(data_dir)
     try:
         with db.session_scope(data_dir) as session:
-            create_staff(session, username, password, role=role, display_name=display_name)
+            create_staff(session, username, password, role=role, display_name=display_name, actor="cli")
     except StaffError as exc:
         fail(str(exc))
     click.echo(f"added {role} {username}")
+
+
+@main.group(help="Manage this point's own keys.")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="Make new point keys and announce them to the hub; they take over once the hub "
+                             "acknowledges the announcement (the next sync). Old keys still open earlier messages.")
+@data_option
+def keys_rotate(data_dir: Path) -> None:
+    require_enrolled(data_dir)
+    db.init_db(data_dir)
+    try:
+        with db.session_scope(data_dir) as session:
+            state = get_state(session)
+            row = start_key_rotation(session, state, data_dir, actor="cli")
+    except KeyRotationError as exc:
+        fail(str(exc))
+    click.echo(f"new keys made; their announcement is queued as envelope {row.seq}")
+    click.echo("this point keeps signing with its current keys until the hub acknowledges it: "
+               f"run `pointkit sync --data {data_dir}` (or let the running point sync)")
+
+
+@main.group("audit", help="Check the point's hash-chained audit log.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify", help="Verify the audit chain: exit 0 when it holds, 1 naming the first entry "
+                                    "that was edited, removed or reordered.")
+@data_option
+def audit_verify(data_dir: Path) -> None:
+    if not db.database_path(data_dir).exists():
+        fail(f"{data_dir} holds no point database")
+    db.init_db(data_dir)
+    with db.session_scope(data_dir) as session:
+        check = audit.verify(session)
+    if not check.holds:
+        fail(f"audit chain broken at entry {check.bad_entry_id}: {check.problem} ({check.count} entries stored)")
+    click.echo(f"audit chain holds: {check.count} entries")
 
 
 def _log_to_file(data_dir: Path) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from sync import CaseCollected, Identity, Kind, SignatureError, verify_document, verify_password
+from sync import CaseCollected, Identity, Kind, SignatureError, verify_password
 from sync.clock import utcnow
 
 from . import audit

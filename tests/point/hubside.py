@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import select
 
 from pointkit import db
@@ -24,10 +26,11 @@ from pointkit.enrollment import record_enrollment
 from pointkit.inbox import apply_messages
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state, load_identity
-from sync import Envelope, Identity, Kind, seal_envelope, sign_document
-from sync.clock import utcnow
+from sync import Envelope, Identity, Kind, decode_frames, encode_frames, seal_envelope, sign_document
+from sync.clock import now_ms, utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.messages import CATALOG_DOCUMENT_TYPE
+from sync.rotation import read_point_keys
 
 GOOD_ID = "11010519491231002X"
 OTHER_ID = "440524198001010013"
@@ -79,6 +82,10 @@ class FakeHubSide:
     hub: Identity
     token: str
     hub_seq: int = 0
+    retired_hubs: list[Identity] = field(default_factory=list)
+    point_sign_keys: list[bytes] = field(default_factory=list)
+    received: list[tuple[Kind, dict]] = field(default_factory=list)
+    revoked: bool = False
 
     @property
     def point_identity(self) -> Identity:
@@ -117,6 +124,57 @@ class FakeHubSide:
         document = document or self.result_document(case, decision)
         signed = sign_document(document, (doc_signer or self.hub).sign_key)
         return self.seal(Kind.RESULT, signed)
+
+    def hub_opening_keys(self) -> dict:
+        keys = {}
+        for identity in (*self.retired_hubs, self.hub):
+            keys.update(identity.opening_keys())
+        return keys
+
+    def transport(self, pending: list[bytes] | None = None) -> httpx.MockTransport:
+        """The hub's sync endpoints at the transport seam: verify and open pushes like the hub, serve ``pending``."""
+        pending = pending if pending is not None else []
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            headers = {"X-Pointkit-Hub-Time": str(now_ms())}
+            revoked = {"error": "this point was revoked at the hub", "reason": "point_revoked"}
+            if request.url.path == "/sync/v1/push":
+                return httpx.Response(200, json={"results": [self._ingest(data) for data in
+                                                             decode_frames(request.content)]}, headers=headers)
+            if self.revoked:
+                return httpx.Response(403, json=revoked, headers=headers)
+            if request.url.path == "/sync/v1/pull":
+                after = int(request.url.params["after"])
+                fresh = [data for data in pending if Envelope.parse(data).header.seq > after]
+                if not fresh:
+                    return httpx.Response(204, headers={**headers, "X-Pointkit-Cursor": str(after)})
+                cursor = max(Envelope.parse(data).header.seq for data in fresh)
+                return httpx.Response(200, content=encode_frames(fresh),
+                                      headers={**headers, "X-Pointkit-Cursor": str(cursor)})
+            return httpx.Response(200, json=sign_document(catalog_document(), self.hub.sign_key), headers=headers)
+
+        return httpx.MockTransport(handle)
+
+    def _ingest(self, data: bytes) -> dict:
+        envelope = Envelope.parse(data)
+        answer = {"envelope_id": str(envelope.header.envelope_id), "status": "accepted", "reason": "", "message": ""}
+        if self.revoked:
+            return {**answer, "status": "rejected", "reason": "point_revoked"}
+        if not self.point_sign_keys:
+            self.point_sign_keys.append(self.point_identity.sign_public)
+        for raw in self.point_sign_keys:
+            try:
+                envelope.verify(Ed25519PublicKey.from_public_bytes(raw))
+                break
+            except ValueError:
+                continue
+        else:
+            return {**answer, "status": "rejected", "reason": "bad_signature"}
+        payload = envelope.open(self.hub_opening_keys())
+        self.received.append((envelope.header.kind, payload))
+        if envelope.header.kind == Kind.POINT_KEYS:
+            self.point_sign_keys.append(read_point_keys(payload, self.point_id()).sign_public)
+        return answer
 
     def apply(self, *messages: bytes):
         with db.session_scope(self.data_dir) as session:
