@@ -212,6 +212,8 @@ def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
             raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
     except (EnvelopeError, Refusal, SignatureError) as exc:
         status, reason, message = "rejected", exc.reason, str(exc)
+        if exc.reason == "unknown_key":
+            message = "sealed to a key this hub no longer holds (or never had); seal again to the hub's current key"
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         status, reason, message = "rejected", "invalid_payload", f"payload does not match the schema: {fields}"

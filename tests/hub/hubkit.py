@@ -20,7 +20,7 @@ from hub.db import database_url, make_engine, session_scope
 from hub.enrollment import create_enrollment_token
 from hub.instance import initialize
 from hub.keys import load_identity
-from sync import Envelope, HubClient, Identity, Kind, PublicKeys, seal_envelope, verify_document
+from sync import Envelope, HubClient, Identity, Kind, PublicKeys, RecipientKey, seal_envelope, verify_document
 from sync.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,8 +103,8 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def make_hub(data_dir: Path) -> Hub:
-    initialize(data_dir, admin_user="admin", admin_password=ADMIN_PASSWORD)
+def make_hub(data_dir: Path, *, post_quantum: bool = False) -> Hub:
+    initialize(data_dir, admin_user="admin", admin_password=ADMIN_PASSWORD, post_quantum=post_quantum)
     engine = make_engine(database_url(data_dir))
     with session_scope(engine) as session:
         import_catalog(session, load_catalog_file(SAMPLE_CATALOG), identity=load_identity(data_dir))
@@ -128,15 +128,17 @@ class FakePoint:
         self.enrollment = self.client.enroll(token=token, name=name, identity=self.identity)
         self.point_id = uuid.UUID(self.enrollment["point_id"])
         self.hub_keys = PublicKeys.from_json(self.enrollment["hub"])
+        # What the point seals to: the hub's preferred recipient key (hybrid when the county chose --pq).
+        self.recipient = RecipientKey.from_json(self.enrollment["recipients"][0])
         self.seq = 0
 
     def seal(self, kind: Kind, payload: dict[str, Any], *, seq: int | None = None,
-             envelope_id: uuid.UUID | None = None) -> bytes:
+             envelope_id: uuid.UUID | None = None, sign_key=None, recipient: RecipientKey | None = None) -> bytes:
         if seq is None:
             self.seq += 1
             seq = self.seq
         return seal_envelope(kind=kind, payload=payload, sender_id=self.point_id, seq=seq,
-                             sender_key=self.identity.sign_key, recipient_key=self.hub_keys.sealer(),
+                             sender_key=sign_key or self.identity.sign_key, recipient_key=recipient or self.recipient,
                              envelope_id=envelope_id).to_bytes()
 
     def submit(self, item_code: str = MEDICAL_INSURANCE, **overrides: Any) -> dict[str, Any]:

@@ -77,9 +77,14 @@ def test_every_command_and_option_has_help():
     # In-process (click's runner) to keep the suite fast; the commands above run as real processes.
     runner = CliRunner()
     for command in (["--help"], ["init", "--help"], ["serve", "--help"], ["points", "add", "--help"],
-                    ["points", "list", "--help"], ["catalog", "import", "--help"], ["users", "add", "--help"]):
+                    ["points", "list", "--help"], ["catalog", "import", "--help"], ["users", "add", "--help"],
+                    ["points", "revoke", "--help"], ["keys", "--help"], ["keys", "list", "--help"],
+                    ["keys", "rotate", "--help"], ["keys", "purge", "--help"], ["audit", "verify", "--help"]):
         shown = runner.invoke(main, command)
         assert shown.exit_code == 0 and "--help" in shown.output, command
+        new_options = {"init": "--pq / --no-pq", "points add": "--expires-hours", "keys rotate": "--pq / --no-pq"}
+        if " ".join(command[:-1]) in new_options:
+            assert new_options[" ".join(command[:-1])] in shown.output, command
         if "--data" in shown.output:
             assert "data directory" in shown.output
     pending = [main]

@@ -1,0 +1,165 @@
+"""Evidence and people: the audit chain and its verifier, login lockout, cookies, roles, clean logs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlmodel import select
+
+from hub.cli import main
+from hub.db import utc_now
+from hub.keys import load_identity
+from hub.models import AuditEntry, Staff
+from hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
+from sync import Kind
+
+HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
+
+
+def _loop_once(hub) -> str:
+    point = hub.enroll_point()
+    case_id = point.push_case()
+    assert hub.api("yb-li").post(f"/api/cases/{case_id}/decision", json={"decision": "approved"}).status_code == 200
+    point.client.pull(point.client.pull(0).cursor)
+    return case_id
+
+
+def _copy(hub, target: Path) -> Path:
+    """A consistent copy of the hub's data directory (the database through SQLite's backup API)."""
+    shutil.copytree(hub.data_dir, target, ignore=shutil.ignore_patterns("hub.db*"))
+    with sqlite3.connect(hub.data_dir / "hub.db") as source, sqlite3.connect(target / "hub.db") as copy:
+        source.backup(copy)
+    return target
+
+
+def _verify(data: Path):
+    return CliRunner().invoke(main, ["audit", "verify", "--data", str(data)])
+
+
+def test_every_case_change_and_admin_action_is_chained(hub):
+    case_id = _loop_once(hub)
+    with hub.db() as session:
+        entries = session.exec(select(AuditEntry).order_by(AuditEntry.id)).all()
+    actions = [entry.action for entry in entries]
+    for expected in ("user_added", "keys_created", "catalog_imported", "point_added", "point_enrolled",
+                     "received", "routed", "approved", "result_issued", "delivered"):
+        assert expected in actions, expected
+    case_actions = [e.action for e in entries if e.subject == f"case:{case_id}"]
+    assert case_actions == ["received", "routed", "approved", "result_issued", "delivered"]
+    assert [e.id for e in entries] == list(range(1, len(entries) + 1))
+    assert all(entries[i].prev_hash == entries[i - 1].entry_hash for i in range(1, len(entries)))
+
+    holds = subprocess.run([HUB_COMMAND, "audit", "verify", "--data", str(hub.data_dir)],
+                           capture_output=True, text=True, timeout=60)
+    assert holds.returncode == 0, holds.stderr
+    assert f"Audit chain holds: {len(entries)} entries" in holds.stdout
+
+
+def test_audit_verify_names_the_first_edited_removed_or_reordered_entry(hub, tmp_path):
+    _loop_once(hub)
+
+    edited = _copy(hub, tmp_path / "edited")
+    with sqlite3.connect(edited / "hub.db") as db:
+        db.execute("""update auditentry set detail = '{"note": "nothing happened"}' where id = 7""")
+    result = _verify(edited)
+    assert result.exit_code == 1
+    assert "Audit chain broken at entry 7" in result.output and "edited" in result.output
+
+    removed = _copy(hub, tmp_path / "removed")
+    with sqlite3.connect(removed / "hub.db") as db:
+        db.execute("delete from auditentry where id = 5")
+    result = _verify(removed)
+    assert result.exit_code == 1
+    assert "Audit chain broken at entry 6" in result.output and "removed or reordered" in result.output
+
+    reordered = _copy(hub, tmp_path / "reordered")
+    with sqlite3.connect(reordered / "hub.db") as db:
+        db.execute("update auditentry set id = -1 where id = 4")
+        db.execute("update auditentry set id = 4 where id = 8")
+        db.execute("update auditentry set id = 8 where id = -1")
+    result = _verify(reordered)
+    assert result.exit_code == 1
+    assert "Audit chain broken at entry 4" in result.output and "removed or reordered" in result.output
+
+    assert _verify(_copy(hub, tmp_path / "untouched")).exit_code == 0
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(hub):
+    client = hub.http()
+    for attempt in range(4):
+        response = client.post("/api/login", json={"username": "yb-li", "password": "wrong-password"})
+        assert response.status_code == 401 and response.json()["reason"] == "bad_credentials", attempt
+    locked = client.post("/api/login", json={"username": "yb-li", "password": "wrong-password"})
+    assert locked.status_code == 423 and locked.json()["reason"] == "account_locked"
+    assert "account locked, try again after " in locked.json()["error"]
+    right = client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD})
+    assert right.status_code == 423, "a locked account refuses even the right password"
+
+    page = hub.browser()
+    form = page.get("/login?lang=en")
+    refused = page.post("/login", data={"username": "yb-li", "password": REVIEWER_PASSWORD,
+                                        "csrf_token": csrf_from(form.text)})
+    assert refused.status_code == 423 and "locked after too many wrong passwords. Try again after" in refused.text
+
+    with hub.db() as session:
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "login_locked")).one()
+        assert entry.subject == "staff:yb-li"
+        staff = session.exec(select(Staff).where(Staff.username == "yb-li")).one()
+        staff.locked_until = utc_now() - timedelta(seconds=1)
+        session.add(staff)
+    assert client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD}).status_code == 200
+    # Other accounts were never affected.
+    assert client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(hub):
+    client = hub.http()
+    form = client.get("/login")
+    response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                           "csrf_token": csrf_from(form.text)})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_only_admins_see_and_rotate_hub_keys(hub):
+    for username in ("yb-li", "op"):
+        api = hub.api(username)
+        assert api.get("/api/keys").status_code == 403
+        assert api.post("/api/keys/rotate", json={}).status_code == 403
+    assert hub.browser("op").get("/points").status_code == 403
+    admin = hub.api("admin")
+    assert admin.post("/api/keys/rotate", json={"post_quantum": "maybe"}).status_code == 422
+    rotated = admin.post("/api/keys/rotate", json={"post_quantum": True})
+    assert rotated.status_code == 201, rotated.text
+    keys = rotated.json()["keys"]
+    assert [k["generation"] for k in keys] == [1, 2] and keys[1]["current"] and keys[1]["suites"] == [2, 1]
+    # The serving hub uses the new keys at once: a new point enrolls with the hybrid key first.
+    hub.identity = load_identity(hub.data_dir)
+    point = hub.enroll_point()
+    assert point.enrollment["generation"] == 2 and point.enrollment["recipients"][0]["suite"] == 2
+    with hub.db() as session:
+        assert session.exec(select(AuditEntry).where(AuditEntry.action == "keys_rotated")).one().actor == "admin"
+
+
+def test_logs_name_cases_never_residents(hub, caplog):
+    caplog.set_level(logging.INFO)
+    point = hub.enroll_point()
+    payload = point.submit()
+    bad = point.submit(applicant={**payload["applicant"], "id_number": "not-an-id"})
+    results = point.client.push([point.seal(Kind.SUBMIT, payload), point.seal(Kind.SUBMIT, bad)])
+    assert [r.status for r in results] == ["accepted", "rejected"]
+    hub.api("yb-li").post(f"/api/cases/{payload['case_id']}/decision", json={"decision": "rejected",
+                                                                              "reason": "材料不全"})
+    text = caplog.text
+    assert payload["case_id"] in text
+    applicant = payload["applicant"]
+    for secret in (applicant["name"], applicant["id_number"], applicant["phone"]):
+        assert secret not in text
+
