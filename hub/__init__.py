@@ -58,7 +58,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, translator)
-    install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
+    # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
+    install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 
     from . import api, auth, syncapi, views
 
@@ -81,8 +82,15 @@ def _install_error_pages(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if request.path.startswith(JSON_PREFIXES):
             reason = (error.name or "error").lower().replace(" ", "_")
-            return api_error(error.code or 500, reason, error.description or reason)
-        return render_template("error.html", error=error), error.code
+            response, status = api_error(error.code or 500, reason, error.description or reason)
+            # Keep what the error says about itself, e.g. the Allow header of a 405.
+            for name, value in error.get_headers():
+                if name.lower() not in ("content-type", "content-length"):
+                    response.headers[name] = value
+            return response, status
+        headers = [(name, value) for name, value in error.get_headers()
+                   if name.lower() not in ("content-type", "content-length")]
+        return render_template("error.html", error=error), error.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -7,6 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+# Base64 of a raw 32-byte public key and of a 64-byte Ed25519 signature.
+_B64_32_BYTES = r"^[A-Za-z0-9+/]{43}=$"
+_B64_64_BYTES = r"^[A-Za-z0-9+/]{86}==$"
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -146,9 +151,9 @@ class Health(BaseModel):
 class EnrollRequest(_Request):
     token: str = Field(min_length=1, max_length=200)
     name: str = Field(default="", max_length=128)
-    sign_public_key: str = Field(min_length=1, max_length=64)
-    enc_public_key: str = Field(min_length=1, max_length=64)
-    proof: str = Field(min_length=1, max_length=200)
+    sign_public_key: str = Field(pattern=_B64_32_BYTES)
+    enc_public_key: str = Field(pattern=_B64_32_BYTES)
+    proof: str = Field(pattern=_B64_64_BYTES)
 
 
 # The hub's public keys as a point pins them.
@@ -192,7 +197,7 @@ class HubKeysResponse(BaseModel):
 
 # How to rotate: with or without the hybrid post-quantum key (omitted: as the current key).
 class KeyRotateRequest(_Request):
-    post_quantum: bool | None = None
+    post_quantum: bool | None = Field(default=None, strict=True)
 
 
 # The hub's answer for one pushed envelope.

@@ -59,6 +59,16 @@ def post_enroll():
     return answer
 
 
+
+@bp.after_request
+def _log_refusals(response: Response) -> Response:
+    """One log line for every refused sync request (who asked is in the headers, never a resident)."""
+    if 400 <= response.status_code < 500:
+        reason = (response.get_json(silent=True) or {}).get("reason", "")
+        log.warning("refused %s %s from %s: %s %s", request.method, request.path,
+                    request.headers.get(HEADER_POINT, "-")[:36], response.status_code, reason)
+    return response
+
 @bp.post("/push")
 def post_push():
     """Accept a frames body of envelopes; answer per envelope."""
