@@ -7,6 +7,7 @@ error shape, the OpenAPI document builder and the waitress runner.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -167,11 +168,33 @@ def openapi_document(
     }
 
 
-def serve(app: Flask, host: str, port: int, *, threads: int = 8, on_start: Callable[[], None] | None = None) -> None:
-    """Serve with waitress (pure Python, runs on Windows point laptops too)."""
-    from waitress import create_server
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
-    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=64 * 1024 * 1024)
+
+def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_bytes: int = MAX_REQUEST_BYTES,
+          on_start: Callable[[], None] | None = None) -> None:
+    """Serve with waitress (pure Python, runs on Windows point laptops too).
+
+    A request whose declared body is over ``max_request_bytes`` is answered
+    413 as soon as its headers arrive, before any of the body is read; that
+    refusal happens before the app sees it, so it is logged here.
+    """
+    from waitress import create_server
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class LoggedErrorTask(ErrorTask):
+        def execute(self) -> None:
+            logging.getLogger("pointkit.http").warning(
+                "refused %s %s before reading it: %s", self.request.command, self.request.path,
+                type(self.request.error).__name__)
+            super().execute()
+
+    class Channel(HTTPChannel):
+        error_task_class = LoggedErrorTask
+
+    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=max_request_bytes)
+    server.channel_class = Channel
     if on_start:
         on_start()
     server.run()

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from cluster import wait_until
@@ -141,3 +142,33 @@ def test_case_travels_the_whole_loop(cluster):
     # Each point sees only its own cases.
     assert joint_id not in {c["case_id"] for c in staff.get("/api/cases").json()["cases"]}
     assert case_id not in {c["case_id"] for c in township_staff.get("/api/cases").json()["cases"]}
+
+
+def test_no_personal_data_reaches_any_log(cluster):
+    """After a full loop, no log file or server output holds a name, ID number, phone or pickup code."""
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    village = cluster.start_point(VILLAGE, "village")
+    staff, reviewer = village.api("staff"), hub.api("yb-li")
+    applicant = {"name": "覃美玲", "id_number": valid_id("45102719900315432"), "phone": "13977765432"}
+    receipt = staff.post("/api/cases", json={"item_code": MEDICAL_INSURANCE, "applicant": applicant,
+                                             "form": {"insured_category": "低保对象"},
+                                             "materials": ["id_card", "hukou"]}).json()
+    case_id = receipt["case_id"]
+    wait_until(lambda: hub_case(reviewer, case_id), timeout=30, what="the case at the hub")
+    reviewer.post(f"/api/cases/{case_id}/decision", json={"decision": "approved", "reason": "", "certificate_no": ""})
+    wait_until(lambda: case_at_point(staff, case_id)["status"] == "result_ready", timeout=30, what="the result")
+    staff.post(f"/api/cases/{case_id}/pickup", json={"pickup_code": "999999" if receipt["pickup_code"] != "999999"
+                                                     else "888888", "id_last4": applicant["id_number"][-4:]})
+    assert staff.post(f"/api/cases/{case_id}/pickup", json={"pickup_code": receipt["pickup_code"],
+                                                            "id_last4": applicant["id_number"][-4:]}).status_code == 200
+    wait_until(lambda: hub_case(reviewer, case_id)["status"] == "closed", timeout=30, what="the case closed")
+
+    logs = [path for path in cluster.base.rglob("*") if path.suffix in (".log", ".out") and path.is_file()]
+    assert {path.suffix for path in logs} == {".log", ".out"}, logs
+    text = "\n".join(path.read_text(encoding="utf-8", errors="replace") for path in logs)
+    assert case_id in text or receipt["receipt_no"] in text, "the logs do say what happened"
+    for secret in (applicant["name"], applicant["id_number"], applicant["phone"]):
+        assert secret not in text, f"{secret!r} found in a log"
+    # Six digits also occur inside timestamps' fractions; a pickup code stands alone.
+    assert not re.search(rf"(?<![\d.:]){receipt['pickup_code']}(?!\d)", text), "the pickup code is in a log"
