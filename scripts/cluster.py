@@ -121,13 +121,14 @@ class Cluster:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def _spawn(self, name: str, data: Path, args: list[str]) -> tuple[subprocess.Popen, str]:
-        port = free_port()
+    def _spawn(self, name: str, data: Path, args: list[str], port: int | None = None,
+               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+        port = port or free_port()
         out = open(self.base / f"{data.name}.out", "ab")
         process = subprocess.Popen(
             [*args, "--host", "127.0.0.1", "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         out.close()
         self._processes.append(process)
@@ -142,14 +143,20 @@ class Cluster:
         wait_until(healthy, timeout=START_TIMEOUT, what=f"{name} at {url}")
         return process, url
 
-    def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG) -> Server:
+    def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG,
+                  post_quantum: bool = False) -> Server:
+        """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL)."""
         data = self.base / "hub"
         hub_cmd = command("pointkit-hub")
         if not (data / "hub.db").exists():
-            self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password)
+            self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
+                     *(["--pq"] if post_quantum else []))
             self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
-        process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data)])
-        self.hub = Server("hub", data, url, process, {"admin": admin_password})
+        previous = self.hub
+        port = int(previous.url.rsplit(":", 1)[1]) if previous else None
+        process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data)], port=port)
+        logins = previous.logins if previous else {"admin": admin_password}
+        self.hub = Server("hub", data, url, process, logins)
         return self.hub
 
     def add_reviewer(self, username: str, department: str, password: str) -> None:
@@ -159,7 +166,8 @@ class Cluster:
         self.hub.logins[username] = password
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
-                    sync_interval: float = 1.0, dirname: str | None = None) -> Server:
+                    sync_interval: float = 1.0, dirname: str | None = None,
+                    env: dict[str, str] | None = None) -> Server:
         assert self.hub is not None, "start the hub first"
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = command("pointkit")
@@ -170,7 +178,7 @@ class Cluster:
             self.run(point_cmd, "init", "--data", str(data), "--hub", self.hub.url, "--token", token,
                      "--name", name, "--staff-user", "staff", "--staff-password", staff_password)
         process, url = self._spawn(name, data, [point_cmd, "serve", "--data", str(data),
-                                                "--sync-interval", str(sync_interval)])
+                                                "--sync-interval", str(sync_interval)], env=env)
         server = Server(name, data, url, process, {"staff": staff_password}, level)
         self.points[name] = server
         return server

@@ -1,0 +1,81 @@
+"""A village laptop is stolen with cases still queued: county IT revokes the point, and
+nothing the thief replays (its envelopes, its signed requests, its own sync) is applied."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import uuid
+
+import httpx
+
+from cluster import command, wait_until
+from sync import CONTENT_TYPE, Identity, encode_frames
+from sync.idnumber import check_character
+from sync.signing import sign_request
+
+VILLAGE = "泗城镇平兰村便民服务站"
+
+
+def receive(staff, name: str) -> str:
+    answer = staff.post("/api/cases", json={
+        "item_code": "451000-YB-001",
+        "applicant": {"name": name, "id_number": "45102719800101234" + check_character("45102719800101234"),
+                      "phone": "13807761234"},
+        "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["case_id"]
+
+
+def hub_cases(hub) -> dict[str, str]:
+    with sqlite3.connect(hub.data / "hub.db") as db:
+        return dict(db.execute('select id, status from "case"').fetchall())
+
+
+def test_revoked_laptop_replays_are_all_refused_and_earlier_cases_stay(cluster, tmp_path):
+    hub = cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village", sync_interval=3600)
+    staff = village.api("staff")
+    sent = receive(staff, "韦秀兰")
+    wait_until(lambda: sent in hub_cases(hub), timeout=30, what="the first case at the hub")
+
+    # The link is down; the laptop takes two more cases, then it is stolen.
+    cluster.stop_server(hub)
+    queued = [receive(staff, "黄建国"), receive(staff, "覃美玲")]
+    cluster.stop_server(village)
+    stolen = tmp_path / "stolen"
+    shutil.copytree(village.data, stolen)
+    with sqlite3.connect(stolen / "point.db") as db:
+        envelopes = [bytes(row[0]) for row in db.execute("select envelope from outbox where state = 'queued'")]
+        point_id = uuid.UUID(db.execute("select point_id from pointstate").fetchone()[0])
+    assert len(envelopes) == 2
+
+    # County IT revokes the point; the hub comes back.
+    cluster.run(command("pointkit-hub"), "points", "revoke", VILLAGE, "--data", str(hub.data))
+    hub = cluster.start_hub()
+    before = hub_cases(hub)
+
+    # The thief replays the queued envelopes...
+    pushed = httpx.post(hub.url + "/sync/v1/push", content=encode_frames(envelopes),
+                        headers={"Content-Type": CONTENT_TYPE})
+    if pushed.status_code == 200:
+        assert {(r["status"], r["reason"]) for r in pushed.json()["results"]} == {("rejected", "point_revoked")}
+    else:
+        assert pushed.status_code == 403 and pushed.json()["reason"] == "point_revoked"
+    # ...signs requests with the laptop's keys...
+    keys = Identity.load(stolen / "keys", "point")
+    headers = sign_request(method="GET", path="/sync/v1/pull", query="after=0", body=b"",
+                           point_id=str(point_id), key=keys.sign_key)
+    pulled = httpx.get(hub.url + "/sync/v1/pull?after=0", headers=headers)
+    assert pulled.status_code == 403 and pulled.json()["reason"] == "point_revoked"
+    # ...and runs the point's own sync.
+    done = subprocess.run([command("pointkit"), "sync", "--data", str(stolen)], capture_output=True, text=True,
+                          timeout=120)
+    assert "revoked" in (done.stdout + done.stderr).lower()
+
+    after = hub_cases(hub)
+    assert after == before, "nothing the stolen laptop sent after revocation was applied"
+    assert sent in after and not set(queued) & set(after)
+    log = (hub.data / "hub.log").read_text(errors="replace")
+    assert "point_revoked" in log
