@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from click.testing import CliRunner
+from hubkit import VILLAGE, FakePoint, make_hub
 from sqlmodel import select
 
 from hub.cli import main
+from hub.enrollment import create_enrollment_token
 from hub.models import Case, HubKey
-from hubkit import VILLAGE, FakePoint, make_hub
-from sync import Envelope, HubRefused, Identity, Kind, RecipientKey, Suite
+from sync import (
+    Envelope,
+    EnvelopeError,
+    HubRefused,
+    Identity,
+    Kind,
+    RecipientKey,
+    Suite,
+)
 from sync.rotation import read_hub_keys
 
 
@@ -55,7 +66,7 @@ def test_rotation_announces_the_new_keys_and_old_envelopes_still_open(hub):
     [result_envelope] = [Envelope.parse(data) for data in pulled.envelopes
                          if Envelope.parse(data).header.kind == Kind.RESULT]
     result_envelope.verify(new_identity.sign_key.public_key())
-    with pytest.raises(Exception):
+    with pytest.raises(EnvelopeError):
         result_envelope.verify(hub.identity.sign_key.public_key())
     signed = result_envelope.open(point.identity.enc_key)
     point.hub_keys = new_identity.public()
@@ -71,8 +82,6 @@ def test_a_point_enrolling_after_rotation_gets_the_new_keys_and_old_tokens_are_s
     cli("keys", "rotate", "--data", str(hub.data_dir))
     current = Identity.load(hub.data_dir / "keys", "hub")
     with hub.db() as session:
-        from hub.enrollment import create_enrollment_token
-
         token = create_enrollment_token(session, name=VILLAGE, level="village", identity=current).token
     point = FakePoint(hub, VILLAGE, "village", token)
     assert point.enrollment["generation"] == 2
@@ -125,3 +134,27 @@ def test_pq_hub_prefers_the_hybrid_suite_and_opens_it(tmp_path, live_server):
         assert not (hub.data_dir / "keys" / "hub-mlkem.seed").exists()
     finally:
         hub.close()
+
+
+def test_a_hub_from_before_generations_keeps_its_key_as_generation_1(tmp_path):
+    from hub.db import database_url, init_db, make_engine, session_scope
+    from hub.instance import initialize
+    from hub.keys import ensure_keys
+
+    data = tmp_path / "hub"
+    done = initialize(data, admin_password="admin-pass-1")
+    # What an issue-2 hub held: hub-*.pem only, no generation table.
+    for path in (data / "keys").glob("hub-g1-*"):
+        path.unlink()
+    with sqlite3.connect(data / "hub.db") as db:
+        db.execute("drop table hubkey")
+        db.execute("alter table staff drop column failed_logins")
+    engine = make_engine(database_url(data))
+    init_db(engine)
+    with session_scope(engine) as session:
+        keyring = ensure_keys(session, data)
+    engine.dispose()
+    assert keyring.generation == 1 and keyring.fingerprint == done.fingerprint
+    assert Identity.load(data / "keys", "hub-g1").fingerprint == done.fingerprint
+    listed = cli("keys", "list", "--data", str(data)).output
+    assert listed.startswith(f"1\t{done.fingerprint}\t")

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 import httpx
 from click.testing import CliRunner
+from hubkit import VILLAGE, csrf_from
 from sqlmodel import select
+from test_syncapi import signed_get
 
 from hub.cli import main
 from hub.db import as_utc, utc_now
 from hub.models import AuditEntry, Case, EnrollmentToken, OutMessage, Point
-from hubkit import VILLAGE, csrf_from
 from sync import Envelope, HubClient, Identity, Kind, now_ms
 from sync.rotation import point_keys_payload
-from test_syncapi import signed_get
 
 
 def test_a_point_rotates_its_keys_and_both_generations_are_accepted(hub):
