@@ -125,3 +125,51 @@ def test_intake_review_and_pickup_through_the_pages(cluster, browser):
     shot(window, "point-cases-en")
     if os.environ.get("CI", "").lower() != "true":
         print(f"screenshots in {ARTIFACTS}")
+
+
+XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
+
+
+def test_script_in_every_applicant_field_stays_text_on_every_page(cluster, browser):
+    """A hostile name, form text and rejection reason run nowhere: not at the point, not at the hub."""
+    hub = cluster.start_hub()
+    cluster.add_reviewer("wj-lu", "WJ", "reviewer-pass-4")
+    point = cluster.start_point("泗城镇平兰村便民服务站", "village")
+    staff, reviewer = point.api("staff"), hub.api("wj-lu")
+    id_number = "45102719800101234" + check_character("45102719800101234")
+    created = staff.post("/api/cases", json={
+        "item_code": "451000-WJ-005",
+        "applicant": {"name": "韦" + XSS, "id_number": id_number, "phone": ""},
+        "form": {"spouse_name": XSS, "expected_date": ""},
+        "materials": ["id_cards"],
+    })
+    assert created.status_code == 201, created.text
+    case_id, receipt = created.json()["case_id"], created.json()
+    dialogs: list[str] = []
+
+    def visit(server, username: str, paths: list[str], masked: tuple[str, ...] = ()) -> None:
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        log_in(page, server.url, username, server.logins[username])
+        for path in paths:
+            page.goto(server.url + path)
+            html = page.content()
+            assert "<script>alert" not in html and "<img src=x" not in html, f"{server.url}{path}"
+            if path not in masked:
+                assert "xss" in page.inner_text("body"), f"the payload is shown as text on {path}"
+        page.close()
+
+    wait_until(lambda: reviewer.get(f"/api/cases/{case_id}").status_code == 200, timeout=30, what="the case at the hub")
+    # The receipt masks the name, so the payload is cut there rather than shown.
+    visit(point, "staff", [f"/cases/{case_id}", f"/cases/{case_id}/receipt"], masked=(f"/cases/{case_id}/receipt",))
+    visit(hub, "wj-lu", [f"/cases/{case_id}"])
+    assert reviewer.post(f"/api/cases/{case_id}/decision",
+                         json={"decision": "rejected", "reason": "材料不符" + XSS, "certificate_no": ""}).status_code == 200
+    wait_until(lambda: staff.get(f"/api/cases/{case_id}").json()["status"] == "result_ready", timeout=30,
+               what="the result at the point")
+    visit(point, "staff", [f"/cases/{case_id}"])
+    assert staff.post(f"/api/cases/{case_id}/pickup", json={"pickup_code": receipt["pickup_code"],
+                                                            "id_last4": id_number[-4:]}).status_code == 200
+    visit(point, "staff", [f"/cases/{case_id}/handover"])
+    visit(hub, "wj-lu", [f"/cases/{case_id}"])
+    assert dialogs == [], "a payload ran in the browser"
