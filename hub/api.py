@@ -18,6 +18,7 @@ from .keys import current_identity, current_keyring, publish_current, rotate_key
 from .models import Case, HubKey
 from .points import PointError, points_overview, revoke_point
 from .review import ReviewError, decide
+from .scans import scan_response
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,6 +44,16 @@ def get_case(case_id: str):
     if case is None:
         return api_error(404, "not_found", "no such case in your department")
     return case_detail(get_session(), case)
+
+
+@bp.get("/cases/<case_id>/scans/<scan_id>")
+@api_auth()
+def get_case_scan(case_id: str, scan_id: str):
+    """One scan of a case, decrypted on the fly (own department only)."""
+    case = _visible_case(case_id)
+    if case is None:
+        return api_error(404, "not_found", "no such case in your department")
+    return scan_response(case, scan_id)
 
 
 @bp.post("/cases/<case_id>/decision")
@@ -144,6 +155,9 @@ _OPERATIONS = [
      "parameters": [{"name": "department", "in": "query", "required": False, "schema": {"type": "string"}}]},
     {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": schemas.CaseDetail,
      "errors": [401, 404], "parameters": [_CASE_ID]},
+    {"path": "/api/cases/{case_id}/scans/{scan_id}", "method": "GET", "status": 200,
+     "summary": "One scan of a case, decrypted (image/PDF/other bytes)", "response": None, "errors": [401, 404],
+     "parameters": [_CASE_ID, {"name": "scan_id", "in": "path", "required": True, "schema": {"type": "string"}}]},
     {"path": "/api/cases/{case_id}/decision", "method": "POST", "summary": "Decide a department task",
      "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422],
      "parameters": [_CASE_ID]},

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from .audit import append_audit
 from .db import iso
 from .models import Case, CaseEvent, Point, ReviewTask, Staff
+from .scans import case_scans, materials_in_transit, scans_public
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "needs_attention")
 
@@ -86,6 +87,7 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
     point = session.get(Point, case.point_id)
     events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)).all()
     applicant = case.applicant or {}
+    scans = case_scans(session, case.id)
     return {
         "case_id": case.id,
         "receipt_no": case.receipt_no,
@@ -101,6 +103,8 @@ def case_detail(session: Session, case: Case) -> dict[str, Any]:
                       "phone": applicant.get("phone", "")},
         "form": case.form or {},
         "materials": case.materials or [],
+        "scans": scans_public(scans),
+        "materials_in_transit": materials_in_transit(scans),
         "tasks": [
             {"department": task.department_code, "stage": task.stage, "status": task.status,
              "decided_by": task.decided_by, "reason": task.reason, "decided_at": iso(task.decided_at)}

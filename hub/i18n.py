@@ -116,6 +116,21 @@ ZH = {
     "The hub could not complete this request. Try again; if it keeps failing, tell the administrator.":
         "系统未能完成此操作。请重试；如仍失败，请联系管理员。",
     "Back to the queue": "返回待办",
+    # scans
+    "Scans": "材料扫描件",
+    "Materials in transit": "材料传输中",
+    "Some scans are still on their way from the point; read what is there.":
+        "部分扫描件仍在从窗口传来，可先阅看已到的材料。",
+    "All scans have arrived.": "扫描件已全部到达。",
+    "File": "文件",
+    "Material": "材料",
+    "Size": "大小",
+    "View": "查看",
+    "In transit": "传输中",
+    "Complete": "已到达",
+    "Does not match the case": "与案件记录不符",
+    "Scan received": "扫描件已到达",
+    "Scan does not match": "扫描件不符",
 }
 
 translator = Translator(ZH)

@@ -31,6 +31,7 @@ from .models import Case, Point, RawEnvelope
 from .outbox import send_status
 from .points import point_keys, point_verifiers, record_point_keys
 from .routing import route_case
+from .scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,10 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     )
     session.add(case)
     session.flush()
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}")

@@ -218,3 +218,21 @@ class AuditEntry(SQLModel, table=True):
     detail: dict = _json_column()
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64, unique=True)
+
+
+# A scan a case lists: its key and digest (from the sealed case) and how much of its sealed file the hub holds.
+class CaseScan(SQLModel, table=True):
+    scan_id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    name: str = Field(max_length=120)
+    material: str = Field(default="", max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    key_b64: str = Field(max_length=44)
+    total: int
+    received: int = 0
+    status: str = Field(default="in_transit", max_length=16)
+    problem: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utc_now)
+    completed_at: datetime | None = None

@@ -79,6 +79,19 @@ class SignedDocument(BaseModel):
     signature: str
 
 
+# A scan a case lists and how much of it has arrived (never its key).
+class ScanPublic(BaseModel):
+    scan_id: str
+    name: str
+    material: str
+    size: int
+    received: int
+    total: int
+    status: str
+    problem: str = ""
+    completed_at: str | None = None
+
+
 # Everything about one case.
 class CaseDetail(BaseModel):
     case_id: str
@@ -94,6 +107,9 @@ class CaseDetail(BaseModel):
     applicant: ApplicantPublic
     form: dict[str, str]
     materials: list[str]
+    scans: list[ScanPublic] = []
+    # 材料传输中: a listed scan has not fully arrived yet.
+    materials_in_transit: bool = False
     tasks: list[TaskPublic]
     events: list[EventPublic]
     decision: str | None = None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms, verify_request
 from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
+from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_TOTAL
 from sync.web import api_error, parse_json_body
 
 from .catalog import current_version
@@ -23,6 +25,7 @@ from .keys import current_keyring
 from .models import Point, SeenNonce
 from .outbox import mark_delivered, messages_after
 from .points import point_verifiers
+from .scans import MAX_CHUNK_BYTES, ScanError, append_chunk, find_scan
 from .schemas import EnrollRequest
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
@@ -166,3 +169,61 @@ def get_catalog():
     if latest is None:
         return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
     return latest.signed
+
+
+def _scan_refusal(exc: ScanError):
+    """The error shape, plus the offset the hub really holds when the point asked for another one."""
+    get_session().rollback()
+    if exc.offset is None:
+        return api_error(exc.status, exc.reason, exc.message)
+    response = jsonify({"error": exc.message, "reason": exc.reason, "offset": exc.offset})
+    response.headers[HEADER_OFFSET] = str(exc.offset)
+    return response, exc.status
+
+
+def _scan_answer(row) -> Response:
+    headers = {HEADER_OFFSET: str(row.received), HEADER_TOTAL: str(row.total), "X-Pointkit-Scan-Status": row.status,
+               "Cache-Control": "no-store"}
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers)
+    return Response(json.dumps({"scan_id": row.scan_id, "offset": row.received, "total": row.total,
+                                "status": row.status}), status=200, headers=headers, content_type="application/json")
+
+
+@bp.route("/scans/<scan_id>", methods=("GET", "HEAD"))
+def get_scan_offset(scan_id: str):
+    """How many bytes of a sealed scan the hub holds (the offset to resume from); HEAD for headers only."""
+    point = _authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    try:
+        return _scan_answer(find_scan(get_session(), point.id, scan_id))
+    except ScanError as exc:
+        return _scan_refusal(exc)
+
+
+@bp.patch("/scans/<scan_id>")
+def patch_scan(scan_id: str):
+    """Append the next chunk of a sealed scan at ``?offset=`` (what the hub holds), checked by its SHA-256."""
+    from flask import current_app
+
+    if request.content_length is not None and request.content_length > MAX_CHUNK_BYTES:
+        return api_error(413, "too_large", f"chunks are limited to {MAX_CHUNK_BYTES} bytes; send smaller ones")
+    raw_offset, raw_total = request.args.get("offset", ""), request.headers.get(HEADER_TOTAL)
+    if not raw_offset.isdigit() or len(raw_offset) > 15:
+        return api_error(400, "bad_offset", "'offset' must be a non-negative integer")
+    if raw_total is not None and (not raw_total.isdigit() or len(raw_total) > 15):
+        return api_error(400, "bad_total", f"{HEADER_TOTAL} must be a non-negative integer")
+    if int(raw_offset) == 0 and raw_total is None:
+        return api_error(400, "bad_total", f"the first chunk must declare {HEADER_TOTAL}")
+    point = _authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    try:
+        row = append_chunk(get_session(), current_app.config["DATA_DIR"], point.id, scan_id,
+                           offset=int(raw_offset), chunk=request.get_data(cache=True),
+                           chunk_sha256=request.headers.get(HEADER_CHUNK_SHA256, ""),
+                           total=int(raw_total) if raw_total is not None else None)
+    except ScanError as exc:
+        return _scan_refusal(exc)
+    return _scan_answer(row)

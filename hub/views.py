@@ -16,6 +16,7 @@ from .keys import current_identity
 from .models import POINT_LEVELS, Case, Department
 from .points import PointError, find_point, points_overview, revoke_point
 from .review import DECISIONS, ReviewError, decidable_task, decide
+from .scans import scan_response
 
 bp = Blueprint("views", __name__)
 
@@ -39,6 +40,11 @@ STATUS_TEXT = {
     "revoked": "Revoked",
     "township": "Township",
     "village": "Village",
+    "in_transit": "In transit",
+    "complete": "Complete",
+    "mismatch": "Does not match the case",
+    "scan_received": "Scan received",
+    "scan_mismatch": "Scan does not match",
 }
 
 
@@ -112,6 +118,17 @@ def case_page(case_id: str):
         return _render_case(case, error=messages.get(exc.reason, str(exc)), form_values=values, status=exc.status)
     db.commit()
     return redirect(url_for("views.case_page", case_id=case.id))
+
+
+@bp.get("/cases/<case_id>/scans/<scan_id>")
+@login_required()
+def case_scan(case_id: str, scan_id: str):
+    """One scan of a case, decrypted on the fly for reading in the browser (own department only)."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case):
+        abort(404)
+    return scan_response(case, scan_id)
 
 
 @bp.route("/points", methods=("GET", "POST"))

@@ -30,6 +30,17 @@ class Applicant(_Strict):
     phone: str = Field(default="", max_length=20)
 
 
+class Scan(_Strict):
+    """A scan or photo of a material, uploaded apart from the case; its key only travels here, sealed."""
+
+    scan_id: str = Field(min_length=36, max_length=36)
+    name: str = Field(min_length=1, max_length=120)
+    material: str = Field(default="", max_length=64)
+    size: int = Field(ge=0, le=1 << 36)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key_b64: str = Field(min_length=43, max_length=44)
+
+
 class SubmitCase(_Strict):
     """A case received (受理) at a point."""
 
@@ -43,6 +54,8 @@ class SubmitCase(_Strict):
     received_at: datetime
     promised_date: date | None = None
     staff: str = Field(max_length=64)
+    # Added in issue 4; a point from before sends none, so the hub accepts SUBMIT without it.
+    scans: list[Scan] = Field(default_factory=list, max_length=64)
 
 
 class CaseCollected(_Strict):

@@ -1,0 +1,230 @@
+"""Scans of materials at the hub: expected from the sealed case, received in resumable chunks, checked, shown.
+
+A SUBMIT lists its scans (id, name, size, SHA-256 and the file key); the hub
+records them as "in transit" and the case is shown as 材料传输中 until every
+one is complete. Chunks of the sealed file are appended under
+DATA/scans/<scan_id>.sealed; the database says how many bytes are committed,
+and only those count (a crash between the file's fsync and the database
+commit just makes the point send that chunk again). When the last byte
+arrives the hub decrypts with the key from the case and checks size and
+SHA-256: a mismatch is recorded and shown, never accepted silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from urllib.parse import quote
+
+from flask import Response, abort, current_app
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from sync.attachments import CHUNK_SEALED, AttachmentError, decrypt_attachment, decrypt_chunks, sealed_size
+from sync.keys import unb64
+from sync.messages import Scan
+
+from . import cases
+from .db import get_session, iso, utc_now
+from .models import Case, CaseScan
+
+log = logging.getLogger(__name__)
+
+SCANS_DIR = "scans"
+MAX_CHUNK_BYTES = 1024 * 1024
+IN_TRANSIT, COMPLETE, MISMATCH = "in_transit", "complete", "mismatch"
+CONTENT_TYPES = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp",
+    "tif": "image/tiff", "tiff": "image/tiff", "bmp": "image/bmp", "pdf": "application/pdf",
+}
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@dataclass(eq=False)
+class ScanError(Exception):
+    """A refused scan request: ``status`` is the HTTP answer, ``offset`` what the hub holds (for 409)."""
+
+    status: int
+    reason: str
+    message: str
+    offset: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def scan_path(data_dir: str | Path, scan_id: str) -> Path:
+    return Path(data_dir) / SCANS_DIR / f"{uuid.UUID(scan_id)}.sealed"
+
+
+def _lock(scan_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(scan_id, threading.Lock())
+
+
+def expect_scans(session: Session, case_id: str, point_id: uuid.UUID, scans: list[Scan]) -> None:
+    """Record the scans a case lists, before any of their bytes arrive."""
+    for scan in scans:
+        try:
+            scan_id = str(uuid.UUID(scan.scan_id))
+        except ValueError:
+            raise ScanError(422, "invalid_payload", "a scan_id is not a UUID") from None
+        if session.get(CaseScan, scan_id) is not None:
+            raise ScanError(409, "scan_id_taken", "another case already lists a scan with this id")
+        try:
+            key_ok = len(unb64(scan.key_b64)) == 32
+        except ValueError:
+            key_ok = False
+        if not key_ok:
+            raise ScanError(422, "invalid_payload", "a scan key is not 32 bytes of base64")
+        session.add(CaseScan(scan_id=scan_id, case_id=case_id, point_id=point_id, name=scan.name,
+                             material=scan.material, size=scan.size, sha256=scan.sha256, key_b64=scan.key_b64,
+                             total=sealed_size(scan.size)))
+
+
+def find_scan(session: Session, point_id: uuid.UUID, scan_id: str) -> CaseScan:
+    """The scan ``point_id`` may upload, or ScanError 404 (unknown yet) / 403 (another point's)."""
+    try:
+        scan_id = str(uuid.UUID(scan_id))
+    except ValueError:
+        raise ScanError(404, "unknown_scan", "no scan has this id") from None
+    row = session.get(CaseScan, scan_id)
+    if row is None:
+        raise ScanError(404, "unknown_scan", "the hub knows no case listing this scan yet; push the case first")
+    if row.point_id != point_id:
+        raise ScanError(403, "not_your_scan", "this scan belongs to a case of another point")
+    return row
+
+
+def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, scan_id: str, *, offset: int,
+                 chunk: bytes, chunk_sha256: str, total: int | None) -> CaseScan:
+    """Verify and append one chunk at ``offset``; return the scan row with its new offset."""
+    row = find_scan(session, point_id, scan_id)
+    if hashlib.sha256(chunk).hexdigest() != chunk_sha256.lower():
+        raise ScanError(400, "bad_chunk_hash", "the chunk does not match its X-Pointkit-Chunk-SHA256; send it again")
+    if total is not None and total != row.total:
+        raise ScanError(400, "bad_total", f"the case says this sealed scan has {row.total} bytes, not {total}")
+    with _lock(row.scan_id):
+        session.refresh(row)
+        if offset != row.received:
+            raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
+                            offset=row.received)
+        if not chunk:
+            raise ScanError(400, "empty_chunk", "send at least one byte")
+        if offset + len(chunk) > row.total:
+            raise ScanError(400, "too_long", f"the sealed scan has {row.total} bytes; this chunk runs past its end")
+        path = scan_path(data_dir, row.scan_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as handle:
+            # Bytes past the committed offset are from a chunk whose commit never happened.
+            handle.truncate(offset)
+            handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        moved = session.exec(update(CaseScan).where(CaseScan.scan_id == row.scan_id, CaseScan.received == offset)
+                             .values(received=offset + len(chunk)))
+        if moved.rowcount != 1:
+            session.rollback()
+            session.refresh(row)
+            raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
+                            offset=row.received)
+        session.commit()
+        session.refresh(row)
+        if row.received == row.total:
+            _finish(session, data_dir, row)
+    return row
+
+
+def _finish(session: Session, data_dir: str | Path, row: CaseScan) -> None:
+    """The last byte arrived: decrypt with the case's key and check size and digest."""
+    digest, size, problem = hashlib.sha256(), 0, ""
+    try:
+        for piece in decrypt_chunks(_sealed_pieces(scan_path(data_dir, row.scan_id)), unb64(row.key_b64)):
+            digest.update(piece)
+            size += len(piece)
+    except AttachmentError as exc:
+        problem = f"does not decrypt with the key in the case: {exc}"
+    if not problem and size != row.size:
+        problem = f"decrypts to {size} bytes; the case says {row.size}"
+    if not problem and digest.hexdigest() != row.sha256:
+        problem = "its SHA-256 differs from the one in the case"
+    row.status, row.problem, row.completed_at = (MISMATCH if problem else COMPLETE), problem[:500], utc_now()
+    session.add(row)
+    if problem:
+        log.warning("scan %s of case %s does not match its case: %s", row.scan_id, row.case_id, problem)
+        cases.record_event(session, row.case_id, actor="hub", action="scan_mismatch",
+                     note=f"scan {row.scan_id[:8]}: {problem}")
+    else:
+        log.info("scan %s of case %s complete (%d bytes)", row.scan_id, row.case_id, row.size)
+        cases.record_event(session, row.case_id, actor="hub", action="scan_received",
+                     note=f"scan {row.scan_id[:8]} complete, {row.size} bytes")
+    session.commit()
+
+
+def _sealed_pieces(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while piece := handle.read(CHUNK_SEALED):
+            yield piece
+
+
+def case_scans(session: Session, case_id: str) -> list[CaseScan]:
+    return list(session.exec(select(CaseScan).where(CaseScan.case_id == case_id).order_by(CaseScan.created_at,
+                                                                                           CaseScan.scan_id)).all())
+
+
+def materials_in_transit(scans: list[CaseScan]) -> bool:
+    return any(scan.status == IN_TRANSIT for scan in scans)
+
+
+def scans_public(scans: list[CaseScan]) -> list[dict[str, Any]]:
+    """What pages and the API show of a case's scans (never the key)."""
+    return [{"scan_id": scan.scan_id, "name": scan.name, "material": scan.material, "size": scan.size,
+             "received": scan.received, "total": scan.total, "status": scan.status, "problem": scan.problem,
+             "completed_at": iso(scan.completed_at)} for scan in scans]
+
+
+def open_scan(session: Session, data_dir: str | Path, case_id: str, scan_id: str) -> tuple[CaseScan, bytes]:
+    """The decrypted scan of a case, checked against the case; ScanError 404 when it is not (yet) readable."""
+    row = session.get(CaseScan, scan_id[:36])
+    if row is None or row.case_id != case_id:
+        raise ScanError(404, "unknown_scan", "this case lists no such scan")
+    if row.status != COMPLETE:
+        raise ScanError(404, "not_complete", "this scan has not fully arrived (or did not match its case)")
+    try:
+        data = decrypt_attachment(scan_path(data_dir, row.scan_id).read_bytes(), unb64(row.key_b64))
+    except (OSError, AttachmentError):
+        log.error("scan %s was complete but can no longer be read", row.scan_id)
+        raise ScanError(404, "unreadable", "the stored scan cannot be read") from None
+    return row, data
+
+
+def content_type(name: str) -> str:
+    """The type a browser shows inline (images, PDF); anything else downloads."""
+    return CONTENT_TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
+
+
+def scan_response(case: Case, scan_id: str) -> Response:
+    """The answer both the page and the API give for one scan: inline for images and PDF, never cached."""
+    try:
+        row, data = open_scan(get_session(), current_app.config["DATA_DIR"], case.id, scan_id)
+    except ScanError as exc:
+        abort(404, exc.message)
+    kind = content_type(row.name)
+    disposition = "inline" if kind != "application/octet-stream" else "attachment"
+    return Response(data, content_type=kind, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.name)}",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        # A scan is shown, never run: no scripts even if a "PDF" carries some.
+        "Content-Security-Policy": "sandbox",
+    })

@@ -1,0 +1,203 @@
+"""Resumable scan uploads, the tus model: ask the offset, append chunks, each with its SHA-256.
+
+The point uploads the *sealed* file (sync.attachments), so neither the wire
+nor the hub's disk ever holds a scan in the clear; the key travels in the
+sealed case. Every request is signed (sync.signing).
+
+    HEAD  /sync/v1/scans/<scan_id>             -> X-Pointkit-Offset, X-Pointkit-Total
+    GET   /sync/v1/scans/<scan_id>             -> {scan_id, offset, total, status}
+    PATCH /sync/v1/scans/<scan_id>?offset=N    body = the next chunk
+          X-Pointkit-Chunk-SHA256: hex digest of the body
+          X-Pointkit-Total: sealed size (the first chunk declares it)
+          -> 200 {offset, total, status}; 409 {offset} when N is not what the hub holds;
+             400 on a bad chunk hash or total; 403 for another point's scan; 404 before its case arrived
+
+The hub keeps every whole chunk it verified (fsync before it answers). After
+any failure the uploader asks the offset again and carries on from there, so
+a link that drops every few seconds still finishes a large scan. The chunk
+size adapts: it doubles after a quick success and halves after a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .client import HubClient, HubRefused, HubUnreachable, _refusal
+
+SCANS_PATH = "/sync/v1/scans"
+HEADER_OFFSET = "X-Pointkit-Offset"
+HEADER_TOTAL = "X-Pointkit-Total"
+HEADER_CHUNK_SHA256 = "X-Pointkit-Chunk-SHA256"
+CHUNK_CONTENT_TYPE = "application/offset+octet-stream"
+MIN_CHUNK = 4 * 1024
+START_CHUNK = 16 * 1024
+MAX_CHUNK = 256 * 1024
+# A chunk that took longer than this does not grow the next one: on a slow, cut-prone link a
+# long chunk is likely to be cut before its end, and everything sent of it would be lost.
+GROW_WITHIN_S = 4.0
+MAX_FAILURES = 8
+
+
+class OffsetMismatch(HubRefused):
+    """The hub holds a different offset than the chunk was sent for; ``offset`` is the hub's."""
+
+    def __init__(self, offset: int, message: str):
+        super().__init__(409, "offset_mismatch", message)
+        self.offset = offset
+
+
+@dataclass
+class ChunkSizer:
+    """Chunk size that grows on quick successes and shrinks on failures (bounded both ways)."""
+
+    size: int = START_CHUNK
+    minimum: int = MIN_CHUNK
+    maximum: int = MAX_CHUNK
+    grow_within_s: float = GROW_WITHIN_S
+
+    def succeeded(self, elapsed_s: float = 0.0) -> None:
+        if elapsed_s <= self.grow_within_s:
+            self.size = min(self.size * 2, self.maximum)
+
+    def failed(self) -> None:
+        self.size = max(self.size // 2, self.minimum)
+
+
+@dataclass
+class ScanState:
+    """What the hub holds of one scan."""
+
+    offset: int
+    total: int | None
+    status: str = ""
+
+
+@dataclass
+class UploadResult:
+    """How one upload call ended: complete, or stopped early (``stopped``) at ``offset``."""
+
+    scan_id: str
+    offset: int
+    total: int
+    chunks: int = 0
+    failures: int = 0
+    bytes_sent: int = 0
+    stopped: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.offset >= self.total
+
+
+class ScanUploader:
+    """Uploads sealed scans through one HubClient, one request at a time, without retrying inside a request.
+
+    Retrying is this class's job, not tenacity's: after a failure the offset
+    must be asked again and the chunk made smaller.
+    """
+
+    def __init__(self, client: HubClient, *, sizer: ChunkSizer | None = None, max_failures: int = MAX_FAILURES,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.client = client
+        self.sizer = sizer or ChunkSizer()
+        self.max_failures = max_failures
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"ScanUploader({self.client!r}, chunk={self.sizer.size})"
+
+    def _request(self, method: str, scan_id: str, *, params: dict[str, str] | None = None, body: bytes = b"",
+                 headers: dict[str, str] | None = None, stale_retry: bool = True) -> httpx.Response:
+        build = self.client._signed(method, f"{SCANS_PATH}/{scan_id}", params=params, body=body,
+                                    content_type=CHUNK_CONTENT_TYPE if body else None)
+        request = build()
+        request.headers.update(headers or {})
+        try:
+            response = self.client._http.send(request)
+        except httpx.TransportError as exc:
+            raise HubUnreachable(f"hub at {self.client.base_url} unreachable: {exc}") from exc
+        hub_time = self.client._note_hub_time(response)
+        if response.status_code >= 500:
+            cause = httpx.HTTPStatusError("hub error", request=request, response=response)
+            raise HubUnreachable(f"hub at {self.client.base_url} failed: HTTP {response.status_code}") from cause
+        if response.status_code == 409:
+            offset = _offset_of(response)
+            if offset is not None:
+                raise OffsetMismatch(offset, "the hub holds a different offset")
+        if response.status_code >= 400:
+            refusal = _refusal(response)
+            if refusal.reason == "stale" and stale_retry and hub_time is not None:
+                return self._request(method, scan_id, params=params, body=body, headers=headers, stale_retry=False)
+            raise refusal
+        return response
+
+    def state(self, scan_id: str) -> ScanState:
+        """Ask the hub how many bytes of the sealed scan it holds (HEAD: headers only)."""
+        response = self._request("HEAD", scan_id)
+        total = response.headers.get(HEADER_TOTAL, "")
+        return ScanState(_offset_of(response) or 0, int(total) if total.isdigit() else None,
+                         response.headers.get("X-Pointkit-Scan-Status", ""))
+
+    def send_chunk(self, scan_id: str, offset: int, chunk: bytes, total: int) -> int:
+        """Append one chunk at ``offset``; return the hub's new offset."""
+        headers = {HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest(), HEADER_TOTAL: str(total)}
+        response = self._request("PATCH", scan_id, params={"offset": str(offset)}, body=chunk, headers=headers)
+        new_offset = _offset_of(response)
+        if new_offset is None:
+            raise HubRefused(response.status_code, "bad_answer", "the hub did not say the new offset")
+        return new_offset
+
+    def upload(self, scan_id: str, sealed: bytes, *, should_stop: Callable[[], bool] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> UploadResult:
+        """Upload ``sealed`` from wherever the hub stands, through cuts.
+
+        Raises HubUnreachable after ``max_failures`` failures in a row, and
+        HubRefused when the hub refuses the scan itself; the offset the hub
+        holds stays, so the next call resumes.
+        """
+        total = len(sealed)
+        result = UploadResult(scan_id, 0, total)
+        failures, known = 0, False
+        while True:
+            try:
+                if not known:
+                    result.offset = self.state(scan_id).offset
+                    known = True
+                if result.offset >= total:
+                    return result
+                if should_stop is not None and should_stop():
+                    result.stopped = True
+                    return result
+                chunk = sealed[result.offset:result.offset + self.sizer.size]
+                started = time.monotonic()
+                try:
+                    result.offset = self.send_chunk(scan_id, result.offset, chunk, total)
+                except HubUnreachable:
+                    self.sizer.failed()
+                    raise
+                self.sizer.succeeded(time.monotonic() - started)
+                result.chunks += 1
+                result.bytes_sent += len(chunk)
+                failures = 0
+                if on_progress is not None:
+                    on_progress(result.offset, total)
+            except OffsetMismatch as exc:
+                result.offset = exc.offset
+            except HubUnreachable:
+                failures += 1
+                result.failures += 1
+                known = False
+                if failures >= self.max_failures:
+                    raise
+                # Retry at once after the first failure (a cut), then back off (the hub may be down).
+                self.sleep(min(0.25 * (2 ** (failures - 1) - 1), 5.0))
+
+
+def _offset_of(response: httpx.Response) -> int | None:
+    value = response.headers.get(HEADER_OFFSET, "")
+    return int(value) if value.isdigit() else None
