@@ -183,6 +183,11 @@ class Cluster:
         self.points[name] = server
         return server
 
+    def kill_server(self, server: Server) -> None:
+        """SIGKILL: the process gets no chance to flush or clean up, as in a power cut."""
+        server.process.kill()
+        server.process.wait(timeout=10)
+
     def stop_server(self, server: Server) -> None:
         server.process.terminate()
         try:
