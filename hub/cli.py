@@ -12,8 +12,10 @@ import click
 from sqlmodel import Session, select
 
 from sync import Identity
+from sync.bundle import BundleError
 
 from .accounts import AccountError, create_staff
+from .bundles import export_point_bundle, import_point_bundle
 from .audit import verify_audit
 from .catalog import CatalogError, import_catalog, load_catalog_file
 from .db import database_url, init_db, iso, make_engine, session_scope
@@ -274,3 +276,43 @@ def users_add(username: str, role: str, department: str | None, password: str, d
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary)
+
+
+@main.command("import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_option
+def import_bundle(file: Path, data_dir: Path) -> None:
+    """Ingest a point's USB bundle FILE exactly like a push; print each envelope's result."""
+    engine = _engine(data_dir)
+    try:
+        with session_scope(engine) as session:
+            report = import_point_bundle(session, file, keyring=ensure_keys(session, data_dir))
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    for result in report.results:
+        click.echo("\t".join([result["envelope_id"] or "-", result["status"], result["reason"] or "-"]))
+    counts = {status: sum(r["status"] == status for r in report.results)
+              for status in ("accepted", "duplicate", "conflict", "rejected")}
+    click.echo(f"Bundle from {report.point_name}: {len(report.results)} envelope(s): "
+               + ", ".join(f"{status} {count}" for status, count in counts.items())
+               + f"; {report.delivered} hub message(s) confirmed delivered")
+
+
+@main.command("export-bundle")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--point", "point_name", required=True, help="Name of the point the bundle is for.")
+@data_option
+def export_bundle(file: Path, point_name: str, data_dir: Path) -> None:
+    """Write the point's undelivered hub messages and the hub's acks to a USB bundle FILE, signed by the hub."""
+    engine = _engine(data_dir)
+    try:
+        with session_scope(engine) as session:
+            report = export_point_bundle(session, point_name, file, keyring=ensure_keys(session, data_dir))
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"Bundle for {report.point_name} written to {file}: {report.messages} message(s) "
+               f"(up to number {report.cursor}), acks for {report.acks} envelope(s)")

@@ -13,9 +13,11 @@ from pathlib import Path
 import click
 
 from sync import HubUnreachable
+from sync.bundle import BundleError
 
 from . import audit, db
 from .auth import StaffError, create_staff
+from .bundles import export_bundle, import_bundle
 from .enrollment import EnrollmentError, enroll, is_initialized
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
@@ -121,6 +123,37 @@ def sync(data_dir: Path) -> None:
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
 
+
+
+@main.command("export-bundle", help="Write every envelope the hub has not acknowledged to a USB bundle FILE, "
+                                    "signed by this point (for a village with no link: carry it to the county).")
+@data_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def export_bundle_command(data_dir: Path, file: Path) -> None:
+    require_enrolled(data_dir)
+    db.init_db(data_dir)
+    exported = export_bundle(data_dir, file)
+    click.echo(f"wrote {exported.envelopes} envelope(s), {exported.size} bytes, to {file}")
+    click.echo("they stay queued here until the hub's answer comes back (a hub bundle or the next online sync)")
+
+
+@main.command("import-bundle", help="Apply a USB bundle FILE from the county hub: results, status updates and the "
+                                    "hub's acknowledgements. A bundle changed in any byte is refused whole.")
+@data_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_bundle_command(data_dir: Path, file: Path) -> None:
+    require_enrolled(data_dir)
+    db.init_db(data_dir)
+    try:
+        imported = import_bundle(data_dir, file)
+    except BundleError as exc:
+        fail(str(exc))
+    acked = imported.settled
+    click.echo(f"messages {imported.messages}: applied {imported.applied}; cursor now {imported.cursor}")
+    click.echo(f"acknowledged by the hub: accepted {acked.accepted}, conflict {acked.conflict}, "
+               f"rejected {acked.rejected}")
+    for error in imported.errors:
+        click.echo(f"warning: a hub message was refused: {error}", err=True)
 
 @main.group(help="Manage staff accounts.")
 def users() -> None:

@@ -1,0 +1,118 @@
+"""USB bundles at the hub: ingest a point's bundle like a push, export a point's messages like a pull.
+
+A point's bundle is verified whole with the keys the point has held, then
+each envelope goes through ``ingest_envelopes`` exactly as if it had been
+pushed, so a copy that already arrived online answers "duplicate". The
+bundle's ``cursor`` is the point's pull cursor: messages up to it reached
+the point, so they are marked delivered as a pull would.
+
+A hub bundle carries the point's undelivered messages (signed and sealed as
+for a pull) and, as ``acks``, the hub's answer for every envelope it holds
+from that point from the last ``ACK_WINDOW_DAYS``, so a point that only
+ever syncs by USB still learns which of its envelopes are done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlmodel import Session, select
+
+from sync.bundle import BundleError, read_bundle, write_bundle
+from sync.envelope import HUB_SENDER_ID
+
+from .audit import append_audit
+from .db import utc_now
+from .ingest import ingest_envelopes
+from .keys import Keyring
+from .models import HubKey, OutMessage, Point, RawEnvelope
+from .outbox import mark_delivered
+from .points import find_point, point_verifiers
+
+ACK_WINDOW_DAYS = 90
+# How a stored envelope's outcome reads to the point, as a push would have answered it.
+_ACK_STATUS = {"rejected": "rejected", "conflict": "conflict"}
+
+
+@dataclass
+class ImportReport:
+    """What a point's bundle did at the hub."""
+
+    point_name: str
+    results: list[dict[str, Any]]
+    delivered: int
+
+
+@dataclass
+class ExportReport:
+    """What a hub bundle for a point holds."""
+
+    point_name: str
+    messages: int
+    acks: int
+    cursor: int
+
+
+def _sender_keys(session: Session):
+    def keys(manifest: dict[str, Any]) -> list[Ed25519PublicKey]:
+        point = session.get(Point, uuid.UUID(str(manifest["sender_id"])))
+        return point_verifiers(session, point) if point is not None and point.sign_public_key else []
+    return keys
+
+
+def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, actor: str = "cli") -> ImportReport:
+    """Verify a point's bundle whole, then ingest each envelope as a push would."""
+    bundle = read_bundle(path, _sender_keys(session))
+    point = session.get(Point, uuid.UUID(bundle.sender_id))
+    if point.status == "revoked":
+        raise BundleError("point_revoked", f"point {point.name} was revoked; its bundle is refused")
+    fingerprints = set(session.exec(select(HubKey.fingerprint)).all())
+    if bundle.recipient not in fingerprints:
+        raise BundleError("wrong_hub", "this bundle was made for another hub (its recipient fingerprint is not "
+                          "one of this hub's keys); nothing was applied")
+    results = ingest_envelopes(session, bundle.envelopes, keyring=keyring)
+    delivered = 0
+    if bundle.cursor is not None:
+        delivered = mark_delivered(session, point, bundle.cursor)
+    append_audit(session, actor=actor, action="bundle_imported", subject=f"point:{point.name}",
+                 detail={"point_id": str(point.id), "envelopes": len(bundle.envelopes), "cursor": bundle.cursor})
+    session.commit()
+    return ImportReport(point.name, results, delivered)
+
+
+def point_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DAYS) -> list[dict[str, Any]]:
+    """The hub's answer for each envelope it holds from ``point`` received in the last ``days``."""
+    since = utc_now() - timedelta(days=days)
+    rows = session.exec(select(RawEnvelope).where(RawEnvelope.point_id == point.id,
+                                                  RawEnvelope.received_at >= since)
+                        .order_by(RawEnvelope.seq)).all()
+    return [{"envelope_id": row.envelope_id, "status": _ACK_STATUS.get(row.outcome, "accepted"),
+             "reason": row.reason if row.outcome in _ACK_STATUS else ""} for row in rows]
+
+
+def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
+                        actor: str = "cli") -> ExportReport:
+    """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub."""
+    point = find_point(session, name)
+    if point is None:
+        raise BundleError("unknown_point", f"no point named {name!r}; see 'pointkit-hub points list'")
+    if point.status != "active":
+        raise BundleError("point_not_active", f"point {point.name} is {point.status}; only an enrolled, "
+                          "unrevoked point gets bundles")
+    messages = session.exec(select(OutMessage).where(OutMessage.point_id == point.id,
+                                                     OutMessage.delivered_at.is_(None))  # type: ignore[union-attr]
+                            .order_by(OutMessage.seq)).all()
+    acks = point_acks(session, point)
+    cursor = messages[-1].seq if messages else 0
+    write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,
+                 sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor)
+    append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
+                 detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks)})
+    session.commit()
+    return ExportReport(point.name, len(messages), len(acks), cursor)
+

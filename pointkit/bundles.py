@@ -1,0 +1,104 @@
+"""USB bundles at the point: export what the hub has not acknowledged, import what the hub sent.
+
+Export writes every queued (unacknowledged) envelope, signed as this point,
+with this point's pull cursor so the hub learns which of its messages
+arrived. Nothing changes locally: an envelope stays queued until the hub's
+answer comes back, by a hub bundle's ``acks`` or by an online push, and
+whichever comes first settles it (the other is a duplicate).
+
+Import verifies the hub bundle whole with the trusted hub keys, applies its
+messages and moves the pull cursor in one transaction (forward only, and
+only over messages it holds without a gap), then settles the acks one by
+one as push answers are settled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sync.bundle import BundleError, read_bundle, write_bundle
+from sync.envelope import HUB_SENDER_ID, Header
+
+from . import audit, db
+from .inbox import apply_messages
+from .models import Outbox
+from .outbox import queued
+from .state import get_state, load_identity
+from .syncagent import SyncReport, _settle
+from .trust import opening_keys, trusted_hub_keys
+
+EXPORT_MAX_ENVELOPES = 10_000
+
+
+@dataclass
+class BundleExport:
+    """What a point's bundle holds."""
+
+    envelopes: int
+    size: int
+    cursor: int
+
+
+@dataclass
+class BundleImport:
+    """What a hub bundle did at the point."""
+
+    messages: int
+    applied: int
+    cursor: int
+    settled: SyncReport
+    errors: list[str] = field(default_factory=list)
+
+
+def export_bundle(data_dir: str | Path, path: str | Path) -> BundleExport:
+    """Write every queued envelope to ``path``, signed by this point."""
+    identity = load_identity(data_dir)
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        rows: list[Outbox] = queued(session, EXPORT_MAX_ENVELOPES)
+        write_bundle(path, [row.envelope for row in rows], signer=identity.sign_key, sender_id=state.point_id,
+                     recipient=state.hub_fingerprint, cursor=state.pull_cursor)
+        audit.record(session, audit.SYSTEM_ACTOR, "bundle_exported", state.point_id, envelopes=len(rows),
+                     cursor=state.pull_cursor)
+        return BundleExport(len(rows), sum(row.size for row in rows), state.pull_cursor)
+
+
+def _contiguous_cursor(current: int, envelopes: list[bytes]) -> int:
+    """The highest message number reachable from ``current`` without a gap among ``envelopes``."""
+    numbers = set()
+    for data in envelopes:
+        try:
+            numbers.add(Header.unpack(data).seq)
+        except ValueError:
+            continue
+    while current + 1 in numbers:
+        current += 1
+    return current
+
+
+def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
+    """Verify a hub bundle whole, apply its messages with the cursor, then settle its acks."""
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        trusted = trusted_hub_keys(session, state)
+    bundle = read_bundle(path, trusted)
+    if bundle.sender_id != str(HUB_SENDER_ID):
+        raise BundleError("not_from_hub", f"{Path(path).name} was not written by the county hub; nothing was applied")
+    if bundle.recipient != state.point_id:
+        raise BundleError("wrong_point", f"{Path(path).name} is for another point; nothing was applied "
+                          "(ask the county for this point's bundle)")
+    keys = opening_keys(data_dir)
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        cursor = _contiguous_cursor(state.pull_cursor, bundle.envelopes)
+        applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
+        cursor = state.pull_cursor
+        audit.record(session, audit.HUB_ACTOR, "bundle_imported", state.point_id, messages=len(bundle.envelopes),
+                     applied=applied.applied, cursor=cursor)
+    settled = SyncReport()
+    for ack in bundle.acks:
+        if isinstance(ack, dict) and isinstance(ack.get("envelope_id"), str):
+            _settle(data_dir, ack["envelope_id"], str(ack.get("status", "")), str(ack.get("reason", "")),
+                    "answered in a hub bundle", settled)
+    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, applied.errors)

@@ -1,0 +1,174 @@
+"""USB bundles (sneakernet): envelopes carried on a file, with a manifest signed by the side that wrote it.
+
+Layout of a bundle file (integers big-endian)::
+
+    magic          b"PKB1"
+    manifest_len   u32
+    manifest       canonical JSON of {"document": manifest, "signature": base64}
+    items          a frames body (sync/framing.py): the envelopes, in manifest order
+
+The manifest names the writer (``sender_id``), the reader (``recipient``),
+the SHA-256 and size of every item and of the whole items section, and
+whatever the writer wants the reader to learn (``acks``, ``cursor``). Its
+signature is Ed25519 by the writer (sync/signing.py documents). A reader
+checks the signature and every hash before it hands out a single envelope,
+so one changed byte anywhere refuses the bundle whole. Each envelope stays
+sealed and signed on its own, so the reader still verifies every one as if
+it had been pushed or pulled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .canonical import canonical_json
+from .clock import utcnow
+from .envelope import EnvelopeError
+from .framing import MAX_BODY, decode_frames, encode_frames
+from .signing import SignatureError, sign_document, verify_document
+
+BUNDLE_MAGIC = b"PKB1"
+BUNDLE_TYPE = "pointkit.bundle/v1"
+MAX_MANIFEST = 4 * 1024 * 1024
+MAX_BUNDLE = MAX_BODY + MAX_MANIFEST + 8
+
+# Who may have signed a bundle: one key, several (a hub's key generations), or a function of the manifest
+# (the hub looks the sender up by its id).
+Verifiers = Ed25519PublicKey | Sequence[Ed25519PublicKey] | Callable[[dict[str, Any]], Sequence[Ed25519PublicKey]]
+
+
+class BundleError(ValueError):
+    """A bundle refused whole; ``reason`` is a stable word, the message says what to do."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle: its manifest and its envelopes, in order."""
+
+    manifest: dict[str, Any]
+    envelopes: list[bytes] = field(default_factory=list)
+
+    @property
+    def sender_id(self) -> str:
+        return str(self.manifest["sender_id"])
+
+    @property
+    def recipient(self) -> str:
+        return str(self.manifest["recipient"])
+
+    @property
+    def acks(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("acks", []))
+
+    @property
+    def cursor(self) -> int | None:
+        value = self.manifest.get("cursor")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_bundle(
+    path: str | Path, envelopes: Iterable[bytes], *, signer: Ed25519PrivateKey, sender_id: uuid.UUID | str,
+    recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
+) -> dict[str, Any]:
+    """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
+
+    Returns the manifest written.
+    """
+    items = [bytes(item) for item in envelopes]
+    body = encode_frames(items)
+    manifest: dict[str, Any] = {
+        "type": BUNDLE_TYPE,
+        "sender_id": str(sender_id),
+        "recipient": str(recipient),
+        "created_at": utcnow().isoformat(),
+        "items": [{"sha256": _digest(item), "size": len(item)} for item in items],
+        "items_sha256": _digest(body),
+        "acks": list(acks or []),
+    }
+    if cursor is not None:
+        manifest["cursor"] = int(cursor)
+    signed = canonical_json(sign_document(manifest, signer))
+    path = Path(path)
+    temporary = path.with_name(path.name + ".part")
+    with open(temporary, "wb") as handle:
+        handle.write(BUNDLE_MAGIC + struct.pack(">I", len(signed)) + signed + body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return manifest
+
+
+def _keys_for(verify_with: Verifiers, manifest: dict[str, Any]) -> list[Ed25519PublicKey]:
+    if isinstance(verify_with, Ed25519PublicKey):
+        return [verify_with]
+    if callable(verify_with):
+        return list(verify_with(manifest))
+    return list(verify_with)
+
+
+def read_bundle(path: str | Path, verify_with: Verifiers) -> Bundle:
+    """Read and verify a bundle; raise BundleError (refusing it whole) on any damage or a foreign signer."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BUNDLE:
+            raise BundleError("too_large", f"{path} is {size} bytes, more than a bundle may hold ({MAX_BUNDLE})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError("unreadable", f"cannot read the bundle {path}: {exc.strerror or exc}") from None
+    refused = f"the bundle {path.name} is damaged or was altered; nothing was applied (export it again)"
+    if len(data) < 8 or data[:4] != BUNDLE_MAGIC:
+        raise BundleError("malformed", f"{path.name} is not a pointkit bundle (bad magic); nothing was applied")
+    (manifest_len,) = struct.unpack_from(">I", data, 4)
+    if manifest_len > MAX_MANIFEST or 8 + manifest_len > len(data):
+        raise BundleError("malformed", refused)
+    try:
+        signed = json.loads(data[8 : 8 + manifest_len].decode("utf-8"))
+        manifest = signed["document"]
+        if not isinstance(manifest, dict) or manifest.get("type") != BUNDLE_TYPE:
+            raise ValueError("not a bundle manifest")
+        uuid.UUID(str(manifest["sender_id"]))
+        listed = [(str(item["sha256"]), int(item["size"])) for item in manifest["items"]]
+        str(manifest["recipient"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise BundleError("malformed", refused) from None
+    keys = _keys_for(verify_with, manifest)
+    for key in keys:
+        try:
+            verify_document(signed, key)
+            break
+        except SignatureError:
+            continue
+    else:
+        raise BundleError("bad_signature", f"the bundle {path.name} is not signed by "
+                          f"{'its sender' if keys else 'a sender this side knows'}, or was altered after "
+                          "signing; nothing was applied")
+    body = data[8 + manifest_len :]
+    if _digest(body) != manifest.get("items_sha256"):
+        raise BundleError("tampered", refused)
+    try:
+        items = decode_frames(body)
+    except EnvelopeError:
+        raise BundleError("tampered", refused) from None
+    if len(items) != len(listed) or any(
+            (_digest(item), len(item)) != expected for item, expected in zip(items, listed)):
+        raise BundleError("tampered", refused)
+    return Bundle(manifest, items)

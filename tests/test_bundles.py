@@ -1,0 +1,195 @@
+"""USB bundles: a village with no link syncs by carrying files, and bundles mix freely with online sync.
+
+Real hub and point processes, the real CLI commands and real files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from cluster import command, wait_until
+
+from sync import Identity
+from sync.bundle import BundleError, read_bundle, write_bundle
+from sync.idnumber import check_character
+
+VILLAGE = "泗城镇平兰村便民服务站"
+MEDICAL_INSURANCE = "451000-YB-001"
+# A long interval: the village's own sync worker stays out of the way; the test decides when it syncs.
+IDLE = 3600.0
+
+
+def valid_id(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def new_case(point, name: str, id17: str) -> str:
+    response = point.api("staff").post("/api/cases", json={
+        "item_code": MEDICAL_INSURANCE,
+        "applicant": {"name": name, "id_number": valid_id(id17), "phone": ""},
+        "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})
+    assert response.status_code == 201, response.text
+    return response.json()["case_id"]
+
+
+def hub_cases(hub) -> list[str]:
+    with sqlite3.connect(hub.data / "hub.db") as db:
+        return [case_id for (case_id,) in db.execute('select id from "case"')]
+
+
+def outbox_states(point) -> dict[str, str]:
+    with sqlite3.connect(point.data / "point.db") as db:
+        return dict(db.execute("select case_id, state from outbox where case_id != ''"))
+
+
+def flip_byte(source: Path, target: Path, at: int) -> None:
+    data = bytearray(source.read_bytes())
+    data[at] ^= 0x40
+    target.write_bytes(bytes(data))
+
+
+def test_village_without_a_link_syncs_by_usb(cluster, tmp_path):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
+    cluster.stop_server(hub)
+    point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
+
+    case_id = new_case(village, "韦秀兰", "45102719800101234")
+    bundle = tmp_path / "village-to-county.pkb"
+    exported = run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    assert "wrote 1 envelope(s)" in exported.stdout
+    assert "韦秀兰".encode() not in bundle.read_bytes(), "a bundle carries sealed envelopes only"
+
+    # One flipped byte anywhere (manifest, signature, an envelope) and nothing at all is applied.
+    size = bundle.stat().st_size
+    for at in (0, 6, 40, size // 2, size - 70, size - 1):
+        damaged = tmp_path / f"damaged-{at}.pkb"
+        flip_byte(bundle, damaged, at)
+        refused = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(damaged))
+        assert refused.returncode == 1 and "nothing was applied" in refused.stderr, (at, refused.stderr)
+    assert hub_cases(hub) == []
+
+    # The hub is down; the county imports the file directly into its data directory.
+    imported = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert imported.returncode == 0, imported.stderr
+    assert "accepted 1" in imported.stdout
+    assert hub_cases(hub) == [case_id]
+    again = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert "duplicate 1" in again.stdout and hub_cases(hub) == [case_id]
+
+    hub = cluster.start_hub()
+    decided = hub.api("yb-li").post(f"/api/cases/{case_id}/decision",
+                                    json={"decision": "approved", "reason": "", "certificate_no": "YB-2026-7"})
+    assert decided.status_code == 200, decided.text
+
+    back = tmp_path / "county-to-village.pkb"
+    exported = run(hub_cmd, "export-bundle", "--data", str(hub.data), "--point", VILLAGE, str(back))
+    assert exported.returncode == 0, exported.stderr
+    damaged = tmp_path / "back-damaged.pkb"
+    flip_byte(back, damaged, back.stat().st_size // 2)
+    refused = run(point_cmd, "import-bundle", "--data", str(village.data), str(damaged))
+    assert refused.returncode == 1 and "nothing was applied" in refused.stderr
+    staff = village.api("staff")
+    assert staff.get(f"/api/cases/{case_id}").json()["status"] != "result_ready"
+
+    applied = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
+    assert applied.returncode == 0, applied.stderr
+    assert "accepted 1" in applied.stdout
+    case = staff.get(f"/api/cases/{case_id}").json()
+    assert case["status"] == "result_ready" and case["decision"] == "approved"
+    assert outbox_states(village) == {case_id: "acked"}, "the hub bundle's acks settle the outbox"
+
+    # Importing the same hub bundle again changes nothing; the cursor only moves forward.
+    with sqlite3.connect(village.data / "point.db") as db:
+        (cursor,) = db.execute("select pull_cursor from pointstate").fetchone()
+    again = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
+    assert again.returncode == 0 and "applied 0" in again.stdout
+    with sqlite3.connect(village.data / "point.db") as db:
+        assert db.execute("select pull_cursor from pointstate").fetchone() == (cursor,)
+
+    # The next village bundle tells the hub which messages arrived (its cursor): they count as delivered.
+    run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle))
+    delivered = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert delivered.returncode == 0 and f"{cursor} hub message(s) confirmed delivered" in delivered.stdout
+
+
+def test_bundles_and_online_sync_mix(cluster, tmp_path):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
+    point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
+
+    # Bundle first, then the same envelope online: the online push is the duplicate.
+    # (The hub is down while each case is received, so the village's own worker cannot send it first.)
+    cluster.stop_server(hub)
+    first = new_case(village, "覃美玲", "45102719900315432")
+    bundle = tmp_path / "one.pkb"
+    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle)).returncode == 0
+    hub = cluster.start_hub()
+    assert "accepted 1" in run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle)).stdout
+    online = run(point_cmd, "sync", "--data", str(village.data))
+    assert online.returncode == 0, online.stderr
+    assert "duplicate 1" in online.stdout
+    assert hub_cases(hub) == [first] and outbox_states(village)[first] == "acked"
+
+    # Online first, then a stale bundle with the same envelope: the bundle's copy is the duplicate.
+    cluster.stop_server(hub)
+    second = new_case(village, "黄建国", "45102719751231001")
+    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle)).returncode == 0
+    hub = cluster.start_hub()
+    assert "accepted 1" in run(point_cmd, "sync", "--data", str(village.data)).stdout
+    late = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert "duplicate 1" in late.stdout and "accepted 0" in late.stdout
+    assert sorted(hub_cases(hub)) == sorted([first, second])
+
+    # A result pulled online and then carried again by USB is applied once.
+    assert hub.api("yb-li").post(f"/api/cases/{second}/decision", json={
+        "decision": "approved", "reason": "", "certificate_no": ""}).status_code == 200
+    back = tmp_path / "back.pkb"
+    assert run(hub_cmd, "export-bundle", "--data", str(hub.data), "--point", VILLAGE, str(back)).returncode == 0
+    assert "applied" in run(point_cmd, "sync", "--data", str(village.data)).stdout
+    assert village.api("staff").get(f"/api/cases/{second}").json()["status"] == "result_ready"
+    replay = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
+    assert replay.returncode == 0 and "applied 0" in replay.stdout
+    wait_until(lambda: sorted(hub_cases(hub)) == sorted([first, second]), timeout=5, what="two cases, once each")
+
+
+def test_a_bundle_changed_in_any_byte_is_refused_whole(tmp_path):
+    signer, stranger = Identity.generate(), Identity.generate()
+    path = tmp_path / "small.pkb"
+    write_bundle(path, [b"\x01" * 90, b"\x02" * 30], signer=signer.sign_key,
+                 sender_id="00000000-0000-0000-0000-000000000000", recipient="r",
+                 acks=[{"envelope_id": "e", "status": "accepted"}], cursor=2)
+    assert read_bundle(path, signer.sign_key.public_key()).envelopes == [b"\x01" * 90, b"\x02" * 30]
+    with pytest.raises(BundleError, match="not signed"):
+        read_bundle(path, [stranger.sign_key.public_key()])
+    original = path.read_bytes()
+    for at in range(len(original)):
+        data = bytearray(original)
+        data[at] ^= 0x01
+        (tmp_path / "flipped.pkb").write_bytes(bytes(data))
+        with pytest.raises(BundleError):
+            read_bundle(tmp_path / "flipped.pkb", signer.sign_key.public_key())
+    (tmp_path / "cut.pkb").write_bytes(original[:-1])
+    with pytest.raises(BundleError):
+        read_bundle(tmp_path / "cut.pkb", signer.sign_key.public_key())
+
+
+@pytest.mark.parametrize("argv", [
+    ("pointkit", "export-bundle", "--help"),
+    ("pointkit", "import-bundle", "--help"),
+    ("pointkit-hub", "export-bundle", "--help"),
+    ("pointkit-hub", "import-bundle", "--help"),
+])
+def test_bundle_commands_explain_themselves(argv):
+    done = run(command(argv[0]), *argv[1:])
+    assert done.returncode == 0 and "--data" in done.stdout and "FILE" in done.stdout
