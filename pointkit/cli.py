@@ -21,7 +21,7 @@ from .bundles import export_bundle, import_bundle
 from .enrollment import EnrollmentError, enroll, is_initialized
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
-from .syncagent import DEFAULT_INTERVAL, SyncWorker, plain_reason, sync_once
+from .syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, plain_reason, sync_once
 
 LOG_FILE = "point.log"
 
@@ -49,10 +49,14 @@ def main() -> None:
 @click.option("--hub", "hub_url", required=True, help="The county hub's address, e.g. http://hub.example:8000.")
 @click.option("--token", required=True, help="The one-time enrollment token from the hub (SECRET.FINGERPRINT).")
 @click.option("--name", default="", help="This point's name as the token was issued for (default: the hub's).")
+@click.option("--relay", "relay_url", default="",
+              help="A village registered --via a township: the township's address, e.g. http://township.lan:8080. "
+                   "Enrollment talks to --hub once; every sync after it goes through the township.")
 @click.option("--staff-user", default="staff", show_default=True, help="Username of the first staff account.")
 @click.option("--staff-password", default=None,
               help="Password of the first staff account (default: a generated one, printed once).")
-def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, staff_password: str | None) -> None:
+def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, staff_user: str,
+         staff_password: str | None) -> None:
     if is_initialized(data_dir):
         fail(f"{data_dir} already holds an enrolled point; use another data directory")
     generated = staff_password is None
@@ -60,7 +64,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, s
     if len(password) < 8:
         fail("the staff password must be at least 8 characters")
     try:
-        result = enroll(data_dir, hub_url=hub_url, token=token, name=name)
+        result = enroll(data_dir, hub_url=hub_url, token=token, name=name, relay_url=relay_url)
     except EnrollmentError as exc:
         fail(str(exc))
     with db.session_scope(data_dir) as session:
@@ -70,6 +74,10 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, s
     click.echo(f"level:            {result.level}")
     click.echo(f"hub fingerprint:  {result.hub_fingerprint}")
     click.echo(f"catalog version:  {result.catalog_version}")
+    click.echo(f"syncs with:       {result.sync_url}" + (f" (township {result.relay_name})" if result.relay_name else ""))
+    if result.relay_name and not relay_url:
+        click.echo(f"warning: the hub says this village syncs through {result.relay_name}; it syncs with the hub "
+                   "directly until it is enrolled again with --relay TOWNSHIP_URL", err=True)
     if result.catalog_error:
         click.echo(f"warning: {result.catalog_error}", err=True)
     click.echo(f"staff account:    {staff_user} (admin)")
@@ -84,7 +92,9 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, staff_user: str, s
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--sync-interval", default=DEFAULT_INTERVAL, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between background sync rounds (longer while the hub is unreachable).")
-def serve(data_dir: Path, host: str, port: int, sync_interval: float) -> None:
+@click.option("--max-idle-interval", default=MAX_IDLE_INTERVAL, show_default=True, type=click.FloatRange(min=0.1),
+              help="While nothing moves, rounds slow down (doubling) up to this many seconds; new work resets it.")
+def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float) -> None:
     from sync.web import serve as serve_app
 
     from . import create_app
@@ -92,7 +102,7 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float) -> None:
     require_enrolled(data_dir)
     _log_to_file(data_dir)
     app = create_app(data_dir)
-    worker = SyncWorker(data_dir, interval=sync_interval)
+    worker = SyncWorker(data_dir, interval=sync_interval, max_idle_interval=max_idle_interval)
     app.extensions["pointkit_sync_worker"] = worker
 
     def started() -> None:

@@ -29,6 +29,8 @@ from .catalog import CatalogError, store_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
+from .relay import RELAYED, relay_round
+from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
 from .trust import opening_keys, settle_key_rotation
 
@@ -39,6 +41,8 @@ MAX_BATCH_BYTES = 256 * 1024
 MAX_PULL_BATCHES = 200
 CATALOG_REFRESH = timedelta(hours=1)
 DEFAULT_INTERVAL = 30.0
+# An idle point polls ever more slowly, up to this: about 100 polls a day, a few hundred bytes each.
+MAX_IDLE_INTERVAL = 900.0
 MAX_BACKOFF = 600.0
 # Refusals that say "this envelope is bad", as opposed to "this point may not talk" (401/403).
 _ENVELOPE_REFUSALS = (400, 413, 422)
@@ -61,6 +65,11 @@ class SyncReport:
     pulled: int = 0
     applied: int = 0
     revoked: bool = False
+    # Village envelopes a township holds for the hub (answered "relayed"), forwarded, or messages fetched for them.
+    relayed: int = 0
+    scans_sent: int = 0
+    scan_bytes_sent: int = 0
+    scans_held: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -93,8 +102,9 @@ def plain_reason(exc: BaseException) -> str:
 
 
 def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | None = None,
-              attempts: int | None = None) -> SyncReport:
-    """One round: push queued envelopes, pull until the hub has nothing more, refresh the catalog.
+              attempts: int | None = None, send_scans: bool = False) -> SyncReport:
+    """One round: push queued envelopes, pull until the hub has nothing more, refresh the catalog, then
+    upload scans (held on a metered link outside its unmetered hours unless ``send_scans``).
 
     Raises HubUnreachable (after recording the point as offline) when the
     hub cannot be reached; everything already done in the round stays done.
@@ -114,6 +124,10 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
                 _pull(data_dir, client, report)
             if not report.revoked:
                 _refresh_catalog(data_dir, client, report)
+            if not report.revoked:
+                relay_round(data_dir, client, report)
+            if not report.revoked:
+                _sync_scans(data_dir, client, report, send_scans)
         except HubRefused as exc:
             if exc.reason != REVOKED:
                 raise
@@ -252,12 +266,25 @@ def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message:
                 case.hub_status = "rejected"
             if row.kind == Kind.POINT_KEYS:
                 settle_key_rotation(session, get_state(session), row, status)
+        elif status == RELAYED:
+            # Held by our township for the hub: stays queued (and is sent again) until the hub's own answer.
+            report.relayed += 1
         else:
             row.last_error = f"unknown push status {status!r}"[:500]
             report.errors.append(f"the hub answered an unknown status {status!r} for an envelope")
         session.add(row)
         if case is not None:
             session.add(case)
+
+
+def _sync_scans(data_dir: Path, client, report: SyncReport, force: bool) -> None:
+    """Scans go last (small before large); an envelope queued meanwhile is pushed before the next chunk."""
+    apply_retention(data_dir)
+    scans = upload_scans(data_dir, client, force=force, push_outbox=lambda: _push(data_dir, client, report))
+    report.scans_sent += scans.sent
+    report.scan_bytes_sent += scans.bytes_sent
+    report.scans_held = scans.held
+    report.errors.extend(scans.errors)
 
 
 def _pull(data_dir: Path, client, report: SyncReport) -> None:
@@ -295,16 +322,23 @@ def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
             report.errors.append(f"the catalog from the hub was refused: {exc}")
 
 
+def idle_delay(interval: float, idle_rounds: int, max_idle_interval: float) -> float:
+    """The interval doubled for each round in a row that moved nothing, up to ``max_idle_interval``."""
+    return min(interval * 2 ** min(idle_rounds, 30), max(max_idle_interval, interval))
+
+
 class SyncWorker:
     """Runs sync rounds in a background thread: on a timer, sooner when woken, slower while offline."""
 
     def __init__(self, data_dir: str | Path, *, interval: float = DEFAULT_INTERVAL, max_backoff: float = MAX_BACKOFF,
-                 transport: httpx.BaseTransport | None = None):
+                 max_idle_interval: float = MAX_IDLE_INTERVAL, transport: httpx.BaseTransport | None = None):
         self.data_dir = Path(data_dir)
         self.interval = interval
         self.max_backoff = max_backoff
+        self.max_idle_interval = max_idle_interval
         self.transport = transport
         self.failures = 0
+        self.idle_rounds = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pointkit-sync", daemon=True)
@@ -325,9 +359,10 @@ class SyncWorker:
         self._thread.join(timeout)
 
     def next_delay(self) -> float:
-        """The wait before the next round: the interval, doubled per failed round, capped, with jitter."""
+        """The wait before the next round: after a failure the interval doubled per failed round, capped,
+        with jitter; otherwise fast after activity and slower with every idle round."""
         if not self.failures:
-            return self.interval
+            return idle_delay(self.interval, self.idle_rounds, self.max_idle_interval)
         backoff = min(self.interval * 2 ** self.failures, self.max_backoff)
         return backoff * random.uniform(0.75, 1.0)
 
@@ -337,11 +372,15 @@ class SyncWorker:
                 report = sync_once(self.data_dir, transport=self.transport)
                 # A revoked point asks again only rarely: the county must act before anything can move.
                 self.failures = 32 if report.revoked else 0
+                moved = report.pushed or report.pulled or report.scans_sent or report.relayed
+                self.idle_rounds = 0 if moved else self.idle_rounds + 1
             except HubUnreachable:
                 self.failures += 1
             except Exception:
                 # A bug must not kill the thread: the queue would silently stop flowing.
                 log.exception("sync round failed")
                 self.failures += 1
-            self._wake.wait(self.next_delay())
+            if self._wake.wait(self.next_delay()):
+                # Woken by new work (a case received, "sync now"): back to the fast interval.
+                self.idle_rounds = 0
             self._wake.clear()

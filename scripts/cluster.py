@@ -166,8 +166,10 @@ class Cluster:
         self.hub.logins[username] = password
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
-                    sync_interval: float = 1.0, dirname: str | None = None,
-                    env: dict[str, str] | None = None) -> Server:
+                    sync_interval: float = 1.0, max_idle_interval: float | None = None,
+                    dirname: str | None = None, env: dict[str, str] | None = None) -> Server:
+        """Enroll on first start; a restart keeps the point's data. Idle polling does not slow down
+        unless ``max_idle_interval`` says so (tests wait on results)."""
         assert self.hub is not None, "start the hub first"
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = command("pointkit")
@@ -177,8 +179,9 @@ class Cluster:
             token = output.strip().splitlines()[-1].strip()
             self.run(point_cmd, "init", "--data", str(data), "--hub", self.hub.url, "--token", token,
                      "--name", name, "--staff-user", "staff", "--staff-password", staff_password)
-        process, url = self._spawn(name, data, [point_cmd, "serve", "--data", str(data),
-                                                "--sync-interval", str(sync_interval)], env=env)
+        process, url = self._spawn(name, data, [
+            point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),
+            "--max-idle-interval", str(max_idle_interval or sync_interval)], env=env)
         server = Server(name, data, url, process, {"staff": staff_password}, level)
         self.points[name] = server
         return server
