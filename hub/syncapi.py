@@ -14,7 +14,7 @@ from sqlmodel import delete
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms, verify_request
 from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
-from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_TOTAL
+from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_STATUS, HEADER_TOTAL
 from sync.web import api_error, parse_json_body
 
 from .catalog import current_version
@@ -174,15 +174,19 @@ def get_catalog():
 def _scan_refusal(exc: ScanError):
     """The error shape, plus the offset the hub really holds when the point asked for another one."""
     get_session().rollback()
-    if exc.offset is None:
-        return api_error(exc.status, exc.reason, exc.message)
-    response = jsonify({"error": exc.message, "reason": exc.reason, "offset": exc.offset})
-    response.headers[HEADER_OFFSET] = str(exc.offset)
+    body = {"error": exc.message, "reason": exc.reason}
+    if exc.offset is not None:
+        body["offset"] = exc.offset
+    response = jsonify(body)
+    # A HEAD answer has no body: the reason and the real offset travel in headers too.
+    response.headers[HEADER_REASON] = exc.reason
+    if exc.offset is not None:
+        response.headers[HEADER_OFFSET] = str(exc.offset)
     return response, exc.status
 
 
 def _scan_answer(row) -> Response:
-    headers = {HEADER_OFFSET: str(row.received), HEADER_TOTAL: str(row.total), "X-Pointkit-Scan-Status": row.status,
+    headers = {HEADER_OFFSET: str(row.received), HEADER_TOTAL: str(row.total), HEADER_SCAN_STATUS: row.status,
                "Cache-Control": "no-store"}
     if request.method == "HEAD":
         return Response(status=200, headers=headers)

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,6 +28,7 @@ from . import audit
 from .catalog import get_item
 from .models import Case
 from .outbox import seal_into_outbox
+from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
 
 PICKUP_CODE_DIGITS = 6
@@ -173,16 +175,24 @@ def new_pickup_code() -> str:
 
 
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
-                 materials: list[str], *, identity: Identity) -> tuple[Case, str]:
+                 materials: list[str], *, identity: Identity,
+                 scans: Sequence[PreparedScan] = ()) -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
-    Returns the case and the pickup code, which is shown once and stored only hashed.
+    ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
+    keys go inside the SUBMIT. Returns the case and the pickup code, which is
+    shown once and stored only hashed.
     """
     state = get_state(session)
     item = get_item(session, _text(item_code))
     if item is None:
         raise IntakeError("unknown_item", f"no service item with code {item_code!r} in the catalog")
     applicant, clean_form, ticked = check_application(item, state.level, applicant, form, materials)
+    known = {material.code for material in item.materials}
+    strays = sorted({p.scan.material for p in scans if p.scan.material and p.scan.material not in known})
+    if strays:
+        raise IntakeError("invalid_input", "some fields are missing or invalid",
+                          {"scans": "not a material of this item: " + ", ".join(strays)})
 
     received_at = utcnow()
     today = local_now().date()
@@ -208,9 +218,10 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         catalog_version=state.catalog_version,
         applicant={"name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone},
         form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
-        staff=staff,
-    ).model_dump(mode="json")
+        staff=staff, scans=[p.scan for p in scans],
+    ).model_dump(mode="json", exclude=None if scans else {"scans"})
     session.add(case)
+    attach_scans(session, case.id, list(scans))
     audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code)
     seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id, actor=staff)
     case.status = "queued"

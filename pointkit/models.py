@@ -75,6 +75,11 @@ class PointState(PointTable, table=True):
     last_attempt_at: datetime | None = None
     last_error: str = Field(default="", max_length=1000)
     enrolled_at: datetime
+    # Scans (issue 4): on a metered link they wait for the unmetered hours ("22-6") or a manual send.
+    metered: bool = Field(default=False)
+    unmetered_hours: str = Field(default="", max_length=16)
+    max_photo_kb: int = Field(default=0)
+    scan_retention_days: int = Field(default=0)
 
 
 # One service item of the verified, hub-signed catalog.
@@ -164,3 +169,21 @@ class AuditHead(PointTable, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = Field(default=0)
     last_hash: str = Field(max_length=64)
+
+
+# A scan or photo of a material, sealed on disk under scans/ (its key went to the hub inside the sealed case).
+class ScanFile(PointTable, table=True):
+    scan_id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(max_length=36, index=True)
+    name: str = Field(max_length=120)
+    material: str = Field(default="", max_length=64)
+    size: int
+    sealed_size: int
+    state: str = Field(default="waiting", max_length=16, index=True)
+    hub_offset: int = Field(default=0)
+    # Set when a photo was re-encoded: the original, sealed under this key, stays until the case is collected.
+    original_size: int = Field(default=0)
+    original_key_b64: str = Field(default="", max_length=44)
+    created_at: datetime
+    uploaded_at: datetime | None = None
+    removed_at: datetime | None = None

@@ -4,7 +4,8 @@ The point uploads the *sealed* file (sync.attachments), so neither the wire
 nor the hub's disk ever holds a scan in the clear; the key travels in the
 sealed case. Every request is signed (sync.signing).
 
-    HEAD  /sync/v1/scans/<scan_id>             -> X-Pointkit-Offset, X-Pointkit-Total
+    HEAD  /sync/v1/scans/<scan_id>             -> X-Pointkit-Offset, X-Pointkit-Total, X-Pointkit-Scan-Status
+                                                  (refusals: X-Pointkit-Reason, as HEAD has no body)
     GET   /sync/v1/scans/<scan_id>             -> {scan_id, offset, total, status}
     PATCH /sync/v1/scans/<scan_id>?offset=N    body = the next chunk
           X-Pointkit-Chunk-SHA256: hex digest of the body
@@ -33,6 +34,8 @@ SCANS_PATH = "/sync/v1/scans"
 HEADER_OFFSET = "X-Pointkit-Offset"
 HEADER_TOTAL = "X-Pointkit-Total"
 HEADER_CHUNK_SHA256 = "X-Pointkit-Chunk-SHA256"
+HEADER_REASON = "X-Pointkit-Reason"
+HEADER_SCAN_STATUS = "X-Pointkit-Scan-Status"
 CHUNK_CONTENT_TYPE = "application/offset+octet-stream"
 MIN_CHUNK = 4 * 1024
 START_CHUNK = 16 * 1024
@@ -131,6 +134,8 @@ class ScanUploader:
                 raise OffsetMismatch(offset, "the hub holds a different offset")
         if response.status_code >= 400:
             refusal = _refusal(response)
+            if method == "HEAD":
+                refusal.reason = response.headers.get(HEADER_REASON, refusal.reason)
             if refusal.reason == "stale" and stale_retry and hub_time is not None:
                 return self._request(method, scan_id, params=params, body=body, headers=headers, stale_retry=False)
             raise refusal
@@ -141,7 +146,7 @@ class ScanUploader:
         response = self._request("HEAD", scan_id)
         total = response.headers.get(HEADER_TOTAL, "")
         return ScanState(_offset_of(response) or 0, int(total) if total.isdigit() else None,
-                         response.headers.get("X-Pointkit-Scan-Status", ""))
+                         response.headers.get(HEADER_SCAN_STATUS, ""))
 
     def send_chunk(self, scan_id: str, offset: int, chunk: bytes, total: int) -> int:
         """Append one chunk at ``offset``; return the hub's new offset."""

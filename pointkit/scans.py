@@ -1,0 +1,284 @@
+"""Scans and photos of materials at the point: sealed at intake, uploaded after their case, removed after pickup.
+
+Each file gets its own random key (sync.attachments) and is written sealed
+under DATA/scans/; the key, name, size and SHA-256 travel only inside the
+sealed SUBMIT, so neither the database nor the outbox nor the scans folder
+holds a scan in the clear. A photo above the point's limit is re-encoded to
+a legible size before sealing; the original is kept (sealed under a key of
+its own) until the case is collected.
+
+Uploads run after the outbox in each sync round (small before large), in
+resumable chunks (sync.uploads), and step aside whenever a new envelope is
+queued. On a metered link they wait for the unmetered hours or a manual send.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session, func, select
+
+from sync import HubClient, HubRefused, b64, uuid7
+from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
+from sync.clock import utcnow
+from sync.messages import Scan
+from sync.uploads import ScanUploader
+
+from . import db
+from .models import Case, Outbox, PointState, ScanFile
+from .state import as_utc, get_state, local_now
+
+log = logging.getLogger("pointkit.scans")
+
+SCANS_DIR = "scans"
+MAX_SCANS_PER_CASE = 64
+PHOTO_LONGEST_SIDE = 2000
+PHOTO_JPEG_QUALITY = 80
+PHOTO_FORMATS = ("JPEG", "PNG")
+# A case's scans go up once the hub has its case (an unknown scan id is refused there).
+SENDABLE_CASE_STATUSES = ("acked", "result_ready", "collected")
+MAX_PASSES = 8
+
+
+@dataclass
+class ScanInput:
+    """A file as staff attached it at intake."""
+
+    name: str
+    data: bytes
+    material: str = ""
+
+
+@dataclass
+class PreparedScan:
+    """A scan sealed to disk, waiting to join its case: the payload entry and what the point keeps."""
+
+    scan: Scan
+    sealed_size: int
+    original_size: int = 0
+    original_key_b64: str = ""
+
+
+@dataclass
+class ScanRound:
+    """What the scan part of one sync round did."""
+
+    sent: int = 0
+    bytes_sent: int = 0
+    held: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def scans_dir(data_dir: str | Path) -> Path:
+    return Path(data_dir) / SCANS_DIR
+
+
+def sealed_path(data_dir: str | Path, scan_id: str) -> Path:
+    return scans_dir(data_dir) / f"{scan_id}.sealed"
+
+
+def original_path(data_dir: str | Path, scan_id: str) -> Path:
+    return scans_dir(data_dir) / f"{scan_id}.original.sealed"
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write, fsync, then rename: a power cut leaves the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".part")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def reencode_photo(data: bytes, max_kb: int) -> bytes | None:
+    """A JPEG/PNG photo over ``max_kb`` as a smaller JPEG (longest side PHOTO_LONGEST_SIDE), else None."""
+    if max_kb <= 0 or len(data) <= max_kb * 1024:
+        return None
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in PHOTO_FORMATS:
+                return None
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((PHOTO_LONGEST_SIDE, PHOTO_LONGEST_SIDE))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=PHOTO_JPEG_QUALITY, optimize=True)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        # Not a photo Pillow can read safely: send it as it is.
+        return None
+    smaller = out.getvalue()
+    return smaller if len(smaller) < len(data) else None
+
+
+def prepare_scans(data_dir: str | Path, inputs: list[ScanInput], *, max_photo_kb: int = 0) -> list[PreparedScan]:
+    """Seal each file under a fresh key and write it to disk; the caller joins them to a case or discards them."""
+    prepared: list[PreparedScan] = []
+    for item in inputs[:MAX_SCANS_PER_CASE]:
+        scan_id = str(uuid7())
+        name = safe_file_name(item.name)
+        data, original_size, original_key = item.data, 0, ""
+        smaller = reencode_photo(item.data, max_photo_kb)
+        if smaller is not None:
+            key = new_file_key()
+            _write_durably(original_path(data_dir, scan_id), encrypt_attachment(item.data, key))
+            data, original_size, original_key = smaller, len(item.data), b64(key)
+            name = safe_file_name(name.rsplit(".", 1)[0] + ".jpg")
+        key = new_file_key()
+        _write_durably(sealed_path(data_dir, scan_id), encrypt_attachment(data, key))
+        scan = Scan(scan_id=scan_id, name=name, material=item.material[:64], size=len(data),
+                    sha256=sha256_hex(data), key_b64=b64(key))
+        prepared.append(PreparedScan(scan, sealed_size(len(data)), original_size, original_key))
+    return prepared
+
+
+def discard_scans(data_dir: str | Path, prepared: list[PreparedScan]) -> None:
+    """Remove the files of scans whose case was refused."""
+    for item in prepared:
+        for path in (sealed_path(data_dir, item.scan.scan_id), original_path(data_dir, item.scan.scan_id)):
+            path.unlink(missing_ok=True)
+
+
+def attach_scans(session: Session, case_id: str, prepared: list[PreparedScan]) -> None:
+    """Record a case's scans in the same transaction as the case."""
+    for item in prepared:
+        session.add(ScanFile(scan_id=item.scan.scan_id, case_id=case_id, name=item.scan.name,
+                             material=item.scan.material, size=item.scan.size, sealed_size=item.sealed_size,
+                             original_size=item.original_size, original_key_b64=item.original_key_b64,
+                             created_at=utcnow()))
+
+
+def parse_hours(text: str) -> tuple[int, int] | None:
+    """"22-6" -> (22, 6): the unmetered window, in county hours; None when ``text`` is empty."""
+    if not text.strip():
+        return None
+    start, dash, end = text.strip().partition("-")
+    if not dash or not start.isdigit() or not end.isdigit() or int(start) > 23 or int(end) > 24:
+        raise ValueError("write the unmetered hours as START-END in 24 h county time, e.g. 22-6")
+    return int(start), int(end)
+
+
+def scans_allowed(state: PointState, now: datetime, *, force: bool = False) -> bool:
+    """Scans go now unless the link is metered and it is outside the unmetered hours."""
+    if force or not state.metered:
+        return True
+    try:
+        window = parse_hours(state.unmetered_hours)
+    except ValueError:
+        window = None
+    if window is None:
+        return False
+    start, end = window
+    hour = now.hour
+    return start <= hour < end if start < end else (hour >= start or hour < end)
+
+
+def waiting_totals(session: Session) -> tuple[int, int]:
+    """How many scans are waiting and how many sealed bytes of them the hub does not hold yet."""
+    count, size = session.exec(
+        select(func.count(), func.coalesce(func.sum(ScanFile.sealed_size - ScanFile.hub_offset), 0))
+        .where(ScanFile.state == "waiting")).one()
+    return int(count), int(size)
+
+
+def _sendable(data_dir: Path) -> list[ScanFile]:
+    """Waiting scans whose case the hub has, smallest first."""
+    with db.session_scope(data_dir) as session:
+        query = (select(ScanFile).join(Case, Case.id == ScanFile.case_id)
+                 .where(ScanFile.state == "waiting", Case.status.in_(SENDABLE_CASE_STATUSES))
+                 .order_by(ScanFile.sealed_size, ScanFile.created_at))
+        return list(session.exec(query).all())
+
+
+def _outbox_waiting(data_dir: Path) -> bool:
+    with db.session_scope(data_dir) as session:
+        return session.exec(select(Outbox.id).where(Outbox.state == "queued").limit(1)).first() is not None
+
+
+def _checkpoint(data_dir: Path, scan_id: str, offset: int, *, uploaded: bool = False) -> None:
+    with db.session_scope(data_dir) as session:
+        row = session.get(ScanFile, scan_id)
+        if row is None:
+            return
+        row.hub_offset = offset
+        if uploaded and row.state == "waiting":
+            row.state, row.uploaded_at = "uploaded", utcnow()
+        session.add(row)
+
+
+def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False,
+                 push_outbox: Callable[[], None] = lambda: None) -> ScanRound:
+    """Upload waiting scans (after the outbox); a newly queued envelope is pushed before the next chunk.
+
+    Raises HubUnreachable when the link fails for good; every chunk the hub
+    acknowledged stays acknowledged.
+    """
+    data_dir = Path(data_dir)
+    report = ScanRound()
+    with db.session_scope(data_dir) as session:
+        allowed = scans_allowed(get_state(session), local_now(), force=force)
+        report.held = waiting_totals(session)[0] if not allowed else 0
+    if not allowed:
+        return report
+    uploader = ScanUploader(client)
+    for _ in range(MAX_PASSES):
+        interrupted = False
+        for row in _sendable(data_dir):
+            try:
+                sealed = sealed_path(data_dir, row.scan_id).read_bytes()
+            except OSError:
+                report.errors.append(f"the sealed file of scan {row.scan_id} is missing; attach it again")
+                continue
+            try:
+                result = uploader.upload(row.scan_id, sealed, should_stop=lambda: _outbox_waiting(data_dir),
+                                         on_progress=lambda offset, _total, scan_id=row.scan_id:
+                                         _checkpoint(data_dir, scan_id, offset))
+            except HubRefused as exc:
+                # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
+                if exc.status != 404:
+                    report.errors.append(f"the hub refused scan {row.scan_id} ({exc.reason})")
+                continue
+            report.bytes_sent += result.bytes_sent
+            if result.stopped:
+                interrupted = True
+                break
+            _checkpoint(data_dir, row.scan_id, result.offset, uploaded=True)
+            report.sent += 1
+            log.info("scan %s uploaded (%d bytes sealed, %d chunks, %d failures)", row.scan_id, result.total,
+                     result.chunks, result.failures)
+        if not interrupted:
+            return report
+        push_outbox()
+    return report
+
+
+def apply_retention(data_dir: str | Path, *, now: datetime | None = None) -> int:
+    """Delete sealed scans (and kept originals) the hub holds whole, once their case was collected and the
+    point's retention days have passed; return how many were removed."""
+    data_dir = Path(data_dir)
+    now = now or utcnow()
+    removed = 0
+    with db.session_scope(data_dir) as session:
+        days = get_state(session).scan_retention_days
+        rows = session.exec(select(ScanFile, Case).join(Case, Case.id == ScanFile.case_id)
+                            .where(ScanFile.state == "uploaded", Case.status == "collected")).all()
+        for row, case in rows:
+            collected = as_utc(case.collected_at)
+            if collected is None or collected + timedelta(days=days) > now:
+                continue
+            for path in (sealed_path(data_dir, row.scan_id), original_path(data_dir, row.scan_id)):
+                path.unlink(missing_ok=True)
+            row.state, row.removed_at, row.original_key_b64 = "removed", now, ""
+            session.add(row)
+            removed += 1
+    if removed:
+        log.info("removed %d sealed scan(s) of collected cases", removed)
+    return removed

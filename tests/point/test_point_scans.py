@@ -1,0 +1,375 @@
+"""Scans of materials: sealed at intake, uploaded in resumable chunks after their case, checked and shown at the hub.
+
+A real hub on loopback and real point data directories; faults only through
+scripts/linksim.py (rate, latency, cuts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from hubside import GOOD_ID, rows
+from linksim import LinkSimulator
+
+from pointkit import db
+from pointkit.enrollment import enroll
+from pointkit.intake import Applicant, receive_case
+from pointkit.models import Case, Outbox, ScanFile
+from pointkit.pickup import collect
+from pointkit.scans import (ScanInput, apply_retention, original_path, prepare_scans, scans_allowed,
+                            sealed_path, waiting_totals)
+from pointkit.state import get_state, hub_client, load_identity
+from pointkit.syncagent import sync_once
+from sync import HubRefused, HubUnreachable
+from sync.attachments import decrypt_attachment, sealed_size
+from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
+
+hub_pkg = pytest.importorskip("hub")
+from hub.accounts import create_staff  # noqa: E402
+from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
+from hub.db import database_url, make_engine, session_scope  # noqa: E402
+from hub.enrollment import create_enrollment_token  # noqa: E402
+from hub.instance import initialize  # noqa: E402
+from hub.keys import load_identity as load_hub_identity  # noqa: E402
+
+SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
+MEDICAL_INSURANCE = "451000-YB-001"
+
+
+class Hub:
+    def __init__(self, url: str, port: int, data: Path, engine):
+        self.url, self.port, self.data, self.engine = url, port, data, engine
+
+    def token(self, name: str) -> str:
+        with session_scope(self.engine) as session:
+            return create_enrollment_token(session, name=name, level="village",
+                                           identity=load_hub_identity(self.data)).token
+
+    @contextmanager
+    def reviewer(self) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            login = client.post("/api/login", json={"username": "yb-li", "password": "reviewer-pass"}).json()
+            client.headers["Authorization"] = f"Bearer {login['token']}"
+            yield client
+
+    def case(self, case_id: str) -> dict:
+        with self.reviewer() as desk:
+            answer = desk.get(f"/api/cases/{case_id}")
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+
+@pytest.fixture
+def hub(tmp_path, live_server):
+    data = tmp_path / "hub"
+    initialize(data, admin_user="admin", admin_password="hub-admin-pass")
+    engine = make_engine(database_url(data))
+    with session_scope(engine) as session:
+        import_catalog(session, load_catalog_file(SAMPLE_CATALOG), identity=load_hub_identity(data))
+        create_staff(session, username="yb-li", password="reviewer-pass", role="reviewer", department_code="YB")
+        create_staff(session, username="ny-wang", password="reviewer-pass", role="reviewer", department_code="NY")
+    app = hub_pkg.create_app(data, test_config={"TESTING": True})
+    server = live_server(app)
+    yield Hub(server.url, server.port, data, engine)
+    app.extensions["hub_engine"].dispose()
+    engine.dispose()
+
+
+def enrolled_point(tmp_path: Path, hub: Hub, name: str = "平兰村便民服务站", **settings) -> Path:
+    data = tmp_path / name
+    enroll(data, hub_url=hub.url, token=hub.token(name), name="")
+    set_state(data, **settings)
+    return data
+
+
+def set_state(data: Path, **values) -> None:
+    with db.session_scope(data) as session:
+        state = get_state(session)
+        for key, value in values.items():
+            setattr(state, key, value)
+        session.add(state)
+
+
+def receive_with_scans(data: Path, files: list[ScanInput], *, max_photo_kb: int = 0) -> Case:
+    prepared = prepare_scans(data, files, max_photo_kb=max_photo_kb)
+    with db.session_scope(data) as session:
+        case, _code = receive_case(session, "staff", MEDICAL_INSURANCE, Applicant("韦秀兰", GOOD_ID, "13807761234"),
+                                   {"insured_category": "普通居民"}, ["id_card", "hukou"],
+                                   identity=load_identity(data), scans=prepared)
+    return case
+
+
+def uploader_for(data: Path, base_url: str | None = None, **options) -> ScanUploader:
+    with db.session_scope(data) as session:
+        state = get_state(session)
+    if base_url:
+        state.hub_url = base_url
+    return ScanUploader(hub_client(state, load_identity(data)), **options)
+
+
+def test_scans_are_sealed_at_intake_and_listed_inside_the_sealed_case(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    secret = os.urandom(5000)
+    case = receive_with_scans(data, [ScanInput("../../etc/passwd", secret, "id_card"),
+                                     ScanInput("C:\\Users\\staff\\户口簿.pdf", b"%PDF-1.4 hukou", "hukou")])
+    scans = {row.name: row for row in rows(data, ScanFile)}
+    assert set(scans) == {"passwd", "户口簿.pdf"}, "names are reduced to safe base names"
+    for row in scans.values():
+        assert row.case_id == case.id and row.state == "waiting"
+        assert sealed_path(data, row.scan_id).stat().st_size == sealed_size(row.size)
+    assert secret not in sealed_path(data, scans["passwd"].scan_id).read_bytes()
+    assert not any(secret[:64] in path.read_bytes() for path in data.rglob("*") if path.is_file())
+
+    report = sync_once(data)
+    assert (report.accepted, report.scans_sent, report.scans_held) == (1, 0, 2), "metered: the case goes, scans wait"
+    detail = hub.case(case.id)
+    assert detail["materials_in_transit"] is True
+    listed = {scan["name"]: scan for scan in detail["scans"]}
+    assert listed["passwd"]["status"] == "in_transit" and listed["passwd"]["material"] == "id_card"
+    assert "key_b64" not in listed["passwd"]
+    with db.session_scope(data) as session:
+        assert waiting_totals(session) == (2, sum(row.sealed_size for row in scans.values()))
+
+    report = sync_once(data, send_scans=True)
+    assert report.scans_sent == 2 and report.errors == []
+    detail = hub.case(case.id)
+    assert detail["materials_in_transit"] is False
+    assert {scan["status"] for scan in detail["scans"]} == {"complete"}
+    with hub.reviewer() as desk:
+        shown = desk.get(f"/api/cases/{case.id}/scans/{scans['passwd'].scan_id}")
+        assert shown.status_code == 200 and shown.content == secret
+        pdf = desk.get(f"/api/cases/{case.id}/scans/{scans['户口簿.pdf'].scan_id}")
+        assert pdf.headers["content-type"] == "application/pdf" and pdf.content == b"%PDF-1.4 hukou"
+    with httpx.Client(base_url=hub.url) as other:
+        token = other.post("/api/login", json={"username": "ny-wang", "password": "reviewer-pass"}).json()["token"]
+        refused = other.get(f"/api/cases/{case.id}/scans/{scans['passwd'].scan_id}",
+                            headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 404, "another department never sees the scan"
+    with db.session_scope(data) as session:
+        assert waiting_totals(session) == (0, 0)
+
+
+def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    plain = os.urandom(70_000)
+    case = receive_with_scans(data, [ScanInput("scan.bin", plain)])
+    (scan,) = rows(data, ScanFile)
+    sealed = sealed_path(data, scan.scan_id).read_bytes()
+    uploader = uploader_for(data)
+
+    with pytest.raises(HubRefused) as unknown:
+        uploader.state(scan.scan_id)
+    assert unknown.value.status == 404, "the hub knows a scan only from its case"
+    sync_once(data)
+    state = uploader.state(scan.scan_id)
+    assert (state.offset, state.total, state.status) == (0, len(sealed), "in_transit")
+
+    assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)) == 10_000
+    with pytest.raises(OffsetMismatch) as wrong:
+        uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed))
+    assert (wrong.value.status, wrong.value.offset) == (409, 10_000)
+    with pytest.raises(HubRefused) as bad_hash:
+        uploader._request("PATCH", scan.scan_id, params={"offset": "10000"}, body=sealed[10_000:20_000],
+                          headers={HEADER_CHUNK_SHA256: hashlib.sha256(b"other").hexdigest(),
+                                   HEADER_TOTAL: str(len(sealed))})
+    assert (bad_hash.value.status, bad_hash.value.reason) == (400, "bad_chunk_hash")
+    with pytest.raises(HubRefused) as bad_total:
+        uploader.send_chunk(scan.scan_id, 10_000, sealed[10_000:20_000], len(sealed) + 1)
+    assert (bad_total.value.status, bad_total.value.reason) == (400, "bad_total")
+    assert uploader.state(scan.scan_id).offset == 10_000, "refused chunks leave nothing behind"
+
+    intruder = enrolled_point(tmp_path, hub, name="另一个村便民服务站")
+    for attempt in (lambda u: u.state(scan.scan_id),
+                    lambda u: u.send_chunk(scan.scan_id, 10_000, sealed[10_000:20_000], len(sealed))):
+        with pytest.raises(HubRefused) as other:
+            attempt(uploader_for(intruder))
+        assert (other.value.status, other.value.reason) == (403, "not_your_scan")
+
+    result = uploader.upload(scan.scan_id, sealed)
+    assert result.complete and result.offset == len(sealed)
+    stored = (hub.data / "scans" / f"{scan.scan_id}.sealed").read_bytes()
+    assert stored == sealed
+    assert hub.case(case.id)["scans"][0]["status"] == "complete"
+
+
+def test_a_scan_that_does_not_match_its_case_is_recorded_never_accepted(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub)
+    case = receive_with_scans(data, [ScanInput("photo.jpg", os.urandom(3000))])
+    (scan,) = rows(data, ScanFile)
+    sync_once(data)
+    hub_case = hub.case(case.id)
+    assert hub_case["scans"][0]["status"] == "complete"
+    # Another case, whose sealed file is swapped on disk for bytes of the same size before it is sent.
+    set_state(data, metered=True)
+    other = receive_with_scans(data, [ScanInput("photo2.jpg", os.urandom(3000))])
+    (swapped,) = [row for row in rows(data, ScanFile) if row.case_id == other.id]
+    sealed_path(data, swapped.scan_id).write_bytes(sealed_path(data, scan.scan_id).read_bytes())
+    sync_once(data, send_scans=True)
+    detail = hub.case(other.id)
+    assert detail["scans"][0]["status"] == "mismatch" and "decrypt" in detail["scans"][0]["problem"]
+    assert detail["materials_in_transit"] is False
+    assert any(event["action"] == "scan_mismatch" for event in detail["events"])
+    with hub.reviewer() as desk:
+        assert desk.get(f"/api/cases/{other.id}/scans/{swapped.scan_id}").status_code == 404
+
+
+def test_an_upload_resumes_after_a_cut_at_a_random_byte(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    plain = os.urandom(200_000)
+    case = receive_with_scans(data, [ScanInput("big.pdf", plain)])
+    sync_once(data)
+    (scan,) = rows(data, ScanFile)
+    sealed = sealed_path(data, scan.scan_id).read_bytes()
+    cut_at = random.Random(4).randrange(20_000, 60_000)
+    with LinkSimulator(("127.0.0.1", hub.port), cut_after_bytes=cut_at) as link:
+        uploader = uploader_for(data, link.url, sleep=lambda _s: None, max_failures=50)
+        result = uploader.upload(scan.scan_id, sealed)
+    assert result.complete and result.failures >= 1 and link.stats.cuts >= 1
+    assert (hub.data / "scans" / f"{scan.scan_id}.sealed").read_bytes() == sealed
+    with hub.reviewer() as desk:
+        assert desk.get(f"/api/cases/{case.id}/scans/{scan.scan_id}").content == plain
+
+
+def test_the_chunk_size_grows_on_quick_successes_and_shrinks_on_failures():
+    sizer = ChunkSizer()
+    assert sizer.size == 16 * 1024
+    for expected in (32, 64, 128, 256, 256):
+        sizer.succeeded(0.5)
+        assert sizer.size == expected * 1024
+    sizer.succeeded(30.0)
+    assert sizer.size == 256 * 1024, "a slow chunk does not grow the next"
+    for expected in (128, 64, 32, 16, 8, 4, 4):
+        sizer.failed()
+        assert sizer.size == expected * 1024
+
+
+def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
+    """The proof: 64 kbit/s, 600 ms round trips, a cut every 5 s; the scan arrives byte-identical."""
+    data = enrolled_point(tmp_path, hub, metered=True)
+    plain = os.urandom(256 * 1024)
+    case = receive_with_scans(data, [ScanInput("户口簿-全本.pdf", plain, "hukou")])
+    (scan,) = rows(data, ScanFile)
+    started = time.monotonic()
+    with LinkSimulator(("127.0.0.1", hub.port), rate_bps=64_000, latency_s=0.3, cut_every_s=5) as link:
+        set_state(data, hub_url=link.url)
+        # The case goes first; the hub shows it in transit before any scan byte arrived.
+        while rows(data, Case)[0].status != "acked":
+            try:
+                sync_once(data)
+            except HubUnreachable:
+                pass
+        assert hub.case(case.id)["materials_in_transit"] is True
+        set_state(data, metered=False)
+        rounds = 0
+        while rows(data, ScanFile)[0].state != "uploaded":
+            rounds += 1
+            assert time.monotonic() - started < 150, "the scan did not get through"
+            try:
+                sync_once(data)
+            except HubUnreachable:
+                pass
+        elapsed = time.monotonic() - started
+    print(f"\n256 KB scan over 64 kbit/s, 0.6 s RTT, cut every 5 s: {elapsed:.1f} s, {link.stats.cuts} cuts, "
+          f"{rounds} round(s), {link.stats.bytes_up} bytes up")
+    assert link.stats.cuts >= 3, "the link was really cut while the scan was on its way"
+    detail = hub.case(case.id)
+    assert detail["materials_in_transit"] is False and detail["scans"][0]["status"] == "complete"
+    with hub.reviewer() as desk:
+        shown = desk.get(f"/api/cases/{case.id}/scans/{scan.scan_id}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "application/pdf"
+    assert shown.content == plain
+    assert hashlib.sha256(decrypt_attachment((hub.data / "scans" / f"{scan.scan_id}.sealed").read_bytes(),
+                                             _key_at_hub(hub, scan.scan_id))).digest() == hashlib.sha256(plain).digest()
+
+
+def _key_at_hub(hub: Hub, scan_id: str) -> bytes:
+    from hub.models import CaseScan
+    from sync import unb64
+
+    with session_scope(hub.engine) as session:
+        return unb64(session.get(CaseScan, scan_id).key_b64)
+
+
+def test_metered_hours_and_a_manual_send(tmp_path):
+    from datetime import datetime
+
+    from pointkit.models import PointState
+
+    state = PointState(point_id=str(uuid.uuid4()), name="x", level="village", hub_url="", hub_sign_public_key="",
+                       hub_enc_public_key="", hub_fingerprint="", enrolled_at=datetime(2026, 1, 1),
+                       metered=True, unmetered_hours="22-6")
+    at = lambda hour: datetime(2026, 3, 2, hour, 30)  # noqa: E731
+    assert [scans_allowed(state, at(hour)) for hour in (21, 22, 23, 0, 5, 6, 12)] == [
+        False, True, True, True, True, False, False]
+    assert scans_allowed(state, at(12), force=True)
+    state.unmetered_hours = ""
+    assert not scans_allowed(state, at(23)), "metered without a window: only a manual send"
+    state.metered = False
+    assert scans_allowed(state, at(12))
+
+
+def test_an_oversized_photo_is_reencoded_and_the_original_kept_until_collected(tmp_path, hub):
+    from PIL import Image
+
+    data = enrolled_point(tmp_path, hub, max_photo_kb=200)
+    noise = Image.frombytes("RGB", (3000, 2000), os.urandom(3000 * 2000 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=95)
+    photo = buffer.getvalue()
+    assert len(photo) > 1024 * 1024
+    small = b"\x89PNG small, sent as it is"
+    case = receive_with_scans(data, [ScanInput("身份证.jpeg", photo, "id_card"), ScanInput("note.png", small)],
+                              max_photo_kb=200)
+    by_name = {row.name: row for row in rows(data, ScanFile)}
+    assert set(by_name) == {"身份证.jpg", "note.png"}
+    reencoded = by_name["身份证.jpg"]
+    assert reencoded.size < len(photo) and reencoded.original_size == len(photo)
+    assert original_path(data, reencoded.scan_id).exists()
+    assert by_name["note.png"].original_size == 0 and not original_path(data, by_name["note.png"].scan_id).exists()
+
+    sync_once(data)
+    with hub.reviewer() as desk:
+        shown = desk.get(f"/api/cases/{case.id}/scans/{reencoded.scan_id}")
+    assert shown.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(shown.content)) as image:
+        assert max(image.size) == 2000 and image.format == "JPEG"
+    assert original_path(data, reencoded.scan_id).exists(), "the original stays until the case is collected"
+
+
+def test_retention_deletes_sealed_scans_once_uploaded_and_collected(tmp_path, hub):
+    from datetime import timedelta
+
+    from sync.clock import utcnow
+
+    data = enrolled_point(tmp_path, hub, scan_retention_days=2)
+    prepared = prepare_scans(data, [ScanInput("a.pdf", os.urandom(2000))])
+    with db.session_scope(data) as session:
+        case, pickup_code = receive_case(session, "staff", MEDICAL_INSURANCE,
+                                         Applicant("韦秀兰", GOOD_ID, "13807761234"), {"insured_category": "普通居民"},
+                                         ["id_card", "hukou"], identity=load_identity(data), scans=prepared)
+    (scan,) = rows(data, ScanFile)
+    sync_once(data)
+    assert rows(data, ScanFile)[0].state == "uploaded"
+    assert apply_retention(data) == 0, "not collected yet"
+    with hub.reviewer() as desk:
+        assert desk.post(f"/api/cases/{case.id}/decision", json={"decision": "approved", "reason": "",
+                                                                  "certificate_no": "YB-1"}).status_code == 200
+    sync_once(data)
+    with db.session_scope(data) as session:
+        collect(session, "staff", case.receipt_no, pickup_code, GOOD_ID[-4:], identity=load_identity(data))
+    assert apply_retention(data) == 0, "within the retention days"
+    assert sealed_path(data, scan.scan_id).exists()
+    assert apply_retention(data, now=utcnow() + timedelta(days=3)) == 1
+    assert not sealed_path(data, scan.scan_id).exists()
+    assert rows(data, ScanFile)[0].state == "removed"
+    assert {row.state for row in rows(data, Outbox)} <= {"acked", "queued"}
