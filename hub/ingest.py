@@ -123,6 +123,10 @@ def _ingest_one(session: Session, frame: bytes, keyring: Keyring) -> IngestResul
                             f"the hub does not accept {header.kind.name} envelopes from points yet")
 
     known = session.exec(select(RawEnvelope).where(RawEnvelope.envelope_id == envelope_id)).first()
+    if known is not None and known.outcome == "received" and known.point_id == point.id:
+        # Stored, then the hub stopped before applying it (a crash between the two commits):
+        # apply it now rather than answer "duplicate" for something never applied.
+        return _apply(session, envelope, known, point, keyring)
     if known is not None:
         return _answer_known(known, point)
     same_seq = session.exec(select(RawEnvelope).where(

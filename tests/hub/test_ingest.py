@@ -181,3 +181,24 @@ def test_concurrent_pushes_of_the_same_batch_apply_each_envelope_once(hub):
         assert len(session.exec(select(Case)).all()) == 5
         assert len(session.exec(select(RawEnvelope)).all()) == 5
         assert len(session.exec(select(OutMessage)).all()) == 5
+
+
+def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_comes_again(hub):
+    """The hub commits the raw envelope, then applies it; killed in between, the disk holds a raw row
+    marked "received" and no case. The point never got an answer, so it pushes again: that must apply
+    the case, not answer "duplicate" (which would make the point drop it)."""
+    from hub.ingest import _store_raw
+    from sync import Envelope
+
+    point = hub.enroll_point()
+    payload = point.submit()
+    frame = point.seal(Kind.SUBMIT, payload)
+    # The first of the hub's two commits, exactly as ingest makes it, and then the crash.
+    with hub.db() as session:
+        _store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
+        assert session.get(Case, payload["case_id"]) is None
+    [again] = point.client.push([frame])
+    assert again.status == "accepted", again
+    with hub.db() as session:
+        assert session.get(Case, payload["case_id"]).status == "routed"
+        assert session.exec(select(RawEnvelope)).one().outcome == "accepted"
