@@ -24,6 +24,7 @@ from .instance import LOG_FILE, InstanceError, initialize, is_initialized
 from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
 from .points import PointError, points_overview, revoke_point
+from .relay import assign_relay
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -120,17 +121,26 @@ def points() -> None:
 @click.option("--level", required=True, type=click.Choice(POINT_LEVELS), help="The point's level.")
 @click.option("--expires-hours", default=DEFAULT_TOKEN_HOURS, show_default=True, type=click.IntRange(1, 720),
               help="Hours until the enrollment token expires.")
+@click.option("--via", "township", default=None, metavar="TOWNSHIP",
+              help="A village only: the township point it syncs through (the township relays its envelopes "
+                   "and messages; enroll the village with 'pointkit init --relay TOWNSHIP_URL').")
 @data_option
-def points_add(name: str, level: str, expires_hours: int, data_dir: Path) -> None:
+def points_add(name: str, level: str, expires_hours: int, township: str | None, data_dir: Path) -> None:
     """Register point NAME and print its one-time enrollment token (the last line)."""
+    if township and level != "village":
+        raise click.ClickException("--via is for villages: only a village syncs through a township")
     try:
         with _hub(data_dir) as (session, identity):
             issued = create_enrollment_token(session, name=name, level=level, identity=identity,
                                              expires_hours=expires_hours)
+            if township:
+                assign_relay(session, name, township)
     except EnrollmentError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Point {issued.point_name} ({issued.level}) registered; the token below works once "
                f"and expires {iso(issued.expires_at)}.")
+    if township:
+        click.echo(f"It syncs through township {township}.")
     click.echo(issued.token)
 
 

@@ -137,6 +137,7 @@ def enroll(
     append_audit(session, actor=point.name, action="point_enrolled", subject=f"point:{point.name}",
                  detail={"point_id": str(point.id), "fingerprint": point.fingerprint})
     identity = keyring.current
+    relay = session.get(Point, point.relay_id) if point.relay_id else None
     return {
         "point_id": str(point.id),
         "name": point.name,
@@ -145,5 +146,7 @@ def enroll(
         "recipients": [key.to_json() for key in identity.recipient_keys()],
         "generation": keyring.generation,
         "hub_time_ms": now_ms(),
+        # The township this village syncs through after enrolling (pointkit init --relay URL).
+        "relay": {"point_id": str(relay.id), "name": relay.name} if relay else None,
     }
 

@@ -84,6 +84,8 @@ class Point(SQLModel, table=True):
     enrolled_at: datetime | None = None
     last_contact: datetime | None = None
     revoked_at: datetime | None = None
+    # The township point this village syncs through (``points add --via``); None: it talks to the hub itself.
+    relay_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.

@@ -185,6 +185,12 @@ class RecipientKeyPublic(BaseModel):
     public_key: str
 
 
+# The township a village syncs through.
+class RelayPublic(BaseModel):
+    point_id: str
+    name: str
+
+
 # What an enrolled point learns: the hub's current keys (recipients preferred first) and generation.
 class EnrollResponse(BaseModel):
     point_id: str
@@ -194,6 +200,7 @@ class EnrollResponse(BaseModel):
     recipients: list[RecipientKeyPublic] = Field(min_length=1)
     generation: int = Field(ge=1)
     hub_time_ms: int
+    relay: RelayPublic | None = None
 
 
 # One generation of the hub's keys.

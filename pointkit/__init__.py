@@ -57,14 +57,15 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
 
     install_i18n(app, translator)
     install_filters(app)
-    # The point serves no /sync/ protocol endpoints, so unlike the hub only /api/ (bearer tokens) is exempt.
-    install_csrf(app)
+    # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
+    install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, views
+    from . import api, auth, relay, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(relay.bp)
 
     @app.get("/healthz")
     def healthz():

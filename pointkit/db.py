@@ -17,6 +17,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from . import relaystore  # noqa: F401  (registers the relay tables on PointTable.metadata)
 from .models import PointTable
 
 DATABASE_FILE = "point.db"

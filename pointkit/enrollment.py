@@ -43,6 +43,9 @@ class Enrollment:
     hub_fingerprint: str
     catalog_version: int
     catalog_error: str = ""
+    # The township the hub says this village syncs through, and the address it syncs with from now on.
+    relay_name: str = ""
+    sync_url: str = ""
 
 
 def token_fingerprint(token: str) -> str:
@@ -136,9 +139,14 @@ def fetch_catalog(data_dir: str | Path, *, transport: httpx.BaseTransport | None
         return state.catalog_version
 
 
-def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "",
+def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "", relay_url: str = "",
            transport: httpx.BaseTransport | None = None) -> Enrollment:
-    """Enroll a fresh data directory with the hub and fetch its catalog."""
+    """Enroll a fresh data directory with the hub and fetch its catalog.
+
+    Enrollment always talks to the hub itself (once). With ``relay_url`` (a
+    village enrolled ``--via`` a township) every later request goes to that
+    township instead, which relays it: it is stored as the point's sync address.
+    """
     if is_initialized(data_dir):
         raise EnrollmentError(f"{data_dir} already holds an enrolled point; use another data directory")
     token = token.strip()
@@ -153,13 +161,16 @@ def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "",
             raise EnrollmentError(_refusal_text(exc.reason, str(exc))) from None
         except HubUnreachable as exc:
             raise EnrollmentError(f"cannot reach the hub at {hub_url}: {exc.__cause__ or exc}") from None
-    state = record_enrollment(data_dir, identity=identity, response=response, token=token, hub_url=hub_url)
+    state = record_enrollment(data_dir, identity=identity, response=response, token=token,
+                              hub_url=relay_url or hub_url)
     catalog_error = ""
     try:
         version = fetch_catalog(data_dir, transport=transport)
     except (HubRefused, HubUnreachable, ValueError) as exc:
         version, catalog_error = 0, f"the catalog could not be fetched yet ({exc}); the next sync retries"
-    return Enrollment(state.point_id, state.name, state.level, state.hub_fingerprint, version, catalog_error)
+    relay = response.get("relay") if isinstance(response.get("relay"), dict) else {}
+    return Enrollment(state.point_id, state.name, state.level, state.hub_fingerprint, version, catalog_error,
+                      relay_name=str(relay.get("name", "")), sync_url=state.hub_url)
 
 
 _REFUSALS = {

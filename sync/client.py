@@ -30,6 +30,8 @@ ENROLL_PATH = "/sync/v1/enroll"
 PUSH_PATH = "/sync/v1/push"
 PULL_PATH = "/sync/v1/pull"
 CATALOG_PATH = "/sync/v1/catalog"
+RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
+RELAY_PULL_PATH = "/sync/v1/relay/pull"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -190,7 +192,9 @@ class HubClient:
         return [PushResult(**item) for item in response.json()["results"]]
 
     def pull(self, after: int) -> PullResult:
-        response = self._send(self._signed("GET", PULL_PATH, params={"after": str(after)}))
+        return self._pull_result(self._send(self._signed("GET", PULL_PATH, params={"after": str(after)})), after)
+
+    def _pull_result(self, response: httpx.Response, after: int) -> PullResult:
         hub_time = self._note_hub_time(response)
         cursor = int(response.headers.get(HEADER_CURSOR, after))
         if response.status_code == 204 or not response.content:
@@ -204,6 +208,15 @@ class HubClient:
     def catalog(self) -> dict[str, Any]:
         """The hub-signed catalog document (verify it with the pinned hub key)."""
         return self._send(self._signed("GET", CATALOG_PATH)).json()
+
+    def relay_villages(self) -> dict[str, Any]:
+        """A township's villages and their signing keys: a hub-signed document (verify it)."""
+        return self._send(self._signed("GET", RELAY_VILLAGES_PATH)).json()
+
+    def relay_pull(self, village_id: str, after: int, delivered: int = 0) -> PullResult:
+        """A village's messages after ``after``, for its relay to hold; ``delivered``: what the village confirmed."""
+        params = {"village": village_id, "after": str(after), "delivered": str(delivered)}
+        return self._pull_result(self._send(self._signed("GET", RELAY_PULL_PATH, params=params)), after)
 
 
 def public_keys_from_enrollment(data: dict[str, Any]) -> PublicKeys:

@@ -1,0 +1,127 @@
+"""A village syncs through its township: real hub, township and village processes.
+
+The village enrolls with the hub once and then talks only to the township,
+which holds the village's sealed envelopes (it cannot read them), forwards
+them in its own sync and brings the hub's sealed answers back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import uuid
+
+import pytest
+from cluster import command, wait_until
+
+from sync import HubClient, HubRefused, Identity
+from sync.idnumber import check_character
+
+TOWNSHIP = "泗城镇政务服务中心"
+VILLAGE = "泗城镇平兰村便民服务站"
+MEDICAL_INSURANCE = "451000-YB-001"
+APPLICANT = "韦秀兰"
+
+
+def valid_id(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+def hub_case_ids(hub) -> list[str]:
+    with sqlite3.connect(hub.data / "hub.db") as db:
+        return [case_id for (case_id,) in db.execute('select id from "case"')]
+
+
+def point_rows(point, query: str, *args) -> list[tuple]:
+    with sqlite3.connect(point.data / "point.db") as db:
+        return db.execute(query, args).fetchall()
+
+
+def enroll_via(cluster, name: str, township) -> None:
+    """Register NAME --via the township and enroll it: the hub once, the township's address from then on."""
+    hub = cluster.hub
+    output = cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village", "--via", township.name,
+                         "--data", str(hub.data))
+    assert f"It syncs through township {township.name}." in output
+    token = output.strip().splitlines()[-1]
+    enrolled = cluster.run(command("pointkit"), "init", "--data", str(cluster.base / "village"), "--hub", hub.url,
+                           "--relay", township.url, "--token", token, "--name", name, "--staff-user", "staff",
+                           "--staff-password", "point-staff-pass")
+    assert f"syncs with:       {township.url} (township {township.name})" in enrolled
+    assert "catalog version:  1" in enrolled, "the township serves the hub-signed catalog"
+
+
+def test_village_case_travels_through_the_township(cluster):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    township = cluster.start_point(TOWNSHIP, "township", dirname="township")
+    enroll_via(cluster, VILLAGE, township)
+    village = cluster.start_point(VILLAGE, "village", dirname="village")
+    assert point_rows(village, "select hub_url from pointstate") == [(township.url,)], \
+        "after enrollment the village knows only the township's address"
+
+    staff = village.api("staff")
+    response = staff.post("/api/cases", json={
+        "item_code": MEDICAL_INSURANCE,
+        "applicant": {"name": APPLICANT, "id_number": valid_id("45102719800101234"), "phone": "13807761234"},
+        "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})
+    assert response.status_code == 201, response.text
+    case_id = response.json()["case_id"]
+
+    wait_until(lambda: hub_case_ids(hub) == [case_id], timeout=60, what="the village's case at the hub")
+    held = point_rows(township, "select envelope_id, village_id, envelope from relayenvelope")
+    assert len(held) == 1 and held[0][1] == point_rows(village, "select point_id from pointstate")[0][0]
+
+    # The township carried it without being able to read it: no name or ID number anywhere in its files.
+    for path in township.data.glob("point.db*"):
+        blob = path.read_bytes()
+        assert APPLICANT.encode("utf-8") not in blob and b"13807761234" not in blob, path.name
+
+    # The reviewer decides; the result comes back to the village through the township.
+    decided = hub.api("yb-li").post(f"/api/cases/{case_id}/decision",
+                                    json={"decision": "approved", "reason": "", "certificate_no": "YB-2026-9"})
+    assert decided.status_code == 200, decided.text
+    wait_until(lambda: staff.get(f"/api/cases/{case_id}").json()["status"] == "result_ready", timeout=60,
+               what="the result at the village, through the township")
+    # The village marks its envelope done only on the hub's answer, relayed back by the township.
+    wait_until(lambda: point_rows(village, "select state from outbox where case_id = ?", case_id) == [("acked",)],
+               timeout=60, what="the hub's ack at the village")
+    wait_until(lambda: not point_rows(township, "select seq from relaymessage"), timeout=60,
+               what="the township dropping messages the village confirmed")
+
+    # Forwarded twice (the township crashed before recording the hub's answer): the hub answers duplicate.
+    envelope_id, _village_id, envelope = held[0]
+    with sqlite3.connect(township.data / "point.db") as db:
+        db.execute("update relayenvelope set hub_status = '' where envelope_id = ?", (envelope_id,))
+    resent = subprocess.run([command("pointkit"), "sync", "--data", str(township.data)], capture_output=True,
+                            text=True, timeout=120)
+    assert resent.returncode == 0, resent.stderr
+    assert point_rows(township, "select hub_status from relayenvelope") == [("duplicate",)]
+    with HubClient(hub.url) as client:
+        assert [result.status for result in client.push([envelope])] == ["duplicate"]
+    assert hub_case_ids(hub) == [case_id]
+
+
+def test_only_the_registered_relay_gets_a_villages_messages(cluster):
+    hub = cluster.start_hub()
+    township = cluster.start_point(TOWNSHIP, "township", dirname="township")
+    enroll_via(cluster, VILLAGE, township)
+    village_id = point_rows(cluster.start_point(VILLAGE, "village", dirname="village"),
+                            "select point_id from pointstate")[0][0]
+    other = cluster.start_point("那坡镇政务服务中心", "township", dirname="other")
+    other_id = point_rows(other, "select point_id from pointstate")[0][0]
+    with HubClient(hub.url, point_id=uuid.UUID(other_id), identity=Identity.load(other.data / "keys", "point")) as client:
+        with pytest.raises(HubRefused) as refused:
+            client.relay_pull(village_id, 0)
+        assert refused.value.status == 403 and refused.value.reason == "not_your_village"
+        assert client.relay_villages()["document"]["villages"] == []
+
+
+def test_via_needs_an_existing_township(cluster):
+    hub = cluster.start_hub()
+    done = subprocess.run([command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--via",
+                           "没有这个乡镇", "--data", str(hub.data)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "add it first" in done.stderr
+    help_text = subprocess.run([command("pointkit-hub"), "points", "add", "--help"], capture_output=True, text=True)
+    assert "--via TOWNSHIP" in help_text.stdout
+    assert "--relay" in subprocess.run([command("pointkit"), "init", "--help"], capture_output=True, text=True).stdout
