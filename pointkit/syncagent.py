@@ -309,13 +309,18 @@ def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
     if state.catalog_version and checked and utcnow() - checked < CATALOG_REFRESH:
         return
     try:
-        signed = client.catalog()
+        signed = client.catalog(have=state.catalog_version or None)
     except HubRefused as exc:
         if exc.reason == REVOKED:
             raise
         report.errors.append(f"the hub refused the catalog request ({exc.reason})")
         return
     with db.session_scope(data_dir) as session:
+        if signed is None:
+            unchanged = get_state(session)
+            unchanged.catalog_checked_at = utcnow()
+            session.add(unchanged)
+            return
         try:
             store_catalog(session, get_state(session), signed)
         except CatalogError as exc:

@@ -205,9 +205,12 @@ class HubClient:
             raise HubRefused(response.status_code, exc.reason, f"hub sent a bad pull body: {exc}") from None
         return PullResult(envelopes, cursor, hub_time)
 
-    def catalog(self) -> dict[str, Any]:
-        """The hub-signed catalog document (verify it with the pinned hub key)."""
-        return self._send(self._signed("GET", CATALOG_PATH)).json()
+    def catalog(self, have: int | None = None) -> dict[str, Any] | None:
+        """The hub-signed catalog document (verify it with the pinned hub key), or None when
+        ``have`` is already the hub's current version."""
+        params = {"have": str(have)} if have else None
+        response = self._send(self._signed("GET", CATALOG_PATH, params=params))
+        return None if response.status_code == 204 else response.json()
 
     def relay_villages(self) -> dict[str, Any]:
         """A township's villages and their signing keys: a hub-signed document (verify it)."""

@@ -79,6 +79,12 @@ def test_catalog_is_the_signed_current_version(hub):
     assert {d.code for d in parsed.departments} >= {"YB", "NY", "ZR"}
 
 
+def test_a_point_that_has_the_current_catalog_gets_204(hub):
+    point = hub.enroll_point()
+    assert point.client.catalog(have=1) is None
+    assert verify_document(point.client.catalog(have=0), point.hub_keys.verifier())["version"] == 1
+
+
 def test_revoked_points_cannot_pull(hub):
     point = hub.enroll_point()
     with hub.db() as session:
