@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 import click
+from sqlmodel import func, select
 
 from sync import HubUnreachable
 from sync.bundle import BundleError
@@ -19,6 +21,8 @@ from . import audit, db
 from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
 from .enrollment import EnrollmentError, enroll, is_initialized
+from .models import Outbox
+from .scans import waiting_totals
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
 from .syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, plain_reason, sync_once
@@ -116,13 +120,51 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_i
         worker.stop()
 
 
-@main.command(help="Run one sync round now: push queued envelopes, pull results, refresh the catalog.")
+def _bytes_waiting(data_dir: Path) -> int:
+    """Sealed bytes the hub does not hold yet: queued envelopes plus the unsent part of every scan."""
+    with db.session_scope(data_dir) as session:
+        queued = session.exec(select(func.coalesce(func.sum(func.length(Outbox.envelope)), 0))
+                              .where(Outbox.state == "queued")).one()
+        _, scan_bytes = waiting_totals(session)
+    return int(queued) + scan_bytes
+
+
+def _sync_with_progress(data_dir: Path):
+    """One sync round; on a terminal, a progress bar of the bytes still to send while it runs."""
+    total = _bytes_waiting(data_dir)
+    if not sys.stdout.isatty() or not total:
+        return sync_once(data_dir)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = sync_once(data_dir)
+        except BaseException as exc:  # handed to the main thread as it is
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="pointkit-sync-once")
+    worker.start()
+    with click.progressbar(length=total, label="sending", show_percent=True, show_pos=True) as bar:
+        shown = 0
+        while worker.is_alive():
+            worker.join(0.25)
+            sent = total - _bytes_waiting(data_dir)
+            if sent > shown:
+                bar.update(sent - shown)
+                shown = sent
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
+
+
+@main.command(help="Run one sync round now: push queued envelopes, pull results, refresh the catalog. "
+                   "On a terminal it shows a progress bar of the bytes still to send.")
 @data_option
 def sync(data_dir: Path) -> None:
     require_enrolled(data_dir)
     _log_to_file(data_dir)
     try:
-        report = sync_once(data_dir)
+        report = _sync_with_progress(data_dir)
     except HubUnreachable as exc:
         fail(f"{plain_reason(exc)}; queued envelopes stay queued and are sent next time")
     except NotEnrolled as exc:

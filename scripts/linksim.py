@@ -20,6 +20,12 @@ CHUNK = 2048
 QUEUE_CHUNKS = 32
 
 
+def _ignore_cancelled(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    # Stopping the link cancels connections mid-flight; asyncio reports those as errors, they are not.
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)
+
+
 @dataclass
 class LinkStats:
     bytes_up: int = 0
@@ -57,6 +63,7 @@ class LinkSimulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LinkSimulator":
+        self._loop.set_exception_handler(_ignore_cancelled)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self
@@ -86,8 +93,7 @@ class LinkSimulator:
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
-        if self.cut_every_s:
-            self._cutter = asyncio.ensure_future(self._cut_periodically())
+        self._cutter = asyncio.ensure_future(self._cut_periodically())
 
     async def _stop(self) -> None:
         if self._server:
@@ -100,9 +106,14 @@ class LinkSimulator:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut_periodically(self) -> None:
+        # cut_every_s may change while the link runs (a benchmark moves from one scenario to the next).
         while True:
+            if not self.cut_every_s:
+                await asyncio.sleep(0.1)
+                continue
             await asyncio.sleep(self.cut_every_s)
-            self._cut_all()
+            if self.cut_every_s:
+                self._cut_all()
 
     def _cut_all(self, count: bool = True) -> None:
         if self._writers and count:
