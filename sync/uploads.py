@@ -44,6 +44,9 @@ MAX_CHUNK = 256 * 1024
 # long chunk is likely to be cut before its end, and everything sent of it would be lost.
 GROW_WITHIN_S = 4.0
 MAX_FAILURES = 8
+# Plan chunks to end this far into the link's usual uptime (drops are not exactly periodic).
+UPTIME_MARGIN = 0.9
+DUE_FRACTION = 0.8
 
 
 class OffsetMismatch(HubRefused):
@@ -56,19 +59,55 @@ class OffsetMismatch(HubRefused):
 
 @dataclass
 class ChunkSizer:
-    """Chunk size that grows on quick successes and shrinks on failures (bounded both ways)."""
+    """Chunk size that grows on quick successes and shrinks on failures (bounded both ways).
+
+    It also learns the link: its rate (from chunks that got through) and how
+    long it tends to stay up (the time between failures). A chunk is cut to
+    what can cross before the next drop is due, because on a cut link every
+    byte of an unfinished chunk is lost.
+    """
 
     size: int = START_CHUNK
     minimum: int = MIN_CHUNK
     maximum: int = MAX_CHUNK
     grow_within_s: float = GROW_WITHIN_S
+    rate: float | None = None
+    round_trip_s: float = 0.0
+    uptime_s: float | None = None
+    last_failure: float | None = None
 
-    def succeeded(self, elapsed_s: float = 0.0) -> None:
+    def succeeded(self, elapsed_s: float = 0.0, sent: int = 0) -> None:
+        if sent and elapsed_s > self.round_trip_s:
+            measured = sent / (elapsed_s - self.round_trip_s)
+            self.rate = measured if self.rate is None else (self.rate + measured) / 2
         if elapsed_s <= self.grow_within_s:
             self.size = min(self.size * 2, self.maximum)
 
-    def failed(self) -> None:
-        self.size = max(self.size // 2, self.minimum)
+    def failed(self, now: float | None = None) -> None:
+        """Halve, unless the drop came when the link's rhythm said it would (the chunk was not too big)."""
+        due = (now is not None and self.uptime_s is not None and self.last_failure is not None
+               and now - self.last_failure >= DUE_FRACTION * self.uptime_s)
+        if not due:
+            self.size = max(self.size // 2, self.minimum)
+        if now is None:
+            return
+        if self.last_failure is not None:
+            gap = now - self.last_failure
+            self.uptime_s = gap if self.uptime_s is None else (self.uptime_s + gap) / 2
+        self.last_failure = now
+
+    def observed_round_trip(self, elapsed_s: float) -> None:
+        self.round_trip_s = elapsed_s if not self.round_trip_s else min(self.round_trip_s, elapsed_s)
+
+    def next_size(self, now: float) -> int:
+        """The size of the next chunk: the current size, cut to what fits before the next expected drop."""
+        if self.uptime_s is None or self.last_failure is None or self.rate is None:
+            return self.size
+        up_for = now - self.last_failure
+        if up_for > 2 * self.uptime_s:
+            return self.size  # the link has steadied
+        left = UPTIME_MARGIN * self.uptime_s - up_for - self.round_trip_s
+        return min(self.size, max(self.minimum, int(self.rate * left)))
 
 
 @dataclass
@@ -171,21 +210,26 @@ class ScanUploader:
         while True:
             try:
                 if not known:
+                    asked = time.monotonic()
                     result.offset = self.state(scan_id).offset
+                    self.sizer.observed_round_trip(time.monotonic() - asked)
                     known = True
                 if result.offset >= total:
                     return result
                 if should_stop is not None and should_stop():
                     result.stopped = True
                     return result
-                chunk = sealed[result.offset:result.offset + self.sizer.size]
                 started = time.monotonic()
+                chunk = sealed[result.offset:result.offset + self.sizer.next_size(started)]
                 try:
                     result.offset = self.send_chunk(scan_id, result.offset, chunk, total)
                 except HubUnreachable:
-                    self.sizer.failed()
-                    raise
-                self.sizer.succeeded(time.monotonic() - started)
+                    now = time.monotonic()
+                    self.sizer.failed(now)
+                    # The hub holds a chunk only once all of it crossed; cut sooner, the offset stands.
+                    cut_early = self.sizer.rate is not None and now - started < len(chunk) / self.sizer.rate
+                    raise _Cut(offset_known=cut_early) from None
+                self.sizer.succeeded(time.monotonic() - started, len(chunk))
                 result.chunks += 1
                 result.bytes_sent += len(chunk)
                 failures = 0
@@ -193,14 +237,23 @@ class ScanUploader:
                     on_progress(result.offset, total)
             except OffsetMismatch as exc:
                 result.offset = exc.offset
-            except HubUnreachable:
+            except (HubUnreachable, _Cut) as exc:
                 failures += 1
                 result.failures += 1
-                known = False
+                known = isinstance(exc, _Cut) and exc.offset_known
                 if failures >= self.max_failures:
-                    raise
+                    raise HubUnreachable(f"hub at {self.client.base_url} unreachable: {failures} failures in a row") \
+                        from exc
                 # Retry at once after the first failure (a cut), then back off (the hub may be down).
                 self.sleep(min(0.25 * (2 ** (failures - 1) - 1), 5.0))
+
+
+class _Cut(Exception):
+    """A chunk failed in flight; ``offset_known`` when it was cut before it could have fully crossed."""
+
+    def __init__(self, *, offset_known: bool):
+        super().__init__("chunk cut in flight")
+        self.offset_known = offset_known
 
 
 def _offset_of(response: httpx.Response) -> int | None:
