@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cluster import command, wait_until
+from cluster import command
 
 from sync import Identity
 from sync.bundle import BundleError, read_bundle, write_bundle
@@ -44,6 +44,11 @@ def hub_cases(hub) -> list[str]:
         return [case_id for (case_id,) in db.execute('select id from "case"')]
 
 
+def point_case(point, case_id: str) -> tuple[str, str]:
+    with sqlite3.connect(point.data / "point.db") as db:
+        return db.execute('select status, decision from "case" where id = ?', (case_id,)).fetchone()
+
+
 def outbox_states(point) -> dict[str, str]:
     with sqlite3.connect(point.data / "point.db") as db:
         return dict(db.execute("select case_id, state from outbox where case_id != ''"))
@@ -68,6 +73,8 @@ def test_village_without_a_link_syncs_by_usb(cluster, tmp_path):
     assert exported.returncode == 0, exported.stderr
     assert "wrote 1 envelope(s)" in exported.stdout
     assert "韦秀兰".encode() not in bundle.read_bytes(), "a bundle carries sealed envelopes only"
+    # No link from here on: the village's own worker never gets to sync.
+    cluster.stop_server(village)
 
     # One flipped byte anywhere (manifest, signature, an envelope) and nothing at all is applied.
     size = bundle.stat().st_size
@@ -98,14 +105,12 @@ def test_village_without_a_link_syncs_by_usb(cluster, tmp_path):
     flip_byte(back, damaged, back.stat().st_size // 2)
     refused = run(point_cmd, "import-bundle", "--data", str(village.data), str(damaged))
     assert refused.returncode == 1 and "nothing was applied" in refused.stderr
-    staff = village.api("staff")
-    assert staff.get(f"/api/cases/{case_id}").json()["status"] != "result_ready"
+    assert point_case(village, case_id)[0] != "result_ready"
 
     applied = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
     assert applied.returncode == 0, applied.stderr
     assert "accepted 1" in applied.stdout
-    case = staff.get(f"/api/cases/{case_id}").json()
-    assert case["status"] == "result_ready" and case["decision"] == "approved"
+    assert point_case(village, case_id) == ("result_ready", "approved")
     assert outbox_states(village) == {case_id: "acked"}, "the hub bundle's acks settle the outbox"
 
     # Importing the same hub bundle again changes nothing; the cursor only moves forward.
@@ -128,39 +133,43 @@ def test_bundles_and_online_sync_mix(cluster, tmp_path):
     village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
     point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
 
-    # Bundle first, then the same envelope online: the online push is the duplicate.
-    # (The hub is down while each case is received, so the village's own worker cannot send it first.)
+    # Two cases received while the hub is down; bundle A holds the first, the later bundle B both.
     cluster.stop_server(hub)
     first = new_case(village, "覃美玲", "45102719900315432")
-    bundle = tmp_path / "one.pkb"
-    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle)).returncode == 0
+    bundle_a, bundle_b = tmp_path / "a.pkb", tmp_path / "b.pkb"
+    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle_a)).returncode == 0
+    second = new_case(village, "黄建国", "45102719751231001")
+    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle_b)).returncode == 0
+    # From here the test alone decides when the village syncs (`pointkit sync`).
+    cluster.stop_server(village)
     hub = cluster.start_hub()
-    assert "accepted 1" in run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle)).stdout
+
+    # Bundle first, then online: the online copy of the first case is the duplicate, the second is new.
+    assert "accepted 1" in run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle_a)).stdout
     online = run(point_cmd, "sync", "--data", str(village.data))
     assert online.returncode == 0, online.stderr
-    assert "duplicate 1" in online.stdout
-    assert hub_cases(hub) == [first] and outbox_states(village)[first] == "acked"
+    assert "accepted 1, duplicate 1" in online.stdout
+    assert outbox_states(village) == {first: "acked", second: "acked"}
 
-    # Online first, then a stale bundle with the same envelope: the bundle's copy is the duplicate.
-    cluster.stop_server(hub)
-    second = new_case(village, "黄建国", "45102719751231001")
-    assert run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle)).returncode == 0
-    hub = cluster.start_hub()
-    assert "accepted 1" in run(point_cmd, "sync", "--data", str(village.data)).stdout
-    late = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
-    assert "duplicate 1" in late.stdout and "accepted 0" in late.stdout
+    # Online first, then the stale bundle: both of its copies are duplicates.
+    late = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle_b))
+    assert "accepted 0, duplicate 2" in late.stdout
     assert sorted(hub_cases(hub)) == sorted([first, second])
 
-    # A result pulled online and then carried again by USB is applied once.
+    # A result carried by USB and pulled online is applied once, whichever comes first.
     assert hub.api("yb-li").post(f"/api/cases/{second}/decision", json={
         "decision": "approved", "reason": "", "certificate_no": ""}).status_code == 200
     back = tmp_path / "back.pkb"
     assert run(hub_cmd, "export-bundle", "--data", str(hub.data), "--point", VILLAGE, str(back)).returncode == 0
     assert "applied" in run(point_cmd, "sync", "--data", str(village.data)).stdout
-    assert village.api("staff").get(f"/api/cases/{second}").json()["status"] == "result_ready"
+    with sqlite3.connect(village.data / "point.db") as db:
+        assert db.execute('select status from "case" where id = ?', (second,)).fetchone() == ("result_ready",)
+        applied = db.execute("select count(*) from inboxmessage").fetchone()
     replay = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
     assert replay.returncode == 0 and "applied 0" in replay.stdout
-    wait_until(lambda: sorted(hub_cases(hub)) == sorted([first, second]), timeout=5, what="two cases, once each")
+    with sqlite3.connect(village.data / "point.db") as db:
+        assert db.execute("select count(*) from inboxmessage").fetchone() == applied
+    assert sorted(hub_cases(hub)) == sorted([first, second])
 
 
 def test_a_bundle_changed_in_any_byte_is_refused_whole(tmp_path):
