@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
 from urllib.parse import quote
 
 from flask import Response, abort, current_app

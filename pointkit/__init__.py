@@ -21,12 +21,14 @@ from sync.web import gettext as _
 
 from . import db
 from .i18n import install_filters, translator
+from .scans import waiting_totals
 from .state import find_state, outbox_counts
 
 __all__ = ["create_app"]
 
 SECRET_KEY_FILE = "secret_key"
-MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+# Intake may carry scans of materials (a multi-page scan runs to a few MB); the server caps bodies at 16 MB.
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -79,11 +81,13 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
 
 
 def _header_context() -> dict[str, Any]:
-    """What the header of every page shows: the point, online or not, how much is queued."""
+    """What the header of every page shows: the point, online or not, how much is queued (scans in bytes)."""
     with db.session_scope(_data_dir()) as session_db:
         state = find_state(session_db)
         queued = outbox_counts(session_db)["queued"] if state else 0
-    return {"point": state, "queued_count": queued, "staff": getattr(g, "staff", None)}
+        scans_waiting, scan_bytes_waiting = waiting_totals(session_db) if state else (0, 0)
+    return {"point": state, "queued_count": queued, "staff": getattr(g, "staff", None),
+            "scans_waiting": scans_waiting, "scan_bytes_waiting": scan_bytes_waiting}
 
 
 def _data_dir() -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, g, jsonify, request
+from pydantic import ValidationError
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable
-from sync.web import api_error, openapi_document, parse_json_body
+from sync.web import api_error, openapi_document, parse_json_body, validation_fields
 
 from . import db
 from .auth import token_required
@@ -17,9 +18,9 @@ from .intake import Applicant, IntakeError, receive_case
 from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, signed_result
 from .runtime import data_dir, identity, wake_sync
-from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic,
-                      ItemsResponse, LoginRequest, LoginResponse, PickupRequest, PickupResponse, StatusResponse,
-                      SyncReportOut)
+from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
+from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic, ItemsResponse,
+                      LoginRequest, LoginResponse, PickupRequest, PickupResponse, StatusResponse, SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .syncagent import plain_reason, sync_once
 from .trust import sealing_key
@@ -77,20 +78,44 @@ def items():
 @token_required
 def create_case():
     """Receive an application (受理); answers the receipt, including the one-time pickup code."""
-    body = parse_json_body(CaseCreate)
+    if request.mimetype == "multipart/form-data":
+        body = _multipart_case()
+    else:
+        body = parse_json_body(CaseCreate)
     if not isinstance(body, CaseCreate):
         return body
     applicant = Applicant(body.applicant.name, body.applicant.id_number, body.applicant.phone)
+    prepared = prepare_scans(data_dir(), uploaded_scans(request.files, request.form.getlist("scan_materials")),
+                             max_photo_kb=_max_photo_kb())
     try:
         with db.session_scope(data_dir()) as session:
             case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
-                                             body.materials, identity=identity())
+                                             body.materials, identity=identity(), scans=prepared)
     except IntakeError as exc:
+        discard_scans(data_dir(), prepared)
         return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
+    except BaseException:
+        discard_scans(data_dir(), prepared)
+        raise
     wake_sync()
     return jsonify(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
                    promised_date=case.promised_date.isoformat() if case.promised_date else None,
                    status=case.status), 201
+
+
+def _multipart_case() -> CaseCreate | tuple:
+    """The case of a multipart intake: its JSON in the ``case`` field, the files in ``scans``."""
+    try:
+        return CaseCreate.model_validate_json(request.form.get("case", ""))
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            return api_error(400, "invalid_json", "the 'case' field must hold the case as a JSON object")
+        return api_error(422, "invalid_input", "some fields are missing or invalid", validation_fields(exc))
+
+
+def _max_photo_kb() -> int:
+    with db.session_scope(data_dir()) as session:
+        return get_state(session).max_photo_kb
 
 
 @bp.get("/cases")
@@ -144,9 +169,9 @@ def pickup(case_id: str):
 @bp.post("/sync")
 @token_required
 def sync_now():
-    """Run one sync round now."""
+    """Run one sync round now; ``?scans=1`` sends scans even on a metered link outside its hours."""
     try:
-        report = sync_once(data_dir())
+        report = sync_once(data_dir(), send_scans=request.args.get("scans") == "1")
     except HubUnreachable as exc:
         return api_error(503, "hub_unreachable", plain_reason(exc))
     except HubRefused as exc:
@@ -161,13 +186,15 @@ def status():
     with db.session_scope(data_dir()) as session:
         state = get_state(session)
         counts = outbox_counts(session)
+        scans_waiting, scan_bytes_waiting = waiting_totals(session)
     return StatusResponse(point_id=state.point_id, name=state.name, level=state.level, online=state.online,
                           queued=counts["queued"], quarantined=counts["quarantined"],
                           last_sync_at=as_utc(state.last_sync_at), last_error=state.last_error,
                           catalog_version=state.catalog_version, clock_offset_ms=state.clock_offset_ms,
                           revoked=state.revoked, hub_generation=state.hub_generation,
                           hub_fingerprint=state.hub_fingerprint, sealing_suite=sealing_key(state).suite,
-                          key_rotation_pending=bool(state.pending_key_envelope_id)).model_dump(mode="json")
+                          key_rotation_pending=bool(state.pending_key_envelope_id), scans_waiting=scans_waiting,
+                          scan_bytes_waiting=scan_bytes_waiting, metered=state.metered).model_dump(mode="json")
 
 
 OPERATIONS = [
@@ -184,7 +211,9 @@ OPERATIONS = [
     {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
      "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
     {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
-     "errors": [401, 502, 503]},
+     "errors": [401, 502, 503], "parameters": [{"name": "scans", "in": "query", "required": False,
+                                                "description": "1: send scans now, even on a metered link",
+                                                "schema": {"type": "string", "enum": ["0", "1"]}}]},
     {"path": "/api/status", "method": "GET", "summary": "Point status", "response": StatusResponse,
      "errors": [401]},
 ]
@@ -193,5 +222,26 @@ OPERATIONS = [
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API (no login needed)."""
-    return openapi_document(title="pointkit point API", version="1", operations=OPERATIONS, models=MODELS,
-                            description="Staff API of a service point: intake, cases, pickup, sync.")
+    document = openapi_document(title="pointkit point API", version="1", operations=OPERATIONS, models=MODELS,
+                                description="Staff API of a service point: intake, cases, pickup, sync.")
+    document["paths"]["/api/cases"]["post"]["requestBody"]["content"]["multipart/form-data"] = MULTIPART_INTAKE
+    return document
+
+
+# Intake with scans: the case JSON as the ``case`` part, each file as a ``scans`` part (binary, no base64),
+# and optionally one ``scan_materials`` part per file, in the same order, naming its material code.
+MULTIPART_INTAKE = {
+    "schema": {
+        "type": "object",
+        "required": ["case"],
+        "properties": {
+            "case": {"type": "string", "contentMediaType": "application/json",
+                     "description": "The CaseCreate object as JSON"},
+            "scans": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                      "description": "Scans or photos of materials, sealed at the point under a key per file"},
+            "scan_materials": {"type": "array", "items": {"type": "string", "maxLength": 64},
+                               "description": "The material code of each file, in order ('' for none)"},
+        },
+    },
+    "encoding": {"case": {"contentType": "application/json"}},
+}

@@ -196,6 +196,28 @@ ZH = {
     "cannot connect to the county hub (no network, or the hub is down)": "无法连接县中心（无网络或县中心服务未运行）",
     "the link to the county hub broke off": "与县中心的连接中断",
     "cannot reach the county hub": "无法连接县中心",
+    # scans of materials
+    "Scan or photo": "扫描件或照片",
+    "Other scans and photos": "其他扫描件和照片",
+    "Scans are sealed on this laptop and sent to the county after the case.": "扫描件在本机加密保存，随办件之后上传县中心。",
+    "Attach the files again before resubmitting.": "重新提交前请再次选择文件。",
+    "Scans waiting": "待传扫描件",
+    "{count} scans, {kb} KB": "{count}份，{kb} KB",
+    "metered link": "按流量计费的网络",
+    "scans wait for the unmetered hours ({hours})": "扫描件等待不计流量时段（{hours}）再传",
+    "none set": "未设置",
+    "Send scans now": "立即上传扫描件",
+    "Scans on this link": "本网络的扫描件设置",
+    "Metered link: send cases now, hold scans": "按流量计费：办件即时上传，扫描件暂缓",
+    "Unmetered hours (START-END, e.g. 22-6)": "不计流量时段（开始-结束，如 22-6）",
+    "Re-encode photos larger than (KB, 0 = never)": "照片超过此大小时压缩（KB，0 为不压缩）",
+    "Keep sent scans after pickup (days)": "领取后保留已传扫描件（天）",
+    "Save settings": "保存设置",
+    "Settings saved.": "设置已保存。",
+    "Settings not saved: write the hours as START-END (e.g. 22-6) and sizes and days as whole numbers.":
+        "设置未保存：时段请写成“开始-结束”（如 22-6），大小和天数请填整数。",
+    "Scans: {sent} sent, {held} held for the unmetered hours.": "扫描件：已传{sent}份，{held}份等待不计流量时段。",
+    "Scans waiting: {kb} KB": "待传扫描件：{kb} KB",
 }
 
 translator = Translator(ZH)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, func, select
+from werkzeug.datastructures import MultiDict
 
 from sync import HubClient, HubRefused, b64, uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
@@ -30,7 +31,7 @@ from sync.clock import utcnow
 from sync.messages import Scan
 from sync.uploads import ScanUploader
 
-from . import db
+from . import audit, db
 from .models import Case, Outbox, PointState, ScanFile
 from .state import as_utc, get_state, local_now
 
@@ -282,3 +283,28 @@ def apply_retention(data_dir: str | Path, *, now: datetime | None = None) -> int
     if removed:
         log.info("removed %d sealed scan(s) of collected cases", removed)
     return removed
+
+
+def uploaded_scans(files: MultiDict, materials: list[str], *, field: str = "scans") -> list[ScanInput]:
+    """The files of an intake form or multipart request, each with its material (given in the same order)."""
+    inputs = []
+    for index, upload in enumerate(files.getlist(field)):
+        data = upload.read()
+        if not upload.filename and not data:
+            continue  # an empty file input
+        material = materials[index].strip() if index < len(materials) else ""
+        inputs.append(ScanInput(upload.filename or "scan", data, material))
+    return inputs
+
+
+def save_scan_settings(session: Session, *, metered: bool, unmetered_hours: str, max_photo_kb: int,
+                       scan_retention_days: int, actor: str) -> PointState:
+    """Store the point's scan settings (audited); ``unmetered_hours`` must pass parse_hours."""
+    parse_hours(unmetered_hours)
+    state = get_state(session)
+    state.metered, state.unmetered_hours = metered, unmetered_hours
+    state.max_photo_kb, state.scan_retention_days = max(0, max_photo_kb), max(0, scan_retention_days)
+    session.add(state)
+    audit.record(session, actor, "scan_settings", state.point_id, metered=metered, unmetered_hours=unmetered_hours,
+                 max_photo_kb=state.max_photo_kb, scan_retention_days=state.scan_retention_days)
+    return state

@@ -122,6 +122,9 @@ class SyncReportOut(BaseModel):
     pulled: int
     applied: int
     revoked: bool
+    scans_sent: int = 0
+    scan_bytes_sent: int = 0
+    scans_held: int = 0
     errors: list[str]
 
 
@@ -159,6 +162,9 @@ class StatusResponse(BaseModel):
     hub_fingerprint: str
     sealing_suite: int
     key_rotation_pending: bool
+    scans_waiting: int = 0
+    scan_bytes_waiting: int = 0
+    metered: bool = False
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,

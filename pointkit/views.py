@@ -25,7 +25,9 @@ from .models import Case
 from .outbox import quarantined, requeue as requeue_envelope
 from .pickup import MAX_PICKUP_TRIES, PickupError, collect, find_case, verified_result
 from .runtime import data_dir, identity, wake_sync
-from .state import as_utc, get_state
+from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
+                    uploaded_scans)
+from .state import as_utc, get_state, local_now
 from .syncagent import plain_reason, sync_once
 from .trust import sealing_key
 
@@ -87,11 +89,13 @@ def new_case():
         applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
                               request.form.get("applicant_phone", ""))
         form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in item.fields}
+        prepared = prepare_scans(data_dir(), _intake_scans(item), max_photo_kb=state.max_photo_kb)
         try:
             with db.session_scope(data_dir()) as dbs:
                 case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
-                                                 identity=identity())
+                                                 identity=identity(), scans=prepared)
         except IntakeError as exc:
+            discard_scans(data_dir(), prepared)
             refusal = exc
             errors = {input_name(path): message for path, message in exc.fields.items()}
         else:
@@ -100,6 +104,15 @@ def new_case():
             return redirect(url_for("views.receipt", case_id=case.id))
     return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
                            refusal=refusal, level=state.level, departments=departments), (422 if refusal else 200)
+
+
+def _intake_scans(item) -> list[ScanInput]:
+    """Files attached on the intake form: ``scans`` (any material) and ``scans_<material code>``."""
+    inputs = uploaded_scans(request.files, [])
+    for material in item.materials:
+        field = f"scans_{material.code}"
+        inputs += uploaded_scans(request.files, [material.code] * len(request.files.getlist(field)), field=field)
+    return inputs
 
 
 @bp.get("/cases/<case_id>/receipt")
@@ -213,6 +226,7 @@ def sync_status():
         receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(
             Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
+                           scans_allowed_now=scans_allowed(state, local_now()),
                            last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
                            clock_offset_seconds=round(state.clock_offset_ms / 1000),
                            last_attempt_at=as_utc(state.last_attempt_at), county_tz=COUNTY_TIMEZONE)
@@ -223,7 +237,7 @@ def sync_status():
 def sync_now():
     """Run one sync round now and say what moved."""
     try:
-        report = sync_once(data_dir())
+        report = sync_once(data_dir(), send_scans=request.form.get("scans") == "1")
     except HubUnreachable as exc:
         flash(_("Sync failed: {reason}. Cases stay queued and are sent when the link is back.",
                 reason=_(plain_reason(exc))))
@@ -234,6 +248,31 @@ def sync_now():
         counts = {key: value for key, value in report.to_dict().items() if key != "errors"}
         flash(_("Sync done: {pushed} sent ({accepted} accepted, {rejected} rejected), {pulled} received, {applied} applied.",
                 **counts))
+        if report.scans_sent or report.scans_held:
+            flash(_("Scans: {sent} sent, {held} held for the unmetered hours.", sent=report.scans_sent,
+                    held=report.scans_held))
+    return redirect(url_for("views.sync_status"))
+
+
+@bp.post("/sync/settings")
+@login_required(role="admin")
+def sync_settings():
+    """Metered link, unmetered hours, photo size limit and scan retention (admins)."""
+    hours = request.form.get("unmetered_hours", "").strip()[:16]
+    try:
+        parse_hours(hours)
+        max_photo_kb = int(request.form.get("max_photo_kb", "0") or 0)
+        retention_days = int(request.form.get("scan_retention_days", "0") or 0)
+        if max_photo_kb < 0 or retention_days < 0:
+            raise ValueError
+    except ValueError:
+        flash(_("Settings not saved: write the hours as START-END (e.g. 22-6) and sizes and days as whole numbers."))
+        return redirect(url_for("views.sync_status"))
+    with db.session_scope(data_dir()) as dbs:
+        save_scan_settings(dbs, metered=request.form.get("metered") == "1", unmetered_hours=hours,
+                           max_photo_kb=max_photo_kb, scan_retention_days=retention_days, actor=g.staff.username)
+    flash(_("Settings saved."))
+    wake_sync()
     return redirect(url_for("views.sync_status"))
 
 

@@ -147,4 +147,5 @@ def test_sync_with_hub_down_is_503_and_status_goes_offline(point, api):
     assert status["level"] == "village" and status["catalog_version"] == 1
     assert set(status) == {"point_id", "name", "level", "online", "queued", "quarantined", "last_sync_at",
                            "last_error", "catalog_version", "clock_offset_ms", "revoked", "hub_generation",
-                           "hub_fingerprint", "sealing_suite", "key_rotation_pending"}
+                           "hub_fingerprint", "sealing_suite", "key_rotation_pending", "scans_waiting",
+                           "scan_bytes_waiting", "metered"}

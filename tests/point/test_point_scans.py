@@ -26,8 +26,8 @@ from pointkit.enrollment import enroll
 from pointkit.intake import Applicant, receive_case
 from pointkit.models import Case, Outbox, ScanFile
 from pointkit.pickup import collect
-from pointkit.scans import (ScanInput, apply_retention, original_path, prepare_scans, scans_allowed,
-                            sealed_path, waiting_totals)
+from pointkit.scans import (ScanInput, apply_retention, original_path, prepare_scans, scans_allowed, sealed_path,
+                            waiting_totals)
 from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
 from sync import HubRefused, HubUnreachable
