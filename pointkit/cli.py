@@ -22,7 +22,7 @@ from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
 from .enrollment import EnrollmentError, enroll, is_initialized
 from .models import Outbox
-from .scans import waiting_totals
+from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
 from .syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, plain_reason, sync_once
@@ -98,13 +98,25 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
               help="Seconds between background sync rounds (longer while the hub is unreachable).")
 @click.option("--max-idle-interval", default=MAX_IDLE_INTERVAL, show_default=True, type=click.FloatRange(min=0.1),
               help="While nothing moves, rounds slow down (doubling) up to this many seconds; new work resets it.")
-def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float) -> None:
+@click.option("--metered/--unmetered", default=None,
+              help="Metered link: cases and messages sync at once, scans wait for the unmetered hours or a manual "
+                   "send (kept until changed; default: as stored).")
+@click.option("--unmetered-hours", default=None, metavar="START-END",
+              help="County hours when scans may go on a metered link, e.g. 22-6 (kept until changed).")
+@click.option("--max-photo-kb", default=None, type=click.IntRange(min=0),
+              help="Re-encode JPEG/PNG photos larger than this many KB before sealing; 0 never (kept until changed).")
+@click.option("--scan-retention-days", default=None, type=click.IntRange(min=0),
+              help="Days to keep sent scans after the result is collected (kept until changed; default 0).")
+def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float,
+          metered: bool | None, unmetered_hours: str | None, max_photo_kb: int | None,
+          scan_retention_days: int | None) -> None:
     from sync.web import serve as serve_app
 
     from . import create_app
 
     require_enrolled(data_dir)
     _log_to_file(data_dir)
+    _store_scan_settings(data_dir, metered, unmetered_hours, max_photo_kb, scan_retention_days)
     app = create_app(data_dir)
     worker = SyncWorker(data_dir, interval=sync_interval, max_idle_interval=max_idle_interval)
     app.extensions["pointkit_sync_worker"] = worker
@@ -118,6 +130,24 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_i
         serve_app(app, host, port, on_start=started)
     finally:
         worker.stop()
+
+
+def _store_scan_settings(data_dir: Path, metered: bool | None, unmetered_hours: str | None,
+                         max_photo_kb: int | None, scan_retention_days: int | None) -> None:
+    """Keep each stored scan setting the command line does not give."""
+    if (metered, unmetered_hours, max_photo_kb, scan_retention_days) == (None, None, None, None):
+        return
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        try:
+            save_scan_settings(
+                session, metered=state.metered if metered is None else metered,
+                unmetered_hours=state.unmetered_hours if unmetered_hours is None else unmetered_hours.strip(),
+                max_photo_kb=state.max_photo_kb if max_photo_kb is None else max_photo_kb,
+                scan_retention_days=state.scan_retention_days if scan_retention_days is None else scan_retention_days,
+                actor="cli")
+        except ValueError as exc:
+            fail(str(exc))
 
 
 def _bytes_waiting(data_dir: Path) -> int:

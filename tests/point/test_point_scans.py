@@ -6,6 +6,7 @@ scripts/linksim.py (rate, latency, cuts).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubside import GOOD_ID, rows
+from hubside import GOOD_ID, point, rows, valid_form  # noqa: F401  (fixture)
 from linksim import LinkSimulator
 
 from pointkit import db
@@ -373,3 +374,109 @@ def test_retention_deletes_sealed_scans_once_uploaded_and_collected(tmp_path, hu
     assert not sealed_path(data, scan.scan_id).exists()
     assert rows(data, ScanFile)[0].state == "removed"
     assert {row.state for row in rows(data, Outbox)} <= {"acked", "queued"}
+
+
+@pytest.fixture
+def point_api(point, live_server):  # noqa: F811
+    from pointkit import create_app
+    from pointkit.auth import create_staff
+
+    with db.session_scope(point.data_dir) as session:
+        create_staff(session, "staff", "window-pass-1")
+        create_staff(session, "boss", "window-pass-2", role="admin")
+    server = live_server(create_app(point.data_dir))
+    client = httpx.Client(base_url=server.url, timeout=30)
+    token = client.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).json()["token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    yield client
+    client.close()
+
+
+def test_api_intake_with_scans_puts_their_keys_inside_the_sealed_case(point, point_api):  # noqa: F811
+    import json
+
+    case = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
+            "form": valid_form(), "materials": ["id_card", "hukou"]}
+    card, other = os.urandom(3000), b"any other paper"
+    created = point_api.post("/api/cases", data={"case": json.dumps(case), "scan_materials": ["id_card", ""]},
+                             files=[("scans", ("../../etc/passwd", card, "image/jpeg")),
+                                    ("scans", ("..\\..\\boot.ini", other, "application/octet-stream"))])
+    assert created.status_code == 201, created.text
+    (row,) = point.outbox()
+    payload = point.open_outbox(row)
+    scans = {scan["name"]: scan for scan in payload["scans"]}
+    assert set(scans) == {"passwd", "boot.ini"}
+    assert scans["passwd"]["material"] == "id_card" and scans["boot.ini"]["material"] == ""
+    for scan, plain in ((scans["passwd"], card), (scans["boot.ini"], other)):
+        assert scan["size"] == len(plain) and scan["sha256"] == hashlib.sha256(plain).hexdigest()
+        key = base64.b64decode(scan["key_b64"])
+        assert decrypt_attachment(sealed_path(point.data_dir, scan["scan_id"]).read_bytes(), key) == plain
+    assert card not in row.envelope and not (point.data_dir / "etc").exists()
+    status = point_api.get("/api/status").json()
+    assert status["scans_waiting"] == 2
+    assert status["scan_bytes_waiting"] == sealed_size(len(card)) + sealed_size(len(other))
+
+    refused = point_api.post("/api/cases", data={"case": json.dumps(case), "scan_materials": ["no_such"]},
+                             files=[("scans", ("x.pdf", b"pdf", "application/pdf"))])
+    assert (refused.status_code, refused.json()["reason"]) == (422, "invalid_input")
+    assert "scans" in refused.json()["fields"]
+    assert point_api.post("/api/cases", data={"case": "{not json"},
+                          files=[("scans", ("x.pdf", b"pdf", "application/pdf"))]).status_code == 400
+    assert len(list((point.data_dir / "scans").iterdir())) == 2, "refused intakes leave no files behind"
+    spec = point_api.get("/api/openapi.json").json()
+    assert "multipart/form-data" in spec["paths"]["/api/cases"]["post"]["requestBody"]["content"]
+    assert "scans" in {p["name"] for p in spec["paths"]["/api/sync"]["post"]["parameters"]}
+
+
+def test_the_intake_page_takes_files_per_material_and_the_sync_page_shows_them(point):  # noqa: F811
+    import re
+
+    from pointkit import create_app
+    from pointkit.auth import create_staff
+
+    with db.session_scope(point.data_dir) as session:
+        create_staff(session, "boss", "window-pass-2", role="admin")
+    app = create_app(point.data_dir, test_config={"TESTING": True})
+    client = app.test_client()
+    token = lambda path: re.search(r'name="csrf_token" value="([^"]+)"',  # noqa: E731
+                                   client.get(path).get_data(as_text=True)).group(1)
+    client.post("/login", data={"username": "boss", "password": "window-pass-2", "csrf_token": token("/login")})
+    page = client.get("/cases/new?item=T-001").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page
+    assert '<input type="file" id="scans" name="scans" multiple' in page and 'name="scans_id_card"' in page
+    answer = client.post("/cases/new?item=T-001", content_type="multipart/form-data", data={
+        "csrf_token": token("/cases/new?item=T-001"), "item_code": "T-001", "applicant_name": "王小明",
+        "applicant_id_number": GOOD_ID, "field_category": "普通居民", "field_household_size": "4",
+        "materials": ["id_card", "hukou"],
+        "scans_id_card": [(io.BytesIO(b"front and back"), "身份证.jpg")],
+        "scans": [(io.BytesIO(b"extra"), "../other.pdf")]})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
+    by_name = {row.name: row for row in rows(point.data_dir, ScanFile)}
+    assert by_name["身份证.jpg"].material == "id_card" and by_name["other.pdf"].material == ""
+    sync_page = client.get("/sync?lang=zh").get_data(as_text=True)
+    assert "待传扫描件" in sync_page and 'id="send-scans-now"' in sync_page
+    saved = client.post("/sync/settings", data={"csrf_token": token("/sync"), "metered": "1",
+                                                 "unmetered_hours": "22-6", "max_photo_kb": "300",
+                                                 "scan_retention_days": "7"})
+    assert saved.status_code == 302
+    with db.session_scope(point.data_dir) as session:
+        state = get_state(session)
+        assert (state.metered, state.unmetered_hours, state.max_photo_kb, state.scan_retention_days) == (
+            True, "22-6", 300, 7)
+    client.post("/sync/settings", data={"csrf_token": token("/sync"), "unmetered_hours": "late"})
+    with db.session_scope(point.data_dir) as session:
+        assert get_state(session).unmetered_hours == "22-6", "a bad window is not saved"
+
+
+def test_serve_options_store_the_scan_settings(point):  # noqa: F811
+    from click.testing import CliRunner
+
+    from pointkit.cli import _store_scan_settings, main
+
+    _store_scan_settings(point.data_dir, True, "22-6", 500, None)
+    with db.session_scope(point.data_dir) as session:
+        state = get_state(session)
+        assert (state.metered, state.unmetered_hours, state.max_photo_kb, state.scan_retention_days) == (
+            True, "22-6", 500, 0)
+    refused = CliRunner().invoke(main, ["serve", "--data", str(point.data_dir), "--unmetered-hours", "evening"])
+    assert refused.exit_code == 1 and "22-6" in refused.output
