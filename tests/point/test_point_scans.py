@@ -63,6 +63,16 @@ class Hub:
             client.headers["Authorization"] = f"Bearer {login['token']}"
             yield client
 
+    @contextmanager
+    def desk(self, username: str = "yb-li") -> Iterator[httpx.Client]:
+        """A browser-like session on the hub's pages."""
+        import re
+
+        with httpx.Client(base_url=self.url, timeout=30, follow_redirects=True) as client:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            client.post("/login", data={"username": username, "password": "reviewer-pass", "csrf_token": token})
+            yield client
+
     def case(self, case_id: str) -> dict:
         with self.reviewer() as desk:
             answer = desk.get(f"/api/cases/{case_id}")
@@ -141,8 +151,21 @@ def test_scans_are_sealed_at_intake_and_listed_inside_the_sealed_case(tmp_path, 
     with db.session_scope(data) as session:
         assert waiting_totals(session) == (2, sum(row.sealed_size for row in scans.values()))
 
+    with hub.desk() as desk:
+        page = desk.get(f"/cases/{case.id}").text
+    assert "材料传输中" in page and "passwd" in page and f"/scans/{scans['passwd'].scan_id}" not in page
+
     report = sync_once(data, send_scans=True)
     assert report.scans_sent == 2 and report.errors == []
+    with hub.desk() as desk:
+        page = desk.get(f"/cases/{case.id}").text
+        assert "材料传输中" not in page and f"/cases/{case.id}/scans/{scans['passwd'].scan_id}" in page
+        viewed = desk.get(f"/cases/{case.id}/scans/{scans['户口簿.pdf'].scan_id}")
+        assert viewed.status_code == 200 and viewed.content == b"%PDF-1.4 hukou"
+        assert viewed.headers["content-type"] == "application/pdf" and viewed.headers["cache-control"] == "no-store"
+        assert viewed.headers["content-disposition"].startswith("inline")
+    with hub.desk("ny-wang") as other_department:
+        assert other_department.get(f"/cases/{case.id}/scans/{scans['passwd'].scan_id}").status_code == 404
     detail = hub.case(case.id)
     assert detail["materials_in_transit"] is False
     assert {scan["status"] for scan in detail["scans"]} == {"complete"}
