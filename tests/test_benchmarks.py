@@ -11,7 +11,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 def result_line(script: str, *args: str) -> dict[str, str]:
     done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("RESULT "), done.stdout
@@ -22,3 +22,12 @@ def test_bench_envelope_prints_the_post_quantum_cost():
     figures = result_line("bench_envelope.py", "--rounds", "5")
     assert int(figures["pq_bytes"]) - int(figures["classic_bytes"]) == int(figures["pq_extra_bytes"]) > 0
     assert float(figures["classic_open_per_s"]) > 0 and float(figures["pq_open_per_s"]) > 0
+
+
+def test_bench_sync_runs_scaled_down_and_reports_every_figure():
+    figures = result_line("bench_sync.py", "--scale", "0.05")
+    assert set(figures) == {"a_time_ratio", "a_wire_ratio", "b_time_ratio", "c_a_finished", "c_b_finished",
+                            "d_idle_kb_per_day"}
+    assert 1.0 <= float(figures["a_wire_ratio"]) < 3.0
+    assert float(figures["a_time_ratio"]) >= 1.0, "nothing crosses the link faster than its line rate"
+    assert float(figures["d_idle_kb_per_day"]) <= 100, "an idle point stays within 100 KB a day"

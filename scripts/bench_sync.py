@@ -1,0 +1,230 @@
+"""Sync over a simulated village link: wire overhead, time against the line rate, cuts, idle traffic.
+
+Workload: 20 cases each with one 40 KB scan, plus one case with a 640 KB
+multi-page scan. Link: 256 kbit/s, 300 ms one-way latency (scripts/linksim).
+Payload = the cases' form data as JSON plus the scan files; the line-rate
+minimum = payload bits / link rate.
+
+  (a) no cuts: wire bytes / payload bytes, elapsed / line-rate minimum
+  (b) a cut every 8 s: elapsed / line-rate minimum
+  (c) a naive baseline in the same run, on (a) and (b): one multipart POST per
+      case with its scans, restarted from zero after any failure (how OpenRosa
+      clients upload), stopped at 3x the line-rate minimum
+  (d) idle traffic: bytes per day for an idle point at the default intervals
+      (one idle round measured on the wire, times the rounds a day; not waited)
+
+The point is a real pointkit data directory whose sync agent runs in this
+process; the hub is a real `pointkit-hub serve` process. Ends with one
+RESULT line. `--scale 0.1` runs a small version (the suite does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from flask import Flask, request
+
+from cluster import Cluster, command, free_port
+from linksim import LinkSimulator, LinkStats
+
+from pointkit import db
+from pointkit.catalog import get_item  # noqa: F401  (imported so a missing catalog fails loudly here)
+from pointkit.intake import Applicant, receive_case
+from pointkit.scans import ScanInput, prepare_scans
+from pointkit.state import load_identity
+from pointkit.syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, idle_delay, sync_once
+from sync.idnumber import check_character
+
+RATE_BPS = 256_000
+LATENCY_S = 0.3
+CUT_EVERY_S = 8.0
+SMALL_CASES = 20
+SMALL_SCAN = 40 * 1024
+LARGE_SCAN = 640 * 1024
+BASELINE_LIMIT = 3.0
+DAY_S = 86_400
+
+
+def applicant(number: int) -> Applicant:
+    first17 = f"45102719800101{number % 1000:03d}"
+    return Applicant(f"居民{number}", first17 + check_character(first17), "13807761234")
+
+
+def make_cases(data: Path, sizes: list[int], start: int) -> tuple[list[str], int, list[tuple[dict, bytes]]]:
+    """Receive one case per scan size; return case ids, payload bytes, and (form, scan) for the baseline."""
+    case_ids, payload, baseline = [], 0, []
+    identity = load_identity(data)
+    for offset, size in enumerate(sizes):
+        number = start + offset
+        scan = os.urandom(size)
+        form = {"insured_category": "普通居民"}
+        person = applicant(number)
+        prepared = prepare_scans(data, [ScanInput(f"scan-{number}.pdf", scan, "id_card")])
+        with db.session_scope(data) as session:
+            case, _ = receive_case(session, "staff", "451000-YB-001", person, form, ["id_card", "hukou"],
+                                   identity=identity, scans=prepared)
+            case_ids.append(case.id)
+        form_json = json.dumps({"item_code": "451000-YB-001", "applicant": person.__dict__, "form": form,
+                                "materials": ["id_card", "hukou"]}, ensure_ascii=False).encode("utf-8")
+        payload += len(form_json) + size
+        baseline.append(({"case": form_json.decode("utf-8")}, scan))
+    return case_ids, payload, baseline
+
+
+def hub_complete(hub_db: Path, case_ids: list[str]) -> bool:
+    marks = ",".join("?" * len(case_ids))
+    with sqlite3.connect(hub_db) as conn:
+        cases = conn.execute(f'select count(*) from "case" where id in ({marks})', case_ids).fetchone()[0]
+        scans = conn.execute(f"select count(*) from casescan where status = 'complete' and case_id in ({marks})",
+                             case_ids).fetchone()[0]
+    return cases == len(case_ids) and scans == len(case_ids)
+
+
+def run_sync(data: Path, hub_db: Path, case_ids: list[str], link: LinkSimulator, limit_s: float) -> float | None:
+    """Sync rounds back to back (as the agent does when there is work) until the hub holds everything."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        sync_once(data, send_scans=True, attempts=1)
+        if hub_complete(hub_db, case_ids):
+            return time.monotonic() - started
+    return None
+
+
+class Receiver:
+    """The naive baseline's server: takes one multipart POST per case."""
+
+    def __init__(self):
+        from waitress import create_server
+
+        app = Flask("baseline")
+        self.received: set[str] = set()
+
+        @app.post("/upload")
+        def upload():
+            files = list(request.files.values())
+            if files and files[0].read():
+                self.received.add(request.form["case"])
+            return {"ok": True}
+
+        self.port = free_port()
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=4,
+                                    max_request_body_size=64 * 1024 * 1024)
+        threading.Thread(target=self.server.run, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def run_baseline(cases: list[tuple[dict, bytes]], cut_every_s: float | None, limit_s: float) -> tuple[float | None, int]:
+    receiver = Receiver()
+    started = time.monotonic()
+    done = 0
+    with LinkSimulator(("127.0.0.1", receiver.port), rate_bps=RATE_BPS, latency_s=LATENCY_S,
+                       cut_every_s=cut_every_s) as link:
+        for form, scan in cases:
+            while True:
+                left = limit_s - (time.monotonic() - started)
+                if left <= 0:
+                    receiver.close()
+                    return None, done
+                try:
+                    httpx.post(link.url + "/upload", data=form, files={"scan": ("scan.pdf", scan)}, timeout=left)
+                    done += 1
+                    break
+                except httpx.HTTPError:
+                    continue  # restarted from zero, as an OpenRosa client does
+    receiver.close()
+    return time.monotonic() - started, done
+
+
+def idle_bytes_per_day(data: Path, link: LinkSimulator) -> tuple[int, int, float]:
+    sync_once(data)  # settle: nothing left to move
+    link.stats = LinkStats()
+    sync_once(data)
+    per_round = link.stats.bytes_up + link.stats.bytes_down
+    rounds, elapsed = 0, 0.0
+    while elapsed < DAY_S:
+        elapsed += idle_delay(DEFAULT_INTERVAL, rounds, MAX_IDLE_INTERVAL)
+        rounds += 1
+    # The hourly catalog check is conditional (204); measure one.
+    with db.session_scope(data) as session:
+        from pointkit.state import get_state
+
+        state = get_state(session)
+        state.catalog_checked_at = None
+        session.add(state)
+    link.stats = LinkStats()
+    sync_once(data)
+    catalog_round = link.stats.bytes_up + link.stats.bytes_down
+    per_day = per_round * rounds + max(catalog_round - per_round, 0) * 24
+    return per_round, rounds, per_day
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="scale the scan sizes (0.1 for a quick run)")
+    args = parser.parse_args()
+    sizes = [int(SMALL_SCAN * args.scale)] * SMALL_CASES + [int(LARGE_SCAN * args.scale)]
+    figures: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="pointkit-bench-") as base, Cluster(Path(base)) as cluster:
+        hub = cluster.start_hub()
+        with LinkSimulator(("127.0.0.1", int(hub.url.rsplit(":", 1)[1]))) as link:
+            data = Path(base) / "village"
+            token = cluster.run(command("pointkit-hub"), "points", "add", "泗城镇平兰村便民服务站", "--level",
+                                "village", "--data", str(hub.data)).strip().splitlines()[-1]
+            cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", link.url, "--token", token,
+                        "--name", "泗城镇平兰村便民服务站", "--staff-password", "point-staff-pass")
+            sync_once(data)
+            link.rate_bps, link.latency_s = RATE_BPS, LATENCY_S
+            print(f"link: {RATE_BPS // 1000} kbit/s, {LATENCY_S * 1000:.0f} ms one-way latency; "
+                  f"workload: {SMALL_CASES} cases x {SMALL_SCAN * args.scale / 1024:.0f} KB + 1 x "
+                  f"{LARGE_SCAN * args.scale / 1024:.0f} KB")
+
+            for label, cut in (("a", None), ("b", CUT_EVERY_S)):
+                case_ids, payload, baseline = make_cases(data, sizes, start=1 if label == "a" else 101)
+                minimum = payload * 8 / RATE_BPS
+                link.cut_every_s = cut
+                link.stats = LinkStats()
+                elapsed = run_sync(data, hub.data / "hub.db", case_ids, link, limit_s=max(minimum * 4, 60))
+                wire = link.stats.bytes_up + link.stats.bytes_down
+                link.cut_every_s = None
+                name = "no cuts" if cut is None else f"a cut every {cut:.0f} s"
+                if elapsed is None:
+                    print(f"({label}) {name}: did not finish within {max(minimum * 4, 60):.0f} s")
+                    figures[f"{label}_time_ratio"] = "inf"
+                else:
+                    print(f"({label}) {name}: payload {payload} B, wire {wire} B (x{wire / payload:.3f}), "
+                          f"{elapsed:.1f} s vs line-rate minimum {minimum:.1f} s (x{elapsed / minimum:.2f}), "
+                          f"{link.stats.cuts} cuts")
+                    figures[f"{label}_time_ratio"] = f"{elapsed / minimum:.3f}"
+                if label == "a":
+                    figures["a_wire_ratio"] = f"{wire / payload:.3f}"
+                base_elapsed, base_done = run_baseline(baseline, cut, BASELINE_LIMIT * minimum)
+                if base_elapsed is None:
+                    print(f"(c) baseline, {name}: did not finish in {BASELINE_LIMIT:.0f}x the minimum "
+                          f"({base_done} of {len(baseline)} cases)")
+                    figures[f"c_{label}_finished"] = "no"
+                else:
+                    print(f"(c) baseline, {name}: {base_elapsed:.1f} s (x{base_elapsed / minimum:.2f})")
+                    figures[f"c_{label}_finished"] = "yes"
+
+            per_round, rounds, per_day = idle_bytes_per_day(data, link)
+            print(f"(d) idle: {per_round} B per idle round, {rounds} rounds a day at the default intervals "
+                  f"({DEFAULT_INTERVAL:.0f} s, slowing to {MAX_IDLE_INTERVAL:.0f} s) plus hourly catalog checks: "
+                  f"{per_day / 1024:.1f} KB a day")
+            figures["d_idle_kb_per_day"] = f"{per_day / 1024:.1f}"
+    print("RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
