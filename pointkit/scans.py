@@ -17,7 +17,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,11 +27,11 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 from werkzeug.datastructures import MultiDict
 
-from sync import HubClient, HubRefused, b64, uuid7
+from sync import HubClient, HubRefused, HubUnreachable, b64, uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.clock import utcnow
 from sync.messages import Scan
-from sync.uploads import ScanUploader
+from sync.uploads import ScanUploader, UploadResult
 
 from . import audit, db
 from .models import Case, Outbox, PointState, ScanFile
@@ -45,6 +47,7 @@ PHOTO_FORMATS = ("JPEG", "PNG")
 # A case's scans go up once the hub has its case (an unknown scan id is refused there).
 SENDABLE_CASE_STATUSES = ("acked", "result_ready", "collected")
 MAX_PASSES = 8
+PARALLEL_UPLOADS = 4
 
 
 @dataclass
@@ -215,6 +218,31 @@ def _checkpoint(data_dir: Path, scan_id: str, offset: int, *, uploaded: bool = F
         session.add(row)
 
 
+def _upload_one(data_dir: Path, client: HubClient, row: ScanFile,
+                link_down: threading.Event) -> UploadResult | HubUnreachable | str | None:
+    """Upload one scan; a refusal comes back as a message, a dead link as the exception (for the caller).
+
+    Once one upload finds the link dead the others stop at their next chunk and the rest do not start.
+    """
+    if link_down.is_set():
+        return None
+    try:
+        sealed = sealed_path(data_dir, row.scan_id).read_bytes()
+    except OSError:
+        return f"the sealed file of scan {row.scan_id} is missing; attach it again"
+    try:
+        return ScanUploader(client).upload(
+            row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
+            start_offset=row.hub_offset,
+            on_progress=lambda offset, _total: _checkpoint(data_dir, row.scan_id, offset))
+    except HubRefused as exc:
+        # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
+        return None if exc.status == 404 else f"the hub refused scan {row.scan_id} ({exc.reason})"
+    except HubUnreachable as exc:
+        link_down.set()
+        return exc
+
+
 def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False,
                  push_outbox: Callable[[], None] = lambda: None) -> ScanRound:
     """Upload waiting scans (after the outbox); a newly queued envelope is pushed before the next chunk.
@@ -229,32 +257,29 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
         report.held = waiting_totals(session)[0] if not allowed else 0
     if not allowed:
         return report
-    uploader = ScanUploader(client)
     for _ in range(MAX_PASSES):
         interrupted = False
-        for row in _sendable(data_dir):
-            try:
-                sealed = sealed_path(data_dir, row.scan_id).read_bytes()
-            except OSError:
-                report.errors.append(f"the sealed file of scan {row.scan_id} is missing; attach it again")
-                continue
-            try:
-                result = uploader.upload(row.scan_id, sealed, should_stop=lambda: _outbox_waiting(data_dir),
-                                         on_progress=lambda offset, _total, scan_id=row.scan_id:
-                                         _checkpoint(data_dir, scan_id, offset))
-            except HubRefused as exc:
-                # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
-                if exc.status != 404:
-                    report.errors.append(f"the hub refused scan {row.scan_id} ({exc.reason})")
-                continue
-            report.bytes_sent += result.bytes_sent
-            if result.stopped:
-                interrupted = True
-                break
-            _checkpoint(data_dir, row.scan_id, result.offset, uploaded=True)
-            report.sent += 1
-            log.info("scan %s uploaded (%d bytes sealed, %d chunks, %d failures)", row.scan_id, result.total,
-                     result.chunks, result.failures)
+        rows, link_down = _sendable(data_dir), threading.Event()
+        # A few scans cross at once, so one scan's round trips overlap another's bytes on a slow link.
+        with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS, thread_name_prefix="pointkit-scan") as pool:
+            outcomes = list(pool.map(lambda row: _upload_one(data_dir, client, row, link_down), rows))
+        unreachable = None
+        for row, outcome in zip(rows, outcomes):
+            if isinstance(outcome, HubUnreachable):
+                unreachable = outcome
+            elif isinstance(outcome, str):
+                report.errors.append(outcome)
+            elif outcome is not None:
+                report.bytes_sent += outcome.bytes_sent
+                if outcome.stopped:
+                    interrupted = True
+                elif outcome.complete:
+                    _checkpoint(data_dir, row.scan_id, outcome.offset, uploaded=True)
+                    report.sent += 1
+                    log.info("scan %s uploaded (%d bytes sealed, %d chunks, %d failures)", row.scan_id,
+                             outcome.total, outcome.chunks, outcome.failures)
+        if unreachable is not None:
+            raise unreachable
         if not interrupted:
             return report
         push_outbox()

@@ -197,16 +197,19 @@ class ScanUploader:
         return new_offset
 
     def upload(self, scan_id: str, sealed: bytes, *, should_stop: Callable[[], bool] | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> UploadResult:
+               on_progress: Callable[[int, int], None] | None = None,
+               start_offset: int | None = None) -> UploadResult:
         """Upload ``sealed`` from wherever the hub stands, through cuts.
 
-        Raises HubUnreachable after ``max_failures`` failures in a row, and
-        HubRefused when the hub refuses the scan itself; the offset the hub
-        holds stays, so the next call resumes.
+        ``start_offset`` is the offset the point last saw the hub hold: it saves
+        asking first (a round trip per scan); if the hub holds another, its 409
+        says which. Raises HubUnreachable after ``max_failures`` failures in a
+        row, and HubRefused when the hub refuses the scan itself; the offset
+        the hub holds stays, so the next call resumes.
         """
         total = len(sealed)
-        result = UploadResult(scan_id, 0, total)
-        failures, known = 0, False
+        result = UploadResult(scan_id, start_offset or 0, total)
+        failures, known = 0, start_offset is not None
         while True:
             try:
                 if not known:
