@@ -197,6 +197,8 @@ def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
     sync_once(data)
     state = uploader.state(scan.scan_id)
     assert (state.offset, state.total, state.status) == (0, len(sealed), "in_transit")
+    assert uploader._request("GET", scan.scan_id).json() == {"scan_id": scan.scan_id, "offset": 0,
+                                                              "total": len(sealed), "status": "in_transit"}
 
     assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)) == 10_000
     with pytest.raises(OffsetMismatch) as wrong:
@@ -275,6 +277,25 @@ def test_the_chunk_size_grows_on_quick_successes_and_shrinks_on_failures():
     for expected in (128, 64, 32, 16, 8, 4, 4):
         sizer.failed()
         assert sizer.size == expected * 1024
+
+
+def test_the_chunk_size_learns_the_links_rhythm():
+    sizer = ChunkSizer(size=32 * 1024)
+    sizer.observed_round_trip(0.6)
+    sizer.succeeded(2.6, 16_000)  # 16 kB in 2 s of line time: 8 kB/s; quick, so 32 -> 64 KiB
+    assert sizer.rate == pytest.approx(8000)
+    sizer.failed(100.0)
+    sizer.failed(105.0)
+    assert sizer.size == 16 * 1024 and sizer.uptime_s == pytest.approx(5.0)
+    sizer.failed(110.0)
+    assert sizer.size == 16 * 1024, "a drop when one was due does not halve"
+    sizer.succeeded(0.5)
+    # Right after a drop: what crosses in 0.9 x 5 s less a round trip; late in the uptime: the minimum.
+    assert sizer.next_size(110.0) == int(8000 * (4.5 - 0.6))
+    assert sizer.next_size(114.0) == 4 * 1024
+    assert sizer.next_size(121.0) == 32 * 1024, "a link up for twice its usual uptime has steadied"
+    sizer.failed(111.0)
+    assert sizer.size == 16 * 1024, "an early drop halves"
 
 
 def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
