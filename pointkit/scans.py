@@ -31,7 +31,7 @@ from sync import HubClient, HubRefused, HubUnreachable, b64, uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.clock import utcnow
 from sync.messages import Scan
-from sync.uploads import ScanUploader, UploadResult
+from sync.uploads import ChunkSizer, ScanUploader, UploadResult
 
 from . import audit, db
 from .models import Case, Outbox, PointState, ScanFile
@@ -218,8 +218,31 @@ def _checkpoint(data_dir: Path, scan_id: str, offset: int, *, uploaded: bool = F
         session.add(row)
 
 
-def _upload_one(data_dir: Path, client: HubClient, row: ScanFile,
-                link_down: threading.Event) -> UploadResult | HubUnreachable | str | None:
+class _UploadGate:
+    """How many scans may cross at once: several on a steady link (their round trips overlap), one
+    once the link has dropped this round (every drop would cut each of them mid-chunk)."""
+
+    def __init__(self, sizer: ChunkSizer):
+        self.sizer = sizer
+        self.active = 0
+        self._changed = threading.Condition()
+
+    def _limit(self) -> int:
+        return 1 if self.sizer.last_failure is not None else PARALLEL_UPLOADS
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self.active < self._limit())
+            self.active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self.active -= 1
+            self._changed.notify_all()
+
+
+def _upload_one(data_dir: Path, client: HubClient, row: ScanFile, link_down: threading.Event,
+                gate: _UploadGate) -> UploadResult | HubUnreachable | str | None:
     """Upload one scan; a refusal comes back as a message, a dead link as the exception (for the caller).
 
     Once one upload finds the link dead the others stop at their next chunk and the rest do not start.
@@ -231,10 +254,11 @@ def _upload_one(data_dir: Path, client: HubClient, row: ScanFile,
     except OSError:
         return f"the sealed file of scan {row.scan_id} is missing; attach it again"
     try:
-        return ScanUploader(client).upload(
-            row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
-            start_offset=row.hub_offset,
-            on_progress=lambda offset, _total: _checkpoint(data_dir, row.scan_id, offset))
+        with gate:
+            return ScanUploader(client, sizer=gate.sizer).upload(
+                row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
+                start_offset=row.hub_offset,
+                on_progress=lambda offset, _total: _checkpoint(data_dir, row.scan_id, offset))
     except HubRefused as exc:
         # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
         return None if exc.status == 404 else f"the hub refused scan {row.scan_id} ({exc.reason})"
@@ -257,12 +281,14 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
         report.held = waiting_totals(session)[0] if not allowed else 0
     if not allowed:
         return report
+    # One sizer for the round: what one upload learned of the link (rate, rhythm of drops) sizes the next.
+    gate = _UploadGate(ChunkSizer())
     for _ in range(MAX_PASSES):
         interrupted = False
         rows, link_down = _sendable(data_dir), threading.Event()
         # A few scans cross at once, so one scan's round trips overlap another's bytes on a slow link.
         with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS, thread_name_prefix="pointkit-scan") as pool:
-            outcomes = list(pool.map(lambda row: _upload_one(data_dir, client, row, link_down), rows))
+            outcomes = list(pool.map(lambda row: _upload_one(data_dir, client, row, link_down, gate), rows))
         unreachable = None
         for row, outcome in zip(rows, outcomes):
             if isinstance(outcome, HubUnreachable):
