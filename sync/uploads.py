@@ -83,11 +83,12 @@ class ChunkSizer:
         if elapsed_s <= self.grow_within_s:
             self.size = min(self.size * 2, self.maximum)
 
-    def failed(self, now: float | None = None) -> None:
-        """Halve, unless the drop came when the link's rhythm said it would (the chunk was not too big)."""
+    def failed(self, now: float | None = None, sent: int = 0) -> None:
+        """Halve, unless a smallest chunk was cut when the link's rhythm said a drop was due (it was not too big;
+        it only filled the end of the uptime)."""
         due = (now is not None and self.uptime_s is not None and self.last_failure is not None
                and now - self.last_failure >= DUE_FRACTION * self.uptime_s)
-        if not due:
+        if not due or sent > self.minimum:
             self.size = max(self.size // 2, self.minimum)
         if now is None:
             return
@@ -228,7 +229,7 @@ class ScanUploader:
                     result.offset = self.send_chunk(scan_id, result.offset, chunk, total)
                 except HubUnreachable:
                     now = time.monotonic()
-                    self.sizer.failed(now)
+                    self.sizer.failed(now, len(chunk))
                     # The hub holds a chunk only once all of it crossed; cut sooner, the offset stands.
                     cut_early = self.sizer.rate is not None and now - started < len(chunk) / self.sizer.rate
                     raise _Cut(offset_known=cut_early) from None

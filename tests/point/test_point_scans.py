@@ -287,8 +287,8 @@ def test_the_chunk_size_learns_the_links_rhythm():
     sizer.failed(100.0)
     sizer.failed(105.0)
     assert sizer.size == 16 * 1024 and sizer.uptime_s == pytest.approx(5.0)
-    sizer.failed(110.0)
-    assert sizer.size == 16 * 1024, "a drop when one was due does not halve"
+    sizer.failed(110.0, 4096)
+    assert sizer.size == 16 * 1024, "a drop when one was due, cutting only a smallest chunk, does not halve"
     sizer.succeeded(0.5)
     # Right after a drop: what crosses in 0.9 x 5 s less a round trip; late in the uptime: the minimum.
     assert sizer.next_size(110.0) == int(8000 * (4.5 - 0.6))
@@ -296,6 +296,8 @@ def test_the_chunk_size_learns_the_links_rhythm():
     assert sizer.next_size(121.0) == 32 * 1024, "a link up for twice its usual uptime has steadied"
     sizer.failed(111.0)
     assert sizer.size == 16 * 1024, "an early drop halves"
+    sizer.failed(116.0, 16 * 1024)
+    assert sizer.size == 8 * 1024, "a drop when due still halves a chunk that was planned to fit"
 
 
 def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
@@ -318,7 +320,8 @@ def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
         rounds = 0
         while rows(data, ScanFile)[0].state != "uploaded":
             rounds += 1
-            assert time.monotonic() - started < 150, "the scan did not get through"
+            # About 60 s on an idle machine; the bound only stops a stuck upload (loaded CI machines are slower).
+            assert time.monotonic() - started < 240, "the scan did not get through"
             try:
                 sync_once(data)
             except HubUnreachable:
