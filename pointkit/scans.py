@@ -48,6 +48,7 @@ PHOTO_FORMATS = ("JPEG", "PNG")
 SENDABLE_CASE_STATUSES = ("acked", "result_ready", "collected")
 MAX_PASSES = 8
 PARALLEL_UPLOADS = 4
+ROUND_START_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -282,7 +283,8 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
     if not allowed:
         return report
     # One sizer for the round: what one upload learned of the link (rate, rhythm of drops) sizes the next.
-    gate = _UploadGate(ChunkSizer())
+    # It starts at a size most single-page scans fit in whole; the first drop halves it.
+    gate = _UploadGate(ChunkSizer(size=ROUND_START_CHUNK))
     for _ in range(MAX_PASSES):
         interrupted = False
         rows, link_down = _sendable(data_dir), threading.Event()
