@@ -11,11 +11,11 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms, verify_request
+from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms
 from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_STATUS, HEADER_TOTAL
-from sync.web import api_error, parse_json_body
+from sync.web import api_error, parse_json_body, verify_signed_request
 
 from .catalog import current_version
 from .db import get_session, utc_now
@@ -107,19 +107,9 @@ def _authenticated_point() -> Point | tuple[Response, int]:
         return api_error(403, "point_revoked", "this point was revoked at the hub")
     if point.status != "active":
         return api_error(403, "point_pending", "this point has not finished enrollment")
-    signed, refusal = None, None
-    # Any key the point has held: a request signed just before its rotation may arrive just after.
-    for key in point_verifiers(db, point):
-        try:
-            signed = verify_request(
-                method=request.method, path=request.path, query=request.query_string.decode("latin-1"),
-                body=request.get_data(cache=True), headers=request.headers, key=key)
-            break
-        except SignatureError as exc:
-            refusal = exc
-            if exc.reason != "bad_signature":
-                break
-    if signed is None:
+    try:
+        signed = verify_signed_request(point_verifiers(db, point))
+    except SignatureError as refusal:
         return api_error(401, refusal.reason, str(refusal))
     now = utc_now()
     db.exec(delete(SeenNonce).where(SeenNonce.point_id == point.id,

@@ -40,11 +40,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
 from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
-                  encode_frames, now_ms, unb64, verify_request)
+                  encode_frames, now_ms, unb64)
 from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
-from sync.web import api_error
+from sync.web import api_error, verify_signed_request
 
 from . import db
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
@@ -320,20 +320,10 @@ def _authenticated_village() -> RelayVillage | tuple[Response, int]:
     data_dir = _data_dir()
     with db.session_scope(data_dir) as session:
         clock = _township_clock(session)
-    signed, refusal = None, None
-    for key in _village_keys(village):
-        try:
-            signed = verify_request(method=request.method, path=request.path,
-                                    query=request.query_string.decode("latin-1"), body=request.get_data(cache=True),
-                                    headers=request.headers, key=key, now=clock)
-            break
-        except SignatureError as exc:
-            refusal = exc
-            if exc.reason != "bad_signature":
-                break
-    if signed is None:
-        return api_error(401, refusal.reason if refusal else "bad_signature",
-                         str(refusal) if refusal else "request signature does not verify")
+    try:
+        signed = verify_signed_request(_village_keys(village), now=clock)
+    except SignatureError as refusal:
+        return api_error(401, refusal.reason, str(refusal))
     try:
         with db.session_scope(data_dir) as session:
             horizon = utcnow() - timedelta(milliseconds=2 * REQUEST_WINDOW_MS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Mapping
 
 from cryptography.exceptions import InvalidSignature
@@ -85,6 +86,21 @@ def read_request_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str
         return headers[HEADER_POINT], headers[HEADER_TIME], headers[HEADER_NONCE], headers[HEADER_SIGNATURE]
     except KeyError as missing:
         raise SignatureError("unsigned", f"request is not signed (missing header {missing})") from None
+
+
+def verify_request_any(*, keys: Iterable[Ed25519PublicKey], **request: Any) -> SignedRequest:
+    """verify_request against each of a point's keys (old ones too: a request signed just before a
+    rotation may arrive just after). Only a bad signature tries the next key; a stale or malformed
+    request is refused at once."""
+    refusal = SignatureError("bad_signature", "request signature does not verify")
+    for key in keys:
+        try:
+            return verify_request(key=key, **request)
+        except SignatureError as exc:
+            refusal = exc
+            if exc.reason != "bad_signature":
+                break
+    raise refusal
 
 
 def verify_request(

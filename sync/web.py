@@ -16,6 +16,7 @@ from flask import Flask, Response, abort, g, jsonify, request, session
 from pydantic import BaseModel, ValidationError
 
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
+from .signing import SignedRequest, verify_request_any
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
@@ -78,6 +79,13 @@ def install_csrf(app: Flask, exempt_prefixes: Iterable[str] = ("/api/",)) -> Non
         expected = session.get(CSRF_FIELD, "")
         if not expected or not hmac.compare_digest(sent, expected):
             abort(400, description="csrf")
+
+
+def verify_signed_request(keys: Iterable[Any], *, now: int | None = None) -> SignedRequest:
+    """Verify the current Flask request's signature with any of ``keys``; raises SignatureError."""
+    return verify_request_any(keys=keys, method=request.method, path=request.path,
+                              query=request.query_string.decode("latin-1"), body=request.get_data(cache=True),
+                              headers=request.headers, now=now)
 
 
 def api_error(status: int, reason: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
