@@ -14,6 +14,7 @@ from sqlmodel import Session, func, select
 
 from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
 from sync.envelope import HUB_SENDER_ID
+from sync.framing import take_within
 
 from .cases import record_event
 from .db import utc_now
@@ -57,13 +58,7 @@ def messages_after(
         select(OutMessage).where(OutMessage.point_id == point_id, OutMessage.seq > after)
         .order_by(OutMessage.seq).limit(max_messages)
     ).all()
-    chosen, size = [], 0
-    for row in rows:
-        if chosen and size + len(row.envelope) > max_bytes:
-            break
-        chosen.append(row)
-        size += len(row.envelope)
-    return chosen
+    return take_within(rows, max_bytes, lambda row: len(row.envelope))
 
 
 def mark_delivered(session: Session, point: Point, after: int) -> int:

@@ -22,12 +22,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 from sqlmodel import Session, select
 
-from sync import CONTENT_TYPE, b64, encode_frames, sign_document, utcnow
-from sync.client import HEADER_CURSOR
-from sync.web import api_error
+from sync import b64, sign_document, utcnow
+from sync.web import api_error, pull_answer
 
 from .audit import append_audit
 from .db import get_session
@@ -114,7 +113,4 @@ def get_relay_pull():
         mark_delivered(db, village, delivered)
     messages = messages_after(db, village.id, after)
     db.commit()
-    if not messages:
-        return Response(status=204, headers={HEADER_CURSOR: str(after)})
-    return Response(encode_frames(message.envelope for message in messages), status=200,
-                    content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
+    return pull_answer(messages, after)

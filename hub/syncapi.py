@@ -11,11 +11,11 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, encode_frames, now_ms
-from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
+from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
+from sync.client import HEADER_HUB_TIME
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_STATUS, HEADER_TOTAL
-from sync.web import api_error, parse_json_body, verify_signed_request
+from sync.web import api_error, parse_json_body, pull_answer, verify_signed_request
 
 from .catalog import current_version
 from .db import get_session, utc_now
@@ -143,10 +143,7 @@ def get_pull():
     mark_delivered(db, point, after)
     messages = messages_after(db, point.id, after)
     db.commit()
-    if not messages:
-        return Response(status=204, headers={HEADER_CURSOR: str(after)})
-    return Response(encode_frames(message.envelope for message in messages), status=200,
-                    content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
+    return pull_answer(messages, after)
 
 
 @bp.get("/catalog")

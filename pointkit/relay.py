@@ -40,11 +40,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
 from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
-                  encode_frames, now_ms, unb64)
-from sync.client import HEADER_CURSOR, HEADER_HUB_TIME
+                  now_ms, unb64)
+from sync.client import HEADER_HUB_TIME
 from sync.clock import utcnow
+from sync.framing import take_within
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
-from sync.web import api_error, verify_signed_request
+from sync.web import api_error, pull_answer, verify_signed_request
 
 from . import db
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
@@ -142,12 +143,7 @@ def _forward(data_dir: str | Path, client, report) -> None:
             rows = session.exec(select(RelayEnvelope).where(RelayEnvelope.hub_status == "")
                                 .order_by(RelayEnvelope.village_id, RelayEnvelope.seq)
                                 .limit(1 if single else FORWARD_BATCH)).all()
-        batch, size = [], 0
-        for row in rows:
-            if batch and size + len(row.envelope) > FORWARD_MAX_BYTES:
-                break
-            batch.append(row)
-            size += len(row.envelope)
+        batch = take_within(rows, FORWARD_MAX_BYTES, lambda row: len(row.envelope))
         if not batch:
             return
         try:
@@ -354,16 +350,7 @@ def relay_pull():
         rows = session.exec(select(RelayMessage).where(RelayMessage.village_id == village.point_id,
                                                        RelayMessage.seq > after)
                             .order_by(RelayMessage.seq).limit(PULL_MAX_MESSAGES)).all()
-    chosen, size = [], 0
-    for row in rows:
-        if chosen and size + len(row.envelope) > PULL_MAX_BYTES:
-            break
-        chosen.append(row)
-        size += len(row.envelope)
-    if not chosen:
-        return Response(status=204, headers={HEADER_CURSOR: str(after)})
-    return Response(encode_frames(row.envelope for row in chosen), status=200, content_type=CONTENT_TYPE,
-                    headers={HEADER_CURSOR: str(chosen[-1].seq)})
+    return pull_answer(take_within(rows, PULL_MAX_BYTES, lambda row: len(row.envelope)), after)
 
 
 @bp.get("/catalog")

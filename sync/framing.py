@@ -10,7 +10,8 @@ No base64, no JSON around binary data: a 40-byte case costs 40 bytes plus 8.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from .envelope import EnvelopeError
 
@@ -18,6 +19,7 @@ FRAME_MAGIC = b"PKF1"
 MAX_FRAMES = 10_000
 MAX_BODY = 32 * 1024 * 1024
 CONTENT_TYPE = "application/vnd.pointkit.frames"
+T = TypeVar("T")
 
 
 def encode_frames(items: Iterable[bytes]) -> bytes:
@@ -27,6 +29,18 @@ def encode_frames(items: Iterable[bytes]) -> bytes:
         parts.append(struct.pack(">I", len(item)))
         parts.append(item)
     return b"".join(parts)
+
+
+def take_within(items: Sequence[T], max_bytes: int, size: Callable[[T], int]) -> list[T]:
+    """The longest prefix of ``items`` whose sizes add up to at most ``max_bytes``; the first item is
+    always taken, so one large envelope still moves on its own."""
+    chosen, total = [], 0
+    for item in items:
+        if chosen and total + size(item) > max_bytes:
+            break
+        chosen.append(item)
+        total += size(item)
+    return chosen
 
 
 def decode_frames(body: bytes) -> list[bytes]:

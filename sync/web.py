@@ -9,12 +9,14 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request, session
 from pydantic import BaseModel, ValidationError
 
+from .client import HEADER_CURSOR
+from .framing import CONTENT_TYPE, encode_frames
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
 from .signing import SignedRequest, verify_request_any
 
@@ -86,6 +88,14 @@ def verify_signed_request(keys: Iterable[Any], *, now: int | None = None) -> Sig
     return verify_request_any(keys=keys, method=request.method, path=request.path,
                               query=request.query_string.decode("latin-1"), body=request.get_data(cache=True),
                               headers=request.headers, now=now)
+
+
+def pull_answer(messages: Sequence[Any], after: int) -> Response:
+    """A pull's answer: the messages (``.envelope``, ``.seq``) as frames with the new cursor, or 204."""
+    if not messages:
+        return Response(status=204, headers={HEADER_CURSOR: str(after)})
+    return Response(encode_frames(message.envelope for message in messages), status=200,
+                    content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
 
 
 def api_error(status: int, reason: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
