@@ -28,7 +28,8 @@ class Material(_Model):
     form: Literal["original", "copy", "original_and_copy"] = "original"
     copies: int = Field(default=1, ge=0, le=20)
     required: bool = True
-    note: str = Field(default="", max_length=500)
+    seal_required: bool = False  # signed or sealed (签字/盖章) by the applicant or an issuing body
+    note: str = Field(default="", max_length=500)  # what a correct one looks like
 
 class FormField(_Model):
     """One value the window collects beyond the applicant's name, ID and phone."""
@@ -59,6 +60,8 @@ class ServiceItem(_Model):
     deemed_approval: bool = False
     materials: list[Material] = Field(default_factory=list)
     fields: list[FormField] = Field(default_factory=list)
+    # What a department records when it approves (certificate number, validity, ...); printed on the result.
+    result_fields: list[FormField] = Field(default_factory=list)
 
 class CatalogFile(_Model):
     """What ``pointkit-hub catalog import`` reads (JSON form)."""
