@@ -159,16 +159,16 @@ def _bytes_waiting(data_dir: Path) -> int:
     return int(queued) + scan_bytes
 
 
-def _sync_with_progress(data_dir: Path):
+def _sync_with_progress(data_dir: Path, *, send_scans: bool = False):
     """One sync round; on a terminal, a progress bar of the bytes still to send while it runs."""
     total = _bytes_waiting(data_dir)
     if not sys.stdout.isatty() or not total:
-        return sync_once(data_dir)
+        return sync_once(data_dir, send_scans=send_scans)
     outcome: dict = {}
 
     def run() -> None:
         try:
-            outcome["report"] = sync_once(data_dir)
+            outcome["report"] = sync_once(data_dir, send_scans=send_scans)
         except BaseException as exc:  # handed to the main thread as it is
             outcome["error"] = exc
 
@@ -190,11 +190,13 @@ def _sync_with_progress(data_dir: Path):
 @main.command(help="Run one sync round now: push queued envelopes, pull results, refresh the catalog. "
                    "On a terminal it shows a progress bar of the bytes still to send.")
 @data_option
-def sync(data_dir: Path) -> None:
+@click.option("--scans", "send_scans", is_flag=True,
+              help="Send waiting scans now even on a metered link outside its unmetered hours.")
+def sync(data_dir: Path, send_scans: bool) -> None:
     require_enrolled(data_dir)
     _log_to_file(data_dir)
     try:
-        report = _sync_with_progress(data_dir)
+        report = _sync_with_progress(data_dir, send_scans=send_scans)
     except HubUnreachable as exc:
         fail(f"{plain_reason(exc)}; queued envelopes stay queued and are sent next time")
     except NotEnrolled as exc:
@@ -202,6 +204,9 @@ def sync(data_dir: Path) -> None:
     click.echo(f"pushed {report.pushed}: accepted {report.accepted}, duplicate {report.duplicate}, "
                f"conflict {report.conflict}, rejected {report.rejected}")
     click.echo(f"pulled {report.pulled}: applied {report.applied}")
+    click.echo(f"scans sent {report.scans_sent} ({report.scan_bytes_sent} bytes)"
+               + (f", {report.scans_held} held for the unmetered hours (send them with --scans)"
+                  if report.scans_held else ""))
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
 

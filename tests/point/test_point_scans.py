@@ -19,10 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from hubside import GOOD_ID, point, rows, valid_form  # noqa: F401  (fixture)
 from linksim import LinkSimulator
 
 from pointkit import db
+from pointkit.cli import main
 from pointkit.enrollment import enroll
 from pointkit.intake import Applicant, receive_case
 from pointkit.models import Case, Outbox, ScanFile
@@ -181,6 +183,23 @@ def test_scans_are_sealed_at_intake_and_listed_inside_the_sealed_case(tmp_path, 
         assert refused.status_code == 404, "another department never sees the scan"
     with db.session_scope(data) as session:
         assert waiting_totals(session) == (0, 0)
+
+
+def test_pointkit_sync_scans_sends_what_a_metered_link_holds(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    scan = os.urandom(30_000)
+    case = receive_with_scans(data, [ScanInput("hukou.jpg", scan, "hukou")])
+    held = CliRunner().invoke(main, ["sync", "--data", str(data)])
+    assert held.exit_code == 0, held.output
+    assert "scans sent 0" in held.output and "1 held" in held.output and "--scans" in held.output
+    assert hub.case(case.id)["materials_in_transit"] is True
+
+    sent = CliRunner().invoke(main, ["sync", "--data", str(data), "--scans"])
+    assert sent.exit_code == 0, sent.output
+    assert "scans sent 1" in sent.output and "held" not in sent.output
+    with hub.reviewer() as desk:
+        scan_id = hub.case(case.id)["scans"][0]["scan_id"]
+        assert desk.get(f"/api/cases/{case.id}/scans/{scan_id}").content == scan
 
 
 def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
