@@ -22,7 +22,7 @@ from sync import Identity, Kind, SubmitCase, hash_password, uuid7
 from sync.catalog import FormField, ServiceItem
 from sync.clock import utcnow
 from sync.idnumber import id_number_problem, normalize_id_number
-from sync.workdays import add_working_days
+from sync.workdays import default_calendar
 
 from . import audit
 from .catalog import get_item
@@ -210,7 +210,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         pickup_code_hash=hash_password(pickup_code),
         status="received",
         received_at=received_at,
-        promised_date=add_working_days(today, item.promised_days),
+        promised_date=default_calendar().add_working_days(today, item.promised_days),
         staff=staff,
     )
     payload = SubmitCase(
