@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from sync.catalog import ServiceItem
-from sync.workdays import add_working_days, county_date
+from sync.workdays import county_date, default_calendar
 
 from .cases import record_event
 from .models import Case, ReviewTask
@@ -31,7 +31,8 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     session.add_all(tasks)
     # The limit runs from intake at the point (受理), as the receipt promised; a point clock
     # running ahead of the hub cannot push the deadline later than the hub's own receipt.
-    case.due_date = add_working_days(county_date(min(case.received_at, case.hub_received_at)), item.promised_days)
+    received_on = county_date(min(case.received_at, case.hub_received_at))
+    case.due_date = default_calendar().add_working_days(received_on, item.promised_days)
     case.status = "routed"
     session.add(case)
     opened = ", ".join(task.department_code for task in tasks if task.status == "open")
