@@ -1,0 +1,29 @@
+"""scripts/wheelhouse: the offline install folder installs pointkit with no index at all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path):
+    out = tmp_path / "usb"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "wheelhouse.py"), "--out", str(out),
+                    "--target", f"linux-cp3{sys.version_info.minor}"], check=True, timeout=600)
+    assert (out / "install.bat").read_bytes().count(b"\r\n") > 3  # Windows line ends for cmd.exe
+    target = tmp_path / "laptop-env"
+    # No pip configuration at all: only the folder's own wheels may be used.
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
+    subprocess.run(["sh", str(out / "install.sh"), str(target)], check=True, env=env, timeout=600)
+    for command in ("pointkit", "pointkit-hub"):
+        shown = subprocess.run([str(target / "bin" / command), "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0 and "Usage:" in shown.stdout
+    probe = ("import importlib.resources as r, json;"
+             "assert json.loads((r.files('hub') / 'data' / 'sample_catalog.json').read_text('utf-8'))['items'];"
+             "assert (r.files('pointkit') / 'templates' / 'base.html').is_file();"
+             "assert (r.files('hub') / 'templates' / 'base.html').is_file()")
+    subprocess.run([str(target / "bin" / "python"), "-c", probe], check=True)
