@@ -13,6 +13,7 @@ from sync.catalog import Department, ServiceItem
 from sync.clock import utcnow
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
+from .itemsearch import search_text
 from .models import CatalogItem, PointState
 from .trust import verify_hub_document
 
@@ -51,7 +52,8 @@ def store_catalog(session: Session, state: PointState, signed: dict[str, Any]) -
     items = [ServiceItem.model_validate(entry) for entry in document["items"]]
     session.exec(delete(CatalogItem))
     for item in items:
-        session.add(CatalogItem(code=item.code, name_zh=item.name_zh, item_json=item.model_dump_json()))
+        session.add(CatalogItem(code=item.code, name_zh=item.name_zh, item_json=item.model_dump_json(),
+                                search_text=search_text(item)))
     state.catalog_version = document["version"]
     state.catalog_document = json.dumps(document, ensure_ascii=False)
     state.catalog_signature = signed["signature"]

@@ -1,6 +1,6 @@
 """Tables of the point database.
 
-Personal data lives in ``case`` only; the ``outbox`` holds sealed envelope
+Personal data lives in ``case``, ``intakedraft`` and ``onetimenotice`` only; the ``outbox`` holds sealed envelope
 bytes and ids, never plaintext, so a copied outbox (or a USB bundle made from
 it) reveals nothing about residents. Times are stored as UTC.
 """
@@ -87,6 +87,8 @@ class CatalogItem(PointTable, table=True):
     code: str = Field(primary_key=True, max_length=64)
     name_zh: str = Field(max_length=128)
     item_json: str = Field(sa_column=Column(Text, nullable=False))
+    # Lowercase code, names, full pinyin and pinyin initials, computed when stored (pointkit/itemsearch.py).
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 # An application received at this window (受理), followed until the result is collected.
@@ -187,3 +189,26 @@ class ScanFile(PointTable, table=True):
     created_at: datetime
     uploaded_at: datetime | None = None
     removed_at: datetime | None = None
+
+
+# An unfinished intake saved at the window, to resume when the resident comes back; deleted once received.
+class IntakeDraft(PointTable, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    item_code: str = Field(max_length=64)
+    applicant_name: str = Field(default="", max_length=64)
+    values_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    staff: str = Field(max_length=64)
+    updated_at: datetime
+
+
+# A one-time notice (一次性告知书) printed at the window: every required material that was missing, at once.
+class OneTimeNotice(PointTable, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    notice_no: str = Field(max_length=40, unique=True, index=True)
+    item_code: str = Field(max_length=64)
+    item_name: str = Field(max_length=128)
+    applicant_name: str = Field(max_length=64)
+    id_number: str = Field(max_length=18)
+    missing_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    staff: str = Field(max_length=64)
+    issued_at: datetime
