@@ -2,20 +2,23 @@
 
 A point's bundle is verified whole with the keys the point has held, then
 each envelope goes through ``ingest_envelopes`` exactly as if it had been
-pushed, so a copy that already arrived online answers "duplicate". The
-bundle's ``cursor`` is the point's pull cursor: messages up to it reached
-the point, so they are marked delivered as a pull would.
+pushed, so a copy that already arrived online answers "duplicate". Then
+each sealed scan is stored as if its missing chunks had been uploaded
+(after the envelopes: a scan needs its case). The bundle's ``cursor`` is
+the point's pull cursor: messages up to it reached the point, so they are
+marked delivered as a pull would.
 
 A hub bundle carries the point's undelivered messages (signed and sealed as
 for a pull) and, as ``acks``, the hub's answer for every envelope it holds
-from that point from the last ``ACK_WINDOW_DAYS``, so a point that only
-ever syncs by USB still learns which of its envelopes are done.
+from that point from the last ``ACK_WINDOW_DAYS``, and as ``scan_acks`` how
+much of each of its scans the hub holds, so a point that only ever syncs
+by USB still learns which of its envelopes and scans are done.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,9 +33,10 @@ from .audit import append_audit
 from .db import utc_now
 from .ingest import ingest_envelopes
 from .keys import Keyring
-from .models import HubKey, OutMessage, Point, RawEnvelope
+from .models import CaseScan, HubKey, OutMessage, Point, RawEnvelope
 from .outbox import mark_delivered
 from .points import find_point, point_verifiers
+from .scans import store_bundled_scan
 
 ACK_WINDOW_DAYS = 90
 # How a stored envelope's outcome reads to the point, as a push would have answered it.
@@ -46,6 +50,8 @@ class ImportReport:
     point_name: str
     results: list[dict[str, Any]]
     delivered: int
+    # scan id -> "accepted", "duplicate" or "rejected: why"
+    scans: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,8 +71,9 @@ def _sender_keys(session: Session):
     return keys
 
 
-def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, actor: str = "cli") -> ImportReport:
-    """Verify a point's bundle whole, then ingest each envelope as a push would."""
+def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, data_dir: Path,
+                        actor: str = "cli") -> ImportReport:
+    """Verify a point's bundle whole, then ingest each envelope as a push would, then store its scans."""
     bundle = read_bundle(path, _sender_keys(session))
     point = session.get(Point, uuid.UUID(bundle.sender_id))
     if point.status == "revoked":
@@ -76,13 +83,16 @@ def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, actor
         raise BundleError("wrong_hub", "this bundle was made for another hub (its recipient fingerprint is not "
                           "one of this hub's keys); nothing was applied")
     results = ingest_envelopes(session, bundle.envelopes, keyring=keyring)
+    scans = {scan_id: store_bundled_scan(session, data_dir, point.id, scan_id, sealed)
+             for scan_id, sealed in bundle.scans.items()}
     delivered = 0
     if bundle.cursor is not None:
         delivered = mark_delivered(session, point, bundle.cursor)
     append_audit(session, actor=actor, action="bundle_imported", subject=f"point:{point.name}",
-                 detail={"point_id": str(point.id), "envelopes": len(bundle.envelopes), "cursor": bundle.cursor})
+                 detail={"point_id": str(point.id), "envelopes": len(bundle.envelopes), "cursor": bundle.cursor,
+                         "scans": len(scans)})
     session.commit()
-    return ImportReport(point.name, results, delivered)
+    return ImportReport(point.name, results, delivered, scans)
 
 
 def point_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DAYS) -> list[dict[str, Any]]:
@@ -93,6 +103,14 @@ def point_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DAYS) -
                         .order_by(RawEnvelope.seq)).all()
     return [{"envelope_id": row.envelope_id, "status": _ACK_STATUS.get(row.outcome, "accepted"),
              "reason": row.reason if row.outcome in _ACK_STATUS else ""} for row in rows]
+
+
+def point_scan_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DAYS) -> list[dict[str, Any]]:
+    """How much of each scan of ``point``'s cases (listed in the last ``days``) the hub holds."""
+    since = utc_now() - timedelta(days=days)
+    rows = session.exec(select(CaseScan).where(CaseScan.point_id == point.id, CaseScan.created_at >= since)
+                        .order_by(CaseScan.created_at)).all()
+    return [{"scan_id": row.scan_id, "offset": row.received, "status": row.status} for row in rows]
 
 
 def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
@@ -110,7 +128,8 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
     acks = point_acks(session, point)
     cursor = messages[-1].seq if messages else 0
     write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,
-                 sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor)
+                 sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor,
+                 scan_acks=point_scan_acks(session, point))
     append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
                  detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks)})
     session.commit()

@@ -296,7 +296,7 @@ def import_bundle(file: Path, data_dir: Path) -> None:
     engine = _engine(data_dir)
     try:
         with session_scope(engine) as session:
-            report = import_point_bundle(session, file, keyring=ensure_keys(session, data_dir))
+            report = import_point_bundle(session, file, keyring=ensure_keys(session, data_dir), data_dir=data_dir)
     except BundleError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -308,6 +308,10 @@ def import_bundle(file: Path, data_dir: Path) -> None:
     click.echo(f"Bundle from {report.point_name}: {len(report.results)} envelope(s): "
                + ", ".join(f"{status} {count}" for status, count in counts.items())
                + f"; {report.delivered} hub message(s) confirmed delivered")
+    for scan_id, outcome in report.scans.items():
+        click.echo(f"scan {scan_id}\t{outcome}")
+    stored = sum(outcome in ("accepted", "duplicate") for outcome in report.scans.values())
+    click.echo(f"scans: {len(report.scans)} in the bundle, {stored} held whole")
 
 
 @main.command("export-bundle")

@@ -144,6 +144,37 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
     return row
 
 
+def store_bundled_scan(session: Session, data_dir: str | Path, point_id: uuid.UUID, scan_id: str,
+                       sealed: bytes) -> str:
+    """Take a whole sealed scan from a point's USB bundle: append what the hub lacks of it.
+
+    Answers like a push: "accepted" (now held whole), "duplicate" (already
+    held), or "rejected: why". Bytes the hub already holds (from an online
+    upload cut short) stay; the completed file is checked against the case
+    as any upload is.
+    """
+    try:
+        row = find_scan(session, point_id, scan_id)
+    except ScanError as exc:
+        session.rollback()
+        return f"rejected: {exc.reason}"
+    if len(sealed) != row.total:
+        return f"rejected: the case says this sealed scan has {row.total} bytes, the bundle {len(sealed)}"
+    offset = row.received
+    while offset < row.total:
+        rest = sealed[offset:]
+        try:
+            append_chunk(session, data_dir, point_id, scan_id, offset=offset, chunk=rest,
+                         chunk_sha256=hashlib.sha256(rest).hexdigest(), total=row.total)
+            return "accepted"
+        except ScanError as exc:
+            session.rollback()
+            if exc.offset is None or exc.offset <= offset:
+                return f"rejected: {exc.reason}"
+            offset = exc.offset  # an online upload moved on meanwhile
+    return "duplicate"
+
+
 def _finish(session: Session, data_dir: str | Path, row: CaseScan) -> None:
     """The last byte arrived: decrypt with the case's key and check size and digest."""
     digest, size, problem = hashlib.sha256(), 0, ""

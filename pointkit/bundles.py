@@ -1,15 +1,16 @@
 """USB bundles at the point: export what the hub has not acknowledged, import what the hub sent.
 
-Export writes every queued (unacknowledged) envelope, signed as this point,
-with this point's pull cursor so the hub learns which of its messages
-arrived. Nothing changes locally: an envelope stays queued until the hub's
-answer comes back, by a hub bundle's ``acks`` or by an online push, and
-whichever comes first settles it (the other is a duplicate).
+Export writes every queued (unacknowledged) envelope and every scan the hub
+does not hold whole (its sealed file, as stored), signed as this point, with
+this point's pull cursor so the hub learns which of its messages arrived.
+Nothing changes locally: an envelope stays queued and a scan waiting until
+the hub's answer comes back, by a hub bundle's ``acks`` and ``scan_acks`` or
+online, and whichever comes first settles it (the other is a duplicate).
 
 Import verifies the hub bundle whole with the trusted hub keys, applies its
 messages and moves the pull cursor in one transaction (forward only, and
 only over messages it holds without a gap), then settles the acks one by
-one as push answers are settled.
+one as push answers are settled, and records what the hub holds of each scan.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sync.bundle import BundleError, read_bundle, write_bundle
+from sqlmodel import select
+
+from sync.bundle import MAX_ITEMS, BundleError, read_bundle, write_bundle
 from sync.envelope import HUB_SENDER_ID, Header
 
 from . import audit, db
 from .inbox import apply_messages
-from .models import Outbox
+from .models import Outbox, ScanFile
 from .outbox import queued
+from .scans import checkpoint, sealed_path
 from .state import get_state, load_identity
 from .syncagent import SyncReport, _settle
 from .trust import opening_keys, trusted_hub_keys
@@ -38,6 +42,9 @@ class BundleExport:
     envelopes: int
     size: int
     cursor: int
+    scans: int = 0
+    # Scans left for a later bundle: their files are missing or the bundle is full.
+    scans_left: int = 0
 
 
 @dataclass
@@ -48,20 +55,41 @@ class BundleImport:
     applied: int
     cursor: int
     settled: SyncReport
+    scans_complete: int = 0
     errors: list[str] = field(default_factory=list)
 
 
+def _waiting_scans(data_dir: str | Path, session, room: int) -> tuple[list[tuple[str, bytes]], int]:
+    """The sealed files of the scans the hub does not hold whole (smallest first), within ``room`` bytes;
+    and how many were left out."""
+    rows = session.exec(select(ScanFile).where(ScanFile.state == "waiting")
+                        .order_by(ScanFile.sealed_size, ScanFile.created_at)).all()
+    carried: list[tuple[str, bytes]] = []
+    for row in rows:
+        if row.sealed_size > room:
+            break
+        try:
+            carried.append((row.scan_id, sealed_path(data_dir, row.scan_id).read_bytes()))
+        except OSError:
+            continue
+        room -= row.sealed_size
+    return carried, len(rows) - len(carried)
+
+
 def export_bundle(data_dir: str | Path, path: str | Path) -> BundleExport:
-    """Write every queued envelope to ``path``, signed by this point."""
+    """Write every queued envelope and waiting scan to ``path``, signed by this point."""
     identity = load_identity(data_dir)
     with db.session_scope(data_dir) as session:
         state = get_state(session)
         rows: list[Outbox] = queued(session, EXPORT_MAX_ENVELOPES)
+        size = sum(row.size for row in rows)
+        scans, scans_left = _waiting_scans(data_dir, session, MAX_ITEMS - size - 8 * (len(rows) + 2))
         write_bundle(path, [row.envelope for row in rows], signer=identity.sign_key, sender_id=state.point_id,
-                     recipient=state.hub_fingerprint, cursor=state.pull_cursor)
+                     recipient=state.hub_fingerprint, cursor=state.pull_cursor, scans=scans)
         audit.record(session, audit.SYSTEM_ACTOR, "bundle_exported", state.point_id, envelopes=len(rows),
-                     cursor=state.pull_cursor)
-        return BundleExport(len(rows), sum(row.size for row in rows), state.pull_cursor)
+                     cursor=state.pull_cursor, scans=len(scans))
+        return BundleExport(len(rows), size + sum(len(sealed) for _, sealed in scans), state.pull_cursor,
+                            len(scans), scans_left)
 
 
 def _contiguous_cursor(current: int, envelopes: list[bytes]) -> int:
@@ -101,4 +129,10 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         if isinstance(ack, dict) and isinstance(ack.get("envelope_id"), str):
             _settle(data_dir, ack["envelope_id"], str(ack.get("status", "")), str(ack.get("reason", "")),
                     "answered in a hub bundle", settled)
-    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, applied.errors)
+    complete = 0
+    for ack in bundle.scan_acks:
+        if isinstance(ack, dict) and isinstance(ack.get("scan_id"), str) and isinstance(ack.get("offset"), int):
+            done = ack.get("status") == "complete"
+            checkpoint(data_dir, ack["scan_id"], ack["offset"], uploaded=done)
+            complete += done
+    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete, applied.errors)

@@ -212,16 +212,20 @@ def sync(data_dir: Path, send_scans: bool) -> None:
 
 
 
-@main.command("export-bundle", help="Write every envelope the hub has not acknowledged to a USB bundle FILE, "
-                                    "signed by this point (for a village with no link: carry it to the county).")
+@main.command("export-bundle", help="Write every envelope and scan the hub has not acknowledged to a USB bundle "
+                                    "FILE, signed by this point (for a village with no link: carry it to the county).")
 @data_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export_bundle_command(data_dir: Path, file: Path) -> None:
     require_enrolled(data_dir)
     db.init_db(data_dir)
     exported = export_bundle(data_dir, file)
-    click.echo(f"wrote {exported.envelopes} envelope(s), {exported.size} bytes, to {file}")
+    click.echo(f"wrote {exported.envelopes} envelope(s) and {exported.scans} scan(s), {exported.size} bytes, "
+               f"to {file}")
     click.echo("they stay queued here until the hub's answer comes back (a hub bundle or the next online sync)")
+    if exported.scans_left:
+        click.echo(f"warning: {exported.scans_left} scan(s) did not fit or their files are missing; "
+                   "export another bundle once the county has imported this one", err=True)
 
 
 @main.command("import-bundle", help="Apply a USB bundle FILE from the county hub: results, status updates and the "
@@ -239,6 +243,7 @@ def import_bundle_command(data_dir: Path, file: Path) -> None:
     click.echo(f"messages {imported.messages}: applied {imported.applied}; cursor now {imported.cursor}")
     click.echo(f"acknowledged by the hub: accepted {acked.accepted}, conflict {acked.conflict}, "
                f"rejected {acked.rejected}")
+    click.echo(f"scans the hub holds whole: {imported.scans_complete}")
     for error in imported.errors:
         click.echo(f"warning: a hub message was refused: {error}", err=True)
 

@@ -208,7 +208,9 @@ def _outbox_waiting(data_dir: Path) -> bool:
         return session.exec(select(Outbox.id).where(Outbox.state == "queued").limit(1)).first() is not None
 
 
-def _checkpoint(data_dir: Path, scan_id: str, offset: int, *, uploaded: bool = False) -> None:
+def checkpoint(data_dir: str | Path, scan_id: str, offset: int, *, uploaded: bool = False) -> None:
+    """Record what the hub holds of a scan (an upload's answer or a hub bundle's scan ack). A stale figure
+    costs nothing: the next upload starts from it and the hub's 409 names the offset it really holds."""
     with db.session_scope(data_dir) as session:
         row = session.get(ScanFile, scan_id)
         if row is None:
@@ -259,7 +261,7 @@ def _upload_one(data_dir: Path, client: HubClient, row: ScanFile, link_down: thr
             return ScanUploader(client, sizer=gate.sizer).upload(
                 row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
                 start_offset=row.hub_offset,
-                on_progress=lambda offset, _total: _checkpoint(data_dir, row.scan_id, offset))
+                on_progress=lambda offset, _total: checkpoint(data_dir, row.scan_id, offset))
     except HubRefused as exc:
         # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
         return None if exc.status == 404 else f"the hub refused scan {row.scan_id} ({exc.reason})"
@@ -302,7 +304,7 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
                 if outcome.stopped:
                     interrupted = True
                 elif outcome.complete:
-                    _checkpoint(data_dir, row.scan_id, outcome.offset, uploaded=True)
+                    checkpoint(data_dir, row.scan_id, outcome.offset, uploaded=True)
                     report.sent += 1
                     log.info("scan %s uploaded (%d bytes sealed, %d chunks, %d failures)", row.scan_id,
                              outcome.total, outcome.chunks, outcome.failures)

@@ -5,11 +5,14 @@ Layout of a bundle file (integers big-endian)::
     magic          b"PKB1"
     manifest_len   u32
     manifest       canonical JSON of {"document": manifest, "signature": base64}
-    items          a frames body (sync/framing.py): the envelopes, in manifest order
+    items          a frames body (sync/framing.py): the envelopes, then the sealed scans, in manifest order
 
 The manifest names the writer (``sender_id``), the reader (``recipient``),
-the SHA-256 and size of every item and of the whole items section, and
-whatever the writer wants the reader to learn (``acks``, ``cursor``). Its
+the SHA-256 and size of every item (a scan's entry also names its
+``scan_id``) and of the whole items section, and whatever the writer wants
+the reader to learn (``acks``, ``cursor``, ``scan_acks``). A scan travels as
+the point stores it, sealed under the key inside its case, so a bundle holds
+nothing readable. Its
 signature is Ed25519 by the writer (sync/signing.py documents). A reader
 checks the signature and every hash before it hands out a single envelope,
 so one changed byte anywhere refuses the bundle whole. Each envelope stays
@@ -40,7 +43,9 @@ from .signing import SignatureError, sign_document, verify_document
 BUNDLE_MAGIC = b"PKB1"
 BUNDLE_TYPE = "pointkit.bundle/v1"
 MAX_MANIFEST = 4 * 1024 * 1024
-MAX_BUNDLE = MAX_BODY + MAX_MANIFEST + 8
+# Scans make bundles far larger than a push body; a USB stick carries a few hundred megabytes easily.
+MAX_ITEMS = max(MAX_BODY, 256 * 1024 * 1024)
+MAX_BUNDLE = MAX_ITEMS + MAX_MANIFEST + 8
 
 # Who may have signed a bundle: one key, several (a hub's key generations), or a function of the manifest
 # (the hub looks the sender up by its id).
@@ -57,10 +62,11 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class Bundle:
-    """A verified bundle: its manifest and its envelopes, in order."""
+    """A verified bundle: its manifest, its envelopes in order, and its sealed scans by scan id."""
 
     manifest: dict[str, Any]
     envelopes: list[bytes] = field(default_factory=list)
+    scans: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def sender_id(self) -> str:
@@ -79,6 +85,10 @@ class Bundle:
         value = self.manifest.get("cursor")
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
+    @property
+    def scan_acks(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("scan_acks", []))
+
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -87,24 +97,31 @@ def _digest(data: bytes) -> str:
 def write_bundle(
     path: str | Path, envelopes: Iterable[bytes], *, signer: Ed25519PrivateKey, sender_id: uuid.UUID | str,
     recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
+    scans: Iterable[tuple[str, bytes]] = (), scan_acks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
 
-    Returns the manifest written.
+    ``scans`` are (scan_id, sealed bytes) pairs. Returns the manifest written.
     """
     items = [bytes(item) for item in envelopes]
+    entries: list[dict[str, Any]] = [{"sha256": _digest(item), "size": len(item)} for item in items]
+    for scan_id, sealed in scans:
+        items.append(bytes(sealed))
+        entries.append({"sha256": _digest(sealed), "size": len(sealed), "scan_id": str(uuid.UUID(scan_id))})
     body = encode_frames(items)
     manifest: dict[str, Any] = {
         "type": BUNDLE_TYPE,
         "sender_id": str(sender_id),
         "recipient": str(recipient),
         "created_at": utcnow().isoformat(),
-        "items": [{"sha256": _digest(item), "size": len(item)} for item in items],
+        "items": entries,
         "items_sha256": _digest(body),
         "acks": list(acks or []),
     }
     if cursor is not None:
         manifest["cursor"] = int(cursor)
+    if scan_acks:
+        manifest["scan_acks"] = list(scan_acks)
     signed = canonical_json(sign_document(manifest, signer))
     path = Path(path)
     temporary = path.with_name(path.name + ".part")
@@ -147,6 +164,8 @@ def read_bundle(path: str | Path, verify_with: Verifiers) -> Bundle:
             raise ValueError("not a bundle manifest")
         uuid.UUID(str(manifest["sender_id"]))
         listed = [(str(item["sha256"]), int(item["size"])) for item in manifest["items"]]
+        scan_ids = [str(uuid.UUID(str(item["scan_id"]))) if "scan_id" in item else None
+                    for item in manifest["items"]]
         str(manifest["recipient"])
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise BundleError("malformed", refused) from None
@@ -165,10 +184,11 @@ def read_bundle(path: str | Path, verify_with: Verifiers) -> Bundle:
     if _digest(body) != manifest.get("items_sha256"):
         raise BundleError("tampered", refused)
     try:
-        items = decode_frames(body)
+        items = decode_frames(body, max_body=MAX_ITEMS)
     except EnvelopeError:
         raise BundleError("tampered", refused) from None
     if len(items) != len(listed) or any(
             (_digest(item), len(item)) != expected for item, expected in zip(items, listed)):
         raise BundleError("tampered", refused)
-    return Bundle(manifest, items)
+    return Bundle(manifest, [item for item, scan_id in zip(items, scan_ids) if scan_id is None],
+                  {scan_id: item for item, scan_id in zip(items, scan_ids) if scan_id is not None})

@@ -43,10 +43,10 @@ def take_within(items: Sequence[T], max_bytes: int, size: Callable[[T], int]) ->
     return chosen
 
 
-def decode_frames(body: bytes) -> list[bytes]:
+def decode_frames(body: bytes, *, max_body: int = MAX_BODY) -> list[bytes]:
     """Split a frames body; raise EnvelopeError on any malformed or truncated input."""
-    if len(body) > MAX_BODY:
-        raise EnvelopeError("too_large", f"body of {len(body)} bytes exceeds {MAX_BODY}")
+    if len(body) > max_body:
+        raise EnvelopeError("too_large", f"body of {len(body)} bytes exceeds {max_body}")
     if len(body) < 8 or body[:4] != FRAME_MAGIC:
         raise EnvelopeError("malformed", "body is not a pointkit frames body (bad magic)")
     (count,) = struct.unpack_from(">I", body, 4)

@@ -5,6 +5,8 @@ Real hub and point processes, the real CLI commands and real files.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -12,8 +14,12 @@ from pathlib import Path
 import pytest
 from cluster import command
 
+from pointkit import db
+from pointkit.scans import sealed_path
+from pointkit.state import get_state, hub_client, load_identity
 from sync import Identity
 from sync.bundle import BundleError, read_bundle, write_bundle
+from sync.uploads import MIN_CHUNK, ChunkSizer, ScanUploader
 from sync.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
@@ -30,11 +36,14 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
-def new_case(point, name: str, id17: str) -> str:
-    response = point.api("staff").post("/api/cases", json={
-        "item_code": MEDICAL_INSURANCE,
-        "applicant": {"name": name, "id_number": valid_id(id17), "phone": ""},
-        "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})
+def new_case(point, name: str, id17: str, scans: dict[str, bytes] | None = None) -> str:
+    case = {"item_code": MEDICAL_INSURANCE, "applicant": {"name": name, "id_number": valid_id(id17), "phone": ""},
+            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
+    if scans:
+        response = point.api("staff").post("/api/cases", data={"case": json.dumps(case)},
+                                           files=[("scans", (name, data)) for name, data in scans.items()])
+    else:
+        response = point.api("staff").post("/api/cases", json=case)
     assert response.status_code == 201, response.text
     return response.json()["case_id"]
 
@@ -170,6 +179,86 @@ def test_bundles_and_online_sync_mix(cluster, tmp_path):
     with sqlite3.connect(village.data / "point.db") as db:
         assert db.execute("select count(*) from inboxmessage").fetchone() == applied
     assert sorted(hub_cases(hub)) == sorted([first, second])
+
+
+def scan_ids(point) -> dict[str, str]:
+    with sqlite3.connect(point.data / "point.db") as db:
+        return dict(db.execute("select name, scan_id from scanfile"))
+
+
+def hub_scans(hub, case_id: str) -> dict[str, bytes]:
+    """What the hub shows a reviewer of each complete scan: decrypted with the key from the case."""
+    reviewer = hub.api("yb-li")
+    listed = reviewer.get(f"/api/cases/{case_id}").json()["scans"]
+    return {scan["name"]: reviewer.get(f"/api/cases/{case_id}/scans/{scan['scan_id']}").content
+            for scan in listed if scan["status"] == "complete"}
+
+
+def upload_partly(point, scan_id: str, chunks: int) -> None:
+    """An online upload cut off after a few small chunks (the point never hears the answers)."""
+    with db.session_scope(point.data) as session:
+        state = get_state(session)
+    sent: list[int] = []
+    with hub_client(state, load_identity(point.data)) as client:
+        ScanUploader(client, sizer=ChunkSizer(size=MIN_CHUNK, grow_within_s=0)).upload(
+            scan_id, sealed_path(point.data, scan_id).read_bytes(), should_stop=lambda: len(sent) >= chunks,
+            on_progress=lambda offset, _total: sent.append(offset))
+
+
+def test_bundles_carry_scans_and_mix_with_online_uploads(cluster, tmp_path):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
+    point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
+    cluster.stop_server(hub)
+    scans = {"hukou.jpg": os.urandom(150_000), "id_card.png": os.urandom(20_000)}
+    case_id = new_case(village, "韦秀兰", "45102719800101234", scans)
+    cluster.stop_server(village)
+    with sqlite3.connect(village.data / "point.db") as point_db:
+        point_db.execute("update pointstate set metered = 1")
+    hub = cluster.start_hub()
+
+    # Online, the case goes and the scans wait (metered); then one scan starts uploading and is cut off.
+    assert "2 held" in run(point_cmd, "sync", "--data", str(village.data)).stdout
+    ids = scan_ids(village)
+    upload_partly(village, ids["hukou.jpg"], chunks=2)
+    (partial,) = [scan for scan in hub.api("yb-li").get(f"/api/cases/{case_id}").json()["scans"]
+                  if scan["name"] == "hukou.jpg"]
+    assert 0 < partial["received"] < partial["total"]
+
+    bundle = tmp_path / "with-scans.pkb"
+    exported = run(point_cmd, "export-bundle", "--data", str(village.data), str(bundle))
+    assert exported.returncode == 0 and "0 envelope(s) and 2 scan(s)" in exported.stdout, exported.stdout
+    assert scans["hukou.jpg"][:4096] not in bundle.read_bytes(), "scans travel sealed"
+    damaged = tmp_path / "damaged.pkb"
+    flip_byte(bundle, damaged, bundle.stat().st_size - 5000)  # inside the last scan's sealed bytes
+    refused = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(damaged))
+    assert refused.returncode == 1 and "nothing was applied" in refused.stderr
+    assert hub_scans(hub, case_id) == {}
+
+    # The partial online upload, then the bundle: the hub keeps its bytes and takes the rest from the bundle.
+    imported = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert imported.returncode == 0, imported.stderr
+    assert f"scan {ids['hukou.jpg']}\taccepted" in imported.stdout
+    assert "scans: 2 in the bundle, 2 held whole" in imported.stdout
+    assert hub_scans(hub, case_id) == scans
+    again = run(hub_cmd, "import-bundle", "--data", str(hub.data), str(bundle))
+    assert f"scan {ids['id_card.png']}\tduplicate" in again.stdout
+
+    # The bundle, then online: the point's upload learns the hub holds each scan whole and sends nothing.
+    online = run(point_cmd, "sync", "--data", str(village.data), "--scans")
+    assert online.returncode == 0 and "scans sent 2 (0 bytes)" in online.stdout, online.stdout
+    assert hub_scans(hub, case_id) == scans
+
+    # A hub bundle tells a point that only syncs by USB which scans the hub holds whole.
+    back = tmp_path / "back.pkb"
+    assert run(hub_cmd, "export-bundle", "--data", str(hub.data), "--point", VILLAGE, str(back)).returncode == 0
+    with sqlite3.connect(village.data / "point.db") as point_db:
+        point_db.execute("update scanfile set state = 'waiting', hub_offset = 0")
+    applied = run(point_cmd, "import-bundle", "--data", str(village.data), str(back))
+    assert "scans the hub holds whole: 2" in applied.stdout
+    with sqlite3.connect(village.data / "point.db") as point_db:
+        assert set(point_db.execute("select state from scanfile")) == {("uploaded",)}
 
 
 def test_a_bundle_changed_in_any_byte_is_refused_whole(tmp_path):
