@@ -32,7 +32,7 @@ def new_file_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
-def _nonce(index: int, last: bool) -> bytes:
+def nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
@@ -46,7 +46,7 @@ def encrypt_attachment(data: bytes, key: bytes) -> bytes:
     aead = ChaCha20Poly1305(key)
     pieces = [data[offset : offset + CHUNK_PLAIN] for offset in range(0, len(data), CHUNK_PLAIN)] or [b""]
     return b"".join(
-        aead.encrypt(_nonce(index, index == len(pieces) - 1), piece, None) for index, piece in enumerate(pieces)
+        aead.encrypt(nonce(index, index == len(pieces) - 1), piece, None) for index, piece in enumerate(pieces)
     )
 
 
@@ -64,7 +64,7 @@ def decrypt_chunks(sealed: Iterable[bytes], key: bytes) -> Iterator[bytes]:
         if not last and len(current) != CHUNK_SEALED:
             raise AttachmentError(f"chunk {index} has {len(current)} bytes, expected {CHUNK_SEALED}")
         try:
-            yield aead.decrypt(_nonce(index, last), current, None)
+            yield aead.decrypt(nonce(index, last), current, None)
         except InvalidTag:
             raise AttachmentError(f"chunk {index} does not decrypt (tampered, truncated or wrong key)") from None
         current, index = following, index + 1

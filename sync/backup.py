@@ -1,0 +1,202 @@
+"""Encrypted backups of a data directory (a point's or an SQLite hub's).
+
+A backup is one file: a short plain header naming the key derivation, then
+the whole data directory as a tar, sealed in 64 KiB ChaCha20-Poly1305 chunks
+(the STREAM shape of sync.attachments) under a key derived from a passphrase
+with scrypt. The database is copied with SQLite's online backup API, so a
+serving point or hub can be backed up while it works and the copy is one
+consistent moment; keys, scans and everything else in the directory go
+beside it. A wrong passphrase or any changed byte fails the whole restore,
+and a restore never writes into a directory that already holds data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from .attachments import CHUNK_PLAIN, CHUNK_SEALED, AttachmentError, decrypt_chunks, nonce
+from .clock import utcnow
+from .keys import b64, unb64
+
+MAGIC = b"POINTKIT-BACKUP 1\n"
+MANIFEST = "pointkit-backup.json"
+MIN_PASSPHRASE = 12
+# 2**17 * 8 * 128 bytes = 128 MiB, about half a second: a backup is opened rarely, and guessed offline.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+
+
+def _live_database_files(database_file: str) -> set[str]:
+    """The live database and its companions: the copy made with the backup API replaces them all."""
+    return {database_file, *(database_file + suffix for suffix in ("-wal", "-shm", "-journal"))}
+
+
+class BackupError(ValueError):
+    """A backup that cannot be written or restored; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    kind: str
+    name: str
+    created_at: str
+    files: int
+    bytes: int
+
+
+def check_passphrase(passphrase: str) -> None:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise BackupError(f"the passphrase must be at least {MIN_PASSPHRASE} characters; "
+                          "use a few words only the county IT staff know")
+
+
+passphrase_option = click.option(
+    "--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the backup passphrase from the first line of this file (default: POINTKIT_BACKUP_PASSPHRASE or a "
+         "prompt).")
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    """The passphrase from ``--passphrase-file``, ``POINTKIT_BACKUP_PASSPHRASE`` or a hidden prompt."""
+    if passphrase_file is not None:
+        lines = Path(passphrase_file).read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    if os.environ.get("POINTKIT_BACKUP_PASSPHRASE"):
+        return os.environ["POINTKIT_BACKUP_PASSPHRASE"]
+    return click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def _key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+
+
+def _seal(plain: BinaryIO, key: bytes, out: BinaryIO) -> None:
+    aead = ChaCha20Poly1305(key)
+    index, piece = 0, plain.read(CHUNK_PLAIN)
+    while True:
+        following = plain.read(CHUNK_PLAIN)
+        last = not following
+        out.write(aead.encrypt(nonce(index, last), piece, None))
+        if last:
+            return
+        index, piece = index + 1, following
+
+
+def _sealed_chunks(source: BinaryIO) -> Iterator[bytes]:
+    while chunk := source.read(CHUNK_SEALED):
+        yield chunk
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (other processes may write meanwhile)."""
+    live, copy = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        live.backup(copy)
+    finally:
+        copy.close()
+        live.close()
+
+
+def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str, *, kind: str,
+                 name: str = "") -> BackupInfo:
+    """Write the encrypted backup of ``data_dir`` to ``out`` (written beside, then renamed into place)."""
+    check_passphrase(passphrase)
+    data_dir = Path(data_dir)
+    database = data_dir / database_file
+    if not database.is_file():
+        raise BackupError(f"{data_dir} holds no {database_file}: is --data the right directory?")
+    out = Path(out)
+    if out.resolve().is_relative_to(data_dir.resolve()):
+        raise BackupError("write the backup outside the data directory (a USB stick or another disk)")
+    salt = os.urandom(16)
+    header = MAGIC + json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
+                                 "salt": b64(salt)}).encode() + b"\n"
+    files = total = 0
+    with tempfile.TemporaryDirectory(prefix="pointkit-backup-") as scratch:
+        copy = Path(scratch) / database_file
+        _copy_database(database, copy)
+        tar_path = Path(scratch) / "backup.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            tar.add(copy, arcname=database_file)
+            for path in sorted(data_dir.rglob("*")):
+                relative = path.relative_to(data_dir).as_posix()
+                if not path.is_file() or relative in _live_database_files(database_file):
+                    continue
+                tar.add(path, arcname=relative)
+                files, total = files + 1, total + path.stat().st_size
+            info = BackupInfo(kind=kind, name=name, created_at=utcnow().isoformat(), files=files + 1,
+                              bytes=total + copy.stat().st_size)
+            manifest = json.dumps(info.__dict__).encode()
+            entry = tarfile.TarInfo(MANIFEST)
+            entry.size = len(manifest)
+            tar.addfile(entry, io.BytesIO(manifest))
+        partial = out.with_name(out.name + ".partial")
+        with open(tar_path, "rb") as plain, open(partial, "wb") as sealed:
+            sealed.write(header)
+            _seal(plain, _key(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P), sealed)
+            sealed.flush()
+            os.fsync(sealed.fileno())
+        partial.replace(out)
+    return info
+
+
+def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) -> BackupInfo:
+    """Decrypt ``backup`` into the empty or new ``data_dir``; nothing is written unless all of it checks out."""
+    data_dir = Path(data_dir)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise BackupError(f"{data_dir} is not empty; restore into a new directory (move the old one aside first)")
+    try:
+        source = open(backup, "rb")
+    except OSError as exc:
+        raise BackupError(f"cannot read {backup}: {exc.strerror}") from None
+    with source, tempfile.TemporaryDirectory(prefix="pointkit-restore-") as scratch:
+        if source.read(len(MAGIC)) != MAGIC:
+            raise BackupError(f"{backup} is not a pointkit backup")
+        try:
+            params = json.loads(source.readline())
+            key = _key(passphrase, unb64(params["salt"]), int(params["n"]), int(params["r"]), int(params["p"]))
+        except (ValueError, KeyError, TypeError):
+            raise BackupError(f"{backup} has a damaged header") from None
+        tar_path = Path(scratch) / "backup.tar"
+        try:
+            with open(tar_path, "wb") as plain:
+                for piece in decrypt_chunks(_sealed_chunks(source), key):
+                    plain.write(piece)
+        except AttachmentError:
+            raise BackupError("the backup does not decrypt: a wrong passphrase, or the file was changed or cut "
+                              "short") from None
+        staging = Path(scratch) / "data"
+        with tarfile.open(tar_path) as tar:
+            try:
+                manifest = json.load(tar.extractfile(MANIFEST))
+            except (KeyError, ValueError):
+                raise BackupError(f"{backup} has no manifest") from None
+            if manifest.get("kind") != kind:
+                raise BackupError(f"this is a backup of a {manifest.get('kind')}, not of a {kind}")
+            tar.extractall(staging, filter="data")
+        (staging / MANIFEST).unlink()
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if data_dir.exists():
+            data_dir.rmdir()
+        shutil.move(str(staging), str(data_dir))
+    return BackupInfo(**manifest)
+
+
+def describe(info: BackupInfo) -> str:
+    when = datetime.fromisoformat(info.created_at).strftime("%Y-%m-%d %H:%M UTC")
+    who = f"{info.kind} {info.name}" if info.name else info.kind
+    return f"{who}, taken {when}: {info.files} files, {info.bytes / 1e6:.1f} MB"

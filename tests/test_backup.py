@@ -1,0 +1,105 @@
+"""Encrypted backups: `pointkit backup/restore` and `pointkit-hub backup/restore` on real processes and files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from cluster import command
+
+from sync.idnumber import check_character
+
+VILLAGE = "泗城镇平兰村便民服务站"
+MEDICAL_INSURANCE = "451000-YB-001"
+PASSPHRASE = "three rivers meet at baise"
+IDLE = 3600.0
+
+
+def run(*args: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess:
+    env = {"POINTKIT_BACKUP_PASSPHRASE": passphrase, "PATH": str(Path(command("pointkit")).parent)}
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+
+
+def take_case(point, name: str, id17: str) -> str:
+    case = {"item_code": MEDICAL_INSURANCE,
+            "applicant": {"name": name, "id_number": id17 + check_character(id17), "phone": ""},
+            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
+    response = point.api("staff").post("/api/cases", json=case)
+    assert response.status_code == 201, response.text
+    return response.json()["case_id"]
+
+
+def cases(data: Path, database: str) -> set[str]:
+    with sqlite3.connect(data / database) as db:
+        return {case_id for (case_id,) in db.execute('select id from "case"')}
+
+
+def file_digests(data: Path, pattern: str) -> dict[str, str]:
+    return {path.relative_to(data).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in data.rglob(pattern)}
+
+
+def test_point_backup_while_serving_restores_whole_and_refuses_bad_input(cluster, tmp_path):
+    cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
+    taken = {take_case(village, "韦秀兰", "45102719800101234"), take_case(village, "黄金凤", "45102719750305122")}
+    point_cmd = command("pointkit")
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    backup = stick / "village.pkbackup"
+
+    # The point keeps serving while its backup is taken.
+    made = run(point_cmd, "backup", "--data", str(village.data), str(backup))
+    assert made.returncode == 0, made.stderr
+    assert "wrote" in made.stdout and "point " + VILLAGE in made.stdout
+    sealed = backup.read_bytes()
+    assert "韦秀兰".encode() not in sealed and b"PRIVATE KEY" not in sealed, "the backup is encrypted"
+
+    short = run(point_cmd, "backup", "--data", str(village.data), str(stick / "short"), passphrase="too short")
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
+    inside = run(point_cmd, "backup", "--data", str(village.data), str(village.data / "inside.pkbackup"))
+    assert inside.returncode == 1 and "outside the data directory" in inside.stderr
+
+    wrong = run(point_cmd, "restore", "--data", str(tmp_path / "wrong"), str(backup), passphrase="not the passphrase")
+    assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr
+    assert not (tmp_path / "wrong").exists(), "a refused restore writes nothing"
+    damaged = stick / "damaged.pkbackup"
+    flipped = bytearray(sealed)
+    flipped[len(flipped) // 2] ^= 1
+    damaged.write_bytes(bytes(flipped))
+    refused = run(point_cmd, "restore", "--data", str(tmp_path / "damaged"), str(damaged))
+    assert refused.returncode == 1 and "changed or cut short" in refused.stderr
+    busy = run(point_cmd, "restore", "--data", str(village.data), str(backup))
+    assert busy.returncode == 1 and "not empty" in busy.stderr
+    hub_backup = run(command("pointkit-hub"), "restore", "--data", str(tmp_path / "as-hub"), str(backup))
+    assert hub_backup.returncode == 1 and "not of a hub" in hub_backup.stderr
+
+    restored = tmp_path / "restored"
+    done = run(point_cmd, "restore", "--data", str(restored), str(backup))
+    assert done.returncode == 0, done.stderr
+    assert cases(restored, "point.db") == taken
+    assert file_digests(restored, "*.pem") == file_digests(village.data, "*.pem") != {}
+    verified = run(point_cmd, "audit", "verify", "--data", str(restored))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_hub_backup_and_restore(cluster, tmp_path):
+    hub = cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
+    case_id = take_case(village, "韦秀兰", "45102719800101234")
+    synced = run(command("pointkit"), "sync", "--data", str(village.data))
+    assert synced.returncode == 0, synced.stderr
+    hub_cmd = command("pointkit-hub")
+    backup = tmp_path / "hub.pkbackup"
+    made = run(hub_cmd, "backup", "--data", str(hub.data), str(backup))
+    assert made.returncode == 0, made.stderr
+
+    restored = tmp_path / "hub-restored"
+    done = run(hub_cmd, "restore", "--data", str(restored), str(backup))
+    assert done.returncode == 0, done.stderr
+    assert cases(restored, "hub.db") == {case_id}
+    assert file_digests(restored, "*.pem") == file_digests(hub.data, "*.pem") != {}
+    verified = run(hub_cmd, "audit", "verify", "--data", str(restored))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
