@@ -21,7 +21,7 @@ import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, unique
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -47,6 +47,7 @@ _INFO_PREFIX = b"pointkit/v1 envelope"
 _SIG_PREFIX = b"pointkit/v1 sig"
 
 
+@unique
 class Kind(IntEnum):
     """What an envelope carries. Points send intents; the hub sends what it decided."""
 
@@ -60,6 +61,8 @@ class Kind(IntEnum):
     RESULT = 64
     STATUS = 65
     HUB_KEYS = 66
+    RECONCILED = 67
+    SUPPLEMENT_REQUEST = 68
 
 
 _SUITES = {
