@@ -62,12 +62,13 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, relay, views
+    from . import api, auth, relay, views, window
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(relay.bp)
+    app.register_blueprint(window.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -2,7 +2,9 @@
 
 Everything is checked before anything is written: a refused application
 leaves no row behind. The case row, its SUBMIT envelope and the bumped
-sequence number are one transaction.
+sequence number are one transaction. An application whose only fault is
+missing required materials gets a one-time notice (一次性告知书) instead,
+recorded and audited, so the resident comes back once with everything.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sync.workdays import default_calendar
 
 from . import audit
 from .catalog import get_item
-from .models import Case
+from .models import Case, OneTimeNotice
 from .outbox import seal_into_outbox
 from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
@@ -105,13 +107,21 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def level_refusal(item: ServiceItem, level: str) -> IntakeError | None:
+    """Why a point of ``level`` cannot receive ``item`` (naming the levels that can), or None."""
+    if level in item.levels:
+        return None
+    accepted = [name for name in LEVEL_ORDER if name in item.levels]
+    return IntakeError("not_accepted_here", f"not accepted at this level — go to {', '.join(accepted)}",
+                       levels=accepted)
+
+
 def check_application(item: ServiceItem, level: str, applicant: Applicant, form: dict[str, Any],
                       materials: list[str]) -> tuple[Applicant, dict[str, str], list[str]]:
     """Validate everything; return the normalized applicant, form and materials or raise IntakeError."""
-    if level not in item.levels:
-        accepted = [name for name in LEVEL_ORDER if name in item.levels]
-        raise IntakeError("not_accepted_here", f"not accepted at this level — go to {', '.join(accepted)}",
-                          levels=accepted)
+    refusal = level_refusal(item, level)
+    if refusal:
+        raise refusal
     problems: dict[str, str] = {}
     name = _text(applicant.name)
     if not name:
@@ -146,7 +156,8 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     unknown = [code for code in ticked if code not in known]
     if unknown:
         problems["materials"] = "not a material of this item: " + ", ".join(unknown)
-    missing = [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en or m.name_zh}
+    # The whole material (form, copies, seal, note): the one-time notice tells what a correct one looks like.
+    missing = [{**m.model_dump(), "name_en": m.name_en or m.name_zh}
                for m in item.materials if m.required and m.code not in ticked]
 
     if problems:
@@ -158,14 +169,27 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     return Applicant(name, id_number, phone), clean_form, ticked
 
 
+def promised_date(item: ServiceItem, received_on: date) -> date:
+    """The promised completion date: ``promised_days`` working days after the day of intake."""
+    return default_calendar().add_working_days(received_on, item.promised_days)
+
+
 def point_code(point_id: str) -> str:
     """Six characters naming the point on receipts (the random tail of its id)."""
     return point_id.replace("-", "")[-6:].upper()
 
 
 def next_receipt_no(session: Session, point_id: str, day: date) -> str:
-    prefix = f"{day:%Y%m%d}-{point_code(point_id)}-"
-    numbers = session.exec(select(Case.receipt_no).where(Case.receipt_no.startswith(prefix))).all()
+    return _next_number(session, Case.receipt_no, f"{day:%Y%m%d}-{point_code(point_id)}-")
+
+
+def next_notice_no(session: Session, point_id: str, day: date) -> str:
+    """告知 numbers: ``GZ-`` and then the shape of a receipt number, counted separately."""
+    return _next_number(session, OneTimeNotice.notice_no, f"GZ-{day:%Y%m%d}-{point_code(point_id)}-")
+
+
+def _next_number(session: Session, column: Any, prefix: str) -> str:
+    numbers = session.exec(select(column).where(column.startswith(prefix))).all()
     highest = max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0)
     return f"{prefix}{highest + 1:04d}"
 
@@ -210,7 +234,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         pickup_code_hash=hash_password(pickup_code),
         status="received",
         received_at=received_at,
-        promised_date=default_calendar().add_working_days(today, item.promised_days),
+        promised_date=promised_date(item, today),
         staff=staff,
     )
     payload = SubmitCase(
@@ -218,7 +242,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         catalog_version=state.catalog_version,
         applicant={"name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone},
         form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
-        staff=staff, scans=[p.scan for p in scans],
+        staff=staff, scans=[p.scan for p in scans], clock_offset_ms=state.clock_offset_ms,
     ).model_dump(mode="json", exclude=None if scans else {"scans"})
     session.add(case)
     attach_scans(session, case.id, list(scans))
@@ -227,3 +251,56 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     case.status = "queued"
     session.flush()
     return case, pickup_code
+
+
+def issue_notice(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
+                 materials: list[str]) -> OneTimeNotice:
+    """Record the one-time notice for an application whose only fault is missing required materials.
+
+    Anything else wrong (a bad ID number, an item not accepted here) raises
+    the IntakeError ``receive_case`` would; a complete application raises
+    ``nothing_missing``, so a notice is never issued for one that could be received.
+    """
+    state = get_state(session)
+    item = get_item(session, _text(item_code))
+    if item is None:
+        raise IntakeError("unknown_item", f"no service item with code {item_code!r} in the catalog")
+    try:
+        check_application(item, state.level, applicant, form, materials)
+    except IntakeError as exc:
+        if exc.reason != "materials_missing":
+            raise
+        missing = exc.missing
+    else:
+        raise IntakeError("nothing_missing", "every required material is there; receive the application instead")
+    notice = OneTimeNotice(
+        id=str(uuid7()), notice_no=next_notice_no(session, state.point_id, local_now().date()),
+        item_code=item.code, item_name=item.name_zh, applicant_name=_text(applicant.name),
+        id_number=normalize_id_number(_text(applicant.id_number)),
+        missing_json=json.dumps(missing, ensure_ascii=False), staff=staff, issued_at=utcnow())
+    session.add(notice)
+    audit.record(session, staff, "notice_issued", notice.id, notice_no=notice.notice_no, item_code=item.code,
+                 missing=[material["code"] for material in missing])
+    session.flush()
+    return notice
+
+
+def previous_application(session: Session, id_number: str) -> Case | None:
+    """The latest case received here for this resident ID number, if any."""
+    id_number = normalize_id_number(_text(id_number))
+    if not id_number:
+        return None
+    return session.exec(select(Case).where(Case.id_number == id_number)
+                        .order_by(Case.received_at.desc()).limit(1)).first()
+
+
+def prefill_values(previous: Case, item: ServiceItem) -> dict[str, str]:
+    """Page values from an earlier application: the applicant, and any field of ``item`` it answered validly."""
+    values = {"applicant_name": previous.applicant_name, "applicant_id_number": previous.id_number,
+              "applicant_phone": previous.phone}
+    answered = json.loads(previous.form_json)
+    for spec in item.fields:
+        value = _text(answered.get(spec.name))
+        if value and field_problem(spec, value) is None:
+            values[f"field_{spec.name}"] = value
+    return values

@@ -14,13 +14,16 @@ from sqlmodel import select
 from sync import HubRefused, HubUnreachable
 from sync.idnumber import mask_id_number
 from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.workdays import COUNTY_TIMEZONE, default_calendar
 
 from . import db
 from .auth import login_required
 from .catalog import department_names, get_item, list_items
 from .inbox import refused_messages
-from .intake import Applicant, IntakeError, receive_case
+from .drafts import delete_draft, draft_values, get_draft, save_draft
+from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefill_values, previous_application,
+                     promised_date, receive_case)
+from .itemsearch import find_items
 from .models import Case
 from .outbox import quarantined, requeue as requeue_envelope
 from .pickup import MAX_PICKUP_TRIES, PickupError, collect, find_case, verified_result
@@ -70,22 +73,32 @@ def index():
 @bp.route("/cases/new", methods=("GET", "POST"))
 @login_required
 def new_case():
-    """Pick an item, then fill its form; a valid form is received and its receipt shown."""
+    """Find an item, then fill its form: receive it (receipt), or print a one-time notice, prefill, save a draft."""
     code = request.values.get("item_code") or request.args.get("item") or ""
     with db.session_scope(data_dir()) as dbs:
         state = get_state(dbs)
         item = get_item(dbs, code) if code else None
-        catalog = list_items(dbs) if item is None else []
+        found = find_items(dbs, request.args.get("q", "")) if item is None else []
+        draft = get_draft(dbs, _draft_id()) if _draft_id() else None
+    departments = department_names(state)
     if item is None:
         if code:
             flash(_("No service item with this code."))
-        return render_template("items.html", items=catalog, level=state.level)
-    departments = department_names(state)
-    values = dict(request.form) if request.method == "POST" else {}
-    ticked = request.form.getlist("materials") if request.method == "POST" else []
-    errors: dict[str, str] = {}
-    refusal = None
+        return render_template("items.html", items=found, query=request.args.get("q", ""), level=state.level,
+                               departments=departments)
+    values, ticked = draft_values(draft) if draft and request.method == "GET" else ({}, [])
     if request.method == "POST":
+        values, ticked = dict(request.form), request.form.getlist("materials")
+    action = request.form.get("action", "receive")
+    refusal, errors = level_refusal(item, state.level), {}
+    if request.method == "POST" and refusal is None and action == "prefill":
+        values = _prefilled(item, values)
+    elif request.method == "POST" and refusal is None and action == "draft":
+        with db.session_scope(data_dir()) as dbs:
+            save_draft(dbs, g.staff.username, item, values, ticked, _draft_id())
+        flash(_("Draft saved. Resume it from the drafts list when the resident is back."))
+        return redirect(url_for("window.drafts"))
+    elif request.method == "POST" and refusal is None:
         applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
                               request.form.get("applicant_phone", ""))
         form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in item.fields}
@@ -94,16 +107,44 @@ def new_case():
             with db.session_scope(data_dir()) as dbs:
                 case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
                                                  identity=identity(), scans=prepared)
+                if _draft_id():
+                    delete_draft(dbs, _draft_id(), g.staff.username)
         except IntakeError as exc:
             discard_scans(data_dir(), prepared)
+            if exc.reason == "materials_missing":
+                with db.session_scope(data_dir()) as dbs:
+                    notice = issue_notice(dbs, g.staff.username, item.code, applicant, form, ticked)
+                return redirect(url_for("window.notice", notice_id=notice.id))
             refusal = exc
             errors = {input_name(path): message for path, message in exc.fields.items()}
         else:
             session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
             wake_sync()
             return redirect(url_for("views.receipt", case_id=case.id))
+    today = local_now().date()
+    promised = promised_date(item, today)
     return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
-                           refusal=refusal, level=state.level, departments=departments), (422 if refusal else 200)
+                           refusal=refusal, level=state.level, departments=departments, promised=promised,
+                           draft_id=_draft_id(), calendar_missing=default_calendar().missing_years(today, promised),
+                           ), (422 if refusal and request.method == "POST" else 200)
+
+
+def _draft_id() -> int | None:
+    """The draft being resumed (``?draft=`` when opened, a hidden input after)."""
+    raw = request.values.get("draft_id") or request.args.get("draft") or ""
+    return int(raw) if raw.isdigit() else None
+
+
+def _prefilled(item, values: dict[str, str]) -> dict[str, str]:
+    """Fill the empty inputs from this resident's latest application here, found by the ID number typed."""
+    with db.session_scope(data_dir()) as dbs:
+        previous = previous_application(dbs, values.get("applicant_id_number", ""))
+    if previous is None:
+        flash(_("No earlier application with this ID number at this point; fill the form in."))
+        return values
+    flash(_("Filled in from application {receipt_no} of {date}. Check every value with the resident.",
+            receipt_no=previous.receipt_no, date=as_utc(previous.received_at).astimezone(COUNTY_TIMEZONE).date()))
+    return {**prefill_values(previous, item), **{key: value for key, value in values.items() if value}}
 
 
 def _intake_scans(item) -> list[ScanInput]:
@@ -128,9 +169,12 @@ def receipt(case_id: str):
     with db.session_scope(data_dir()) as dbs:
         item = get_item(dbs, case.item_code)
         state = get_state(dbs)
+    received_at = as_utc(case.received_at).astimezone(COUNTY_TIMEZONE)
+    missing_years = default_calendar().missing_years(received_at.date(), case.promised_date or received_at.date())
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE), qr=qr_svg(case.receipt_no))
+                           received_at=received_at, qr=qr_svg(case.receipt_no), calendar_missing=missing_years,
+                           departments=department_names(state))
 
 
 @bp.get("/cases")
