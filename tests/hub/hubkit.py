@@ -26,7 +26,7 @@ from sync.idnumber import check_character
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 ADMIN_PASSWORD = "hub-admin-pass"
-REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR"}
+REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR", "xz-huang": "XZ"}
 REVIEWER_PASSWORD = "reviewer-pass"
 MEDICAL_INSURANCE = "451000-YB-001"
 HOMESTEAD = "451000-ZR-006"

@@ -33,7 +33,7 @@ def test_init_import_points_and_users(tmp_path):
     assert again.returncode == 1 and "refusing to overwrite" in again.stderr
 
     imported = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
-    assert imported.returncode == 0 and "version 1: 6 departments, 6 items" in imported.stdout
+    assert imported.returncode == 0 and "version 1: 12 departments, 37 items" in imported.stdout
     unchanged = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
     assert "unchanged, still version 1" in unchanged.stdout
 

@@ -88,19 +88,21 @@ def test_joint_route_needs_every_department_and_one_rejection_rejects(hub):
     form = {"site_area": "120", "site_location": "平兰村三组"}
     approved_case = point.push_case(HOMESTEAD, form=form)
     rejected_case = point.push_case(HOMESTEAD, form=form)
-    ny, zr = hub.api("ny-wang"), hub.api("zr-zhao")
-    assert {approved_case, rejected_case} <= queue_ids(ny) & queue_ids(zr)
+    ny, zr, xz = hub.api("ny-wang"), hub.api("zr-zhao"), hub.api("xz-huang")
+    assert {approved_case, rejected_case} <= queue_ids(ny) & queue_ids(zr) & queue_ids(xz)
 
     assert ny.post(f"/api/cases/{approved_case}/decision", json=APPROVE).json()["status"] == "in_review"
     assert approved_case not in queue_ids(ny) and approved_case in queue_ids(zr)
+    assert xz.post(f"/api/cases/{approved_case}/decision", json=APPROVE).json()["status"] == "in_review"
     final = zr.post(f"/api/cases/{approved_case}/decision", json={**APPROVE, "certificate_no": "ZR-7"}).json()
-    assert final["status"] == "result_issued" and final["result"]["document"]["department"] == "NY,ZR"
+    assert final["status"] == "result_issued" and final["result"]["document"]["department"] == "NY,ZR,XZ"
 
     assert ny.post(f"/api/cases/{rejected_case}/decision", json=APPROVE).status_code == 200
     detail = zr.post(f"/api/cases/{rejected_case}/decision", json=reject("选址位于基本农田保护区")).json()
     assert detail["result"]["document"]["decision"] == "rejected"
     assert "基本农田" in detail["result"]["document"]["reason"]
-    assert [(t["department"], t["status"]) for t in detail["tasks"]] == [("NY", "approved"), ("ZR", "rejected")]
+    assert [(t["department"], t["status"]) for t in detail["tasks"]] == [
+        ("NY", "approved"), ("XZ", "cancelled"), ("ZR", "rejected")]
 
 
 def test_a_first_rejection_in_a_joint_route_settles_the_case(hub):
@@ -109,7 +111,8 @@ def test_a_first_rejection_in_a_joint_route_settles_the_case(hub):
     zr, ny = hub.api("zr-zhao"), hub.api("ny-wang")
     detail = zr.post(f"/api/cases/{case_id}/decision", json=reject("不符合规划")).json()
     assert detail["status"] == "result_issued"
-    assert {t["department"]: t["status"] for t in detail["tasks"]} == {"NY": "cancelled", "ZR": "rejected"}
+    assert {t["department"]: t["status"] for t in detail["tasks"]} == {"NY": "cancelled", "XZ": "cancelled",
+                                                                       "ZR": "rejected"}
     assert case_id not in queue_ids(ny)
     assert ny.post(f"/api/cases/{case_id}/decision", json=APPROVE).json()["reason"] == "not_open"
 
