@@ -109,6 +109,9 @@ class CaseDetail(CaseSummary):
     form: dict[str, str]
     materials: list[str]
     result: SignedResult | None
+    # What the county hub decided on a conflict about this case, and why; the case version it last named.
+    hub_note: str = ""
+    hub_version: int = 1
 
 
 class SyncReportOut(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,12 @@ VILLAGE = "泗城镇平兰村便民服务站"
 
 def valid_id(first17: str = "45102719800101234") -> str:
     return first17 + check_character(first17)
+
+
+def resident_id() -> str:
+    """A valid ID number of its own for each case: the same ID twice for one item is a duplicate application."""
+    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(365 * 50))
+    return valid_id(f"451027{born:%Y%m%d}{secrets.randbelow(1000):03d}")
 
 
 class Hub:
@@ -149,7 +156,7 @@ class FakePoint:
             "receipt_no": f"PL-{case_id[:8]}",
             "item_code": item_code,
             "catalog_version": 1,
-            "applicant": {"name": "韦秀兰", "id_number": valid_id(), "phone": "13807761234"},
+            "applicant": {"name": "韦秀兰", "id_number": resident_id(), "phone": "13807761234"},
             "form": {"insured_category": "普通居民"},
             "materials": ["id_card", "hukou"],
             "received_at": datetime.now(timezone.utc).isoformat(),

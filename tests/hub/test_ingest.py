@@ -9,7 +9,7 @@ import httpx
 from sqlmodel import select
 
 from hub import create_app
-from hub.models import Case, OutMessage, Point, RawEnvelope, ReviewTask
+from hub.models import Case, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
 from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
 
@@ -58,7 +58,12 @@ def test_same_seq_with_same_content_is_duplicate_and_different_content_is_confli
     with hub.db() as session:
         outcomes = sorted(raw.outcome for raw in session.exec(select(RawEnvelope)).all())
         assert outcomes == ["accepted", "conflict"], "both versions are kept"
-        assert len(session.exec(select(Case)).all()) == 1, "the parked one is not applied"
+        # The second copy is a case received after a restore: applied, and parked as a fork until an operator looks.
+        assert len(session.exec(select(Case)).all()) == 2
+        # Same resident, same item: a duplicate application as well.
+        conflicts = {c.kind: c for c in session.exec(select(Conflict)).all()}
+        assert sorted(conflicts) == ["duplicate", "fork"]
+        assert (conflicts["fork"].status, conflicts["fork"].seq) == ("open", 1)
 
 
 def test_bad_signature_and_unknown_point_are_rejected_and_not_stored(hub):

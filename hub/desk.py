@@ -1,0 +1,195 @@
+"""The conflict desk: the queue of parked conflicts and what operators decide on them.
+
+Every resolution is audited and its outcome goes, as a RECONCILED message,
+to every point involved, whose case page then shows what the hub decided and
+why. The actions offered fit the conflict's type (``ACTIONS``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from sync import Identity
+
+from .audit import append_audit
+from .cases import case_detail, point_names, record_event
+from .db import as_utc, iso, utc_now
+from .models import Case, Conflict, ReviewTask, Staff
+from .reconcile import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points, withdraw
+from .review import ReviewError, request_supplement
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "same_field": ("take_left", "take_right", "merge", "reject"),
+    "duplicate": ("merge_cases", "keep_both", "reject"),
+    "after_decision": ("take_left", "take_right", "reject"),
+    "catalog_drift": ("accept_old", "supplement", "reject"),
+    "fork": ("keep_both", "reject"),
+    "identity": ("take_left", "take_right", "supplement", "reject"),
+}
+KINDS = (*CONFLICT_KINDS, PARALLEL_UPDATE)
+STATUSES = ("open", "resolved", "merged")
+# What the point reads when the operator wrote no note.
+DEFAULT_NOTES = {
+    "take_left": "the hub kept the version it already had",
+    "take_right": "the hub took the version this point sent",
+    "merge": "the hub merged the two versions field by field",
+    "merge_cases": "the two applications were merged into one; both receipts stay valid for pickup",
+    "keep_both": "the hub keeps both",
+    "accept_old": "accepted under the catalog version in force at intake",
+    "supplement": "the department asks the resident for materials (补正)",
+}
+
+
+class DeskError(ValueError):
+    """A refused resolution; ``reason`` is a stable word, ``status`` the HTTP answer."""
+
+    def __init__(self, reason: str, message: str, status: int = 422):
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+def desk_queue(session: Session, *, kind: str | None = None, point: str | None = None,
+               status: str = "open") -> list[dict[str, Any]]:
+    """Conflicts oldest first, optionally of one kind, point (name) and status."""
+    query = select(Conflict).where(Conflict.status == status).order_by(Conflict.created_at)
+    if kind:
+        query = query.where(Conflict.kind == kind)
+    names = point_names(session)
+    rows = session.exec(query.limit(500)).all()
+    now = utc_now()
+    return [_summary(conflict, names, now) for conflict in rows
+            if not point or point in (names.get(conflict.point_id), names.get(conflict.other_point_id))]
+
+
+def _summary(conflict: Conflict, names: dict, now: datetime) -> dict[str, Any]:
+    age = now - as_utc(conflict.created_at)
+    return {"conflict_id": str(conflict.id), "kind": conflict.kind, "status": conflict.status,
+            "point_name": names.get(conflict.point_id, ""), "other_point_name": names.get(conflict.other_point_id, ""),
+            "case_id": conflict.case_id, "other_case_id": conflict.other_case_id, "fields": conflict.fields,
+            "created_at": iso(conflict.created_at), "age_hours": round(age.total_seconds() / 3600, 1)}
+
+
+def find_conflict(session: Session, conflict_id: str) -> Conflict | None:
+    try:
+        return session.get(Conflict, uuid.UUID(conflict_id))
+    except ValueError:
+        return None
+
+
+def conflict_view(session: Session, conflict: Conflict) -> dict[str, Any]:
+    """Both versions side by side (differing fields marked), the cases' histories, the actions."""
+    names = point_names(session)
+    left, right = conflict.left or {}, conflict.right or {}
+    rows = [{"field": key, "left": left.get(key, ""), "right": right.get(key, ""),
+             "differs": left.get(key) != right.get(key)} for key in sorted(set(left) | set(right))]
+    cases = [case_detail(session, case) for case_id in (conflict.other_case_id, conflict.case_id)
+             if case_id and (case := session.get(Case, case_id)) is not None]
+    return {**_summary(conflict, names, utc_now()), "rows": rows, "detail": conflict.detail,
+            "actions": list(ACTIONS.get(conflict.kind, ())) if conflict.status == "open" else [],
+            "cases": cases, "resolution": conflict.resolution, "resolution_note": conflict.resolution_note,
+            "resolved_by": conflict.resolved_by, "resolved_at": iso(conflict.resolved_at)}
+
+
+def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, note: str = "",
+            choices: dict[str, str] | None = None, identity: Identity) -> Conflict:
+    """Carry out ``action`` on an open conflict, audit it and tell the points involved."""
+    if conflict.status != "open":
+        raise DeskError("not_open", "this conflict was already resolved", 409)
+    if action not in ACTIONS.get(conflict.kind, ()):
+        raise DeskError("bad_action", f"choose one of: {', '.join(ACTIONS.get(conflict.kind, ()))}")
+    note = note.strip()[:2000]
+    if action == "reject" and not note:
+        raise DeskError("reason_required", "write the reason for rejecting: the point and the resident read it")
+    case = session.get(Case, conflict.case_id) if conflict.case_id else None
+    other = session.get(Case, conflict.other_case_id) if conflict.other_case_id else None
+    if action in ("take_right", "merge") and conflict.kind == "same_field":
+        chosen = _merged_values(conflict, choices or {}) if action == "merge" else dict(conflict.right)
+        apply_fields(session, case, chosen, point_id=None, seq=0, source=f"conflict:{conflict.id}",
+                     actor=staff.username)
+    elif action == "take_right" and conflict.kind == "after_decision":
+        if conflict.detail.get("intent") == "withdraw":
+            withdraw(session, case, actor=staff.username, note="withdrawal accepted after the decision")
+        else:
+            apply_fields(session, case, conflict.detail.get("form", {}), point_id=None, seq=0,
+                         source=f"conflict:{conflict.id}", actor=staff.username)
+    elif action in ("take_left", "take_right") and conflict.kind == "identity":
+        source, target = (other, case) if action == "take_left" else (case, other)
+        target.applicant = {**target.applicant, "name": source.applicant.get("name", "")}
+        session.add(target)
+        record_event(session, target.id, actor=staff.username, action="applicant_corrected",
+                     note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})")
+    elif action == "merge_cases":
+        _merge_cases(session, kept=other, merged=case, staff=staff)
+    elif action == "supplement":
+        _supplement(session, conflict, case, staff, note, identity)
+    elif action == "reject" and conflict.kind in ("duplicate", "catalog_drift", "fork", "identity"):
+        _refuse(session, case, staff, note)
+    conflict.status, conflict.resolution, conflict.resolution_note = "resolved", action, note
+    conflict.resolved_by, conflict.resolved_at = staff.username, utc_now()
+    session.add(conflict)
+    for touched in (case, other):
+        if touched is not None:
+            record_event(session, touched.id, actor=staff.username, action="conflict_resolved",
+                         note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""))
+    append_audit(session, actor=staff.username, action="conflict_resolved", subject=f"conflict:{conflict.id}",
+                 detail={"kind": conflict.kind, "action": action, "case_id": conflict.case_id,
+                         "other_case_id": conflict.other_case_id})
+    tell_points(session, conflict, [conflict.point_id, *([conflict.other_point_id] if conflict.other_point_id else [])],
+                outcome=action, note=note or DEFAULT_NOTES.get(action, action), identity=identity)
+    session.flush()
+    return conflict
+
+
+def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:
+    missing = [name for name in conflict.right if choices.get(name) not in ("left", "right")]
+    if missing:
+        raise DeskError("choices_required", f"choose left or right for: {', '.join(missing)}")
+    return {name: (conflict.right if choices[name] == "right" else conflict.left).get(name, "")
+            for name in conflict.right}
+
+
+def _cancel_tasks(session: Session, case: Case) -> None:
+    for task in session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all():
+        if task.status in ("open", "waiting", "supplement"):
+            task.status = "cancelled"
+            session.add(task)
+
+
+def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff) -> None:
+    """The newer application joins the older one; its receipt still collects the one result."""
+    _cancel_tasks(session, merged)
+    merged.status, merged.merged_into = "merged", kept.id
+    session.add(merged)
+    record_event(session, kept.id, actor=staff.username, action="merged",
+                 note=f"receipt {merged.receipt_no} merged into this case; it collects the same result")
+
+
+def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> None:
+    if case is None or case.decision:
+        return
+    _cancel_tasks(session, case)
+    case.status, case.reason = "refused", note
+    session.add(case)
+
+
+def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, note: str,
+                identity: Identity) -> None:
+    """补正 through the department loop (hub/review.py): the caller must be able to decide the case."""
+    if conflict.kind == "catalog_drift":
+        before = set(filter(None, conflict.left.get("required_materials", "").split(", ")))
+        materials = sorted(set(filter(None, conflict.right.get("required_materials", "").split(", "))) - before)
+    else:
+        materials = ["id_card"]
+    conflict.status = "resolved"  # the supplement request is the resolution; the case must not stay blocked
+    session.add(conflict)
+    try:
+        request_supplement(session, case_id=case.id, staff=staff, materials=materials or ["id_card"],
+                           note=note or DEFAULT_NOTES["supplement"], identity=identity)
+    except ReviewError as exc:
+        conflict.status = "open"
+        raise DeskError(exc.reason, f"the supplement request was refused: {exc}", exc.status) from None
