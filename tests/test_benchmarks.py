@@ -31,3 +31,9 @@ def test_bench_sync_runs_scaled_down_and_reports_every_figure():
     assert 1.0 <= float(figures["a_wire_ratio"]) < 3.0
     assert float(figures["a_time_ratio"]) >= 1.0, "nothing crosses the link faster than its line rate"
     assert float(figures["d_idle_kb_per_day"]) <= 100, "an idle point stays within 100 KB a day"
+
+
+def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
+    figures = result_line("bench_reconcile.py", "--points", "6", "--cases", "10", "--conflict-rate", "0.1")
+    assert int(figures["expected"]) >= 6, "every conflict type is injected"
+    assert figures["detected"] == figures["expected"] and figures["false_positives"] == "0"
