@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable
 from sync.idnumber import mask_id_number
+from sync.resultcode import result_code
 from sync.web import gettext as _
 from sync.workdays import COUNTY_TIMEZONE, default_calendar
 
@@ -84,8 +85,8 @@ def new_case():
     if item is None:
         if code:
             flash(_("No service item with this code."))
-        return render_template("items.html", items=found, query=request.args.get("q", ""), level=state.level,
-                               departments=departments)
+        elsewhere = {item.code: refused.levels for item in found if (refused := level_refusal(item, state.level))}
+        return render_template("items.html", items=found, query=request.args.get("q", ""), elsewhere=elsewhere)
     values, ticked = draft_values(draft) if draft and request.method == "GET" else ({}, [])
     if request.method == "POST":
         values, ticked = dict(request.form), request.form.getlist("materials")
@@ -232,6 +233,7 @@ def pickup():
     return render_template("pickup.html", error=error, values=values), (422 if error else 200)
 
 
+RATING_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
 PICKUP_MESSAGES = {
     "not_found": "No case has this receipt number. Check the number on the receipt.",
     "not_ready": "The result for this case is not ready (or was already collected).",
@@ -252,11 +254,13 @@ def handover(case_id: str):
         with db.session_scope(data_dir()) as dbs:
             signed = verified_result(dbs, case)
             departments = department_names(get_state(dbs))
+            item = get_item(dbs, case.item_code)
     except PickupError as exc:
         return render_template("message.html", title=_("Result not valid"), message=_(PICKUP_MESSAGES[exc.reason])), 409
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           collected_at=as_utc(case.collected_at).astimezone(COUNTY_TIMEZONE), qr=qr_svg(case.receipt_no))
+                           collected_at=as_utc(case.collected_at).astimezone(COUNTY_TIMEZONE),
+                           qr=qr_svg(result_code(signed)), item=item, rating_labels=RATING_LABELS)
 
 
 @bp.get("/sync")
