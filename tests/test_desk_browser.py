@@ -1,0 +1,34 @@
+"""Resolving a conflict from the desk in headless Chromium: queue → side by side → merge → the point hears it."""
+
+from __future__ import annotations
+
+import pytest
+from test_browser import browser, log_in, shot  # noqa: F401  (the module-scoped Chromium fixture)
+from test_reconcile import intake, parked, resident
+
+from cluster import wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa: F811
+    hub = cluster.start_hub()
+    point = cluster.start_point("平兰村便民服务站", "village")
+    staff, operator = point.api("staff"), hub.api("admin")
+    intake(staff, resident(7))
+    twin = intake(staff, resident(7))
+    conflict = parked(operator, "duplicate", twin)
+
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    log_in(page, hub.url, "admin", hub.logins["admin"])
+    page.goto(hub.url + "/desk?kind=duplicate")
+    page.click(f"a[href$='{conflict['conflict_id']}']")
+    assert page.locator("#side-by-side tr.differs").count() >= 1, "the receipts differ and are highlighted"
+    page.click("button[value=reject]")
+    assert "驳回理由" in page.locator("#desk-error").inner_text(), "a rejection without a reason is refused"
+    page.click("button[value=merge_cases]")
+    assert "已处理" in page.locator("#conflict-status").inner_text()
+    shot(page, "desk-resolved")
+    note = wait_until(lambda: staff.get(f"/api/cases/{twin}").json()["hub_note"], timeout=60,
+                      what="the desk's outcome at the point")
+    assert note.startswith("merge_cases")
