@@ -8,17 +8,19 @@ from flask import Blueprint, current_app, g, request
 from sqlmodel import select
 
 from sync.web import api_error, openapi_document, parse_json_body
+from sync.workdays import county_date
 
 from . import schemas
 from .auth import api_auth
-from .cases import can_view, case_detail, queue
-from .db import get_session, iso
+from .cases import QUEUE_FILTERS, can_view, case_detail, queue
+from .db import get_session, iso, utc_now
 from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity, current_keyring, publish_current, rotate_keys
 from .models import Case, HubKey
 from .points import PointError, points_overview, revoke_point
-from .review import ReviewError, decide
+from .review import ReviewError, decide, request_supplement
 from .scans import scan_response
+from .supervision import FollowUpError, configured_warn_share, follow_up, report_csv, supervision_report
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -33,7 +35,8 @@ def _visible_case(case_id: str) -> Case | None:
 def get_queue():
     """Open work: a reviewer's own department, or every open case for operators and admins."""
     department = request.args.get("department", "")[:32] or None
-    return {"cases": queue(get_session(), g.staff, department)}
+    filters = {key: request.args.get(key, "")[:128] for key in QUEUE_FILTERS}
+    return {"cases": queue(get_session(), g.staff, department, filters=filters, warn_share=configured_warn_share())}
 
 
 @bp.get("/cases/<case_id>")
@@ -43,7 +46,7 @@ def get_case(case_id: str):
     case = _visible_case(case_id)
     if case is None:
         return api_error(404, "not_found", "no such case in your department")
-    return case_detail(get_session(), case)
+    return case_detail(get_session(), case, warn_share=configured_warn_share())
 
 
 @bp.get("/cases/<case_id>/scans/<scan_id>")
@@ -68,12 +71,70 @@ def post_decision(case_id: str):
         return api_error(404, "not_found", "no such case in your department")
     try:
         case = decide(db, case_id=case_id, staff=g.staff, decision=body.decision, reason=body.reason,
-                      certificate_no=body.certificate_no, identity=current_identity())
+                      certificate_no=body.certificate_no, result_fields=body.result_fields,
+                      identity=current_identity())
     except ReviewError as exc:
         db.rollback()
         return api_error(exc.status, exc.reason, str(exc))
     db.commit()
-    return case_detail(db, case)
+    return case_detail(db, case, warn_share=configured_warn_share())
+
+
+@bp.post("/cases/<case_id>/supplement")
+@api_auth("reviewer", "admin")
+def post_supplement(case_id: str):
+    """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
+    body = parse_json_body(schemas.SupplementRequestBody)
+    if not isinstance(body, schemas.SupplementRequestBody):
+        return body
+    db = get_session()
+    if _visible_case(case_id) is None:
+        return api_error(404, "not_found", "no such case in your department")
+    try:
+        case = request_supplement(db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note,
+                                  identity=current_identity())
+    except ReviewError as exc:
+        db.rollback()
+        return api_error(exc.status, exc.reason, str(exc))
+    db.commit()
+    return case_detail(db, case, warn_share=configured_warn_share())
+
+
+def _supervision() -> dict:
+    return supervision_report(get_session(), today=county_date(utc_now()), warn_share=configured_warn_share(),
+                              chinese=g.get("lang", "zh") == "zh")
+
+
+@bp.get("/supervision")
+@api_auth("operator", "admin")
+def get_supervision():
+    """Electronic supervision: per department on-time rate, open, warning and overdue; per point backlog."""
+    return _supervision()
+
+
+@bp.get("/supervision.csv")
+@api_auth("operator", "admin")
+def get_supervision_csv():
+    """The supervision figures as CSV."""
+    return current_app.response_class(report_csv(_supervision()), mimetype="text/csv",
+                                      headers={"Content-Disposition": "attachment; filename=supervision.csv"})
+
+
+@bp.post("/ratings/<case_id>/follow-up")
+@api_auth("operator", "admin")
+def post_follow_up(case_id: str):
+    """Note what was done about a rating of 1 or 2; ``close`` ends the follow-up."""
+    body = parse_json_body(schemas.FollowUpRequest)
+    if not isinstance(body, schemas.FollowUpRequest):
+        return body
+    db = get_session()
+    try:
+        rating = follow_up(db, case_id[:36], note=body.note, close=body.close, actor=g.staff.username)
+    except FollowUpError as exc:
+        db.rollback()
+        return api_error(404 if exc.reason == "not_found" else 422, exc.reason, str(exc))
+    db.commit()
+    return {"case_id": rating.case_id, "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note}
 
 
 @bp.get("/points")
@@ -161,6 +222,16 @@ _OPERATIONS = [
     {"path": "/api/cases/{case_id}/decision", "method": "POST", "summary": "Decide a department task",
      "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422],
      "parameters": [_CASE_ID]},
+    {"path": "/api/cases/{case_id}/supplement", "method": "POST",
+     "summary": "Request a supplement (补正): the time limit pauses", "request": schemas.SupplementRequestBody,
+     "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422], "parameters": [_CASE_ID]},
+    {"path": "/api/supervision", "method": "GET", "summary": "Supervision figures per department and point",
+     "response": schemas.SupervisionResponse, "errors": [401, 403]},
+    {"path": "/api/supervision.csv", "method": "GET", "summary": "Supervision figures as CSV", "response": None,
+     "errors": [401, 403]},
+    {"path": "/api/ratings/{case_id}/follow-up", "method": "POST", "summary": "Follow up a rating of 1 or 2",
+     "request": schemas.FollowUpRequest, "response": None, "errors": [400, 401, 403, 404, 422],
+     "parameters": [_CASE_ID]},
     {"path": "/api/points", "method": "GET", "summary": "List points", "response": schemas.PointsResponse,
      "errors": [401, 403]},
     {"path": "/api/points", "method": "POST", "summary": "Add a point and issue its enrollment token",
@@ -187,7 +258,8 @@ def get_openapi():
     models = [schemas.LoginRequest, schemas.LoginResponse, schemas.QueueResponse, schemas.CaseDetail,
               schemas.DecisionRequest, schemas.PointsResponse, schemas.PointCreate, schemas.PointCreated,
               schemas.EnrollRequest, schemas.EnrollResponse, schemas.PushResponse, schemas.Health,
-              schemas.PointPublic, schemas.HubKeysResponse, schemas.KeyRotateRequest]
+              schemas.PointPublic, schemas.HubKeysResponse, schemas.KeyRotateRequest,
+              schemas.SupplementRequestBody, schemas.SupervisionResponse, schemas.FollowUpRequest]
     return openapi_document(
         title="pointkit hub", version="1",
         description="County hub staff API. Point sync (push, pull, catalog) is binary and documented "

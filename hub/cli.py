@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,26 +13,49 @@ import click
 from sqlmodel import Session, select
 
 from sync import Identity
+from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
 from sync.bundle import BundleError
 
 from .accounts import AccountError, create_staff
 from .bundles import export_point_bundle, import_point_bundle
 from .audit import verify_audit
-from .catalog import CatalogError, import_catalog, load_catalog_file
-from .db import database_url, init_db, iso, make_engine, session_scope
+from .catalog import CatalogError, export_catalog, import_catalog, version_document
+from .catalogdiff import diff_documents
+from .catalogfiles import read_catalog
+from .db import DATABASE_FILE, DATABASE_URL_ENV, database_url, init_db, iso, make_engine, session_scope
 from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
 from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
+from .cases import case_detail, find_case
 from .points import PointError, points_overview, revoke_point
 from .relay import assign_relay
+from .supervision import start_supervisor, supervise_once
+from .timelimits import DEFAULT_WARN_SHARE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
 
-data_option = click.option(
+_data_dir_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="The hub's data directory (database, keys, logs).")
+    help="The hub's data directory (keys, scans, logs; the database too unless --database-url says otherwise).")
+
+
+def _use_database_url(_ctx: click.Context, _param: click.Parameter, url: str | None) -> None:
+    # hub.db.database_url is the one place that resolves the URL, for everything this process opens.
+    if url:
+        os.environ[DATABASE_URL_ENV] = url
+
+
+_database_url_option = click.option(
+    "--database-url", envvar=DATABASE_URL_ENV, show_envvar=True, expose_value=False, callback=_use_database_url,
+    metavar="URL", help="The hub's database, e.g. postgresql+psycopg://USER@HOST:5432/NAME for several hub "
+                        "processes on one PostgreSQL; default: SQLite (hub.db) in the data directory.")
+
+
+def data_option(command):
+    """--data DIR and --database-url URL: where a hub command finds its files and its database."""
+    return _data_dir_option(_database_url_option(command))
 
 
 def _engine(data_dir: Path):
@@ -87,7 +111,11 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
-def serve(data_dir: Path, host: str, port: int, threads: int) -> None:
+@click.option("--warn-share", default=DEFAULT_WARN_SHARE, show_default=True, type=click.FloatRange(0.1, 1.0),
+              help="Share of a time limit used up when a case turns yellow (warning).")
+@click.option("--supervise-every", default=300, show_default=True, type=click.IntRange(0),
+              help="Seconds between supervision rounds (deemed approvals); 0 turns the timer off.")
+def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, supervise_every: int) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -96,7 +124,9 @@ def serve(data_dir: Path, host: str, port: int, threads: int) -> None:
     from . import create_app
 
     _configure_logging(data_dir)
-    app = create_app(data_dir)
+    app = create_app(data_dir, test_config={"WARN_SHARE": warn_share})
+    if supervise_every:
+        start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every)
     run_server(app, host, port, threads=threads,
                on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s", data_dir, host, port))
 
@@ -248,18 +278,62 @@ def catalog() -> None:
 
 
 @catalog.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
 @data_option
-def catalog_import(file: Path, data_dir: Path) -> None:
-    """Import a catalog JSON FILE; a new signed version is made only if something changed."""
+@click.option("--dry-run", is_flag=True, help="Only print what would change; store nothing.")
+def catalog_import(file: Path, data_dir: Path, dry_run: bool) -> None:
+    """Import FILE: a catalog .json, or CSV tables (a folder or .zip; see docs/catalog.md).
+
+    A new signed version is made only if something changed; items missing from FILE are withdrawn in it.
+    """
     try:
-        parsed = load_catalog_file(file)
+        source = read_catalog(file)
         with _hub(data_dir) as (session, identity):
-            result = import_catalog(session, parsed, identity=identity, source=file.name)
+            result = import_catalog(session, source.catalog, identity=identity, source=file.name,
+                                    locate=source.locate, dry_run=dry_run)
+    except CatalogError as exc:
+        raise click.ClickException(f"{file} was not imported; fix these and import again:\n{exc}") from None
+    for line in result.changes.lines():
+        click.echo(line)
+    if not result.changed:
+        state = "unchanged, still version"
+    else:
+        state = "dry run: nothing stored; would make version" if dry_run else "new version"
+    click.echo(f"Catalog {state} {result.version}: {result.departments} departments, {result.items} items"
+               + (f" ({result.changes.summary()})" if result.changed else ""))
+
+
+@catalog.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True,
+              help="json: one file; csv: departments/items/materials/fields.csv in folder FILE (or FILE.zip).")
+@click.option("--version", "version", type=int, default=None, help="Catalog version to export (default: current).")
+@data_option
+def catalog_export(file: Path, fmt: str, version: int | None, data_dir: Path) -> None:
+    """Write the catalog to FILE for editing in Excel or a text editor; importing it unchanged makes no version."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            written = export_catalog(session, file, fmt, version)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
-    state = "new version" if result.changed else "unchanged, still version"
-    click.echo(f"Catalog {state} {result.version}: {result.departments} departments, {result.items} items")
+    click.echo("Wrote " + ", ".join(written))
+
+
+@catalog.command("diff")
+@click.argument("version_from", type=int)
+@click.argument("version_to", type=int)
+@data_option
+def catalog_diff(version_from: int, version_to: int, data_dir: Path) -> None:
+    """Print what changed from catalog version VERSION_FROM to VERSION_TO, item by item and field by field."""
+    with _hub(data_dir) as (session, _identity):
+        documents = [version_document(session, number) for number in (version_from, version_to)]
+    missing = [str(number) for number, document in zip((version_from, version_to), documents) if document is None]
+    if missing:
+        raise click.ClickException(f"the hub has no catalog version {', '.join(missing)}")
+    changes = diff_documents(*documents)
+    for line in changes.lines():
+        click.echo(line)
+    click.echo(f"Version {version_from} → {version_to}: {changes.summary()}")
 
 
 @main.group()
@@ -286,6 +360,36 @@ def users_add(username: str, role: str, department: str | None, password: str, d
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary)
+
+
+@main.command(help="Write an encrypted backup of an SQLite hub's data directory (database, keys, scans) to FILE. "
+                   "Safe while the hub is serving. A hub on PostgreSQL: see docs/deploy.md.")
+@data_option
+@passphrase_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
+    _engine(data_dir).dispose()
+    if not database_url(data_dir).startswith("sqlite"):
+        raise click.ClickException("this hub's database is PostgreSQL: back it up with pg_dump and copy the data "
+                                   "directory's keys, as docs/deploy.md describes")
+    try:
+        info = write_backup(data_dir, DATABASE_FILE, file, read_passphrase(passphrase_file, confirm=True), kind="hub")
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {file}: {describe(info)}")
+    click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+
+
+@main.command(help="Restore an encrypted hub backup FILE into a new data directory.")
+@data_option
+@passphrase_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
+    try:
+        info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind="hub")
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {describe(info)} into {data_dir}")
 
 
 @main.command("import-bundle")
@@ -330,3 +434,44 @@ def export_bundle(file: Path, point_name: str, data_dir: Path) -> None:
         engine.dispose()
     click.echo(f"Bundle for {report.point_name} written to {file}: {report.messages} message(s) "
                f"(up to number {report.cursor}), acks for {report.acks} envelope(s)")
+
+
+@main.command()
+@data_option
+def supervise(data_dir: Path) -> None:
+    """Run one supervision round now: deem approved every silence-is-consent case past its legal limit."""
+    engine = _engine(data_dir)
+    try:
+        deemed = supervise_once(engine, data_dir)
+    finally:
+        engine.dispose()
+    for case_id in deemed:
+        click.echo(f"{case_id}\tdeemed approved")
+    click.echo(f"Supervision done: {len(deemed)} case(s) deemed approved.")
+
+
+@main.group()
+def cases() -> None:
+    """Look at cases as the hub records them."""
+
+
+@cases.command("show")
+@click.argument("case_id")
+@data_option
+def cases_show(case_id: str, data_dir: Path) -> None:
+    """Print case CASE_ID (id or receipt number): state, deadlines, department tasks and the full timeline."""
+    with _hub(data_dir) as (session, _identity):
+        found = find_case(session, case_id)
+        if found is None:
+            raise click.ClickException(f"no case with id or receipt number {case_id!r}")
+        detail = case_detail(session, found)
+    click.echo(f"Case {detail['case_id']} receipt {detail['receipt_no']}: {detail['item_code']} {detail['item_name']}")
+    click.echo(f"Point {detail['point_name']}; status {detail['status']}; time {detail['time']['state']} "
+               f"({detail['time']['elapsed_days']} of {detail['time']['limit_days']} working days); "
+               f"due {detail['due_date']}, legal limit {detail['legal_due_date']}, paused {detail['paused_days']} day(s)")
+    for task in detail["tasks"]:
+        click.echo(f"  task {task['department']} stage {task['stage']}: {task['status']}"
+                   + (f" by {task['decided_by']}" if task["decided_by"] else "")
+                   + (f" ({task['reason']})" if task["reason"] else ""))
+    for event in detail["events"]:
+        click.echo("\t".join([event["at"] or "", event["actor"], event["action"], event["note"]]))

@@ -11,25 +11,28 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, select
 
 from sync import CaseCollected, Envelope, EnvelopeError, Identity, Kind, SignatureError, SubmitCase
 from sync.envelope import Header
-from sync.messages import POINT_INTENTS
+from sync.messages import POINT_INTENTS, AmendCase, RateCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
 
 from .cases import record_event
-from .catalog import find_item
+from .catalog import find_item, outdated_item_note
 from .db import as_utc, utc_now
 from .keys import Keyring
-from .models import Case, Point, RawEnvelope
-from .outbox import send_status
+from .models import Case, Point, Rating, RawEnvelope
+from .outbox import note_protocol, send_status
 from .points import point_keys, point_verifiers, record_point_keys
+from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork
+from .review import receive_supplement
 from .routing import route_case
 from .scans import ScanError, expect_scans
 
@@ -118,31 +121,49 @@ def _ingest_one(session: Session, frame: bytes, keyring: Keyring) -> IngestResul
         _verify_sender(session, envelope, point)
     except EnvelopeError as exc:
         return IngestResult(envelope_id, "rejected", exc.reason, str(exc))
+    note_protocol(session, point, header.version, keyring.current)
     if header.kind not in POINT_INTENTS and header.kind != Kind.POINT_KEYS:
         return IngestResult(envelope_id, "rejected", "unsupported_kind",
                             f"the hub does not accept {header.kind.name} envelopes from points yet")
 
     known = session.exec(select(RawEnvelope).where(RawEnvelope.envelope_id == envelope_id)).first()
-    if known is not None and known.outcome == "received" and known.point_id == point.id:
+    if known is not None and known.point_id == point.id and (known.outcome == "received"
+                                                             or known.reason == FORK_UNAPPLIED):
         # Stored, then the hub stopped before applying it (a crash between the two commits):
         # apply it now rather than answer "duplicate" for something never applied.
-        return _apply(session, envelope, known, point, keyring)
+        return _apply_or_park(session, envelope, known, point, keyring)
     if known is not None:
         return _answer_known(known, point)
+    # The first copy of (point, seq) is the one a second copy is compared with (a fork is parked beside it).
     same_seq = session.exec(select(RawEnvelope).where(
-        RawEnvelope.point_id == point.id, RawEnvelope.seq == header.seq, RawEnvelope.outcome != "conflict")).first()
+        RawEnvelope.point_id == point.id, RawEnvelope.seq == header.seq).order_by(RawEnvelope.received_at)).first()
     if same_seq is not None:
         return _same_seq(session, envelope, same_seq, point, keyring)
 
     raw = _store_raw(session, envelope, point, "received")
+    return _apply_or_park(session, envelope, raw, point, keyring)
+
+
+def _apply_or_park(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
+                   keyring: Keyring) -> IngestResult:
+    """Apply a stored envelope; if applying fails, the envelope stays stored and parked for an operator."""
+    envelope_id = raw.envelope_id
     try:
-        return _apply(session, envelope, raw, point, keyring)
+        try:
+            return _apply(session, envelope, raw, point, keyring)
+        except DBAPIError:
+            # Another hub process applying related content at once (a second envelope with the same
+            # case id) can fail this transaction at a unique key or in a deadlock; once the other has
+            # committed, applying again sees what it did.
+            session.rollback()
+            return _apply(session, envelope, raw, point, keyring)
     except Exception as exc:
         session.rollback()
         # The type only: the message of a failed apply may quote the payload (a resident's data).
         log.error("applying envelope %s failed (%s); parked", envelope_id, type(exc).__name__)
         raw = session.get(RawEnvelope, raw.id)
-        raw.outcome, raw.reason = "parked", "apply_failed"
+        # A fork's second copy stays out of the one-per-(point, seq) index.
+        raw.outcome, raw.reason = "conflict" if raw.reason == FORK_UNAPPLIED else "parked", "apply_failed"
         session.add(raw)
         session.commit()
         return IngestResult(envelope_id, "accepted", "parked", "stored; an operator will apply it")
@@ -171,10 +192,11 @@ def _same_seq(session: Session, envelope: Envelope, stored: RawEnvelope, point: 
         same = False
     if same:
         return IngestResult(envelope_id, "duplicate", "", f"sequence {stored.seq} already received")
-    _store_raw(session, envelope, point, "conflict", reason="seq_reused")
+    # A fork (a point restored from an old backup): keep both copies; the second is applied like any
+    # other envelope (a case received after the restore is a real case), and the fork is parked.
+    raw = _store_raw(session, envelope, point, "conflict", reason=FORK_UNAPPLIED)
     log.warning("point %s reused seq %s with different content; parked as conflict", point.id, stored.seq)
-    return IngestResult(envelope_id, "conflict", "seq_reused",
-                        f"sequence {stored.seq} was already used for other content; parked for an operator")
+    return _apply_or_park(session, envelope, raw, point, keyring)
 
 
 def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str = "") -> RawEnvelope:
@@ -198,21 +220,36 @@ def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str,
 def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
            keyring: Keyring) -> IngestResult:
     envelope_id = raw.envelope_id
+    raw = _claim(session, raw)
+    if raw.outcome != "received" and raw.reason != FORK_UNAPPLIED:
+        session.rollback()
+        return _answer_known(raw, point)
     intent = None
     identity = keyring.current
+    forked = raw.reason == FORK_UNAPPLIED
     try:
         payload = envelope.open(keyring.opening_keys())
         if envelope.header.kind == Kind.POINT_KEYS:
             status, reason, message = _apply_point_keys(session, payload, point)
-            raw.outcome, raw.reason = status, reason
+            raw.outcome, raw.reason = "conflict" if forked else status, reason
             session.add(raw)
             session.commit()
             return IngestResult(envelope_id, status, reason, message)
         intent = POINT_INTENTS[envelope.header.kind].model_validate(payload)
         if isinstance(intent, SubmitCase):
-            status, reason, message = _apply_submit(session, intent, point, identity)
+            status, reason, message = _apply_submit(session, intent, point, identity, raw)
         elif isinstance(intent, CaseCollected):
             status, reason, message = _apply_collected(session, intent, point)
+        elif isinstance(intent, SupplementCase):
+            status, reason, message = _apply_supplement(session, intent, point)
+        elif isinstance(intent, RateCase):
+            status, reason, message = _apply_rating(session, intent, point)
+        elif isinstance(intent, AmendCase):
+            status, reason, message = apply_amend(session, _own_case(session, intent.case_id, point), intent,
+                                                  point, raw)
+        elif isinstance(intent, WithdrawCase):
+            status, reason, message = apply_withdraw(session, _own_case(session, intent.case_id, point), intent,
+                                                     point, raw, identity)
         else:
             raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
     except (EnvelopeError, Refusal, SignatureError) as exc:
@@ -226,11 +263,35 @@ def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
         # Undo any half-applied rows; the raw envelope stays (it was committed before).
         session.rollback()
         raw = session.get(RawEnvelope, raw.id)
-    raw.outcome, raw.reason = status, reason
     raw.case_id = getattr(intent, "case_id", None)
+    if forked:
+        status, reason, message = _fork(session, raw, point, identity, status, reason, message)
+    raw.outcome, raw.reason = "conflict" if forked else status, reason
     session.add(raw)
     session.commit()
     return IngestResult(envelope_id, status, reason, message)
+
+
+def _claim(session: Session, raw: RawEnvelope) -> RawEnvelope:
+    """The stored envelope as committed now, locked until this transaction ends.
+
+    Two hub processes can both hold an envelope still to apply (a point pushed it through both):
+    the lock makes the second wait for the first, and then it sees what the first decided.
+    """
+    return session.get(RawEnvelope, raw.id, with_for_update=True, populate_existing=True)
+
+
+def _fork(session: Session, raw: RawEnvelope, point: Point, identity: Identity, status: str, reason: str,
+          message: str) -> tuple[str, str, str]:
+    """Record the fork beside the applied second copy; the answer is "conflict" unless it was rejected."""
+    first = session.exec(select(RawEnvelope).where(
+        RawEnvelope.point_id == point.id, RawEnvelope.seq == raw.seq, RawEnvelope.id != raw.id)
+        .order_by(RawEnvelope.received_at)).first()
+    record_fork(session, first, raw, point, raw.case_id if status != "rejected" else None, identity)
+    if status == "rejected":
+        return status, reason, message
+    return "conflict", "seq_reused", (f"sequence {raw.seq} was already used for other content; both kept and "
+                                      f"parked for an operator; continue from a fresh sequence")
 
 
 def _apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> tuple[str, str, str]:
@@ -247,7 +308,8 @@ def _apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -
     return "accepted", "", "new point keys recorded"
 
 
-def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity) -> tuple[str, str, str]:
+def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity,
+                  raw: RawEnvelope) -> tuple[str, str, str]:
     try:
         uuid.UUID(intent.case_id)
     except ValueError:
@@ -257,12 +319,16 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         if existing.point_id == point.id:
             return "duplicate", "case_exists", "this case was already received"
         return "conflict", "case_id_taken", "another point already sent a case with this id; parked"
+    if intent.clock_offset_ms is not None:
+        point.clock_offset_ms = intent.clock_offset_ms
+        session.add(point)
     item = find_item(session, intent.item_code)
     case = Case(
         id=intent.case_id, point_id=point.id, receipt_no=intent.receipt_no, item_code=intent.item_code,
         item_name=item.name_zh if item else "", catalog_version=intent.catalog_version,
         applicant=intent.applicant.model_dump(), form=intent.form, materials=intent.materials,
         staff=intent.staff, received_at=as_utc(intent.received_at), promised_date=intent.promised_date,
+        clock_offset_ms=intent.clock_offset_ms,
     )
     session.add(case)
     session.flush()
@@ -273,6 +339,11 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}")
+    # The point used an older catalog version: keep the case, and show reviewers what changed since.
+    outdated = outdated_item_note(session, intent.item_code, intent.catalog_version)
+    if outdated:
+        record_event(session, case.id, actor="hub", action="catalog_outdated", note=outdated)
+    conflicts = check_submit(session, case, intent, point, raw)
     if item is None:
         case.status = "needs_attention"
         session.add(case)
@@ -282,15 +353,55 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         return "accepted", "unknown_item", note
     route_case(session, case, item)
     send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+    if conflicts:
+        kinds = ", ".join(conflict.kind for conflict in conflicts)
+        return "conflict", conflicts[0].kind, f"case received and routed; parked for an operator ({kinds})"
     return "accepted", "", "case received and routed"
 
 
-def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> tuple[str, str, str]:
-    case = session.get(Case, intent.case_id)
+def _own_case(session: Session, case_id: str, point: Point) -> Case:
+    case = session.get(Case, case_id)
     if case is None:
         raise Refusal("unknown_case", "the hub has no such case")
     if case.point_id != point.id:
         raise Refusal("not_your_case", "this case was received at another point")
+    return case
+
+
+def _apply_supplement(session: Session, intent: SupplementCase, point: Point) -> tuple[str, str, str]:
+    """The resident brought what 补正 asked for: the case returns to the department that asked."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "supplement_requested":
+        # Decided meanwhile (another department rejected): keep the materials out, tell the point why.
+        return "accepted", "not_waiting", "the case no longer waits for materials; nothing changed"
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    case.materials = list(dict.fromkeys([*(case.materials or []), *intent.materials]))
+    # The clock runs again from the resident's return at the point, on the hub's clock.
+    returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
+    stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
+    log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
+    return "accepted", "", "materials received; the case is back with its department"
+
+
+def _apply_rating(session: Session, intent: RateCase, point: Point) -> tuple[str, str, str]:
+    """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "closed":
+        raise Refusal("not_closed", "a case is rated after the result was collected")
+    if session.get(Rating, case.id) is not None:
+        return "duplicate", "already_rated", "this case was already rated"
+    session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
+                       rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
+    record_event(session, case.id, actor=point.name, action="rated",
+                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""))
+    return "accepted", "", "rating recorded"
+
+
+def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> tuple[str, str, str]:
+    case = _own_case(session, intent.case_id, point)
     if case.result is None:
         raise Refusal("no_result", "the hub has issued no result for this case yet")
     if case.status == "closed":

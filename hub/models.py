@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .db import utc_now
@@ -86,6 +86,10 @@ class Point(SQLModel, table=True):
     revoked_at: datetime | None = None
     # The township point this village syncs through (``points add --via``); None: it talks to the hub itself.
     relay_id: uuid.UUID | None = Field(default=None, index=True)
+    # The hub's clock minus the point's, as the point last reported it (time limits start at true intake).
+    clock_offset_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # The protocol version the point's last signed request spoke (1: a point from before versions were named).
+    protocol: int = Field(default=1)
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
@@ -133,7 +137,7 @@ class RawEnvelope(SQLModel, table=True):
     header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    sender_clock_ms: int
+    sender_clock_ms: int = Field(sa_type=BigInteger)  # ms since the epoch: past 32 bits
     received_at: datetime = Field(default_factory=utc_now)
     outcome: str = Field(default="received", max_length=16)
     reason: str = Field(default="", max_length=64)
@@ -163,6 +167,16 @@ class Case(SQLModel, table=True):
     decided_at: datetime | None = None
     result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     closed_at: datetime | None = None
+    # Reconciliation (hub/reconcile.py): 1 on arrival, +1 per applied change; the resident ID's digest
+    # for finding duplicates; the case this one was merged into (its own receipt stays valid).
+    version: int = 1
+    resident_key: str | None = Field(default=None, max_length=64, index=True)
+    merged_into: str | None = Field(default=None, max_length=36)
+    # Time limits (hub/timelimits.py): the legal limit's date, working days paused by 补正, the open pause.
+    legal_due_date: date | None = None
+    clock_offset_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    paused_days: int = 0
+    paused_since: datetime | None = None
 
 
 # One department's part in deciding a case (single, joint or staged route).
@@ -176,6 +190,35 @@ class ReviewTask(SQLModel, table=True):
     reason: str = Field(default="", max_length=2000)
     certificate_no: str = Field(default="", max_length=64)
     decided_at: datetime | None = None
+    # What the department filled in when approving: the item's result fields (validity, ...).
+    result_fields: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# A supplement request (补正) one department made, and when the resident answered it.
+class SupplementRound(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    department_code: str = Field(foreign_key="department.code", max_length=32)
+    materials: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", max_length=2000)
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = Field(default_factory=utc_now)
+    supplemented_at: datetime | None = None
+    supplement_note: str = Field(default="", max_length=2000)
+    paused_days: int = 0
+
+
+# A resident's rating (好差评) of a closed case; a low one is followed up until closed.
+class Rating(SQLModel, table=True):
+    case_id: str = Field(foreign_key="case.id", primary_key=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    score: int
+    comment: str = Field(default="", max_length=500)
+    rated_at: datetime
+    follow_up: str = Field(default="none", max_length=16)  # none | open | closed
+    follow_up_note: str = Field(default="", max_length=2000)
+    followed_up_by: str = Field(default="", max_length=64)
+    followed_up_at: datetime | None = None
 
 
 # One line of a case's timeline.
@@ -238,3 +281,47 @@ class CaseScan(SQLModel, table=True):
     problem: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utc_now)
     completed_at: datetime | None = None
+
+
+# One applied change of a case's fields: which version it made, which fields, whose envelope.
+class CaseRevision(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    version: int
+    fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
+    seq: int = 0
+    source: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# Something the hub parked for an operator on the conflict desk (or merged itself and listed).
+class Conflict(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=24, index=True)
+    status: str = Field(default="open", max_length=16, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    other_point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    other_case_id: str | None = Field(default=None, max_length=36, index=True)
+    envelope_id: str = Field(default="", max_length=36)
+    seq: int = 0
+    fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    left: dict = _json_column()
+    right: dict = _json_column()
+    detail: dict = _json_column()
+    created_at: datetime = Field(default_factory=utc_now, index=True)
+    resolved_at: datetime | None = None
+    resolved_by: str = Field(default="", max_length=64)
+    resolution: str = Field(default="", max_length=24)
+    resolution_note: str = Field(default="", max_length=2000)
+
+
+# A message for a point whose protocol cannot read its kind yet; sealed and sent when the point upgrades.
+class HeldMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    kind: int
+    case_id: str | None = Field(default=None, max_length=36)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime
 
 from sqlmodel import Session, select
 
 from sync import Identity, Kind, ResultDocument, sign_document, utcnow
+from sync.catalog import ServiceItem
+from sync.messages import SupplementRequest
 
 from .cases import record_event
+from .catalog import find_item
 from .db import utc_now
-from .models import Case, Point, ReviewTask, Staff
+from .models import Case, Point, ReviewTask, Staff, SupplementRound
 from .outbox import enqueue
+from .reconcile import open_conflicts
 from .routing import HUB_ACTOR
+from .timelimits import pause, resume
 
 DECISIONS = ("approved", "rejected")
+# Tasks still to decide; a task waiting for the resident's materials is "supplement".
+UNDECIDED = ("open", "waiting", "supplement")
 log = logging.getLogger(__name__)
 
 
@@ -43,25 +51,47 @@ def decidable_task(session: Session, case: Case, staff: Staff) -> ReviewTask | N
     return session.exec(query.order_by(ReviewTask.stage, ReviewTask.department_code)).first()
 
 
-def decide(
-    session: Session, *, case_id: str, staff: Staff, decision: str, reason: str = "", certificate_no: str = "",
-    identity: Identity,
-) -> Case:
-    """Record one department's decision and, when the outcome is known, issue the result."""
+def _open_task(session: Session, case_id: str, staff: Staff) -> tuple[Case, ReviewTask]:
     case = session.get(Case, case_id)
     if case is None:
         raise ReviewError("not_found", "no such case", 404)
-    if decision not in DECISIONS:
-        raise ReviewError("bad_decision", "decision must be 'approved' or 'rejected'", 422)
-    reason, certificate_no = reason.strip(), certificate_no.strip()
-    if decision == "rejected" and not reason:
-        raise ReviewError("reason_required", "a rejection needs a reason the resident can read", 422)
     task = decidable_task(session, case, staff)
     if task is None:
         raise ReviewError("not_open", "there is no open task on this case for your department", 409)
+    return case, task
+
+
+def check_result_fields(item: ServiceItem | None, values: dict[str, str] | None) -> dict[str, str]:
+    """The item's result fields as filled in: required ones present, no others; raise ReviewError."""
+    specs = {spec.name: spec for spec in (item.result_fields if item else [])}
+    values = {name: str(value).strip()[:200] for name, value in (values or {}).items()}
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        raise ReviewError("unknown_result_field", f"this item has no result field {', '.join(unknown)}", 422)
+    missing = [name for name, spec in specs.items() if spec.required and not values.get(name)]
+    if missing:
+        raise ReviewError("result_fields_required", f"fill in the result fields {', '.join(missing)}", 422)
+    return {name: value for name, value in values.items() if value}
+
+
+def decide(
+    session: Session, *, case_id: str, staff: Staff, decision: str, reason: str = "", certificate_no: str = "",
+    result_fields: dict[str, str] | None = None, identity: Identity,
+) -> Case:
+    """Record one department's decision and, when the outcome is known, issue the result."""
+    if decision not in DECISIONS:
+        raise ReviewError("bad_decision", "decision must be 'approved' or 'rejected'", 422)
+    case, task = _open_task(session, case_id, staff)
+    if open_conflicts(session, case.id):
+        raise ReviewError("in_conflict", "this case is in conflict at the hub; an operator resolves it on the "
+                          "conflict desk before it can be decided", 409)
+    reason, certificate_no = reason.strip(), certificate_no.strip()
+    if decision == "rejected" and not reason:
+        raise ReviewError("reason_required", "a rejection needs a reason the resident can read", 422)
+    filled = check_result_fields(find_item(session, case.item_code), result_fields) if decision == "approved" else {}
     now = utc_now()
     task.status, task.decided_by, task.decided_at = decision, staff.username, now
-    task.reason, task.certificate_no = reason, certificate_no
+    task.reason, task.certificate_no, task.result_fields = reason, certificate_no, filled or None
     session.add(task)
     log.info("case %s: %s %s by %s", case.id, task.department_code, decision, staff.username)
     record_event(session, case.id, actor=staff.username, action=decision,
@@ -69,12 +99,12 @@ def decide(
     tasks = session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all()
     if decision == "rejected":
         for other in tasks:
-            if other.status in ("open", "waiting"):
+            if other.status in UNDECIDED:
                 other.status = "cancelled"
                 session.add(other)
-        _issue_result(session, case, tasks, staff, "rejected", identity)
-    elif any(other.status == "open" for other in tasks):
-        case.status = "in_review"
+        _issue_result(session, case, tasks, staff.username, "rejected", identity)
+    elif any(other.status in ("open", "supplement") for other in tasks):
+        case.status = "supplement_requested" if case.paused_since is not None else "in_review"
     elif waiting := [other for other in tasks if other.status == "waiting"]:
         next_stage = min(other.stage for other in waiting)
         for other in waiting:
@@ -86,16 +116,97 @@ def decide(
                      note=f"stage {next_stage}: " + ", ".join(o.department_code for o in waiting
                                                                if o.stage == next_stage))
     else:
-        _issue_result(session, case, tasks, staff, "approved", identity)
+        _issue_result(session, case, tasks, staff.username, "approved", identity)
     session.add(case)
     session.flush()
     return case
 
 
+def request_supplement(
+    session: Session, *, case_id: str, staff: Staff, materials: list[str], note: str, identity: Identity,
+) -> Case:
+    """补正: ask the resident, through her point, for missing or corrected materials; the clock pauses.
+
+    The task waits ("supplement") and returns to the same department when the materials arrive.
+    """
+    case, task = _open_task(session, case_id, staff)
+    item = find_item(session, case.item_code)
+    known = [material.code for material in item.materials] if item else []
+    materials = [code for code in dict.fromkeys(materials) if code]
+    note = note.strip()
+    if not materials:
+        raise ReviewError("materials_required", "choose the materials that are missing or must be corrected", 422)
+    strays = [code for code in materials if code not in known]
+    if strays:
+        raise ReviewError("unknown_material", f"not a material of this item: {', '.join(strays)}", 422)
+    if not note:
+        raise ReviewError("note_required", "write what is missing or wrong, for the resident to read", 422)
+    now = utc_now()
+    task.status = "supplement"
+    session.add(task)
+    session.add(SupplementRound(case_id=case.id, department_code=task.department_code, materials=materials,
+                                note=note[:2000], requested_by=staff.username, requested_at=now))
+    pause(case, now)
+    case.status = "supplement_requested"
+    session.add(case)
+    record_event(session, case.id, actor=staff.username, action="supplement_requested",
+                 note=f"{task.department_code}: {', '.join(materials)}; the time limit pauses")
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        request = SupplementRequest(case_id=case.id, department=task.department_code, materials=materials,
+                                    note=note[:2000], requested_at=utcnow())
+        enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
+                identity=identity, case_id=case.id)
+    session.flush()
+    return case
+
+
+def receive_supplement(session: Session, case: Case, *, at: datetime, note: str, actor: str) -> int:
+    """The materials came back from the point: the waiting tasks reopen, the clock runs again.
+
+    Return the working days the clock stood still.
+    """
+    rounds = session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id,
+                                                        SupplementRound.supplemented_at.is_(None))).all()
+    stood = resume(case, at)
+    for open_round in rounds:
+        open_round.supplemented_at, open_round.supplement_note, open_round.paused_days = at, note[:2000], stood
+        session.add(open_round)
+    for task in session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id,
+                                                      ReviewTask.status == "supplement")).all():
+        task.status = "open"
+        session.add(task)
+    case.status = "in_review"
+    session.add(case)
+    record_event(session, case.id, actor=actor, action="supplemented",
+                 note=f"materials supplemented; {stood} working day(s) paused, due {case.due_date}")
+    return stood
+
+
+def deem_approved(session: Session, case: Case, identity: Identity) -> None:
+    """Silence is consent (视为准予): the legal limit passed with no decision, so the hub approves."""
+    tasks = list(session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all())
+    now = utc_now()
+    for task in tasks:
+        if task.status in UNDECIDED:
+            task.status, task.decided_by, task.decided_at = "approved", HUB_ACTOR, now
+            task.reason = "视为准予"
+            session.add(task)
+    record_event(session, case.id, actor=HUB_ACTOR, action="deemed_approved",
+                 note=f"no decision by the legal limit {case.legal_due_date}; deemed approved (视为准予)")
+    _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True)
+    session.add(case)
+    session.flush()
+
+
 def _issue_result(
-    session: Session, case: Case, tasks: list[ReviewTask], staff: Staff, decision: str, identity: Identity,
+    session: Session, case: Case, tasks: list[ReviewTask], decided_by: str, decision: str, identity: Identity,
+    *, deemed: bool = False,
 ) -> None:
     now = utc_now()
+    if case.paused_since is not None:
+        # Decided while waiting for materials (another department rejected): the pause ends here.
+        resume(case, now)
     if decision == "rejected":
         rejected = [task for task in tasks if task.status == "rejected"]
         reason = rejected[0].reason if len(rejected) == 1 else "；".join(
@@ -105,13 +216,15 @@ def _issue_result(
         reason = ""
         given = [task.certificate_no for task in sorted(tasks, key=lambda t: t.decided_at or now) if task.certificate_no]
         certificate_no = given[-1] if given else f"{case.item_code}-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+    result_fields = {name: value for task in tasks for name, value in (task.result_fields or {}).items()}
     document = ResultDocument(
         case_id=case.id, receipt_no=case.receipt_no, point_id=str(case.point_id), item_code=case.item_code,
         item_name=case.item_name, department=",".join(task.department_code for task in tasks),
         decision=decision, reason=reason, certificate_no=certificate_no, decided_at=utcnow(),
-        decided_by=staff.username, issued_at=utcnow(),
+        decided_by=decided_by, issued_at=utcnow(), result_fields=result_fields if decision == "approved" else {},
+        deemed_approval=deemed,
     )
-    signed = sign_document(document.model_dump(mode="json"), identity.sign_key)
+    signed = sign_document(document.signable(), identity.sign_key)
     case.decision, case.reason, case.certificate_no = decision, reason, certificate_no
     case.decided_at, case.result, case.status = now, signed, "result_issued"
     point = session.get(Point, case.point_id)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from sync.catalog import ServiceItem
-from sync.workdays import county_date, default_calendar
 
 from .cases import record_event
-from .models import Case, ReviewTask
+from .models import Case, Point, ReviewTask
+from .timelimits import set_deadlines
 
 HUB_ACTOR = "hub"
 
@@ -29,10 +29,9 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
             status="open" if not staged or index == 0 else "waiting",
         ))
     session.add_all(tasks)
-    # The limit runs from intake at the point (受理), as the receipt promised; a point clock
-    # running ahead of the hub cannot push the deadline later than the hub's own receipt.
-    received_on = county_date(min(case.received_at, case.hub_received_at))
-    case.due_date = default_calendar().add_working_days(received_on, item.promised_days)
+    # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
+    point = session.get(Point, case.point_id)
+    set_deadlines(case, item, point.clock_offset_ms if point else 0)
     case.status = "routed"
     session.add(case)
     opened = ", ".join(task.department_code for task in tasks if task.status == "open")

@@ -30,6 +30,14 @@ class LoginResponse(BaseModel):
     department: str | None
 
 
+# Where a case stands against its promised limit: normal, warning (yellow), overdue (red), paused (补正), done.
+class TimeStatePublic(BaseModel):
+    state: Literal["normal", "warning", "overdue", "paused", "done"]
+    elapsed_days: int
+    limit_days: int
+    due_date: str | None
+
+
 # One line of a department queue.
 class QueueCase(BaseModel):
     case_id: str
@@ -41,6 +49,7 @@ class QueueCase(BaseModel):
     department: str
     received_at: str | None
     due_date: str | None
+    time: TimeStatePublic
 
 
 # Open work, soonest due first.
@@ -63,6 +72,28 @@ class TaskPublic(BaseModel):
     decided_by: str
     reason: str
     decided_at: str | None = None
+    result_fields: dict[str, str] = {}
+
+
+# A supplement request (补正) and, once she came back, the resident's answer.
+class SupplementPublic(BaseModel):
+    department: str
+    materials: list[str]
+    note: str
+    requested_by: str
+    requested_at: str | None
+    supplemented_at: str | None
+    supplement_note: str
+    paused_days: int
+
+
+# The resident's rating (好差评) and its follow-up.
+class RatingPublic(BaseModel):
+    score: int
+    comment: str
+    rated_at: str | None
+    follow_up: Literal["none", "open", "closed"]
+    follow_up_note: str
 
 
 # One line of a case's timeline.
@@ -104,6 +135,9 @@ class CaseDetail(BaseModel):
     hub_received_at: str | None = None
     promised_date: str | None
     due_date: str | None = None
+    legal_due_date: str | None = None
+    paused_days: int = 0
+    time: TimeStatePublic
     applicant: ApplicantPublic
     form: dict[str, str]
     materials: list[str]
@@ -116,13 +150,59 @@ class CaseDetail(BaseModel):
     reason: str = ""
     certificate_no: str = ""
     result: SignedDocument | None
+    supplements: list[SupplementPublic] = []
+    rating: RatingPublic | None = None
 
 
-# A department's decision on a case; rejecting needs a reason.
+# A department's decision on a case; rejecting needs a reason, approving the item's required result fields.
 class DecisionRequest(_Request):
     decision: Literal["approved", "rejected"]
     reason: str = Field(default="", max_length=2000)
     certificate_no: str = Field(default="", max_length=64)
+    result_fields: dict[str, str] = Field(default_factory=dict)
+
+
+# 补正: the materials (codes of the item's materials) to bring again and what is wrong with them.
+class SupplementRequestBody(_Request):
+    materials: list[str] = Field(min_length=1, max_length=64)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+# One department's row of the supervision figures.
+class DepartmentFiguresPublic(BaseModel):
+    code: str
+    name: str
+    decided: int
+    on_time: int
+    on_time_rate: float | None
+    open: int
+    warning: int
+    overdue: int
+    rating_average: float | None
+
+
+# One point's row of the supervision figures.
+class PointFiguresPublic(BaseModel):
+    point: str
+    level: str
+    backlog: int
+    undelivered: int
+    last_sync: str | None
+    rating_average: float | None
+    ratings: int
+
+
+# The supervision page's figures.
+class SupervisionResponse(BaseModel):
+    departments: list[DepartmentFiguresPublic]
+    points: list[PointFiguresPublic]
+    low_ratings: list[dict[str, Any]]
+
+
+# What was done about a low rating; close ends the follow-up.
+class FollowUpRequest(_Request):
+    note: str = Field(min_length=1, max_length=2000)
+    close: bool = False
 
 
 # An enrolled, pending or revoked point.

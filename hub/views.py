@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import segno
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
+from sync.resultcode import result_code
 from sync.web import gettext as _
 
 from .auth import login_required
-from .cases import can_view, case_detail, queue
+from .cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
 from .catalog import find_item
 from .db import get_session
 from .enrollment import EnrollmentError, create_enrollment_token
-from .keys import current_identity
-from .models import POINT_LEVELS, Case, Department
+from .keys import current_identity, current_keyring
+from .models import POINT_LEVELS, Case, CatalogItem, Department
 from .points import PointError, find_point, points_overview, revoke_point
-from .review import DECISIONS, ReviewError, decidable_task, decide
+from .reconcile import open_conflicts
+from .review import DECISIONS, ReviewError, decidable_task, decide, request_supplement
 from .scans import scan_response
+from .supervision import configured_warn_share
 
 bp = Blueprint("views", __name__)
 
 STATUS_TEXT = {
     "accepted": "Accepted",
+    "catalog_outdated": "Catalog changed since intake",
     "received": "Received at the point",
     "stage_opened": "Next stage opened",
     "routed": "Routed",
@@ -45,6 +50,18 @@ STATUS_TEXT = {
     "mismatch": "Does not match the case",
     "scan_received": "Scan received",
     "scan_mismatch": "Scan does not match",
+    "supplement_requested": "Supplement requested",
+    "supplement": "Waiting for the supplement",
+    "supplemented": "Supplemented",
+    "deemed_approved": "Deemed approved",
+    "rated": "Rated",
+    "follow_up": "Follow-up noted",
+    "follow_up_closed": "Follow-up closed",
+    "normal": "On time",
+    "warning": "Warning",
+    "overdue": "Overdue",
+    "paused": "Paused (supplement)",
+    "done": "Decided",
 }
 
 
@@ -73,8 +90,12 @@ def queue_page():
     db = get_session()
     department = request.args.get("department", "")[:32] or None
     departments = db.exec(select(Department).order_by(Department.code)).all()
-    return render_template("queue.html", cases=queue(db, g.staff, department), department=department,
-                           departments=departments)
+    filters = {key: request.args.get(key, "")[:128] for key in QUEUE_FILTERS}
+    cases = queue(db, g.staff, department, filters=filters, warn_share=configured_warn_share())
+    return render_template("queue.html", cases=cases, department=department, departments=departments,
+                           filters=filters, points=sorted(point_names(db).values()),
+                           items=db.exec(select(CatalogItem.code, CatalogItem.name_zh).distinct()
+                                         .order_by(CatalogItem.code)).all())
 
 
 def _render_case(case: Case, *, error: str | None = None, form_values: dict | None = None, status: int = 200):
@@ -85,8 +106,9 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
     material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
                       if item else {})
     return render_template(
-        "case.html", case=case_detail(db, case), field_labels=field_labels, material_names=material_names,
-        can_decide=decidable_task(db, case, g.staff) is not None, error=error, form_values=form_values or {},
+        "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=field_labels,
+        material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
+        error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
     ), status
 
 
@@ -100,24 +122,55 @@ def case_page(case_id: str):
         abort(404)
     if request.method == "GET":
         return _render_case(case)
+    item = find_item(db, case.item_code)
     values = {"reason": request.form.get("reason", "")[:2000],
-              "certificate_no": request.form.get("certificate_no", "")[:64]}
+              "certificate_no": request.form.get("certificate_no", "")[:64],
+              "note": request.form.get("note", "")[:2000], "materials": request.form.getlist("materials")[:64],
+              "result_fields": {spec.name: request.form.get(f"result_{spec.name}", "")[:200]
+                                for spec in (item.result_fields if item else [])}}
     decision = request.form.get("decision", "")
-    if decision not in DECISIONS:
-        return _render_case(case, error=_("Choose approve or reject."), form_values=values, status=400)
+    if decision not in (*DECISIONS, "supplement"):
+        return _render_case(case, error=_("Choose approve, reject or request a supplement."), form_values=values,
+                            status=400)
     try:
-        decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
-               certificate_no=values["certificate_no"], identity=current_identity())
+        if decision == "supplement":
+            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"],
+                               identity=current_identity())
+        else:
+            decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
+                   certificate_no=values["certificate_no"], result_fields=values["result_fields"],
+                   identity=current_identity())
     except ReviewError as exc:
         db.rollback()
-        messages = {
-            "reason_required": _("Write the reason for rejecting: the resident will read it. Nothing was saved."),
-            "not_open": _("Your department has no open task on this case. Nothing was saved."),
-        }
         case = db.get(Case, case.id)
-        return _render_case(case, error=messages.get(exc.reason, str(exc)), form_values=values, status=exc.status)
+        message = DECISION_MESSAGES.get(exc.reason)
+        return _render_case(case, error=_(message) if message else str(exc), form_values=values, status=exc.status)
     db.commit()
     return redirect(url_for("views.case_page", case_id=case.id))
+
+
+DECISION_MESSAGES = {
+    "reason_required": "Write the reason for rejecting: the resident will read it. Nothing was saved.",
+    "not_open": "Your department has no open task on this case. Nothing was saved.",
+    "result_fields_required": "Fill in every required result field before approving. Nothing was saved.",
+    "materials_required": "Tick the materials the resident must bring again. Nothing was saved.",
+    "note_required": "Write what is missing or wrong, for the resident to read. Nothing was saved.",
+    "unknown_material": "Tick only materials of this item. Nothing was saved.",
+}
+
+
+@bp.get("/cases/<case_id>/result")
+@login_required()
+def case_result(case_id: str):
+    """The signed result, printable, with a QR code that carries it whole for offline verification."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case) or not case.result:
+        abort(404)
+    item = find_item(db, case.item_code)
+    return render_template("result.html", case=case, document=case.result["document"], item=item,
+                           qr=segno.make(result_code(case.result), error="m").svg_inline(scale=2, border=2),
+                           fingerprint=current_keyring().fingerprint)
 
 
 @bp.get("/cases/<case_id>/scans/<scan_id>")

@@ -62,13 +62,14 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, relay, views, window
+    from . import api, auth, desk, relay, views, window
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(relay.bp)
     app.register_blueprint(window.bp)
+    app.register_blueprint(desk.bp)
 
     @app.get("/healthz")
     def healthz():

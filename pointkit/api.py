@@ -12,15 +12,17 @@ from sync import HubRefused, HubUnreachable
 from sync.web import api_error, openapi_document, parse_json_body, validation_fields
 
 from . import db
+from .amend import ChangeError, amend_case, withdraw_case
 from .auth import token_required
 from .catalog import list_items
 from .intake import Applicant, IntakeError, receive_case
 from .models import CASE_STATUSES, Case
-from .pickup import PickupError, collect, signed_result
+from .pickup import PickupError, collect, rate, signed_result
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic, ItemsResponse,
-                      LoginRequest, LoginResponse, PickupRequest, PickupResponse, StatusResponse, SyncReportOut)
+                      LoginRequest, LoginResponse, PickupRequest, PickupResponse, RatingRequest, StatusResponse,
+                      SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .syncagent import plain_reason, sync_once
 from .trust import sealing_key
@@ -55,7 +57,7 @@ def case_detail(case: Case) -> CaseDetail:
     return CaseDetail(**case_summary(case).model_dump(),
                       applicant={"name": case.applicant_name, "id_number": case.id_number, "phone": case.phone},
                       form=json.loads(case.form_json), materials=json.loads(case.materials_json),
-                      result=signed_result(case))
+                      result=signed_result(case), hub_note=case.hub_note, hub_version=case.hub_version)
 
 
 @bp.get("/items")
@@ -166,6 +168,56 @@ def pickup(case_id: str):
     return jsonify(case_id=collected.id, receipt_no=collected.receipt_no, status=collected.status, result=signed)
 
 
+@bp.post("/cases/<case_id>/rating")
+@token_required
+def rating(case_id: str):
+    """好差评 after pickup: one 1-5 rating with an optional comment, sent to the county hub."""
+    body = parse_json_body(RatingRequest)
+    if not isinstance(body, RatingRequest):
+        return body
+    try:
+        with db.session_scope(data_dir()) as session:
+            case = session.get(Case, case_id[:36])
+            if case is None:
+                raise PickupError("not_found", "no case with this id")
+            rate(session, g.staff.username, case, body.score, body.comment, identity=identity())
+    except PickupError as exc:
+        return api_error(404 if exc.reason == "not_found" else 409, exc.reason, exc.message)
+    wake_sync()
+    return jsonify(case_id=case_id, rating=body.score)
+
+
+@bp.post("/cases/<case_id>/amend")
+@token_required
+def amend(case_id: str):
+    """Correct form fields of an undecided case: {form: {field: value}}; the hub reconciles it."""
+    return _change(case_id, lambda session, body: amend_case(
+        session, g.staff.username, case_id, {str(k)[:64]: str(v) for k, v in dict(body.get("form") or {}).items()},
+        identity=identity()))
+
+
+@bp.post("/cases/<case_id>/withdraw")
+@token_required
+def withdraw(case_id: str):
+    """The resident withdraws the application: {reason}."""
+    return _change(case_id, lambda session, body: withdraw_case(session, g.staff.username, case_id,
+                                                                str(body.get("reason", "")), identity=identity()))
+
+
+def _change(case_id: str, change) -> tuple:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "invalid_json", "request body must be a JSON object")
+    try:
+        with db.session_scope(data_dir()) as session:
+            case = change(session, body)
+            detail = case_detail(case)
+    except ChangeError as exc:
+        return api_error(404 if exc.reason == "not_found" else 409, exc.reason, str(exc))
+    wake_sync()
+    return detail.model_dump(mode="json"), 202
+
+
 @bp.post("/sync")
 @token_required
 def sync_now():
@@ -210,6 +262,8 @@ OPERATIONS = [
      "errors": [401, 404]},
     {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
      "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
+    {"path": "/api/cases/{case_id}/rating", "method": "POST", "summary": "Rate a collected case (好差评)",
+     "request": RatingRequest, "response": None, "errors": [400, 401, 404, 409, 422]},
     {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
      "errors": [401, 502, 503], "parameters": [{"name": "scans", "in": "query", "required": False,
                                                 "description": "1: send scans now, even on a metered link",

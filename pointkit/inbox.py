@@ -22,8 +22,10 @@ from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, Signat
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.keys import OpeningKey
+from sync.messages import SupplementRequest
 
 from . import audit
+from .amend import apply_reconciled
 from .models import Case, InboxMessage, PointState
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
@@ -86,6 +88,23 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     return case
 
 
+def apply_supplement_request(session: Session, payload: dict) -> Case:
+    """A department asks for materials (补正): the case waits for the resident, who gets a printed notice."""
+    try:
+        request = SupplementRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise MessageRefused(f"supplement request is malformed: {exc.error_count()} problem(s)") from None
+    case = _case_for(session, request.case_id)
+    if case.status in ("result_ready", "collected"):
+        raise MessageRefused("supplement request for a case that already has its result")
+    case.supplement_json = json.dumps(request.model_dump(mode="json"), ensure_ascii=False)
+    case.status = "supplement_requested"
+    session.add(case)
+    audit.record(session, audit.HUB_ACTOR, "supplement_requested", case.id, department=request.department,
+                 materials=request.materials)
+    return case
+
+
 def apply_status(session: Session, payload: dict) -> Case:
     try:
         update = StatusUpdate.model_validate(payload)
@@ -119,6 +138,10 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
             case_id = apply_result(session, state, payload).id
         elif kind == Kind.STATUS:
             case_id = apply_status(session, payload).id
+        elif kind == Kind.RECONCILED:
+            case_id = apply_reconciled(session, state, payload)
+        elif kind == Kind.SUPPLEMENT_REQUEST:
+            case_id = apply_supplement_request(session, payload).id
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)

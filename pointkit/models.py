@@ -13,7 +13,8 @@ from sqlalchemy import Column, LargeBinary, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-CASE_STATUSES = ("received", "queued", "sent", "acked", "result_ready", "collected")
+CASE_STATUSES = ("received", "queued", "sent", "acked", "supplement_requested", "supplemented", "result_ready",
+                 "collected")
 OUTBOX_STATES = ("queued", "acked", "quarantined")
 ROLES = ("staff", "admin")
 
@@ -115,6 +116,14 @@ class Case(PointTable, table=True):
     collected_by: str = Field(default="", max_length=64)
     pickup_failures: int = Field(default=0)
     pickup_locked_until: datetime | None = None
+    # The case version last heard from the hub (the base of an amendment) and the hub's word on a conflict.
+    hub_version: int = Field(default=1)
+    hub_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The open supplement request (补正) as the hub sent it (JSON), shown and printed for the resident.
+    supplement_json: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The resident's rating (好差评) after pickup: 0 until she rates, then 1-5.
+    rating: int = Field(default=0)
+    rating_comment: str = Field(default="", max_length=500)
 
 
 # A sealed envelope waiting for (or done with) the hub's per-envelope answer.

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from sync import CaseCollected, Identity, Kind, SignatureError, verify_password
 from sync.clock import utcnow
+from sync.messages import RateCase
 
 from . import audit
 from .models import Case
@@ -51,6 +52,19 @@ def find_case(session: Session, receipt_or_case_id: str) -> Case | None:
     if not key:
         return None
     return session.get(Case, key) or session.exec(select(Case).where(Case.receipt_no == key)).first()
+
+
+def search_cases(session: Session, query: str) -> list[Case]:
+    """Cases for the pickup desk: by receipt number (typed, or read from the receipt's QR code), case id,
+    or the resident's ID number (all her cases, results waiting first)."""
+    key = (query or "").strip().upper()[:64]
+    found = find_case(session, key)
+    if found is not None:
+        return [found]
+    if len(key) not in (15, 18):
+        return []
+    cases = session.exec(select(Case).where(Case.id_number == key).order_by(Case.received_at.desc())).all()
+    return sorted(cases, key=lambda case: case.status != "result_ready")
 
 
 def signed_result(case: Case) -> dict | None:
@@ -108,6 +122,33 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
     seal_into_outbox(session, state, identity, kind=Kind.COLLECTED, payload=payload, case_id=case.id, actor=staff)
     session.flush()
     return case, signed
+
+
+def check_pickup_code(session: Session, case: Case, pickup_code: str, actor: str) -> None:
+    """The kiosk's check of receipt plus pickup code; wrong tries count towards the same lock as pickup's."""
+    unlocks_at = pickup_locked_until(case)
+    if unlocks_at is not None:
+        raise PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
+    if not verify_password((pickup_code or "").strip(), case.pickup_code_hash):
+        raise _wrong_try(session, case, actor)
+
+
+def rate(session: Session, staff: str, case: Case, score: int, comment: str, *, identity: Identity) -> Case:
+    """好差评 after pickup: one rating, 1 to 5, sent to the hub (1 and 2 are followed up there)."""
+    if case.status != "collected":
+        raise PickupError("not_collected", "a case is rated after the result was handed over")
+    if case.rating:
+        raise PickupError("already_rated", "this case was already rated")
+    if not 1 <= score <= 5:
+        raise PickupError("bad_score", "the rating is 1 (very bad) to 5 (very good)")
+    case.rating, case.rating_comment = score, comment.strip()[:500]
+    payload = RateCase(case_id=case.id, score=score, comment=case.rating_comment, rated_at=utcnow())
+    session.add(case)
+    audit.record(session, staff, "case_rated", case.id, score=score)
+    seal_into_outbox(session, get_state(session), identity, kind=Kind.RATE, payload=payload.model_dump(mode="json"),
+                     case_id=case.id, actor=staff)
+    session.flush()
+    return case
 
 
 def pickup_locked_until(case: Case) -> datetime | None:

@@ -31,7 +31,7 @@ from sync import HubClient, HubRefused, HubUnreachable, b64, uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.clock import utcnow
 from sync.messages import Scan
-from sync.uploads import ChunkSizer, ScanUploader, UploadResult
+from sync.uploads import RELAYED, ChunkSizer, ScanUploader, UploadResult, make_scan_grant
 
 from . import audit, db
 from .models import Case, Outbox, PointState, ScanFile
@@ -45,7 +45,7 @@ PHOTO_LONGEST_SIDE = 2000
 PHOTO_JPEG_QUALITY = 80
 PHOTO_FORMATS = ("JPEG", "PNG")
 # A case's scans go up once the hub has its case (an unknown scan id is refused there).
-SENDABLE_CASE_STATUSES = ("acked", "result_ready", "collected")
+SENDABLE_CASE_STATUSES = ("acked", "supplement_requested", "supplemented", "result_ready", "collected")
 MAX_PASSES = 8
 PARALLEL_UPLOADS = 4
 ROUND_START_CHUNK = 64 * 1024
@@ -77,6 +77,8 @@ class ScanRound:
     sent: int = 0
     bytes_sent: int = 0
     held: int = 0
+    # Held whole by this village's township, not yet by the hub: the scan stays waiting.
+    relayed: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -258,9 +260,11 @@ def _upload_one(data_dir: Path, client: HubClient, row: ScanFile, link_down: thr
         return f"the sealed file of scan {row.scan_id} is missing; attach it again"
     try:
         with gate:
+            # The grant lets a township carry the scan (a village's sync address may be its township's).
             return ScanUploader(client, sizer=gate.sizer).upload(
                 row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
                 start_offset=row.hub_offset,
+                grant=make_scan_grant(row.scan_id, str(client.point_id), sealed, client.identity.sign_key),
                 on_progress=lambda offset, _total: checkpoint(data_dir, row.scan_id, offset))
     except HubRefused as exc:
         # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
@@ -303,6 +307,9 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
                 report.bytes_sent += outcome.bytes_sent
                 if outcome.stopped:
                     interrupted = True
+                elif outcome.complete and outcome.status == RELAYED:
+                    checkpoint(data_dir, row.scan_id, outcome.offset)
+                    report.relayed += 1
                 elif outcome.complete:
                     checkpoint(data_dir, row.scan_id, outcome.offset, uploaded=True)
                     report.sent += 1

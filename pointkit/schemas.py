@@ -131,6 +131,13 @@ class SyncReportOut(BaseModel):
     errors: list[str]
 
 
+class RatingRequest(_Body):
+    """The resident's rating (好差评) after pickup: 1 (very dissatisfied) to 5 (very satisfied)."""
+
+    score: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+
+
 class PickupRequest(_Body):
     """What the resident shows at pickup."""
 
@@ -171,4 +178,4 @@ class StatusResponse(BaseModel):
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,
-          SyncReportOut, PickupRequest, PickupResponse, StatusResponse]
+          SyncReportOut, PickupRequest, PickupResponse, StatusResponse, RatingRequest]

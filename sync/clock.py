@@ -19,6 +19,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000 + _SKEW_MS
 
 
+def shift_clock(ms: int) -> None:
+    """Move this process's clock ``ms`` milliseconds (tests move time through here instead of sleeping)."""
+    global _SKEW_MS
+    _SKEW_MS += ms
+
+
 def utcnow() -> datetime:
     """Timezone-aware UTC now, on this machine's clock."""
     return from_ms(now_ms())

@@ -56,6 +56,9 @@ class SubmitCase(_Strict):
     staff: str = Field(max_length=64)
     # Added in issue 4; a point from before sends none, so the hub accepts SUBMIT without it.
     scans: list[Scan] = Field(default_factory=list, max_length=64)
+    # Added in issue 6: the hub's clock minus this point's clock as the point last measured it, so the
+    # hub starts the time limit at the true moment of intake (None: the point never reached the hub).
+    clock_offset_ms: int | None = None
 
 
 class CaseCollected(_Strict):
@@ -63,6 +66,31 @@ class CaseCollected(_Strict):
 
     case_id: str = Field(min_length=36, max_length=36)
     collected_at: datetime
+    staff: str = Field(max_length=64)
+
+
+class AmendCase(_Strict):
+    """Staff corrected form fields of a case before its decision.
+
+    ``base_version`` is the case version the point last heard from the hub
+    (1 for a case it submitted): the hub compares it with the changes made
+    since, to merge a parallel update or park a conflict for an operator.
+    """
+
+    case_id: str = Field(min_length=36, max_length=36)
+    base_version: int = Field(ge=0)
+    form: dict[str, str] = Field(min_length=1, max_length=64)
+    amended_at: datetime
+    staff: str = Field(max_length=64)
+
+
+class WithdrawCase(_Strict):
+    """The resident withdrew the application at the point (撤回)."""
+
+    case_id: str = Field(min_length=36, max_length=36)
+    base_version: int = Field(ge=0)
+    reason: str = Field(default="", max_length=500)
+    withdrawn_at: datetime
     staff: str = Field(max_length=64)
 
 
@@ -82,6 +110,45 @@ class ResultDocument(_Strict):
     decided_at: datetime
     decided_by: str
     issued_at: datetime
+    # Added in issue 6 and left out of the document when empty, so points from before still read it:
+    # the item's result fields as the department filled them (validity, ...), and silence-is-consent.
+    result_fields: dict[str, str] = Field(default_factory=dict)
+    deemed_approval: bool = False
+
+    def signable(self) -> dict:
+        """The document as signed: the issue-6 fields only when they say something."""
+        empty = {name for name in ("result_fields", "deemed_approval") if not getattr(self, name)}
+        return self.model_dump(mode="json", exclude=empty)
+
+
+class SupplementRequest(_Strict):
+    """A department asks for missing or corrected materials (补正); the time limit pauses until they come."""
+
+    case_id: str = Field(min_length=36, max_length=36)
+    department: str = Field(max_length=32)
+    materials: list[str] = Field(default_factory=list, max_length=64)
+    note: str = Field(default="", max_length=2000)
+    requested_at: datetime
+
+
+class SupplementCase(_Strict):
+    """The resident came back with what a supplement request asked for; the scans follow like intake's."""
+
+    case_id: str = Field(min_length=36, max_length=36)
+    materials: list[str] = Field(default_factory=list, max_length=64)
+    note: str = Field(default="", max_length=2000)
+    supplemented_at: datetime
+    staff: str = Field(max_length=64)
+    scans: list[Scan] = Field(default_factory=list, max_length=64)
+
+
+class RateCase(_Strict):
+    """The resident's rating (好差评) of a collected case: 1 (very bad) to 5 (very good)."""
+
+    case_id: str = Field(min_length=36, max_length=36)
+    score: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+    rated_at: datetime
 
 
 class StatusUpdate(_Strict):
@@ -93,7 +160,29 @@ class StatusUpdate(_Strict):
     note: str = ""
 
 
+class Reconciled(_Strict):
+    """The hub's word on a conflict that involves this point: what operators decided and why.
+
+    ``version`` is the case version after the decision (the base of the next
+    amendment); ``resume_seq`` is set after a fork: the point continues its
+    envelope numbering from there.
+    """
+
+    conflict_id: str = Field(max_length=36)
+    conflict_type: str = Field(max_length=32)
+    case_id: str = Field(default="", max_length=36)
+    outcome: str = Field(max_length=32)
+    note: str = Field(default="", max_length=2000)
+    version: int = Field(default=0, ge=0)
+    resume_seq: int = Field(default=0, ge=0)
+    at: datetime
+
+
 POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.SUBMIT: SubmitCase,
+    Kind.AMEND: AmendCase,
+    Kind.WITHDRAW: WithdrawCase,
     Kind.COLLECTED: CaseCollected,
+    Kind.SUPPLEMENT: SupplementCase,
+    Kind.RATE: RateCase,
 }

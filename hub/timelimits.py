@@ -1,0 +1,105 @@
+"""Time limits on the hub's working-day clock: deadlines, the 补正 pause, warning and overdue.
+
+The clock starts at 受理 at the point: the case's received time as the
+point's clock said, corrected by the offset the point measured against the
+hub (never later than the hub's own receipt). Limits count working days on
+the county calendar (sync.workdays). While a supplement request is open the
+clock stands still; the working days it stood still extend both deadlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sync.catalog import ServiceItem
+from sync.workdays import county_date, default_calendar
+
+from .db import as_utc
+from .models import Case
+
+DEFAULT_WARN_SHARE = 0.8
+# What supervision calls each state; "paused" is a case waiting for the resident's materials.
+NORMAL, WARNING, OVERDUE, PAUSED, DONE = "normal", "warning", "overdue", "paused", "done"
+OPEN_STATUSES = ("routed", "in_review", "supplement_requested")
+
+
+@dataclass(frozen=True)
+class TimeState:
+    """Where a case stands against its promised limit on ``today``."""
+
+    state: str
+    elapsed_days: int
+    limit_days: int
+    due_date: date | None
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "elapsed_days": self.elapsed_days, "limit_days": self.limit_days,
+                "due_date": self.due_date.isoformat() if self.due_date else None}
+
+
+def intake_moment(case: Case, point_offset_ms: int) -> datetime:
+    """受理 on the hub's clock: the point's received time plus its offset, capped at the hub's receipt.
+
+    The case's own offset (measured when it was received) wins over the point's latest one.
+    """
+    offset = case.clock_offset_ms if case.clock_offset_ms is not None else point_offset_ms
+    corrected = as_utc(case.received_at) + timedelta(milliseconds=offset)
+    return min(corrected, as_utc(case.hub_received_at))
+
+
+def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int) -> None:
+    """Promised and legal due dates, extended by the working days paused so far."""
+    calendar = default_calendar()
+    start = county_date(intake_moment(case, point_offset_ms))
+    case.due_date = calendar.add_working_days(start, item.promised_days + case.paused_days)
+    case.legal_due_date = calendar.add_working_days(start, item.legal_days + case.paused_days)
+
+
+def pause(case: Case, at: datetime) -> None:
+    """A supplement was requested: the clock stops at ``at`` (a second request keeps the first stop)."""
+    if case.paused_since is None:
+        case.paused_since = at
+
+
+def resume(case: Case, at: datetime) -> int:
+    """The materials came back: add the working days the clock stood still and move both deadlines
+    that far; return those days."""
+    if case.paused_since is None:
+        return 0
+    calendar = default_calendar()
+    stood = calendar.working_days_between(county_date(as_utc(case.paused_since)), county_date(at))
+    case.paused_since = None
+    case.paused_days += stood
+    if case.due_date is not None:
+        case.due_date = calendar.add_working_days(case.due_date, stood)
+    if case.legal_due_date is not None:
+        case.legal_due_date = calendar.add_working_days(case.legal_due_date, stood)
+    return stood
+
+
+def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEFAULT_WARN_SHARE) -> TimeState:
+    """Normal, warning (yellow: ``warn_share`` of the limit used), overdue (red: past the due date),
+    paused (补正) or done (decided), counted on ``today``."""
+    if case.due_date is None:
+        return TimeState(NORMAL, 0, limit_days, None)
+    calendar = default_calendar()
+    elapsed = limit_days - calendar.working_days_between(today, case.due_date) if today <= case.due_date else (
+        limit_days + calendar.working_days_between(case.due_date, today))
+    if case.paused_since is not None:
+        stood = calendar.working_days_between(county_date(as_utc(case.paused_since)), today)
+        return TimeState(PAUSED, max(0, elapsed - stood), limit_days, case.due_date)
+    if case.status not in OPEN_STATUSES:
+        return TimeState(DONE, max(0, elapsed), limit_days, case.due_date)
+    if today > case.due_date:
+        return TimeState(OVERDUE, elapsed, limit_days, case.due_date)
+    if limit_days == 0 or elapsed >= warn_share * limit_days:
+        return TimeState(WARNING, max(0, elapsed), limit_days, case.due_date)
+    return TimeState(NORMAL, max(0, elapsed), limit_days, case.due_date)
+
+
+def on_time(case: Case, decided_at: datetime | None) -> bool | None:
+    """Whether a decision made at ``decided_at`` kept the promised limit (None: not decided yet)."""
+    if decided_at is None or case.due_date is None:
+        return None
+    return county_date(as_utc(decided_at)) <= case.due_date

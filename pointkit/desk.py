@@ -1,0 +1,153 @@
+"""The window after intake: 补正 (notice and the resident's return), finding a case for pickup,
+rating (好差评), and the residents' status kiosk.
+
+The kiosk is the one page without a staff login: receipt number plus pickup
+code show where the case stands and the promised date, the name masked,
+nothing else; wrong codes count towards the same lock as pickup's.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from sync.web import gettext as _
+from sync.workdays import COUNTY_TIMEZONE
+
+from . import db
+from .auth import login_required
+from .catalog import get_item
+from .models import Case
+from .pickup import MAX_PICKUP_TRIES, PickupError, check_pickup_code, find_case, rate, search_cases
+from .runtime import data_dir, identity, wake_sync
+from .scans import discard_scans, prepare_scans, uploaded_scans
+from .state import as_utc, get_state
+from .supplement import SupplementError, open_request, send_supplement
+from .views import mask_name
+
+bp = Blueprint("desk", __name__)
+
+KIOSK_MESSAGES = {
+    "not_found": "No case has this receipt number. Check the number on the receipt.",
+    "wrong_pickup_code": "The receipt number or the pickup code is wrong. Check the receipt.",
+    "pickup_locked": "Locked after {count} wrong tries. Ask at the window, or try again after {time}.",
+}
+RATING_MESSAGES = {
+    "not_collected": "A case is rated after the result was handed over.",
+    "already_rated": "This case was already rated.",
+    "bad_score": "Choose a rating from 1 to 5.",
+}
+SUPPLEMENT_MESSAGES = {
+    "not_waiting": "This case is not waiting for materials.",
+    "unknown_material": "Attach scans only of the materials the department asked for.",
+    "scans_required": "Attach a scan or photo of each material the resident brought.",
+}
+
+
+@bp.app_template_filter("supplement_request")
+def supplement_request(case: Case):
+    """The open supplement request of ``case`` (for its page), or None."""
+    return open_request(case)
+
+
+def _case(case_id: str) -> tuple[Case, object]:
+    with db.session_scope(data_dir()) as dbs:
+        case = find_case(dbs, case_id[:64])
+        item = get_item(dbs, case.item_code) if case else None
+    if case is None:
+        abort(404)
+    return case, item
+
+
+@bp.get("/cases/<case_id>/supplement-notice")
+@login_required
+def supplement_notice(case_id: str):
+    """The printable supplement notice (补正通知书): what to bring again, and why."""
+    case, item = _case(case_id)
+    request_ = open_request(case)
+    if request_ is None:
+        abort(404)
+    with db.session_scope(data_dir()) as dbs:
+        state = get_state(dbs)
+    return render_template("supplement_notice.html", case=case, item=item, supplement=request_, point=state,
+                           masked_name=mask_name(case.applicant_name),
+                           requested_at=as_utc(request_.requested_at).astimezone(COUNTY_TIMEZONE))
+
+
+@bp.post("/cases/<case_id>/supplement")
+@login_required
+def supplement(case_id: str):
+    """The resident came back: attach the scans of what she brought and send them to the county."""
+    case, item = _case(case_id)
+    request_ = open_request(case)
+    materials = request_.materials if request_ else []
+    inputs = []
+    for code in materials:
+        field = f"scans_{code}"
+        inputs += uploaded_scans(request.files, [code] * len(request.files.getlist(field)), field=field)
+    with db.session_scope(data_dir()) as dbs:
+        max_photo_kb = get_state(dbs).max_photo_kb
+    prepared = prepare_scans(data_dir(), inputs, max_photo_kb=max_photo_kb)
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            send_supplement(dbs, g.staff.username, dbs.get(Case, case.id), note=request.form.get("note", ""),
+                            identity=identity(), scans=prepared)
+    except SupplementError as exc:
+        discard_scans(data_dir(), prepared)
+        flash(_(SUPPLEMENT_MESSAGES[exc.reason]))
+    else:
+        flash(_("The materials were sent to the county; the case is back with the department."))
+        wake_sync()
+    return redirect(url_for("views.case_page", case_id=case.id))
+
+
+@bp.get("/pickup/find")
+@login_required
+def find():
+    """Find cases for pickup by receipt number, the receipt's QR code or the resident's ID number."""
+    query = request.args.get("q", "").strip()[:64]
+    with db.session_scope(data_dir()) as dbs:
+        found = search_cases(dbs, query) if query else []
+    if len(found) == 1 and found[0].status == "result_ready":
+        return redirect(url_for("views.pickup", receipt_no=found[0].receipt_no))
+    return render_template("find.html", query=query, cases=found)
+
+
+@bp.post("/cases/<case_id>/rating")
+@login_required
+def rating(case_id: str):
+    """好差评: the resident's 1-5 rating and comment after pickup, sent to the county."""
+    case, _item = _case(case_id)
+    try:
+        score = int(request.form.get("score", "0"))
+    except ValueError:
+        score = 0
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            rate(dbs, g.staff.username, dbs.get(Case, case.id), score, request.form.get("comment", ""),
+                 identity=identity())
+    except PickupError as exc:
+        flash(_(RATING_MESSAGES.get(exc.reason, exc.message)))
+    else:
+        flash(_("Thank you: the rating was sent to the county."))
+        wake_sync()
+    return redirect(url_for("views.handover", case_id=case.id))
+
+
+@bp.route("/status", methods=("GET", "POST"))
+def kiosk():
+    """The residents' status kiosk: receipt number and pickup code; no staff login, no personal data."""
+    shown, error = None, ""
+    receipt_no = request.form.get("receipt_no", "").strip()[:40]
+    if request.method == "POST":
+        try:
+            with db.session_scope(data_dir()) as dbs:
+                case = find_case(dbs, receipt_no)
+                if case is None or case.receipt_no != receipt_no:
+                    raise PickupError("not_found", "no such receipt")
+                check_pickup_code(dbs, case, request.form.get("pickup_code", ""), "kiosk")
+                shown = {"receipt_no": case.receipt_no, "item_name": case.item_name, "status": case.status,
+                         "promised_date": case.promised_date, "name": mask_name(case.applicant_name)}
+        except PickupError as exc:
+            time = exc.unlocks_at.astimezone(COUNTY_TIMEZONE).strftime("%H:%M") if exc.unlocks_at else ""
+            error = _(KIOSK_MESSAGES[exc.reason], count=MAX_PICKUP_TRIES, time=time)
+    return render_template("kiosk.html", shown=shown, error=error, receipt_no=receipt_no), (422 if error else 200)
