@@ -13,13 +13,14 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
-from sync.envelope import HUB_SENDER_ID
+from sync.envelope import HUB_SENDER_ID, PROTOCOL_2_KINDS, PROTOCOL_VERSION
 from sync.framing import take_within
 
 from .cases import record_event
 from .db import utc_now
-from .models import Case, OutMessage, Point
+from .models import Case, HeldMessage, OutMessage, Point
 from .points import point_keys
+from .routing import HUB_ACTOR
 
 PULL_MAX_MESSAGES = 200
 PULL_MAX_BYTES = 1024 * 1024
@@ -28,18 +29,48 @@ PULL_MAX_BYTES = 1024 * 1024
 def enqueue(
     session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
     case_id: str | None = None,
-) -> OutMessage:
-    """Seal ``payload`` to the point's newest key under its next sequence number, signed by ``identity``."""
+) -> OutMessage | None:
+    """Seal ``payload`` to the point's newest key under its next sequence number, signed by ``identity``,
+    in the protocol version the point speaks. A kind that version cannot read is held (None) until the
+    point upgrades: sent now it would be refused and lost."""
+    version = min(point.protocol, PROTOCOL_VERSION)
+    if version < 2 and kind in PROTOCOL_2_KINDS:
+        session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))
+        if case_id:
+            record_event(session, case_id, actor=HUB_ACTOR, action="held_for_upgrade",
+                         note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2")
+        session.flush()
+        return None
     last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one()
     seq = (last or 0) + 1
     envelope = seal_envelope(
         kind=kind, payload=payload, sender_id=HUB_SENDER_ID, seq=seq,
-        sender_key=identity.sign_key, recipient_key=point_keys(point).sealer(),
+        sender_key=identity.sign_key, recipient_key=point_keys(point).sealer(), version=version,
     )
     message = OutMessage(point_id=point.id, seq=seq, kind=int(kind), case_id=case_id, envelope=envelope.to_bytes())
     session.add(message)
     session.flush()
     return message
+
+
+def note_protocol(session: Session, point: Point, protocol: int, identity: Identity) -> None:
+    """Record that ``point`` speaks ``protocol`` (from a signed request or an envelope's header; a relayed
+    village's only sign is its envelopes); on an upgrade, send what was held for it."""
+    if protocol > point.protocol:
+        point.protocol = protocol
+        session.add(point)
+        release_held(session, point, identity)
+
+
+def release_held(session: Session, point: Point, identity: Identity) -> int:
+    """Send, in order, what was held for ``point`` while its protocol could not read it."""
+    held = session.exec(select(HeldMessage).where(HeldMessage.point_id == point.id).order_by(HeldMessage.id)).all()
+    for row in held:
+        enqueue(session, point=point, kind=Kind(row.kind), payload=row.payload, identity=identity,
+                case_id=row.case_id)
+        session.delete(row)
+    session.flush()
+    return len(held)
 
 
 def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:

@@ -34,7 +34,11 @@ from .clock import now_ms, uuid7
 from .keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
 
 MAGIC = b"PKE"
-PROTOCOL_VERSION = 1
+# The protocol both the envelope header and signed requests name. A hub accepts the current and the previous
+# version, so points in the field can upgrade months after their hub. Version 2 added the request header
+# X-Pointkit-Protocol (bound into the request signature) and the kinds in PROTOCOL_2_KINDS.
+PROTOCOL_VERSION = 2
+SUPPORTED_PROTOCOLS = (1, 2)
 HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64
@@ -63,6 +67,18 @@ class Kind(IntEnum):
     HUB_KEYS = 66
     RECONCILED = 67
     SUPPLEMENT_REQUEST = 68
+
+
+# Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades.
+PROTOCOL_2_KINDS = frozenset({Kind.AMEND, Kind.SUPPLEMENT, Kind.WITHDRAW, Kind.RATE, Kind.RECONCILED,
+                              Kind.SUPPLEMENT_REQUEST})
+
+
+def unsupported_protocol(version: int) -> str:
+    """Why ``version`` is refused, and which side to upgrade."""
+    low, high = SUPPORTED_PROTOCOLS[0], SUPPORTED_PROTOCOLS[-1]
+    side = "upgrade this side (pointkit or pointkit-hub)" if version > high else "upgrade the sender"
+    return f"protocol version {version} is not spoken here (versions {low}-{high}): {side}"
 
 
 _SUITES = {
@@ -115,8 +131,8 @@ class Header:
         magic, version, kind, suite, flags, env_id, sender, seq, rkid, clock = HEADER.unpack_from(data)
         if magic != MAGIC:
             raise EnvelopeError("malformed", "not a pointkit envelope (bad magic)")
-        if version != PROTOCOL_VERSION:
-            raise EnvelopeError("version", f"unsupported envelope version {version}")
+        if version not in SUPPORTED_PROTOCOLS:
+            raise EnvelopeError("version", unsupported_protocol(version))
         try:
             kind_value, suite_value = Kind(kind), Suite(suite)
         except ValueError as exc:
@@ -219,6 +235,7 @@ def seal_envelope(
     recipient_key: X25519PublicKey | RecipientKey,
     envelope_id: uuid.UUID | None = None,
     sender_clock_ms: int | None = None,
+    version: int = PROTOCOL_VERSION,
 ) -> Envelope:
     """Compress, seal to ``recipient_key`` (its suite is named in the header) and sign with ``sender_key``."""
     if isinstance(recipient_key, X25519PublicKey):
@@ -231,6 +248,7 @@ def seal_envelope(
         recipient_key_id=recipient_key.key_id,
         sender_clock_ms=now_ms() if sender_clock_ms is None else sender_clock_ms,
         suite=recipient_key.suite,
+        version=version,
     )
     header_bytes = header.pack()
     plain = zlib.compress(canonical_json(payload), 9)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .canonical import canonical_json
 from .clock import now_ms
+from .envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, unsupported_protocol
 from .keys import b64, unb64
 
 DOCUMENT_PREFIX = b"pointkit/v1 document\x00"
@@ -30,6 +31,8 @@ HEADER_POINT = "X-Pointkit-Point"
 HEADER_TIME = "X-Pointkit-Time"
 HEADER_NONCE = "X-Pointkit-Nonce"
 HEADER_SIGNATURE = "X-Pointkit-Signature"
+# Absent on requests from protocol-1 points; from protocol 2 on it is part of what the signature covers.
+HEADER_PROTOCOL = "X-Pointkit-Protocol"
 REQUEST_WINDOW_MS = 15 * 60 * 1000
 
 
@@ -56,20 +59,26 @@ def verify_document(signed: Mapping[str, Any], key: Ed25519PublicKey) -> dict[st
     return dict(document)
 
 
-def _request_bytes(method: str, path: str, query: str, body: bytes, point: str, time_ms: str, nonce: str) -> bytes:
+def _request_bytes(method: str, path: str, query: str, body: bytes, point: str, time_ms: str, nonce: str,
+                   protocol: int) -> bytes:
     lines = [REQUEST_PREFIX, method.upper(), path, query, hashlib.sha256(body).hexdigest(), point, time_ms, nonce]
+    if protocol >= 2:
+        lines.append(f"protocol {protocol}")
     return "\n".join(lines).encode("utf-8")
 
 
 def sign_request(
     *, method: str, path: str, query: str, body: bytes, point_id: str, key: Ed25519PrivateKey,
-    clock_ms: int | None = None,
+    clock_ms: int | None = None, protocol: int = PROTOCOL_VERSION,
 ) -> dict[str, str]:
     """Headers that authenticate one request from ``point_id``."""
     time_ms = str(now_ms() if clock_ms is None else clock_ms)
     nonce = os.urandom(16).hex()
-    signature = key.sign(_request_bytes(method, path, query, body, point_id, time_ms, nonce))
-    return {HEADER_POINT: point_id, HEADER_TIME: time_ms, HEADER_NONCE: nonce, HEADER_SIGNATURE: b64(signature)}
+    signature = key.sign(_request_bytes(method, path, query, body, point_id, time_ms, nonce, protocol))
+    headers = {HEADER_POINT: point_id, HEADER_TIME: time_ms, HEADER_NONCE: nonce, HEADER_SIGNATURE: b64(signature)}
+    if protocol >= 2:
+        headers[HEADER_PROTOCOL] = str(protocol)
+    return headers
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class SignedRequest:
     point_id: str
     time_ms: int
     nonce: str
+    protocol: int = 1
 
 
 def read_request_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
@@ -86,6 +96,14 @@ def read_request_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str
         return headers[HEADER_POINT], headers[HEADER_TIME], headers[HEADER_NONCE], headers[HEADER_SIGNATURE]
     except KeyError as missing:
         raise SignatureError("unsigned", f"request is not signed (missing header {missing})") from None
+
+
+def request_protocol(headers: Mapping[str, str]) -> int:
+    """The protocol a request speaks (1 when it does not say); an unsupported one is refused."""
+    raw = headers.get(HEADER_PROTOCOL, "1")
+    if not raw.isdigit() or int(raw) not in SUPPORTED_PROTOCOLS:
+        raise SignatureError("unsupported_protocol", unsupported_protocol(int(raw) if raw.isdigit() else 0))
+    return int(raw)
 
 
 def verify_request_any(*, keys: Iterable[Ed25519PublicKey], **request: Any) -> SignedRequest:
@@ -109,8 +127,9 @@ def verify_request(
 ) -> SignedRequest:
     """Check a signed request's signature and freshness; nonce reuse is the caller's to check."""
     point, time_ms, nonce, signature = read_request_headers(headers)
+    protocol = request_protocol(headers)
     try:
-        key.verify(unb64(signature), _request_bytes(method, path, query, body, point, time_ms, nonce))
+        key.verify(unb64(signature), _request_bytes(method, path, query, body, point, time_ms, nonce, protocol))
         stamped = int(time_ms)
     except (ValueError, InvalidSignature):
         raise SignatureError("bad_signature", "request signature does not verify") from None
@@ -119,4 +138,4 @@ def verify_request(
     now = now_ms() if now is None else now
     if abs(now - stamped) > window_ms:
         raise SignatureError("stale", "request time is outside the hub's window; sync the clock offset")
-    return SignedRequest(point, stamped, nonce)
+    return SignedRequest(point, stamped, nonce, protocol)
