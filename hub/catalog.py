@@ -1,32 +1,35 @@
-"""The service catalog (事项目录): import, version, sign, look items up.
+"""The service catalog (事项目录): import, version, sign, distribute by deltas, look items up.
 
 An import that changes nothing makes no new version, so points re-fetch only
-when there is something new. The importer takes a parsed ``CatalogFile``; a
-CSV reader or a diff view can produce the same object later.
+when there is something new; items missing from an import are withdrawn in
+the version it makes. Every version is a hub-signed document with departments
+and items in code order; a point that holds an older version gets a signed
+delta to the current one (sync/catalog.py), or the whole document when it has
+none or is too far behind for a delta to be smaller.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from sync import Identity, sign_document
-from sync.catalog import CatalogFile, ServiceItem
+from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta
 from sync.messages import CATALOG_DOCUMENT_TYPE
-from sync.web import validation_fields
 
 from .audit import append_audit
+from .catalogdiff import CatalogChanges, diff_documents, diff_entries
+from .catalogfiles import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
 from .db import iso, utc_now
 from .models import CatalogItem, CatalogVersion, Department
 
-
-class CatalogError(ValueError):
-    """A catalog that cannot be imported; the message names the field."""
+__all__ = ["CatalogError", "ImportResult", "catalog_answer", "check_catalog", "current_version", "export_catalog",
+           "find_item", "import_catalog", "load_catalog_file", "outdated_item_note", "version_document",
+           "version_summary"]
 
 
 @dataclass(frozen=True)
@@ -35,70 +38,48 @@ class ImportResult:
     changed: bool
     departments: int
     items: int
+    changes: CatalogChanges = field(default_factory=CatalogChanges)
 
 
 def load_catalog_file(path: Path) -> CatalogFile:
-    """Read and validate a catalog JSON file."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise CatalogError(f"{path} is not valid JSON: {exc}") from None
-    try:
-        return CatalogFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{field}: {message}" for field, message in validation_fields(exc).items())
-        raise CatalogError(f"{path}: {problems}") from None
-
-
-def check_catalog(catalog: CatalogFile) -> None:
-    """Cross-field rules pydantic cannot express; raise CatalogError naming the field."""
-    codes = [department.code for department in catalog.departments]
-    if len(set(codes)) != len(codes):
-        raise CatalogError("departments: department codes must be unique")
-    item_codes = [item.code for item in catalog.items]
-    if len(set(item_codes)) != len(item_codes):
-        raise CatalogError("items: item codes must be unique")
-    for index, item in enumerate(catalog.items):
-        for code in item.departments:
-            if code not in codes:
-                raise CatalogError(f"items.{index}.departments: unknown department {code!r} (item {item.code})")
-        if item.route == "single" and len(item.departments) != 1:
-            raise CatalogError(f"items.{index}.route: a single route needs exactly one department (item {item.code})")
-        if item.route != "single" and len(item.departments) < 2:
-            raise CatalogError(f"items.{index}.route: a {item.route} route needs two or more departments "
-                               f"(item {item.code})")
-        if len(set(item.departments)) != len(item.departments):
-            raise CatalogError(f"items.{index}.departments: a department is listed twice (item {item.code})")
+    """Read and validate a catalog file (JSON, or CSV tables in a folder or .zip)."""
+    return read_catalog(path).catalog
 
 
 def _content(catalog: CatalogFile) -> dict[str, Any]:
-    return {
+    return in_code_order({
         "departments": [department.model_dump(mode="json") for department in catalog.departments],
         "items": [item.model_dump(mode="json") for item in catalog.items],
-    }
+    })
 
 
 def current_version(session: Session) -> CatalogVersion | None:
     return session.exec(select(CatalogVersion).order_by(CatalogVersion.version.desc()).limit(1)).first()
 
 
+def version_document(session: Session, version: int) -> dict[str, Any] | None:
+    row = session.get(CatalogVersion, version)
+    return row.signed["document"] if row else None
+
+
 def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity, source: str = "",
-                   actor: str = "cli") -> ImportResult:
-    """Store ``catalog`` as a new signed version when it differs from the current one."""
-    check_catalog(catalog)
+                   actor: str = "cli", locate: Locator = json_locator, dry_run: bool = False) -> ImportResult:
+    """Store ``catalog`` as a new signed version when it differs from the current one (nothing when ``dry_run``)."""
+    check_catalog(catalog, locate)
     content = _content(catalog)
+    latest = current_version(session)
+    before = in_code_order(latest.signed["document"]) if latest else None
+    changes = diff_documents(before, content)
+    counts = (len(catalog.departments), len(catalog.items))
+    if before is not None and not changes:
+        return ImportResult(latest.version, False, *counts)
+    version = (latest.version if latest else 0) + 1
+    if dry_run:
+        return ImportResult(version, True, *counts, changes)
     for department in catalog.departments:
         row = session.get(Department, department.code) or Department(code=department.code, name_zh="", name_en="")
         row.name_zh, row.name_en = department.name_zh, department.name_en
         session.add(row)
-    latest = current_version(session)
-    if latest is not None:
-        document = latest.signed["document"]
-        if {"departments": document["departments"], "items": document["items"]} == content:
-            return ImportResult(latest.version, False, len(catalog.departments), len(catalog.items))
-    version = (latest.version if latest else 0) + 1
     document = {"type": CATALOG_DOCUMENT_TYPE, "version": version, "issued_at": iso(utc_now()), **content}
     session.add(CatalogVersion(version=version, signed=sign_document(document, identity.sign_key),
                                source=source[:200]))
@@ -109,15 +90,79 @@ def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity
                                 item=item.model_dump(mode="json")))
     session.flush()
     append_audit(session, actor=actor, action="catalog_imported", subject=f"catalog:{version}",
-                 detail={"version": version, "source": source[:200], "departments": len(catalog.departments),
-                         "items": len(catalog.items)})
-    return ImportResult(version, True, len(catalog.departments), len(catalog.items))
+                 detail={"version": version, "source": source[:200], "departments": counts[0], "items": counts[1],
+                         "added": len(changes.added), "changed": len(changes.changed),
+                         "withdrawn": len(changes.withdrawn)})
+    return ImportResult(version, True, *counts, changes)
+
+
+def export_catalog(session: Session, target: Path, fmt: str, version: int | None = None) -> list[str]:
+    """Write a version (default: the current one) as JSON or CSV tables; importing it back changes nothing."""
+    row = session.get(CatalogVersion, version) if version else current_version(session)
+    if row is None:
+        raise CatalogError([f"the hub has no catalog version {version}" if version else
+                            "the hub has no catalog yet; import one first"])
+    document = row.signed["document"]
+    if fmt == "csv":
+        return write_csv(document, target)
+    exported = {"note": f"Exported from catalog version {row.version} ({document['issued_at'][:10]})",
+                "departments": document["departments"], "items": document["items"]}
+    target.write_text(json.dumps(exported, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return [str(target)]
 
 
 def find_item(session: Session, code: str) -> ServiceItem | None:
-    """The newest catalog entry for ``code``, or None if the hub never had it."""
+    """The newest catalog entry for ``code`` (withdrawn items included), or None if the hub never had it."""
     row = session.exec(
         select(CatalogItem).where(CatalogItem.code == code).order_by(CatalogItem.version.desc()).limit(1)
     ).first()
     return ServiceItem.model_validate(row.item) if row else None
 
+
+def _item_in(session: Session, code: str, version: int) -> dict[str, Any] | None:
+    row = session.exec(select(CatalogItem).where(CatalogItem.code == code, CatalogItem.version == version)).first()
+    return row.item if row else None
+
+
+def outdated_item_note(session: Session, code: str, point_version: int) -> str | None:
+    """What a newer catalog version did to item ``code`` since the version a point received it under, or None."""
+    latest = current_version(session)
+    if latest is None or point_version >= latest.version:
+        return None
+    before, after = _item_in(session, code, point_version), _item_in(session, code, latest.version)
+    if before == after:
+        return None
+    heading = f"received under catalog version {point_version}; in the current version {latest.version} "
+    if after is None:
+        return heading + f"item {code} is withdrawn"
+    if before is None:
+        return heading + f"item {code} is new or changed"
+    return heading + "the item changed: " + "; ".join(change.text() for change in diff_entries(before, after))
+
+
+def catalog_answer(session: Session, have: int | None, identity: Identity, *,
+                   deltas: bool = True) -> dict[str, Any] | None:
+    """What a point holding version ``have`` (None: nothing) should get: None when it is current, else (if it
+    takes ``deltas``) a delta signed with ``identity`` when that is well under the whole document, else the
+    signed document itself."""
+    latest = current_version(session)
+    if latest is None:
+        raise CatalogError(["the hub has no catalog yet; ask the admin to import one"])
+    if have == latest.version:
+        return None
+    current = latest.signed["document"]
+    base = version_document(session, have) if have and deltas else None
+    if base is None or in_code_order(current) != current or in_code_order(base) != base:
+        return latest.signed
+    delta = make_delta(base, current, latest.signed["signature"])
+    if len(delta["items"]) * 2 > len(current["items"]):
+        return latest.signed
+    return sign_document(delta, identity.sign_key)
+
+
+def version_summary(row: CatalogVersion, previous: CatalogVersion | None) -> dict[str, Any]:
+    """One line of the catalog page: when, from what, how big, what changed since the version before."""
+    document = row.signed["document"]
+    return {"version": row.version, "issued_at": document["issued_at"], "source": row.source,
+            "departments": len(document["departments"]), "items": len(document["items"]),
+            "changes": diff_documents(previous.signed["document"] if previous else None, document)}

@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
-from sync.client import HEADER_HUB_TIME
+from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_STATUS, HEADER_TOTAL
 from sync.web import api_error, parse_json_body, pull_answer, verify_signed_request
 
-from .catalog import current_version
+from .catalog import CatalogError, catalog_answer, current_version
 from .db import get_session, utc_now
 from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
@@ -148,17 +148,31 @@ def get_pull():
 
 @bp.get("/catalog")
 def get_catalog():
-    """The current hub-signed catalog document; 204 when ``?have=`` already names the current version,
-    so an idle point's hourly check costs a few hundred bytes, not the whole catalog."""
+    """The catalog for a point that holds version ``?have=``: 204 when that is current (an idle point's hourly
+    check costs a few hundred bytes); with ``?delta=1`` a hub-signed delta of the changed items when that is
+    smaller; else the whole hub-signed document (what points before deltas understand)."""
     point = _authenticated_point()
     if not isinstance(point, Point):
         return point
-    latest = current_version(get_session())
-    if latest is None:
+    raw_have = request.args.get("have", "")
+    have = int(raw_have) if raw_have.isdigit() and len(raw_have) < 10 else None
+    try:
+        answer = catalog_answer(get_session(), have, current_keyring().current,
+                                deltas=request.args.get("delta") == "1")
+    except CatalogError:
         return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
-    if request.args.get("have") == str(latest.version):
-        return "", 204
-    return latest.signed
+    return ("", 204) if answer is None else answer
+
+
+@bp.after_request
+def _announce_catalog(response: Response) -> Response:
+    # Every pull answer names the current catalog version, so a point fetches a new version in its next
+    # round instead of at its next hourly check, for a dozen bytes.
+    if request.endpoint == "sync.get_pull" and response.status_code in (200, 204):
+        latest = current_version(get_session())
+        if latest is not None:
+            response.headers[HEADER_CATALOG_VERSION] = str(latest.version)
+    return response
 
 
 def _scan_refusal(exc: ScanError):

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, delete, select
 
 from sync import SignatureError
-from sync.catalog import Department, ServiceItem
+from sync.catalog import CATALOG_DELTA_TYPE, CatalogDeltaError, Department, ServiceItem, apply_delta
 from sync.clock import utcnow
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
@@ -42,7 +42,11 @@ def verify_catalog(session: Session, signed: dict[str, Any], state: PointState) 
 
 
 def store_catalog(session: Session, state: PointState, signed: dict[str, Any]) -> bool:
-    """Verify and keep ``signed`` unless it is older than what we hold; True if it replaced ours."""
+    """Verify and keep ``signed`` (a whole version or a delta from ours) unless it is older than what we hold;
+    True if it replaced ours. A delta is applied to the stored version, and the result must be the very
+    document the hub signed, so the point always holds a signed version it can serve to its villages."""
+    if signed.get("document", {}).get("type") == CATALOG_DELTA_TYPE:
+        signed = _rebuilt_from_delta(session, state, signed)
     document = verify_catalog(session, signed, state)
     state.catalog_checked_at = utcnow()
     session.add(state)
@@ -58,6 +62,21 @@ def store_catalog(session: Session, state: PointState, signed: dict[str, Any]) -
     state.catalog_document = json.dumps(document, ensure_ascii=False)
     state.catalog_signature = signed["signature"]
     return True
+
+
+def _rebuilt_from_delta(session: Session, state: PointState, signed: dict[str, Any]) -> dict[str, Any]:
+    """The signed whole version a hub-signed delta leads to from the version this point holds."""
+    try:
+        delta = verify_hub_document(session, state, signed)
+    except SignatureError:
+        raise CatalogError("catalog delta signature does not verify with any trusted hub key") from None
+    if not state.catalog_document:
+        raise CatalogError("a catalog delta came but this point holds no catalog to apply it to")
+    try:
+        document = apply_delta(json.loads(state.catalog_document), delta)
+    except CatalogDeltaError as exc:
+        raise CatalogError(str(exc)) from None
+    return {"document": document, "signature": delta.get("signature", "")}
 
 
 def get_item(session: Session, code: str) -> ServiceItem | None:

@@ -22,6 +22,7 @@ from flask import Flask
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable, Kind
+from sync.catalog import CATALOG_DELTA_TYPE
 from sync.clock import utcnow
 
 from . import audit, db
@@ -303,28 +304,54 @@ def _pull(data_dir: Path, client, report: SyncReport) -> None:
 
 
 def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
+    """Fetch the catalog when the pull named a version we lack (or, without that, hourly): a delta from ours,
+    or the whole version when a delta does not apply."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
     checked = as_utc(state.catalog_checked_at)
-    if state.catalog_version and checked and utcnow() - checked < CATALOG_REFRESH:
+    announced = client.hub_catalog_version
+    if announced is not None and state.catalog_version:
+        due = announced != state.catalog_version
+    else:
+        due = not (state.catalog_version and checked and utcnow() - checked < CATALOG_REFRESH)
+    if not due:
         return
     try:
         signed = client.catalog(have=state.catalog_version or None)
+        with db.session_scope(data_dir) as session:
+            if signed is None:
+                unchanged = get_state(session)
+                unchanged.catalog_checked_at = utcnow()
+                session.add(unchanged)
+                return
+            try:
+                if store_catalog(session, get_state(session), signed):
+                    _log_catalog(state.catalog_version, signed)
+                return
+            except CatalogError as exc:
+                if signed.get("document", {}).get("type") != CATALOG_DELTA_TYPE:
+                    report.errors.append(f"the catalog from the hub was refused: {exc}")
+                    return
+                log.warning("catalog delta not applied (%s); fetching the whole catalog", exc)
+        whole = client.catalog()
+        with db.session_scope(data_dir) as session:
+            if store_catalog(session, get_state(session), whole):
+                _log_catalog(state.catalog_version, whole)
     except HubRefused as exc:
         if exc.reason == REVOKED:
             raise
         report.errors.append(f"the hub refused the catalog request ({exc.reason})")
-        return
-    with db.session_scope(data_dir) as session:
-        if signed is None:
-            unchanged = get_state(session)
-            unchanged.catalog_checked_at = utcnow()
-            session.add(unchanged)
-            return
-        try:
-            store_catalog(session, get_state(session), signed)
-        except CatalogError as exc:
-            report.errors.append(f"the catalog from the hub was refused: {exc}")
+    except CatalogError as exc:
+        report.errors.append(f"the catalog from the hub was refused: {exc}")
+
+
+def _log_catalog(before: int, signed: dict) -> None:
+    document = signed["document"]
+    if document.get("type") == CATALOG_DELTA_TYPE:
+        how = f"delta: {len(document['items'])} changed or new, {len(document['withdrawn'])} withdrawn"
+    else:
+        how = f"whole catalog: {len(document['items'])} items"
+    log.info("catalog version %d -> %d (%s)", before, document["version"], how)
 
 
 def idle_delay(interval: float, idle_rounds: int, max_idle_interval: float) -> float:

@@ -167,9 +167,11 @@ class Cluster:
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
                     sync_interval: float = 1.0, max_idle_interval: float | None = None,
-                    dirname: str | None = None, env: dict[str, str] | None = None) -> Server:
+                    dirname: str | None = None, env: dict[str, str] | None = None,
+                    hub_url: str | None = None) -> Server:
         """Enroll on first start; a restart keeps the point's data. Idle polling does not slow down
-        unless ``max_idle_interval`` says so (tests wait on results)."""
+        unless ``max_idle_interval`` says so (tests wait on results). ``hub_url`` is where it enrolls and
+        syncs (a link simulator in front of the hub, say)."""
         assert self.hub is not None, "start the hub first"
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = command("pointkit")
@@ -177,7 +179,7 @@ class Cluster:
             output = self.run(command("pointkit-hub"), "points", "add", name, "--level", level,
                               "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
-            self.run(point_cmd, "init", "--data", str(data), "--hub", self.hub.url, "--token", token,
+            self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
                      "--name", name, "--staff-user", "staff", "--staff-password", staff_password)
         process, url = self._spawn(name, data, [
             point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .canonical import canonical_json
 
 Level = Literal["county", "township", "village"]
 FieldType = Literal["text", "id_number", "phone", "date", "choice", "number"]
@@ -69,3 +72,66 @@ class CatalogFile(_Model):
     note: str = Field(default="", max_length=1000)
     departments: list[Department]
     items: list[ServiceItem]
+
+
+# --- versions and deltas ------------------------------------------------------------------------------------------
+#
+# A catalog version is the hub-signed document {type, version, issued_at, departments, items} with departments
+# and items in code order, so a point that applies a delta rebuilds the very bytes the hub signed. A delta carries
+# the changed and new items, the withdrawn codes, every department (a dozen rows), the digest of the full
+# document it leads to and the hub's signature of that document: the point ends up holding the signed version
+# itself, exactly as if it had fetched it whole.
+
+CATALOG_DELTA_TYPE = "pointkit.catalog-delta/v1"
+
+
+class CatalogDeltaError(ValueError):
+    """A delta that does not apply to the document at hand."""
+
+
+def in_code_order(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with departments and items sorted by code: the order every signed version uses."""
+    return {**document, "departments": sorted(document["departments"], key=lambda entry: entry["code"]),
+            "items": sorted(document["items"], key=lambda entry: entry["code"])}
+
+
+def catalog_digest(document: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a full catalog document."""
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def make_delta(base: dict[str, Any], current: dict[str, Any], current_signature: str) -> dict[str, Any]:
+    """The delta document that turns version ``base`` into ``current`` (both full documents in code order)."""
+    old = {item["code"]: item for item in base["items"]}
+    new_codes = {item["code"] for item in current["items"]}
+    return {
+        "type": CATALOG_DELTA_TYPE,
+        "base_version": base["version"],
+        "version": current["version"],
+        "issued_at": current["issued_at"],
+        "departments": current["departments"],
+        "items": [item for item in current["items"] if old.get(item["code"]) != item],
+        "withdrawn": sorted(code for code in old if code not in new_codes),
+        "digest": catalog_digest(current),
+        "signature": current_signature,
+    }
+
+
+def apply_delta(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The full document ``delta`` leads to from ``base``; CatalogDeltaError if it does not rebuild it exactly."""
+    if delta.get("base_version") != base.get("version"):
+        raise CatalogDeltaError(f"the delta starts at version {delta.get('base_version')}, "
+                                f"this point holds version {base.get('version')}")
+    try:
+        items = {item["code"]: item for item in base["items"]}
+        for code in delta["withdrawn"]:
+            items.pop(code, None)
+        items.update({item["code"]: item for item in delta["items"]})
+        document = in_code_order({"type": base["type"], "version": delta["version"], "issued_at": delta["issued_at"],
+                                  "departments": delta["departments"], "items": list(items.values())})
+    except (KeyError, TypeError) as exc:
+        raise CatalogDeltaError(f"the delta is malformed ({exc})") from None
+    if catalog_digest(document) != delta["digest"]:
+        raise CatalogDeltaError(f"applying the delta does not rebuild version {delta['version']} (digest differs)")
+    return document
+

@@ -34,6 +34,7 @@ RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
 RELAY_PULL_PATH = "/sync/v1/relay/pull"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
+HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_ATTEMPTS = 3
 
@@ -102,6 +103,7 @@ class HubClient:
         self.identity = identity
         self.attempts = attempts
         self.clock_offset_ms = clock_offset_ms
+        self.hub_catalog_version: int | None = None  # as the last pull answer named it
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
 
     def __repr__(self) -> str:
@@ -197,6 +199,8 @@ class HubClient:
     def _pull_result(self, response: httpx.Response, after: int) -> PullResult:
         hub_time = self._note_hub_time(response)
         cursor = int(response.headers.get(HEADER_CURSOR, after))
+        if response.headers.get(HEADER_CATALOG_VERSION, "").isdigit():
+            self.hub_catalog_version = int(response.headers[HEADER_CATALOG_VERSION])
         if response.status_code == 204 or not response.content:
             return PullResult([], cursor, hub_time)
         try:
@@ -206,9 +210,9 @@ class HubClient:
         return PullResult(envelopes, cursor, hub_time)
 
     def catalog(self, have: int | None = None) -> dict[str, Any] | None:
-        """The hub-signed catalog document (verify it with the pinned hub key), or None when
-        ``have`` is already the hub's current version."""
-        params = {"have": str(have)} if have else None
+        """The hub-signed catalog for a point holding version ``have`` (verify it with the pinned hub key):
+        a delta from ``have`` or the whole document (see sync/catalog.py), or None when ``have`` is current."""
+        params = {"have": str(have), "delta": "1"} if have else None
         response = self._send(self._signed("GET", CATALOG_PATH, params=params))
         return None if response.status_code == 204 else response.json()
 
