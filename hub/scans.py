@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,10 +28,13 @@ from sqlmodel import Session, select
 from sync.attachments import CHUNK_SEALED, AttachmentError, decrypt_attachment, decrypt_chunks, sealed_size
 from sync.keys import unb64
 from sync.messages import Scan
+from sync.signing import SignatureError
+from sync.uploads import ScanError, append_durably, read_scan_grant
 
 from . import cases
 from .db import get_session, iso, utc_now
-from .models import Case, CaseScan
+from .models import Case, CaseScan, Point
+from .points import point_verifiers
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,6 @@ CONTENT_TYPES = {
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-@dataclass(eq=False)
-class ScanError(Exception):
-    """A refused scan request: ``status`` is the HTTP answer, ``offset`` what the hub holds (for 409)."""
-
-    status: int
-    reason: str
-    message: str
-    offset: int | None = None
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def scan_path(data_dir: str | Path, scan_id: str) -> Path:
@@ -91,8 +79,16 @@ def expect_scans(session: Session, case_id: str, point_id: uuid.UUID, scans: lis
                              total=sealed_size(scan.size)))
 
 
-def find_scan(session: Session, point_id: uuid.UUID, scan_id: str) -> CaseScan:
-    """The scan ``point_id`` may upload, or ScanError 404 (unknown yet) / 403 (another point's)."""
+def find_scan(session: Session, point_id: uuid.UUID, scan_id: str, *, grant: str = "") -> CaseScan:
+    """The scan ``point_id`` may upload, or ScanError 404 (unknown yet) / 403 (another point's).
+
+    A township may carry its village's scan with the village's ``grant`` (sync.uploads).
+    """
+    return _authorized_scan(session, point_id, scan_id, grant)[0]
+
+
+def _authorized_scan(session: Session, point_id: uuid.UUID, scan_id: str, grant: str) -> tuple[CaseScan, str | None]:
+    """find_scan, and the sealed SHA-256 the scan's point granted when a relay carries it."""
     try:
         scan_id = str(uuid.UUID(scan_id))
     except ValueError:
@@ -100,15 +96,27 @@ def find_scan(session: Session, point_id: uuid.UUID, scan_id: str) -> CaseScan:
     row = session.get(CaseScan, scan_id)
     if row is None:
         raise ScanError(404, "unknown_scan", "the hub knows no case listing this scan yet; push the case first")
-    if row.point_id != point_id:
+    if row.point_id == point_id:
+        return row, None
+    return row, _relay_grant(session, row, point_id, grant)
+
+
+def _relay_grant(session: Session, row: CaseScan, relay_id: uuid.UUID, grant: str) -> str:
+    """The sealed SHA-256 the scan's point granted, if ``relay_id`` is its relay; else ScanError 403."""
+    owner = session.get(Point, row.point_id)
+    if not grant or owner is None or owner.relay_id != relay_id:
         raise ScanError(403, "not_your_scan", "this scan belongs to a case of another point")
-    return row
+    try:
+        return read_scan_grant(grant, point_verifiers(session, owner), scan_id=row.scan_id, point_id=str(owner.id),
+                               total=row.total)
+    except SignatureError as exc:
+        raise ScanError(403, exc.reason, f"{exc}; a relay carries a scan only with its point's grant") from None
 
 
 def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, scan_id: str, *, offset: int,
-                 chunk: bytes, chunk_sha256: str, total: int | None) -> CaseScan:
+                 chunk: bytes, chunk_sha256: str, total: int | None, grant: str = "") -> CaseScan:
     """Verify and append one chunk at ``offset``; return the scan row with its new offset."""
-    row = find_scan(session, point_id, scan_id)
+    row, granted = _authorized_scan(session, point_id, scan_id, grant)
     if hashlib.sha256(chunk).hexdigest() != chunk_sha256.lower():
         raise ScanError(400, "bad_chunk_hash", "the chunk does not match its X-Pointkit-Chunk-SHA256; send it again")
     if total is not None and total != row.total:
@@ -123,13 +131,7 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
         if offset + len(chunk) > row.total:
             raise ScanError(400, "too_long", f"the sealed scan has {row.total} bytes; this chunk runs past its end")
         path = scan_path(data_dir, row.scan_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as handle:
-            # Bytes past the committed offset are from a chunk whose commit never happened.
-            handle.truncate(offset)
-            handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_durably(path, offset, chunk)
         moved = session.exec(update(CaseScan).where(CaseScan.scan_id == row.scan_id, CaseScan.received == offset)
                              .values(received=offset + len(chunk)))
         if moved.rowcount != 1:
@@ -139,9 +141,26 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
                             offset=row.received)
         session.commit()
         session.refresh(row)
+        if row.received == row.total and granted is not None and _file_sha256(path) != granted:
+            # Relayed bytes that are not the ones the point sealed: start over rather than record a mismatch.
+            log.warning("scan %s relayed for point %s differs from the granted file; starting it over",
+                        row.scan_id, row.point_id)
+            row.received = 0
+            session.add(row)
+            session.commit()
+            path.unlink(missing_ok=True)
+            raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
+                            "get it from the point again and send it from the start")
         if row.received == row.total:
             _finish(session, data_dir, row)
     return row
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for piece in _sealed_pieces(path):
+        digest.update(piece)
+    return digest.hexdigest()
 
 
 def store_bundled_scan(session: Session, data_dir: str | Path, point_id: uuid.UUID, scan_id: str,

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
 from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
-from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_STATUS, HEADER_TOTAL
-from sync.web import api_error, parse_json_body, pull_answer, verify_signed_request
+from sync.catalog import protocol_1_view
+from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol, sign_document
+from sync.uploads import HEADER_SCAN_GRANT
+from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
+                      scan_refusal, verify_signed_request)
 
 from .catalog import CatalogError, catalog_answer, current_version
 from .db import get_session, utc_now
@@ -23,7 +24,7 @@ from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
 from .keys import current_keyring
 from .models import Point, SeenNonce
-from .outbox import mark_delivered, messages_after
+from .outbox import mark_delivered, messages_after, note_protocol
 from .points import point_verifiers
 from .scans import MAX_CHUNK_BYTES, ScanError, append_chunk, find_scan
 from .schemas import EnrollRequest
@@ -122,6 +123,9 @@ def _authenticated_point() -> Point | tuple[Response, int]:
     except IntegrityError:
         db.rollback()
         return api_error(401, "replayed", "this request was already used (nonce seen); sign a new one")
+    if signed.protocol > point.protocol:
+        note_protocol(db, point, signed.protocol, current_keyring().current)
+        db.commit()
     return point
 
 
@@ -161,6 +165,9 @@ def get_catalog():
                                 deltas=request.args.get("delta") == "1")
     except CatalogError:
         return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
+    if answer is not None and request_protocol(request.headers) == 1:
+        # A protocol-1 point refuses fields it does not know: give it the catalog as it can read it.
+        answer = sign_document(protocol_1_view(answer["document"]), current_keyring().current.sign_key)
     return ("", 204) if answer is None else answer
 
 
@@ -176,26 +183,12 @@ def _announce_catalog(response: Response) -> Response:
 
 
 def _scan_refusal(exc: ScanError):
-    """The error shape, plus the offset the hub really holds when the point asked for another one."""
     get_session().rollback()
-    body = {"error": exc.message, "reason": exc.reason}
-    if exc.offset is not None:
-        body["offset"] = exc.offset
-    response = jsonify(body)
-    # A HEAD answer has no body: the reason and the real offset travel in headers too.
-    response.headers[HEADER_REASON] = exc.reason
-    if exc.offset is not None:
-        response.headers[HEADER_OFFSET] = str(exc.offset)
-    return response, exc.status
+    return scan_refusal(exc.status, exc.reason, exc.message, offset=exc.offset)
 
 
 def _scan_answer(row) -> Response:
-    headers = {HEADER_OFFSET: str(row.received), HEADER_TOTAL: str(row.total), HEADER_SCAN_STATUS: row.status,
-               "Cache-Control": "no-store"}
-    if request.method == "HEAD":
-        return Response(status=200, headers=headers)
-    return Response(json.dumps({"scan_id": row.scan_id, "offset": row.received, "total": row.total,
-                                "status": row.status}), status=200, headers=headers, content_type="application/json")
+    return scan_answer(row.scan_id, row.received, row.total, row.status)
 
 
 @bp.route("/scans/<scan_id>", methods=("GET", "HEAD"))
@@ -205,7 +198,8 @@ def get_scan_offset(scan_id: str):
     if not isinstance(point, Point):
         return point
     try:
-        return _scan_answer(find_scan(get_session(), point.id, scan_id))
+        return _scan_answer(find_scan(get_session(), point.id, scan_id,
+                                      grant=request.headers.get(HEADER_SCAN_GRANT, "")))
     except ScanError as exc:
         return _scan_refusal(exc)
 
@@ -215,23 +209,15 @@ def patch_scan(scan_id: str):
     """Append the next chunk of a sealed scan at ``?offset=`` (what the hub holds), checked by its SHA-256."""
     from flask import current_app
 
-    if request.content_length is not None and request.content_length > MAX_CHUNK_BYTES:
-        return api_error(413, "too_large", f"chunks are limited to {MAX_CHUNK_BYTES} bytes; send smaller ones")
-    raw_offset, raw_total = request.args.get("offset", ""), request.headers.get(HEADER_TOTAL)
-    if not raw_offset.isdigit() or len(raw_offset) > 15:
-        return api_error(400, "bad_offset", "'offset' must be a non-negative integer")
-    if raw_total is not None and (not raw_total.isdigit() or len(raw_total) > 15):
-        return api_error(400, "bad_total", f"{HEADER_TOTAL} must be a non-negative integer")
-    if int(raw_offset) == 0 and raw_total is None:
-        return api_error(400, "bad_total", f"the first chunk must declare {HEADER_TOTAL}")
+    asked = read_chunk_request(MAX_CHUNK_BYTES)
+    if not isinstance(asked, ChunkRequest):
+        return asked
     point = _authenticated_point()
     if not isinstance(point, Point):
         return point
     try:
-        row = append_chunk(get_session(), current_app.config["DATA_DIR"], point.id, scan_id,
-                           offset=int(raw_offset), chunk=request.get_data(cache=True),
-                           chunk_sha256=request.headers.get(HEADER_CHUNK_SHA256, ""),
-                           total=int(raw_total) if raw_total is not None else None)
+        row = append_chunk(get_session(), current_app.config["DATA_DIR"], point.id, scan_id, offset=asked.offset,
+                           chunk=asked.chunk, chunk_sha256=asked.chunk_sha256, total=asked.total, grant=asked.grant)
     except ScanError as exc:
         return _scan_refusal(exc)
     return _scan_answer(row)

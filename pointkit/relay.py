@@ -17,6 +17,8 @@ as its hub address and syncs exactly as it would with the hub:
   village's ``after`` tells the township, and through it the hub, what the
   village holds.
 - ``GET /sync/v1/catalog``: the hub-signed catalog the township holds.
+- ``HEAD``/``GET``/``PATCH /sync/v1/scans/<id>``: the village's scans, held
+  and forwarded with the village's signed grant (pointkit/relayscans.py).
 
 The township learns its villages and their keys from the hub (a hub-signed
 document) and checks the villages' signed requests itself. In its own sync
@@ -45,9 +47,12 @@ from sync.client import HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.framing import take_within
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
-from sync.web import api_error, pull_answer, verify_signed_request
+from sync.uploads import ScanError
+from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
+                      verify_signed_request)
 
 from . import db
+from .relayscans import MAX_CHUNK_BYTES, forward_scans, held_scan, receive_chunk, status_of
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
 from .runtime import wake_sync
 from .state import get_state, hub_client, load_identity
@@ -133,6 +138,7 @@ def relay_round(data_dir: str | Path, client, report) -> None:
         _forward(data_dir, client, report)
     for village_id in villages:
         report.relayed += _fetch_messages(data_dir, client, village_id)
+    forward_scans(data_dir, client, report)
 
 
 def _forward(data_dir: str | Path, client, report) -> None:
@@ -364,3 +370,34 @@ def relay_catalog():
     if not state.catalog_document:
         return api_error(404, "no_catalog", "this township has no catalog from the hub yet; try again later")
     return {"document": json.loads(state.catalog_document), "signature": state.catalog_signature}
+
+
+@bp.route("/scans/<scan_id>", methods=("GET", "HEAD"))
+def relay_scan_offset(scan_id: str):
+    """How much of a village's scan this township holds, and whether the hub has it whole yet."""
+    village = _authenticated_village()
+    if not isinstance(village, RelayVillage):
+        return village
+    try:
+        row = held_scan(_data_dir(), village.point_id, scan_id)
+    except ScanError as exc:
+        return scan_refusal(exc.status, exc.reason, exc.message, offset=exc.offset)
+    return scan_answer(row.scan_id, row.received, row.total, status_of(row))
+
+
+@bp.patch("/scans/<scan_id>")
+def relay_scan_chunk(scan_id: str):
+    """Keep the next chunk of a village's scan for the hub (the first one with the village's grant)."""
+    asked = read_chunk_request(MAX_CHUNK_BYTES)
+    if not isinstance(asked, ChunkRequest):
+        return asked
+    village = _authenticated_village()
+    if not isinstance(village, RelayVillage):
+        return village
+    try:
+        row = receive_chunk(_data_dir(), village.point_id, _village_keys(village), scan_id, asked)
+    except ScanError as exc:
+        return scan_refusal(exc.status, exc.reason, exc.message, offset=exc.offset)
+    if row.received == row.total:
+        wake_sync()
+    return scan_answer(row.scan_id, row.received, row.total, status_of(row))

@@ -58,3 +58,18 @@ class RelayNonce(PointTable, table=True):
     village_id: str = Field(max_length=36)
     nonce: str = Field(max_length=64)
     seen_at: datetime = Field(index=True)
+
+
+# A village scan held for the hub: its sealed bytes under DATA/relay-scans/, the village's signed grant to carry it,
+# and how far the hub has it (``hub_status`` "complete" once the hub holds it whole).
+class RelayScan(PointTable, table=True):
+    scan_id: str = Field(primary_key=True, max_length=36)
+    village_id: str = Field(max_length=36, index=True)
+    total: int
+    received: int = Field(default=0)
+    grant: str = Field(sa_column=Column(Text, nullable=False))
+    sealed_sha256: str = Field(default="", max_length=64)
+    hub_offset: int = Field(default=0)
+    hub_status: str = Field(default="", max_length=16, index=True)
+    received_at: datetime
+    forwarded_at: datetime | None = None

@@ -285,6 +285,7 @@ def _sync_scans(data_dir: Path, client, report: SyncReport, force: bool) -> None
     report.scans_sent += scans.sent
     report.scan_bytes_sent += scans.bytes_sent
     report.scans_held = scans.held
+    report.relayed += scans.relayed
     report.errors.extend(scans.errors)
 
 

@@ -17,18 +17,35 @@ The hub keeps every whole chunk it verified (fsync before it answers). After
 any failure the uploader asks the offset again and carries on from there, so
 a link that drops every few seconds still finishes a large scan. The chunk
 size adapts: it doubles after a quick success and halves after a failure.
+
+A village's scans go through its township. The first chunk of every scan
+carries a *scan grant* (X-Pointkit-Scan-Grant): a document signed by the
+point naming the scan, its sealed size and the SHA-256 of the sealed file.
+A township keeps the chunks and the grant, answers status ``relayed`` until
+the hub holds the scan whole, and forwards the scan in its own sync under
+its own signature with the village's grant on every request. The hub takes
+a relayed chunk only for a village whose relay is the sender and only with
+that village's grant, and keeps the finished file only if its SHA-256 is the
+granted one: the township cannot read a scan, forge one, or spoil one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .canonical import canonical_json
 from .client import HubClient, HubRefused, HubUnreachable, _refusal
+from .signing import SignatureError, sign_document, verify_document
 
 SCANS_PATH = "/sync/v1/scans"
 HEADER_OFFSET = "X-Pointkit-Offset"
@@ -36,6 +53,11 @@ HEADER_TOTAL = "X-Pointkit-Total"
 HEADER_CHUNK_SHA256 = "X-Pointkit-Chunk-SHA256"
 HEADER_REASON = "X-Pointkit-Reason"
 HEADER_SCAN_STATUS = "X-Pointkit-Scan-Status"
+HEADER_SCAN_GRANT = "X-Pointkit-Scan-Grant"
+SCAN_GRANT_TYPE = "pointkit.scan-grant/v1"
+# A scan held by a township for the hub (the hub has not got all of it yet).
+RELAYED = "relayed"
+COMPLETE = "complete"
 CHUNK_CONTENT_TYPE = "application/offset+octet-stream"
 MIN_CHUNK = 4 * 1024
 START_CHUNK = 16 * 1024
@@ -49,12 +71,66 @@ UPTIME_MARGIN = 0.9
 DUE_FRACTION = 0.8
 
 
+@dataclass(eq=False)
+class ScanError(Exception):
+    """A scan request refused by the side that receives chunks (hub or township): ``status`` is the HTTP
+    answer, ``offset`` what it holds (for 409)."""
+
+    status: int
+    reason: str
+    message: str
+    offset: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class OffsetMismatch(HubRefused):
     """The hub holds a different offset than the chunk was sent for; ``offset`` is the hub's."""
 
-    def __init__(self, offset: int, message: str):
+    def __init__(self, offset: int, message: str, scan_status: str = ""):
         super().__init__(409, "offset_mismatch", message)
         self.offset = offset
+        self.scan_status = scan_status
+
+
+def make_scan_grant(scan_id: str, point_id: str, sealed: bytes, key: Ed25519PrivateKey) -> str:
+    """The header value by which a point lets its relay carry one sealed scan to the hub."""
+    document = {"type": SCAN_GRANT_TYPE, "scan_id": scan_id, "point_id": point_id, "total": len(sealed),
+                "sealed_sha256": hashlib.sha256(sealed).hexdigest()}
+    return base64.urlsafe_b64encode(canonical_json(sign_document(document, key))).decode("ascii")
+
+
+def read_scan_grant(value: str, keys: Iterable[Ed25519PublicKey], *, scan_id: str, point_id: str,
+                    total: int) -> str:
+    """Verify a scan grant for this scan and point; return the granted sealed SHA-256 (SignatureError if not)."""
+    try:
+        signed = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
+    except (ValueError, UnicodeError):
+        raise SignatureError("bad_grant", f"{HEADER_SCAN_GRANT} is not a signed scan grant") from None
+    for key in keys:
+        try:
+            document = verify_document(signed, key)
+            break
+        except SignatureError:
+            continue
+    else:
+        raise SignatureError("bad_grant", "the scan grant is not signed by the point whose scan it is")
+    if (document.get("type"), document.get("scan_id"), document.get("point_id"), document.get("total")) != (
+            SCAN_GRANT_TYPE, scan_id, point_id, total) or not isinstance(document.get("sealed_sha256"), str):
+        raise SignatureError("bad_grant", "the scan grant is for another scan, point or size")
+    return document["sealed_sha256"]
+
+
+def append_durably(path: Path, offset: int, chunk: bytes) -> None:
+    """Write ``chunk`` at ``offset`` of ``path`` and fsync; bytes past ``offset`` (a chunk whose commit never
+    happened) are dropped first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        handle.truncate(offset)
+        handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @dataclass
@@ -131,6 +207,8 @@ class UploadResult:
     failures: int = 0
     bytes_sent: int = 0
     stopped: bool = False
+    # What the other side last said of the scan: "complete" (the hub holds it whole), "relayed" (a township does).
+    status: str = ""
 
     @property
     def complete(self) -> bool:
@@ -145,11 +223,13 @@ class ScanUploader:
     """
 
     def __init__(self, client: HubClient, *, sizer: ChunkSizer | None = None, max_failures: int = MAX_FAILURES,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, headers: dict[str, str] | None = None):
         self.client = client
         self.sizer = sizer or ChunkSizer()
         self.max_failures = max_failures
         self.sleep = sleep
+        # Sent with every request (a township forwarding a village's scan sends the village's grant).
+        self.headers = dict(headers or {})
 
     def __repr__(self) -> str:
         return f"ScanUploader({self.client!r}, chunk={self.sizer.size})"
@@ -159,7 +239,7 @@ class ScanUploader:
         build = self.client._signed(method, f"{SCANS_PATH}/{scan_id}", params=params, body=body,
                                     content_type=CHUNK_CONTENT_TYPE if body else None)
         request = build()
-        request.headers.update(headers or {})
+        request.headers.update({**self.headers, **(headers or {})})
         try:
             response = self.client._http.send(request)
         except httpx.TransportError as exc:
@@ -171,7 +251,8 @@ class ScanUploader:
         if response.status_code == 409:
             offset = _offset_of(response)
             if offset is not None:
-                raise OffsetMismatch(offset, "the hub holds a different offset")
+                raise OffsetMismatch(offset, "the hub holds a different offset",
+                                     response.headers.get(HEADER_SCAN_STATUS, ""))
         if response.status_code >= 400:
             refusal = _refusal(response)
             if method == "HEAD":
@@ -188,34 +269,39 @@ class ScanUploader:
         return ScanState(_offset_of(response) or 0, int(total) if total.isdigit() else None,
                          response.headers.get(HEADER_SCAN_STATUS, ""))
 
-    def send_chunk(self, scan_id: str, offset: int, chunk: bytes, total: int) -> int:
-        """Append one chunk at ``offset``; return the hub's new offset."""
+    def send_chunk(self, scan_id: str, offset: int, chunk: bytes, total: int, *, grant: str = "") -> ScanState:
+        """Append one chunk at ``offset``; return what the hub holds now. ``grant`` goes with the first chunk."""
         headers = {HEADER_CHUNK_SHA256: hashlib.sha256(chunk).hexdigest(), HEADER_TOTAL: str(total)}
+        if grant and offset == 0:
+            headers[HEADER_SCAN_GRANT] = grant
         response = self._request("PATCH", scan_id, params={"offset": str(offset)}, body=chunk, headers=headers)
         new_offset = _offset_of(response)
         if new_offset is None:
             raise HubRefused(response.status_code, "bad_answer", "the hub did not say the new offset")
-        return new_offset
+        return ScanState(new_offset, total, response.headers.get(HEADER_SCAN_STATUS, ""))
 
     def upload(self, scan_id: str, sealed: bytes, *, should_stop: Callable[[], bool] | None = None,
                on_progress: Callable[[int, int], None] | None = None,
-               start_offset: int | None = None) -> UploadResult:
+               start_offset: int | None = None, grant: str = "") -> UploadResult:
         """Upload ``sealed`` from wherever the hub stands, through cuts.
 
         ``start_offset`` is the offset the point last saw the hub hold: it saves
         asking first (a round trip per scan); if the hub holds another, its 409
-        says which. Raises HubUnreachable after ``max_failures`` failures in a
+        says which (a scan last seen whole is asked again: a township may have
+        held it for the hub). ``grant`` (make_scan_grant) rides on the first
+        chunk. Raises HubUnreachable after ``max_failures`` failures in a
         row, and HubRefused when the hub refuses the scan itself; the offset
         the hub holds stays, so the next call resumes.
         """
         total = len(sealed)
         result = UploadResult(scan_id, start_offset or 0, total)
-        failures, known = 0, start_offset is not None
+        failures, known = 0, start_offset is not None and start_offset < total
         while True:
             try:
                 if not known:
                     asked = time.monotonic()
-                    result.offset = self.state(scan_id).offset
+                    held = self.state(scan_id)
+                    result.offset, result.status = held.offset, held.status
                     self.sizer.observed_round_trip(time.monotonic() - asked)
                     known = True
                 if result.offset >= total:
@@ -226,7 +312,8 @@ class ScanUploader:
                 started = time.monotonic()
                 chunk = sealed[result.offset:result.offset + self.sizer.next_size(started)]
                 try:
-                    result.offset = self.send_chunk(scan_id, result.offset, chunk, total)
+                    held = self.send_chunk(scan_id, result.offset, chunk, total, grant=grant)
+                    result.offset, result.status = held.offset, held.status
                 except HubUnreachable:
                     now = time.monotonic()
                     self.sizer.failed(now, len(chunk))
@@ -240,7 +327,7 @@ class ScanUploader:
                 if on_progress is not None:
                     on_progress(result.offset, total)
             except OffsetMismatch as exc:
-                result.offset = exc.offset
+                result.offset, result.status = exc.offset, exc.scan_status
             except (HubUnreachable, _Cut) as exc:
                 failures += 1
                 result.failures += 1

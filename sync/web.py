@@ -7,9 +7,11 @@ error shape, the OpenAPI document builder and the waitress runner.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request, session
@@ -19,6 +21,8 @@ from .client import HEADER_CURSOR
 from .framing import CONTENT_TYPE, encode_frames
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
 from .signing import SignedRequest, verify_request_any
+from .uploads import (HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS,
+                      HEADER_TOTAL)
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
@@ -96,6 +100,59 @@ def pull_answer(messages: Sequence[Any], after: int) -> Response:
         return Response(status=204, headers={HEADER_CURSOR: str(after)})
     return Response(encode_frames(message.envelope for message in messages), status=200,
                     content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """One PATCH of a resumable scan upload (sync/uploads.py), as the hub and a relaying township read it."""
+
+    offset: int
+    total: int | None
+    chunk: bytes
+    chunk_sha256: str
+    grant: str
+
+
+def read_chunk_request(max_bytes: int) -> ChunkRequest | tuple[Response, int]:
+    """The current request's chunk, offset and declared total, or the error answer for a malformed one."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        return api_error(413, "too_large", f"chunks are limited to {max_bytes} bytes; send smaller ones")
+    raw_offset, raw_total = request.args.get("offset", ""), request.headers.get(HEADER_TOTAL)
+    if not raw_offset.isdigit() or len(raw_offset) > 15:
+        return api_error(400, "bad_offset", "'offset' must be a non-negative integer")
+    if raw_total is not None and (not raw_total.isdigit() or len(raw_total) > 15):
+        return api_error(400, "bad_total", f"{HEADER_TOTAL} must be a non-negative integer")
+    if int(raw_offset) == 0 and raw_total is None:
+        return api_error(400, "bad_total", f"the first chunk must declare {HEADER_TOTAL}")
+    return ChunkRequest(int(raw_offset), int(raw_total) if raw_total is not None else None,
+                        request.get_data(cache=True), request.headers.get(HEADER_CHUNK_SHA256, ""),
+                        request.headers.get(HEADER_SCAN_GRANT, ""))
+
+
+def scan_answer(scan_id: str, offset: int, total: int, status: str) -> Response:
+    """What a scan upload endpoint answers: the offset held, in headers (HEAD) and as JSON."""
+    headers = {HEADER_OFFSET: str(offset), HEADER_TOTAL: str(total), HEADER_SCAN_STATUS: status,
+               "Cache-Control": "no-store"}
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers)
+    return Response(json.dumps({"scan_id": scan_id, "offset": offset, "total": total, "status": status}),
+                    status=200, headers=headers, content_type="application/json")
+
+
+def scan_refusal(status: int, reason: str, message: str, *, offset: int | None = None,
+                 scan_status: str = "") -> tuple[Response, int]:
+    """The error shape, plus the offset really held when the point sent another one."""
+    body: dict[str, Any] = {"error": message, "reason": reason}
+    if offset is not None:
+        body["offset"] = offset
+    answer = jsonify(body)
+    # A HEAD answer has no body: the reason and the real offset travel in headers too.
+    answer.headers[HEADER_REASON] = reason
+    if offset is not None:
+        answer.headers[HEADER_OFFSET] = str(offset)
+    if scan_status:
+        answer.headers[HEADER_SCAN_STATUS] = scan_status
+    return answer, status
 
 
 def api_error(status: int, reason: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:

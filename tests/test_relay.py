@@ -7,6 +7,8 @@ them in its own sync and brings the hub's sealed answers back.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import subprocess
 import uuid
@@ -15,6 +17,7 @@ import pytest
 from cluster import command, wait_until
 
 from sync import HubClient, HubRefused, Identity
+from sync.uploads import ScanUploader, make_scan_grant
 from sync.idnumber import check_character
 
 TOWNSHIP = "泗城镇政务服务中心"
@@ -100,6 +103,50 @@ def test_village_case_travels_through_the_township(cluster):
     with HubClient(hub.url) as client:
         assert [result.status for result in client.push([envelope])] == ["duplicate"]
     assert hub_case_ids(hub) == [case_id]
+
+
+def test_a_village_scan_reaches_the_hub_through_the_township(cluster):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    township = cluster.start_point(TOWNSHIP, "township", dirname="township")
+    enroll_via(cluster, VILLAGE, township)
+    village = cluster.start_point(VILLAGE, "village", dirname="village")
+    scan = os.urandom(90_000)
+    case = {"item_code": MEDICAL_INSURANCE, "form": {"insured_category": "普通居民"},
+            "materials": ["id_card", "hukou"], "applicant": {"name": APPLICANT, "id_number": valid_id("45102719800101234"), "phone": ""}}
+    response = village.api("staff").post("/api/cases", data={"case": json.dumps(case)},
+                                         files=[("scans", ("hukou.jpg", scan))])
+    assert response.status_code == 201, response.text
+    case_id = response.json()["case_id"]
+    (scan_id,) = [row[0] for row in point_rows(village, "select scan_id from scanfile")]
+
+    reviewer = hub.api("yb-li")
+    wait_until(lambda: reviewer.get(f"/api/cases/{case_id}").json().get("materials_in_transit") is False,
+               timeout=90, what="the village's scan at the hub, through the township")
+    shown = reviewer.get(f"/api/cases/{case_id}/scans/{scan_id}")
+    assert shown.status_code == 200 and shown.content == scan, "byte-identical after decryption at the hub"
+    sealed = (village.data / "scans" / f"{scan_id}.sealed").read_bytes()
+    assert (hub.data / "scans" / f"{scan_id}.sealed").read_bytes() == sealed
+    # The village marks the scan uploaded only once the township says the hub holds it whole.
+    wait_until(lambda: point_rows(village, "select state from scanfile") == [("uploaded",)], timeout=60,
+               what="the village learning the hub has its scan")
+    assert point_rows(township, "select hub_status from relayscan") == [("complete",)]
+    assert not list((township.data / "relay-scans").glob("*.sealed")), "the township drops its copy"
+
+    # Only the village's own relay may carry it, and only with the village's grant.
+    village_keys = Identity.load(village.data / "keys", "point")
+    village_id = point_rows(village, "select point_id from pointstate")[0][0]
+    grant = make_scan_grant(scan_id, village_id, sealed, village_keys.sign_key)
+    other = cluster.start_point("那坡镇政务服务中心", "township", dirname="other")
+    township_id = point_rows(township, "select point_id from pointstate")[0][0]
+    for sender, keys, header in ((other, Identity.load(other.data / "keys", "point"), grant),
+                                 (township, Identity.load(township.data / "keys", "point"),
+                                  make_scan_grant(scan_id, village_id, sealed, Identity.generate().sign_key))):
+        sender_id = township_id if sender is township else point_rows(other, "select point_id from pointstate")[0][0]
+        with HubClient(hub.url, point_id=uuid.UUID(sender_id), identity=keys) as client:
+            with pytest.raises(HubRefused) as refused:
+                ScanUploader(client, headers={"X-Pointkit-Scan-Grant": header}).state(scan_id)
+            assert refused.value.status == 403
 
 
 def test_only_the_registered_relay_gets_a_villages_messages(cluster):

@@ -219,7 +219,7 @@ def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
     assert uploader._request("GET", scan.scan_id).json() == {"scan_id": scan.scan_id, "offset": 0,
                                                               "total": len(sealed), "status": "in_transit"}
 
-    assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)) == 10_000
+    assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)).offset == 10_000
     with pytest.raises(OffsetMismatch) as wrong:
         uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed))
     assert (wrong.value.status, wrong.value.offset) == (409, 10_000)
