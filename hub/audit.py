@@ -6,8 +6,9 @@ covers its id, time, actor, action, subject and detail plus the previous
 entry's hash (``sync.audit``); ``pointkit-hub audit verify`` walks the chain
 in id order and names the first entry that no longer fits.
 
-Appends are serialized: SQLite runs every hub transaction as BEGIN
-IMMEDIATE, and on PostgreSQL a transaction-scoped advisory lock does the same.
+Appends are serialized by the hub's write lock (``hub.db.write_lock``): the
+next id and the previous hash are read under it, so hub processes sharing
+one PostgreSQL database never fork the chain.
 """
 
 from __future__ import annotations
@@ -16,23 +17,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from sync.audit import GENESIS, ChainBreak, chain_hash, verify_chain
 
-from .db import iso, utc_now
+from .db import iso, utc_now, write_lock
 from .models import AuditEntry
-
-# Any fixed number: the key of the PostgreSQL advisory lock that serializes appends.
-_PG_APPEND_LOCK = 0x706B6175
 
 
 def append_audit(session: Session, *, actor: str, action: str, subject: str = "",
                  detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction (never personal data in ``detail``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_PG_APPEND_LOCK))
+    write_lock(session)
     last = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
     entry = AuditEntry(id=(last.id + 1) if last else 1, at=utc_now(), actor=actor[:128], action=action[:32],
                        subject=subject[:128], detail=dict(detail or {}), prev_hash=last.entry_hash if last else GENESIS,

@@ -1,34 +1,53 @@
 """The hub's database: one engine per data directory, sessions, schema creation.
 
-SQLite (WAL) by default; the engine is built from a database URL so the same
-code runs on PostgreSQL when a region outgrows one file.
+SQLite (WAL) in the data directory by default; ``--database-url`` or
+POINTKIT_HUB_DATABASE_URL puts the same tables on PostgreSQL when a region
+outgrows one file and runs several hub processes. Keys and scans stay in the
+data directory either way.
+
+Concurrency: on SQLite every transaction starts with BEGIN IMMEDIATE, so one
+writer runs at a time and a read that decides a write cannot go stale. On
+PostgreSQL transactions run in parallel (READ COMMITTED); the places that
+read-then-write call ``write_lock`` (the audit chain, per-point message
+numbers, staff actions), and ingest relies on unique constraints and row locks.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
 
 from sync.clock import utcnow
 
 DATABASE_FILE = "hub.db"
+DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_S = 30
+# A transaction-scoped PostgreSQL advisory lock under any fixed key: the hub's one write lock.
+_PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=0x706B6175)
 
 
-def database_url(data_dir: Path) -> str:
-    """The default SQLite URL inside a hub data directory."""
-    return f"sqlite:///{Path(data_dir) / DATABASE_FILE}"
+def database_url(data_dir: Path, url: str | None = None) -> str:
+    """The hub's database: ``url`` if given, else POINTKIT_HUB_DATABASE_URL, else SQLite in the data directory."""
+    return url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{Path(data_dir) / DATABASE_FILE}"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, foreign keys and immediate transactions."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    if not is_sqlite(url):
+        # UTC sessions: the tables hold naive UTC datetimes, and an aware value must not be shifted
+        # into the server's zone on the way in.
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                             connect_args={"options": "-c timezone=UTC"})
     # hide_parameters: an error message must never carry a resident's data into hub.log.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
                            hide_parameters=True)
@@ -52,27 +71,45 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def write_lock(session: Session) -> None:
+    """Hold the hub's one write lock until the caller's transaction ends.
+
+    Call it before a read whose answer decides a write (the next number in a
+    sequence, check-then-insert). SQLite transactions already hold it (BEGIN
+    IMMEDIATE); on PostgreSQL it is a transaction-scoped advisory lock, and a
+    statement after it sees every transaction committed before.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(_PG_WRITE_LOCK)
+
+
 def init_db(engine: Engine) -> None:
-    """Create any missing tables and add columns newer code expects (idempotent)."""
+    """Create any missing tables and add columns newer code expects (idempotent).
+
+    One transaction: on PostgreSQL, hub processes starting together on a new
+    database wait for each other instead of racing to create the same table.
+    """
     from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-    SQLModel.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(_PG_WRITE_LOCK)
+        SQLModel.metadata.create_all(connection)
+        _add_missing_columns(connection)
 
 
-def _add_missing_columns(engine: Engine) -> None:
+def _add_missing_columns(connection: Connection) -> None:
     """The additive migration: a hub made by an older release gains the nullable or defaulted columns
     added since (create_all makes new tables but never alters old ones)."""
-    with engine.begin() as connection:
-        inspector = inspect(connection)
-        for table in SQLModel.metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                default = " DEFAULT 0" if not column.nullable else ""
-                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+    inspector = inspect(connection)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=connection.dialect)
+            default = " DEFAULT 0" if not column.nullable else ""
+            connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
 
 
 @contextmanager
@@ -104,9 +141,26 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).isoformat()
 
 
+# Sync endpoints take no request-wide lock: ingest is built for concurrency (unique keys, claimed rows).
+UNLOCKED_PREFIXES = ("/sync/",)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def init_app(app, engine: Engine) -> None:
-    """Keep ``engine`` on the app and close each request's session when the request ends."""
+    """Keep ``engine`` on the app and close each request's session when the request ends.
+
+    A staff action (a form post, an API call that changes something) holds the write lock from its
+    first read, as every SQLite transaction does: a decision checked against a task's state cannot
+    race the same decision through another hub process. Staff actions are few; the cost is nil.
+    """
     app.extensions["hub_engine"] = engine
+
+    @app.before_request
+    def _lock_staff_writes() -> None:
+        from flask import request
+
+        if request.method not in SAFE_METHODS and not request.path.startswith(UNLOCKED_PREFIXES):
+            write_lock(get_session())
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -7,9 +7,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine, inspect, make_url
+from sqlmodel import SQLModel, select
+
 from .accounts import create_staff
-from .db import DATABASE_FILE, database_url, init_db, make_engine, session_scope
+from .db import DATABASE_FILE, database_url, init_db, is_sqlite, make_engine, session_scope
 from .keys import ensure_keys, has_identity
+from .models import HubKey
 
 SECRET_KEY_FILE = "secret_key"
 LOG_FILE = "hub.log"
@@ -44,13 +48,20 @@ def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str
     data_dir.mkdir(parents=True, exist_ok=True)
     generated = admin_password is None
     password = admin_password if admin_password is not None else secrets.token_urlsafe(12)
-    engine = make_engine(database_url(data_dir))
+    url = database_url(data_dir)
+    engine = make_engine(url)
+    if _holds_hub(engine):
+        engine.dispose()
+        raise InstanceError(f"the database at {_without_password(url)} already holds a hub; refusing to overwrite "
+                            f"it (give a new, empty database, or use the data directory that hub was made with)")
     try:
         init_db(engine)
         with session_scope(engine) as session:
             create_staff(session, username=admin_user, password=password, role="admin", actor="init")
             keyring = ensure_keys(session, data_dir, post_quantum=post_quantum)
     except Exception:
+        if not is_sqlite(url):
+            SQLModel.metadata.drop_all(engine)
         engine.dispose()
         for name in (DATABASE_FILE, DATABASE_FILE + "-wal", DATABASE_FILE + "-shm"):
             (data_dir / name).unlink(missing_ok=True)
@@ -58,6 +69,18 @@ def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str
     engine.dispose()
     secret_key(data_dir)
     return Initialized(data_dir, keyring.fingerprint, admin_user, password, generated)
+
+
+def _holds_hub(engine: Engine) -> bool:
+    """Whether the database already has a hub's keys (a second init must not take over its database)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(HubKey.__tablename__):
+            return False
+        return connection.execute(select(HubKey.generation).limit(1)).first() is not None
+
+
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def secret_key(data_dir: Path) -> bytes:

@@ -17,7 +17,7 @@ from sync.envelope import HUB_SENDER_ID, PROTOCOL_2_KINDS, PROTOCOL_VERSION
 from sync.framing import take_within
 
 from .cases import record_event
-from .db import utc_now
+from .db import utc_now, write_lock
 from .models import Case, HeldMessage, OutMessage, Point
 from .points import point_keys
 from .routing import HUB_ACTOR
@@ -33,6 +33,7 @@ def enqueue(
     """Seal ``payload`` to the point's newest key under its next sequence number, signed by ``identity``,
     in the protocol version the point speaks. A kind that version cannot read is held (None) until the
     point upgrades: sent now it would be refused and lost."""
+    write_lock(session)
     version = min(point.protocol, PROTOCOL_VERSION)
     if version < 2 and kind in PROTOCOL_2_KINDS:
         session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))

@@ -48,6 +48,11 @@ class LiveServer:
         self._thread.join(timeout=5)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--hub-db", choices=("both", "sqlite", "postgresql"), default="both",
+                     help="Which databases the hub tests (tests/hub) run on; default both.")
+
+
 @pytest.fixture
 def live_server() -> Iterator:
     """Call ``live_server(app)`` to serve a Flask app on a free loopback port; stopped after the test."""

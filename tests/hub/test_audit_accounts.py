@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
@@ -31,12 +30,20 @@ def _loop_once(hub) -> str:
     return case_id
 
 
-def _copy(hub, target: Path) -> Path:
-    """A consistent copy of the hub's data directory (the database through SQLite's backup API)."""
-    shutil.copytree(hub.data_dir, target, ignore=shutil.ignore_patterns("hub.db*"))
-    with sqlite3.connect(hub.data_dir / "hub.db") as source, sqlite3.connect(target / "hub.db") as copy:
-        source.backup(copy)
-    return target
+def _verify_tampered(hub, tamper: list[str], undo: list[str]):
+    """Run ``audit verify`` with the chain changed by the SQL ``tamper``, then put it back with ``undo``.
+
+    Plain SQL on the hub's own database, whichever it is: what someone with database access could do.
+    """
+    with hub.engine.begin() as db:
+        for statement in tamper:
+            db.exec_driver_sql(statement)
+    try:
+        return _verify(hub.data_dir)
+    finally:
+        with hub.engine.begin() as db:
+            for statement in undo:
+                db.exec_driver_sql(statement)
 
 
 def _verify(data: Path):
@@ -62,33 +69,30 @@ def test_every_case_change_and_admin_action_is_chained(hub):
     assert f"Audit chain holds: {len(entries)} entries" in holds.stdout
 
 
-def test_audit_verify_names_the_first_edited_removed_or_reordered_entry(hub, tmp_path):
+def test_audit_verify_names_the_first_edited_removed_or_reordered_entry(hub):
     _loop_once(hub)
 
-    edited = _copy(hub, tmp_path / "edited")
-    with sqlite3.connect(edited / "hub.db") as db:
-        db.execute("""update auditentry set detail = '{"note": "nothing happened"}' where id = 7""")
-    result = _verify(edited)
+    with hub.engine.connect() as db:
+        note = db.exec_driver_sql("select detail from auditentry where id = 7").scalar_one()
+    note = note if isinstance(note, str) else json.dumps(note)
+    edit = """update auditentry set detail = '%s' where id = 7"""
+    result = _verify_tampered(hub, [edit % '{"note": "nothing happened"}'], [edit % note.replace("'", "''")])
     assert result.exit_code == 1
     assert "Audit chain broken at entry 7" in result.output and "edited" in result.output
 
-    removed = _copy(hub, tmp_path / "removed")
-    with sqlite3.connect(removed / "hub.db") as db:
-        db.execute("delete from auditentry where id = 5")
-    result = _verify(removed)
+    # Removed: moved far past the chain's end (so the undo can bring the very row back).
+    away, home = "update auditentry set id = 1000005 where id = 5", "update auditentry set id = 5 where id = 1000005"
+    result = _verify_tampered(hub, [away], [home])
     assert result.exit_code == 1
     assert "Audit chain broken at entry 6" in result.output and "removed or reordered" in result.output
 
-    reordered = _copy(hub, tmp_path / "reordered")
-    with sqlite3.connect(reordered / "hub.db") as db:
-        db.execute("update auditentry set id = -1 where id = 4")
-        db.execute("update auditentry set id = 4 where id = 8")
-        db.execute("update auditentry set id = 8 where id = -1")
-    result = _verify(reordered)
+    swap = ["update auditentry set id = -1 where id = 4", "update auditentry set id = 4 where id = 8",
+            "update auditentry set id = 8 where id = -1"]
+    result = _verify_tampered(hub, swap, swap)
     assert result.exit_code == 1
     assert "Audit chain broken at entry 4" in result.output and "removed or reordered" in result.output
 
-    assert _verify(_copy(hub, tmp_path / "untouched")).exit_code == 0
+    assert _verify(hub.data_dir).exit_code == 0, "every tampering was undone"
 
 
 def test_five_wrong_passwords_lock_the_account_for_a_while(hub):

@@ -136,6 +136,7 @@ def test_pq_hub_prefers_the_hybrid_suite_and_opens_it(tmp_path, live_server):
         hub.close()
 
 
+@pytest.mark.sqlite_only  # hubs from before key generations were SQLite files
 def test_a_hub_from_before_generations_keeps_its_key_as_generation_1(tmp_path):
     from hub.db import database_url, init_db, make_engine, session_scope
     from hub.instance import initialize
