@@ -1,4 +1,4 @@
-"""Crash safety, short version: SIGKILL point and hub at random instants while they sync.
+"""Crash safety, short version: SIGKILL point and hub at random instants while they sync cases and scans.
 
 The full campaign (30 point kills, 20 hub kills) is scripts/crash_campaign.
 """
@@ -17,3 +17,4 @@ def test_random_kills_lose_nothing_and_double_nothing(tmp_path):
     assert report.at_hub == report.cases, f"seed {seed}: {report.result_line()}"
     assert report.duplicates == 0 and report.mismatched == 0, f"seed {seed}: {report.result_line()}"
     assert report.unacknowledged == 0, f"seed {seed}: {report.result_line()}"
+    assert report.scans > 0 and report.scans_identical == report.scans, f"seed {seed}: {report.result_line()}"
