@@ -61,7 +61,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 
-    from . import api, auth, catalogpages, deskviews, relay, supervision_pages, syncapi, views
+    from . import api, auth, catalogpages, deskviews, relay, staffpages, supervision_pages, syncapi, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
@@ -71,6 +71,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(catalogpages.bp)
     app.register_blueprint(supervision_pages.bp)
     app.register_blueprint(deskviews.bp)
+    app.register_blueprint(staffpages.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -1,16 +1,19 @@
-"""Hub accounts: creating staff, checking passwords (with lockout), API bearer tokens.
+"""Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
 
 Passwords are scrypt hashes (``sync.passwords``). Five wrong passwords in a
 row lock an account for 15 minutes, audited; a locked account is refused
 without even checking the password, so guessing on costs nothing but time.
+A disabled account (someone who left the department) keeps its name on past
+decisions but cannot log in, and its API tokens stop working at once.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from sync import hash_password, hash_secret, verify_password
 from sync.workdays import COUNTY_TIMEZONE
@@ -37,6 +40,10 @@ class AccountLocked(Exception):
 def unlock_time(until: datetime) -> str:
     """HH:MM on the county's clock, as staff read it."""
     return as_utc(until).astimezone(COUNTY_TIMEZONE).strftime("%H:%M")
+
+
+class AccountDisabled(Exception):
+    """The password was right, but an admin disabled the account."""
 
 
 class AccountError(ValueError):
@@ -75,7 +82,8 @@ def create_staff(
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff | None:
-    """The account if the password is right, else None; raise AccountLocked while it is locked.
+    """The account if the password is right, else None; raise AccountLocked while it is locked and
+    AccountDisabled when the password is right but the account is disabled.
 
     Failures are counted in ``session``: the caller commits whatever the outcome.
     """
@@ -87,6 +95,9 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
     if staff.locked_until is not None and as_utc(staff.locked_until) > now:
         raise AccountLocked(as_utc(staff.locked_until))
     if verify_password(password, staff.password_hash):
+        # Said only after the right password, so the answer tells a stranger nothing.
+        if staff.disabled_at is not None:
+            raise AccountDisabled(staff.username)
         if staff.failed_logins or staff.locked_until:
             staff.failed_logins, staff.locked_until = 0, None
             session.add(staff)
@@ -110,6 +121,48 @@ def issue_api_token(session: Session, staff: Staff) -> str:
 
 def staff_for_token(session: Session, token: str) -> Staff | None:
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(token))).first()
-    if row is None or row.expires_at <= utc_now():
+    if row is None or as_utc(row.expires_at) <= utc_now():
         return None
-    return session.get(Staff, row.staff_id)
+    staff = session.get(Staff, row.staff_id)
+    return staff if staff is not None and staff.disabled_at is None else None
+
+
+def list_staff(session: Session) -> list[Staff]:
+    """Every account, admins first, then operators, then reviewers by department."""
+    rows = session.exec(select(Staff)).all()
+    return sorted(rows, key=lambda s: (ROLES.index(s.role) if s.role in ROLES else len(ROLES),
+                                       s.department_code or "", s.username))
+
+
+def find_staff(session: Session, key: str) -> Staff | None:
+    """An account by username or id."""
+    staff = session.exec(select(Staff).where(Staff.username == key.strip()[:64])).first()
+    if staff is None:
+        try:
+            staff = session.get(Staff, uuid.UUID(key))
+        except ValueError:
+            return None
+    return staff
+
+
+def set_disabled(session: Session, staff: Staff, *, disabled: bool, actor: str) -> bool:
+    """Disable or enable ``staff``; return whether anything changed (audited when it did).
+
+    Disabling ends the account's API tokens. An admin cannot disable herself, and the
+    last enabled admin stays, so the hub always keeps someone who can undo this.
+    """
+    if disabled == (staff.disabled_at is not None):
+        return False
+    if disabled and staff.username == actor:
+        raise AccountError("own_account", "you cannot disable your own account; ask another admin")
+    if disabled and staff.role == "admin":
+        admins = session.exec(select(Staff).where(Staff.role == "admin", Staff.disabled_at == None)).all()  # noqa: E711
+        if [admin.id for admin in admins] == [staff.id]:
+            raise AccountError("last_admin", f"{staff.username} is the last enabled admin; add another admin first")
+    staff.disabled_at = utc_now() if disabled else None
+    session.add(staff)
+    if disabled:
+        session.exec(delete(ApiToken).where(ApiToken.staff_id == staff.id))  # type: ignore[call-overload]
+    append_audit(session, actor=actor, action="user_disabled" if disabled else "user_enabled",
+                 subject=f"staff:{staff.username}", detail={"role": staff.role, "department": staff.department_code})
+    return True

@@ -210,7 +210,7 @@ def post_point():
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _OPERATIONS = [
     {"path": "/api/login", "method": "POST", "summary": "Log in for a bearer token", "auth": False,
-     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 422, 423]},
+     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 403, 422, 423]},
     {"path": "/api/queue", "method": "GET", "summary": "Open work, soonest due first",
      "response": schemas.QueueResponse, "errors": [401],
      "parameters": [{"name": "department", "in": "query", "required": False, "schema": {"type": "string"}}]},

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from sync.web import api_error, gettext as _, parse_json_body
 
-from .accounts import AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
+from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
 from .db import get_session
 from .models import Staff
 from .schemas import LoginRequest
@@ -26,14 +26,18 @@ log = logging.getLogger(__name__)
 
 @bp.before_app_request
 def load_logged_in_staff() -> None:
-    """Put the page session's staff (if any) on ``g.staff``."""
+    """Put the page session's staff (if any) on ``g.staff``; a disabled account's session ends here."""
     g.staff = None
     staff_id = session.get("staff_id")
     if staff_id:
         try:
-            g.staff = get_session().get(Staff, uuid.UUID(staff_id))
+            staff = get_session().get(Staff, uuid.UUID(staff_id))
         except ValueError:
+            staff = None
+        if staff is None or staff.disabled_at is not None:
             session.clear()
+        else:
+            g.staff = staff
 
 
 def login_required(*roles: str) -> Callable:
@@ -97,6 +101,10 @@ def login():
             error = _("This account is locked after too many wrong passwords. Try again after {time}.",
                       time=unlock_time(locked.until))
             return render_template("login.html", error=error, username=username), 423
+        except AccountDisabled:
+            db.rollback()
+            error = _("This account is disabled. Ask the hub's admin to enable it again.")
+            return render_template("login.html", error=error, username=username), 403
         db.commit()
         if staff is not None:
             session.clear()
@@ -126,6 +134,9 @@ def api_login():
     except AccountLocked as locked:
         db.commit()
         return api_error(423, "account_locked", str(locked))
+    except AccountDisabled:
+        db.rollback()
+        return api_error(403, "account_disabled", "this account is disabled; ask the hub's admin to enable it")
     db.commit()
     if staff is None:
         return api_error(401, "bad_credentials", "wrong username or password")

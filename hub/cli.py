@@ -16,7 +16,7 @@ from sync import Identity
 from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
 from sync.bundle import BundleError
 
-from .accounts import AccountError, create_staff
+from .accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from .bundles import export_point_bundle, import_point_bundle
 from .audit import verify_audit
 from .catalog import CatalogError, export_catalog, import_catalog, version_document
@@ -360,6 +360,47 @@ def users_add(username: str, role: str, department: str | None, password: str, d
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary)
+
+
+@users.command("list")
+@data_option
+def users_list(data_dir: Path) -> None:
+    """List accounts: username, role, department, display name, enabled or disabled, created."""
+    with _hub(data_dir) as (session, _identity):
+        for staff in list_staff(session):
+            state = f"disabled {iso(staff.disabled_at)}" if staff.disabled_at else "enabled"
+            click.echo("\t".join([staff.username, staff.role, staff.department_code or "-", staff.display_name,
+                                  state, f"created {iso(staff.created_at)}"]))
+
+
+def _set_disabled(username: str, data_dir: Path, *, disabled: bool) -> bool:
+    try:
+        with _hub(data_dir) as (session, _identity):
+            staff = find_staff(session, username)
+            if staff is None:
+                raise click.ClickException(f"no account {username!r}; see 'pointkit-hub users list --data {data_dir}'")
+            return set_disabled(session, staff, disabled=disabled, actor="cli")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@users.command("disable")
+@click.argument("username")
+@data_option
+def users_disable(username: str, data_dir: Path) -> None:
+    """Disable account USERNAME: it can no longer log in and its API tokens stop working."""
+    changed = _set_disabled(username, data_dir, disabled=True)
+    click.echo(f"Disabled {username}; its past decisions keep its name." if changed
+               else f"{username} was already disabled.")
+
+
+@users.command("enable")
+@click.argument("username")
+@data_option
+def users_enable(username: str, data_dir: Path) -> None:
+    """Enable account USERNAME again (it logs in with its old password)."""
+    changed = _set_disabled(username, data_dir, disabled=False)
+    click.echo(f"Enabled {username}." if changed else f"{username} was already enabled.")
 
 
 @main.command(help="Write an encrypted backup of an SQLite hub's data directory (database, keys, scans) to FILE. "

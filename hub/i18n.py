@@ -284,6 +284,34 @@ ZH = {
     "County": "县级",
     "The point used an older catalog": "受理窗口使用的是旧版事项目录",
     "Check the application against the current guide before deciding.": "审批前请对照现行办事指南核对申请。",
+    # departments and staff (hub/staffpages.py)
+    "Departments and staff": "部门与人员",
+    "Departments come from the service catalog. A disabled account cannot log in or use the API; its past decisions keep its name.":
+        "部门来自事项目录。停用的账号不能登录，也不能使用接口；其以往的审批记录保留原署名。",
+    "Add a reviewer": "添加审批人员",
+    "Add the reviewer": "添加",
+    "Display name": "显示姓名",
+    "First password (at least {length} characters)": "初始密码（至少 {length} 位）",
+    "Role": "角色",
+    "Enabled": "启用中",
+    "Disabled": "已停用",
+    "Enable": "启用",
+    "Disable": "停用",
+    "Admin": "管理员",
+    "Operator": "运维人员",
+    "Reviewer": "审批人员",
+    "Admins and operators": "管理员与运维人员",
+    "No enabled reviewer: this department's cases wait unseen.": "该部门没有启用的审批人员：其案件无人处理。",
+    "No departments yet: import the service catalog first.": "还没有部门：请先导入事项目录。",
+    "Enter a username of 1 to 64 characters.": "请输入 1 至 64 个字符的用户名。",
+    "The password needs at least {length} characters.": "密码至少需要 {length} 位。",
+    "Choose the reviewer's department.": "请选择审批人员所属部门。",
+    "Choose a department from the list.": "请从列表中选择部门。",
+    "This username is taken. Choose another.": "该用户名已被使用，请换一个。",
+    "You cannot disable your own account; ask another admin.": "不能停用自己的账号，请由其他管理员操作。",
+    "This is the last enabled admin. Add another admin before disabling it.":
+        "这是最后一个启用的管理员账号，请先添加其他管理员再停用。",
+    "This account is disabled. Ask the hub's admin to enable it again.": "该账号已停用，请联系管理员重新启用。",
 }
 
 translator = Translator(ZH)

@@ -32,6 +32,8 @@ class Staff(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
+    disabled_at: datetime | None = None
 
 
 # A bearer token for the JSON API; only its hash is stored.

@@ -62,6 +62,9 @@ STATUS_TEXT = {
     "overdue": "Overdue",
     "paused": "Paused (supplement)",
     "done": "Decided",
+    "admin": "Admin",
+    "operator": "Operator",
+    "reviewer": "Reviewer",
 }
 
 

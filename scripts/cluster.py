@@ -23,6 +23,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 START_TIMEOUT = 60.0
+# How hub commands and processes learn a database other than SQLite in the data directory.
+HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 
 
 def free_port() -> int:
@@ -105,6 +107,9 @@ class Cluster:
         self.echo = echo or (lambda line: None)
         self.hub: Server | None = None
         self.points: dict[str, Server] = {}
+        self.hub_processes: list[Server] = []
+        # Set for every command and process once the hub runs on a database URL (see start_hub).
+        self.env: dict[str, str] = {}
         self._processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> "Cluster":
@@ -116,19 +121,20 @@ class Cluster:
     def run(self, *args: str) -> str:
         """Run a CLI command to completion; return stdout, raise with stderr on failure."""
         self.echo("$ " + " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args)))
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, **self.env})
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
     def _spawn(self, name: str, data: Path, args: list[str], port: int | None = None,
-               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+               env: dict[str, str] | None = None, log_name: str | None = None) -> tuple[subprocess.Popen, str]:
         port = port or free_port()
-        out = open(self.base / f"{data.name}.out", "ab")
+        log_path = self.base / f"{log_name or data.name}.out"
+        out = open(log_path, "ab")
         process = subprocess.Popen(
             [*args, "--host", "127.0.0.1", "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **(env or {})},
         )
         out.close()
         self._processes.append(process)
@@ -136,7 +142,7 @@ class Cluster:
 
         def healthy() -> bool:
             if process.poll() is not None:
-                log = (self.base / f"{data.name}.out").read_text(errors="replace")
+                log = log_path.read_text(errors="replace")
                 raise RuntimeError(f"{name} exited with {process.returncode} while starting:\n{log}")
             return httpx.get(url + "/healthz", timeout=2).status_code == 200
 
@@ -144,11 +150,17 @@ class Cluster:
         return process, url
 
     def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG,
-                  post_quantum: bool = False) -> Server:
-        """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL)."""
+                  post_quantum: bool = False, database_url: str | None = None) -> Server:
+        """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL).
+
+        ``database_url`` puts the hub's tables there (PostgreSQL) instead of SQLite in its data directory;
+        every later command and process of this cluster uses it too."""
         data = self.base / "hub"
         hub_cmd = command("pointkit-hub")
-        if not (data / "hub.db").exists():
+        if database_url:
+            self.env[HUB_DATABASE_URL_ENV] = database_url
+        # The secret key is the last thing init writes, whichever database the hub uses.
+        if not (data / "secret_key").exists():
             self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
                      *(["--pq"] if post_quantum else []))
             self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
@@ -158,6 +170,17 @@ class Cluster:
         logins = previous.logins if previous else {"admin": admin_password}
         self.hub = Server("hub", data, url, process, logins)
         return self.hub
+
+    def start_hub_process(self) -> Server:
+        """One more hub process serving the running hub's data directory and database (several hub
+        processes on one PostgreSQL, as a region runs them); stopped with the cluster."""
+        assert self.hub is not None, "start the hub first"
+        name = f"hub-{len(self.hub_processes) + 2}"
+        process, url = self._spawn(name, self.hub.data, [command("pointkit-hub"), "serve", "--data", str(self.hub.data)],
+                                   log_name=name)
+        server = Server(name, self.hub.data, url, process, self.hub.logins)
+        self.hub_processes.append(server)
+        return server
 
     def add_reviewer(self, username: str, department: str, password: str) -> None:
         assert self.hub is not None, "start the hub first"
