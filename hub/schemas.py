@@ -146,6 +146,8 @@ class CaseDetail(BaseModel):
     materials_in_transit: bool = False
     tasks: list[TaskPublic]
     events: list[EventPublic]
+    # Received under an older catalog version in which the item differed (or that a newer version withdrew).
+    catalog_notes: list[str] = []
     decision: str | None = None
     reason: str = ""
     certificate_no: str = ""

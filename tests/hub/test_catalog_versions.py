@@ -1,0 +1,77 @@
+"""Catalog versions at the hub: signed deltas for points, the catalog pages, and a case received under an
+older version flagged on its page with what changed."""
+
+from __future__ import annotations
+
+from hub.catalog import import_catalog, load_catalog_file
+from hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG
+from sync import Kind, verify_document
+from sync.catalog import CATALOG_DELTA_TYPE, apply_delta
+from sync.messages import CATALOG_DOCUMENT_TYPE
+
+WITHDRAWN = "451000-TY-037"
+
+
+def second_version(hub, *, promised_days: int = 3) -> None:
+    """Version 2: the medical insurance item promises more days and gains a material; one item is withdrawn."""
+    catalog = load_catalog_file(SAMPLE_CATALOG)
+    item = next(item for item in catalog.items if item.code == MEDICAL_INSURANCE)
+    photo = item.materials[0].model_copy(update={"code": "photo", "name_zh": "近期照片", "required": False})
+    changed = item.model_copy(update={"promised_days": promised_days, "materials": [*item.materials, photo]})
+    catalog.items = [changed if entry is item else entry for entry in catalog.items if entry.code != WITHDRAWN]
+    with hub.db() as session:
+        assert import_catalog(session, catalog, identity=hub.identity, source="v2.json").version == 2
+
+
+def test_points_get_a_signed_delta_of_what_changed_or_the_whole_version(hub):
+    point = hub.enroll_point()
+    version_1 = verify_document(point.client.catalog(), point.hub_keys.verifier())
+    second_version(hub)
+
+    signed = point.client.catalog(have=1)
+    delta = verify_document(signed, point.hub_keys.verifier())
+    assert delta["type"] == CATALOG_DELTA_TYPE and (delta["base_version"], delta["version"]) == (1, 2)
+    assert [item["code"] for item in delta["items"]] == [MEDICAL_INSURANCE] and delta["withdrawn"] == [WITHDRAWN]
+    rebuilt = apply_delta(version_1, delta)
+    whole = {"document": rebuilt, "signature": delta["signature"]}
+    assert verify_document(whole, point.hub_keys.verifier()) == rebuilt, "the hub signed exactly this version"
+    assert verify_document(point.client.catalog(), point.hub_keys.verifier()) == rebuilt
+
+    assert point.client.catalog(have=2) is None
+    unknown_base = verify_document(point.client.catalog(have=7), point.hub_keys.verifier())
+    assert unknown_base["type"] == CATALOG_DOCUMENT_TYPE and unknown_base["version"] == 2
+
+
+def test_catalog_pages_and_a_case_under_an_older_version_is_flagged(hub):
+    point = hub.enroll_point()
+    second_version(hub)
+    case_id = point.push_case(catalog_version=1)
+    payload = point.submit(WITHDRAWN, catalog_version=1, form={"address": "平兰村三组"})
+    [parked] = point.client.push([point.seal(Kind.SUBMIT, payload)])
+    assert (parked.status, parked.reason) == ("conflict", "catalog_drift"), "kept, and on the conflict desk too"
+    withdrawn_case = payload["case_id"]
+
+    staff = hub.browser("yb-li")
+    versions = staff.get("/catalog").text
+    assert "事项目录" in versions and 'href="/catalog"' in versions, "linked from the navigation"
+    assert 'href="/catalog/2"' in versions and "v2.json" in versions and "新增 0 项，变更 1 项，取消 1 项" in versions
+    version = staff.get("/catalog/2").text
+    assert f"~ {MEDICAL_INSURANCE}" in version and "promised_days: 1 → 3" in version
+    assert f"- {WITHDRAWN}" in version and f'href="/catalog/2/items/{MEDICAL_INSURANCE}"' in version
+    guide = staff.get(f"/catalog/2/items/{MEDICAL_INSURANCE}").text
+    for expected in ("办事指南", "《中华人民共和国社会保险法》", "3 个工作日", "12345", "近期照片", "参保类别"):
+        assert expected in guide, expected
+    english = staff.get(f"/catalog/2/items/{MEDICAL_INSURANCE}?lang=en").text
+    assert "Service guide" in english and "basic medical insurance enrolment" in english
+    assert staff.get("/catalog/9").status_code == 404
+
+    page = staff.get(f"/cases/{case_id}?lang=zh").text
+    assert 'id="catalog-outdated"' in page and "旧版事项目录" in page
+    assert "received under catalog version 1; in the current version 2 the item changed" in page
+    assert "promised_days: 1 → 3" in page and "materials.photo: added" in page
+    flagged = hub.api("admin").get(f"/api/cases/{withdrawn_case}").json()
+    assert flagged["catalog_notes"] == [f"received under catalog version 1; in the current version 2 item "
+                                        f"{WITHDRAWN} is withdrawn"]
+    assert flagged["tasks"][0]["department"] == "TY", "kept and routed by the item's last entry"
+    current = point.push_case(catalog_version=2)
+    assert hub.api("admin").get(f"/api/cases/{current}").json()["catalog_notes"] == []
