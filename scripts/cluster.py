@@ -191,13 +191,14 @@ class Cluster:
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
                     sync_interval: float = 1.0, max_idle_interval: float | None = None,
                     dirname: str | None = None, env: dict[str, str] | None = None,
-                    hub_url: str | None = None) -> Server:
+                    program: str | None = None, hub_url: str | None = None) -> Server:
         """Enroll on first start; a restart keeps the point's data. Idle polling does not slow down
-        unless ``max_idle_interval`` says so (tests wait on results). ``hub_url`` is where it enrolls and
-        syncs (a link simulator in front of the hub, say)."""
+        unless ``max_idle_interval`` says so (tests wait on results). ``program`` runs another build of
+        ``pointkit`` (an older release, for version-skew tests); ``hub_url`` is where it enrolls and syncs
+        (a link simulator in front of the hub, say)."""
         assert self.hub is not None, "start the hub first"
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
-        point_cmd = command("pointkit")
+        point_cmd = program or command("pointkit")
         if not (data / "point.db").exists():
             output = self.run(command("pointkit-hub"), "points", "add", name, "--level", level,
                               "--data", str(self.hub.data))

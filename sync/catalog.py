@@ -135,3 +135,27 @@ def apply_delta(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         raise CatalogDeltaError(f"applying the delta does not rebuild version {delta['version']} (digest differs)")
     return document
 
+
+# The fields a protocol-1 point's catalog model knows; it refuses any other, so the hub serves it this view.
+PROTOCOL_1_FIELDS = {
+    "department": {"code", "name_zh", "name_en"},
+    "material": {"code", "name_zh", "name_en", "form", "copies", "required", "note"},
+    "field": {"name", "label_zh", "label_en", "type", "required", "choices"},
+    "item": {"code", "name_zh", "name_en", "departments", "route", "legal_basis", "conditions", "process",
+             "legal_days", "promised_days", "fees", "complaint_channel", "levels", "deemed_approval", "materials",
+             "fields"},
+    "document": {"type", "version", "issued_at", "departments", "items"},
+}
+
+
+def protocol_1_view(document: dict) -> dict:
+    """A catalog document as a protocol-1 point can read it (fields added since left out)."""
+    def keep(entry: dict, kind: str) -> dict:
+        return {key: value for key, value in entry.items() if key in PROTOCOL_1_FIELDS[kind]}
+
+    items = [{**keep(item, "item"),
+              "materials": [keep(material, "material") for material in item.get("materials", [])],
+              "fields": [keep(field, "field") for field in item.get("fields", [])]}
+             for item in document.get("items", [])]
+    return {**keep(document, "document"), "items": items,
+            "departments": [keep(department, "department") for department in document.get("departments", [])]}
