@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, url_for
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -14,22 +14,25 @@ from sync.web import api_error, openapi_document, parse_json_body, validation_fi
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case
 from .auth import token_required
-from .catalog import list_items
-from .intake import Applicant, IntakeError, receive_case
+from .intake import Applicant, IntakeError, issue_notice, receive_case
+from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, rate, signed_result
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic, ItemsResponse,
-                      LoginRequest, LoginResponse, PickupRequest, PickupResponse, RatingRequest, StatusResponse,
-                      SyncReportOut)
+                      LoginRequest, LoginResponse, NoticeIssued, PickupRequest, PickupResponse, RatingRequest,
+                      StatusResponse, SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
+from .supplement import SupplementError, send_supplement
 from .syncagent import plain_reason, sync_once
 from .trust import sealing_key
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-_INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422}
+_INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422,
+                  "nothing_missing": 409}
+_SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
                   "pickup_locked": 423}
 
@@ -63,10 +66,11 @@ def case_detail(case: Case) -> CaseDetail:
 @bp.get("/items")
 @token_required
 def items():
-    """The verified catalog, with whether this point may receive each item."""
+    """The verified catalog, with whether this point may receive each item; ``?q=`` finds items by code,
+    name, full pinyin or pinyin initials, as the intake window does."""
     with db.session_scope(data_dir()) as session:
         state = get_state(session)
-        catalog = list_items(session)
+        catalog = find_items(session, request.args.get("q", "")[:MAX_QUERY])
     return ItemsResponse(catalog_version=state.catalog_version, items=[
         ItemPublic(**item.model_dump(include={"code", "name_zh", "name_en", "departments", "route",
                                               "promised_days", "legal_days", "levels"}),
@@ -86,7 +90,7 @@ def create_case():
         body = parse_json_body(CaseCreate)
     if not isinstance(body, CaseCreate):
         return body
-    applicant = Applicant(body.applicant.name, body.applicant.id_number, body.applicant.phone)
+    applicant = _applicant(body)
     prepared = prepare_scans(data_dir(), uploaded_scans(request.files, request.form.getlist("scan_materials")),
                              max_photo_kb=_max_photo_kb())
     try:
@@ -103,6 +107,30 @@ def create_case():
     return jsonify(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
                    promised_date=case.promised_date.isoformat() if case.promised_date else None,
                    status=case.status), 201
+
+
+@bp.post("/notices")
+@token_required
+def create_notice():
+    """Issue a one-time notice (一次性告知) for an application whose only fault is missing required
+    materials; it is recorded and audited, and ``print_url`` is the page to print for the resident."""
+    body = parse_json_body(CaseCreate)
+    if not isinstance(body, CaseCreate):
+        return body
+    try:
+        with db.session_scope(data_dir()) as session:
+            notice = issue_notice(session, g.staff.username, body.item_code, _applicant(body), body.form,
+                                  body.materials)
+    except IntakeError as exc:
+        return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
+    return NoticeIssued(notice_id=notice.id, notice_no=notice.notice_no, item_code=notice.item_code,
+                        item_name=notice.item_name, issued_at=as_utc(notice.issued_at),
+                        missing=json.loads(notice.missing_json),
+                        print_url=url_for("window.notice", notice_id=notice.id)).model_dump(mode="json"), 201
+
+
+def _applicant(body: CaseCreate) -> Applicant:
+    return Applicant(body.applicant.name, body.applicant.id_number, body.applicant.phone)
 
 
 def _multipart_case() -> CaseCreate | tuple:
@@ -187,6 +215,31 @@ def rating(case_id: str):
     return jsonify(case_id=case_id, rating=body.score)
 
 
+@bp.post("/cases/<case_id>/supplement")
+@token_required
+def supplement(case_id: str):
+    """补正: the resident brought what the department asked for; send the scans (multipart ``scans``, with
+    ``scan_materials`` naming each file's material) and a ``note``; the case goes back to the department."""
+    prepared = prepare_scans(data_dir(), uploaded_scans(request.files, request.form.getlist("scan_materials")),
+                             max_photo_kb=_max_photo_kb())
+    try:
+        with db.session_scope(data_dir()) as session:
+            found = session.get(Case, case_id[:36])
+            if found is None:
+                raise SupplementError("not_found", "no case with this id")
+            detail = case_detail(send_supplement(session, g.staff.username, found,
+                                                 note=request.form.get("note", "")[:2000], identity=identity(),
+                                                 scans=prepared))
+    except SupplementError as exc:
+        discard_scans(data_dir(), prepared)
+        return api_error(_SUPPLEMENT_STATUS[exc.reason], exc.reason, str(exc))
+    except BaseException:
+        discard_scans(data_dir(), prepared)
+        raise
+    wake_sync()
+    return detail.model_dump(mode="json"), 202
+
+
 @bp.post("/cases/<case_id>/amend")
 @token_required
 def amend(case_id: str):
@@ -252,7 +305,12 @@ def status():
 OPERATIONS = [
     {"path": "/api/login", "method": "POST", "summary": "Log in", "request": LoginRequest, "response": LoginResponse,
      "auth": False, "errors": [400, 401, 422, 423]},
-    {"path": "/api/items", "method": "GET", "summary": "Service items", "response": ItemsResponse, "errors": [401]},
+    {"path": "/api/items", "method": "GET", "summary": "Service items", "response": ItemsResponse, "errors": [401],
+     "parameters": [{"name": "q", "in": "query", "required": False,
+                     "description": "Find by item code, name, full pinyin or pinyin initials (ylbx)",
+                     "schema": {"type": "string", "maxLength": MAX_QUERY}}]},
+    {"path": "/api/notices", "method": "POST", "summary": "Issue a one-time notice (一次性告知)",
+     "request": CaseCreate, "response": NoticeIssued, "status": 201, "errors": [400, 401, 404, 409, 422]},
     {"path": "/api/cases", "method": "POST", "summary": "Receive a case", "request": CaseCreate,
      "response": CaseCreated, "status": 201, "errors": [400, 401, 404, 422]},
     {"path": "/api/cases", "method": "GET", "summary": "List cases", "response": CaseList, "errors": [401, 422],
@@ -262,6 +320,9 @@ OPERATIONS = [
      "errors": [401, 404]},
     {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
      "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
+    {"path": "/api/cases/{case_id}/supplement", "method": "POST",
+     "summary": "Send the materials of a supplement request (补正)", "response": CaseDetail, "status": 202,
+     "errors": [401, 404, 409, 422]},
     {"path": "/api/cases/{case_id}/rating", "method": "POST", "summary": "Rate a collected case (好差评)",
      "request": RatingRequest, "response": None, "errors": [400, 401, 404, 409, 422]},
     {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
@@ -279,11 +340,20 @@ def openapi():
     document = openapi_document(title="pointkit point API", version="1", operations=OPERATIONS, models=MODELS,
                                 description="Staff API of a service point: intake, cases, pickup, sync.")
     document["paths"]["/api/cases"]["post"]["requestBody"]["content"]["multipart/form-data"] = MULTIPART_INTAKE
+    document["paths"]["/api/cases/{case_id}/supplement"]["post"]["requestBody"] = {
+        "required": True, "content": {"multipart/form-data": MULTIPART_SUPPLEMENT}}
     return document
 
 
-# Intake with scans: the case JSON as the ``case`` part, each file as a ``scans`` part (binary, no base64),
-# and optionally one ``scan_materials`` part per file, in the same order, naming its material code.
+# Scans travel as binary parts (no base64): each file a ``scans`` part, and optionally one ``scan_materials``
+# part per file, in the same order, naming its material code.
+_SCAN_PARTS = {
+    "scans": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+              "description": "Scans or photos of materials, sealed at the point under a key per file"},
+    "scan_materials": {"type": "array", "items": {"type": "string", "maxLength": 64},
+                       "description": "The material code of each file, in order ('' for none)"},
+}
+# Intake with scans: the case JSON as the ``case`` part.
 MULTIPART_INTAKE = {
     "schema": {
         "type": "object",
@@ -291,11 +361,17 @@ MULTIPART_INTAKE = {
         "properties": {
             "case": {"type": "string", "contentMediaType": "application/json",
                      "description": "The CaseCreate object as JSON"},
-            "scans": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
-                      "description": "Scans or photos of materials, sealed at the point under a key per file"},
-            "scan_materials": {"type": "array", "items": {"type": "string", "maxLength": 64},
-                               "description": "The material code of each file, in order ('' for none)"},
+            **_SCAN_PARTS,
         },
     },
     "encoding": {"case": {"contentType": "application/json"}},
+}
+# A supplement: at least one scan of what the department asked for, and a note.
+MULTIPART_SUPPLEMENT = {
+    "schema": {
+        "type": "object",
+        "required": ["scans"],
+        "properties": {"note": {"type": "string", "maxLength": 2000, "description": "What the resident brought"},
+                       **_SCAN_PARTS},
+    },
 }

@@ -77,6 +77,18 @@ class CaseCreated(BaseModel):
     status: str
 
 
+class NoticeIssued(BaseModel):
+    """A one-time notice (一次性告知书): every required material the resident still has to bring."""
+
+    notice_id: str
+    notice_no: str
+    item_code: str
+    item_name: str
+    issued_at: datetime
+    missing: list[dict[str, Any]]
+    print_url: str
+
+
 class CaseSummary(BaseModel):
     """A case in a list."""
 
@@ -178,4 +190,4 @@ class StatusResponse(BaseModel):
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,
-          SyncReportOut, PickupRequest, PickupResponse, StatusResponse, RatingRequest]
+          SyncReportOut, PickupRequest, PickupResponse, StatusResponse, RatingRequest, NoticeIssued]
