@@ -27,8 +27,16 @@ class Translator:
     def __init__(self, zh_catalog: Mapping[str, str]):
         self._zh = dict(zh_catalog)
 
-    def gettext(self, language: str, message: str, **values: object) -> str:
-        text = self._zh.get(message, message) if language == "zh" else message
+    def gettext(self, language: str, message: str, plural: str | None = None, /, **values: object) -> str:
+        """``message`` in ``language``, formatted with ``values``.
+
+        With ``plural``, English says ``message`` when ``values["n"]`` is 1 and ``plural`` otherwise
+        ("1 copy", "3 copies"); Chinese has one form, looked up by ``message``.
+        """
+        if language == "zh":
+            text = self._zh.get(message, message)
+        else:
+            text = plural if plural is not None and values.get("n") != 1 else message
         return text.format(**values) if values else text
 
     def missing(self, messages: list[str]) -> list[str]:

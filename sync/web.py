@@ -42,8 +42,8 @@ def install_i18n(app: Flask, translator: Translator) -> None:
             response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
         return response
 
-    def gettext(message: str, **values: object) -> str:
-        return translator.gettext(getattr(g, "lang", "zh"), message, **values)
+    def gettext(message: str, plural: str | None = None, /, **values: object) -> str:
+        return translator.gettext(getattr(g, "lang", "zh"), message, plural, **values)
 
     app.jinja_env.globals["_"] = gettext
     app.extensions["pointkit_gettext"] = gettext
@@ -53,11 +53,12 @@ def install_i18n(app: Flask, translator: Translator) -> None:
         return {"lang": getattr(g, "lang", "zh"), "languages": LANGUAGES}
 
 
-def gettext(message: str, **values: object) -> str:
-    """Translate for the current request (inside a Flask app with install_i18n)."""
+def gettext(message: str, plural: str | None = None, /, **values: object) -> str:
+    """Translate for the current request (inside a Flask app with install_i18n); ``plural`` is the
+    English form for ``n`` other than 1 (``_("{n} copy", "{n} copies", n=2)``)."""
     from flask import current_app
 
-    return current_app.extensions["pointkit_gettext"](message, **values)
+    return current_app.extensions["pointkit_gettext"](message, plural, **values)
 
 
 def csrf_token() -> str:
