@@ -15,7 +15,7 @@ from .catalog import find_item
 from .db import iso, utc_now
 from .models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
 from .scans import case_scans, materials_in_transit, scans_public
-from .timelimits import DEFAULT_WARN_SHARE, time_state
+from .timelimits import DEFAULT_WARN_SHARE, calendar_gaps, time_state
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
@@ -133,6 +133,7 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
         "legal_due_date": case.legal_due_date.isoformat() if case.legal_due_date else None,
         "paused_days": case.paused_days,
         "time": case_time(case, find_item(session, case.item_code), county_date(utc_now()), warn_share),
+        "calendar_missing": calendar_gaps(case),
         "applicant": {"name": applicant.get("name", ""), "id_number": applicant.get("id_number", ""),
                       "phone": applicant.get("phone", "")},
         "form": case.form or {},

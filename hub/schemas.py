@@ -138,6 +138,8 @@ class CaseDetail(BaseModel):
     legal_due_date: str | None = None
     paused_days: int = 0
     time: TimeStatePublic
+    # Years its limits run through with no holiday calendar file (weekends only there).
+    calendar_missing: list[int] = []
     applicant: ApplicantPublic
     form: dict[str, str]
     materials: list[str]
@@ -194,11 +196,19 @@ class PointFiguresPublic(BaseModel):
     ratings: int
 
 
+# Open cases whose limits run into years with no holiday calendar file.
+class CalendarGapsPublic(BaseModel):
+    years: list[int]
+    cases: int
+
+
 # The supervision page's figures.
 class SupervisionResponse(BaseModel):
     departments: list[DepartmentFiguresPublic]
     points: list[PointFiguresPublic]
     low_ratings: list[dict[str, Any]]
+    # Years open cases' limits run into with no holiday calendar file, and how many cases do.
+    calendar_missing: CalendarGapsPublic
 
 
 # What was done about a low rating; close ends the follow-up.

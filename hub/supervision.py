@@ -31,7 +31,7 @@ from .catalog import find_item
 from .db import iso, session_scope, utc_now
 from .models import Case, Department, Point, Rating, ReviewTask
 from .review import deem_approved
-from .timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, on_time, time_state
+from .timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time, time_state
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,17 @@ def follow_up(session: Session, case_id: str, *, note: str, close: bool, actor: 
     return rating
 
 
+def open_calendar_gaps(session: Session) -> dict:
+    """Which years open cases' limits run into with no holiday calendar file, and how many cases do."""
+    years: set[int] = set()
+    cases = 0
+    for case in session.exec(select(Case).where(Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+        gaps = calendar_gaps(case)
+        years.update(gaps)
+        cases += bool(gaps)
+    return {"years": sorted(years), "cases": cases}
+
+
 def supervision_report(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
                        chinese: bool = True) -> dict:
     """Everything the supervision page, its API and its CSV show."""
@@ -204,6 +215,7 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
                          "score": rating.score, "comment": rating.comment, "rated_at": iso(rating.rated_at),
                          "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note}
                         for rating, case in low_ratings(session, include_closed=True)],
+        "calendar_missing": open_calendar_gaps(session),
     }
 
 

@@ -80,22 +80,34 @@ def resume(case: Case, at: datetime) -> int:
 
 def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEFAULT_WARN_SHARE) -> TimeState:
     """Normal, warning (yellow: ``warn_share`` of the limit used), overdue (red: past the due date),
-    paused (补正) or done (decided), counted on ``today``."""
+    paused (补正) or done (decided), counted on ``today``; a decided case's clock stopped on the day of
+    its decision, so its elapsed days stay what they were then."""
     if case.due_date is None:
         return TimeState(NORMAL, 0, limit_days, None)
     calendar = default_calendar()
-    elapsed = limit_days - calendar.working_days_between(today, case.due_date) if today <= case.due_date else (
-        limit_days + calendar.working_days_between(case.due_date, today))
+    decided = case.status not in OPEN_STATUSES and case.paused_since is None
+    counted_to = county_date(as_utc(case.decided_at)) if decided and case.decided_at is not None else today
+    elapsed = (limit_days - calendar.working_days_between(counted_to, case.due_date) if counted_to <= case.due_date
+               else limit_days + calendar.working_days_between(case.due_date, counted_to))
     if case.paused_since is not None:
         stood = calendar.working_days_between(county_date(as_utc(case.paused_since)), today)
         return TimeState(PAUSED, max(0, elapsed - stood), limit_days, case.due_date)
-    if case.status not in OPEN_STATUSES:
+    if decided:
         return TimeState(DONE, max(0, elapsed), limit_days, case.due_date)
     if today > case.due_date:
         return TimeState(OVERDUE, elapsed, limit_days, case.due_date)
     if limit_days == 0 or elapsed >= warn_share * limit_days:
         return TimeState(WARNING, max(0, elapsed), limit_days, case.due_date)
     return TimeState(NORMAL, max(0, elapsed), limit_days, case.due_date)
+
+
+def calendar_gaps(case: Case) -> list[int]:
+    """Years from 受理 to the case's later deadline that have no holiday calendar file: there its
+    limits count weekends only, and a public holiday would move them (say so to staff)."""
+    ends = [day for day in (case.due_date, case.legal_due_date) if day is not None]
+    if not ends:
+        return []
+    return default_calendar().missing_years(county_date(intake_moment(case, 0)), max(ends))
 
 
 def on_time(case: Case, decided_at: datetime | None) -> bool | None:
