@@ -100,8 +100,8 @@ def check_catalog(catalog: CatalogFile, locate: Locator = json_locator, problems
             problems.append(f"{locate('departments', index, 'code')}: department {code} is listed twice")
     seen: set[str] = set()
     for index, item in enumerate(catalog.items):
-        def where(name: str) -> str:
-            return f"{locate('items', index, name)} (item {item.code})"  # noqa: B023  (used in this iteration)
+        def where(name: str, index: int = index, code: str = item.code) -> str:
+            return f"{locate('items', index, name)} (item {code})"
         if item.code in seen:
             problems.append(f"{where('code')}: item code {item.code} is listed twice; item codes must be unique")
         seen.add(item.code)

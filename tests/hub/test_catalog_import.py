@@ -111,7 +111,7 @@ def test_round_trips_dry_run_new_version_withdrawal_and_diff(hub_data, tmp_path)
 
     dry = run("catalog", "import", str(folder), "--data", hub_data, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    expected = [f"+ 451000-TY-040 退役军人创业贷款贴息申请", f"~ {MEDICAL_INSURANCE} 城乡居民基本医疗保险参保登记",
+    expected = ["+ 451000-TY-040 退役军人创业贷款贴息申请", f"~ {MEDICAL_INSURANCE} 城乡居民基本医疗保险参保登记",
                 "    promised_days: 1 → 2", f"- {PLAQUE} “光荣之家”光荣牌申领 (withdrawn)"]
     assert dry.stdout.splitlines()[:4] == expected
     assert "would make version 2" in dry.stdout and "(1 added, 1 changed, 1 withdrawn)" in dry.stdout
