@@ -51,7 +51,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.secret_key = secret_key(data_dir)
 
     engine = make_engine(app.config["DATABASE_URL"])
-    init_db(engine)
+    init_db(engine, data_dir)
     init_app(app, engine)
     with session_scope(engine) as session:
         keyring = ensure_keys(session, data_dir)

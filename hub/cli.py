@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from sync import Identity
 from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
 from sync.bundle import BundleError
+from sync.migrate import SchemaError
 
 from .accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from .bundles import export_point_bundle, import_point_bundle
@@ -25,6 +27,7 @@ from .catalogfiles import read_catalog
 from .db import DATABASE_FILE, DATABASE_URL_ENV, database_url, init_db, iso, make_engine, session_scope
 from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
+from .migrate import upgrade as upgrade_database
 from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
 from .cases import case_detail, find_case
@@ -62,7 +65,11 @@ def _engine(data_dir: Path):
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
     engine = make_engine(database_url(data_dir))
-    init_db(engine)
+    try:
+        init_db(engine, data_dir)
+    except SchemaError as exc:
+        engine.dispose()
+        raise click.ClickException(str(exc)) from None
     return engine
 
 
@@ -124,7 +131,10 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     from . import create_app
 
     _configure_logging(data_dir)
-    app = create_app(data_dir, test_config={"WARN_SHARE": warn_share})
+    try:
+        app = create_app(data_dir, test_config={"WARN_SHARE": warn_share})
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
     if supervise_every:
         start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every)
     run_server(app, host, port, threads=threads,
@@ -139,6 +149,31 @@ def _configure_logging(data_dir: Path) -> None:
     for handler in (logging.FileHandler(data_dir / LOG_FILE, encoding="utf-8"), logging.StreamHandler(sys.stderr)):
         handler.setFormatter(formatter)
         root.addHandler(handler)
+
+
+@main.command()
+@data_option
+def upgrade(data_dir: Path) -> None:
+    """After installing a new pointkit: bring the hub's database to its schema (running it again changes nothing).
+
+    Stop every hub process on the database first, and back it up first (pointkit-hub backup; pg_dump for
+    PostgreSQL). The whole upgrade is one transaction: it applies completely or not at all.
+    """
+    if not is_initialized(data_dir):
+        raise click.ClickException(f"{data_dir} is not a hub data directory")
+    click.echo(f"Back up first if you have not: pointkit-hub backup --data {data_dir} FILE (PostgreSQL: pg_dump)")
+    try:
+        done = upgrade_database(data_dir)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OperationalError as exc:
+        raise click.ClickException(f"could not upgrade the hub database ({exc.orig}); stop every hub process on "
+                                   "it and run this again") from None
+    if done.changed:
+        click.echo(f"Upgraded the hub database from {done.before or 'the release before migrations'} to schema "
+                   f"revision {done.after}")
+    else:
+        click.echo(f"The hub database is already at schema revision {done.after}; nothing to do")
 
 
 @main.group()
@@ -409,7 +444,9 @@ def users_enable(username: str, data_dir: Path) -> None:
 @passphrase_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
-    _engine(data_dir).dispose()
+    # Not _engine: a database still on an older schema is backed up before its upgrade.
+    if not is_initialized(data_dir):
+        raise click.ClickException(f"{data_dir} is not a hub data directory")
     if not database_url(data_dir).startswith("sqlite"):
         raise click.ClickException("this hub's database is PostgreSQL: back it up with pg_dump and copy the data "
                                    "directory's keys, as docs/deploy.md describes")

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, event, inspect, text
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session, create_engine
 
 from sync.clock import utcnow
 
@@ -83,33 +83,19 @@ def write_lock(session: Session) -> None:
         session.exec(_PG_WRITE_LOCK)
 
 
-def init_db(engine: Engine) -> None:
-    """Create any missing tables and add columns newer code expects (idempotent).
+def init_db(engine: Engine, data_dir: Path | None = None) -> None:
+    """Create the tables at the newest schema revision in an empty database; check an existing one is there.
 
-    One transaction: on PostgreSQL, hub processes starting together on a new
-    database wait for each other instead of racing to create the same table.
+    Only ``pointkit-hub upgrade`` changes an existing schema: an older one raises ``SchemaError`` naming
+    that command. One transaction: on PostgreSQL, hub processes starting together on a new database wait
+    for each other instead of racing to create the same table.
     """
-    from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    from .migrate import MIGRATIONS, upgrade_advice
 
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(_PG_WRITE_LOCK)
-        SQLModel.metadata.create_all(connection)
-        _add_missing_columns(connection)
-
-
-def _add_missing_columns(connection: Connection) -> None:
-    """The additive migration: a hub made by an older release gains the nullable or defaulted columns
-    added since (create_all makes new tables but never alters old ones)."""
-    inspector = inspect(connection)
-    for table in SQLModel.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            kind = column.type.compile(dialect=connection.dialect)
-            default = " DEFAULT 0" if not column.nullable else ""
-            connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+        MIGRATIONS.ensure(connection, upgrade_advice(data_dir, sqlite=connection.dialect.name == "sqlite"))
 
 
 @contextmanager

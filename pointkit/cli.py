@@ -12,16 +12,19 @@ import threading
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
 from sync import HubUnreachable
+from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
 from sync.bundle import BundleError
+from sync.migrate import SchemaError
 
-from . import audit, db
+from . import audit, db, migrate
 from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
 from .enrollment import EnrollmentError, enroll, is_initialized
-from .models import Outbox
+from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
@@ -41,6 +44,20 @@ def fail(message: str) -> None:
 def require_enrolled(data_dir: Path) -> None:
     if not is_initialized(data_dir):
         fail(f"{data_dir} is not an enrolled point; run `pointkit init --data {data_dir} ...` first")
+
+
+def open_point(data_dir: Path) -> None:
+    """An enrolled point whose database has this release's schema (else: which command to run)."""
+    if db.database_path(data_dir).exists():
+        require_schema(data_dir)
+    require_enrolled(data_dir)
+
+
+def require_schema(data_dir: Path) -> None:
+    try:
+        db.init_db(data_dir)
+    except SchemaError as exc:
+        fail(str(exc))
 
 
 @click.group(help="pointkit: the village/township service point (intake, receipts, sync, pickup).")
@@ -114,7 +131,7 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_i
 
     from . import create_app
 
-    require_enrolled(data_dir)
+    open_point(data_dir)
     _log_to_file(data_dir)
     _store_scan_settings(data_dir, metered, unmetered_hours, max_photo_kb, scan_retention_days)
     app = create_app(data_dir)
@@ -193,7 +210,7 @@ def _sync_with_progress(data_dir: Path, *, send_scans: bool = False):
 @click.option("--scans", "send_scans", is_flag=True,
               help="Send waiting scans now even on a metered link outside its unmetered hours.")
 def sync(data_dir: Path, send_scans: bool) -> None:
-    require_enrolled(data_dir)
+    open_point(data_dir)
     _log_to_file(data_dir)
     try:
         report = _sync_with_progress(data_dir, send_scans=send_scans)
@@ -217,8 +234,7 @@ def sync(data_dir: Path, send_scans: bool) -> None:
 @data_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export_bundle_command(data_dir: Path, file: Path) -> None:
-    require_enrolled(data_dir)
-    db.init_db(data_dir)
+    open_point(data_dir)
     exported = export_bundle(data_dir, file)
     click.echo(f"wrote {exported.envelopes} envelope(s) and {exported.scans} scan(s), {exported.size} bytes, "
                f"to {file}")
@@ -233,8 +249,7 @@ def export_bundle_command(data_dir: Path, file: Path) -> None:
 @data_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_bundle_command(data_dir: Path, file: Path) -> None:
-    require_enrolled(data_dir)
-    db.init_db(data_dir)
+    open_point(data_dir)
     try:
         imported = import_bundle(data_dir, file)
     except BundleError as exc:
@@ -246,6 +261,59 @@ def import_bundle_command(data_dir: Path, file: Path) -> None:
     click.echo(f"scans the hub holds whole: {imported.scans_complete}")
     for error in imported.errors:
         click.echo(f"warning: a hub message was refused: {error}", err=True)
+
+@main.command(help="Write an encrypted backup of the data directory (database, keys, scans) to FILE. Safe while "
+                   "the point is serving.")
+@data_option
+@passphrase_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
+    require_enrolled(data_dir)
+    with db.session_scope(data_dir) as session:
+        # One column, not the whole row: a database still on an older schema is backed up before its upgrade.
+        name = session.exec(select(PointState.name)).first() or ""
+    try:
+        info = write_backup(data_dir, db.DATABASE_FILE, file, read_passphrase(passphrase_file, confirm=True),
+                            kind="point", name=name)
+    except BackupError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {file}: {describe(info)}")
+    click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+
+
+@main.command(help="Restore an encrypted backup FILE into a new data directory. Cases taken after the backup was "
+                   "made are not in it: the hub keeps them, and flags this point as restored when it next syncs.")
+@data_option
+@passphrase_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
+    try:
+        info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind="point")
+    except BackupError as exc:
+        fail(str(exc))
+    click.echo(f"restored {describe(info)} into {data_dir}")
+
+
+@main.command(help="After installing a new pointkit: bring the point's database to its schema. Stop `pointkit serve` "
+                   "first and back up first (`pointkit backup`); running it again changes nothing.")
+@data_option
+def upgrade(data_dir: Path) -> None:
+    database = db.database_path(data_dir)
+    if not database.exists():
+        fail(f"{data_dir} holds no point database")
+    click.echo(f"back up first if you have not: pointkit backup --data {data_dir} FILE")
+    try:
+        done = migrate.upgrade(database)
+    except SchemaError as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"could not upgrade {database} ({exc.orig}); stop `pointkit serve` on it and run this again")
+    if done.changed:
+        click.echo(f"upgraded the point database from {done.before or 'the release before migrations'} to schema "
+                   f"revision {done.after}")
+    else:
+        click.echo(f"the point database is already at schema revision {done.after}; nothing to do")
+
 
 @main.group(help="Manage staff accounts.")
 def users() -> None:
@@ -260,7 +328,7 @@ def users() -> None:
 @click.option("--display-name", default="", help="Name shown in the page header (default: the username).")
 @data_option
 def users_add(username: str, password: str, role: str, display_name: str, data_dir: Path) -> None:
-    require_enrolled(data_dir)
+    open_point(data_dir)
     try:
         with db.session_scope(data_dir) as session:
             create_staff(session, username, password, role=role, display_name=display_name, actor="cli")
@@ -278,8 +346,7 @@ def keys() -> None:
                              "acknowledges the announcement (the next sync). Old keys still open earlier messages.")
 @data_option
 def keys_rotate(data_dir: Path) -> None:
-    require_enrolled(data_dir)
-    db.init_db(data_dir)
+    open_point(data_dir)
     try:
         with db.session_scope(data_dir) as session:
             state = get_state(session)
@@ -302,7 +369,7 @@ def audit_group() -> None:
 def audit_verify(data_dir: Path) -> None:
     if not db.database_path(data_dir).exists():
         fail(f"{data_dir} holds no point database")
-    db.init_db(data_dir)
+    require_schema(data_dir)
     with db.session_scope(data_dir) as session:
         check = audit.verify(session)
     if not check.holds:

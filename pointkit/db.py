@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from . import relaystore  # noqa: F401  (registers the relay tables on PointTable.metadata)
-from .models import PointTable
+from .migrate import MIGRATIONS, upgrade_advice
 
 DATABASE_FILE = "point.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -60,40 +59,16 @@ def get_engine(data_dir: str | Path) -> Engine:
 
 
 def init_db(data_dir: str | Path) -> Engine:
-    """Create the data directory and every table that is missing."""
+    """Create the data directory and, in a new database, every table at the newest schema revision.
+
+    An existing database must already be at that revision: only ``pointkit upgrade`` changes a schema
+    (raises ``SchemaError`` naming it).
+    """
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     engine = get_engine(data_dir)
-    PointTable.metadata.create_all(engine)
-    add_missing_columns(engine)
-    return engine
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Add columns a newer pointkit defines to tables an older one created.
-
-    Points in the field upgrade late; every column added since the first
-    release has a default, so adding it (nullable, with that default) is the
-    whole migration.
-    """
     with engine.begin() as connection:
-        inspector = inspect(connection)
-        for table in PointTable.metadata.sorted_tables:
-            existing = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in existing:
-                    continue
-                default = column.default.arg if column.default is not None and column.default.is_scalar else None
-                clause = "" if default is None else " DEFAULT " + _sql_literal(default)
-                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" '
-                                           f"{column.type.compile(engine.dialect)}{clause}")
-
-
-def _sql_literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+        MIGRATIONS.ensure(connection, upgrade_advice(data_dir))
+    return engine
 
 
 def dispose(data_dir: str | Path) -> None:

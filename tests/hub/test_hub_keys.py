@@ -144,12 +144,11 @@ def test_a_hub_from_before_generations_keeps_its_key_as_generation_1(tmp_path):
 
     data = tmp_path / "hub"
     done = initialize(data, admin_password="admin-pass-1")
-    # What an issue-2 hub held: hub-*.pem only, no generation table.
+    # What an issue-2 hub held: hub-*.pem only, no generation rows.
     for path in (data / "keys").glob("hub-g1-*"):
         path.unlink()
     with sqlite3.connect(data / "hub.db") as db:
-        db.execute("drop table hubkey")
-        db.execute("alter table staff drop column failed_logins")
+        db.execute("delete from hubkey")
     engine = make_engine(database_url(data))
     init_db(engine)
     with session_scope(engine) as session:

@@ -7,7 +7,6 @@ test holds.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
 import pytest
@@ -212,20 +211,3 @@ def test_hub_message_refusals_are_recorded_not_applied(point):
     assert report.applied == 0 and "not valid" in report.errors[0]
     assert [m.outcome for m in rows(point.data_dir, InboxMessage)] == ["refused"]
     assert state_of(point).hub_generation == 1
-
-
-def test_an_older_point_database_gains_the_new_columns(point):
-    receive(point)
-    db.dispose(point.data_dir)
-    connection = sqlite3.connect(point.data_dir / "point.db")
-    with connection:
-        for table, column in (("pointstate", "revoked"), ("pointstate", "key_prefix"), ("pointstate", "hub_recipients"),
-                              ('"case"', "pickup_failures"), ("staff", "locked_until")):
-            connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    connection.close()
-    db.init_db(point.data_dir)
-    state = state_of(point)
-    assert (state.revoked, state.key_prefix, state.hub_recipients) == (False, "point", "")
-    assert rows(point.data_dir, Case)[0].pickup_failures == 0
-    receive(point)
-    assert Envelope.parse(point.outbox()[-1].envelope).header.suite == Suite.X25519_CHACHA

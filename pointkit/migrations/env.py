@@ -1,0 +1,8 @@
+"""The point's migration environment: Alembic runs it for every upgrade, stamp and autogenerate (pointkit/migrate.py)."""
+
+from alembic import context
+
+from pointkit.migrate import MIGRATIONS
+from sync.migrate import run_environment
+
+run_environment(context, MIGRATIONS.metadata)

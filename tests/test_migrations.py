@@ -1,0 +1,104 @@
+"""The migration revisions match the models: what keeps every model change honest.
+
+A model change without a revision fails here; scripts/new_migration writes the revision (docs/migrations.md).
+Two ways make a schema: running every revision (an upgraded database) and ``create_all`` plus a stamp (a new
+one, ``init``). Both must give the same tables, columns, defaults, keys and indexes, on SQLite and, for the
+hub, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pgdb
+import pytest
+from alembic import command
+from sqlalchemy import Connection, Engine, create_engine, inspect
+
+from hub.migrate import MIGRATIONS as HUB
+from pointkit.migrate import MIGRATIONS as POINT
+from sync.migrate import Migrations, sqlite_migration_engine
+
+SIDES = {"hub": HUB, "point": POINT}
+
+
+@contextmanager
+def empty_database(backend: str, tmp_path: Path, name: str) -> Iterator[Engine]:
+    """A new empty database: a SQLite file, or a scratch PostgreSQL database (CI never skips it)."""
+    if backend == "sqlite":
+        engine = sqlite_migration_engine(tmp_path / f"{name}.db")
+        yield engine
+        engine.dispose()
+        return
+    reason = pgdb.unreachable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the hub's migrations on PostgreSQL too: {reason}")
+        pytest.skip(reason)
+    with pgdb.scratch_database() as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def schema_of(connection: Connection) -> dict[str, dict]:
+    """Everything about each table that matters, in a form two databases can be compared by (not column order)."""
+    inspector = inspect(connection)
+    return {
+        table: {
+            "columns": {column["name"]: (str(column["type"]), column["nullable"], column.get("default"))
+                        for column in inspector.get_columns(table)},
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted((tuple(fk["constrained_columns"]), fk["referred_table"],
+                                    tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(table)),
+            "indexes": sorted((index["name"], tuple(index["column_names"]), bool(index["unique"]))
+                              for index in inspector.get_indexes(table)),
+            "unique": sorted(tuple(unique["column_names"]) for unique in inspector.get_unique_constraints(table)),
+        }
+        for table in inspector.get_table_names()
+    }
+
+
+def built_both_ways(migrations: Migrations, backend: str, tmp_path: Path) -> tuple[dict, dict, list]:
+    """The schema from every revision, the schema from create_all, and the revisions' difference from the models."""
+    with empty_database(backend, tmp_path, "revisions") as engine, engine.begin() as connection:
+        migrations.build(connection)
+        differences = migrations.differences(connection)
+        by_revisions = schema_of(connection)
+    with empty_database(backend, tmp_path, "new") as engine, engine.begin() as connection:
+        migrations.ensure(connection, advice="(not expected)")
+        assert migrations.revision(connection) == migrations.head()
+        made_new = schema_of(connection)
+    return by_revisions, made_new, differences
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_the_revisions_build_exactly_the_models_schema_on_sqlite(side, tmp_path):
+    by_revisions, made_new, differences = built_both_ways(SIDES[side], "sqlite", tmp_path)
+    assert differences == [], (f"the {side} models and its newest revision differ; write the revision with "
+                               f"scripts/new_migration {side} \"WHAT CHANGED\"")
+    assert by_revisions == made_new
+
+
+def test_the_hub_revisions_build_exactly_the_models_schema_on_postgresql(tmp_path):
+    by_revisions, made_new, differences = built_both_ways(HUB, "postgresql", tmp_path)
+    assert differences == []
+    assert by_revisions == made_new
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_every_revision_steps_down_and_up_again(side, tmp_path):
+    migrations = SIDES[side]
+    with empty_database("sqlite", tmp_path, side) as engine, engine.begin() as connection:
+        migrations.build(connection)
+        config = migrations.config(connection)
+        command.downgrade(config, migrations.baseline)
+        baseline = schema_of(connection)
+        assert set(baseline) < set(migrations.metadata.tables) | {"alembic_version"}
+        command.downgrade(config, "base")
+        assert set(inspect(connection).get_table_names()) == {"alembic_version"}
+        command.upgrade(config, "head")
+        assert migrations.differences(connection) == []
