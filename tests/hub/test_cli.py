@@ -77,7 +77,8 @@ def test_every_command_and_option_has_help():
     # In-process (click's runner) to keep the suite fast; the commands above run as real processes.
     runner = CliRunner()
     for command in (["--help"], ["init", "--help"], ["serve", "--help"], ["points", "add", "--help"],
-                    ["points", "list", "--help"], ["catalog", "import", "--help"], ["users", "add", "--help"],
+                    ["points", "list", "--help"], ["catalog", "import", "--help"],
+                    ["catalog", "export", "--help"], ["catalog", "diff", "--help"], ["users", "add", "--help"],
                     ["points", "revoke", "--help"], ["keys", "--help"], ["keys", "list", "--help"],
                     ["keys", "rotate", "--help"], ["keys", "purge", "--help"], ["audit", "verify", "--help"]):
         shown = runner.invoke(main, command)
