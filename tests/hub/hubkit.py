@@ -52,6 +52,7 @@ class Hub:
         self.engine = make_engine(database_url(data_dir))
         self.identity = load_identity(data_dir)
         self.url = ""
+        self.app = None  # set by serve(); a hub served by other processes has none here
         self._clients: list[httpx.Client | HubClient] = []
 
     def serve(self, live_server, **test_config: Any) -> "Hub":
@@ -63,7 +64,8 @@ class Hub:
         # Open keep-alive connections would hold the waitress thread past the test.
         for client in self._clients:
             client.close()
-        self.app.extensions["hub_engine"].dispose()
+        if self.app is not None:
+            self.app.extensions["hub_engine"].dispose()
         self.engine.dispose()
 
     @contextmanager
