@@ -28,7 +28,7 @@ from sync.workdays import county_date
 
 from .cases import record_event
 from .catalog import find_item
-from .db import iso, session_scope, utc_now
+from .db import iso, session_scope, utc_now, write_lock
 from .models import Case, Department, Point, Rating, ReviewTask
 from .review import deem_approved
 from .timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time, time_state
@@ -70,6 +70,9 @@ def supervise_once(engine: Engine, data_dir: Path) -> list[str]:
     from .keys import ensure_keys
 
     with session_scope(engine) as session:
+        # Every hub process runs this timer; from its first read a round holds the write lock, so two
+        # processes on one PostgreSQL never deem the same case approved twice.
+        write_lock(session)
         return supervise(session, ensure_keys(session, data_dir).current)
 
 
