@@ -12,7 +12,7 @@ import click
 from click.testing import CliRunner
 
 from hub.cli import main
-from hub.db import database_url, make_engine, session_scope
+from hub.db import DATABASE_URL_ENV, database_url, make_engine, session_scope
 from hub.models import EnrollmentToken, Staff
 from hubkit import SAMPLE_CATALOG
 from sync import hash_secret
@@ -97,3 +97,25 @@ def test_every_command_and_option_has_help():
                 assert param.help, f"{command.name} {param.name}"
         if isinstance(command, click.Group):
             pending.extend(command.commands.values())
+
+
+def test_database_url_puts_the_tables_there_and_a_second_hub_cannot_take_them(tmp_path, hub_database, monkeypatch):
+    """--database-url alone (no environment variable): the tables go where it says, every command finds
+    them there, and init for another data directory refuses a database that already holds a hub."""
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}" if hub_database == "sqlite" else hub_database
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    data = tmp_path / "hub"
+    made = run("init", "--data", str(data), "--database-url", url, "--admin-password", "admin-pass-1")
+    assert made.returncode == 0, made.stderr
+    assert not (data / "hub.db").exists() and (data / "keys").is_dir(), "tables elsewhere, keys in the data dir"
+    added = run("users", "add", "op-chen", "--role", "operator", "--password", "operator-pass",
+                "--data", str(data), "--database-url", url)
+    assert added.returncode == 0, added.stderr
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        assert sorted(session.exec(select(Staff.username)).all()) == ["admin", "op-chen"]
+    engine.dispose()
+
+    second = run("init", "--data", str(tmp_path / "other"), "--database-url", url)
+    assert second.returncode == 1 and "already holds a hub" in second.stderr, second.stderr
+    assert run("audit", "verify", "--data", str(data), "--database-url", url).returncode == 0
