@@ -312,6 +312,7 @@ ZH = {
     "This is the last enabled admin. Add another admin before disabling it.":
         "这是最后一个启用的管理员账号，请先添加其他管理员再停用。",
     "This account is disabled. Ask the hub's admin to enable it again.": "该账号已停用，请联系管理员重新启用。",
+    "Decision date": "决定日期",
     # calendar files missing (hub/timelimits.py calendar_gaps)
     "The holiday calendar of {years} is missing: this case's limits count weekends only there and may move if they fall on a public holiday. Ask county IT to add the year (docs/calendar.md).":
         "{years} 年的节假日安排缺失：本件在该年内的时限只按周末计算，遇法定节假日可能变动。请县信息化人员补充该年份（见 docs/calendar.md）。",

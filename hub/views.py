@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import segno
+from datetime import datetime
+
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
+from sync.qrcodes import qr_svg
 from sync.resultcode import result_code
 from sync.web import gettext as _
+from sync.workdays import COUNTY_TIMEZONE
 
 from .auth import login_required
 from .cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
@@ -78,6 +81,12 @@ def status_text(value: str | None) -> str:
 def minutes_text(value: str | None) -> str:
     """An ISO 8601 time as 'YYYY-MM-DD HH:MM' (blank when there is none)."""
     return value[:16].replace("T", " ") if value else ""
+
+
+@bp.app_template_filter("county_time")
+def county_time_text(value: str | None) -> str:
+    """An ISO 8601 time as 'YYYY-MM-DD HH:MM' on the county's clock, as printouts for residents say it."""
+    return datetime.fromisoformat(value).astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 @bp.get("/")
@@ -171,9 +180,20 @@ def case_result(case_id: str):
     if case is None or not can_view(db, g.staff, case) or not case.result:
         abort(404)
     item = find_item(db, case.item_code)
-    return render_template("result.html", case=case, document=case.result["document"], item=item,
-                           qr=segno.make(result_code(case.result), error="m").svg_inline(scale=2, border=2),
+    document = case.result["document"]
+    return render_template("result.html", case=case, document=document, item=item, qr=qr_svg(result_code(case.result)),
+                           departments=department_names(db, document["department"]),
                            fingerprint=current_keyring().fingerprint)
+
+
+def department_names(db, codes: str) -> str:
+    """A result's departments ("YB" or "NY,ZR" for joint approval) by name, in the page's language."""
+    chinese = g.get("lang", "zh") == "zh"
+    names = []
+    for code in codes.split(","):
+        department = db.get(Department, code)
+        names.append((department.name_zh if chinese else department.name_en) if department else code)
+    return "、".join(names)
 
 
 @bp.get("/cases/<case_id>/scans/<scan_id>")

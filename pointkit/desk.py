@@ -15,7 +15,7 @@ from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required
-from .catalog import get_item
+from .catalog import department_names, get_item
 from .models import Case
 from .pickup import MAX_PICKUP_TRIES, PickupError, check_pickup_code, find_case, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
@@ -69,6 +69,7 @@ def supplement_notice(case_id: str):
     with db.session_scope(data_dir()) as dbs:
         state = get_state(dbs)
     return render_template("supplement_notice.html", case=case, item=item, supplement=request_, point=state,
+                           departments=department_names(state),
                            masked_name=mask_name(case.applicant_name),
                            requested_at=as_utc(request_.requested_at).astimezone(COUNTY_TIMEZONE))
 

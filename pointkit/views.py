@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 
-import segno
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable
 from sync.idnumber import mask_id_number
+from sync.qrcodes import qr_svg
 from sync.resultcode import result_code
 from sync.web import gettext as _
 from sync.workdays import COUNTY_TIMEZONE, default_calendar
@@ -41,11 +41,6 @@ bp = Blueprint("views", __name__)
 APPLICANT_INPUTS = {"applicant.name": "applicant_name", "applicant.id_number": "applicant_id_number",
                     "applicant.phone": "applicant_phone"}
 FRESH_PICKUP = "fresh_pickup"
-
-
-def qr_svg(text: str) -> str:
-    """An inline SVG QR code (no image files, no external assets)."""
-    return segno.make(text, error="m").svg_inline(scale=3, border=2)
 
 
 def mask_name(name: str) -> str:
