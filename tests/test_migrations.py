@@ -9,18 +9,23 @@ hub, on PostgreSQL.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pgdb
 import pytest
+import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import Connection, Engine, create_engine, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, Table, create_engine, inspect
 
 from hub.migrate import MIGRATIONS as HUB
+from hub.reconcile import resident_key
 from pointkit.migrate import MIGRATIONS as POINT
-from sync.migrate import Migrations, sqlite_migration_engine
+from sync.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
 
 SIDES = {"hub": HUB, "point": POINT}
 
@@ -102,3 +107,55 @@ def test_every_revision_steps_down_and_up_again(side, tmp_path):
         assert set(inspect(connection).get_table_names()) == {"alembic_version"}
         command.upgrade(config, "head")
         assert migrations.differences(connection) == []
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_the_revision_files_are_numbered_in_the_order_alembic_chains_them(side):
+    migrations = SIDES[side]
+    chain = [script.revision for script in ScriptDirectory(str(migrations.directory)).walk_revisions()][::-1]
+    assert list(migrations.revisions()) == chain
+    assert chain[0] == migrations.baseline
+    assert len(ScriptDirectory(str(migrations.directory)).get_heads()) == 1, "one line of revisions, no branches"
+
+
+def filled(table: Table, **given) -> dict:
+    """A row for ``table`` with a plain value in every NOT NULL column not given."""
+    samples = {sa.String: "x", sa.Integer: 7, sa.DateTime: datetime(2026, 3, 2, tzinfo=timezone.utc),
+               sa.Date: date(2026, 3, 2), sa.JSON: {}, sa.LargeBinary: b"", sa.Uuid: uuid.uuid4(), sa.Boolean: False}
+    row = dict(given)
+    for column in table.columns:
+        if column.name not in row and not column.nullable:
+            row[column.name] = next(value for kind, value in samples.items() if isinstance(column.type, kind))
+    return row
+
+
+@pytest.mark.parametrize("backend", ("sqlite", "postgresql"))
+def test_a_previous_release_hub_database_with_rows_upgrades_and_gains_values(backend, tmp_path):
+    with empty_database(backend, tmp_path, "hub") as engine:
+        with engine.begin() as connection:
+            command.upgrade(HUB.config(connection), HUB.baseline)
+            connection.execute(sa.text("DROP TABLE alembic_version"))  # as the previous release left it
+            old = sa.MetaData()
+            old.reflect(connection)
+            point_id = uuid.uuid4().hex  # how SQLite stores a UUID; PostgreSQL reads it too
+            connection.execute(old.tables["point"].insert().values(filled(old.tables["point"], id=point_id)))
+            connection.execute(old.tables["case"].insert().values(filled(
+                old.tables["case"], id="case-1", point_id=point_id, applicant={"id_number": "45102719800101234x"})))
+        with engine.begin() as connection:
+            upgraded = HUB.upgrade(connection)
+            assert (upgraded.before, upgraded.after) == (None, HUB.head())
+        with engine.begin() as connection:
+            assert HUB.upgrade(connection) == Upgraded(HUB.head(), HUB.head())
+            case = connection.execute(sa.text('SELECT version, paused_days, resident_key FROM "case"')).one()
+            point = connection.execute(sa.text("SELECT protocol, clock_offset_ms FROM point")).one()
+    assert tuple(case) == (1, 0, resident_key("45102719800101234X"))
+    assert tuple(point) == (1, 0)
+
+
+def test_a_database_from_a_newer_release_is_refused(tmp_path):
+    with empty_database("sqlite", tmp_path, "point") as engine, engine.begin() as connection:
+        POINT.ensure(connection, advice="")
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+        for attempt in (lambda: POINT.ensure(connection, advice=""), lambda: POINT.upgrade(connection)):
+            with pytest.raises(SchemaError, match="newer release"):
+                attempt()
