@@ -110,6 +110,7 @@ class Cluster:
         self.hub_processes: list[Server] = []
         # Set for every command and process once the hub runs on a database URL (see start_hub).
         self.env: dict[str, str] = {}
+        self.hub_cmd = ""
         self._processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> "Cluster":
@@ -150,13 +151,14 @@ class Cluster:
         return process, url
 
     def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG,
-                  post_quantum: bool = False, database_url: str | None = None) -> Server:
+                  post_quantum: bool = False, database_url: str | None = None, program: str | None = None) -> Server:
         """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL).
 
         ``database_url`` puts the hub's tables there (PostgreSQL) instead of SQLite in its data directory;
-        every later command and process of this cluster uses it too."""
+        every later command and process of this cluster uses it too. ``program`` runs another build of
+        ``pointkit-hub`` (an older release, for upgrade tests), for this start and the hub commands after it."""
         data = self.base / "hub"
-        hub_cmd = command("pointkit-hub")
+        hub_cmd = self.hub_cmd = program or command("pointkit-hub")
         if database_url:
             self.env[HUB_DATABASE_URL_ENV] = database_url
         # The secret key is the last thing init writes, whichever database the hub uses.
@@ -176,7 +178,7 @@ class Cluster:
         processes on one PostgreSQL, as a region runs them); stopped with the cluster."""
         assert self.hub is not None, "start the hub first"
         name = f"hub-{len(self.hub_processes) + 2}"
-        process, url = self._spawn(name, self.hub.data, [command("pointkit-hub"), "serve", "--data", str(self.hub.data)],
+        process, url = self._spawn(name, self.hub.data, [self.hub_cmd, "serve", "--data", str(self.hub.data)],
                                    log_name=name)
         server = Server(name, self.hub.data, url, process, self.hub.logins)
         self.hub_processes.append(server)
@@ -184,7 +186,7 @@ class Cluster:
 
     def add_reviewer(self, username: str, department: str, password: str) -> None:
         assert self.hub is not None, "start the hub first"
-        self.run(command("pointkit-hub"), "users", "add", username, "--role", "reviewer",
+        self.run(self.hub_cmd, "users", "add", username, "--role", "reviewer",
                  "--department", department, "--password", password, "--data", str(self.hub.data))
         self.hub.logins[username] = password
 
@@ -200,7 +202,7 @@ class Cluster:
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = program or command("pointkit")
         if not (data / "point.db").exists():
-            output = self.run(command("pointkit-hub"), "points", "add", name, "--level", level,
+            output = self.run(self.hub_cmd, "points", "add", name, "--level", level,
                               "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
             self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,

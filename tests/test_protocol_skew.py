@@ -9,37 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 from cluster import wait_until
+from previous_release import previous_release
 
 from sync.envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
 from sync.idnumber import check_character
 
-ROOT = Path(__file__).resolve().parent.parent
-# The last commit whose points spoke protocol 1 (before protocol versions were named).
-PROTOCOL_1_RELEASE = "4315ee0e9334bda86e4cb2efb570ee004c3dac8e"
 VILLAGE = "泗城镇平兰村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"
-
-
-def previous_release(tmp_path: Path) -> str:
-    """A ``pointkit`` command that runs the protocol-1 release's code."""
-    tree = tmp_path / "pointkit-protocol-1"
-    tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", PROTOCOL_1_RELEASE, "pointkit", "sync"],
-                             capture_output=True)
-    if archive.returncode != 0:
-        pytest.fail(f"this test needs the repository's history (git archive {PROTOCOL_1_RELEASE[:7]}): "
-                    f"{archive.stderr.decode(errors='replace')}")
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    program = tmp_path / "pointkit-previous"
-    program.write_text(f"#!/bin/sh\nPYTHONPATH={tree} exec {sys.executable} -P -c "
-                       "'import sys; sys.argv[0] = \"pointkit\"; from pointkit.cli import main; main()' \"$@\"\n")
-    program.chmod(0o755)
-    return str(program)
 
 
 def test_the_hub_speaks_the_current_and_the_previous_protocol():
@@ -49,9 +27,10 @@ def test_the_hub_speaks_the_current_and_the_previous_protocol():
 def test_a_point_on_the_previous_release_runs_the_whole_loop(cluster, tmp_path):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    old = cluster.start_point(VILLAGE, "village", program=previous_release(tmp_path))
+    program = previous_release(tmp_path).pointkit
+    old = cluster.start_point(VILLAGE, "village", program=program)
     staff = old.api("staff")
-    version = subprocess.run([str(tmp_path / "pointkit-previous"), "--help"], capture_output=True, text=True)
+    version = subprocess.run([program, "--help"], capture_output=True, text=True)
     assert version.returncode == 0 and "sync" in version.stdout
 
     id17 = "45102719800101234"
