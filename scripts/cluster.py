@@ -50,6 +50,16 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, inter
         time.sleep(interval)
 
 
+def log_in(page, url: str, username: str, password: str) -> None:
+    """Log a Playwright page in to a hub or point through its login form."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/login" not in page.url, f"login as {username} failed: {page.content()[:500]}"
+
+
 def command(name: str) -> str:
     """The console script installed beside this interpreter (the project's venv)."""
     local = Path(sys.executable).parent / name

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import Cluster, wait_until  # noqa: E402
+from cluster import Cluster, log_in, wait_until  # noqa: E402
 
 from sync.idnumber import check_character  # noqa: E402
 
@@ -30,14 +30,6 @@ ITEM = "451000-YB-001"
 
 def applicant(first17: str) -> dict:
     return {"name": "韦秀兰", "id_number": first17 + check_character(first17), "phone": "13807761234"}
-
-
-def log_in(page, url: str, username: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
 
 
 def save_print(page, url: str, out: Path, name: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster import wait_until
+from cluster import log_in, wait_until
 
 from sync.idnumber import check_character
 
@@ -38,15 +38,6 @@ def browser():
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, url: str, username: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    assert "/login" not in page.url, f"login as {username} failed: {page.content()[:500]}"
 
 
 def test_intake_review_and_pickup_through_the_pages(cluster, browser):
