@@ -27,3 +27,13 @@ def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path):
              "assert (r.files('pointkit') / 'templates' / 'base.html').is_file();"
              "assert (r.files('hub') / 'templates' / 'base.html').is_file()")
     subprocess.run([str(target / "bin" / "python"), "-c", probe], check=True)
+    # The migration environments travel in the wheel: every hub and point revision runs from it.
+    migrate = ("import sys\n"
+               "from sync.migrate import sqlite_migration_engine\n"
+               "from hub.migrate import MIGRATIONS as hub\n"
+               "from pointkit.migrate import MIGRATIONS as point\n"
+               "for migrations, name in ((hub, 'hub.db'), (point, 'point.db')):\n"
+               "    with sqlite_migration_engine(sys.argv[1] + name).begin() as connection:\n"
+               "        migrations.build(connection)\n"
+               "        assert migrations.differences(connection) == []\n")
+    subprocess.run([str(target / "bin" / "python"), "-P", "-c", migrate, str(tmp_path) + "/"], check=True)
