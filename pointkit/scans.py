@@ -8,8 +8,8 @@ a legible size before sealing; the original is kept (sealed under a key of
 its own) until the case is collected.
 
 Uploads run after the outbox in each sync round (small before large), in
-resumable chunks (sync.uploads), and step aside whenever a new envelope is
-queued. On a metered link they wait for the unmetered hours or a manual send.
+resumable chunks (sync.uploads) streamed on one connection (sync.streaming),
+and step aside whenever a new envelope is queued. On a metered link they wait for the unmetered hours or a manual send.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,11 +25,12 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 from werkzeug.datastructures import MultiDict
 
-from sync import HubClient, HubRefused, HubUnreachable, b64, uuid7
+from sync import HubClient, b64, uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.clock import utcnow
 from sync.messages import Scan
-from sync.uploads import RELAYED, ChunkSizer, ScanUploader, UploadResult, make_scan_grant
+from sync.streaming import Outgoing, StreamingUploader
+from sync.uploads import RELAYED, make_scan_grant
 
 from . import audit, db
 from .models import Case, Outbox, PointState, ScanFile
@@ -47,8 +46,6 @@ PHOTO_FORMATS = ("JPEG", "PNG")
 # A case's scans go up once the hub has its case (an unknown scan id is refused there).
 SENDABLE_CASE_STATUSES = ("acked", "supplement_requested", "supplemented", "result_ready", "collected")
 MAX_PASSES = 8
-PARALLEL_UPLOADS = 4
-ROUND_START_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -223,60 +220,25 @@ def checkpoint(data_dir: str | Path, scan_id: str, offset: int, *, uploaded: boo
         session.add(row)
 
 
-class _UploadGate:
-    """How many scans may cross at once: several on a steady link (their round trips overlap), one
-    once the link has dropped this round (every drop would cut each of them mid-chunk)."""
-
-    def __init__(self, sizer: ChunkSizer):
-        self.sizer = sizer
-        self.active = 0
-        self._changed = threading.Condition()
-
-    def _limit(self) -> int:
-        return 1 if self.sizer.last_failure is not None else PARALLEL_UPLOADS
-
-    def __enter__(self) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self.active < self._limit())
-            self.active += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._changed:
-            self.active -= 1
-            self._changed.notify_all()
-
-
-def _upload_one(data_dir: Path, client: HubClient, row: ScanFile, link_down: threading.Event,
-                gate: _UploadGate) -> UploadResult | HubUnreachable | str | None:
-    """Upload one scan; a refusal comes back as a message, a dead link as the exception (for the caller).
-
-    Once one upload finds the link dead the others stop at their next chunk and the rest do not start.
-    """
-    if link_down.is_set():
-        return None
+def _outgoing(data_dir: Path, client: HubClient, row: ScanFile) -> Outgoing | str:
+    """A waiting scan ready to stream, or why it cannot go."""
     try:
         sealed = sealed_path(data_dir, row.scan_id).read_bytes()
     except OSError:
         return f"the sealed file of scan {row.scan_id} is missing; attach it again"
-    try:
-        with gate:
-            # The grant lets a township carry the scan (a village's sync address may be its township's).
-            return ScanUploader(client, sizer=gate.sizer).upload(
-                row.scan_id, sealed, should_stop=lambda: link_down.is_set() or _outbox_waiting(data_dir),
-                start_offset=row.hub_offset,
-                grant=make_scan_grant(row.scan_id, str(client.point_id), sealed, client.identity.sign_key),
-                on_progress=lambda offset, _total: checkpoint(data_dir, row.scan_id, offset))
-    except HubRefused as exc:
-        # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
-        return None if exc.status == 404 else f"the hub refused scan {row.scan_id} ({exc.reason})"
-    except HubUnreachable as exc:
-        link_down.set()
-        return exc
+    # The grant lets a township carry the scan (a village's sync address may be its township's). A scan last
+    # seen whole but still waiting was held by the township: ask where it stands.
+    return Outgoing(row.scan_id, sealed, acked=row.hub_offset, known=row.hub_offset < len(sealed),
+                    grant=make_scan_grant(row.scan_id, str(client.point_id), sealed, client.identity.sign_key))
+
+
+def _progress(data_dir: Path, scan: Outgoing) -> None:
+    checkpoint(data_dir, scan.scan_id, scan.acked, uploaded=scan.acked >= scan.total and scan.status != RELAYED)
 
 
 def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False,
                  push_outbox: Callable[[], None] = lambda: None) -> ScanRound:
-    """Upload waiting scans (after the outbox); a newly queued envelope is pushed before the next chunk.
+    """Stream waiting scans (after the outbox); a newly queued envelope is pushed before the next chunk.
 
     Raises HubUnreachable when the link fails for good; every chunk the hub
     acknowledged stays acknowledged.
@@ -288,36 +250,32 @@ def upload_scans(data_dir: str | Path, client: HubClient, *, force: bool = False
         report.held = waiting_totals(session)[0] if not allowed else 0
     if not allowed:
         return report
-    # One sizer for the round: what one upload learned of the link (rate, rhythm of drops) sizes the next.
-    # It starts at a size most single-page scans fit in whole; the first drop halves it.
-    gate = _UploadGate(ChunkSizer(size=ROUND_START_CHUNK))
+    # One uploader for the round: what it learnt of the link (how often it drops) sizes the next pass's chunks.
+    uploader = StreamingUploader(client)
     for _ in range(MAX_PASSES):
-        interrupted = False
-        rows, link_down = _sendable(data_dir), threading.Event()
-        # A few scans cross at once, so one scan's round trips overlap another's bytes on a slow link.
-        with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS, thread_name_prefix="pointkit-scan") as pool:
-            outcomes = list(pool.map(lambda row: _upload_one(data_dir, client, row, link_down, gate), rows))
-        unreachable = None
-        for row, outcome in zip(rows, outcomes):
-            if isinstance(outcome, HubUnreachable):
-                unreachable = outcome
-            elif isinstance(outcome, str):
-                report.errors.append(outcome)
-            elif outcome is not None:
-                report.bytes_sent += outcome.bytes_sent
-                if outcome.stopped:
-                    interrupted = True
-                elif outcome.complete and outcome.status == RELAYED:
-                    checkpoint(data_dir, row.scan_id, outcome.offset)
-                    report.relayed += 1
-                elif outcome.complete:
-                    checkpoint(data_dir, row.scan_id, outcome.offset, uploaded=True)
-                    report.sent += 1
-                    log.info("scan %s uploaded (%d bytes sealed, %d chunks, %d failures)", row.scan_id,
-                             outcome.total, outcome.chunks, outcome.failures)
-        if unreachable is not None:
-            raise unreachable
-        if not interrupted:
+        outgoing = []
+        for row in _sendable(data_dir):
+            item = _outgoing(data_dir, client, row)
+            if isinstance(item, str):
+                report.errors.append(item)
+            else:
+                outgoing.append(item)
+        streamed = uploader.upload(outgoing, should_stop=lambda: _outbox_waiting(data_dir),
+                                   on_progress=lambda scan: _progress(data_dir, scan))
+        report.bytes_sent += streamed.bytes_sent
+        for scan in outgoing:
+            if scan.refusal is not None:
+                # 404: the hub has not applied the case yet (parked, say); it is asked again next round.
+                if scan.refusal.status != 404:
+                    report.errors.append(f"the hub refused scan {scan.scan_id} ({scan.refusal.reason})")
+            elif scan.finished and scan.status == RELAYED:
+                checkpoint(data_dir, scan.scan_id, scan.acked)
+                report.relayed += 1
+            elif scan.finished:
+                checkpoint(data_dir, scan.scan_id, scan.acked, uploaded=True)
+                report.sent += 1
+                log.info("scan %s uploaded (%d bytes sealed)", scan.scan_id, scan.total)
+        if not streamed.stopped:
             return report
         push_outbox()
     return report

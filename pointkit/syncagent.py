@@ -45,6 +45,8 @@ DEFAULT_INTERVAL = 30.0
 # An idle point polls ever more slowly, up to this: about 100 polls a day, a few hundred bytes each.
 MAX_IDLE_INTERVAL = 900.0
 MAX_BACKOFF = 600.0
+# A first failure after a working round is most likely a cut of a village link: try again almost at once.
+CUT_RETRY_S = 0.5
 # Refusals that say "this envelope is bad", as opposed to "this point may not talk" (401/403).
 _ENVELOPE_REFUSALS = (400, 413, 422)
 REVOKED = "point_revoked"
@@ -392,10 +394,12 @@ class SyncWorker:
         self._thread.join(timeout)
 
     def next_delay(self) -> float:
-        """The wait before the next round: after a failure the interval doubled per failed round, capped,
-        with jitter; otherwise fast after activity and slower with every idle round."""
+        """The wait before the next round: at once after a first failure (a cut), then the interval doubled
+        per failed round, capped, with jitter; otherwise fast after activity and slower with every idle round."""
         if not self.failures:
             return idle_delay(self.interval, self.idle_rounds, self.max_idle_interval)
+        if self.failures == 1:
+            return CUT_RETRY_S
         backoff = min(self.interval * 2 ** self.failures, self.max_backoff)
         return backoff * random.uniform(0.75, 1.0)
 

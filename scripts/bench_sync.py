@@ -41,7 +41,8 @@ from pointkit.catalog import get_item  # noqa: F401  (imported so a missing cata
 from pointkit.intake import Applicant, receive_case
 from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import load_identity
-from pointkit.syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, idle_delay, sync_once
+from pointkit.syncagent import CUT_RETRY_S, DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, idle_delay, sync_once
+from sync import HubUnreachable
 from sync.idnumber import check_character
 
 RATE_BPS = 256_000
@@ -90,10 +91,14 @@ def hub_complete(hub_db: Path, case_ids: list[str]) -> bool:
 
 
 def run_sync(data: Path, hub_db: Path, case_ids: list[str], link: LinkSimulator, limit_s: float) -> float | None:
-    """Sync rounds back to back (as the agent does when there is work) until the hub holds everything."""
+    """Sync rounds back to back (as the agent does when there is work, and after a cut once the agent's
+    short retry delay has passed) until the hub holds everything."""
     started = time.monotonic()
     while time.monotonic() - started < limit_s:
-        sync_once(data, send_scans=True, attempts=1)
+        try:
+            sync_once(data, send_scans=True, attempts=1)
+        except HubUnreachable:
+            time.sleep(CUT_RETRY_S)
         if hub_complete(hub_db, case_ids):
             return time.monotonic() - started
     return None

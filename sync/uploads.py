@@ -10,7 +10,9 @@ sealed case. Every request is signed (sync.signing).
     PATCH /sync/v1/scans/<scan_id>?offset=N    body = the next chunk
           X-Pointkit-Chunk-SHA256: hex digest of the body
           X-Pointkit-Total: sealed size (the first chunk declares it)
-          -> 200 {offset, total, status}; 409 {offset} when N is not what the hub holds;
+          -> 200 {offset, total, status}; 409 {offset} when the hub holds less than N, or other bytes
+             where the chunk overlaps what it holds (a chunk sent again after a cut took its answer
+             is not an error: the hub skips the part it holds and appends the rest);
              400 on a bad chunk hash or total; 403 for another point's scan; 404 before its case arrived
 
 The hub keeps every whole chunk it verified (fsync before it answers). After

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pointkit.syncagent import MAX_IDLE_INTERVAL, SyncWorker, idle_delay
+from pointkit.syncagent import CUT_RETRY_S, MAX_IDLE_INTERVAL, SyncWorker, idle_delay
 
 
 def test_idle_delay_doubles_per_idle_round_up_to_the_cap():
@@ -16,5 +16,7 @@ def test_a_worker_starts_fast_and_slows_only_while_idle(tmp_path):
     assert worker.next_delay() == 30
     worker.idle_rounds = 10
     assert worker.next_delay() == MAX_IDLE_INTERVAL
+    worker.failures = 1
+    assert worker.next_delay() == CUT_RETRY_S, "a first failure (most likely a cut): again almost at once"
     worker.failures = 2
     assert 0.75 * 120 <= worker.next_delay() <= 120

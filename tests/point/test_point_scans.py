@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import os
 import random
 import time
@@ -35,6 +36,7 @@ from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
 from sync import HubRefused, HubUnreachable
 from sync.attachments import decrypt_attachment, sealed_size
+from sync.streaming import MIN_PIECE, PIECE_OVERHEAD, Outgoing, PieceSizer, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
 hub_pkg = pytest.importorskip("hub")
@@ -220,9 +222,15 @@ def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
                                                               "total": len(sealed), "status": "in_transit"}
 
     assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)).offset == 10_000
+    # Sent again (its answer lost to a cut): the hub skips what it holds and appends the rest.
+    assert uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed)).offset == 10_000
+    assert uploader.send_chunk(scan.scan_id, 5_000, sealed[5_000:12_000], len(sealed)).offset == 12_000
     with pytest.raises(OffsetMismatch) as wrong:
-        uploader.send_chunk(scan.scan_id, 0, sealed[:10_000], len(sealed))
-    assert (wrong.value.status, wrong.value.offset) == (409, 10_000)
+        uploader.send_chunk(scan.scan_id, 2_000, b"x" + sealed[2_001:14_000], len(sealed))
+    assert (wrong.value.status, wrong.value.offset) == (409, 12_000), "other bytes where they overlap"
+    with pytest.raises(OffsetMismatch) as ahead:
+        uploader.send_chunk(scan.scan_id, 13_000, sealed[13_000:14_000], len(sealed))
+    assert ahead.value.offset == 12_000, "a gap is refused"
     with pytest.raises(HubRefused) as bad_hash:
         uploader._request("PATCH", scan.scan_id, params={"offset": "10000"}, body=sealed[10_000:20_000],
                           headers={HEADER_CHUNK_SHA256: hashlib.sha256(b"other").hexdigest(),
@@ -231,7 +239,7 @@ def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
     with pytest.raises(HubRefused) as bad_total:
         uploader.send_chunk(scan.scan_id, 10_000, sealed[10_000:20_000], len(sealed) + 1)
     assert (bad_total.value.status, bad_total.value.reason) == (400, "bad_total")
-    assert uploader.state(scan.scan_id).offset == 10_000, "refused chunks leave nothing behind"
+    assert uploader.state(scan.scan_id).offset == 12_000, "refused chunks leave nothing behind"
 
     intruder = enrolled_point(tmp_path, hub, name="另一个村便民服务站")
     for attempt in (lambda u: u.state(scan.scan_id),
@@ -283,6 +291,46 @@ def test_an_upload_resumes_after_a_cut_at_a_random_byte(tmp_path, hub):
     assert (hub.data / "scans" / f"{scan.scan_id}.sealed").read_bytes() == sealed
     with hub.reviewer() as desk:
         assert desk.get(f"/api/cases/{case.id}/scans/{scan.scan_id}").content == plain
+
+
+def test_scans_stream_on_one_connection_per_cut_and_resume_where_the_hub_stands(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    plains = {f"page-{size}.pdf": os.urandom(size) for size in (30_000, 90_000, 150_000)}
+    case = receive_with_scans(data, [ScanInput(name, plain) for name, plain in plains.items()])
+    sync_once(data)  # the case goes; metered, its scans wait
+    outgoing = [Outgoing(row.scan_id, sealed_path(data, row.scan_id).read_bytes())
+                for row in sorted(rows(data, ScanFile), key=lambda row: row.size)]
+    with db.session_scope(data) as session:
+        state = get_state(session)
+    with LinkSimulator(("127.0.0.1", hub.port), cut_after_bytes=random.Random(7).randrange(60_000, 80_000)) as link:
+        state.hub_url = link.url
+        report = StreamingUploader(hub_client(state, load_identity(data)), sleep=lambda _s: None,
+                                   max_failures=50).upload(outgoing)
+    assert all(scan.finished and scan.refusal is None for scan in outgoing)
+    # Every cut is a failure (a loaded hub may add a 5xx of its own); each failure costs one new connection.
+    assert link.stats.cuts >= 3 and report.failures >= link.stats.cuts
+    assert link.stats.connections == report.failures + 1, "one connection between failures: chunks are pipelined"
+    with hub.reviewer() as desk:
+        shown = {scan["name"]: desk.get(f"/api/cases/{case.id}/scans/{scan['scan_id']}").content
+                 for scan in hub.case(case.id)["scans"]}
+    assert shown == plains
+
+
+def test_the_streamed_chunk_size_follows_the_drops():
+    sizer = PieceSizer()
+    for acked, expected in ((64 * 1024, 128), (128 * 1024, 256), (256 * 1024, 256)):
+        sizer.acked(acked)
+        assert sizer.size == expected * 1024, "a steady link: fewer, larger chunks"
+    sizer.dropped()
+    seen = (64 + 128 + 256) * 1024
+    assert sizer.size == int(math.sqrt(2 * PIECE_OVERHEAD * seen)), "about sqrt(2 x head x bytes between drops)"
+    sizer.acked(sizer.size)
+    assert sizer.size < 32 * 1024, "no growth while drops come at their usual rhythm"
+    sizer.acked(4 * seen)
+    assert sizer.size > 32 * 1024, "a link up for four times its usual stretch has steadied"
+    for _ in range(20):
+        sizer.dropped()
+    assert sizer.size == MIN_PIECE
 
 
 def test_the_chunk_size_grows_on_quick_successes_and_shrinks_on_failures():
