@@ -9,6 +9,8 @@ hub, on PostgreSQL.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,7 @@ from pointkit.migrate import MIGRATIONS as POINT
 from sync.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
 
 SIDES = {"hub": HUB, "point": POINT}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -159,3 +162,16 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path):
         for attempt in (lambda: POINT.ensure(connection, advice=""), lambda: POINT.upgrade(connection)):
             with pytest.raises(SchemaError, match="newer release"):
                 attempt()
+
+
+@pytest.mark.parametrize("package", ("hub", "pointkit"))
+def test_the_migration_environment_sees_every_table(package):
+    """A table defined in a module migrate.py does not import would be missed by new databases and drift checks."""
+    probe = (f"import importlib, pkgutil, {package}, {package}.migrate as m\n"
+             "before = set(m.MIGRATIONS.metadata.tables)\n"
+             f"for module in pkgutil.iter_modules({package}.__path__):\n"
+             f"    importlib.import_module('{package}.' + module.name)\n"
+             "print(sorted(set(m.MIGRATIONS.metadata.tables) - before))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"import these tables' module in {package}/migrate.py: {done.stdout}"

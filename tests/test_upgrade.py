@@ -15,7 +15,10 @@ from pathlib import Path
 from cluster import command, wait_until
 from previous_release import previous_release
 
+from hub.migrate import MIGRATIONS as HUB
+from pointkit.migrate import MIGRATIONS as POINT
 from sync.idnumber import check_character
+from sync.migrate import sqlite_migration_engine
 
 VILLAGE = "泗城镇平兰村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"
@@ -83,12 +86,17 @@ def test_a_hub_and_a_point_of_the_previous_release_upgrade_and_carry_on(cluster,
     assert f"back it up (pointkit backup --data {point.data} FILE), then run: pointkit upgrade --data {point.data}" \
         in refusal
 
-    for program, data, database in ((hub_cmd, hub.data, "hub.db"), (point_cmd, point.data, "point.db")):
+    for program, data, database, migrations in ((hub_cmd, hub.data, "hub.db", HUB),
+                                                (point_cmd, point.data, "point.db", POINT)):
         first = upgrade(program, data)
         assert "backup --data" in first and "from the release before migrations to schema revision" in first.lower()
-        head = revision(data / database)
-        assert f"already at schema revision {head}; nothing to do" in upgrade(program, data)
-        assert revision(data / database) == head
+        assert revision(data / database) == migrations.head()
+        assert f"already at schema revision {migrations.head()}; nothing to do" in upgrade(program, data)
+        # The baseline revision was the previous release's real schema: upgraded, it is exactly today's.
+        engine = sqlite_migration_engine(data / database)
+        with engine.connect() as connection:
+            assert migrations.differences(connection) == []
+        engine.dispose()
 
     hub = cluster.start_hub()
     point = cluster.start_point(VILLAGE, "village", dirname=point.data.name)
