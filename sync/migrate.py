@@ -164,7 +164,7 @@ def run_environment(context, metadata: MetaData) -> None:
     """
     connection = context.config.attributes.get("connection")
     if connection is None:
-        raise SchemaError("pointkit's migrations run on a connection given in code (see sync/schema.py)")
+        raise SchemaError("pointkit's migrations run on a connection given in code (see sync/migrate.py)")
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True,
                       render_item=render_plain_types)
     with context.begin_transaction():
