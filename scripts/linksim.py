@@ -121,6 +121,10 @@ class LinkSimulator:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+        # Chunks queued behind the cut never cross the link: their reserved air time is free again.
+        now = time.monotonic()
+        for direction, free_at in self._free_at.items():
+            self._free_at[direction] = min(free_at, now)
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self.down:

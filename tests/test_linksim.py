@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
 import pytest
 from flask import Flask, request
 
+from cluster import wait_until
 from linksim import LinkSimulator
 
 
@@ -64,3 +66,25 @@ def test_periodic_cuts_break_a_transfer_longer_than_the_gap(echo_server):
         with pytest.raises(httpx.TransportError):
             httpx.post(link.url + "/echo", content=b"z" * 20_000, timeout=10)
         assert link.stats.cuts >= 1
+
+
+def test_a_cut_frees_the_air_time_of_bytes_that_never_crossed(echo_server):
+    # 64 kB queued at 32 kbit/s reserves 16 s of link; after a cut, none of it is sent, so a new request
+    # must not wait behind it (a real radio link does not spend air time on bytes it never transmits).
+    with LinkSimulator(target(echo_server), rate_bps=32_000) as link:
+        sender = threading.Thread(target=lambda: _post_ignoring_cuts(link.url, b"z" * 64_000), daemon=True)
+        sender.start()
+        wait_until(lambda: link.stats.bytes_up >= 48_000, timeout=10, what="the proxy holding the queued bytes")
+        link.cut()
+        sender.join(timeout=10)
+        started = time.monotonic()
+        assert httpx.post(link.url + "/echo", content=b"after the cut", timeout=30).content == b"after the cut"
+        # Two small requests' bytes take well under a second at 32 kbit/s; 16 s if the queue still held the link.
+        assert time.monotonic() - started < 4.0
+
+
+def _post_ignoring_cuts(url: str, body: bytes) -> None:
+    try:
+        httpx.post(url + "/echo", content=body, timeout=30)
+    except httpx.TransportError:
+        pass
