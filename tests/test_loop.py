@@ -122,7 +122,7 @@ def test_case_travels_the_whole_loop(cluster):
         "item_code": HOMESTEAD,
         "applicant": {"name": "黄建国", "id_number": valid_id("45102719751231001"), "phone": ""},
         "form": {"site_area": "120", "site_location": "平兰村三组"},
-        "materials": ["application", "village_opinion", "hukou"],
+        "materials": ["application", "village_opinion", "hukou", "commitment"],
     })
     assert joint.status_code == 201, joint.text
     joint_id = joint.json()["case_id"]
