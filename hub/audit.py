@@ -21,21 +21,29 @@ from sqlmodel import Session, func, select
 
 from sync.audit import GENESIS, ChainBreak, chain_hash, verify_chain
 
-from .db import iso, utc_now, write_lock
+from .db import iso, transaction_memo, utc_now, write_lock
 from .models import AuditEntry
+
+_HEAD = "audit_head"  # (id, entry_hash) of the chain's last entry, in transaction_memo
 
 
 def append_audit(session: Session, *, actor: str, action: str, subject: str = "",
                  detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction (never personal data in ``detail``)."""
     write_lock(session)
-    last = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
-    entry = AuditEntry(id=(last.id + 1) if last else 1, at=utc_now(), actor=actor[:128], action=action[:32],
-                       subject=subject[:128], detail=dict(detail or {}), prev_hash=last.entry_hash if last else GENESIS,
-                       entry_hash="")
+    memo = transaction_memo(session)
+    head = memo.get(_HEAD)
+    if head is None:
+        last = session.exec(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc())
+                            .limit(1)).first()
+        head = tuple(last) if last else (0, GENESIS)
+    entry = AuditEntry(id=head[0] + 1, at=utc_now(), actor=actor[:128], action=action[:32], subject=subject[:128],
+                       detail=dict(detail or {}), prev_hash=head[1], entry_hash="")
     entry.entry_hash = chain_hash(entry.prev_hash, hashed_fields(entry))
     session.add(entry)
-    session.flush()
+    # Under the write lock no one else appends until this transaction ends: the next append links to this
+    # entry without reading it back, and the rows go out together at the next flush.
+    memo[_HEAD] = (entry.id, entry.entry_hash)
     return entry
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from sync import Identity, sign_document
 from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta
@@ -24,8 +24,11 @@ from sync.messages import CATALOG_DOCUMENT_TYPE
 from .audit import append_audit
 from .catalogdiff import CatalogChanges, diff_documents, diff_entries
 from .catalogfiles import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
-from .db import iso, utc_now
+from .db import iso, transaction_memo, utc_now
 from .models import CatalogItem, CatalogVersion, Department
+
+# Keys of what a transaction remembers of the catalog (hub.db.transaction_memo).
+_VERSION, _ITEM = "catalog_version", "catalog_item"
 
 __all__ = ["CatalogError", "ImportResult", "catalog_answer", "check_catalog", "current_version", "export_catalog",
            "find_item", "import_catalog", "load_catalog_file", "outdated_item_note", "version_document",
@@ -57,6 +60,15 @@ def current_version(session: Session) -> CatalogVersion | None:
     return session.exec(select(CatalogVersion).order_by(CatalogVersion.version.desc()).limit(1)).first()
 
 
+def current_version_number(session: Session) -> int | None:
+    """The current version's number alone (without reading its whole signed document); read once per
+    transaction (ingest asks for every case it applies)."""
+    memo = transaction_memo(session)
+    if _VERSION not in memo:
+        memo[_VERSION] = session.exec(select(func.max(CatalogVersion.version))).one()
+    return memo[_VERSION]
+
+
 def version_document(session: Session, version: int) -> dict[str, Any] | None:
     row = session.get(CatalogVersion, version)
     return row.signed["document"] if row else None
@@ -80,6 +92,9 @@ def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity
         row = session.get(Department, department.code) or Department(code=department.code, name_zh="", name_en="")
         row.name_zh, row.name_en = department.name_zh, department.name_en
         session.add(row)
+    memo = transaction_memo(session)
+    for key in [key for key in memo if key == _VERSION or (isinstance(key, tuple) and key[0] == _ITEM)]:
+        del memo[key]  # what this transaction read of the catalog is about to change
     document = {"type": CATALOG_DOCUMENT_TYPE, "version": version, "issued_at": iso(utc_now()), **content}
     session.add(CatalogVersion(version=version, signed=sign_document(document, identity.sign_key),
                                source=source[:200]))
@@ -112,11 +127,15 @@ def export_catalog(session: Session, target: Path, fmt: str, version: int | None
 
 
 def find_item(session: Session, code: str) -> ServiceItem | None:
-    """The newest catalog entry for ``code`` (withdrawn items included), or None if the hub never had it."""
-    row = session.exec(
-        select(CatalogItem).where(CatalogItem.code == code).order_by(CatalogItem.version.desc()).limit(1)
-    ).first()
-    return ServiceItem.model_validate(row.item) if row else None
+    """The newest catalog entry for ``code`` (withdrawn items included), or None if the hub never had it;
+    read once per transaction."""
+    memo = transaction_memo(session)
+    if (_ITEM, code) not in memo:
+        row = session.exec(
+            select(CatalogItem).where(CatalogItem.code == code).order_by(CatalogItem.version.desc()).limit(1)
+        ).first()
+        memo[(_ITEM, code)] = ServiceItem.model_validate(row.item) if row else None
+    return memo[(_ITEM, code)]
 
 
 def _item_in(session: Session, code: str, version: int) -> dict[str, Any] | None:
@@ -126,13 +145,13 @@ def _item_in(session: Session, code: str, version: int) -> dict[str, Any] | None
 
 def outdated_item_note(session: Session, code: str, point_version: int) -> str | None:
     """What a newer catalog version did to item ``code`` since the version a point received it under, or None."""
-    latest = current_version(session)
-    if latest is None or point_version >= latest.version:
+    latest = current_version_number(session)
+    if latest is None or point_version >= latest:
         return None
-    before, after = _item_in(session, code, point_version), _item_in(session, code, latest.version)
+    before, after = _item_in(session, code, point_version), _item_in(session, code, latest)
     if before == after:
         return None
-    heading = f"received under catalog version {point_version}; in the current version {latest.version} "
+    heading = f"received under catalog version {point_version}; in the current version {latest} "
     if after is None:
         return heading + f"item {code} is withdrawn"
     if before is None:

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from sync.clock import utcnow
@@ -30,6 +32,9 @@ DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_S = 30
 # A transaction-scoped PostgreSQL advisory lock under any fixed key: the hub's one write lock.
 _PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=0x706B6175)
+# Execution option: begin this transaction deferred on SQLite (see reads_only).
+_READS_ONLY = "pointkit_reads_only"
+_MEMO = "pointkit_transaction_memo"
 
 
 def database_url(data_dir: Path, url: str | None = None) -> str:
@@ -60,15 +65,50 @@ def make_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # The hub acknowledges envelopes; an ack must survive a power cut.
-        cursor.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode: a commit is durable once in the WAL file, which survives any kill of the
+        # process; only a power cut or OS crash can lose the last transactions (syncing the WAL at each
+        # checkpoint, not at each commit). See docs/architecture.md, "Ingest speed and durability".
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(_READS_ONLY) else
+                                   "BEGIN IMMEDIATE")
 
     return engine
+
+
+def reads_only(session: Session) -> None:
+    """Begin ``session``'s next transaction without the write lock; it must only read.
+
+    On SQLite it begins deferred: under WAL it reads the last commit while another process writes, instead
+    of queueing for the lock (what ingest needs while it verifies and opens envelopes). A no-op on PostgreSQL,
+    whose reads never wait for writers. The transaction after this one begins as usual again.
+    """
+    session.connection(execution_options={_READS_ONLY: True})
+
+
+def transaction_memo(session: Session) -> dict[Any, Any]:
+    """A dict that lives as long as ``session``'s current transaction and no longer.
+
+    Any rollback, a savepoint's included, empties it (see ``_forget_on_rollback``), so what a transaction
+    holding the write lock remembers here (the lock itself, the audit chain's head, the next message
+    number of a point) is never older than the rows it describes.
+    """
+    transaction = session.get_transaction()
+    if transaction is None:
+        return {}  # nothing begun yet: nothing to remember about it
+    memo = session.info.get(_MEMO)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        session.info[_MEMO] = memo
+    return memo[1]
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_on_rollback(session: Session, _previous) -> None:
+    session.info.pop(_MEMO, None)
 
 
 def write_lock(session: Session) -> None:
@@ -79,8 +119,10 @@ def write_lock(session: Session) -> None:
     IMMEDIATE); on PostgreSQL it is a transaction-scoped advisory lock, and a
     statement after it sees every transaction committed before.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    memo = transaction_memo(session)
+    if session.get_bind().dialect.name == "postgresql" and not memo.get(_PG_WRITE_LOCK):
         session.exec(_PG_WRITE_LOCK)
+        memo[_PG_WRITE_LOCK] = True
 
 
 def init_db(engine: Engine, data_dir: Path | None = None) -> None:

@@ -1,22 +1,30 @@
-"""Ingest: verify, store raw, then apply each envelope a point pushed.
+"""Ingest: verify, open, store raw and apply each envelope a point pushed.
 
-Every envelope is answered on its own (accepted, duplicate, conflict or
-rejected with a reason) and handled in its own transactions, so one bad
-envelope never blocks the rest. The raw bytes are committed before the
-payload is applied: if applying fails, the envelope is still held and parked
-for an operator instead of lost.
+A push batch goes in two steps. First, without the write lock, every frame is
+parsed, its point looked up, its signature verified and its payload opened:
+the costly crypto of several hub processes overlaps. Then one transaction
+under the write lock stores and applies the whole batch and commits once. The
+hub answers only after that commit, so nothing it acknowledged can be lost,
+and an envelope's raw bytes commit together with what applying it did (a
+crash never leaves one stored but not applied).
+
+Every envelope is still answered on its own (accepted, duplicate, conflict or
+rejected with a reason) in its own savepoint, so one bad envelope never
+blocks the rest: a rejected payload's rows roll back while its raw bytes
+stay; an apply that fails outright leaves the envelope stored and parked for
+an operator.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, select
 
 from sync import CaseCollected, Envelope, EnvelopeError, Identity, Kind, SignatureError, SubmitCase
@@ -26,17 +34,20 @@ from sync.rotation import read_point_keys
 
 from .cases import record_event
 from .catalog import find_item, outdated_item_note
-from .db import as_utc, utc_now
+from .db import as_utc, reads_only, utc_now, write_lock
 from .keys import Keyring
 from .models import Case, Point, Rating, RawEnvelope
 from .outbox import note_protocol, send_status
-from .points import point_keys, point_verifiers, record_point_keys
-from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork
+from .points import point_verifiers, record_point_keys
+from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork, resident_key
 from .review import receive_supplement
 from .routing import route_case
 from .scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
+
+# Envelope ids per lookup of what is already stored (well under any database's parameter limit).
+LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -57,29 +68,103 @@ class Refusal(Exception):
         self.reason = reason
 
 
-class _Raced(Exception):
-    """Another request stored an envelope with the same id or (point, seq) first."""
+@dataclass
+class _Arrival:
+    """One frame after the checks that need no lock."""
+
+    envelope: Envelope
+    envelope_id: str
+    # The point's key fingerprint the signature verified under; None when it did not verify then
+    # (checked again under the lock: an earlier envelope of the batch may rotate the point's keys).
+    verified_under: str | None
+    payload: dict[str, Any] | None = None
+    unopened: EnvelopeError | None = None
+
+    def opened(self, keyring: Keyring) -> dict[str, Any]:
+        """The payload (opened now if it was not before); raise EnvelopeError if it cannot be opened."""
+        if self.payload is None and self.unopened is None:
+            try:
+                self.payload = self.envelope.open(keyring.opening_keys())
+            except EnvelopeError as exc:
+                self.unopened = exc
+        if self.unopened is not None:
+            raise self.unopened
+        return self.payload
 
 
 def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring) -> list[dict[str, Any]]:
-    """Handle each frame independently; return one result dict per frame, in order.
+    """Answer each frame; return one result dict per frame, in order, once the batch has committed.
 
-    An error before an envelope's raw bytes are stored propagates (the push
-    answers 5xx and the point retries the batch; what was stored answers
-    "duplicate" then). Answering "rejected" instead would make the point
-    quarantine an envelope the hub merely failed to store.
+    The caller's open transaction ends first (it must not hold the write lock through the crypto). An
+    error that escapes an envelope's own handling (the database gone) rolls the batch back and
+    propagates: the push answers 5xx and the point sends the batch again, none of it acknowledged.
+    Answering "rejected" instead would make the point quarantine envelopes the hub merely failed to store.
     """
-    results = []
-    for frame in frames:
-        try:
-            result = _ingest_one(session, frame, keyring)
-        except _Raced:
-            session.rollback()
-            # The other copy is committed now; looking again answers duplicate or conflict.
-            result = _ingest_one(session, frame, keyring)
+    session.commit()
+    try:
+        arrivals = _arrive(session, frames, keyring)
+        session.commit()
+        write_lock(session)
+        points: dict[uuid.UUID, Point | None] = {}
+        results = [arrival if isinstance(arrival, IngestResult) else _ingest_one(session, arrival, keyring, points)
+                   for arrival in arrivals]
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for result in results:
         log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
-        results.append(asdict(result))
-    return results
+    return [asdict(result) for result in results]
+
+
+# -- without the lock: parse, verify, open --------------------------------------------------------------
+
+def _arrive(session: Session, frames: list[bytes], keyring: Keyring) -> list[_Arrival | IngestResult]:
+    """Parse, verify and open every frame in a read-only transaction; refusals are final answers."""
+    reads_only(session)
+    senders: dict[uuid.UUID, tuple[Point | None, list[Ed25519PublicKey]]] = {}
+    arrivals = [_check(session, frame, senders) for frame in frames]
+    settled = _settled(session, [arrival.envelope_id for arrival in arrivals if isinstance(arrival, _Arrival)])
+    for arrival in arrivals:
+        # A resent envelope the hub already answered for is not opened again.
+        if isinstance(arrival, _Arrival) and arrival.verified_under and arrival.envelope_id not in settled:
+            try:
+                arrival.opened(keyring)
+            except EnvelopeError:
+                pass  # answered after the raw bytes are stored, as before
+    return arrivals
+
+
+def _check(session: Session, frame: bytes, senders: dict) -> _Arrival | IngestResult:
+    try:
+        envelope = Envelope.parse(frame)
+    except EnvelopeError as exc:
+        return IngestResult(_peek_id(frame), "rejected", exc.reason, str(exc))
+    envelope_id = str(envelope.header.envelope_id)
+    sender = envelope.header.sender_id
+    if sender not in senders:
+        point = session.get(Point, sender)
+        usable = _point_refusal(envelope_id, point) is None
+        senders[sender] = (point, point_verifiers(session, point) if usable else [])
+    point, keys = senders[sender]
+    refusal = _point_refusal(envelope_id, point)
+    if refusal is not None:
+        return refusal
+    try:
+        _verify_sender(envelope, keys)
+    except EnvelopeError:
+        return _Arrival(envelope, envelope_id, None)
+    return _Arrival(envelope, envelope_id, point.fingerprint)
+
+
+def _settled(session: Session, envelope_ids: list[str]) -> set[str]:
+    """The ids among ``envelope_ids`` stored and answered for already (nothing left to apply)."""
+    settled: set[str] = set()
+    for start in range(0, len(envelope_ids), LOOKUP_CHUNK):
+        settled.update(session.exec(select(RawEnvelope.envelope_id).where(
+            RawEnvelope.envelope_id.in_(envelope_ids[start:start + LOOKUP_CHUNK]),  # type: ignore[attr-defined]
+            RawEnvelope.outcome != "received", RawEnvelope.reason != FORK_UNAPPLIED)).all())
+    return settled
 
 
 def _peek_id(frame: bytes) -> str:
@@ -89,12 +174,23 @@ def _peek_id(frame: bytes) -> str:
         return ""
 
 
-def _verify_sender(session: Session, envelope: Envelope, point: Point) -> None:
-    """Accept a signature by any key the point has held; a key rotation must come from the current one."""
+def _point_refusal(envelope_id: str, point: Point | None) -> IngestResult | None:
+    if point is None:
+        return IngestResult(envelope_id, "rejected", "unknown_point", "the hub does not know this point; enroll it")
+    if point.status == "revoked":
+        return IngestResult(envelope_id, "rejected", "point_revoked", "this point was revoked at the hub")
+    if point.status != "active":
+        return IngestResult(envelope_id, "rejected", "point_pending", "this point has not finished enrollment")
+    return None
+
+
+def _verify_sender(envelope: Envelope, keys: list[Ed25519PublicKey]) -> None:
+    """Accept a signature by any key the point has held (``keys``, current first); a key rotation must
+    come from the current one."""
     if envelope.header.kind == Kind.POINT_KEYS:
-        envelope.verify(point_keys(point).verifier())
+        envelope.verify(keys[0])
         return
-    for key in point_verifiers(session, point):
+    for key in keys:
         try:
             envelope.verify(key)
             return
@@ -103,70 +199,102 @@ def _verify_sender(session: Session, envelope: Envelope, point: Point) -> None:
     raise EnvelopeError("bad_signature", "envelope signature does not verify with any key of this point")
 
 
-def _ingest_one(session: Session, frame: bytes, keyring: Keyring) -> IngestResult:
-    try:
-        envelope = Envelope.parse(frame)
-    except EnvelopeError as exc:
-        return IngestResult(_peek_id(frame), "rejected", exc.reason, str(exc))
-    header = envelope.header
-    envelope_id = str(header.envelope_id)
-    point = session.get(Point, header.sender_id)
-    if point is None:
-        return IngestResult(envelope_id, "rejected", "unknown_point", "the hub does not know this point; enroll it")
-    if point.status == "revoked":
-        return IngestResult(envelope_id, "rejected", "point_revoked", "this point was revoked at the hub")
-    if point.status != "active":
-        return IngestResult(envelope_id, "rejected", "point_pending", "this point has not finished enrollment")
-    try:
-        _verify_sender(session, envelope, point)
-    except EnvelopeError as exc:
-        return IngestResult(envelope_id, "rejected", exc.reason, str(exc))
-    note_protocol(session, point, header.version, keyring.current)
-    if header.kind not in POINT_INTENTS and header.kind != Kind.POINT_KEYS:
-        return IngestResult(envelope_id, "rejected", "unsupported_kind",
-                            f"the hub does not accept {header.kind.name} envelopes from points yet")
+# -- under the lock: store and apply --------------------------------------------------------------------
 
-    known = session.exec(select(RawEnvelope).where(RawEnvelope.envelope_id == envelope_id)).first()
-    if known is not None and known.point_id == point.id and (known.outcome == "received"
-                                                             or known.reason == FORK_UNAPPLIED):
-        # Stored, then the hub stopped before applying it (a crash between the two commits):
-        # apply it now rather than answer "duplicate" for something never applied.
-        return _apply_or_park(session, envelope, known, point, keyring)
-    if known is not None:
-        return _answer_known(known, point)
-    # The first copy of (point, seq) is the one a second copy is compared with (a fork is parked beside it).
-    same_seq = session.exec(select(RawEnvelope).where(
-        RawEnvelope.point_id == point.id, RawEnvelope.seq == header.seq).order_by(RawEnvelope.received_at)).first()
-    if same_seq is not None:
-        return _same_seq(session, envelope, same_seq, point, keyring)
-
-    raw = _store_raw(session, envelope, point, "received")
-    return _apply_or_park(session, envelope, raw, point, keyring)
-
-
-def _apply_or_park(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
-                   keyring: Keyring) -> IngestResult:
-    """Apply a stored envelope; if applying fails, the envelope stays stored and parked for an operator."""
-    envelope_id = raw.envelope_id
-    try:
+def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, points: dict) -> IngestResult:
+    envelope, envelope_id = arrival.envelope, arrival.envelope_id
+    sender = envelope.header.sender_id
+    if sender not in points:
+        # Read again under the lock: revoked or rotated since the checks above?
+        points[sender] = session.get(Point, sender, populate_existing=True)
+    point = points[sender]
+    refusal = _point_refusal(envelope_id, point)
+    if refusal is not None:
+        return refusal
+    if arrival.verified_under != point.fingerprint:
         try:
-            return _apply(session, envelope, raw, point, keyring)
-        except DBAPIError:
-            # Another hub process applying related content at once (a second envelope with the same
-            # case id) can fail this transaction at a unique key or in a deadlock; once the other has
-            # committed, applying again sees what it did.
-            session.rollback()
-            return _apply(session, envelope, raw, point, keyring)
+            _verify_sender(envelope, point_verifiers(session, point))
+        except EnvelopeError as exc:
+            return IngestResult(envelope_id, "rejected", exc.reason, str(exc))
+    note_protocol(session, point, envelope.header.version, keyring.current)
+    if envelope.header.kind not in POINT_INTENTS and envelope.header.kind != Kind.POINT_KEYS:
+        return IngestResult(envelope_id, "rejected", "unsupported_kind",
+                            f"the hub does not accept {envelope.header.kind.name} envelopes from points yet")
+    savepoint = session.begin_nested()
+    try:
+        result, raw = _store_and_apply(session, arrival, point, keyring)
+        if raw is None or result.status != "rejected":
+            savepoint.commit()  # flushes what it did: a failing row fails here, and is parked too
+            return result
     except Exception as exc:
-        session.rollback()
+        savepoint.rollback()
         # The type only: the message of a failed apply may quote the payload (a resident's data).
         log.error("applying envelope %s failed (%s); parked", envelope_id, type(exc).__name__)
-        raw = session.get(RawEnvelope, raw.id)
-        # A fork's second copy stays out of the one-per-(point, seq) index.
-        raw.outcome, raw.reason = "conflict" if raw.reason == FORK_UNAPPLIED else "parked", "apply_failed"
-        session.add(raw)
-        session.commit()
+        _keep(session, envelope, point, "parked", "apply_failed")
         return IngestResult(envelope_id, "accepted", "parked", "stored; an operator will apply it")
+    # A refused payload: undo whatever it half-applied; its raw bytes stay, marked rejected.
+    savepoint.rollback()
+    raw = _keep(session, envelope, point, "rejected", result.reason)
+    if raw.outcome == "conflict":
+        _fork(session, raw, point, keyring.current, result.status, result.reason, result.message)
+    return result
+
+
+def _store_and_apply(session: Session, arrival: _Arrival, point: Point,
+                     keyring: Keyring) -> tuple[IngestResult, RawEnvelope | None]:
+    """Answer an envelope; the stored row comes back too when it was applied (None for a known envelope)."""
+    envelope, envelope_id, seq = arrival.envelope, arrival.envelope_id, arrival.envelope.header.seq
+    # One look finds both an earlier copy of this envelope and the first envelope with its (point, seq).
+    stored = session.exec(select(RawEnvelope).where(
+        (RawEnvelope.envelope_id == envelope_id) | ((RawEnvelope.point_id == point.id) & (RawEnvelope.seq == seq)))
+        .order_by(RawEnvelope.received_at)).all()
+    known = next((row for row in stored if row.envelope_id == envelope_id), None)
+    if known is not None and known.point_id == point.id and (known.outcome == "received"
+                                                             or known.reason == FORK_UNAPPLIED):
+        # Stored and never applied (by a hub from before one-transaction ingest, killed between its two
+        # commits): apply it now rather than answer "duplicate" for something never applied.
+        return _apply_stored(session, arrival, known, point, keyring), known
+    if known is not None:
+        return _answer_known(known, point), None
+    # The first copy of (point, seq) is the one a second copy is compared with (a fork is parked beside it).
+    same_seq = next((row for row in stored if row.point_id == point.id), None)
+    if same_seq is None:
+        raw = _store_raw(session, envelope, point, "received")
+    elif _same_content(same_seq, arrival, keyring):
+        return IngestResult(envelope_id, "duplicate", "", f"sequence {seq} already received"), None
+    else:
+        # A fork (a point restored from an old backup): keep both copies; the second is applied like any
+        # other envelope (a case received after the restore is a real case), and the fork is parked.
+        raw = _store_raw(session, envelope, point, "conflict", reason=FORK_UNAPPLIED)
+        log.warning("point %s reused seq %s with different content; parked as conflict", point.id, seq)
+    return _apply_stored(session, arrival, raw, point, keyring), raw
+
+
+def _first_with_seq(session: Session, point: Point, seq: int) -> RawEnvelope | None:
+    return session.exec(select(RawEnvelope).where(RawEnvelope.point_id == point.id, RawEnvelope.seq == seq)
+                        .order_by(RawEnvelope.received_at)).first()
+
+
+def _same_content(stored: RawEnvelope, arrival: _Arrival, keyring: Keyring) -> bool:
+    """Is ``arrival`` a resend of ``stored`` (same kind and payload, sealed anew)?"""
+    try:
+        first = Envelope(Header.unpack(stored.header), stored.header, stored.ciphertext, stored.signature)
+        return (stored.kind == int(arrival.envelope.header.kind)
+                and first.open(keyring.opening_keys()) == arrival.opened(keyring))
+    except EnvelopeError:
+        return False
+
+
+def _keep(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str) -> RawEnvelope:
+    """After a rolled-back apply: keep the envelope's bytes with ``outcome`` (a fork's copy as a conflict,
+    outside the one-per-(point, seq) index)."""
+    raw = session.exec(select(RawEnvelope).where(RawEnvelope.envelope_id == str(envelope.header.envelope_id))).first()
+    if raw is None:
+        forked = _first_with_seq(session, point, envelope.header.seq) is not None
+        return _store_raw(session, envelope, point, "conflict" if forked else outcome, reason=reason)
+    raw.outcome, raw.reason = "conflict" if raw.reason == FORK_UNAPPLIED else outcome, reason
+    session.add(raw)
+    return raw
 
 
 def _answer_known(known: RawEnvelope, point: Point) -> IngestResult:
@@ -180,27 +308,8 @@ def _answer_known(known: RawEnvelope, point: Point) -> IngestResult:
     return IngestResult(known.envelope_id, "duplicate", "", "already received")
 
 
-def _same_seq(session: Session, envelope: Envelope, stored: RawEnvelope, point: Point,
-              keyring: Keyring) -> IngestResult:
-    """A second envelope with a used (point, seq): a resend of the same content, or a fork."""
-    envelope_id = str(envelope.header.envelope_id)
-    try:
-        first = Envelope(Header.unpack(stored.header), stored.header, stored.ciphertext, stored.signature)
-        opening = keyring.opening_keys()
-        same = stored.kind == int(envelope.header.kind) and first.open(opening) == envelope.open(opening)
-    except EnvelopeError:
-        same = False
-    if same:
-        return IngestResult(envelope_id, "duplicate", "", f"sequence {stored.seq} already received")
-    # A fork (a point restored from an old backup): keep both copies; the second is applied like any
-    # other envelope (a case received after the restore is a real case), and the fork is parked.
-    raw = _store_raw(session, envelope, point, "conflict", reason=FORK_UNAPPLIED)
-    log.warning("point %s reused seq %s with different content; parked as conflict", point.id, stored.seq)
-    return _apply_or_park(session, envelope, raw, point, keyring)
-
-
 def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str = "") -> RawEnvelope:
-    """Commit the envelope's bytes; raise _Raced if another request stored it first."""
+    """Add the envelope's bytes to the session (they commit with the batch; the next query flushes them)."""
     header = envelope.header
     raw = RawEnvelope(
         envelope_id=str(header.envelope_id), point_id=point.id, seq=header.seq, kind=int(header.kind),
@@ -209,33 +318,35 @@ def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str,
     )
     point.last_contact = utc_now()
     session.add_all([raw, point])
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise _Raced() from None
     return raw
 
 
-def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
-           keyring: Keyring) -> IngestResult:
-    envelope_id = raw.envelope_id
-    raw = _claim(session, raw)
-    if raw.outcome != "received" and raw.reason != FORK_UNAPPLIED:
-        session.rollback()
-        return _answer_known(raw, point)
+def _apply_stored(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
+                  keyring: Keyring) -> IngestResult:
+    """Apply a stored envelope and mark its row with the outcome (a rejection is undone by the caller)."""
+    status, reason, message, case_id = _apply(session, arrival, raw, point, keyring)
+    if status == "rejected":
+        return IngestResult(raw.envelope_id, status, reason, message)
+    forked = raw.reason == FORK_UNAPPLIED
+    raw.case_id = case_id
+    if forked:
+        status, reason, message = _fork(session, raw, point, keyring.current, status, reason, message)
+    raw.outcome, raw.reason = "conflict" if forked else status, reason
+    session.add(raw)
+    return IngestResult(raw.envelope_id, status, reason, message)
+
+
+def _apply(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
+           keyring: Keyring) -> tuple[str, str, str, str | None]:
+    """Apply the payload; return (status, reason, message, case id). A refusal comes back as "rejected"."""
     intent = None
     identity = keyring.current
-    forked = raw.reason == FORK_UNAPPLIED
+    kind = arrival.envelope.header.kind
     try:
-        payload = envelope.open(keyring.opening_keys())
-        if envelope.header.kind == Kind.POINT_KEYS:
-            status, reason, message = _apply_point_keys(session, payload, point)
-            raw.outcome, raw.reason = "conflict" if forked else status, reason
-            session.add(raw)
-            session.commit()
-            return IngestResult(envelope_id, status, reason, message)
-        intent = POINT_INTENTS[envelope.header.kind].model_validate(payload)
+        payload = arrival.opened(keyring)
+        if kind == Kind.POINT_KEYS:
+            return (*_apply_point_keys(session, payload, point), None)
+        intent = POINT_INTENTS[kind].model_validate(payload)
         if isinstance(intent, SubmitCase):
             status, reason, message = _apply_submit(session, intent, point, identity, raw)
         elif isinstance(intent, CaseCollected):
@@ -259,26 +370,7 @@ def _apply(session: Session, envelope: Envelope, raw: RawEnvelope, point: Point,
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         status, reason, message = "rejected", "invalid_payload", f"payload does not match the schema: {fields}"
-    if status == "rejected":
-        # Undo any half-applied rows; the raw envelope stays (it was committed before).
-        session.rollback()
-        raw = session.get(RawEnvelope, raw.id)
-    raw.case_id = getattr(intent, "case_id", None)
-    if forked:
-        status, reason, message = _fork(session, raw, point, identity, status, reason, message)
-    raw.outcome, raw.reason = "conflict" if forked else status, reason
-    session.add(raw)
-    session.commit()
-    return IngestResult(envelope_id, status, reason, message)
-
-
-def _claim(session: Session, raw: RawEnvelope) -> RawEnvelope:
-    """The stored envelope as committed now, locked until this transaction ends.
-
-    Two hub processes can both hold an envelope still to apply (a point pushed it through both):
-    the lock makes the second wait for the first, and then it sees what the first decided.
-    """
-    return session.get(RawEnvelope, raw.id, with_for_update=True, populate_existing=True)
+    return status, reason, message, getattr(intent, "case_id", None)
 
 
 def _fork(session: Session, raw: RawEnvelope, point: Point, identity: Identity, status: str, reason: str,
@@ -328,10 +420,9 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         item_name=item.name_zh if item else "", catalog_version=intent.catalog_version,
         applicant=intent.applicant.model_dump(), form=intent.form, materials=intent.materials,
         staff=intent.staff, received_at=as_utc(intent.received_at), promised_date=intent.promised_date,
-        clock_offset_ms=intent.clock_offset_ms,
+        clock_offset_ms=intent.clock_offset_ms, resident_key=resident_key(intent.applicant.id_number),
     )
     session.add(case)
-    session.flush()
     try:
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:

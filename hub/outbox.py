@@ -17,7 +17,7 @@ from sync.envelope import HUB_SENDER_ID, PROTOCOL_2_KINDS, PROTOCOL_VERSION
 from sync.framing import take_within
 
 from .cases import record_event
-from .db import utc_now, write_lock
+from .db import transaction_memo, utc_now, write_lock
 from .models import Case, HeldMessage, OutMessage, Point
 from .points import point_keys
 from .routing import HUB_ACTOR
@@ -42,15 +42,17 @@ def enqueue(
                          note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2")
         session.flush()
         return None
-    last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one()
-    seq = (last or 0) + 1
+    memo = transaction_memo(session)
+    last = memo.get(("out_seq", point.id))
+    if last is None:
+        last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one() or 0
+    seq = memo[("out_seq", point.id)] = last + 1
     envelope = seal_envelope(
         kind=kind, payload=payload, sender_id=HUB_SENDER_ID, seq=seq,
         sender_key=identity.sign_key, recipient_key=point_keys(point).sealer(), version=version,
     )
     message = OutMessage(point_id=point.id, seq=seq, kind=int(kind), case_id=case_id, envelope=envelope.to_bytes())
     session.add(message)
-    session.flush()
     return message
 
 

@@ -34,7 +34,7 @@ from sync import Identity, Kind, utcnow
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from .cases import record_event
-from .catalog import current_version
+from .catalog import current_version_number
 from .models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope, ReviewTask
 from .outbox import enqueue, send_status
 from .routing import HUB_ACTOR
@@ -149,18 +149,18 @@ def _item_terms(item: dict[str, Any] | None) -> dict[str, str]:
 
 def catalog_drift(session: Session, code: str, version: int) -> tuple[dict, dict, dict] | None:
     """(terms then, terms now, detail) when the item changed in what matters since ``version``; else None."""
-    latest = current_version(session)
-    if latest is None or version >= latest.version:
+    latest = current_version_number(session)
+    if latest is None or version >= latest:
         return None
     then = session.exec(select(CatalogItem).where(CatalogItem.code == code, CatalogItem.version == version)).first()
     if then is None:
         return None  # a version the hub never issued for this item: nothing to compare against
     now = session.exec(select(CatalogItem).where(CatalogItem.code == code,
-                                                 CatalogItem.version == latest.version)).first()
+                                                 CatalogItem.version == latest)).first()
     left, right = _item_terms(then.item), _item_terms(now.item if now else None)
     if left == right:
         return None
-    return left, right, {"intake_version": version, "current_version": latest.version}
+    return left, right, {"intake_version": version, "current_version": latest}
 
 
 # -- amendments and withdrawals ---------------------------------------------------------------------

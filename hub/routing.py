@@ -37,5 +37,4 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     opened = ", ".join(task.department_code for task in tasks if task.status == "open")
     record_event(session, case.id, actor=HUB_ACTOR, action="routed",
                  note=f"{item.route} route; open for {opened}; due {case.due_date.isoformat()}")
-    session.flush()
     return tasks

@@ -18,8 +18,8 @@ from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
 
-from .catalog import CatalogError, catalog_answer, current_version
-from .db import get_session, utc_now
+from .catalog import CatalogError, catalog_answer, current_version_number
+from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
 from .keys import current_keyring
@@ -90,6 +90,8 @@ def post_push():
         frames = decode_frames(body)
     except EnvelopeError as exc:
         return api_error(400, exc.reason, f"the body is not a frames body: {exc}")
+    # The keyring is read without the write lock: another process may hold it while applying its batch.
+    reads_only(get_session())
     results = ingest_envelopes(get_session(), frames, keyring=current_keyring())
     return {"results": results, "hub_time_ms": now_ms()}
 
@@ -176,9 +178,9 @@ def _announce_catalog(response: Response) -> Response:
     # Every pull answer names the current catalog version, so a point fetches a new version in its next
     # round instead of at its next hourly check, for a dozen bytes.
     if request.endpoint == "sync.get_pull" and response.status_code in (200, 204):
-        latest = current_version(get_session())
+        latest = current_version_number(get_session())
         if latest is not None:
-            response.headers[HEADER_CATALOG_VERSION] = str(latest.version)
+            response.headers[HEADER_CATALOG_VERSION] = str(latest)
     return response
 
 

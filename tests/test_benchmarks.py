@@ -37,3 +37,10 @@ def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
     figures = result_line("bench_reconcile.py", "--points", "6", "--cases", "10", "--conflict-rate", "0.1")
     assert int(figures["expected"]) >= 6, "every conflict type is injected"
     assert figures["detected"] == figures["expected"] and figures["false_positives"] == "0"
+
+
+def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
+    figures = result_line("bench_hub.py", "--points", "2", "--envelopes", "24", "--processes", "2")
+    assert set(figures) == {"sqlite_2proc", "pg_4proc", "crypto_limit", "ratio"}
+    assert float(figures["sqlite_2proc"]) > 0 and float(figures["crypto_limit"]) > 0
+    assert abs(float(figures["ratio"]) - float(figures["sqlite_2proc"]) / float(figures["crypto_limit"])) < 0.01

@@ -53,7 +53,7 @@ def test_same_seq_with_same_content_is_duplicate_and_different_content_is_confli
     assert point.client.push([point.seal(Kind.SUBMIT, payload, seq=1)])[0].status == "accepted"
     # Re-sealed (new envelope id, new ciphertext) but the same intent: a resend.
     assert point.client.push([point.seal(Kind.SUBMIT, payload, seq=1)])[0].status == "duplicate"
-    forked = point.client.push([point.seal(Kind.SUBMIT, point.submit(), seq=1)])[0]
+    forked = point.client.push([point.seal(Kind.SUBMIT, point.submit(applicant=payload["applicant"]), seq=1)])[0]
     assert forked.status == "conflict" and forked.reason == "seq_reused"
     with hub.db() as session:
         outcomes = sorted(raw.outcome for raw in session.exec(select(RawEnvelope)).all())
@@ -189,16 +189,16 @@ def test_concurrent_pushes_of_the_same_batch_apply_each_envelope_once(hub):
 
 
 def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_comes_again(hub):
-    """The hub commits the raw envelope, then applies it; killed in between, the disk holds a raw row
-    marked "received" and no case. The point never got an answer, so it pushes again: that must apply
-    the case, not answer "duplicate" (which would make the point drop it)."""
+    """A hub from before one-transaction ingest committed the raw envelope, then applied it; killed in
+    between, the disk holds a raw row marked "received" and no case. The point never got an answer, so it
+    pushes again: that must apply the case, not answer "duplicate" (which would make the point drop it)."""
     from hub.ingest import _store_raw
     from sync import Envelope
 
     point = hub.enroll_point()
     payload = point.submit()
     frame = point.seal(Kind.SUBMIT, payload)
-    # The first of the hub's two commits, exactly as ingest makes it, and then the crash.
+    # The first of that hub's two commits, and then the crash.
     with hub.db() as session:
         _store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
         assert session.get(Case, payload["case_id"]) is None

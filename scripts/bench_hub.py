@@ -1,0 +1,202 @@
+"""Hub ingest speed: envelopes per second through the real push endpoint, next to the crypto-only limit.
+
+For each database (SQLite in the data directory, then a scratch PostgreSQL
+database) one hub is initialized and four ``pointkit-hub serve`` processes
+(waitress) are started on it. Runs with 1, 2 and 4 of those processes follow:
+fresh points (enrolled straight into the database) each push a backlog of
+SUBMIT envelopes through ``POST /sync/v1/push`` in the batches a point sends
+(``pointkit.syncagent.BATCH_SIZES``, growing to 64), one client thread per
+point, points spread over the processes in use. Sealing happens before the
+clock starts; the figure is what the hub does: verify, open, store, apply
+(route, audit, the status message back), and answer.
+
+The crypto-only limit is measured in the same run: one process per core
+verifies and opens the same kind of envelopes in a tight loop. A hub that
+only did that would reach it; ``ratio`` says how close the hub comes.
+
+Ends with ``RESULT sqlite_2proc=N pg_4proc=N crypto_limit=N ratio=R`` where
+ratio = sqlite_2proc / crypto_limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pgdb  # noqa: E402
+from bench_reconcile import ITEM, BenchPoint, Residents, submit  # noqa: E402
+from cluster import Cluster  # noqa: E402
+from sqlmodel import Session, func, select  # noqa: E402
+
+from hub.db import database_url, make_engine  # noqa: E402
+from hub.keys import load_keyring  # noqa: E402
+from hub.models import Case  # noqa: E402
+from pointkit.syncagent import BATCH_SIZES  # noqa: E402
+from sync import Envelope, HubClient, Identity, Kind, seal_envelope  # noqa: E402
+
+PROCESS_COUNTS = (1, 2, 4)
+
+
+def backlog(point: BenchPoint, residents: Residents, count: int) -> list[bytes]:
+    """``count`` sealed SUBMITs of distinct residents (no duplicate applications to reconcile)."""
+    for _ in range(count):
+        point.queue(Kind.SUBMIT, submit(ITEM, residents.new(), "韦秀兰", 1))
+    frames, point.frames = point.frames, []
+    return frames
+
+
+def batches(frames: list[bytes]) -> list[list[bytes]]:
+    """Split a backlog the way a point's sync agent does: batches of 4, 16, then 64."""
+    out, start, round_number = [], 0, 0
+    while start < len(frames):
+        size = BATCH_SIZES[min(round_number, len(BATCH_SIZES) - 1)]
+        out.append(frames[start:start + size])
+        start, round_number = start + size, round_number + 1
+    return out
+
+
+# -- the crypto-only limit ---------------------------------------------------------------------------
+
+_CRYPTO_WORK: dict = {}
+
+
+def _verify_and_open(share: int) -> int:
+    frames, verifier, opening = _CRYPTO_WORK["frames"], _CRYPTO_WORK["verifier"], _CRYPTO_WORK["opening"]
+    for index in range(share):
+        envelope = Envelope.parse(frames[index % len(frames)])
+        envelope.verify(verifier)
+        envelope.open(opening)
+    return share
+
+
+def crypto_limit(envelopes: int) -> float:
+    """Envelopes per second verified and opened by one process per core, nothing else."""
+    hub, point = Identity.generate(), Identity.generate()
+    residents = Residents(random.Random(1))
+    recipient = hub.recipient_keys()[0]
+    _CRYPTO_WORK.update(
+        frames=[seal_envelope(kind=Kind.SUBMIT, payload=submit(ITEM, residents.new(), "韦秀兰", 1),
+                              sender_id=uuid.uuid4(), seq=n + 1,
+                              sender_key=point.sign_key, recipient_key=recipient).to_bytes() for n in range(200)],
+        verifier=point.sign_key.public_key(), opening=hub.opening_keys())
+    cores = os.cpu_count() or 1
+    share = max(1, envelopes // cores)
+    with multiprocessing.get_context("fork").Pool(cores) as pool:
+        pool.map(_verify_and_open, [10] * cores)  # warm up every worker
+        started = time.perf_counter()
+        done = sum(pool.map(_verify_and_open, [share] * cores))
+        return done / (time.perf_counter() - started)
+
+
+# -- one database, several hub processes -------------------------------------------------------------
+
+class HubUnderLoad:
+    """One initialized hub with ``max(PROCESS_COUNTS)`` serve processes on one database."""
+
+    def __init__(self, stack: ExitStack, base: Path, url: str | None, processes: int):
+        self.cluster = stack.enter_context(Cluster(base))
+        first = self.cluster.start_hub(database_url=url)
+        self.urls = [first.url] + [self.cluster.start_hub_process().url for _ in range(processes - 1)]
+        self.engine = make_engine(database_url(first.data, url))
+        stack.callback(self.engine.dispose)
+        self.data = first.data
+        self.residents = Residents(random.Random(str(base)))
+        self.enrolled = 0
+
+    def enroll(self, count: int) -> list[BenchPoint]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            keyring = load_keyring(session, self.data)
+            points = [BenchPoint(session, keyring, self.enrolled + index) for index in range(count)]
+            session.commit()
+        self.enrolled += count
+        return points
+
+    def cases(self) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(Case)).one()
+
+    def run(self, processes: int, points: int, per_point: int) -> float:
+        """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once."""
+        fleet = self.enroll(points)
+        work = [(index % processes, batches(backlog(point, self.residents, per_point)))
+                for index, point in enumerate(fleet)]
+        before = self.cases()
+
+        def push(job: tuple[int, list[list[bytes]]]) -> Counter:
+            process, point_batches = job
+            answered: Counter = Counter()
+            with HubClient(self.urls[process], attempts=1, timeout=120) as client:
+                for batch in point_batches:
+                    answered.update(result.status for result in client.push(batch))
+            return answered
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(work)) as pool:
+            answers = sum(pool.map(push, work), Counter())
+        seconds = time.perf_counter() - started
+        total = points * per_point
+        if answers != Counter({"accepted": total}) or self.cases() - before != total:
+            raise SystemExit(f"lost or refused envelopes: {dict(answers)}, {self.cases() - before} new cases "
+                             f"for {total} envelopes")
+        return total / seconds
+
+
+def measure_database(base: Path, name: str, url: str | None, points: int, per_point: int,
+                     counts: tuple[int, ...]) -> dict[int, float]:
+    rates = {}
+    with ExitStack() as stack:
+        hub = HubUnderLoad(stack, base / name, url, max(counts))
+        for processes in counts:
+            rates[processes] = hub.run(processes, points, per_point)
+            print(f"{name:<10} {processes} hub process{'es' if processes > 1 else '  '}: "
+                  f"{rates[processes]:7.0f} envelopes/s ({points * per_point} envelopes, {points} points)",
+                  flush=True)
+    return rates
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=20, help="points pushing at once in each run (default 20)")
+    parser.add_argument("--envelopes", type=int, default=2000,
+                        help="envelopes pushed in each run, spread over the points (default 2000)")
+    parser.add_argument("--processes", default=",".join(map(str, PROCESS_COUNTS)),
+                        help="hub process counts to run, comma-separated (default 1,2,4)")
+    parser.add_argument("--postgres-url", default=None,
+                        help=f"PostgreSQL server to make a scratch database on (default {pgdb.server_url()})")
+    args = parser.parse_args()
+    if args.postgres_url:
+        os.environ[pgdb.SERVER_URL_ENV] = args.postgres_url
+    counts = tuple(sorted({int(part) for part in args.processes.split(",")}))
+    per_point = max(1, args.envelopes // args.points)
+    unreachable = pgdb.unreachable()
+    if unreachable:
+        print(f"PostgreSQL: {unreachable}", file=sys.stderr)
+        return 2
+
+    limit = crypto_limit(max(400, args.envelopes))
+    print(f"crypto only (verify + open, {os.cpu_count()} processes): {limit:7.0f} envelopes/s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-hub-") as work:
+        sqlite = measure_database(Path(work), "SQLite", None, args.points, per_point, counts)
+        with pgdb.scratch_database() as url:
+            postgres = measure_database(Path(work), "PostgreSQL", url, args.points, per_point, counts)
+    sqlite_2, pg_4 = sqlite.get(2, 0.0), postgres.get(4, 0.0)
+    print(f"RESULT sqlite_2proc={sqlite_2:.0f} pg_4proc={pg_4:.0f} crypto_limit={limit:.0f} "
+          f"ratio={sqlite_2 / limit:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
