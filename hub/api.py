@@ -63,36 +63,29 @@ def get_case_scan(case_id: str, scan_id: str):
 @api_auth("reviewer", "admin")
 def post_decision(case_id: str):
     """Approve or reject the open task of the caller's department."""
-    body = parse_json_body(schemas.DecisionRequest)
-    if not isinstance(body, schemas.DecisionRequest):
-        return body
-    db = get_session()
-    if _visible_case(case_id) is None:
-        return api_error(404, "not_found", "no such case in your department")
-    try:
-        case = decide(db, case_id=case_id, staff=g.staff, decision=body.decision, reason=body.reason,
-                      certificate_no=body.certificate_no, result_fields=body.result_fields,
-                      identity=current_identity())
-    except ReviewError as exc:
-        db.rollback()
-        return api_error(exc.status, exc.reason, str(exc))
-    db.commit()
-    return case_detail(db, case, warn_share=configured_warn_share())
+    return _review_action(case_id, schemas.DecisionRequest, lambda db, body: decide(
+        db, case_id=case_id, staff=g.staff, decision=body.decision, reason=body.reason,
+        certificate_no=body.certificate_no, result_fields=body.result_fields, identity=current_identity()))
 
 
 @bp.post("/cases/<case_id>/supplement")
 @api_auth("reviewer", "admin")
 def post_supplement(case_id: str):
     """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
-    body = parse_json_body(schemas.SupplementRequestBody)
-    if not isinstance(body, schemas.SupplementRequestBody):
+    return _review_action(case_id, schemas.SupplementRequestBody, lambda db, body: request_supplement(
+        db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note, identity=current_identity()))
+
+
+def _review_action(case_id: str, schema, act):
+    """Parse ``schema``, run ``act(db, body)`` on a case of the caller's department, answer with the case."""
+    body = parse_json_body(schema)
+    if not isinstance(body, schema):
         return body
     db = get_session()
     if _visible_case(case_id) is None:
         return api_error(404, "not_found", "no such case in your department")
     try:
-        case = request_supplement(db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note,
-                                  identity=current_identity())
+        case = act(db, body)
     except ReviewError as exc:
         db.rollback()
         return api_error(exc.status, exc.reason, str(exc))

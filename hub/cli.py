@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from sync import Identity
-from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
+from sync.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
 from sync.migrate import SchemaError
 
@@ -450,12 +450,7 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
     if not database_url(data_dir).startswith("sqlite"):
         raise click.ClickException("this hub's database is PostgreSQL: back it up with pg_dump and copy the data "
                                    "directory's keys, as docs/deploy.md describes")
-    try:
-        info = write_backup(data_dir, DATABASE_FILE, file, read_passphrase(passphrase_file, confirm=True), kind="hub")
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {file}: {describe(info)}")
-    click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+    backup_command(data_dir, DATABASE_FILE, file, passphrase_file, kind="hub")
 
 
 @main.command(help="Restore an encrypted hub backup FILE into a new data directory.")
@@ -463,11 +458,7 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
 @passphrase_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def restore(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
-    try:
-        info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind="hub")
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"restored {describe(info)} into {data_dir}")
+    restore_command(file, data_dir, passphrase_file, kind="hub")
 
 
 @main.command("import-bundle")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
 from sync import HubUnreachable
-from sync.backup import BackupError, describe, passphrase_option, read_passphrase, restore_backup, write_backup
+from sync.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
 from sync.migrate import SchemaError
 
@@ -272,13 +272,7 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
     with db.session_scope(data_dir) as session:
         # One column, not the whole row: a database still on an older schema is backed up before its upgrade.
         name = session.exec(select(PointState.name)).first() or ""
-    try:
-        info = write_backup(data_dir, db.DATABASE_FILE, file, read_passphrase(passphrase_file, confirm=True),
-                            kind="point", name=name)
-    except BackupError as exc:
-        fail(str(exc))
-    click.echo(f"wrote {file}: {describe(info)}")
-    click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+    backup_command(data_dir, db.DATABASE_FILE, file, passphrase_file, kind="point", name=name)
 
 
 @main.command(help="Restore an encrypted backup FILE into a new data directory. Cases taken after the backup was "
@@ -287,11 +281,7 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
 @passphrase_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def restore(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
-    try:
-        info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind="point")
-    except BackupError as exc:
-        fail(str(exc))
-    click.echo(f"restored {describe(info)} into {data_dir}")
+    restore_command(file, data_dir, passphrase_file, kind="point")
 
 
 @main.command(help="After installing a new pointkit: bring the point's database to its schema. Stop `pointkit serve` "

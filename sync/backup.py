@@ -196,6 +196,27 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
     return BackupInfo(**manifest)
 
 
+def backup_command(data_dir: Path, database_file: str, file: Path, passphrase_file: Path | None, *, kind: str,
+                   name: str = "") -> None:
+    """What ``pointkit backup`` and ``pointkit-hub backup`` do once they know their database."""
+    try:
+        info = write_backup(data_dir, database_file, file, read_passphrase(passphrase_file, confirm=True),
+                            kind=kind, name=name)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {file}: {describe(info)}")
+    click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+
+
+def restore_command(file: Path, data_dir: Path, passphrase_file: Path | None, *, kind: str) -> None:
+    """What ``pointkit restore`` and ``pointkit-hub restore`` do."""
+    try:
+        info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind=kind)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {describe(info)} into {data_dir}")
+
+
 def describe(info: BackupInfo) -> str:
     when = datetime.fromisoformat(info.created_at).strftime("%Y-%m-%d %H:%M UTC")
     who = f"{info.kind} {info.name}" if info.name else info.kind
