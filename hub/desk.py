@@ -14,13 +14,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from sync import Identity
+from sync.messages import RECONCILED_OUTCOMES
 
 from .audit import append_audit
 from .cases import case_detail, point_names, record_event
 from .db import as_utc, iso, utc_now
 from .models import Case, Conflict, ReviewTask, Staff
 from .reconcile import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points, withdraw
-from .review import ReviewError, request_supplement
+from .review import ReviewError, issue_merged_results, request_supplement
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     "same_field": ("take_left", "take_right", "merge", "reject"),
@@ -32,16 +33,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 KINDS = (*CONFLICT_KINDS, PARALLEL_UPDATE)
 STATUSES = ("open", "resolved", "merged")
-# What the point reads when the operator wrote no note.
-DEFAULT_NOTES = {
-    "take_left": "the hub kept the version it already had",
-    "take_right": "the hub took the version this point sent",
-    "merge": "the hub merged the two versions field by field",
-    "merge_cases": "the two applications were merged into one; both receipts stay valid for pickup",
-    "keep_both": "the hub keeps both",
-    "accept_old": "accepted under the catalog version in force at intake",
-    "supplement": "the department asks the resident for materials (补正)",
-}
 
 
 class DeskError(ValueError):
@@ -124,7 +115,7 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         record_event(session, target.id, actor=staff.username, action="applicant_corrected",
                      note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})")
     elif action == "merge_cases":
-        _merge_cases(session, kept=other, merged=case, staff=staff)
+        _merge_cases(session, kept=other, merged=case, staff=staff, identity=identity)
     elif action == "supplement":
         _supplement(session, conflict, case, staff, note, identity)
     elif action == "reject" and conflict.kind in ("duplicate", "catalog_drift", "fork", "identity"):
@@ -140,7 +131,7 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
                  detail={"kind": conflict.kind, "action": action, "case_id": conflict.case_id,
                          "other_case_id": conflict.other_case_id})
     tell_points(session, conflict, [conflict.point_id, *([conflict.other_point_id] if conflict.other_point_id else [])],
-                outcome=action, note=note or DEFAULT_NOTES.get(action, action), identity=identity)
+                outcome=action, note=note or RECONCILED_OUTCOMES.get(action, action), identity=identity)
     session.flush()
     return conflict
 
@@ -160,13 +151,15 @@ def _cancel_tasks(session: Session, case: Case) -> None:
             session.add(task)
 
 
-def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff) -> None:
-    """The newer application joins the older one; its receipt still collects the one result."""
+def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff, identity: Identity) -> None:
+    """The newer application joins the older one; its receipt still collects the one result
+    (hub/review.py issues it a copy with the kept case's result, at once if that is already out)."""
     _cancel_tasks(session, merged)
     merged.status, merged.merged_into = "merged", kept.id
     session.add(merged)
     record_event(session, kept.id, actor=staff.username, action="merged",
                  note=f"receipt {merged.receipt_no} merged into this case; it collects the same result")
+    issue_merged_results(session, kept, identity)
 
 
 def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> None:
@@ -179,7 +172,8 @@ def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> Non
 
 def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, note: str,
                 identity: Identity) -> None:
-    """补正 through the department loop (hub/review.py): the caller must be able to decide the case."""
+    """补正 through the department loop (hub/review.py), sent for the department whose task is open;
+    the operator's name goes on the round and the case's history."""
     if conflict.kind == "catalog_drift":
         before = set(filter(None, conflict.left.get("required_materials", "").split(", ")))
         materials = sorted(set(filter(None, conflict.right.get("required_materials", "").split(", "))) - before)
@@ -189,7 +183,8 @@ def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, 
     session.add(conflict)
     try:
         request_supplement(session, case_id=case.id, staff=staff, materials=materials or ["id_card"],
-                           note=note or DEFAULT_NOTES["supplement"], identity=identity)
+                           note=note or RECONCILED_OUTCOMES["supplement"], identity=identity, on_behalf=True)
     except ReviewError as exc:
         conflict.status = "open"
-        raise DeskError(exc.reason, f"the supplement request was refused: {exc}", exc.status) from None
+        raise DeskError(f"supplement_{exc.reason}", f"the supplement request was refused: {exc}",
+                        exc.status) from None

@@ -103,6 +103,8 @@ def conflict_page(conflict_id: str):
             "choices_required": _("Choose left or right for every field before merging. Nothing was saved."),
             "bad_action": _("Choose one of the actions offered. Nothing was saved."),
             "not_open": _("This conflict was already resolved."),
+            "supplement_not_open": _("No department task of this case is open (decided, withdrawn or already "
+                                     "waiting for materials), so no supplement can be requested. Nothing was saved."),
         }
         error = messages.get(problem.reason, str(problem))
     conflict = find_conflict(db, conflict_id[:36])

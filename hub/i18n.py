@@ -170,6 +170,11 @@ ZH = {
         "合并前请为每个字段选择左或右。本次未保存。",
     "Choose one of the actions offered. Nothing was saved.": "请选择页面给出的处理方式之一。本次未保存。",
     "This conflict was already resolved.": "该冲突已处理。",
+    "The change matters (required materials, route or withdrawal): an operator decides on it first":
+        "变更涉及必需材料、审批路径或事项取消，须先由中心在冲突处理台处理",
+    "No department task of this case is open (decided, withdrawn or already waiting for materials), so no "
+    "supplement can be requested. Nothing was saved.":
+        "该件没有待办的部门审批任务（已决定、已撤回或已在等待补正），无法发出补正通知。本次未保存。",
     "In conflict at the hub": "中心冲突待处理",
     "An operator resolves this on the conflict desk before the department can decide.":
         "须先由中心在冲突处理台处理，部门才能作出决定。",

@@ -33,7 +33,7 @@ from sync.messages import POINT_INTENTS, AmendCase, RateCase, SupplementCase, Wi
 from sync.rotation import read_point_keys
 
 from .cases import record_event
-from .catalog import find_item, outdated_item_note
+from .catalog import find_item
 from .db import as_utc, reads_only, utc_now, write_lock
 from .keys import Keyring
 from .models import Case, Point, Rating, RawEnvelope
@@ -406,7 +406,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         uuid.UUID(intent.case_id)
     except ValueError:
         raise Refusal("invalid_payload", "case_id is not a UUID") from None
-    existing = session.get(Case, intent.case_id)
+    with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
+        existing = session.get(Case, intent.case_id)
     if existing is not None:
         if existing.point_id == point.id:
             return "duplicate", "case_exists", "this case was already received"
@@ -430,10 +431,7 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}")
-    # The point used an older catalog version: keep the case, and show reviewers what changed since.
-    outdated = outdated_item_note(session, intent.item_code, intent.catalog_version)
-    if outdated:
-        record_event(session, case.id, actor="hub", action="catalog_outdated", note=outdated)
+    # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
     conflicts = check_submit(session, case, intent, point, raw)
     if item is None:
         case.status = "needs_attention"

@@ -34,7 +34,7 @@ from sync import Identity, Kind, utcnow
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from .cases import record_event
-from .catalog import current_version_number
+from .catalog import current_version_number, outdated_item_note
 from .models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope, ReviewTask
 from .outbox import enqueue, send_status
 from .routing import HUB_ACTOR
@@ -111,10 +111,12 @@ def check_submit(session: Session, case: Case, intent: SubmitCase, point: Point,
     """Duplicate application, identity mismatch and catalog drift of a case just created."""
     case.resident_key = resident_key(intent.applicant.id_number)
     session.add(case)
-    session.flush()
     found = []
-    others = session.exec(select(Case).where(Case.resident_key == case.resident_key, Case.id != case.id)
-                          .order_by(Case.received_at)).all()
+    # Without flushing the new case first (it is excluded anyway): its rows go out with the envelope's
+    # savepoint, one flush for all of them, while earlier cases were flushed with their own.
+    with session.no_autoflush:
+        others = session.exec(select(Case).where(Case.resident_key == case.resident_key, Case.id != case.id)
+                              .order_by(Case.received_at)).all()
     duplicate = next((other for other in others if other.item_code == case.item_code
                       and other.status in OPEN_STATUSES and other.merged_into is None), None)
     if duplicate is not None:
@@ -131,11 +133,26 @@ def check_submit(session: Session, case: Case, intent: SubmitCase, point: Point,
                           other_case_id=renamed.id, other_point_id=renamed.point_id, fields=["name"],
                           left=left, right=right))
     drift = catalog_drift(session, case.item_code, intent.catalog_version)
+    parked_drift = None
     if drift is not None:
         left, right, detail = drift
-        found.append(park(session, "catalog_drift", point_id=point.id, raw=raw, case_id=case.id,
-                          fields=differing(left, right), left=left, right=right, detail=detail))
+        parked_drift = park(session, "catalog_drift", point_id=point.id, raw=raw, case_id=case.id,
+                            fields=differing(left, right), left=left, right=right, detail=detail)
+        found.append(parked_drift)
+    note_catalog_change(session, case, intent.catalog_version, parked_drift)
     return found
+
+
+def note_catalog_change(session: Session, case: Case, version: int, drift: Conflict | None) -> None:
+    """Note on the case what the catalog changed since the version it was received under.
+
+    Any change gets the note (reviewers check the case against the current guide); a change that
+    matters is also the ``drift`` conflict, and the note names it, so one intake reads as one warning.
+    """
+    outdated = outdated_item_note(session, case.item_code, version)
+    if outdated:
+        suffix = f"; parked as conflict {drift.id} on the conflict desk" if drift is not None else ""
+        record_event(session, case.id, actor=HUB_ACTOR, action="catalog_outdated", note=outdated + suffix)
 
 
 def _item_terms(item: dict[str, Any] | None) -> dict[str, str]:

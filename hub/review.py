@@ -41,23 +41,25 @@ class ReviewError(ValueError):
         self.status = status
 
 
-def decidable_task(session: Session, case: Case, staff: Staff) -> ReviewTask | None:
-    """The open task ``staff`` may decide on ``case``, if any."""
+def decidable_task(session: Session, case: Case, staff: Staff, *, on_behalf: bool = False) -> ReviewTask | None:
+    """The open task ``staff`` may decide on ``case``, if any; ``on_behalf``: the first open task of any
+    department (the conflict desk acts for the department, hub/desk.py)."""
     query = select(ReviewTask).where(ReviewTask.case_id == case.id, ReviewTask.status == "open")
-    if staff.role == "reviewer":
+    if staff.role == "reviewer" and not on_behalf:
         query = query.where(ReviewTask.department_code == staff.department_code)
-    elif staff.role != "admin":
+    elif staff.role != "admin" and not on_behalf:
         return None
     return session.exec(query.order_by(ReviewTask.stage, ReviewTask.department_code)).first()
 
 
-def _open_task(session: Session, case_id: str, staff: Staff) -> tuple[Case, ReviewTask]:
+def _open_task(session: Session, case_id: str, staff: Staff, *, on_behalf: bool = False) -> tuple[Case, ReviewTask]:
     case = session.get(Case, case_id)
     if case is None:
         raise ReviewError("not_found", "no such case", 404)
-    task = decidable_task(session, case, staff)
+    task = decidable_task(session, case, staff, on_behalf=on_behalf)
     if task is None:
-        raise ReviewError("not_open", "there is no open task on this case for your department", 409)
+        whose = "no department" if on_behalf else "your department"
+        raise ReviewError("not_open", f"there is no open task on this case for {whose}", 409)
     return case, task
 
 
@@ -124,12 +126,15 @@ def decide(
 
 def request_supplement(
     session: Session, *, case_id: str, staff: Staff, materials: list[str], note: str, identity: Identity,
+    on_behalf: bool = False,
 ) -> Case:
     """补正: ask the resident, through her point, for missing or corrected materials; the clock pauses.
 
     The task waits ("supplement") and returns to the same department when the materials arrive.
+    ``on_behalf``: an operator on the conflict desk asks for the department whose task is open; the
+    round and the case's history name the operator.
     """
-    case, task = _open_task(session, case_id, staff)
+    case, task = _open_task(session, case_id, staff, on_behalf=on_behalf)
     item = find_item(session, case.item_code)
     known = [material.code for material in item.materials] if item else []
     materials = [code for code in dict.fromkeys(materials) if code]
@@ -150,7 +155,8 @@ def request_supplement(
     case.status = "supplement_requested"
     session.add(case)
     record_event(session, case.id, actor=staff.username, action="supplement_requested",
-                 note=f"{task.department_code}: {', '.join(materials)}; the time limit pauses")
+                 note=f"{task.department_code}{' (from the conflict desk)' if on_behalf else ''}: "
+                      f"{', '.join(materials)}; the time limit pauses")
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
         request = SupplementRequest(case_id=case.id, department=task.department_code, materials=materials,
@@ -224,13 +230,41 @@ def _issue_result(
         decided_by=decided_by, issued_at=utcnow(), result_fields=result_fields if decision == "approved" else {},
         deemed_approval=deemed,
     )
-    signed = sign_document(document.signable(), identity.sign_key)
-    case.decision, case.reason, case.certificate_no = decision, reason, certificate_no
-    case.decided_at, case.result, case.status = now, signed, "result_issued"
-    point = session.get(Point, case.point_id)
-    if point is not None and point.enc_public_key:
-        enqueue(session, point=point, kind=Kind.RESULT, payload=signed, identity=identity, case_id=case.id)
+    _sign_and_send(session, case, document, identity)
+    case.status = "result_issued"
     log.info("case %s: result issued (%s)", case.id, decision)
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
                  note=f"{decision}; certificate {certificate_no}" if certificate_no else decision)
+    issue_merged_results(session, case, identity)
+
+
+def _sign_and_send(session: Session, case: Case, document: ResultDocument, identity: Identity) -> None:
+    """Sign ``document`` as ``case``'s result and queue it, sealed, for the point that received the case."""
+    signed = sign_document(document.signable(), identity.sign_key)
+    case.decision, case.reason, case.certificate_no = document.decision, document.reason, document.certificate_no
+    case.decided_at, case.result = utc_now(), signed
+    session.add(case)
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        enqueue(session, point=point, kind=Kind.RESULT, payload=signed, identity=identity, case_id=case.id)
+
+
+def issue_merged_results(session: Session, kept: Case, identity: Identity) -> None:
+    """Give every duplicate merged into ``kept`` the same result under its own case id, receipt and point.
+
+    A resident who applied at two windows holds two receipts; either one collects the result at the
+    point that issued it. Cases that already hold their copy are skipped, so a merge made after the
+    decision (hub/desk.py) and the decision itself may both call this.
+    """
+    if kept.result is None:
+        return
+    document = ResultDocument.model_validate(kept.result["document"])
+    for case in session.exec(select(Case).where(Case.merged_into == kept.id)).all():
+        if case.result is not None:
+            continue
+        _sign_and_send(session, case, document.model_copy(update={
+            "case_id": case.id, "receipt_no": case.receipt_no, "point_id": str(case.point_id)}), identity)
+        record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
+                     note=f"{document.decision}: the result of receipt {kept.receipt_no}, which this case "
+                          f"was merged into; this receipt collects it too")
 

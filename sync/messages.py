@@ -160,6 +160,21 @@ class StatusUpdate(_Strict):
     note: str = ""
 
 
+# The outcomes of a RECONCILED message and what each means, in the words the hub sends when the
+# operator wrote no note; the point shows them in its language (pointkit/i18n.py).
+RECONCILED_OUTCOMES = {
+    "take_left": "the hub kept the version it already had",
+    "take_right": "the hub took the version this point sent",
+    "merge": "the hub merged the two versions field by field",
+    "merge_cases": "the two applications were merged into one; both receipts stay valid for pickup",
+    "keep_both": "the hub keeps both",
+    "accept_old": "accepted under the catalog version in force at intake",
+    "supplement": "the department asks the resident for materials (补正)",
+    "reject": "the hub rejected it",
+    "resume": "this point used an envelope number twice (restored from a backup?); it continues from a fresh one",
+}
+
+
 class Reconciled(_Strict):
     """The hub's word on a conflict that involves this point: what operators decided and why.
 

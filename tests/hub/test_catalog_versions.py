@@ -70,8 +70,14 @@ def test_catalog_pages_and_a_case_under_an_older_version_is_flagged(hub):
     assert "received under catalog version 1; in the current version 2 the item changed" in page
     assert "promised_days: 1 → 3" in page and "materials.photo: added" in page
     flagged = hub.api("admin").get(f"/api/cases/{withdrawn_case}").json()
-    assert flagged["catalog_notes"] == [f"received under catalog version 1; in the current version 2 item "
-                                        f"{WITHDRAWN} is withdrawn"]
+    [note] = flagged["catalog_notes"]
+    assert note.startswith(f"received under catalog version 1; in the current version 2 item {WITHDRAWN} is "
+                           f"withdrawn; parked as conflict "), "one warning: the note names the drift conflict"
     assert flagged["tasks"][0]["department"] == "TY", "kept and routed by the item's last entry"
+    [drift] = [c for c in hub.api("admin").get("/api/conflicts", params={"kind": "catalog_drift"}).json()["conflicts"]
+               if c["case_id"] == withdrawn_case]
+    assert drift["conflict_id"] in note
+    flagged_page = hub.browser("admin").get(f"/cases/{withdrawn_case}?lang=zh").text
+    assert "须先由中心在冲突处理台处理" in flagged_page and f'href="/desk/{drift["conflict_id"]}"' in flagged_page
     current = point.push_case(catalog_version=2)
     assert hub.api("admin").get(f"/api/cases/{current}").json()["catalog_notes"] == []
