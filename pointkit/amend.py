@@ -16,30 +16,52 @@ from sqlmodel import Session
 
 from sync import Identity, Kind
 from sync.clock import utcnow
-from sync.messages import AmendCase, Reconciled, WithdrawCase
+from sync.messages import RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
 
 from . import audit
+from .catalog import get_item
+from .intake import field_problem
 from .models import Case, PointState
 from .outbox import seal_into_outbox
 from .state import get_state
 
 # Once the result is here or handed over, a change is for the hub's desk, not the window.
 CLOSED_STATUSES = ("result_ready", "collected", "withdrawn")
+# What the hub said (or this point sent) once a withdrawal is on its way.
+WITHDRAWN_HUB_STATUSES = ("withdrawal_sent", "withdrawn")
 
 
 class ChangeError(ValueError):
-    """A change staff asked for that the point will not queue; the message says what to do."""
+    """A change staff asked for that the point will not queue; the message says what to do.
 
-    def __init__(self, reason: str, message: str):
+    ``fields`` maps ``form.<name>`` to an English message the pages translate (as intake's errors do).
+    """
+
+    def __init__(self, reason: str, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.reason = reason
+        self.fields = fields or {}
+
+
+def changeable(case: Case) -> bool:
+    """May the window still amend or withdraw ``case`` (no result here, no withdrawal sent)?"""
+    return case.status not in CLOSED_STATUSES and case.hub_status not in WITHDRAWN_HUB_STATUSES
+
+
+def hub_word(case: Case) -> tuple[str, str] | None:
+    """(outcome, note) of the hub's last word on a conflict about ``case``; the note is None when it only
+    repeats what the outcome means (the hub's default words, which the page says in its own language)."""
+    if not case.hub_note:
+        return None
+    outcome, _sep, note = case.hub_note.partition(": ")
+    return outcome, (None if note == RECONCILED_OUTCOMES.get(outcome) else note)
 
 
 def _open_case(session: Session, case_id: str) -> Case:
     case = session.get(Case, case_id)
     if case is None:
         raise ChangeError("not_found", "no such case at this point")
-    if case.status in CLOSED_STATUSES:
+    if not changeable(case):
         raise ChangeError("decided", "this case is decided or withdrawn; ask the county hub to change it")
     return case
 
@@ -48,9 +70,17 @@ def amend_case(session: Session, staff: str, case_id: str, form: dict[str, str],
     """Correct form fields before the decision; queue an AMEND against the hub version this point knows."""
     case = _open_case(session, case_id)
     current = json.loads(case.form_json)
-    changed = {name: str(value).strip()[:500] for name, value in form.items() if current.get(name) != value}
+    cleaned = {name: str(value).strip()[:500] for name, value in form.items()}
+    changed = {name: value for name, value in cleaned.items() if current.get(name, "") != value}
     if not changed:
         raise ChangeError("nothing_changed", "no field differs from the case as received; nothing was queued")
+    item = get_item(session, case.item_code)
+    specs = {spec.name: spec for spec in item.fields} if item else {}
+    problems = {f"form.{name}": (field_problem(specs[name], value) if name in specs else "not a field of this item")
+                for name, value in changed.items()}
+    problems = {path: problem for path, problem in problems.items() if problem}
+    if problems:
+        raise ChangeError("invalid_form", "some fields are missing or invalid; nothing was queued", problems)
     payload = AmendCase(case_id=case.id, base_version=case.hub_version, form=changed, amended_at=utcnow(),
                         staff=staff).model_dump(mode="json")
     case.form_json = json.dumps({**current, **changed}, ensure_ascii=False)
@@ -64,6 +94,8 @@ def amend_case(session: Session, staff: str, case_id: str, form: dict[str, str],
 def withdraw_case(session: Session, staff: str, case_id: str, reason: str, *, identity: Identity) -> Case:
     """The resident withdraws the application: queue a WITHDRAW; the hub confirms or parks it."""
     case = _open_case(session, case_id)
+    if not reason.strip():
+        raise ChangeError("reason_required", "write why the resident withdraws; nothing was queued")
     payload = WithdrawCase(case_id=case.id, base_version=case.hub_version, reason=reason.strip()[:500],
                            withdrawn_at=utcnow(), staff=staff).model_dump(mode="json")
     case.hub_status = "withdrawal_sent"

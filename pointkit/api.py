@@ -266,7 +266,8 @@ def _change(case_id: str, change) -> tuple:
             case = change(session, body)
             detail = case_detail(case)
     except ChangeError as exc:
-        return api_error(404 if exc.reason == "not_found" else 409, exc.reason, str(exc))
+        status = {"not_found": 404, "invalid_form": 422, "reason_required": 422}.get(exc.reason, 409)
+        return api_error(status, exc.reason, str(exc), exc.fields)
     wake_sync()
     return detail.model_dump(mode="json"), 202
 

@@ -1,5 +1,5 @@
-"""The window after intake: 补正 (notice and the resident's return), finding a case for pickup,
-rating (好差评), and the residents' status kiosk.
+"""The window after intake: corrections and withdrawals before the decision, 补正 (notice and the
+resident's return), finding a case for pickup, rating (好差评), and the residents' status kiosk.
 
 The kiosk is the one page without a staff login: receipt number plus pickup
 code show where the case stands and the promised date, the name masked,
@@ -8,12 +8,15 @@ nothing else; wrong codes count towards the same lock as pickup's.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from sync.web import gettext as _
 from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
+from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
 from .catalog import department_names, get_item
 from .models import Case
@@ -22,7 +25,7 @@ from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
 from .supplement import SupplementError, open_request, send_supplement
-from .views import mask_name
+from .views import input_name, mask_name
 
 bp = Blueprint("desk", __name__)
 
@@ -36,11 +39,20 @@ RATING_MESSAGES = {
     "already_rated": "This case was already rated.",
     "bad_score": "Choose a rating from 1 to 5.",
 }
+CHANGE_MESSAGES = {
+    "decided": "This case is decided or withdrawn: the window cannot change it any more. Ask the county hub.",
+    "nothing_changed": "No field differs from the case as received. Nothing was sent.",
+    "reason_required": "Write why the resident withdraws the application. Nothing was sent.",
+}
 SUPPLEMENT_MESSAGES = {
     "not_waiting": "This case is not waiting for materials.",
     "unknown_material": "Attach scans only of the materials the department asked for.",
     "scans_required": "Attach a scan or photo of each material the resident brought.",
 }
+
+
+bp.add_app_template_filter(changeable, "changeable")
+bp.add_app_template_filter(hub_word, "hub_word")
 
 
 @bp.app_template_filter("supplement_request")
@@ -56,6 +68,47 @@ def _case(case_id: str) -> tuple[Case, object]:
     if case is None:
         abort(404)
     return case, item
+
+
+@bp.route("/cases/<case_id>/amend", methods=("GET", "POST"))
+@login_required
+def amend(case_id: str):
+    """Correct the application's form fields before the decision; the county hub reconciles the change."""
+    case, item = _case(case_id)
+    values = {f"field_{name}": value for name, value in json.loads(case.form_json).items()}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = dict(request.form)
+        form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in (item.fields if item else [])}
+        try:
+            with db.session_scope(data_dir()) as dbs:
+                amend_case(dbs, g.staff.username, case.id, form, identity=identity())
+        except ChangeError as exc:
+            errors = {input_name(path): message for path, message in exc.fields.items()}
+            if not errors:
+                flash(_(CHANGE_MESSAGES[exc.reason]))
+        else:
+            flash(_("The correction was queued for the county hub."))
+            wake_sync()
+            return redirect(url_for("views.case_page", case_id=case.id))
+    return render_template("case_amend.html", case=case, item=item, values=values, errors=errors), (
+        422 if request.method == "POST" else 200)
+
+
+@bp.post("/cases/<case_id>/withdraw")
+@login_required
+def withdraw(case_id: str):
+    """The resident withdraws the application before the decision; the county hub confirms it."""
+    case, _item = _case(case_id)
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            withdraw_case(dbs, g.staff.username, case.id, request.form.get("reason", ""), identity=identity())
+    except ChangeError as exc:
+        flash(_(CHANGE_MESSAGES[exc.reason]))
+    else:
+        flash(_("The withdrawal was queued for the county hub."))
+        wake_sync()
+    return redirect(url_for("views.case_page", case_id=case.id))
 
 
 @bp.get("/cases/<case_id>/supplement-notice")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from sync.i18n import Translator
+from sync.messages import RECONCILED_OUTCOMES
 from sync.web import gettext
 
 STATUS_LABELS = {
@@ -329,6 +330,35 @@ ZH = {
         "连续输错{count}次，已锁定。请到窗口咨询，或于{time}后再试。",
     "Check another receipt": "查询其他回执",
     "Show the status": "查询进度",
+    # corrections, withdrawals and the hub's word on conflicts (issue 7)
+    "What the county hub decided on a conflict": "县中心对冲突的处理结果",
+    "Why": "说明",
+    "Before the decision": "作出决定前",
+    "Correct the form": "更正申请内容",
+    "Why the resident withdraws": "撤回原因",
+    "Withdraw the application": "撤回申请",
+    "Correct the application": "更正申请",
+    "Change only what the resident asks to correct. The county hub receives the change and decides if it crosses "
+    "another change.": "只修改群众要求更正的内容。更正报送县中心；如与其他修改冲突，由县中心处理。",
+    "Send the correction to the county": "将更正报送县中心",
+    "The correction was queued for the county hub.": "更正已排队报送县中心。",
+    "The withdrawal was queued for the county hub.": "撤回申请已排队报送县中心。",
+    "This case is decided or withdrawn: the window cannot change it any more. Ask the county hub.":
+        "该办件已作出决定或已撤回，窗口不能再修改，请联系县中心。",
+    "No field differs from the case as received. Nothing was sent.": "内容与受理时相同，未报送任何更正。",
+    "Write why the resident withdraws the application. Nothing was sent.": "请填写群众撤回申请的原因。未报送。",
+    # RECONCILED_OUTCOMES (sync/messages.py): what the hub decided, as the page says it
+    "the hub kept the version it already had": "县中心保留了已有的版本",
+    "the hub took the version this point sent": "县中心采用了本服务点报送的版本",
+    "the hub merged the two versions field by field": "县中心已逐项合并两个版本",
+    "the two applications were merged into one; both receipts stay valid for pickup":
+        "两份申请已合并为一件；凭任一张回执均可取件",
+    "the hub keeps both": "县中心两者都保留",
+    "accepted under the catalog version in force at intake": "按受理时的事项目录版本办理",
+    "the department asks the resident for materials (补正)": "审批部门要求群众补正材料",
+    "the hub rejected it": "县中心不予采纳",
+    "this point used an envelope number twice (restored from a backup?); it continues from a fresh one":
+        "本服务点重复使用了报送编号（可能从旧备份恢复），已改用新编号继续",
 }
 
 translator = Translator(ZH)
@@ -339,3 +369,10 @@ def install_filters(app: Flask) -> None:
     app.jinja_env.filters["status_label"] = lambda status: gettext(STATUS_LABELS.get(status, status))
     app.jinja_env.filters["decision_label"] = lambda decision: gettext(DECISION_LABELS.get(decision, decision))
     app.jinja_env.filters["level_label"] = lambda level: gettext(LEVEL_LABELS.get(level, level))
+    app.jinja_env.filters["outcome_label"] = outcome_label
+
+
+def outcome_label(outcome: str) -> str:
+    """What the hub decided on a conflict (a RECONCILED outcome), as a sentence in the page's language."""
+    text = gettext(RECONCILED_OUTCOMES.get(outcome, outcome))
+    return text[:1].upper() + text[1:]

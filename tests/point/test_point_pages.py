@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from hubside import GOOD_ID, rows, point  # noqa: F401  (fixture)
+
+from sync import Kind
+from sync.clock import utcnow
+from sync.messages import RECONCILED_OUTCOMES
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff
@@ -138,6 +143,56 @@ def test_pickup_pages(point, client):
     assert rows(point.data_dir, Case)[0].status == "collected"
 
 
+def test_case_page_corrects_withdraws_and_shows_the_hubs_word(point, client):
+    client.post("/cases/new?item=T-001", data=intake_form(client))
+    (case,) = rows(point.data_dir, Case)
+    page_url, amend_url = f"/cases/{case.id}", f"/cases/{case.id}/amend"
+    page = client.get(page_url + "?lang=zh").get_data(as_text=True)
+    assert 'id="amend-link"' in page and 'id="withdraw-form"' in page and "撤回申请" in page
+    assert 'id="hub-decision"' not in page, "no word from the hub yet"
+
+    # The correction page starts from the case's values; a bad value is marked and nothing is queued.
+    assert 'id="field_household_size" name="field_household_size" value="4"' in client.get(amend_url).get_data(
+        as_text=True)
+    values = {"field_category": "普通居民", "field_household_size": "4", "field_expected_date": "2026-06-01"}
+    assert client.post(amend_url, data={**values, "field_household_size": "5"}).status_code == 400, "CSRF"
+    bad = client.post(amend_url, data={**values, "csrf_token": csrf(client, amend_url), "field_household_size": "四"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="error-field_household_size"' in text and "须为数字" in text
+    assert 'value="四"' in text, "what staff typed stays in the form"
+    same = client.post(amend_url + "?lang=en", data={**values, "csrf_token": csrf(client, amend_url)})
+    assert same.status_code == 422 and "No field differs from the case as received" in same.get_data(as_text=True)
+    assert [row.kind for row in rows(point.data_dir, Outbox)] == [Kind.SUBMIT]
+    done = client.post(amend_url + "?lang=zh", data={**values, "csrf_token": csrf(client, amend_url),
+                                                     "field_household_size": "5"}, follow_redirects=True)
+    assert "更正已排队报送县中心" in done.get_data(as_text=True)
+    amendment = rows(point.data_dir, Outbox)[-1]
+    assert amendment.kind == Kind.AMEND and point.open_outbox(amendment)["form"] == {"household_size": "5"}
+
+    # The hub's word on a conflict, in the page's language; its default words are not repeated as the reason.
+    word = {"conflict_id": str(uuid.uuid4()), "conflict_type": "same_field", "case_id": case.id,
+            "outcome": "take_left", "note": "以群众提交的原件为准", "version": 3, "at": utcnow().isoformat()}
+    point.apply(point.seal(Kind.RECONCILED, word))
+    page = client.get(page_url + "?lang=zh").get_data(as_text=True)
+    assert "县中心对冲突的处理结果" in page and "县中心保留了已有的版本" in page
+    assert re.search(r'id="hub-note">以群众提交的原件为准<', page)
+    point.apply(point.seal(Kind.RECONCILED, {**word, "outcome": "merge_cases",
+                                             "note": RECONCILED_OUTCOMES["merge_cases"]}))
+    english = client.get(page_url + "?lang=en").get_data(as_text=True)
+    assert "The two applications were merged into one" in english and 'id="hub-note"' not in english
+
+    # Withdrawal needs a reason; once sent, the page offers no more changes.
+    token = csrf(client, page_url)
+    empty = client.post(f"/cases/{case.id}/withdraw?lang=zh", data={"csrf_token": token, "reason": " "},
+                        follow_redirects=True)
+    assert "请填写群众撤回申请的原因" in empty.get_data(as_text=True) and len(rows(point.data_dir, Outbox)) == 2
+    client.post(f"/cases/{case.id}/withdraw", data={"csrf_token": token, "reason": "群众不再需要"})
+    withdrawal = rows(point.data_dir, Outbox)[-1]
+    assert withdrawal.kind == Kind.WITHDRAW and point.open_outbox(withdrawal)["reason"] == "群众不再需要"
+    page = client.get(page_url).get_data(as_text=True)
+    assert 'id="withdraw-form"' not in page and 'id="amend-link"' not in page
+
+
 def test_sync_page_reports_the_hub_down_in_plain_words(point, client):
     token = csrf(client, "/sync")
     response = client.post("/sync/now", data={"csrf_token": token}, follow_redirects=True)
@@ -165,4 +220,7 @@ def test_every_page_text_has_a_chinese_translation():
 
     messages.update(PICKUP_MESSAGES.values())
     messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values()])
+    from pointkit.desk import CHANGE_MESSAGES
+
+    messages.update([*CHANGE_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])
     assert translator.missing(sorted(messages)) == []
