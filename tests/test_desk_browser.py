@@ -1,12 +1,11 @@
-"""Resolving a conflict from the desk in headless Chromium: queue → side by side → merge → the point hears it."""
+"""Resolving a conflict from the desk in headless Chromium: queue → side by side → merge → the point's case page
+says what the hub decided."""
 
 from __future__ import annotations
 
 import pytest
 from test_browser import browser, log_in, shot  # noqa: F401  (the module-scoped Chromium fixture)
-from test_reconcile import intake, parked, resident
-
-from cluster import wait_until
+from test_reconcile import intake, parked, resident, synced
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +28,10 @@ def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa
     page.click("button[value=merge_cases]")
     assert "已处理" in page.locator("#conflict-status").inner_text()
     shot(page, "desk-resolved")
-    note = wait_until(lambda: staff.get(f"/api/cases/{twin}").json()["hub_note"], timeout=60,
-                      what="the desk's outcome at the point")
-    assert note.startswith("merge_cases")
+    synced(staff)
+    assert staff.get(f"/api/cases/{twin}").json()["hub_note"].startswith("merge_cases")
+    log_in(page, point.url, "staff", point.logins["staff"])
+    page.goto(f"{point.url}/cases/{twin}")
+    assert "两份申请已合并为一件" in page.locator("#hub-decision").inner_text()
+    assert page.locator("#withdraw-form").count() == 1, "still open: the window may withdraw it"
+    shot(page, "point-case-merged")
