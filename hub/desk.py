@@ -159,7 +159,7 @@ def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff, id
     session.add(merged)
     record_event(session, kept.id, actor=staff.username, action="merged",
                  note=f"receipt {merged.receipt_no} merged into this case; it collects the same result")
-    issue_merged_results(session, kept, identity)
+    issue_merged_results(session, kept, [merged], identity)
 
 
 def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> None:

@@ -20,7 +20,7 @@ from sync.messages import SupplementRequest
 from .cases import record_event
 from .catalog import find_item
 from .db import utc_now
-from .models import Case, Point, ReviewTask, Staff, SupplementRound
+from .models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from .outbox import enqueue
 from .reconcile import open_conflicts
 from .routing import HUB_ACTOR
@@ -235,7 +235,7 @@ def _issue_result(
     log.info("case %s: result issued (%s)", case.id, decision)
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
                  note=f"{decision}; certificate {certificate_no}" if certificate_no else decision)
-    issue_merged_results(session, case, identity)
+    issue_merged_results(session, case, merged_cases(session, case), identity)
 
 
 def _sign_and_send(session: Session, case: Case, document: ResultDocument, identity: Identity) -> None:
@@ -249,8 +249,17 @@ def _sign_and_send(session: Session, case: Case, document: ResultDocument, ident
         enqueue(session, point=point, kind=Kind.RESULT, payload=signed, identity=identity, case_id=case.id)
 
 
-def issue_merged_results(session: Session, kept: Case, identity: Identity) -> None:
-    """Give every duplicate merged into ``kept`` the same result under its own case id, receipt and point.
+def merged_cases(session: Session, kept: Case) -> list[Case]:
+    """The duplicates an operator merged into ``kept``, found through their conflicts (an indexed lookup)."""
+    case_ids = session.exec(select(Conflict.case_id).where(Conflict.other_case_id == kept.id,
+                                                           Conflict.resolution == "merge_cases")).all()
+    return [case for case_id in case_ids
+            if case_id and (case := session.get(Case, case_id)) is not None and case.merged_into == kept.id]
+
+
+def issue_merged_results(session: Session, kept: Case, merged: list[Case], identity: Identity) -> None:
+    """Give each duplicate in ``merged`` (merged into ``kept``) the same result under its own case id,
+    receipt and point.
 
     A resident who applied at two windows holds two receipts; either one collects the result at the
     point that issued it. Cases that already hold their copy are skipped, so a merge made after the
@@ -259,7 +268,7 @@ def issue_merged_results(session: Session, kept: Case, identity: Identity) -> No
     if kept.result is None:
         return
     document = ResultDocument.model_validate(kept.result["document"])
-    for case in session.exec(select(Case).where(Case.merged_into == kept.id)).all():
+    for case in merged:
         if case.result is not None:
             continue
         _sign_and_send(session, case, document.model_copy(update={
