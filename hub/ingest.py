@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -105,9 +105,10 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         arrivals = _arrive(session, frames, keyring)
         session.commit()
         write_lock(session)
-        points: dict[uuid.UUID, Point | None] = {}
-        results = [arrival if isinstance(arrival, IngestResult) else _ingest_one(session, arrival, keyring, points)
+        batch = _Batch.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, _Arrival)])
+        results = [arrival if isinstance(arrival, IngestResult) else _ingest_one(session, arrival, keyring, batch)
                    for arrival in arrivals]
+        batch.note_contact(session)
         session.commit()
     except BaseException:
         session.rollback()
@@ -201,9 +202,63 @@ def _verify_sender(envelope: Envelope, keys: list[Ed25519PublicKey]) -> None:
 
 # -- under the lock: store and apply --------------------------------------------------------------------
 
-def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, points: dict) -> IngestResult:
+@dataclass
+class _Batch:
+    """What the batch's envelopes look up, read once for all of them under the write lock.
+
+    The sets say what *may* be stored already: what was stored before the batch, plus what the batch
+    itself stores (kept even when a savepoint rolls that back). An id outside them is surely new, so its
+    envelope skips the lookup; one inside is looked up as before. Nobody else writes while the lock is held.
+    """
+
+    points: dict[uuid.UUID, Point | None] = field(default_factory=dict)
+    envelope_ids: set[str] = field(default_factory=set)
+    seqs: set[tuple[uuid.UUID, int]] = field(default_factory=set)
+    case_ids: set[str] = field(default_factory=set)
+    contacted: set[uuid.UUID] = field(default_factory=set)
+
+    @classmethod
+    def under_lock(cls, session: Session, arrivals: list[_Arrival]) -> _Batch:
+        batch = cls()
+        ids = [arrival.envelope_id for arrival in arrivals]
+        submitted = [str(arrival.payload.get("case_id")) for arrival in arrivals
+                     if arrival.envelope.header.kind == Kind.SUBMIT and isinstance(arrival.payload, dict)]
+        seqs: dict[uuid.UUID, list[int]] = {}
+        for arrival in arrivals:
+            seqs.setdefault(arrival.envelope.header.sender_id, []).append(arrival.envelope.header.seq)
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start:start + LOOKUP_CHUNK]
+            batch.envelope_ids.update(session.exec(select(RawEnvelope.envelope_id).where(
+                RawEnvelope.envelope_id.in_(chunk))).all())  # type: ignore[attr-defined]
+        for start in range(0, len(submitted), LOOKUP_CHUNK):
+            chunk = submitted[start:start + LOOKUP_CHUNK]
+            batch.case_ids.update(session.exec(select(Case.id).where(Case.id.in_(chunk))).all())  # type: ignore
+        for point_id, numbers in seqs.items():
+            for start in range(0, len(numbers), LOOKUP_CHUNK):
+                chunk = numbers[start:start + LOOKUP_CHUNK]
+                batch.seqs.update(session.exec(select(RawEnvelope.point_id, RawEnvelope.seq).where(
+                    RawEnvelope.point_id == point_id, RawEnvelope.seq.in_(chunk))).all())  # type: ignore
+        return batch
+
+    def stored(self, raw: RawEnvelope) -> None:
+        self.envelope_ids.add(raw.envelope_id)
+        self.seqs.add((raw.point_id, raw.seq))
+        self.contacted.add(raw.point_id)
+
+    def note_contact(self, session: Session) -> None:
+        """Each point that had envelopes stored was heard from now (one update per point, not per envelope)."""
+        now = utc_now()
+        for point_id in self.contacted:
+            point = self.points.get(point_id)
+            if point is not None:
+                point.last_contact = now
+                session.add(point)
+
+
+def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, batch: _Batch) -> IngestResult:
     envelope, envelope_id = arrival.envelope, arrival.envelope_id
     sender = envelope.header.sender_id
+    points = batch.points
     if sender not in points:
         # Read again under the lock: revoked or rotated since the checks above?
         points[sender] = session.get(Point, sender, populate_existing=True)
@@ -222,7 +277,7 @@ def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, points: d
                             f"the hub does not accept {envelope.header.kind.name} envelopes from points yet")
     savepoint = session.begin_nested()
     try:
-        result, raw = _store_and_apply(session, arrival, point, keyring)
+        result, raw = _store_and_apply(session, arrival, point, keyring, batch)
         if raw is None or result.status != "rejected":
             savepoint.commit()  # flushes what it did: a failing row fails here, and is parked too
             return result
@@ -230,44 +285,46 @@ def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, points: d
         savepoint.rollback()
         # The type only: the message of a failed apply may quote the payload (a resident's data).
         log.error("applying envelope %s failed (%s); parked", envelope_id, type(exc).__name__)
-        _keep(session, envelope, point, "parked", "apply_failed")
+        _keep(session, envelope, point, "parked", "apply_failed", batch)
         return IngestResult(envelope_id, "accepted", "parked", "stored; an operator will apply it")
     # A refused payload: undo whatever it half-applied; its raw bytes stay, marked rejected.
     savepoint.rollback()
-    raw = _keep(session, envelope, point, "rejected", result.reason)
+    raw = _keep(session, envelope, point, "rejected", result.reason, batch)
     if raw.outcome == "conflict":
         _fork(session, raw, point, keyring.current, result.status, result.reason, result.message)
     return result
 
 
-def _store_and_apply(session: Session, arrival: _Arrival, point: Point,
-                     keyring: Keyring) -> tuple[IngestResult, RawEnvelope | None]:
+def _store_and_apply(session: Session, arrival: _Arrival, point: Point, keyring: Keyring,
+                     batch: _Batch) -> tuple[IngestResult, RawEnvelope | None]:
     """Answer an envelope; the stored row comes back too when it was applied (None for a known envelope)."""
     envelope, envelope_id, seq = arrival.envelope, arrival.envelope_id, arrival.envelope.header.seq
-    # One look finds both an earlier copy of this envelope and the first envelope with its (point, seq).
-    stored = session.exec(select(RawEnvelope).where(
-        (RawEnvelope.envelope_id == envelope_id) | ((RawEnvelope.point_id == point.id) & (RawEnvelope.seq == seq)))
-        .order_by(RawEnvelope.received_at)).all()
+    stored: list[RawEnvelope] = []
+    if envelope_id in batch.envelope_ids or (point.id, seq) in batch.seqs:
+        # One look finds both an earlier copy of this envelope and the first envelope with its (point, seq).
+        stored = list(session.exec(select(RawEnvelope).where(
+            (RawEnvelope.envelope_id == envelope_id) | ((RawEnvelope.point_id == point.id) & (RawEnvelope.seq == seq)))
+            .order_by(RawEnvelope.received_at)).all())
     known = next((row for row in stored if row.envelope_id == envelope_id), None)
     if known is not None and known.point_id == point.id and (known.outcome == "received"
                                                              or known.reason == FORK_UNAPPLIED):
         # Stored and never applied (by a hub from before one-transaction ingest, killed between its two
         # commits): apply it now rather than answer "duplicate" for something never applied.
-        return _apply_stored(session, arrival, known, point, keyring), known
+        return _apply_stored(session, arrival, known, point, keyring, batch), known
     if known is not None:
         return _answer_known(known, point), None
     # The first copy of (point, seq) is the one a second copy is compared with (a fork is parked beside it).
     same_seq = next((row for row in stored if row.point_id == point.id), None)
     if same_seq is None:
-        raw = _store_raw(session, envelope, point, "received")
+        raw = _store_raw(session, envelope, point, "received", batch=batch)
     elif _same_content(same_seq, arrival, keyring):
         return IngestResult(envelope_id, "duplicate", "", f"sequence {seq} already received"), None
     else:
         # A fork (a point restored from an old backup): keep both copies; the second is applied like any
         # other envelope (a case received after the restore is a real case), and the fork is parked.
-        raw = _store_raw(session, envelope, point, "conflict", reason=FORK_UNAPPLIED)
+        raw = _store_raw(session, envelope, point, "conflict", reason=FORK_UNAPPLIED, batch=batch)
         log.warning("point %s reused seq %s with different content; parked as conflict", point.id, seq)
-    return _apply_stored(session, arrival, raw, point, keyring), raw
+    return _apply_stored(session, arrival, raw, point, keyring, batch), raw
 
 
 def _first_with_seq(session: Session, point: Point, seq: int) -> RawEnvelope | None:
@@ -285,13 +342,14 @@ def _same_content(stored: RawEnvelope, arrival: _Arrival, keyring: Keyring) -> b
         return False
 
 
-def _keep(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str) -> RawEnvelope:
+def _keep(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str,
+          batch: _Batch) -> RawEnvelope:
     """After a rolled-back apply: keep the envelope's bytes with ``outcome`` (a fork's copy as a conflict,
     outside the one-per-(point, seq) index)."""
     raw = session.exec(select(RawEnvelope).where(RawEnvelope.envelope_id == str(envelope.header.envelope_id))).first()
     if raw is None:
         forked = _first_with_seq(session, point, envelope.header.seq) is not None
-        return _store_raw(session, envelope, point, "conflict" if forked else outcome, reason=reason)
+        return _store_raw(session, envelope, point, "conflict" if forked else outcome, reason=reason, batch=batch)
     raw.outcome, raw.reason = "conflict" if raw.reason == FORK_UNAPPLIED else outcome, reason
     session.add(raw)
     return raw
@@ -308,23 +366,25 @@ def _answer_known(known: RawEnvelope, point: Point) -> IngestResult:
     return IngestResult(known.envelope_id, "duplicate", "", "already received")
 
 
-def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str = "") -> RawEnvelope:
-    """Add the envelope's bytes to the session (they commit with the batch; the next query flushes them)."""
+def _store_raw(session: Session, envelope: Envelope, point: Point, outcome: str, reason: str = "",
+               batch: _Batch | None = None) -> RawEnvelope:
+    """Add the envelope's bytes to the session (they commit with the batch; the next flush writes them)."""
     header = envelope.header
     raw = RawEnvelope(
         envelope_id=str(header.envelope_id), point_id=point.id, seq=header.seq, kind=int(header.kind),
         header=envelope.header_bytes, ciphertext=envelope.ciphertext, signature=envelope.signature,
         sender_clock_ms=header.sender_clock_ms, outcome=outcome, reason=reason,
     )
-    point.last_contact = utc_now()
-    session.add_all([raw, point])
+    session.add(raw)
+    if batch is not None:
+        batch.stored(raw)
     return raw
 
 
 def _apply_stored(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
-                  keyring: Keyring) -> IngestResult:
+                  keyring: Keyring, batch: _Batch) -> IngestResult:
     """Apply a stored envelope and mark its row with the outcome (a rejection is undone by the caller)."""
-    status, reason, message, case_id = _apply(session, arrival, raw, point, keyring)
+    status, reason, message, case_id = _apply(session, arrival, raw, point, keyring, batch)
     if status == "rejected":
         return IngestResult(raw.envelope_id, status, reason, message)
     forked = raw.reason == FORK_UNAPPLIED
@@ -337,7 +397,7 @@ def _apply_stored(session: Session, arrival: _Arrival, raw: RawEnvelope, point: 
 
 
 def _apply(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
-           keyring: Keyring) -> tuple[str, str, str, str | None]:
+           keyring: Keyring, batch: _Batch) -> tuple[str, str, str, str | None]:
     """Apply the payload; return (status, reason, message, case id). A refusal comes back as "rejected"."""
     intent = None
     identity = keyring.current
@@ -348,7 +408,7 @@ def _apply(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
             return (*_apply_point_keys(session, payload, point), None)
         intent = POINT_INTENTS[kind].model_validate(payload)
         if isinstance(intent, SubmitCase):
-            status, reason, message = _apply_submit(session, intent, point, identity, raw)
+            status, reason, message = _apply_submit(session, intent, point, identity, raw, batch)
         elif isinstance(intent, CaseCollected):
             status, reason, message = _apply_collected(session, intent, point)
         elif isinstance(intent, SupplementCase):
@@ -401,13 +461,16 @@ def _apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -
 
 
 def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity,
-                  raw: RawEnvelope) -> tuple[str, str, str]:
+                  raw: RawEnvelope, batch: _Batch) -> tuple[str, str, str]:
     try:
         uuid.UUID(intent.case_id)
     except ValueError:
         raise Refusal("invalid_payload", "case_id is not a UUID") from None
-    with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
-        existing = session.get(Case, intent.case_id)
+    existing = None
+    if intent.case_id in batch.case_ids:
+        with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
+            existing = session.get(Case, intent.case_id)
+    batch.case_ids.add(intent.case_id)
     if existing is not None:
         if existing.point_id == point.id:
             return "duplicate", "case_exists", "this case was already received"
