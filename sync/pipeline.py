@@ -19,6 +19,9 @@ import httpx
 
 MAX_HEAD = 64 * 1024
 MAX_ANSWER_BODY = 1024 * 1024
+# httpx's defaults the hub never reads (they would cost ~100 bytes a chunk on a slow link), and the framing
+# headers written here.
+SKIPPED_HEADERS = ("content-length", "transfer-encoding", "connection", "accept", "accept-encoding", "user-agent")
 
 
 class PipelineError(ConnectionError):
@@ -71,7 +74,7 @@ class Pipeline:
         body = request.read()
         lines = [f"{request.method} {request.url.raw_path.decode('ascii')} HTTP/1.1"]
         for name, value in request.headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+            if name.lower() not in SKIPPED_HEADERS:
                 lines.append(f"{name}: {value}")
         lines.append(f"Content-Length: {len(body)}")
         try:

@@ -36,8 +36,10 @@ MIN_PIECE = 8 * 1024
 MAX_PIECE = 256 * 1024
 # What one chunk costs beyond its bytes: the signed request head up, the answer down.
 PIECE_OVERHEAD = 700
-# Bytes in flight beyond one chunk: about a round trip's worth on a village link (256 kbit/s x 600 ms).
-WINDOW_EXTRA = 20 * 1024
+# Bytes in flight beyond one chunk. The link idles unless a chunk is queued while the answers travel: a round
+# trip's worth (19 KB at 256 kbit/s x 600 ms) plus the hub's fsync per chunk, on a loaded hub more than once
+# over. Queued bytes a cut drops cost wire bytes but no air time; an idle link costs time.
+WINDOW_EXTRA = 48 * 1024
 CONNECT_TIMEOUT_S = 30.0
 
 
@@ -55,6 +57,14 @@ class PieceSizer:
         self.since_drop += sent
         if self.between_drops is None or self.since_drop > 4 * self.between_drops:
             self.size = min(self.size * 2, self.maximum)  # a steady link (again): fewer, larger chunks
+
+    def window(self, extra: int) -> int:
+        """Bytes to keep in flight: a chunk and ``extra`` more (two chunks at least), so the link never waits
+        for an answer; at most half of what gets through between drops more, as a drop loses what is in
+        flight (a link cut after so many bytes would otherwise barely move)."""
+        if self.between_drops is not None:
+            extra = min(extra, int(self.between_drops / 2))
+        return max(2 * self.size, self.size + extra)
 
     def dropped(self) -> None:
         seen = float(self.since_drop)
@@ -172,9 +182,7 @@ class StreamingUploader:
         cursor = sending.acked if sending else 0
         while True:
             stop = should_stop is not None and should_stop()
-            # In flight: a chunk and about a round trip's worth more (two chunks at least, so the link never
-            # waits for an answer), and no more: whatever is in flight when the link drops is lost.
-            window = max(2 * self.sizer.size, self.sizer.size + self.window_extra)
+            window = self.sizer.window(self.window_extra)
             while sending is not None and not stop:
                 if sending.refusal is not None or cursor >= sending.total:
                     sending = queue.popleft() if queue else None

@@ -36,7 +36,7 @@ from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
 from sync import HubRefused, HubUnreachable
 from sync.attachments import decrypt_attachment, sealed_size
-from sync.streaming import MIN_PIECE, PIECE_OVERHEAD, Outgoing, PieceSizer, StreamingUploader
+from sync.streaming import MIN_PIECE, PIECE_OVERHEAD, WINDOW_EXTRA, Outgoing, PieceSizer, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
 hub_pkg = pytest.importorskip("hub")
@@ -331,6 +331,19 @@ def test_the_streamed_chunk_size_follows_the_drops():
     for _ in range(20):
         sizer.dropped()
     assert sizer.size == MIN_PIECE
+
+
+def test_the_stream_keeps_a_round_trip_in_flight_unless_the_link_drops_sooner():
+    sizer = PieceSizer(size=16 * 1024)
+    assert sizer.window(WINDOW_EXTRA) == 16 * 1024 + WINDOW_EXTRA, "the link never waits for an answer"
+    sizer.acked(WINDOW_EXTRA * 4)
+    sizer.dropped()
+    assert sizer.window(WINDOW_EXTRA) == sizer.size + WINDOW_EXTRA
+    for _ in range(8):
+        sizer.acked(WINDOW_EXTRA // 4)
+        sizer.dropped()
+    assert sizer.window(WINDOW_EXTRA) < sizer.size + WINDOW_EXTRA // 2, "a drop loses what is in flight"
+    assert sizer.window(WINDOW_EXTRA) >= 2 * sizer.size
 
 
 def test_the_chunk_size_grows_on_quick_successes_and_shrinks_on_failures():
