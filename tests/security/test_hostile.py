@@ -3,6 +3,7 @@ nothing already accepted changes, and the hub writes one log line about it."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import sqlite3
 import uuid
@@ -18,6 +19,16 @@ from sync.signing import sign_request
 
 VILLAGE = "泗城镇平兰村便民服务站"
 OTHER = "泗城镇林凤村便民服务站"
+
+
+_residents = itertools.count()
+
+
+def next_resident_id() -> str:
+    """A resident of her own for every case: one resident applying twice for an item is a duplicate (a conflict)."""
+    n = next(_residents)
+    first17 = f"45102719{50 + n // 1000 % 50:02d}0101{n % 1000:03d}"
+    return first17 + check_character(first17)
 
 
 class Point:
@@ -39,8 +50,7 @@ class Point:
         payload = {
             "case_id": str(uuid7()), "receipt_no": f"20261129-HOSTILE-{self.seq:04d}", "item_code": "451000-YB-001",
             "catalog_version": 1,
-            "applicant": {"name": name, "id_number": "45102719800101234" + check_character("45102719800101234"),
-                          "phone": "13807761234"},
+            "applicant": {"name": name, "id_number": next_resident_id(), "phone": "13807761234"},
             "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"],
             "received_at": utcnow().isoformat(), "staff": "staff", **overrides,
         }
