@@ -3,9 +3,10 @@
 Export writes every queued (unacknowledged) envelope and every scan the hub
 does not hold whole (its sealed file, as stored), signed as this point, with
 this point's pull cursor so the hub learns which of its messages arrived.
-Nothing changes locally: an envelope stays queued and a scan waiting until
-the hub's answer comes back, by a hub bundle's ``acks`` and ``scan_acks`` or
-online, and whichever comes first settles it (the other is a duplicate).
+An envelope stays queued and a scan waiting until the hub's answer comes
+back, by a hub bundle's ``acks`` and ``scan_acks`` or online, and whichever
+comes first settles it (the other is a duplicate); a carried scan is marked,
+so an online upload first asks the hub what it already holds.
 
 Import verifies the hub bundle whole with the trusted hub keys, applies its
 messages and moves the pull cursor in one transaction (forward only, and
@@ -21,6 +22,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from sync.bundle import MAX_ITEMS, BundleError, read_bundle, write_bundle
+from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
 from . import audit, db
@@ -86,6 +88,11 @@ def export_bundle(data_dir: str | Path, path: str | Path) -> BundleExport:
         scans, scans_left = _waiting_scans(data_dir, session, MAX_ITEMS - size - 8 * (len(rows) + 2))
         write_bundle(path, [row.envelope for row in rows], signer=identity.sign_key, sender_id=state.point_id,
                      recipient=state.hub_fingerprint, cursor=state.pull_cursor, scans=scans)
+        now = utcnow()
+        for scan_id, _ in scans:
+            carried = session.get(ScanFile, scan_id)
+            carried.bundled_at = now
+            session.add(carried)
         audit.record(session, audit.SYSTEM_ACTOR, "bundle_exported", state.point_id, envelopes=len(rows),
                      cursor=state.pull_cursor, scans=len(scans))
         return BundleExport(len(rows), size + sum(len(sealed) for _, sealed in scans), state.pull_cursor,

@@ -198,6 +198,8 @@ class ScanFile(PointTable, table=True):
     created_at: datetime
     uploaded_at: datetime | None = None
     removed_at: datetime | None = None
+    # Set when a USB bundle carried the scan: the hub may hold it whole already, so ask before streaming it.
+    bundled_at: datetime | None = None
 
 
 # An unfinished intake saved at the window, to resume when the resident comes back; deleted once received.

@@ -227,8 +227,10 @@ def _outgoing(data_dir: Path, client: HubClient, row: ScanFile) -> Outgoing | st
     except OSError:
         return f"the sealed file of scan {row.scan_id} is missing; attach it again"
     # The grant lets a township carry the scan (a village's sync address may be its township's). A scan last
-    # seen whole but still waiting was held by the township: ask where it stands.
-    return Outgoing(row.scan_id, sealed, acked=row.hub_offset, known=row.hub_offset < len(sealed),
+    # seen whole but still waiting was held by the township, and one a USB bundle carried may be at the hub
+    # already: ask where those stand before sending a byte.
+    known = row.hub_offset < len(sealed) and row.bundled_at is None
+    return Outgoing(row.scan_id, sealed, acked=row.hub_offset, known=known,
                     grant=make_scan_grant(row.scan_id, str(client.point_id), sealed, client.identity.sign_key))
 
 
