@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -161,11 +162,17 @@ def _check(session: Session, frame: bytes, senders: dict) -> _Arrival | IngestRe
 def _settled(session: Session, envelope_ids: list[str]) -> set[str]:
     """The ids among ``envelope_ids`` stored and answered for already (nothing left to apply)."""
     settled: set[str] = set()
-    for start in range(0, len(envelope_ids), LOOKUP_CHUNK):
+    for chunk in _chunks(envelope_ids):
         settled.update(session.exec(select(RawEnvelope.envelope_id).where(
-            RawEnvelope.envelope_id.in_(envelope_ids[start:start + LOOKUP_CHUNK]),  # type: ignore[attr-defined]
+            RawEnvelope.envelope_id.in_(chunk),  # type: ignore[attr-defined]
             RawEnvelope.outcome != "received", RawEnvelope.reason != FORK_UNAPPLIED)).all())
     return settled
+
+
+def _chunks(values: list) -> Iterator[list]:
+    """``values`` in lists of at most LOOKUP_CHUNK (one IN (...) query each)."""
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start:start + LOOKUP_CHUNK]
 
 
 def _peek_id(frame: bytes) -> str:
@@ -206,15 +213,17 @@ def _verify_sender(envelope: Envelope, keys: list[Ed25519PublicKey]) -> None:
 class _Batch:
     """What the batch's envelopes look up, read once for all of them under the write lock.
 
-    The sets say what *may* be stored already: what was stored before the batch, plus what the batch
-    itself stores (kept even when a savepoint rolls that back). An id outside them is surely new, so its
-    envelope skips the lookup; one inside is looked up as before. Nobody else writes while the lock is held.
+    The envelope sets say what *may* be stored already: what was stored before the batch, plus what the
+    batch itself stores (kept even when a savepoint rolls that back). An id outside them is surely new, so
+    its envelope skips the lookup; one inside is looked up as before. ``new_case_ids`` are the SUBMITs' case
+    ids (of payloads opened before the lock) that no case has: the first SUBMIT of each skips its lookup.
+    Nobody else writes while the lock is held.
     """
 
     points: dict[uuid.UUID, Point | None] = field(default_factory=dict)
     envelope_ids: set[str] = field(default_factory=set)
     seqs: set[tuple[uuid.UUID, int]] = field(default_factory=set)
-    case_ids: set[str] = field(default_factory=set)
+    new_case_ids: set[str] = field(default_factory=set)
     contacted: set[uuid.UUID] = field(default_factory=set)
 
     @classmethod
@@ -226,16 +235,14 @@ class _Batch:
         seqs: dict[uuid.UUID, list[int]] = {}
         for arrival in arrivals:
             seqs.setdefault(arrival.envelope.header.sender_id, []).append(arrival.envelope.header.seq)
-        for start in range(0, len(ids), LOOKUP_CHUNK):
-            chunk = ids[start:start + LOOKUP_CHUNK]
+        for chunk in _chunks(ids):
             batch.envelope_ids.update(session.exec(select(RawEnvelope.envelope_id).where(
                 RawEnvelope.envelope_id.in_(chunk))).all())  # type: ignore[attr-defined]
-        for start in range(0, len(submitted), LOOKUP_CHUNK):
-            chunk = submitted[start:start + LOOKUP_CHUNK]
-            batch.case_ids.update(session.exec(select(Case.id).where(Case.id.in_(chunk))).all())  # type: ignore
+        for chunk in _chunks(submitted):
+            found = set(session.exec(select(Case.id).where(Case.id.in_(chunk))).all())  # type: ignore[attr-defined]
+            batch.new_case_ids.update(set(chunk) - found)
         for point_id, numbers in seqs.items():
-            for start in range(0, len(numbers), LOOKUP_CHUNK):
-                chunk = numbers[start:start + LOOKUP_CHUNK]
+            for chunk in _chunks(numbers):
                 batch.seqs.update(session.exec(select(RawEnvelope.point_id, RawEnvelope.seq).where(
                     RawEnvelope.point_id == point_id, RawEnvelope.seq.in_(chunk))).all())  # type: ignore
         return batch
@@ -467,10 +474,11 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     except ValueError:
         raise Refusal("invalid_payload", "case_id is not a UUID") from None
     existing = None
-    if intent.case_id in batch.case_ids:
+    if intent.case_id in batch.new_case_ids:
+        batch.new_case_ids.discard(intent.case_id)  # a second SUBMIT of it in the batch looks it up
+    else:
         with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
             existing = session.get(Case, intent.case_id)
-    batch.case_ids.add(intent.case_id)
     if existing is not None:
         if existing.point_id == point.id:
             return "duplicate", "case_exists", "this case was already received"
