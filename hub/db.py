@@ -26,9 +26,11 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from sync.clock import utcnow
+from sync.migrate import SchemaError
 
 DATABASE_FILE = "hub.db"
 DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
+DATABASE_MARKER = "database-kind"
 SQLITE_BUSY_TIMEOUT_S = 30
 # A transaction-scoped PostgreSQL advisory lock under any fixed key: the hub's one write lock.
 _PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=0x706B6175)
@@ -40,6 +42,13 @@ _MEMO = "pointkit_transaction_memo"
 def database_url(data_dir: Path, url: str | None = None) -> str:
     """The hub's database: ``url`` if given, else POINTKIT_HUB_DATABASE_URL, else SQLite in the data directory."""
     return url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{Path(data_dir) / DATABASE_FILE}"
+
+
+def database_kind(data_dir: Path) -> str | None:
+    """The kind of database outside the data directory ``init`` made this hub's tables in (never the URL: it
+    may hold a password), so a command run without the URL refuses instead of starting an empty SQLite hub."""
+    marker = Path(data_dir) / DATABASE_MARKER
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
 
 
 def is_sqlite(url: str) -> bool:
@@ -134,6 +143,11 @@ def init_db(engine: Engine, data_dir: Path | None = None) -> None:
     """
     from .migrate import MIGRATIONS, upgrade_advice
 
+    elsewhere = database_kind(data_dir) if data_dir is not None else None
+    if elsewhere and engine.dialect.name == "sqlite" and engine.url.database and \
+            Path(engine.url.database).resolve() == (Path(data_dir) / DATABASE_FILE).resolve():
+        raise SchemaError(f"this hub's tables are in a {elsewhere} database outside {data_dir}: give its "
+                          f"--database-url or set {DATABASE_URL_ENV}")
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(_PG_WRITE_LOCK)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, inspect, make_url
 from sqlmodel import SQLModel, select
 
 from .accounts import create_staff
-from .db import DATABASE_FILE, database_url, init_db, is_sqlite, make_engine, session_scope
+from .db import DATABASE_FILE, DATABASE_MARKER, database_url, init_db, is_sqlite, make_engine, session_scope
 from .keys import ensure_keys, has_identity
 from .models import HubKey
 
@@ -67,6 +67,8 @@ def initialize(data_dir: Path, *, admin_user: str = "admin", admin_password: str
             (data_dir / name).unlink(missing_ok=True)
         raise
     engine.dispose()
+    if url != f"sqlite:///{data_dir / DATABASE_FILE}":  # tables outside the data directory
+        (data_dir / DATABASE_MARKER).write_text(make_url(url).get_backend_name() + "\n", encoding="utf-8")
     secret_key(data_dir)
     return Initialized(data_dir, keyring.fingerprint, admin_user, password, generated)
 

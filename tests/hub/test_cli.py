@@ -118,4 +118,9 @@ def test_database_url_puts_the_tables_there_and_a_second_hub_cannot_take_them(tm
 
     second = run("init", "--data", str(tmp_path / "other"), "--database-url", url)
     assert second.returncode == 1 and "already holds a hub" in second.stderr, second.stderr
+    # Without the URL the data directory refuses rather than start an empty SQLite hub beside the real one.
+    for args in (("audit", "verify"), ("users", "list")):
+        forgot = run(*args, "--data", str(data))
+        assert forgot.returncode == 1 and "--database-url" in forgot.stderr, forgot.stderr
+        assert not (data / "hub.db").exists()
     assert run("audit", "verify", "--data", str(data), "--database-url", url).returncode == 0
