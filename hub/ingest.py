@@ -41,7 +41,7 @@ from .models import Case, Point, Rating, RawEnvelope
 from .outbox import note_protocol, send_status
 from .points import point_verifiers, record_point_keys
 from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork, resident_key
-from .review import receive_supplement
+from .review import merged_cases, receive_supplement
 from .routing import route_case
 from .scans import ScanError, expect_scans
 
@@ -417,7 +417,7 @@ def _apply(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
         if isinstance(intent, SubmitCase):
             status, reason, message = _apply_submit(session, intent, point, identity, raw, batch)
         elif isinstance(intent, CaseCollected):
-            status, reason, message = _apply_collected(session, intent, point)
+            status, reason, message = _apply_collected(session, intent, point, identity)
         elif isinstance(intent, SupplementCase):
             status, reason, message = _apply_supplement(session, intent, point)
         elif isinstance(intent, RateCase):
@@ -560,7 +560,8 @@ def _apply_rating(session: Session, intent: RateCase, point: Point) -> tuple[str
     return "accepted", "", "rating recorded"
 
 
-def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> tuple[str, str, str]:
+def _apply_collected(session: Session, intent: CaseCollected, point: Point,
+                     identity: Identity) -> tuple[str, str, str]:
     case = _own_case(session, intent.case_id, point)
     if case.result is None:
         raise Refusal("no_result", "the hub has issued no result for this case yet")
@@ -571,4 +572,22 @@ def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> t
     log.info("case %s closed: result collected at point %s", case.id, point.id)
     record_event(session, case.id, actor=point.name, action="closed",
                  note=f"result collected at the point by {intent.staff}")
+    _close_merged_copies(session, case, point, identity)
     return "accepted", "", "case closed"
+
+
+def _close_merged_copies(session: Session, collected: Case, point: Point, identity: Identity) -> None:
+    """Merged duplicates share one result: once either receipt collects it, the other copies close and
+    their points are told, so the resident cannot collect it twice."""
+    kept = session.get(Case, collected.merged_into) if collected.merged_into else collected
+    copies = [kept, *merged_cases(session, kept)] if kept is not None else []
+    for other in copies:
+        if other.id == collected.id or other.status == "closed":
+            continue
+        other.status, other.closed_at = "closed", utc_now()
+        session.add(other)
+        record_event(session, other.id, actor=point.name, action="collected_elsewhere",
+                     note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})")
+        other_point = session.get(Point, other.point_id)
+        if other_point is not None:
+            send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}", identity)

@@ -34,7 +34,7 @@ _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input"
                   "nothing_missing": 409}
 _SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
-                  "pickup_locked": 423}
+                  "pickup_locked": 423, "collected_elsewhere": 409}
 
 
 def intake_error_body(exc: IntakeError) -> dict:

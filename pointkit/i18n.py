@@ -17,6 +17,7 @@ STATUS_LABELS = {
     "supplemented": "Materials supplemented, back with the department",
     "result_ready": "Result ready",
     "collected": "Collected (closed)",
+    "collected_elsewhere": "Collected at another service point (closed)",
 }
 DECISION_LABELS = {"approved": "Approved", "rejected": "Rejected"}
 LEVEL_LABELS = {"county": "county service centre", "township": "township service centre",
@@ -134,6 +135,9 @@ ZH = {
     "Sent, awaiting confirmation": "已发送，待确认",
     "Result ready": "结果已到",
     "Collected (closed)": "已领取（办结）",
+    "Collected at another service point (closed)": "已在其他服务点领取（办结）",
+    "The resident already collected this result at another service point (the county merged her two applications).":
+        "申请人已在其他服务点领取该结果（县级中心已将其两份申请合并）。",
     "Approved": "准予",
     "Rejected": "不予",
     "county service centre": "县政务服务中心",

@@ -116,6 +116,9 @@ def apply_status(session: Session, payload: dict) -> Case:
     if case.status in ("queued", "sent"):
         # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
         case.status = "acked"
+    if update.status == "collected_elsewhere" and case.status == "result_ready":
+        # A duplicate merged at the hub: the resident collected the one result with her other receipt.
+        case.status = "collected_elsewhere"
     session.add(case)
     audit.record(session, audit.HUB_ACTOR, "status_applied", case.id, hub_status=case.hub_status,
                  status=case.status, previous_status=previous)

@@ -101,6 +101,8 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
         raise PickupError("not_found", "no case with this receipt number")
     if case.status == "collected":
         raise PickupError("not_ready", "this result was already collected")
+    if case.status == "collected_elsewhere":
+        raise PickupError("collected_elsewhere", "this result was already collected at another service point")
     if case.status != "result_ready":
         raise PickupError("not_ready", "the result for this case has not arrived yet")
     unlocks_at = pickup_locked_until(case)

@@ -232,6 +232,7 @@ RATING_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfie
 PICKUP_MESSAGES = {
     "not_found": "No case has this receipt number. Check the number on the receipt.",
     "not_ready": "The result for this case is not ready (or was already collected).",
+    "collected_elsewhere": "The resident already collected this result at another service point (the county merged her two applications).",
     "wrong_pickup_code": "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.",
     "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
     "pickup_locked": "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.",

@@ -168,8 +168,12 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     assert collected.status_code == 200, collected.text
     document = collected.json()["result"]["document"]
     assert (document["receipt_no"], document["certificate_no"]) == (twin_receipt["receipt_no"], "YB-2")
-    # Point A (restored meanwhile: it pulls again) holds the same result under the kept receipt.
-    wait_until(lambda: staff_a.get(f"/api/cases/{first}").json()["status"] == "result_ready", timeout=60,
-               what="the kept case's result at point A")
+    # Point A (restored meanwhile: it pulls again) held the same result under the kept receipt; once B's receipt
+    # collected it, the hub closes both copies and A's copy cannot be collected a second time.
     wait_until(lambda: operator.get(f"/api/cases/{twin}").json()["status"] == "closed", timeout=60,
                what="the hub to close the merged case collected at point B")
+    assert operator.get(f"/api/cases/{first}").json()["status"] == "closed"
+    wait_until(lambda: staff_a.get(f"/api/cases/{first}").json()["status"] == "collected_elsewhere", timeout=60,
+               what="point A to hear the result was collected at point B")
+    twice = staff_a.post(f"/api/cases/{first}/pickup", json={"pickup_code": "000000", "id_last4": resident(1)[-4:]})
+    assert twice.status_code == 409 and twice.json()["reason"] == "collected_elsewhere", twice.text
