@@ -135,6 +135,9 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
         # A chunk sent again after a cut took its answer: the part the hub holds (the same bytes) is skipped.
         offset, chunk = offset + held, chunk[held:]
         if not chunk:
+            # The hub may have stopped between storing the last byte and checking the whole scan: do it now.
+            if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+                _complete(session, data_dir, row, granted)
             return row
         append_durably(path, offset, chunk)
         moved = session.exec(update(CaseScan).where(CaseScan.scan_id == row.scan_id, CaseScan.received == offset)
@@ -146,19 +149,25 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
                             offset=row.received)
         session.commit()
         session.refresh(row)
-        if row.received == row.total and granted is not None and _file_sha256(path) != granted:
-            # Relayed bytes that are not the ones the point sealed: start over rather than record a mismatch.
-            log.warning("scan %s relayed for point %s differs from the granted file; starting it over",
-                        row.scan_id, row.point_id)
-            row.received = 0
-            session.add(row)
-            session.commit()
-            path.unlink(missing_ok=True)
-            raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
-                            "get it from the point again and send it from the start")
         if row.received == row.total:
-            _finish(session, data_dir, row)
+            _complete(session, data_dir, row, granted)
     return row
+
+
+def _complete(session: Session, data_dir: str | Path, row: CaseScan, granted: str | None) -> None:
+    """Every byte is here: check a relayed scan against its grant, then the whole scan against its case."""
+    path = scan_path(data_dir, row.scan_id)
+    if granted is not None and _file_sha256(path) != granted:
+        # Relayed bytes that are not the ones the point sealed: start over rather than record a mismatch.
+        log.warning("scan %s relayed for point %s differs from the granted file; starting it over",
+                    row.scan_id, row.point_id)
+        row.received = 0
+        session.add(row)
+        session.commit()
+        path.unlink(missing_ok=True)
+        raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
+                        "get it from the point again and send it from the start")
+    _finish(session, data_dir, row)
 
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:
