@@ -24,7 +24,8 @@ from .audit import verify_audit
 from .catalog import CatalogError, export_catalog, import_catalog, version_document
 from .catalogdiff import diff_documents
 from .catalogfiles import read_catalog
-from .db import DATABASE_FILE, DATABASE_URL_ENV, database_url, init_db, iso, make_engine, session_scope
+from .db import (DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, init_db, is_sqlite, iso,
+                 make_engine, session_scope)
 from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
 from .migrate import upgrade as upgrade_database
@@ -447,9 +448,11 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
     # Not _engine: a database still on an older schema is backed up before its upgrade.
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory")
-    if not database_url(data_dir).startswith("sqlite"):
-        raise click.ClickException("this hub's database is PostgreSQL: back it up with pg_dump and copy the data "
-                                   "directory's keys, as docs/deploy.md describes")
+    # The marker init leaves: without --database-url, database_url() names the data directory's SQLite file.
+    if not is_sqlite(database_url(data_dir)) or database_kind(data_dir):
+        raise click.ClickException("this hub's tables are not in its data directory: back them up with the "
+                                   "database's own tools (pg_dump) and copy the data directory's keys, as "
+                                   "docs/deploy.md describes")
     backup_command(data_dir, DATABASE_FILE, file, passphrase_file, kind="hub")
 
 
