@@ -30,6 +30,15 @@ _HEAD = "audit_head"  # (id, entry_hash) of the chain's last entry, in transacti
 def append_audit(session: Session, *, actor: str, action: str, subject: str = "",
                  detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction (never personal data in ``detail``)."""
+    entry = AuditEntry(**next_audit_row(session, actor=actor, action=action, subject=subject, detail=detail))
+    session.add(entry)
+    return entry
+
+
+def next_audit_row(session: Session, *, actor: str, action: str, subject: str = "",
+                   detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The chain's next entry as a row for the caller to insert in this transaction (the bulk path of ingest
+    inserts many at once); the next call links to it."""
     write_lock(session)
     memo = transaction_memo(session)
     head = memo.get(_HEAD)
@@ -37,20 +46,24 @@ def append_audit(session: Session, *, actor: str, action: str, subject: str = ""
         last = session.exec(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc())
                             .limit(1)).first()
         head = tuple(last) if last else (0, GENESIS)
-    entry = AuditEntry(id=head[0] + 1, at=utc_now(), actor=actor[:128], action=action[:32], subject=subject[:128],
-                       detail=dict(detail or {}), prev_hash=head[1], entry_hash="")
-    entry.entry_hash = chain_hash(entry.prev_hash, hashed_fields(entry))
-    session.add(entry)
+    row = {"id": head[0] + 1, "at": utc_now(), "actor": actor[:128], "action": action[:32],
+           "subject": subject[:128], "detail": dict(detail or {}), "prev_hash": head[1]}
+    row["entry_hash"] = chain_hash(row["prev_hash"], _hashed(row))
     # Under the write lock no one else appends until this transaction ends: the next append links to this
     # entry without reading it back, and the rows go out together at the next flush.
-    memo[_HEAD] = (entry.id, entry.entry_hash)
-    return entry
+    memo[_HEAD] = (row["id"], row["entry_hash"])
+    return row
 
 
 def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     """What an entry's hash covers (the id too, so renumbering rows breaks the chain)."""
-    return {"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "action": entry.action,
-            "subject": entry.subject, "detail": entry.detail}
+    return _hashed({"id": entry.id, "at": entry.at, "actor": entry.actor, "action": entry.action,
+                    "subject": entry.subject, "detail": entry.detail})
+
+
+def _hashed(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "at": iso(row["at"]), "actor": row["actor"], "action": row["action"],
+            "subject": row["subject"], "detail": row["detail"]}
 
 
 @dataclass(frozen=True)

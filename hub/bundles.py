@@ -34,7 +34,7 @@ from .db import utc_now
 from .ingest import ingest_envelopes
 from .keys import Keyring
 from .models import CaseScan, HubKey, OutMessage, Point, RawEnvelope
-from .outbox import mark_delivered
+from .outbox import mark_delivered, seal_pending
 from .points import find_point, point_verifiers
 from .scans import store_bundled_scan
 
@@ -125,6 +125,7 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
     messages = session.exec(select(OutMessage).where(OutMessage.point_id == point.id,
                                                      OutMessage.delivered_at.is_(None))  # type: ignore[union-attr]
                             .order_by(OutMessage.seq)).all()
+    seal_pending(session, messages, keyring)
     acks = point_acks(session, point)
     cursor = messages[-1].seq if messages else 0
     write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,

@@ -33,17 +33,18 @@ from sync.envelope import Header
 from sync.messages import POINT_INTENTS, AmendCase, RateCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
 
+from .bulk import ACCEPTED, BulkRun, PlainCase
 from .cases import record_event
-from .catalog import find_item
+from .catalog import current_version_number, find_item
 from .db import as_utc, reads_only, utc_now, write_lock
 from .keys import Keyring
-from .models import Case, Point, Rating, RawEnvelope
-from .outbox import note_protocol, send_status
+from .models import Case, CaseScan, Point, Rating, RawEnvelope
+from .outbox import note_protocol, readable, send_status
 from .points import point_verifiers, record_point_keys
 from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork, resident_key
 from .review import merged_cases, receive_supplement
 from .routing import route_case
-from .scans import ScanError, expect_scans
+from .scans import ScanError, expect_scans, expected_scan
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         session.commit()
         write_lock(session)
         batch = _Batch.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, _Arrival)])
-        results = [arrival if isinstance(arrival, IngestResult) else _ingest_one(session, arrival, keyring, batch)
-                   for arrival in arrivals]
+        results = _answer_all(session, arrivals, keyring, batch)
         batch.note_contact(session)
         session.commit()
     except BaseException:
@@ -117,6 +117,83 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
     for result in results:
         log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
     return [asdict(result) for result in results]
+
+
+def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyring: Keyring,
+                batch: _Batch) -> list[IngestResult]:
+    """Apply the arrivals in order: runs of plain new cases in bulk (hub/bulk.py), the rest one by one."""
+    results: list[IngestResult] = []
+    run = BulkRun(session, keyring.current)
+    positions: list[int] = []  # where each case of the run answers in ``results``
+
+    def write_run() -> None:
+        redo = run.write()
+        for position, plain in zip(positions, redo):
+            arrival = next(a for a in arrivals if isinstance(a, _Arrival) and a.envelope is plain.envelope)
+            results[position] = _ingest_one(session, arrival, keyring, batch)
+        positions.clear()
+
+    for arrival in arrivals:
+        if isinstance(arrival, IngestResult):
+            results.append(arrival)
+            continue
+        plain = _plain_case(session, arrival, batch)
+        if plain is not None:
+            batch.took(plain)
+            run.add(plain)
+            positions.append(len(results))
+            results.append(IngestResult(arrival.envelope_id, "accepted", "", ACCEPTED))
+            continue
+        write_run()  # what came before is in place when this one is applied
+        results.append(_ingest_one(session, arrival, keyring, batch))
+        batch.took_submit(arrival)
+    write_run()
+    return results
+
+
+def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> PlainCase | None:
+    """``arrival`` as a plain new case, when the batch lookups show nothing about it needs a closer look:
+    a SUBMIT from an active point, verified under its current key, in a protocol version it was known to
+    speak; a new envelope id and (point, seq); a valid payload with a new case id, a resident no stored or
+    earlier case names, new scan ids, under the current catalog version (no drift to note) and an item the
+    hub routes. Anything else (None) goes the per-envelope way."""
+    header = arrival.envelope.header
+    if header.kind != Kind.SUBMIT or not isinstance(arrival.payload, dict):
+        return None
+    point = batch.point(session, header.sender_id)
+    if (point is None or point.status != "active" or arrival.verified_under != point.fingerprint
+            or header.version > point.protocol or not readable(point, Kind.STATUS)
+            or arrival.envelope_id in batch.envelope_ids or (point.id, header.seq) in batch.seqs):
+        return None
+    try:
+        intent = SubmitCase.model_validate(arrival.payload)
+        uuid.UUID(intent.case_id)
+        scans = [expected_scan(scan, intent.case_id, point.id) for scan in intent.scans]
+    except (ValueError, ScanError):  # pydantic's ValidationError is a ValueError
+        return None
+    key = resident_key(intent.applicant.id_number)
+    scan_ids = {scan["scan_id"] for scan in scans}
+    if (intent.case_id not in batch.new_case_ids or key in batch.resident_keys or len(scan_ids) < len(scans)
+            or not scan_ids.isdisjoint(batch.scan_ids)):
+        return None
+    latest = current_version_number(session)
+    if latest is None or intent.catalog_version < latest:
+        return None
+    item = find_item(session, intent.item_code)
+    if item is None:
+        return None
+    return PlainCase(arrival.envelope, point, intent, item, key, scans)
+
+
+def _submitted(payload: Any) -> tuple[str | None, list[str]]:
+    """The resident key and the scan ids a SUBMIT's payload names, as far as it is readable."""
+    if not isinstance(payload, dict):
+        return None, []
+    applicant = payload.get("applicant")
+    number = applicant.get("id_number") if isinstance(applicant, dict) else None
+    scans = payload.get("scans")
+    ids = [str(scan.get("scan_id")) for scan in scans if isinstance(scan, dict)] if isinstance(scans, list) else []
+    return (resident_key(number) if isinstance(number, str) else None), ids
 
 
 # -- without the lock: parse, verify, open --------------------------------------------------------------
@@ -225,6 +302,9 @@ class _Batch:
     seqs: set[tuple[uuid.UUID, int]] = field(default_factory=set)
     new_case_ids: set[str] = field(default_factory=set)
     contacted: set[uuid.UUID] = field(default_factory=set)
+    # Residents and scans some case may name already (stored ones, and the batch's own SUBMITs so far).
+    resident_keys: set[str] = field(default_factory=set)
+    scan_ids: set[str] = field(default_factory=set)
 
     @classmethod
     def under_lock(cls, session: Session, arrivals: list[_Arrival]) -> _Batch:
@@ -245,7 +325,41 @@ class _Batch:
             for chunk in _chunks(numbers):
                 batch.seqs.update(session.exec(select(RawEnvelope.point_id, RawEnvelope.seq).where(
                     RawEnvelope.point_id == point_id, RawEnvelope.seq.in_(chunk))).all())  # type: ignore
+        named = [_submitted(arrival.payload) for arrival in arrivals if arrival.envelope.header.kind == Kind.SUBMIT]
+        residents = [key for key, _ in named if key]
+        scan_ids = [scan_id for _, ids in named for scan_id in ids]
+        for chunk in _chunks(residents):
+            batch.resident_keys.update(session.exec(select(Case.resident_key).where(
+                Case.resident_key.in_(chunk))).all())  # type: ignore[union-attr]
+        for chunk in _chunks(scan_ids):
+            batch.scan_ids.update(session.exec(select(CaseScan.scan_id).where(
+                CaseScan.scan_id.in_(chunk))).all())  # type: ignore[attr-defined]
         return batch
+
+    def point(self, session: Session, point_id: uuid.UUID) -> Point | None:
+        """The sender as it stands under the lock (revoked or rotated since the checks before it?)."""
+        if point_id not in self.points:
+            self.points[point_id] = session.get(Point, point_id, populate_existing=True)
+        return self.points[point_id]
+
+    def took(self, plain: PlainCase) -> None:
+        """A plain case goes in: nothing after it in the batch may take what it takes."""
+        header = plain.envelope.header
+        self.envelope_ids.add(str(header.envelope_id))
+        self.seqs.add((plain.point.id, header.seq))
+        self.contacted.add(plain.point.id)
+        self.new_case_ids.discard(plain.intent.case_id)
+        self.resident_keys.add(plain.resident_key)
+        self.scan_ids.update(scan["scan_id"] for scan in plain.scans)
+
+    def took_submit(self, arrival: _Arrival) -> None:
+        """After a SUBMIT went the per-envelope way, whatever became of it: its resident and scans may be
+        taken now."""
+        if arrival.envelope.header.kind == Kind.SUBMIT:
+            key, scan_ids = _submitted(arrival.payload)
+            if key:
+                self.resident_keys.add(key)
+            self.scan_ids.update(scan_ids)
 
     def stored(self, raw: RawEnvelope) -> None:
         self.envelope_ids.add(raw.envelope_id)
@@ -264,12 +378,7 @@ class _Batch:
 
 def _ingest_one(session: Session, arrival: _Arrival, keyring: Keyring, batch: _Batch) -> IngestResult:
     envelope, envelope_id = arrival.envelope, arrival.envelope_id
-    sender = envelope.header.sender_id
-    points = batch.points
-    if sender not in points:
-        # Read again under the lock: revoked or rotated since the checks above?
-        points[sender] = session.get(Point, sender, populate_existing=True)
-    point = points[sender]
+    point = batch.point(session, envelope.header.sender_id)
     refusal = _point_refusal(envelope_id, point)
     if refusal is not None:
         return refusal

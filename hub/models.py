@@ -233,7 +233,8 @@ class CaseEvent(SQLModel, table=True):
     note: str = Field(default="", max_length=2000)
 
 
-# A sealed hub → point message; its per-point seq is the point's pull cursor.
+# A hub → point message; its per-point seq is the point's pull cursor. It is queued as ``payload`` with the
+# hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/outbox.py).
 class OutMessage(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("point_id", "seq"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -241,7 +242,9 @@ class OutMessage(SQLModel, table=True):
     seq: int
     kind: int
     case_id: str | None = Field(default=None, max_length=36)
-    envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    envelope: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    signer: int | None = None
     created_at: datetime = Field(default_factory=utc_now)
     delivered_at: datetime | None = None
 

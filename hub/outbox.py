@@ -1,15 +1,25 @@
-"""Hub → point messages: sealed to the point, numbered per point, pulled by cursor.
+"""Hub → point messages: numbered per point, sealed to the point when they leave, pulled by cursor.
 
 Each point has its own sequence 1, 2, 3, …; the point pulls "everything after
 N" and a pull with ``after=N`` proves it holds everything up to N, which is
 when the hub marks those messages (and their results) delivered.
+
+A message is queued as its payload with the hub key generation that signs it
+and sealed the first time it leaves (a pull, a relay's pull, a USB bundle),
+to the point's newest key, signed by that generation. Queueing costs no
+crypto, which keeps it off the ingest path (one status message per case),
+and a point that rotated its keys meanwhile gets its messages sealed to the
+new ones. A sealed envelope is stored and sent again byte for byte.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, func, select
 
 from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
@@ -18,7 +28,8 @@ from sync.framing import take_within
 
 from .cases import record_event
 from .db import transaction_memo, utc_now, write_lock
-from .models import Case, HeldMessage, OutMessage, Point
+from .keys import Keyring
+from .models import Case, HeldMessage, HubKey, OutMessage, Point
 from .points import point_keys
 from .routing import HUB_ACTOR
 
@@ -30,30 +41,73 @@ def enqueue(
     session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
     case_id: str | None = None,
 ) -> OutMessage | None:
-    """Seal ``payload`` to the point's newest key under its next sequence number, signed by ``identity``,
-    in the protocol version the point speaks. A kind that version cannot read is held (None) until the
-    point upgrades: sent now it would be refused and lost."""
+    """Queue ``payload`` for the point under its next sequence number, to be signed by ``identity`` and sealed
+    when it leaves. A kind the point's protocol version cannot read is held (None) until the point upgrades:
+    sent now it would be refused and lost."""
     write_lock(session)
-    version = min(point.protocol, PROTOCOL_VERSION)
-    if version < 2 and kind in PROTOCOL_2_KINDS:
+    if not readable(point, kind):
         session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))
         if case_id:
             record_event(session, case_id, actor=HUB_ACTOR, action="held_for_upgrade",
                          note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2")
         session.flush()
         return None
-    memo = transaction_memo(session)
-    last = memo.get(("out_seq", point.id))
-    if last is None:
-        last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point.id)).one() or 0
-    seq = memo[("out_seq", point.id)] = last + 1
-    envelope = seal_envelope(
-        kind=kind, payload=payload, sender_id=HUB_SENDER_ID, seq=seq,
-        sender_key=identity.sign_key, recipient_key=point_keys(point).sealer(), version=version,
-    )
-    message = OutMessage(point_id=point.id, seq=seq, kind=int(kind), case_id=case_id, envelope=envelope.to_bytes())
+    message = OutMessage(point_id=point.id, seq=next_seq(session, point.id), kind=int(kind), case_id=case_id,
+                         payload=payload, signer=signer_generation(session, identity))
     session.add(message)
     return message
+
+
+def readable(point: Point, kind: Kind) -> bool:
+    """Can the protocol version ``point`` speaks read messages of ``kind``?"""
+    return min(point.protocol, PROTOCOL_VERSION) >= 2 or kind not in PROTOCOL_2_KINDS
+
+
+def next_seq(session: Session, point_id: uuid.UUID) -> int:
+    """The point's next message number (the caller holds the write lock; remembered for the transaction)."""
+    memo = transaction_memo(session)
+    last = memo.get(("out_seq", point_id))
+    if last is None:
+        last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point_id)).one() or 0
+    memo[("out_seq", point_id)] = last + 1
+    return last + 1
+
+
+def signer_generation(session: Session, identity: Identity) -> int | None:
+    """The hub key generation of ``identity`` (None: not one of the hub's; the current one signs then)."""
+    memo = transaction_memo(session)
+    key = ("signer", identity.fingerprint)
+    if key not in memo:
+        memo[key] = session.exec(select(HubKey.generation).where(HubKey.fingerprint == identity.fingerprint)).first()
+    return memo[key]
+
+
+def seal_pending(session: Session, messages: Sequence[OutMessage], keyring: Keyring) -> None:
+    """Seal the messages among ``messages`` that have not left yet and store their envelopes.
+
+    Each is sealed to its point's newest key in the protocol version the point speaks, signed by the
+    generation that queued it (the current one if that key was purged since). Two hub processes sealing one
+    message at once store only the first envelope; the other reads it back, so a message is sent one way.
+    """
+    points: dict[uuid.UUID, Point | None] = {}
+    for message in messages:
+        if message.envelope is not None:
+            continue
+        if message.point_id not in points:
+            points[message.point_id] = session.get(Point, message.point_id)
+        point = points[message.point_id]
+        signer = keyring.held.get(message.signer, keyring.current) if message.signer else keyring.current
+        envelope = seal_envelope(
+            kind=Kind(message.kind), payload=message.payload, sender_id=HUB_SENDER_ID, seq=message.seq,
+            sender_key=signer.sign_key, recipient_key=point_keys(point).sealer(),
+            version=min(point.protocol, PROTOCOL_VERSION),
+        ).to_bytes()
+        stored = session.execute(update(OutMessage).where(OutMessage.id == message.id,
+                                                          OutMessage.envelope.is_(None))  # type: ignore[union-attr]
+                                 .values(envelope=envelope)).rowcount
+        if not stored:
+            envelope = session.exec(select(OutMessage.envelope).where(OutMessage.id == message.id)).one()
+        set_committed_value(message, "envelope", envelope)
 
 
 def note_protocol(session: Session, point: Point, protocol: int, identity: Identity) -> None:
@@ -78,20 +132,24 @@ def release_held(session: Session, point: Point, identity: Identity) -> int:
 
 def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:
     """Tell the point its case moved (routed, needs attention, …)."""
-    update = StatusUpdate(case_id=case.id, status=status, at=utcnow(), note=note)
-    enqueue(session, point=point, kind=Kind.STATUS, payload=update.model_dump(mode="json"),
+    enqueue(session, point=point, kind=Kind.STATUS, payload=status_payload(case.id, status, note),
             identity=identity, case_id=case.id)
 
 
+def status_payload(case_id: str, status: str, note: str) -> dict[str, Any]:
+    return StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note).model_dump(mode="json")
+
+
 def messages_after(
-    session: Session, point_id: uuid.UUID, after: int, *,
+    session: Session, point_id: uuid.UUID, after: int, *, keyring: Keyring,
     max_messages: int = PULL_MAX_MESSAGES, max_bytes: int = PULL_MAX_BYTES,
 ) -> list[OutMessage]:
-    """Messages with seq > ``after`` in order, up to a count and (after the first) a size cap."""
+    """Messages with seq > ``after`` in order, sealed, up to a count and (after the first) a size cap."""
     rows = session.exec(
         select(OutMessage).where(OutMessage.point_id == point_id, OutMessage.seq > after)
         .order_by(OutMessage.seq).limit(max_messages)
     ).all()
+    seal_pending(session, rows, keyring)
     return take_within(rows, max_bytes, lambda row: len(row.envelope))
 
 

@@ -31,7 +31,7 @@ from sync.web import api_error, pull_answer
 from .audit import append_audit
 from .db import get_session
 from .enrollment import EnrollmentError
-from .keys import current_identity
+from .keys import current_identity, current_keyring
 from .models import Point
 from .outbox import mark_delivered, messages_after
 from .points import find_point, point_verifiers
@@ -111,6 +111,6 @@ def get_relay_pull():
     db = get_session()
     if delivered:
         mark_delivered(db, village, delivered)
-    messages = messages_after(db, village.id, after)
+    messages = messages_after(db, village.id, after, keyring=current_keyring())
     db.commit()
     return pull_answer(messages, after)

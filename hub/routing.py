@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+from typing import Any
+
 from sqlmodel import Session
 
 from sync.catalog import ServiceItem
@@ -21,20 +25,27 @@ HUB_ACTOR = "hub"
 
 def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTask]:
     """Create the review tasks for ``case`` and set its due date on the hub's working-day clock."""
-    tasks = []
-    for index, department in enumerate(item.departments):
-        staged = item.route == "staged"
-        tasks.append(ReviewTask(
-            case_id=case.id, department_code=department, stage=index + 1 if staged else 1,
-            status="open" if not staged or index == 0 else "waiting",
-        ))
+    tasks = [ReviewTask(**row) for row in planned_tasks(case.id, item)]
     session.add_all(tasks)
     # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
     point = session.get(Point, case.point_id)
     set_deadlines(case, item, point.clock_offset_ms if point else 0)
     case.status = "routed"
     session.add(case)
-    opened = ", ".join(task.department_code for task in tasks if task.status == "open")
-    record_event(session, case.id, actor=HUB_ACTOR, action="routed",
-                 note=f"{item.route} route; open for {opened}; due {case.due_date.isoformat()}")
+    record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date))
     return tasks
+
+
+def planned_tasks(case_id: str, item: ServiceItem) -> list[dict[str, Any]]:
+    """The ReviewTask rows routing ``item`` makes, in department order (not stored yet)."""
+    staged = item.route == "staged"
+    return [{"id": uuid.uuid4(), "case_id": case_id, "department_code": department,
+             "stage": index + 1 if staged else 1, "status": "open" if not staged or index == 0 else "waiting",
+             "decided_by": "", "reason": "", "certificate_no": "", "decided_at": None, "result_fields": None}
+            for index, department in enumerate(item.departments)]
+
+
+def routed_note(item: ServiceItem, due_date: date | None) -> str:
+    """The timeline's line for a case just routed: the route, who decides first, the promised date."""
+    opened = item.departments if item.route != "staged" else item.departments[:1]
+    return f"{item.route} route; open for {', '.join(opened)}; due {due_date.isoformat() if due_date else ''}"

@@ -62,21 +62,28 @@ def _lock(scan_id: str) -> threading.Lock:
 def expect_scans(session: Session, case_id: str, point_id: uuid.UUID, scans: list[Scan]) -> None:
     """Record the scans a case lists, before any of their bytes arrive."""
     for scan in scans:
-        try:
-            scan_id = str(uuid.UUID(scan.scan_id))
-        except ValueError:
-            raise ScanError(422, "invalid_payload", "a scan_id is not a UUID") from None
-        if session.get(CaseScan, scan_id) is not None:
+        row = expected_scan(scan, case_id, point_id)
+        if session.get(CaseScan, row["scan_id"]) is not None:
             raise ScanError(409, "scan_id_taken", "another case already lists a scan with this id")
-        try:
-            key_ok = len(unb64(scan.key_b64)) == 32
-        except ValueError:
-            key_ok = False
-        if not key_ok:
-            raise ScanError(422, "invalid_payload", "a scan key is not 32 bytes of base64")
-        session.add(CaseScan(scan_id=scan_id, case_id=case_id, point_id=point_id, name=scan.name,
-                             material=scan.material, size=scan.size, sha256=scan.sha256, key_b64=scan.key_b64,
-                             total=sealed_size(scan.size)))
+        session.add(CaseScan(**row))
+
+
+def expected_scan(scan: Scan, case_id: str, point_id: uuid.UUID) -> dict[str, Any]:
+    """The CaseScan row of one scan a case lists (not yet stored), or ScanError when the listing is unusable."""
+    try:
+        scan_id = str(uuid.UUID(scan.scan_id))
+    except ValueError:
+        raise ScanError(422, "invalid_payload", "a scan_id is not a UUID") from None
+    try:
+        key_ok = len(unb64(scan.key_b64)) == 32
+    except ValueError:
+        key_ok = False
+    if not key_ok:
+        raise ScanError(422, "invalid_payload", "a scan key is not 32 bytes of base64")
+    return {"scan_id": scan_id, "case_id": case_id, "point_id": point_id, "name": scan.name,
+            "material": scan.material, "size": scan.size, "sha256": scan.sha256, "key_b64": scan.key_b64,
+            "total": sealed_size(scan.size), "received": 0, "status": IN_TRANSIT, "problem": "",
+            "created_at": utc_now(), "completed_at": None}
 
 
 def find_scan(session: Session, point_id: uuid.UUID, scan_id: str, *, grant: str = "") -> CaseScan:

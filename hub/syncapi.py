@@ -147,7 +147,7 @@ def get_pull():
     after = int(raw_after)
     db = get_session()
     mark_delivered(db, point, after)
-    messages = messages_after(db, point.id, after)
+    messages = messages_after(db, point.id, after, keyring=current_keyring())
     db.commit()
     return pull_answer(messages, after)
 

@@ -43,17 +43,27 @@ def intake_moment(case: Case, point_offset_ms: int) -> datetime:
 
     The case's own offset (measured when it was received) wins over the point's latest one.
     """
-    offset = case.clock_offset_ms if case.clock_offset_ms is not None else point_offset_ms
-    corrected = as_utc(case.received_at) + timedelta(milliseconds=offset)
-    return min(corrected, as_utc(case.hub_received_at))
+    return intake_on_hub_clock(case.received_at, case.clock_offset_ms, point_offset_ms, case.hub_received_at)
+
+
+def intake_on_hub_clock(received_at: datetime, case_offset_ms: int | None, point_offset_ms: int,
+                        hub_received_at: datetime) -> datetime:
+    """intake_moment of a case not built yet (the bulk path of ingest)."""
+    offset = case_offset_ms if case_offset_ms is not None else point_offset_ms
+    return min(as_utc(received_at) + timedelta(milliseconds=offset), as_utc(hub_received_at))
 
 
 def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int) -> None:
     """Promised and legal due dates, extended by the working days paused so far."""
+    case.due_date, case.legal_due_date = due_dates(county_date(intake_moment(case, point_offset_ms)), item,
+                                                   case.paused_days)
+
+
+def due_dates(start: date, item: ServiceItem, paused_days: int = 0) -> tuple[date, date]:
+    """(promised, legal) due dates of a case received on ``start`` after ``paused_days`` of 补正 pause."""
     calendar = default_calendar()
-    start = county_date(intake_moment(case, point_offset_ms))
-    case.due_date = calendar.add_working_days(start, item.promised_days + case.paused_days)
-    case.legal_due_date = calendar.add_working_days(start, item.legal_days + case.paused_days)
+    return (calendar.add_working_days(start, item.promised_days + paused_days),
+            calendar.add_working_days(start, item.legal_days + paused_days))
 
 
 def pause(case: Case, at: datetime) -> None:

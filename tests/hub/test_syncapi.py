@@ -6,8 +6,9 @@ import uuid
 
 import httpx
 import pytest
+from sqlmodel import select
 
-from hub.models import Point
+from hub.models import OutMessage, Point
 from sync import HubRefused, Identity, now_ms, sign_request, verify_document
 from sync.catalog import CatalogFile
 from sync.messages import CATALOG_DOCUMENT_TYPE
@@ -68,6 +69,20 @@ def test_pull_pages_by_cursor(hub):
     assert first.cursor == 3 and len(first.envelopes) == 3
     assert point.client.pull(2).cursor == 3 and len(point.client.pull(2).envelopes) == 1
     assert point.client.pull(3).envelopes == []
+
+
+def test_a_message_is_sealed_when_it_first_leaves_and_sent_the_same_way_after(hub):
+    point = hub.enroll_point()
+    case_id = point.push_case()
+    with hub.db() as session:
+        [queued] = session.exec(select(OutMessage)).all()
+    assert queued.envelope is None and queued.payload["case_id"] == case_id and queued.signer == 1
+    first = point.client.pull(0).envelopes
+    assert point.client.pull(0).envelopes == first, "sealed once, then sent byte for byte"
+    with hub.db() as session:
+        assert session.exec(select(OutMessage.envelope)).one() == first[0]
+    [(envelope, status)] = [point.open(data) for data in first]
+    assert envelope.header.seq == 1 and status["case_id"] == case_id and status["status"] == "routed"
 
 
 def test_catalog_is_the_signed_current_version(hub):
