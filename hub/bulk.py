@@ -16,7 +16,6 @@ way, which answers each on its own.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sync import Envelope, Identity, Kind, SubmitCase
+from sync import Envelope, Identity, Kind, SubmitCase, uuid7
 from sync.catalog import ServiceItem
 from sync.workdays import county_date
 
@@ -96,7 +95,7 @@ class BulkRun:
         signer = signer_generation(session, self.identity)
 
         def event(case_id: str, actor: str, action: str, note: str) -> None:
-            rows[CaseEvent].append({"id": uuid.uuid4(), "case_id": case_id, "at": now, "actor": actor[:128],
+            rows[CaseEvent].append({"id": uuid7(), "case_id": case_id, "at": now, "actor": actor[:128],
                                     "action": action, "note": note[:2000]})
             rows[AuditEntry].append(next_audit_row(session, actor=actor, action=action, subject=f"case:{case_id}",
                                                    detail={"note": note[:2000]}))
@@ -110,7 +109,7 @@ class BulkRun:
             due, legal_due = self._due_dates(county_date(intake_on_hub_clock(
                 received_at, intent.clock_offset_ms, point.clock_offset_ms, now)), item)
             rows[RawEnvelope].append({
-                "id": uuid.uuid4(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
+                "id": uuid7(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
                 "kind": int(header.kind), "header": plain.envelope.header_bytes,
                 "ciphertext": plain.envelope.ciphertext, "signature": plain.envelope.signature,
                 "sender_clock_ms": header.sender_clock_ms, "received_at": now, "outcome": "accepted", "reason": "",
@@ -130,7 +129,7 @@ class BulkRun:
             rows[ReviewTask].extend(planned_tasks(intent.case_id, item))
             event(intent.case_id, HUB_ACTOR, "routed", routed_note(item, due))
             rows[OutMessage].append({
-                "id": uuid.uuid4(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
+                "id": uuid7(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
                 "case_id": intent.case_id, "envelope": None, "signer": signer, "created_at": now,
                 "delivered_at": None,
                 "payload": status_payload(intent.case_id, "routed", "sent to " + ", ".join(item.departments))})

@@ -139,6 +139,7 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
             continue
         plain = _plain_case(session, arrival, batch)
         if plain is not None:
+            note_protocol(session, plain.point, arrival.envelope.header.version, keyring.current)
             batch.took(plain)
             run.add(plain)
             positions.append(len(results))
@@ -153,8 +154,7 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
 
 def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> PlainCase | None:
     """``arrival`` as a plain new case, when the batch lookups show nothing about it needs a closer look:
-    a SUBMIT from an active point, verified under its current key, in a protocol version it was known to
-    speak; a new envelope id and (point, seq); a valid payload with a new case id, a resident no stored or
+    a SUBMIT from an active point, verified under its current key; a new envelope id and (point, seq); a valid payload with a new case id, a resident no stored or
     earlier case names, new scan ids, under the current catalog version (no drift to note) and an item the
     hub routes. Anything else (None) goes the per-envelope way."""
     header = arrival.envelope.header
@@ -162,7 +162,7 @@ def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> PlainCase
         return None
     point = batch.point(session, header.sender_id)
     if (point is None or point.status != "active" or arrival.verified_under != point.fingerprint
-            or header.version > point.protocol or not readable(point, Kind.STATUS)
+            or not readable(point, Kind.STATUS)
             or arrival.envelope_id in batch.envelope_ids or (point.id, header.seq) in batch.seqs):
         return None
     try:

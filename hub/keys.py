@@ -16,6 +16,7 @@ only ``hub-*`` files: they become generation 1 on first start.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -75,7 +76,12 @@ class Keyring:
         return self.current.fingerprint
 
     def opening_keys(self) -> dict[bytes, OpeningKey]:
-        """key id -> private key over every held generation, for Envelope.open."""
+        """key id -> private key over every held generation, for Envelope.open (not to be changed)."""
+        return self._opening
+
+    @cached_property
+    def _opening(self) -> dict[bytes, OpeningKey]:
+        # Once per keyring, not per envelope: listing a generation's keys derives their public halves.
         opening: dict[bytes, OpeningKey] = {}
         for generation in sorted(self.held):
             opening.update(self.held[generation].opening_keys())

@@ -1,4 +1,8 @@
-"""The hub's tables. Datetimes are timezone-aware UTC (SQLModel refuses naive ones)."""
+"""The hub's tables. Datetimes are timezone-aware UTC (SQLModel refuses naive ones).
+
+Row ids the hub makes are UUIDv7: ordered by time, so new rows land at the end of each table's index
+instead of on a random page (a random id dirties one more page per row as the tables grow).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+from sync.clock import uuid7
 
 from .db import utc_now
 
@@ -23,7 +29,7 @@ def _json_column() -> Any:
 
 # A hub account: admin, operator or department reviewer.
 class Staff(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=16)
@@ -38,7 +44,7 @@ class Staff(SQLModel, table=True):
 
 # A bearer token for the JSON API; only its hash is stored.
 class ApiToken(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     staff_id: uuid.UUID = Field(foreign_key="staff.id", index=True)
     created_at: datetime = Field(default_factory=utc_now)
@@ -63,7 +69,7 @@ class CatalogVersion(SQLModel, table=True):
 # A service item as it stood in one catalog version.
 class CatalogItem(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("code", "version"),)
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     code: str = Field(max_length=64, index=True)
     version: int = Field(foreign_key="catalogversion.version")
     name_zh: str = Field(max_length=128)
@@ -75,7 +81,7 @@ class CatalogItem(SQLModel, table=True):
 
 # 基层窗口: an enrolled (or about to enrol) township or village point.
 class Point(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     name: str = Field(max_length=128, unique=True, index=True)
     level: str = Field(max_length=16)
     status: str = Field(default="pending", max_length=16)
@@ -96,7 +102,7 @@ class Point(SQLModel, table=True):
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
 class PointKey(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
     sign_public_key: str = Field(max_length=64)
     enc_public_key: str = Field(max_length=64)
@@ -115,7 +121,7 @@ class HubKey(SQLModel, table=True):
 
 # A one-time enrollment token bound to a point name and level; only its hash is stored.
 class EnrollmentToken(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     point_name: str = Field(max_length=128)
     level: str = Field(max_length=16)
@@ -131,7 +137,7 @@ class RawEnvelope(SQLModel, table=True):
         Index("ux_rawenvelope_point_seq", "point_id", "seq", unique=True,
               sqlite_where=text("outcome != 'conflict'"), postgresql_where=text("outcome != 'conflict'")),
     )
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     envelope_id: str = Field(max_length=36, unique=True, index=True)
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
     seq: int
@@ -183,7 +189,7 @@ class Case(SQLModel, table=True):
 
 # One department's part in deciding a case (single, joint or staged route).
 class ReviewTask(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
     department_code: str = Field(foreign_key="department.code", max_length=32, index=True)
     stage: int = 1
@@ -198,7 +204,7 @@ class ReviewTask(SQLModel, table=True):
 
 # A supplement request (补正) one department made, and when the resident answered it.
 class SupplementRound(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
     department_code: str = Field(foreign_key="department.code", max_length=32)
     materials: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -225,7 +231,7 @@ class Rating(SQLModel, table=True):
 
 # One line of a case's timeline.
 class CaseEvent(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
     at: datetime = Field(default_factory=utc_now)
     actor: str = Field(max_length=128)
@@ -237,7 +243,7 @@ class CaseEvent(SQLModel, table=True):
 # hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/outbox.py).
 class OutMessage(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("point_id", "seq"),)
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
     seq: int
     kind: int
@@ -252,7 +258,7 @@ class OutMessage(SQLModel, table=True):
 # A signed-request nonce already used by a point (replays are refused).
 class SeenNonce(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("point_id", "nonce"),)
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
     nonce: str = Field(max_length=64)
     seen_at: datetime = Field(default_factory=utc_now, index=True)
@@ -290,7 +296,7 @@ class CaseScan(SQLModel, table=True):
 
 # One applied change of a case's fields: which version it made, which fields, whose envelope.
 class CaseRevision(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
     version: int
     fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -302,7 +308,7 @@ class CaseRevision(SQLModel, table=True):
 
 # Something the hub parked for an operator on the conflict desk (or merged itself and listed).
 class Conflict(SQLModel, table=True):
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     kind: str = Field(max_length=24, index=True)
     status: str = Field(default="open", max_length=16, index=True)
     point_id: uuid.UUID = Field(foreign_key="point.id", index=True)

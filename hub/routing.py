@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
 from sqlmodel import Session
 
 from sync.catalog import ServiceItem
+from sync.clock import uuid7
 
 from .cases import record_event
 from .models import Case, Point, ReviewTask
@@ -39,7 +39,7 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
 def planned_tasks(case_id: str, item: ServiceItem) -> list[dict[str, Any]]:
     """The ReviewTask rows routing ``item`` makes, in department order (not stored yet)."""
     staged = item.route == "staged"
-    return [{"id": uuid.uuid4(), "case_id": case_id, "department_code": department,
+    return [{"id": uuid7(), "case_id": case_id, "department_code": department,
              "stage": index + 1 if staged else 1, "status": "open" if not staged or index == 0 else "waiting",
              "decided_by": "", "reason": "", "certificate_no": "", "decided_at": None, "result_fields": None}
             for index, department in enumerate(item.departments)]

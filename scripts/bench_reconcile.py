@@ -43,7 +43,7 @@ from hub.keys import load_keyring  # noqa: E402
 from hub.models import Case, Conflict, Staff  # noqa: E402
 from hub.reconcile import apply_fields  # noqa: E402
 from hub.review import decide  # noqa: E402
-from sync import Identity, Kind, RecipientKey, seal_envelope, sign_document, utcnow  # noqa: E402
+from sync import Identity, Kind, RecipientKey, seal_envelope, sign_document, utcnow, uuid7  # noqa: E402
 from sync.catalog import CatalogFile  # noqa: E402
 from sync.idnumber import check_character  # noqa: E402
 
@@ -95,7 +95,7 @@ class Residents:
 
 
 def submit(item: str, id_number: str, name: str, version: int) -> dict[str, Any]:
-    case_id = str(uuid.uuid4())
+    case_id = str(uuid7())  # as a point makes them (pointkit/intake.py)
     return {"case_id": case_id, "receipt_no": f"B-{case_id[:8]}", "item_code": item, "catalog_version": version,
             "applicant": {"name": name, "id_number": id_number, "phone": ""}, "form": {"insured_category": "普通居民"},
             "materials": ["id_card", "hukou"], "received_at": utcnow().isoformat(), "staff": "bench"}
