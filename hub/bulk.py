@@ -24,14 +24,15 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sync import Envelope, Identity, Kind, SubmitCase, uuid7
+from sync import Envelope, Kind, SubmitCase, uuid7
 from sync.catalog import ServiceItem
 from sync.workdays import county_date
 
 from .audit import next_audit_row
 from .db import as_utc, utc_now
+from .keys import Keyring
 from .models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
-from .outbox import next_seq, signer_generation, status_payload
+from .outbox import next_seq, status_payload
 from .routing import HUB_ACTOR, planned_tasks, routed_note
 from .timelimits import due_dates, intake_on_hub_clock
 
@@ -59,7 +60,7 @@ class BulkRun:
     """Plain cases waiting to be written together, in arrival order."""
 
     session: Session
-    identity: Identity
+    keyring: Keyring
     pending: list[PlainCase] = field(default_factory=list)
     _due: dict[tuple[date, str], tuple[date, date]] = field(default_factory=dict)
 
@@ -92,7 +93,7 @@ class BulkRun:
     def _rows(self, run: list[PlainCase]) -> dict[type, list[dict[str, Any]]]:
         session, now = self.session, utc_now()
         rows: dict[type, list[dict[str, Any]]] = {table: [] for table in _TABLES}
-        signer = signer_generation(session, self.identity)
+        signer = self.keyring.generation  # the current generation signs, as for any message queued now
 
         def event(case_id: str, actor: str, action: str, note: str) -> None:
             rows[CaseEvent].append({"id": uuid7(), "case_id": case_id, "at": now, "actor": actor[:128],

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
+from sqlalchemy import Select, bindparam
 from sqlmodel import Session, select
 
 from sync import CaseCollected, Envelope, EnvelopeError, Identity, Kind, SignatureError, SubmitCase
@@ -123,7 +123,7 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
                 batch: _Batch) -> list[IngestResult]:
     """Apply the arrivals in order: runs of plain new cases in bulk (hub/bulk.py), the rest one by one."""
     results: list[IngestResult] = []
-    run = BulkRun(session, keyring.current)
+    run = BulkRun(session, keyring)
     positions: list[int] = []  # where each case of the run answers in ``results``
 
     def write_run() -> None:
@@ -238,18 +238,30 @@ def _check(session: Session, frame: bytes, senders: dict) -> _Arrival | IngestRe
 
 def _settled(session: Session, envelope_ids: list[str]) -> set[str]:
     """The ids among ``envelope_ids`` stored and answered for already (nothing left to apply)."""
-    settled: set[str] = set()
-    for chunk in _chunks(envelope_ids):
-        settled.update(session.exec(select(RawEnvelope.envelope_id).where(
-            RawEnvelope.envelope_id.in_(chunk),  # type: ignore[attr-defined]
-            RawEnvelope.outcome != "received", RawEnvelope.reason != FORK_UNAPPLIED)).all())
-    return settled
+    return _found(session, _SETTLED, envelope_ids)
 
 
-def _chunks(values: list) -> Iterator[list]:
-    """``values`` in lists of at most LOOKUP_CHUNK (one IN (...) query each)."""
+def _found(session: Session, statement: Select, values: list, **criteria: Any) -> set:
+    """The rows ``statement`` finds for ``values`` (its expanding ``values`` parameter), LOOKUP_CHUNK at a time."""
+    found: set = set()
+    connection = session.connection()
     for start in range(0, len(values), LOOKUP_CHUNK):
-        yield values[start:start + LOOKUP_CHUNK]
+        result = connection.execute(statement, {"values": values[start:start + LOOKUP_CHUNK], **criteria})
+        found.update(result.scalars() if len(statement.selected_columns) == 1 else map(tuple, result))
+    return found
+
+
+# The batch lookups, built once (a statement built per batch costs more to prepare than to run).
+_VALUES = bindparam("values", expanding=True)
+_SETTLED = select(RawEnvelope.envelope_id).where(
+    RawEnvelope.envelope_id.in_(_VALUES),  # type: ignore[attr-defined]
+    RawEnvelope.outcome != "received", RawEnvelope.reason != FORK_UNAPPLIED)
+_STORED = select(RawEnvelope.envelope_id).where(RawEnvelope.envelope_id.in_(_VALUES))  # type: ignore[attr-defined]
+_SEQS_USED = select(RawEnvelope.point_id, RawEnvelope.seq).where(
+    RawEnvelope.point_id == bindparam("point_id"), RawEnvelope.seq.in_(_VALUES))  # type: ignore[attr-defined]
+_CASES = select(Case.id).where(Case.id.in_(_VALUES))  # type: ignore[attr-defined]
+_RESIDENTS = select(Case.resident_key).where(Case.resident_key.in_(_VALUES))  # type: ignore[union-attr]
+_SCANS = select(CaseScan.scan_id).where(CaseScan.scan_id.in_(_VALUES))  # type: ignore[attr-defined]
 
 
 def _peek_id(frame: bytes) -> str:
@@ -315,25 +327,13 @@ class _Batch:
         seqs: dict[uuid.UUID, list[int]] = {}
         for arrival in arrivals:
             seqs.setdefault(arrival.envelope.header.sender_id, []).append(arrival.envelope.header.seq)
-        for chunk in _chunks(ids):
-            batch.envelope_ids.update(session.exec(select(RawEnvelope.envelope_id).where(
-                RawEnvelope.envelope_id.in_(chunk))).all())  # type: ignore[attr-defined]
-        for chunk in _chunks(submitted):
-            found = set(session.exec(select(Case.id).where(Case.id.in_(chunk))).all())  # type: ignore[attr-defined]
-            batch.new_case_ids.update(set(chunk) - found)
+        batch.envelope_ids = _found(session, _STORED, ids)
+        batch.new_case_ids = set(submitted) - _found(session, _CASES, submitted)
         for point_id, numbers in seqs.items():
-            for chunk in _chunks(numbers):
-                batch.seqs.update(session.exec(select(RawEnvelope.point_id, RawEnvelope.seq).where(
-                    RawEnvelope.point_id == point_id, RawEnvelope.seq.in_(chunk))).all())  # type: ignore
+            batch.seqs.update(_found(session, _SEQS_USED, numbers, point_id=point_id))
         named = [_submitted(arrival.payload) for arrival in arrivals if arrival.envelope.header.kind == Kind.SUBMIT]
-        residents = [key for key, _ in named if key]
-        scan_ids = [scan_id for _, ids in named for scan_id in ids]
-        for chunk in _chunks(residents):
-            batch.resident_keys.update(session.exec(select(Case.resident_key).where(
-                Case.resident_key.in_(chunk))).all())  # type: ignore[union-attr]
-        for chunk in _chunks(scan_ids):
-            batch.scan_ids.update(session.exec(select(CaseScan.scan_id).where(
-                CaseScan.scan_id.in_(chunk))).all())  # type: ignore[attr-defined]
+        batch.resident_keys = _found(session, _RESIDENTS, [key for key, _ in named if key])
+        batch.scan_ids = _found(session, _SCANS, [scan_id for _, ids in named for scan_id in ids])
         return batch
 
     def point(self, session: Session, point_id: uuid.UUID) -> Point | None:
