@@ -1,12 +1,17 @@
 """New cases applied in bulk: the rows of many plain SUBMITs inserted with one statement per table.
 
 Most of what points push is a new case that needs nothing but storing and
-routing. Ingest (hub/ingest.py) decides which envelopes of a batch are such
-plain cases, from lookups it made once for the whole batch under the write
-lock; a run of them in a row is written here: the raw envelope, the case, its
-scans, the timeline's "received" and "routed" lines with their audit entries,
-the review tasks and the status message, exactly the rows the per-envelope
-path writes for such a case, without building an ORM object for each.
+routing. Such a case is drafted before the write lock, while ingest verifies
+and opens its envelope (``draft_case``): the payload checked, the raw
+envelope, case, scan and review-task rows built and converted for the driver,
+the due dates counted. Under the lock, ingest (hub/ingest.py) decides from
+lookups it made once for the whole batch which drafts are still plain cases,
+and a run of them in a row is written here (``BulkRun``): with the timeline's
+"received" and "routed" lines, their audit entries and the status message,
+which need the lock (the audit chain's head, the point's next message
+number). These are exactly the rows the per-envelope path writes for such a
+case, without building an ORM object for each, and most of the work is done
+outside the one lock every hub process queues for.
 
 A run goes in one savepoint. Should it break a constraint after all, the
 savepoint rolls back and ingest sends the run's envelopes the per-envelope
@@ -16,24 +21,28 @@ way, which answers each on its own.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from sync import Envelope, Kind, SubmitCase, uuid7
 from sync.catalog import ServiceItem
+from sync.uploads import ScanError
 from sync.workdays import county_date
 
 from .audit import next_audit_row
+from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
 from .keys import Keyring
 from .models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
 from .outbox import next_seq, status_payload
+from .reconcile import resident_key
 from .routing import HUB_ACTOR, planned_tasks, routed_note
+from .scans import expected_scan
 from .timelimits import due_dates, intake_on_hub_clock
 
 log = logging.getLogger(__name__)
@@ -44,15 +53,69 @@ _TABLES = (RawEnvelope, Case, CaseScan, CaseEvent, ReviewTask, AuditEntry, OutMe
 
 
 @dataclass
-class PlainCase:
-    """A SUBMIT the batch lookups cleared: new envelope, new case, known current item, unseen resident."""
+class Draft:
+    """A SUBMIT as a new case, prepared before the write lock against the hub as it stood then.
+
+    ``catalog_version`` and ``point_offset_ms`` are what the draft was made under (the current catalog
+    version, the point's clock offset its due dates used): under the lock it is a plain case only if they
+    still hold. ``rows`` are already in the driver's form.
+    """
 
     envelope: Envelope
-    point: Point
     intent: SubmitCase
     item: ServiceItem
     resident_key: str
-    scans: list[dict[str, Any]]
+    scan_ids: set[str]
+    catalog_version: int
+    point_offset_ms: int
+    routed_note: str
+    rows: dict[type, list[Any]]
+
+    @property
+    def case_id(self) -> str:
+        return self.intent.case_id
+
+
+def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point) -> Draft | None:
+    """``payload`` (an opened SUBMIT from ``point``) drafted as a new case, or None when it needs the
+    per-envelope path whatever the lookups say: an invalid payload or scan listing, an item the hub does
+    not have, a catalog version older than the current one (its drift is checked and noted there)."""
+    try:
+        intent = SubmitCase.model_validate(payload)
+        uuid.UUID(intent.case_id)
+        scans = [expected_scan(scan, intent.case_id, point.id) for scan in intent.scans]
+    except (ValueError, ScanError):  # pydantic's ValidationError is a ValueError
+        return None
+    scan_ids = {scan["scan_id"] for scan in scans}
+    latest = current_version_number(session)
+    item = find_item(session, intent.item_code)
+    if len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest or item is None:
+        return None
+    now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
+    received_at = as_utc(intent.received_at)
+    due, legal_due = due_dates(county_date(intake_on_hub_clock(
+        received_at, intent.clock_offset_ms, point.clock_offset_ms, now)), item)
+    raw = {"id": uuid7(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
+           "kind": int(header.kind), "header": envelope.header_bytes, "ciphertext": envelope.ciphertext,
+           "signature": envelope.signature, "sender_clock_ms": header.sender_clock_ms, "received_at": now,
+           "outcome": "accepted", "reason": "", "case_id": intent.case_id}
+    case = {"id": intent.case_id, "point_id": point.id, "receipt_no": intent.receipt_no,
+            "item_code": intent.item_code, "item_name": item.name_zh, "catalog_version": intent.catalog_version,
+            "status": "routed", "applicant": intent.applicant.model_dump(), "form": intent.form,
+            "materials": intent.materials, "staff": intent.staff, "received_at": received_at,
+            "hub_received_at": now, "promised_date": intent.promised_date, "due_date": due, "decision": None,
+            "reason": "", "certificate_no": "", "decided_at": None, "result": None, "closed_at": None,
+            "version": 1, "resident_key": resident_key(intent.applicant.id_number), "merged_into": None,
+            "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
+            "paused_since": None}
+    rows: dict[type, list[Any]] = {
+        RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],
+        Case: [driver_row(dialect, Case, case)],
+        CaseScan: [driver_row(dialect, CaseScan, scan) for scan in scans],
+        ReviewTask: [driver_row(dialect, ReviewTask, task) for task in planned_tasks(intent.case_id, item)],
+    }
+    return Draft(envelope, intent, item, case["resident_key"], scan_ids, latest, point.clock_offset_ms,
+                 routed_note(item, due), rows)
 
 
 @dataclass
@@ -61,13 +124,12 @@ class BulkRun:
 
     session: Session
     keyring: Keyring
-    pending: list[PlainCase] = field(default_factory=list)
-    _due: dict[tuple[date, str], tuple[date, date]] = field(default_factory=dict)
+    pending: list[tuple[Draft, Point]] = field(default_factory=list)
 
-    def add(self, plain: PlainCase) -> None:
-        self.pending.append(plain)
+    def add(self, draft: Draft, point: Point) -> None:
+        self.pending.append((draft, point))
 
-    def write(self) -> list[PlainCase]:
+    def write(self) -> list[Draft]:
         """Write the pending cases; return those to send the per-envelope way instead (all of them, when
         the run broke a constraint)."""
         run, self.pending = self.pending, []
@@ -79,82 +141,51 @@ class BulkRun:
             connection = self.session.connection()
             for table in _TABLES:
                 if rows[table]:
-                    insert_rows(connection, table.__table__, rows[table])  # type: ignore[attr-defined]
+                    insert_rows(connection, table, rows[table])
             savepoint.commit()
         except IntegrityError:
             savepoint.rollback()
             log.warning("a run of %d new cases broke a constraint; applying them one by one", len(run))
-            return run
-        for plain in run:
-            log.info("case %s (receipt %s) received from point %s", plain.intent.case_id, plain.intent.receipt_no,
-                     plain.point.id)
+            return [draft for draft, _ in run]
         return []
 
-    def _rows(self, run: list[PlainCase]) -> dict[type, list[dict[str, Any]]]:
-        session, now = self.session, utc_now()
-        rows: dict[type, list[dict[str, Any]]] = {table: [] for table in _TABLES}
+    def _rows(self, run: list[tuple[Draft, Point]]) -> dict[type, list[Any]]:
+        """The drafts' rows, with what needs the lock: timeline lines, their audit entries, status messages."""
+        session, now, dialect = self.session, utc_now(), self.session.get_bind().dialect
+        rows: dict[type, list[Any]] = {table: [] for table in _TABLES}
         signer = self.keyring.generation  # the current generation signs, as for any message queued now
 
         def event(case_id: str, actor: str, action: str, note: str) -> None:
-            rows[CaseEvent].append({"id": uuid7(), "case_id": case_id, "at": now, "actor": actor[:128],
-                                    "action": action, "note": note[:2000]})
-            rows[AuditEntry].append(next_audit_row(session, actor=actor, action=action, subject=f"case:{case_id}",
-                                                   detail={"note": note[:2000]}))
+            rows[CaseEvent].append(driver_row(dialect, CaseEvent, {
+                "id": uuid7(), "case_id": case_id, "at": now, "actor": actor[:128], "action": action,
+                "note": note[:2000]}))
+            rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
+                session, actor=actor, action=action, subject=f"case:{case_id}", detail={"note": note[:2000]})))
 
-        for plain in run:
-            intent, point, item, header = plain.intent, plain.point, plain.item, plain.envelope.header
+        for draft, point in run:
+            intent = draft.intent
             if intent.clock_offset_ms is not None:
                 point.clock_offset_ms = intent.clock_offset_ms
                 session.add(point)
-            received_at = as_utc(intent.received_at)
-            due, legal_due = self._due_dates(county_date(intake_on_hub_clock(
-                received_at, intent.clock_offset_ms, point.clock_offset_ms, now)), item)
-            rows[RawEnvelope].append({
-                "id": uuid7(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
-                "kind": int(header.kind), "header": plain.envelope.header_bytes,
-                "ciphertext": plain.envelope.ciphertext, "signature": plain.envelope.signature,
-                "sender_clock_ms": header.sender_clock_ms, "received_at": now, "outcome": "accepted", "reason": "",
-                "case_id": intent.case_id})
-            rows[Case].append({
-                "id": intent.case_id, "point_id": point.id, "receipt_no": intent.receipt_no,
-                "item_code": intent.item_code, "item_name": item.name_zh, "catalog_version": intent.catalog_version,
-                "status": "routed", "applicant": intent.applicant.model_dump(), "form": intent.form,
-                "materials": intent.materials, "staff": intent.staff, "received_at": received_at,
-                "hub_received_at": now, "promised_date": intent.promised_date, "due_date": due,
-                "decision": None, "reason": "", "certificate_no": "", "decided_at": None, "result": None,
-                "closed_at": None, "version": 1, "resident_key": plain.resident_key, "merged_into": None,
-                "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
-                "paused_since": None})
-            rows[CaseScan].extend(plain.scans)
+            for table, drafted in draft.rows.items():
+                rows[table].extend(drafted)
             event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")
-            rows[ReviewTask].extend(planned_tasks(intent.case_id, item))
-            event(intent.case_id, HUB_ACTOR, "routed", routed_note(item, due))
-            rows[OutMessage].append({
+            event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)
+            rows[OutMessage].append(driver_row(dialect, OutMessage, {
                 "id": uuid7(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
                 "case_id": intent.case_id, "envelope": None, "signer": signer, "created_at": now,
                 "delivered_at": None,
-                "payload": status_payload(intent.case_id, "routed", "sent to " + ", ".join(item.departments))})
+                "payload": status_payload(intent.case_id, "routed", "sent to " + ", ".join(draft.item.departments))}))
         return rows
 
-    def _due_dates(self, start: date, item: ServiceItem) -> tuple[date, date]:
-        key = (start, item.code)
-        if key not in self._due:
-            self._due[key] = due_dates(start, item)
-        return self._due[key]
 
-
-# (table, dialect name) -> (the INSERT of every column in the driver's own SQL, each column's name and the
-# type's bind processor)
+# (table, dialect name) -> (the INSERT of every column in the driver's own SQL, whether the driver takes
+# positional parameters, each column's name and its type's bind processor)
 _INSERTS: dict[tuple[str, str], tuple[str, bool, list[tuple[str, Any]]]] = {}
 
 
-def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (each a value for every column of ``table``) with one executemany.
-
-    The values go through the column types' own bind processors, as an ORM flush sends them, so the rows
-    read back the same; what this skips is SQLAlchemy building and processing parameters row by row.
-    """
-    dialect = connection.dialect
+def _insert_of(dialect: Dialect, model: type) -> tuple[str, bool, list[tuple[str, Any]]]:
+    table: Table = model.__table__  # type: ignore[attr-defined]
     key = (table.name, dialect.name)
     if key not in _INSERTS:
         compiled = insert(table).compile(dialect=dialect)
@@ -162,10 +193,21 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
         columns = {column.key: column for column in table.columns}
         _INSERTS[key] = (compiled.string, compiled.positional,
                          [(name, columns[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names])
-    sql, positional, processors = _INSERTS[key]
-    params: list[Any] = []
-    for row in rows:
-        values = [row[name] if process is None or row[name] is None else process(row[name])
-                  for name, process in processors]
-        params.append(tuple(values) if positional else dict(zip((name for name, _ in processors), values)))
-    connection.exec_driver_sql(sql, params)
+    return _INSERTS[key]
+
+
+def driver_row(dialect: Dialect, model: type, row: dict[str, Any]) -> Any:
+    """``row`` (a value for every column of ``model``'s table) as the driver takes it for ``insert_rows``.
+
+    The values go through the column types' own bind processors, as an ORM flush sends them, so the rows
+    read back the same; what this skips is SQLAlchemy building and processing parameters row by row.
+    """
+    _, positional, processors = _insert_of(dialect, model)
+    values = [row[name] if process is None or row[name] is None else process(row[name])
+              for name, process in processors]
+    return tuple(values) if positional else dict(zip((name for name, _ in processors), values))
+
+
+def insert_rows(connection: Connection, model: type, rows: list[Any]) -> None:
+    """INSERT ``rows`` (made by ``driver_row``) into ``model``'s table with one executemany."""
+    connection.exec_driver_sql(_insert_of(connection.dialect, model)[0], rows)

@@ -26,6 +26,11 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from sync.clock import utcnow
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers poll the SQLite lock as before
+    fcntl = None  # type: ignore[assignment]
 from sync.migrate import SchemaError
 
 DATABASE_FILE = "hub.db"
@@ -132,6 +137,34 @@ def write_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql" and not memo.get(_PG_WRITE_LOCK):
         session.exec(_PG_WRITE_LOCK)
         memo[_PG_WRITE_LOCK] = True
+
+
+@contextmanager
+def queue_for_writing(session: Session) -> Iterator[None]:
+    """Wait in line for the write lock with the other hub processes, woken the moment it is free.
+
+    On SQLite a writer that finds the database locked sleeps and retries (up to 100 ms between tries), so
+    busy hub processes leave the lock idle while each sleeps. A push holds an exclusive ``flock`` on a file
+    beside the database through its write transaction instead, and the next process's push wakes as soon as
+    it is released. One push per process at a time may queue here (the same process holds one lock file).
+    A no-op on PostgreSQL (its advisory lock already wakes waiters) and where ``flock`` does not exist.
+    """
+    bind = session.get_bind()
+    path = bind.url.database if bind.dialect.name == "sqlite" else None
+    if fcntl is None or not path or path == ":memory:":
+        yield
+        return
+    lock = _queue_files.get(path)
+    if lock is None:
+        lock = _queue_files[path] = open(f"{path}.writers", "a+b")  # noqa: SIM115 (open while the process runs)
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+_queue_files: dict[str, Any] = {}
 
 
 def init_db(engine: Engine, data_dir: Path | None = None) -> None:

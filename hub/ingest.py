@@ -18,7 +18,9 @@ an operator.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,10 +35,10 @@ from sync.envelope import Header
 from sync.messages import POINT_INTENTS, AmendCase, RateCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
 
-from .bulk import ACCEPTED, BulkRun, PlainCase
+from .bulk import ACCEPTED, BulkRun, Draft, draft_case
 from .cases import record_event
 from .catalog import current_version_number, find_item
-from .db import as_utc, reads_only, utc_now, write_lock
+from .db import as_utc, queue_for_writing, reads_only, utc_now, write_lock
 from .keys import Keyring
 from .models import Case, CaseScan, Point, Rating, RawEnvelope
 from .outbox import note_protocol, readable, send_status
@@ -44,12 +46,17 @@ from .points import point_verifiers, record_point_keys
 from .reconcile import FORK_UNAPPLIED, apply_amend, apply_withdraw, check_submit, record_fork, resident_key
 from .review import merged_cases, receive_supplement
 from .routing import route_case
-from .scans import ScanError, expect_scans, expected_scan
+from .scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
 
 # Envelope ids per lookup of what is already stored (well under any database's parameter limit).
 LOOKUP_CHUNK = 500
+# Within one hub process, one push at a time verifies and opens, and one at a time writes: the two steps of
+# different pushes overlap, while the other server threads wait here instead of contending for the GIL (one
+# thread runs Python at a time anyway) and polling the database's write lock. Each process still gives the
+# database one writer in line, and processes run their crypto side by side.
+_ARRIVING, _WRITING = threading.Lock(), threading.Lock()
 
 
 @dataclass
@@ -81,6 +88,8 @@ class _Arrival:
     verified_under: str | None
     payload: dict[str, Any] | None = None
     unopened: EnvelopeError | None = None
+    # A SUBMIT drafted as a new case before the lock (hub/bulk.py), if it may be one.
+    draft: Draft | None = None
 
     def opened(self, keyring: Keyring) -> dict[str, Any]:
         """The payload (opened now if it was not before); raise EnvelopeError if it cannot be opened."""
@@ -104,19 +113,31 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
     """
     session.commit()
     try:
-        arrivals = _arrive(session, frames, keyring)
-        session.commit()
-        write_lock(session)
-        batch = _Batch.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, _Arrival)])
-        results = _answer_all(session, arrivals, keyring, batch)
-        batch.note_contact(session)
-        session.commit()
+        with _ARRIVING:
+            arrivals = _arrive(session, frames, keyring)
+            session.commit()
+        with _WRITING, queue_for_writing(session):
+            write_lock(session)
+            batch = _Batch.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, _Arrival)])
+            results = _answer_all(session, arrivals, keyring, batch)
+            batch.note_contact(session)
+            session.commit()
     except BaseException:
         session.rollback()
         raise
-    for result in results:
-        log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
+    _log_answers(results)
     return [asdict(result) for result in results]
+
+
+def _log_answers(results: list[IngestResult]) -> None:
+    """One line per push, and one per envelope that was not simply accepted (a busy hub takes thousands of
+    plain cases a minute; their own timelines say when each arrived)."""
+    counts = Counter(result.status for result in results)
+    log.info("push of %d envelope(s): %s", len(results),
+             ", ".join(f"{count} {status}" for status, count in sorted(counts.items())))
+    for result in results:
+        if result.status != "accepted" or result.reason:
+            log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
 
 
 def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyring: Keyring,
@@ -128,8 +149,8 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
 
     def write_run() -> None:
         redo = run.write()
-        for position, plain in zip(positions, redo):
-            arrival = next(a for a in arrivals if isinstance(a, _Arrival) and a.envelope is plain.envelope)
+        for position, draft in zip(positions, redo):
+            arrival = next(a for a in arrivals if isinstance(a, _Arrival) and a.envelope is draft.envelope)
             results[position] = _ingest_one(session, arrival, keyring, batch)
         positions.clear()
 
@@ -139,9 +160,9 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
             continue
         plain = _plain_case(session, arrival, batch)
         if plain is not None:
-            note_protocol(session, plain.point, arrival.envelope.header.version, keyring.current)
-            batch.took(plain)
-            run.add(plain)
+            note_protocol(session, plain[1], arrival.envelope.header.version, keyring.current)
+            batch.took(*plain)
+            run.add(*plain)
             positions.append(len(results))
             results.append(IngestResult(arrival.envelope_id, "accepted", "", ACCEPTED))
             continue
@@ -152,37 +173,24 @@ def _answer_all(session: Session, arrivals: list[_Arrival | IngestResult], keyri
     return results
 
 
-def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> PlainCase | None:
-    """``arrival`` as a plain new case, when the batch lookups show nothing about it needs a closer look:
-    a SUBMIT from an active point, verified under its current key; a new envelope id and (point, seq); a valid payload with a new case id, a resident no stored or
-    earlier case names, new scan ids, under the current catalog version (no drift to note) and an item the
-    hub routes. Anything else (None) goes the per-envelope way."""
-    header = arrival.envelope.header
-    if header.kind != Kind.SUBMIT or not isinstance(arrival.payload, dict):
+def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> tuple[Draft, Point] | None:
+    """``arrival``'s draft (hub/bulk.py) and its point, when the batch lookups show nothing about it needs a
+    closer look: the point still active and its key current; a new envelope id and (point, seq), a new case
+    id, a resident no stored or earlier case names, new scan ids; the catalog version and the point's clock
+    offset the draft was made under unchanged. Anything else (None) goes the per-envelope way."""
+    draft, header = arrival.draft, arrival.envelope.header
+    if draft is None:
         return None
     point = batch.point(session, header.sender_id)
     if (point is None or point.status != "active" or arrival.verified_under != point.fingerprint
             or not readable(point, Kind.STATUS)
-            or arrival.envelope_id in batch.envelope_ids or (point.id, header.seq) in batch.seqs):
+            or arrival.envelope_id in batch.envelope_ids or (point.id, header.seq) in batch.seqs
+            or draft.case_id not in batch.new_case_ids or draft.resident_key in batch.resident_keys
+            or not draft.scan_ids.isdisjoint(batch.scan_ids)
+            or draft.catalog_version != current_version_number(session)
+            or (draft.intent.clock_offset_ms is None and point.clock_offset_ms != draft.point_offset_ms)):
         return None
-    try:
-        intent = SubmitCase.model_validate(arrival.payload)
-        uuid.UUID(intent.case_id)
-        scans = [expected_scan(scan, intent.case_id, point.id) for scan in intent.scans]
-    except (ValueError, ScanError):  # pydantic's ValidationError is a ValueError
-        return None
-    key = resident_key(intent.applicant.id_number)
-    scan_ids = {scan["scan_id"] for scan in scans}
-    if (intent.case_id not in batch.new_case_ids or key in batch.resident_keys or len(scan_ids) < len(scans)
-            or not scan_ids.isdisjoint(batch.scan_ids)):
-        return None
-    latest = current_version_number(session)
-    if latest is None or intent.catalog_version < latest:
-        return None
-    item = find_item(session, intent.item_code)
-    if item is None:
-        return None
-    return PlainCase(arrival.envelope, point, intent, item, key, scans)
+    return draft, point
 
 
 def _submitted(payload: Any) -> tuple[str | None, list[str]]:
@@ -208,9 +216,12 @@ def _arrive(session: Session, frames: list[bytes], keyring: Keyring) -> list[_Ar
         # A resent envelope the hub already answered for is not opened again.
         if isinstance(arrival, _Arrival) and arrival.verified_under and arrival.envelope_id not in settled:
             try:
-                arrival.opened(keyring)
+                payload = arrival.opened(keyring)
             except EnvelopeError:
-                pass  # answered after the raw bytes are stored, as before
+                continue  # answered after the raw bytes are stored, as before
+            if arrival.envelope.header.kind == Kind.SUBMIT:
+                arrival.draft = draft_case(session, arrival.envelope, payload,
+                                           senders[arrival.envelope.header.sender_id][0])
     return arrivals
 
 
@@ -342,15 +353,15 @@ class _Batch:
             self.points[point_id] = session.get(Point, point_id, populate_existing=True)
         return self.points[point_id]
 
-    def took(self, plain: PlainCase) -> None:
+    def took(self, draft: Draft, point: Point) -> None:
         """A plain case goes in: nothing after it in the batch may take what it takes."""
-        header = plain.envelope.header
+        header = draft.envelope.header
         self.envelope_ids.add(str(header.envelope_id))
-        self.seqs.add((plain.point.id, header.seq))
-        self.contacted.add(plain.point.id)
-        self.new_case_ids.discard(plain.intent.case_id)
-        self.resident_keys.add(plain.resident_key)
-        self.scan_ids.update(scan["scan_id"] for scan in plain.scans)
+        self.seqs.add((point.id, header.seq))
+        self.contacted.add(point.id)
+        self.new_case_ids.discard(draft.case_id)
+        self.resident_keys.add(draft.resident_key)
+        self.scan_ids.update(draft.scan_ids)
 
     def took_submit(self, arrival: _Arrival) -> None:
         """After a SUBMIT went the per-envelope way, whatever became of it: its resident and scans may be

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from sync.catalog import ServiceItem
-from sync.workdays import county_date, default_calendar
+from sync.workdays import Calendar, county_date, default_calendar
 
 from .db import as_utc
 from .models import Case
@@ -62,8 +63,14 @@ def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int) -> None:
 def due_dates(start: date, item: ServiceItem, paused_days: int = 0) -> tuple[date, date]:
     """(promised, legal) due dates of a case received on ``start`` after ``paused_days`` of 补正 pause."""
     calendar = default_calendar()
-    return (calendar.add_working_days(start, item.promised_days + paused_days),
-            calendar.add_working_days(start, item.legal_days + paused_days))
+    return (_working_days_after(calendar, start, item.promised_days + paused_days),
+            _working_days_after(calendar, start, item.legal_days + paused_days))
+
+
+@lru_cache(maxsize=4096)
+def _working_days_after(calendar: Calendar, start: date, days: int) -> date:
+    # Counted day by day; a day's cases share a handful of answers (ingest asks for every case it routes).
+    return calendar.add_working_days(start, days)
 
 
 def pause(case: Case, at: datetime) -> None:

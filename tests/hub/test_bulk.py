@@ -94,8 +94,8 @@ def test_a_run_that_breaks_a_constraint_goes_one_by_one_with_the_same_rows(hub, 
 
     writes = []
 
-    def broken(connection, table, rows):
-        writes.append(table.name)
+    def broken(connection, model, rows):
+        writes.append(model.__tablename__)
         raise IntegrityError("INSERT", {}, Exception("injected"))
 
     monkeypatch.setattr(bulk_module, "insert_rows", broken)
