@@ -135,7 +135,6 @@ ZH = {
     "Conflict desk": "冲突处理台",
     "Type": "类型",
     "All types": "全部类型",
-    "All points": "全部窗口",
     "Age (hours)": "已等待（小时）",
     "Case": "案件",
     "Fields": "字段",
