@@ -127,6 +127,11 @@ class BulkRun:
     pending: list[tuple[Draft, Point]] = field(default_factory=list)
 
     def add(self, draft: Draft, point: Point) -> None:
+        """Queue ``draft``; the point's clock offset it reports counts from now on, as if applied (a later
+        envelope of the batch is checked against it)."""
+        if draft.intent.clock_offset_ms is not None:
+            point.clock_offset_ms = draft.intent.clock_offset_ms
+            self.session.add(point)
         self.pending.append((draft, point))
 
     def write(self) -> list[Draft]:
@@ -164,9 +169,6 @@ class BulkRun:
 
         for draft, point in run:
             intent = draft.intent
-            if intent.clock_offset_ms is not None:
-                point.clock_offset_ms = intent.clock_offset_ms
-                session.add(point)
             for table, drafted in draft.rows.items():
                 rows[table].extend(drafted)
             event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")

@@ -146,25 +146,17 @@ def queue_for_writing(session: Session) -> Iterator[None]:
     On SQLite a writer that finds the database locked sleeps and retries (up to 100 ms between tries), so
     busy hub processes leave the lock idle while each sleeps. A push holds an exclusive ``flock`` on a file
     beside the database through its write transaction instead, and the next process's push wakes as soon as
-    it is released. One push per process at a time may queue here (the same process holds one lock file).
-    A no-op on PostgreSQL (its advisory lock already wakes waiters) and where ``flock`` does not exist.
+    it is released. A no-op on PostgreSQL (its advisory lock already wakes waiters) and where ``flock``
+    does not exist.
     """
     bind = session.get_bind()
     path = bind.url.database if bind.dialect.name == "sqlite" else None
     if fcntl is None or not path or path == ":memory:":
         yield
         return
-    lock = _queue_files.get(path)
-    if lock is None:
-        lock = _queue_files[path] = open(f"{path}.writers", "a+b")  # noqa: SIM115 (open while the process runs)
-    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-    try:
+    with open(f"{path}.writers", "a+b") as lock:  # closing it releases the lock, whatever happens
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         yield
-    finally:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-_queue_files: dict[str, Any] = {}
 
 
 def init_db(engine: Engine, data_dir: Path | None = None) -> None:

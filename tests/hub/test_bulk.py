@@ -106,3 +106,17 @@ def test_a_run_that_breaks_a_constraint_goes_one_by_one_with_the_same_rows(hub, 
         for written, applied in zip(bulk, one_by_one):
             assert _shape(session, written["case_id"]) == _shape(session, applied["case_id"])
         assert verify_audit(session).broken is None
+
+
+def test_a_clock_offset_a_case_reports_counts_for_the_cases_after_it_in_the_batch(hub):
+    point, other = hub.enroll_point(), hub.enroll_point("另一个村便民服务站")
+    five_days_behind = -5 * 24 * 3600 * 1000
+    reporting, silent = point.submit(clock_offset_ms=five_days_behind), point.submit()
+    results = point.client.push([point.seal(Kind.SUBMIT, reporting), point.seal(Kind.SUBMIT, silent)])
+    assert [result.status for result in results] == ["accepted", "accepted"]
+    elsewhere = other.push_case()
+    with hub.db() as session:
+        due = {case_id: session.get(Case, case_id).due_date
+               for case_id in (reporting["case_id"], silent["case_id"], elsewhere)}
+    # The point's clock runs five days behind: both its cases were taken in five days before the hub saw them.
+    assert due[reporting["case_id"]] == due[silent["case_id"]] < due[elsewhere]
