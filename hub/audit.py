@@ -25,6 +25,7 @@ from .db import iso, transaction_memo, utc_now, write_lock
 from .models import AuditEntry
 
 _HEAD = "audit_head"  # (id, entry_hash) of the chain's last entry, in transaction_memo
+_HEAD_ROW = select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
 
 
 def append_audit(session: Session, *, actor: str, action: str, subject: str = "",
@@ -43,8 +44,7 @@ def next_audit_row(session: Session, *, actor: str, action: str, subject: str = 
     memo = transaction_memo(session)
     head = memo.get(_HEAD)
     if head is None:
-        last = session.exec(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc())
-                            .limit(1)).first()
+        last = session.exec(_HEAD_ROW).first()
         head = tuple(last) if last else (0, GENESIS)
     row = {"id": head[0] + 1, "at": utc_now(), "actor": actor[:128], "action": action[:32],
            "subject": subject[:128], "detail": dict(detail or {}), "prev_hash": head[1]}

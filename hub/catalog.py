@@ -11,10 +11,12 @@ none or is too far behind for a delta to be smaller.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from sync import Identity, sign_document
@@ -65,8 +67,16 @@ def current_version_number(session: Session) -> int | None:
     transaction (ingest asks for every case it applies)."""
     memo = transaction_memo(session)
     if _VERSION not in memo:
-        memo[_VERSION] = session.exec(select(func.max(CatalogVersion.version))).one()
+        memo[_VERSION] = session.exec(_LATEST_VERSION).one()
     return memo[_VERSION]
+
+
+# Built once: ingest asks in every transaction, and building a statement costs more than running it.
+_LATEST_VERSION = select(func.max(CatalogVersion.version))
+_NEWEST_ITEM = (select(CatalogItem.id, CatalogItem.item).where(CatalogItem.code == bindparam("code"))
+                .order_by(CatalogItem.version.desc()).limit(1))
+# CatalogItem id -> the item read: a stored version's items never change.
+_ITEMS_READ: dict[uuid.UUID, ServiceItem] = {}
 
 
 def version_document(session: Session, version: int) -> dict[str, Any] | None:
@@ -131,10 +141,10 @@ def find_item(session: Session, code: str) -> ServiceItem | None:
     read once per transaction."""
     memo = transaction_memo(session)
     if (_ITEM, code) not in memo:
-        row = session.exec(
-            select(CatalogItem).where(CatalogItem.code == code).order_by(CatalogItem.version.desc()).limit(1)
-        ).first()
-        memo[(_ITEM, code)] = ServiceItem.model_validate(row.item) if row else None
+        row = session.exec(_NEWEST_ITEM, params={"code": code}).first()
+        if row is not None and row.id not in _ITEMS_READ:
+            _ITEMS_READ[row.id] = ServiceItem.model_validate(row.item)
+        memo[(_ITEM, code)] = _ITEMS_READ[row.id] if row else None
     return memo[(_ITEM, code)]
 
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, func, select
 
@@ -33,6 +33,8 @@ from .models import Case, HeldMessage, HubKey, OutMessage, Point
 from .points import point_keys
 from .routing import HUB_ACTOR
 
+# Built once (ingest asks for each point of each push).
+_LAST_SEQ = select(func.max(OutMessage.seq)).where(OutMessage.point_id == bindparam("point_id"))
 PULL_MAX_MESSAGES = 200
 PULL_MAX_BYTES = 1024 * 1024
 
@@ -68,7 +70,7 @@ def next_seq(session: Session, point_id: uuid.UUID) -> int:
     memo = transaction_memo(session)
     last = memo.get(("out_seq", point_id))
     if last is None:
-        last = session.exec(select(func.max(OutMessage.seq)).where(OutMessage.point_id == point_id)).one() or 0
+        last = session.exec(_LAST_SEQ, params={"point_id": point_id}).one() or 0
     memo[("out_seq", point_id)] = last + 1
     return last + 1
 

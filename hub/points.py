@@ -37,7 +37,22 @@ def point_keys(point: Point) -> PublicKeys:
 
 
 def point_verifiers(session: Session, point: Point) -> list[Ed25519PublicKey]:
-    """Every signing key the point has held, current first."""
+    """Every signing key the point has held, current first (remembered by the process until the point's
+    keys change: a rotation adds to its history and changes its fingerprint)."""
+    key = (point.id, point.fingerprint)
+    if key not in _VERIFIERS:
+        if len(_VERIFIERS) >= _VERIFIERS_KEPT:
+            _VERIFIERS.clear()
+        _VERIFIERS[key] = _read_verifiers(session, point)
+    return list(_VERIFIERS[key])
+
+
+# (point id, fingerprint) -> verifiers; a county has hundreds of points, a region thousands.
+_VERIFIERS: dict[tuple[Any, str], list[Ed25519PublicKey]] = {}
+_VERIFIERS_KEPT = 20000
+
+
+def _read_verifiers(session: Session, point: Point) -> list[Ed25519PublicKey]:
     current = point_keys(point)
     keys = [current.sign_public]
     history = session.exec(select(PointKey).where(PointKey.point_id == point.id)
