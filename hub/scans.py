@@ -94,6 +94,20 @@ def find_scan(session: Session, point_id: uuid.UUID, scan_id: str, *, grant: str
     return _authorized_scan(session, point_id, scan_id, grant)[0]
 
 
+def scan_offset(session: Session, data_dir: str | Path, point_id: uuid.UUID, scan_id: str, *,
+                grant: str = "") -> CaseScan:
+    """What the hub holds of a scan ``point_id`` may upload (find_scan), checked first if every byte is here
+    but the hub stopped before checking it: answering "whole" then would leave the scan in transit for good
+    (a point that carried it in a bundle, or its relay, asks before sending anything)."""
+    row, granted = _authorized_scan(session, point_id, scan_id, grant)
+    if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+        with _lock(row.scan_id):
+            session.refresh(row)
+            if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+                _complete(session, data_dir, row, granted)
+    return row
+
+
 def _authorized_scan(session: Session, point_id: uuid.UUID, scan_id: str, grant: str) -> tuple[CaseScan, str | None]:
     """find_scan, and the sealed SHA-256 the scan's point granted when a relay carries it."""
     try:

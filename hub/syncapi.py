@@ -26,7 +26,7 @@ from .keys import current_keyring
 from .models import Point, SeenNonce
 from .outbox import mark_delivered, messages_after, note_protocol
 from .points import point_verifiers
-from .scans import MAX_CHUNK_BYTES, ScanError, append_chunk, find_scan
+from .scans import MAX_CHUNK_BYTES, ScanError, append_chunk, scan_offset
 from .schemas import EnrollRequest
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
@@ -199,9 +199,11 @@ def get_scan_offset(scan_id: str):
     point = _authenticated_point()
     if not isinstance(point, Point):
         return point
+    from flask import current_app
+
     try:
-        return _scan_answer(find_scan(get_session(), point.id, scan_id,
-                                      grant=request.headers.get(HEADER_SCAN_GRANT, "")))
+        return _scan_answer(scan_offset(get_session(), current_app.config["DATA_DIR"], point.id, scan_id,
+                                        grant=request.headers.get(HEADER_SCAN_GRANT, "")))
     except ScanError as exc:
         return _scan_refusal(exc)
 

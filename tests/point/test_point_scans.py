@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 from click.testing import CliRunner
 from hubside import GOOD_ID, point, rows, valid_form  # noqa: F401  (fixture)
 from linksim import LinkSimulator
@@ -46,6 +47,7 @@ from hub.db import database_url, make_engine, session_scope  # noqa: E402
 from hub.enrollment import create_enrollment_token  # noqa: E402
 from hub.instance import initialize  # noqa: E402
 from hub.keys import load_identity as load_hub_identity  # noqa: E402
+from hub.models import CaseScan  # noqa: E402
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 MEDICAL_INSURANCE = "451000-YB-001"
@@ -253,6 +255,26 @@ def test_the_upload_protocol_offset_append_409_400_403(tmp_path, hub):
     stored = (hub.data / "scans" / f"{scan.scan_id}.sealed").read_bytes()
     assert stored == sealed
     assert hub.case(case.id)["scans"][0]["status"] == "complete"
+
+
+def test_a_scan_the_hub_stopped_before_checking_is_checked_when_its_offset_is_asked(tmp_path, hub):
+    data = enrolled_point(tmp_path, hub, metered=True)
+    case = receive_with_scans(data, [ScanInput("scan.bin", os.urandom(30_000))])
+    (scan,) = rows(data, ScanFile)
+    sealed = sealed_path(data, scan.scan_id).read_bytes()
+    sync_once(data)
+    # As a hub killed after committing the last byte and before checking the whole scan leaves it.
+    (hub.data / "scans").mkdir(exist_ok=True)
+    (hub.data / "scans" / f"{scan.scan_id}.sealed").write_bytes(sealed)
+    with session_scope(hub.engine) as session:
+        session.exec(update(CaseScan).where(CaseScan.scan_id == scan.scan_id).values(received=len(sealed)))
+    assert hub.case(case.id)["scans"][0]["status"] == "in_transit"
+
+    state = uploader_for(data).state(scan.scan_id)
+    assert (state.offset, state.status) == (len(sealed), "complete"), "checked before the answer"
+    shown = hub.case(case.id)
+    assert shown["scans"][0]["status"] == "complete" and not shown["materials_in_transit"]
+    assert [event["action"] for event in shown["events"]].count("scan_received") == 1
 
 
 def test_a_scan_that_does_not_match_its_case_is_recorded_never_accepted(tmp_path, hub):
