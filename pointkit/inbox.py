@@ -14,8 +14,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate
@@ -55,6 +56,17 @@ def open_hub_message(session: Session, data: bytes, state: PointState, keys: Ope
     return envelope, envelope.open(keys)
 
 
+Message = TypeVar("Message", bound=BaseModel)
+
+
+def _read(model: type[Message], data: Any, what: str) -> Message:
+    """``data`` as a ``model`` message, or MessageRefused naming ``what`` was malformed."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MessageRefused(f"{what} is malformed: {exc.error_count()} problem(s)") from None
+
+
 def _case_for(session: Session, case_id: str) -> Case:
     case = session.get(Case, case_id)
     if case is None:
@@ -66,11 +78,9 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     """Store a hub-signed result on its case and make the case ready for pickup."""
     try:
         document = verify_hub_document(session, state, payload)
-        result = ResultDocument.model_validate(document)
     except SignatureError:
         raise MessageRefused("result document signature does not verify with any trusted hub key") from None
-    except ValidationError as exc:
-        raise MessageRefused(f"result document is malformed: {exc.error_count()} problem(s)") from None
+    result = _read(ResultDocument, document, "result document")
     if result.point_id != state.point_id:
         raise MessageRefused("result document is addressed to another point")
     case = _case_for(session, result.case_id)
@@ -90,10 +100,7 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
 
 def apply_supplement_request(session: Session, payload: dict) -> Case:
     """A department asks for materials (补正): the case waits for the resident, who gets a printed notice."""
-    try:
-        request = SupplementRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise MessageRefused(f"supplement request is malformed: {exc.error_count()} problem(s)") from None
+    request = _read(SupplementRequest, payload, "supplement request")
     case = _case_for(session, request.case_id)
     if case.status in ("result_ready", "collected"):
         raise MessageRefused("supplement request for a case that already has its result")
@@ -106,10 +113,7 @@ def apply_supplement_request(session: Session, payload: dict) -> Case:
 
 
 def apply_status(session: Session, payload: dict) -> Case:
-    try:
-        update = StatusUpdate.model_validate(payload)
-    except ValidationError as exc:
-        raise MessageRefused(f"status update is malformed: {exc.error_count()} problem(s)") from None
+    update = _read(StatusUpdate, payload, "status update")
     case = _case_for(session, update.case_id)
     previous = case.status
     case.hub_status = update.status[:64]
