@@ -28,6 +28,7 @@ from .db import (DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, i
                  make_engine, session_scope)
 from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
+from .migrate import complete_data as complete_database
 from .migrate import upgrade as upgrade_database
 from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
@@ -158,13 +159,15 @@ def upgrade(data_dir: Path) -> None:
     """After installing a new pointkit: bring the hub's database to its schema (running it again changes nothing).
 
     Stop every hub process on the database first, and back it up first (pointkit-hub backup; pg_dump for
-    PostgreSQL). The whole upgrade is one transaction: it applies completely or not at all.
+    PostgreSQL). The schema change is one transaction: it applies completely or not at all. Then open cases
+    from older releases get what today's hub records for them (their legal time limits), in a second one.
     """
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory")
     click.echo(f"Back up first if you have not: pointkit-hub backup --data {data_dir} FILE (PostgreSQL: pg_dump)")
     try:
         done = upgrade_database(data_dir)
+        completed = complete_database(data_dir)
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     except OperationalError as exc:
@@ -175,6 +178,8 @@ def upgrade(data_dir: Path) -> None:
                    f"revision {done.after}")
     else:
         click.echo(f"The hub database is already at schema revision {done.after}; nothing to do")
+    if completed:
+        click.echo(f"Counted the legal time limit of {completed} open case(s) received before the hub kept one")
 
 
 @main.group()

@@ -14,7 +14,8 @@ from sqlmodel import SQLModel
 from sync.migrate import Migrations, Upgraded
 
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from .db import database_url, is_sqlite, make_engine
+from .db import database_url, is_sqlite, make_engine, session_scope
+from .timelimits import count_missing_legal_limits
 
 # The previous release (4315ee0) made its tables without migrations; upgrade stamps such a database here.
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), SQLModel.metadata, baseline="0001")
@@ -38,5 +39,17 @@ def upgrade(data_dir: Path) -> Upgraded:
     try:
         with engine.begin() as connection:
             return MIGRATIONS.upgrade(connection)
+    finally:
+        engine.dispose()
+
+
+def complete_data(data_dir: Path) -> int:
+    """After the schema: fill in what older releases did not record and today's code can work out (the legal
+    time limits of open cases). Its own transaction, and a second run finds nothing to do; returns how many
+    cases it completed."""
+    engine = make_engine(database_url(data_dir))
+    try:
+        with session_scope(engine) as session:
+            return count_missing_legal_limits(session)
     finally:
         engine.dispose()

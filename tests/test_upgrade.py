@@ -91,7 +91,10 @@ def test_a_hub_and_a_point_of_the_previous_release_upgrade_and_carry_on(cluster,
         first = upgrade(program, data)
         assert "backup --data" in first and "from the release before migrations to schema revision" in first.lower()
         assert revision(data / database) == migrations.head()
-        assert f"already at schema revision {migrations.head()}; nothing to do" in upgrade(program, data)
+        again = upgrade(program, data)
+        assert f"already at schema revision {migrations.head()}; nothing to do" in again
+        assert ("Counted the legal time limit of 1 open case(s)" in first) == (program == hub_cmd)
+        assert "Counted" not in again
         # The baseline revision was the previous release's real schema: upgraded, it is exactly today's.
         engine = sqlite_migration_engine(data / database)
         with engine.connect() as connection:
@@ -103,6 +106,10 @@ def test_a_hub_and_a_point_of_the_previous_release_upgrade_and_carry_on(cluster,
     staff, reviewer = point.api("staff"), hub.api("yb-li")
     assert status_of(staff, waiting["case_id"]) in ("sent", "acked")
     assert status_of(reviewer, waiting["case_id"]) == "routed"
+    # The previous release kept no legal time limit: the upgrade counted the open case's, and said so.
+    waiting_at_hub = reviewer.get(f"/api/cases/{waiting['case_id']}").json()
+    assert waiting_at_hub["legal_due_date"] > waiting_at_hub["due_date"]
+    assert "legal_limit_counted" in [event["action"] for event in waiting_at_hub["events"]]
     assert status_of(staff, decided["case_id"]) == "result_ready"
     # The loop goes on: the old result is handed over, the waiting case decided, a new case taken and synced.
     handed = staff.post(f"/api/cases/{decided['case_id']}/pickup",
