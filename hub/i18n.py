@@ -85,15 +85,14 @@ ZH = {
     "Point name": "窗口名称",
     "Level": "层级",
     "Create enrollment token": "生成注册码",
-    "Enrollment token for {name}. It is shown only once and expires at {expires} (UTC). "
+    "Enrollment token for {name}. It is shown only once and expires at {expires}. "
     "Give it to the point's staff for pointkit init.":
-        "{name}的注册码仅显示一次，有效期至 {expires}（UTC）。请交给该窗口工作人员用于 pointkit init。",
+        "{name}的注册码仅显示一次，有效期至 {expires}。请交给该窗口工作人员用于 pointkit init。",
     "All points": "全部基层窗口",
     "Fingerprint": "密钥指纹",
     "Enrolled": "注册时间",
     "Last contact": "最近联系",
     "No points yet.": "尚无基层窗口。",
-    "Times are UTC.": "时间均为 UTC。",
     "Token expires / revoked": "注册码到期 / 吊销时间",
     "Revoke": "吊销",
     "Revoke a point": "吊销基层窗口",
@@ -243,7 +242,7 @@ ZH = {
     "Import a new version with: pointkit-hub catalog import FILE":
         "每个版本由县中心签名，只把变动的事项下发到基层窗口。导入新版本：pointkit-hub catalog import 文件",
     "Version": "版本",
-    "Issued (UTC)": "发布时间（UTC）",
+    "Issued": "发布时间",
     "Source file": "来源文件",
     "Items": "事项",
     "Changes": "变动",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlmodel import select
@@ -78,15 +78,15 @@ def status_text(value: str | None) -> str:
 
 
 @bp.app_template_filter("minutes")
-def minutes_text(value: str | None) -> str:
-    """An ISO 8601 time as 'YYYY-MM-DD HH:MM' (blank when there is none)."""
-    return value[:16].replace("T", " ") if value else ""
-
-
-@bp.app_template_filter("county_time")
-def county_time_text(value: str | None) -> str:
-    """An ISO 8601 time as 'YYYY-MM-DD HH:MM' on the county's clock, as printouts for residents say it."""
-    return datetime.fromisoformat(value).astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M") if value else ""
+def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
+    """A time (ISO 8601 or a datetime; UTC when it names no zone) as 'YYYY-MM-DD HH:MM' on the county's clock,
+    the one staff live by (blank when there is none); with ``seconds`` for timelines."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 @bp.get("/")

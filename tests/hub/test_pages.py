@@ -6,8 +6,10 @@ import re
 
 from sqlmodel import select
 
+from hub.db import as_utc
 from hub.models import Case, ReviewTask
 from hubkit import csrf_from
+from sync.workdays import COUNTY_TIMEZONE
 
 
 def test_login_page_is_chinese_by_default_and_english_on_request(hub):
@@ -47,9 +49,12 @@ def test_reviewer_queue_links_each_case_and_the_case_page_decides(hub):
     desk = hub.browser("yb-li")
     queue = desk.get("/queue").text
     with hub.db() as session:
-        receipt_no = session.get(Case, case_id).receipt_no
+        case = session.get(Case, case_id)
+        receipt_no, received = case.receipt_no, as_utc(case.received_at).astimezone(COUNTY_TIMEZONE)
     assert f'href="/cases/{case_id}">{receipt_no}</a>' in queue
     page = desk.get(f"/cases/{case_id}").text
+    # Times on the county's clock (UTC+8), as staff live by it.
+    assert received.strftime("%Y-%m-%d %H:%M") in queue and received.strftime("%Y-%m-%d %H:%M") in page
     assert "韦秀兰" in page and "普通居民" in page and "参保类别" in page and "居民身份证" in page
     assert '<textarea id="reason" name="reason"' in page and 'name="certificate_no"' in page
     assert 'name="decision" value="approved"' in page and 'name="decision" value="rejected"' in page
