@@ -41,8 +41,9 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
 
 
 def _live_database_files(database_file: str) -> set[str]:
-    """The live database and its companions: the copy made with the backup API replaces them all."""
-    return {database_file, *(database_file + suffix for suffix in ("-wal", "-shm", "-journal"))}
+    """The live database and its companions: the copy made with the backup API replaces them all (the hub's
+    ``.writers`` is the empty file its processes queue on for the write lock, hub/db.py)."""
+    return {database_file, *(database_file + suffix for suffix in ("-wal", "-shm", "-journal", ".writers"))}
 
 
 class BackupError(ValueError):
