@@ -9,8 +9,10 @@ and an envelope's raw bytes commit together with what applying it did (a
 crash never leaves one stored but not applied).
 
 Every envelope is still answered on its own (accepted, duplicate, conflict or
-rejected with a reason) in its own savepoint, so one bad envelope never
-blocks the rest: a rejected payload's rows roll back while its raw bytes
+rejected with a reason), so one bad envelope never blocks the rest. A plain
+new case (most of what points send) is drafted before the lock and written
+with the others of its run in bulk (hub/bulk.py); any other envelope gets a
+savepoint of its own: a rejected payload's rows roll back while its raw bytes
 stay; an apply that fails outright leaves the envelope stored and parked for
 an operator.
 """
