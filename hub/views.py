@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlmodel import select
@@ -15,7 +15,7 @@ from sync.workdays import COUNTY_TIMEZONE
 from .auth import login_required
 from .cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
 from .catalog import find_item
-from .db import get_session
+from .db import as_utc, get_session
 from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity, current_keyring
 from .models import POINT_LEVELS, Case, CatalogItem, Department
@@ -83,9 +83,7 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
     the one staff live by (blank when there is none); with ``seconds`` for timelines."""
     if not value:
         return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+    moment = as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
     return moment.astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
