@@ -100,12 +100,17 @@ def scan_offset(session: Session, data_dir: str | Path, point_id: uuid.UUID, sca
     but the hub stopped before checking it: answering "whole" then would leave the scan in transit for good
     (a point that carried it in a bundle, or its relay, asks before sending anything)."""
     row, granted = _authorized_scan(session, point_id, scan_id, grant)
-    if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+    if _whole_unchecked(row):
         with _lock(row.scan_id):
             session.refresh(row)
-            if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+            if _whole_unchecked(row):
                 _complete(session, data_dir, row, granted)
     return row
+
+
+def _whole_unchecked(row: CaseScan) -> bool:
+    """Every byte is here but the scan was not checked against its case (the hub stopped in between)."""
+    return row.received == row.total and row.status not in (COMPLETE, MISMATCH)
 
 
 def _authorized_scan(session: Session, point_id: uuid.UUID, scan_id: str, grant: str) -> tuple[CaseScan, str | None]:
@@ -157,7 +162,7 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
         offset, chunk = offset + held, chunk[held:]
         if not chunk:
             # The hub may have stopped between storing the last byte and checking the whole scan: do it now.
-            if row.received == row.total and row.status not in (COMPLETE, MISMATCH):
+            if _whole_unchecked(row):
                 _complete(session, data_dir, row, granted)
             return row
         append_durably(path, offset, chunk)
