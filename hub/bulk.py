@@ -34,7 +34,7 @@ from sync.catalog import ServiceItem
 from sync.uploads import ScanError
 from sync.workdays import county_date
 
-from .audit import next_audit_row
+from .cases import event_rows
 from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
 from .keys import Keyring
@@ -161,11 +161,9 @@ class BulkRun:
         signer = self.keyring.generation  # the current generation signs, as for any message queued now
 
         def event(case_id: str, actor: str, action: str, note: str) -> None:
-            rows[CaseEvent].append(driver_row(dialect, CaseEvent, {
-                "id": uuid7(), "case_id": case_id, "at": now, "actor": actor[:128], "action": action,
-                "note": note[:2000]}))
-            rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
-                session, actor=actor, action=action, subject=f"case:{case_id}", detail={"note": note[:2000]})))
+            event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note)
+            rows[CaseEvent].append(driver_row(dialect, CaseEvent, event_row))
+            rows[AuditEntry].append(driver_row(dialect, AuditEntry, audit_row))
 
         for draft, point in run:
             intent = draft.intent

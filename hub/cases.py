@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from sync.clock import uuid7
 from sync.workdays import county_date
 
-from .audit import append_audit
+from .audit import next_audit_row
 from .catalog import find_item
 from .db import iso, utc_now
-from .models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
+from .models import AuditEntry, Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
 from .scans import case_scans, materials_in_transit, scans_public
 from .timelimits import DEFAULT_WARN_SHARE, calendar_gaps, time_state
 
@@ -24,10 +25,22 @@ QUEUE_FILTERS = ("status", "item", "point", "time")
 
 def record_event(session: Session, case_id: str, *, actor: str, action: str, note: str = "") -> CaseEvent:
     """Append one line to a case's timeline and to the audit chain (never personal data in ``note``)."""
-    event = CaseEvent(case_id=case_id, actor=actor[:128], action=action, note=note[:2000])
+    event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note)
+    event = CaseEvent(**event_row)
     session.add(event)
-    append_audit(session, actor=actor, action=action, subject=f"case:{case_id}", detail={"note": note[:2000]})
+    session.add(AuditEntry(**audit_row))
     return event
+
+
+def event_rows(session: Session, case_id: str, *, actor: str, action: str,
+               note: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """One timeline line and its audit entry as rows, not added yet: what ``record_event`` stores, and what
+    ingest's bulk path (hub/bulk.py) inserts for many cases at once. The audit chain links to the entry."""
+    note = note[:2000]
+    event = {"id": uuid7(), "case_id": case_id, "at": utc_now(), "actor": actor[:128], "action": action,
+             "note": note}
+    return event, next_audit_row(session, actor=actor, action=action, subject=f"case:{case_id}",
+                                 detail={"note": note})
 
 
 def can_view(session: Session, staff: Staff, case: Case) -> bool:
