@@ -9,13 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import make_url
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from sync.migrate import Migrations, Upgraded
+from sync.workdays import county_date
 
-from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .cases import record_event
+from .catalog import find_item
 from .db import database_url, is_sqlite, make_engine, session_scope
-from .timelimits import count_missing_legal_limits
+from .models import Case, Point  # importing the models registers every table on SQLModel.metadata
+from .timelimits import OPEN_STATUSES, due_dates, intake_moment
 
 # The previous release (4315ee0) made its tables without migrations; upgrade stamps such a database here.
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), SQLModel.metadata, baseline="0001")
@@ -50,6 +53,27 @@ def complete_data(data_dir: Path) -> int:
     engine = make_engine(database_url(data_dir))
     try:
         with session_scope(engine) as session:
-            return count_missing_legal_limits(session)
+            return _count_missing_legal_limits(session)
     finally:
         engine.dispose()
+
+
+def _count_missing_legal_limits(session: Session) -> int:
+    """Give open cases received before the hub kept legal limits (the release before migrations) theirs,
+    from their intake, item and pauses, so supervision can deem them approved when it passes (视为准予);
+    each gets a timeline line. Returns how many; a second run finds none."""
+    counted = 0
+    for case in session.exec(select(Case).where(Case.legal_due_date.is_(None),  # type: ignore[union-attr]
+                                                Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+        item = find_item(session, case.item_code)
+        if item is None:
+            continue
+        point = session.get(Point, case.point_id)
+        start = county_date(intake_moment(case, point.clock_offset_ms if point else 0))
+        case.legal_due_date = due_dates(start, item, case.paused_days)[1]
+        session.add(case)
+        record_event(session, case.id, actor="hub", action="legal_limit_counted",
+                     note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} working days), "
+                          "counted when the hub was upgraded")
+        counted += 1
+    return counted

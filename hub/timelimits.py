@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlmodel import Session, select
-
 from sync.catalog import ServiceItem
 from sync.workdays import Calendar, county_date, default_calendar
 
@@ -60,31 +58,6 @@ def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int) -> None:
     """Promised and legal due dates, extended by the working days paused so far."""
     case.due_date, case.legal_due_date = due_dates(county_date(intake_moment(case, point_offset_ms)), item,
                                                    case.paused_days)
-
-
-def count_missing_legal_limits(session: Session) -> int:
-    """Give open cases received before the hub kept legal limits (the release before migrations) theirs,
-    from their intake, item and pauses, so supervision can deem them approved when it passes (视为准予);
-    each gets a timeline line. Returns how many; a second run finds none."""
-    from .cases import record_event
-    from .catalog import find_item
-    from .models import Point
-
-    counted = 0
-    for case in session.exec(select(Case).where(Case.legal_due_date.is_(None),  # type: ignore[union-attr]
-                                                Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
-        item = find_item(session, case.item_code)
-        if item is None:
-            continue
-        point = session.get(Point, case.point_id)
-        start = county_date(intake_moment(case, point.clock_offset_ms if point else 0))
-        case.legal_due_date = due_dates(start, item, case.paused_days)[1]
-        session.add(case)
-        record_event(session, case.id, actor="hub", action="legal_limit_counted",
-                     note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} working days), "
-                          "counted when the hub was upgraded")
-        counted += 1
-    return counted
 
 
 def due_dates(start: date, item: ServiceItem, paused_days: int = 0) -> tuple[date, date]:
