@@ -242,9 +242,9 @@ class CaseEvent(SQLModel, table=True):
 # A hub → point message; its per-point seq is the point's pull cursor. It is queued as ``payload`` with the
 # hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/outbox.py).
 class OutMessage(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("point_id", "seq"),)
+    __table_args__ = (UniqueConstraint("point_id", "seq"),)  # also the index of a point's messages
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
-    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id")
     seq: int
     kind: int
     case_id: str | None = Field(default=None, max_length=36)
@@ -257,9 +257,9 @@ class OutMessage(SQLModel, table=True):
 
 # A signed-request nonce already used by a point (replays are refused).
 class SeenNonce(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("point_id", "nonce"),)
+    __table_args__ = (UniqueConstraint("point_id", "nonce"),)  # also the index of a point's nonces
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
-    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id")
     nonce: str = Field(max_length=64)
     seen_at: datetime = Field(default_factory=utc_now, index=True)
 
