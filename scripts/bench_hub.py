@@ -16,6 +16,10 @@ The crypto-only limit is measured in the same run: one process per core
 verifies and opens the same kind of envelopes in a tight loop. A hub that
 only did that would reach it; ``ratio`` says how close the hub comes.
 
+Each line also says where the time went: the CPU time per envelope of the hub
+processes and of the pushing points (this process), read from /proc on Linux,
+next to the crypto's own (PostgreSQL's server processes are not counted).
+
 Ends with ``RESULT sqlite_2proc=N pg_4proc=N crypto_limit=N ratio=R`` where
 ratio = sqlite_2proc / crypto_limit.
 """
@@ -111,7 +115,9 @@ class HubUnderLoad:
     def __init__(self, stack: ExitStack, base: Path, url: str | None, processes: int):
         self.cluster = stack.enter_context(Cluster(base))
         first = self.cluster.start_hub(database_url=url)
-        self.urls = [first.url] + [self.cluster.start_hub_process().url for _ in range(processes - 1)]
+        servers = [first] + [self.cluster.start_hub_process() for _ in range(processes - 1)]
+        self.urls = [server.url for server in servers]
+        self.pids = [server.process.pid for server in servers]
         self.engine = make_engine(database_url(first.data, url))
         stack.callback(self.engine.dispose)
         self.data = first.data
@@ -130,8 +136,9 @@ class HubUnderLoad:
         with Session(self.engine) as session:
             return session.exec(select(func.count()).select_from(Case)).one()
 
-    def run(self, processes: int, points: int, per_point: int) -> float:
-        """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once."""
+    def run(self, processes: int, points: int, per_point: int) -> tuple[float, dict[str, float]]:
+        """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once,
+        and the CPU time per envelope of the hub processes and of the pushing points (this process)."""
         fleet = self.enroll(points)
         work = [(index % processes, batches(backlog(point, self.residents, per_point)))
                 for index, point in enumerate(fleet)]
@@ -149,15 +156,26 @@ class HubUnderLoad:
             # (making one costs the client ~30 ms of CPU, mostly httpx loading CA certificates).
             jobs = [(clients.enter_context(HubClient(self.urls[process], attempts=1, timeout=120)), point_batches)
                     for process, point_batches in work]
+            hub_cpu, own_cpu = cpu_seconds(self.pids[:processes]), time.process_time()
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                 answers = sum(pool.map(push, jobs), Counter())
             seconds = time.perf_counter() - started
+            hub_cpu, own_cpu = cpu_seconds(self.pids[:processes]) - hub_cpu, time.process_time() - own_cpu
         total = points * per_point
         if answers != Counter({"accepted": total}) or self.cases() - before != total:
             raise SystemExit(f"lost or refused envelopes: {dict(answers)}, {self.cases() - before} new cases "
                              f"for {total} envelopes")
-        return total / seconds
+        return total / seconds, {"hub": hub_cpu / total, "points": own_cpu / total}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user and system) the processes ``pids`` have used so far, from /proc (Linux; NaN elsewhere)."""
+    try:
+        stats = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+    except OSError:
+        return float("nan")
+    return sum(int(fields[11]) + int(fields[12]) for fields in stats) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_database(base: Path, name: str, url: str | None, points: int, per_point: int,
@@ -166,9 +184,10 @@ def measure_database(base: Path, name: str, url: str | None, points: int, per_po
     with ExitStack() as stack:
         hub = HubUnderLoad(stack, base / name, url, max(counts))
         for processes in counts:
-            rates[processes] = hub.run(processes, points, per_point)
+            rates[processes], cpu = hub.run(processes, points, per_point)
             print(f"{name:<10} {processes} hub process{'es' if processes > 1 else '  '}: "
-                  f"{rates[processes]:7.0f} envelopes/s ({points * per_point} envelopes, {points} points)",
+                  f"{rates[processes]:7.0f} envelopes/s ({points * per_point} envelopes, {points} points); "
+                  f"CPU per envelope: hub {cpu['hub'] * 1e6:.0f} µs, pushing points {cpu['points'] * 1e6:.0f} µs",
                   flush=True)
     return rates
 
@@ -193,7 +212,9 @@ def main() -> int:
         return 2
 
     limit = crypto_limit(max(400, args.envelopes))
-    print(f"crypto only (verify + open, {os.cpu_count()} processes): {limit:7.0f} envelopes/s", flush=True)
+    cores = os.cpu_count() or 1
+    print(f"crypto only (verify + open, {cores} processes): {limit:7.0f} envelopes/s; "
+          f"CPU per envelope: {cores / limit * 1e6:.0f} µs", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as work:
         sqlite = measure_database(Path(work), "SQLite", None, args.points, per_point, counts)
         with pgdb.scratch_database() as url:

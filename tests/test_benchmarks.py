@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +10,17 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
-def result_line(script: str, *args: str) -> dict[str, str]:
+def run_script(script: str, *args: str) -> str:
     done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("RESULT "), done.stdout
+    return done.stdout
+
+
+def result_line(script: str, *args: str, output: str | None = None) -> dict[str, str]:
+    output = run_script(script, *args) if output is None else output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), output
     return dict(pair.split("=", 1) for pair in last.split()[1:])
 
 
@@ -40,7 +46,15 @@ def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
 
 
 def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
-    figures = result_line("bench_hub.py", "--points", "2", "--envelopes", "24", "--processes", "2")
+    output = run_script("bench_hub.py", "--points", "2", "--envelopes", "24", "--processes", "2")
+    figures = result_line("bench_hub.py", output=output)
     assert set(figures) == {"sqlite_2proc", "pg_4proc", "crypto_limit", "ratio"}
     assert float(figures["sqlite_2proc"]) > 0 and float(figures["crypto_limit"]) > 0
     assert abs(float(figures["ratio"]) - float(figures["sqlite_2proc"]) / float(figures["crypto_limit"])) < 0.01
+    # Each run says where the time went: the hub's and the pushing points' CPU per envelope, beside the crypto's.
+    crypto = re.findall(r"crypto only .*CPU per envelope: (\d+) µs", output)
+    runs = re.findall(r"(SQLite|PostgreSQL) +2 hub processes: .*CPU per envelope: hub (\d+) µs, pushing points (\d+) µs",
+                      output)
+    assert len(crypto) == 1 and int(crypto[0]) > 0, output
+    assert [database for database, _, _ in runs] == ["SQLite", "PostgreSQL"], output
+    assert all(int(hub) > int(crypto[0]) for _, hub, _ in runs), "the hub does the crypto and more"
