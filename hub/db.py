@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
@@ -139,6 +139,14 @@ def write_lock(session: Session) -> None:
         memo[_PG_WRITE_LOCK] = True
 
 
+def hold_write_lock(connection: Connection) -> None:
+    """On PostgreSQL, hold the hub's write lock until ``connection``'s transaction ends, for schema work
+    (creating the tables, an upgrade): a second process doing the same waits, then finds it done, and no hub
+    process writes in between. An SQLite file has its own lock for that (see sync.migrate)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_WRITE_LOCK)
+
+
 @contextmanager
 def queue_for_writing(session: Session) -> Iterator[None]:
     """Wait in line for the write lock with the other hub processes, woken the moment it is free.
@@ -174,8 +182,7 @@ def init_db(engine: Engine, data_dir: Path | None = None) -> None:
         raise SchemaError(f"this hub's tables are in a {elsewhere} database outside {data_dir}: give its "
                           f"--database-url or set {DATABASE_URL_ENV}")
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(_PG_WRITE_LOCK)
+        hold_write_lock(connection)
         MIGRATIONS.ensure(connection, upgrade_advice(data_dir, sqlite=connection.dialect.name == "sqlite"))
 
 

@@ -16,7 +16,7 @@ from sync.workdays import county_date
 
 from .cases import record_event
 from .catalog import find_item
-from .db import database_url, is_sqlite, make_engine, session_scope
+from .db import database_url, hold_write_lock, is_sqlite, make_engine, session_scope
 from .models import Case, Point  # importing the models registers every table on SQLModel.metadata
 from .timelimits import OPEN_STATUSES, due_dates, intake_moment
 
@@ -41,6 +41,7 @@ def upgrade(data_dir: Path) -> Upgraded:
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            hold_write_lock(connection)  # two upgrades at once: the second waits, then has nothing to do
             return MIGRATIONS.upgrade(connection)
     finally:
         engine.dispose()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -175,3 +177,34 @@ def test_the_migration_environment_sees_every_table(package):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"import these tables' module in {package}/migrate.py: {done.stdout}"
+
+
+def test_a_hub_upgrade_on_postgresql_waits_for_the_hub_write_lock(tmp_path, monkeypatch):
+    """A hub process writing, or a second upgrade started beside the first: the upgrade waits for the hub's
+    write lock, then runs (or finds nothing to do), instead of changing the schema under them."""
+    from hub.db import DATABASE_URL_ENV, hold_write_lock
+    from hub.instance import initialize
+    from hub.migrate import upgrade
+
+    with empty_database("postgresql", tmp_path, "hub") as engine:
+        monkeypatch.setenv(DATABASE_URL_ENV, engine.url.render_as_string(hide_password=False))
+        initialize(tmp_path / "hub", admin_password="admin-pass-1")
+        with engine.begin() as connection:
+            command.downgrade(HUB.config(connection), HUB.baseline)
+        outcome: dict[str, object] = {}
+        with engine.connect() as holder:
+            holder.begin()
+            hold_write_lock(holder)  # as a hub process applying a push holds it
+            upgrading = threading.Thread(target=lambda: outcome.update(done=upgrade(tmp_path / "hub")))
+            upgrading.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            deadline = time.monotonic() + 60
+            while holder.execute(sa.text(waiting)).scalar() == 0:
+                assert upgrading.is_alive() and time.monotonic() < deadline, "the upgrade did not wait for the lock"
+            with engine.connect() as look:
+                assert HUB.revision(look) == HUB.baseline, "nothing changed while the lock was held"
+            holder.commit()
+        upgrading.join(timeout=120)
+        assert outcome["done"] == Upgraded(HUB.baseline, HUB.head())
+        with engine.connect() as look:
+            assert HUB.revision(look) == HUB.head()
