@@ -1,0 +1,205 @@
+"""What each intent a point sends does to the hub's cases, once ingest (hub/ingest.py) has verified and
+opened its envelope and stored its bytes: a new case (SUBMIT), 补正 materials, a rating, a collected
+result, a key rotation. Amendments and withdrawals, which may meet what the hub did meanwhile, are in
+hub/reconcile.py.
+
+Each returns ingest's answer as (status, reason, message); ``Refusal`` is a payload the point must hear
+was refused, and ingest rolls back whatever the intent half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from sync import CaseCollected, Identity, SignatureError, SubmitCase
+from sync.messages import AmendCase, RateCase, SupplementCase, WithdrawCase
+from sync.rotation import read_point_keys
+
+from .cases import record_event
+from .catalog import find_item
+from .db import as_utc, utc_now
+from .models import Case, Point, Rating, RawEnvelope
+from .outbox import send_status
+from .points import record_point_keys
+from .reconcile import apply_amend, apply_withdraw, check_submit, resident_key
+from .review import merged_cases, receive_supplement
+from .routing import route_case
+from .scans import ScanError, expect_scans
+
+log = logging.getLogger(__name__)
+
+
+class Refusal(Exception):
+    """Applying a payload failed for a reason the point must hear about."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, identity: Identity, *,
+                 new_case_ids: set[str]) -> tuple[str, str, str]:
+    """Apply ``intent`` (a validated point intent, sync/messages.py) from ``point``, stored as ``raw``.
+
+    ``new_case_ids`` are case ids known to have no case yet (ingest looked them up for its whole batch):
+    a SUBMIT of one skips its own lookup, and takes the id out of the set.
+    """
+    if isinstance(intent, SubmitCase):
+        return _apply_submit(session, intent, point, identity, raw, new_case_ids)
+    if isinstance(intent, CaseCollected):
+        return _apply_collected(session, intent, point, identity)
+    if isinstance(intent, SupplementCase):
+        return _apply_supplement(session, intent, point)
+    if isinstance(intent, RateCase):
+        return _apply_rating(session, intent, point)
+    if isinstance(intent, AmendCase):
+        return apply_amend(session, _own_case(session, intent.case_id, point), intent, point, raw)
+    if isinstance(intent, WithdrawCase):
+        return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw, identity)
+    raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
+
+
+def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> tuple[str, str, str]:
+    """The point rotated its keys: from now on seal to the new ones and accept them too."""
+    try:
+        keys = read_point_keys(payload, point.id)
+    except (SignatureError, ValidationError):
+        raise
+    except ValueError as exc:
+        raise Refusal("invalid_payload", f"the announced keys are not usable: {exc}") from None
+    if not record_point_keys(session, point, keys):
+        return "duplicate", "keys_current", "these keys are already the point's current keys"
+    log.info("point %s rotated its keys to %s", point.id, keys.fingerprint)
+    return "accepted", "", "new point keys recorded"
+
+
+def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity, raw: RawEnvelope,
+                  new_case_ids: set[str]) -> tuple[str, str, str]:
+    try:
+        uuid.UUID(intent.case_id)
+    except ValueError:
+        raise Refusal("invalid_payload", "case_id is not a UUID") from None
+    existing = None
+    if intent.case_id in new_case_ids:
+        new_case_ids.discard(intent.case_id)  # a second SUBMIT of it in the batch looks it up
+    else:
+        with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
+            existing = session.get(Case, intent.case_id)
+    if existing is not None:
+        if existing.point_id == point.id:
+            return "duplicate", "case_exists", "this case was already received"
+        return "conflict", "case_id_taken", "another point already sent a case with this id; parked"
+    if intent.clock_offset_ms is not None:
+        point.clock_offset_ms = intent.clock_offset_ms
+        session.add(point)
+    item = find_item(session, intent.item_code)
+    case = Case(
+        id=intent.case_id, point_id=point.id, receipt_no=intent.receipt_no, item_code=intent.item_code,
+        item_name=item.name_zh if item else "", catalog_version=intent.catalog_version,
+        applicant=intent.applicant.model_dump(), form=intent.form, materials=intent.materials,
+        staff=intent.staff, received_at=as_utc(intent.received_at), promised_date=intent.promised_date,
+        clock_offset_ms=intent.clock_offset_ms, resident_key=resident_key(intent.applicant.id_number),
+    )
+    session.add(case)
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
+    record_event(session, case.id, actor=point.name, action="received",
+                 note=f"received at the point by {intent.staff}")
+    # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
+    conflicts = check_submit(session, case, intent, point, raw)
+    if item is None:
+        case.status = "needs_attention"
+        session.add(case)
+        note = f"item code {intent.item_code} is not in the hub's catalog; an operator must route it"
+        record_event(session, case.id, actor="hub", action="needs_attention", note=note)
+        send_status(session, case, point, "needs_attention", note, identity)
+        return "accepted", "unknown_item", note
+    route_case(session, case, item)
+    send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+    if conflicts:
+        kinds = ", ".join(conflict.kind for conflict in conflicts)
+        return "conflict", conflicts[0].kind, f"case received and routed; parked for an operator ({kinds})"
+    return "accepted", "", "case received and routed"
+
+
+def _own_case(session: Session, case_id: str, point: Point) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise Refusal("unknown_case", "the hub has no such case")
+    if case.point_id != point.id:
+        raise Refusal("not_your_case", "this case was received at another point")
+    return case
+
+
+def _apply_supplement(session: Session, intent: SupplementCase, point: Point) -> tuple[str, str, str]:
+    """The resident brought what 补正 asked for: the case returns to the department that asked."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "supplement_requested":
+        # Decided meanwhile (another department rejected): keep the materials out, tell the point why.
+        return "accepted", "not_waiting", "the case no longer waits for materials; nothing changed"
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    case.materials = list(dict.fromkeys([*(case.materials or []), *intent.materials]))
+    # The clock runs again from the resident's return at the point, on the hub's clock.
+    returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
+    stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
+    log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
+    return "accepted", "", "materials received; the case is back with its department"
+
+
+def _apply_rating(session: Session, intent: RateCase, point: Point) -> tuple[str, str, str]:
+    """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "closed":
+        raise Refusal("not_closed", "a case is rated after the result was collected")
+    if session.get(Rating, case.id) is not None:
+        return "duplicate", "already_rated", "this case was already rated"
+    session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
+                       rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
+    record_event(session, case.id, actor=point.name, action="rated",
+                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""))
+    return "accepted", "", "rating recorded"
+
+
+def _apply_collected(session: Session, intent: CaseCollected, point: Point,
+                     identity: Identity) -> tuple[str, str, str]:
+    case = _own_case(session, intent.case_id, point)
+    if case.result is None:
+        raise Refusal("no_result", "the hub has issued no result for this case yet")
+    if case.status == "closed":
+        return "duplicate", "already_closed", "the case was already closed"
+    case.status, case.closed_at = "closed", utc_now()
+    session.add(case)
+    log.info("case %s closed: result collected at point %s", case.id, point.id)
+    record_event(session, case.id, actor=point.name, action="closed",
+                 note=f"result collected at the point by {intent.staff}")
+    _close_merged_copies(session, case, point, identity)
+    return "accepted", "", "case closed"
+
+
+def _close_merged_copies(session: Session, collected: Case, point: Point, identity: Identity) -> None:
+    """Merged duplicates share one result: once either receipt collects it, the other copies close and
+    their points are told, so the resident cannot collect it twice."""
+    kept = session.get(Case, collected.merged_into) if collected.merged_into else collected
+    copies = [kept, *merged_cases(session, kept)] if kept is not None else []
+    for other in copies:
+        if other.id == collected.id or other.status == "closed":
+            continue
+        other.status, other.closed_at = "closed", utc_now()
+        session.add(other)
+        record_event(session, other.id, actor=point.name, action="collected_elsewhere",
+                     note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})")
+        other_point = session.get(Point, other.point_id)
+        if other_point is not None:
+            send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}", identity)
