@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -444,8 +445,9 @@ def users_enable(username: str, data_dir: Path) -> None:
     click.echo(f"Enabled {username}." if changed else f"{username} was already enabled.")
 
 
-@main.command(help="Write an encrypted backup of an SQLite hub's data directory (database, keys, scans) to FILE. "
-                   "Safe while the hub is serving. A hub on PostgreSQL: see docs/deploy.md.")
+@main.command(help="Write an encrypted backup of the hub's data directory (database, keys, scans) to FILE. Safe while "
+                   "the hub is serving. A hub on PostgreSQL: the keys and scans only; back the database up with "
+                   "pg_dump first (docs/deploy.md).")
 @data_option
 @passphrase_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -453,12 +455,15 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
     # Not _engine: a database still on an older schema is backed up before its upgrade.
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory")
-    # The marker init leaves: without --database-url, database_url() names the data directory's SQLite file.
-    if not is_sqlite(database_url(data_dir)) or database_kind(data_dir):
-        raise click.ClickException("this hub's tables are not in its data directory: back them up with the "
-                                   "database's own tools (pg_dump) and copy the data directory's keys, as "
-                                   "docs/deploy.md describes")
-    backup_command(data_dir, DATABASE_FILE, file, passphrase_file, kind="hub")
+    # The marker init leaves names a database outside the data directory, with or without --database-url.
+    url = database_url(data_dir)
+    elsewhere = database_kind(data_dir) or (None if is_sqlite(url) else make_url(url).get_backend_name())
+    if elsewhere is None:
+        backup_command(data_dir, DATABASE_FILE, file, passphrase_file, kind="hub")
+        return
+    backup_command(data_dir, None, file, passphrase_file, kind="hub", database_elsewhere=elsewhere)
+    click.echo(f"the hub's tables are in its {elsewhere} database, not in this backup: back that up with the "
+               "database's own tools (pg_dump) before this backup, as docs/deploy.md describes")
 
 
 @main.command(help="Restore an encrypted hub backup FILE into a new data directory.")
@@ -466,7 +471,11 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
 @passphrase_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def restore(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
-    restore_command(file, data_dir, passphrase_file, kind="hub")
+    info = restore_command(file, data_dir, passphrase_file, kind="hub")
+    if info.database != "sqlite":
+        click.echo(f"the hub's tables were in its {info.database} database: restore its dump (pg_restore) into an "
+                   f"empty database, then check it with: pointkit-hub audit verify --data {data_dir} "
+                   "--database-url URL")
 
 
 @main.command("import-bundle")

@@ -1,4 +1,4 @@
-"""Encrypted backups of a data directory (a point's or an SQLite hub's).
+"""Encrypted backups of a data directory (a point's or a hub's).
 
 A backup is one file: a short plain header naming the key derivation, then
 the whole data directory as a tar, sealed in 64 KiB ChaCha20-Poly1305 chunks
@@ -6,8 +6,11 @@ the whole data directory as a tar, sealed in 64 KiB ChaCha20-Poly1305 chunks
 with scrypt. The database is copied with SQLite's online backup API, so a
 serving point or hub can be backed up while it works and the copy is one
 consistent moment; keys, scans and everything else in the directory go
-beside it. A wrong passphrase or any changed byte fails the whole restore,
-and a restore never writes into a directory that already holds data.
+beside it. A hub whose tables are on PostgreSQL gets the same backup of its
+data directory without them (its database is backed up with PostgreSQL's own
+tools); the manifest says so, and so does a restore. A wrong passphrase or
+any changed byte fails the whole restore, and a restore never writes into a
+directory that already holds data.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -57,6 +60,11 @@ class BackupInfo:
     created_at: str
     files: int
     bytes: int
+    # "sqlite" when the database is in the backup; otherwise the kind of database kept elsewhere ("postgresql").
+    database: str = "sqlite"
+
+
+_MANIFEST_FIELDS = {field.name for field in fields(BackupInfo)}
 
 
 def check_passphrase(passphrase: str) -> None:
@@ -112,13 +120,16 @@ def _copy_database(source: Path, target: Path) -> None:
         live.close()
 
 
-def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str, *, kind: str,
-                 name: str = "") -> BackupInfo:
-    """Write the encrypted backup of ``data_dir`` to ``out`` (written beside, then renamed into place)."""
+def write_backup(data_dir: Path, database_file: str | None, out: Path, passphrase: str, *, kind: str,
+                 name: str = "", database_elsewhere: str = "") -> BackupInfo:
+    """Write the encrypted backup of ``data_dir`` to ``out`` (written beside, then renamed into place).
+
+    ``database_file`` is the SQLite database in it, or None for a hub whose tables are in a
+    ``database_elsewhere`` database (PostgreSQL): the backup then holds the directory's other files only.
+    """
     check_passphrase(passphrase)
     data_dir = Path(data_dir)
-    database = data_dir / database_file
-    if not database.is_file():
+    if database_file is not None and not (data_dir / database_file).is_file():
         raise BackupError(f"{data_dir} holds no {database_file}: is --data the right directory?")
     out = Path(out)
     if out.resolve().is_relative_to(data_dir.resolve()):
@@ -127,21 +138,26 @@ def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str,
     header = MAGIC + json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
                                  "salt": b64(salt)}).encode() + b"\n"
     files = total = 0
+    live = _live_database_files(database_file) if database_file is not None else set()
     with tempfile.TemporaryDirectory(prefix="pointkit-backup-") as scratch:
-        copy = Path(scratch) / database_file
-        _copy_database(database, copy)
         tar_path = Path(scratch) / "backup.tar"
         with tarfile.open(tar_path, "w") as tar:
-            tar.add(copy, arcname=database_file)
+            if database_file is not None:
+                copy = Path(scratch) / database_file
+                _copy_database(data_dir / database_file, copy)
+                tar.add(copy, arcname=database_file)
+                files, total = 1, copy.stat().st_size
             for path in sorted(data_dir.rglob("*")):
                 relative = path.relative_to(data_dir).as_posix()
-                if not path.is_file() or relative in _live_database_files(database_file):
+                if not path.is_file() or relative in live:
                     continue
                 tar.add(path, arcname=relative)
                 files, total = files + 1, total + path.stat().st_size
-            info = BackupInfo(kind=kind, name=name, created_at=utcnow().isoformat(), files=files + 1,
-                              bytes=total + copy.stat().st_size)
-            manifest = json.dumps(info.__dict__).encode()
+            info = BackupInfo(kind=kind, name=name, created_at=utcnow().isoformat(), files=files, bytes=total,
+                              database=database_elsewhere if database_file is None else "sqlite")
+            # An SQLite backup's manifest stays as earlier releases wrote it, so they can restore it too.
+            written = {key: value for key, value in asdict(info).items() if key != "database" or value != "sqlite"}
+            manifest = json.dumps(written).encode()
             entry = tarfile.TarInfo(MANIFEST)
             entry.size = len(manifest)
             tar.addfile(entry, io.BytesIO(manifest))
@@ -194,31 +210,35 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
         if data_dir.exists():
             data_dir.rmdir()
         shutil.move(str(staging), str(data_dir))
-    return BackupInfo(**manifest)
+    # A later release may add fields to the manifest; what this one knows is enough to restore.
+    return BackupInfo(**{key: value for key, value in manifest.items() if key in _MANIFEST_FIELDS})
 
 
-def backup_command(data_dir: Path, database_file: str, file: Path, passphrase_file: Path | None, *, kind: str,
-                   name: str = "") -> None:
+def backup_command(data_dir: Path, database_file: str | None, file: Path, passphrase_file: Path | None, *,
+                   kind: str, name: str = "", database_elsewhere: str = "") -> BackupInfo:
     """What ``pointkit backup`` and ``pointkit-hub backup`` do once they know their database."""
     try:
         info = write_backup(data_dir, database_file, file, read_passphrase(passphrase_file, confirm=True),
-                            kind=kind, name=name)
+                            kind=kind, name=name, database_elsewhere=database_elsewhere)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {file}: {describe(info)}")
     click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
+    return info
 
 
-def restore_command(file: Path, data_dir: Path, passphrase_file: Path | None, *, kind: str) -> None:
+def restore_command(file: Path, data_dir: Path, passphrase_file: Path | None, *, kind: str) -> BackupInfo:
     """What ``pointkit restore`` and ``pointkit-hub restore`` do."""
     try:
         info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind=kind)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"restored {describe(info)} into {data_dir}")
+    return info
 
 
 def describe(info: BackupInfo) -> str:
     when = datetime.fromisoformat(info.created_at).strftime("%Y-%m-%d %H:%M UTC")
     who = f"{info.kind} {info.name}" if info.name else info.kind
-    return f"{who}, taken {when}: {info.files} files, {info.bytes / 1e6:.1f} MB"
+    held = "" if info.database == "sqlite" else f" (its {info.database} database is not in it)"
+    return f"{who}, taken {when}: {info.files} files, {info.bytes / 1e6:.1f} MB{held}"
