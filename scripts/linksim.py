@@ -99,12 +99,11 @@ class LinkSimulator:
         if self._server:
             self._server.close()
         self._cut_all(count=False)
-        # Finish every pump and timer here, so none is left to die with the loop; finishing one may start
-        # another (a connection accepted just before the server closed), so until none is left.
-        while tasks := [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # Finish every pump and timer here, so none is left to die with the loop.
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut_periodically(self) -> None:
         # cut_every_s may change while the link runs (a benchmark moves from one scenario to the next).
