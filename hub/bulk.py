@@ -47,7 +47,6 @@ from .timelimits import due_dates, intake_on_hub_clock
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = "case received and routed"
 # Parents before children (foreign keys are checked as rows go in).
 _TABLES = (RawEnvelope, Case, CaseScan, CaseEvent, ReviewTask, AuditEntry, OutMessage)
 

@@ -35,10 +35,10 @@ from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
 from sync.envelope import Header
 from sync.messages import POINT_INTENTS
 
-from .bulk import ACCEPTED, BulkRun, Draft, draft_case
+from .bulk import BulkRun, Draft, draft_case
 from .catalog import current_version_number
 from .db import queue_for_writing, reads_only, utc_now, write_lock
-from .intents import Refusal, apply_intent, apply_point_keys
+from .intents import ACCEPTED, Refusal, apply_intent, apply_point_keys
 from .keys import Keyring
 from .models import Case, CaseScan, Point, RawEnvelope
 from .outbox import note_protocol, readable

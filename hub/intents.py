@@ -34,6 +34,9 @@ from .scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
 
+# What a new case that needed nothing else is answered (hub/bulk.py answers its plain cases the same).
+ACCEPTED = "case received and routed"
+
 
 class Refusal(Exception):
     """Applying a payload failed for a reason the point must hear about."""
@@ -127,8 +130,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
     if conflicts:
         kinds = ", ".join(conflict.kind for conflict in conflicts)
-        return "conflict", conflicts[0].kind, f"case received and routed; parked for an operator ({kinds})"
-    return "accepted", "", "case received and routed"
+        return "conflict", conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})"
+    return "accepted", "", ACCEPTED
 
 
 def _own_case(session: Session, case_id: str, point: Point) -> Case:
