@@ -215,7 +215,7 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
 
 
 def backup_command(data_dir: Path, database_file: str | None, file: Path, passphrase_file: Path | None, *,
-                   kind: str, name: str = "", database_elsewhere: str = "") -> BackupInfo:
+                   kind: str, name: str = "", database_elsewhere: str = "") -> None:
     """What ``pointkit backup`` and ``pointkit-hub backup`` do once they know their database."""
     try:
         info = write_backup(data_dir, database_file, file, read_passphrase(passphrase_file, confirm=True),
@@ -224,7 +224,6 @@ def backup_command(data_dir: Path, database_file: str | None, file: Path, passph
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {file}: {describe(info)}")
     click.echo("keep the passphrase apart from the file: without it the backup cannot be opened")
-    return info
 
 
 def restore_command(file: Path, data_dir: Path, passphrase_file: Path | None, *, kind: str) -> BackupInfo:
