@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from sync.clock import utcnow
+from sync.migrate import SchemaError
 
 try:
     import fcntl
 except ImportError:  # Windows: writers poll the SQLite lock as before
     fcntl = None  # type: ignore[assignment]
-from sync.migrate import SchemaError
 
 DATABASE_FILE = "hub.db"
 DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
