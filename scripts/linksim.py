@@ -50,6 +50,9 @@ class LinkSimulator:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._writers: set[asyncio.StreamWriter] = set()
+        # The connections' tasks, held here: asyncio keeps only weak references to tasks, and a connection
+        # whose transports were cut can be left waiting on nothing but itself, collected while pending.
+        self._connections: set[asyncio.Task] = set()
         self._free_at = {"up": 0.0, "down": 0.0}
         self._server: asyncio.base_events.Server | None = None
         self._cutter: asyncio.Task | None = None
@@ -57,6 +60,11 @@ class LinkSimulator:
     def __repr__(self) -> str:
         return (f"LinkSimulator(target={self.target}, rate_bps={self.rate_bps}, latency_s={self.latency_s}, "
                 f"cut_every_s={self.cut_every_s}, cut_after_bytes={self.cut_after_bytes})")
+
+    @property
+    def open_connections(self) -> int:
+        """Connections the link is carrying now (a cut ends every one of them)."""
+        return len(self._connections)
 
     @property
     def url(self) -> str:
@@ -121,6 +129,8 @@ class LinkSimulator:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+        for connection in list(self._connections):
+            connection.cancel()
         # Chunks queued behind the cut never cross the link: their reserved air time is free again.
         now = time.monotonic()
         for direction, free_at in self._free_at.items():
@@ -137,15 +147,20 @@ class LinkSimulator:
             return
         self.stats.connections += 1
         self._writers.update((client_writer, upstream_writer))
+        connection = asyncio.current_task()
+        self._connections.add(connection)
         budget = [self.cut_after_bytes]
-        await asyncio.gather(
-            self._pump(client_reader, upstream_writer, "up", budget, client_writer),
-            self._pump(upstream_reader, client_writer, "down", budget, upstream_writer),
-            return_exceptions=True,
-        )
-        for writer in (client_writer, upstream_writer):
-            self._writers.discard(writer)
-            writer.transport.abort()
+        try:
+            await asyncio.gather(
+                self._pump(client_reader, upstream_writer, "up", budget, client_writer),
+                self._pump(upstream_reader, client_writer, "down", budget, upstream_writer),
+                return_exceptions=True,
+            )
+        finally:
+            self._connections.discard(connection)
+            for writer in (client_writer, upstream_writer):
+                self._writers.discard(writer)
+                writer.transport.abort()
 
     def _schedule(self, direction: str, size: int) -> float:
         """When this chunk has fully crossed the link and the latency has passed."""

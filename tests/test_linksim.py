@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 import time
 
@@ -81,6 +83,24 @@ def test_a_cut_frees_the_air_time_of_bytes_that_never_crossed(echo_server):
         assert httpx.post(link.url + "/echo", content=b"after the cut", timeout=30).content == b"after the cut"
         # Two small requests' bytes take well under a second at 32 kbit/s; 16 s if the queue still held the link.
         assert time.monotonic() - started < 4.0
+
+
+def test_cuts_end_every_connection_and_leave_no_task_behind(echo_server, caplog):
+    # A cut mid-transfer, over and over, in both directions' queues: each cut ends every connection, and
+    # asyncio never reports a task destroyed while pending (the full bench_sync used to print that).
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    with LinkSimulator(target(echo_server), rate_bps=256_000, latency_s=0.05) as link:
+        for _ in range(8):
+            sent = link.stats.bytes_up
+            sender = threading.Thread(target=lambda: _post_ignoring_cuts(link.url, b"c" * 120_000), daemon=True)
+            sender.start()
+            wait_until(lambda: link.stats.bytes_up >= sent + 16_000 and link.open_connections,
+                       timeout=10, what="a transfer under way")
+            link.cut()
+            sender.join(timeout=10)
+            wait_until(lambda: link.open_connections == 0, timeout=5, what="the cut connections to end")
+            gc.collect()
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 def _post_ignoring_cuts(url: str, body: bytes) -> None:
