@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,6 +57,39 @@ LOOKUP_CHUNK = 500
 # thread runs Python at a time anyway) and polling the database's write lock. Each process still gives the
 # database one writer in line, and processes run their crypto side by side.
 _ARRIVING, _WRITING = threading.Lock(), threading.Lock()
+
+
+class _WriterFirst:
+    """While a push of this process holds the hub's write lock, the push verifying and opening waits.
+
+    Every hub process queues for that one lock, so how long a push holds it bounds the whole hub's ingest.
+    A verifying thread of the same process would take half the GIL meanwhile and stretch the hold to about
+    twice its work. It pauses between envelopes instead, and does its crypto while this process waits for
+    the lock or another process holds it (bench_hub prints how busy the lock is).
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._writing = False
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._turn:
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._writing = False
+                self._turn.notify_all()
+
+    def wait(self) -> None:
+        """Before the next envelope's crypto: wait while this process's writing push holds the lock."""
+        with self._turn:
+            self._turn.wait_for(lambda: not self._writing)
+
+
+_WRITER_FIRST = _WriterFirst()
 
 
 @dataclass
@@ -105,25 +141,37 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         with _ARRIVING:
             arrivals = _arrive(session, frames, keyring)
             session.commit()
+        queued = time.perf_counter()
         with _WRITING, queue_for_writing(session):
             write_lock(session)
-            batch = _Batch.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, _Arrival)])
-            results = _answer_all(session, arrivals, keyring, batch)
-            batch.note_contact(session)
-            session.commit()
+            session.connection()  # on SQLite the lock is taken as the transaction begins (BEGIN IMMEDIATE)
+            locked = time.perf_counter()
+            with _WRITER_FIRST.writing():
+                batch = _Batch.under_lock(session, [arrival for arrival in arrivals
+                                                    if isinstance(arrival, _Arrival)])
+                results = _answer_all(session, arrivals, keyring, batch)
+                batch.note_contact(session)
+                session.commit()
+        released = time.perf_counter()
     except BaseException:
         session.rollback()
         raise
-    _log_answers(results)
+    _log_answers(results, waited_s=locked - queued, held_s=released - locked)
     return [asdict(result) for result in results]
 
 
-def _log_answers(results: list[IngestResult]) -> None:
+def _log_answers(results: list[IngestResult], *, waited_s: float, held_s: float) -> None:
     """One line per push, and one per envelope that was not simply accepted (a busy hub takes thousands of
-    plain cases a minute; their own timelines say when each arrived)."""
+    plain cases a minute; their own timelines say when each arrived).
+
+    The push's line says how long it waited for the hub's one write lock and held it: summed over a
+    while, the time held says how busy the lock is, which bounds what more hub processes can add
+    (docs/architecture.md, "How far more processes help").
+    """
     counts = Counter(result.status for result in results)
-    log.info("push of %d envelope(s): %s", len(results),
-             ", ".join(f"{count} {status}" for status, count in sorted(counts.items())))
+    log.info("push of %d envelope(s): %s; waited %.1f ms for the write lock, held it %.1f ms", len(results),
+             ", ".join(f"{count} {status}" for status, count in sorted(counts.items())),
+             waited_s * 1000, held_s * 1000)
     for result in results:
         if result.status != "accepted" or result.reason:
             log.info("envelope %s: %s %s", result.envelope_id, result.status, result.reason)
@@ -199,11 +247,15 @@ def _arrive(session: Session, frames: list[bytes], keyring: Keyring) -> list[_Ar
     """Parse, verify and open every frame in a read-only transaction; refusals are final answers."""
     reads_only(session)
     senders: dict[uuid.UUID, tuple[Point | None, list[Ed25519PublicKey]]] = {}
-    arrivals = [_check(session, frame, senders) for frame in frames]
+    arrivals = []
+    for frame in frames:
+        _WRITER_FIRST.wait()
+        arrivals.append(_check(session, frame, senders))
     settled = _settled(session, [arrival.envelope_id for arrival in arrivals if isinstance(arrival, _Arrival)])
     for arrival in arrivals:
         # A resent envelope the hub already answered for is not opened again.
         if isinstance(arrival, _Arrival) and arrival.verified_under and arrival.envelope_id not in settled:
+            _WRITER_FIRST.wait()
             try:
                 payload = arrival.opened(keyring)
             except EnvelopeError:

@@ -18,7 +18,9 @@ only did that would reach it; ``ratio`` says how close the hub comes.
 
 Each line also says where the time went: the CPU time per envelope of the hub
 processes and of the pushing points (this process), read from /proc on Linux,
-next to the crypto's own (PostgreSQL's server processes are not counted).
+next to the crypto's own (PostgreSQL's server processes are not counted); and
+how much of the run the hub's one write lock was held, summed from the push
+lines the hub logs (near 100%, more hub processes cannot add anything).
 
 Ends with ``RESULT sqlite_2proc=N pg_4proc=N crypto_limit=N ratio=R`` where
 ratio = sqlite_2proc / crypto_limit.
@@ -30,6 +32,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -48,6 +51,7 @@ from cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from hub.db import database_url, make_engine  # noqa: E402
+from hub.instance import LOG_FILE  # noqa: E402
 from hub.keys import load_keyring  # noqa: E402
 from hub.models import Case  # noqa: E402
 from pointkit.syncagent import BATCH_SIZES  # noqa: E402
@@ -121,6 +125,7 @@ class HubUnderLoad:
         self.engine = make_engine(database_url(first.data, url))
         stack.callback(self.engine.dispose)
         self.data = first.data
+        self.log = first.data / LOG_FILE  # every process on the data directory logs there
         self.residents = Residents(random.Random(str(base)))
         self.enrolled = 0
 
@@ -137,8 +142,9 @@ class HubUnderLoad:
             return session.exec(select(func.count()).select_from(Case)).one()
 
     def run(self, processes: int, points: int, per_point: int) -> tuple[float, dict[str, float]]:
-        """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once,
-        and the CPU time per envelope of the hub processes and of the pushing points (this process)."""
+        """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once;
+        the CPU time per envelope of the hub processes and of the pushing points (this process), and the
+        share of the run the write lock was held."""
         fleet = self.enroll(points)
         work = [(index % processes, batches(backlog(point, self.residents, per_point)))
                 for index, point in enumerate(fleet)]
@@ -156,6 +162,7 @@ class HubUnderLoad:
             # (making one costs the client ~30 ms of CPU, mostly httpx loading CA certificates).
             jobs = [(clients.enter_context(HubClient(self.urls[process], attempts=1, timeout=120)), point_batches)
                     for process, point_batches in work]
+            logged = self.log.stat().st_size
             hub_cpu, own_cpu = cpu_seconds(self.pids[:processes]), time.process_time()
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
@@ -166,7 +173,19 @@ class HubUnderLoad:
         if answers != Counter({"accepted": total}) or self.cases() - before != total:
             raise SystemExit(f"lost or refused envelopes: {dict(answers)}, {self.cases() - before} new cases "
                              f"for {total} envelopes")
-        return total / seconds, {"hub": hub_cpu / total, "points": own_cpu / total}
+        return total / seconds, {"hub": hub_cpu / total, "points": own_cpu / total,
+                                 "lock_held": lock_held_seconds(self.log, logged) / seconds}
+
+
+def lock_held_seconds(log: Path, offset: int) -> float:
+    """How long pushes held the hub's write lock, summed from the push lines the hub logged after ``offset``."""
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        text = lines.read().decode("utf-8", errors="replace")
+    return sum(float(held) for held in _LOCK_HELD.findall(text)) / 1000
+
+
+_LOCK_HELD = re.compile(r"push of \d+ envelope\(s\): .*; waited [\d.]+ ms for the write lock, held it ([\d.]+) ms")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -184,10 +203,11 @@ def measure_database(base: Path, name: str, url: str | None, points: int, per_po
     with ExitStack() as stack:
         hub = HubUnderLoad(stack, base / name, url, max(counts))
         for processes in counts:
-            rates[processes], cpu = hub.run(processes, points, per_point)
+            rates[processes], spent = hub.run(processes, points, per_point)
             print(f"{name:<10} {processes} hub process{'es' if processes > 1 else '  '}: "
                   f"{rates[processes]:7.0f} envelopes/s ({points * per_point} envelopes, {points} points); "
-                  f"CPU per envelope: hub {cpu['hub'] * 1e6:.0f} µs, pushing points {cpu['points'] * 1e6:.0f} µs",
+                  f"CPU per envelope: hub {spent['hub'] * 1e6:.0f} µs, "
+                  f"pushing points {spent['points'] * 1e6:.0f} µs; write lock held {spent['lock_held']:.0%} of the run",
                   flush=True)
     return rates
 

@@ -58,3 +58,6 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     assert len(crypto) == 1 and int(crypto[0]) > 0, output
     assert [database for database, _, _ in runs] == ["SQLite", "PostgreSQL"], output
     assert all(int(hub) > int(crypto[0]) for _, hub, _ in runs), "the hub does the crypto and more"
+    # ... and how busy the one write lock was, from the lines the hub logs per push.
+    held = re.findall(r"hub processes: .*; write lock held (\d+)% of the run", output)
+    assert len(held) == 2 and all(0 < int(share) <= 100 for share in held), output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -207,3 +210,29 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     with hub.db() as session:
         assert session.get(Case, payload["case_id"]).status == "routed"
         assert session.exec(select(RawEnvelope)).one().outcome == "accepted"
+
+
+def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_write_lock(hub, caplog):
+    caplog.set_level(logging.INFO, logger="hub.ingest")
+    point = hub.enroll_point()
+    answers = point.client.push([point.seal(Kind.SUBMIT, point.submit()) for _ in range(3)])
+    assert [answer.status for answer in answers] == ["accepted"] * 3
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("push of")]
+    found = re.fullmatch(r"push of 3 envelope\(s\): 3 accepted; waited ([\d.]+) ms for the write lock, "
+                         r"held it ([\d.]+) ms", line)
+    assert found and float(found[2]) > 0, line
+
+
+def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_lock():
+    from hub.ingest import _WriterFirst
+
+    turns, verified = _WriterFirst(), threading.Event()
+
+    def verify_next_envelope() -> None:
+        turns.wait()
+        verified.set()
+
+    with turns.writing():
+        threading.Thread(target=verify_next_envelope, daemon=True).start()
+        assert not verified.wait(0.3), "verified while the writing push held the lock"
+    assert verified.wait(10), "still waiting after the writing push released the lock"
