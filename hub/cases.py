@@ -129,7 +129,9 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
     rounds = session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id)
                           .order_by(SupplementRound.requested_at)).all()
     rating = session.get(Rating, case.id)
-    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)).all()
+    # Lines written in one millisecond keep their order by id (sync.clock.uuid7).
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                          .order_by(CaseEvent.at, CaseEvent.id)).all()  # type: ignore[arg-type]
     applicant = case.applicant or {}
     scans = case_scans(session, case.id)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -37,13 +38,35 @@ def from_ms(ms: int) -> datetime:
 def uuid7(ms: int | None = None) -> uuid.UUID:
     """A UUIDv7 (RFC 9562): 48-bit millisecond time, then random bits.
 
-    Ids made offline at many points sort by creation time and never collide.
+    Ids made offline at many points sort by creation time and never collide. Ids this process makes
+    within one millisecond increase in the order they are made (RFC 9562's monotonic random: the random
+    bits of the next are the last one's plus one), so rows written in one millisecond, a case's timeline
+    lines for one, still sort by id in the order they were written.
     """
-    ms = now_ms() if ms is None else ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
+    ms = (now_ms() if ms is None else ms) & ((1 << 48) - 1)
+    global _last_uuid7
+    with _UUID7_LOCK:
+        last_ms, last_random = _last_uuid7
+        if ms == last_ms and last_random + 1 < 1 << 74:
+            random = last_random + 1
+        else:
+            random = int.from_bytes(os.urandom(10), "big") >> 6
+        _last_uuid7 = (ms, random)
+    value = ms << 80
     value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= (random >> 62) << 64
     value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
+    value |= random & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+def _forget_last_uuid7() -> None:
+    # A forked child must not count on from its parent's last id: both would make the same next one.
+    global _last_uuid7, _UUID7_LOCK
+    _last_uuid7, _UUID7_LOCK = (-1, 0), threading.Lock()
+
+
+_UUID7_LOCK = threading.Lock()
+_last_uuid7 = (-1, 0)  # (millisecond, 74 random bits) of the last id this process made
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_last_uuid7)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date
 
@@ -113,6 +114,26 @@ def test_signed_requests_bind_method_path_query_body_and_time(point):
 def test_uuid7_sorts_by_time_and_is_version_7():
     first, second = uuid7(1_700_000_000_000), uuid7(1_700_000_000_001)
     assert first.version == 7 and first < second
+    # Within one millisecond, in the order made (a case's timeline lines are often written in one).
+    same_millisecond = [uuid7(1_700_000_000_002) for _ in range(200)]
+    assert same_millisecond == sorted(same_millisecond) and len(set(same_millisecond)) == 200
+    assert all(made.version == 7 and made.variant == uuid.RFC_4122 for made in same_millisecond)
+    assert same_millisecond[0] > second
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_process_does_not_make_its_parents_next_uuid7():
+    ms = 1_700_000_000_003
+    uuid7(ms)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its next id in the same millisecond, to the parent, then out
+        os.write(writer, uuid7(ms).bytes)
+        os._exit(0)
+    os.close(writer)
+    from_child = uuid.UUID(bytes=os.read(reader, 16))
+    os.waitpid(child, 0)
+    assert from_child != uuid7(ms)
 
 
 def test_id_numbers_check_checksum_and_birth_date():

@@ -236,3 +236,20 @@ def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_loc
         threading.Thread(target=verify_next_envelope, daemon=True).start()
         assert not verified.wait(0.3), "verified while the writing push held the lock"
     assert verified.wait(10), "still waiting after the writing push released the lock"
+
+
+def test_a_case_timeline_keeps_the_order_of_lines_written_within_one_millisecond(hub):
+    # The hub's clock counts milliseconds, and a new case's "received" and "routed" lines, or a decision's
+    # lines, are written in the same one: the timeline must still read in the order they were written.
+    from hub.cases import case_detail, record_event
+
+    point = hub.enroll_point()
+    payload = point.submit()
+    [answer] = point.client.push([point.seal(Kind.SUBMIT, payload)])
+    assert answer.status == "accepted", answer
+    with hub.db() as session:
+        for number in range(12):
+            record_event(session, payload["case_id"], actor="hub", action=f"step-{number}")
+        session.commit()
+        events = case_detail(session, session.get(Case, payload["case_id"]))["events"]
+    assert [event["action"] for event in events] == ["received", "routed"] + [f"step-{n}" for n in range(12)]
