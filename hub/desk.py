@@ -47,7 +47,7 @@ class DeskError(ValueError):
 def desk_queue(session: Session, *, kind: str | None = None, point: str | None = None,
                status: str = "open") -> list[dict[str, Any]]:
     """Conflicts oldest first, optionally of one kind, point (name) and status."""
-    query = select(Conflict).where(Conflict.status == status).order_by(Conflict.created_at)
+    query = select(Conflict).where(Conflict.status == status).order_by(Conflict.created_at, Conflict.id)
     if kind:
         query = query.where(Conflict.kind == kind)
     names = point_names(session)

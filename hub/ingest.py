@@ -472,7 +472,7 @@ def _store_and_apply(session: Session, arrival: _Arrival, point: Point, keyring:
         # One look finds both an earlier copy of this envelope and the first envelope with its (point, seq).
         stored = list(session.exec(select(RawEnvelope).where(
             (RawEnvelope.envelope_id == envelope_id) | ((RawEnvelope.point_id == point.id) & (RawEnvelope.seq == seq)))
-            .order_by(RawEnvelope.received_at)).all())
+            .order_by(RawEnvelope.received_at, RawEnvelope.id)).all())
     known = next((row for row in stored if row.envelope_id == envelope_id), None)
     if known is not None and known.point_id == point.id and (known.outcome == "received"
                                                              or known.reason == FORK_UNAPPLIED):
@@ -497,7 +497,7 @@ def _store_and_apply(session: Session, arrival: _Arrival, point: Point, keyring:
 
 def _first_with_seq(session: Session, point: Point, seq: int) -> RawEnvelope | None:
     return session.exec(select(RawEnvelope).where(RawEnvelope.point_id == point.id, RawEnvelope.seq == seq)
-                        .order_by(RawEnvelope.received_at)).first()
+                        .order_by(RawEnvelope.received_at, RawEnvelope.id)).first()
 
 
 def _same_content(stored: RawEnvelope, arrival: _Arrival, keyring: Keyring) -> bool:
@@ -591,7 +591,7 @@ def _fork(session: Session, raw: RawEnvelope, point: Point, identity: Identity, 
     """Record the fork beside the applied second copy; the answer is "conflict" unless it was rejected."""
     first = session.exec(select(RawEnvelope).where(
         RawEnvelope.point_id == point.id, RawEnvelope.seq == raw.seq, RawEnvelope.id != raw.id)
-        .order_by(RawEnvelope.received_at)).first()
+        .order_by(RawEnvelope.received_at, RawEnvelope.id)).first()
     record_fork(session, first, raw, point, raw.case_id if status != "rejected" else None, identity)
     if status == "rejected":
         return status, reason, message

@@ -89,7 +89,7 @@ def open_conflicts(session: Session, case_id: str) -> list[Conflict]:
     """Open conflicts touching ``case_id``: while there is one, no department decides the case."""
     return list(session.exec(select(Conflict).where(
         Conflict.status == "open", (Conflict.case_id == case_id) | (Conflict.other_case_id == case_id))
-        .order_by(Conflict.created_at)).all())
+        .order_by(Conflict.created_at, Conflict.id)).all())
 
 
 def case_summary(case: Case) -> dict[str, Any]:
