@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, delete, select
 
-from sync import hash_password, hash_secret, verify_password
+from sync import hash_password, hash_secret, verify_nobody, verify_password
 from sync.workdays import COUNTY_TIMEZONE
 
 from .audit import append_audit
@@ -25,8 +25,6 @@ from .models import ROLES, ApiToken, Department, Staff
 MIN_PASSWORD_LENGTH = 8
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-# Checked when a username is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password")
 
 
 class AccountLocked(Exception):
@@ -89,7 +87,7 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
     """
     staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
     if staff is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_nobody(password)  # a miss costs what a wrong password costs
         return None
     now = utc_now()
     if staff.locked_until is not None and as_utc(staff.locked_until) > now:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlmodel import Session, select
 
-from sync import hash_password, hash_secret, verify_password
+from sync import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
 from sync.web import api_error, gettext as _, parse_json_body
 from sync.workdays import COUNTY_TIMEZONE
@@ -35,8 +35,6 @@ log = logging.getLogger("pointkit.auth")
 TOKEN_LIFETIME = timedelta(hours=12)
 MAX_LOGIN_FAILURES = 5
 LOGIN_LOCK = timedelta(minutes=15)
-# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("pointkit-no-such-user")
 
 
 class StaffError(ValueError):
@@ -82,7 +80,7 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
     """
     staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
     if staff is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_nobody(password)  # a miss costs what a wrong password costs
         return None
     locked_until = as_utc(staff.locked_until)
     if locked_until is not None and locked_until > utcnow():

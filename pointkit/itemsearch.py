@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import Style, lazy_pinyin
 from sqlmodel import Session, select
 
 from sync.catalog import ServiceItem
@@ -28,6 +27,10 @@ def normalize_query(text: str) -> str:
 
 def search_text(item: ServiceItem) -> str:
     """The keys an item is found by, one per line: code, Chinese name, English name, pinyin, initials."""
+    # Imported here: its dictionary takes a quarter of a second to load, which every pointkit command and
+    # server start paid, and keys are only computed when a catalog is stored.
+    from pypinyin import Style, lazy_pinyin
+
     full = "".join(lazy_pinyin(item.name_zh))
     initials = "".join(lazy_pinyin(item.name_zh, style=Style.FIRST_LETTER))
     return "\n".join(normalize_query(key) for key in (item.code, item.name_zh, item.name_en, full, initials))

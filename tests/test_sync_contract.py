@@ -24,6 +24,7 @@ from sync import (
     verify_request,
 )
 from sync.idnumber import check_character, id_number_problem, mask_id_number
+from sync.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, hash_password, verify_nobody, verify_password
 from sync.workdays import add_working_days
 
 POINT_ID = uuid.UUID("01935f7e-0000-7000-8000-000000000001")
@@ -134,6 +135,14 @@ def test_a_forked_process_does_not_make_its_parents_next_uuid7():
     from_child = uuid.UUID(bytes=os.read(reader, 16))
     os.waitpid(child, 0)
     assert from_child != uuid7(ms)
+
+
+def test_passwords_verify_against_their_hash_and_nobody_matches_an_unknown_user():
+    stored = hash_password("correct horse")
+    assert verify_password("correct horse", stored) and not verify_password("correct hors", stored)
+    assert stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+    # The check for a username nobody has: it runs the same scrypt, and nothing passes it.
+    assert not verify_nobody("correct horse") and not verify_nobody("")
 
 
 def test_id_numbers_check_checksum_and_birth_date():
