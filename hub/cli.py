@@ -458,8 +458,7 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
     # The marker init leaves names a database outside the data directory, with or without --database-url.
     url = database_url(data_dir)
     elsewhere = database_kind(data_dir) or ("" if is_sqlite(url) else make_url(url).get_backend_name())
-    backup_command(data_dir, None if elsewhere else DATABASE_FILE, file, passphrase_file, kind="hub",
-                   database_elsewhere=elsewhere)
+    backup_command(data_dir, DATABASE_FILE, file, passphrase_file, kind="hub", database_elsewhere=elsewhere)
     if elsewhere:
         click.echo(f"the hub's tables are in its {elsewhere} database, not in this backup: back that up with the "
                    "database's own tools (pg_dump) before this backup, as docs/deploy.md describes")

@@ -120,16 +120,16 @@ def _copy_database(source: Path, target: Path) -> None:
         live.close()
 
 
-def write_backup(data_dir: Path, database_file: str | None, out: Path, passphrase: str, *, kind: str,
+def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str, *, kind: str,
                  name: str = "", database_elsewhere: str = "") -> BackupInfo:
     """Write the encrypted backup of ``data_dir`` to ``out`` (written beside, then renamed into place).
 
-    ``database_file`` is the SQLite database in it, or None for a hub whose tables are in a
-    ``database_elsewhere`` database (PostgreSQL): the backup then holds the directory's other files only.
+    ``database_file`` is the SQLite database in it, unless the tables are in a ``database_elsewhere``
+    database (a hub on PostgreSQL): the backup then holds the directory's other files only.
     """
     check_passphrase(passphrase)
     data_dir = Path(data_dir)
-    if database_file is not None and not (data_dir / database_file).is_file():
+    if not database_elsewhere and not (data_dir / database_file).is_file():
         raise BackupError(f"{data_dir} holds no {database_file}: is --data the right directory?")
     out = Path(out)
     if out.resolve().is_relative_to(data_dir.resolve()):
@@ -138,11 +138,11 @@ def write_backup(data_dir: Path, database_file: str | None, out: Path, passphras
     header = MAGIC + json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
                                  "salt": b64(salt)}).encode() + b"\n"
     files = total = 0
-    live = _live_database_files(database_file) if database_file is not None else set()
+    live = set() if database_elsewhere else _live_database_files(database_file)
     with tempfile.TemporaryDirectory(prefix="pointkit-backup-") as scratch:
         tar_path = Path(scratch) / "backup.tar"
         with tarfile.open(tar_path, "w") as tar:
-            if database_file is not None:
+            if not database_elsewhere:
                 copy = Path(scratch) / database_file
                 _copy_database(data_dir / database_file, copy)
                 tar.add(copy, arcname=database_file)
@@ -154,7 +154,7 @@ def write_backup(data_dir: Path, database_file: str | None, out: Path, passphras
                 tar.add(path, arcname=relative)
                 files, total = files + 1, total + path.stat().st_size
             info = BackupInfo(kind=kind, name=name, created_at=utcnow().isoformat(), files=files, bytes=total,
-                              database=database_elsewhere if database_file is None else "sqlite")
+                              database=database_elsewhere or "sqlite")
             # An SQLite backup's manifest stays as earlier releases wrote it, so they can restore it too.
             written = {key: value for key, value in asdict(info).items() if key != "database" or value != "sqlite"}
             manifest = json.dumps(written).encode()
@@ -214,7 +214,7 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
     return BackupInfo(**{key: value for key, value in manifest.items() if key in _MANIFEST_FIELDS})
 
 
-def backup_command(data_dir: Path, database_file: str | None, file: Path, passphrase_file: Path | None, *,
+def backup_command(data_dir: Path, database_file: str, file: Path, passphrase_file: Path | None, *,
                    kind: str, name: str = "", database_elsewhere: str = "") -> None:
     """What ``pointkit backup`` and ``pointkit-hub backup`` do once they know their database."""
     try:
