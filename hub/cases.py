@@ -131,7 +131,7 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
     rating = session.get(Rating, case.id)
     # Lines written in one millisecond keep their order by id (sync.clock.uuid7).
     events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                          .order_by(CaseEvent.at, CaseEvent.id)).all()  # type: ignore[arg-type]
+                          .order_by(CaseEvent.at, CaseEvent.id)).all()
     applicant = case.applicant or {}
     scans = case_scans(session, case.id)
     return {
