@@ -20,6 +20,7 @@ an operator. What each kind of intent does to the cases is in hub/intents.py.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -158,6 +159,11 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         raise
     _log_answers(results, waited_s=locked - queued, held_s=released - locked)
     return [asdict(result) for result in results]
+
+
+# What the push line below says about the write lock, for tools that read hub.log (scripts/bench_hub.py).
+PUSH_LINE_LOCK_TIMES = re.compile(r"push of \d+ envelope\(s\): .*; waited ([\d.]+) ms for the write lock, "
+                                  r"held it ([\d.]+) ms")
 
 
 def _log_answers(results: list[IngestResult], *, waited_s: float, held_s: float) -> None:

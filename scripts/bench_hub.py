@@ -32,7 +32,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from hub.db import database_url, make_engine  # noqa: E402
+from hub.ingest import PUSH_LINE_LOCK_TIMES  # noqa: E402
 from hub.instance import LOG_FILE  # noqa: E402
 from hub.keys import load_keyring  # noqa: E402
 from hub.models import Case  # noqa: E402
@@ -182,10 +182,7 @@ def lock_held_seconds(log: Path, offset: int) -> float:
     with log.open("rb") as lines:
         lines.seek(offset)
         text = lines.read().decode("utf-8", errors="replace")
-    return sum(float(held) for held in _LOCK_HELD.findall(text)) / 1000
-
-
-_LOCK_HELD = re.compile(r"push of \d+ envelope\(s\): .*; waited [\d.]+ ms for the write lock, held it ([\d.]+) ms")
+    return sum(float(held) for _, held in PUSH_LINE_LOCK_TIMES.findall(text)) / 1000
 
 
 def cpu_seconds(pids: list[int]) -> float:
