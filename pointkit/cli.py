@@ -61,13 +61,14 @@ def require_schema(data_dir: Path) -> None:
 
 
 @click.group(help="pointkit: the village/township service point (intake, receipts, sync, pickup).")
+@click.version_option(package_name="pointkit")
 def main() -> None:
     pass
 
 
 @main.command(help="Enroll a new point with the county hub, fetch the catalog and create a staff account.")
 @data_option
-@click.option("--hub", "hub_url", required=True, help="The county hub's address, e.g. http://hub.example:8000.")
+@click.option("--hub", "hub_url", required=True, help="The county hub's address, e.g. http://hub.example:8700.")
 @click.option("--token", required=True, help="The one-time enrollment token from the hub (SECRET.FINGERPRINT).")
 @click.option("--name", default="", help="This point's name as the token was issued for (default: the hub's).")
 @click.option("--relay", "relay_url", default="",

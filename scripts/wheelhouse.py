@@ -29,29 +29,42 @@ TARGETS = {
 WINDOWS_EXTRAS = ["colorama"]
 
 INSTALL_SH = """#!/bin/sh
-# Install pointkit from this folder, with no network: sh install.sh [VENV_DIR]
+# Install or upgrade pointkit from this folder, with no network: sh install.sh [VENV_DIR]
+# PYTHON=python3.12 sh install.sh picks the Python (3.11 or 3.12; default python3).
 set -e
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${1:-$HOME/pointkit-env}"
-python3 -m venv "$venv"
-"$venv/bin/pip" install --no-index --find-links "$here/wheels" "%(requirement)s"
-echo "installed: $venv/bin/pointkit and $venv/bin/pointkit-hub"
+"${PYTHON:-python3}" -m venv "$venv"
+# Dependencies as this release needs them, then this folder's pointkit over whatever was there: the same
+# version number rebuilt must still replace the code (an upgrade that kept the old code would go unnoticed).
+"$venv/bin/pip" install --no-index --find-links "$here/wheels" --upgrade "$here/wheels/%(wheel)s%(extras)s"
+"$venv/bin/pip" install --no-index --find-links "$here/wheels" --force-reinstall --no-deps "$here/wheels/%(wheel)s"
+echo "installed: $("$venv/bin/pointkit" --version) in $venv ($venv/bin/pointkit, $venv/bin/pointkit-hub)"
 """
 INSTALL_BAT = """@echo off
-rem Install pointkit from this folder, with no network: install.bat [VENV_DIR]
+rem Install or upgrade pointkit from this folder, with no network: install.bat [VENV_DIR]
+rem set PYTHON=py -3.12 first to pick the Python (3.11 or 3.12; default py, else python).
 set HERE=%%~dp0
 set VENV=%%1
 if "%%VENV%%"=="" set VENV=%%USERPROFILE%%\\pointkit-env
-py -m venv "%%VENV%%" || python -m venv "%%VENV%%"
-"%%VENV%%\\Scripts\\pip.exe" install --no-index --find-links "%%HERE%%wheels" "%(requirement)s"
-echo installed: %%VENV%%\\Scripts\\pointkit.exe and %%VENV%%\\Scripts\\pointkit-hub.exe
+if "%%PYTHON%%"=="" (py -m venv "%%VENV%%" || python -m venv "%%VENV%%") else (%%PYTHON%% -m venv "%%VENV%%")
+if errorlevel 1 exit /b 1
+"%%VENV%%\\Scripts\\pip.exe" install --no-index --find-links "%%HERE%%wheels" --upgrade "%%HERE%%wheels\\%(wheel)s%(extras)s" || exit /b 1
+"%%VENV%%\\Scripts\\pip.exe" install --no-index --find-links "%%HERE%%wheels" --force-reinstall --no-deps "%%HERE%%wheels\\%(wheel)s" || exit /b 1
+"%%VENV%%\\Scripts\\pointkit.exe" --version
+echo installed in %%VENV%% (%%VENV%%\\Scripts\\pointkit.exe, %%VENV%%\\Scripts\\pointkit-hub.exe)
 """
 README = """pointkit offline install folder (version %(version)s)
 
 Targets: %(targets)s. Python 3.11 or 3.12 must be installed on the laptop.
 
-Linux:    sh install.sh            (installs into ~/pointkit-env)
-Windows:  install.bat              (installs into %%USERPROFILE%%\\pointkit-env)
+Linux:    sh install.sh [DIR]      (installs into DIR, default ~/pointkit-env; a hub: /opt/pointkit-env)
+Windows:  install.bat [DIR]        (installs into DIR, default %%USERPROFILE%%\\pointkit-env)
+
+Run the same script from a newer folder to upgrade: it replaces the code
+in place and prints the version installed. Then run 'pointkit upgrade' or
+'pointkit-hub upgrade' as the release notes say (docs/deploy.md, Upgrading).
+Another Python: PYTHON=python3.12 sh install.sh, or 'set PYTHON=py -3.12'.
 
 Then: pointkit init --help (a point) or pointkit-hub init --help (a hub).
 Nothing is downloaded: pip reads only the wheels/ folder next to this file.
@@ -95,7 +108,7 @@ def build(out: Path, targets: list[str], extras: str) -> None:
         if name.startswith("win"):
             command += WINDOWS_EXTRAS
         run(command)
-    values = {"requirement": f"pointkit[{extras}]" if extras else "pointkit", "version": project_version(),
+    values = {"wheel": own.name, "extras": f"[{extras}]" if extras else "", "version": project_version(),
               "targets": ", ".join(targets)}
     (out / "install.sh").write_text(INSTALL_SH % values, encoding="utf-8")
     (out / "install.sh").chmod(0o755)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,21 @@ def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path):
     for command in ("pointkit", "pointkit-hub"):
         shown = subprocess.run([str(target / "bin" / command), "--help"], capture_output=True, text=True)
         assert shown.returncode == 0 and "Usage:" in shown.stdout
+    # Running the script again upgrades in place: the folder's code replaces what is installed even at the same
+    # version number (a rebuilt release), and the script says which version it left there.
+    # -P and a cwd outside the checkout: the installed copy, never this checkout's own hub/.
+    installed = Path(subprocess.run([str(target / "bin" / "python"), "-P", "-c", "import hub; print(hub.__file__)"],
+                                    capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip())
+    assert installed.is_relative_to(target)
+    fresh = installed.read_text(encoding="utf-8")
+    installed.write_text("raise SystemExit('the old release is still installed')\n", encoding="utf-8")
+    again = subprocess.run(["sh", str(out / "install.sh"), str(target)], check=True, env=env, timeout=600,
+                           capture_output=True, text=True)
+    assert installed.read_text(encoding="utf-8") == fresh
+    version = subprocess.run([str(target / "bin" / "pointkit"), "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    release = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert version == f"pointkit, version {release}" and f"installed: {version} in {target}" in again.stdout
     probe = ("import importlib.resources as r, json;"
              "assert json.loads((r.files('hub') / 'data' / 'sample_catalog.json').read_text('utf-8'))['items'];"
              "assert (r.files('pointkit') / 'templates' / 'base.html').is_file();"
