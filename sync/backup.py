@@ -41,6 +41,9 @@ MANIFEST = "pointkit-backup.json"
 MIN_PASSPHRASE = 12
 # 2**17 * 8 * 128 bytes = 128 MiB, about half a second: a backup is opened rarely, and guessed offline.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+# What a restore accepts in a header: this release's parameters and stronger ones that still fit an old
+# laptop's memory (128 * n * r bytes, at most 512 MiB); a header asking for more is damaged, not obeyed.
+SCRYPT_N_RANGE, SCRYPT_MAX_R, SCRYPT_MAX_P = (2**14, 2**19), 8, 4
 
 
 def _live_database_files(database_file: str) -> set[str]:
@@ -75,18 +78,47 @@ def check_passphrase(passphrase: str) -> None:
 
 passphrase_option = click.option(
     "--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the backup passphrase from the first line of this file (default: POINTKIT_BACKUP_PASSPHRASE or a "
-         "prompt).")
+    help="Read the backup passphrase from the first line of this file, spaces included (default: "
+         "POINTKIT_BACKUP_PASSPHRASE or a prompt).")
 
 
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
     """The passphrase from ``--passphrase-file``, ``POINTKIT_BACKUP_PASSPHRASE`` or a hidden prompt."""
     if passphrase_file is not None:
-        lines = Path(passphrase_file).read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: Notepad starts a UTF-8 file with a byte order mark, which nobody means as part of it.
+        lines = Path(passphrase_file).read_text(encoding="utf-8-sig").splitlines()
         return lines[0] if lines else ""
     if os.environ.get("POINTKIT_BACKUP_PASSPHRASE"):
         return os.environ["POINTKIT_BACKUP_PASSPHRASE"]
     return click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def _header_line(n: int, r: int, p: int, salt: str) -> bytes:
+    """The header's second line, byte for byte (a restore accepts nothing else: see ``_read_header``)."""
+    return json.dumps({"kdf": "scrypt", "n": n, "r": r, "p": p, "salt": salt}).encode() + b"\n"
+
+
+def _read_header(line: bytes, backup: Path) -> tuple[bytes, int, int, int]:
+    """The salt and scrypt parameters of a header line, which must be exactly as ``write_backup`` writes them.
+
+    The header is not encrypted, but each of its values goes into the key: a changed salt or parameter makes
+    the key wrong and the restore fails. The rest (the name of the key derivation, the spelling of the JSON)
+    is held to the one form written, so a changed byte anywhere in the file fails the restore.
+    """
+    damaged = BackupError(f"{backup} has a damaged header: restore from another copy of the backup")
+    try:
+        params = json.loads(line)
+        n, r, p, salt = params["n"], params["r"], params["p"], params["salt"]
+        if not all(type(value) is int for value in (n, r, p)) or not isinstance(salt, str):
+            raise damaged
+        if line != _header_line(n, r, p, salt):
+            raise damaged
+        if not (SCRYPT_N_RANGE[0] <= n <= SCRYPT_N_RANGE[1] and n & (n - 1) == 0
+                and 1 <= r <= SCRYPT_MAX_R and 1 <= p <= SCRYPT_MAX_P):
+            raise damaged
+        return unb64(salt), n, r, p
+    except (ValueError, KeyError, TypeError):
+        raise damaged from None
 
 
 def _key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -128,15 +160,10 @@ def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str,
     database (a hub on PostgreSQL): the backup then holds the directory's other files only.
     """
     check_passphrase(passphrase)
-    data_dir = Path(data_dir)
-    if not database_elsewhere and not (data_dir / database_file).is_file():
-        raise BackupError(f"{data_dir} holds no {database_file}: is --data the right directory?")
-    out = Path(out)
-    if out.resolve().is_relative_to(data_dir.resolve()):
-        raise BackupError("write the backup outside the data directory (a USB stick or another disk)")
+    data_dir, out = Path(data_dir), Path(out)
+    check_backup_target(data_dir, database_file, out, database_elsewhere=database_elsewhere)
     salt = os.urandom(16)
-    header = MAGIC + json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                                 "salt": b64(salt)}).encode() + b"\n"
+    header = MAGIC + _header_line(SCRYPT_N, SCRYPT_R, SCRYPT_P, b64(salt))
     files = total = 0
     live = set() if database_elsewhere else _live_database_files(database_file)
     with tempfile.TemporaryDirectory(prefix="pointkit-backup-") as scratch:
@@ -171,11 +198,27 @@ def write_backup(data_dir: Path, database_file: str, out: Path, passphrase: str,
     return info
 
 
+def check_backup_target(data_dir: Path, database_file: str, out: Path, *, database_elsewhere: str = "") -> None:
+    """Refuse a backup of something that is not a data directory, or into a file that would be lost with it or
+    that holds an earlier backup (it is never overwritten)."""
+    if not database_elsewhere and not (data_dir / database_file).is_file():
+        raise BackupError(f"{data_dir} holds no {database_file}: is --data the right directory?")
+    if out.resolve().is_relative_to(data_dir.resolve()):
+        raise BackupError("write the backup outside the data directory (a USB stick or another disk)")
+    if out.exists():
+        raise BackupError(f"{out} exists already and is not overwritten: give a new name (with the date, say) or "
+                          "remove the old file first")
+
+
+def check_restore_target(data_dir: Path) -> None:
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise BackupError(f"{data_dir} is not empty; restore into a new directory (move the old one aside first)")
+
+
 def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) -> BackupInfo:
     """Decrypt ``backup`` into the empty or new ``data_dir``; nothing is written unless all of it checks out."""
     data_dir = Path(data_dir)
-    if data_dir.exists() and any(data_dir.iterdir()):
-        raise BackupError(f"{data_dir} is not empty; restore into a new directory (move the old one aside first)")
+    check_restore_target(data_dir)
     try:
         source = open(backup, "rb")
     except OSError as exc:
@@ -183,11 +226,11 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
     with source, tempfile.TemporaryDirectory(prefix="pointkit-restore-") as scratch:
         if source.read(len(MAGIC)) != MAGIC:
             raise BackupError(f"{backup} is not a pointkit backup")
+        salt, n, r, p = _read_header(source.readline(), Path(backup))
         try:
-            params = json.loads(source.readline())
-            key = _key(passphrase, unb64(params["salt"]), int(params["n"]), int(params["r"]), int(params["p"]))
-        except (ValueError, KeyError, TypeError):
-            raise BackupError(f"{backup} has a damaged header") from None
+            key = _key(passphrase, salt, n, r, p)
+        except ValueError:  # a salt too short for scrypt, say
+            raise BackupError(f"{backup} has a damaged header: restore from another copy of the backup") from None
         tar_path = Path(scratch) / "backup.tar"
         try:
             with open(tar_path, "wb") as plain:
@@ -218,6 +261,8 @@ def backup_command(data_dir: Path, database_file: str, file: Path, passphrase_fi
                    kind: str, name: str = "", database_elsewhere: str = "") -> None:
     """What ``pointkit backup`` and ``pointkit-hub backup`` do once they know their database."""
     try:
+        # What can be refused is refused before the passphrase is asked for.
+        check_backup_target(Path(data_dir), database_file, Path(file), database_elsewhere=database_elsewhere)
         info = write_backup(data_dir, database_file, file, read_passphrase(passphrase_file, confirm=True),
                             kind=kind, name=name, database_elsewhere=database_elsewhere)
     except BackupError as exc:
@@ -229,6 +274,7 @@ def backup_command(data_dir: Path, database_file: str, file: Path, passphrase_fi
 def restore_command(file: Path, data_dir: Path, passphrase_file: Path | None, *, kind: str) -> BackupInfo:
     """What ``pointkit restore`` and ``pointkit-hub restore`` do."""
     try:
+        check_restore_target(Path(data_dir))
         info = restore_backup(file, data_dir, read_passphrase(passphrase_file, confirm=False), kind=kind)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
