@@ -110,10 +110,14 @@ def point_names(session: Session) -> dict:
     return {point.id: point.name for point in session.exec(select(Point)).all()}
 
 
-def find_case(session: Session, key: str) -> Case | None:
-    """A case by id or receipt number."""
+def find_cases(session: Session, key: str) -> list[Case]:
+    """The case with id ``key``, or every case with that receipt number, first received first: a point
+    restored from an old backup may give a number again (parked as a fork on the conflict desk)."""
     key = key.strip()[:40]
-    return session.get(Case, key) or session.exec(select(Case).where(Case.receipt_no == key)).first()
+    case = session.get(Case, key)
+    if case is not None:
+        return [case]
+    return list(session.exec(select(Case).where(Case.receipt_no == key).order_by(Case.received_at, Case.id)).all())
 
 
 def case_tasks(session: Session, case_id: str) -> list[ReviewTask]:

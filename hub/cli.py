@@ -33,7 +33,7 @@ from .migrate import complete_data as complete_database
 from .migrate import upgrade as upgrade_database
 from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
-from .cases import case_detail, find_case
+from .cases import case_detail, find_cases
 from .points import PointError, points_overview, revoke_point
 from .relay import assign_relay
 from .supervision import start_supervisor, supervise_once
@@ -545,10 +545,20 @@ def cases() -> None:
 def cases_show(case_id: str, data_dir: Path) -> None:
     """Print case CASE_ID (id or receipt number): state, deadlines, department tasks and the full timeline."""
     with _hub(data_dir) as (session, _identity):
-        found = find_case(session, case_id)
-        if found is None:
+        found = find_cases(session, case_id)
+        if not found:
             raise click.ClickException(f"no case with id or receipt number {case_id!r}")
-        detail = case_detail(session, found)
+        details = [case_detail(session, case) for case in found]
+    if len(details) > 1:
+        click.echo(f"warning: receipt number {case_id} names {len(details)} cases (a point restored from an old "
+                   "backup gave it again); tell them apart by applicant and date, and see the conflict desk", err=True)
+    for number, detail in enumerate(details):
+        if number:
+            click.echo("")
+        _show_case(detail)
+
+
+def _show_case(detail: dict) -> None:
     click.echo(f"Case {detail['case_id']} receipt {detail['receipt_no']}: {detail['item_code']} {detail['item_name']}")
     click.echo(f"Point {detail['point_name']}; status {detail['status']}; time {detail['time']['state']} "
                f"({detail['time']['elapsed_days']} of {detail['time']['limit_days']} working days); "

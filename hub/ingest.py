@@ -223,7 +223,8 @@ def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> tuple[Dra
     """``arrival``'s draft (hub/bulk.py) and its point, when the batch lookups show nothing about it needs a
     closer look: the point still active and its key current; a new envelope id and (point, seq), a new case
     id, a resident no stored or earlier case names, new scan ids; the catalog version and the point's clock
-    offset the draft was made under unchanged. Anything else (None) goes the per-envelope way."""
+    offset the draft was made under unchanged; a receipt number the point gave no other case. Anything else
+    (None) goes the per-envelope way."""
     draft, header = arrival.draft, arrival.envelope.header
     if draft is None:
         return None
@@ -233,10 +234,19 @@ def _plain_case(session: Session, arrival: _Arrival, batch: _Batch) -> tuple[Dra
             or arrival.envelope_id in batch.envelope_ids or (point.id, header.seq) in batch.seqs
             or draft.case_id not in batch.new_case_ids or draft.resident_key in batch.resident_keys
             or not draft.scan_ids.isdisjoint(batch.scan_ids)
+            or (point.id, draft.intent.receipt_no) in batch.receipts
             or draft.catalog_version != current_version_number(session)
             or (draft.intent.clock_offset_ms is None and point.clock_offset_ms != draft.point_offset_ms)):
         return None
     return draft, point
+
+
+def _receipt(arrival: _Arrival) -> tuple[uuid.UUID, str] | None:
+    """The (point, receipt number) a SUBMIT names, as far as its payload is readable."""
+    payload = arrival.payload
+    if arrival.envelope.header.kind != Kind.SUBMIT or not isinstance(payload, dict):
+        return None
+    return arrival.envelope.header.sender_id, str(payload.get("receipt_no"))
 
 
 def _submitted(payload: Any) -> tuple[str | None, list[str]]:
@@ -323,6 +333,7 @@ _SEQS_USED = select(RawEnvelope.point_id, RawEnvelope.seq).where(
 _CASES = select(Case.id).where(Case.id.in_(_VALUES))  # type: ignore[attr-defined]
 _RESIDENTS = select(Case.resident_key).where(Case.resident_key.in_(_VALUES))  # type: ignore[union-attr]
 _SCANS = select(CaseScan.scan_id).where(CaseScan.scan_id.in_(_VALUES))  # type: ignore[attr-defined]
+_RECEIPTS = select(Case.point_id, Case.receipt_no).where(Case.receipt_no.in_(_VALUES))  # type: ignore[attr-defined]
 
 
 def _peek_id(frame: bytes) -> str:
@@ -375,9 +386,11 @@ class _Batch:
     seqs: set[tuple[uuid.UUID, int]] = field(default_factory=set)
     new_case_ids: set[str] = field(default_factory=set)
     contacted: set[uuid.UUID] = field(default_factory=set)
-    # Residents and scans some case may name already (stored ones, and the batch's own SUBMITs so far).
+    # Residents, scans and (point, receipt number) pairs some case may name already (stored ones, and the
+    # batch's own SUBMITs so far).
     resident_keys: set[str] = field(default_factory=set)
     scan_ids: set[str] = field(default_factory=set)
+    receipts: set[tuple[uuid.UUID, str]] = field(default_factory=set)
 
     @classmethod
     def under_lock(cls, session: Session, arrivals: list[_Arrival]) -> _Batch:
@@ -395,6 +408,8 @@ class _Batch:
         named = [_submitted(arrival.payload) for arrival in arrivals if arrival.envelope.header.kind == Kind.SUBMIT]
         batch.resident_keys = _found(session, _RESIDENTS, [key for key, _ in named if key])
         batch.scan_ids = _found(session, _SCANS, [scan_id for _, ids in named for scan_id in ids])
+        receipts = {receipt for receipt in map(_receipt, arrivals) if receipt}
+        batch.receipts = receipts & _found(session, _RECEIPTS, [number for _, number in receipts])
         return batch
 
     def point(self, session: Session, point_id: uuid.UUID) -> Point | None:
@@ -412,6 +427,7 @@ class _Batch:
         self.new_case_ids.discard(draft.case_id)
         self.resident_keys.add(draft.resident_key)
         self.scan_ids.update(draft.scan_ids)
+        self.receipts.add((point.id, draft.intent.receipt_no))
 
     def took_submit(self, arrival: _Arrival) -> None:
         """After a SUBMIT went the per-envelope way, whatever became of it: its resident and scans may be
@@ -421,6 +437,9 @@ class _Batch:
             if key:
                 self.resident_keys.add(key)
             self.scan_ids.update(scan_ids)
+            receipt = _receipt(arrival)
+            if receipt:
+                self.receipts.add(receipt)
 
     def stored(self, raw: RawEnvelope) -> None:
         self.envelope_ids.add(raw.envelope_id)

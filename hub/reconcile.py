@@ -15,7 +15,10 @@ together. Six kinds are found:
   materials or route changed since, or an item since withdrawn;
 - ``fork``: the same point and sequence number with other content (a point
   restored from an old backup); both copies are kept and the point is told
-  to continue from a fresh sequence number;
+  to continue from a fresh sequence number. A new case whose receipt number
+  the same point gave another case is the same story (the restored point
+  numbers receipts from where its backup stood): both cases are kept, the
+  later one parked as a fork naming the receipt number;
 - ``identity``: the same resident ID with another name from another point.
 
 Nothing is dropped or overwritten here: a parked change is kept whole on its
@@ -108,7 +111,8 @@ def differing(left: dict, right: dict) -> list[str]:
 # -- arrival of a case ------------------------------------------------------------------------------
 
 def check_submit(session: Session, case: Case, intent: SubmitCase, point: Point, raw: RawEnvelope) -> list[Conflict]:
-    """Duplicate application, identity mismatch and catalog drift of a case just created."""
+    """Duplicate application, identity mismatch, a reused receipt number and catalog drift of a case just
+    created."""
     case.resident_key = resident_key(intent.applicant.id_number)
     session.add(case)
     found = []
@@ -132,6 +136,16 @@ def check_submit(session: Session, case: Case, intent: SubmitCase, point: Point,
         found.append(park(session, "identity", point_id=point.id, raw=raw, case_id=case.id,
                           other_case_id=renamed.id, other_point_id=renamed.point_id, fields=["name"],
                           left=left, right=right))
+    if raw.reason != FORK_UNAPPLIED:  # a reused sequence number is parked as a fork already (ingest)
+        with session.no_autoflush:
+            same_receipt = session.exec(select(Case).where(
+                Case.point_id == point.id, Case.receipt_no == case.receipt_no, Case.id != case.id)
+                .order_by(Case.received_at, Case.id)).first()
+        if same_receipt is not None:
+            left, right = case_summary(same_receipt), case_summary(case)
+            found.append(park(session, "fork", point_id=point.id, raw=raw, case_id=case.id,
+                              other_case_id=same_receipt.id, fields=differing(left, right), left=left,
+                              right=right, detail={"receipt_no": case.receipt_no}))
     drift = catalog_drift(session, case.item_code, intent.catalog_version)
     parked_drift = None
     if drift is not None:

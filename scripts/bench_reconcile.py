@@ -96,7 +96,8 @@ class Residents:
 
 def submit(item: str, id_number: str, name: str, version: int) -> dict[str, Any]:
     case_id = str(uuid7())  # as a point makes them (pointkit/intake.py)
-    return {"case_id": case_id, "receipt_no": f"B-{case_id[:8]}", "item_code": item, "catalog_version": version,
+    # The random tail: a uuid7 begins with its millisecond, which cases made together share.
+    return {"case_id": case_id, "receipt_no": f"B-{case_id[-12:]}", "item_code": item, "catalog_version": version,
             "applicant": {"name": name, "id_number": id_number, "phone": ""}, "form": {"insured_category": "普通居民"},
             "materials": ["id_card", "hukou"], "received_at": utcnow().isoformat(), "staff": "bench"}
 

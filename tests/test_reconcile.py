@@ -129,7 +129,8 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     backup = tmp_path / "point-a-backup"
     online_copy(point_a, backup)
     assert staff_a.post(f"/api/cases/{amended}/amend", json={"form": {"insured_category": "低保对象"}}).status_code == 202
-    lost = intake(staff_a, resident(5))
+    lost_receipt = receive(staff_a, resident(5))
+    lost = lost_receipt["case_id"]
     wait_until(lambda: reviewer.get(f"/api/cases/{lost}").status_code == 200, timeout=60, what="the lost branch")
     cluster.stop_server(point_a)
     shutil.rmtree(point_a.data)
@@ -151,12 +152,19 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     assert same_field["fields"] == ["insured_category"]
     forks = wait_until(lambda: conflicts(operator, kind="fork"), timeout=60, what="the fork")
     assert forks[0]["point_name"] == "平兰村便民服务站" and forks[0]["case_id"] == amended
-    # Told to continue from a fresh sequence number, the restored point sends new work without a fork.
+    # Told to continue from a fresh sequence number, the restored point sends new work without reusing one.
     resume_seq = operator.get(f"/api/conflicts/{forks[0]['conflict_id']}").json()["detail"]["resume_seq"]
     wait_until(lambda: next_seq(point_a) >= resume_seq, timeout=60, what="the restored point to resume")
-    fresh = intake(staff_a, resident(6))
+    fresh_receipt = receive(staff_a, resident(6))
+    fresh = fresh_receipt["case_id"]
     wait_until(lambda: reviewer.get(f"/api/cases/{fresh}").status_code == 200, timeout=60, what="a fresh case")
-    assert len(conflicts(operator, kind="fork")) == len(forks), "no new fork after the resume"
+    # Its receipt number, though, is the lost case's (the point numbers receipts from where its backup stood):
+    # both cases are kept, and the reuse is parked as a fork naming the number, beside the sequence fork.
+    assert fresh_receipt["receipt_no"] == lost_receipt["receipt_no"]
+    reused = parked(operator, "fork", fresh)
+    assert operator.get(f"/api/conflicts/{reused['conflict_id']}").json()["detail"] == {
+        "receipt_no": lost_receipt["receipt_no"]}
+    assert len(conflicts(operator, kind="fork")) == len(forks) + 1
 
     # Point B hears why, holds the operator's 补正, and its own receipt collects the kept case's result.
     synced(staff_b)

@@ -9,9 +9,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from click.testing import CliRunner
 from sqlmodel import select
 
 from hub import create_app
+from hub.cli import main as hub_cli
 from hub.models import Case, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
 from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
@@ -67,6 +69,41 @@ def test_same_seq_with_same_content_is_duplicate_and_different_content_is_confli
         conflicts = {c.kind: c for c in session.exec(select(Conflict)).all()}
         assert sorted(conflicts) == ["duplicate", "fork"]
         assert (conflicts["fork"].status, conflicts["fork"].seq) == ("open", 1)
+
+
+def test_a_receipt_number_the_point_gave_another_case_is_kept_and_parked_as_a_fork(hub):
+    """A point restored from an old backup numbers receipts from where the backup stood: the new cases come
+    under fresh sequence numbers but with receipt numbers residents already hold. Both cases are kept, each
+    reuse is parked, whether it comes alone, among plain cases or twice in one batch."""
+    point = hub.enroll_point()
+    first = point.submit(receipt_no="20261130-C5DEE5-0003")
+    second = point.submit(receipt_no="20261130-C5DEE5-0004")
+    assert [r.status for r in point.client.push([point.seal(Kind.SUBMIT, first), point.seal(Kind.SUBMIT, second)])] \
+        == ["accepted", "accepted"]
+    again_3 = point.submit(receipt_no="20261130-C5DEE5-0003")
+    plain = point.submit(receipt_no="20261130-C5DEE5-0005")
+    again_4 = point.submit(receipt_no="20261130-C5DEE5-0004")
+    fresh, fresh_again = point.submit(receipt_no="20261130-C5DEE5-0006"), point.submit(receipt_no="20261130-C5DEE5-0006")
+    results = point.client.push([point.seal(Kind.SUBMIT, payload)
+                                 for payload in (again_3, plain, again_4, fresh, fresh_again)])
+    assert [(r.status, r.reason) for r in results] == [
+        ("conflict", "fork"), ("accepted", ""), ("conflict", "fork"), ("accepted", ""), ("conflict", "fork")]
+    with hub.db() as session:
+        assert len(session.exec(select(Case)).all()) == 7, "every case is kept"
+        parked = {(c.case_id, c.other_case_id, c.detail.get("receipt_no"), c.status)
+                  for c in session.exec(select(Conflict)).all()}
+    assert parked == {(again_3["case_id"], first["case_id"], "20261130-C5DEE5-0003", "open"),
+                      (again_4["case_id"], second["case_id"], "20261130-C5DEE5-0004", "open"),
+                      (fresh_again["case_id"], fresh["case_id"], "20261130-C5DEE5-0006", "open")}
+    # Looked up by receipt number, both cases show, with a warning.
+    shown = CliRunner().invoke(hub_cli, ["cases", "show", "20261130-C5DEE5-0003", "--data", str(hub.data_dir)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count("receipt 20261130-C5DEE5-0003") == 2 and "names 2 cases" in shown.output
+    assert shown.output.index(first["case_id"]) < shown.output.index(again_3["case_id"]), "first received first"
+    # Another point's receipt numbers are its own (they carry its code; a test point's need not).
+    other = hub.enroll_point("泗城镇那马村便民服务站")
+    assert other.client.push([other.seal(Kind.SUBMIT, other.submit(receipt_no="20261130-C5DEE5-0003"))])[0].status \
+        == "accepted"
 
 
 def test_bad_signature_and_unknown_point_are_rejected_and_not_stored(hub):
