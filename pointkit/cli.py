@@ -10,6 +10,7 @@ import secrets
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -36,9 +37,9 @@ data_option = click.option("--data", "data_dir", required=True, type=click.Path(
                            help="The point's data directory (database, keys, logs).")
 
 
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+def fail(message: str) -> NoReturn:
+    """Stop with ``message`` as every pointkit and pointkit-hub command does ("Error: ...", exit 1)."""
+    raise click.ClickException(message)
 
 
 def require_enrolled(data_dir: Path) -> None:
