@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 
 from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
 from sync.envelope import Header
-from sync.messages import POINT_INTENTS
+from sync.messages import POINT_INTENTS, RECEIPT_MAX
 
 from .bulk import BulkRun, Draft, draft_case
 from .catalog import current_version_number
@@ -246,7 +246,8 @@ def _receipt(arrival: _Arrival) -> tuple[uuid.UUID, str] | None:
     payload = arrival.payload
     if arrival.envelope.header.kind != Kind.SUBMIT or not isinstance(payload, dict):
         return None
-    return arrival.envelope.header.sender_id, str(payload.get("receipt_no"))
+    number = payload.get("receipt_no")
+    return (arrival.envelope.header.sender_id, number) if isinstance(number, str) else None
 
 
 def _submitted(payload: Any) -> tuple[str | None, list[str]]:
@@ -386,6 +387,9 @@ class _Batch:
     seqs: set[tuple[uuid.UUID, int]] = field(default_factory=set)
     new_case_ids: set[str] = field(default_factory=set)
     contacted: set[uuid.UUID] = field(default_factory=set)
+    # Per point, the highest sequence number and receipt number the batch stored (Point.last_seq, last_receipt).
+    last_seqs: dict[uuid.UUID, int] = field(default_factory=dict)
+    last_receipts: dict[uuid.UUID, str] = field(default_factory=dict)
     # Residents, scans and (point, receipt number) pairs some case may name already (stored ones, and the
     # batch's own SUBMITs so far).
     resident_keys: set[str] = field(default_factory=set)
@@ -423,11 +427,12 @@ class _Batch:
         header = draft.envelope.header
         self.envelope_ids.add(str(header.envelope_id))
         self.seqs.add((point.id, header.seq))
-        self.contacted.add(point.id)
+        self._numbered(point.id, header.seq)
         self.new_case_ids.discard(draft.case_id)
         self.resident_keys.add(draft.resident_key)
         self.scan_ids.update(draft.scan_ids)
         self.receipts.add((point.id, draft.intent.receipt_no))
+        self._given(point.id, draft.intent.receipt_no)
 
     def took_submit(self, arrival: _Arrival) -> None:
         """After a SUBMIT went the per-envelope way, whatever became of it: its resident and scans may be
@@ -440,19 +445,33 @@ class _Batch:
             receipt = _receipt(arrival)
             if receipt:
                 self.receipts.add(receipt)
+                if arrival.envelope_id in self.envelope_ids:  # stored, whatever became of it: given out
+                    self._given(*receipt)
 
     def stored(self, raw: RawEnvelope) -> None:
         self.envelope_ids.add(raw.envelope_id)
         self.seqs.add((raw.point_id, raw.seq))
-        self.contacted.add(raw.point_id)
+        self._numbered(raw.point_id, raw.seq)
+
+    def _numbered(self, point_id: uuid.UUID, seq: int) -> None:
+        self.contacted.add(point_id)
+        self.last_seqs[point_id] = max(seq, self.last_seqs.get(point_id, 0))
+
+    def _given(self, point_id: uuid.UUID, receipt_no: str) -> None:
+        if 0 < len(receipt_no) <= RECEIPT_MAX:  # what a SUBMIT may carry (a refused payload may carry anything)
+            self.last_receipts[point_id] = max(receipt_no, self.last_receipts.get(point_id, ""))
 
     def note_contact(self, session: Session) -> None:
-        """Each point that had envelopes stored was heard from now (one update per point, not per envelope)."""
+        """Each point that had envelopes stored was heard from now, and its highest sequence and receipt
+        numbers move on (one update per point, not per envelope)."""
         now = utc_now()
         for point_id in self.contacted:
             point = self.points.get(point_id)
             if point is not None:
                 point.last_contact = now
+                point.last_seq = max(point.last_seq, self.last_seqs.get(point_id, 0))
+                # Receipt numbers begin with their day: the greatest is the newest day's highest number.
+                point.last_receipt = max(point.last_receipt, self.last_receipts.get(point_id, ""))
                 session.add(point)
 
 

@@ -98,6 +98,10 @@ class Point(SQLModel, table=True):
     clock_offset_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     # The protocol version the point's last signed request spoke (1: a point from before versions were named).
     protocol: int = Field(default=1)
+    # The highest envelope sequence number and the newest receipt number stored from this point, named on each
+    # pull answer: a point restored from an old backup numbers on from them (hub/ingest.py keeps them).
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_receipt: str = Field(default="", max_length=40)
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.

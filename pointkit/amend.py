@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from sync import Identity, Kind
 from sync.clock import utcnow
-from sync.messages import RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
+from sync.messages import RECEIPT_MAX, RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
 
 from . import audit
 from .catalog import get_item
@@ -106,17 +106,26 @@ def withdraw_case(session: Session, staff: str, case_id: str, reason: str, *, id
     return case
 
 
+def resume_numbering(session: Session, state: PointState, *, resume_seq: int = 0, receipt_floor: str = "") -> None:
+    """Number envelopes from ``resume_seq`` and receipts after ``receipt_floor`` (what the hub holds from this
+    point), where this point's own numbers stand lower: it was restored from an old backup. Never backwards."""
+    if resume_seq > state.next_seq:
+        audit.record(session, audit.HUB_ACTOR, "sequence_resumed", state.point_id, previous=state.next_seq,
+                     resume_seq=resume_seq)
+        state.next_seq = resume_seq
+        session.add(state)
+    if receipt_floor > state.receipt_floor and len(receipt_floor) <= RECEIPT_MAX:
+        state.receipt_floor = receipt_floor
+        session.add(state)
+
+
 def apply_reconciled(session: Session, state: PointState, payload: dict) -> str:
     """Show the hub's decision on the case it names; after a fork, continue numbering where the hub says."""
     try:
         word = Reconciled.model_validate(payload)
     except ValidationError as exc:
         raise ValueError(f"reconciliation message is malformed: {exc.error_count()} problem(s)") from None
-    if word.resume_seq > state.next_seq:
-        audit.record(session, audit.HUB_ACTOR, "sequence_resumed", state.point_id, previous=state.next_seq,
-                     resume_seq=word.resume_seq)
-        state.next_seq = word.resume_seq
-        session.add(state)
+    resume_numbering(session, state, resume_seq=word.resume_seq)
     case = session.get(Case, word.case_id) if word.case_id else None
     if case is not None:
         case.hub_note = f"{word.outcome}: {word.note}"[:2000]

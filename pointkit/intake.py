@@ -28,7 +28,7 @@ from sync.workdays import default_calendar
 
 from . import audit
 from .catalog import get_item
-from .models import Case, OneTimeNotice
+from .models import Case, OneTimeNotice, PointState
 from .outbox import seal_into_outbox
 from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
@@ -179,8 +179,11 @@ def point_code(point_id: str) -> str:
     return point_id.replace("-", "")[-6:].upper()
 
 
-def next_receipt_no(session: Session, point_id: str, day: date) -> str:
-    return _next_number(session, Case.receipt_no, f"{day:%Y%m%d}-{point_code(point_id)}-")
+def next_receipt_no(session: Session, state: PointState, day: date) -> str:
+    """The day's next receipt number: after this point's own, and after the newest the hub holds from it (a
+    point restored from an old backup lacks the cases it took since; the hub names the newest on each pull)."""
+    return _next_number(session, Case.receipt_no, f"{day:%Y%m%d}-{point_code(state.point_id)}-",
+                        also=state.receipt_floor)
 
 
 def next_notice_no(session: Session, point_id: str, day: date) -> str:
@@ -188,8 +191,9 @@ def next_notice_no(session: Session, point_id: str, day: date) -> str:
     return _next_number(session, OneTimeNotice.notice_no, f"GZ-{day:%Y%m%d}-{point_code(point_id)}-")
 
 
-def _next_number(session: Session, column: Any, prefix: str) -> str:
-    numbers = session.exec(select(column).where(column.startswith(prefix))).all()
+def _next_number(session: Session, column: Any, prefix: str, also: str = "") -> str:
+    numbers = [*session.exec(select(column).where(column.startswith(prefix))).all(),
+               *([also] if also.startswith(prefix) else [])]
     highest = max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0)
     return f"{prefix}{highest + 1:04d}"
 
@@ -223,7 +227,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     pickup_code = new_pickup_code()
     case = Case(
         id=str(uuid7()),
-        receipt_no=next_receipt_no(session, state.point_id, today),
+        receipt_no=next_receipt_no(session, state, today),
         item_code=item.code,
         item_name=item.name_zh,
         applicant_name=applicant.name,

@@ -65,6 +65,9 @@ class PointState(PointTable, table=True):
     revoked: bool = Field(default=False)
     revoked_at: datetime | None = None
     next_seq: int = Field(default=1)
+    # The newest receipt number the hub holds from this point (its pull answers name it): after a restore
+    # from an old backup, receipts are numbered on from it, not from the backup's last case.
+    receipt_floor: str = Field(default="", max_length=40)
     pull_cursor: int = Field(default=0)
     catalog_version: int = Field(default=0)
     catalog_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -26,6 +26,7 @@ from sync.catalog import CATALOG_DELTA_TYPE
 from sync.clock import utcnow
 
 from . import audit, db
+from .amend import resume_numbering
 from .catalog import CatalogError, store_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
@@ -298,7 +299,10 @@ def _pull(data_dir: Path, client, report: SyncReport) -> None:
         result = client.pull(after)
         keys = opening_keys(data_dir)
         with db.session_scope(data_dir) as session:
-            applied = apply_messages(session, get_state(session), keys, result.envelopes, result.cursor)
+            state = get_state(session)
+            applied = apply_messages(session, state, keys, result.envelopes, result.cursor)
+            resume_numbering(session, state, resume_seq=(client.hub_last_seq or 0) + 1,
+                             receipt_floor=client.hub_last_receipt or "")
         report.pulled += len(result.envelopes)
         report.applied += applied.applied
         report.errors.extend(f"a hub message was refused: {error}" for error in applied.errors)

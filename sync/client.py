@@ -35,6 +35,11 @@ RELAY_PULL_PATH = "/sync/v1/relay/pull"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version
+# On pull answers, what the hub holds from the pulling point: its highest envelope sequence number and its newest
+# receipt number. A point restored from an old backup learns from them where it really stood, and numbers on
+# from there instead of giving residents receipt numbers it gave before.
+HEADER_LAST_SEQ = "X-Pointkit-Last-Seq"
+HEADER_LAST_RECEIPT = "X-Pointkit-Last-Receipt"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_ATTEMPTS = 3
 
@@ -103,7 +108,10 @@ class HubClient:
         self.identity = identity
         self.attempts = attempts
         self.clock_offset_ms = clock_offset_ms
-        self.hub_catalog_version: int | None = None  # as the last pull answer named it
+        # As the last pull answer named them (None: it did not).
+        self.hub_catalog_version: int | None = None
+        self.hub_last_seq: int | None = None
+        self.hub_last_receipt: str | None = None
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
 
     def __repr__(self) -> str:
@@ -201,6 +209,9 @@ class HubClient:
         cursor = int(response.headers.get(HEADER_CURSOR, after))
         if response.headers.get(HEADER_CATALOG_VERSION, "").isdigit():
             self.hub_catalog_version = int(response.headers[HEADER_CATALOG_VERSION])
+        last_seq = response.headers.get(HEADER_LAST_SEQ, "")
+        self.hub_last_seq = int(last_seq) if last_seq.isdigit() and len(last_seq) <= 18 else None
+        self.hub_last_receipt = response.headers.get(HEADER_LAST_RECEIPT) or None
         if response.status_code == 204 or not response.content:
             return PullResult([], cursor, hub_time)
         try:

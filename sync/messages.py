@@ -16,6 +16,8 @@ from .envelope import Kind
 
 RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
 CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"
+# The longest receipt number a point may give (and the hub and points store).
+RECEIPT_MAX = 40
 
 
 class _Strict(BaseModel):
@@ -45,7 +47,7 @@ class SubmitCase(_Strict):
     """A case received (受理) at a point."""
 
     case_id: str = Field(min_length=36, max_length=36)
-    receipt_no: str = Field(min_length=1, max_length=40)
+    receipt_no: str = Field(min_length=1, max_length=RECEIPT_MAX)
     item_code: str = Field(min_length=1, max_length=64)
     catalog_version: int = Field(ge=0)
     applicant: Applicant

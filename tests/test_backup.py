@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 
-from cluster import command
+from cluster import command, wait_until
 
 from sync.idnumber import check_character
 
@@ -103,3 +104,49 @@ def test_hub_backup_and_restore(cluster, tmp_path):
     assert file_digests(restored, "*.pem") == file_digests(hub.data, "*.pem") != {}
     verified = run(hub_cmd, "audit", "verify", "--data", str(restored))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_point_restored_from_an_old_backup_numbers_on_from_where_the_hub_stands(cluster, tmp_path):
+    """The usual restore: a laptop dies, IT restores last week's backup and lets it sync before anyone takes a
+    case. The hub's pull answer names the highest envelope and receipt numbers it holds from the point, so the
+    restored point gives no resident a receipt number another already holds and makes no fork at all."""
+    hub = cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village")
+    staff = village.api("staff")
+
+    def receive(id17: str) -> dict:
+        case = {"item_code": MEDICAL_INSURANCE,
+                "applicant": {"name": "韦秀兰", "id_number": id17 + check_character(id17), "phone": ""},
+                "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
+        response = staff.post("/api/cases", json=case)
+        assert response.status_code == 201, response.text
+        taken = response.json()
+        wait_until(lambda: staff.get(f"/api/cases/{taken['case_id']}").json()["status"] == "acked", timeout=60,
+                   what=f"case {taken['receipt_no']} acknowledged by the hub")
+        return taken
+
+    def numbering() -> tuple[int, str]:
+        with sqlite3.connect(village.data / "point.db") as db:
+            return db.execute("select next_seq, receipt_floor from pointstate").fetchone()
+
+    receive("45102719800101234")
+    backup = tmp_path / "village.pkbackup"
+    assert run(command("pointkit"), "backup", "--data", str(village.data), str(backup)).returncode == 0
+    lost = [receive("45102719750305122"), receive("45102719900707345")]
+    seq_at_loss = numbering()[0]
+
+    cluster.stop_server(village)
+    shutil.rmtree(village.data)
+    restored = run(command("pointkit"), "restore", "--data", str(village.data), str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert numbering()[0] < seq_at_loss, "the backup is older than what the point sent"
+    village = cluster.start_point(VILLAGE, "village", dirname=village.data.name)  # its sync agent syncs at once
+    wait_until(lambda: numbering()[0] >= seq_at_loss, timeout=60, what="the restored point to learn its numbers")
+    assert numbering()[1] == lost[-1]["receipt_no"]
+
+    staff = village.api("staff")
+    fresh = receive("45102719620909456")
+    assert fresh["receipt_no"] > lost[-1]["receipt_no"], "no resident gets a receipt number another holds"
+    with sqlite3.connect(hub.data / "hub.db") as db:
+        assert db.execute("select count(*) from conflict").fetchone()[0] == 0, "no fork at all"
+        assert db.execute("select count(*) from \"case\"").fetchone()[0] == 4

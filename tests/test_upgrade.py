@@ -95,6 +95,12 @@ def test_a_hub_and_a_point_of_the_previous_release_upgrade_and_carry_on(cluster,
         assert f"already at schema revision {migrations.head()}; nothing to do" in again
         assert ("Counted the legal time limit of 1 open case(s)" in first) == (program == hub_cmd)
         assert "Counted" not in again
+        if program == hub_cmd:  # what each point's pull answers name, filled in from what the hub held
+            with sqlite3.connect(data / database) as db:
+                assert db.execute("select last_seq, last_receipt from point").fetchall() == [
+                    db.execute("select max(seq), max(receipt_no) from rawenvelope, \"case\" "
+                               "where rawenvelope.point_id = \"case\".point_id").fetchone()]
+                assert db.execute("select last_seq from point").fetchone()[0] >= 2
         # The baseline revision was the previous release's real schema: upgraded, it is exactly today's.
         engine = sqlite_migration_engine(data / database)
         with engine.connect() as connection:
