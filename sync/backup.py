@@ -94,12 +94,12 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 
 
 def _header_line(n: int, r: int, p: int, salt: str) -> bytes:
-    """The header's second line, byte for byte (a restore accepts nothing else: see ``_read_header``)."""
+    """The header's second line, byte for byte (a restore accepts nothing else: see ``_header_key``)."""
     return json.dumps({"kdf": "scrypt", "n": n, "r": r, "p": p, "salt": salt}).encode() + b"\n"
 
 
-def _read_header(line: bytes, backup: Path) -> tuple[bytes, int, int, int]:
-    """The salt and scrypt parameters of a header line, which must be exactly as ``write_backup`` writes them.
+def _header_key(line: bytes, backup: Path, passphrase: str) -> bytes:
+    """The key ``passphrase`` gives under a header line, which must read exactly as ``write_backup`` writes it.
 
     The header is not encrypted, but each of its values goes into the key: a changed salt or parameter makes
     the key wrong and the restore fails. The rest (the name of the key derivation, the spelling of the JSON)
@@ -116,7 +116,7 @@ def _read_header(line: bytes, backup: Path) -> tuple[bytes, int, int, int]:
         if not (SCRYPT_N_RANGE[0] <= n <= SCRYPT_N_RANGE[1] and n & (n - 1) == 0
                 and 1 <= r <= SCRYPT_MAX_R and 1 <= p <= SCRYPT_MAX_P):
             raise damaged
-        return unb64(salt), n, r, p
+        return _key(passphrase, unb64(salt), n, r, p)  # ValueError: a salt scrypt refuses, say
     except (ValueError, KeyError, TypeError):
         raise damaged from None
 
@@ -226,11 +226,7 @@ def restore_backup(backup: Path, data_dir: Path, passphrase: str, *, kind: str) 
     with source, tempfile.TemporaryDirectory(prefix="pointkit-restore-") as scratch:
         if source.read(len(MAGIC)) != MAGIC:
             raise BackupError(f"{backup} is not a pointkit backup")
-        salt, n, r, p = _read_header(source.readline(), Path(backup))
-        try:
-            key = _key(passphrase, salt, n, r, p)
-        except ValueError:  # a salt too short for scrypt, say
-            raise BackupError(f"{backup} has a damaged header: restore from another copy of the backup") from None
+        key = _header_key(source.readline(), Path(backup), passphrase)
         tar_path = Path(scratch) / "backup.tar"
         try:
             with open(tar_path, "wb") as plain:
