@@ -55,9 +55,13 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     crypto = re.findall(r"crypto only .*CPU per envelope: (\d+) µs", output)
     runs = re.findall(r"(SQLite|PostgreSQL) +2 hub processes: .*CPU per envelope: hub (\d+) µs, pushing points (\d+) µs",
                       output)
-    assert len(crypto) == 1 and int(crypto[0]) > 0, output
+    # The crypto-only limit brackets the SQLite runs (the machine's speed drifts); the ratio uses their mean.
+    assert len(crypto) == 2 and all(int(micros) > 0 for micros in crypto), output
+    assert output.index("before the SQLite runs") < output.index("SQLite     2 hub") < output.index("after them")
+    [mean] = re.findall(r"crypto-only limit \(the mean of the two\): +(\d+) envelopes/s", output)
+    assert abs(int(mean) - float(figures["crypto_limit"])) <= 1, output
     assert [database for database, _, _ in runs] == ["SQLite", "PostgreSQL"], output
-    assert all(int(hub) > int(crypto[0]) for _, hub, _ in runs), "the hub does the crypto and more"
+    assert all(int(hub) > min(map(int, crypto)) for _, hub, _ in runs), "the hub does the crypto and more"
     # ... and how busy the one write lock was, from the lines the hub logs per push.
     held = re.findall(r"hub processes: .*; write lock held (\d+)% of the run", output)
     assert len(held) == 2 and all(0 < int(share) <= 100 for share in held), output
