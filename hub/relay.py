@@ -113,4 +113,4 @@ def get_relay_pull():
         mark_delivered(db, village, delivered)
     messages = messages_after(db, village.id, after, keyring=current_keyring())
     db.commit()
-    return pull_answer(messages, after)
+    return pull_answer(messages, after, last_seq=village.last_seq, last_receipt=village.last_receipt)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
-from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
+from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.catalog import protocol_1_view
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol, sign_document
 from sync.uploads import HEADER_SCAN_GRANT
@@ -149,13 +149,7 @@ def get_pull():
     mark_delivered(db, point, after)
     messages = messages_after(db, point.id, after, keyring=current_keyring())
     db.commit()
-    answer = pull_answer(messages, after)
-    # Where the point's numbering stands at the hub: a point restored from an old backup numbers on from here.
-    if point.last_seq:
-        answer.headers[HEADER_LAST_SEQ] = str(point.last_seq)
-    if point.last_receipt.isascii() and point.last_receipt.isprintable() and point.last_receipt:
-        answer.headers[HEADER_LAST_RECEIPT] = point.last_receipt
-    return answer
+    return pull_answer(messages, after, last_seq=point.last_seq, last_receipt=point.last_receipt)
 
 
 @bp.get("/catalog")

@@ -46,6 +46,7 @@ from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreacha
 from sync.client import HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.framing import take_within
+from sync.messages import RECEIPT_MAX
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
 from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
@@ -190,6 +191,9 @@ def _fetch_messages(data_dir: str | Path, client, village_id: str) -> int:
                 if known is None and seq > village.delivered:
                     session.add(RelayMessage(village_id=village_id, seq=seq, envelope=data, received_at=utcnow()))
             village.hub_cursor = max(village.hub_cursor, result.cursor)
+            village.last_seq = max(village.last_seq, client.hub_last_seq or 0)
+            if client.hub_last_receipt and len(client.hub_last_receipt) <= RECEIPT_MAX:
+                village.last_receipt = max(village.last_receipt, client.hub_last_receipt)
             session.add(village)
         fetched += len(result.envelopes)
         if not result.envelopes or result.cursor <= after:
@@ -356,7 +360,9 @@ def relay_pull():
         rows = session.exec(select(RelayMessage).where(RelayMessage.village_id == village.point_id,
                                                        RelayMessage.seq > after)
                             .order_by(RelayMessage.seq).limit(PULL_MAX_MESSAGES)).all()
-    return pull_answer(take_within(rows, PULL_MAX_BYTES, lambda row: len(row.envelope)), after)
+        # With what the hub said of the village's numbering, as the hub's own pull answer says it.
+        return pull_answer(take_within(rows, PULL_MAX_BYTES, lambda row: len(row.envelope)), after,
+                           last_seq=held.last_seq, last_receipt=held.last_receipt)
 
 
 @bp.get("/catalog")

@@ -24,6 +24,9 @@ class RelayVillage(PointTable, table=True):
     # The hub's message number fetched so far for this village, and what the village confirmed it holds.
     hub_cursor: int = Field(default=0)
     delivered: int = Field(default=0)
+    # Where the village's numbering stands at the hub (the hub's pull answers name it), passed on to the village.
+    last_seq: int = Field(default=0)
+    last_receipt: str = Field(default="", max_length=40)
     updated_at: datetime
 
 

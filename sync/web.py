@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, abort, g, jsonify, request, session
 from pydantic import BaseModel, ValidationError
 
-from .client import HEADER_CURSOR
+from .client import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from .framing import CONTENT_TYPE, encode_frames
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
 from .signing import SignedRequest, verify_request_any
@@ -95,12 +95,21 @@ def verify_signed_request(keys: Iterable[Any], *, now: int | None = None) -> Sig
                               headers=request.headers, now=now)
 
 
-def pull_answer(messages: Sequence[Any], after: int) -> Response:
-    """A pull's answer: the messages (``.envelope``, ``.seq``) as frames with the new cursor, or 204."""
+def pull_answer(messages: Sequence[Any], after: int, *, last_seq: int = 0, last_receipt: str = "") -> Response:
+    """A pull's answer: the messages (``.envelope``, ``.seq``) as frames with the new cursor, or 204.
+
+    ``last_seq`` and ``last_receipt``: the highest envelope sequence number and receipt number the hub holds
+    from the pulling point, named when known (a point restored from an old backup numbers on from them).
+    """
+    headers = {HEADER_CURSOR: str(messages[-1].seq if messages else after)}
+    if last_seq:
+        headers[HEADER_LAST_SEQ] = str(last_seq)
+    if last_receipt and last_receipt.isascii() and last_receipt.isprintable():
+        headers[HEADER_LAST_RECEIPT] = last_receipt
     if not messages:
-        return Response(status=204, headers={HEADER_CURSOR: str(after)})
+        return Response(status=204, headers=headers)
     return Response(encode_frames(message.envelope for message in messages), status=200,
-                    content_type=CONTENT_TYPE, headers={HEADER_CURSOR: str(messages[-1].seq)})
+                    content_type=CONTENT_TYPE, headers=headers)
 
 
 @dataclass(frozen=True)

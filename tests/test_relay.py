@@ -91,6 +91,13 @@ def test_village_case_travels_through_the_township(cluster):
                timeout=60, what="the hub's ack at the village")
     wait_until(lambda: not point_rows(township, "select seq from relaymessage"), timeout=60,
                what="the township dropping messages the village confirmed")
+    # Where the village's numbering stands at the hub comes back the same way (what a village restored from an
+    # old backup numbers on from).
+    receipt_no = response.json()["receipt_no"]
+    village_seq = point_rows(village, "select seq from outbox where case_id = ?", case_id)[0][0]
+    wait_until(lambda: point_rows(village, "select receipt_floor from pointstate") == [(receipt_no,)], timeout=60,
+               what="the hub's word on the village's numbers, through the township")
+    assert point_rows(township, "select last_seq, last_receipt from relayvillage") == [(village_seq, receipt_no)]
 
     # Forwarded twice (the township crashed before recording the hub's answer): the hub answers duplicate.
     envelope_id, _village_id, envelope = held[0]
