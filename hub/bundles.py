@@ -130,7 +130,8 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
     cursor = messages[-1].seq if messages else 0
     write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,
                  sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor,
-                 scan_acks=point_scan_acks(session, point))
+                 scan_acks=point_scan_acks(session, point),
+                 numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt})
     append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
                  detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks)})
     session.commit()

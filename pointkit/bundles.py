@@ -26,6 +26,7 @@ from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
 from . import audit, db
+from .amend import resume_numbering
 from .inbox import apply_messages
 from .models import Outbox, ScanFile
 from .outbox import queued
@@ -128,6 +129,8 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         state = get_state(session)
         cursor = _contiguous_cursor(state.pull_cursor, bundle.envelopes)
         applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
+        # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
+        resume_numbering(session, state, resume_seq=bundle.last_seq + 1, receipt_floor=bundle.last_receipt)
         cursor = state.pull_cursor
         audit.record(session, audit.HUB_ACTOR, "bundle_imported", state.point_id, messages=len(bundle.envelopes),
                      applied=applied.applied, cursor=cursor)

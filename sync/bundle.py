@@ -10,7 +10,9 @@ Layout of a bundle file (integers big-endian)::
 The manifest names the writer (``sender_id``), the reader (``recipient``),
 the SHA-256 and size of every item (a scan's entry also names its
 ``scan_id``) and of the whole items section, and whatever the writer wants
-the reader to learn (``acks``, ``cursor``, ``scan_acks``). A scan travels as
+the reader to learn (``acks``, ``cursor``, ``scan_acks``; from the hub,
+``numbers``: the highest envelope sequence number and receipt number it
+holds from the point, as its pull answers name them). A scan travels as
 the point stores it, sealed under the key inside its case, so a bundle holds
 nothing readable. Its
 signature is Ed25519 by the writer (sync/signing.py documents). A reader
@@ -89,6 +91,22 @@ class Bundle:
     def scan_acks(self) -> list[dict[str, Any]]:
         return list(self.manifest.get("scan_acks", []))
 
+    @property
+    def last_seq(self) -> int:
+        """The highest envelope sequence number the hub holds from the reader (0: not named)."""
+        value = self._numbers().get("last_seq")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    @property
+    def last_receipt(self) -> str:
+        """The newest receipt number the hub holds from the reader ("": not named)."""
+        value = self._numbers().get("last_receipt")
+        return value if isinstance(value, str) else ""
+
+    def _numbers(self) -> dict[str, Any]:
+        numbers = self.manifest.get("numbers")
+        return numbers if isinstance(numbers, dict) else {}
+
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -98,6 +116,7 @@ def write_bundle(
     path: str | Path, envelopes: Iterable[bytes], *, signer: Ed25519PrivateKey, sender_id: uuid.UUID | str,
     recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
     scans: Iterable[tuple[str, bytes]] = (), scan_acks: list[dict[str, Any]] | None = None,
+    numbers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
 
@@ -122,6 +141,8 @@ def write_bundle(
         manifest["cursor"] = int(cursor)
     if scan_acks:
         manifest["scan_acks"] = list(scan_acks)
+    if numbers:
+        manifest["numbers"] = dict(numbers)
     signed = canonical_json(sign_document(manifest, signer))
     path = Path(path)
     temporary = path.with_name(path.name + ".part")

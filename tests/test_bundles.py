@@ -121,6 +121,11 @@ def test_village_without_a_link_syncs_by_usb(cluster, tmp_path):
     assert "accepted 1" in applied.stdout
     assert point_case(village, case_id) == ("result_ready", "approved")
     assert outbox_states(village) == {case_id: "acked"}, "the hub bundle's acks settle the outbox"
+    # The hub's bundle also says where the village's numbering stands at the hub, as a pull answer does (what a
+    # village restored from an old backup numbers on from).
+    with sqlite3.connect(village.data / "point.db") as db:
+        [(receipt_no,)] = db.execute('select receipt_no from "case" where id = ?', (case_id,)).fetchall()
+        assert db.execute("select receipt_floor from pointstate").fetchall() == [(receipt_no,)]
 
     # Importing the same hub bundle again changes nothing; the cursor only moves forward.
     with sqlite3.connect(village.data / "point.db") as db:
