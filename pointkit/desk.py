@@ -20,7 +20,7 @@ from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
 from .catalog import department_names, get_item
 from .models import Case
-from .pickup import MAX_PICKUP_TRIES, PickupError, check_pickup_code, find_case, rate, search_cases
+from .pickup import MAX_PICKUP_TRIES, PickupError, check_pickup_code, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
@@ -29,8 +29,12 @@ from .views import input_name, mask_name
 
 bp = Blueprint("desk", __name__)
 
+# A receipt this point gave whose case it no longer holds (restored from an older backup; pickup.held_at_hub).
+HELD_AT_HUB = ("This receipt was given at this point, but its case is not on this computer (it was restored from "
+               "an older backup). The case is safe at the county: ask the county to hand over its result.")
 KIOSK_MESSAGES = {
     "not_found": "No case has this receipt number. Check the number on the receipt.",
+    "held_at_hub": HELD_AT_HUB,
     "wrong_pickup_code": "The receipt number or the pickup code is wrong. Check the receipt.",
     "pickup_locked": "Locked after {count} wrong tries. Ask at the window, or try again after {time}.",
 }
@@ -161,9 +165,10 @@ def find():
     query = request.args.get("q", "").strip()[:64]
     with db.session_scope(data_dir()) as dbs:
         found = search_cases(dbs, query) if query else []
+        held = bool(query) and not found and held_at_hub(dbs, query)
     if len(found) == 1 and found[0].status == "result_ready":
         return redirect(url_for("views.pickup", receipt_no=found[0].receipt_no))
-    return render_template("find.html", query=query, cases=found)
+    return render_template("find.html", query=query, cases=found, held=held, held_message=HELD_AT_HUB)
 
 
 @bp.post("/cases/<case_id>/rating")
@@ -196,6 +201,8 @@ def kiosk():
         try:
             with db.session_scope(data_dir()) as dbs:
                 case = find_case(dbs, receipt_no)
+                if case is None and held_at_hub(dbs, receipt_no):
+                    raise PickupError("held_at_hub", "this point no longer holds the case; the county does")
                 if case is None or case.receipt_no != receipt_no:
                     raise PickupError("not_found", "no such receipt")
                 check_pickup_code(dbs, case, request.form.get("pickup_code", ""), "kiosk")

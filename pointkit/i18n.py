@@ -148,6 +148,9 @@ ZH = {
     "Last four characters of the ID number": "身份证号后四位",
     "Check and hand over": "核验并发放",
     "No case has this receipt number. Check the number on the receipt.": "没有此受理编号的办件，请核对回执上的编号。",
+    ("This receipt was given at this point, but its case is not on this computer (it was restored from an older "
+     "backup). The case is safe at the county: ask the county to hand over its result."):
+        "此回执由本站出具，但本电脑上没有该办件（本电脑曾从较早的备份恢复）。办件完好保存在县级中心，请联系县级中心办理结果领取。",
     "The result for this case is not ready (or was already collected).": "此办件的结果尚未送达（或已被领取）。",
     "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.":
         "取件码或身份证后四位不符，请核对回执和身份证。",

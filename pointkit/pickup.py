@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from sync.clock import utcnow
 from sync.messages import RateCase
 
 from . import audit
+from .intake import point_code
 from .models import Case
 from .outbox import seal_into_outbox
 from .state import as_utc, get_state
@@ -52,6 +54,17 @@ def find_case(session: Session, receipt_or_case_id: str) -> Case | None:
     if not key:
         return None
     return session.get(Case, key) or session.exec(select(Case).where(Case.receipt_no == key)).first()
+
+
+def held_at_hub(session: Session, receipt_no: str) -> bool:
+    """Is ``receipt_no`` one this point gave, whose case it no longer holds? That is a point restored from an
+    older backup: the number is this point's and no newer than the newest the hub holds from it (what its pull
+    answers name), and the case is safe at the county, which can hand its result over."""
+    state = get_state(session)
+    key = (receipt_no or "").strip().upper()
+    ours = re.fullmatch(rf"\d{{8}}-{re.escape(point_code(state.point_id))}-\d{{4,}}", key)
+    return (bool(ours) and bool(state.receipt_floor) and key <= state.receipt_floor
+            and find_case(session, key) is None)
 
 
 def search_cases(session: Session, query: str) -> list[Case]:

@@ -13,9 +13,11 @@ from sync.clock import utcnow
 from sync.messages import RECONCILED_OUTCOMES
 
 from pointkit import create_app, db
+from pointkit.amend import resume_numbering
 from pointkit.auth import create_staff
 from pointkit.i18n import DECISION_LABELS, LEVEL_LABELS, STATUS_LABELS, translator
 from pointkit.models import Case, Outbox
+from pointkit.state import get_state
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -143,6 +145,27 @@ def test_pickup_pages(point, client):
     assert rows(point.data_dir, Case)[0].status == "collected"
 
 
+def test_a_receipt_given_here_before_a_restore_sends_the_resident_to_the_county(point, client):
+    """A point restored from an older backup lacks the cases it took after the backup. Their receipts are still
+    this point's numbers, no newer than the newest the hub holds from it: staff and the kiosk say the case is
+    safe at the county instead of "no such case"."""
+    client.post("/cases/new?item=T-001", data=intake_form(client))
+    (case,) = rows(point.data_dir, Case)
+    prefix = case.receipt_no[:-4]
+    lost = f"{prefix}0003"
+    page = client.get(f"/pickup/find?q={lost}").get_data(as_text=True)
+    assert 'id="find-none"' in page and 'id="find-held"' not in page, "no restore known yet: a plain miss"
+    with db.session_scope(point.data_dir) as session:  # what the hub's pull answer makes the point do
+        resume_numbering(session, get_state(session), receipt_floor=f"{prefix}0004")
+    page = client.get(f"/pickup/find?q={lost.lower()}").get_data(as_text=True)
+    assert 'id="find-held"' in page and "办件完好保存在县级中心" in page
+    for other in (f"{prefix}0005", "20260101-ZZZZZZ-0001", case.receipt_no):
+        assert 'id="find-held"' not in client.get(f"/pickup/find?q={other}").get_data(as_text=True), other
+    kiosk = client.post("/status", data={"csrf_token": csrf(client, "/status"), "receipt_no": lost,
+                                         "pickup_code": "123456"})
+    assert kiosk.status_code == 422 and "办件完好保存在县级中心" in kiosk.get_data(as_text=True)
+
+
 def test_case_page_corrects_withdraws_and_shows_the_hubs_word(point, client):
     client.post("/cases/new?item=T-001", data=intake_form(client))
     (case,) = rows(point.data_dir, Case)
@@ -220,7 +243,7 @@ def test_every_page_text_has_a_chinese_translation():
 
     messages.update(PICKUP_MESSAGES.values())
     messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values()])
-    from pointkit.desk import CHANGE_MESSAGES
+    from pointkit.desk import CHANGE_MESSAGES, KIOSK_MESSAGES
 
-    messages.update([*CHANGE_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])
+    messages.update([*CHANGE_MESSAGES.values(), *KIOSK_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])
     assert translator.missing(sorted(messages)) == []
