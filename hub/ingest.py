@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 
 from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
 from sync.envelope import Header
-from sync.messages import POINT_INTENTS, RECEIPT_MAX
+from sync.messages import POINT_INTENTS, receipt_number
 
 from .bulk import BulkRun, Draft, draft_case
 from .catalog import current_version_number
@@ -458,8 +458,8 @@ class _Batch:
         self.last_seqs[point_id] = max(seq, self.last_seqs.get(point_id, 0))
 
     def _given(self, point_id: uuid.UUID, receipt_no: str) -> None:
-        if 0 < len(receipt_no) <= RECEIPT_MAX:  # what a SUBMIT may carry (a refused payload may carry anything)
-            self.last_receipts[point_id] = max(receipt_no, self.last_receipts.get(point_id, ""))
+        # Only what a SUBMIT may carry (a refused payload may carry anything).
+        self.last_receipts[point_id] = max(receipt_number(receipt_no), self.last_receipts.get(point_id, ""))
 
     def note_contact(self, session: Session) -> None:
         """Each point that had envelopes stored was heard from now, and its highest sequence and receipt

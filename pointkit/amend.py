@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from sync import Identity, Kind
 from sync.clock import utcnow
-from sync.messages import RECEIPT_MAX, RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
+from sync.messages import RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
 
 from . import audit
 from .catalog import get_item
@@ -108,13 +108,14 @@ def withdraw_case(session: Session, staff: str, case_id: str, reason: str, *, id
 
 def resume_numbering(session: Session, state: PointState, *, resume_seq: int = 0, receipt_floor: str = "") -> None:
     """Number envelopes from ``resume_seq`` and receipts after ``receipt_floor`` (what the hub holds from this
-    point), where this point's own numbers stand lower: it was restored from an old backup. Never backwards."""
+    point, as HubClient and Bundle read it), where this point's own numbers stand lower: it was restored from
+    an old backup. Never backwards."""
     if resume_seq > state.next_seq:
         audit.record(session, audit.HUB_ACTOR, "sequence_resumed", state.point_id, previous=state.next_seq,
                      resume_seq=resume_seq)
         state.next_seq = resume_seq
         session.add(state)
-    if receipt_floor > state.receipt_floor and len(receipt_floor) <= RECEIPT_MAX:
+    if receipt_floor > state.receipt_floor:
         state.receipt_floor = receipt_floor
         session.add(state)
 

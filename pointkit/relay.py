@@ -46,7 +46,6 @@ from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreacha
 from sync.client import HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.framing import take_within
-from sync.messages import RECEIPT_MAX
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
 from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
@@ -192,8 +191,7 @@ def _fetch_messages(data_dir: str | Path, client, village_id: str) -> int:
                     session.add(RelayMessage(village_id=village_id, seq=seq, envelope=data, received_at=utcnow()))
             village.hub_cursor = max(village.hub_cursor, result.cursor)
             village.last_seq = max(village.last_seq, client.hub_last_seq or 0)
-            if client.hub_last_receipt and len(client.hub_last_receipt) <= RECEIPT_MAX:
-                village.last_receipt = max(village.last_receipt, client.hub_last_receipt)
+            village.last_receipt = max(village.last_receipt, client.hub_last_receipt or "")
             session.add(village)
         fetched += len(result.envelopes)
         if not result.envelopes or result.cursor <= after:

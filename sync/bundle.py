@@ -40,6 +40,7 @@ from .canonical import canonical_json
 from .clock import utcnow
 from .envelope import EnvelopeError
 from .framing import MAX_BODY, decode_frames, encode_frames
+from .messages import receipt_number
 from .signing import SignatureError, sign_document, verify_document
 
 BUNDLE_MAGIC = b"PKB1"
@@ -100,8 +101,7 @@ class Bundle:
     @property
     def last_receipt(self) -> str:
         """The newest receipt number the hub holds from the reader ("": not named)."""
-        value = self._numbers().get("last_receipt")
-        return value if isinstance(value, str) else ""
+        return receipt_number(self._numbers().get("last_receipt"))
 
     def _numbers(self) -> dict[str, Any]:
         numbers = self.manifest.get("numbers")

@@ -24,6 +24,7 @@ from .clock import now_ms
 from .envelope import EnvelopeError
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
 from .keys import Identity, PublicKeys
+from .messages import receipt_number
 from .signing import sign_document, sign_request
 
 ENROLL_PATH = "/sync/v1/enroll"
@@ -211,7 +212,7 @@ class HubClient:
             self.hub_catalog_version = int(response.headers[HEADER_CATALOG_VERSION])
         last_seq = response.headers.get(HEADER_LAST_SEQ, "")
         self.hub_last_seq = int(last_seq) if last_seq.isdigit() and len(last_seq) <= 18 else None
-        self.hub_last_receipt = response.headers.get(HEADER_LAST_RECEIPT) or None
+        self.hub_last_receipt = receipt_number(response.headers.get(HEADER_LAST_RECEIPT)) or None
         if response.status_code == 204 or not response.content:
             return PullResult([], cursor, hub_time)
         try:

@@ -20,6 +20,12 @@ CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"
 RECEIPT_MAX = 40
 
 
+def receipt_number(value: object) -> str:
+    """``value`` if it can be a receipt number a SUBMIT carries (a string of 1 to RECEIPT_MAX characters), else
+    "": how the hub, a township and a point take one they did not validate themselves."""
+    return value if isinstance(value, str) and 0 < len(value) <= RECEIPT_MAX else ""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
