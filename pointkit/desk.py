@@ -165,7 +165,8 @@ def find():
     query = request.args.get("q", "").strip()[:64]
     with db.session_scope(data_dir()) as dbs:
         found = search_cases(dbs, query) if query else []
-        held = bool(query) and not found and held_at_hub(dbs, query)
+        # Looked up as search_cases looks it up (upper case: the receipt's QR code and typed numbers alike).
+        held = bool(query) and not found and held_at_hub(dbs, query.upper())
     if len(found) == 1 and found[0].status == "result_ready":
         return redirect(url_for("views.pickup", receipt_no=found[0].receipt_no))
     return render_template("find.html", query=query, cases=found, held=held, held_message=HELD_AT_HUB)

@@ -57,14 +57,13 @@ def find_case(session: Session, receipt_or_case_id: str) -> Case | None:
 
 
 def held_at_hub(session: Session, receipt_no: str) -> bool:
-    """Is ``receipt_no`` one this point gave, whose case it no longer holds? That is a point restored from an
-    older backup: the number is this point's and no newer than the newest the hub holds from it (what its pull
-    answers name), and the case is safe at the county, which can hand its result over."""
+    """Is ``receipt_no``, which the caller just found no case for, one this point gave? That is a point restored
+    from an older backup: the number is this point's and no newer than the newest the hub holds from it (what
+    its pull answers name), and the case is safe at the county, which can hand its result over."""
     state = get_state(session)
-    key = (receipt_no or "").strip().upper()
+    key = (receipt_no or "").strip()
     ours = re.fullmatch(rf"\d{{8}}-{re.escape(point_code(state.point_id))}-\d{{4,}}", key)
-    return (bool(ours) and bool(state.receipt_floor) and key <= state.receipt_floor
-            and find_case(session, key) is None)
+    return bool(ours) and bool(state.receipt_floor) and key <= state.receipt_floor
 
 
 def search_cases(session: Session, query: str) -> list[Case]:
