@@ -20,7 +20,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from sync import Identity, sign_document
-from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta
+from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta, pack_catalog
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
 from .audit import append_audit
@@ -33,8 +33,8 @@ from .models import CatalogItem, CatalogVersion, Department
 _VERSION, _ITEM = "catalog_version", "catalog_item"
 
 __all__ = ["CatalogError", "ImportResult", "catalog_answer", "check_catalog", "current_version", "export_catalog",
-           "find_item", "import_catalog", "load_catalog_file", "outdated_item_note", "version_document",
-           "version_summary"]
+           "find_item", "import_catalog", "load_catalog_file", "outdated_item_note", "packed_catalog_answer",
+           "version_document", "version_summary"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,10 @@ _NEWEST_ITEM = (select(CatalogItem.id, CatalogItem.item).where(CatalogItem.code 
                 .order_by(CatalogItem.version.desc()).limit(1))
 # CatalogItem id -> the item read: a stored version's items never change.
 _ITEMS_READ: dict[uuid.UUID, ServiceItem] = {}
+# (held version, current version, signing key, deltas) -> the packed answer: the same bytes every time (canonical
+# JSON, deterministic signatures), and every village resuming a cut download asks for them again.
+_PACKED: dict[tuple[int | None, int, str, bool], bytes] = {}
+PACKED_KEPT = 32
 
 
 def version_document(session: Session, version: int) -> dict[str, Any] | None:
@@ -174,6 +178,8 @@ def catalog_answer(session: Session, have: int | None, identity: Identity, *,
     """What a point holding version ``have`` (None: nothing) should get: None when it is current, else (if it
     takes ``deltas``) a delta signed with ``identity`` when that is well under the whole document, else the
     signed document itself."""
+    if have is not None and have == current_version_number(session):
+        return None  # an idle point's check: without reading the whole signed document
     latest = current_version(session)
     if latest is None:
         raise CatalogError(["the hub has no catalog yet; ask the admin to import one"])
@@ -187,6 +193,26 @@ def catalog_answer(session: Session, have: int | None, identity: Identity, *,
     if len(delta["items"]) * 2 > len(current["items"]):
         return latest.signed
     return sign_document(delta, identity.sign_key)
+
+
+def packed_catalog_answer(session: Session, have: int | None, identity: Identity, *,
+                          deltas: bool = True) -> bytes | None:
+    """``catalog_answer`` as it travels to points that ask for it packed (sync/catalog.py): the same bytes for
+    the same question while the catalog and the hub's key stand, so a download cut short resumes on them."""
+    latest = current_version_number(session)
+    if latest is None:
+        raise CatalogError(["the hub has no catalog yet; ask the admin to import one"])
+    if have == latest:
+        return None
+    key = (have, latest, identity.fingerprint, deltas)
+    if key not in _PACKED:
+        answer = catalog_answer(session, have, identity, deltas=deltas)
+        if answer is None:
+            return None
+        while len(_PACKED) >= PACKED_KEPT:
+            del _PACKED[next(iter(_PACKED))]
+        _PACKED[key] = pack_catalog(answer)
+    return _PACKED[key]
 
 
 def version_summary(row: CatalogVersion, previous: CatalogVersion | None) -> dict[str, Any]:

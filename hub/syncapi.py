@@ -12,13 +12,14 @@ from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
 from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.catalog import protocol_1_view
+from sync.catalog import CATALOG_CONTENT_TYPE, protocol_1_view
+from sync.resumable import ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol, sign_document
 from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
 
-from .catalog import CatalogError, catalog_answer, current_version_number
+from .catalog import CatalogError, catalog_answer, current_version_number, packed_catalog_answer
 from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
@@ -156,15 +157,22 @@ def get_pull():
 def get_catalog():
     """The catalog for a point that holds version ``?have=``: 204 when that is current (an idle point's hourly
     check costs a few hundred bytes); with ``?delta=1`` a hub-signed delta of the changed items when that is
-    smaller; else the whole hub-signed document (what points before deltas understand)."""
+    smaller; else the whole hub-signed document (what points before deltas understand). With ``?pack=1``,
+    compressed and resumable: ETag and ``Range: bytes=N-`` (sync/resumable.py)."""
     point = _authenticated_point()
     if not isinstance(point, Point):
         return point
     raw_have = request.args.get("have", "")
     have = int(raw_have) if raw_have.isdigit() and len(raw_have) < 10 else None
+    deltas = request.args.get("delta") == "1"
+    if request.args.get("pack") == "1":
+        try:
+            packed = packed_catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
+        except CatalogError:
+            return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
+        return ("", 204) if packed is None else ranged_response(request, packed, CATALOG_CONTENT_TYPE)
     try:
-        answer = catalog_answer(get_session(), have, current_keyring().current,
-                                deltas=request.args.get("delta") == "1")
+        answer = catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
     except CatalogError:
         return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
     if answer is not None and request_protocol(request.headers) == 1:

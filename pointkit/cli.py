@@ -24,12 +24,13 @@ from sync.migrate import SchemaError
 from . import audit, db, migrate
 from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
-from .enrollment import EnrollmentError, enroll, is_initialized
+from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
 from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state
 from .trust import KeyRotationError, start_key_rotation
-from .syncagent import DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, plain_reason, sync_once
+from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
+                        plain_reason, sync_once)
 
 LOG_FILE = "point.log"
 
@@ -67,6 +68,24 @@ def main() -> None:
     pass
 
 
+class _DownloadProgress:
+    """Shows on stderr how much of a download has arrived: one line rewritten on a terminal, else a line at
+    each quarter (a log shows a download that cuts kept resuming)."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.quarter = -1
+
+    def __call__(self, received: int, total: int) -> None:
+        line = f"fetching the {self.what}: {received / 1024:.1f} of {total / 1024:.1f} KB"
+        quarter = received * 4 // max(total, 1)
+        if sys.stderr.isatty():
+            click.echo("\r" + line, nl=received >= total, err=True)
+        elif quarter != self.quarter:
+            click.echo(line, err=True)
+        self.quarter = quarter
+
+
 @main.command(help="Enroll a new point with the county hub, fetch the catalog and create a staff account.")
 @data_option
 @click.option("--hub", "hub_url", required=True, help="The county hub's address, e.g. http://hub.example:8700.")
@@ -78,8 +97,11 @@ def main() -> None:
 @click.option("--staff-user", default="staff", show_default=True, help="Username of the first staff account.")
 @click.option("--staff-password", default=None,
               help="Password of the first staff account (default: a generated one, printed once).")
+@click.option("--catalog-wait", default=CATALOG_WAIT_S, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to keep resuming the catalog download over a link that cuts before giving up "
+                   "(the point is enrolled either way; `pointkit sync` finishes the download).")
 def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, staff_user: str,
-         staff_password: str | None) -> None:
+         staff_password: str | None, catalog_wait: float) -> None:
     if is_initialized(data_dir):
         fail(f"{data_dir} already holds an enrolled point; use another data directory")
     generated = staff_password is None
@@ -87,7 +109,8 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
     if len(password) < 8:
         fail("the staff password must be at least 8 characters")
     try:
-        result = enroll(data_dir, hub_url=hub_url, token=token, name=name, relay_url=relay_url)
+        result = enroll(data_dir, hub_url=hub_url, token=token, name=name, relay_url=relay_url,
+                        catalog_wait_s=catalog_wait, progress=_DownloadProgress("service catalog"))
     except EnrollmentError as exc:
         fail(str(exc))
     with db.session_scope(data_dir) as session:
@@ -101,11 +124,13 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
     if result.relay_name and not relay_url:
         click.echo(f"warning: the hub says this village syncs through {result.relay_name}; it syncs with the hub "
                    "directly until it is enrolled again with --relay TOWNSHIP_URL", err=True)
-    if result.catalog_error:
-        click.echo(f"warning: {result.catalog_error}", err=True)
     click.echo(f"staff account:    {staff_user} (admin)")
     if generated:
         click.echo(f"staff password:   {password}   (shown once; write it down)")
+    if result.catalog_error:
+        fail(f"enrolled, but without a service catalog: {result.catalog_error}. The point cannot receive cases "
+             f"until it has one: run `pointkit sync --data {data_dir}` (it resumes the download where it stopped) "
+             f"or start `pointkit serve --data {data_dir}`, which keeps trying")
     click.echo(f"next: pointkit serve --data {data_dir}   then log in at http://127.0.0.1:8080/login")
 
 
@@ -178,16 +203,16 @@ def _bytes_waiting(data_dir: Path) -> int:
     return int(queued) + scan_bytes
 
 
-def _sync_with_progress(data_dir: Path, *, send_scans: bool = False):
+def _sync_with_progress(data_dir: Path, *, send_scans: bool = False, wait: float | None = None):
     """One sync round; on a terminal, a progress bar of the bytes still to send while it runs."""
     total = _bytes_waiting(data_dir)
     if not sys.stdout.isatty() or not total:
-        return sync_once(data_dir, send_scans=send_scans)
+        return sync_once(data_dir, send_scans=send_scans, wait=wait)
     outcome: dict = {}
 
     def run() -> None:
         try:
-            outcome["report"] = sync_once(data_dir, send_scans=send_scans)
+            outcome["report"] = sync_once(data_dir, send_scans=send_scans, wait=wait)
         except BaseException as exc:  # handed to the main thread as it is
             outcome["error"] = exc
 
@@ -207,15 +232,24 @@ def _sync_with_progress(data_dir: Path, *, send_scans: bool = False):
 
 
 @main.command(help="Run one sync round now: push queued envelopes, pull results, refresh the catalog. "
-                   "On a terminal it shows a progress bar of the bytes still to send.")
+                   "On a terminal it shows a progress bar of the bytes still to send. While another round runs on "
+                   "this data directory (the server's, or another `pointkit sync`), it waits for that one to end.")
 @data_option
 @click.option("--scans", "send_scans", is_flag=True,
               help="Send waiting scans now even on a metered link outside its unmetered hours.")
-def sync(data_dir: Path, send_scans: bool) -> None:
+@click.option("--no-wait", is_flag=True, help="Exit at once (status 1) if another sync round is running.")
+def sync(data_dir: Path, send_scans: bool, no_wait: bool) -> None:
     open_point(data_dir)
     _log_to_file(data_dir)
     try:
-        report = _sync_with_progress(data_dir, send_scans=send_scans)
+        try:
+            report = _sync_with_progress(data_dir, send_scans=send_scans, wait=0)
+        except SyncBusy:
+            if no_wait:
+                fail(f"{SYNC_BUSY_MESSAGE}; try again when it ends")
+            click.echo(f"{SYNC_BUSY_MESSAGE}; waiting for it to end ...", err=True)
+            logging.getLogger("pointkit.sync").info("pointkit sync waits for the sync round under way")
+            report = _sync_with_progress(data_dir, send_scans=send_scans)
     except HubUnreachable as exc:
         fail(f"{plain_reason(exc)}; queued envelopes stay queued and are sent next time")
     except NotEnrolled as exc:
@@ -226,6 +260,8 @@ def sync(data_dir: Path, send_scans: bool) -> None:
     click.echo(f"scans sent {report.scans_sent} ({report.scan_bytes_sent} bytes)"
                + (f", {report.scans_held} held for the unmetered hours (send them with --scans)"
                   if report.scans_held else ""))
+    for step, why in report.stuck.items():
+        click.echo(f"warning: {STEP_NAMES[step]} did not finish: {why} (the next round goes on from there)", err=True)
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
 

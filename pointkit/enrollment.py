@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,21 @@ import httpx
 
 from sync import HubClient, HubRefused, HubUnreachable, Identity, PublicKeys, RecipientKey, b64, fingerprint
 from sync.clock import now_ms, utcnow
+from sync.resumable import Progress
 
 from . import audit, db
-from .catalog import store_catalog
+from .catalog import CatalogError
+from .catalogfetch import catalog_download
+from .catalogfetch import fetch_catalog as fetch_catalog_once
 from .models import PointState
 from .state import KEY_PREFIX, find_state, get_state, hub_client, keys_dir, load_identity
 from .trust import pin_hub_keys, read_recipients
 
 FINGERPRINT_PREFIX_CHARS = 16
+# How long ``init`` keeps resuming the catalog download over a link that cuts before it gives up.
+CATALOG_WAIT_S = 600.0
+LINK_DOWN_PAUSE_S = 2.0
+NO_CATALOG = "the county hub has no service catalog yet; ask the county admin to import one"
 _HEX = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -124,24 +132,38 @@ def _offset(response: dict[str, Any]) -> int:
     return int(hub_time) - now_ms() if isinstance(hub_time, int) else 0
 
 
-def fetch_catalog(data_dir: str | Path, *, transport: httpx.BaseTransport | None = None) -> int:
-    """Fetch the signed catalog, verify it with the pinned key and store it; return its version."""
+def fetch_catalog(data_dir: str | Path, *, transport: httpx.BaseTransport | None = None,
+                  wait_s: float = CATALOG_WAIT_S, progress: Progress | None = None) -> int:
+    """Fetch the signed catalog, verify it with the pinned key and store it; return its version. A cut resumes
+    the download where it stopped, again and again for up to ``wait_s`` seconds; after that (or at once, for a
+    refusal or an answer that cannot be used) the last error is raised, and what arrived stays for the next
+    sync."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
+    started = time.monotonic()
     with hub_client(state, load_identity(data_dir), transport=transport) as client:
-        signed = client.catalog()
+        while True:
+            try:
+                fetched = fetch_catalog_once(data_dir, client, progress=progress)
+                break
+            except HubUnreachable:
+                if time.monotonic() - started >= wait_s:
+                    raise
+                if not client.answers:
+                    time.sleep(LINK_DOWN_PAUSE_S)  # no link at all: the client's own retries were quick
         offset = client.clock_offset_ms
     with db.session_scope(data_dir) as session:
         state = get_state(session)
-        store_catalog(session, state, signed)
         state.clock_offset_ms = offset
         session.add(state)
-        return state.catalog_version
+    return fetched.after
 
 
 def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "", relay_url: str = "",
-           transport: httpx.BaseTransport | None = None) -> Enrollment:
-    """Enroll a fresh data directory with the hub and fetch its catalog.
+           transport: httpx.BaseTransport | None = None, catalog_wait_s: float = CATALOG_WAIT_S,
+           progress: Progress | None = None) -> Enrollment:
+    """Enroll a fresh data directory with the hub and fetch its catalog (``fetch_catalog``); when the catalog
+    did not come, ``catalog_error`` says why and what to do (the point cannot receive cases without it).
 
     Enrollment always talks to the hub itself (once). With ``relay_url`` (a
     village enrolled ``--via`` a township) every later request goes to that
@@ -165,9 +187,17 @@ def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "", re
                               hub_url=relay_url or hub_url)
     catalog_error = ""
     try:
-        version = fetch_catalog(data_dir, transport=transport)
-    except (HubRefused, HubUnreachable, ValueError) as exc:
-        version, catalog_error = 0, f"the catalog could not be fetched yet ({exc}); the next sync retries"
+        version = fetch_catalog(data_dir, transport=transport, wait_s=catalog_wait_s, progress=progress)
+    except HubRefused as exc:
+        version, catalog_error = 0, (NO_CATALOG if exc.reason == "no_catalog"
+                                     else f"the county hub refused the catalog request ({exc.reason}: {exc})")
+    except HubUnreachable as exc:
+        received = catalog_download(data_dir)
+        so_far = f"; {received.offset} of {received.total} bytes arrived and are kept" if received.offset else ""
+        version, catalog_error = 0, (f"the catalog did not arrive within {catalog_wait_s:.0f} s "
+                                     f"({exc.__cause__ or exc}){so_far}")
+    except CatalogError as exc:
+        version, catalog_error = 0, f"the catalog from the hub was refused: {exc}"
     relay = response.get("relay") if isinstance(response.get("relay"), dict) else {}
     return Enrollment(state.point_id, state.name, state.level, state.hub_fingerprint, version, catalog_error,
                       relay_name=str(relay.get("name", "")), sync_url=state.hub_url)

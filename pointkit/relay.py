@@ -31,8 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +42,11 @@ from sqlmodel import Session, delete, select
 
 from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
                   now_ms, unb64)
-from sync.client import HEADER_HUB_TIME
+from sync.catalog import CATALOG_CONTENT_TYPE, pack_catalog
+from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.framing import take_within
+from sync.resumable import ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
 from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
@@ -74,7 +75,7 @@ MAX_PULL_BATCHES = 50
 _ENVELOPE_REFUSALS = (400, 413, 422)
 
 # When each data directory last refreshed its village list, on its round ("round") or for a request ("demand").
-_refreshed: dict[tuple[Path, str], float] = {}
+_refreshed: dict[tuple[Path, str], datetime] = {}
 _refreshed_guard = threading.Lock()
 
 
@@ -84,8 +85,9 @@ class RelayError(ValueError):
 
 # The township's side of its own sync round.
 
-def refresh_villages(data_dir: str | Path, client, *, why: str = "round") -> int:
-    """Fetch and verify the hub-signed list of villages this township relays for; return how many."""
+def refresh_villages(data_dir: str | Path, client, *, why: str = "round", now: datetime | None = None) -> int:
+    """Fetch and verify the hub-signed list of villages this township relays for; return how many. ``now``: the
+    time its next refresh is counted from (a simulated one in bench_sync)."""
     signed = client.relay_villages()
     with db.session_scope(data_dir) as session:
         state = get_state(session)
@@ -109,24 +111,25 @@ def refresh_villages(data_dir: str | Path, client, *, why: str = "round") -> int
                 village.status = "moved"
                 session.add(village)
     with _refreshed_guard:
-        _refreshed[(Path(data_dir).resolve(), why)] = time.monotonic()
+        _refreshed[(Path(data_dir).resolve(), why)] = now or utcnow()
     return len(listed)
 
 
-def _refreshed_within(data_dir: str | Path, seconds: float, why: str = "round") -> bool:
+def _refreshed_within(data_dir: str | Path, seconds: float, why: str = "round", now: datetime | None = None) -> bool:
     with _refreshed_guard:
         last = _refreshed.get((Path(data_dir).resolve(), why))
-    return last is not None and time.monotonic() - last < seconds
+    return last is not None and abs(((now or utcnow()) - last).total_seconds()) < seconds
 
 
-def relay_round(data_dir: str | Path, client, report) -> None:
-    """A township's part of its sync round: refresh its villages, forward their envelopes, fetch their messages."""
+def relay_round(data_dir: str | Path, client, report, *, now: datetime | None = None) -> None:
+    """A township's part of its sync round: refresh its villages (every VILLAGES_REFRESH, judged at ``now``),
+    forward their envelopes, fetch their messages."""
     with db.session_scope(data_dir) as session:
         if get_state(session).level != "township":
             return
-    if not _refreshed_within(data_dir, VILLAGES_REFRESH.total_seconds()):
+    if not _refreshed_within(data_dir, VILLAGES_REFRESH.total_seconds(), now=now):
         try:
-            refresh_villages(data_dir, client)
+            refresh_villages(data_dir, client, now=now)
         except RelayError as exc:
             report.errors.append(str(exc))
             return
@@ -358,14 +361,20 @@ def relay_pull():
         rows = session.exec(select(RelayMessage).where(RelayMessage.village_id == village.point_id,
                                                        RelayMessage.seq > after)
                             .order_by(RelayMessage.seq).limit(PULL_MAX_MESSAGES)).all()
-        # With what the hub said of the village's numbering, as the hub's own pull answer says it.
-        return pull_answer(take_within(rows, PULL_MAX_BYTES, lambda row: len(row.envelope)), after,
-                           last_seq=held.last_seq, last_receipt=held.last_receipt)
+        # With what the hub said of the village's numbering, as the hub's own pull answer says it, and the
+        # catalog version this township serves (the village fetches it in its next round, not hourly).
+        answer = pull_answer(take_within(rows, PULL_MAX_BYTES, lambda row: len(row.envelope)), after,
+                             last_seq=held.last_seq, last_receipt=held.last_receipt)
+        if get_state(session).catalog_version:
+            answer.headers[HEADER_CATALOG_VERSION] = str(get_state(session).catalog_version)
+        return answer
 
 
 @bp.get("/catalog")
 def relay_catalog():
-    """The hub-signed catalog this township holds (the village verifies the hub's signature itself)."""
+    """The hub-signed catalog this township holds (the village verifies the hub's signature itself): 204 when
+    the village's ``?have=`` is that version; with ``?pack=1`` compressed and resumable, as the hub serves it
+    (a township holds only its current version, so it sends that whole, never a delta)."""
     village = _authenticated_village()
     if not isinstance(village, RelayVillage):
         return village
@@ -373,7 +382,12 @@ def relay_catalog():
         state = get_state(session)
     if not state.catalog_document:
         return api_error(404, "no_catalog", "this township has no catalog from the hub yet; try again later")
-    return {"document": json.loads(state.catalog_document), "signature": state.catalog_signature}
+    if request.args.get("have") == str(state.catalog_version):
+        return "", 204
+    signed = {"document": json.loads(state.catalog_document), "signature": state.catalog_signature}
+    if request.args.get("pack") == "1":
+        return ranged_response(request, pack_catalog(signed), CATALOG_CONTENT_TYPE)
+    return signed
 
 
 @bp.route("/scans/<scan_id>", methods=("GET", "HEAD"))

@@ -1,33 +1,40 @@
-"""The sync agent: push the outbox, pull hub messages, refresh the catalog.
+"""The sync agent: push the outbox, pull hub messages, refresh the catalog, relay, upload scans.
 
 Every step checkpoints as it goes: each push result is committed as soon as
-it is read, each pulled batch is applied together with its cursor. A link
-that drops mid-round loses nothing; the next round carries on from where
-this one stopped. The background worker runs rounds on a timer with
-exponential backoff and jitter while the hub is unreachable, and wakes
-early when a new case is queued.
+it is read, each pulled batch is applied together with its cursor, each scan
+chunk and catalog byte is kept. A link that drops mid-round loses nothing;
+the next round carries on from where this one stopped. The steps are
+independent: one the link cuts short is noted and the next one runs. One
+round at a time per data directory, across processes (a lock file). The
+background worker runs rounds on a timer with exponential backoff and jitter
+while the hub is unreachable, and wakes early when a new case is queued.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable, Kind
-from sync.catalog import CATALOG_DELTA_TYPE
 from sync.clock import utcnow
 
 from . import audit, db
 from .amend import resume_numbering
-from .catalog import CatalogError, store_catalog
+from .catalog import CatalogError
+from .catalogfetch import catalog_download, fetch_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
@@ -52,6 +59,18 @@ CUT_RETRY_S = 0.5
 _ENVELOPE_REFUSALS = (400, 413, 422)
 REVOKED = "point_revoked"
 REVOKED_MESSAGE = "this point has been revoked by the county hub; contact county IT"
+SYNC_LOCK_FILE = "sync.lock"
+SYNC_BUSY_MESSAGE = ("a sync round is already running on this data directory (the server's background sync or "
+                     "another `pointkit sync`)")
+HUB_REFUSED_STEP = "the county hub refused the request; tell county IT"
+# The steps of a round, in order, and what each does in a clerk's words (the sync page shows the stuck ones).
+STEP_NAMES = {
+    "push": "sending cases and requests to the county hub",
+    "pull": "receiving results and messages from the county hub",
+    "catalog": "fetching the new service catalog",
+    "relay": "relaying for the villages",
+    "scans": "uploading scans of materials",
+}
 
 _round_locks: dict[Path, threading.Lock] = {}
 _round_locks_guard = threading.Lock()
@@ -74,10 +93,64 @@ class SyncReport:
     scans_sent: int = 0
     scan_bytes_sent: int = 0
     scans_held: int = 0
+    # Bytes of a catalog download that arrived this round (it may resume in the next).
+    catalog_bytes: int = 0
     errors: list[str] = field(default_factory=list)
+    # The steps that finished, and those the link or the hub stopped, with why in plain words.
+    done: list[str] = field(default_factory=list)
+    stuck: dict[str, str] = field(default_factory=dict)
+    # The link (not the hub) cut a step short.
+    cut: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class SyncBusy(RuntimeError):
+    """Another thread or process holds this data directory's sync (``sync_lock``)."""
+
+
+def note_steps(stored: str, *, done: list[str], stuck: dict[str, str], at: datetime) -> str:
+    """The point's record of each sync step (JSON: step -> {ok_at, stuck, since}) after a round: a step that
+    finished clears what held it; one stuck keeps when it first stuck."""
+    try:
+        steps = json.loads(stored) if stored else {}
+    except ValueError:
+        steps = {}
+    steps = steps if isinstance(steps, dict) else {}
+    for step in done:
+        steps[step] = {"ok_at": at.isoformat(), "stuck": "", "since": ""}
+    for step, why in stuck.items():
+        before = steps.get(step) if isinstance(steps.get(step), dict) else {}
+        steps[step] = {"ok_at": before.get("ok_at", ""), "stuck": why,
+                       "since": before.get("since") or at.isoformat()}
+    return json.dumps(steps, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One sync step as the sync page shows it: when it last finished, and what holds it since when."""
+
+    ok_at: datetime | None
+    stuck: str
+    since: datetime | None
+
+
+def step_status(stored: str) -> dict[str, StepStatus]:
+    """The recorded steps (``note_steps``) read back, with their times as UTC datetimes."""
+    try:
+        steps = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+
+    def when(value: object) -> datetime | None:
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+        except ValueError:
+            return None
+
+    return {step: StepStatus(when(entry.get("ok_at")), str(entry.get("stuck", "")), when(entry.get("since")))
+            for step, entry in (steps.items() if isinstance(steps, dict) else []) if isinstance(entry, dict)}
 
 
 def _data_dir(target: str | Path | Flask) -> Path:
@@ -99,22 +172,51 @@ def plain_reason(exc: BaseException) -> str:
     if isinstance(cause, httpx.ConnectError):
         return "cannot connect to the county hub (no network, or the hub is down)"
     if isinstance(cause, httpx.HTTPStatusError):
-        return f"the county hub answered with an error (HTTP {cause.response.status_code})"
+        return "the county hub answered with a server error; tell county IT"
     if isinstance(cause, httpx.TransportError):
         return "the link to the county hub broke off"
     return "cannot reach the county hub"
 
 
-def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | None = None,
-              attempts: int | None = None, send_scans: bool = False) -> SyncReport:
-    """One round: push queued envelopes, pull until the hub has nothing more, refresh the catalog, then
-    upload scans (held on a metered link outside its unmetered hours unless ``send_scans``).
+@contextmanager
+def sync_lock(data_dir: Path, *, wait: float | None = None) -> Iterator[None]:
+    """Hold this data directory's sync, across threads and processes (the server's background rounds, the
+    "sync now" button, ``pointkit sync``): two rounds at once would send every scan twice. ``wait``: seconds
+    to wait for a round under way (None: until it ends); SyncBusy when it is still running then."""
+    timeout = -1 if wait is None else wait
+    in_process = _round_lock(data_dir)
+    if not in_process.acquire(timeout=timeout):
+        raise SyncBusy(SYNC_BUSY_MESSAGE)
+    try:
+        across_processes = FileLock(data_dir / SYNC_LOCK_FILE, timeout=timeout)
+        try:
+            across_processes.acquire()
+        except FileLockTimeout:
+            raise SyncBusy(SYNC_BUSY_MESSAGE) from None
+        try:
+            yield
+        finally:
+            across_processes.release()
+    finally:
+        in_process.release()
 
-    Raises HubUnreachable (after recording the point as offline) when the
-    hub cannot be reached; everything already done in the round stays done.
+
+def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | None = None,
+              attempts: int | None = None, send_scans: bool = False, wait: float | None = None,
+              now: datetime | None = None) -> SyncReport:
+    """One round of independent steps: push queued envelopes, pull until the hub has nothing more, refresh the
+    catalog, relay for villages (a township), upload scans (held on a metered link outside its unmetered hours
+    unless ``send_scans``).
+
+    A step the link or the hub stops is recorded (``report.stuck``, the sync page) and the next step still
+    runs: a catalog download cut short never keeps scans from going. Only when the hub cannot be reached at
+    all does the round stop early; if no step reached it, HubUnreachable is raised (after recording the point
+    as offline). Everything already done stays done. ``wait``: see ``sync_lock``. ``now``: the time the
+    round's timers are judged by (the hourly catalog check, a township's village list); a benchmark runs a
+    simulated day with it.
     """
     data_dir = _data_dir(target)
-    with _round_lock(data_dir):
+    with sync_lock(data_dir, wait=wait):
         with db.session_scope(data_dir) as session:
             state = get_state(session)
             state.last_attempt_at = utcnow()
@@ -122,41 +224,63 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
         identity = load_identity(data_dir, state.key_prefix)
         report = SyncReport()
         client = hub_client(state, identity, transport=transport, attempts=attempts)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("push", lambda: _push(data_dir, client, report)),
+            ("pull", lambda: _pull(data_dir, client, report)),
+            ("catalog", lambda: _refresh_catalog(data_dir, client, report, now)),
+            ("relay", lambda: relay_round(data_dir, client, report, now=now)),
+            ("scans", lambda: _sync_scans(data_dir, client, report, send_scans)),
+        ]
+        unreachable: HubUnreachable | None = None
         try:
-            _push(data_dir, client, report)
-            if not report.revoked:
-                _pull(data_dir, client, report)
-            if not report.revoked:
-                _refresh_catalog(data_dir, client, report)
-            if not report.revoked:
-                relay_round(data_dir, client, report)
-            if not report.revoked:
-                _sync_scans(data_dir, client, report, send_scans)
-        except HubRefused as exc:
-            if exc.reason != REVOKED:
-                raise
-            report.revoked = True
-        except HubUnreachable as exc:
-            _finish(data_dir, client.clock_offset_ms, online=False, error=plain_reason(exc))
-            log.warning("sync round stopped: %s (pushed %d, pulled %d)", plain_reason(exc), report.pushed,
-                        report.pulled)
-            raise
+            for step, run in steps:
+                if report.revoked:
+                    break
+                try:
+                    run()
+                    report.done.append(step)
+                except HubRefused as exc:
+                    if exc.reason == REVOKED:
+                        report.revoked = True
+                        break
+                    report.stuck[step] = HUB_REFUSED_STEP
+                    log.warning("sync step %s refused by the hub: %s %s", step, exc.reason, exc)
+                except HubUnreachable as exc:
+                    unreachable = unreachable or exc
+                    report.cut = True
+                    report.stuck[step] = plain_reason(exc)
+                    if _link_down(exc):
+                        break  # no later step can reach the hub either
         finally:
             client.close()
+        if unreachable is not None and not client.answers:
+            _finish(data_dir, report, client.clock_offset_ms, online=False, error=plain_reason(unreachable))
+            log.warning("sync round stopped: %s (pushed %d, pulled %d)", plain_reason(unreachable), report.pushed,
+                        report.pulled)
+            raise unreachable
         if report.revoked:
             report.errors.append(REVOKED_MESSAGE)
-        _finish(data_dir, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000],
+        # The steps the round left unfinished are recorded one by one (``note_steps``), for the sync page.
+        _finish(data_dir, report, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000],
                 revoked=report.revoked)
         log.info("sync round: pushed %d (accepted %d, duplicate %d, conflict %d, rejected %d), pulled %d, "
-                 "applied %d, %d error(s)", report.pushed, report.accepted, report.duplicate, report.conflict,
-                 report.rejected, report.pulled, report.applied, len(report.errors))
+                 "applied %d, %d error(s)%s", report.pushed, report.accepted, report.duplicate, report.conflict,
+                 report.rejected, report.pulled, report.applied, len(report.errors),
+                 "".join(f"; {step} stuck: {why}" for step, why in report.stuck.items()))
         return report
 
 
-def _finish(data_dir: Path, clock_offset_ms: int, *, online: bool, error: str, revoked: bool = False) -> None:
-    """Record how the round ended; the hub answering normally again lifts a revocation shown earlier."""
+def _link_down(exc: HubUnreachable) -> bool:
+    """The hub could not even be connected to (as opposed to a transfer cut short)."""
+    return isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def _finish(data_dir: Path, report: SyncReport, clock_offset_ms: int, *, online: bool, error: str,
+            revoked: bool = False) -> None:
+    """Record how the round ended, and each step's; the hub answering normally again lifts a revocation."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
+        state.sync_steps = note_steps(state.sync_steps, done=report.done, stuck=report.stuck, at=utcnow())
         state.online = online
         state.clock_offset_ms = clock_offset_ms
         state.last_error = error
@@ -310,9 +434,9 @@ def _pull(data_dir: Path, client, report: SyncReport) -> None:
             return
 
 
-def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
-    """Fetch the catalog when the pull named a version we lack (or, without that, hourly): a delta from ours,
-    or the whole version when a delta does not apply."""
+def _refresh_catalog(data_dir: Path, client, report: SyncReport, now: datetime | None = None) -> None:
+    """Fetch the catalog when the pull named a version we lack (or, without that, hourly), and go on with a
+    download a cut left unfinished: a delta from ours, or the whole version when a delta does not apply."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
     checked = as_utc(state.catalog_checked_at)
@@ -320,45 +444,18 @@ def _refresh_catalog(data_dir: Path, client, report: SyncReport) -> None:
     if announced is not None and state.catalog_version:
         due = announced != state.catalog_version
     else:
-        due = not (state.catalog_version and checked and utcnow() - checked < CATALOG_REFRESH)
-    if not due:
+        due = not (state.catalog_version and checked and (now or utcnow()) - checked < CATALOG_REFRESH)
+    if not due and not catalog_download(data_dir).offset:
         return
+    received_before = catalog_download(data_dir).offset
+
+    def progress(received: int, total: int) -> None:
+        report.catalog_bytes = received - received_before
+
     try:
-        signed = client.catalog(have=state.catalog_version or None)
-        with db.session_scope(data_dir) as session:
-            if signed is None:
-                unchanged = get_state(session)
-                unchanged.catalog_checked_at = utcnow()
-                session.add(unchanged)
-                return
-            try:
-                if store_catalog(session, get_state(session), signed):
-                    _log_catalog(state.catalog_version, signed)
-                return
-            except CatalogError as exc:
-                if signed.get("document", {}).get("type") != CATALOG_DELTA_TYPE:
-                    report.errors.append(f"the catalog from the hub was refused: {exc}")
-                    return
-                log.warning("catalog delta not applied (%s); fetching the whole catalog", exc)
-        whole = client.catalog()
-        with db.session_scope(data_dir) as session:
-            if store_catalog(session, get_state(session), whole):
-                _log_catalog(state.catalog_version, whole)
-    except HubRefused as exc:
-        if exc.reason == REVOKED:
-            raise
-        report.errors.append(f"the hub refused the catalog request ({exc.reason})")
+        fetch_catalog(data_dir, client, progress=progress)
     except CatalogError as exc:
         report.errors.append(f"the catalog from the hub was refused: {exc}")
-
-
-def _log_catalog(before: int, signed: dict) -> None:
-    document = signed["document"]
-    if document.get("type") == CATALOG_DELTA_TYPE:
-        how = f"delta: {len(document['items'])} changed or new, {len(document['withdrawn'])} withdrawn"
-    else:
-        how = f"whole catalog: {len(document['items'])} items"
-    log.info("catalog version %d -> %d (%s)", before, document["version"], how)
 
 
 def idle_delay(interval: float, idle_rounds: int, max_idle_interval: float) -> float:
@@ -409,19 +506,35 @@ class SyncWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                report = sync_once(self.data_dir, transport=self.transport)
-                # A revoked point asks again only rarely: the county must act before anything can move.
-                self.failures = 32 if report.revoked else 0
-                moved = report.pushed or report.pulled or report.scans_sent or report.relayed
-                self.idle_rounds = 0 if moved else self.idle_rounds + 1
-            except HubUnreachable:
-                self.failures += 1
-            except Exception:
-                # A bug must not kill the thread: the queue would silently stop flowing.
-                log.exception("sync round failed")
-                self.failures += 1
+            self.run_round()
             if self._wake.wait(self.next_delay()):
                 # Woken by new work (a case received, "sync now"): back to the fast interval.
                 self.idle_rounds = 0
             self._wake.clear()
+
+    def run_round(self, now: datetime | None = None) -> SyncReport | None:
+        """One round and what it tells the timer; None when it could not run (the hub unreachable, another
+        round under way in another process, or a bug, logged)."""
+        try:
+            report = sync_once(self.data_dir, transport=self.transport, wait=0, now=now)
+        except SyncBusy:
+            return None  # that round does the work; this timer comes round again
+        except HubUnreachable:
+            self.failures += 1
+            return None
+        except Exception:
+            # A bug must not kill the thread: the queue would silently stop flowing.
+            log.exception("sync round failed")
+            self.failures += 1
+            return None
+        moved = (report.pushed or report.pulled or report.scans_sent or report.scan_bytes_sent or report.relayed
+                 or report.catalog_bytes)
+        if report.revoked:
+            self.failures = 32  # a revoked point asks again only rarely: the county must act first
+        elif report.cut:
+            # The link cut a step short: at once again while it makes progress, backing off while it does not.
+            self.failures = 1 if moved else self.failures + 1
+        else:
+            self.failures = 0
+        self.idle_rounds = 0 if moved else self.idle_rounds + 1
+        return report

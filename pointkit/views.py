@@ -20,6 +20,7 @@ from sync.workdays import COUNTY_TIMEZONE, default_calendar
 from . import db
 from .auth import login_required
 from .catalog import department_names, get_item, list_items
+from .catalogfetch import catalog_download
 from .inbox import refused_messages
 from .drafts import delete_draft, draft_values, get_draft, save_draft
 from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefill_values, previous_application,
@@ -32,7 +33,7 @@ from .runtime import data_dir, identity, wake_sync
 from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
                     uploaded_scans)
 from .state import as_utc, get_state, local_now
-from .syncagent import plain_reason, sync_once
+from .syncagent import STEP_NAMES, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key
 
 bp = Blueprint("views", __name__)
@@ -41,6 +42,8 @@ bp = Blueprint("views", __name__)
 APPLICANT_INPUTS = {"applicant.name": "applicant_name", "applicant.id_number": "applicant_id_number",
                     "applicant.phone": "applicant_phone"}
 FRESH_PICKUP = "fresh_pickup"
+# "Sync now" waits this long for a round already under way (the background one) before saying so.
+SYNC_NOW_WAIT_S = 5.0
 
 
 def mask_name(name: str) -> str:
@@ -269,7 +272,10 @@ def sync_status():
         refused = refused_messages(dbs)
         receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(
             Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
+    steps = [step for step in STEP_NAMES if step != "relay" or state.level == "township"]
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
+                           steps=steps, step_names=STEP_NAMES, step_status=step_status(state.sync_steps),
+                           catalog_download=catalog_download(data_dir()),
                            scans_allowed_now=scans_allowed(state, local_now()),
                            last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
                            clock_offset_seconds=round(state.clock_offset_ms / 1000),
@@ -281,7 +287,9 @@ def sync_status():
 def sync_now():
     """Run one sync round now and say what moved."""
     try:
-        report = sync_once(data_dir(), send_scans=request.form.get("scans") == "1")
+        report = sync_once(data_dir(), send_scans=request.form.get("scans") == "1", wait=SYNC_NOW_WAIT_S)
+    except SyncBusy:
+        flash(_("A sync round is already running; it finishes by itself: look again in a moment."))
     except HubUnreachable as exc:
         flash(_("Sync failed: {reason}. Cases stay queued and are sent when the link is back.",
                 reason=_(plain_reason(exc))))

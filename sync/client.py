@@ -7,7 +7,9 @@ httpx transport (the fault-injection seam in tests).
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +22,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .catalog import CATALOG_CONTENT_TYPE, unpack_catalog
 from .clock import now_ms
 from .envelope import EnvelopeError
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
 from .keys import Identity, PublicKeys
 from .messages import receipt_number
+from .resumable import PartialDownload, Progress, receive_body
 from .signing import sign_document, sign_request
 
 ENROLL_PATH = "/sync/v1/enroll"
@@ -113,6 +117,9 @@ class HubClient:
         self.hub_catalog_version: int | None = None
         self.hub_last_seq: int | None = None
         self.hub_last_receipt: str | None = None
+        # Answers this client received from a working hub (below 500, a body cut short included): a round that
+        # got none never reached the hub.
+        self.answers = 0
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
 
     def __repr__(self) -> str:
@@ -127,12 +134,15 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request_factory, *, clock_retry: bool = True) -> httpx.Response:
+    def _send(self, request_factory, *, clock_retry: bool = True,
+              consume: Callable[[httpx.Response], None] | None = None) -> httpx.Response:
         """Send with retries on transient failures; learn the hub's clock from every answer.
 
         A signed request refused as stale (this point's clock is far off) is
         signed again once on the hub's clock, so a laptop whose clock is a
-        year wrong still syncs.
+        year wrong still syncs. With ``consume``, a 200 or 206 answer's body is
+        handed to it as it streams in (a download that keeps what arrived), and
+        each retry builds its request anew (from where that download stands).
         """
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
@@ -143,9 +153,7 @@ class HubClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    response = self._http.send(request_factory())
-                    if response.status_code >= 500:
-                        response.raise_for_status()
+                    response = self._attempt(request_factory(), consume)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise HubUnreachable(f"hub at {self.base_url} unreachable: {cause}") from cause
@@ -153,8 +161,23 @@ class HubClient:
         if response.status_code >= 400:
             refusal = _refusal(response)
             if refusal.reason == "stale" and clock_retry and hub_time is not None:
-                return self._send(request_factory, clock_retry=False)
+                return self._send(request_factory, clock_retry=False, consume=consume)
             raise refusal
+        return response
+
+    def _attempt(self, request: httpx.Request, consume: Callable[[httpx.Response], None] | None) -> httpx.Response:
+        response = self._http.send(request, stream=True)
+        if response.status_code < 500:
+            self.answers += 1
+        try:
+            if consume is not None and response.status_code in (200, 206):
+                consume(response)
+            else:
+                response.read()
+        finally:
+            response.close()
+        if response.status_code >= 500:
+            response.raise_for_status()
         return response
 
     def _signed(self, method: str, path: str, params: dict[str, str] | None = None, body: bytes = b"",
@@ -227,6 +250,29 @@ class HubClient:
         params = {"have": str(have), "delta": "1"} if have else None
         response = self._send(self._signed("GET", CATALOG_PATH, params=params))
         return None if response.status_code == 204 else response.json()
+
+    def catalog_download(self, have: int | None, partial: PartialDownload, *,
+                         progress: Progress | None = None) -> dict[str, Any] | None:
+        """Like ``catalog``, compressed and resumable: the answer's bytes go into ``partial`` as they arrive, and
+        a request after a cut (this one's retries, or a later round's) asks only for the rest. None when ``have``
+        is current; the signed answer once it is whole (DownloadError, CatalogPackError: start again)."""
+        params = {"pack": "1", **({"have": str(have), "delta": "1"} if have else {})}
+        signed = self._signed("GET", CATALOG_PATH, params=params)
+
+        def build() -> httpx.Request:
+            request = signed()
+            request.headers.update(partial.resume_headers())
+            return request
+
+        response = self._send(build, consume=lambda answer: receive_body(answer, partial, progress))
+        if response.status_code == 204:
+            partial.discard()
+            return None
+        body = partial.complete()
+        partial.discard()
+        if response.headers.get("Content-Type", "").split(";")[0] == CATALOG_CONTENT_TYPE:
+            return unpack_catalog(body)
+        return json.loads(body)  # a hub from before packed catalogs sends the JSON itself
 
     def relay_villages(self) -> dict[str, Any]:
         """A township's villages and their signing keys: a hub-signed document (verify it)."""
