@@ -121,6 +121,11 @@ class HubClient:
         # got none never reached the hub.
         self.answers = 0
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        # Only the headers a request needs: an idle point's poll is a few hundred bytes, and httpx's defaults
+        # (Accept, Accept-Encoding, Connection, a long User-Agent) were a fifth of them.
+        for name in ("Accept", "Accept-Encoding", "Connection"):
+            del self._http.headers[name]
+        self._http.headers["User-Agent"] = "pointkit"
 
     def __repr__(self) -> str:
         return f"HubClient({self.base_url!r}, point_id={self.point_id})"

@@ -107,7 +107,9 @@ def pull_answer(messages: Sequence[Any], after: int, *, last_seq: int = 0, last_
     if last_receipt and last_receipt.isascii() and last_receipt.isprintable():
         headers[HEADER_LAST_RECEIPT] = last_receipt
     if not messages:
-        return Response(status=204, headers=headers)
+        nothing = Response(status=204, headers=headers)
+        del nothing.headers["Content-Type"]  # no body to type: an idle point's poll is a few hundred bytes
+        return nothing
     return Response(encode_frames(message.envelope for message in messages), status=200,
                     content_type=CONTENT_TYPE, headers=headers)
 
