@@ -14,6 +14,7 @@ from sync.web import api_error, openapi_document, parse_json_body, validation_fi
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case
 from .auth import token_required
+from .catalogfetch import catalog_download
 from .intake import Applicant, IntakeError, issue_notice, receive_case
 from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
@@ -25,7 +26,7 @@ from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, Cas
                       StatusResponse, SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .supplement import SupplementError, send_supplement
-from .syncagent import plain_reason, sync_once
+from .syncagent import SYNC_BUSY_MESSAGE, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -277,7 +278,9 @@ def _change(case_id: str, change) -> tuple:
 def sync_now():
     """Run one sync round now; ``?scans=1`` sends scans even on a metered link outside its hours."""
     try:
-        report = sync_once(data_dir(), send_scans=request.args.get("scans") == "1")
+        report = sync_once(data_dir(), send_scans=request.args.get("scans") == "1", wait=SYNC_NOW_WAIT_S)
+    except SyncBusy:
+        return api_error(409, "sync_busy", f"{SYNC_BUSY_MESSAGE}; it finishes by itself: ask again in a moment")
     except HubUnreachable as exc:
         return api_error(503, "hub_unreachable", plain_reason(exc))
     except HubRefused as exc:
@@ -293,6 +296,7 @@ def status():
         state = get_state(session)
         counts = outbox_counts(session)
         scans_waiting, scan_bytes_waiting = waiting_totals(session)
+    download = catalog_download(data_dir())
     return StatusResponse(point_id=state.point_id, name=state.name, level=state.level, online=state.online,
                           queued=counts["queued"], quarantined=counts["quarantined"],
                           last_sync_at=as_utc(state.last_sync_at), last_error=state.last_error,
@@ -300,7 +304,11 @@ def status():
                           revoked=state.revoked, hub_generation=state.hub_generation,
                           hub_fingerprint=state.hub_fingerprint, sealing_suite=sealing_key(state).suite,
                           key_rotation_pending=bool(state.pending_key_envelope_id), scans_waiting=scans_waiting,
-                          scan_bytes_waiting=scan_bytes_waiting, metered=state.metered).model_dump(mode="json")
+                          scan_bytes_waiting=scan_bytes_waiting, metered=state.metered,
+                          stuck_steps={step: status.stuck for step, status in step_status(state.sync_steps).items()
+                                       if status.stuck},
+                          catalog_received=download.offset, catalog_total=download.total if download.offset else 0,
+                          ).model_dump(mode="json")
 
 
 OPERATIONS = [
@@ -327,7 +335,7 @@ OPERATIONS = [
     {"path": "/api/cases/{case_id}/rating", "method": "POST", "summary": "Rate a collected case (好差评)",
      "request": RatingRequest, "response": None, "errors": [400, 401, 404, 409, 422]},
     {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
-     "errors": [401, 502, 503], "parameters": [{"name": "scans", "in": "query", "required": False,
+     "errors": [401, 409, 502, 503], "parameters": [{"name": "scans", "in": "query", "required": False,
                                                 "description": "1: send scans now, even on a metered link",
                                                 "schema": {"type": "string", "enum": ["0", "1"]}}]},
     {"path": "/api/status", "method": "GET", "summary": "Point status", "response": StatusResponse,

@@ -140,7 +140,11 @@ class SyncReportOut(BaseModel):
     scans_sent: int = 0
     scan_bytes_sent: int = 0
     scans_held: int = 0
+    catalog_bytes: int = 0
     errors: list[str]
+    # The steps that finished, and those the link or the hub stopped with why (the next round goes on).
+    done: list[str] = Field(default_factory=list)
+    stuck: dict[str, str] = Field(default_factory=dict)
 
 
 class RatingRequest(_Body):
@@ -187,6 +191,11 @@ class StatusResponse(BaseModel):
     scans_waiting: int = 0
     scan_bytes_waiting: int = 0
     metered: bool = False
+    # Sync steps the link or the hub stopped, with why in plain words (push, pull, catalog, relay, scans).
+    stuck_steps: dict[str, str] = Field(default_factory=dict)
+    # A catalog download under way (it resumes where a cut stopped it): bytes received, of the whole (0: none).
+    catalog_received: int = 0
+    catalog_total: int = 0
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,

@@ -60,6 +60,8 @@ _ENVELOPE_REFUSALS = (400, 413, 422)
 REVOKED = "point_revoked"
 REVOKED_MESSAGE = "this point has been revoked by the county hub; contact county IT"
 SYNC_LOCK_FILE = "sync.lock"
+# "Sync now" (page or API) waits this long for a round already under way before saying so.
+SYNC_NOW_WAIT_S = 5.0
 SYNC_BUSY_MESSAGE = ("a sync round is already running on this data directory (the server's background sync or "
                      "another `pointkit sync`)")
 HUB_REFUSED_STEP = "the county hub refused the request; tell county IT"

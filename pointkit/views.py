@@ -33,7 +33,7 @@ from .runtime import data_dir, identity, wake_sync
 from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
                     uploaded_scans)
 from .state import as_utc, get_state, local_now
-from .syncagent import STEP_NAMES, SyncBusy, plain_reason, step_status, sync_once
+from .syncagent import STEP_NAMES, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key
 
 bp = Blueprint("views", __name__)
@@ -42,8 +42,6 @@ bp = Blueprint("views", __name__)
 APPLICANT_INPUTS = {"applicant.name": "applicant_name", "applicant.id_number": "applicant_id_number",
                     "applicant.phone": "applicant_phone"}
 FRESH_PICKUP = "fresh_pickup"
-# "Sync now" waits this long for a round already under way (the background one) before saying so.
-SYNC_NOW_WAIT_S = 5.0
 
 
 def mask_name(name: str) -> str:

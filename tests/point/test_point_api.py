@@ -148,4 +148,5 @@ def test_sync_with_hub_down_is_503_and_status_goes_offline(point, api):
     assert set(status) == {"point_id", "name", "level", "online", "queued", "quarantined", "last_sync_at",
                            "last_error", "catalog_version", "clock_offset_ms", "revoked", "hub_generation",
                            "hub_fingerprint", "sealing_suite", "key_rotation_pending", "scans_waiting",
-                           "scan_bytes_waiting", "metered"}
+                           "scan_bytes_waiting", "metered", "stuck_steps", "catalog_received", "catalog_total"}
+    assert status["stuck_steps"] == {"push": "cannot connect to the county hub (no network, or the hub is down)"}
