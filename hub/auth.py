@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from sync.safety import same_origin_path
 from sync.web import api_error, gettext as _, parse_json_body
 
 from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
@@ -79,9 +80,8 @@ def api_auth(*roles: str) -> Callable:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("views.index")
+    """Only same-site paths as the browser reads them, so the login form cannot bounce staff to another site."""
+    return same_origin_path(target) or url_for("views.index")
 
 
 @bp.route("/login", methods=("GET", "POST"))

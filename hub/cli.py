@@ -18,6 +18,7 @@ from sync import Identity
 from sync.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
 from sync.migrate import SchemaError
+from sync.safety import private_data_dir, private_umask
 
 from .accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from .bundles import export_point_bundle, import_point_bundle
@@ -91,6 +92,8 @@ def _hub(data_dir: Path) -> Iterator[tuple[Session, Identity]]:
 @click.version_option(package_name="pointkit")
 def main() -> None:
     """pointkit-hub: the county hub that enrolls points, routes cases and signs results."""
+    # The database, keys, scans and logs hold residents' data and secrets: only the hub's account reads them.
+    private_umask()
 
 
 @main.command()
@@ -107,6 +110,7 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
                           post_quantum=post_quantum)
     except (InstanceError, AccountError) as exc:
         raise click.ClickException(str(exc)) from None
+    private_data_dir(data_dir)
     click.echo(f"Initialized hub in {done.data_dir}")
     click.echo(f"Hub key fingerprint: {done.fingerprint}")
     click.echo(f"Admin user: {done.admin_user}")
@@ -125,7 +129,11 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
               help="Share of a time limit used up when a case turns yellow (warning).")
 @click.option("--supervise-every", default=300, show_default=True, type=click.IntRange(0),
               help="Seconds between supervision rounds (deemed approvals); 0 turns the timer off.")
-def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, supervise_every: int) -> None:
+@click.option("--behind-tls", is_flag=True, default=False,
+              help="The hub is reached only through a TLS proxy (https): session cookies are marked Secure, so a "
+                   "browser never sends them over plain http (docs/deploy.md).")
+def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, supervise_every: int,
+          behind_tls: bool) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -133,9 +141,10 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
 
     from . import create_app
 
+    private_data_dir(data_dir)
     _configure_logging(data_dir)
     try:
-        app = create_app(data_dir, test_config={"WARN_SHARE": warn_share})
+        app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls})
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     if supervise_every:
@@ -174,6 +183,8 @@ def upgrade(data_dir: Path) -> None:
     except OperationalError as exc:
         raise click.ClickException(f"could not upgrade the hub database ({exc.orig}); stop every hub process on "
                                    "it and run this again") from None
+    if private_data_dir(data_dir):
+        click.echo(f"Made {data_dir} readable by this account only (folders 0700, files 0600)")
     if done.changed:
         click.echo(f"Upgraded the hub database from {done.before or 'the release before migrations'} to schema "
                    f"revision {done.after}")

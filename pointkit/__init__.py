@@ -8,6 +8,7 @@ results over once they come back. ``create_app`` builds the web app;
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ def _secret_key(data_dir: Path) -> str:
     path = data_dir / SECRET_KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="ascii")
+        # Readable by this account only: whoever reads it can forge a staff session.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(secrets.token_hex(32))
     return path.read_text(encoding="ascii").strip()
 
 

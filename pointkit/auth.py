@@ -13,13 +13,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlmodel import Session, select
 
 from sync import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
+from sync.safety import same_origin_path
 from sync.web import api_error, gettext as _, parse_json_body
 from sync.workdays import COUNTY_TIMEZONE
 
@@ -166,10 +166,8 @@ def token_required(view=None, *, role: str | None = None):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so the login form cannot bounce staff to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
-        return url_for("views.new_case")
-    return target
+    """Only same-site paths as the browser reads them, so the login form cannot bounce staff to another site."""
+    return same_origin_path(target) or url_for("views.new_case")
 
 
 @bp.route("/login", methods=("GET", "POST"))

@@ -20,6 +20,7 @@ from sync import HubUnreachable
 from sync.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
 from sync.migrate import SchemaError
+from sync.safety import private_data_dir, private_umask
 
 from . import audit, db, migrate
 from .auth import StaffError, create_staff
@@ -36,6 +37,12 @@ LOG_FILE = "point.log"
 
 data_option = click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
                            help="The point's data directory (database, keys, logs).")
+
+
+behind_tls_option = click.option(
+    "--behind-tls", is_flag=True, default=False,
+    help="This server is reached only through a TLS proxy (https): session cookies are marked Secure, so a browser "
+         "never sends them over plain http (docs/deploy.md).")
 
 
 def fail(message: str) -> NoReturn:
@@ -65,7 +72,8 @@ def require_schema(data_dir: Path) -> None:
 @click.group(help="pointkit: the village/township service point (intake, receipts, sync, pickup).")
 @click.version_option(package_name="pointkit")
 def main() -> None:
-    pass
+    # Databases, keys, scans and logs hold residents' data and secrets: only the account running pointkit reads them.
+    private_umask()
 
 
 class _DownloadProgress:
@@ -124,6 +132,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
     if result.relay_name and not relay_url:
         click.echo(f"warning: the hub says this village syncs through {result.relay_name}; it syncs with the hub "
                    "directly until it is enrolled again with --relay TOWNSHIP_URL", err=True)
+    private_data_dir(data_dir)
     click.echo(f"staff account:    {staff_user} (admin)")
     if generated:
         click.echo(f"staff password:   {password}   (shown once; write it down)")
@@ -151,9 +160,10 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
               help="Re-encode JPEG/PNG photos larger than this many KB before sealing; 0 never (kept until changed).")
 @click.option("--scan-retention-days", default=None, type=click.IntRange(min=0),
               help="Days to keep sent scans after the result is collected (kept until changed; default 0).")
+@behind_tls_option
 def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float,
           metered: bool | None, unmetered_hours: str | None, max_photo_kb: int | None,
-          scan_retention_days: int | None) -> None:
+          scan_retention_days: int | None, behind_tls: bool) -> None:
     from sync.web import serve as serve_app
 
     from . import create_app
@@ -161,7 +171,8 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_i
     open_point(data_dir)
     _log_to_file(data_dir)
     _store_scan_settings(data_dir, metered, unmetered_hours, max_photo_kb, scan_retention_days)
-    app = create_app(data_dir)
+    private_data_dir(data_dir)
+    app = create_app(data_dir, test_config={"SESSION_COOKIE_SECURE": behind_tls})
     worker = SyncWorker(data_dir, interval=sync_interval, max_idle_interval=max_idle_interval)
     app.extensions["pointkit_sync_worker"] = worker
 
@@ -336,6 +347,8 @@ def upgrade(data_dir: Path) -> None:
         fail(str(exc))
     except OperationalError as exc:
         fail(f"could not upgrade {database} ({exc.orig}); stop `pointkit serve` on it and run this again")
+    if private_data_dir(data_dir):
+        click.echo(f"made {data_dir} readable by this account only (folders 0700, files 0600)")
     if done.changed:
         click.echo(f"upgraded the point database from {done.before or 'the release before migrations'} to schema "
                    f"revision {done.after}")
