@@ -261,6 +261,9 @@ def import_bundle_command(data_dir: Path, file: Path) -> None:
     click.echo(f"acknowledged by the hub: accepted {acked.accepted}, conflict {acked.conflict}, "
                f"rejected {acked.rejected}")
     click.echo(f"scans the hub holds whole: {imported.scans_complete}")
+    if imported.copies_asked:
+        click.echo("this point was restored from an older backup: it asked the hub for the cases it took after the "
+                   "backup; carry its next bundle (pointkit export-bundle) to the hub, then the hub's back here")
     for error in imported.errors:
         click.echo(f"warning: a hub message was refused: {error}", err=True)
 

@@ -21,17 +21,17 @@ import httpx
 from flask import Flask
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable, Kind
+from sync import HubRefused, HubUnreachable, Identity, Kind
 from sync.catalog import CATALOG_DELTA_TYPE
 from sync.clock import utcnow
 
 from . import audit, db
-from .amend import resume_numbering
 from .catalog import CatalogError, store_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
 from .relay import RELAYED, relay_round
+from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
 from .trust import opening_keys, settle_key_rotation
@@ -74,6 +74,8 @@ class SyncReport:
     scans_sent: int = 0
     scan_bytes_sent: int = 0
     scans_held: int = 0
+    # Copy requests a point restored from an older backup sent for the cases its laptop took after the backup.
+    copies_asked: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -125,7 +127,11 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
         try:
             _push(data_dir, client, report)
             if not report.revoked:
-                _pull(data_dir, client, report)
+                _pull(data_dir, client, identity, report)
+            if report.copies_asked and not report.revoked:
+                # Restored from an older backup: ask for the cases now, and take what the hub sends back at once.
+                _push(data_dir, client, report)
+                _pull(data_dir, client, identity, report)
             if not report.revoked:
                 _refresh_catalog(data_dir, client, report)
             if not report.revoked:
@@ -292,7 +298,7 @@ def _sync_scans(data_dir: Path, client, report: SyncReport, force: bool) -> None
     report.errors.extend(scans.errors)
 
 
-def _pull(data_dir: Path, client, report: SyncReport) -> None:
+def _pull(data_dir: Path, client, identity: Identity, report: SyncReport) -> None:
     for _ in range(MAX_PULL_BATCHES):
         with db.session_scope(data_dir) as session:
             after = get_state(session).pull_cursor
@@ -301,8 +307,9 @@ def _pull(data_dir: Path, client, report: SyncReport) -> None:
         with db.session_scope(data_dir) as session:
             state = get_state(session)
             applied = apply_messages(session, state, keys, result.envelopes, result.cursor)
-            resume_numbering(session, state, resume_seq=(client.hub_last_seq or 0) + 1,
-                             receipt_floor=client.hub_last_receipt or "")
+            if take_hub_numbers(session, state, identity, last_seq=client.hub_last_seq or 0,
+                                last_receipt=client.hub_last_receipt or ""):
+                report.copies_asked += 1
         report.pulled += len(result.envelopes)
         report.applied += applied.applied
         report.errors.extend(f"a hub message was refused: {error}" for error in applied.errors)

@@ -6,14 +6,15 @@ import json
 import uuid
 
 import pytest
-from hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from hubside import GOOD_ID, OTHER_ID, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import db
-from pointkit.intake import Applicant, receive_case
+from pointkit.intake import Applicant, point_code, receive_case
 from pointkit.models import Case, InboxMessage
 from pointkit.pickup import PickupError, collect
+from pointkit.restored import take_hub_numbers
 from pointkit.state import get_state
-from sync import Identity, Kind
+from sync import Envelope, Identity, Kind
 
 
 def receive(point):
@@ -118,3 +119,43 @@ def test_tampered_stored_result_is_not_handed_over(point):
     assert refused.value.reason == "result_invalid"
     assert load(point, case.id).status == "result_ready"
     assert len(point.outbox()) == 1
+
+
+def restored_receipt(point, number: int) -> str:
+    """One of this point's receipt numbers its restored database does not hold."""
+    with db.session_scope(point.data_dir) as session:
+        return f"20260105-{point_code(get_state(session).point_id)}-{number:04d}"
+
+
+def test_a_restored_point_asks_once_for_the_cases_behind_the_numbers_it_skipped(point):
+    """The hub holds envelopes 1-7 from this point; the restored point's own numbers stop at 2: it numbers on
+    from 8 and asks for the cases of 2-7 in one request, sealed and signed like any intent."""
+    receive(point)
+    with db.session_scope(point.data_dir) as session:
+        state = get_state(session)
+        assert take_hub_numbers(session, state, point.point_identity, last_seq=7, last_receipt="")
+        assert not take_hub_numbers(session, state, point.point_identity, last_seq=7, last_receipt="")
+    request = point.outbox()[-1]
+    assert (request.kind, request.seq) == (Kind.COPY_REQUEST, 8)
+    asked = point.open_outbox(request)
+    assert (asked["from_seq"], asked["to_seq"]) == (2, 7)
+
+
+def test_a_case_copy_is_stored_without_a_pickup_code_and_its_refused_result_comes_again(point):
+    receipt_no = restored_receipt(point, 3)
+    copy = point.case_copy(receipt_no)
+    case_id = Envelope.parse(copy).open(point.point_identity)["case"]["case_id"]
+    stand_in = Case(id=case_id, receipt_no=receipt_no, item_code="T-001", item_name="测试事项甲")
+    early = point.result_message(stand_in)  # sent before the copy: refused, as before this point knew the case
+    report = point.apply(early)
+    assert report.applied == 0 and "never received" in report.errors[0]
+    assert [row.case_id for row in rows(point.data_dir, InboxMessage)] == [case_id]
+
+    assert point.apply(copy, point.result_message(stand_in)).errors == []
+    stored = load(point, case_id)
+    assert (stored.status, stored.decision, stored.pickup_code_hash) == ("result_ready", "approved", "")
+    assert stored.restored_at is not None and stored.id_number == GOOD_ID
+    assert {row.outcome for row in rows(point.data_dir, InboxMessage)} == {"applied", "resent"}, \
+        "the refusal before the copy is no longer shown as one"
+    assert point.apply(point.case_copy(receipt_no, case_id=case_id)).errors == [], "a second copy changes nothing"
+    assert load(point, case_id).status == "result_ready"
