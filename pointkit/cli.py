@@ -281,7 +281,8 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
 
 
 @main.command(help="Restore an encrypted backup FILE into a new data directory. Cases taken after the backup was "
-                   "made are not in it: the hub keeps them, and flags this point as restored when it next syncs.")
+                   "made are not in it: the hub keeps them and sends them back when the restored point next "
+                   "syncs.")
 @data_option
 @passphrase_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
