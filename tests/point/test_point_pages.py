@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from hubside import GOOD_ID, OTHER_ID, rows, point  # noqa: F401  (fixture)
+from test_browser import browser  # noqa: F401  (fixture)
 
 from sync import Kind
 from sync.clock import utcnow
@@ -15,6 +16,7 @@ from sync.messages import RECONCILED_OUTCOMES
 from pointkit import create_app, db
 from pointkit.amend import resume_numbering
 from pointkit.auth import create_staff
+from pointkit.intake import point_code
 from pointkit.i18n import DECISION_LABELS, LEVEL_LABELS, STATUS_LABELS, translator
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
@@ -283,3 +285,35 @@ def test_every_page_text_has_a_chinese_translation():
 
     messages.update([*CHANGE_MESSAGES.values(), *KIOSK_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])
     assert translator.missing(sorted(messages)) == []
+
+
+@pytest.mark.browser
+def test_the_id_number_handover_works_by_keyboard_at_1024x768(point, app, live_server, browser):
+    """Chromium, keyboard only: the ID number field has focus, Tab reaches the reason, the note and the button."""
+    from cluster import log_in
+    from test_browser import shot
+
+    with db.session_scope(point.data_dir) as session:
+        receipt_no = f"20260105-{point_code(get_state(session).point_id)}-0002"
+    point.apply(point.case_copy(receipt_no))
+    (restored,) = rows(point.data_dir, Case)
+    point.apply(point.result_message(restored))
+    server = live_server(app)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    log_in(page, server.url, "staff", "window-pass-1")
+    page.goto(f"{server.url}/pickup?receipt_no={receipt_no}")
+    assert page.evaluate("document.activeElement.id") == "id_number"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024, "no sideways scrolling at 1024x768"
+    page.keyboard.type(GOOD_ID)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "note"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "collect-by-id"
+    shot(page, "point-pickup-by-id-number")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "准予" in page.inner_text("#result-decision")
+    assert rows(point.data_dir, Case)[0].status == "collected"
