@@ -69,6 +69,7 @@ ZH = {
     "Needs attention": "待人工处理",
     "Result issued": "已出件",
     "Delivered to point": "已送达窗口",
+    "Copy sent to the restored point": "已向恢复后的服务点重发办件副本",
     "Closed": "已办结",
     "Waiting": "待前序阶段",
     "Open": "待审批",

@@ -1,6 +1,6 @@
 """What each intent a point sends does to the hub's cases, once ingest (hub/ingest.py) has verified and
 opened its envelope and stored its bytes: a new case (SUBMIT), 补正 materials, a rating, a collected
-result, a key rotation. Amendments and withdrawals, which may meet what the hub did meanwhile, are in
+result, a key rotation, a restored point's request for copies of its cases (hub/copies.py). Amendments and withdrawals, which may meet what the hub did meanwhile, are in
 hub/reconcile.py.
 
 Each returns ingest's answer as (status, reason, message); ``Refusal`` is a payload the point must hear
@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from sync import CaseCollected, Identity, SignatureError, SubmitCase
-from sync.messages import AmendCase, RateCase, SupplementCase, WithdrawCase
+from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
 
 from .cases import record_event
 from .catalog import find_item
+from .copies import apply_copy_request
 from .db import as_utc, utc_now
 from .models import Case, Point, Rating, RawEnvelope
 from .outbox import send_status
@@ -65,6 +66,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return apply_amend(session, _own_case(session, intent.case_id, point), intent, point, raw)
     if isinstance(intent, WithdrawCase):
         return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw, identity)
+    if isinstance(intent, CopyRequest):
+        return apply_copy_request(session, intent, point, identity)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 

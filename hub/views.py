@@ -37,6 +37,7 @@ STATUS_TEXT = {
     "needs_attention": "Needs attention",
     "result_issued": "Result issued",
     "delivered": "Delivered to point",
+    "copy_sent": "Copy sent to the restored point",
     "closed": "Closed",
     "waiting": "Waiting",
     "open": "Open",

@@ -106,18 +106,22 @@ def withdraw_case(session: Session, staff: str, case_id: str, reason: str, *, id
     return case
 
 
-def resume_numbering(session: Session, state: PointState, *, resume_seq: int = 0, receipt_floor: str = "") -> None:
+def resume_numbering(session: Session, state: PointState, *, resume_seq: int = 0, receipt_floor: str = "") -> range:
     """Number envelopes from ``resume_seq`` and receipts after ``receipt_floor`` (what the hub holds from this
     point, as HubClient and Bundle read it), where this point's own numbers stand lower: it was restored from
-    an old backup. Never backwards."""
+    an old backup. Never backwards. Return the envelope numbers skipped (empty when none): the laptop this point
+    replaces sent them, and the cases they received are the ones it lacks (pointkit/restored.py)."""
+    skipped = range(0)
     if resume_seq > state.next_seq:
         audit.record(session, audit.HUB_ACTOR, "sequence_resumed", state.point_id, previous=state.next_seq,
                      resume_seq=resume_seq)
+        skipped = range(state.next_seq, resume_seq)
         state.next_seq = resume_seq
         session.add(state)
     if receipt_floor > state.receipt_floor:
         state.receipt_floor = receipt_floor
         session.add(state)
+    return skipped
 
 
 def apply_reconciled(session: Session, state: PointState, payload: dict) -> str:

@@ -18,12 +18,12 @@ from .catalogfetch import catalog_download
 from .intake import Applicant, IntakeError, issue_notice, receive_case
 from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
-from .pickup import PickupError, collect, rate, signed_result
+from .pickup import PickupError, collect, collect_by_id_number, rate, signed_result
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
-from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, ItemPublic, ItemsResponse,
-                      LoginRequest, LoginResponse, NoticeIssued, PickupRequest, PickupResponse, RatingRequest,
-                      StatusResponse, SyncReportOut)
+from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, IdCheckPickupRequest,
+                      ItemPublic, ItemsResponse, LoginRequest, LoginResponse, NoticeIssued, PickupRequest,
+                      PickupResponse, RatingRequest, StatusResponse, SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .supplement import SupplementError, send_supplement
 from .syncagent import SYNC_BUSY_MESSAGE, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
@@ -35,7 +35,9 @@ _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input"
                   "nothing_missing": 409}
 _SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
-                  "pickup_locked": 423, "collected_elsewhere": 409}
+                  "pickup_locked": 423, "collected_elsewhere": 409, "no_pickup_code_here": 409,
+                  "pickup_code_required": 409, "wrong_id_number": 403, "id_number_incomplete": 422,
+                  "reason_required": 422}
 
 
 def intake_error_body(exc: IntakeError) -> dict:
@@ -61,7 +63,8 @@ def case_detail(case: Case) -> CaseDetail:
     return CaseDetail(**case_summary(case).model_dump(),
                       applicant={"name": case.applicant_name, "id_number": case.id_number, "phone": case.phone},
                       form=json.loads(case.form_json), materials=json.loads(case.materials_json),
-                      result=signed_result(case), hub_note=case.hub_note, hub_version=case.hub_version)
+                      result=signed_result(case), hub_note=case.hub_note, hub_version=case.hub_version,
+                      restored_at=as_utc(case.restored_at))
 
 
 @bp.get("/items")
@@ -182,12 +185,29 @@ def pickup(case_id: str):
     body = parse_json_body(PickupRequest)
     if not isinstance(body, PickupRequest):
         return body
+    return _hand_over(case_id, lambda session: collect(session, g.staff.username, case_id, body.pickup_code,
+                                                       body.id_last4, identity=identity()))
+
+
+@bp.post("/cases/<case_id>/pickup-by-id")
+@token_required
+def pickup_by_id(case_id: str):
+    """Hand over the result of a case restored from the county hub (no pickup code here) after checking the
+    resident's whole ID number against the applicant's; the reason goes into the audit log."""
+    body = parse_json_body(IdCheckPickupRequest)
+    if not isinstance(body, IdCheckPickupRequest):
+        return body
+    return _hand_over(case_id, lambda session: collect_by_id_number(
+        session, g.staff.username, case_id, body.id_number, body.reason, body.note, identity=identity()))
+
+
+def _hand_over(case_id: str, collect_case):
+    """Run one of pickup's hand-overs on the case ``case_id`` names; answer the result or the refusal."""
     try:
         with db.session_scope(data_dir()) as session:
             if session.get(Case, case_id) is None:
                 raise PickupError("not_found", "no case with this id")
-            collected, signed = collect(session, g.staff.username, case_id, body.pickup_code, body.id_last4,
-                                        identity=identity())
+            collected, signed = collect_case(session)
     except PickupError as exc:
         if exc.unlocks_at is not None:
             return jsonify(error=exc.message, reason=exc.reason,
@@ -329,6 +349,9 @@ OPERATIONS = [
      "errors": [401, 404]},
     {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
      "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
+    {"path": "/api/cases/{case_id}/pickup-by-id", "method": "POST",
+     "summary": "Hand over a case restored from the county hub on the resident's whole ID number",
+     "request": IdCheckPickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
     {"path": "/api/cases/{case_id}/supplement", "method": "POST",
      "summary": "Send the materials of a supplement request (补正)", "response": CaseDetail, "status": 202,
      "errors": [401, 404, 409, 422]},

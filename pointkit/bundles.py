@@ -26,10 +26,10 @@ from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
 from . import audit, db
-from .amend import resume_numbering
 from .inbox import apply_messages
 from .models import Outbox, ScanFile
 from .outbox import queued
+from .restored import take_hub_numbers
 from .scans import checkpoint, sealed_path
 from .state import get_state, load_identity
 from .syncagent import SyncReport, _settle
@@ -60,6 +60,8 @@ class BundleImport:
     settled: SyncReport
     scans_complete: int = 0
     errors: list[str] = field(default_factory=list)
+    # This point was restored from an older backup: it asked for copies of its cases (in its next bundle).
+    copies_asked: bool = False
 
 
 def _waiting_scans(data_dir: str | Path, session, room: int) -> tuple[list[tuple[str, bytes]], int]:
@@ -124,13 +126,13 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
     if bundle.recipient != state.point_id:
         raise BundleError("wrong_point", f"{Path(path).name} is for another point; nothing was applied "
                           "(ask the county for this point's bundle)")
-    keys = opening_keys(data_dir)
+    keys, identity = opening_keys(data_dir), load_identity(data_dir)
     with db.session_scope(data_dir) as session:
         state = get_state(session)
         cursor = _contiguous_cursor(state.pull_cursor, bundle.envelopes)
         applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
         # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
-        resume_numbering(session, state, resume_seq=bundle.last_seq + 1, receipt_floor=bundle.last_receipt)
+        asked = take_hub_numbers(session, state, identity, last_seq=bundle.last_seq, last_receipt=bundle.last_receipt)
         cursor = state.pull_cursor
         audit.record(session, audit.HUB_ACTOR, "bundle_imported", state.point_id, messages=len(bundle.envelopes),
                      applied=applied.applied, cursor=cursor)
@@ -145,4 +147,4 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
             done = ack.get("status") == "complete"
             checkpoint(data_dir, ack["scan_id"], ack["offset"], uploaded=done)
             complete += done
-    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete, applied.errors)
+    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete, applied.errors, asked)

@@ -308,6 +308,9 @@ def import_bundle_command(data_dir: Path, file: Path) -> None:
     click.echo(f"acknowledged by the hub: accepted {acked.accepted}, conflict {acked.conflict}, "
                f"rejected {acked.rejected}")
     click.echo(f"scans the hub holds whole: {imported.scans_complete}")
+    if imported.copies_asked:
+        click.echo("this point was restored from an older backup: it asked the hub for the cases it took after the "
+                   "backup; carry its next bundle (pointkit export-bundle) to the hub, then the hub's back here")
     for error in imported.errors:
         click.echo(f"warning: a hub message was refused: {error}", err=True)
 
@@ -325,7 +328,8 @@ def backup(data_dir: Path, passphrase_file: Path | None, file: Path) -> None:
 
 
 @main.command(help="Restore an encrypted backup FILE into a new data directory. Cases taken after the backup was "
-                   "made are not in it: the hub keeps them, and flags this point as restored when it next syncs.")
+                   "made are not in it: the hub keeps them and sends them back when the restored point next "
+                   "syncs.")
 @data_option
 @passphrase_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -35,6 +35,8 @@ HELD_AT_HUB = ("This receipt was given at this point, but its case is not on thi
 KIOSK_MESSAGES = {
     "not_found": "No case has this receipt number. Check the number on the receipt.",
     "held_at_hub": HELD_AT_HUB,
+    "no_pickup_code_here": ("This application came back to this computer from the county; this computer cannot check "
+                            "its pickup code. Please ask at the window and bring your ID card."),
     "wrong_pickup_code": "The receipt number or the pickup code is wrong. Check the receipt.",
     "pickup_locked": "Locked after {count} wrong tries. Ask at the window, or try again after {time}.",
 }

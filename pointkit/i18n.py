@@ -158,6 +158,33 @@ ZH = {
         "本地保存的结果未通过县中心签名验证，请勿发放，并请县中心重新发送。",
     "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.":
         "该办件因连续{count}次核验失败，取件已被锁定。请与群众核对回执和身份证，于{time}后再试。",
+    # a case the county sent back to a point restored from an older backup (pointkit/restored.py)
+    "This case was sent back by the county after this computer was restored from an older backup: its pickup code cannot be checked here. Check the resident's whole ID number instead.":
+        "本电脑曾从较早的备份恢复，此办件由县级中心重新发回，本机无法核验其取件码。请改为核验申请人的完整身份证号。",
+    "This case was received on this computer: hand it over with its pickup code.": "此办件由本机受理，请凭取件码发放。",
+    "The ID number is not the applicant's. Check it against the ID card.": "身份证号与申请人不符，请对照身份证核对。",
+    "Type the whole ID number from the resident's ID card.": "请按申请人的身份证输入完整的身份证号。",
+    "Choose why the result is handed over without the pickup code; for another reason, write it.":
+        "请选择不凭取件码发放的原因；如为其他原因，请填写说明。",
+    "The resident has the receipt, but its pickup code cannot be checked on this computer":
+        "群众持有回执，但本机无法核验其取件码",
+    "The resident lost the receipt": "群众遗失回执",
+    "Another reason (write it below)": "其他原因（请在下方填写）",
+    ("This case was sent back by the county after this computer was restored from an older backup. Its pickup code "
+     "is not on this computer: check the whole ID number on the resident’s ID card, and say why. The handover is "
+     "recorded with your name."):
+        "本电脑曾从较早的备份恢复，此办件由县级中心重新发回，本机没有其取件码。请核验申请人身份证上的完整身份证号，"
+        "并注明原因。本次发放将以您的名义记录在案。",
+    "Whole ID number (18 characters, from the ID card)": "完整身份证号（18位，以身份证为准）",
+    "Why without the pickup code": "不凭取件码发放的原因",
+    "Note (required for another reason; no ID numbers)": "说明（其他原因时必填；请勿填写身份证号）",
+    "Check the ID number and hand over": "核验身份证号并发放",
+    ("This case was sent back by the county after this computer was restored from an older backup. Its pickup code "
+     "is not on this computer: its result is handed over on the whole ID number."):
+        "本电脑曾从较早的备份恢复，此办件由县级中心重新发回，本机没有其取件码，凭完整身份证号发放结果。",
+    ("This application came back to this computer from the county; this computer cannot check its pickup code. "
+     "Please ask at the window and bring your ID card."):
+        "您的申请记录由县级中心重新发回本机，本机无法核验取件码。请携带身份证到窗口咨询。",
     "Result": "结果",
     "Result not valid": "结果无效",
     "Result of the application": "办理结果告知",

@@ -1,4 +1,5 @@
-"""Applying what the hub sends back: results (signed certificates), status updates, hub key rotations.
+"""Applying what the hub sends back: results (signed certificates), status updates, hub key rotations, and
+copies of cases a restored point lacks (pointkit/restored.py).
 
 Every message is checked against the hub keys this point trusts (pinned at
 enrollment or announced since) before it touches anything: the envelope signature, the hub's all-zero sender id, and
@@ -28,6 +29,7 @@ from sync.messages import SupplementRequest
 from . import audit
 from .amend import apply_reconciled
 from .models import Case, InboxMessage, PointState
+from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
 # Identity (the current keys) or key id -> private key (every key this point held, see trust.opening_keys).
@@ -86,12 +88,13 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     case = _case_for(session, result.case_id)
     if result.receipt_no != case.receipt_no:
         raise MessageRefused("result document's receipt number does not match the case")
-    if case.status == "collected":
+    if case.status == "collected" and case.result_document:
         return case
     case.result_document = json.dumps(document, ensure_ascii=False)
     case.result_signature = payload["signature"]
     case.decision = result.decision
-    case.status = "result_ready"
+    if case.status != "collected":  # a copy of a case handed over before this point was restored gets its result
+        case.status = "result_ready"
     session.add(case)
     audit.record(session, audit.HUB_ACTOR, "result_applied", case.id, decision=result.decision,
                  department=result.department)
@@ -149,6 +152,8 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
             case_id = apply_reconciled(session, state, payload)
         elif kind == Kind.SUPPLEMENT_REQUEST:
             case_id = apply_supplement_request(session, payload).id
+        elif kind == Kind.CASE_COPY:
+            case_id = apply_case_copy(session, payload).id
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)
@@ -158,10 +163,17 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
         else:
             raise MessageRefused(f"hub sent a message of kind {kind.name} a point does not apply")
     except (MessageRefused, KeyError, TypeError, ValueError) as exc:
-        _record(session, envelope_id, seq, int(kind), str(payload.get("case_id", ""))[:36], "refused", str(exc))
+        _record(session, envelope_id, seq, int(kind), _named_case(payload), "refused", str(exc))
         return "refused", str(exc)
     _record(session, envelope_id, seq, int(kind), case_id, "applied", "")
     return "applied", ""
+
+
+def _named_case(payload: dict) -> str:
+    """The case a message names: a result's inside its signed document, a copy's inside the case it carries."""
+    inner = payload.get("document") or payload.get("case")
+    named = inner.get("case_id", "") if isinstance(inner, dict) else payload.get("case_id", "")
+    return str(named)[:36]
 
 
 def _record(session: Session, envelope_id: str, seq: int, kind: int, case_id: str, outcome: str, error: str) -> None:

@@ -129,6 +129,9 @@ class Case(PointTable, table=True):
     # The resident's rating (好差评) after pickup: 0 until she rates, then 1-5.
     rating: int = Field(default=0)
     rating_comment: str = Field(default="", max_length=500)
+    # When the hub sent this case back (CASE_COPY) to this point, restored from a backup older than the case: its
+    # pickup code is only on the laptop it replaced, so staff hand the result over on the full ID number instead.
+    restored_at: datetime | None = None
 
 
 # A sealed envelope waiting for (or done with) the hub's per-envelope answer.

@@ -6,6 +6,11 @@ signature on the stored result before it prints anything, so a result
 edited in the local database is never handed over. Five wrong tries lock
 that case's pickup for 15 minutes, even for the right code; every wrong try
 and every lock is in the audit log.
+
+A case the hub sent back to a point restored from an older backup has no
+pickup code here (pointkit/restored.py). Staff check the resident's full ID
+number against the applicant's instead and record why; the handover, its
+reason and who made it go into the audit chain (the ID number never does).
 """
 
 from __future__ import annotations
@@ -14,24 +19,29 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from typing import get_args
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from sync import CaseCollected, Identity, Kind, SignatureError, verify_password
 from sync.clock import utcnow
+from sync.idnumber import normalize_id_number
 from sync.messages import RateCase
 
 from . import audit
 from .intake import point_code
 from .models import Case
 from .outbox import seal_into_outbox
+from .schemas import IdCheckReason
 from .state import as_utc, get_state
 from .trust import verify_hub_document
 
 
 MAX_PICKUP_TRIES = 5
 PICKUP_LOCK = timedelta(minutes=15)
+ID_CHECK_REASONS: tuple[str, ...] = get_args(IdCheckReason)
+ID_CHECK_NOTE_MAX = 200
 
 
 @dataclass(eq=False)
@@ -108,6 +118,42 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
     can be guessed separately. A wrong try is committed before the refusal is
     raised, so the count and its audit entries survive the caller's rollback.
     """
+    case = _waiting_case(session, receipt_or_case_id)
+    if case.restored_at is not None:
+        raise PickupError("no_pickup_code_here", "this case was restored from the county hub and has no pickup code "
+                                                 "here; check the resident's full ID number instead")
+    code_ok = verify_password((pickup_code or "").strip(), case.pickup_code_hash)
+    last4_ok = hmac.compare_digest((id_last4 or "").strip().upper().encode(), case.id_number[-4:].upper().encode())
+    if not (code_ok and last4_ok):
+        raise _wrong_try(session, case, staff)
+    return case, _hand_over(session, case, staff, identity, "case_collected")
+
+
+def collect_by_id_number(session: Session, staff: str, receipt_or_case_id: str, id_number: str, reason: str,
+                         note: str = "", *, identity: Identity) -> tuple[Case, dict]:
+    """Hand over the result of a case restored from the county hub, which has no pickup code here: the resident's
+    full ID number must be the applicant's, and staff say why (one of ID_CHECK_REASONS; "other" with a note).
+
+    Wrong ID numbers count towards the same lock as wrong pickup codes. The audit entry names the staff member,
+    the case, the reason and the note, never the ID number.
+    """
+    case = _waiting_case(session, receipt_or_case_id)
+    if case.restored_at is None:
+        raise PickupError("pickup_code_required", "this case was received here: hand it over with its pickup code")
+    note = (note or "").strip()[:ID_CHECK_NOTE_MAX]
+    if reason not in ID_CHECK_REASONS or (reason == "other" and not note):
+        raise PickupError("reason_required", "choose why the result is handed over without a pickup code "
+                                             "(for another reason, write it)")
+    typed = normalize_id_number(id_number or "")
+    if len(typed) not in (15, 18):
+        raise PickupError("id_number_incomplete", "type the whole ID number from the resident's ID card")
+    if not hmac.compare_digest(typed.encode(), case.id_number.upper().encode()):
+        raise _wrong_try(session, case, staff, "wrong_id_number")
+    return case, _hand_over(session, case, staff, identity, "case_collected_by_id_check", reason=reason, note=note)
+
+
+def _waiting_case(session: Session, receipt_or_case_id: str) -> Case:
+    """The case whose result waits here for the resident, unless its pickup is locked."""
     case = find_case(session, receipt_or_case_id)
     if case is None:
         raise PickupError("not_found", "no case with this receipt number")
@@ -120,22 +166,24 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
     unlocks_at = pickup_locked_until(case)
     if unlocks_at is not None:
         raise PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
-    code_ok = verify_password((pickup_code or "").strip(), case.pickup_code_hash)
-    last4_ok = hmac.compare_digest((id_last4 or "").strip().upper().encode(), case.id_number[-4:].upper().encode())
-    if not (code_ok and last4_ok):
-        raise _wrong_try(session, case, staff)
+    return case
+
+
+def _hand_over(session: Session, case: Case, staff: str, identity: Identity, action: str, **detail: str) -> dict:
+    """Mark ``case`` collected by ``staff``, audit it as ``action`` with ``detail`` and queue COLLECTED for the hub;
+    return its re-verified result."""
     case.pickup_failures, case.pickup_locked_until = 0, None
     signed = verified_result(session, case)
-    state = get_state(session)
     case.status = "collected"
     case.collected_at = utcnow()
     case.collected_by = staff
     payload = CaseCollected(case_id=case.id, collected_at=case.collected_at, staff=staff).model_dump(mode="json")
     session.add(case)
-    audit.record(session, staff, "case_collected", case.id, receipt_no=case.receipt_no)
-    seal_into_outbox(session, state, identity, kind=Kind.COLLECTED, payload=payload, case_id=case.id, actor=staff)
+    audit.record(session, staff, action, case.id, receipt_no=case.receipt_no, **detail)
+    seal_into_outbox(session, get_state(session), identity, kind=Kind.COLLECTED, payload=payload, case_id=case.id,
+                     actor=staff)
     session.flush()
-    return case, signed
+    return signed
 
 
 def check_pickup_code(session: Session, case: Case, pickup_code: str, actor: str) -> None:
@@ -143,6 +191,9 @@ def check_pickup_code(session: Session, case: Case, pickup_code: str, actor: str
     unlocks_at = pickup_locked_until(case)
     if unlocks_at is not None:
         raise PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
+    if case.restored_at is not None:
+        raise PickupError("no_pickup_code_here", "this case was restored from the county hub; its pickup code "
+                                                 "cannot be checked here")
     if not verify_password((pickup_code or "").strip(), case.pickup_code_hash):
         raise _wrong_try(session, case, actor)
 
@@ -177,11 +228,15 @@ def locked_message(unlocks_at: datetime) -> str:
             "and try again then")
 
 
-def _wrong_try(session: Session, case: Case, staff: str) -> PickupError:
+_WRONG_TRY = {"wrong_pickup_code": "the pickup code or the last four ID characters do not match",
+              "wrong_id_number": "the ID number is not the applicant's"}
+
+
+def _wrong_try(session: Session, case: Case, staff: str, reason: str = "wrong_pickup_code") -> PickupError:
     """Count a wrong try (locking the case at the fifth), commit it, and return the refusal to raise."""
     case.pickup_failures += 1
     audit.record(session, staff, "pickup_failed", case.id, tries=case.pickup_failures)
-    refusal = PickupError("wrong_pickup_code", "the pickup code or the last four ID characters do not match")
+    refusal = PickupError(reason, _WRONG_TRY[reason])
     if case.pickup_failures >= MAX_PICKUP_TRIES:
         unlocks_at = utcnow() + PICKUP_LOCK
         case.pickup_failures, case.pickup_locked_until = 0, unlocks_at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,6 +124,8 @@ class CaseDetail(CaseSummary):
     # What the county hub decided on a conflict about this case, and why; the case version it last named.
     hub_note: str = ""
     hub_version: int = 1
+    # When the hub sent the case back to this point, restored from an older backup: no pickup code here.
+    restored_at: datetime | None = None
 
 
 class SyncReportOut(BaseModel):
@@ -159,6 +161,19 @@ class PickupRequest(_Body):
 
     pickup_code: str = Field(min_length=1, max_length=20)
     id_last4: str = Field(min_length=1, max_length=8)
+
+
+# Why staff hand over a case restored from the county hub without its pickup code ("other" needs a note).
+IdCheckReason = Literal["restored_no_code", "receipt_lost", "other"]
+
+
+class IdCheckPickupRequest(_Body):
+    """Pickup of a case restored from the county hub (no pickup code here): the resident's whole ID number, checked
+    against the applicant's, and why staff hand it over so (``note`` required with reason ``other``)."""
+
+    id_number: str = Field(min_length=1, max_length=20)
+    reason: IdCheckReason
+    note: str = Field(default="", max_length=200)
 
 
 class PickupResponse(BaseModel):
@@ -199,4 +214,4 @@ class StatusResponse(BaseModel):
 
 
 MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,
-          SyncReportOut, PickupRequest, PickupResponse, StatusResponse, RatingRequest, NoticeIssued]
+          SyncReportOut, PickupRequest, IdCheckPickupRequest, PickupResponse, StatusResponse, RatingRequest, NoticeIssued]

@@ -28,17 +28,17 @@ from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable, Kind
+from sync import HubRefused, HubUnreachable, Identity, Kind
 from sync.clock import utcnow
 
 from . import audit, db
-from .amend import resume_numbering
 from .catalog import CatalogError
 from .catalogfetch import catalog_download, fetch_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
 from .relay import RELAYED, relay_round
+from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
 from .trust import opening_keys, settle_key_rotation
@@ -97,6 +97,8 @@ class SyncReport:
     scans_held: int = 0
     # Bytes of a catalog download that arrived this round (it may resume in the next).
     catalog_bytes: int = 0
+    # Copy requests a point restored from an older backup sent for the cases its laptop took after the backup.
+    copies_asked: int = 0
     errors: list[str] = field(default_factory=list)
     # The steps that finished, and those the link or the hub stopped, with why in plain words.
     done: list[str] = field(default_factory=list)
@@ -228,7 +230,7 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
         client = hub_client(state, identity, transport=transport, attempts=attempts)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("push", lambda: _push(data_dir, client, report)),
-            ("pull", lambda: _pull(data_dir, client, report)),
+            ("pull", lambda: _pull_and_copies(data_dir, client, identity, report)),
             ("catalog", lambda: _refresh_catalog(data_dir, client, report, now)),
             ("relay", lambda: relay_round(data_dir, client, report, now=now)),
             ("scans", lambda: _sync_scans(data_dir, client, report, send_scans)),
@@ -418,7 +420,16 @@ def _sync_scans(data_dir: Path, client, report: SyncReport, force: bool) -> None
     report.errors.extend(scans.errors)
 
 
-def _pull(data_dir: Path, client, report: SyncReport) -> None:
+def _pull_and_copies(data_dir: Path, client, identity: Identity, report: SyncReport) -> None:
+    """Pull; a point restored from an older backup that now asks the hub for its cases (a COPY_REQUEST) pushes
+    the request and takes what the hub sends back in the same round."""
+    _pull(data_dir, client, identity, report)
+    if report.copies_asked:
+        _push(data_dir, client, report)
+        _pull(data_dir, client, identity, report)
+
+
+def _pull(data_dir: Path, client, identity: Identity, report: SyncReport) -> None:
     for _ in range(MAX_PULL_BATCHES):
         with db.session_scope(data_dir) as session:
             after = get_state(session).pull_cursor
@@ -427,8 +438,9 @@ def _pull(data_dir: Path, client, report: SyncReport) -> None:
         with db.session_scope(data_dir) as session:
             state = get_state(session)
             applied = apply_messages(session, state, keys, result.envelopes, result.cursor)
-            resume_numbering(session, state, resume_seq=(client.hub_last_seq or 0) + 1,
-                             receipt_floor=client.hub_last_receipt or "")
+            if take_hub_numbers(session, state, identity, last_seq=client.hub_last_seq or 0,
+                                last_receipt=client.hub_last_receipt or ""):
+                report.copies_asked += 1
         report.pulled += len(result.envelopes)
         report.applied += applied.applied
         report.errors.extend(f"a hub message was refused: {error}" for error in applied.errors)

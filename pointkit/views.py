@@ -28,7 +28,7 @@ from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefil
 from .itemsearch import find_items
 from .models import Case
 from .outbox import quarantined, requeue as requeue_envelope
-from .pickup import MAX_PICKUP_TRIES, PickupError, collect, find_case, verified_result
+from .pickup import MAX_PICKUP_TRIES, PickupError, collect, collect_by_id_number, find_case, verified_result
 from .runtime import data_dir, identity, wake_sync
 from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
                     uploaded_scans)
@@ -208,15 +208,21 @@ def results():
 @bp.route("/pickup", methods=("GET", "POST"))
 @login_required
 def pickup():
-    """Hand a result over: receipt number, pickup code and the last four ID characters."""
+    """Hand a result over: receipt number, pickup code and the last four ID characters; for a case the county
+    hub sent back to this restored point (no pickup code here), the whole ID number and a reason instead."""
     error = ""
     values = dict(request.form) if request.method == "POST" else {"receipt_no": request.args.get("receipt_no", "")}
+    receipt_no = values.get("receipt_no", "")
     if request.method == "POST":
         try:
             with db.session_scope(data_dir()) as dbs:
-                case, _signed = collect(dbs, g.staff.username, request.form.get("receipt_no", ""),
-                                        request.form.get("pickup_code", ""), request.form.get("id_last4", ""),
-                                        identity=identity())
+                if "id_number" in request.form:
+                    case, _signed = collect_by_id_number(
+                        dbs, g.staff.username, receipt_no, request.form["id_number"],
+                        request.form.get("reason", ""), request.form.get("note", ""), identity=identity())
+                else:
+                    case, _signed = collect(dbs, g.staff.username, receipt_no, request.form.get("pickup_code", ""),
+                                            request.form.get("id_last4", ""), identity=identity())
         except PickupError as exc:
             if exc.unlocks_at is not None:
                 error = _(PICKUP_MESSAGES[exc.reason], count=MAX_PICKUP_TRIES,
@@ -226,7 +232,11 @@ def pickup():
         else:
             wake_sync()
             return redirect(url_for("views.handover", case_id=case.id))
-    return render_template("pickup.html", error=error, values=values), (422 if error else 200)
+    with db.session_scope(data_dir()) as dbs:
+        found = find_case(dbs, receipt_no)
+    restored = found is not None and found.restored_at is not None
+    return render_template("pickup.html", error=error, values=values, restored=restored,
+                           id_check_reasons=ID_CHECK_REASON_TEXT), (422 if error else 200)
 
 
 RATING_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
@@ -237,6 +247,17 @@ PICKUP_MESSAGES = {
     "wrong_pickup_code": "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.",
     "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
     "pickup_locked": "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.",
+    "no_pickup_code_here": "This case was sent back by the county after this computer was restored from an older backup: its pickup code cannot be checked here. Check the resident's whole ID number instead.",
+    "pickup_code_required": "This case was received on this computer: hand it over with its pickup code.",
+    "wrong_id_number": "The ID number is not the applicant's. Check it against the ID card.",
+    "id_number_incomplete": "Type the whole ID number from the resident's ID card.",
+    "reason_required": "Choose why the result is handed over without the pickup code; for another reason, write it.",
+}
+# ID_CHECK_REASONS (pickup.py) as staff read them.
+ID_CHECK_REASON_TEXT = {
+    "restored_no_code": "The resident has the receipt, but its pickup code cannot be checked on this computer",
+    "receipt_lost": "The resident lost the receipt",
+    "other": "Another reason (write it below)",
 }
 
 

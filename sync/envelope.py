@@ -62,16 +62,20 @@ class Kind(IntEnum):
     COLLECTED = 5
     RATE = 6
     POINT_KEYS = 7
+    COPY_REQUEST = 8
     RESULT = 64
     STATUS = 65
     HUB_KEYS = 66
     RECONCILED = 67
     SUPPLEMENT_REQUEST = 68
+    CASE_COPY = 69
 
 
-# Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades.
+# Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades. COPY_REQUEST and
+# CASE_COPY came later within protocol 2: the hub sends a CASE_COPY only in answer to a point's COPY_REQUEST, so a
+# point from before them, which never asks, never gets one.
 PROTOCOL_2_KINDS = frozenset({Kind.AMEND, Kind.SUPPLEMENT, Kind.WITHDRAW, Kind.RATE, Kind.RECONCILED,
-                              Kind.SUPPLEMENT_REQUEST})
+                              Kind.SUPPLEMENT_REQUEST, Kind.COPY_REQUEST, Kind.CASE_COPY})
 
 
 def unsupported_protocol(version: int) -> str:

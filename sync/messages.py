@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .envelope import Kind
 
@@ -18,6 +18,8 @@ RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
 CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"
 # The longest receipt number a point may give (and the hub and points store).
 RECEIPT_MAX = 40
+# The highest envelope sequence number both sides store (a signed 64-bit integer in SQL).
+SEQ_MAX = (1 << 63) - 1
 
 
 def receipt_number(value: object) -> str:
@@ -159,6 +161,40 @@ class RateCase(_Strict):
     rated_at: datetime
 
 
+class CopyRequest(_Strict):
+    """A point restored from an older backup asks for the cases its laptop took after that backup (COPY_REQUEST).
+
+    ``from_seq`` to ``to_seq`` are the envelope numbers it skipped when the hub said it holds higher ones than
+    the point's own (a pull answer's or a hub bundle's numbers): the laptop it replaces sent those envelopes.
+    """
+
+    from_seq: int = Field(ge=1, le=SEQ_MAX)
+    to_seq: int = Field(ge=1, le=SEQ_MAX)
+    asked_at: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CopyRequest":
+        if self.to_seq < self.from_seq:
+            raise ValueError("to_seq is lower than from_seq")
+        return self
+
+
+class CaseCopy(_Strict):
+    """A case a point took, sent back to it by the hub (CASE_COPY) because it asked: it lacks the case.
+
+    ``case`` is the application as the point received it, with the form as it stands at the hub (after any
+    correction) and no scans (their files are at the hub); ``version`` the case version (the base of the next
+    correction); ``closed_at`` when the result was handed over (办结), if it was. The hub's messages about the case
+    follow the copy, sent again in their order.
+    """
+
+    case: SubmitCase
+    item_name: str = Field(default="", max_length=128)
+    version: int = Field(ge=1)
+    closed_at: datetime | None = None
+    copied_at: datetime
+
+
 class StatusUpdate(_Strict):
     """A case moved at the hub (routed, in review, closed); shown at the point."""
 
@@ -208,4 +244,5 @@ POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.COLLECTED: CaseCollected,
     Kind.SUPPLEMENT: SupplementCase,
     Kind.RATE: RateCase,
+    Kind.COPY_REQUEST: CopyRequest,
 }

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from hub import create_app
 from hub.cli import main as hub_cli
-from hub.models import Case, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
+from hub.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
 from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
 
@@ -296,3 +296,36 @@ def test_a_case_timeline_keeps_the_order_of_lines_written_within_one_millisecond
         session.commit()
         events = case_detail(session, session.get(Case, payload["case_id"]))["events"]
     assert [event["action"] for event in events] == ["received", "routed"] + [f"step-{n}" for n in range(12)]
+
+
+def test_a_copy_request_sends_back_the_points_own_cases_each_with_its_messages_once(hub):
+    """A point restored from an older backup asks for the cases behind envelope numbers it never used: each
+    comes back as a CASE_COPY (no scan keys) followed by its messages again; another point's case never does."""
+    point, other = hub.enroll_point(), hub.enroll_point("那坡镇政务服务中心", "township")
+    kept, lost = point.push_case(), point.push_case()
+    other.push_case()
+
+    def ask(from_seq: int, to_seq: int):
+        [answer] = point.client.push([point.seal(Kind.COPY_REQUEST, {
+            "from_seq": from_seq, "to_seq": to_seq, "asked_at": "2026-12-01T08:00:00+00:00"})])
+        return answer
+
+    _before, cursor = point.pull_all()
+    first = ask(2, 2)
+    assert (first.status, first.reason) == ("accepted", ""), first
+    sent, cursor = point.pull_all(cursor)
+    assert [(envelope.header.kind, payload.get("case_id") or payload["case"]["case_id"])
+            for envelope, payload in sent] == [(Kind.CASE_COPY, lost), (Kind.STATUS, lost)]
+    copy = sent[0][1]
+    assert copy["case"]["applicant"]["name"] == "韦秀兰" and copy["case"]["scans"] == []
+    assert (copy["version"], copy["closed_at"], copy["item_name"]) == (1, None, "城乡居民基本医疗保险参保登记")
+
+    assert ask(1, 50).status == "accepted"
+    again, _cursor = point.pull_all(cursor)
+    assert [envelope.header.kind for envelope, _payload in again] == [Kind.CASE_COPY, Kind.STATUS] * 2, \
+        "a message already sent again goes once more, not twice"
+    nothing = ask(50, 60)
+    assert (nothing.status, nothing.reason) == ("accepted", "nothing_to_copy")
+    with hub.db() as session:
+        notes = session.exec(select(CaseEvent.action).where(CaseEvent.case_id == lost)).all()
+    assert notes.count("copy_sent") == 2

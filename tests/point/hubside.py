@@ -29,7 +29,7 @@ from pointkit.state import get_state, load_identity
 from sync import Envelope, Identity, Kind, decode_frames, encode_frames, seal_envelope, sign_document
 from sync.clock import now_ms, utcnow
 from sync.envelope import HUB_SENDER_ID
-from sync.messages import CATALOG_DOCUMENT_TYPE
+from sync.messages import CATALOG_DOCUMENT_TYPE, CaseCopy
 from sync.rotation import read_point_keys
 
 GOOD_ID = "11010519491231002X"
@@ -124,6 +124,17 @@ class FakeHubSide:
         document = document or self.result_document(case, decision)
         signed = sign_document(document, (doc_signer or self.hub).sign_key)
         return self.seal(Kind.RESULT, signed)
+
+    def case_copy(self, receipt_no: str, *, id_number: str = GOOD_ID, closed: bool = False,
+                  case_id: str | None = None) -> bytes:
+        """A CASE_COPY of a case this point took (as the hub sends a point restored from an older backup)."""
+        copy = CaseCopy.model_validate({
+            "case": {"case_id": case_id or str(uuid.uuid4()), "receipt_no": receipt_no, "item_code": "T-001",
+                     "catalog_version": 1, "applicant": {"name": "王小明", "id_number": id_number, "phone": ""},
+                     "form": valid_form(), "materials": ["id_card", "hukou"], "received_at": utcnow(),
+                     "promised_date": "2026-06-03", "staff": "staff"},
+            "item_name": "测试事项甲", "version": 1, "closed_at": utcnow() if closed else None, "copied_at": utcnow()})
+        return self.seal(Kind.CASE_COPY, copy.model_dump(mode="json"))
 
     def hub_opening_keys(self) -> dict:
         keys = {}

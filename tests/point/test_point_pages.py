@@ -6,7 +6,8 @@ import re
 import uuid
 
 import pytest
-from hubside import GOOD_ID, rows, point  # noqa: F401  (fixture)
+from hubside import GOOD_ID, OTHER_ID, rows, point  # noqa: F401  (fixture)
+from test_browser import browser  # noqa: F401  (fixture)
 
 from sync import Kind
 from sync.clock import utcnow
@@ -15,6 +16,7 @@ from sync.messages import RECONCILED_OUTCOMES
 from pointkit import create_app, db
 from pointkit.amend import resume_numbering
 from pointkit.auth import create_staff
+from pointkit.intake import point_code
 from pointkit.i18n import DECISION_LABELS, LEVEL_LABELS, STATUS_LABELS, translator
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
@@ -166,6 +168,42 @@ def test_a_receipt_given_here_before_a_restore_sends_the_resident_to_the_county(
     assert kiosk.status_code == 422 and "办件完好保存在县级中心" in kiosk.get_data(as_text=True)
 
 
+def test_a_case_sent_back_to_a_restored_point_is_handed_over_on_the_whole_id_number(point, client):
+    """The pickup page of a case the hub copied back asks for the whole ID number and a reason instead of the
+    pickup code, which only the old laptop could check; the kiosk sends the resident to the window."""
+    client.post("/cases/new?item=T-001", data=intake_form(client))
+    (own,) = rows(point.data_dir, Case)
+    receipt_no = own.receipt_no[:-4] + "0009"
+    point.apply(point.case_copy(receipt_no))
+    restored = next(case for case in rows(point.data_dir, Case) if case.receipt_no == receipt_no)
+    point.apply(point.result_message(restored))
+
+    page = client.get(f"/pickup?receipt_no={receipt_no}").get_data(as_text=True)
+    assert 'id="id-check-form"' in page and 'name="pickup_code"' not in page
+    assert "本机没有其取件码" in page and "完整身份证号" in page and "群众遗失回执" in page
+    assert not re.search(r">[^<]*[A-Za-z]{3,}[^<]*<", page.split('id="restored-note"')[1]), \
+        "no English word on the Chinese form"
+    assert "Whole ID number" in client.get(f"/pickup?receipt_no={receipt_no}&lang=en").get_data(as_text=True)
+    assert "本机没有其取件码" in client.get(f"/cases/{restored.id}?lang=zh").get_data(as_text=True)
+
+    form = {"csrf_token": csrf(client, "/pickup"), "receipt_no": receipt_no, "reason": "restored_no_code"}
+    by_code = client.post("/pickup", data={"csrf_token": form["csrf_token"], "receipt_no": receipt_no,
+                                           "pickup_code": "123456", "id_last4": GOOD_ID[-4:]})
+    assert by_code.status_code == 422 and "本机无法核验其取件码" in by_code.get_data(as_text=True)
+    assert 'id="id-check-form"' in by_code.get_data(as_text=True)
+    wrong = client.post("/pickup", data={**form, "id_number": OTHER_ID})
+    assert wrong.status_code == 422 and "身份证号与申请人不符" in wrong.get_data(as_text=True)
+    done = client.post("/pickup", data={**form, "id_number": GOOD_ID})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/cases/{restored.id}/handover")
+    assert "准予" in client.get(done.headers["Location"]).get_data(as_text=True)
+
+    other = own.receipt_no[:-4] + "0010"
+    point.apply(point.case_copy(other))
+    kiosk = client.post("/status", data={"csrf_token": csrf(client, "/status"), "receipt_no": other,
+                                         "pickup_code": "123456"})
+    assert kiosk.status_code == 422 and "请携带身份证到窗口咨询" in kiosk.get_data(as_text=True)
+
+
 def test_case_page_corrects_withdraws_and_shows_the_hubs_word(point, client):
     client.post("/cases/new?item=T-001", data=intake_form(client))
     (case,) = rows(point.data_dir, Case)
@@ -239,11 +277,43 @@ def test_every_page_text_has_a_chinese_translation():
     messages = set()
     for path in [*package.glob("*.py"), *(package / "templates").glob("*.html")]:
         messages.update(match.group(2) for match in pattern.finditer(path.read_text(encoding="utf-8")))
-    from pointkit.views import PICKUP_MESSAGES
+    from pointkit.views import ID_CHECK_REASON_TEXT, PICKUP_MESSAGES
 
-    messages.update(PICKUP_MESSAGES.values())
+    messages.update([*PICKUP_MESSAGES.values(), *ID_CHECK_REASON_TEXT.values()])
     messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values()])
     from pointkit.desk import CHANGE_MESSAGES, KIOSK_MESSAGES
 
     messages.update([*CHANGE_MESSAGES.values(), *KIOSK_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])
     assert translator.missing(sorted(messages)) == []
+
+
+@pytest.mark.browser
+def test_the_id_number_handover_works_by_keyboard_at_1024x768(point, app, live_server, browser):
+    """Chromium, keyboard only: the ID number field has focus, Tab reaches the reason, the note and the button."""
+    from cluster import log_in
+    from test_browser import shot
+
+    with db.session_scope(point.data_dir) as session:
+        receipt_no = f"20260105-{point_code(get_state(session).point_id)}-0002"
+    point.apply(point.case_copy(receipt_no))
+    (restored,) = rows(point.data_dir, Case)
+    point.apply(point.result_message(restored))
+    server = live_server(app)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    log_in(page, server.url, "staff", "window-pass-1")
+    page.goto(f"{server.url}/pickup?receipt_no={receipt_no}")
+    assert page.evaluate("document.activeElement.id") == "id_number"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024, "no sideways scrolling at 1024x768"
+    page.keyboard.type(GOOD_ID)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "note"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "collect-by-id"
+    shot(page, "point-pickup-by-id-number")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "准予" in page.inner_text("#result-decision")
+    assert rows(point.data_dir, Case)[0].status == "collected"

@@ -3,8 +3,8 @@
 ``pointstate.sync_steps``: each sync step's last success and what holds it now (JSON: step -> {ok_at, stuck,
 since}), for the sync page. Empty until the next round.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 12:13:47.321288
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
