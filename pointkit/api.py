@@ -36,7 +36,7 @@ _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input"
 _SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
                   "pickup_locked": 423, "collected_elsewhere": 409, "no_pickup_code_here": 409,
-                  "pickup_code_required": 409, "wrong_id_number": 403, "id_number_incomplete": 422,
+                  "wrong_id_number": 403, "id_number_incomplete": 422,
                   "reason_required": 422}
 
 

@@ -20,12 +20,12 @@ from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
 from .catalog import department_names, get_item
 from .models import Case
-from .pickup import MAX_PICKUP_TRIES, PickupError, check_pickup_code, find_case, held_at_hub, rate, search_cases
+from .pickup import PickupError, check_pickup_code, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
 from .supplement import SupplementError, open_request, send_supplement
-from .views import input_name, mask_name
+from .views import input_name, mask_name, pickup_refusal
 
 bp = Blueprint("desk", __name__)
 
@@ -212,6 +212,5 @@ def kiosk():
                 shown = {"receipt_no": case.receipt_no, "item_name": case.item_name, "status": case.status,
                          "promised_date": case.promised_date, "name": mask_name(case.applicant_name)}
         except PickupError as exc:
-            time = exc.unlocks_at.astimezone(COUNTY_TIMEZONE).strftime("%H:%M") if exc.unlocks_at else ""
-            error = _(KIOSK_MESSAGES[exc.reason], count=MAX_PICKUP_TRIES, time=time)
+            error = pickup_refusal(exc, KIOSK_MESSAGES)
     return render_template("kiosk.html", shown=shown, error=error, receipt_no=receipt_no), (422 if error else 200)

@@ -169,6 +169,11 @@ ZH = {
     "The resident has the receipt, but its pickup code cannot be checked on this computer":
         "群众持有回执，但本机无法核验其取件码",
     "The resident lost the receipt": "群众遗失回执",
+    "The resident has no pickup code (receipt damaged or code forgotten)": "群众无法提供取件码（回执损坏或遗忘取件码）",
+    "The resident has no pickup code (receipt lost, code forgotten)": "群众无法提供取件码（遗失回执、忘记取件码）",
+    "Check the whole ID number on the resident’s ID card, and say why. The handover is recorded with your name.":
+        "请核对群众身份证上的完整身份证号码，并注明原因。交付记录将署您的姓名。",
+    "One more wrong try locks it for 15 minutes.": "再错{n}次将锁定15分钟。",
     "Another reason (write it below)": "其他原因（请在下方填写）",
     ("This case was sent back by the county after this computer was restored from an older backup. Its pickup code "
      "is not on this computer: check the whole ID number on the resident’s ID card, and say why. The handover is "

@@ -121,6 +121,9 @@ class Case(PointTable, table=True):
     collected_by: str = Field(default="", max_length=64)
     pickup_failures: int = Field(default=0)
     pickup_locked_until: datetime | None = None
+    # The residents' kiosk counts its own wrong codes: a lock there never keeps staff from handing a result over.
+    kiosk_failures: int = Field(default=0)
+    kiosk_locked_until: datetime | None = None
     # The case version last heard from the hub (the base of an amendment) and the hub's word on a conflict.
     hub_version: int = Field(default=1)
     hub_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -7,10 +7,14 @@ edited in the local database is never handed over. Five wrong tries lock
 that case's pickup for 15 minutes, even for the right code; every wrong try
 and every lock is in the audit log.
 
-A case the hub sent back to a point restored from an older backup has no
-pickup code here (pointkit/restored.py). Staff check the resident's full ID
-number against the applicant's instead and record why; the handover, its
-reason and who made it go into the audit chain (the ID number never does).
+Without the pickup code (a lost receipt, a forgotten code, or a case the hub
+sent back to a point restored from an older backup, which has no pickup code
+here: pointkit/restored.py) staff check the resident's full ID number against
+the applicant's instead and record why; the handover, its reason and who made
+it go into the audit chain (the ID number never does).
+
+The residents' kiosk checks pickup codes too, on a counter of its own: five
+wrong codes typed there lock the kiosk for that case, never the staff desk.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import get_args
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
 
@@ -48,12 +52,13 @@ ID_CHECK_NOTE_MAX = 200
 class PickupError(Exception):
     """Why a result cannot be handed over; ``reason`` is the API's stable word.
 
-    ``unlocks_at`` is set when the reason is ``pickup_locked``.
+    ``unlocks_at`` is set when the reason is ``pickup_locked``; ``tries_left`` after a wrong try that did not lock.
     """
 
     reason: str
     message: str
     unlocks_at: datetime | None = None
+    tries_left: int | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -131,16 +136,18 @@ def collect(session: Session, staff: str, receipt_or_case_id: str, pickup_code: 
 
 def collect_by_id_number(session: Session, staff: str, receipt_or_case_id: str, id_number: str, reason: str,
                          note: str = "", *, identity: Identity) -> tuple[Case, dict]:
-    """Hand over the result of a case restored from the county hub, which has no pickup code here: the resident's
-    full ID number must be the applicant's, and staff say why (one of ID_CHECK_REASONS; "other" with a note).
+    """Hand a result over without its pickup code: the resident's full ID number must be the applicant's, and staff
+    say why (one of ID_CHECK_REASONS; "other" with a note; "restored_no_code" only for a case the county hub sent
+    back to this restored point, which has no pickup code here).
 
-    Wrong ID numbers count towards the same lock as wrong pickup codes. The audit entry names the staff member,
-    the case, the reason and the note, never the ID number.
+    Wrong ID numbers count towards the staff desk's lock, as wrong pickup codes do (the kiosk's lock is its own).
+    The audit entry names the staff member, the case, the reason and the note, never the ID number.
     """
     case = _waiting_case(session, receipt_or_case_id)
-    if case.restored_at is None:
-        raise PickupError("pickup_code_required", "this case was received here: hand it over with its pickup code")
     note = (note or "").strip()[:ID_CHECK_NOTE_MAX]
+    if reason == "restored_no_code" and case.restored_at is None:
+        raise PickupError("reason_required", "this case was received here, so its pickup code can be checked: "
+                                             "choose why the resident cannot give it")
     if reason not in ID_CHECK_REASONS or (reason == "other" and not note):
         raise PickupError("reason_required", "choose why the result is handed over without a pickup code "
                                              "(for another reason, write it)")
@@ -169,10 +176,24 @@ def _waiting_case(session: Session, receipt_or_case_id: str) -> Case:
     return case
 
 
+@dataclass(frozen=True)
+class _Counter:
+    """Where wrong tries are counted: the staff desk's fields, or the kiosk's own."""
+
+    failures: str
+    locked_until: str
+    audit_prefix: str
+
+
+_DESK = _Counter("pickup_failures", "pickup_locked_until", "pickup")
+_KIOSK = _Counter("kiosk_failures", "kiosk_locked_until", "kiosk")
+
+
 def _hand_over(session: Session, case: Case, staff: str, identity: Identity, action: str, **detail: str) -> dict:
     """Mark ``case`` collected by ``staff``, audit it as ``action`` with ``detail`` and queue COLLECTED for the hub;
     return its re-verified result."""
     case.pickup_failures, case.pickup_locked_until = 0, None
+    case.kiosk_failures, case.kiosk_locked_until = 0, None
     signed = verified_result(session, case)
     case.status = "collected"
     case.collected_at = utcnow()
@@ -187,15 +208,18 @@ def _hand_over(session: Session, case: Case, staff: str, identity: Identity, act
 
 
 def check_pickup_code(session: Session, case: Case, pickup_code: str, actor: str) -> None:
-    """The kiosk's check of receipt plus pickup code; wrong tries count towards the same lock as pickup's."""
-    unlocks_at = pickup_locked_until(case)
+    """The kiosk's check of receipt plus pickup code, on the kiosk's own counter: five wrong codes there lock the
+    kiosk for this case, never the staff desk (staff can still hand the result over)."""
+    unlocks_at = pickup_locked_until(case, _KIOSK)
     if unlocks_at is not None:
         raise PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
     if case.restored_at is not None:
         raise PickupError("no_pickup_code_here", "this case was restored from the county hub; its pickup code "
                                                  "cannot be checked here")
     if not verify_password((pickup_code or "").strip(), case.pickup_code_hash):
-        raise _wrong_try(session, case, actor)
+        raise _wrong_try(session, case, actor, counter=_KIOSK)
+    case.kiosk_failures = 0
+    session.add(case)
 
 
 def rate(session: Session, staff: str, case: Case, score: int, comment: str, *, identity: Identity) -> Case:
@@ -216,31 +240,43 @@ def rate(session: Session, staff: str, case: Case, score: int, comment: str, *, 
     return case
 
 
-def pickup_locked_until(case: Case) -> datetime | None:
-    """When this case's pickup unlocks, or None if it is not locked now."""
-    until = as_utc(case.pickup_locked_until)
+def pickup_locked_until(case: Case, counter: _Counter = _DESK) -> datetime | None:
+    """When this case's pickup at the staff desk (or at the kiosk) unlocks, or None if it is not locked now."""
+    until = as_utc(getattr(case, counter.locked_until))
     return until if until is not None and until > utcnow() else None
+
+
+def unlock_minute(unlocks_at: datetime) -> datetime:
+    """The minute a lock is surely over, for people: 10:31:20 is said as 10:32 (never a time it is still locked)."""
+    whole = unlocks_at.replace(second=0, microsecond=0)
+    return whole if whole == unlocks_at else whole + timedelta(minutes=1)
 
 
 def locked_message(unlocks_at: datetime) -> str:
     return (f"pickup of this case is locked after {MAX_PICKUP_TRIES} wrong tries until "
-            f"{unlocks_at.isoformat(timespec='seconds')}; check the receipt and ID card with the resident "
-            "and try again then")
+            f"{unlock_minute(unlocks_at).astimezone(timezone.utc).isoformat(timespec='minutes')}; check the receipt "
+            "and ID card with the resident and try again then")
 
 
 _WRONG_TRY = {"wrong_pickup_code": "the pickup code or the last four ID characters do not match",
               "wrong_id_number": "the ID number is not the applicant's"}
 
 
-def _wrong_try(session: Session, case: Case, staff: str, reason: str = "wrong_pickup_code") -> PickupError:
-    """Count a wrong try (locking the case at the fifth), commit it, and return the refusal to raise."""
-    case.pickup_failures += 1
-    audit.record(session, staff, "pickup_failed", case.id, tries=case.pickup_failures)
-    refusal = PickupError(reason, _WRONG_TRY[reason])
-    if case.pickup_failures >= MAX_PICKUP_TRIES:
+def _wrong_try(session: Session, case: Case, staff: str, reason: str = "wrong_pickup_code", *,
+               counter: _Counter = _DESK) -> PickupError:
+    """Count a wrong try on ``counter`` (locking it at the fifth), commit it, and return the refusal to raise: it
+    says how many tries are left before the lock."""
+    failures = getattr(case, counter.failures) + 1
+    setattr(case, counter.failures, failures)
+    audit.record(session, staff, f"{counter.audit_prefix}_failed", case.id, tries=failures)
+    left = MAX_PICKUP_TRIES - failures
+    refusal = PickupError(reason, f"{_WRONG_TRY[reason]}; {left} more wrong tries lock it", tries_left=left)
+    if failures >= MAX_PICKUP_TRIES:
         unlocks_at = utcnow() + PICKUP_LOCK
-        case.pickup_failures, case.pickup_locked_until = 0, unlocks_at
-        audit.record(session, staff, "pickup_locked", case.id, until=unlocks_at.isoformat(timespec="seconds"))
+        setattr(case, counter.failures, 0)
+        setattr(case, counter.locked_until, unlocks_at)
+        audit.record(session, staff, f"{counter.audit_prefix}_locked", case.id,
+                     until=unlocks_at.isoformat(timespec="seconds"))
         refusal = PickupError("pickup_locked", locked_message(unlocks_at), unlocks_at)
     session.add(case)
     session.commit()

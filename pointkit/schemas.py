@@ -163,13 +163,14 @@ class PickupRequest(_Body):
     id_last4: str = Field(min_length=1, max_length=8)
 
 
-# Why staff hand over a case restored from the county hub without its pickup code ("other" needs a note).
-IdCheckReason = Literal["restored_no_code", "receipt_lost", "other"]
+# Why staff hand a result over without its pickup code ("other" needs a note; "restored_no_code" is for a case the
+# county hub sent back to a restored point, which has no pickup code here).
+IdCheckReason = Literal["restored_no_code", "receipt_lost", "code_forgotten", "other"]
 
 
 class IdCheckPickupRequest(_Body):
-    """Pickup of a case restored from the county hub (no pickup code here): the resident's whole ID number, checked
-    against the applicant's, and why staff hand it over so (``note`` required with reason ``other``)."""
+    """Pickup without the pickup code (a case restored from the county hub, a lost receipt, a forgotten code): the
+    resident's whole ID number, checked against the applicant's, and why (``note`` required with ``other``)."""
 
     id_number: str = Field(min_length=1, max_length=20)
     reason: IdCheckReason

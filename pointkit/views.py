@@ -28,7 +28,8 @@ from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefil
 from .itemsearch import find_items
 from .models import Case
 from .outbox import quarantined, requeue as requeue_envelope
-from .pickup import MAX_PICKUP_TRIES, PickupError, collect, collect_by_id_number, find_case, verified_result
+from .pickup import (MAX_PICKUP_TRIES, PickupError, collect, collect_by_id_number, find_case, unlock_minute,
+                     verified_result)
 from .runtime import data_dir, identity, wake_sync
 from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
                     uploaded_scans)
@@ -224,19 +225,27 @@ def pickup():
                     case, _signed = collect(dbs, g.staff.username, receipt_no, request.form.get("pickup_code", ""),
                                             request.form.get("id_last4", ""), identity=identity())
         except PickupError as exc:
-            if exc.unlocks_at is not None:
-                error = _(PICKUP_MESSAGES[exc.reason], count=MAX_PICKUP_TRIES,
-                          time=exc.unlocks_at.astimezone(COUNTY_TIMEZONE).strftime("%H:%M"))
-            else:
-                error = _(PICKUP_MESSAGES[exc.reason])
+            error = pickup_refusal(exc, PICKUP_MESSAGES)
         else:
             wake_sync()
             return redirect(url_for("views.handover", case_id=case.id))
     with db.session_scope(data_dir()) as dbs:
         found = find_case(dbs, receipt_no)
     restored = found is not None and found.restored_at is not None
+    reasons = {code: text for code, text in ID_CHECK_REASON_TEXT.items() if restored or code != "restored_no_code"}
     return render_template("pickup.html", error=error, values=values, restored=restored,
-                           id_check_reasons=ID_CHECK_REASON_TEXT), (422 if error else 200)
+                           id_check_reasons=reasons), (422 if error else 200)
+
+
+def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
+    """Why a pickup code was refused, in the page's language: when a lock ends (rounded up to the minute, so it
+    is never still locked then), or how many tries are left before one."""
+    time = unlock_minute(exc.unlocks_at).astimezone(COUNTY_TIMEZONE).strftime("%H:%M") if exc.unlocks_at else ""
+    text = _(messages[exc.reason], count=MAX_PICKUP_TRIES, time=time)
+    if exc.tries_left is not None:
+        text += " " + _("One more wrong try locks it for 15 minutes.",
+                        "{n} more wrong tries lock it for 15 minutes.", n=exc.tries_left)
+    return text
 
 
 RATING_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
@@ -248,7 +257,6 @@ PICKUP_MESSAGES = {
     "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
     "pickup_locked": "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.",
     "no_pickup_code_here": "This case was sent back by the county after this computer was restored from an older backup: its pickup code cannot be checked here. Check the resident's whole ID number instead.",
-    "pickup_code_required": "This case was received on this computer: hand it over with its pickup code.",
     "wrong_id_number": "The ID number is not the applicant's. Check it against the ID card.",
     "id_number_incomplete": "Type the whole ID number from the resident's ID card.",
     "reason_required": "Choose why the result is handed over without the pickup code; for another reason, write it.",
@@ -257,6 +265,7 @@ PICKUP_MESSAGES = {
 ID_CHECK_REASON_TEXT = {
     "restored_no_code": "The resident has the receipt, but its pickup code cannot be checked on this computer",
     "receipt_lost": "The resident lost the receipt",
+    "code_forgotten": "The resident has no pickup code (receipt damaged or code forgotten)",
     "other": "Another reason (write it below)",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
@@ -156,6 +156,61 @@ def test_the_pickup_page_says_the_case_is_locked_in_chinese(point, app):
     right = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
                                          "pickup_code": code, "id_last4": GOOD_ID[-4:]})
     assert right.status_code == 422 and "取件已被锁定" in right.get_data(as_text=True)
+
+
+def test_a_kiosk_lock_never_locks_the_staff_desk(point, app):
+    case, code = ready_case(point)
+    wrong = "000000" if code != "000000" else "111111"
+    kiosk = app.test_client()
+    pages = [kiosk.post("/status", data={"csrf_token": csrf(kiosk, "/status"), "receipt_no": case.receipt_no,
+                                         "pickup_code": wrong}).get_data(as_text=True) for _ in range(5)]
+    assert "再错4次将锁定15分钟" in pages[0] and "再错1次将锁定15分钟" in pages[3], pages[0]
+    assert "连续输错5次，已锁定。请到窗口咨询" in pages[4] and "再错" not in pages[4]
+    locked = load_case(point, case.id)
+    assert locked.kiosk_locked_until is not None and locked.pickup_locked_until is None and locked.pickup_failures == 0
+    # The lock names the minute it surely ends: never a time at which it is still locked.
+    unlocks = as_county(locked.kiosk_locked_until)
+    said = (unlocks.replace(second=0, microsecond=0) + timedelta(minutes=1 if unlocks.second or
+                                                               unlocks.microsecond else 0)).strftime("%H:%M")
+    assert said in pages[4], pages[4]
+
+    staff = app.test_client()
+    login(staff)
+    page = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                       "pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert page.status_code == 302, page.get_data(as_text=True)
+    assert load_case(point, case.id).status == "collected"
+    actions = [e.action for e in rows(point.data_dir, AuditEntry)]
+    assert actions.count("kiosk_failed") == 5 and actions.count("kiosk_locked") == 1 and "pickup_failed" not in actions
+
+
+def test_staff_hand_over_without_the_code_on_the_whole_id_number_with_a_reason(point, app):
+    case, _code = ready_case(point)
+    staff = app.test_client()
+    login(staff)
+    form = staff.get(f"/pickup?receipt_no={case.receipt_no}").get_data(as_text=True)
+    assert 'id="without-code"' in form and "群众无法提供取件码" in form and "restored_no_code" not in form
+    wrong = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                        "id_number": GOOD_ID[:-4] + "0000", "reason": "receipt_lost", "note": ""})
+    assert wrong.status_code == 422 and "再错4次将锁定15分钟" in wrong.get_data(as_text=True)
+    done = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                       "id_number": GOOD_ID, "reason": "code_forgotten", "note": ""})
+    assert done.status_code == 302 and load_case(point, case.id).status == "collected"
+    (entry,) = [e for e in rows(point.data_dir, AuditEntry) if e.action == "case_collected_by_id_check"]
+    assert entry.actor == "staff" and '"reason": "code_forgotten"' in entry.detail and GOOD_ID not in entry.detail
+
+
+def load_case(point, case_id: str) -> Case:
+    with db.session_scope(point.data_dir) as session:
+        found = session.get(Case, case_id)
+        session.expunge(found)
+        return found
+
+
+def as_county(moment):
+    from sync.workdays import COUNTY_TIMEZONE
+
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(COUNTY_TIMEZONE)
 
 
 def test_no_personal_data_in_the_log(point, app, api):
