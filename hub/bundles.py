@@ -12,7 +12,11 @@ A hub bundle carries the point's undelivered messages (signed and sealed as
 for a pull) and, as ``acks``, the hub's answer for every envelope it holds
 from that point from the last ``ACK_WINDOW_DAYS``, and as ``scan_acks`` how
 much of each of its scans the hub holds, so a point that only ever syncs
-by USB still learns which of its envelopes and scans are done.
+by USB still learns which of its envelopes and scans are done. It also
+carries the county data the point lacks (``county_data``): the catalog, as
+a delta from the version the point last said it holds or whole, and the
+signed calendar years it lacks; a point that is current gets none. A
+point's bundle says what it holds (``holds``), and the hub keeps that.
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from sqlmodel import Session, select
 from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.envelope import HUB_SENDER_ID
 
+from sync.workdays import format_held_years, parse_held_years
+
 from .audit import append_audit
+from .calendar import year_documents
+from .catalog import CatalogError, catalog_answer
 from .db import utc_now
 from .ingest import ingest_envelopes
 from .keys import Keyring
@@ -62,6 +70,9 @@ class ExportReport:
     messages: int
     acks: int
     cursor: int
+    # The county data it carries: the catalog version it leads to (None: the point is current), calendar years.
+    catalog_version: int | None = None
+    calendar_years: list[int] = field(default_factory=list)
 
 
 def _sender_keys(session: Session):
@@ -83,6 +94,7 @@ def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, data_
         raise BundleError("wrong_hub", "this bundle was made for another hub (its recipient fingerprint is not "
                           "one of this hub's keys); nothing was applied")
     results = ingest_envelopes(session, bundle.envelopes, keyring=keyring)
+    note_holdings(session, point, bundle.holds)
     scans = {scan_id: store_bundled_scan(session, data_dir, point.id, scan_id, sealed)
              for scan_id, sealed in bundle.scans.items()}
     delivered = 0
@@ -93,6 +105,31 @@ def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, data_
                          "scans": len(scans)})
     session.commit()
     return ImportReport(point.name, results, delivered, scans)
+
+
+def note_holdings(session: Session, point: Point, holds: dict[str, Any]) -> None:
+    """Keep the county data a point's bundle says it holds (what its next hub bundle need not carry)."""
+    catalog, calendar = holds.get("catalog"), holds.get("calendar")
+    if isinstance(catalog, int) and not isinstance(catalog, bool) and 0 <= catalog < 2**31:
+        point.catalog_held = catalog
+    if isinstance(calendar, str):
+        point.calendar_held = format_held_years(parse_held_years(calendar))[:400]
+    session.add(point)
+
+
+def county_data_for(session: Session, point: Point, keyring: Keyring) -> dict[str, Any]:
+    """The catalog and calendar years ``point`` lacks, as it last said what it holds (none when it is current)."""
+    data: dict[str, Any] = {}
+    try:
+        catalog = catalog_answer(session, point.catalog_held or None, keyring.current)
+    except CatalogError:
+        catalog = None  # the hub has no catalog yet
+    if catalog is not None:
+        data["catalog"] = catalog
+    years = year_documents(session, parse_held_years(point.calendar_held))
+    if years:
+        data["calendar"] = years
+    return data
 
 
 def point_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DAYS) -> list[dict[str, Any]]:
@@ -128,12 +165,18 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
     seal_pending(session, messages, keyring)
     acks = point_acks(session, point)
     cursor = messages[-1].seq if messages else 0
+    county_data = county_data_for(session, point, keyring)
     write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,
                  sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor,
                  scan_acks=point_scan_acks(session, point),
-                 numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt})
+                 numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt},
+                 county_data=county_data)
     append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
-                 detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks)})
+                 detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks),
+                         "catalog": (county_data.get("catalog") or {}).get("document", {}).get("version"),
+                         "calendar_years": len(county_data.get("calendar", []))})
     session.commit()
-    return ExportReport(point.name, len(messages), len(acks), cursor)
+    return ExportReport(point.name, len(messages), len(acks), cursor,
+                        catalog_version=(county_data.get("catalog") or {}).get("document", {}).get("version"),
+                        calendar_years=[year["document"]["year"] for year in county_data.get("calendar", [])])
 

@@ -20,7 +20,8 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from sync import Identity, sign_document
-from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta, pack_catalog
+from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta
+from sync.resumable import pack_json
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
 from .audit import append_audit
@@ -211,7 +212,7 @@ def packed_catalog_answer(session: Session, have: int | None, identity: Identity
             return None
         while len(_PACKED) >= PACKED_KEPT:
             del _PACKED[next(iter(_PACKED))]
-        _PACKED[key] = pack_catalog(answer)
+        _PACKED[key] = pack_json(answer)
     return _PACKED[key]
 
 

@@ -8,9 +8,12 @@ from sqlmodel import select
 from sync.catalog import ServiceItem
 from sync.web import gettext as _
 
+from sync.workdays import county_date
+
 from .auth import login_required
+from .calendar import county_calendar, held_years, missing_next_year
 from .catalog import version_summary
-from .db import get_session
+from .db import get_session, utc_now
 from .models import CatalogVersion
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
@@ -50,9 +53,15 @@ def _previous(version: int) -> CatalogVersion | None:
 @login_required()
 def versions_page():
     """Every catalog version, newest first: when, from which file, how many items, what changed."""
-    rows = get_session().exec(select(CatalogVersion).order_by(CatalogVersion.version)).all()
+    session = get_session()
+    rows = session.exec(select(CatalogVersion).order_by(CatalogVersion.version)).all()
     summaries = [version_summary(row, rows[index - 1] if index else None) for index, row in enumerate(rows)]
-    return render_template("catalog_versions.html", versions=list(reversed(summaries)))
+    held = held_years(session)
+    shipped = county_calendar(session)
+    return render_template("catalog_versions.html", versions=list(reversed(summaries)), years=held,
+                           shipped={year: shipped.sources.get(year, "") for year in sorted(shipped.years)
+                                    if year not in {row.year for row in held}},
+                           next_year_missing=missing_next_year(session, county_date(utc_now())))
 
 
 @bp.get("/<int:version>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -19,15 +20,17 @@ from sync.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
 from sync.migrate import SchemaError
 from sync.safety import private_data_dir, private_umask
+from sync.workdays import county_date
 
 from .accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from .bundles import export_point_bundle, import_point_bundle
 from .audit import verify_audit
+from .calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
 from .catalog import CatalogError, export_catalog, import_catalog, version_document
 from .catalogdiff import diff_documents
 from .catalogfiles import read_catalog
 from .db import (DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, init_db, is_sqlite, iso,
-                 make_engine, session_scope)
+                 make_engine, session_scope, utc_now)
 from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
 from .migrate import complete_data as complete_database
@@ -389,6 +392,56 @@ def catalog_diff(version_from: int, version_to: int, data_dir: Path) -> None:
     click.echo(f"Version {version_from} → {version_to}: {changes.summary()}")
 
 
+@main.group("calendar")
+def calendar_group() -> None:
+    """Manage the holiday calendar (节假日安排): one signed year at a time, sent to every point."""
+
+
+@calendar_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_option
+@click.option("--actor", default="cli", show_default=True, help="Who imports it, for the audit chain.")
+def calendar_import(file: Path, data_dir: Path, actor: str) -> None:
+    """Import FILE, one year's schedule (YYYY.json, docs/calendar.md): checked, signed, versioned, and sent to every
+    point with its catalog. A correction of a year already held becomes its next version; a bad file changes
+    nothing."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{file} is not readable JSON ({exc}); nothing was imported") from None
+    year = int(file.stem) if file.stem.isdigit() and len(file.stem) == 4 else None
+    try:
+        with _hub(data_dir) as (session, identity):
+            done = import_year(session, data, identity=identity, actor=actor, where=file.name, year=year)
+    except CalendarError as exc:
+        raise click.ClickException(f"{exc}; nothing was imported") from None
+    if done.changed:
+        click.echo(f"Calendar {done.year}: new version {done.version} ({done.source or 'no source given'}); "
+                   "points get it in their next sync, USB points in their next hub bundle")
+    else:
+        click.echo(f"Calendar {done.year}: unchanged, still version {done.version}")
+
+
+@calendar_group.command("list")
+@data_option
+def calendar_list(data_dir: Path) -> None:
+    """List the years the hub holds (version, source, who imported them when) and the years shipped with the
+    release that no import replaced."""
+    with _hub(data_dir) as (session, _identity):
+        held = held_years(session)
+        in_force = county_calendar(session)
+        missing = missing_next_year(session, county_date(utc_now()))
+    imported = {row.year for row in held}
+    for row in held:
+        click.echo(f"{row.year}  version {row.version}  imported {iso(row.created_at)[:16]} by {row.imported_by}  "
+                   f"{row.source}")
+    for year in sorted(in_force.years - imported):
+        click.echo(f"{year}  shipped with this release  {in_force.sources.get(year, '')}")
+    if missing:
+        click.echo(f"warning: no schedule for {missing} yet; import it when the State Council publishes it",
+                   err=True)
+
+
 @main.group()
 def users() -> None:
     """Manage hub accounts (admins, operators, department reviewers)."""
@@ -529,6 +582,10 @@ def export_bundle(file: Path, point_name: str, data_dir: Path) -> None:
         engine.dispose()
     click.echo(f"Bundle for {report.point_name} written to {file}: {report.messages} message(s) "
                f"(up to number {report.cursor}), acks for {report.acks} envelope(s)")
+    if report.catalog_version is not None:
+        click.echo(f"It carries catalog version {report.catalog_version}")
+    if report.calendar_years:
+        click.echo(f"It carries the holiday calendar of {', '.join(map(str, report.calendar_years))}")
 
 
 @main.command()

@@ -318,10 +318,19 @@ ZH = {
     "This account is disabled. Ask the hub's admin to enable it again.": "该账号已停用，请联系管理员重新启用。",
     "Decision date": "决定日期",
     # calendar files missing (hub/timelimits.py calendar_gaps)
-    "The holiday calendar of {years} is missing: this case's limits count weekends only there and may move if they fall on a public holiday. Ask county IT to add the year (docs/calendar.md).":
-        "{years} 年的节假日安排缺失：本件在该年内的时限只按周末计算，遇法定节假日可能变动。请县信息化人员补充该年份（见 docs/calendar.md）。",
-    "The holiday calendar of {years} is missing: the limits of {n} open case run into it and count weekends only there. Ask county IT to add the year (docs/calendar.md).":
-        "{years} 年的节假日安排缺失：{n} 件在办件的时限延伸到该年，只按周末计算。请县信息化人员补充该年份（见 docs/calendar.md）。",
+    "The holiday calendar of {years} is missing: this case's limits count weekends only there and may move if they fall on a public holiday. Ask county IT to import that year's schedule at the hub.":
+        "{years} 年的节假日安排缺失：本件在该年内的时限只按周末计算，遇法定节假日可能变动。请县信息化人员在县中心导入该年度节假日安排。",
+    "The holiday calendar of {years} is missing: the limits of {n} open case run into it and count weekends only there. Ask county IT to import that year's schedule at the hub.":
+        "{years} 年的节假日安排缺失：{n} 件在办件的时限延伸到该年，只按周末计算。请县信息化人员在县中心导入该年度节假日安排。",
+    "The holiday schedule of {year} is not at the hub yet. When the State Council publishes it, county IT imports it once at the hub and every point gets it.":
+        "县中心尚无 {year} 年节假日安排。国务院办公厅发布后，请县信息化人员在县中心导入一次，各服务点将自动获得。",
+    "Holiday calendar": "节假日安排",
+    "Each year is signed by the hub and sent to every point with the catalog, online or on a USB bundle. County IT imports a year with: pointkit-hub calendar import YYYY.json":
+        "每个年度由县中心签名，随事项目录发送到各服务点（联网或U盘）。县信息化人员导入命令：pointkit-hub calendar import YYYY.json",
+    "Year": "年度",
+    "Source": "来源",
+    "Imported": "导入时间",
+    "shipped with this release": "随本版本发布",
 }
 
 translator = Translator(ZH)

@@ -66,6 +66,18 @@ class CatalogVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
+# One version of a year's holiday schedule as the hub signed it (the newest version of a year is in force).
+class CalendarYear(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("year", "version"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    year: int = Field(index=True)
+    version: int
+    signed: dict = _json_column()
+    source: str = Field(default="", max_length=500)
+    imported_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
 # A service item as it stood in one catalog version.
 class CatalogItem(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("code", "version"),)
@@ -102,6 +114,10 @@ class Point(SQLModel, table=True):
     # pull answer: a point restored from an old backup numbers on from them (hub/ingest.py keeps them).
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     last_receipt: str = Field(default="", max_length=40)
+    # The county data the point said it holds (its catalog and calendar requests, its USB bundles): a hub bundle
+    # for it carries what it lacks. calendar_held: "2027.1,2028.2" (year.version), the years the hub sent it.
+    catalog_held: int = Field(default=0)
+    calendar_held: str = Field(default="", max_length=400)
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.

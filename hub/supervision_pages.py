@@ -9,6 +9,7 @@ from sync.web import gettext as _
 from sync.workdays import county_date
 
 from .auth import login_required
+from .calendar import missing_next_year
 from .db import get_session, utc_now
 from .supervision import FollowUpError, configured_warn_share, follow_up, report_csv, supervision_report
 
@@ -27,6 +28,7 @@ def _report() -> dict:
 
 def _render(error: str = "", status: int = 200):
     return render_template("supervision.html", report=_report(), warn_share=configured_warn_share(),
+                           next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
                            error=error), status
 
 

@@ -11,14 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
-from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.catalog import CATALOG_CONTENT_TYPE, protocol_1_view
-from sync.resumable import ranged_response
+from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
+from sync.catalog import protocol_1_view
+from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol, sign_document
 from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
 
+from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_years
+
+from .calendar import calendar_versions, year_documents
 from .catalog import CatalogError, catalog_answer, current_version_number, packed_catalog_answer
 from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
@@ -165,12 +168,13 @@ def get_catalog():
     raw_have = request.args.get("have", "")
     have = int(raw_have) if raw_have.isdigit() and len(raw_have) < 10 else None
     deltas = request.args.get("delta") == "1"
+    _note_held(point, catalog=have or 0)
     if request.args.get("pack") == "1":
         try:
             packed = packed_catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
         except CatalogError:
             return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
-        return ("", 204) if packed is None else ranged_response(request, packed, CATALOG_CONTENT_TYPE)
+        return ("", 204) if packed is None else ranged_response(request, packed, PACKED_CONTENT_TYPE)
     try:
         answer = catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
     except CatalogError:
@@ -181,14 +185,43 @@ def get_catalog():
     return ("", 204) if answer is None else answer
 
 
+@bp.get("/calendar")
+def get_calendar():
+    """The signed holiday-calendar years a point lacks (``?have=2027.1,2028.2``: the years and versions it holds
+    from the hub), packed and resumable like the catalog; 204 when it holds every year in force."""
+    point = _authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    have = parse_held_years(request.args.get("have"))
+    _note_held(point, calendar=have)
+    years = year_documents(get_session(), have)
+    if not years:
+        return "", 204
+    return ranged_response(request, pack_json({"type": CALENDAR_YEARS_TYPE, "years": years}), PACKED_CONTENT_TYPE)
+
+
+def _note_held(point: Point, *, catalog: int | None = None, calendar: dict[int, int] | None = None) -> None:
+    """Keep what the point says it holds, for the hub bundles of a point that later syncs only by USB."""
+    if catalog is not None:
+        point.catalog_held = catalog
+    if calendar is not None:
+        point.calendar_held = format_held_years(calendar)[:400]
+    db = get_session()
+    db.add(point)
+    db.commit()
+
+
 @bp.after_request
-def _announce_catalog(response: Response) -> Response:
-    # Every pull answer names the current catalog version, so a point fetches a new version in its next
-    # round instead of at its next hourly check, for a dozen bytes.
+def _announce_county_data(response: Response) -> Response:
+    # Every pull answer names the current catalog version and the calendar years in force, so a point fetches
+    # what is new in its next round instead of at its next hourly check, for a few dozen bytes.
     if request.endpoint == "sync.get_pull" and response.status_code in (200, 204):
         latest = current_version_number(get_session())
         if latest is not None:
             response.headers[HEADER_CATALOG_VERSION] = str(latest)
+        held = calendar_versions(get_session())
+        if held:
+            response.headers[HEADER_CALENDAR] = format_held_years(held)
     return response
 
 

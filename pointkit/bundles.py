@@ -12,6 +12,9 @@ Import verifies the hub bundle whole with the trusted hub keys, applies its
 messages and moves the pull cursor in one transaction (forward only, and
 only over messages it holds without a gap), then settles the acks one by
 one as push answers are settled, and records what the hub holds of each scan.
+The county data it carries (a catalog version, calendar years) is checked
+and stored exactly as online, each signature on its own; a point's bundle
+says what it holds, so the hub's next bundle carries what it lacks.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from sync.bundle import MAX_ITEMS, BundleError, read_bundle, write_bundle
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
+from sync.workdays import CalendarError, format_held_years
+
 from . import audit, db
+from .calendar import held_versions, store_years
+from .catalog import CatalogError, store_catalog
 from .inbox import apply_messages
 from .models import Outbox, ScanFile
 from .outbox import queued
@@ -62,6 +69,9 @@ class BundleImport:
     errors: list[str] = field(default_factory=list)
     # This point was restored from an older backup: it asked for copies of its cases (in its next bundle).
     copies_asked: bool = False
+    # County data the bundle brought: the catalog version now held (None: none came), calendar years stored.
+    catalog_version: int | None = None
+    calendar_years: list[int] = field(default_factory=list)
 
 
 def _waiting_scans(data_dir: str | Path, session, room: int) -> tuple[list[tuple[str, bytes]], int]:
@@ -89,8 +99,9 @@ def export_bundle(data_dir: str | Path, path: str | Path) -> BundleExport:
         rows: list[Outbox] = queued(session, EXPORT_MAX_ENVELOPES)
         size = sum(row.size for row in rows)
         scans, scans_left = _waiting_scans(data_dir, session, MAX_ITEMS - size - 8 * (len(rows) + 2))
+        holds = {"catalog": state.catalog_version, "calendar": format_held_years(held_versions(session))}
         write_bundle(path, [row.envelope for row in rows], signer=identity.sign_key, sender_id=state.point_id,
-                     recipient=state.hub_fingerprint, cursor=state.pull_cursor, scans=scans)
+                     recipient=state.hub_fingerprint, cursor=state.pull_cursor, scans=scans, holds=holds)
         now = utcnow()
         for scan_id, _ in scans:
             carried = session.get(ScanFile, scan_id)
@@ -127,8 +138,10 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         raise BundleError("wrong_point", f"{Path(path).name} is for another point; nothing was applied "
                           "(ask the county for this point's bundle)")
     keys, identity = opening_keys(data_dir), load_identity(data_dir)
+    county = _store_county_data(data_dir, bundle.county_data)
     with db.session_scope(data_dir) as session:
         state = get_state(session)
+        state.last_sync_at, state.last_sync_path = utcnow(), "usb"
         cursor = _contiguous_cursor(state.pull_cursor, bundle.envelopes)
         applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
         # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
@@ -147,4 +160,35 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
             done = ack.get("status") == "complete"
             checkpoint(data_dir, ack["scan_id"], ack["offset"], uploaded=done)
             complete += done
-    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete, applied.errors, asked)
+    return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete,
+                        [*county.errors, *(f"a hub message was refused: {error}" for error in applied.errors)], asked,
+                        county.catalog_version, county.calendar_years)
+
+
+@dataclass
+class _CountyData:
+    catalog_version: int | None = None
+    calendar_years: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _store_county_data(data_dir: str | Path, county_data: dict) -> _CountyData:
+    """Store the catalog and calendar years a hub bundle carries, checked as online; a piece that does not
+    verify or apply is reported and left out, the rest is kept."""
+    done = _CountyData()
+    catalog, years = county_data.get("catalog"), county_data.get("calendar")
+    if isinstance(catalog, dict):
+        try:
+            with db.session_scope(data_dir) as session:
+                state = get_state(session)
+                if store_catalog(session, state, catalog):
+                    done.catalog_version = state.catalog_version
+        except CatalogError as exc:
+            done.errors.append(f"the catalog in the bundle was not applied: {exc}")
+    if isinstance(years, list):
+        try:
+            with db.session_scope(data_dir) as session:
+                done.calendar_years = store_years(session, get_state(session), years)
+        except CalendarError as exc:
+            done.errors.append(f"the holiday calendar in the bundle was not applied: {exc}")
+    return done

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync import HubClient
-from sync.catalog import CATALOG_DELTA_TYPE, CatalogPackError
+from sync.catalog import CATALOG_DELTA_TYPE
 from sync.clock import utcnow
 from sync.resumable import DownloadError, PartialDownload, Progress
 
+from sync.workdays import CalendarError
+
 from . import db
+from .calendar import held_versions, store_years
 from .catalog import CatalogError, store_catalog
 from .state import get_state
 
@@ -27,6 +30,7 @@ log = logging.getLogger("pointkit.sync")
 
 DOWNLOADS_DIR = "downloads"
 CATALOG_PART = "catalog.part"
+CALENDAR_PART = "calendar.part"
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,34 @@ def fetch_catalog(data_dir: str | Path, client: HubClient, *, progress: Progress
     return _store(data_dir, before, whole)
 
 
+def calendar_download(data_dir: str | Path) -> PartialDownload:
+    """The calendar download this point has under way (offset 0 when none)."""
+    return PartialDownload(Path(data_dir) / DOWNLOADS_DIR / CALENDAR_PART)
+
+
+def fetch_calendar(data_dir: str | Path, client: HubClient, *, progress: Progress | None = None) -> list[int]:
+    """Fetch the holiday-calendar years the hub holds beyond this point's and store them; return the years stored.
+    Raises HubUnreachable on a cut (what arrived is kept) and CalendarError when a year cannot be used."""
+    with db.session_scope(data_dir) as session:
+        held = held_versions(session)
+    partial = calendar_download(data_dir)
+    try:
+        years = client.calendar_download(held, partial, progress=progress)
+    except DownloadError as exc:
+        partial.discard()
+        raise CalendarError(f"the calendar download was damaged ({exc}); the next try starts again") from None
+    with db.session_scope(data_dir) as session:
+        stored = store_years(session, get_state(session), years)
+    if stored:
+        log.info("holiday calendar from the hub: %s", ", ".join(map(str, stored)))
+    return stored
+
+
 def _download(client: HubClient, have: int | None, partial: PartialDownload,
               progress: Progress | None) -> dict | None:
     try:
         return client.catalog_download(have, partial, progress=progress)
-    except (DownloadError, CatalogPackError) as exc:
+    except DownloadError as exc:
         partial.discard()
         raise CatalogError(f"the catalog download was damaged ({exc}); the next try starts again") from None
 

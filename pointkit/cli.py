@@ -5,6 +5,7 @@ Errors go to stderr in plain English with exit code 1.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -25,10 +26,12 @@ from sync.safety import private_data_dir, private_umask
 from . import audit, db, migrate
 from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
+from .catalogfetch import catalog_download
 from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
 from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state
+from .status import SYNC_PATHS, point_status
 from .trust import KeyRotationError, start_key_rotation
 from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
                         plain_reason, sync_once)
@@ -278,6 +281,38 @@ def sync(data_dir: Path, send_scans: bool, no_wait: bool) -> None:
 
 
 
+@main.command(help="Print how this point stands: who it is and its hub, the catalog version and holiday-calendar years "
+                   "it holds, what waits to go, and when and how it last synced (what support staff ask on the phone).")
+@data_option
+@click.option("--json", "as_json", is_flag=True, help="Print the same as JSON, for scripts.")
+def status(data_dir: Path, as_json: bool) -> None:
+    open_point(data_dir)
+    with db.session_scope(data_dir) as session:
+        facts = point_status(session, catalog_download(data_dir))
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False, indent=1))
+        return
+    last = facts["last_sync"]
+    click.echo(f"point:            {facts['name']} ({facts['level']})")
+    click.echo(f"hub:              {facts['hub_url']}" + (f" (through township {facts['relay']})"
+                                                            if facts["relay"] else ""))
+    click.echo(f"catalog version:  {facts['catalog_version'] or 'none yet: cases cannot be received'}")
+    for year in facts["calendar"]:
+        click.echo(f"calendar {year['year']}:    {year['from']}  {year['source']}")
+    if not facts["calendar"]:
+        click.echo("calendar:         no year at all: dates count weekends only")
+    click.echo(f"waiting to go:    {facts['queued']} envelope(s), {facts['queued_bytes']} bytes; "
+               f"{facts['scans_waiting']} scan(s), {facts['scan_bytes_waiting']} bytes"
+               + (f"; {facts['quarantined']} refused by the hub" if facts["quarantined"] else ""))
+    click.echo(f"last sync:        {last['at_county_time'] or 'never'}" + (f" ({SYNC_PATHS[last['path']]})" if last["path"] else "")
+               + ("" if facts["online"] else "; offline now"))
+    for step, why in facts["stuck_steps"].items():
+        click.echo(f"stuck:            {STEP_NAMES[step]}: {why}")
+    if facts["catalog_download"]:
+        received, total = facts["catalog_download"]
+        click.echo(f"catalog download: {received} of {total} bytes (resumes in the next sync)")
+
+
 @main.command("export-bundle", help="Write every envelope and scan the hub has not acknowledged to a USB bundle "
                                     "FILE, signed by this point (for a village with no link: carry it to the county).")
 @data_option
@@ -311,8 +346,12 @@ def import_bundle_command(data_dir: Path, file: Path) -> None:
     if imported.copies_asked:
         click.echo("this point was restored from an older backup: it asked the hub for the cases it took after the "
                    "backup; carry its next bundle (pointkit export-bundle) to the hub, then the hub's back here")
+    if imported.catalog_version is not None:
+        click.echo(f"catalog now version {imported.catalog_version}")
+    if imported.calendar_years:
+        click.echo(f"holiday calendar from the hub: {', '.join(map(str, imported.calendar_years))}")
     for error in imported.errors:
-        click.echo(f"warning: a hub message was refused: {error}", err=True)
+        click.echo(f"warning: {error}", err=True)
 
 @main.command(help="Write an encrypted backup of the data directory (database, keys, scans) to FILE. Safe while "
                    "the point is serving.")

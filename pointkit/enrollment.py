@@ -185,6 +185,12 @@ def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "", re
             raise EnrollmentError(f"cannot reach the hub at {hub_url}: {exc.__cause__ or exc}") from None
     state = record_enrollment(data_dir, identity=identity, response=response, token=token,
                               hub_url=relay_url or hub_url)
+    relay = response.get("relay") if isinstance(response.get("relay"), dict) else {}
+    if relay_url:
+        with db.session_scope(data_dir) as session:
+            enrolled = get_state(session)
+            enrolled.relay_name = str(relay.get("name") or relay_url)[:128]
+            session.add(enrolled)
     catalog_error = ""
     try:
         version = fetch_catalog(data_dir, transport=transport, wait_s=catalog_wait_s, progress=progress)
@@ -198,7 +204,6 @@ def enroll(data_dir: str | Path, *, hub_url: str, token: str, name: str = "", re
                                      f"({exc.__cause__ or exc}){so_far}")
     except CatalogError as exc:
         version, catalog_error = 0, f"the catalog from the hub was refused: {exc}"
-    relay = response.get("relay") if isinstance(response.get("relay"), dict) else {}
     return Enrollment(state.point_id, state.name, state.level, state.hub_fingerprint, version, catalog_error,
                       relay_name=str(relay.get("name", "")), sync_url=state.hub_url)
 

@@ -249,7 +249,7 @@ ZH = {
     "(since {time})": "（自{time}起）",
     "sending cases and requests to the county hub": "向县中心报送办件和申请",
     "receiving results and messages from the county hub": "接收县中心的结果和通知",
-    "fetching the new service catalog": "下载新版事项目录",
+    "fetching the new service catalog and holiday calendar": "下载新版事项目录和节假日安排",
     "relaying for the villages": "为所辖村便民服务站转发",
     "uploading scans of materials": "上传材料扫描件",
     "the county hub refused the request; tell county IT": "县中心拒绝了该请求，请告知县信息中心",

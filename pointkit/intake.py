@@ -24,9 +24,10 @@ from sync import Identity, Kind, SubmitCase, hash_password, uuid7
 from sync.catalog import FormField, ServiceItem
 from sync.clock import utcnow
 from sync.idnumber import id_number_problem, normalize_id_number
-from sync.workdays import default_calendar
+from sync.workdays import Calendar
 
 from . import audit
+from .calendar import point_calendar
 from .catalog import get_item
 from .models import Case, OneTimeNotice, PointState
 from .outbox import seal_into_outbox
@@ -169,9 +170,9 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     return Applicant(name, id_number, phone), clean_form, ticked
 
 
-def promised_date(item: ServiceItem, received_on: date) -> date:
+def promised_date(calendar: Calendar, item: ServiceItem, received_on: date) -> date:
     """The promised completion date: ``promised_days`` working days after the day of intake."""
-    return default_calendar().add_working_days(received_on, item.promised_days)
+    return calendar.add_working_days(received_on, item.promised_days)
 
 
 def point_code(point_id: str) -> str:
@@ -238,7 +239,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         pickup_code_hash=hash_password(pickup_code),
         status="received",
         received_at=received_at,
-        promised_date=promised_date(item, today),
+        promised_date=promised_date(point_calendar(session), item, today),
         staff=staff,
     )
     payload = SubmitCase(

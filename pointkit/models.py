@@ -78,6 +78,10 @@ class PointState(PointTable, table=True):
     last_sync_at: datetime | None = None
     last_attempt_at: datetime | None = None
     last_error: str = Field(default="", max_length=1000)
+    # How the last successful sync came: "online" (with the hub), "relay" (through the township), "usb" (a bundle).
+    last_sync_path: str = Field(default="", max_length=16)
+    # The township this village syncs through ("" when it syncs with the hub itself).
+    relay_name: str = Field(default="", max_length=128)
     # Each sync step's last success and what holds it now (JSON: step -> {ok_at, stuck, since}; syncagent.py).
     sync_steps: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     enrolled_at: datetime
@@ -86,6 +90,15 @@ class PointState(PointTable, table=True):
     unmetered_hours: str = Field(default="", max_length=16)
     max_photo_kb: int = Field(default=0)
     scan_retention_days: int = Field(default=0)
+
+
+# One year of the holiday calendar as the county hub signed it (replaces the shipped file of that year).
+class CalendarYear(PointTable, table=True):
+    year: int = Field(primary_key=True)
+    version: int
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(max_length=200)
+    received_at: datetime
 
 
 # One service item of the verified, hub-signed catalog.

@@ -42,17 +42,19 @@ from sqlmodel import Session, delete, select
 
 from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
                   now_ms, unb64)
-from sync.catalog import CATALOG_CONTENT_TYPE, pack_catalog
-from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
+from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.clock import utcnow
 from sync.framing import take_within
-from sync.resumable import ranged_response
+from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
+from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_years
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
 from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
                       verify_signed_request)
 
 from . import db
+from .calendar import held_versions
+from .models import CalendarYear
 from .relayscans import MAX_CHUNK_BYTES, forward_scans, held_scan, receive_chunk, status_of
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
 from .runtime import wake_sync
@@ -367,6 +369,9 @@ def relay_pull():
                              last_seq=held.last_seq, last_receipt=held.last_receipt)
         if get_state(session).catalog_version:
             answer.headers[HEADER_CATALOG_VERSION] = str(get_state(session).catalog_version)
+        years = held_versions(session)
+        if years:
+            answer.headers[HEADER_CALENDAR] = format_held_years(years)
         return answer
 
 
@@ -386,8 +391,25 @@ def relay_catalog():
         return "", 204
     signed = {"document": json.loads(state.catalog_document), "signature": state.catalog_signature}
     if request.args.get("pack") == "1":
-        return ranged_response(request, pack_catalog(signed), CATALOG_CONTENT_TYPE)
+        return ranged_response(request, pack_json(signed), PACKED_CONTENT_TYPE)
     return signed
+
+
+@bp.get("/calendar")
+def relay_calendar():
+    """The hub-signed calendar years this township holds beyond the village's ``?have=`` (the village verifies the
+    hub's signature itself), packed and resumable as the hub serves them; 204 when it holds them all."""
+    village = _authenticated_village()
+    if not isinstance(village, RelayVillage):
+        return village
+    have = parse_held_years(request.args.get("have"))
+    with db.session_scope(_data_dir()) as session:
+        years = [{"document": json.loads(row.document), "signature": row.signature}
+                 for row in session.exec(select(CalendarYear).order_by(CalendarYear.year)).all()
+                 if have.get(row.year, 0) < row.version]
+    if not years:
+        return "", 204
+    return ranged_response(request, pack_json({"type": CALENDAR_YEARS_TYPE, "years": years}), PACKED_CONTENT_TYPE)
 
 
 @bp.route("/scans/<scan_id>", methods=("GET", "HEAD"))

@@ -30,10 +30,12 @@ from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable, Identity, Kind
 from sync.clock import utcnow
+from sync.workdays import CalendarError
 
 from . import audit, db
 from .catalog import CatalogError
-from .catalogfetch import catalog_download, fetch_catalog
+from .calendar import held_versions
+from .catalogfetch import calendar_download, catalog_download, fetch_calendar, fetch_catalog
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
@@ -69,7 +71,7 @@ HUB_REFUSED_STEP = "the county hub refused the request; tell county IT"
 STEP_NAMES = {
     "push": "sending cases and requests to the county hub",
     "pull": "receiving results and messages from the county hub",
-    "catalog": "fetching the new service catalog",
+    "catalog": "fetching the new service catalog and holiday calendar",
     "relay": "relaying for the villages",
     "scans": "uploading scans of materials",
 }
@@ -231,7 +233,7 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
         steps: list[tuple[str, Callable[[], None]]] = [
             ("push", lambda: _push(data_dir, client, report)),
             ("pull", lambda: _pull_and_copies(data_dir, client, identity, report)),
-            ("catalog", lambda: _refresh_catalog(data_dir, client, report, now)),
+            ("catalog", lambda: _refresh_county_data(data_dir, client, report, now)),
             ("relay", lambda: relay_round(data_dir, client, report, now=now)),
             ("scans", lambda: _sync_scans(data_dir, client, report, send_scans)),
         ]
@@ -290,6 +292,7 @@ def _finish(data_dir: Path, report: SyncReport, clock_offset_ms: int, *, online:
         state.last_error = error
         if online:
             state.last_sync_at = utcnow()
+            state.last_sync_path = "relay" if state.relay_name else "online"
             if revoked and not state.revoked:
                 state.revoked, state.revoked_at = True, utcnow()
                 audit.record(session, audit.HUB_ACTOR, "point_revoked", state.point_id)
@@ -448,17 +451,33 @@ def _pull(data_dir: Path, client, identity: Identity, report: SyncReport) -> Non
             return
 
 
-def _refresh_catalog(data_dir: Path, client, report: SyncReport, now: datetime | None = None) -> None:
-    """Fetch the catalog when the pull named a version we lack (or, without that, hourly), and go on with a
-    download a cut left unfinished: a delta from ours, or the whole version when a delta does not apply."""
+def _refresh_county_data(data_dir: Path, client, report: SyncReport, now: datetime | None = None) -> None:
+    """The county's reference data: the catalog, then the holiday calendar, each when the pull named something
+    this point lacks (or, without that, at the hourly check), and each download a cut left unfinished."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
+        held_years = held_versions(session)
     checked = as_utc(state.catalog_checked_at)
+    hourly = not (state.catalog_version and checked and (now or utcnow()) - checked < CATALOG_REFRESH)
+    _refresh_catalog(data_dir, client, report, hourly)
+    announced = client.hub_calendar
+    due = (any(version > held_years.get(year, 0) for year, version in announced.items()) if announced is not None
+           else hourly)
+    if due or calendar_download(data_dir).offset:
+        try:
+            fetch_calendar(data_dir, client)
+        except CalendarError as exc:
+            report.errors.append(f"the holiday calendar from the hub was refused: {exc}")
+
+
+def _refresh_catalog(data_dir: Path, client, report: SyncReport, hourly: bool) -> None:
+    """Fetch the catalog when the pull named a version we lack (or, without that, when the hourly check is due),
+    and go on with a download a cut left unfinished: a delta from ours, or the whole version when a delta does
+    not apply."""
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
     announced = client.hub_catalog_version
-    if announced is not None and state.catalog_version:
-        due = announced != state.catalog_version
-    else:
-        due = not (state.catalog_version and checked and (now or utcnow()) - checked < CATALOG_REFRESH)
+    due = announced != state.catalog_version if announced is not None and state.catalog_version else hourly
     if not due and not catalog_download(data_dir).offset:
         return
     received_before = catalog_download(data_dir).offset

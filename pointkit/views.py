@@ -15,10 +15,11 @@ from sync.idnumber import mask_id_number
 from sync.qrcodes import qr_svg
 from sync.resultcode import result_code
 from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE, default_calendar
+from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required
+from .calendar import point_calendar
 from .catalog import department_names, get_item, list_items
 from .catalogfetch import catalog_download
 from .inbox import refused_messages
@@ -120,10 +121,12 @@ def new_case():
             wake_sync()
             return redirect(url_for("views.receipt", case_id=case.id))
     today = local_now().date()
-    promised = promised_date(item, today)
+    with db.session_scope(data_dir()) as dbs:
+        calendar = point_calendar(dbs)
+    promised = promised_date(calendar, item, today)
     return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
                            refusal=refusal, level=state.level, departments=departments, promised=promised,
-                           draft_id=_draft_id(), calendar_missing=default_calendar().missing_years(today, promised),
+                           draft_id=_draft_id(), calendar_missing=calendar.missing_years(today, promised),
                            ), (422 if refusal and request.method == "POST" else 200)
 
 
@@ -167,8 +170,9 @@ def receipt(case_id: str):
     with db.session_scope(data_dir()) as dbs:
         item = get_item(dbs, case.item_code)
         state = get_state(dbs)
+        calendar = point_calendar(dbs)
     received_at = as_utc(case.received_at).astimezone(COUNTY_TIMEZONE)
-    missing_years = default_calendar().missing_years(received_at.date(), case.promised_date or received_at.date())
+    missing_years = calendar.missing_years(received_at.date(), case.promised_date or received_at.date())
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
                            received_at=received_at, qr=qr_svg(case.receipt_no), calendar_missing=missing_years,

@@ -12,7 +12,11 @@ the SHA-256 and size of every item (a scan's entry also names its
 ``scan_id``) and of the whole items section, and whatever the writer wants
 the reader to learn (``acks``, ``cursor``, ``scan_acks``; from the hub,
 ``numbers``: the highest envelope sequence number and receipt number it
-holds from the point, as its pull answers name them). A scan travels as
+holds from the point, as its pull answers name them; ``county_data``: the
+catalog (a signed delta or whole version) and the signed calendar years the
+point lacks, each signed by the hub on its own as online; from a point,
+``holds``: its catalog version and calendar years, so the hub's next bundle
+carries what it lacks). A scan travels as
 the point stores it, sealed under the key inside its case, so a bundle holds
 nothing readable. Its
 signature is Ed25519 by the writer (sync/signing.py documents). A reader
@@ -103,6 +107,18 @@ class Bundle:
         """The newest receipt number the hub holds from the reader ("": not named)."""
         return receipt_number(self._numbers().get("last_receipt"))
 
+    @property
+    def county_data(self) -> dict[str, Any]:
+        """From the hub: ``{"catalog": signed answer, "calendar": [signed years]}``, what the reader lacks."""
+        value = self.manifest.get("county_data")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def holds(self) -> dict[str, Any]:
+        """From a point: ``{"catalog": version, "calendar": "2027.1,..."}``, the county data it holds."""
+        value = self.manifest.get("holds")
+        return value if isinstance(value, dict) else {}
+
     def _numbers(self) -> dict[str, Any]:
         numbers = self.manifest.get("numbers")
         return numbers if isinstance(numbers, dict) else {}
@@ -116,7 +132,8 @@ def write_bundle(
     path: str | Path, envelopes: Iterable[bytes], *, signer: Ed25519PrivateKey, sender_id: uuid.UUID | str,
     recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
     scans: Iterable[tuple[str, bytes]] = (), scan_acks: list[dict[str, Any]] | None = None,
-    numbers: dict[str, Any] | None = None,
+    numbers: dict[str, Any] | None = None, county_data: dict[str, Any] | None = None,
+    holds: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
 
@@ -143,6 +160,10 @@ def write_bundle(
         manifest["scan_acks"] = list(scan_acks)
     if numbers:
         manifest["numbers"] = dict(numbers)
+    if county_data:
+        manifest["county_data"] = dict(county_data)
+    if holds:
+        manifest["holds"] = dict(holds)
     signed = canonical_json(sign_document(manifest, signer))
     path = Path(path)
     temporary = path.with_name(path.name + ".part")

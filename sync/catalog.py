@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import zlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -117,44 +115,6 @@ def make_delta(base: dict[str, Any], current: dict[str, Any], current_signature:
         "digest": catalog_digest(current),
         "signature": current_signature,
     }
-
-
-# --- on the wire --------------------------------------------------------------------------------------------------
-#
-# Points that ask with ``pack=1`` get the signed answer (a whole version or a delta) as zlib-compressed canonical
-# JSON, about a seventh of its size, served with an ETag and byte ranges (sync/resumable.py): a village link that
-# cuts every few seconds still brings a new catalog home, resuming where each cut stopped it.
-
-CATALOG_CONTENT_TYPE = "application/vnd.pointkit.catalog"
-# The largest signed catalog answer a point unpacks (the 37-item sample is about 100 KB).
-MAX_CATALOG_JSON_BYTES = 16 * 1024 * 1024
-
-
-class CatalogPackError(ValueError):
-    """A packed catalog answer that does not unpack to a JSON object."""
-
-
-def pack_catalog(signed: dict[str, Any]) -> bytes:
-    """A signed catalog answer as it travels: zlib of its canonical JSON (the same bytes for the same answer)."""
-    return zlib.compress(canonical_json(signed), 9)
-
-
-def unpack_catalog(packed: bytes) -> dict[str, Any]:
-    """The signed answer ``pack_catalog`` made (its signature is still to be checked)."""
-    inflater = zlib.decompressobj()
-    try:
-        data = inflater.decompress(packed, MAX_CATALOG_JSON_BYTES + 1)
-    except zlib.error as exc:
-        raise CatalogPackError(f"the packed catalog does not inflate ({exc})") from None
-    if len(data) > MAX_CATALOG_JSON_BYTES or inflater.unconsumed_tail or not inflater.eof:
-        raise CatalogPackError(f"the packed catalog is truncated or inflates past {MAX_CATALOG_JSON_BYTES} bytes")
-    try:
-        signed = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise CatalogPackError(f"the packed catalog is not JSON ({type(exc).__name__})") from None
-    if not isinstance(signed, dict):
-        raise CatalogPackError("the packed catalog is not a JSON object")
-    return signed
 
 
 def apply_delta(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .catalog import CATALOG_CONTENT_TYPE, unpack_catalog
 from .clock import now_ms
 from .envelope import EnvelopeError
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
 from .keys import Identity, PublicKeys
 from .messages import receipt_number
-from .resumable import PartialDownload, Progress, receive_body
+from .resumable import PACKED_CONTENT_TYPE, PartialDownload, Progress, receive_body, unpack_json
 from .signing import sign_document, sign_request
+from .workdays import format_held_years, parse_held_years
 
 ENROLL_PATH = "/sync/v1/enroll"
 PUSH_PATH = "/sync/v1/push"
@@ -40,6 +40,9 @@ RELAY_PULL_PATH = "/sync/v1/relay/pull"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version
+# On pull answers: the holiday-calendar years in force at the hub and their versions ("2027.1,2028.2").
+HEADER_CALENDAR = "X-Pointkit-Calendar"
+CALENDAR_PATH = "/sync/v1/calendar"
 # On pull answers, what the hub holds from the pulling point: its highest envelope sequence number and its newest
 # receipt number. A point restored from an old backup learns from them where it really stood, and numbers on
 # from there instead of giving residents receipt numbers it gave before.
@@ -115,6 +118,7 @@ class HubClient:
         self.clock_offset_ms = clock_offset_ms
         # As the last pull answer named them (None: it did not).
         self.hub_catalog_version: int | None = None
+        self.hub_calendar: dict[int, int] | None = None
         self.hub_last_seq: int | None = None
         self.hub_last_receipt: str | None = None
         # Answers this client received from a working hub (below 500, a body cut short included): a round that
@@ -238,6 +242,8 @@ class HubClient:
         cursor = int(response.headers.get(HEADER_CURSOR, after))
         if response.headers.get(HEADER_CATALOG_VERSION, "").isdigit():
             self.hub_catalog_version = int(response.headers[HEADER_CATALOG_VERSION])
+        if HEADER_CALENDAR in response.headers:
+            self.hub_calendar = parse_held_years(response.headers[HEADER_CALENDAR])
         last_seq = response.headers.get(HEADER_LAST_SEQ, "")
         self.hub_last_seq = int(last_seq) if last_seq.isdigit() and len(last_seq) <= 18 else None
         self.hub_last_receipt = receipt_number(response.headers.get(HEADER_LAST_RECEIPT)) or None
@@ -260,7 +266,7 @@ class HubClient:
                          progress: Progress | None = None) -> dict[str, Any] | None:
         """Like ``catalog``, compressed and resumable: the answer's bytes go into ``partial`` as they arrive, and
         a request after a cut (this one's retries, or a later round's) asks only for the rest. None when ``have``
-        is current; the signed answer once it is whole (DownloadError, CatalogPackError: start again)."""
+        is current; the signed answer once it is whole (DownloadError: start again)."""
         params = {"pack": "1", **({"have": str(have), "delta": "1"} if have else {})}
         signed = self._signed("GET", CATALOG_PATH, params=params)
 
@@ -275,9 +281,30 @@ class HubClient:
             return None
         body = partial.complete()
         partial.discard()
-        if response.headers.get("Content-Type", "").split(";")[0] == CATALOG_CONTENT_TYPE:
-            return unpack_catalog(body)
+        if response.headers.get("Content-Type", "").split(";")[0] == PACKED_CONTENT_TYPE:
+            return unpack_json(body)
         return json.loads(body)  # a hub from before packed catalogs sends the JSON itself
+
+    def calendar_download(self, have: dict[int, int], partial: PartialDownload, *,
+                          progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The signed calendar years the hub holds beyond ``have`` (year -> version), packed and resumable like
+        ``catalog_download``; [] when there are none."""
+        params = {"have": format_held_years(have)} if have else None
+        signed = self._signed("GET", CALENDAR_PATH, params=params)
+
+        def build() -> httpx.Request:
+            request = signed()
+            request.headers.update(partial.resume_headers())
+            return request
+
+        response = self._send(build, consume=lambda answer: receive_body(answer, partial, progress))
+        if response.status_code == 204:
+            partial.discard()
+            return []
+        body = partial.complete()
+        partial.discard()
+        years = unpack_json(body).get("years")
+        return [year for year in years if isinstance(year, dict)] if isinstance(years, list) else []
 
     def relay_villages(self) -> dict[str, Any]:
         """A township's villages and their signing keys: a hub-signed document (verify it)."""

@@ -1,4 +1,4 @@
-"""Resumable downloads of a body that is fetched whole and checked whole (the catalog).
+"""Resumable downloads of a body that is fetched whole and checked whole (the catalog, the holiday calendar).
 
 A village link may cut every few seconds: a download that starts from zero
 after every cut never finishes. The server names the body by its SHA-256 (a
@@ -8,26 +8,62 @@ as HTTP says. The client keeps what arrived in a file beside its data, so a cut
 costs only the bytes in flight, and checks the SHA-256 of the whole before any
 of it is used. Uploads of scans resume the same way in the other direction
 (sync/uploads.py).
+
+What travels this way is packed JSON: zlib of its canonical form (the 98 KB
+sample catalog is about 14 KB packed), the same bytes for the same answer
+(canonical JSON, deterministic Ed25519 signatures), so a resumed download
+continues the very body it began.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from flask import Request, Response
 
+from .canonical import canonical_json
+
+PACKED_CONTENT_TYPE = "application/vnd.pointkit.packed-json"
 # Bodies this kind of download may carry; a server announcing more is refused before anything is kept.
 MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024
+# The most JSON a packed body may inflate to (the 37-item sample catalog is about 100 KB).
+MAX_PACKED_JSON_BYTES = 16 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
 
 
 class DownloadError(ValueError):
-    """What arrived is not the body the server named (a changed byte, a wrong range): it was discarded."""
+    """What arrived is not the body the server named (a changed byte, a wrong range, packed JSON that does not
+    unpack): it was discarded."""
+
+
+def pack_json(value: Any) -> bytes:
+    """``value`` as it travels: zlib of its canonical JSON (the same bytes for the same value)."""
+    return zlib.compress(canonical_json(value), 9)
+
+
+def unpack_json(packed: bytes) -> dict[str, Any]:
+    """The JSON object ``pack_json`` made (a signature inside it is still to be checked)."""
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(packed, MAX_PACKED_JSON_BYTES + 1)
+    except zlib.error as exc:
+        raise DownloadError(f"the packed body does not inflate ({exc})") from None
+    if len(data) > MAX_PACKED_JSON_BYTES or inflater.unconsumed_tail or not inflater.eof:
+        raise DownloadError(f"the packed body is truncated or inflates past {MAX_PACKED_JSON_BYTES} bytes")
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise DownloadError(f"the packed body is not JSON ({type(exc).__name__})") from None
+    if not isinstance(value, dict):
+        raise DownloadError("the packed body is not a JSON object")
+    return value
 
 
 def body_etag(body: bytes) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -67,11 +67,30 @@ class CalendarError(ValueError):
     """A calendar file that cannot be used; the message names the file and what to fix."""
 
 
+# A year's schedule as the hub signs and sends it to points: {type, year, version, issued_at, source, holidays}.
+CALENDAR_YEAR_TYPE = "pointkit.calendar-year/v1"
+_YEAR_KEYS = {"year", "source", "holidays", "type", "version", "issued_at"}
+_HOLIDAY_KEYS = {"name_zh", "name_en", "rest", "workdays"}
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's official schedule: its rest days and make-up workdays, and the notice it cites."""
+
+    year: int
+    holidays: frozenset[date]
+    makeup_days: frozenset[date]
+    source: str
+    # The holidays as the file lists them (what a signed year carries to points).
+    entries: tuple[dict, ...] = field(default=(), compare=False)
+
+
 @dataclass(frozen=True)
 class Calendar:
     """The official schedule of the years we have files for; other years count weekends only.
 
-    Build it with ``Calendar.load()``; both the point (promised dates on
+    Build it with ``Calendar.load()`` (the shipped files) and ``with_years`` (the
+    years the county hub published); both the point (promised dates on
     receipts) and the hub (time limits) count on the same object, so the two
     sides agree on every date.
     """
@@ -80,6 +99,7 @@ class Calendar:
     makeup_days: frozenset[date] = frozenset()
     years: frozenset[int] = frozenset()
     sources: dict[int, str] = field(default_factory=dict, compare=False)
+    schedules: tuple[YearSchedule, ...] = field(default=(), compare=False)
 
     @classmethod
     def load(cls, *directories: str | Path) -> "Calendar":
@@ -93,14 +113,24 @@ class Calendar:
         for directory in (SHIPPED_CALENDAR_DIR, *([extra] if extra else []), *directories):
             for path in sorted(Path(directory).glob("[0-9][0-9][0-9][0-9].json")):
                 files[int(path.stem)] = path
+        return cls.from_years(read_year_file(path) for _, path in sorted(files.items()))
+
+    @classmethod
+    def from_years(cls, schedules: Iterable[YearSchedule]) -> "Calendar":
+        """The calendar of these years (a later schedule of the same year replaces an earlier one)."""
+        by_year = {schedule.year: schedule for schedule in schedules}
+        ordered = tuple(by_year[year] for year in sorted(by_year))
         holidays: set[date] = set()
         makeup_days: set[date] = set()
-        sources: dict[int, str] = {}
-        for year, path in sorted(files.items()):
-            rest, work, sources[year] = read_year_file(path)
-            holidays |= rest
-            makeup_days |= work
-        return cls(frozenset(holidays), frozenset(makeup_days), frozenset(files), sources)
+        for schedule in ordered:
+            holidays |= schedule.holidays
+            makeup_days |= schedule.makeup_days
+        return cls(frozenset(holidays), frozenset(makeup_days), frozenset(by_year),
+                   {schedule.year: schedule.source for schedule in ordered}, ordered)
+
+    def with_years(self, schedules: Iterable[YearSchedule]) -> "Calendar":
+        """This calendar with ``schedules`` in force: each replaces this calendar's schedule of its year."""
+        return Calendar.from_years([*self.schedules, *schedules])
 
     def is_working_day(self, day: date) -> bool:
         return is_working_day(day, self.holidays, self.makeup_days)
@@ -118,36 +148,104 @@ class Calendar:
         return [year for year in range(start.year, end.year + 1) if year not in self.years]
 
 
-def read_year_file(path: Path) -> tuple[set[date], set[date], str]:
-    """Rest days, make-up workdays and the cited source of one ``YYYY.json`` file (format: docs/calendar.md)."""
-    def fail(what: str) -> CalendarError:
-        return CalendarError(f"{path}: {what}")
-
+def read_year_file(path: Path) -> YearSchedule:
+    """One ``YYYY.json`` file (format: docs/calendar.md); its year must be the number in its name."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
-        raise fail(f"not readable JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("year") != int(path.stem):
-        raise fail(f'"year" must be {path.stem}, the number in the file name')
+        raise CalendarError(f"{path}: not readable JSON ({exc})") from None
+    return read_year(data, str(path), int(Path(path).stem) if Path(path).stem.isdigit() else None)
+
+
+def read_year(data: object, where: str, year: int | None = None) -> YearSchedule:
+    """One year's schedule from its JSON (a file, or a year the hub signed), checked against the rules of
+    docs/calendar.md; CalendarError names ``where``, the entry and what to fix."""
+    def fail(what: str) -> CalendarError:
+        return CalendarError(f"{where}: {what}")
+
+    if not isinstance(data, dict):
+        raise fail("a year's schedule is a JSON object with \"year\", \"source\" and \"holidays\"")
+    if year is None and (not isinstance(data.get("year"), int) or isinstance(data.get("year"), bool)):
+        raise fail('"year" must be the year as a number, e.g. 2027')
+    year = year if year is not None else data["year"]
+    if data.get("year") != year:
+        raise fail(f'"year" must be {year}, the number in the file name')
+    if not 2000 <= year <= 2200:
+        raise fail(f'"year" {year} is not a year this calendar can hold (2000 to 2200)')
+    unknown = sorted(set(data) - _YEAR_KEYS)
+    if unknown:
+        raise fail(f"unknown field(s) {', '.join(unknown)}; a year has year, source and holidays")
+    source = data.get("source", "")
+    if not isinstance(source, str) or len(source) > 500:
+        raise fail('"source" must be the notice it comes from, as text of at most 500 characters')
+    listed = data.get("holidays", [])
+    if not isinstance(listed, list):
+        raise fail('"holidays" must be a list')
     rest: set[date] = set()
     work: set[date] = set()
-    for number, holiday in enumerate(data.get("holidays", []), start=1):
-        where = f"holiday {number} ({holiday.get('name_zh', '?')})" if isinstance(holiday, dict) else f"holiday {number}"
+    entries = []
+    for number, holiday in enumerate(listed, start=1):
+        name = holiday.get("name_zh", "?") if isinstance(holiday, dict) else "?"
+        here = f"holiday {number} ({name})"
+        if not isinstance(holiday, dict) or set(holiday) - _HOLIDAY_KEYS:
+            raise fail(f"{here}: a holiday has name_zh, name_en, rest and workdays only")
         try:
             first, last = (date.fromisoformat(day) for day in holiday["rest"])
             makeups = [date.fromisoformat(day) for day in holiday.get("workdays", [])]
         except (KeyError, TypeError, ValueError):
-            raise fail(f'{where}: "rest" must be ["YYYY-MM-DD", "YYYY-MM-DD"] (first and last day off) and '
+            raise fail(f'{here}: "rest" must be ["YYYY-MM-DD", "YYYY-MM-DD"] (first and last day off) and '
                        f'"workdays" a list of YYYY-MM-DD') from None
         if not timedelta(0) <= last - first <= timedelta(days=MAX_HOLIDAY_DAYS):
-            raise fail(f'{where}: "rest" must run forward from the first to the last day off, '
+            raise fail(f'{here}: "rest" must run forward from the first to the last day off, '
                        f"at most {MAX_HOLIDAY_DAYS + 1} days")
+        far = [day.isoformat() for day in (first, last, *makeups) if not _near_year(day, year)]
+        if far:
+            raise fail(f"{here}: {', '.join(far)} is not in {year} (nor in the days at its edges); check the year")
         weekdays = [day.isoformat() for day in makeups if day.weekday() < 5]
         if weekdays:
-            raise fail(f"{where}: make-up workdays must fall on a Saturday or Sunday, not {', '.join(weekdays)}")
-        rest.update(first + timedelta(days=offset) for offset in range((last - first).days + 1))
+            raise fail(f"{here}: make-up workdays must fall on a Saturday or Sunday, not {', '.join(weekdays)}")
+        days_off = {first + timedelta(days=offset) for offset in range((last - first).days + 1)}
+        twice = sorted(day.isoformat() for day in days_off & rest)
+        if twice:
+            raise fail(f"{here}: {', '.join(twice)} is already a day off of another holiday")
+        clash = sorted(day.isoformat() for day in set(makeups) & (days_off | rest))
+        if clash:
+            raise fail(f"{here}: {', '.join(clash)} cannot be both a day off and a make-up workday")
+        rest |= days_off
         work.update(makeups)
-    return rest, work, str(data.get("source", ""))
+        entries.append({"name_zh": str(holiday.get("name_zh", "")), "name_en": str(holiday.get("name_en", "")),
+                        "rest": [first.isoformat(), last.isoformat()],
+                        "workdays": [day.isoformat() for day in makeups]})
+    clash = sorted(day.isoformat() for day in rest & work)
+    if clash:
+        raise fail(f"{', '.join(clash)} cannot be both a day off and a make-up workday")
+    return YearSchedule(year, frozenset(rest), frozenset(work), source, tuple(entries))
+
+
+# The years and versions a side holds, as they travel in a query or a header: "2027.1,2028.2".
+MAX_HELD_YEARS = 50
+CALENDAR_YEARS_TYPE = "pointkit.calendar-years/v1"
+
+
+def format_held_years(held: dict[int, int]) -> str:
+    """``{2027: 1, 2028: 2}`` as ``2027.1,2028.2``."""
+    return ",".join(f"{year}.{version}" for year, version in sorted(held.items()))
+
+
+def parse_held_years(text: str | None) -> dict[int, int]:
+    """``format_held_years`` read back; what does not read so (or is absurd) is left out."""
+    held: dict[int, int] = {}
+    for part in (text or "").split(",")[:MAX_HELD_YEARS]:
+        year, _, version = part.strip().partition(".")
+        if year.isdigit() and version.isdigit() and len(year) == 4 and len(version) <= 6:
+            held[int(year)] = int(version)
+    return held
+
+
+def _near_year(day: date, year: int) -> bool:
+    """In ``year``, or within a holiday's length of its edges (元旦 may start on 31 December)."""
+    edge = timedelta(days=MAX_HOLIDAY_DAYS)
+    return date(year, 1, 1) - edge <= day <= date(year, 12, 31) + edge
 
 
 @cache

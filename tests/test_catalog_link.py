@@ -25,7 +25,6 @@ from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
 from pointkit.trust import verify_hub_document
 from sync import HubClient, HubUnreachable
-from sync.catalog import pack_catalog
 from sync.idnumber import check_character
 from sync.resumable import PartialDownload
 
@@ -166,7 +165,7 @@ def test_a_catalog_step_cut_short_never_stops_cases_results_or_scans(cluster, tm
     client.post("/login", data={"username": "clerk", "password": "window-pass-1", "csrf_token": token_value})
     page = client.get("/sync").get_data(as_text=True)
     catalog_row = page[page.index('id="step-catalog"'):].split("</tr>")[0]
-    assert "下载新版事项目录" in catalog_row and "未完成：与县中心的连接中断" in catalog_row, catalog_row
+    assert "下载新版事项目录和节假日安排" in catalog_row and "未完成：与县中心的连接中断" in catalog_row, catalog_row
     scans_row = page[page.index('id="step-scans"'):].split("</tr>")[0]
     assert "上传材料扫描件" in scans_row and "正常" in scans_row, scans_row
 

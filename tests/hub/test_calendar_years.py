@@ -1,0 +1,60 @@
+"""The holiday calendar at the hub: a year imported, checked, signed and versioned; the catalog page lists the
+years; from 1 November the hub warns while next year's schedule is missing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
+from hub.keys import load_identity
+from sync import verify_document
+from sync.workdays import CalendarError
+
+MADE_UP = {"year": 2032, "source": "pointkit test schedule (made up)", "holidays": [
+    {"name_zh": "测试假期", "name_en": "Test holiday", "rest": ["2032-05-03", "2032-05-07"], "workdays": ["2032-05-08"]}]}
+
+
+def test_a_year_is_checked_signed_versioned_and_counted(hub):
+    identity = load_identity(hub.data_dir)
+    with hub.db() as session:
+        for broken, why in ((dict(MADE_UP, year=2033), 'must be 2032'),
+                            ({**MADE_UP, "holidays": [{"name_zh": "错", "rest": ["2032-05-07", "2032-05-03"]}]},
+                             "run forward"),
+                            ({**MADE_UP, "holidays": [{"name_zh": "错", "rest": ["2023-05-03", "2023-05-04"]}]},
+                             "is not in 2032"),
+                            ({**MADE_UP, "holidays": [*MADE_UP["holidays"], MADE_UP["holidays"][0]]},
+                             "already a day off"),
+                            ({**MADE_UP, "note": "x"}, "unknown field")):
+            with pytest.raises(CalendarError, match=why):
+                import_year(session, broken, identity=identity, actor="admin", where="2032.json", year=2032)
+        assert held_years(session) == []
+        first = import_year(session, MADE_UP, identity=identity, actor="admin", year=2032)
+        again = import_year(session, MADE_UP, identity=identity, actor="admin", year=2032)
+        fixed = import_year(session, {**MADE_UP, "source": "corrected"}, identity=identity, actor="admin", year=2032)
+        assert (first.version, first.changed, again.changed, fixed.version) == (1, True, False, 2)
+        (row,) = held_years(session)
+        assert row.version == 2 and row.imported_by == "admin"
+        verify_document(row.signed, identity.sign_key.public_key())
+        assert year_documents(session, {2032: 2}) == [] and len(year_documents(session, {2032: 1})) == 1
+        calendar = county_calendar(session)
+    # Friday 2032-04-30 + 1 working day: Monday 5/3 to Friday 5/7 are off, Saturday 5/8 is a make-up day.
+    assert calendar.add_working_days(date(2032, 4, 30), 1) == date(2032, 5, 8)
+
+
+def test_from_the_first_of_november_the_hub_warns_while_next_year_is_missing(hub):
+    with hub.db() as session:
+        assert missing_next_year(session, date(2031, 10, 31)) is None
+        assert missing_next_year(session, date(2031, 11, 1)) == 2032
+        import_year(session, MADE_UP, identity=load_identity(hub.data_dir), actor="admin", year=2032)
+        assert missing_next_year(session, date(2031, 12, 20)) is None
+
+
+def test_the_catalog_page_lists_the_years(hub):
+    with hub.db() as session:
+        import_year(session, MADE_UP, identity=load_identity(hub.data_dir), actor="admin", year=2032)
+        session.commit()
+    page = hub.browser("admin").get("/catalog").text
+    table = page[page.index('id="calendar-years"'):]
+    assert "2032" in table and "pointkit test schedule" in table and "随本版本发布" in table
