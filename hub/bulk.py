@@ -37,6 +37,7 @@ from sync.workdays import county_date
 from .cases import event_rows
 from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
+from .intaketime import judge_intake
 from .keys import Keyring
 from .models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
 from .outbox import next_seq, status_payload
@@ -88,12 +89,15 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     scan_ids = {scan["scan_id"] for scan in scans}
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
-    if len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest or item is None:
+    if (len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest or item is None
+            or point.level not in item.levels):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
     received_at = as_utc(intent.received_at)
-    due, legal_due = due_dates(county_date(intake_on_hub_clock(
-        received_at, intent.clock_offset_ms, point.clock_offset_ms, now)), item)
+    intake = intake_on_hub_clock(received_at, intent.clock_offset_ms, point.clock_offset_ms, now)
+    if judge_intake(session, point, header.seq, intent.catalog_version, intake)[0] is not None:
+        return None  # an intake time the hub cannot believe: parked the per-envelope way
+    due, legal_due = due_dates(county_date(intake), item)
     raw = {"id": uuid7(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
            "kind": int(header.kind), "header": envelope.header_bytes, "ciphertext": envelope.ciphertext,
            "signature": envelope.signature, "sender_clock_ms": header.sender_clock_ms, "received_at": now,
@@ -106,7 +110,7 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
             "reason": "", "certificate_no": "", "decided_at": None, "result": None, "closed_at": None,
             "version": 1, "resident_key": resident_key(intent.applicant.id_number), "merged_into": None,
             "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
-            "paused_since": None}
+            "paused_since": None, "vouched_intake": None, "intake_vouched_by": ""}
     rows: dict[type, list[Any]] = {
         RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],
         Case: [driver_row(dialect, Case, case)],

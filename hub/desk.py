@@ -19,7 +19,10 @@ from sync.messages import RECONCILED_OUTCOMES
 from .audit import append_audit
 from .cases import case_detail, point_names, record_event
 from .db import as_utc, iso, utc_now
-from .models import Case, Conflict, ReviewTask, Staff
+from .catalog import find_item
+from .models import Case, Conflict, Point, ReviewTask, Staff
+from .outbox import send_status
+from .routing import route_case
 from .reconcile import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points, withdraw
 from .review import ReviewError, issue_merged_results, request_supplement
 
@@ -30,6 +33,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "catalog_drift": ("accept_old", "supplement", "reject"),
     "fork": ("keep_both", "reject"),
     "identity": ("take_left", "take_right", "supplement", "reject"),
+    "suspicious_time": ("accept_claimed", "accept_earliest", "reject"),
 }
 KINDS = (*CONFLICT_KINDS, PARALLEL_UPDATE)
 STATUSES = ("open", "resolved", "merged")
@@ -114,11 +118,13 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         session.add(target)
         record_event(session, target.id, actor=staff.username, action="applicant_corrected",
                      note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})")
+    elif action in ("accept_claimed", "accept_earliest"):
+        _accept_intake_time(session, conflict, case, staff, action, identity)
     elif action == "merge_cases":
         _merge_cases(session, kept=other, merged=case, staff=staff, identity=identity)
     elif action == "supplement":
         _supplement(session, conflict, case, staff, note, identity)
-    elif action == "reject" and conflict.kind in ("duplicate", "catalog_drift", "fork", "identity"):
+    elif action == "reject" and conflict.kind in ("duplicate", "catalog_drift", "fork", "identity", "suspicious_time"):
         _refuse(session, case, staff, note)
     conflict.status, conflict.resolution, conflict.resolution_note = "resolved", action, note
     conflict.resolved_by, conflict.resolved_at = staff.username, utc_now()
@@ -134,6 +140,24 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
                 outcome=action, note=note or RECONCILED_OUTCOMES.get(action, action), identity=identity)
     session.flush()
     return conflict
+
+
+def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff: Staff, action: str,
+                        identity: Identity) -> None:
+    """An operator accepts the point's claimed intake time or the earliest the hub can vouch for: the case's clock
+    (and any deemed approval) counts from it, the operator is named, and the case is routed now."""
+    chosen = conflict.detail["claimed" if action == "accept_claimed" else "earliest"]
+    case.vouched_intake, case.intake_vouched_by = datetime.fromisoformat(chosen), staff.username
+    record_event(session, case.id, actor=staff.username, action="intake_time_accepted",
+                 note=f"intake counted from {chosen} ({'as the point claimed' if action == 'accept_claimed' else 'the earliest the hub can vouch for'})")
+    item = find_item(session, case.item_code)
+    if case.status != "needs_attention" or item is None:
+        session.add(case)
+        return
+    route_case(session, case, item)
+    point = session.get(Point, case.point_id)
+    if point is not None:
+        send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
 
 
 def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:

@@ -24,6 +24,9 @@ LABELS = {
     "catalog_drift": "Catalog changed since intake",
     "fork": "Point restored from a backup (fork)",
     "identity": "Identity mismatch",
+    "suspicious_time": "Intake time the hub cannot vouch for",
+    "accept_claimed": "Accept the point's intake time",
+    "accept_earliest": "Count from the earliest time the hub can vouch for",
     "open": "Open",
     "resolved": "Resolved",
     "merged": "Merged by the hub",
@@ -36,6 +39,20 @@ LABELS = {
     "supplement": "Send a supplement request",
     "reject": "Reject with a reason",
 }
+
+
+# The evidence of an intake time the hub could not believe (hub/intaketime.py), as the desk says it.
+BOUND_TEXT = {
+    "enrollment": "The point was enrolled then.",
+    "sequence": "The case it sent just before this one (envelope {earlier_seq}, receipt {receipt_no}) was received then.",
+    "sync": "The point said then that it had sealed {sealed_seq} envelopes; this case is envelope {seq}.",
+    "catalog": "The catalog version {catalog_version} the case names was published then.",
+}
+
+
+@bp.app_context_processor
+def _bound_texts() -> dict:
+    return {"BOUND_TEXT": BOUND_TEXT}
 
 
 @bp.app_template_filter("conflict_kind")

@@ -153,6 +153,21 @@ ZH = {
     "Catalog changed since intake": "受理后事项目录已变更",
     "Point restored from a backup (fork)": "窗口从旧备份恢复（序号分叉）",
     "Identity mismatch": "身份信息不一致",
+    "Intake time the hub cannot vouch for": "受理时间存疑",
+    "Intake time accepted": "受理时间已认定",
+    "Accept the point's intake time": "认可服务点的受理时间",
+    "Count from the earliest time the hub can vouch for": "按县中心可核实的最早时间起算",
+    "Intake time the point claims": "服务点申报的受理时间",
+    "Earliest intake time the hub can vouch for": "县中心可核实的最早受理时间",
+    "Evidence": "依据",
+    "No intake before": "受理不早于",
+    "The point was enrolled then.": "该服务点于此时注册。",
+    "The case it sent just before this one (envelope {earlier_seq}, receipt {receipt_no}) was received then.":
+        "该点在本件之前报送的办件（第{earlier_seq}号数据包，回执{receipt_no}）于此时受理。",
+    "The point said then that it had sealed {sealed_seq} envelopes; this case is envelope {seq}.":
+        "该点此时报告已封装{sealed_seq}个数据包，本件为第{seq}个。",
+    "The catalog version {catalog_version} the case names was published then.":
+        "本件所用的事项目录第{catalog_version}版于此时发布。",
     "Resolved": "已处理",
     "Merged by the hub": "中心已自动合并",
     "Take left": "采用左侧",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,9 +28,11 @@ from .db import as_utc, utc_now
 from .models import Case, Point, Rating, RawEnvelope
 from .outbox import send_status
 from .points import record_point_keys
-from .reconcile import apply_amend, apply_withdraw, check_submit, resident_key
+from .intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
+from .reconcile import apply_amend, apply_withdraw, check_submit, park, resident_key
 from .review import merged_cases, receive_supplement
-from .routing import route_case
+from .routing import HUB_ACTOR, route_case
+from .timelimits import intake_moment
 from .scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,13 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         if existing.point_id == point.id:
             return "duplicate", "case_exists", "this case was already received"
         return "conflict", "case_id_taken", "another point already sent a case with this id; parked"
+    item = find_item(session, intent.item_code)
+    if item is not None and point.level not in item.levels:
+        raise Refusal("not_accepted_here", f"item {intent.item_code} is received at the "
+                      f"{' and '.join(item.levels)} level, not at a {point.level} point; the resident applies there")
     if intent.clock_offset_ms is not None:
         point.clock_offset_ms = intent.clock_offset_ms
         session.add(point)
-    item = find_item(session, intent.item_code)
     case = Case(
         id=intent.case_id, point_id=point.id, receipt_no=intent.receipt_no, item_code=intent.item_code,
         item_name=item.name_zh if item else "", catalog_version=intent.catalog_version,
@@ -122,6 +127,10 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
                  note=f"received at the point by {intent.staff}")
     # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
     conflicts = check_submit(session, case, intent, point, raw)
+    claimed = intake_moment(case, point.clock_offset_ms)
+    broken, bounds = judge_intake(session, point, raw.seq, intent.catalog_version, claimed)
+    if broken is not None:
+        return _park_intake_time(session, case, point, raw, claimed, broken, bounds, identity)
     if item is None:
         case.status = "needs_attention"
         session.add(case)
@@ -135,6 +144,23 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return "conflict", conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})"
     return "accepted", "", ACCEPTED
+
+
+def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelope, claimed: datetime,
+                      broken: Bound, bounds: list[Bound], identity: Identity) -> tuple[str, str, str]:
+    """A claimed intake time the hub cannot believe: the case waits for an operator (no clock runs, no deemed
+    approval) with the evidence on the conflict desk."""
+    evidence = suspicion(claimed, broken, bounds)
+    park(session, SUSPICIOUS_TIME, point_id=point.id, raw=raw, case_id=case.id, fields=["intake"],
+         left={"intake": evidence["claimed"]}, right={"intake": evidence["earliest"]}, detail=evidence)
+    case.status = "needs_attention"
+    session.add(case)
+    note = (f"the intake time the point claims ({evidence['claimed']}) is before what the hub can vouch for "
+            f"({broken.rule}: {broken.evidence}); an operator must accept a time before the case is routed")
+    record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note)
+    send_status(session, case, point, "needs_attention", "the county is checking the time of intake", identity)
+    log.warning("case %s from point %s parked: intake time before the %s bound", case.id, point.id, broken.rule)
+    return "conflict", SUSPICIOUS_TIME, "case received; its intake time is parked for an operator"
 
 
 def _own_case(session: Session, case_id: str, point: Point) -> Case:

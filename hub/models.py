@@ -118,6 +118,10 @@ class Point(SQLModel, table=True):
     # for it carries what it lacks. calendar_held: "2027.1,2028.2" (year.version), the years the hub sent it.
     catalog_held: int = Field(default=0)
     calendar_held: str = Field(default="", max_length=400)
+    # How many envelopes the point said it had sealed, and when (its signed pulls): an envelope numbered above it
+    # did not exist then, so its case cannot have been received before (hub/intaketime.py).
+    sealed_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    sealed_at: datetime | None = None
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
@@ -205,6 +209,10 @@ class Case(SQLModel, table=True):
     clock_offset_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     paused_days: int = 0
     paused_since: datetime | None = None
+    # An intake time the point claimed but the hub could not believe, accepted by an operator on the conflict
+    # desk (hub/intaketime.py): time limits and deemed approval count from it, and who accepted it is named.
+    vouched_intake: datetime | None = None
+    intake_vouched_by: str = Field(default="", max_length=64)
 
 
 # One department's part in deciding a case (single, joint or staged route).

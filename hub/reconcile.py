@@ -3,7 +3,7 @@
 Points work offline for days, residents go to two windows, laptops come back
 from old backups. Ingest calls in here inside the same transaction that
 applies an envelope, so a case and the conflicts found on it commit
-together. Six kinds are found:
+together. Seven kinds are found:
 
 - ``same_field``: an amendment made against an older case version touches a
   field changed since (a change to other fields is a ``parallel_update``,
@@ -19,7 +19,9 @@ together. Six kinds are found:
   the same point gave another case is the same story (the restored point
   numbers receipts from where its backup stood): both cases are kept, the
   later one parked as a fork naming the receipt number;
-- ``identity``: the same resident ID with another name from another point.
+- ``identity``: the same resident ID with another name from another point;
+- ``suspicious_time``: a new case whose claimed intake time is before what the hub
+  can vouch for (hub/intaketime.py); it is not routed until an operator accepts a time.
 
 Nothing is dropped or overwritten here: a parked change is kept whole on its
 ``Conflict`` row until an operator decides on the desk (hub/desk.py).
@@ -42,7 +44,8 @@ from .models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelop
 from .outbox import enqueue, send_status
 from .routing import HUB_ACTOR
 
-CONFLICT_KINDS = ("same_field", "duplicate", "after_decision", "catalog_drift", "fork", "identity")
+CONFLICT_KINDS = ("same_field", "duplicate", "after_decision", "catalog_drift", "fork", "identity",
+                  "suspicious_time")
 # Listed on the desk but never blocking: merged by the hub itself.
 PARALLEL_UPDATE = "parallel_update"
 OPEN_STATUSES = ("accepted", "routed", "in_review", "needs_attention", "supplement_requested")

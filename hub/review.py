@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from sync import Identity, Kind, ResultDocument, sign_document, utcnow
 from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
+from sync.workdays import county_date
 
 from .cases import record_event
 from .catalog import find_item
@@ -24,7 +25,7 @@ from .models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from .outbox import enqueue
 from .reconcile import open_conflicts
 from .routing import HUB_ACTOR
-from .timelimits import pause, resume
+from .timelimits import intake_moment, pause, resume
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -198,16 +199,22 @@ def deem_approved(session: Session, case: Case, identity: Identity) -> None:
             task.status, task.decided_by, task.decided_at = "approved", HUB_ACTOR, now
             task.reason = "视为准予"
             session.add(task)
+    point = session.get(Point, case.point_id)
+    counted_from = county_date(intake_moment(case, point.clock_offset_ms if point else 0))
+    vouched = f"，受理时间由{case.intake_vouched_by}认定" if case.intake_vouched_by else ""
+    # The dates it used, in the signed document the resident is handed (older points read it as the reason).
+    dates = f"视为准予：自{counted_from.isoformat()}受理{vouched}，法定期限至{case.legal_due_date}届满，期间未作决定"
     record_event(session, case.id, actor=HUB_ACTOR, action="deemed_approved",
-                 note=f"no decision by the legal limit {case.legal_due_date}; deemed approved (视为准予)")
-    _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True)
+                 note=f"no decision by the legal limit {case.legal_due_date} counted from intake on "
+                      f"{counted_from.isoformat()}; deemed approved (视为准予)")
+    _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates)
     session.add(case)
     session.flush()
 
 
 def _issue_result(
     session: Session, case: Case, tasks: list[ReviewTask], decided_by: str, decision: str, identity: Identity,
-    *, deemed: bool = False,
+    *, deemed: bool = False, deemed_reason: str = "",
 ) -> None:
     now = utc_now()
     if case.paused_since is not None:
@@ -219,7 +226,7 @@ def _issue_result(
             f"{task.department_code}：{task.reason}" for task in rejected)
         certificate_no = ""
     else:
-        reason = ""
+        reason = deemed_reason
         given = [task.certificate_no for task in sorted(tasks, key=lambda t: t.decided_at or now) if task.certificate_no]
         certificate_no = given[-1] if given else f"{case.item_code}-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
     result_fields = {name: value for task in tasks for name, value in (task.result_fields or {}).items()}

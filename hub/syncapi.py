@@ -23,6 +23,7 @@ from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_yea
 
 from .calendar import calendar_versions, year_documents
 from .catalog import CatalogError, catalog_answer, current_version_number, packed_catalog_answer
+from .intaketime import note_sealed
 from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
 from .ingest import ingest_envelopes
@@ -150,6 +151,7 @@ def get_pull():
         return api_error(400, "bad_cursor", "'after' must be a non-negative integer")
     after = int(raw_after)
     db = get_session()
+    note_sealed(point, request.args.get("sealed"), utc_now())
     mark_delivered(db, point, after)
     messages = messages_after(db, point.id, after, keyring=current_keyring())
     db.commit()

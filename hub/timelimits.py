@@ -42,8 +42,11 @@ class TimeState:
 def intake_moment(case: Case, point_offset_ms: int) -> datetime:
     """受理 on the hub's clock: the point's received time plus its offset, capped at the hub's receipt.
 
-    The case's own offset (measured when it was received) wins over the point's latest one.
+    The case's own offset (measured when it was received) wins over the point's latest one. A time an
+    operator accepted for a claim the hub could not believe (hub/intaketime.py) wins over both.
     """
+    if case.vouched_intake is not None:
+        return as_utc(case.vouched_intake)
     return intake_on_hub_clock(case.received_at, case.clock_offset_ms, point_offset_ms, case.hub_received_at)
 
 

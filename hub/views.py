@@ -58,6 +58,7 @@ STATUS_TEXT = {
     "supplement": "Waiting for the supplement",
     "supplemented": "Supplemented",
     "deemed_approved": "Deemed approved",
+    "intake_time_accepted": "Intake time accepted",
     "rated": "Rated",
     "follow_up": "Follow-up noted",
     "follow_up_closed": "Follow-up closed",

@@ -435,8 +435,9 @@ def _pull_and_copies(data_dir: Path, client, identity: Identity, report: SyncRep
 def _pull(data_dir: Path, client, identity: Identity, report: SyncReport) -> None:
     for _ in range(MAX_PULL_BATCHES):
         with db.session_scope(data_dir) as session:
-            after = get_state(session).pull_cursor
-        result = client.pull(after)
+            state = get_state(session)
+            after, sealed = state.pull_cursor, state.next_seq - 1
+        result = client.pull(after, sealed=sealed)
         keys = opening_keys(data_dir)
         with db.session_scope(data_dir) as session:
             state = get_state(session)

@@ -234,8 +234,11 @@ class HubClient:
             "POST", PUSH_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}))
         return [PushResult(**item) for item in response.json()["results"]]
 
-    def pull(self, after: int) -> PullResult:
-        return self._pull_result(self._send(self._signed("GET", PULL_PATH, params={"after": str(after)})), after)
+    def pull(self, after: int, *, sealed: int | None = None) -> PullResult:
+        """Messages after ``after``; ``sealed``: how many envelopes this point has sealed so far (signed, like the
+        rest of the request: the hub bounds later cases' intake times by it)."""
+        params = {"after": str(after), **({"sealed": str(sealed)} if sealed is not None else {})}
+        return self._pull_result(self._send(self._signed("GET", PULL_PATH, params=params)), after)
 
     def _pull_result(self, response: httpx.Response, after: int) -> PullResult:
         hub_time = self._note_hub_time(response)

@@ -213,6 +213,8 @@ RECONCILED_OUTCOMES = {
     "merge_cases": "the two applications were merged into one; both receipts stay valid for pickup",
     "keep_both": "the hub keeps both",
     "accept_old": "accepted under the catalog version in force at intake",
+    "accept_claimed": "the county accepted the time of intake; the case goes to its department",
+    "accept_earliest": "the county counts the time limit from the earliest time it can confirm",
     "supplement": "the department asks the resident for materials (补正)",
     "reject": "the hub rejected it",
     "resume": "this point used an envelope number twice (restored from a backup?); it continues from a fresh one",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -11,6 +11,7 @@ from hub import bulk as bulk_module
 from hub.audit import verify_audit
 from hub.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
 from sync import Kind
+from sync.clock import utcnow
 
 
 def _amend(case_id: str, field: str, value: str) -> dict:
@@ -110,13 +111,17 @@ def test_a_run_that_breaks_a_constraint_goes_one_by_one_with_the_same_rows(hub, 
 
 def test_a_clock_offset_a_case_reports_counts_for_the_cases_after_it_in_the_batch(hub):
     point, other = hub.enroll_point(), hub.enroll_point("另一个村便民服务站")
-    five_days_behind = -5 * 24 * 3600 * 1000
-    reporting, silent = point.submit(clock_offset_ms=five_days_behind), point.submit()
+    # The point's clock runs five days behind the hub's: its laptop says intake was five days ago.
+    five_days = 5 * 24 * 3600 * 1000
+    behind = (utcnow() - timedelta(days=5)).isoformat()
+    reporting, silent = point.submit(received_at=behind, clock_offset_ms=five_days), point.submit(received_at=behind)
     results = point.client.push([point.seal(Kind.SUBMIT, reporting), point.seal(Kind.SUBMIT, silent)])
-    assert [result.status for result in results] == ["accepted", "accepted"]
+    # Without the first case's offset counting for the second, the second would claim an intake five days before
+    # the point was enrolled: parked as a suspicious intake time.
+    assert [result.status for result in results] == ["accepted", "accepted"], results
     elsewhere = other.push_case()
     with hub.db() as session:
         due = {case_id: session.get(Case, case_id).due_date
                for case_id in (reporting["case_id"], silent["case_id"], elsewhere)}
-    # The point's clock runs five days behind: both its cases were taken in five days before the hub saw them.
-    assert due[reporting["case_id"]] == due[silent["case_id"]] < due[elsewhere]
+    # On the hub's clock both were received now, as the case from elsewhere.
+    assert due[reporting["case_id"]] == due[silent["case_id"]] == due[elsewhere]

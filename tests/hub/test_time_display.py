@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from test_approval_loop import CERTIFIED, SLOW, clock, loop_hub, push  # noqa: F401  (fixtures)
 
+from sync import Kind
 from sync.clock import utcnow
 from sync.workdays import county_date, default_calendar
 
@@ -34,10 +35,17 @@ def test_a_decided_case_counts_elapsed_days_to_its_decision_not_to_today(loop_hu
 def test_limits_in_a_year_without_a_calendar_file_are_flagged(loop_hub):  # noqa: F811
     hub = loop_hub
     point = hub.enroll_point()
-    # Received in December 2020 (a backlog entered late): 30 working days run into 2021; neither year has a file.
-    old = point.push_case(SLOW, received_at="2020-12-21T02:00:00+00:00", clock_offset_ms=0)
-    fresh = push(point, CERTIFIED)
+    # Received in December 2020 (a backlog entered late, its time accepted by an operator: the hub itself cannot
+    # vouch for a time before the point was enrolled): 30 working days run into 2021; neither year has a file.
+    payload = point.submit(SLOW, received_at="2020-12-21T02:00:00+00:00", clock_offset_ms=0)
+    [parked] = point.client.push([point.seal(Kind.SUBMIT, payload)])
+    assert (parked.status, parked.reason) == ("conflict", "suspicious_time"), parked
+    old = payload["case_id"]
     op = hub.api("op")
+    [conflict] = op.get("/api/conflicts?kind=suspicious_time").json()["conflicts"]
+    accepted = op.post(f"/api/conflicts/{conflict['conflict_id']}/resolve", json={"action": "accept_claimed"})
+    assert accepted.status_code == 200, accepted.text
+    fresh = push(point, CERTIFIED)
     details = {case_id: op.get(f"/api/cases/{case_id}").json() for case_id in (old, fresh)}
     calendar = default_calendar()
     for detail in details.values():
