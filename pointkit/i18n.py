@@ -413,6 +413,8 @@ ZH = {
         "两份申请已合并为一件；凭任一张回执均可取件",
     "the hub keeps both": "县中心两者都保留",
     "accepted under the catalog version in force at intake": "按受理时的事项目录版本办理",
+    "the county accepted the time of intake; the case goes to its department": "县中心已认定受理时间，办件已转审批部门",
+    "the county counts the time limit from the earliest time it can confirm": "县中心按其可核实的最早受理时间起算办理时限",
     "the department asks the resident for materials (补正)": "审批部门要求群众补正材料",
     "the hub rejected it": "县中心不予采纳",
     "this point used an envelope number twice (restored from a backup?); it continues from a fresh one":

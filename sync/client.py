@@ -270,8 +270,22 @@ class HubClient:
         """Like ``catalog``, compressed and resumable: the answer's bytes go into ``partial`` as they arrive, and
         a request after a cut (this one's retries, or a later round's) asks only for the rest. None when ``have``
         is current; the signed answer once it is whole (DownloadError: start again)."""
-        params = {"pack": "1", **({"have": str(have), "delta": "1"} if have else {})}
-        signed = self._signed("GET", CATALOG_PATH, params=params)
+        return self._download(CATALOG_PATH, {"pack": "1", **({"have": str(have), "delta": "1"} if have else {})},
+                              partial, progress)
+
+    def calendar_download(self, have: dict[int, int], partial: PartialDownload, *,
+                          progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The signed calendar years the hub holds beyond ``have`` (year -> version), packed and resumable like
+        ``catalog_download``; [] when there are none."""
+        answer = self._download(CALENDAR_PATH, {"have": format_held_years(have)} if have else None, partial,
+                                progress)
+        years = (answer or {}).get("years")
+        return [year for year in years if isinstance(year, dict)] if isinstance(years, list) else []
+
+    def _download(self, path: str, params: dict[str, str] | None, partial: PartialDownload,
+                  progress: Progress | None) -> dict[str, Any] | None:
+        """A signed GET of a packed JSON answer into ``partial``, resumed from what it holds; None for 204."""
+        signed = self._signed("GET", path, params=params)
 
         def build() -> httpx.Request:
             request = signed()
@@ -286,28 +300,7 @@ class HubClient:
         partial.discard()
         if response.headers.get("Content-Type", "").split(";")[0] == PACKED_CONTENT_TYPE:
             return unpack_json(body)
-        return json.loads(body)  # a hub from before packed catalogs sends the JSON itself
-
-    def calendar_download(self, have: dict[int, int], partial: PartialDownload, *,
-                          progress: Progress | None = None) -> list[dict[str, Any]]:
-        """The signed calendar years the hub holds beyond ``have`` (year -> version), packed and resumable like
-        ``catalog_download``; [] when there are none."""
-        params = {"have": format_held_years(have)} if have else None
-        signed = self._signed("GET", CALENDAR_PATH, params=params)
-
-        def build() -> httpx.Request:
-            request = signed()
-            request.headers.update(partial.resume_headers())
-            return request
-
-        response = self._send(build, consume=lambda answer: receive_body(answer, partial, progress))
-        if response.status_code == 204:
-            partial.discard()
-            return []
-        body = partial.complete()
-        partial.discard()
-        years = unpack_json(body).get("years")
-        return [year for year in years if isinstance(year, dict)] if isinstance(years, list) else []
+        return json.loads(body)  # a hub from before packed answers sends the JSON itself
 
     def relay_villages(self) -> dict[str, Any]:
         """A township's villages and their signing keys: a hub-signed document (verify it)."""
