@@ -45,6 +45,7 @@ from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreacha
                   now_ms, unb64)
 from sync.client import HEADER_HUB_TIME
 from sync.clock import utcnow
+from sync.envelope import peek_envelope_id
 from sync.framing import take_within
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
@@ -266,7 +267,8 @@ def _relay_one(session: Session, frame: bytes, villages: dict[str, RelayVillage 
     try:
         envelope = Envelope.parse(frame)
     except EnvelopeError as exc:
-        return {"envelope_id": "", "status": "rejected", "reason": exc.reason, "message": str(exc)}
+        return {"envelope_id": peek_envelope_id(frame), "status": "rejected", "reason": exc.reason,
+                "message": str(exc)}
     envelope_id, sender = str(envelope.header.envelope_id), str(envelope.header.sender_id)
     if sender not in villages:
         villages[sender] = _village(sender, refresh=True)
