@@ -9,6 +9,7 @@ leave the good envelopes beside it applied: on the direct push, through a townsh
 
 from __future__ import annotations
 
+import os
 import uuid
 import zlib
 from datetime import datetime, timedelta, timezone
@@ -31,6 +32,8 @@ from pointkit import create_app as create_point_app
 from pointkit import db as point_db
 from pointkit.enrollment import enroll
 from pointkit.intake import Applicant, receive_case
+from pointkit.models import Outbox, ScanFile
+from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import load_identity
 from pointkit.syncagent import sync_once
 from sync import Envelope, Header, HubClient, Kind, canonical_json, encode_frames, seal_envelope
@@ -232,11 +235,59 @@ def test_the_envelopes_of_the_report_are_refused_alone(hub, what):
     assert_refused_alone(hub, results, bad, good)
 
 
-def receive(data_dir: Path) -> str:
+class FailsOn(httpx.HTTPTransport):
+    """The link to the hub, where a push carrying one given envelope is answered 500 (a hub bug it trips)."""
+
+    def __init__(self, poison: bytes):
+        super().__init__()
+        self.poison = poison
+        self.pushes = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/sync/v1/push":
+            self.pushes += 1
+            if self.poison in request.read():
+                return httpx.Response(500, json={"error": "the hub failed", "reason": "internal_error"})
+        return super().handle_request(request)
+
+
+def receive(data_dir: Path, *, scan: bytes = b"") -> str:
     with point_db.session_scope(data_dir) as session:
+        prepared = prepare_scans(data_dir, [ScanInput("hukou.pdf", scan, "hukou")]) if scan else []
         case, _ = receive_case(session, "staff", "451000-YB-001", Applicant("韦秀兰", resident_id(), "13807761234"),
-                               {"insured_category": "普通居民"}, ["id_card", "hukou"], identity=load_identity(data_dir))
+                               {"insured_category": "普通居民"}, ["id_card", "hukou"],
+                               identity=load_identity(data_dir), scans=prepared)
         return case.id
+
+
+def outbox_states(data_dir: Path) -> list[str]:
+    with point_db.session_scope(data_dir) as session:
+        return [row.state for row in session.exec(select(Outbox).order_by(Outbox.seq)).all()]
+
+
+def test_a_point_whose_envelope_makes_the_hub_fail_still_sends_the_others(hub, tmp_path):
+    """Defence in depth at the point: a push answered 500 goes again envelope by envelope; the one the hub
+    fails on stays queued and says why, the others are acknowledged, and the round goes on."""
+    data = tmp_path / "point"
+    enroll(data, hub_url=hub.url, token=hub.token("泗城镇那马村便民服务站"))
+    cases = [receive(data) for _ in range(3)]
+    with point_db.session_scope(data) as session:
+        poison = session.exec(select(Outbox).order_by(Outbox.seq)).first().envelope
+    link = FailsOn(poison)
+    report = sync_once(data, transport=link, attempts=1)
+    assert outbox_states(data) == ["queued", "acked", "acked"]
+    assert report.accepted == 2 and any("HTTP 500" in error for error in report.errors), report
+    with hub.db() as session:
+        assert {case.id for case in session.exec(select(Case)).all()} == set(cases[1:])
+    with point_db.session_scope(data) as session:
+        assert "failed on this envelope" in session.exec(select(Outbox).order_by(Outbox.seq)).first().last_error
+    # A hub that fails on every push is not searched envelope by envelope: the batch, then two alone.
+    receive(data)
+    everything = FailsOn(b"PKE")
+    assert sync_once(data, transport=everything, attempts=1).accepted == 0
+    assert everything.pushes == 3
+    assert sync_once(data, attempts=1).accepted == 2
+    assert outbox_states(data) == ["acked"] * 4
 
 
 class Township:
@@ -292,6 +343,26 @@ def test_a_bad_village_envelope_is_refused_alone_through_the_township(hub, towns
             assert session.get(Case, own) is not None, "the township's own case went too"
 
     relayed()
+
+
+def test_a_village_envelope_the_hub_fails_on_never_stops_the_townships_round(hub, township):
+    village, neighbour = township.villages
+    poison, good, other = good_case(village), good_case(village), good_case(neighbour)
+    township.push(0, [poison, good])
+    township.push(1, [other])
+    own = receive(township.data, scan=os.urandom(70_000))
+    report = sync_once(township.data, transport=FailsOn(poison), attempts=1)
+    assert any("HTTP 500" in error for error in report.errors), report
+    assert township.push(0, [poison, good]) == {envelope_id(poison): ("relayed", "", "held for the county hub"),
+                                                envelope_id(good): ("accepted", "", "case received and routed")}
+    assert township.push(1, [other])[envelope_id(other)][0] == "accepted"
+    with hub.db() as session:
+        assert session.get(Case, own) is not None
+    with point_db.session_scope(township.data) as session:
+        assert [row.state for row in session.exec(select(ScanFile)).all()] == ["uploaded"], "its scans went too"
+    # The hub well again, the held envelope goes with the next round.
+    sync_once(township.data, attempts=1)
+    assert township.push(0, [poison])[envelope_id(poison)][0] == "accepted"
 
 
 def test_a_hostile_bundle_gets_an_outcome_for_every_envelope(hub, tmp_path):
