@@ -36,8 +36,8 @@ from sqlalchemy import Select, bindparam
 from sqlmodel import Session, select
 
 from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
-from sync.envelope import Header
-from sync.messages import POINT_INTENTS, receipt_number
+from sync.envelope import Header, peek_envelope_id
+from sync.messages import POINT_INTENTS, payload_refusal, receipt_number
 
 from .bulk import BulkRun, Draft, draft_case
 from .catalog import current_version_number
@@ -290,7 +290,7 @@ def _check(session: Session, frame: bytes, senders: dict) -> _Arrival | IngestRe
     try:
         envelope = Envelope.parse(frame)
     except EnvelopeError as exc:
-        return IngestResult(_peek_id(frame), "rejected", exc.reason, str(exc))
+        return IngestResult(peek_envelope_id(frame), "rejected", exc.reason, str(exc))
     envelope_id = str(envelope.header.envelope_id)
     sender = envelope.header.sender_id
     if sender not in senders:
@@ -335,13 +335,6 @@ _CASES = select(Case.id).where(Case.id.in_(_VALUES))  # type: ignore[attr-define
 _RESIDENTS = select(Case.resident_key).where(Case.resident_key.in_(_VALUES))  # type: ignore[union-attr]
 _SCANS = select(CaseScan.scan_id).where(CaseScan.scan_id.in_(_VALUES))  # type: ignore[attr-defined]
 _RECEIPTS = select(Case.point_id, Case.receipt_no).where(Case.receipt_no.in_(_VALUES))  # type: ignore[attr-defined]
-
-
-def _peek_id(frame: bytes) -> str:
-    try:
-        return str(Header.unpack(frame).envelope_id)
-    except EnvelopeError:
-        return ""
 
 
 def _point_refusal(envelope_id: str, point: Point | None) -> IngestResult | None:
@@ -629,8 +622,7 @@ def _apply(session: Session, arrival: _Arrival, raw: RawEnvelope, point: Point,
             message = "sealed to a key this hub no longer holds (or never had); seal again to the hub's current key"
         return "rejected", exc.reason, message, None
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        return "rejected", "invalid_payload", f"payload does not match the schema: {fields}", None
+        return "rejected", *payload_refusal(exc), None
 
 
 def _fork(session: Session, raw: RawEnvelope, point: Point, identity: Identity, status: str, reason: str,

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable
-from sync.web import api_error, openapi_document, parse_json_body, validation_fields
+from sync.jsonlimits import JSONRefused, load_json
+from sync.web import (MAX_JSON_BODY, api_error, json_object_body, openapi_document, parse_json_body,
+                      validation_fields)
 
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case
@@ -140,10 +142,10 @@ def _applicant(body: CaseCreate) -> Applicant:
 def _multipart_case() -> CaseCreate | tuple:
     """The case of a multipart intake: its JSON in the ``case`` field, the files in ``scans``."""
     try:
-        return CaseCreate.model_validate_json(request.form.get("case", ""))
+        return CaseCreate.model_validate(load_json(request.form.get("case", ""), max_bytes=MAX_JSON_BODY))
+    except JSONRefused as exc:
+        return api_error(400, "invalid_json", f"the 'case' field must hold the case as a JSON object ({exc})")
     except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors()):
-            return api_error(400, "invalid_json", "the 'case' field must hold the case as a JSON object")
         return api_error(422, "invalid_input", "some fields are missing or invalid", validation_fields(exc))
 
 
@@ -279,9 +281,9 @@ def withdraw(case_id: str):
 
 
 def _change(case_id: str, change) -> tuple:
-    body = request.get_json(silent=True)
+    body = json_object_body()
     if not isinstance(body, dict):
-        return api_error(400, "invalid_json", "request body must be a JSON object")
+        return body
     try:
         with db.session_scope(data_dir()) as session:
             case = change(session, body)

@@ -151,15 +151,13 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
                      applied=applied.applied, cursor=cursor)
     settled = SyncReport()
     for ack in bundle.acks:
-        if isinstance(ack, dict) and isinstance(ack.get("envelope_id"), str):
-            _settle(data_dir, ack["envelope_id"], str(ack.get("status", "")), str(ack.get("reason", "")),
-                    "answered in a hub bundle", settled)
+        _settle(data_dir, ack["envelope_id"], str(ack.get("status", "")), str(ack.get("reason", "")),
+                "answered in a hub bundle", settled)
     complete = 0
     for ack in bundle.scan_acks:
-        if isinstance(ack, dict) and isinstance(ack.get("scan_id"), str) and isinstance(ack.get("offset"), int):
-            done = ack.get("status") == "complete"
-            checkpoint(data_dir, ack["scan_id"], ack["offset"], uploaded=done)
-            complete += done
+        done = ack.get("status") == "complete"
+        checkpoint(data_dir, ack["scan_id"], ack["offset"], uploaded=done)
+        complete += done
     return BundleImport(len(bundle.envelopes), applied.applied, cursor, settled, complete,
                         [*county.errors, *(f"a hub message was refused: {error}" for error in applied.errors)], asked,
                         county.catalog_version, county.calendar_years)

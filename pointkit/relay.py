@@ -42,8 +42,9 @@ from sqlmodel import Session, delete, select
 
 from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
                   now_ms, unb64)
-from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
+from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME, Narrowing
 from sync.clock import utcnow
+from sync.envelope import peek_envelope_id
 from sync.framing import take_within
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_years
@@ -147,26 +148,42 @@ def relay_round(data_dir: str | Path, client, report, *, now: datetime | None = 
 
 
 def _forward(data_dir: str | Path, client, report) -> None:
-    """Push held village envelopes to the hub; record the hub's answer for each as it comes."""
-    single = False
+    """Push held village envelopes to the hub; record the hub's answer for each as it comes.
+
+    As a point's own push does (pointkit/syncagent.py), a batch the hub refuses or fails on goes again one
+    envelope at a time: an envelope the hub fails on stays held for the next round and the others go on, and
+    a second failure in a row ends forwarding for this round, never the round itself (the township's scans
+    and its villages' messages still go).
+    """
+    narrowing, held_back = Narrowing(), set()
     while True:
         with db.session_scope(data_dir) as session:
-            rows = session.exec(select(RelayEnvelope).where(RelayEnvelope.hub_status == "")
+            rows = session.exec(select(RelayEnvelope).where(RelayEnvelope.hub_status == "",
+                                                            RelayEnvelope.id.not_in(held_back))  # type: ignore[union-attr]
                                 .order_by(RelayEnvelope.village_id, RelayEnvelope.seq)
-                                .limit(1 if single else FORWARD_BATCH)).all()
+                                .limit(1 if narrowing.single else FORWARD_BATCH)).all()
         batch = take_within(rows, FORWARD_MAX_BYTES, lambda row: len(row.envelope))
         if not batch:
             return
         try:
             results = [(r.envelope_id, r.status, r.reason, r.message) for r in client.push([r.envelope for r in batch])]
+        except HubUnreachable as exc:
+            if not narrowing.hub_failed(exc, len(batch), report.errors):
+                return
+            if len(batch) == 1:
+                held_back.add(batch[0].id)
+                report.errors.append(f"the county hub failed on village envelope {batch[0].envelope_id} (HTTP "
+                                     f"{exc.status}); it is held and goes again next round")
+            continue
         except HubRefused as exc:
             if exc.status not in _ENVELOPE_REFUSALS:
                 report.errors.append(f"the hub refused the relayed push ({exc.reason}): {exc}")
                 return
             if len(batch) > 1:
-                single = True
+                narrowing.single = True
                 continue
             results = [(batch[0].envelope_id, "rejected", f"hub_refused:{exc.reason}", str(exc))]
+        narrowing.answered()
         with db.session_scope(data_dir) as session:
             for envelope_id, status, reason, message in results:
                 row = session.exec(select(RelayEnvelope).where(RelayEnvelope.envelope_id == envelope_id)).first()
@@ -271,7 +288,8 @@ def _relay_one(session: Session, frame: bytes, villages: dict[str, RelayVillage 
     try:
         envelope = Envelope.parse(frame)
     except EnvelopeError as exc:
-        return {"envelope_id": "", "status": "rejected", "reason": exc.reason, "message": str(exc)}
+        return {"envelope_id": peek_envelope_id(frame), "status": "rejected", "reason": exc.reason,
+                "message": str(exc)}
     envelope_id, sender = str(envelope.header.envelope_id), str(envelope.header.sender_id)
     if sender not in villages:
         villages[sender] = _village(sender, refresh=True)

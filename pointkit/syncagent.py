@@ -29,6 +29,7 @@ from flask import Flask
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable, Identity, Kind
+from sync.client import Narrowing
 from sync.clock import utcnow
 from sync.workdays import CalendarError
 
@@ -324,16 +325,29 @@ def _next_batch(data_dir: Path, after_seq: int, size: int) -> list[Outbox]:
 
 
 def _push(data_dir: Path, client, report: SyncReport) -> None:
-    """Push in batches that grow (a slow link gets a small first batch through quickly)."""
-    after_seq, round_number, single = 0, 0, False
+    """Push in batches that grow (a slow link gets a small first batch through quickly).
+
+    A batch the hub refuses (400/413/422) or fails on (5xx) goes again one envelope at a time, so the
+    envelope it objects to is found and the rest go on. One the hub refuses is quarantined; one it fails on
+    stays queued for the next round (the hub stored none of it). A second failure in a row says the hub is
+    failing, not one envelope: the push stops there and the round goes on to its other steps.
+    """
+    after_seq, round_number, narrowing = 0, 0, Narrowing()
     while True:
-        size = 1 if single else BATCH_SIZES[min(round_number, len(BATCH_SIZES) - 1)]
+        size = 1 if narrowing.single else BATCH_SIZES[min(round_number, len(BATCH_SIZES) - 1)]
         batch = _next_batch(data_dir, after_seq, size)
         if not batch:
             return
         round_number += 1
         try:
             results = client.push([row.envelope for row in batch])
+        except HubUnreachable as exc:
+            if not narrowing.hub_failed(exc, len(batch), report.errors):
+                return
+            if len(batch) == 1:
+                _note_hub_failure(data_dir, batch[0], exc.status, report)
+                after_seq = batch[0].seq
+            continue
         except HubRefused as exc:
             if exc.reason == REVOKED:
                 _unsend(data_dir, batch)
@@ -344,10 +358,11 @@ def _push(data_dir: Path, client, report: SyncReport) -> None:
                 after_seq = batch[0].seq
                 continue
             if exc.status in _ENVELOPE_REFUSALS:
-                single = True  # find the one envelope the hub objects to; the rest go on
+                narrowing.single = True  # find the one envelope the hub objects to; the rest go on
                 continue
             report.errors.append(f"the hub refused the push ({exc.reason}): {exc}")
             return
+        narrowing.answered()
         report.pushed += len(batch)
         by_id = {row.envelope_id: row for row in batch}
         if any(result.reason == REVOKED for result in results):
@@ -359,6 +374,17 @@ def _push(data_dir: Path, client, report: SyncReport) -> None:
             if result.envelope_id in by_id:
                 _settle(data_dir, result.envelope_id, result.status, result.reason, result.message, report)
         after_seq = batch[-1].seq
+
+
+def _note_hub_failure(data_dir: Path, row: Outbox, status: int, report: SyncReport) -> None:
+    """The hub failed on this one envelope: it stays queued (the hub stored nothing), and staff see why."""
+    message = f"the county hub failed on this envelope (HTTP {status}); it stays queued and goes again next round"
+    with db.session_scope(data_dir) as session:
+        stored = session.get(Outbox, row.id)
+        if stored is not None:
+            stored.last_error = message
+            session.add(stored)
+    report.errors.append(f"envelope {row.seq}: {message}")
 
 
 def _unsend(data_dir: Path, batch: list[Outbox]) -> None:

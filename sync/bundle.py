@@ -29,7 +29,6 @@ it had been pushed or pulled.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import uuid
@@ -42,9 +41,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .canonical import canonical_json
 from .clock import utcnow
-from .envelope import EnvelopeError
+from .envelope import MAX_SEQ, EnvelopeError
 from .framing import MAX_BODY, decode_frames, encode_frames
-from .messages import receipt_number
+from .jsonlimits import load_json
+from .messages import MAX_STORED_INT, receipt_number
 from .signing import SignatureError, sign_document, verify_document
 
 BUNDLE_MAGIC = b"PKB1"
@@ -85,22 +85,23 @@ class Bundle:
 
     @property
     def acks(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("acks", []))
+        """The writer's answers for envelopes ({envelope_id, status, reason}), as far as they are readable."""
+        return [ack for ack in _listed(self.manifest.get("acks")) if isinstance(ack.get("envelope_id"), str)]
 
     @property
     def cursor(self) -> int | None:
-        value = self.manifest.get("cursor")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        return _sequence_number(self.manifest.get("cursor"))
 
     @property
     def scan_acks(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("scan_acks", []))
+        """How much of each scan the writer holds ({scan_id, offset, status}), as far as they are readable."""
+        return [ack for ack in _listed(self.manifest.get("scan_acks")) if isinstance(ack.get("scan_id"), str)
+                and isinstance(ack.get("offset"), int) and 0 <= ack["offset"] <= MAX_STORED_INT]
 
     @property
     def last_seq(self) -> int:
         """The highest envelope sequence number the hub holds from the reader (0: not named)."""
-        value = self._numbers().get("last_seq")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+        return _sequence_number(self._numbers().get("last_seq")) or 0
 
     @property
     def last_receipt(self) -> str:
@@ -122,6 +123,16 @@ class Bundle:
     def _numbers(self) -> dict[str, Any]:
         numbers = self.manifest.get("numbers")
         return numbers if isinstance(numbers, dict) else {}
+
+
+def _listed(value: Any) -> list[dict[str, Any]]:
+    """The objects in a manifest list (anything else in it, or in its place, is not the writer's word)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _sequence_number(value: Any) -> int | None:
+    """``value`` if it is a number an envelope or a message can carry (0 to MAX_SEQ), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEQ else None
 
 
 def _digest(data: bytes) -> str:
@@ -200,7 +211,7 @@ def read_bundle(path: str | Path, verify_with: Verifiers) -> Bundle:
     if manifest_len > MAX_MANIFEST or 8 + manifest_len > len(data):
         raise BundleError("malformed", refused)
     try:
-        signed = json.loads(data[8 : 8 + manifest_len].decode("utf-8"))
+        signed = load_json(data[8 : 8 + manifest_len])
         manifest = signed["document"]
         if not isinstance(manifest, dict) or manifest.get("type") != BUNDLE_TYPE:
             raise ValueError("not a bundle manifest")

@@ -53,7 +53,44 @@ DEFAULT_ATTEMPTS = 3
 
 
 class HubUnreachable(RuntimeError):
-    """The hub could not be reached or kept failing; the caller retries later."""
+    """The hub could not be reached or kept failing; the caller retries later.
+
+    ``status`` is the HTTP status of the hub's last answer when it answered with a server error (the link
+    works; the hub failed on this request), None when no answer came.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Narrowing:
+    """How a push step finds the envelope a hub fails on, so that one envelope never holds up the others.
+
+    After a 5xx the step sends one envelope at a time (``single``); the caller sets aside an envelope the hub
+    failed on alone (for its next round) and goes on. A second lone failure in a row says the hub is failing,
+    not an envelope: the step stops. A failure of the link is no envelope's doing and is raised again.
+    """
+
+    single: bool = False
+    failed_alone: int = 0
+
+    def hub_failed(self, exc: HubUnreachable, batch_size: int, errors: list[str]) -> bool:
+        """After ``exc``: True to go on one envelope at a time, False to stop the step (``errors`` says why)."""
+        if exc.status is None:
+            raise exc
+        self.single = True
+        self.failed_alone += batch_size == 1
+        if self.failed_alone > 1:
+            errors.append(f"the county hub failed twice in a row (HTTP {exc.status}); what is left goes again "
+                          "next round")
+            return False
+        return True
+
+    def answered(self) -> None:
+        """The hub answered a push: failures in a row start again from none."""
+        self.failed_alone = 0
 
 
 class HubRefused(RuntimeError):
@@ -165,7 +202,8 @@ class HubClient:
                     response = self._attempt(request_factory(), consume)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
-            raise HubUnreachable(f"hub at {self.base_url} unreachable: {cause}") from cause
+            status = cause.response.status_code if isinstance(cause, httpx.HTTPStatusError) else None
+            raise HubUnreachable(f"hub at {self.base_url} unreachable: {cause}", status=status) from cause
         hub_time = self._note_hub_time(response)
         if response.status_code >= 400:
             refusal = _refusal(response)

@@ -9,13 +9,14 @@ Layout of one envelope (all integers big-endian)::
 
 The plaintext is canonical JSON, zlib-compressed before sealing. A receiver
 checks the signature before it decrypts anything, so junk costs it one
-signature check.
+signature check, and reads the payload within limits (MAX_PLAINTEXT
+decompressed, sync/jsonlimits.py), so a hostile sender cannot make it
+inflate a zlib bomb or recurse through a payload nested 200,000 deep.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 import uuid
 import zlib
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from .canonical import canonical_json
 from .clock import now_ms, uuid7
+from .jsonlimits import JSONRefused, load_json
 from .keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
 
 MAGIC = b"PKE"
@@ -43,7 +45,12 @@ HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64
 MAX_CIPHERTEXT = 16 * 1024 * 1024
-MAX_PLAINTEXT = 32 * 1024 * 1024
+# A payload decompressed: the largest any side sends (a case with 64 scans' keys) is some 30 KB.
+MAX_PLAINTEXT = 1024 * 1024
+# Sequence numbers are u64 on the wire, but the hub keeps them in 32-bit signed columns (PostgreSQL INTEGER):
+# an envelope numbered beyond that cannot be stored, and is refused as it is parsed. A point numbering 100
+# envelopes a day would reach it in 58,000 years.
+MAX_SEQ = 2**31 - 1
 FLAG_ZLIB = 0x01
 HUB_SENDER_ID = uuid.UUID(int=0)
 
@@ -143,6 +150,9 @@ class Header:
             raise EnvelopeError("malformed", f"unknown kind or suite: {exc}") from None
         if flags & ~FLAG_ZLIB:
             raise EnvelopeError("malformed", f"unknown flags {flags:#x}")
+        if seq > MAX_SEQ:
+            raise EnvelopeError("out_of_range", f"sequence number {seq} is beyond {MAX_SEQ}, the highest a hub "
+                                "stores; this envelope cannot be accepted (the sender's numbering is broken)")
         return cls(
             kind=kind_value,
             envelope_id=uuid.UUID(bytes=env_id),
@@ -154,6 +164,15 @@ class Header:
             flags=flags,
             version=version,
         )
+
+
+def peek_envelope_id(data: bytes) -> str:
+    """The envelope id in ``data``'s header, read even when the rest of it is refused, so a refusal names the
+    envelope its sender must set aside. "" when there is none, and for a protocol version this side does not
+    speak: the sender keeps that envelope for a receiver that does."""
+    if len(data) < HEADER.size or data[:3] != MAGIC or data[3] not in SUPPORTED_PROTOCOLS:
+        return ""
+    return str(uuid.UUID(bytes=data[8:24]))
 
 
 @dataclass(frozen=True)
@@ -217,13 +236,18 @@ class Envelope:
             raise EnvelopeError("decrypt_failed", "envelope does not decrypt") from None
         if self.header.flags & FLAG_ZLIB:
             decomp = zlib.decompressobj()
-            plain = decomp.decompress(plain, MAX_PLAINTEXT)
-            if decomp.unconsumed_tail or not decomp.eof:
-                raise EnvelopeError("malformed", "payload does not decompress within limits")
+            try:
+                plain = decomp.decompress(plain, MAX_PLAINTEXT)
+            except zlib.error:
+                raise EnvelopeError("malformed", "payload does not decompress") from None
+            if decomp.unconsumed_tail:
+                raise EnvelopeError("too_large", f"payload decompresses to more than {MAX_PLAINTEXT} bytes")
+            if not decomp.eof:
+                raise EnvelopeError("malformed", "payload ends before its compressed stream does")
         try:
-            payload = json.loads(plain.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise EnvelopeError("malformed", "payload is not JSON") from None
+            payload = load_json(plain, max_bytes=MAX_PLAINTEXT)
+        except JSONRefused as exc:
+            raise EnvelopeError(exc.reason, f"payload refused: {exc}") from None
         if not isinstance(payload, dict):
             raise EnvelopeError("malformed", "payload is not a JSON object")
         return payload

@@ -3,14 +3,21 @@
 Points send intents (submit, collected, ...); the hub sends results and
 status. The hub validates every opened payload against these models, so a
 point speaking nonsense is rejected with a reason instead of half-applied.
+
+The bounds are part of the contract: every number fits the column that
+stores it (the hub's are 32-bit on PostgreSQL), every time and date lies in
+the years the hub can add clock offsets and working days to, every string
+and list has a length. A payload outside them is refused as a whole
+(``payload_refusal``) before anything is written.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from .envelope import Kind
 
@@ -20,6 +27,65 @@ CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"
 RECEIPT_MAX = 40
 # The highest envelope sequence number both sides store (a signed 64-bit integer in SQL).
 SEQ_MAX = (1 << 63) - 1
+
+
+# The largest number a payload may put in a hub column (PostgreSQL INTEGER).
+MAX_STORED_INT = 2**31 - 1
+# A clock offset a point may report: a laptop whose clock battery died can be decades off, never a century.
+MAX_CLOCK_OFFSET_MS = 100 * 366 * 86_400_000
+# The years a payload's times and dates may fall in: with any clock offset added, and working days counted on,
+# they stay inside what a datetime holds (years 1 to 9999).
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+# A scan's size: once sealed it must still fit the hub's 32-bit size columns.
+MAX_SCAN_BYTES = 1 << 30
+# Form fields and materials a case may carry (a catalog item has a few dozen at most), and their lengths.
+MAX_ENTRIES = 128
+MAX_NAME = 64
+MAX_VALUE = 2000
+# Pydantic error types that say "a value beyond its bounds" (the rest say "the wrong shape").
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "out_of_range"})
+
+
+def _iso_text(value: object) -> object:
+    """Times and dates travel as ISO 8601 text: a number is not taken for a Unix timestamp."""
+    if not isinstance(value, (str, date)):
+        raise PydanticCustomError("iso_text", "must be an ISO 8601 string")
+    return value
+
+
+def _moment_within_years(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= aware < LATEST:
+        raise PydanticCustomError("out_of_range", "time must lie between {earliest} and {latest}",
+                                  {"earliest": EARLIEST.date().isoformat(), "latest": LATEST.date().isoformat()})
+    return value
+
+
+def _day_within_years(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise PydanticCustomError("out_of_range", "date must lie between {earliest} and {latest}",
+                                  {"earliest": EARLIEST.date().isoformat(), "latest": LATEST.date().isoformat()})
+    return value
+
+
+# A time or a date a point reports (its clock's claim; the hub corrects and bounds it further).
+Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_moment_within_years)]
+Day = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_day_within_years)]
+StoredInt = Annotated[int, Field(ge=0, le=MAX_STORED_INT)]
+Name = Annotated[str, Field(max_length=MAX_NAME)]
+Value = Annotated[str, Field(max_length=MAX_VALUE)]
+
+
+def payload_refusal(error: ValidationError) -> tuple[str, str]:
+    """(reason, message) for a payload that does not match its schema: ``out_of_range`` when every problem
+    is a value beyond its bounds, else ``invalid_payload``; the message names the fields (never their values)."""
+    problems = error.errors()
+    reason = "out_of_range" if all(problem["type"] in _RANGE_ERRORS for problem in problems) else "invalid_payload"
+    fields = "; ".join(f"{'.'.join(str(part)[:MAX_NAME] for part in problem['loc'])}: {problem['msg']}"
+                       for problem in problems[:5])
+    return reason, (f"payload refused ({fields}); the hub keeps the envelope for an operator: correct the "
+                    f"point's data or upgrade its software, then send it again")
 
 
 def receipt_number(value: object) -> str:
@@ -46,7 +112,7 @@ class Scan(_Strict):
     scan_id: str = Field(min_length=36, max_length=36)
     name: str = Field(min_length=1, max_length=120)
     material: str = Field(default="", max_length=64)
-    size: int = Field(ge=0, le=1 << 36)
+    size: int = Field(ge=0, le=MAX_SCAN_BYTES)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     key_b64: str = Field(min_length=43, max_length=44)
 
@@ -57,25 +123,25 @@ class SubmitCase(_Strict):
     case_id: str = Field(min_length=36, max_length=36)
     receipt_no: str = Field(min_length=1, max_length=RECEIPT_MAX)
     item_code: str = Field(min_length=1, max_length=64)
-    catalog_version: int = Field(ge=0)
+    catalog_version: StoredInt
     applicant: Applicant
-    form: dict[str, str] = Field(default_factory=dict)
-    materials: list[str] = Field(default_factory=list)
-    received_at: datetime
-    promised_date: date | None = None
+    form: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    materials: list[Name] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    received_at: Moment
+    promised_date: Day | None = None
     staff: str = Field(max_length=64)
     # Added in issue 4; a point from before sends none, so the hub accepts SUBMIT without it.
     scans: list[Scan] = Field(default_factory=list, max_length=64)
     # Added in issue 6: the hub's clock minus this point's clock as the point last measured it, so the
     # hub starts the time limit at the true moment of intake (None: the point never reached the hub).
-    clock_offset_ms: int | None = None
+    clock_offset_ms: int | None = Field(default=None, ge=-MAX_CLOCK_OFFSET_MS, le=MAX_CLOCK_OFFSET_MS)
 
 
 class CaseCollected(_Strict):
     """The resident collected the result at the point (办结)."""
 
     case_id: str = Field(min_length=36, max_length=36)
-    collected_at: datetime
+    collected_at: Moment
     staff: str = Field(max_length=64)
 
 
@@ -88,9 +154,9 @@ class AmendCase(_Strict):
     """
 
     case_id: str = Field(min_length=36, max_length=36)
-    base_version: int = Field(ge=0)
-    form: dict[str, str] = Field(min_length=1, max_length=64)
-    amended_at: datetime
+    base_version: StoredInt
+    form: dict[Name, Value] = Field(min_length=1, max_length=64)
+    amended_at: Moment
     staff: str = Field(max_length=64)
 
 
@@ -98,9 +164,9 @@ class WithdrawCase(_Strict):
     """The resident withdrew the application at the point (撤回)."""
 
     case_id: str = Field(min_length=36, max_length=36)
-    base_version: int = Field(ge=0)
+    base_version: StoredInt
     reason: str = Field(default="", max_length=500)
-    withdrawn_at: datetime
+    withdrawn_at: Moment
     staff: str = Field(max_length=64)
 
 
@@ -145,9 +211,9 @@ class SupplementCase(_Strict):
     """The resident came back with what a supplement request asked for; the scans follow like intake's."""
 
     case_id: str = Field(min_length=36, max_length=36)
-    materials: list[str] = Field(default_factory=list, max_length=64)
+    materials: list[Name] = Field(default_factory=list, max_length=64)
     note: str = Field(default="", max_length=2000)
-    supplemented_at: datetime
+    supplemented_at: Moment
     staff: str = Field(max_length=64)
     scans: list[Scan] = Field(default_factory=list, max_length=64)
 
@@ -158,7 +224,7 @@ class RateCase(_Strict):
     case_id: str = Field(min_length=36, max_length=36)
     score: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=500)
-    rated_at: datetime
+    rated_at: Moment
 
 
 class CopyRequest(_Strict):
@@ -234,8 +300,8 @@ class Reconciled(_Strict):
     case_id: str = Field(default="", max_length=36)
     outcome: str = Field(max_length=32)
     note: str = Field(default="", max_length=2000)
-    version: int = Field(default=0, ge=0)
-    resume_seq: int = Field(default=0, ge=0)
+    version: int = Field(default=0, ge=0, le=MAX_STORED_INT)
+    resume_seq: int = Field(default=0, ge=0, le=MAX_STORED_INT)
     at: datetime
 
 

@@ -20,12 +20,15 @@ from pydantic import BaseModel, ValidationError
 from .client import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from .framing import CONTENT_TYPE, encode_frames
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
+from .jsonlimits import JSONRefused, load_json
 from .signing import SignedRequest, verify_request_any
 from .uploads import (HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS,
                       HEADER_TOTAL)
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
+# The largest JSON request body either server reads; the largest real one, a case at the window, is a few KB.
+MAX_JSON_BODY = 1024 * 1024
 
 
 def install_i18n(app: Flask, translator: Translator) -> None:
@@ -184,11 +187,29 @@ def validation_fields(error: ValidationError) -> dict[str, str]:
     return fields
 
 
-def parse_json_body(model: type[BaseModel]) -> BaseModel | tuple[Response, int]:
-    """Validate the request's JSON body; on failure return the api_error response to send."""
-    data = request.get_json(silent=True)
+def json_object_body() -> dict[str, Any] | tuple[Response, int]:
+    """The request's body as a JSON object, or the error answer to send: 413 when it is over
+    MAX_JSON_BODY, 400 when it is not a JSON object, nested too deep or holds text no database can store."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        return api_error(413, "too_large", f"JSON bodies are limited to {MAX_JSON_BODY} bytes; send less")
+    if not request.is_json:
+        return api_error(400, "invalid_json", "request body must be a JSON object (Content-Type: application/json)")
+    try:
+        data = load_json(request.get_data(cache=True), max_bytes=MAX_JSON_BODY)
+    except JSONRefused as exc:
+        status = 413 if exc.reason == "too_large" else 400
+        reason = "invalid_json" if exc.reason == "malformed" else exc.reason
+        return api_error(status, reason, f"request body refused: {exc}; send a plain JSON object")
     if not isinstance(data, dict):
         return api_error(400, "invalid_json", "request body must be a JSON object")
+    return data
+
+
+def parse_json_body(model: type[BaseModel]) -> BaseModel | tuple[Response, int]:
+    """Validate the request's JSON body; on failure return the api_error response to send."""
+    data = json_object_body()
+    if not isinstance(data, dict):
+        return data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
