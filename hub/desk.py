@@ -19,7 +19,8 @@ from sync.messages import RECONCILED_OUTCOMES
 from .audit import append_audit
 from .cases import case_detail, point_names, record_event
 from .db import as_utc, iso, utc_now
-from .models import Case, Conflict, ReviewTask, Staff
+from .models import Case, Conflict, Point, ReviewTask, Staff
+from .outbox import send_status
 from .reconcile import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points, withdraw
 from .review import ReviewError, issue_merged_results, request_supplement
 
@@ -32,6 +33,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "identity": ("take_left", "take_right", "supplement", "reject"),
 }
 KINDS = (*CONFLICT_KINDS, PARALLEL_UPDATE)
+# Where a resolution can leave a case for good; its point hears it (the RECONCILED message says why).
+DESK_ENDS = ("merged", "refused", "withdrawn")
 STATUSES = ("open", "resolved", "merged")
 
 
@@ -98,6 +101,7 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         raise DeskError("reason_required", "write the reason for rejecting: the point and the resident read it")
     case = session.get(Case, conflict.case_id) if conflict.case_id else None
     other = session.get(Case, conflict.other_case_id) if conflict.other_case_id else None
+    states_before = {touched.id: touched.status for touched in (case, other) if touched is not None}
     if action in ("take_right", "merge") and conflict.kind == "same_field":
         chosen = _merged_values(conflict, choices or {}) if action == "merge" else dict(conflict.right)
         apply_fields(session, case, chosen, point_id=None, seq=0, source=f"conflict:{conflict.id}",
@@ -127,6 +131,8 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         if touched is not None:
             record_event(session, touched.id, actor=staff.username, action="conflict_resolved",
                          note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""))
+            if touched.status in DESK_ENDS and touched.status != states_before[touched.id]:
+                _tell_state(session, touched, note or RECONCILED_OUTCOMES.get(action, action), identity)
     append_audit(session, actor=staff.username, action="conflict_resolved", subject=f"conflict:{conflict.id}",
                  detail={"kind": conflict.kind, "action": action, "case_id": conflict.case_id,
                          "other_case_id": conflict.other_case_id})
@@ -134,6 +140,13 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
                 outcome=action, note=note or RECONCILED_OUTCOMES.get(action, action), identity=identity)
     session.flush()
     return conflict
+
+
+def _tell_state(session: Session, case: Case, note: str, identity: Identity) -> None:
+    """The point that received ``case`` hears where the desk left it (its state, in a STATUS message)."""
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        send_status(session, case, point, case.status, note, identity)
 
 
 def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:

@@ -16,15 +16,16 @@ from sqlmodel import Session, select
 from sync import Identity, Kind, ResultDocument, sign_document, utcnow
 from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
+from sync.workdays import county_date
 
 from .cases import record_event
 from .catalog import find_item
 from .db import utc_now
 from .models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
-from .outbox import enqueue
+from .outbox import enqueue, send_status
 from .reconcile import open_conflicts
 from .routing import HUB_ACTOR
-from .timelimits import pause, resume
+from .timelimits import pause, resume, supplement_period, supplement_return_by
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -147,22 +148,26 @@ def request_supplement(
     if not note:
         raise ReviewError("note_required", "write what is missing or wrong, for the resident to read", 422)
     now = utc_now()
+    days, unit = supplement_period(item)
+    return_by = supplement_return_by(county_date(now), days, unit)
     task.status = "supplement"
     session.add(task)
     session.add(SupplementRound(case_id=case.id, department_code=task.department_code, materials=materials,
-                                note=note[:2000], requested_by=staff.username, requested_at=now))
+                                note=note[:2000], requested_by=staff.username, requested_at=now, return_by=return_by))
     pause(case, now)
     case.status = "supplement_requested"
     session.add(case)
     record_event(session, case.id, actor=staff.username, action="supplement_requested",
                  note=f"{task.department_code}{' (from the conflict desk)' if on_behalf else ''}: "
-                      f"{', '.join(materials)}; the time limit pauses")
+                      f"{', '.join(materials)}; the time limit pauses; materials due by {return_by}")
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
-        request = SupplementRequest(case_id=case.id, department=task.department_code, materials=materials,
-                                    note=note[:2000], requested_at=utcnow())
+        request = SupplementRequest(
+            case_id=case.id, department=task.department_code, materials=materials, note=note[:2000],
+            requested_at=utcnow(), return_by=return_by, return_within=days, return_unit=unit)
         enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
                 identity=identity, case_id=case.id)
+        send_status(session, case, point, "supplement_requested", f"materials due by {return_by}", identity)
     session.flush()
     return case
 
