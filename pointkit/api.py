@@ -19,6 +19,7 @@ from .intake import Applicant, IntakeError, issue_notice, receive_case
 from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, collect_by_id_number, rate, signed_result
+from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, IdCheckPickupRequest,
@@ -53,10 +54,13 @@ def intake_error_body(exc: IntakeError) -> dict:
 
 
 def case_summary(case: Case) -> CaseSummary:
+    dates = case_dates(case)
     return CaseSummary(case_id=case.id, receipt_no=case.receipt_no, item_code=case.item_code,
                        item_name=case.item_name, status=case.status, hub_status=case.hub_status,
                        decision=case.decision, received_at=as_utc(case.received_at),
-                       promised_date=case.promised_date)
+                       promised_date=case.promised_date, current_promised_date=dates.promised,
+                       legal_date=dates.legal, paused_days=dates.paused_days, clock_paused=dates.paused,
+                       return_by=dates.return_by)
 
 
 def case_detail(case: Case) -> CaseDetail:
@@ -87,7 +91,8 @@ def items():
 @bp.post("/cases")
 @token_required
 def create_case():
-    """Receive an application (受理); answers the receipt, including the one-time pickup code."""
+    """Receive an application (受理); answers the receipt, including the one-time pickup code, and the years
+    without a holiday calendar the promised date runs into (``calendar_missing``, as the receipt warns)."""
     if request.mimetype == "multipart/form-data":
         body = _multipart_case()
     else:
@@ -108,9 +113,9 @@ def create_case():
         discard_scans(data_dir(), prepared)
         raise
     wake_sync()
-    return jsonify(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
-                   promised_date=case.promised_date.isoformat() if case.promised_date else None,
-                   status=case.status), 201
+    return CaseCreated(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
+                       promised_date=case.promised_date, status=case.status,
+                       calendar_missing=calendar_missing(case)).model_dump(mode="json"), 201
 
 
 @bp.post("/notices")
