@@ -240,6 +240,9 @@ ZH = {
     "stays paused; the department decides what follows: past the date the application counts as withdrawn.":
         "群众未在补正期限内补交材料。办理时限继续暂停；逾期未补正的，视为申请人撤回申请，由审批部门作出处理。",
     "Return by": "补正期限",
+    "Not brought in time: the application counts as withdrawn": "逾期未补正：视为撤回申请",
+    "No supplement request of your department on this case is past its return date. Nothing was saved.":
+        "本部门对该办件的补正要求均未逾期。本次未保存。",
     "Days overdue": "逾期天数",
     "None.": "无。",
     "Write what was done about the rating. Nothing was saved.": "请填写对该评价的处理情况。本次未保存。",

@@ -23,9 +23,9 @@ from .catalog import find_item
 from .db import utc_now
 from .models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from .outbox import enqueue, send_status
-from .reconcile import open_conflicts
+from .reconcile import open_conflicts, withdraw
 from .routing import HUB_ACTOR
-from .timelimits import pause, resume, supplement_period, supplement_return_by
+from .timelimits import pause, resume, supplement_overdue, supplement_period, supplement_return_by
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -168,6 +168,32 @@ def request_supplement(
         enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
                 identity=identity, case_id=case.id)
         send_status(session, case, point, "supplement_requested", f"materials due by {return_by}", identity)
+    session.flush()
+    return case
+
+
+def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff, identity: Identity) -> Case:
+    """The resident let a 补正's return date pass without bringing the materials: the department records the
+    application as withdrawn (视为撤回申请), as the supplement notice told her, and the point hears it. Only for a
+    request of the reviewer's own department (an admin's: any) that is overdue; the time limits stay as they
+    stood."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise ReviewError("not_found", "no such case", 404)
+    today = county_date(utc_now())
+    overdue = [supplement for supplement in session.exec(select(SupplementRound).where(
+                   SupplementRound.case_id == case.id, SupplementRound.supplemented_at.is_(None))).all()
+               if supplement_overdue(supplement, case, today)
+               and (staff.role == "admin" or supplement.department_code == staff.department_code)]
+    if not overdue:
+        raise ReviewError("not_overdue", "no supplement request of your department on this case is past its "
+                          "return date", 409)
+    note = (f"{overdue[0].department_code}: materials not brought by {overdue[0].return_by}; the application "
+            "counts as withdrawn (视为撤回申请)")
+    withdraw(session, case, actor=staff.username, note=note)
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        send_status(session, case, point, "withdrawn", note, identity)
     session.flush()
     return case
 

@@ -29,6 +29,7 @@ from sync.messages import SupplementRequest
 from . import audit
 from .amend import apply_reconciled
 from .models import Case, InboxMessage, PointState
+from .progress import ENDED_HUB_STATES
 from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
@@ -134,6 +135,9 @@ def apply_status(session: Session, payload: dict) -> Case:
     if update.status == "collected_elsewhere" and case.status == "result_ready":
         # A duplicate merged at the hub: the resident collected the one result with her other receipt.
         case.status = "collected_elsewhere"
+    if case.hub_status in ENDED_HUB_STATES and case.status in ("supplement_requested", "supplemented"):
+        # Ended at the hub while it waited for materials (not brought in time): nothing more to bring or send.
+        case.status = "acked"
     session.add(case)
     audit.record(session, audit.HUB_ACTOR, "status_applied", case.id, hub_status=case.hub_status,
                  status=case.status, previous_status=previous,

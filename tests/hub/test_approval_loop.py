@@ -191,15 +191,23 @@ def test_a_supplement_not_answered_by_its_return_date_turns_up_in_supervision(lo
     assert f'id="overdue-supplement-{receipt_no}"' in board and "逾期未补正" in board
     assert receipt_no in op.get("/api/supervision.csv").text
 
-    # The resident comes back after all: the case returns to YB and leaves the list; the pause counts as always.
-    returned = {"case_id": natural, "materials": ["hukou"], "note": "迟到补交", "supplemented_at": utcnow().isoformat(),
-                "staff": "staff"}
-    [result] = point.client.push([point.seal(Kind.SUPPLEMENT, returned)])
-    assert result.status == "accepted", result
-    op = hub.api("op")
+    # As the notice said, the application counts as withdrawn: YB records it, only where its date has passed.
+    yb, portal = hub.api("yb-li"), hub.browser("yb-li")
+    assert 'id="withdraw-unanswered"' in portal.get(f"/cases/{natural}").text
+    assert 'id="withdraw-unanswered"' not in portal.get(f"/cases/{working}").text
+    early = yb.post(f"/api/cases/{working}/withdraw-unanswered", json={})
+    assert (early.status_code, early.json()["reason"]) == (409, "not_overdue")
+    assert hub.api("ny-wang").post(f"/api/cases/{natural}/withdraw-unanswered", json={}).status_code in (404, 409)
+    ended = yb.post(f"/api/cases/{natural}/withdraw-unanswered", json={})
+    assert ended.status_code == 200 and ended.json()["status"] == "withdrawn", ended.text
     assert op.get("/api/supervision").json()["overdue_supplements"] == []
-    assert op.get(f"/api/cases/{natural}").json()["paused_days"] == calendar.working_days_between(
-        today, county_date(utcnow()))
+    [told] = [payload for envelope, payload in point.pull_all()[0]
+              if envelope.header.kind == Kind.STATUS and payload["case_id"] == natural and payload["status"] == "withdrawn"]
+    assert told["state"] == "withdrawn" and "视为撤回申请" in told["note"]
+    late = {"case_id": natural, "materials": ["hukou"], "note": "迟到补交", "supplemented_at": utcnow().isoformat(),
+            "staff": "staff"}
+    [result] = point.client.push([point.seal(Kind.SUPPLEMENT, late)])
+    assert (result.status, result.reason) == ("accepted", "not_waiting")
 
 
 def test_the_upgrade_counts_the_return_date_of_supplements_requested_before_the_hub_kept_one(loop_hub):

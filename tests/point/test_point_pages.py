@@ -368,6 +368,12 @@ def test_the_supplement_notice_says_by_when_and_what_happens_after(point, client
     board = kiosk(client, case, code)
     assert f"请于{return_by}前补交材料" in board and "需要补交材料" in shown(board, "kiosk-state")
     assert "暂停计时" in board
+    # Not brought in time: the department records the application as withdrawn; nothing is left to bring.
+    point.apply(point.seal(Kind.STATUS, hub_status(case, "withdrawn", state="withdrawn")))
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="supplement-form"' not in page and shown(page, "hub-status") == "已撤回"
+    assert client.get(f"/cases/{case.id}/supplement-notice").status_code == 404
+    assert shown(kiosk(client, case, code), "kiosk-state") == "已撤回"
 
 
 def test_every_page_text_has_a_chinese_translation():
