@@ -18,7 +18,7 @@ from .enrollment import EnrollmentError, create_enrollment_token
 from .keys import current_identity, current_keyring, publish_current, rotate_keys
 from .models import Case, HubKey
 from .points import PointError, points_overview, revoke_point
-from .review import ReviewError, decide, request_supplement
+from .review import ReviewError, decide, request_supplement, withdraw_unanswered
 from .scans import scan_response
 from .supervision import FollowUpError, configured_warn_share, follow_up, report_csv, supervision_report
 
@@ -74,6 +74,15 @@ def post_supplement(case_id: str):
     """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
     return _review_action(case_id, schemas.SupplementRequestBody, lambda db, body: request_supplement(
         db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note, identity=current_identity()))
+
+
+@bp.post("/cases/<case_id>/withdraw-unanswered")
+@api_auth("reviewer", "admin")
+def post_withdraw_unanswered(case_id: str):
+    """The resident did not bring a 补正's materials by its return date: record the application as withdrawn
+    (视为撤回申请); 409 ``not_overdue`` while no request of the caller's department is past its date."""
+    return _review_action(case_id, schemas.WithdrawUnansweredBody, lambda db, body: withdraw_unanswered(
+        db, case_id=case_id, staff=g.staff, identity=current_identity()))
 
 
 def _review_action(case_id: str, schema, act):
@@ -218,6 +227,10 @@ _OPERATIONS = [
     {"path": "/api/cases/{case_id}/supplement", "method": "POST",
      "summary": "Request a supplement (补正): the time limit pauses", "request": schemas.SupplementRequestBody,
      "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422], "parameters": [_CASE_ID]},
+    {"path": "/api/cases/{case_id}/withdraw-unanswered", "method": "POST",
+     "summary": "A supplement not answered by its return date: the application counts as withdrawn",
+     "request": schemas.WithdrawUnansweredBody, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409],
+     "parameters": [_CASE_ID]},
     {"path": "/api/supervision", "method": "GET", "summary": "Supervision figures per department and point",
      "response": schemas.SupervisionResponse, "errors": [401, 403]},
     {"path": "/api/supervision.csv", "method": "GET", "summary": "Supervision figures as CSV", "response": None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, insert
@@ -70,6 +71,7 @@ class Draft:
     point_offset_ms: int
     routed_note: str
     rows: dict[type, list[Any]]
+    due_dates: tuple[date, date]
 
     @property
     def case_id(self) -> str:
@@ -118,7 +120,7 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
         ReviewTask: [driver_row(dialect, ReviewTask, task) for task in planned_tasks(intent.case_id, item)],
     }
     return Draft(envelope, intent, item, case["resident_key"], scan_ids, latest, point.clock_offset_ms,
-                 routed_note(item, due), rows)
+                 routed_note(item, due), rows, (due, legal_due))
 
 
 @dataclass
@@ -178,7 +180,9 @@ class BulkRun:
                 "id": uuid7(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
                 "case_id": intent.case_id, "envelope": None, "signer": signer, "created_at": now,
                 "delivered_at": None,
-                "payload": status_payload(intent.case_id, "routed", "sent to " + ", ".join(draft.item.departments))}))
+                "payload": status_payload(intent.case_id, "routed", "sent to " + ", ".join(draft.item.departments),
+                                          state="routed", promised_date=draft.due_dates[0],
+                                          legal_date=draft.due_dates[1], paused_days=0)}))
         return rows
 
 

@@ -121,7 +121,7 @@ def county_data_for(session: Session, point: Point, keyring: Keyring) -> dict[st
     """The catalog and calendar years ``point`` lacks, as it last said what it holds (none when it is current)."""
     data: dict[str, Any] = {}
     try:
-        catalog = catalog_answer(session, point.catalog_held or None, keyring.current)
+        catalog = catalog_answer(session, point.catalog_held or None, keyring.current, protocol=point.protocol)
     except CatalogError:
         catalog = None  # the hub has no catalog yet
     if catalog is not None:

@@ -16,7 +16,7 @@ from .catalog import find_item
 from .db import iso, utc_now
 from .models import AuditEntry, Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
 from .scans import case_scans, materials_in_transit, scans_public
-from .timelimits import DEFAULT_WARN_SHARE, calendar_gaps, time_state
+from .timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
@@ -168,7 +168,9 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
         "supplements": [
             {"department": r.department_code, "materials": r.materials, "note": r.note, "requested_by": r.requested_by,
              "requested_at": iso(r.requested_at), "supplemented_at": iso(r.supplemented_at),
-             "supplement_note": r.supplement_note, "paused_days": r.paused_days}
+             "supplement_note": r.supplement_note, "paused_days": r.paused_days,
+             "return_by": r.return_by.isoformat() if r.return_by else None,
+             "return_overdue": supplement_overdue(r, case, county_date(utc_now()))}
             for r in rounds
         ],
         "rating": None if rating is None else {

@@ -20,7 +20,8 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from sync import Identity, sign_document
-from sync.catalog import CatalogFile, ServiceItem, in_code_order, make_delta
+from sync.catalog import CatalogFile, ServiceItem, catalog_view, in_code_order, make_delta
+from sync.envelope import PROTOCOL_VERSION
 from sync.resumable import pack_json
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
@@ -55,7 +56,7 @@ def load_catalog_file(path: Path) -> CatalogFile:
 def _content(catalog: CatalogFile) -> dict[str, Any]:
     return in_code_order({
         "departments": [department.model_dump(mode="json") for department in catalog.departments],
-        "items": [item.model_dump(mode="json") for item in catalog.items],
+        "items": [item.document_entry() for item in catalog.items],
     })
 
 
@@ -78,9 +79,9 @@ _NEWEST_ITEM = (select(CatalogItem.id, CatalogItem.item).where(CatalogItem.code 
                 .order_by(CatalogItem.version.desc()).limit(1))
 # CatalogItem id -> the item read: a stored version's items never change.
 _ITEMS_READ: dict[uuid.UUID, ServiceItem] = {}
-# (held version, current version, signing key, deltas) -> the packed answer: the same bytes every time (canonical
+# (held version, current version, signing key, deltas, protocol) -> the packed answer: the same bytes every time (canonical
 # JSON, deterministic signatures), and every village resuming a cut download asks for them again.
-_PACKED: dict[tuple[int | None, int, str, bool], bytes] = {}
+_PACKED: dict[tuple[int | None, int, str, bool, int], bytes] = {}
 PACKED_KEPT = 32
 
 
@@ -117,7 +118,7 @@ def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity
     for item in catalog.items:
         session.add(CatalogItem(code=item.code, version=version, name_zh=item.name_zh, name_en=item.name_en,
                                 route=item.route, promised_days=item.promised_days,
-                                item=item.model_dump(mode="json")))
+                                item=item.document_entry()))
     session.flush()
     append_audit(session, actor=actor, action="catalog_imported", subject=f"catalog:{version}",
                  detail={"version": version, "source": source[:200], "departments": counts[0], "items": counts[1],
@@ -174,11 +175,13 @@ def outdated_item_note(session: Session, code: str, point_version: int) -> str |
     return heading + "the item changed: " + "; ".join(change.text() for change in diff_entries(before, after))
 
 
-def catalog_answer(session: Session, have: int | None, identity: Identity, *,
-                   deltas: bool = True) -> dict[str, Any] | None:
+def catalog_answer(session: Session, have: int | None, identity: Identity, *, deltas: bool = True,
+                   protocol: int = PROTOCOL_VERSION) -> dict[str, Any] | None:
     """What a point holding version ``have`` (None: nothing) should get: None when it is current, else (if it
     takes ``deltas``) a delta signed with ``identity`` when that is well under the whole document, else the
-    signed document itself."""
+    signed document itself. A point speaking an older ``protocol`` refuses fields it does not know: when the
+    version has any, it gets the whole version as it can read it, signed again (a delta's digest is of the
+    full document)."""
     if have is not None and have == current_version_number(session):
         return None  # an idle point's check: without reading the whole signed document
     latest = current_version(session)
@@ -187,6 +190,9 @@ def catalog_answer(session: Session, have: int | None, identity: Identity, *,
     if have == latest.version:
         return None
     current = latest.signed["document"]
+    view = catalog_view(current, protocol)
+    if view is not current:
+        return sign_document(view, identity.sign_key)
     base = version_document(session, have) if have and deltas else None
     if base is None or in_code_order(current) != current or in_code_order(base) != base:
         return latest.signed
@@ -196,8 +202,8 @@ def catalog_answer(session: Session, have: int | None, identity: Identity, *,
     return sign_document(delta, identity.sign_key)
 
 
-def packed_catalog_answer(session: Session, have: int | None, identity: Identity, *,
-                          deltas: bool = True) -> bytes | None:
+def packed_catalog_answer(session: Session, have: int | None, identity: Identity, *, deltas: bool = True,
+                          protocol: int = PROTOCOL_VERSION) -> bytes | None:
     """``catalog_answer`` as it travels to points that ask for it packed (sync/catalog.py): the same bytes for
     the same question while the catalog and the hub's key stand, so a download cut short resumes on them."""
     latest = current_version_number(session)
@@ -205,9 +211,9 @@ def packed_catalog_answer(session: Session, have: int | None, identity: Identity
         raise CatalogError(["the hub has no catalog yet; ask the admin to import one"])
     if have == latest:
         return None
-    key = (have, latest, identity.fingerprint, deltas)
+    key = (have, latest, identity.fingerprint, deltas, protocol)
     if key not in _PACKED:
-        answer = catalog_answer(session, have, identity, deltas=deltas)
+        answer = catalog_answer(session, have, identity, deltas=deltas, protocol=protocol)
         if answer is None:
             return None
         while len(_PACKED) >= PACKED_KEPT:

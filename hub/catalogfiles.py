@@ -46,7 +46,8 @@ TABLES = ("departments", "items", "materials", "fields")
 COLUMNS = {
     "departments": ["code", "name_zh", "name_en"],
     "items": ["code", "name_zh", "name_en", "departments", "route", "legal_basis", "conditions", "process",
-              "legal_days", "promised_days", "fees", "complaint_channel", "levels", "deemed_approval"],
+              "legal_days", "promised_days", "fees", "complaint_channel", "levels", "deemed_approval",
+              "supplement_days", "supplement_unit"],
     "materials": ["item_code", "code", "name_zh", "name_en", "form", "copies", "required", "seal_required", "note"],
     "fields": ["item_code", "kind", "name", "label_zh", "label_en", "type", "required", "choices"],
 }

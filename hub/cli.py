@@ -193,8 +193,12 @@ def upgrade(data_dir: Path) -> None:
                    f"revision {done.after}")
     else:
         click.echo(f"The hub database is already at schema revision {done.after}; nothing to do")
-    if completed:
-        click.echo(f"Counted the legal time limit of {completed} open case(s) received before the hub kept one")
+    if completed.legal_limits:
+        click.echo(f"Counted the legal time limit of {completed.legal_limits} open case(s) received before the hub "
+                   "kept one")
+    if completed.return_dates:
+        click.echo(f"Counted the return date of {completed.return_dates} open supplement request(s) made before "
+                   "the hub kept one")
 
 
 @main.group()

@@ -36,6 +36,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "suspicious_time": ("accept_claimed", "accept_earliest", "reject"),
 }
 KINDS = (*CONFLICT_KINDS, PARALLEL_UPDATE)
+# Where a resolution can leave a case for good; its point hears it (the RECONCILED message says why).
+DESK_ENDS = ("merged", "refused", "withdrawn")
 STATUSES = ("open", "resolved", "merged")
 
 
@@ -102,6 +104,7 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         raise DeskError("reason_required", "write the reason for rejecting: the point and the resident read it")
     case = session.get(Case, conflict.case_id) if conflict.case_id else None
     other = session.get(Case, conflict.other_case_id) if conflict.other_case_id else None
+    states_before = {touched.id: touched.status for touched in (case, other) if touched is not None}
     if action in ("take_right", "merge") and conflict.kind == "same_field":
         chosen = _merged_values(conflict, choices or {}) if action == "merge" else dict(conflict.right)
         apply_fields(session, case, chosen, point_id=None, seq=0, source=f"conflict:{conflict.id}",
@@ -133,6 +136,8 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         if touched is not None:
             record_event(session, touched.id, actor=staff.username, action="conflict_resolved",
                          note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""))
+            if touched.status in DESK_ENDS and touched.status != states_before[touched.id]:
+                _tell_state(session, touched, note or RECONCILED_OUTCOMES.get(action, action), identity)
     append_audit(session, actor=staff.username, action="conflict_resolved", subject=f"conflict:{conflict.id}",
                  detail={"kind": conflict.kind, "action": action, "case_id": conflict.case_id,
                          "other_case_id": conflict.other_case_id})
@@ -158,6 +163,13 @@ def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff:
     point = session.get(Point, case.point_id)
     if point is not None:
         send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+
+
+def _tell_state(session: Session, case: Case, note: str, identity: Identity) -> None:
+    """The point that received ``case`` hears where the desk left it (its state, in a STATUS message)."""
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        send_status(session, case, point, case.status, note, identity)
 
 
 def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:

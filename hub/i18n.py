@@ -249,6 +249,17 @@ ZH = {
     "Save the note": "保存记录",
     "Save and close the follow-up": "保存并办结回访",
     "No ratings of 1 or 2.": "暂无差评。",
+    "Supplement overdue": "逾期未补正",
+    "Supplements not returned in time": "逾期未补正的办件",
+    "The resident has not brought the materials a supplement request asked for by its return date. The time limit "
+    "stays paused; the department decides what follows: past the date the application counts as withdrawn.":
+        "群众未在补正期限内补交材料。办理时限继续暂停；逾期未补正的，视为申请人撤回申请，由审批部门作出处理。",
+    "Return by": "补正期限",
+    "Not brought in time: the application counts as withdrawn": "逾期未补正：视为撤回申请",
+    "No supplement request of your department on this case is past its return date. Nothing was saved.":
+        "本部门对该办件的补正要求均未逾期。本次未保存。",
+    "Days overdue": "逾期天数",
+    "None.": "无。",
     "Write what was done about the rating. Nothing was saved.": "请填写对该评价的处理情况。本次未保存。",
     "This case has no low rating to follow up.": "该办件没有需要回访的差评。",
     # service catalog

@@ -61,7 +61,7 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
     if isinstance(intent, CaseCollected):
         return _apply_collected(session, intent, point, identity)
     if isinstance(intent, SupplementCase):
-        return _apply_supplement(session, intent, point)
+        return _apply_supplement(session, intent, point, identity)
     if isinstance(intent, RateCase):
         return _apply_rating(session, intent, point)
     if isinstance(intent, AmendCase):
@@ -172,8 +172,10 @@ def _own_case(session: Session, case_id: str, point: Point) -> Case:
     return case
 
 
-def _apply_supplement(session: Session, intent: SupplementCase, point: Point) -> tuple[str, str, str]:
-    """The resident brought what 补正 asked for: the case returns to the department that asked."""
+def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
+                      identity: Identity) -> tuple[str, str, str]:
+    """The resident brought what 补正 asked for: the case returns to the department that asked, and the point
+    hears the due dates the pause moved."""
     case = _own_case(session, intent.case_id, point)
     if case.status != "supplement_requested":
         # Decided meanwhile (another department rejected): keep the materials out, tell the point why.
@@ -186,6 +188,7 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point) ->
     # The clock runs again from the resident's return at the point, on the hub's clock.
     returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
     stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
+    send_status(session, case, point, "supplemented", f"{stood} working day(s) paused; due {case.due_date}", identity)
     log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
     return "accepted", "", "materials received; the case is back with its department"
 

@@ -6,6 +6,7 @@ revision or check that an existing one is there (``hub.db.init_db``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import make_url
@@ -16,9 +17,9 @@ from sync.workdays import county_date
 
 from .cases import record_event
 from .catalog import find_item
-from .db import database_url, hold_write_lock, is_sqlite, make_engine, session_scope
-from .models import Case, Point  # importing the models registers every table on SQLModel.metadata
-from .timelimits import OPEN_STATUSES, due_dates, intake_moment
+from .db import as_utc, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
+from .models import Case, Point, SupplementRound  # importing the models registers every table on SQLModel.metadata
+from .timelimits import OPEN_STATUSES, due_dates, intake_moment, supplement_period, supplement_return_by
 
 # The previous release (4315ee0) made its tables without migrations; upgrade stamps such a database here.
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), SQLModel.metadata, baseline="0001")
@@ -47,16 +48,40 @@ def upgrade(data_dir: Path) -> Upgraded:
         engine.dispose()
 
 
-def complete_data(data_dir: Path) -> int:
+@dataclass(frozen=True)
+class Completed:
+    """What ``complete_data`` filled in: cases given their legal limit, open 补正 rounds given a return date."""
+
+    legal_limits: int = 0
+    return_dates: int = 0
+
+
+def complete_data(data_dir: Path) -> Completed:
     """After the schema: fill in what older releases did not record and today's code can work out (the legal
-    time limits of open cases). Its own transaction, and a second run finds nothing to do; returns how many
-    cases it completed."""
+    time limits of open cases, the return dates of open 补正 rounds). Its own transaction, and a second run
+    finds nothing to do."""
     engine = make_engine(database_url(data_dir))
     try:
         with session_scope(engine) as session:
-            return _count_missing_legal_limits(session)
+            return Completed(_count_missing_legal_limits(session), _count_missing_return_dates(session))
     finally:
         engine.dispose()
+
+
+def _count_missing_return_dates(session: Session) -> int:
+    """Give 补正 rounds still waiting for the resident, requested before the hub kept return dates, theirs (the
+    item's period from the request), so supervision lists them once they are overdue. Returns how many."""
+    rounds = session.exec(select(SupplementRound, Case).join(Case, Case.id == SupplementRound.case_id).where(
+        SupplementRound.return_by.is_(None), SupplementRound.supplemented_at.is_(None),  # type: ignore[union-attr]
+        Case.status == "supplement_requested")).all()
+    for open_round, case in rounds:
+        days, unit = supplement_period(find_item(session, case.item_code))
+        open_round.return_by = supplement_return_by(county_date(as_utc(open_round.requested_at)), days, unit)
+        session.add(open_round)
+        record_event(session, case.id, actor="hub", action="return_date_counted",
+                     note=f"{open_round.department_code}: materials due by {open_round.return_by.isoformat()}, "
+                          "counted when the hub was upgraded")
+    return len(rounds)
 
 
 def _count_missing_legal_limits(session: Session) -> int:

@@ -242,6 +242,8 @@ class SupplementRound(SQLModel, table=True):
     supplemented_at: datetime | None = None
     supplement_note: str = Field(default="", max_length=2000)
     paused_days: int = 0
+    # The day the resident must bring the materials by (the item's 补正 period); past it, supervision lists it.
+    return_by: date | None = None
 
 
 # A resident's rating (好差评) of a closed case; a low one is followed up until closed.

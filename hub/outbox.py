@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -25,6 +26,7 @@ from sqlmodel import Session, func, select
 from sync import Identity, Kind, StatusUpdate, seal_envelope, utcnow
 from sync.envelope import HUB_SENDER_ID, PROTOCOL_2_KINDS, PROTOCOL_VERSION
 from sync.framing import take_within
+from sync.messages import payload_for_protocol
 
 from .cases import record_event
 from .db import transaction_memo, utc_now, write_lock
@@ -87,7 +89,8 @@ def signer_generation(session: Session, identity: Identity) -> int | None:
 def seal_pending(session: Session, messages: Sequence[OutMessage], keyring: Keyring) -> None:
     """Seal the messages among ``messages`` that have not left yet and store their envelopes.
 
-    Each is sealed to its point's newest key in the protocol version the point speaks, signed by the
+    Each is sealed to its point's newest key in the protocol version the point speaks (without the fields
+    that version does not know, sync.messages.payload_for_protocol), signed by the
     generation that queued it (the current one if that key was purged since). Two hub processes sealing one
     message at once store only the first envelope; the other reads it back, so a message is sent one way.
     """
@@ -99,10 +102,11 @@ def seal_pending(session: Session, messages: Sequence[OutMessage], keyring: Keyr
             points[message.point_id] = session.get(Point, message.point_id)
         point = points[message.point_id]
         signer = keyring.held.get(message.signer, keyring.current) if message.signer else keyring.current
+        protocol = min(point.protocol, PROTOCOL_VERSION)
         envelope = seal_envelope(
-            kind=Kind(message.kind), payload=message.payload, sender_id=HUB_SENDER_ID, seq=message.seq,
-            sender_key=signer.sign_key, recipient_key=point_keys(point).sealer(),
-            version=min(point.protocol, PROTOCOL_VERSION),
+            kind=Kind(message.kind), payload=payload_for_protocol(Kind(message.kind), message.payload, protocol),
+            sender_id=HUB_SENDER_ID, seq=message.seq, sender_key=signer.sign_key,
+            recipient_key=point_keys(point).sealer(), version=protocol,
         ).to_bytes()
         stored = session.execute(update(OutMessage).where(OutMessage.id == message.id,
                                                           OutMessage.envelope.is_(None))  # type: ignore[union-attr]
@@ -133,13 +137,18 @@ def release_held(session: Session, point: Point, identity: Identity) -> int:
 
 
 def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:
-    """Tell the point its case moved (routed, needs attention, …)."""
-    enqueue(session, point=point, kind=Kind.STATUS, payload=status_payload(case.id, status, note),
-            identity=identity, case_id=case.id)
+    """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates."""
+    enqueue(session, point=point, kind=Kind.STATUS, identity=identity, case_id=case.id,
+            payload=status_payload(case.id, status, note, state=case.status, promised_date=case.due_date,
+                                   legal_date=case.legal_due_date, paused_days=case.paused_days))
 
 
-def status_payload(case_id: str, status: str, note: str) -> dict[str, Any]:
-    return StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note).model_dump(mode="json")
+def status_payload(case_id: str, status: str, note: str, *, state: str, promised_date: date | None,
+                   legal_date: date | None, paused_days: int) -> dict[str, Any]:
+    """A STATUS message: what happened (``status``), the case's state at the hub and its current due dates."""
+    return StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note, state=state,
+                        promised_date=promised_date, legal_date=legal_date,
+                        paused_days=paused_days).model_dump(mode="json")
 
 
 def messages_after(

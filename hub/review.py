@@ -22,10 +22,10 @@ from .cases import record_event
 from .catalog import find_item
 from .db import utc_now
 from .models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
-from .outbox import enqueue
-from .reconcile import open_conflicts
+from .outbox import enqueue, send_status
+from .reconcile import open_conflicts, withdraw
 from .routing import HUB_ACTOR
-from .timelimits import intake_moment, pause, resume
+from .timelimits import intake_moment, pause, resume, supplement_overdue, supplement_period, supplement_return_by
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -148,22 +148,52 @@ def request_supplement(
     if not note:
         raise ReviewError("note_required", "write what is missing or wrong, for the resident to read", 422)
     now = utc_now()
+    days, unit = supplement_period(item)
+    return_by = supplement_return_by(county_date(now), days, unit)
     task.status = "supplement"
     session.add(task)
     session.add(SupplementRound(case_id=case.id, department_code=task.department_code, materials=materials,
-                                note=note[:2000], requested_by=staff.username, requested_at=now))
+                                note=note[:2000], requested_by=staff.username, requested_at=now, return_by=return_by))
     pause(case, now)
     case.status = "supplement_requested"
     session.add(case)
     record_event(session, case.id, actor=staff.username, action="supplement_requested",
                  note=f"{task.department_code}{' (from the conflict desk)' if on_behalf else ''}: "
-                      f"{', '.join(materials)}; the time limit pauses")
+                      f"{', '.join(materials)}; the time limit pauses; materials due by {return_by}")
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
-        request = SupplementRequest(case_id=case.id, department=task.department_code, materials=materials,
-                                    note=note[:2000], requested_at=utcnow())
+        request = SupplementRequest(
+            case_id=case.id, department=task.department_code, materials=materials, note=note[:2000],
+            requested_at=utcnow(), return_by=return_by, return_within=days, return_unit=unit)
         enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
                 identity=identity, case_id=case.id)
+        send_status(session, case, point, "supplement_requested", f"materials due by {return_by}", identity)
+    session.flush()
+    return case
+
+
+def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff, identity: Identity) -> Case:
+    """The resident let a 补正's return date pass without bringing the materials: the department records the
+    application as withdrawn (视为撤回申请), as the supplement notice told her, and the point hears it. Only for a
+    request of the reviewer's own department (an admin's: any) that is overdue; the time limits stay as they
+    stood."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise ReviewError("not_found", "no such case", 404)
+    today = county_date(utc_now())
+    overdue = [supplement for supplement in session.exec(select(SupplementRound).where(
+                   SupplementRound.case_id == case.id, SupplementRound.supplemented_at.is_(None))).all()
+               if supplement_overdue(supplement, case, today)
+               and (staff.role == "admin" or supplement.department_code == staff.department_code)]
+    if not overdue:
+        raise ReviewError("not_overdue", "no supplement request of your department on this case is past its "
+                          "return date", 409)
+    note = (f"{overdue[0].department_code}: materials not brought by {overdue[0].return_by}; the application "
+            "counts as withdrawn (视为撤回申请)")
+    withdraw(session, case, actor=staff.username, note=note)
+    point = session.get(Point, case.point_id)
+    if point is not None and point.enc_public_key:
+        send_status(session, case, point, "withdrawn", note, identity)
     session.flush()
     return case
 

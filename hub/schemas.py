@@ -85,6 +85,9 @@ class SupplementPublic(BaseModel):
     supplemented_at: str | None
     supplement_note: str
     paused_days: int
+    # The last day for the resident's materials, and whether it passed while the case still waits for them.
+    return_by: str | None = None
+    return_overdue: bool = False
 
 
 # The resident's rating (好差评) and its follow-up.
@@ -172,6 +175,11 @@ class SupplementRequestBody(_Request):
     note: str = Field(min_length=1, max_length=2000)
 
 
+# The department records that the resident let a 补正's return date pass (nothing to fill in: an empty object).
+class WithdrawUnansweredBody(_Request):
+    pass
+
+
 # One department's row of the supervision figures.
 class DepartmentFiguresPublic(BaseModel):
     code: str
@@ -182,6 +190,8 @@ class DepartmentFiguresPublic(BaseModel):
     open: int
     warning: int
     overdue: int
+    # 补正 whose return date passed while the case still waits for the resident.
+    supplement_overdue: int = 0
     rating_average: float | None
 
 
@@ -202,6 +212,18 @@ class CalendarGapsPublic(BaseModel):
     cases: int
 
 
+# A 补正 the resident has not answered by its return date.
+class OverdueSupplementPublic(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_name: str
+    department: str
+    point: str
+    requested_at: str | None
+    return_by: str
+    days_overdue: int
+
+
 # The supervision page's figures.
 class SupervisionResponse(BaseModel):
     departments: list[DepartmentFiguresPublic]
@@ -209,6 +231,8 @@ class SupervisionResponse(BaseModel):
     low_ratings: list[dict[str, Any]]
     # Years open cases' limits run into with no holiday calendar file, and how many cases do.
     calendar_missing: CalendarGapsPublic
+    # Longest overdue first.
+    overdue_supplements: list[OverdueSupplementPublic] = []
 
 
 # What was done about a low rating; close ends the follow-up.

@@ -29,9 +29,10 @@ from sync.workdays import county_date
 from .cases import record_event
 from .catalog import find_item
 from .db import iso, session_scope, utc_now, write_lock
-from .models import Case, Department, Point, Rating, ReviewTask
+from .models import Case, Department, Point, Rating, ReviewTask, SupplementRound
 from .review import deem_approved
-from .timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time, time_state
+from .timelimits import (DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time,
+                         supplement_overdue, time_state)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class DepartmentFigures:
     open: int = 0
     warning: int = 0
     overdue: int = 0
+    supplement_overdue: int = 0
     ratings: list[int] = field(default_factory=list)
 
     @property
@@ -119,7 +121,8 @@ class DepartmentFigures:
     def to_dict(self) -> dict:
         return {"code": self.code, "name": self.name, "decided": self.decided, "on_time": self.on_time,
                 "on_time_rate": self.on_time_rate, "open": self.open, "warning": self.warning,
-                "overdue": self.overdue, "rating_average": self.rating_average}
+                "overdue": self.overdue, "supplement_overdue": self.supplement_overdue,
+                "rating_average": self.rating_average}
 
 
 def department_figures(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
@@ -143,7 +146,24 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
             figures.overdue += state == OVERDUE
         if case.id in ratings and task.status != "cancelled":
             figures.ratings.append(ratings[case.id])
+    for supplement in overdue_supplements(session, today=today):
+        if supplement["department"] in rows:
+            rows[supplement["department"]].supplement_overdue += 1
     return list(rows.values())
+
+
+def overdue_supplements(session: Session, *, today: date) -> list[dict]:
+    """补正 rounds whose return date passed while the case still waits for the resident's materials, longest
+    overdue first: the department should decide what follows (the application counts as withdrawn)."""
+    names = {point.id: point.name for point in session.exec(select(Point)).all()}
+    rounds = session.exec(select(SupplementRound, Case).join(Case, Case.id == SupplementRound.case_id).where(
+        SupplementRound.supplemented_at.is_(None), SupplementRound.return_by < today,  # type: ignore[union-attr]
+        Case.status == "supplement_requested").order_by(SupplementRound.return_by, Case.receipt_no)).all()
+    return [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
+             "department": supplement.department_code, "point": names.get(case.point_id, ""),
+             "requested_at": iso(supplement.requested_at), "return_by": supplement.return_by.isoformat(),
+             "days_overdue": (today - supplement.return_by).days}
+            for supplement, case in rounds if supplement_overdue(supplement, case, today)]
 
 
 def point_figures(session: Session) -> list[dict]:
@@ -219,14 +239,16 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
                          "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note}
                         for rating, case in low_ratings(session, include_closed=True)],
         "calendar_missing": open_calendar_gaps(session),
+        "overdue_supplements": overdue_supplements(session, today=today),
     }
 
 
 def report_csv(report: dict) -> str:
-    """The department and point figures as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
+    """The department and point figures and the overdue 补正 as CSV (UTF-8 with BOM, so spreadsheet programs
+    read the Chinese)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for rows in (report["departments"], report["points"]):
+    for rows in (report["departments"], report["points"], report["overdue_supplements"]):
         if not rows:
             continue
         writer.writerow(list(rows[0]))

@@ -12,9 +12,8 @@ from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
 from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.catalog import protocol_1_view
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
-from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol, sign_document
+from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
 from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
@@ -171,19 +170,19 @@ def get_catalog():
     have = int(raw_have) if raw_have.isdigit() and len(raw_have) < 10 else None
     deltas = request.args.get("delta") == "1"
     _note_held(point, catalog=have or 0)
+    # A point refuses fields its protocol does not know: it gets the catalog as it can read it.
+    protocol = request_protocol(request.headers)
     if request.args.get("pack") == "1":
         try:
-            packed = packed_catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
+            packed = packed_catalog_answer(get_session(), have, current_keyring().current, deltas=deltas,
+                                           protocol=protocol)
         except CatalogError:
             return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
         return ("", 204) if packed is None else ranged_response(request, packed, PACKED_CONTENT_TYPE)
     try:
-        answer = catalog_answer(get_session(), have, current_keyring().current, deltas=deltas)
+        answer = catalog_answer(get_session(), have, current_keyring().current, deltas=deltas, protocol=protocol)
     except CatalogError:
         return api_error(404, "no_catalog", "the hub has no catalog yet; ask the admin to import one")
-    if answer is not None and request_protocol(request.headers) == 1:
-        # A protocol-1 point refuses fields it does not know: give it the catalog as it can read it.
-        answer = sign_document(protocol_1_view(answer["document"]), current_keyring().current.sign_key)
     return ("", 204) if answer is None else answer
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sync.catalog import ServiceItem
+from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, DEFAULT_SUPPLEMENT_UNIT, DayUnit, ServiceItem
 from sync.workdays import Calendar, county_date, default_calendar
 
 from .db import as_utc
-from .models import Case
+from .models import Case, SupplementRound
 
 DEFAULT_WARN_SHARE = 0.8
 # What supervision calls each state; "paused" is a case waiting for the resident's materials.
@@ -74,6 +74,31 @@ def due_dates(start: date, item: ServiceItem, paused_days: int = 0) -> tuple[dat
 def _working_days_after(calendar: Calendar, start: date, days: int) -> date:
     # Counted day by day; a day's cases share a handful of answers (ingest asks for every case it routes).
     return calendar.add_working_days(start, days)
+
+
+def supplement_period(item: ServiceItem | None) -> tuple[int, DayUnit]:
+    """How long a resident has to answer a 补正 of ``item``: (days, unit), the catalog's default without one."""
+    return (item.supplement_days, item.supplement_unit) if item else (DEFAULT_SUPPLEMENT_DAYS, DEFAULT_SUPPLEMENT_UNIT)
+
+
+def supplement_return_by(requested_on: date, days: int, unit: DayUnit) -> date:
+    """The last day for the resident to bring what a 补正 asks for: ``days`` counted from the day after the
+    request, working days on the county calendar or natural days. A natural-day period that ends on a rest day
+    ends on the next working day (民法典 第二百零三条)."""
+    calendar = default_calendar()
+    if unit == "working_days":
+        return calendar.add_working_days(requested_on, days)
+    last = requested_on + timedelta(days=days)
+    while not calendar.is_working_day(last):
+        last += timedelta(days=1)
+    return last
+
+
+def supplement_overdue(supplement: SupplementRound, case: Case, today: date) -> bool:
+    """Whether the resident let the 补正 round's return date pass without bringing the materials while the
+    case still waits for them (the clock stays paused: the department decides what follows)."""
+    return (supplement.supplemented_at is None and supplement.return_by is not None
+            and today > supplement.return_by and case.status == "supplement_requested")
 
 
 def pause(case: Case, at: datetime) -> None:

@@ -21,7 +21,7 @@ from .keys import current_identity, current_keyring
 from .models import POINT_LEVELS, Case, CatalogItem, Department
 from .points import PointError, find_point, points_overview, revoke_point
 from .reconcile import open_conflicts
-from .review import DECISIONS, ReviewError, decidable_task, decide, request_supplement
+from .review import DECISIONS, ReviewError, decidable_task, decide, request_supplement, withdraw_unanswered
 from .scans import scan_response
 from .supervision import configured_warn_share
 
@@ -141,13 +141,15 @@ def case_page(case_id: str):
               "result_fields": {spec.name: request.form.get(f"result_{spec.name}", "")[:200]
                                 for spec in (item.result_fields if item else [])}}
     decision = request.form.get("decision", "")
-    if decision not in (*DECISIONS, "supplement"):
+    if decision not in (*DECISIONS, "supplement", "withdraw_unanswered"):
         return _render_case(case, error=_("Choose approve, reject or request a supplement."), form_values=values,
                             status=400)
     try:
         if decision == "supplement":
             request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"],
                                identity=current_identity())
+        elif decision == "withdraw_unanswered":
+            withdraw_unanswered(db, case_id=case.id, staff=g.staff, identity=current_identity())
         else:
             decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
                    certificate_no=values["certificate_no"], result_fields=values["result_fields"],
@@ -168,6 +170,7 @@ DECISION_MESSAGES = {
     "materials_required": "Tick the materials the resident must bring again. Nothing was saved.",
     "note_required": "Write what is missing or wrong, for the resident to read. Nothing was saved.",
     "unknown_material": "Tick only materials of this item. Nothing was saved.",
+    "not_overdue": "No supplement request of your department on this case is past its return date. Nothing was saved.",
 }
 
 

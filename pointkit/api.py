@@ -16,11 +16,13 @@ from sync.web import (MAX_JSON_BODY, api_error, json_object_body, openapi_docume
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case
 from .auth import token_required
+from .calendar import point_calendar
 from .catalogfetch import catalog_download
 from .intake import Applicant, IntakeError, issue_notice, receive_case
 from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, collect_by_id_number, rate, signed_result
+from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, IdCheckPickupRequest,
@@ -55,10 +57,13 @@ def intake_error_body(exc: IntakeError) -> dict:
 
 
 def case_summary(case: Case) -> CaseSummary:
+    dates = case_dates(case)
     return CaseSummary(case_id=case.id, receipt_no=case.receipt_no, item_code=case.item_code,
                        item_name=case.item_name, status=case.status, hub_status=case.hub_status,
                        decision=case.decision, received_at=as_utc(case.received_at),
-                       promised_date=case.promised_date)
+                       promised_date=case.promised_date, current_promised_date=dates.promised,
+                       legal_date=dates.legal, paused_days=dates.paused_days, clock_paused=dates.paused,
+                       return_by=dates.return_by)
 
 
 def case_detail(case: Case) -> CaseDetail:
@@ -89,7 +94,8 @@ def items():
 @bp.post("/cases")
 @token_required
 def create_case():
-    """Receive an application (受理); answers the receipt, including the one-time pickup code."""
+    """Receive an application (受理); answers the receipt, including the one-time pickup code, and the years
+    without a holiday calendar the promised date runs into (``calendar_missing``, as the receipt warns)."""
     if request.mimetype == "multipart/form-data":
         body = _multipart_case()
     else:
@@ -103,6 +109,7 @@ def create_case():
         with db.session_scope(data_dir()) as session:
             case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
                                              body.materials, identity=identity(), scans=prepared)
+            missing = calendar_missing(point_calendar(session), case)
     except IntakeError as exc:
         discard_scans(data_dir(), prepared)
         return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
@@ -110,9 +117,9 @@ def create_case():
         discard_scans(data_dir(), prepared)
         raise
     wake_sync()
-    return jsonify(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
-                   promised_date=case.promised_date.isoformat() if case.promised_date else None,
-                   status=case.status), 201
+    return CaseCreated(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
+                       promised_date=case.promised_date, status=case.status,
+                       calendar_missing=missing).model_dump(mode="json"), 201
 
 
 @bp.post("/notices")

@@ -21,6 +21,7 @@ from .auth import login_required
 from .catalog import department_names, get_item
 from .models import Case
 from .pickup import PickupError, check_pickup_code, find_case, held_at_hub, rate, search_cases
+from .progress import case_dates, stage
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
@@ -209,8 +210,8 @@ def kiosk():
                 if case is None or case.receipt_no != receipt_no:
                     raise PickupError("not_found", "no such receipt")
                 check_pickup_code(dbs, case, request.form.get("pickup_code", ""), "kiosk")
-                shown = {"receipt_no": case.receipt_no, "item_name": case.item_name, "status": case.status,
-                         "promised_date": case.promised_date, "name": mask_name(case.applicant_name)}
+                shown = {"receipt_no": case.receipt_no, "item_name": case.item_name, "stage": stage(case),
+                         "dates": case_dates(case), "name": mask_name(case.applicant_name)}
         except PickupError as exc:
             error = pickup_refusal(exc, KIOSK_MESSAGES)
     return render_template("kiosk.html", shown=shown, error=error, receipt_no=receipt_no), (422 if error else 200)

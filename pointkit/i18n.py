@@ -8,8 +8,10 @@ from sync.i18n import Translator
 from sync.messages import RECONCILED_OUTCOMES
 from sync.web import gettext
 
+from .progress import case_dates
+
 STATUS_LABELS = {
-    "received": "Received",
+    "received": "Received at the window",
     "queued": "Queued to send",
     "sent": "Sent, awaiting confirmation",
     "acked": "At the county hub",
@@ -18,6 +20,42 @@ STATUS_LABELS = {
     "result_ready": "Result ready",
     "collected": "Collected (closed)",
     "collected_elsewhere": "Collected at another service point (closed)",
+}
+# The hub's states of a case (a STATUS or a RESULT), and what this point wrote there itself, in staff's words.
+HUB_STATUS_LABELS = {
+    "accepted": "Received by the county hub",
+    "routed": "Sent to the department",
+    "in_review": "Under review by the department",
+    "supplement_requested": "Waiting for the resident's materials (supplement)",
+    "supplemented": "Materials supplemented, back with the department",
+    "needs_attention": "Being checked by a county operator",
+    "result_issued": "Decided; the result is on its way to this window",
+    "delivered": "Result delivered to this window",
+    "closed": "Closed (result collected)",
+    "withdrawn": "Withdrawn",
+    "withdrawal_sent": "Withdrawal sent to the county",
+    "merged": "Merged with the resident's other application",
+    "refused": "Not accepted by the county",
+    "collected_elsewhere": "Collected at another service point (closed)",
+    "conflict": "Held for a county operator (conflicting data)",
+    "rejected": "Refused by the hub (quarantined)",
+}
+# A state a newer hub may send that this point has no words for yet: still never the raw key.
+HUB_STATUS_UNKNOWN = "Updated by the county hub"
+# Where a case stands (progress.stage), in the plain words a resident reads at the kiosk.
+STAGE_LABELS = {
+    "sending": "Received; being sent to the county",
+    "in_review": "Under review at the county",
+    "supplement_requested": "Materials are needed: please bring them to this window",
+    "supplemented": "Materials received; under review again",
+    "decided": "Decided; the result is on its way to this window",
+    "result_ready": "Your result is ready: bring this receipt and your ID card to the window",
+    "collected": "Collected (closed)",
+    "collected_elsewhere": "Collected at another service point (closed)",
+    "withdrawn": "Withdrawn",
+    "merged": "Merged with your other application: either receipt collects the result",
+    "refused": "Not accepted by the county: please ask at the window",
+    "send_problem": "There is a problem with this application: please ask at the window",
 }
 DECISION_LABELS = {"approved": "Approved", "rejected": "Rejected"}
 LEVEL_LABELS = {"county": "county service centre", "township": "township service centre",
@@ -388,6 +426,48 @@ ZH = {
         "连续输错{count}次，已锁定。请到窗口咨询，或于{time}后再试。",
     "Check another receipt": "查询其他回执",
     "Show the status": "查询进度",
+    # the hub's dates and states at the point, 补正 deadlines (issue 17)
+    "Received at the window": "已受理",
+    "Received by the county hub": "县中心已接收",
+    "Sent to the department": "已分送审批部门",
+    "Under review by the department": "审批部门审批中",
+    "Waiting for the resident's materials (supplement)": "等待群众补正材料",
+    "Being checked by a county operator": "县中心人工核对中",
+    "Decided; the result is on its way to this window": "已作出决定，结果正发往本窗口",
+    "Result delivered to this window": "结果已送达本窗口",
+    "Closed (result collected)": "已办结（结果已领取）",
+    "Withdrawn": "已撤回",
+    "Withdrawal sent to the county": "撤回申请已报送县中心",
+    "Merged with the resident's other application": "已与群众的另一份申请合并办理",
+    "Not accepted by the county": "县中心不予受理",
+    "Held for a county operator (conflicting data)": "待县中心处理（数据冲突）",
+    "Updated by the county hub": "县中心已更新办理状态",
+    "Received; being sent to the county": "已受理，正在报送县级部门",
+    "Under review at the county": "县级部门审批中",
+    "Materials are needed: please bring them to this window": "需要补交材料，请到本窗口办理",
+    "Materials received; under review again": "材料已补交，县级部门审批中",
+    "Your result is ready: bring this receipt and your ID card to the window": "结果已到，请携带回执和身份证到窗口领取",
+    "Merged with your other application: either receipt collects the result":
+        "已与您的另一份申请合并办理，凭任一回执均可领取结果",
+    "Not accepted by the county: please ask at the window": "县中心不予受理，请到窗口咨询",
+    "There is a problem with this application: please ask at the window": "办理遇到问题，请到窗口咨询",
+    "originally promised": "原承诺日期",
+    "Moved {n} working day later: the time limit stood still during the supplement (补正).": "因补正顺延{n}个工作日。",
+    "Set by the county hub's time limit.": "按县中心核定的办理时限。",
+    "The time limit is paused until the materials come back; the date then moves by the working days it stood still.":
+        "补正期间暂停计时，材料补齐后办结日期相应顺延。",
+    "paused": "暂停计时",
+    "Bring the materials by {date}.": "请于{date}前补交材料。",
+    ("If they are not brought by then without a good reason, the application counts as withdrawn and its handling "
+     "ends; you may apply again."): "逾期未补正且无正当理由的，视为撤回申请，本申请终止办理；您可以重新提出申请。",
+    "Legal time limit ends": "法定办结期限",
+    "Supplement": "补正",
+    "(reprint)": "（补打）",
+    "Reprinted at {time}; the promised date is the current one.": "补打时间：{time}。承诺办结日期以本次补打为准。",
+    "By when": "补正期限",
+    ("Bring them to this window ({point}) by {date}: within {period} of this notice. Bring this notice and your "
+     "receipt."): "请于{date}前（自本通知发出之日起{period}内），携带本通知书和受理回执到本窗口（{point}）补交材料。",
+    "{n} calendar day": "{n}日（自然日）",
     # corrections, withdrawals and the hub's word on conflicts (issue 7)
     "What the county hub decided on a conflict": "县中心对冲突的处理结果",
     "Why": "说明",
@@ -425,8 +505,12 @@ translator = Translator(ZH)
 
 
 def install_filters(app: Flask) -> None:
-    """Jinja filters that turn stored words (status, decision, level) into the page's language."""
+    """Jinja filters that turn stored words (status, hub state, decision, level) into the page's language, and
+    a case into the dates and the stage its pages show (pointkit/progress.py)."""
     app.jinja_env.filters["status_label"] = lambda status: gettext(STATUS_LABELS.get(status, status))
+    app.jinja_env.filters["hub_status_label"] = lambda state: gettext(HUB_STATUS_LABELS.get(state, HUB_STATUS_UNKNOWN))
+    app.jinja_env.filters["stage_label"] = lambda key: gettext(STAGE_LABELS[key])
+    app.jinja_env.filters["case_dates"] = case_dates
     app.jinja_env.filters["decision_label"] = lambda decision: gettext(DECISION_LABELS.get(decision, decision))
     app.jinja_env.filters["level_label"] = lambda level: gettext(LEVEL_LABELS.get(level, level))
     app.jinja_env.filters["outcome_label"] = outcome_label

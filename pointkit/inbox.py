@@ -29,9 +29,12 @@ from sync.messages import SupplementRequest
 from . import audit
 from .amend import apply_reconciled
 from .models import Case, InboxMessage, PointState
+from .progress import ENDED_HUB_STATES
 from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
+# The hub's state of a case whose signed result came (the hub's own word for it, hub/review.py).
+RESULT_ISSUED = "result_issued"
 # Identity (the current keys) or key id -> private key (every key this point held, see trust.opening_keys).
 OpeningKeys = Identity | Mapping[bytes, OpeningKey]
 
@@ -93,6 +96,7 @@ def apply_result(session: Session, state: PointState, payload: dict) -> Case:
     case.result_document = json.dumps(document, ensure_ascii=False)
     case.result_signature = payload["signature"]
     case.decision = result.decision
+    case.hub_status = RESULT_ISSUED
     if case.status != "collected":  # a copy of a case handed over before this point was restored gets its result
         case.status = "result_ready"
     session.add(case)
@@ -116,19 +120,28 @@ def apply_supplement_request(session: Session, payload: dict) -> Case:
 
 
 def apply_status(session: Session, payload: dict) -> Case:
+    """Where the case stands at the hub: its state and, from a protocol-3 hub, the due dates as it counts them now,
+    which replace the point's own everywhere (a message sealed before this point upgraded names no state)."""
     update = _read(StatusUpdate, payload, "status update")
     case = _case_for(session, update.case_id)
     previous = case.status
-    case.hub_status = update.status[:64]
+    case.hub_status = (update.state or update.status)[:64]
+    if update.state:
+        case.hub_promised_date, case.hub_legal_date = update.promised_date, update.legal_date
+        case.hub_paused_days = update.paused_days
     if case.status in ("queued", "sent"):
         # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
         case.status = "acked"
     if update.status == "collected_elsewhere" and case.status == "result_ready":
         # A duplicate merged at the hub: the resident collected the one result with her other receipt.
         case.status = "collected_elsewhere"
+    if case.hub_status in ENDED_HUB_STATES and case.status in ("supplement_requested", "supplemented"):
+        # Ended at the hub while it waited for materials (not brought in time): nothing more to bring or send.
+        case.status = "acked"
     session.add(case)
     audit.record(session, audit.HUB_ACTOR, "status_applied", case.id, hub_status=case.hub_status,
-                 status=case.status, previous_status=previous)
+                 status=case.status, previous_status=previous,
+                 promised_date=case.hub_promised_date.isoformat() if case.hub_promised_date else None)
     return case
 
 

@@ -123,9 +123,15 @@ class Case(PointTable, table=True):
     materials_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     pickup_code_hash: str = Field(max_length=200)
     status: str = Field(default="received", max_length=16, index=True)
+    # Where the case stands at the hub, as its last STATUS (or a RESULT) said, or what this point sent it.
     hub_status: str = Field(default="", max_length=64)
     received_at: datetime
+    # The promised date printed at intake; the hub's due dates (moved by the working days 补正 paused the clock)
+    # replace it on every page once the hub has given them (pointkit/progress.py).
     promised_date: date | None = None
+    hub_promised_date: date | None = None
+    hub_legal_date: date | None = None
+    hub_paused_days: int = Field(default=0)
     decision: str = Field(default="", max_length=16)
     result_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     result_signature: str = Field(default="", max_length=200)

@@ -75,6 +75,8 @@ class CaseCreated(BaseModel):
     pickup_code: str
     promised_date: date | None
     status: str
+    # Years from intake to the promised date with no holiday calendar: the date counts weekends only there.
+    calendar_missing: list[int]
 
 
 class NoticeIssued(BaseModel):
@@ -100,7 +102,15 @@ class CaseSummary(BaseModel):
     hub_status: str
     decision: str
     received_at: datetime
+    # As printed on the receipt at intake; ``current_promised_date`` is the hub's once it gave one (moved by
+    # ``paused_days`` working days of 补正), and ``legal_date`` the legal limit's end as the hub counts it.
     promised_date: date | None
+    current_promised_date: date | None
+    legal_date: date | None
+    paused_days: int
+    clock_paused: bool
+    # The last day to bring the materials of an open 补正 request.
+    return_by: date | None
 
 
 class CaseList(BaseModel):

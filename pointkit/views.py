@@ -31,6 +31,7 @@ from .models import Case
 from .outbox import quarantined, requeue as requeue_envelope
 from .pickup import (MAX_PICKUP_TRIES, PickupError, collect, collect_by_id_number, find_case, unlock_minute,
                      verified_result)
+from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
                     uploaded_scans)
@@ -160,7 +161,8 @@ def _intake_scans(item) -> list[ScanInput]:
 @bp.get("/cases/<case_id>/receipt")
 @login_required
 def receipt(case_id: str):
-    """The printable receipt (受理回执); the pickup code appears only right after intake."""
+    """The printable receipt (受理回执); the pickup code appears only right after intake. Printed again later it
+    is marked as a reprint (补打) and carries the current promised date: the hub's, and why it moved."""
     case = _case_or_404(case_id)
     fresh = session.get(FRESH_PICKUP)
     pickup_code = None
@@ -170,12 +172,12 @@ def receipt(case_id: str):
     with db.session_scope(data_dir()) as dbs:
         item = get_item(dbs, case.item_code)
         state = get_state(dbs)
-        calendar = point_calendar(dbs)
-    received_at = as_utc(case.received_at).astimezone(COUNTY_TIMEZONE)
-    missing_years = calendar.missing_years(received_at.date(), case.promised_date or received_at.date())
+        missing = calendar_missing(point_calendar(dbs), case)
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           received_at=received_at, qr=qr_svg(case.receipt_no), calendar_missing=missing_years,
+                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
+                           qr=qr_svg(case.receipt_no), calendar_missing=missing,
+                           dates=case_dates(case), reprinted_at=None if pickup_code else local_now(),
                            departments=department_names(state))
 
 

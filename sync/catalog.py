@@ -11,6 +11,12 @@ from .canonical import canonical_json
 
 Level = Literal["county", "township", "village"]
 FieldType = Literal["text", "id_number", "phone", "date", "choice", "number"]
+# How a period is counted: working days on the county calendar (工作日) or calendar days (自然日).
+DayUnit = Literal["working_days", "natural_days"]
+# The 补正 return period when an item names none: 15 working days (three weeks) lets a resident get a document
+# from another office and come back to a village window, without leaving a paused case standing for months.
+DEFAULT_SUPPLEMENT_DAYS = 15
+DEFAULT_SUPPLEMENT_UNIT: DayUnit = "working_days"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +71,17 @@ class ServiceItem(_Model):
     fields: list[FormField] = Field(default_factory=list)
     # What a department records when it approves (certificate number, validity, ...); printed on the result.
     result_fields: list[FormField] = Field(default_factory=list)
+    # Protocol 3: how long the resident has to bring what a 补正 asks for, counted from the day after the request
+    # in the unit the item's rule uses; past it the application counts as withdrawn (docs/catalog.md).
+    supplement_days: int = Field(default=DEFAULT_SUPPLEMENT_DAYS, ge=1, le=365)
+    supplement_unit: DayUnit = DEFAULT_SUPPLEMENT_UNIT
+
+    def document_entry(self) -> dict[str, Any]:
+        """The item as a catalog document holds it: the protocol-3 fields only when they differ from the
+        default, so a catalog that does not use them stays byte for byte what older points read."""
+        fields = type(self).model_fields
+        defaults = {name for name in PROTOCOL_3_ITEM_FIELDS if getattr(self, name) == fields[name].default}
+        return self.model_dump(mode="json", exclude=defaults)
 
 class CatalogFile(_Model):
     """What ``pointkit-hub catalog import`` reads (JSON form)."""
@@ -146,6 +163,20 @@ PROTOCOL_1_FIELDS = {
              "fields"},
     "document": {"type", "version", "issued_at", "departments", "items"},
 }
+
+
+# The item fields added in protocol 3; a protocol-2 point's catalog model refuses them.
+PROTOCOL_3_ITEM_FIELDS = frozenset({"supplement_days", "supplement_unit"})
+
+
+def catalog_view(document: dict, protocol: int) -> dict:
+    """A catalog document as a point speaking ``protocol`` can read it (the same document when it reads it all)."""
+    if protocol <= 1:
+        return protocol_1_view(document)
+    if protocol == 2 and any(PROTOCOL_3_ITEM_FIELDS & item.keys() for item in document.get("items", [])):
+        return {**document, "items": [{key: value for key, value in item.items() if key not in PROTOCOL_3_ITEM_FIELDS}
+                                      for item in document["items"]]}
+    return document
 
 
 def protocol_1_view(document: dict) -> dict:

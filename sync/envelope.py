@@ -36,11 +36,14 @@ from .jsonlimits import JSONRefused, load_json
 from .keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
 
 MAGIC = b"PKE"
-# The protocol both the envelope header and signed requests name. A hub accepts the current and the previous
-# version, so points in the field can upgrade months after their hub. Version 2 added the request header
-# X-Pointkit-Protocol (bound into the request signature) and the kinds in PROTOCOL_2_KINDS.
-PROTOCOL_VERSION = 2
-SUPPORTED_PROTOCOLS = (1, 2)
+# The protocol both the envelope header and signed requests name. A hub accepts every version since the previous
+# release's (1), so points in the field can upgrade months after their hub. Version 2 added the request header
+# X-Pointkit-Protocol (bound into the request signature) and the kinds in PROTOCOL_2_KINDS. Version 3 added
+# fields to hub messages and catalog items (sync/messages.py PROTOCOL_3_FIELDS, sync/catalog.py): the hub
+# leaves them out for a point that speaks an older version, whose strict models would refuse them. Protocol 2
+# never shipped in a release, but points built from it may run in pilot counties, so the hub speaks it too.
+PROTOCOL_VERSION = 3
+SUPPORTED_PROTOCOLS = (1, 2, 3)
 HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64

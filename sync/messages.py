@@ -14,11 +14,12 @@ and list has a length. A payload outside them is refused as a whole
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from .catalog import DayUnit
 from .envelope import Kind
 
 RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
@@ -198,13 +199,20 @@ class ResultDocument(_Strict):
 
 
 class SupplementRequest(_Strict):
-    """A department asks for missing or corrected materials (补正); the time limit pauses until they come."""
+    """A department asks for missing or corrected materials (补正); the time limit pauses until they come.
+
+    From protocol 3 it says by when the resident must bring them: ``return_by``, which is ``return_within``
+    working or natural days (``return_unit``, the item's catalog rule) after the day of the request.
+    """
 
     case_id: str = Field(min_length=36, max_length=36)
     department: str = Field(max_length=32)
     materials: list[str] = Field(default_factory=list, max_length=64)
     note: str = Field(default="", max_length=2000)
     requested_at: datetime
+    return_by: date | None = None
+    return_within: int = Field(default=0, ge=0, le=365)
+    return_unit: DayUnit = "working_days"
 
 
 class SupplementCase(_Strict):
@@ -262,12 +270,37 @@ class CaseCopy(_Strict):
 
 
 class StatusUpdate(_Strict):
-    """A case moved at the hub (routed, in review, closed); shown at the point."""
+    """A case moved at the hub (routed, supplemented, withdrawn, ...); shown at the point.
+
+    ``status`` says what happened. From protocol 3 the message also carries where the case stands at the hub
+    (``state``, a hub case status) and its dates as the hub counts them now: the promised and legal due dates,
+    moved by the ``paused_days`` working days 补正 has stopped the clock so far. The point shows these instead of
+    the date it printed at intake (it never counts a date the hub has moved).
+    """
 
     case_id: str
     status: str
     at: datetime
     note: str = ""
+    state: str = Field(default="", max_length=24)
+    promised_date: date | None = None
+    legal_date: date | None = None
+    paused_days: int = Field(default=0, ge=0)
+
+
+# The fields hub messages gained in protocol 3. A point speaking an older protocol refuses any field it does not
+# know (``_Strict``), so the hub leaves them out of what it seals for such a point (hub/outbox.py).
+PROTOCOL_3_FIELDS: dict[Kind, frozenset[str]] = {
+    Kind.STATUS: frozenset({"state", "promised_date", "legal_date", "paused_days"}),
+    Kind.SUPPLEMENT_REQUEST: frozenset({"return_by", "return_within", "return_unit"}),
+}
+
+
+def payload_for_protocol(kind: Kind, payload: dict[str, Any], protocol: int) -> dict[str, Any]:
+    """A hub message's ``payload`` as a point speaking ``protocol`` reads it: fields added since left out."""
+    if protocol >= 3 or kind not in PROTOCOL_3_FIELDS:
+        return payload
+    return {name: value for name, value in payload.items() if name not in PROTOCOL_3_FIELDS[kind]}
 
 
 # The outcomes of a RECONCILED message and what each means, in the words the hub sends when the

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The last release before protocol versions were named (its points speak protocol 1) and before schema
 # migrations (its databases carry no alembic_version: revision 0001 of each side is its schema).
 PREVIOUS_RELEASE = "4315ee0e9334bda86e4cb2efb570ee004c3dac8e"
+# The last commit whose points speak protocol 2, before hub messages and catalog items gained protocol 3's fields.
+# It never shipped as a release, but builds of it may run in pilot counties, so the hub still speaks to them.
+LAST_PROTOCOL_2 = "9faf427fead54592f97baf883940c08951cbb32b"
 
 
 @dataclass(frozen=True)
@@ -31,18 +34,18 @@ class Release:
         return self.tree / "hub" / "data" / "sample_catalog.json"
 
 
-def previous_release(tmp_path: Path) -> Release:
-    """The previous release's ``pointkit`` and ``pointkit-hub`` commands under ``tmp_path``."""
-    tree = tmp_path / "previous-release"
+def previous_release(tmp_path: Path, commit: str = PREVIOUS_RELEASE) -> Release:
+    """The ``pointkit`` and ``pointkit-hub`` commands of the previous release (or of ``commit``) under ``tmp_path``."""
+    tree = tmp_path / f"release-{commit[:7]}"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE, "pointkit", "sync", "hub"],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "pointkit", "sync", "hub"],
                              capture_output=True)
     if archive.returncode != 0:
-        pytest.fail(f"this test needs the repository's history (git archive {PREVIOUS_RELEASE[:7]}): "
+        pytest.fail(f"this test needs the repository's history (git archive {commit[:7]}): "
                     f"{archive.stderr.decode(errors='replace')}")
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    return Release(tree, _program(tmp_path / "pointkit-previous", tree, "pointkit", "pointkit.cli"),
-                   _program(tmp_path / "pointkit-hub-previous", tree, "pointkit-hub", "hub.cli"))
+    return Release(tree, _program(tmp_path / f"pointkit-{commit[:7]}", tree, "pointkit", "pointkit.cli"),
+                   _program(tmp_path / f"pointkit-hub-{commit[:7]}", tree, "pointkit-hub", "hub.cli"))
 
 
 def _program(path: Path, tree: Path, name: str, module: str) -> str:

@@ -17,6 +17,7 @@ from previous_release import previous_release
 
 from hub.migrate import MIGRATIONS as HUB
 from pointkit.migrate import MIGRATIONS as POINT
+from sync.envelope import PROTOCOL_VERSION
 from sync.idnumber import check_character
 from sync.migrate import sqlite_migration_engine
 
@@ -131,7 +132,8 @@ def test_a_hub_and_a_point_of_the_previous_release_upgrade_and_carry_on(cluster,
                what="the new result at the upgraded point")
     wait_until(lambda: status_of(reviewer, new["case_id"]) == "routed", timeout=30, what="the new case at the hub")
     with sqlite3.connect(hub.data / "hub.db") as db:
-        assert db.execute("select protocol from point").fetchall() == [(2,)], "the point speaks today's protocol"
+        assert db.execute("select protocol from point").fetchall() == [(PROTOCOL_VERSION,)], \
+            "the point speaks today's protocol"
 
     for program, data in ((hub_cmd, hub.data), (point_cmd, point.data)):
         verified = subprocess.run([program, "audit", "verify", "--data", str(data)], capture_output=True, text=True,

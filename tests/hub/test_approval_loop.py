@@ -16,10 +16,10 @@ import pytest
 from sqlmodel import select
 
 from hub.catalog import import_catalog, load_catalog_file
-from hub.models import AuditEntry
+from hub.models import AuditEntry, SupplementRound
 from hubkit import SAMPLE_CATALOG, csrf_from
 from sync import Kind
-from sync.catalog import FormField
+from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, FormField
 from sync.clock import shift_clock, utcnow
 from sync.workdays import county_date, default_calendar
 
@@ -27,6 +27,7 @@ DAY_MS = 24 * 3600 * 1000
 SILENT = "451000-TEST-SILENT"
 CERTIFIED = "451000-TEST-CERT"
 SLOW = "451000-TEST-SLOW"
+NATURAL = "451000-TEST-NATURAL"
 HUB_CLI = str(Path(sys.executable).parent / "pointkit-hub")
 
 
@@ -45,8 +46,9 @@ def clock():
 
 @pytest.fixture
 def loop_hub(hub):
-    """The sample catalog plus three single-department items of known limits (the sample's may change):
-    one with a required result field, one where silence is consent, one with a long limit."""
+    """The sample catalog plus four single-department items of known limits (the sample's may change):
+    one with a required result field, one where silence is consent, one with a long limit, one whose 补正
+    period counts natural days."""
     catalog = load_catalog_file(SAMPLE_CATALOG)
     base = next(item for item in catalog.items if item.code == "451000-YB-001").model_copy(
         update={"departments": ["YB"], "route": "single", "deemed_approval": False, "result_fields": []})
@@ -56,6 +58,7 @@ def loop_hub(hub):
                                 "result_fields": [valid_until]}),
         base.model_copy(update={"code": SILENT, "deemed_approval": True, "promised_days": 2, "legal_days": 3}),
         base.model_copy(update={"code": SLOW, "departments": ["RS"], "promised_days": 20, "legal_days": 30}),
+        base.model_copy(update={"code": NATURAL, "supplement_days": 10, "supplement_unit": "natural_days"}),
     ]
     with hub.db() as session:
         import_catalog(session, catalog, identity=hub.identity)
@@ -84,6 +87,16 @@ def test_supplement_pauses_the_clock_and_returns_to_the_same_department(loop_hub
     messages, cursor = point.pull_all()
     [request] = [payload for envelope, payload in messages if envelope.header.kind == Kind.SUPPLEMENT_REQUEST]
     assert request["materials"] == ["hukou"] and request["note"] == "户口簿复印件不清晰"
+    # The resident has the item's 补正 period (the catalog default: 15 working days) from the day after.
+    return_by = default_calendar().add_working_days(county_date(utcnow()), DEFAULT_SUPPLEMENT_DAYS)
+    assert (request["return_by"], request["return_within"], request["return_unit"]) == (
+        return_by.isoformat(), DEFAULT_SUPPLEMENT_DAYS, "working_days")
+    # Every STATUS names the case's state at the hub and its dates as the hub counts them now.
+    routed, paused = [payload for envelope, payload in messages if envelope.header.kind == Kind.STATUS]
+    assert (routed["status"], routed["state"], routed["paused_days"]) == ("routed", "routed", 0)
+    assert (routed["promised_date"], routed["legal_date"]) == (before["due_date"], before["legal_due_date"])
+    assert (paused["status"], paused["state"], paused["promised_date"]) == (
+        "supplement_requested", "supplement_requested", before["due_date"])
 
     # The resident comes back a week later: the clock stood still meanwhile.
     asked_on = county_date(utcnow())
@@ -103,6 +116,10 @@ def test_supplement_pauses_the_clock_and_returns_to_the_same_department(loop_hub
     assert after["status"] == "in_review" and after["tasks"][0]["status"] == "open"
     assert after["supplements"][0]["paused_days"] == stood and after["time"]["state"] != "overdue"
     assert case_id in {c["case_id"] for c in yb.get("/api/queue").json()["cases"]}, "back with YB"
+    # The point hears the dates the pause moved: it never counts them itself.
+    [moved] = [payload for envelope, payload in point.pull_all(cursor)[0] if envelope.header.kind == Kind.STATUS]
+    assert (moved["status"], moved["state"], moved["paused_days"]) == ("supplemented", "in_review", stood)
+    assert (moved["promised_date"], moved["legal_date"]) == (after["due_date"], after["legal_due_date"])
 
     missing = yb.post(f"/api/cases/{case_id}/decision", json={"decision": "approved"})
     assert missing.status_code == 422 and missing.json()["reason"] == "result_fields_required"
@@ -136,6 +153,86 @@ def test_warning_overdue_and_the_supervision_figures(loop_hub, clock):
     csv_text = op.get("/api/supervision.csv").text
     assert csv_text.startswith("\ufeffcode,name,decided") and "RS,县人力资源和社会保障局,0,0,,1,0,1," in csv_text
     assert hub.api("yb-li").get("/api/supervision").status_code == 403, "reviewers do not supervise"
+
+
+def test_a_supplement_not_answered_by_its_return_date_turns_up_in_supervision(loop_hub, clock):
+    hub = loop_hub
+    point = hub.enroll_point()
+    natural, working = push(point, NATURAL), push(point, CERTIFIED)
+    yb = hub.api("yb-li")
+    for case_id in (natural, working):
+        asked = yb.post(f"/api/cases/{case_id}/supplement", json={"materials": ["hukou"], "note": "户口簿复印件不清晰"})
+        assert asked.status_code == 200, asked.text
+    today, calendar = county_date(utcnow()), default_calendar()
+    # 10 natural days from the day after the request; a period ending on a rest day ends on the next working day.
+    natural_by = today + timedelta(days=10)
+    while not calendar.is_working_day(natural_by):
+        natural_by += timedelta(days=1)
+    [round_] = yb.get(f"/api/cases/{natural}").json()["supplements"]
+    assert (round_["return_by"], round_["return_overdue"]) == (natural_by.isoformat(), False)
+    working_by = calendar.add_working_days(today, DEFAULT_SUPPLEMENT_DAYS)
+    assert yb.get(f"/api/cases/{working}").json()["supplements"][0]["return_by"] == working_by.isoformat()
+
+    clock((natural_by - today).days)
+    op = hub.api("op")
+    assert op.get("/api/supervision").json()["overdue_supplements"] == [], "the return date itself is still in time"
+    clock(1)
+    op = hub.api("op")
+    figures = op.get("/api/supervision").json()
+    [late] = figures["overdue_supplements"]
+    receipt_no = op.get(f"/api/cases/{natural}").json()["receipt_no"]
+    assert (late["case_id"], late["receipt_no"], late["department"], late["point"]) == (
+        natural, receipt_no, "YB", point.name)
+    assert (late["return_by"], late["days_overdue"]) == (natural_by.isoformat(), 1)
+    assert next(row for row in figures["departments"] if row["code"] == "YB")["supplement_overdue"] == 1
+    detail = op.get(f"/api/cases/{natural}").json()
+    assert detail["supplements"][0]["return_overdue"] and detail["time"]["state"] == "paused", "the clock stays paused"
+    board = hub.browser("op").get("/supervision").text
+    assert f'id="overdue-supplement-{receipt_no}"' in board and "逾期未补正" in board
+    assert receipt_no in op.get("/api/supervision.csv").text
+
+    # As the notice said, the application counts as withdrawn: YB records it, only where its date has passed.
+    yb, portal = hub.api("yb-li"), hub.browser("yb-li")
+    assert 'id="withdraw-unanswered"' in portal.get(f"/cases/{natural}").text
+    assert 'id="withdraw-unanswered"' not in portal.get(f"/cases/{working}").text
+    early = yb.post(f"/api/cases/{working}/withdraw-unanswered", json={})
+    assert (early.status_code, early.json()["reason"]) == (409, "not_overdue")
+    assert hub.api("ny-wang").post(f"/api/cases/{natural}/withdraw-unanswered", json={}).status_code in (404, 409)
+    ended = yb.post(f"/api/cases/{natural}/withdraw-unanswered", json={})
+    assert ended.status_code == 200 and ended.json()["status"] == "withdrawn", ended.text
+    assert op.get("/api/supervision").json()["overdue_supplements"] == []
+    [told] = [payload for envelope, payload in point.pull_all()[0]
+              if envelope.header.kind == Kind.STATUS and payload["case_id"] == natural and payload["status"] == "withdrawn"]
+    assert told["state"] == "withdrawn" and "视为撤回申请" in told["note"]
+    late = {"case_id": natural, "materials": ["hukou"], "note": "迟到补交", "supplemented_at": utcnow().isoformat(),
+            "staff": "staff"}
+    [result] = point.client.push([point.seal(Kind.SUPPLEMENT, late)])
+    assert (result.status, result.reason) == ("accepted", "not_waiting")
+
+
+def test_the_upgrade_counts_the_return_date_of_supplements_requested_before_the_hub_kept_one(loop_hub):
+    hub = loop_hub
+    point = hub.enroll_point()
+    case_id = push(point, CERTIFIED)
+    assert hub.api("yb-li").post(f"/api/cases/{case_id}/supplement",
+                                 json={"materials": ["hukou"], "note": "重拍"}).status_code == 200
+    with hub.db() as session:
+        [round_] = session.exec(select(SupplementRound)).all()
+        expected, round_.return_by = round_.return_by, None
+        session.add(round_)
+
+    def upgrade() -> str:
+        done = subprocess.run([HUB_CLI, "upgrade", "--data", str(hub.data_dir)], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "Counted the return date of 1 open supplement request(s)" in upgrade()
+    assert "return date" not in upgrade(), "a second run finds none"
+    with hub.db() as session:
+        assert session.exec(select(SupplementRound)).one().return_by == expected
+    assert "return_date_counted" in [event["action"] for event in
+                                     hub.api("op").get(f"/api/cases/{case_id}").json()["events"]]
 
 
 def test_silence_is_consent_deems_approval_past_the_legal_limit(loop_hub):

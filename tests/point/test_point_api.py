@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import httpx
 import pytest
-from hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from hubside import GOOD_ID, ITEMS, catalog_document, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff
+from pointkit.catalog import store_catalog
 from pointkit.models import Case, Outbox
+from pointkit.state import get_state
+from sync import Kind, sign_document
+from sync.clock import utcnow
+from sync.workdays import county_date, default_calendar
 
 GOOD_CASE = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
              "form": valid_form(), "materials": ["id_card", "hukou"]}
@@ -60,7 +66,7 @@ def test_case_round_trip(point, api):
     created = api.post("/api/cases", json=GOOD_CASE)
     assert created.status_code == 201, created.text
     body = created.json()
-    assert set(body) == {"case_id", "receipt_no", "pickup_code", "promised_date", "status"}
+    assert set(body) == {"case_id", "receipt_no", "pickup_code", "promised_date", "status", "calendar_missing"}
     assert body["status"] == "queued" and len(body["pickup_code"]) == 6
     listed = api.get("/api/cases").json()["cases"]
     assert [c["receipt_no"] for c in listed] == [body["receipt_no"]]
@@ -70,6 +76,34 @@ def test_case_round_trip(point, api):
     assert detail["applicant"]["id_number"] == GOOD_ID and detail["result"] is None
     assert detail["form"]["category"] == "普通居民" and detail["materials"] == ["id_card", "hukou"]
     assert api.get("/api/cases/nope").status_code == 404
+
+
+def test_the_receipt_answer_warns_of_a_year_without_a_holiday_calendar(point, api):
+    """POST /api/cases says what the receipt says: the promised date counts weekends only in such a year."""
+    long_item = {**ITEMS[0], "code": "LONG-1", "promised_days": 365, "legal_days": 365}
+    with db.session_scope(point.data_dir) as session:
+        store_catalog(session, get_state(session),
+                      sign_document(catalog_document(2, [*ITEMS, long_item]), point.hub.sign_key))
+    body = api.post("/api/cases", json={**GOOD_CASE, "item_code": "LONG-1"}).json()
+    promised = date.fromisoformat(body["promised_date"])
+    expected = default_calendar().missing_years(county_date(utcnow()), promised)
+    assert expected and body["calendar_missing"] == expected, "365 working days on run into a year with no file"
+    assert api.post("/api/cases", json=GOOD_CASE).json()["calendar_missing"] == default_calendar().missing_years(
+        county_date(utcnow()), default_calendar().add_working_days(county_date(utcnow()), ITEMS[0]["promised_days"]))
+
+
+def test_a_case_answers_the_hubs_dates_over_the_printed_one(point, api):
+    case_id = api.post("/api/cases", json=GOOD_CASE).json()["case_id"]
+    printed = date.fromisoformat(api.get(f"/api/cases/{case_id}").json()["promised_date"])
+    assert api.get(f"/api/cases/{case_id}").json()["current_promised_date"] == printed.isoformat()
+    moved = printed + timedelta(days=7)
+    point.apply(point.seal(Kind.STATUS, {"case_id": case_id, "status": "supplemented", "state": "in_review",
+                                         "at": utcnow().isoformat(), "promised_date": moved.isoformat(),
+                                         "legal_date": (moved + timedelta(days=9)).isoformat(), "paused_days": 5}))
+    [listed] = api.get("/api/cases").json()["cases"]
+    assert (listed["promised_date"], listed["current_promised_date"]) == (printed.isoformat(), moved.isoformat())
+    assert (listed["hub_status"], listed["paused_days"], listed["clock_paused"]) == ("in_review", 5, False)
+    assert listed["legal_date"] == (moved + timedelta(days=9)).isoformat()
 
 
 @pytest.mark.parametrize("mutate, status, reason", [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from hubside import GOOD_ID, OTHER_ID, rows, point  # noqa: F401  (fixture)
@@ -17,7 +19,8 @@ from pointkit import create_app, db
 from pointkit.amend import resume_numbering
 from pointkit.auth import create_staff
 from pointkit.intake import point_code
-from pointkit.i18n import DECISION_LABELS, LEVEL_LABELS, STATUS_LABELS, translator
+from pointkit.i18n import (DECISION_LABELS, HUB_STATUS_LABELS, HUB_STATUS_UNKNOWN, LEVEL_LABELS, STAGE_LABELS, STATUS_LABELS,
+                           translator)
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
 
@@ -181,8 +184,9 @@ def test_a_case_sent_back_to_a_restored_point_is_handed_over_on_the_whole_id_num
     page = client.get(f"/pickup?receipt_no={receipt_no}").get_data(as_text=True)
     assert 'id="id-check-form"' in page and 'name="pickup_code"' not in page
     assert "本机没有其取件码" in page and "完整身份证号" in page and "群众遗失回执" in page
-    shown = page.split('id="restored-note"')[1].replace(receipt_no, "")  # its point code may read like letters
-    assert not re.search(r">[^<]*[A-Za-z]{3,}[^<]*<", shown), "no English word on the Chinese form"
+    # The receipt number is not a word: its point code is random hex, "AAA458" one time in a few.
+    form = page.split('id="restored-note"')[1].replace(receipt_no, "")
+    assert not re.search(r">[^<]*[A-Za-z]{3,}[^<]*<", form), "no English word on the Chinese form"
     assert "Whole ID number" in client.get(f"/pickup?receipt_no={receipt_no}&lang=en").get_data(as_text=True)
     assert "本机没有其取件码" in client.get(f"/cases/{restored.id}?lang=zh").get_data(as_text=True)
 
@@ -267,6 +271,112 @@ def test_requeue_is_for_admins_only(point, client, app):
     assert client.post("/sync/requeue/1", data={"csrf_token": token}).status_code == 403
 
 
+def receive_with_code(client) -> tuple[Case, str, str]:
+    """A case received through the intake page: (case, its receipt's address, the pickup code printed once)."""
+    location = client.post("/cases/new?item=T-001", data=intake_form(client)).headers["Location"]
+    code = re.search(r'id="pickup-code"[^>]*>(\d{6})<', client.get(location).get_data(as_text=True)).group(1)
+    return rows(client.application.config["DATA_DIR"], Case)[0], location, code
+
+
+def hub_status(case: Case, status: str, **fields) -> dict:
+    return {"case_id": case.id, "status": status, "at": utcnow().isoformat(), "note": "", **fields}
+
+
+def kiosk(client, case: Case, code: str) -> str:
+    answer = client.post("/status", data={"csrf_token": csrf(client, "/status"), "receipt_no": case.receipt_no,
+                                          "pickup_code": code})
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def shown(page: str, element_id: str) -> str:
+    return re.search(rf'id="{element_id}"[^>]*>([^<]*)<', page).group(1)
+
+
+def test_the_date_the_hub_moved_replaces_the_printed_one_on_every_page(point, client):
+    case, receipt, code = receive_with_code(client)
+    printed = case.promised_date
+    moved, legal = printed + timedelta(days=7), printed + timedelta(days=20)
+    # The hub routed the case, a 补正 stopped its clock 5 working days, and both dates moved that far.
+    point.apply(point.seal(Kind.STATUS, hub_status(case, "routed", state="routed", promised_date=str(printed),
+                                                   legal_date=str(legal - timedelta(days=7)))))
+    assert shown(client.get(f"/cases/{case.id}").get_data(as_text=True), "promised-date") == str(printed)
+    point.apply(point.seal(Kind.STATUS, hub_status(case, "supplemented", state="in_review", promised_date=str(moved),
+                                                   legal_date=str(legal), paused_days=5)))
+
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert shown(page, "promised-date") == str(moved) and shown(page, "promised-date-printed") == str(printed)
+    assert "因补正顺延5个工作日" in shown(page, "promised-date-why") and shown(page, "legal-date") == str(legal)
+    assert shown(page, "hub-status") == "审批部门审批中"
+    listing = client.get("/cases").get_data(as_text=True)
+    assert f"{moved} <del" in listing and str(printed) in listing
+    reprint = client.get(receipt).get_data(as_text=True)
+    assert shown(reprint, "reprint-mark") == "（补打）" and shown(reprint, "promised-date") == str(moved)
+    assert shown(reprint, "promised-date-printed") == str(printed) and "因补正顺延5个工作日" in reprint
+    board = kiosk(client, case, code)
+    assert shown(board, "kiosk-promised") == str(moved) and shown(board, "kiosk-state") == "县级部门审批中"
+    assert "因补正顺延5个工作日" in board
+    # A message sealed before this point upgraded names no state: it changes the words, never the dates.
+    point.apply(point.seal(Kind.STATUS, hub_status(case, "routed")))
+    assert shown(client.get(f"/cases/{case.id}").get_data(as_text=True), "promised-date") == str(moved)
+
+
+def visible_text(page: str) -> str:
+    return html.unescape(re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S))
+
+
+def test_no_page_shows_a_stored_state_key(point, client):
+    case, receipt, code = receive_with_code(client)
+
+    def pages() -> dict[str, str]:
+        return {path: visible_text(client.get(path).get_data(as_text=True))
+                for path in (f"/cases/{case.id}", "/cases", receipt)} | {"kiosk": visible_text(kiosk(client, case, code))}
+
+    def assert_words_only(*keys: str) -> None:
+        for where, text in pages().items():
+            for key in keys:
+                assert not re.search(rf"\b{key}\b", text), f"{key} on {where}"
+
+    for state in [*HUB_STATUS_LABELS, "a_state_only_a_newer_hub_knows"]:
+        point.apply(point.seal(Kind.STATUS, hub_status(case, state, state=state, promised_date=str(case.promised_date))))
+        assert_words_only(state, *STATUS_LABELS)
+    point.apply(point.seal(Kind.SUPPLEMENT_REQUEST, {"case_id": case.id, "department": "MZ", "materials": ["hukou"],
+                                                     "note": "户口簿复印件不清晰", "requested_at": utcnow().isoformat()}))
+    assert_words_only(*STATUS_LABELS)
+    (case,) = rows(point.data_dir, Case)
+    point.apply(point.result_message(case))
+    assert_words_only(*STATUS_LABELS, *HUB_STATUS_LABELS)
+    assert shown(client.get(f"/cases/{case.id}").get_data(as_text=True), "hub-status") == "已作出决定，结果正发往本窗口"
+    handed = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                          "pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert handed.status_code == 302
+    assert_words_only(*STATUS_LABELS, *HUB_STATUS_LABELS)
+
+
+def test_the_supplement_notice_says_by_when_and_what_happens_after(point, client):
+    case, receipt, code = receive_with_code(client)
+    return_by = date.today() + timedelta(days=10)
+    point.apply(point.seal(Kind.SUPPLEMENT_REQUEST, {
+        "case_id": case.id, "department": "MZ", "materials": ["hukou"], "note": "户口簿复印件不清晰",
+        "requested_at": utcnow().isoformat(), "return_by": str(return_by), "return_within": 10,
+        "return_unit": "natural_days"}))
+    notice = client.get(f"/cases/{case.id}/supplement-notice").get_data(as_text=True)
+    assert shown(notice, "supplement-deadline") == str(return_by)
+    assert f"请于{return_by}前" in notice and "10日（自然日）" in notice and "龙潭村便民服务站" in notice
+    assert "视为撤回申请" in shown(notice, "supplement-consequence")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert shown(page, "return-by") == f"请于{return_by}前补交材料。" and "视为撤回申请" in page
+    board = kiosk(client, case, code)
+    assert f"请于{return_by}前补交材料" in board and "需要补交材料" in shown(board, "kiosk-state")
+    assert "暂停计时" in board
+    # Not brought in time: the department records the application as withdrawn; nothing is left to bring.
+    point.apply(point.seal(Kind.STATUS, hub_status(case, "withdrawn", state="withdrawn")))
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="supplement-form"' not in page and shown(page, "hub-status") == "已撤回"
+    assert client.get(f"/cases/{case.id}/supplement-notice").status_code == 404
+    assert shown(kiosk(client, case, code), "kiosk-state") == "已撤回"
+
+
 def test_every_page_text_has_a_chinese_translation():
     from pathlib import Path
 
@@ -280,7 +390,8 @@ def test_every_page_text_has_a_chinese_translation():
     from pointkit.views import ID_CHECK_REASON_TEXT, PICKUP_MESSAGES
 
     messages.update([*PICKUP_MESSAGES.values(), *ID_CHECK_REASON_TEXT.values()])
-    messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values()])
+    messages.update([*STATUS_LABELS.values(), *DECISION_LABELS.values(), *LEVEL_LABELS.values(),
+                     *HUB_STATUS_LABELS.values(), HUB_STATUS_UNKNOWN, *STAGE_LABELS.values()])
     from pointkit.desk import CHANGE_MESSAGES, KIOSK_MESSAGES
 
     messages.update([*CHANGE_MESSAGES.values(), *KIOSK_MESSAGES.values(), *RECONCILED_OUTCOMES.values()])

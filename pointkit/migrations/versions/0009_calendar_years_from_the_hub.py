@@ -6,8 +6,8 @@ usb) and ``pointstate.relay_name`` (the township a village syncs through), for `
 until the next sync; a village enrolled through a township before this revision learns its township's name
 when it is enrolled again, and says "relay" meanwhile only once it syncs.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 13:27:14.114690
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

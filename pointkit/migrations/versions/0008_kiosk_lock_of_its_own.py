@@ -3,8 +3,8 @@
 ``case.kiosk_failures`` and ``case.kiosk_locked_until``: the residents' kiosk counts wrong pickup codes on a
 counter of its own, so a lock there never keeps staff from handing a result over. Nothing counted yet.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 13:40:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

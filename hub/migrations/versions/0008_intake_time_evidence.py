@@ -5,8 +5,8 @@ when (a lower bound on the intake time of every later envelope). ``case.vouched_
 ``intake_vouched_by``: an intake time an operator accepted for a claim the hub could not believe. Empty for
 existing rows: their claims were judged as before.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 13:51:18.684641
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -5,8 +5,8 @@ signed version per row; the newest version of a year is in force and replaces th
 Empty until the first import. ``point.catalog_held`` and ``point.calendar_held``: the catalog version and
 calendar years each point says it holds, so a hub bundle carries what it lacks (unknown until it next asks).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 13:23:34.128840
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
