@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The last release before protocol versions were named (its points speak protocol 1) and before schema
 # migrations (its databases carry no alembic_version: revision 0001 of each side is its schema).
 PREVIOUS_RELEASE = "4315ee0e9334bda86e4cb2efb570ee004c3dac8e"
-# The last commit whose points speak protocol 2, before hub messages and catalog items gained protocol 3's fields.
-# It never shipped as a release, but builds of it may run in pilot counties, so the hub still speaks to them.
-LAST_PROTOCOL_2 = "9faf427fead54592f97baf883940c08951cbb32b"
+# The last landed commit whose points speak protocol 2, before hub messages and catalog items gained protocol 3's
+# fields. It never shipped as a release, but builds of it may run in pilot counties, so the hub still speaks to them.
+LAST_PROTOCOL_2 = "3cd4c5104f729b70b8a1751135108fd7be4acb90"
 
 
 @dataclass(frozen=True)
