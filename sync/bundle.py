@@ -12,7 +12,8 @@ the SHA-256 and size of every item (a scan's entry also names its
 ``scan_id``) and of the whole items section, and whatever the writer wants
 the reader to learn (``acks``, ``cursor``, ``scan_acks``; from the hub,
 ``numbers``: the highest envelope sequence number and receipt number it
-holds from the point, as its pull answers name them). A scan travels as
+holds from the point, as its pull answers name them, and ``audit_head``:
+its audit chain's signed head, as its push answers carry it). A scan travels as
 the point stores it, sealed under the key inside its case, so a bundle holds
 nothing readable. Its
 signature is Ed25519 by the writer (sync/signing.py documents). A reader
@@ -103,6 +104,12 @@ class Bundle:
         """The newest receipt number the hub holds from the reader ("": not named)."""
         return receipt_number(self._numbers().get("last_receipt"))
 
+    @property
+    def audit_head(self) -> dict[str, Any] | None:
+        """The hub's signed audit head (sync/auditheads.py), unverified; None when not named."""
+        value = self.manifest.get("audit_head")
+        return value if isinstance(value, dict) else None
+
     def _numbers(self) -> dict[str, Any]:
         numbers = self.manifest.get("numbers")
         return numbers if isinstance(numbers, dict) else {}
@@ -116,7 +123,7 @@ def write_bundle(
     path: str | Path, envelopes: Iterable[bytes], *, signer: Ed25519PrivateKey, sender_id: uuid.UUID | str,
     recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
     scans: Iterable[tuple[str, bytes]] = (), scan_acks: list[dict[str, Any]] | None = None,
-    numbers: dict[str, Any] | None = None,
+    numbers: dict[str, Any] | None = None, audit_head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
 
@@ -143,6 +150,8 @@ def write_bundle(
         manifest["scan_acks"] = list(scan_acks)
     if numbers:
         manifest["numbers"] = dict(numbers)
+    if audit_head:
+        manifest["audit_head"] = dict(audit_head)
     signed = canonical_json(sign_document(manifest, signer))
     path = Path(path)
     temporary = path.with_name(path.name + ".part")
