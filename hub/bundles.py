@@ -30,6 +30,7 @@ from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.envelope import HUB_SENDER_ID
 
 from .audit import append_audit
+from .auditheads import signed_head
 from .db import utc_now
 from .ingest import ingest_envelopes
 from .keys import Keyring
@@ -115,7 +116,9 @@ def point_scan_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DA
 
 def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
                         actor: str = "cli") -> ExportReport:
-    """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub."""
+    """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub; with the audit
+    chain's signed head as it stood before this export, for the point to keep (hub/auditheads.py)."""
+    head = signed_head(session, keyring.current)
     point = find_point(session, name)
     if point is None:
         raise BundleError("unknown_point", f"no point named {name!r}; see 'pointkit-hub points list'")
@@ -131,7 +134,7 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
     write_bundle(path, [message.envelope for message in messages], signer=keyring.current.sign_key,
                  sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor,
                  scan_acks=point_scan_acks(session, point),
-                 numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt})
+                 numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt}, audit_head=head)
     append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
                  detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks)})
     session.commit()

@@ -19,6 +19,7 @@ from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
 
+from .auditheads import signed_head
 from .catalog import CatalogError, catalog_answer, current_version_number, packed_catalog_answer
 from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
@@ -93,8 +94,12 @@ def post_push():
         return api_error(400, exc.reason, f"the body is not a frames body: {exc}")
     # The keyring is read without the write lock: another process may hold it while applying its batch.
     reads_only(get_session())
-    results = ingest_envelopes(get_session(), frames, keyring=current_keyring())
-    return {"results": results, "hub_time_ms": now_ms()}
+    keyring = current_keyring()
+    results = ingest_envelopes(get_session(), frames, keyring=keyring)
+    # The head as the batch left it (committed), signed: the point keeps it as evidence outside this database.
+    # Beside "results": a point of an older release reads only the keys it knows at this level.
+    reads_only(get_session())
+    return {"results": results, "hub_time_ms": now_ms(), "audit_head": signed_head(get_session(), keyring.current)}
 
 
 def _authenticated_point() -> Point | tuple[Response, int]:
