@@ -26,6 +26,7 @@ from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
 from . import audit, db
+from .hubheads import keep_hub_head
 from .inbox import apply_messages
 from .models import Outbox, ScanFile
 from .outbox import queued
@@ -133,6 +134,7 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
         # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
         asked = take_hub_numbers(session, state, identity, last_seq=bundle.last_seq, last_receipt=bundle.last_receipt)
+        keep_hub_head(session, state, bundle.audit_head)  # a village on USB holds the hub's head too
         cursor = state.pull_cursor
         audit.record(session, audit.HUB_ACTOR, "bundle_imported", state.point_id, messages=len(bundle.envelopes),
                      applied=applied.applied, cursor=cursor)
