@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -47,9 +48,9 @@ def append_audit(session: Session, *, actor: str, action: str, subject: str = ""
 
 
 def next_audit_row(session: Session, *, actor: str, action: str, subject: str = "",
-                   detail: dict[str, Any] | None = None) -> dict[str, Any]:
+                   detail: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
     """The chain's next entry as a row for the caller to insert in this transaction (the bulk path of ingest
-    inserts many at once); the next call links to it."""
+    inserts many at once); the next call links to it. ``at``: the time of the row it records (now)."""
     write_lock(session)
     memo = transaction_memo(session)
     head = memo.get(_HEAD)
@@ -57,7 +58,7 @@ def next_audit_row(session: Session, *, actor: str, action: str, subject: str = 
         head = chain_head(session)
     if subject.startswith("case:"):
         CASE_ROWS.note_actor(session, subject.removeprefix("case:"), actor)
-    row = {"id": head[0] + 1, "at": utc_now(), "actor": actor[:128], "action": action[:32],
+    row = {"id": head[0] + 1, "at": at or utc_now(), "actor": actor[:128], "action": action[:32],
            "subject": subject[:128], "detail": dict(detail or {}), "prev_hash": head[1]}
     row["entry_hash"] = chain_hash(row["prev_hash"], _hashed(row))
     # Under the write lock no one else appends until this transaction ends: the next append links to this

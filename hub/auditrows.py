@@ -1,24 +1,28 @@
 """What the hub's audit chain records of each case's rows, and the check of the live rows against it.
 
-Each transaction that adds or changes a case, its review tasks, its 补正
-rounds or its timeline appends one ``case_state`` entry (hub/audit.py, and
-hub/bulk.py for the cases ingest writes in bulk) whose detail holds the
-fingerprint of every such row::
+Each transaction that adds or changes a case, its review tasks or its 补正
+rounds appends one ``case_state`` entry (hub/audit.py, and hub/bulk.py for
+the cases ingest writes in bulk) whose detail holds the fingerprint of each
+such row::
 
-    {"case": {...}, "tasks": {task id: {...}}, "rounds": {round id: {...}}, "events": {line id: digest}}
+    {"case": {...}, "tasks": {task id: {...}}, "rounds": {round id: {...}}}
+
+A timeline line needs none: the entry written with it names it (``line``)
+and holds its time, actor, action and note (hub/cases.py).
 
 ``cross_check`` (``pointkit-hub audit verify``) compares every live row with
 the newest entry that recorded it: a decision, an applicant's name or a
 timeline note edited in the database fails, naming the entry. Rows from
 before the hub recorded them get a ``case_baseline`` entry once, when
-``pointkit-hub upgrade`` runs (``unrecorded_rows``).
+``pointkit-hub upgrade`` runs (``unrecorded_rows``), its timeline lines
+under ``events``.
 
 What is kept as it is and what only as a digest (sync/auditrows.py): the
-decision, its reason, who decided and when, states and dates as they are;
-the applicant, the form, the result document, what a department filled in
-and the point's 补正 note as SHA-256 digests salted with the case id; a
-timeline line (time, actor, action, note) as one digest (its note is in the
-chain already, in the entry written with it).
+decision, its reason, who decided and when, states, dates and timeline notes
+as they are (notes and reasons are written for the resident to read, never
+with her data); the applicant, the form, the result document, what a
+department filled in and the point's 补正 note as SHA-256 digests salted
+with the case id.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sync.auditrows import DIGEST_SUFFIX, STATE_ACTIONS, content_digest, differe
 from .db import iso
 from .models import AuditEntry, Case, CaseEvent, ReviewTask, SupplementRound
 
-WATCHED = (Case, ReviewTask, SupplementRound, CaseEvent)
+WATCHED = (Case, ReviewTask, SupplementRound)
 _CASE_FIELDS = ("point_id", "receipt_no", "item_code", "status", "received_at", "due_date", "legal_due_date",
                 "decision", "reason", "certificate_no", "decided_at", "closed_at", "merged_into")
 _CASE_DIGESTS = ("applicant", "form", "result")
@@ -48,7 +52,7 @@ _ROUND_FIELDS = ("department_code", "materials", "note", "requested_by", "reques
 _ROUND_DIGESTS = ("supplement_note",)
 _EVENT_FIELDS = ("at", "actor", "action", "note")
 # The detail's keys for the rows besides the case itself, and how a message names one.
-_KINDS = {ReviewTask: "tasks", SupplementRound: "rounds", CaseEvent: "events"}
+_KINDS = {ReviewTask: "tasks", SupplementRound: "rounds"}
 _NAMES = {"case": "the case", "tasks": "review task", "rounds": "补正 round", "events": "timeline line"}
 
 
@@ -68,7 +72,9 @@ def _value(row: Any, name: str) -> Any:
 
 def _fingerprint(case_id: str, row: Any, fields: tuple[str, ...], digests: tuple[str, ...]) -> dict[str, Any]:
     values = {name: _value(row, name) for name in fields}
-    values.update({name + DIGEST_SUFFIX: content_digest(case_id, _value(row, name)) for name in digests})
+    for name in digests:
+        value = _value(row, name)
+        values[name + DIGEST_SUFFIX] = None if value is None else content_digest(case_id, value)
     return values
 
 
@@ -85,16 +91,16 @@ def round_fingerprint(supplement: Any) -> dict[str, Any]:
     return _fingerprint(_value(supplement, "case_id"), supplement, _ROUND_FIELDS, _ROUND_DIGESTS)
 
 
-def event_fingerprint(line: Any) -> str:
-    """A timeline line as one digest (its note may be long; the entry written with it holds the text)."""
-    return content_digest(_value(line, "case_id"), {name: _value(line, name) for name in _EVENT_FIELDS})
+def event_fingerprint(line: Any) -> dict[str, Any]:
+    """A timeline line: its time, actor, action and note."""
+    return {name: _value(line, name) for name in _EVENT_FIELDS}
 
 
 _FINGERPRINTS = {"tasks": task_fingerprint, "rounds": round_fingerprint, "events": event_fingerprint}
 
 
 def state_detail(case: Any, rows: list[Any]) -> dict[str, Any]:
-    """A ``case_state`` entry's detail: ``case`` and those of ``rows`` that are its tasks, rounds or lines."""
+    """A ``case_state`` entry's detail: ``case`` and those of ``rows`` that are its tasks or rounds."""
     detail: dict[str, Any] = {"case": case_fingerprint(case)}
     for row in rows:
         kind = _KINDS.get(type(row))
@@ -113,13 +119,19 @@ class Recorded:
 
 
 def recorded_rows(session: Session) -> dict[tuple[str, str], Recorded]:
-    """(kind, row id) -> the newest state or baseline entry recording that row; kind is "case" (row id: the
-    case id), "tasks", "rounds" or "events"."""
+    """(kind, row id) -> the newest entry recording that row: a timeline line's own entry, else a state or
+    baseline entry; kind is "case" (row id: the case id), "tasks", "rounds" or "events"."""
     recorded: dict[tuple[str, str], Recorded] = {}
-    entries = select(AuditEntry).where(AuditEntry.action.in_(STATE_ACTIONS)).order_by(AuditEntry.id)  # type: ignore[attr-defined]
+    entries = select(AuditEntry).where(AuditEntry.subject.startswith("case:")).order_by(AuditEntry.id)  # type: ignore[attr-defined]
     for entry in session.exec(entries):
         case_id, detail = entry.subject.removeprefix("case:"), entry.detail
         if not isinstance(detail, dict):
+            continue
+        if isinstance(detail.get("line"), str):
+            recorded[("events", detail["line"])] = Recorded(entry.id, case_id, {
+                "at": _value(entry, "at"), "actor": entry.actor, "action": entry.action, "note": detail.get("note")})
+            continue
+        if entry.action not in STATE_ACTIONS:
             continue
         if "case" in detail:
             recorded[("case", case_id)] = Recorded(entry.id, case_id, detail["case"])
@@ -134,7 +146,7 @@ def _live_rows(session: Session) -> Iterator[tuple[str, str, str, Any]]:
     """(kind, row id, case id, fingerprint) of every live row the chain records."""
     for case in session.exec(select(Case)):
         yield "case", case.id, case.id, case_fingerprint(case)
-    for model, kind in _KINDS.items():
+    for model, kind in (*_KINDS.items(), (CaseEvent, "events")):
         for row in session.exec(select(model)):
             yield kind, str(row.id), row.case_id, _FINGERPRINTS[kind](row)
 
@@ -151,12 +163,10 @@ def cross_check(session: Session) -> list[AuditProblem]:
                 f"case {case_id}: {what} is in no audit entry (written outside pointkit, or before this hub recorded "
                 "case contents: run pointkit-hub upgrade once to record them)")))
             continue
-        if fingerprint == entry.fingerprint:
-            continue
-        changed = (difference(entry.fingerprint, fingerprint) if kind != "events" else
-                   "its time, actor, action or note is not what the entry recorded (compared by digest)")
-        problems.append(AuditProblem(entry.entry_id, f"case {case_id}: {what} no longer matches it: {changed} "
-                                                     "(changed outside pointkit)"))
+        changed = difference(entry.fingerprint, fingerprint)
+        if changed:
+            problems.append(AuditProblem(entry.entry_id, f"case {case_id}: {what} no longer matches it: {changed} "
+                                                         "(changed outside pointkit)"))
     for (kind, row_id), entry in recorded.items():
         what = _NAMES[kind] if kind == "case" else f"{_NAMES[kind]} {row_id}"
         problems.append(AuditProblem(entry.entry_id, f"case {entry.case_id}: {what} it records no longer exists "

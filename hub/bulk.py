@@ -37,7 +37,7 @@ from sync.uploads import ScanError
 from sync.workdays import county_date
 
 from .audit import next_audit_row
-from .auditrows import case_fingerprint, event_fingerprint, task_fingerprint
+from .auditrows import case_fingerprint, task_fingerprint
 from .cases import event_rows
 from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
@@ -61,7 +61,8 @@ class Draft:
 
     ``catalog_version`` and ``point_offset_ms`` are what the draft was made under (the current catalog
     version, the point's clock offset its due dates used): under the lock it is a plain case only if they
-    still hold. ``rows`` are already in the driver's form.
+    still hold. ``rows`` are already in the driver's form; ``state`` is what the case's state entry records of
+    its case and task rows (hub/auditrows.py), fingerprinted here to keep the work out of the lock.
     """
 
     envelope: Envelope
@@ -167,22 +168,20 @@ class BulkRun:
         rows: dict[type, list[Any]] = {table: [] for table in _TABLES}
         signer = self.keyring.generation  # the current generation signs, as for any message queued now
 
-        def event(case_id: str, actor: str, action: str, note: str) -> dict[str, Any]:
+        def event(case_id: str, actor: str, action: str, note: str) -> None:
             event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note)
             rows[CaseEvent].append(driver_row(dialect, CaseEvent, event_row))
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, audit_row))
-            return event_row
 
         for draft, point in run:
             intent = draft.intent
             for table, drafted in draft.rows.items():
                 rows[table].extend(drafted)
-            lines = [event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}"),
-                     event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)]
+            event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")
+            event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)
             # The entry the per-envelope path appends as its transaction commits (hub/audit.py, CASE_ROWS).
-            state = {**draft.state, "events": {str(line["id"]): event_fingerprint(line) for line in lines}}
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
-                session, actor=HUB_ACTOR, action=CASE_STATE, subject=f"case:{intent.case_id}", detail=state)))
+                session, actor=HUB_ACTOR, action=CASE_STATE, subject=f"case:{intent.case_id}", detail=draft.state)))
             rows[OutMessage].append(driver_row(dialect, OutMessage, {
                 "id": uuid7(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
                 "case_id": intent.case_id, "envelope": None, "signer": signer, "created_at": now,

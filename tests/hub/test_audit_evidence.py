@@ -39,14 +39,18 @@ def _last_entry(hub) -> int:
         return session.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first()
 
 
-def _state_entry(hub, case_id: str, recording: str) -> int:
-    """The newest state entry of ``case_id`` whose detail names ``recording`` (a row id, or "case")."""
+def _state_entry(hub, case_id: str) -> int:
+    """The newest entry recording what ``case_id``'s case row holds."""
     with hub.db() as session:
-        entries = session.exec(select(AuditEntry).where(AuditEntry.subject == f"case:{case_id}",
+        return session.exec(select(AuditEntry.id).where(AuditEntry.subject == f"case:{case_id}",
                                                         AuditEntry.action == "case_state")
-                               .order_by(AuditEntry.id.desc())).all()
-    return next(entry.id for entry in entries if recording == "case" or any(
-        recording in rows for rows in entry.detail.values() if isinstance(rows, dict)))
+                            .order_by(AuditEntry.id.desc())).first()
+
+
+def _line_entry(hub, line_id) -> int:
+    """The entry written with a timeline line."""
+    with hub.db() as session:
+        return next(entry.id for entry in session.exec(select(AuditEntry)) if entry.detail.get("line") == str(line_id))
 
 
 def test_every_push_answer_carries_the_chains_head_signed_by_the_hub(hub):
@@ -114,20 +118,20 @@ def test_a_decision_an_applicants_name_or_a_timeline_note_edited_in_the_database
     decided = _edited(hub, update(cases).where(cases.c.id == case_id).values(decision="approved"),
                       update(cases).where(cases.c.id == case_id).values(decision=decision))
     assert decided.exit_code == 1
-    assert (f"Audit check failed at entry {_state_entry(hub, case_id, 'case')}: case {case_id}: the case no longer "
+    assert (f"Audit check failed at entry {_state_entry(hub, case_id)}: case {case_id}: the case no longer "
             "matches it: its decision is 'approved', the entry recorded 'rejected'") in decided.output
 
     renamed = _edited(hub, update(cases).where(cases.c.id == case_id).values(applicant={**applicant, "name": "韦秀英"}),
                       update(cases).where(cases.c.id == case_id).values(applicant=applicant))
     assert renamed.exit_code == 1
-    assert f"at entry {_state_entry(hub, case_id, 'case')}: case {case_id}: the case no longer matches it: its " \
+    assert f"at entry {_state_entry(hub, case_id)}: case {case_id}: the case no longer matches it: its " \
            "applicant is not what the entry recorded" in renamed.output
     assert "韦秀英" not in renamed.output and applicant["name"] not in renamed.output
 
     reworded = _edited(hub, update(lines).where(lines.c.id == note_id).values(note="户口簿齐全"),
                        update(lines).where(lines.c.id == note_id).values(note=note))
     assert reworded.exit_code == 1
-    assert (f"at entry {_state_entry(hub, case_id, str(note_id))}: case {case_id}: timeline line {note_id} no "
-            "longer matches it") in reworded.output
+    assert (f"at entry {_line_entry(hub, note_id)}: case {case_id}: timeline line {note_id} no longer matches it: "
+            f"its note is '户口簿齐全', the entry recorded '{note}'") in reworded.output
 
     assert _verify(hub).exit_code == 0, "every edit was undone"
