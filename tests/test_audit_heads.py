@@ -14,26 +14,14 @@ import subprocess
 
 from cluster import command
 
-from sync.idnumber import check_character
-
 ONLINE = "泗城镇平兰村便民服务站"
 ON_USB = "泗城镇那坡村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
 # The points' own sync workers stay out of the way: the test syncs when it means to.
 IDLE = 3600.0
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
-
-
-def take_case(point, name: str, id17: str) -> str:
-    case = {"item_code": MEDICAL_INSURANCE,
-            "applicant": {"name": name, "id_number": id17 + check_character(id17), "phone": ""},
-            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
-    response = point.api("staff").post("/api/cases", json=case)
-    assert response.status_code == 201, response.text
-    return response.json()["case_id"]
 
 
 def remove_cases(hub_db) -> int:
@@ -52,11 +40,11 @@ def test_heads_points_hold_catch_a_hub_chain_cut_short_after_they_saw_it(cluster
     online = cluster.start_point(ONLINE, "village", sync_interval=IDLE)
     on_usb = cluster.start_point(ON_USB, "village", sync_interval=IDLE, dirname="usb-village")
     point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
-    take_case(online, "韦秀兰", "45102719800101234")
+    online.take_case("韦秀兰", "45102719800101234")
     assert run(point_cmd, "sync", "--data", str(online.data)).returncode == 0
 
     # The USB village's case goes to the hub on a stick, and the hub's bundle back (with the head).
-    take_case(on_usb, "黄德明", "45102719750305122")
+    on_usb.take_case("黄德明", "45102719750305122")
     there, back = tmp_path / "to-hub.pkb", tmp_path / "from-hub.pkb"
     assert run(point_cmd, "export-bundle", "--data", str(on_usb.data), str(there)).returncode == 0
     assert run(hub_cmd, "import-bundle", "--data", str(hub.data), str(there)).returncode == 0
