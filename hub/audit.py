@@ -67,6 +67,14 @@ def next_audit_row(session: Session, *, actor: str, action: str, subject: str = 
     return row
 
 
+def head_under_lock(session: Session) -> tuple[int, str]:
+    """(id, hash) of the chain's last entry as this transaction will commit it (the state entries of the rows it
+    changed appended first), for a caller about to commit: without a query when it appended anything."""
+    write_lock(session)
+    CASE_ROWS.hand_over(session)
+    return transaction_memo(session).get(_HEAD) or chain_head(session)
+
+
 def chain_head(session: Session) -> tuple[int, str]:
     """(id, hash) of the chain's last entry as this transaction sees it; (0, GENESIS) for an empty chain."""
     last = session.exec(_HEAD_ROW).first()

@@ -83,7 +83,7 @@ def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, data_
     if bundle.recipient not in fingerprints:
         raise BundleError("wrong_hub", "this bundle was made for another hub (its recipient fingerprint is not "
                           "one of this hub's keys); nothing was applied")
-    results = ingest_envelopes(session, bundle.envelopes, keyring=keyring)
+    results = ingest_envelopes(session, bundle.envelopes, keyring=keyring).results
     scans = {scan_id: store_bundled_scan(session, data_dir, point.id, scan_id, sealed)
              for scan_id, sealed in bundle.scans.items()}
     delivered = 0

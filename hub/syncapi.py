@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
+from sync.auditheads import HUB_CHAIN, sign_head
 from sync.client import HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.catalog import CATALOG_CONTENT_TYPE, protocol_1_view
 from sync.resumable import ranged_response
@@ -19,7 +20,6 @@ from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
 
-from .auditheads import signed_head
 from .catalog import CatalogError, catalog_answer, current_version_number, packed_catalog_answer
 from .db import get_session, reads_only, utc_now
 from .enrollment import EnrollmentError, enroll
@@ -95,11 +95,11 @@ def post_push():
     # The keyring is read without the write lock: another process may hold it while applying its batch.
     reads_only(get_session())
     keyring = current_keyring()
-    results = ingest_envelopes(get_session(), frames, keyring=keyring)
-    # The head as the batch left it (committed), signed: the point keeps it as evidence outside this database.
+    batch = ingest_envelopes(get_session(), frames, keyring=keyring)
+    # The head as the batch's commit left it, signed: the point keeps it as evidence outside this database.
     # Beside "results": a point of an older release reads only the keys it knows at this level.
-    reads_only(get_session())
-    return {"results": results, "hub_time_ms": now_ms(), "audit_head": signed_head(get_session(), keyring.current)}
+    return {"results": batch.results, "hub_time_ms": now_ms(),
+            "audit_head": sign_head(HUB_CHAIN, *batch.chain_head, keyring.current.sign_key)}
 
 
 def _authenticated_point() -> Point | tuple[Response, int]:

@@ -84,7 +84,7 @@ class RowWatch:
                  on_commit: Callable[[OrmSession, dict[str, list[Any]], dict[str, str]], None]):
         self._key, self._models, self._case_of, self._on_commit = f"pointkit_rowwatch_{name}", models, case_of, on_commit
         event.listen(OrmSession, "before_flush", self._note)
-        event.listen(OrmSession, "before_commit", self._hand_over)
+        event.listen(OrmSession, "before_commit", self.hand_over)
         event.listen(OrmSession, "after_transaction_end", self._forget)
 
     def _touched(self, session: OrmSession) -> _Touched:
@@ -106,7 +106,8 @@ class RowWatch:
                 rows.setdefault((type(row), tuple(inspect(row).mapper.primary_key_from_instance(row))),
                                 self._case_of(row))
 
-    def _hand_over(self, session: OrmSession) -> None:
+    def hand_over(self, session: OrmSession) -> None:
+        """Hand the rows noted so far over now (the commit hands over only what comes after)."""
         if session.in_nested_transaction():
             return
         if any(isinstance(row, self._models) for row in (*session.new, *session.dirty)):

@@ -5,6 +5,7 @@ whichever it is; the verifier runs as the CLI."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ from hub.accounts import create_staff
 from hub.auditheads import heads_file, start_anchoring
 from hub.cli import main
 from hub.models import AuditEntry, Case, CaseEvent
-from sync import verify_document
+from sync import Kind, verify_document
 from sync.auditheads import read_head
 
 
@@ -55,12 +56,16 @@ def _line_entry(hub, line_id) -> int:
 
 def test_every_push_answer_carries_the_chains_head_signed_by_the_hub(hub):
     point = hub.enroll_point()
-    point.push_case()
-    head = read_head(point.client.hub_audit_head)
-    assert verify_document(head.signed, hub.identity.sign_key.public_key())["type"] == "pointkit.audit-head/v1"
-    assert (head.chain, head.entries) == ("hub", _last_entry(hub))
-    with hub.db() as session:
-        assert session.get(AuditEntry, head.entries).entry_hash == head.head
+    case_id = point.push_case()  # a plain case: written in bulk
+    amend = {"case_id": case_id, "base_version": 1, "form": {"insured_category": "学生"},
+             "amended_at": datetime.now(timezone.utc).isoformat(), "staff": "staff"}
+    for push in (lambda: None, lambda: point.client.push([point.seal(Kind.AMEND, amend)])):  # and one by one
+        push()
+        head = read_head(point.client.hub_audit_head)
+        assert verify_document(head.signed, hub.identity.sign_key.public_key())["type"] == "pointkit.audit-head/v1"
+        assert (head.chain, head.entries) == ("hub", _last_entry(hub)), "the state entries its commit wrote too"
+        with hub.db() as session:
+            assert session.get(AuditEntry, head.entries).entry_hash == head.head
 
 
 @pytest.mark.parametrize("cut", [1, 10])
