@@ -7,9 +7,10 @@ envelope, case, scan and review-task rows built and converted for the driver,
 the due dates counted. Under the lock, ingest (hub/ingest.py) decides from
 lookups it made once for the whole batch which drafts are still plain cases,
 and a run of them in a row is written here (``BulkRun``): with the timeline's
-"received" and "routed" lines, their audit entries and the status message,
-which need the lock (the audit chain's head, the point's next message
-number). These are exactly the rows the per-envelope path writes for such a
+"received" and "routed" lines, their audit entries, the case's state entry
+(what the chain records of its rows, hub/auditrows.py; fingerprinted with
+the draft) and the status message, which need the lock (the audit chain's
+head, the point's next message number). These are exactly the rows the per-envelope path writes for such a
 case, without building an ORM object for each, and most of the work is done
 outside the one lock every hub process queues for.
 
@@ -31,10 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from sync import Envelope, Kind, SubmitCase, uuid7
+from sync.auditrows import CASE_STATE
 from sync.catalog import ServiceItem
 from sync.uploads import ScanError
 from sync.workdays import county_date
 
+from .audit import next_audit_row
+from .auditrows import case_fingerprint, task_fingerprint
 from .cases import event_rows
 from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
@@ -59,7 +63,8 @@ class Draft:
 
     ``catalog_version`` and ``point_offset_ms`` are what the draft was made under (the current catalog
     version, the point's clock offset its due dates used): under the lock it is a plain case only if they
-    still hold. ``rows`` are already in the driver's form.
+    still hold. ``rows`` are already in the driver's form; ``state`` is what the case's state entry records of
+    its case and task rows (hub/auditrows.py), fingerprinted here to keep the work out of the lock.
     """
 
     envelope: Envelope
@@ -72,6 +77,7 @@ class Draft:
     routed_note: str
     rows: dict[type, list[Any]]
     due_dates: tuple[date, date]
+    state: dict[str, Any]
 
     @property
     def case_id(self) -> str:
@@ -113,14 +119,16 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
             "version": 1, "resident_key": resident_key(intent.applicant.id_number), "merged_into": None,
             "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
             "paused_since": None, "vouched_intake": None, "intake_vouched_by": ""}
+    tasks = planned_tasks(intent.case_id, item)
     rows: dict[type, list[Any]] = {
         RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],
         Case: [driver_row(dialect, Case, case)],
         CaseScan: [driver_row(dialect, CaseScan, scan) for scan in scans],
-        ReviewTask: [driver_row(dialect, ReviewTask, task) for task in planned_tasks(intent.case_id, item)],
+        ReviewTask: [driver_row(dialect, ReviewTask, task) for task in tasks],
     }
+    state = {"case": case_fingerprint(case), "tasks": {str(task["id"]): task_fingerprint(task) for task in tasks}}
     return Draft(envelope, intent, item, case["resident_key"], scan_ids, latest, point.clock_offset_ms,
-                 routed_note(item, due), rows, (due, legal_due))
+                 routed_note(item, due), rows, (due, legal_due), state)
 
 
 @dataclass
@@ -160,7 +168,8 @@ class BulkRun:
         return []
 
     def _rows(self, run: list[tuple[Draft, Point]]) -> dict[type, list[Any]]:
-        """The drafts' rows, with what needs the lock: timeline lines, their audit entries, status messages."""
+        """The drafts' rows, with what needs the lock: timeline lines, their audit entries, each case's state
+        entry, status messages."""
         session, now, dialect = self.session, utc_now(), self.session.get_bind().dialect
         rows: dict[type, list[Any]] = {table: [] for table in _TABLES}
         signer = self.keyring.generation  # the current generation signs, as for any message queued now
@@ -176,6 +185,9 @@ class BulkRun:
                 rows[table].extend(drafted)
             event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")
             event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)
+            # The entry the per-envelope path appends as its transaction commits (hub/audit.py, CASE_ROWS).
+            rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
+                session, actor=HUB_ACTOR, action=CASE_STATE, subject=f"case:{intent.case_id}", detail=draft.state)))
             rows[OutMessage].append(driver_row(dialect, OutMessage, {
                 "id": uuid7(), "point_id": point.id, "seq": next_seq(session, point.id), "kind": int(Kind.STATUS),
                 "case_id": intent.case_id, "envelope": None, "signer": signer, "created_at": now,

@@ -38,6 +38,7 @@ from sync.workdays import format_held_years, parse_held_years
 from .audit import append_audit
 from .calendar import year_documents
 from .catalog import CatalogError, catalog_answer
+from .auditheads import signed_head
 from .db import utc_now
 from .ingest import ingest_envelopes
 from .keys import Keyring
@@ -93,7 +94,7 @@ def import_point_bundle(session: Session, path: Path, *, keyring: Keyring, data_
     if bundle.recipient not in fingerprints:
         raise BundleError("wrong_hub", "this bundle was made for another hub (its recipient fingerprint is not "
                           "one of this hub's keys); nothing was applied")
-    results = ingest_envelopes(session, bundle.envelopes, keyring=keyring)
+    results = ingest_envelopes(session, bundle.envelopes, keyring=keyring).results
     note_holdings(session, point, bundle.holds)
     scans = {scan_id: store_bundled_scan(session, data_dir, point.id, scan_id, sealed)
              for scan_id, sealed in bundle.scans.items()}
@@ -152,7 +153,9 @@ def point_scan_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DA
 
 def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
                         actor: str = "cli") -> ExportReport:
-    """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub."""
+    """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub; with the audit
+    chain's signed head as it stood before this export, for the point to keep (hub/auditheads.py)."""
+    head = signed_head(session, keyring.current)
     point = find_point(session, name)
     if point is None:
         raise BundleError("unknown_point", f"no point named {name!r}; see 'pointkit-hub points list'")
@@ -170,7 +173,7 @@ def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Key
                  sender_id=HUB_SENDER_ID, recipient=str(point.id), acks=acks, cursor=cursor,
                  scan_acks=point_scan_acks(session, point),
                  numbers={"last_seq": point.last_seq, "last_receipt": point.last_receipt},
-                 county_data=county_data)
+                 county_data=county_data, audit_head=head)
     append_audit(session, actor=actor, action="bundle_exported", subject=f"point:{point.name}",
                  detail={"point_id": str(point.id), "messages": len(messages), "acks": len(acks),
                          "catalog": (county_data.get("catalog") or {}).get("document", {}).get("version"),

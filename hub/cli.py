@@ -24,7 +24,8 @@ from sync.workdays import county_date
 
 from .accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from .bundles import export_point_bundle, import_point_bundle
-from .audit import verify_audit
+from .auditcheck import check_audit
+from .auditheads import DEFAULT_ANCHOR_EVERY_S, anchor_now, heads_file, read_point_heads, start_anchoring
 from .calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
 from .catalog import CatalogError, export_catalog, import_catalog, version_document
 from .catalogdiff import diff_documents
@@ -35,7 +36,7 @@ from .enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_
 from .instance import LOG_FILE, InstanceError, initialize, is_initialized
 from .migrate import complete_data as complete_database
 from .migrate import upgrade as upgrade_database
-from .keys import HubKeyError, ensure_keys, publish_current, purge_generation, rotate_keys, suite_names
+from .keys import HubKeyError, ensure_keys, load_keyring, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
 from .cases import case_detail, find_cases
 from .points import PointError, points_overview, revoke_point
@@ -132,11 +133,14 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
               help="Share of a time limit used up when a case turns yellow (warning).")
 @click.option("--supervise-every", default=300, show_default=True, type=click.IntRange(0),
               help="Seconds between supervision rounds (deemed approvals); 0 turns the timer off.")
+@click.option("--anchor-every", default=DEFAULT_ANCHOR_EVERY_S, show_default=True, type=click.IntRange(0),
+              help="Seconds between appending the audit chain's signed head to audit-heads.log in the data "
+                   "directory (when it moved); 0 turns the timer off.")
 @click.option("--behind-tls", is_flag=True, default=False,
               help="The hub is reached only through a TLS proxy (https): session cookies are marked Secure, so a "
                    "browser never sends them over plain http (docs/deploy.md).")
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, supervise_every: int,
-          behind_tls: bool) -> None:
+          anchor_every: int, behind_tls: bool) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -152,6 +156,8 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
         raise click.ClickException(str(exc)) from None
     if supervise_every:
         start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every)
+    if anchor_every:
+        start_anchoring(app.extensions["hub_engine"], data_dir, anchor_every)
     run_server(app, host, port, threads=threads,
                on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s", data_dir, host, port))
 
@@ -173,7 +179,8 @@ def upgrade(data_dir: Path) -> None:
 
     Stop every hub process on the database first, and back it up first (pointkit-hub backup; pg_dump for
     PostgreSQL). The schema change is one transaction: it applies completely or not at all. Then open cases
-    from older releases get what today's hub records for them (their legal time limits), in a second one.
+    from older releases get what today's hub records for them (their legal time limits), and case rows no audit
+    entry records yet get a baseline entry, in transactions of their own.
     """
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory")
@@ -199,6 +206,9 @@ def upgrade(data_dir: Path) -> None:
     if completed.return_dates:
         click.echo(f"Counted the return date of {completed.return_dates} open supplement request(s) made before "
                    "the hub kept one")
+    if completed.baselines:
+        click.echo(f"Recorded a baseline of {completed.baselines} case(s) in the audit chain: their rows as they are "
+                   "now, checked by audit verify from here on")
 
 
 @main.group()
@@ -321,15 +331,30 @@ def audit() -> None:
 
 @audit.command("verify")
 @data_option
-def audit_verify(data_dir: Path) -> None:
-    """Check the audit chain; exit 1 naming the first entry that was edited, removed or reordered."""
+@click.option("--with-point-heads", "point_heads", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="A file of heads exported from points (pointkit audit head), or a folder of them (*.json); "
+                   "repeatable. The chain must still reach every head a point holds.")
+def audit_verify(data_dir: Path, point_heads: tuple[Path, ...]) -> None:
+    """Check the audit chain, the heads anchored outside the database and the case rows; exit 1 naming the
+    entry of each problem. When everything holds, the head is anchored in audit-heads.log."""
     with _hub(data_dir) as (session, _identity):
-        report = verify_audit(session)
-    if report.broken is not None:
-        click.echo(f"Audit chain broken at entry {report.broken.entry_id} (position {report.broken.position + 1} "
-                   f"of {report.entries}): {report.broken.problem}", err=True)
+        keyring = load_keyring(session, data_dir)
+        findings = check_audit(session, data_dir, keyring, read_point_heads(list(point_heads)))
+        if findings.holds:
+            anchor_now(session, data_dir, keyring)
+    chain = findings.chain
+    if chain.broken is not None:
+        click.echo(f"Audit chain broken at entry {chain.broken.entry_id} (position {chain.broken.position + 1} "
+                   f"of {chain.entries}): {chain.broken.problem}", err=True)
+    for found in findings.problems:
+        click.echo(f"Audit check failed{f' at entry {found.entry_id}' if found.entry_id else ''}: {found.problem}",
+                   err=True)
+    if not findings.holds:
         sys.exit(1)
-    click.echo(f"Audit chain holds: {report.entries} entries; head {report.head}")
+    click.echo(f"Audit chain holds: {chain.entries} entries; head {chain.head}")
+    click.echo(f"It reaches {findings.anchored} head(s) in {heads_file(data_dir)} and {findings.point_heads} held by "
+               "points; every case row matches the newest entry that recorded it")
 
 
 @main.group()

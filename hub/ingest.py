@@ -39,6 +39,7 @@ from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
 from sync.envelope import Header, peek_envelope_id
 from sync.messages import POINT_INTENTS, payload_refusal, receipt_number
 
+from .audit import head_under_lock
 from .bulk import BulkRun, Draft, draft_case
 from .catalog import current_version_number
 from .db import queue_for_writing, reads_only, utc_now, write_lock
@@ -94,6 +95,15 @@ _WRITER_FIRST = _WriterFirst()
 
 
 @dataclass
+class IngestedBatch:
+    """What ingesting a batch came to: one answer per frame (as dicts, in order) and the audit chain's head
+    (id, hash) the batch's commit left, for the push answer to sign."""
+
+    results: list[dict[str, Any]]
+    chain_head: tuple[int, str]
+
+
+@dataclass
 class IngestResult:
     """The hub's answer for one envelope, as the push endpoint returns it."""
 
@@ -129,8 +139,9 @@ class _Arrival:
         return self.payload
 
 
-def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring) -> list[dict[str, Any]]:
-    """Answer each frame; return one result dict per frame, in order, once the batch has committed.
+def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring) -> IngestedBatch:
+    """Answer each frame; return one result dict per frame, in order, once the batch has committed, with the
+    chain's head as the commit left it (read under the lock: no one appended in between).
 
     The caller's open transaction ends first (it must not hold the write lock through the crypto). An
     error that escapes an envelope's own handling (the database gone) rolls the batch back and
@@ -152,6 +163,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
                                                     if isinstance(arrival, _Arrival)])
                 results = _answer_all(session, arrivals, keyring, batch)
                 batch.note_contact(session)
+                head = head_under_lock(session)
                 session.commit()
                 # Read before letting go of the writers' queue (queue_for_writing): summed over pushes, the
                 # times held then stay within the run, where a process preempted after letting go would
@@ -161,7 +173,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         session.rollback()
         raise
     _log_answers(results, waited_s=locked - queued, held_s=released - locked)
-    return [asdict(result) for result in results]
+    return IngestedBatch([asdict(result) for result in results], head)
 
 
 # What the push line below says about the write lock, for tools that read hub.log (scripts/bench_hub.py).

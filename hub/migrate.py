@@ -12,9 +12,12 @@ from pathlib import Path
 from sqlalchemy import make_url
 from sqlmodel import Session, SQLModel, select
 
+from sync.auditrows import CASE_BASELINE
 from sync.migrate import Migrations, Upgraded
 from sync.workdays import county_date
 
+from .audit import SYSTEM_ACTOR, append_audit
+from .auditrows import unrecorded_rows
 from .cases import record_event
 from .catalog import find_item
 from .db import as_utc, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
@@ -50,20 +53,25 @@ def upgrade(data_dir: Path) -> Upgraded:
 
 @dataclass(frozen=True)
 class Completed:
-    """What ``complete_data`` filled in: cases given their legal limit, open 补正 rounds given a return date."""
+    """What ``complete_data`` filled in: open cases given their legal limit, open 补正 rounds given a return date,
+    cases given an audit baseline."""
 
     legal_limits: int = 0
     return_dates: int = 0
+    baselines: int = 0
 
 
 def complete_data(data_dir: Path) -> Completed:
     """After the schema: fill in what older releases did not record and today's code can work out (the legal
-    time limits of open cases, the return dates of open 补正 rounds). Its own transaction, and a second run
-    finds nothing to do."""
+    time limits of open cases, the return dates of open 补正 rounds), then record in the audit chain the case rows
+    no entry records yet. Their own transactions (the baseline sees the first committed), and a second run finds
+    nothing to do."""
     engine = make_engine(database_url(data_dir))
     try:
         with session_scope(engine) as session:
-            return Completed(_count_missing_legal_limits(session), _count_missing_return_dates(session))
+            counted = _count_missing_legal_limits(session), _count_missing_return_dates(session)
+        with session_scope(engine) as session:
+            return Completed(*counted, record_audit_baseline(session))
     finally:
         engine.dispose()
 
@@ -82,6 +90,16 @@ def _count_missing_return_dates(session: Session) -> int:
                      note=f"{open_round.department_code}: materials due by {open_round.return_by.isoformat()}, "
                           "counted when the hub was upgraded")
     return len(rounds)
+
+
+def record_audit_baseline(session: Session) -> int:
+    """One ``case_baseline`` entry per case with rows no audit entry records (a hub from before the chain
+    recorded case contents): what they hold now, so ``audit verify`` checks them from here on. Rows an entry
+    records already are never taken again, so a row edited since is still found. Returns how many cases."""
+    baselines = unrecorded_rows(session)
+    for case_id, detail in baselines.items():
+        append_audit(session, actor=SYSTEM_ACTOR, action=CASE_BASELINE, subject=f"case:{case_id}", detail=detail)
+    return len(baselines)
 
 
 def _count_missing_legal_limits(session: Session) -> int:

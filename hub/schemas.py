@@ -347,7 +347,23 @@ class PushResultPublic(BaseModel):
     message: str
 
 
+# The audit chain's head the hub signed (sync/auditheads.py): entries, last hash, when.
+class AuditHeadDocument(BaseModel):
+    type: Literal["pointkit.audit-head/v1"]
+    chain: str
+    entries: int = Field(ge=0)
+    head: str
+    signed_at: str
+
+
+# A signed audit head: the document and the hub's Ed25519 signature (base64).
+class SignedAuditHead(BaseModel):
+    document: AuditHeadDocument
+    signature: str
+
+
 # The answer to a push.
 class PushResponse(BaseModel):
     results: list[PushResultPublic]
     hub_time_ms: int
+    audit_head: SignedAuditHead | None = None

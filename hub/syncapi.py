@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
 from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
+from sync.auditheads import HUB_CHAIN, sign_head
 from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
@@ -96,8 +97,12 @@ def post_push():
         return api_error(400, exc.reason, f"the body is not a frames body: {exc}")
     # The keyring is read without the write lock: another process may hold it while applying its batch.
     reads_only(get_session())
-    results = ingest_envelopes(get_session(), frames, keyring=current_keyring())
-    return {"results": results, "hub_time_ms": now_ms()}
+    keyring = current_keyring()
+    batch = ingest_envelopes(get_session(), frames, keyring=keyring)
+    # The head as the batch's commit left it, signed: the point keeps it as evidence outside this database.
+    # Beside "results": a point of an older release reads only the keys it knows at this level.
+    return {"results": batch.results, "hub_time_ms": now_ms(),
+            "audit_head": sign_head(HUB_CHAIN, *batch.chain_head, keyring.current.sign_key)}
 
 
 def _authenticated_point() -> Point | tuple[Response, int]:

@@ -33,6 +33,7 @@ from sync.workdays import CalendarError, format_held_years
 from . import audit, db
 from .calendar import held_versions, store_years
 from .catalog import CatalogError, store_catalog
+from .hubheads import keep_hub_head
 from .inbox import apply_messages
 from .models import Outbox, ScanFile
 from .outbox import queued
@@ -146,6 +147,7 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
         # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
         asked = take_hub_numbers(session, state, identity, last_seq=bundle.last_seq, last_receipt=bundle.last_receipt)
+        keep_hub_head(session, state, bundle.audit_head)  # a village on USB holds the hub's head too
         cursor = state.pull_cursor
         audit.record(session, audit.HUB_ACTOR, "bundle_imported", state.point_id, messages=len(bundle.envelopes),
                      applied=applied.applied, cursor=cursor)

@@ -28,9 +28,10 @@ from .auth import StaffError, create_staff
 from .bundles import export_bundle, import_bundle
 from .catalogfetch import catalog_download
 from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
+from .hubheads import exported_hub_head
 from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
-from .state import NotEnrolled, get_state
+from .state import NotEnrolled, get_state, load_identity
 from .status import SYNC_PATHS, point_status
 from .trust import KeyRotationError, start_key_rotation
 from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
@@ -397,6 +398,11 @@ def upgrade(data_dir: Path) -> None:
                    f"revision {done.after}")
     else:
         click.echo(f"the point database is already at schema revision {done.after}; nothing to do")
+    with db.session_scope(data_dir) as session:
+        baselines = audit.record_baseline(session)
+    if baselines:
+        click.echo(f"recorded a baseline of {baselines} case(s) in the audit chain: as they are now, checked by "
+                   "audit verify from here on")
 
 
 @main.group(help="Manage staff accounts.")
@@ -447,18 +453,52 @@ def audit_group() -> None:
     pass
 
 
-@audit_group.command("verify", help="Verify the audit chain: exit 0 when it holds, 1 naming the first entry "
-                                    "that was edited, removed or reordered.")
+@audit_group.command("verify", help="Verify the audit chain, the heads in audit-heads.log and every case against "
+                                    "the chain: exit 0 when all hold (and anchor the head), 1 naming the entry of "
+                                    "each problem.")
 @data_option
 def audit_verify(data_dir: Path) -> None:
     if not db.database_path(data_dir).exists():
         fail(f"{data_dir} holds no point database")
     require_schema(data_dir)
+    require_enrolled(data_dir)
     with db.session_scope(data_dir) as session:
         check = audit.verify(session)
+        problems = audit.check_rows_and_heads(session, data_dir)
     if not check.holds:
-        fail(f"audit chain broken at entry {check.bad_entry_id}: {check.problem} ({check.count} entries stored)")
-    click.echo(f"audit chain holds: {check.count} entries")
+        click.echo(f"Error: audit chain broken at entry {check.bad_entry_id}: {check.problem} ({check.count} "
+                   "entries stored)", err=True)
+    for found in problems:
+        click.echo(f"Error: audit check failed{f' at entry {found.entry_id}' if found.entry_id else ''}: "
+                   f"{found.problem}", err=True)
+    if not check.holds or problems:
+        sys.exit(1)
+    with db.session_scope(data_dir) as session:
+        audit.anchor_own_head(session, data_dir, load_identity(data_dir))
+    click.echo(f"audit chain holds: {check.count} entries; every case matches the newest entry that recorded it, "
+               f"and the chain reaches every head in {audit.heads_file(data_dir)}")
+
+
+@audit_group.command("head", help="Print the newest head of the county hub's audit chain this point holds, as the "
+                                  "hub signed it (JSON; no residents' data). County IT collects these and checks "
+                                  "the hub with: pointkit-hub audit verify --with-point-heads FILE...")
+@data_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the head to this file (e.g. on a USB stick) instead of printing it.")
+def audit_head(data_dir: Path, out: Path | None) -> None:
+    open_point(data_dir)
+    with db.session_scope(data_dir) as session:
+        exported = exported_hub_head(get_state(session))
+    if exported is None:
+        fail("this point holds no signed audit head from the county hub yet: it gets one with every push the hub "
+             "answers (run `pointkit sync`) and with every hub bundle it imports")
+    text = json.dumps(exported, ensure_ascii=False, sort_keys=True)
+    if out is None:
+        click.echo(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    document = exported["document"]
+    click.echo(f"wrote the hub's audit head ({document['entries']} entries, signed {document['signed_at']}) to {out}")
 
 
 def _log_to_file(data_dir: Path) -> None:

@@ -84,6 +84,8 @@ class PointState(PointTable, table=True):
     relay_name: str = Field(default="", max_length=128)
     # Each sync step's last success and what holds it now (JSON: step -> {ok_at, stuck, since}; syncagent.py).
     sync_steps: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The longest head of the hub's audit chain it signed for this point (JSON {document, signature}; hubheads.py).
+    hub_audit_head: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     enrolled_at: datetime
     # Scans (issue 4): on a metered link they wait for the unmetered hours ("22-6") or a manual send.
     metered: bool = Field(default=False)

@@ -56,6 +56,7 @@ from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, 
 from . import db
 from .calendar import held_versions
 from .models import CalendarYear
+from .hubheads import keep_hub_head
 from .relayscans import MAX_CHUNK_BYTES, forward_scans, held_scan, receive_chunk, status_of
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
 from .runtime import wake_sync
@@ -191,6 +192,8 @@ def _forward(data_dir: str | Path, client, report) -> None:
                     row.hub_status, row.hub_reason, row.hub_message = status, reason[:200], message[:500]
                     row.forwarded_at = utcnow()
                     session.add(row)
+            # With the answers: a village told the hub's answer is told the head it came with.
+            keep_hub_head(session, get_state(session), client.hub_audit_head)
         report.relayed += len(results)
         log.info("relayed %d village envelope(s) to the hub", len(results))
 
@@ -331,10 +334,14 @@ def relay_push():
     with db.session_scope(_data_dir()) as session:
         results = [_relay_one(session, frame, villages) for frame in frames]
         clock = _township_clock(session)
+        hub_head = get_state(session).hub_audit_head
     # Answered only after the commit above: "relayed" means held on this township's disk.
     if any(result["status"] == RELAYED for result in results):
         wake_sync()
-    return {"results": results, "hub_time_ms": clock}
+    answer: dict[str, Any] = {"results": results, "hub_time_ms": clock}
+    if hub_head:  # the hub's head as this township holds it: its villages keep it as the hub's own answer
+        answer["audit_head"] = json.loads(hub_head)
+    return answer
 
 
 def _authenticated_village() -> RelayVillage | tuple[Response, int]:

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session, func, select
 
 from sync import HubClient, Identity
@@ -43,6 +45,16 @@ def keys_dir(data_dir: str | Path) -> Path:
 def load_identity(data_dir: str | Path, prefix: str | None = None) -> Identity:
     """The keys this point signs with now (``prefix`` names other key files under keys/)."""
     return Identity.load(keys_dir(data_dir), current_key_prefix(data_dir) if prefix is None else prefix)
+
+
+def point_sign_keys(data_dir: str | Path) -> list[Ed25519PublicKey]:
+    """The public half of every signing key this point held (current, pending and retired)."""
+    keys = []
+    for path in sorted(keys_dir(data_dir).glob(f"{KEY_PREFIX}*-sign.pem")):
+        key = serialization.load_pem_private_key(path.read_bytes(), None)
+        if isinstance(key, Ed25519PrivateKey):
+            keys.append(key.public_key())
+    return keys
 
 
 def current_key_prefix(data_dir: str | Path) -> str:

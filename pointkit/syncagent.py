@@ -37,6 +37,7 @@ from . import audit, db
 from .catalog import CatalogError
 from .calendar import held_versions
 from .catalogfetch import calendar_download, catalog_download, fetch_calendar, fetch_catalog
+from .hubheads import keep_hub_head
 from .inbox import apply_messages
 from .models import Case, Outbox
 from .outbox import queued
@@ -261,15 +262,15 @@ def sync_once(target: str | Path | Flask, *, transport: httpx.BaseTransport | No
         finally:
             client.close()
         if unreachable is not None and not client.answers:
-            _finish(data_dir, report, client.clock_offset_ms, online=False, error=plain_reason(unreachable))
+            _finish(data_dir, report, client.clock_offset_ms, identity, online=False, error=plain_reason(unreachable))
             log.warning("sync round stopped: %s (pushed %d, pulled %d)", plain_reason(unreachable), report.pushed,
                         report.pulled)
             raise unreachable
         if report.revoked:
             report.errors.append(REVOKED_MESSAGE)
         # The steps the round left unfinished are recorded one by one (``note_steps``), for the sync page.
-        _finish(data_dir, report, client.clock_offset_ms, online=True, error="; ".join(report.errors)[:1000],
-                revoked=report.revoked)
+        _finish(data_dir, report, client.clock_offset_ms, identity, online=True,
+                error="; ".join(report.errors)[:1000], revoked=report.revoked)
         log.info("sync round: pushed %d (accepted %d, duplicate %d, conflict %d, rejected %d), pulled %d, "
                  "applied %d, %d error(s)%s", report.pushed, report.accepted, report.duplicate, report.conflict,
                  report.rejected, report.pulled, report.applied, len(report.errors),
@@ -282,9 +283,10 @@ def _link_down(exc: HubUnreachable) -> bool:
     return isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
-def _finish(data_dir: Path, report: SyncReport, clock_offset_ms: int, *, online: bool, error: str,
+def _finish(data_dir: Path, report: SyncReport, clock_offset_ms: int, identity: Identity, *, online: bool, error: str,
             revoked: bool = False) -> None:
-    """Record how the round ended, and each step's; the hub answering normally again lifts a revocation."""
+    """Record how the round ended, and each step's; the hub answering normally again lifts a revocation. Then
+    anchor this point's own audit head (pointkit/audit.py)."""
     with db.session_scope(data_dir) as session:
         state = get_state(session)
         state.sync_steps = note_steps(state.sync_steps, done=report.done, stuck=report.stuck, at=utcnow())
@@ -302,6 +304,8 @@ def _finish(data_dir: Path, report: SyncReport, clock_offset_ms: int, *, online:
                 state.revoked, state.revoked_at = False, None
                 audit.record(session, audit.HUB_ACTOR, "point_reinstated", state.point_id)
         session.add(state)
+    with db.session_scope(data_dir) as session:  # after the commit: a head names committed entries only
+        audit.anchor_own_head(session, data_dir, identity)
 
 
 def _next_batch(data_dir: Path, after_seq: int, size: int) -> list[Outbox]:
@@ -373,6 +377,9 @@ def _push(data_dir: Path, client, report: SyncReport) -> None:
         for result in results:
             if result.envelope_id in by_id:
                 _settle(data_dir, result.envelope_id, result.status, result.reason, result.message, report)
+        if client.hub_audit_head is not None:
+            with db.session_scope(data_dir) as session:
+                keep_hub_head(session, get_state(session), client.hub_audit_head)
         after_seq = batch[-1].seq
 
 

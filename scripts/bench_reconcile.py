@@ -213,7 +213,7 @@ def _push_all(session: Session, fleet: list[BenchPoint], keyring) -> None:
     for point in fleet:
         frames, point.frames = point.frames, []
         for start in range(0, len(frames), 50):
-            for result in ingest_envelopes(session, frames[start:start + 50], keyring=keyring):
+            for result in ingest_envelopes(session, frames[start:start + 50], keyring=keyring).results:
                 if result["status"] == "rejected":
                     raise SystemExit(f"{point.name}: envelope rejected: {result['reason']} {result['message']}")
 

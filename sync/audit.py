@@ -2,7 +2,10 @@
 
 Each entry stores ``entry_hash = SHA-256(prev_hash || canonical JSON of the
 entry)``. Editing, removing or reordering any row breaks every hash after it,
-and ``verify_chain`` names the first entry that no longer fits.
+and ``verify_chain`` names the first entry that no longer fits. What else
+``audit verify`` checks on both sides is beside it: the signed heads kept
+outside the database (sync/auditheads.py) and the live rows against what
+the chain recorded of them (sync/auditrows.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ class ChainBreak:
 
     position: int
     entry_id: Any
+    problem: str
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """Something ``audit verify`` found beyond the links: the entry it concerns (None: no entry) and what."""
+
+    entry_id: int | None
     problem: str
 
 

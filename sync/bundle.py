@@ -12,7 +12,8 @@ the SHA-256 and size of every item (a scan's entry also names its
 ``scan_id``) and of the whole items section, and whatever the writer wants
 the reader to learn (``acks``, ``cursor``, ``scan_acks``; from the hub,
 ``numbers``: the highest envelope sequence number and receipt number it
-holds from the point, as its pull answers name them; ``county_data``: the
+holds from the point, as its pull answers name them; ``audit_head``: its
+audit chain's signed head, as its push answers carry it; ``county_data``: the
 catalog (a signed delta or whole version) and the signed calendar years the
 point lacks, each signed by the hub on its own as online; from a point,
 ``holds``: its catalog version and calendar years, so the hub's next bundle
@@ -120,6 +121,12 @@ class Bundle:
         value = self.manifest.get("holds")
         return value if isinstance(value, dict) else {}
 
+    @property
+    def audit_head(self) -> dict[str, Any] | None:
+        """The hub's signed audit head (sync/auditheads.py), unverified; None when not named."""
+        value = self.manifest.get("audit_head")
+        return value if isinstance(value, dict) else None
+
     def _numbers(self) -> dict[str, Any]:
         numbers = self.manifest.get("numbers")
         return numbers if isinstance(numbers, dict) else {}
@@ -144,7 +151,7 @@ def write_bundle(
     recipient: str, acks: list[dict[str, Any]] | None = None, cursor: int | None = None,
     scans: Iterable[tuple[str, bytes]] = (), scan_acks: list[dict[str, Any]] | None = None,
     numbers: dict[str, Any] | None = None, county_data: dict[str, Any] | None = None,
-    holds: dict[str, Any] | None = None,
+    holds: dict[str, Any] | None = None, audit_head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle to ``path`` (atomically: a pulled USB stick never holds half a bundle).
 
@@ -175,6 +182,8 @@ def write_bundle(
         manifest["county_data"] = dict(county_data)
     if holds:
         manifest["holds"] = dict(holds)
+    if audit_head:
+        manifest["audit_head"] = dict(audit_head)
     signed = canonical_json(sign_document(manifest, signer))
     path = Path(path)
     temporary = path.with_name(path.name + ".part")

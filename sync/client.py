@@ -158,6 +158,8 @@ class HubClient:
         self.hub_calendar: dict[int, int] | None = None
         self.hub_last_seq: int | None = None
         self.hub_last_receipt: str | None = None
+        # The hub's audit head as the last push answer carried it (unverified; None: it carried none).
+        self.hub_audit_head: dict[str, Any] | None = None
         # Answers this client received from a working hub (below 500, a body cut short included): a round that
         # got none never reached the hub.
         self.answers = 0
@@ -267,10 +269,15 @@ class HubClient:
         return data
 
     def push(self, envelopes: list[bytes]) -> list[PushResult]:
+        """One result per envelope; the signed audit head the answer carries goes to ``hub_audit_head``."""
         body = encode_frames(envelopes)
         response = self._send(lambda: self._http.build_request(
             "POST", PUSH_PATH, content=body, headers={"Content-Type": CONTENT_TYPE}))
-        return [PushResult(**item) for item in response.json()["results"]]
+        answer = response.json()
+        head = answer.get("audit_head")
+        if isinstance(head, dict):
+            self.hub_audit_head = head
+        return [PushResult(**item) for item in answer["results"]]
 
     def pull(self, after: int, *, sealed: int | None = None) -> PullResult:
         """Messages after ``after``; ``sealed``: how many envelopes this point has sealed so far (signed, like the

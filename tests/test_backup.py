@@ -8,12 +8,11 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from cluster import command, wait_until
+from cluster import MEDICAL_INSURANCE, command, wait_until
 
 from sync.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
 PASSPHRASE = "three rivers meet at baise"
 IDLE = 3600.0
 
@@ -21,15 +20,6 @@ IDLE = 3600.0
 def run(*args: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess:
     env = {"POINTKIT_BACKUP_PASSPHRASE": passphrase, "PATH": str(Path(command("pointkit")).parent)}
     return subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
-
-
-def take_case(point, name: str, id17: str) -> str:
-    case = {"item_code": MEDICAL_INSURANCE,
-            "applicant": {"name": name, "id_number": id17 + check_character(id17), "phone": ""},
-            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
-    response = point.api("staff").post("/api/cases", json=case)
-    assert response.status_code == 201, response.text
-    return response.json()["case_id"]
 
 
 def cases(data: Path, database: str) -> set[str]:
@@ -45,7 +35,7 @@ def file_digests(data: Path, pattern: str) -> dict[str, str]:
 def test_point_backup_while_serving_restores_whole_and_refuses_bad_input(cluster, tmp_path):
     cluster.start_hub()
     village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
-    taken = {take_case(village, "韦秀兰", "45102719800101234"), take_case(village, "黄金凤", "45102719750305122")}
+    taken = {village.take_case("韦秀兰", "45102719800101234"), village.take_case("黄金凤", "45102719750305122")}
     point_cmd = command("pointkit")
     stick = tmp_path / "usb"
     stick.mkdir()
@@ -89,7 +79,7 @@ def test_point_backup_while_serving_restores_whole_and_refuses_bad_input(cluster
 def test_hub_backup_and_restore(cluster, tmp_path):
     hub = cluster.start_hub()
     village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
-    case_id = take_case(village, "韦秀兰", "45102719800101234")
+    case_id = village.take_case("韦秀兰", "45102719800101234")
     synced = run(command("pointkit"), "sync", "--data", str(village.data))
     assert synced.returncode == 0, synced.stderr
     hub_cmd = command("pointkit-hub")

@@ -91,6 +91,14 @@ def test_village_case_travels_through_the_township(cluster):
                timeout=60, what="the hub's ack at the village")
     wait_until(lambda: not point_rows(township, "select seq from relaymessage"), timeout=60,
                what="the township dropping messages the village confirmed")
+    # With the hub's answer the village was told the head of the hub's audit chain the hub signed, as its
+    # township got it: county IT checks the hub against it (docs/security.md).
+    heads = cluster.base / "heads"
+    heads.mkdir()
+    cluster.run(command("pointkit"), "audit", "head", "--data", str(village.data), "--out", str(heads / "village.json"))
+    checked = cluster.run(command("pointkit-hub"), "audit", "verify", "--data", str(hub.data),
+                          "--with-point-heads", str(heads))
+    assert "and 1 held by points" in checked
     # Where the village's numbering stands at the hub comes back the same way (what a village restored from an
     # old backup numbers on from).
     receipt_no = response.json()["receipt_no"]

@@ -16,7 +16,7 @@ from sqlmodel import select
 from hub.cli import main
 from hub.db import utc_now
 from hub.keys import load_identity
-from hub.models import AuditEntry, Staff
+from hub.models import AuditEntry, Case, CaseEvent, Staff
 from sync import Kind
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
@@ -58,8 +58,23 @@ def test_every_case_change_and_admin_action_is_chained(hub):
     for expected in ("user_added", "keys_created", "catalog_imported", "point_added", "point_enrolled",
                      "received", "routed", "approved", "result_issued", "delivered"):
         assert expected in actions, expected
-    case_actions = [e.action for e in entries if e.subject == f"case:{case_id}"]
-    assert case_actions == ["received", "routed", "approved", "result_issued", "delivered"]
+    case_entries = [e for e in entries if e.subject == f"case:{case_id}"]
+    # Each transaction that changed the case ends with the state it left the case's rows in.
+    assert [e.action for e in case_entries] == ["received", "routed", "case_state", "approved", "result_issued",
+                                                "case_state", "delivered", "case_state"]
+    decided = case_entries[5]
+    assert decided.actor == "hub" and decided.detail["case"]["decision"] == "approved"
+    [task] = decided.detail["tasks"].values()
+    assert (task["status"], task["decided_by"], task["department_code"]) == ("approved", "yb-li", "YB")
+    assert "applicant_sha256" in decided.detail["case"]
+    # A timeline line's own entry names it: verify checks the line against it.
+    with hub.db() as session:
+        lines = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at)).all()
+    assert [e.detail["line"] for e in case_entries if e.action != "case_state"] == [str(line.id) for line in lines]
+    with hub.db() as session:
+        applicant = session.get(Case, case_id).applicant
+    details = json.dumps([e.detail for e in entries], ensure_ascii=False)
+    assert applicant["name"] not in details and applicant["id_number"] not in details
     assert [e.id for e in entries] == list(range(1, len(entries) + 1))
     assert all(entries[i].prev_hash == entries[i - 1].entry_hash for i in range(1, len(entries)))
 

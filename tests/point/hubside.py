@@ -86,6 +86,8 @@ class FakeHubSide:
     point_sign_keys: list[bytes] = field(default_factory=list)
     received: list[tuple[Kind, dict]] = field(default_factory=list)
     revoked: bool = False
+    # The signed audit head push answers carry beside their results (None: none, as a hub of an older release).
+    audit_head: dict | None = None
 
     @property
     def point_identity(self) -> Identity:
@@ -150,8 +152,10 @@ class FakeHubSide:
             headers = {"X-Pointkit-Hub-Time": str(now_ms())}
             revoked = {"error": "this point was revoked at the hub", "reason": "point_revoked"}
             if request.url.path == "/sync/v1/push":
-                return httpx.Response(200, json={"results": [self._ingest(data) for data in
-                                                             decode_frames(request.content)]}, headers=headers)
+                answer = {"results": [self._ingest(data) for data in decode_frames(request.content)]}
+                if self.audit_head is not None:
+                    answer["audit_head"] = self.audit_head
+                return httpx.Response(200, json=answer, headers=headers)
             if self.revoked:
                 return httpx.Response(403, json=revoked, headers=headers)
             if request.url.path == "/sync/v1/pull":

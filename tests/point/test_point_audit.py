@@ -7,16 +7,18 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from hubside import GOOD_ID, OTHER_ID, rows, valid_form, point  # noqa: F401  (fixture)
 
 from pointkit import db
 from pointkit.auth import create_staff
 from pointkit.cli import main
 from pointkit.intake import Applicant, receive_case
-from pointkit.models import AuditEntry
+from pointkit.models import AuditEntry, Case
 from pointkit.pickup import collect
-from pointkit.state import load_identity
+from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
+from sync import Identity, verify_document
+from sync.auditheads import HUB_CHAIN, sign_head
 
 COLUMNS = "at, actor, action, subject, detail, prev_hash, entry_hash"
 
@@ -112,3 +114,83 @@ def test_swapped_entries_are_named(point, how):
 def test_verify_on_a_directory_without_a_point_fails_cleanly(tmp_path):
     result = CliRunner().invoke(main, ["audit", "verify", "--data", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no point database" in result.stderr
+
+
+def _state_entry(point, case_id: str) -> int:
+    """The newest entry recording what ``case_id`` holds."""
+    return max(entry.id for entry in rows(point.data_dir, AuditEntry)
+               if entry.subject == case_id and entry.action == "case_state")
+
+
+@pytest.mark.parametrize(("column", "value", "named"), [
+    ("decision", "rejected", "its decision is 'rejected', the entry recorded 'approved'"),
+    ("applicant_name", "王小红", "its applicant is not what the entry recorded (compared by digest)"),
+    ("id_number", OTHER_ID, "its applicant is not what the entry recorded (compared by digest)"),
+    ("collected_by", "nobody", "its collected_by is 'nobody', the entry recorded 'staff'"),
+])
+def test_a_case_edited_in_the_database_is_named_with_the_entry_that_recorded_it(point, column, value, named):
+    busy_day(point)
+    [collected] = [case for case in rows(point.data_dir, Case) if case.status == "collected"]
+    assert verify(point).exit_code == 0
+    tamper(point, (f'UPDATE "case" SET {column} = ? WHERE id = ?', (value, collected.id)))
+    result = verify(point)
+    assert result.exit_code == 1
+    assert (f"audit check failed at entry {_state_entry(point, collected.id)}: case {collected.id} no longer "
+            f"matches it: {named}") in result.stderr
+    assert not any(personal in result.stderr for personal in ("王小明", "王小红", GOOD_ID, OTHER_ID))
+
+
+def test_entries_cut_off_the_end_with_the_head_row_moved_are_named_by_the_anchored_head(point):
+    busy_day(point)
+    assert verify(point).exit_code == 0  # anchors the head in audit-heads.log
+    count = len(rows(point.data_dir, AuditEntry))
+    [line] = [line for line in (point.data_dir / "audit-heads.log").read_text().splitlines()][-1:]
+    assert json.loads(line)["document"]["entries"] == count
+    keep = count - 3
+    with sqlite3.connect(point.data_dir / "point.db") as connection:
+        last_hash = connection.execute("SELECT entry_hash FROM auditentry WHERE id = ?", (keep,)).fetchone()[0]
+    # The database alone then holds: the head row is moved to the new end too.
+    tamper(point, ("DELETE FROM auditentry WHERE id > ?", (keep,)),
+           ("UPDATE audithead SET last_id = ?, last_hash = ?", (keep, last_hash)))
+    result = verify(point)
+    assert result.exit_code == 1
+    assert (f"audit check failed at entry {count}: it is missing: audit-heads.log line" in result.stderr
+            and f"the chain now ends at entry {keep}" in result.stderr)
+
+
+def _hub_head(point, entries: int, *, key=None) -> dict:
+    return sign_head(HUB_CHAIN, entries, f"{entries:064x}", (key or point.hub).sign_key)
+
+
+def test_the_point_keeps_the_longest_hub_head_signed_by_a_hub_key_it_trusts(point, caplog):
+    identity = load_identity(point.data_dir)
+
+    def push_with(head: dict | None) -> None:
+        with db.session_scope(point.data_dir) as session:
+            receive_case(session, "staff", "T-001", Applicant("王小明", GOOD_ID), valid_form(), ["id_card", "hukou"],
+                         identity=identity)
+        point.audit_head = head
+        sync_once(point.data_dir, transport=point.transport())
+
+    def held() -> str:
+        with db.session_scope(point.data_dir) as session:
+            return get_state(session).hub_audit_head
+
+    push_with(None)  # a hub of an earlier release sends no head
+    assert held() == ""
+    refused = CliRunner().invoke(main, ["audit", "head", "--data", str(point.data_dir)])
+    assert refused.exit_code == 1 and "holds no signed audit head from the county hub yet" in refused.stderr
+
+    push_with(_hub_head(point, 10))
+    push_with(_hub_head(point, 25, key=Identity.generate()))  # not the hub's signature
+    assert json.loads(held())["document"]["entries"] == 10
+    caplog.clear()
+    push_with(_hub_head(point, 6))  # the hub's chain went backwards: the evidence stays
+    assert json.loads(held())["document"]["entries"] == 10
+    assert "its audit log went backwards" in caplog.text
+    push_with(_hub_head(point, 12))
+    printed = CliRunner().invoke(main, ["audit", "head", "--data", str(point.data_dir)])
+    assert printed.exit_code == 0
+    exported = json.loads(printed.output)
+    assert exported["document"]["entries"] == 12 and exported["held_by"]["name"] == "龙潭村便民服务站"
+    assert verify_document(exported, point.hub.sign_key.public_key())["head"] == f"{12:064x}"
