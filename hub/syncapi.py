@@ -225,9 +225,8 @@ def _announce_county_data(response: Response) -> Response:
         latest = current_version_number(get_session())
         if latest is not None:
             response.headers[HEADER_CATALOG_VERSION] = str(latest)
-        held = calendar_versions(get_session())
-        if held:
-            response.headers[HEADER_CALENDAR] = format_held_years(held)
+        # Named even when the hub holds no year (an empty value): a point then knows there is nothing to fetch.
+        response.headers[HEADER_CALENDAR] = format_held_years(calendar_versions(get_session()))
     return response
 
 

@@ -394,9 +394,7 @@ def relay_pull():
                              last_seq=held.last_seq, last_receipt=held.last_receipt)
         if get_state(session).catalog_version:
             answer.headers[HEADER_CATALOG_VERSION] = str(get_state(session).catalog_version)
-        years = held_versions(session)
-        if years:
-            answer.headers[HEADER_CALENDAR] = format_held_years(years)
+        answer.headers[HEADER_CALENDAR] = format_held_years(held_versions(session))
         return answer
 
 

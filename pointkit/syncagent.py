@@ -496,12 +496,26 @@ def _refresh_county_data(data_dir: Path, client, report: SyncReport, now: dateti
     _refresh_catalog(data_dir, client, report, hourly)
     announced = client.hub_calendar
     due = (any(version > held_years.get(year, 0) for year, version in announced.items()) if announced is not None
-           else hourly)
+           else hourly)  # a hub or township from before calendars names none: the hourly check asks
     if due or calendar_download(data_dir).offset:
         try:
             fetch_calendar(data_dir, client)
         except CalendarError as exc:
             report.errors.append(f"the holiday calendar from the hub was refused: {exc}")
+        except HubRefused as exc:
+            if exc.status != 404:
+                raise
+            log.info("the hub (or township) serves no holiday calendar yet")
+        if announced is None:
+            _checked(data_dir)
+
+
+def _checked(data_dir: Path) -> None:
+    """The hourly check of county data is done (it counts from now)."""
+    with db.session_scope(data_dir) as session:
+        state = get_state(session)
+        state.catalog_checked_at = utcnow()
+        session.add(state)
 
 
 def _refresh_catalog(data_dir: Path, client, report: SyncReport, hourly: bool) -> None:
