@@ -43,12 +43,13 @@ from .models import AuditEntry, Case, CaseEvent, ReviewTask, SupplementRound
 
 WATCHED = (Case, ReviewTask, SupplementRound)
 _CASE_FIELDS = ("point_id", "receipt_no", "item_code", "status", "received_at", "due_date", "legal_due_date",
-                "decision", "reason", "certificate_no", "decided_at", "closed_at", "merged_into")
+                "paused_days", "vouched_intake", "intake_vouched_by", "decision", "reason", "certificate_no",
+                "decided_at", "closed_at", "merged_into")
 _CASE_DIGESTS = ("applicant", "form", "result")
 _TASK_FIELDS = ("department_code", "stage", "status", "decided_by", "reason", "certificate_no", "decided_at")
 _TASK_DIGESTS = ("result_fields",)
 _ROUND_FIELDS = ("department_code", "materials", "note", "requested_by", "requested_at", "supplemented_at",
-                 "paused_days")
+                 "paused_days", "return_by")
 _ROUND_DIGESTS = ("supplement_note",)
 _EVENT_FIELDS = ("at", "actor", "action", "note")
 # The detail's keys for the rows besides the case itself, and how a message names one.

@@ -39,6 +39,7 @@ from sync.workdays import county_date
 
 from .audit import next_audit_row
 from .auditrows import case_fingerprint, task_fingerprint
+from .calendar import county_calendar
 from .cases import event_rows
 from .catalog import current_version_number, find_item
 from .db import as_utc, utc_now
@@ -105,7 +106,7 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     intake = intake_on_hub_clock(received_at, intent.clock_offset_ms, point.clock_offset_ms, now)
     if judge_intake(session, point, header.seq, intent.catalog_version, intake)[0] is not None:
         return None  # an intake time the hub cannot believe: parked the per-envelope way
-    due, legal_due = due_dates(county_date(intake), item)
+    due, legal_due = due_dates(county_date(intake), item, calendar=county_calendar(session))
     raw = {"id": uuid7(), "envelope_id": str(header.envelope_id), "point_id": point.id, "seq": header.seq,
            "kind": int(header.kind), "header": envelope.header_bytes, "ciphertext": envelope.ciphertext,
            "signature": envelope.signature, "sender_clock_ms": header.sender_clock_ms, "received_at": now,

@@ -9,9 +9,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from sync.clock import uuid7
-from sync.workdays import county_date
+from sync.workdays import Calendar, county_date
 
 from .audit import next_audit_row
+from .calendar import county_calendar
 from .catalog import find_item
 from .db import iso, utc_now
 from .models import AuditEntry, Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
@@ -91,7 +92,7 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
             "department": department_code,
             "received_at": iso(case.received_at),
             "due_date": case.due_date.isoformat() if case.due_date else None,
-            "time": case_time(case, items(case.item_code), today, warn_share),
+            "time": case_time(case, items(case.item_code), today, warn_share, calendar=county_calendar(session)),
         }
         for case, department_code in listed
     ]
@@ -101,9 +102,10 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
     return [row for row in rows if all(keys[key](row) == value for key, value in wanted.items())]
 
 
-def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SHARE) -> dict[str, Any]:
+def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SHARE, *,
+              calendar: Calendar) -> dict[str, Any]:
     """The case's time-limit state against its item's promised limit."""
-    return time_state(case, item.promised_days if item else 0, today, warn_share).to_dict()
+    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
 
 
 def point_names(session: Session) -> dict:
@@ -151,8 +153,9 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
         "due_date": case.due_date.isoformat() if case.due_date else None,
         "legal_due_date": case.legal_due_date.isoformat() if case.legal_due_date else None,
         "paused_days": case.paused_days,
-        "time": case_time(case, find_item(session, case.item_code), county_date(utc_now()), warn_share),
-        "calendar_missing": calendar_gaps(case),
+        "time": case_time(case, find_item(session, case.item_code), county_date(utc_now()), warn_share,
+                          calendar=county_calendar(session)),
+        "calendar_missing": calendar_gaps(case, calendar=county_calendar(session)),
         "applicant": {"name": applicant.get("name", ""), "id_number": applicant.get("id_number", ""),
                       "phone": applicant.get("phone", "")},
         "form": case.form or {},

@@ -39,6 +39,7 @@ from .migrate import upgrade as upgrade_database
 from .keys import HubKeyError, ensure_keys, load_keyring, publish_current, purge_generation, rotate_keys, suite_names
 from .models import POINT_LEVELS, ROLES, HubKey
 from .cases import case_detail, find_cases
+from .recount import recount_open_cases
 from .points import PointError, points_overview, revoke_point
 from .relay import assign_relay
 from .supervision import start_supervisor, supervise_once
@@ -442,11 +443,15 @@ def calendar_import(file: Path, data_dir: Path, actor: str) -> None:
     try:
         with _hub(data_dir) as (session, identity):
             done = import_year(session, data, identity=identity, actor=actor, where=file.name, year=year)
+            # The dates of every running case follow the new schedule (hub/recount.py), in the same transaction.
+            recounted = recount_open_cases(session, [done.year], identity) if done.changed else None
     except CalendarError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from None
     if done.changed:
         click.echo(f"Calendar {done.year}: new version {done.version} ({done.source or 'no source given'}); "
                    "points get it in their next sync, USB points in their next hub bundle")
+        click.echo(f"Dates counted again for {recounted.counted} running case(s): {recounted.moved} moved, each "
+                   "on its timeline and sent to its point")
     else:
         click.echo(f"Calendar {done.year}: unchanged, still version {done.version}")
 

@@ -14,11 +14,12 @@ from sqlmodel import Session, SQLModel, select
 
 from sync.auditrows import CASE_BASELINE
 from sync.migrate import Migrations, Upgraded
-from sync.workdays import county_date
+from sync.workdays import Calendar, county_date
 
 from .audit import SYSTEM_ACTOR, append_audit
 from .auditrows import unrecorded_rows
 from .cases import record_event
+from .calendar import county_calendar
 from .catalog import find_item
 from .db import as_utc, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
 from .models import Case, Point, SupplementRound  # importing the models registers every table on SQLModel.metadata
@@ -84,7 +85,8 @@ def _count_missing_return_dates(session: Session) -> int:
         Case.status == "supplement_requested")).all()
     for open_round, case in rounds:
         days, unit = supplement_period(find_item(session, case.item_code))
-        open_round.return_by = supplement_return_by(county_date(as_utc(open_round.requested_at)), days, unit)
+        open_round.return_by = supplement_return_by(county_date(as_utc(open_round.requested_at)), days, unit,
+                                                    calendar=county_calendar(session))
         session.add(open_round)
         record_event(session, case.id, actor="hub", action="return_date_counted",
                      note=f"{open_round.department_code}: materials due by {open_round.return_by.isoformat()}, "
@@ -114,7 +116,7 @@ def _count_missing_legal_limits(session: Session) -> int:
             continue
         point = session.get(Point, case.point_id)
         start = county_date(intake_moment(case, point.clock_offset_ms if point else 0))
-        case.legal_due_date = due_dates(start, item, case.paused_days)[1]
+        case.legal_due_date = due_dates(start, item, case.paused_days, calendar=county_calendar(session))[1]
         session.add(case)
         record_event(session, case.id, actor="hub", action="legal_limit_counted",
                      note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} working days), "

@@ -136,19 +136,26 @@ def release_held(session: Session, point: Point, identity: Identity) -> int:
     return len(held)
 
 
-def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity) -> None:
-    """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates."""
+def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity, *,
+                dates_reason: str = "", return_by: date | None = None) -> None:
+    """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates (and, when
+    the holiday calendar moved them, why and the open 补正's return date as counted now)."""
     enqueue(session, point=point, kind=Kind.STATUS, identity=identity, case_id=case.id,
             payload=status_payload(case.id, status, note, state=case.status, promised_date=case.due_date,
-                                   legal_date=case.legal_due_date, paused_days=case.paused_days))
+                                   legal_date=case.legal_due_date, paused_days=case.paused_days,
+                                   dates_reason=dates_reason, return_by=return_by))
 
 
 def status_payload(case_id: str, status: str, note: str, *, state: str, promised_date: date | None,
-                   legal_date: date | None, paused_days: int) -> dict[str, Any]:
-    """A STATUS message: what happened (``status``), the case's state at the hub and its current due dates."""
-    return StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note, state=state,
-                        promised_date=promised_date, legal_date=legal_date,
-                        paused_days=paused_days).model_dump(mode="json")
+                   legal_date: date | None, paused_days: int, dates_reason: str = "",
+                   return_by: date | None = None) -> dict[str, Any]:
+    """A STATUS message: what happened (``status``), the case's state at the hub and its current due dates (the
+    two fields of a recount only when they say something, so other messages read as before)."""
+    update = StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note, state=state,
+                          promised_date=promised_date, legal_date=legal_date, paused_days=paused_days,
+                          dates_reason=dates_reason, return_by=return_by)
+    return update.model_dump(mode="json", exclude={name for name in ("dates_reason", "return_by")
+                                                   if not getattr(update, name)})
 
 
 def messages_after(

@@ -18,6 +18,7 @@ from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
 from sync.workdays import county_date
 
+from .calendar import county_calendar
 from .cases import record_event
 from .catalog import find_item
 from .db import utc_now
@@ -149,7 +150,7 @@ def request_supplement(
         raise ReviewError("note_required", "write what is missing or wrong, for the resident to read", 422)
     now = utc_now()
     days, unit = supplement_period(item)
-    return_by = supplement_return_by(county_date(now), days, unit)
+    return_by = supplement_return_by(county_date(now), days, unit, calendar=county_calendar(session))
     task.status = "supplement"
     session.add(task)
     session.add(SupplementRound(case_id=case.id, department_code=task.department_code, materials=materials,
@@ -205,7 +206,7 @@ def receive_supplement(session: Session, case: Case, *, at: datetime, note: str,
     """
     rounds = session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id,
                                                         SupplementRound.supplemented_at.is_(None))).all()
-    stood = resume(case, at)
+    stood = resume(case, at, calendar=county_calendar(session))
     for open_round in rounds:
         open_round.supplemented_at, open_round.supplement_note, open_round.paused_days = at, note[:2000], stood
         session.add(open_round)
@@ -249,7 +250,7 @@ def _issue_result(
     now = utc_now()
     if case.paused_since is not None:
         # Decided while waiting for materials (another department rejected): the pause ends here.
-        resume(case, now)
+        resume(case, now, calendar=county_calendar(session))
     if decision == "rejected":
         rejected = [task for task in tasks if task.status == "rejected"]
         reason = rejected[0].reason if len(rejected) == 1 else "；".join(

@@ -18,6 +18,7 @@ from sync.clock import uuid7
 
 from .cases import record_event
 from .models import Case, Point, ReviewTask
+from .calendar import county_calendar
 from .timelimits import set_deadlines
 
 HUB_ACTOR = "hub"
@@ -29,7 +30,7 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     session.add_all(tasks)
     # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
     point = session.get(Point, case.point_id)
-    set_deadlines(case, item, point.clock_offset_ms if point else 0)
+    set_deadlines(case, item, point.clock_offset_ms if point else 0, calendar=county_calendar(session))
     case.status = "routed"
     session.add(case)
     record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date))

@@ -24,9 +24,10 @@ from sqlmodel import Session, func, select
 
 from sync import Identity
 from sync.catalog import ServiceItem
-from sync.workdays import county_date
+from sync.workdays import Calendar, county_date
 
 from .cases import record_event
+from .calendar import county_calendar
 from .catalog import find_item
 from .db import iso, session_scope, utc_now, write_lock
 from .models import Case, Department, Point, Rating, ReviewTask, SupplementRound
@@ -92,8 +93,9 @@ def start_supervisor(engine: Engine, data_dir: Path, interval_s: float) -> threa
     return stop
 
 
-def case_time_state(case: Case, item: ServiceItem | None, today: date, warn_share: float) -> dict:
-    return time_state(case, item.promised_days if item else 0, today, warn_share).to_dict()
+def case_time_state(case: Case, item: ServiceItem | None, today: date, warn_share: float, *,
+                    calendar: Calendar) -> dict:
+    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
 
 
 @dataclass
@@ -141,7 +143,8 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
             figures.on_time += bool(on_time(case, task.decided_at))
         elif task.status in ("open", "supplement") and case.status in OPEN_STATUSES:
             figures.open += 1
-            state = case_time_state(case, items(case.item_code), today, warn_share)["state"]
+            state = case_time_state(case, items(case.item_code), today, warn_share,
+                                    calendar=county_calendar(session))["state"]
             figures.warning += state == WARNING
             figures.overdue += state == OVERDUE
         if case.id in ratings and task.status != "cancelled":
@@ -221,7 +224,7 @@ def open_calendar_gaps(session: Session) -> dict:
     years: set[int] = set()
     cases = 0
     for case in session.exec(select(Case).where(Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
-        gaps = calendar_gaps(case)
+        gaps = calendar_gaps(case, calendar=county_calendar(session))
         years.update(gaps)
         cases += bool(gaps)
     return {"years": sorted(years), "cases": cases}

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, DEFAULT_SUPPLEMENT_UNIT, DayUnit, ServiceItem
-from sync.workdays import Calendar, county_date, default_calendar
+from sync.workdays import Calendar, county_date
 
 from .db import as_utc
 from .models import Case, SupplementRound
@@ -57,15 +57,15 @@ def intake_on_hub_clock(received_at: datetime, case_offset_ms: int | None, point
     return min(as_utc(received_at) + timedelta(milliseconds=offset), as_utc(hub_received_at))
 
 
-def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int) -> None:
+def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int, *, calendar: Calendar) -> None:
     """Promised and legal due dates, extended by the working days paused so far."""
     case.due_date, case.legal_due_date = due_dates(county_date(intake_moment(case, point_offset_ms)), item,
-                                                   case.paused_days)
+                                                   case.paused_days, calendar=calendar)
 
 
-def due_dates(start: date, item: ServiceItem, paused_days: int = 0) -> tuple[date, date]:
-    """(promised, legal) due dates of a case received on ``start`` after ``paused_days`` of 补正 pause."""
-    calendar = default_calendar()
+def due_dates(start: date, item: ServiceItem, paused_days: int = 0, *, calendar: Calendar) -> tuple[date, date]:
+    """(promised, legal) due dates of a case received on ``start`` after ``paused_days`` of 补正 pause, counted on
+    ``calendar`` (the county's: hub/calendar.py)."""
     return (_working_days_after(calendar, start, item.promised_days + paused_days),
             _working_days_after(calendar, start, item.legal_days + paused_days))
 
@@ -81,11 +81,10 @@ def supplement_period(item: ServiceItem | None) -> tuple[int, DayUnit]:
     return (item.supplement_days, item.supplement_unit) if item else (DEFAULT_SUPPLEMENT_DAYS, DEFAULT_SUPPLEMENT_UNIT)
 
 
-def supplement_return_by(requested_on: date, days: int, unit: DayUnit) -> date:
+def supplement_return_by(requested_on: date, days: int, unit: DayUnit, *, calendar: Calendar) -> date:
     """The last day for the resident to bring what a 补正 asks for: ``days`` counted from the day after the
     request, working days on the county calendar or natural days. A natural-day period that ends on a rest day
     ends on the next working day (民法典 第二百零三条)."""
-    calendar = default_calendar()
     if unit == "working_days":
         return calendar.add_working_days(requested_on, days)
     last = requested_on + timedelta(days=days)
@@ -107,12 +106,11 @@ def pause(case: Case, at: datetime) -> None:
         case.paused_since = at
 
 
-def resume(case: Case, at: datetime) -> int:
+def resume(case: Case, at: datetime, *, calendar: Calendar) -> int:
     """The materials came back: add the working days the clock stood still and move both deadlines
     that far; return those days."""
     if case.paused_since is None:
         return 0
-    calendar = default_calendar()
     stood = calendar.working_days_between(county_date(as_utc(case.paused_since)), county_date(at))
     case.paused_since = None
     case.paused_days += stood
@@ -123,13 +121,13 @@ def resume(case: Case, at: datetime) -> int:
     return stood
 
 
-def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEFAULT_WARN_SHARE) -> TimeState:
+def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEFAULT_WARN_SHARE, *,
+               calendar: Calendar) -> TimeState:
     """Normal, warning (yellow: ``warn_share`` of the limit used), overdue (red: past the due date),
     paused (补正) or done (decided), counted on ``today``; a decided case's clock stopped on the day of
     its decision, so its elapsed days stay what they were then."""
     if case.due_date is None:
         return TimeState(NORMAL, 0, limit_days, None)
-    calendar = default_calendar()
     decided = case.status not in OPEN_STATUSES and case.paused_since is None
     counted_to = county_date(as_utc(case.decided_at)) if decided and case.decided_at is not None else today
     elapsed = (limit_days - calendar.working_days_between(counted_to, case.due_date) if counted_to <= case.due_date
@@ -146,13 +144,13 @@ def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEF
     return TimeState(NORMAL, max(0, elapsed), limit_days, case.due_date)
 
 
-def calendar_gaps(case: Case) -> list[int]:
-    """Years from 受理 to the case's later deadline that have no holiday calendar file: there its
+def calendar_gaps(case: Case, *, calendar: Calendar) -> list[int]:
+    """Years from 受理 to the case's later deadline that ``calendar`` holds no schedule for: there its
     limits count weekends only, and a public holiday would move them (say so to staff)."""
     ends = [day for day in (case.due_date, case.legal_due_date) if day is not None]
     if not ends:
         return []
-    return default_calendar().missing_years(county_date(intake_moment(case, 0)), max(ends))
+    return calendar.missing_years(county_date(intake_moment(case, 0)), max(ends))
 
 
 def on_time(case: Case, decided_at: datetime | None) -> bool | None:

@@ -27,7 +27,8 @@ from .models import AuditEntry, Case
 from .state import as_utc
 
 _FIELDS = ("receipt_no", "item_code", "status", "hub_status", "hub_version", "received_at", "promised_date",
-           "decision", "collected_at", "collected_by", "staff", "rating", "restored_at")
+           "hub_promised_date", "hub_legal_date", "hub_paused_days", "hub_dates_reason", "decision", "collected_at",
+           "collected_by", "staff", "rating", "restored_at")
 # Digest name -> the columns it covers.
 _DIGESTS = {"applicant": ("applicant_name", "id_number", "phone"), "form": ("form_json", "materials_json"),
             "result": ("result_document", "result_signature"), "pickup_code": ("pickup_code_hash",),

@@ -493,6 +493,8 @@ ZH = {
         "两份申请已合并为一件；凭任一张回执均可取件",
     "the hub keeps both": "县中心两者都保留",
     "accepted under the catalog version in force at intake": "按受理时的事项目录版本办理",
+    "Counted again on the holiday schedule of {years}, which the county published after intake.":
+        "县中心按受理后公布的{years}年节假日安排重新计算。",
     "the county accepted the time of intake; the case goes to its department": "县中心已认定受理时间，办件已转审批部门",
     "the county counts the time limit from the earliest time it can confirm": "县中心按其可核实的最早受理时间起算办理时限",
     "the department asks the resident for materials (补正)": "审批部门要求群众补正材料",

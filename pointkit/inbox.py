@@ -129,6 +129,12 @@ def apply_status(session: Session, payload: dict) -> Case:
     if update.state:
         case.hub_promised_date, case.hub_legal_date = update.promised_date, update.legal_date
         case.hub_paused_days = update.paused_days
+        case.hub_dates_reason = update.dates_reason or case.hub_dates_reason
+    if update.return_by and case.supplement_json:
+        # The holiday calendar moved the open 补正's return date: the notice and the case page show the new one.
+        request = json.loads(case.supplement_json)
+        request["return_by"] = update.return_by.isoformat()
+        case.supplement_json = json.dumps(request, ensure_ascii=False)
     if case.status in ("queued", "sent"):
         # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
         case.status = "acked"

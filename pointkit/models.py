@@ -134,6 +134,8 @@ class Case(PointTable, table=True):
     hub_promised_date: date | None = None
     hub_legal_date: date | None = None
     hub_paused_days: int = Field(default=0)
+    # Why the hub last counted the dates again, when the holiday calendar moved them: "calendar:2031".
+    hub_dates_reason: str = Field(default="", max_length=64)
     decision: str = Field(default="", max_length=16)
     result_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     result_signature: str = Field(default="", max_length=200)

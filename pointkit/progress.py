@@ -35,6 +35,8 @@ class CaseDates:
     paused_days: int
     paused: bool
     return_by: date | None
+    # The years of a holiday schedule that made the hub count the dates again ("" when none did).
+    calendar_years: str = ""
 
     @property
     def moved(self) -> bool:
@@ -48,7 +50,9 @@ def case_dates(case: Case) -> CaseDates:
     paused = case.status == "supplement_requested" or case.hub_status in PAUSED_HUB_STATES
     return CaseDates(promised=case.hub_promised_date or case.promised_date, printed=case.promised_date,
                      legal=case.hub_legal_date, paused_days=case.hub_paused_days, paused=paused,
-                     return_by=_return_by(case) if case.status == "supplement_requested" else None)
+                     return_by=_return_by(case) if case.status == "supplement_requested" else None,
+                     calendar_years=case.hub_dates_reason.removeprefix("calendar:")
+                     if case.hub_dates_reason.startswith("calendar:") else "")
 
 
 def calendar_missing(calendar: Calendar, case: Case) -> list[int]:

@@ -286,12 +286,16 @@ class StatusUpdate(_Strict):
     promised_date: date | None = None
     legal_date: date | None = None
     paused_days: int = Field(default=0, ge=0)
+    # When the hub counted the dates again because the holiday calendar changed: "calendar:2031" (the years), and
+    # the open 补正's return date as counted now (the point shows both).
+    dates_reason: str = Field(default="", max_length=64)
+    return_by: date | None = None
 
 
 # The fields hub messages gained in protocol 3. A point speaking an older protocol refuses any field it does not
 # know (``_Strict``), so the hub leaves them out of what it seals for such a point (hub/outbox.py).
 PROTOCOL_3_FIELDS: dict[Kind, frozenset[str]] = {
-    Kind.STATUS: frozenset({"state", "promised_date", "legal_date", "paused_days"}),
+    Kind.STATUS: frozenset({"state", "promised_date", "legal_date", "paused_days", "dates_reason", "return_by"}),
     Kind.SUPPLEMENT_REQUEST: frozenset({"return_by", "return_within", "return_unit"}),
 }
 

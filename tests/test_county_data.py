@@ -6,17 +6,21 @@ The holiday year here is one the test builds (a made-up 2031 schedule), never a 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 from datetime import date
 from pathlib import Path
 
+import httpx
 from cluster import command, wait_until
 
 from pointkit import db
 from pointkit.calendar import point_calendar
+from sync.idnumber import check_character
 from sync.workdays import default_calendar
 
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VILLAGE = "泗城镇平兰村便民服务站"
 USB_VILLAGE = "泗城镇林凤村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"
@@ -123,3 +127,60 @@ def test_a_year_imported_at_the_hub_reaches_a_point_online_and_one_by_usb_only(c
 
     text = run(point_cmd, "status", "--data", str(usb.data)).stdout
     assert "catalog version:  2" in text and "calendar 2031:    hub v2" in text and "(by USB bundle)" in text
+
+
+def schedule_with_a_holiday_on(day: date) -> dict:
+    """A made-up schedule for ``day``'s year: the shipped one (if the release has that year) with ``day`` made a
+    one-day holiday (and no longer anyone's make-up workday)."""
+    shipped = Path(__file__).resolve().parents[1] / "sync" / "data" / "calendar" / f"{day.year}.json"
+    schedule = (json.loads(shipped.read_text(encoding="utf-8")) if shipped.exists()
+                else {"year": day.year, "holidays": []})
+    for holiday in schedule["holidays"]:
+        holiday["workdays"] = [worked for worked in holiday.get("workdays", []) if worked != day.isoformat()]
+    schedule["holidays"].append({"name_zh": "测试假期", "name_en": "Test holiday", "rest": [day.isoformat()] * 2,
+                                 "workdays": []})
+    schedule["source"] = f"pointkit test schedule for {day.year} (made up)"
+    return schedule
+
+
+def test_the_dates_of_running_cases_follow_a_new_schedule_at_the_hub_the_point_and_the_kiosk(cluster, tmp_path):
+    hub = cluster.start_hub()
+    cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
+    point = cluster.start_point(VILLAGE, "village", sync_interval=1.0)
+    staff, reviewer = point.api("staff"), hub.api("yb-li")
+    cases = {}
+    for name, id17 in (("韦秀兰", "45102719800101234"), ("农志强", "45102719600315002")):
+        taken = staff.post("/api/cases", json={
+            "item_code": MEDICAL_INSURANCE, "applicant": {"name": name, "id_number": id17 + check_character(id17)},
+            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})
+        assert taken.status_code == 201, taken.text
+        cases[name] = taken.json()
+    running, decided = cases["韦秀兰"], cases["农志强"]
+    for case in cases.values():
+        wait_until(lambda c=case: staff.get(f"/api/cases/{c['case_id']}").json()["hub_status"] == "routed",
+                   timeout=30, what="the hub's STATUS at the point")
+    assert reviewer.post(f"/api/cases/{decided['case_id']}/decision", json={
+        "decision": "approved", "certificate_no": "YB-1"}).status_code == 200
+    due = date.fromisoformat(running["promised_date"])
+    decided_due = hub.api("admin").get(f"/api/cases/{decided['case_id']}").json()["due_date"]
+
+    # The county publishes a schedule that makes the running case's due day a holiday.
+    imported = run(command("pointkit-hub"), "calendar", "import",
+                   str(write_year(tmp_path / f"{due.year}.json", schedule_with_a_holiday_on(due))),
+                   "--data", str(hub.data))
+    assert imported.returncode == 0 and "1 moved" in imported.stdout, imported.stdout + imported.stderr
+    moved = hub.api("admin").get(f"/api/cases/{running['case_id']}").json()
+    new_due = date.fromisoformat(moved["due_date"])
+    assert new_due > due and "dates_recounted" in [event["action"] for event in moved["events"]]
+    assert hub.api("admin").get(f"/api/cases/{decided['case_id']}").json()["due_date"] == decided_due, \
+        "a decided case never changes"
+
+    # At the point: the case, and the residents' kiosk, with why it moved.
+    shown = wait_until(lambda: (c := staff.get(f"/api/cases/{running['case_id']}").json())[
+        "current_promised_date"] == new_due.isoformat() and c, timeout=60, what="the new date at the point")
+    assert shown["promised_date"] == due.isoformat(), "the date printed at intake is kept beside the new one"
+    kiosk = httpx.Client(base_url=point.url)
+    token = CSRF.search(kiosk.get("/status").text).group(1)
+    page = kiosk.post("/status", data={"csrf_token": token, "receipt_no": running["receipt_no"],
+                                       "pickup_code": running["pickup_code"]}).text
+    assert new_due.isoformat() in page and f"<del" in page and f"{due.year}年节假日安排重新计算" in page, page[-1500:]

@@ -3,13 +3,18 @@ years; from 1 November the hub warns while next year's schedule is missing."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from test_approval_loop import CERTIFIED, loop_hub, push  # noqa: F401  (fixtures)
+
 from hub.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
 from hub.keys import load_identity
-from sync import verify_document
+from hub.recount import recount_open_cases
+from sync import Kind, verify_document
 from sync.workdays import CalendarError
 
 MADE_UP = {"year": 2032, "source": "pointkit test schedule (made up)", "holidays": [
@@ -58,3 +63,44 @@ def test_the_catalog_page_lists_the_years(hub):
     page = hub.browser("admin").get("/catalog").text
     table = page[page.index('id="calendar-years"'):]
     assert "2032" in table and "pointkit test schedule" in table and "随本版本发布" in table
+
+
+def test_a_new_schedule_moves_running_cases_and_open_supplements_but_never_a_decided_case(loop_hub):
+    hub = loop_hub
+    point = hub.enroll_point()
+    waiting, decided = push(point, CERTIFIED), push(point, CERTIFIED)
+    yb = hub.api("yb-li")
+    asked = yb.post(f"/api/cases/{waiting}/supplement", json={"materials": ["hukou"], "note": "户口簿复印件不清晰"})
+    assert asked.status_code == 200, asked.text
+    return_by = date.fromisoformat(asked.json()["supplements"][0]["return_by"])
+    assert yb.post(f"/api/cases/{decided}/decision", json={
+        "decision": "approved", "result_fields": {"valid_until": "2031-12-31"}}).status_code == 200
+    before = {case_id: yb.get(f"/api/cases/{case_id}").json()["due_date"] for case_id in (waiting, decided)}
+
+    # The schedule of the return date's year makes that day a holiday.
+    schedule = {"year": return_by.year, "source": "pointkit test schedule (made up)", "holidays": [
+        *default_calendar_entries(return_by.year, skip=return_by),
+        {"name_zh": "测试假期", "rest": [return_by.isoformat()] * 2, "workdays": []}]}
+    identity = load_identity(hub.data_dir)
+    with hub.db() as session:
+        import_year(session, schedule, identity=identity, actor="admin", year=return_by.year)
+        recounted = recount_open_cases(session, [return_by.year], identity)
+        session.commit()
+    assert recounted.moved >= 1
+    after = yb.get(f"/api/cases/{waiting}").json()
+    assert date.fromisoformat(after["supplements"][0]["return_by"]) > return_by
+    assert yb.get(f"/api/cases/{decided}").json()["due_date"] == before[decided], "a decided case never changes"
+    messages, _ = point.pull_all()
+    [status] = [body for envelope, body in messages if envelope.header.kind == Kind.STATUS
+                and body["case_id"] == waiting and body["status"] == "dates_recounted"]
+    assert status["dates_reason"] == f"calendar:{return_by.year}"
+    assert status["return_by"] == after["supplements"][0]["return_by"]
+
+
+def default_calendar_entries(year: int, *, skip: date) -> list[dict]:
+    """The shipped holidays of ``year`` (none when the release has no file for it), ``skip`` no longer worked."""
+    shipped = Path(__file__).resolve().parents[2] / "sync" / "data" / "calendar" / f"{year}.json"
+    holidays = json.loads(shipped.read_text(encoding="utf-8"))["holidays"] if shipped.exists() else []
+    for holiday in holidays:
+        holiday["workdays"] = [day for day in holiday.get("workdays", []) if day != skip.isoformat()]
+    return holidays
