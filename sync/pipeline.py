@@ -10,8 +10,10 @@ as usual) with a Content-Length body, answers with a Content-Length.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import struct
 from collections import deque
 from dataclasses import dataclass
 
@@ -22,6 +24,9 @@ MAX_ANSWER_BODY = 1024 * 1024
 # httpx's defaults the hub never reads (they would cost ~100 bytes a chunk on a slow link), and the framing
 # headers written here.
 SKIPPED_HEADERS = ("content-length", "transfer-encoding", "connection", "accept", "accept-encoding", "user-agent")
+# SO_LINGER on, zero seconds: close() resets the connection and discards unsent bytes (struct linger is two
+# u_shorts on Windows, two ints elsewhere).
+LINGER_ABORT = struct.pack("HH" if os.name == "nt" else "ii", 1, 0)
 
 
 class PipelineError(ConnectionError):
@@ -64,6 +69,13 @@ class Pipeline:
         self.close()
 
     def close(self) -> None:
+        """Close; with requests still unanswered, abort instead (a reset): whatever of them has not left
+        this machine is dropped rather than sent after the caller gave up on them (after a cut or a 409)."""
+        if self._methods:
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
+            except OSError:
+                pass  # the connection is already gone
         self._sock.close()
 
     @property

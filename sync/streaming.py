@@ -8,7 +8,9 @@ After a cut it reconnects at once and streams on from the last offset the
 hub acknowledged: chunks the hub committed but whose answers the cut took
 are simply sent again (the hub skips bytes it holds, sync/uploads.py), so a
 cut costs the chunks that were on the wire and no extra round trip. It asks
-(HEAD) only where the hub said it holds something else (409).
+(HEAD) only where the hub said it holds something else (409). A connection
+given up on (a cut, a 409) is reset, not closed: chunks still queued on it
+are dropped rather than sent behind the new connection's requests.
 
 Chunks are large on a steady link (fewer request heads on the wire) and,
 once the link drops, about sqrt(2 x head bytes x bytes between drops): a
