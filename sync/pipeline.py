@@ -11,6 +11,7 @@ as usual) with a Content-Length body, answers with a Content-Length.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import ssl
 import struct
@@ -94,6 +95,22 @@ class Pipeline:
         except OSError as exc:
             raise PipelineError(f"the connection broke while sending: {exc}") from exc
         self._methods.append(request.method)
+
+    def readable(self, timeout: float) -> bool:
+        """Whether an answer (or the end of the connection) is there to read within ``timeout`` seconds."""
+        if self._buffer or (isinstance(self._sock, ssl.SSLSocket) and self._sock.pending()):
+            return True
+        try:
+            readable, _, _ = select.select([self._sock], [], [], max(timeout, 0.0))
+        except (OSError, ValueError) as exc:
+            raise PipelineError(f"the connection broke: {exc}") from exc
+        return bool(readable)
+
+    def idle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds with nothing in flight; PipelineError when the connection ends meanwhile."""
+        if self.readable(timeout):
+            self._fill()
+            raise PipelineError("the server sent an answer to nothing")
 
     def _fill(self) -> None:
         try:
