@@ -12,6 +12,9 @@ minimum = payload bits / link rate.
       clients upload), stopped at 3x the line-rate minimum
   (d) idle traffic: bytes per day for an idle point at the default intervals
       (one idle round measured on the wire, times the rounds a day; not waited)
+  (e) relayed scans: a village's scans (256 KB and 640 KB) through its township
+      over the village link of issue 16 (64 kbit/s, 600 ms round trip, a cut
+      every 8 s): wire bytes on the village link / sealed scan bytes
 
 The point is a real pointkit data directory whose sync agent runs in this
 process; the hub is a real `pointkit-hub serve` process. Ends with one
@@ -28,10 +31,12 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from flask import Flask, request
+from sqlmodel import select
 
 from cluster import Cluster, command, free_port
 from linksim import LinkSimulator, LinkStats
@@ -40,7 +45,8 @@ from pointkit import db
 from pointkit.catalog import get_item  # noqa: F401  (imported so a missing catalog fails loudly here)
 from pointkit.intake import Applicant, receive_case
 from pointkit.scans import ScanInput, prepare_scans
-from pointkit.state import load_identity
+from pointkit.models import Case, ScanFile
+from pointkit.state import get_state, load_identity
 from pointkit.syncagent import CUT_RETRY_S, DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, idle_delay, sync_once
 from sync import HubUnreachable
 from sync.idnumber import check_character
@@ -53,6 +59,11 @@ SMALL_SCAN = 40 * 1024
 LARGE_SCAN = 640 * 1024
 BASELINE_LIMIT = 3.0
 DAY_S = 86_400
+RELAY_RATE_BPS = 64_000
+RELAY_LATENCY_S = 0.3
+RELAY_SCANS = (256 * 1024, 640 * 1024)
+TOWNSHIP = "泗城镇政务服务中心"
+RELAYED_VILLAGE = "泗城镇那岩村便民服务站"
 
 
 def applicant(number: int) -> Applicant:
@@ -174,6 +185,75 @@ def idle_bytes_per_day(data: Path, link: LinkSimulator) -> tuple[int, int, float
     return per_round, rounds, per_day
 
 
+@dataclass
+class RelayScanFigures:
+    """What relayed scans cost on the village link (both directions, every request of the rounds)."""
+
+    sealed: int
+    wire: int
+    connections: int
+    cuts: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.wire / self.sealed
+
+
+def relay_scan_figures(cluster: Cluster, sizes: list[int], *, rate_bps: float, latency_s: float,
+                       cut_every_s: float, limit_s: float) -> RelayScanFigures:
+    """A village enrolled through a township (a new one in ``cluster``), its cases acknowledged, then its scans
+    of ``sizes`` sent through the link until the township holds them whole."""
+    township = cluster.start_point(TOWNSHIP, "township", dirname="relay-township")
+    with LinkSimulator(("127.0.0.1", int(township.url.rsplit(":", 1)[1]))) as link:
+        data = cluster.base / "relayed-village"
+        token = cluster.run(command("pointkit-hub"), "points", "add", RELAYED_VILLAGE, "--level", "village", "--via",
+                            TOWNSHIP, "--data", str(cluster.hub.data)).strip().splitlines()[-1]
+        cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", cluster.hub.url, "--relay", link.url,
+                    "--token", token, "--name", RELAYED_VILLAGE, "--staff-password", "point-staff-pass")
+        _set_metered(data, True)
+        case_ids = make_cases(data, sizes, start=201)[0]
+        deadline = time.monotonic() + 120
+        while not _all_acked(data, case_ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the relayed village's cases were not acknowledged within 120 s")
+            sync_once(data)
+            time.sleep(CUT_RETRY_S)
+        _set_metered(data, False)
+        link.rate_bps, link.latency_s, link.cut_every_s = rate_bps, latency_s, cut_every_s
+        link.stats = LinkStats()
+        started = time.monotonic()
+        while (sealed := _held_whole(data, case_ids)) is None:
+            if time.monotonic() - started > limit_s:
+                raise RuntimeError(f"the relayed village's scans did not reach the township within {limit_s:.0f} s")
+            try:
+                sync_once(data, send_scans=True, attempts=1)
+            except HubUnreachable:
+                time.sleep(CUT_RETRY_S)
+        stats = link.stats
+        return RelayScanFigures(sealed, stats.bytes_up + stats.bytes_down, stats.connections, stats.cuts,
+                                time.monotonic() - started)
+
+
+def _set_metered(data: Path, metered: bool) -> None:
+    with db.session_scope(data) as session:
+        state = get_state(session)
+        state.metered = metered
+        session.add(state)
+
+
+def _all_acked(data: Path, case_ids: list[str]) -> bool:
+    with db.session_scope(data) as session:
+        return all(session.get(Case, case_id).status == "acked" for case_id in case_ids)
+
+
+def _held_whole(data: Path, case_ids: list[str]) -> int | None:
+    """The sealed bytes of the cases' scans once the other side holds every one whole, else None."""
+    with db.session_scope(data) as session:
+        rows = session.exec(select(ScanFile).where(ScanFile.case_id.in_(case_ids))).all()
+    return sum(row.sealed_size for row in rows) if all(row.hub_offset >= row.sealed_size for row in rows) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="scale the scan sizes (0.1 for a quick run)")
@@ -227,6 +307,14 @@ def main() -> int:
                   f"({DEFAULT_INTERVAL:.0f} s, slowing to {MAX_IDLE_INTERVAL:.0f} s) plus hourly catalog checks: "
                   f"{per_day / 1024:.1f} KB a day")
             figures["d_idle_kb_per_day"] = f"{per_day / 1024:.1f}"
+        relayed = relay_scan_figures(cluster, [int(size * args.scale) for size in RELAY_SCANS],
+                                     rate_bps=RELAY_RATE_BPS, latency_s=RELAY_LATENCY_S, cut_every_s=CUT_EVERY_S,
+                                     limit_s=600)
+        print(f"(e) relayed scans, {RELAY_RATE_BPS // 1000} kbit/s, {2 * RELAY_LATENCY_S * 1000:.0f} ms round "
+              f"trip, a cut every {CUT_EVERY_S:.0f} s: sealed {relayed.sealed} B, wire {relayed.wire} B on the "
+              f"village link (x{relayed.ratio:.3f}), {relayed.connections} connections for {relayed.cuts} cuts, "
+              f"{relayed.seconds:.1f} s")
+        figures["relay_scan_ratio"] = f"{relayed.ratio:.3f}"
     print("RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()))
     return 0
 

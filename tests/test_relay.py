@@ -15,6 +15,7 @@ import subprocess
 import uuid
 
 import pytest
+from bench_sync import relay_scan_figures
 from cluster import command, wait_until
 
 from pointkit import db
@@ -209,3 +210,16 @@ def test_the_township_skips_the_held_part_of_a_chunk_sent_again_as_the_hub_does(
     assert (refused.value.status, refused.value.offset) == (409, 24_000), "past what is held"
     assert send(24_000, sealed[24_000:]) == len(sealed)
     assert held_path(tmp_path, scan_id).read_bytes() == sealed
+
+
+def test_village_scans_through_the_township_cost_little_more_than_their_size_on_a_cut_link(cluster):
+    # Issue 16's village link twice as fast (128 kbit/s, 300 ms round trip, a cut every 4 s: as many bytes between
+    # cuts as 64 kbit/s, 600 ms and 8 s; faster still, a loaded machine's own delays would count for more than the
+    # link's). A cut used to leave the old connection's chunks arriving after the village asked where its scan
+    # stood, each one making the township refuse the next: connection after connection, twice the bytes.
+    cluster.start_hub()
+    relayed = relay_scan_figures(cluster, [128 * 1024, 128 * 1024], rate_bps=128_000, latency_s=0.15,
+                                 cut_every_s=4.0, limit_s=120)
+    assert relayed.cuts >= 3, "the link was really cut while the scans were on their way"
+    assert relayed.ratio <= 1.25, relayed
+    assert relayed.connections <= relayed.cuts + 3, "about one connection per cut"
