@@ -29,7 +29,7 @@ from sync.attachments import CHUNK_SEALED, AttachmentError, decrypt_attachment, 
 from sync.keys import unb64
 from sync.messages import Scan
 from sync.signing import SignatureError
-from sync.uploads import ScanError, append_durably, read_scan_grant
+from sync.uploads import ScanError, append_durably, read_scan_grant, unheld_part
 
 from . import cases
 from .db import get_session, iso, utc_now
@@ -154,12 +154,7 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
         if offset + len(chunk) > row.total:
             raise ScanError(400, "too_long", f"the sealed scan has {row.total} bytes; this chunk runs past its end")
         path = scan_path(data_dir, row.scan_id)
-        held = min(row.received, offset + len(chunk)) - offset
-        if held < 0 or (held and _read_at(path, offset, held) != chunk[:held]):
-            raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
-                            offset=row.received)
-        # A chunk sent again after a cut took its answer: the part the hub holds (the same bytes) is skipped.
-        offset, chunk = offset + held, chunk[held:]
+        offset, chunk = unheld_part(path, row.received, offset, chunk, holder="the hub")
         if not chunk:
             # The hub may have stopped between storing the last byte and checking the whole scan: do it now.
             if _whole_unchecked(row):
@@ -194,15 +189,6 @@ def _complete(session: Session, data_dir: str | Path, row: CaseScan, granted: st
         raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
                         "get it from the point again and send it from the start")
     _finish(session, data_dir, row)
-
-
-def _read_at(path: Path, offset: int, size: int) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(size)
-    except OSError:
-        return b""
 
 
 def _file_sha256(path: Path) -> str:

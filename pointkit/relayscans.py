@@ -1,7 +1,8 @@
 """A township holds its villages' scans and carries them to the hub (the scan grant in sync/uploads.py).
 
 A village uploads to its township exactly as to the hub (HEAD for the
-offset, PATCH chunks with their SHA-256). The first chunk brings the
+offset, PATCH chunks with their SHA-256; a chunk sent again is skipped
+where it repeats what the township holds, as at the hub). The first chunk brings the
 village's grant: signed by the village, it names the scan, its sealed size
 and the SHA-256 of the sealed file. The township keeps the chunks under
 DATA/relay-scans/ (sealed: it cannot read them), answers ``relayed`` until
@@ -26,7 +27,7 @@ from sync import HubRefused
 from sync.clock import utcnow
 from sync.signing import SignatureError
 from sync.uploads import (COMPLETE, HEADER_SCAN_GRANT, RELAYED, ScanError, ScanUploader, append_durably,
-                          read_scan_grant)
+                          read_scan_grant, unheld_part)
 from sync.web import ChunkRequest
 
 from . import db
@@ -90,15 +91,15 @@ def receive_chunk(data_dir: str | Path, village_id: str, keys, scan_id: str, ask
             raise ScanError(403, "not_your_scan", "this scan belongs to another point")
         if asked.total is not None and asked.total != row.total:
             raise ScanError(400, "bad_total", f"this sealed scan has {row.total} bytes, not {asked.total}")
-        if asked.offset != row.received:
-            raise ScanError(409, "offset_mismatch", f"this township holds {row.received} bytes of this scan",
-                            offset=row.received)
         if not asked.chunk or asked.offset + len(asked.chunk) > row.total:
             raise ScanError(400, "bad_chunk", f"the sealed scan has {row.total} bytes; send 1 to "
                             f"{row.total - row.received} bytes from offset {row.received}")
         path = held_path(data_dir, scan_id)
-        append_durably(path, asked.offset, asked.chunk)
-        row.received += len(asked.chunk)
+        offset, chunk = unheld_part(path, row.received, asked.offset, asked.chunk, holder="this township")
+        if not chunk:
+            return row
+        append_durably(path, offset, chunk)
+        row.received = offset + len(chunk)
         spoilt = row.received == row.total and _file_sha256(path) != row.sealed_sha256
         if not spoilt:
             session.add(row)

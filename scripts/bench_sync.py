@@ -14,6 +14,9 @@ minimum = payload bits / link rate.
       clock that runs every timer the point has (each round really runs)
   (e) a new point gets the sample catalog over a 64 kbit/s, 600 ms round trip link
       cut every 8 s: seconds from `pointkit init` until the catalog is stored
+  (f) relayed scans: a village's scans (256 KB and 640 KB) through its township
+      over the village link of issue 16 (64 kbit/s, 600 ms round trip, a cut
+      every 8 s): wire bytes on the village link / sealed scan bytes
 
 The point is a real pointkit data directory whose sync agent runs in this
 process; the hub is a real `pointkit-hub serve` process. Ends with one
@@ -31,11 +34,13 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from flask import Flask, request
+from sqlmodel import select
 
 from cluster import Cluster, command, free_port
 from linksim import LinkSimulator, LinkStats
@@ -44,7 +49,8 @@ from pointkit import db
 from pointkit.catalog import get_item  # noqa: F401  (imported so a missing catalog fails loudly here)
 from pointkit.intake import Applicant, receive_case
 from pointkit.scans import ScanInput, prepare_scans
-from pointkit.state import load_identity
+from pointkit.models import Case, ScanFile
+from pointkit.state import get_state, load_identity
 from pointkit.syncagent import CUT_RETRY_S, DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, sync_once
 from sync import HubUnreachable
 from sync.clock import utcnow
@@ -66,6 +72,11 @@ CATALOG_LIMIT_S = 300.0
 CATALOG_FIRST_CUTS = (None, 2.5, 3.5)
 # A TCP connection's own packets (handshake, acknowledgements, close: about ten of 40-60 bytes each).
 TCP_OVERHEAD_PER_CONNECTION = 520
+RELAY_RATE_BPS = 64_000
+RELAY_LATENCY_S = 0.3
+RELAY_SCANS = (256 * 1024, 640 * 1024)
+TOWNSHIP = "泗城镇政务服务中心"
+RELAYED_VILLAGE = "泗城镇那岩村便民服务站"
 
 
 def applicant(number: int) -> Applicant:
@@ -207,6 +218,75 @@ def catalog_over_a_cut_link(cluster: Cluster, hub_port: int, base: Path,
     return (elapsed if finished else None), stats.bytes_down, stats.cuts
 
 
+@dataclass
+class RelayScanFigures:
+    """What relayed scans cost on the village link (both directions, every request of the rounds)."""
+
+    sealed: int
+    wire: int
+    connections: int
+    cuts: int
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.wire / self.sealed
+
+
+def relay_scan_figures(cluster: Cluster, sizes: list[int], *, rate_bps: float, latency_s: float,
+                       cut_every_s: float, limit_s: float) -> RelayScanFigures:
+    """A village enrolled through a township (a new one in ``cluster``), its cases acknowledged, then its scans
+    of ``sizes`` sent through the link until the township holds them whole."""
+    township = cluster.start_point(TOWNSHIP, "township", dirname="relay-township")
+    with LinkSimulator(("127.0.0.1", int(township.url.rsplit(":", 1)[1]))) as link:
+        data = cluster.base / "relayed-village"
+        token = cluster.run(command("pointkit-hub"), "points", "add", RELAYED_VILLAGE, "--level", "village", "--via",
+                            TOWNSHIP, "--data", str(cluster.hub.data)).strip().splitlines()[-1]
+        cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", cluster.hub.url, "--relay", link.url,
+                    "--token", token, "--name", RELAYED_VILLAGE, "--staff-password", "point-staff-pass")
+        _set_metered(data, True)
+        case_ids = make_cases(data, sizes, start=201)[0]
+        deadline = time.monotonic() + 120
+        while not _all_acked(data, case_ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the relayed village's cases were not acknowledged within 120 s")
+            sync_once(data)
+            time.sleep(CUT_RETRY_S)
+        _set_metered(data, False)
+        link.rate_bps, link.latency_s, link.cut_every_s = rate_bps, latency_s, cut_every_s
+        link.stats = LinkStats()
+        started = time.monotonic()
+        while (sealed := _held_whole(data, case_ids)) is None:
+            if time.monotonic() - started > limit_s:
+                raise RuntimeError(f"the relayed village's scans did not reach the township within {limit_s:.0f} s")
+            try:
+                sync_once(data, send_scans=True, attempts=1)
+            except HubUnreachable:
+                time.sleep(CUT_RETRY_S)
+        stats = link.stats
+        return RelayScanFigures(sealed, stats.bytes_up + stats.bytes_down, stats.connections, stats.cuts,
+                                time.monotonic() - started)
+
+
+def _set_metered(data: Path, metered: bool) -> None:
+    with db.session_scope(data) as session:
+        state = get_state(session)
+        state.metered = metered
+        session.add(state)
+
+
+def _all_acked(data: Path, case_ids: list[str]) -> bool:
+    with db.session_scope(data) as session:
+        return all(session.get(Case, case_id).status == "acked" for case_id in case_ids)
+
+
+def _held_whole(data: Path, case_ids: list[str]) -> int | None:
+    """The sealed bytes of the cases' scans once the other side holds every one whole, else None."""
+    with db.session_scope(data) as session:
+        rows = session.exec(select(ScanFile).where(ScanFile.case_id.in_(case_ids))).all()
+    return sum(row.sealed_size for row in rows) if all(row.hub_offset >= row.sealed_size for row in rows) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="scale the scan sizes (0.1 for a quick run)")
@@ -276,6 +356,15 @@ def main() -> int:
                      if seconds is not None else f"not within {CATALOG_LIMIT_S:.0f} s ({down} B down, {cuts} cuts)"))
             worst = None if seconds is None or worst is None else max(worst, seconds)
         figures["catalog_seconds_cut"] = f"{worst:.1f}" if worst is not None else "inf"
+
+        relayed = relay_scan_figures(cluster, [int(size * args.scale) for size in RELAY_SCANS],
+                                     rate_bps=RELAY_RATE_BPS, latency_s=RELAY_LATENCY_S, cut_every_s=CUT_EVERY_S,
+                                     limit_s=600)
+        print(f"(f) relayed scans, {RELAY_RATE_BPS // 1000} kbit/s, {2 * RELAY_LATENCY_S * 1000:.0f} ms round "
+              f"trip, a cut every {CUT_EVERY_S:.0f} s: sealed {relayed.sealed} B, wire {relayed.wire} B on the "
+              f"village link (x{relayed.ratio:.3f}), {relayed.connections} connections for {relayed.cuts} cuts, "
+              f"{relayed.seconds:.1f} s")
+        figures["relay_scan_ratio"] = f"{relayed.ratio:.3f}"
     print("RESULT " + " ".join(f"{key}={value}" for key, value in figures.items()))
     return 0
 

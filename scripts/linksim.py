@@ -3,7 +3,9 @@
 Rate limit in bit/s (shared by all connections, per direction, like one
 radio link), one-way latency, and cuts: every N seconds, or after N bytes
 on a connection, every open connection is dropped mid-stream. ``down``
-refuses all traffic, as when there is no link for days.
+refuses all traffic, as when there is no link for days. A side that resets
+its connection (an abortive close) drops what it queued and the other side
+sees the reset; a side that closes normally has its queued bytes delivered first.
 
     with LinkSimulator(("127.0.0.1", hub_port), rate_bps=64_000, latency_s=0.3, cut_every_s=5) as link:
         client = HubClient(link.url)
@@ -170,6 +172,14 @@ class LinkSimulator:
         self._free_at[direction] = done
         return done + self.latency_s
 
+    def _release(self, direction: str, queue: asyncio.Queue) -> None:
+        """Give back the air time reserved by bytes that will never cross (a reset dropped them)."""
+        dropped = 0
+        while not queue.empty():
+            dropped += len(queue.get_nowait()[1] or b"")
+        if self.rate_bps and dropped:
+            self._free_at[direction] = max(time.monotonic(), self._free_at[direction] - dropped * 8 / self.rate_bps)
+
     async def _pump(self, reader, writer, direction, budget, other_writer) -> None:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_CHUNKS)
 
@@ -188,7 +198,15 @@ class LinkSimulator:
         delivering = asyncio.ensure_future(deliver())
         try:
             while True:
-                data = await reader.read(CHUNK)
+                try:
+                    data = await reader.read(CHUNK)
+                except ConnectionError:
+                    # The sender reset the connection: what it had queued never crosses (its air time is free
+                    # again), and the other end learns of the reset at once, as over a real link.
+                    self._release(direction, queue)
+                    writer.transport.abort()
+                    other_writer.transport.abort()
+                    return
                 if not data:
                     await queue.put((0.0, None))
                     break

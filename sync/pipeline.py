@@ -10,8 +10,11 @@ as usual) with a Content-Length body, answers with a Content-Length.
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import ssl
+import struct
 from collections import deque
 from dataclasses import dataclass
 
@@ -22,6 +25,9 @@ MAX_ANSWER_BODY = 1024 * 1024
 # httpx's defaults the hub never reads (they would cost ~100 bytes a chunk on a slow link), and the framing
 # headers written here.
 SKIPPED_HEADERS = ("content-length", "transfer-encoding", "connection", "accept", "accept-encoding", "user-agent")
+# SO_LINGER on, zero seconds: close() resets the connection and discards unsent bytes (struct linger is two
+# u_shorts on Windows, two ints elsewhere).
+LINGER_ABORT = struct.pack("HH" if os.name == "nt" else "ii", 1, 0)
 
 
 class PipelineError(ConnectionError):
@@ -64,6 +70,13 @@ class Pipeline:
         self.close()
 
     def close(self) -> None:
+        """Close; with requests still unanswered, abort instead (a reset): whatever of them has not left
+        this machine is dropped rather than sent after the caller gave up on them (after a cut or a 409)."""
+        if self._methods:
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
+            except OSError:
+                pass  # the connection is already gone
         self._sock.close()
 
     @property
@@ -82,6 +95,22 @@ class Pipeline:
         except OSError as exc:
             raise PipelineError(f"the connection broke while sending: {exc}") from exc
         self._methods.append(request.method)
+
+    def readable(self, timeout: float) -> bool:
+        """Whether an answer (or the end of the connection) is there to read within ``timeout`` seconds."""
+        if self._buffer or (isinstance(self._sock, ssl.SSLSocket) and self._sock.pending()):
+            return True
+        try:
+            readable, _, _ = select.select([self._sock], [], [], max(timeout, 0.0))
+        except (OSError, ValueError) as exc:
+            raise PipelineError(f"the connection broke: {exc}") from exc
+        return bool(readable)
+
+    def idle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds with nothing in flight; PipelineError when the connection ends meanwhile."""
+        if self.readable(timeout):
+            self._fill()
+            raise PipelineError("the server sent an answer to nothing")
 
     def _fill(self) -> None:
         try:

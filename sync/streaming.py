@@ -2,24 +2,23 @@
 
 The protocol is the resumable one of sync/uploads.py (every chunk a signed
 PATCH at an offset with its SHA-256); only the waiting goes. The uploader
-keeps a window of chunks in flight (sync/pipeline.py) so the link never
-idles for a round trip, and the hub commits each chunk as it arrives whole.
-After a cut it reconnects at once and streams on from the last offset the
-hub acknowledged: chunks the hub committed but whose answers the cut took
-are simply sent again (the hub skips bytes it holds, sync/uploads.py), so a
-cut costs the chunks that were on the wire and no extra round trip. It asks
-(HEAD) only where the hub said it holds something else (409).
-
-Chunks are large on a steady link (fewer request heads on the wire) and,
-once the link drops, about sqrt(2 x head bytes x bytes between drops): a
-cut loses half a chunk on average, each chunk costs its head.
+keeps chunks in flight (sync/pipeline.py) so the link never idles for a
+round trip, and the hub commits each chunk as it arrives whole; how large
+the chunks are and when each goes is sync/pacing.py's part. After a cut it
+reconnects at once and streams on from the last offset the hub
+acknowledged: a chunk the hub committed but whose answer the cut took is
+sent again (the hub skips bytes it holds, sync/uploads.py), unless it had
+most likely crossed whole, which it asks about first (HEAD), as it does
+where the hub said it holds something else (409). A connection given up on
+(a cut, a 409) is reset, not closed: chunks still queued on it are dropped
+rather than sent behind the next connection's requests, where a township
+would find them after the village asked where its scan stands.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,51 +26,14 @@ from dataclasses import dataclass, field
 
 from .client import HEADER_HUB_TIME, HubClient, HubRefused, HubUnreachable
 from .clock import now_ms
+from .pacing import WINDOW_EXTRA, Flight, PieceSizer
 from .pipeline import Answer, Pipeline, PipelineError
 from .uploads import (CHUNK_CONTENT_TYPE, HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT,
                       HEADER_SCAN_STATUS, HEADER_TOTAL, MAX_FAILURES, SCANS_PATH)
 
-START_PIECE = 64 * 1024
-MIN_PIECE = 8 * 1024
-MAX_PIECE = 256 * 1024
-# What one chunk costs beyond its bytes: the signed request head up, the answer down.
-PIECE_OVERHEAD = 700
-# Bytes in flight beyond one chunk. The link idles unless a chunk is queued while the answers travel: a round
-# trip's worth (19 KB at 256 kbit/s x 600 ms) plus the hub's fsync per chunk, on a loaded hub more than once
-# over. Queued bytes a cut drops cost wire bytes but no air time; an idle link costs time.
-WINDOW_EXTRA = 48 * 1024
 CONNECT_TIMEOUT_S = 30.0
-
-
-@dataclass
-class PieceSizer:
-    """The chunk size of a streamed upload (see the module docstring)."""
-
-    size: int = START_PIECE
-    minimum: int = MIN_PIECE
-    maximum: int = MAX_PIECE
-    between_drops: float | None = None
-    since_drop: int = 0
-
-    def acked(self, sent: int) -> None:
-        self.since_drop += sent
-        if self.between_drops is None or self.since_drop > 4 * self.between_drops:
-            self.size = min(self.size * 2, self.maximum)  # a steady link (again): fewer, larger chunks
-
-    def window(self, extra: int) -> int:
-        """Bytes to keep in flight: a chunk and ``extra`` more (two chunks at least), so the link never waits
-        for an answer; at most half of what gets through between drops more, as a drop loses what is in
-        flight (a link cut after so many bytes would otherwise barely move)."""
-        if self.between_drops is not None:
-            extra = min(extra, int(self.between_drops / 2))
-        return max(2 * self.size, self.size + extra)
-
-    def dropped(self) -> None:
-        seen = float(self.since_drop)
-        self.between_drops = seen if self.between_drops is None else (self.between_drops + seen) / 2
-        self.since_drop = 0
-        best = int(math.sqrt(2 * PIECE_OVERHEAD * max(self.between_drops, 1.0)))
-        self.size = max(self.minimum, min(self.maximum, best, self.size))
+# How often a stream waiting for a due drop asks whether to stop.
+HOLD_POLL_S = 0.5
 
 
 @dataclass
@@ -148,6 +110,7 @@ class StreamingUploader:
                 report.stopped = True
                 return report
             chunks_before = report.chunks
+            self.sizer.connected(time.monotonic())
             try:
                 with Pipeline(self.client.base_url, timeout=CONNECT_TIMEOUT_S) as pipe:
                     self._session(pipe, scans, report, should_stop, on_progress)
@@ -157,7 +120,7 @@ class StreamingUploader:
             except (PipelineError, _Resync) as exc:
                 if isinstance(exc, _Resync):
                     continue
-                self.sizer.dropped()
+                self.sizer.dropped(time.monotonic())
                 report.failures += 1
                 failures = 1 if report.chunks > chunks_before else failures + 1
                 if failures >= self.max_failures:
@@ -175,33 +138,53 @@ class StreamingUploader:
             pipe.send(self._request("HEAD", scan))
         for scan in doubtful:
             self._take(pipe.read(), scan, report)
-        in_flight: deque[tuple[Outgoing, int]] = deque()
-        waiting = 0
+        flight: Flight[Outgoing] = Flight(self.sizer)
         queue = deque(scan for scan in scans if not scan.finished)
         sending = queue.popleft() if queue else None
         cursor = sending.acked if sending else 0
-        while True:
-            stop = should_stop is not None and should_stop()
-            window = self.sizer.window(self.window_extra)
-            while sending is not None and not stop:
-                if sending.refusal is not None or cursor >= sending.total:
-                    sending = queue.popleft() if queue else None
-                    cursor = sending.acked if sending else 0
-                    continue
-                chunk = sending.sealed[cursor:cursor + self.sizer.size]
-                if in_flight and waiting + len(chunk) > window:
-                    break
-                pipe.send(self._request("PATCH", sending, offset=cursor, chunk=chunk))
-                in_flight.append((sending, len(chunk)))
-                waiting += len(chunk)
-                cursor += len(chunk)
-            if not in_flight:
-                report.stopped = stop and not all(scan.finished for scan in scans)
+        try:
+            while True:
+                stop = should_stop is not None and should_stop()
+                window = self.sizer.window(self.window_extra)
+                wake: float | None = None
+                while sending is not None and not stop:
+                    if sending.refusal is not None or cursor >= sending.total:
+                        sending = queue.popleft() if queue else None
+                        cursor = sending.acked if sending else 0
+                        continue
+                    size = flight.room(min(self.sizer.size, sending.total - cursor), window)
+                    wake = flight.paced_until()
+                    if not size or wake is not None:
+                        break
+                    chunk = sending.sealed[cursor:cursor + size]
+                    pipe.send(self._request("PATCH", sending, offset=cursor, chunk=chunk))
+                    flight.sent(sending, size)
+                    cursor += size
+                if not flight.chunks:
+                    if sending is not None and not stop:
+                        self._await_drop(pipe, should_stop)  # nothing fits before a due drop
+                        continue
+                    report.stopped = stop and not all(scan.finished for scan in scans)
+                    return
+                if wake is not None and not pipe.readable(wake - time.monotonic()):
+                    continue  # the link is about to finish what it carries: time for the next chunk
+                answer = pipe.read()
+                scan, size = flight.answered()
+                if self._take(answer, scan, report, sent=size) and on_progress is not None:
+                    on_progress(scan)
+        except PipelineError:
+            held = flight.likely_held()
+            if held is not None:
+                held.known = False  # ask where it stands before sending it again
+            raise
+
+    def _await_drop(self, pipe: Pipeline, should_stop: Callable[[], bool] | None) -> None:
+        """Nothing in flight and the link's pace makes a drop due: wait for it (PipelineError) until it is
+        overdue or the caller wants to stop; sending now would only feed the drop."""
+        while (left := self.sizer.overdue() - time.monotonic()) > 0:
+            if should_stop is not None and should_stop():
                 return
-            scan, size = in_flight.popleft()
-            waiting -= size
-            if self._take(pipe.read(), scan, report, sent=size) and on_progress is not None:
-                on_progress(scan)
+            pipe.idle(min(left, HOLD_POLL_S))
 
     def _take(self, answer: Answer, scan: Outgoing, report: StreamReport, *, sent: int = 0) -> bool:
         """Apply one answer to its scan; True for an acknowledged chunk."""
@@ -217,7 +200,7 @@ class StreamingUploader:
             if sent:
                 report.bytes_sent += sent
                 report.chunks += 1
-                self.sizer.acked(sent)
+                self.sizer.acked(sent, time.monotonic())
             return bool(sent)
         if answer.status == 409 and offset.isdigit():
             # The hub holds something else than this stream assumed (chunks of it may still be in flight):

@@ -124,6 +124,29 @@ def read_scan_grant(value: str, keys: Iterable[Ed25519PublicKey], *, scan_id: st
     return document["sealed_sha256"]
 
 
+def unheld_part(path: Path, received: int, offset: int, chunk: bytes, *, holder: str) -> tuple[int, bytes]:
+    """What a chunk at ``offset`` adds to the first ``received`` bytes of ``path``, as (offset, bytes).
+
+    A chunk sent again (its answer lost to a cut, or a cancelled connection's
+    chunk arriving after the point asked the offset anew) is not an error: the
+    part held, if the same bytes, is skipped. ScanError 409 naming what
+    ``holder`` holds when the chunk starts past it or overlaps it with other bytes.
+    """
+    held = min(received, offset + len(chunk)) - offset
+    if held < 0 or (held and _read_at(path, offset, held) != chunk[:held]):
+        raise ScanError(409, "offset_mismatch", f"{holder} holds {received} bytes of this scan", offset=received)
+    return offset + held, chunk[held:]
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
 def append_durably(path: Path, offset: int, chunk: bytes) -> None:
     """Write ``chunk`` at ``offset`` of ``path`` and fsync; bytes past ``offset`` (a chunk whose commit never
     happened) are dropped first."""

@@ -33,7 +33,8 @@ def test_bench_envelope_prints_the_post_quantum_cost():
 def test_bench_sync_runs_scaled_down_and_reports_every_figure():
     figures = result_line("bench_sync.py", "--scale", "0.05")
     assert set(figures) == {"a_time_ratio", "a_wire_ratio", "b_time_ratio", "c_a_finished", "c_b_finished",
-                            "d_idle_kb_per_day", "idle_bytes_per_day", "catalog_seconds_cut"}
+                            "d_idle_kb_per_day", "idle_bytes_per_day", "catalog_seconds_cut", "relay_scan_ratio"}
+    assert float(figures["relay_scan_ratio"]) >= 1.0, "the sealed scans cross the village link at least once"
     assert 1.0 <= float(figures["a_wire_ratio"]) < 3.0
     assert float(figures["a_time_ratio"]) >= 1.0, "nothing crosses the link faster than its line rate"
     assert float(figures["d_idle_kb_per_day"]) <= 100, "an idle point stays within 100 KB a day"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
 import time
 
@@ -13,6 +14,8 @@ from flask import Flask, request
 
 from cluster import wait_until
 from linksim import LinkSimulator
+
+from sync.pipeline import Pipeline
 
 
 @pytest.fixture
@@ -83,6 +86,55 @@ def test_a_cut_frees_the_air_time_of_bytes_that_never_crossed(echo_server):
         assert httpx.post(link.url + "/echo", content=b"after the cut", timeout=30).content == b"after the cut"
         # Two small requests' bytes take well under a second at 32 kbit/s; 16 s if the queue still held the link.
         assert time.monotonic() - started < 4.0
+
+
+class CountingServer:
+    """A bare TCP server that counts the bytes each connection brings and notes when each one ends."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.received: list[int] = []
+        self.ended: list[int] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._count, args=(connection, len(self.received)), daemon=True).start()
+            self.received.append(0)
+
+    def _count(self, connection: socket.socket, index: int) -> None:
+        with connection:
+            try:
+                while data := connection.recv(65536):
+                    self.received[index] += len(data)
+            except OSError:
+                pass
+        self.ended.append(index)
+
+
+def test_a_reset_drops_what_the_sender_queued_and_ends_the_other_side_at_once():
+    # The scan stream gives up on a connection after a cut or a 409 by resetting it: what it had queued must not
+    # cross later (nor hold the link's air time), and the server must not go on serving what it got.
+    server = CountingServer()
+    with LinkSimulator(server.listener.getsockname(), rate_bps=32_000) as link:
+        pipe = Pipeline(link.url, timeout=10)
+        pipe.send(httpx.Request("POST", link.url + "/echo", content=b"q" * 64_000))
+        wait_until(lambda: link.stats.bytes_up >= 48_000, timeout=10, what="the proxy holding the queued bytes")
+        pipe.close()  # unanswered: a reset
+        wait_until(lambda: server.ended == [0], timeout=5, what="the server's side of the reset connection to end")
+        assert server.received[0] < 16_000, "bytes queued behind the reset never crossed"
+        started = time.monotonic()
+        with Pipeline(link.url, timeout=10) as after:
+            after.send(httpx.Request("POST", link.url + "/echo", content=b"after the reset"))
+            wait_until(lambda: len(server.received) == 2 and server.received[1] > 0, timeout=20,
+                       what="a request after the reset")
+        # A few hundred bytes take well under a second at 32 kbit/s; 12 s if the dropped bytes still held the link.
+        assert time.monotonic() - started < 4.0
+    server.listener.close()
 
 
 def test_cuts_end_every_connection_and_leave_no_task_behind(echo_server, caplog):

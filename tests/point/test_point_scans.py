@@ -37,7 +37,8 @@ from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
 from sync import HubRefused, HubUnreachable
 from sync.attachments import decrypt_attachment, sealed_size
-from sync.streaming import MIN_PIECE, PIECE_OVERHEAD, WINDOW_EXTRA, Outgoing, PieceSizer, StreamingUploader
+from sync.pacing import MAX_PIECE, MIN_PIECE, PIECE_OVERHEAD, PIECE_SHARE, START_PIECE, WINDOW_EXTRA, PieceSizer
+from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
 hub_pkg = pytest.importorskip("hub")
@@ -338,34 +339,86 @@ def test_scans_stream_on_one_connection_per_cut_and_resume_where_the_hub_stands(
     assert shown == plains
 
 
-def test_the_streamed_chunk_size_follows_the_drops():
+def link_of(rate: float, round_trip: float = 0.6) -> PieceSizer:
+    """A sizer that has seen answers come at ``rate`` bytes a second and one chunk's round trip."""
     sizer = PieceSizer()
-    for acked, expected in ((64 * 1024, 128), (128 * 1024, 256), (256 * 1024, 256)):
-        sizer.acked(acked)
-        assert sizer.size == expected * 1024, "a steady link: fewer, larger chunks"
-    sizer.dropped()
-    seen = (64 + 128 + 256) * 1024
-    assert sizer.size == int(math.sqrt(2 * PIECE_OVERHEAD * seen)), "about sqrt(2 x head x bytes between drops)"
-    sizer.acked(sizer.size)
-    assert sizer.size < 32 * 1024, "no growth while drops come at their usual rhythm"
-    sizer.acked(4 * seen)
-    assert sizer.size > 32 * 1024, "a link up for four times its usual stretch has steadied"
-    for _ in range(20):
-        sizer.dropped()
-    assert sizer.size == MIN_PIECE
+    sizer.answered(10_000, 10_000 / rate, queued=True)
+    sizer.answered(10_000, round_trip + 10_000 / rate, queued=False)
+    return sizer
+
+
+def test_the_streamed_chunk_size_follows_the_link():
+    sizer = PieceSizer()
+    assert sizer.size == START_PIECE
+    sizer.acked(64 * 1024)
+    assert sizer.size == int(math.sqrt(2 * PIECE_OVERHEAD * 64 * 1024)), "nothing known but what the link carried"
+    for rate, expected in ((32_000, 32_000), (10_000_000, MAX_PIECE)):
+        sizer = link_of(rate)
+        sizer.connected(100.0)
+        sizer.acked(8_000, 104.0)
+        assert sizer.size == 2 * START_PIECE, "grown twofold at most at a time"
+        for _ in range(5):
+            sizer.acked(8_000, 104.0)
+        assert sizer.size == expected, "a quarter of how long a link that never dropped has been up"
+    sizer = link_of(8_000)
+    sizer.acked(48_000, 99.0)
+    sizer.dropped(100.0)
+    assert sizer.size == int(math.sqrt(2 * PIECE_OVERHEAD * 48_000)), "about sqrt(2 x head x bytes between drops)"
+    before = sizer.size
+    sizer.acked(4 * 48_000 + 1, 101.0)
+    assert sizer.size == min(2 * before, int(math.sqrt(2 * PIECE_OVERHEAD * (4 * 48_000 + 1)))), \
+        "a link up for four times its usual stretch has steadied: chunks grow with what it carries"
+    sizer.dropped(108.0)
+    assert sizer.regular and sizer.uptime == 8.0
+    assert sizer.size == int(8_000 * 8.0 * PIECE_SHARE), "a share of the uptime of a link with a steady pace"
+    sizer.dropped(111.0)
+    assert not sizer.regular and sizer.uptime == 3.0
+    assert sizer.size < 16_000, "a drop out of pace: chunks for random drops again"
+
+
+def test_a_first_drop_is_a_first_guess_at_the_links_pace():
+    sizer = link_of(8_000)
+    sizer.connected(95.0)
+    sizer.dropped(100.0)
+    assert sizer.regular and sizer.uptime == 5.0 and sizer.uptime_guessed, "up at least since it connected"
+    sizer.dropped(108.0)
+    assert sizer.regular and sizer.uptime == 8.0 and not sizer.uptime_guessed, "a guess exceeded is replaced"
+    sizer = link_of(8_000)
+    sizer.connected(95.0)
+    sizer.dropped(100.0)
+    sizer.dropped(103.0)
+    assert not sizer.regular, "a drop sooner than the guess: no steady pace"
 
 
 def test_the_stream_keeps_a_round_trip_in_flight_unless_the_link_drops_sooner():
     sizer = PieceSizer(size=16 * 1024)
-    assert sizer.window(WINDOW_EXTRA) == 16 * 1024 + WINDOW_EXTRA, "the link never waits for an answer"
-    sizer.acked(WINDOW_EXTRA * 4)
-    sizer.dropped()
-    assert sizer.window(WINDOW_EXTRA) == sizer.size + WINDOW_EXTRA
+    assert sizer.window(WINDOW_EXTRA) == 2 * 16 * 1024, "a chunk more until the round trip is known"
+    slow, fast = link_of(8_000), link_of(32_000)
+    assert slow.window(WINDOW_EXTRA) == slow.size + int(2 * 8_000 * 0.6), "twice the round trip's worth more"
+    assert fast.window(WINDOW_EXTRA) == fast.size + int(2 * 32_000 * 0.6)
+    assert link_of(8_000, round_trip=0.05).window(WINDOW_EXTRA) == 2 * MIN_PIECE, "two chunks at least"
+    assert link_of(32_000, round_trip=3.0).window(WINDOW_EXTRA) == START_PIECE + WINDOW_EXTRA, "at most WINDOW_EXTRA"
     for _ in range(8):
-        sizer.acked(WINDOW_EXTRA // 4)
-        sizer.dropped()
-    assert sizer.window(WINDOW_EXTRA) < sizer.size + WINDOW_EXTRA // 2, "a drop loses what is in flight"
-    assert sizer.window(WINDOW_EXTRA) >= 2 * sizer.size
+        fast.acked(WINDOW_EXTRA // 4)
+        fast.dropped()
+    assert fast.window(WINDOW_EXTRA) < fast.size + WINDOW_EXTRA // 4, "a drop loses what is in flight"
+    assert fast.window(WINDOW_EXTRA) >= 2 * fast.size
+
+
+def test_the_stream_sends_nothing_a_drop_due_at_its_usual_pace_would_take():
+    sizer = link_of(8_000)  # 8 kB/s, 0.6 s round trip
+    assert sizer.fit(100.0, None, 16_384) == 16_384, "no pace known: send"
+    sizer.dropped(100.0)
+    sizer.dropped(108.0)  # up 8 s between drops: the next is due at 116 s, answers are wanted by 115.2 s
+    assert sizer.fit(108.0, None, 16_384) == 16_384
+    assert sizer.answer_due(108.0, None, 16_384) == pytest.approx(108.6 + (16_384 + PIECE_OVERHEAD) / 8_000)
+    # Late in the uptime: only what is answered by then, nothing when that is too little to be worth a head.
+    assert sizer.fit(114.0, None, 16_384) == pytest.approx(16_384 - (116.767 - 115.2) * 8_000, abs=10)
+    assert sizer.fit(112.0, 115.0, 16_384) == 0, "behind answers due at 115 s"
+    assert sizer.fit(115.0, None, 16_384) == 0
+    assert sizer.fit(118.5, None, 16_384) == 16_384, "the drop is overdue: the pace is not trusted"
+    sizer.dropped(121.0)
+    assert sizer.fit(127.0, None, 16_384) == 16_384, "a drop out of pace"
 
 
 def test_the_chunk_size_grows_on_quick_successes_and_shrinks_on_failures():
