@@ -45,9 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pgdb  # noqa: E402
-from bench_reconcile import ITEM, BenchPoint, Residents, submit  # noqa: E402
-from cluster import Cluster  # noqa: E402
+from tests.support import pgdb  # noqa: E402
+from scripts.bench_reconcile import ITEM, BenchPoint, Residents, submit  # noqa: E402
+from tests.support.cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from hub.db import database_url, make_engine  # noqa: E402

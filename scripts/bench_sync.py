@@ -42,8 +42,8 @@ import httpx
 from flask import Flask, request
 from sqlmodel import select
 
-from cluster import Cluster, command, free_port
-from linksim import LinkSimulator, LinkStats
+from tests.support.cluster import Cluster, command, free_port
+from tests.support.linksim import LinkSimulator, LinkStats
 
 from pointkit import db
 from pointkit.catalog import get_item  # noqa: F401  (imported so a missing catalog fails loudly here)

@@ -8,7 +8,7 @@ the hub exactly once with the content the point sealed, every envelope the
 point holds must be acknowledged, and every scan must decrypt at the hub to
 the very bytes taken at the window.
 
-    python scripts/crash_campaign.py --point-kills 30 --hub-kills 20
+    scripts/crash_campaign --point-kills 30 --hub-kills 20
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import Cluster, wait_until
+from tests.support.cluster import Cluster, wait_until
 
 from sync.attachments import AttachmentError, decrypt_attachment
 from sync.idnumber import check_character

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cluster import Cluster, wait_until
+from tests.support.cluster import Cluster, wait_until
 
 from sync.idnumber import check_character
 

@@ -10,15 +10,12 @@ of the print-media page at A4 width under artifacts/print-*.{pdf,png}, for a per
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.support.cluster import Cluster, log_in, wait_until
 
-from cluster import Cluster, log_in, wait_until  # noqa: E402
-
-from sync.idnumber import check_character  # noqa: E402
+from sync.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from cluster import Cluster, free_port, wait_until  # noqa: E402
+from tests.support.cluster import Cluster, free_port, wait_until
 
 
 class LiveServer:
@@ -70,6 +65,6 @@ def live_server() -> Iterator:
 
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Cluster]:
-    """A real hub and real points as subprocesses (see scripts/cluster.py)."""
+    """A real hub and real points as subprocesses (see tests/support/cluster.py)."""
     with Cluster(tmp_path) as running:
         yield running

@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_script(script: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
-                          timeout=600)
+    """Run ``scripts/<script>`` as its wrapper does: ``python -m scripts.<script>`` from the repository root."""
+    done = subprocess.run([sys.executable, "-m", f"scripts.{script}", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -25,13 +26,13 @@ def result_line(script: str, *args: str, output: str | None = None) -> dict[str,
 
 
 def test_bench_envelope_prints_the_post_quantum_cost():
-    figures = result_line("bench_envelope.py", "--rounds", "5")
+    figures = result_line("bench_envelope", "--rounds", "5")
     assert int(figures["pq_bytes"]) - int(figures["classic_bytes"]) == int(figures["pq_extra_bytes"]) > 0
     assert float(figures["classic_open_per_s"]) > 0 and float(figures["pq_open_per_s"]) > 0
 
 
 def test_bench_sync_runs_scaled_down_and_reports_every_figure():
-    figures = result_line("bench_sync.py", "--scale", "0.05")
+    figures = result_line("bench_sync", "--scale", "0.05")
     assert set(figures) == {"a_time_ratio", "a_wire_ratio", "b_time_ratio", "c_a_finished", "c_b_finished",
                             "d_idle_kb_per_day", "idle_bytes_per_day", "catalog_seconds_cut", "relay_scan_ratio"}
     assert float(figures["relay_scan_ratio"]) >= 1.0, "the sealed scans cross the village link at least once"
@@ -43,14 +44,14 @@ def test_bench_sync_runs_scaled_down_and_reports_every_figure():
 
 
 def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
-    figures = result_line("bench_reconcile.py", "--points", "6", "--cases", "10", "--conflict-rate", "0.1")
+    figures = result_line("bench_reconcile", "--points", "6", "--cases", "10", "--conflict-rate", "0.1")
     assert int(figures["expected"]) >= 6, "every conflict type is injected"
     assert figures["detected"] == figures["expected"] and figures["false_positives"] == "0"
 
 
 def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
-    output = run_script("bench_hub.py", "--points", "2", "--envelopes", "24", "--processes", "2")
-    figures = result_line("bench_hub.py", output=output)
+    output = run_script("bench_hub", "--points", "2", "--envelopes", "24", "--processes", "2")
+    figures = result_line("bench_hub", output=output)
     assert set(figures) == {"sqlite_2proc", "pg_4proc", "crypto_limit", "ratio"}
     assert float(figures["sqlite_2proc"]) > 0 and float(figures["crypto_limit"]) > 0
     assert abs(float(figures["ratio"]) - float(figures["sqlite_2proc"]) / float(figures["crypto_limit"])) < 0.01

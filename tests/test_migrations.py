@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import pgdb
+from tests.support import pgdb
 import pytest
 import sqlalchemy as sa
 from alembic import command

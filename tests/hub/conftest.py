@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 import os
 
-import pgdb
+from tests.support import pgdb
 import pytest
 
 from hub.db import DATABASE_URL_ENV
-from hubkit import Hub, make_hub
+from tests.hub.hubkit import Hub, make_hub
 
 BACKENDS = ("sqlite", "postgresql")
 

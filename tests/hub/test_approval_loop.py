@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from hub.catalog import import_catalog, load_catalog_file
 from hub.models import AuditEntry, SupplementRound
-from hubkit import SAMPLE_CATALOG, csrf_from
+from tests.hub.hubkit import SAMPLE_CATALOG, csrf_from
 from sync import Kind
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, FormField
 from sync.clock import shift_clock, utcnow

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
+from tests.hub.hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
 from sqlmodel import select
 
 from hub.cli import main

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
-from cluster import wait_until
+from tests.support.cluster import wait_until
 from sqlalchemy import text, update
 from sqlmodel import select
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub.cli import main
-from hubkit import SAMPLE_CATALOG
+from tests.hub.hubkit import SAMPLE_CATALOG
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 MEDICAL_INSURANCE = "451000-YB-001"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.db import DATABASE_URL_ENV, database_url, make_engine, session_scope
 from hub.models import EnrollmentToken, Staff
-from hubkit import SAMPLE_CATALOG
+from tests.hub.hubkit import SAMPLE_CATALOG
 from sync import hash_secret
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from hub.models import EnrollmentToken, Point
-from hubkit import VILLAGE, FakePoint
+from tests.hub.hubkit import VILLAGE, FakePoint
 from sync import HubClient, HubRefused, Identity, sign_document
 
 

@@ -27,7 +27,7 @@ from hub.cli import main as hub_cli
 from hub.enrollment import create_enrollment_token
 from hub.models import Case, RawEnvelope
 from hub.relay import assign_relay
-from hubkit import FakePoint, Hub, resident_id
+from tests.hub.hubkit import FakePoint, Hub, resident_id
 from pointkit import create_app as create_point_app
 from pointkit import db as point_db
 from pointkit.enrollment import enroll

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from hubkit import VILLAGE, FakePoint, make_hub
+from tests.hub.hubkit import VILLAGE, FakePoint, make_hub
 from sqlmodel import select
 
 from hub.cli import main

@@ -14,8 +14,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-from cluster import Api, Cluster, command
-from hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, Hub, valid_id
+from tests.support.cluster import Api, Cluster, command
+from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, Hub, valid_id
 from sqlmodel import func, select
 
 from hub.ingest import _store_raw

@@ -15,7 +15,7 @@ from sqlmodel import select
 from hub import create_app
 from hub.cli import main as hub_cli
 from hub.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
-from hubkit import VILLAGE
+from tests.hub.hubkit import VILLAGE
 from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
 
 

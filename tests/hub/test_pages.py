@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from hub.db import as_utc
 from hub.models import Case, ReviewTask
-from hubkit import csrf_from
+from tests.hub.hubkit import csrf_from
 from sync.workdays import COUNTY_TIMEZONE
 
 

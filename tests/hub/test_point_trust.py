@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import httpx
 from click.testing import CliRunner
-from hubkit import VILLAGE, csrf_from
+from tests.hub.hubkit import VILLAGE, csrf_from
 from sqlmodel import select
-from test_syncapi import signed_get
+from tests.hub.test_syncapi import signed_get
 
 from hub.cli import main
 from hub.db import as_utc, utc_now

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from hub.catalog import import_catalog, load_catalog_file
 from hub.models import Case, OutMessage
-from hubkit import HOMESTEAD, SAMPLE_CATALOG
+from tests.hub.hubkit import HOMESTEAD, SAMPLE_CATALOG
 from sync import Kind
 
 APPROVE = {"decision": "approved", "reason": "", "certificate_no": ""}

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from hub.cli import main
 from hub.models import AuditEntry, Staff
-from hubkit import REVIEWER_PASSWORD, csrf_from
+from tests.hub.hubkit import REVIEWER_PASSWORD, csrf_from
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 

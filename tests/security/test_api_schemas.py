@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import FailureGroup, ServerError, not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from cluster import Cluster
+from tests.support.cluster import Cluster
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 EXAMPLES = settings(max_examples=15, deadline=None, database=None,

@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from cluster import Cluster, command
+from tests.support.cluster import Cluster, command
 from sync import CONTENT_TYPE, Envelope, HubClient, Identity, Kind, RecipientKey, encode_frames, seal_envelope
 from sync.clock import utcnow, uuid7
 from sync.idnumber import check_character

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from cluster import command, wait_until
+from tests.support.cluster import command, wait_until
 from sync import CONTENT_TYPE, Identity, encode_frames
 from sync.idnumber import check_character
 from sync.signing import sign_request

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cluster import command
+from tests.support.cluster import command
 
 from sync.safety import same_origin_path
 

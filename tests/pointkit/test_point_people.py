@@ -1,0 +1,249 @@
+"""People at the window: login lockout, cookie flags, roles on the server, the pickup lock, no personal data in logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta, timezone
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+from tests.pointkit.hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
+
+from pointkit import create_app, db
+from pointkit.auth import create_staff
+from pointkit.cli import _log_to_file, main
+from pointkit.intake import Applicant, receive_case
+from pointkit.models import AuditEntry, Case, Outbox, Staff
+from pointkit.state import load_identity
+from pointkit.syncagent import sync_once
+from sync.clock import utcnow
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str) -> str:
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def app(point):
+    with db.session_scope(point.data_dir) as session:
+        create_staff(session, "staff", "window-pass-1")
+        create_staff(session, "boss", "window-pass-2", role="admin")
+    return create_app(point.data_dir, test_config={"TESTING": True})
+
+
+@pytest.fixture
+def api(app, live_server):
+    server = live_server(app)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def login(client, username="staff", password="window-pass-1"):
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf(client, "/login")})
+
+
+def unlock_by_time(data_dir, model, key, column):
+    """Move the stored lock time into the past, as 15 minutes passing would."""
+    with db.session_scope(data_dir) as session:
+        row = session.get(model, key)
+        setattr(row, column, utcnow() - timedelta(seconds=1))
+        session.add(row)
+
+
+def receive(point):
+    with db.session_scope(point.data_dir) as session:
+        return receive_case(session, "staff", "T-001", Applicant("王小明", GOOD_ID, "13800138000"), valid_form(),
+                            ["id_card", "hukou"], identity=load_identity(point.data_dir))
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(point, api):
+    for _ in range(4):
+        assert api.post("/api/login", json={"username": "staff", "password": "wrong"}).status_code == 401
+    locking = api.post("/api/login", json={"username": "staff", "password": "wrong"})
+    assert locking.status_code == 401
+    refused = api.post("/api/login", json={"username": "staff", "password": "window-pass-1"})
+    assert refused.status_code == 423
+    body = refused.json()
+    assert body["reason"] == "account_locked" and "locked" in body["error"] and body["locked_until"]
+    assert api.post("/api/login", json={"username": "boss", "password": "window-pass-2"}).status_code == 200
+    assert [e.subject for e in rows(point.data_dir, AuditEntry) if e.action == "login_locked"] == ["staff"]
+
+    with db.session_scope(point.data_dir) as session:
+        staff_id = session.exec(select(Staff).where(Staff.username == "staff")).first().id
+    unlock_by_time(point.data_dir, Staff, staff_id, "locked_until")
+    assert api.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).status_code == 200
+
+
+def test_the_login_page_says_the_account_is_locked_in_chinese(app):
+    client = app.test_client()
+    for _ in range(5):
+        assert login(client, password="wrong").status_code == 401
+    page = login(client).get_data(as_text=True)
+    assert "该账号因连续5次密码错误已被锁定" in page
+    assert client.get("/cases").status_code == 302, "still not logged in"
+
+
+def test_session_cookie_is_httponly_and_samesite(app):
+    client = app.test_client()
+    response = login(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_requeue_is_for_admins_only_and_audited(point, app):
+    receive(point)
+    with db.session_scope(point.data_dir) as session:
+        row = session.exec(select(Outbox)).first()
+        row.state, row.reason = "quarantined", "invalid_payload"
+        session.add(row)
+    staff = app.test_client()
+    login(staff)
+    token = csrf(staff, "/sync")
+    assert staff.post(f"/sync/requeue/{row.id}", data={"csrf_token": token}).status_code == 403
+    assert rows(point.data_dir, Outbox)[0].state == "quarantined"
+    boss = app.test_client()
+    login(boss, "boss", "window-pass-2")
+    assert boss.post(f"/sync/requeue/{row.id}", data={"csrf_token": csrf(boss, "/sync")}).status_code == 302
+    assert rows(point.data_dir, Outbox)[0].state == "queued"
+    (entry,) = [e for e in rows(point.data_dir, AuditEntry) if e.action == "envelope_requeued"]
+    assert entry.actor == "boss"
+
+
+def ready_case(point):
+    case, code = receive(point)
+    point.apply(point.result_message(case))
+    return case, code
+
+
+def test_five_wrong_pickup_tries_lock_the_case_even_for_the_right_code(point, api):
+    case, code = ready_case(point)
+    token = api.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    wrong = "000000" if code != "000000" else "111111"
+    url = f"/api/cases/{case.id}/pickup"
+    for attempt in ([wrong, GOOD_ID[-4:]], [code, "0000"], [wrong, "0000"], [wrong, GOOD_ID[-4:]]):
+        answer = api.post(url, headers=auth, json={"pickup_code": attempt[0], "id_last4": attempt[1]})
+        assert answer.json()["reason"] == "wrong_pickup_code"
+    fifth = api.post(url, headers=auth, json={"pickup_code": wrong, "id_last4": GOOD_ID[-4:]})
+    assert fifth.status_code == 423 and fifth.json()["reason"] == "pickup_locked" and fifth.json()["unlocks_at"]
+    right = api.post(url, headers=auth, json={"pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert right.status_code == 423 and right.json()["reason"] == "pickup_locked"
+    assert rows(point.data_dir, Case)[0].status == "result_ready"
+    actions = [e.action for e in rows(point.data_dir, AuditEntry)]
+    assert actions.count("pickup_failed") == 5 and actions.count("pickup_locked") == 1
+
+    unlock_by_time(point.data_dir, Case, case.id, "pickup_locked_until")
+    done = api.post(url, headers=auth, json={"pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert done.status_code == 200 and done.json()["status"] == "collected"
+
+
+def test_the_pickup_page_says_the_case_is_locked_in_chinese(point, app):
+    case, code = ready_case(point)
+    client = app.test_client()
+    login(client)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        page = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                            "pickup_code": wrong, "id_last4": GOOD_ID[-4:]})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and "取件已被锁定" in text and "连续5次" in text
+    right = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                         "pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert right.status_code == 422 and "取件已被锁定" in right.get_data(as_text=True)
+
+
+def test_a_kiosk_lock_never_locks_the_staff_desk(point, app):
+    case, code = ready_case(point)
+    wrong = "000000" if code != "000000" else "111111"
+    kiosk = app.test_client()
+    pages = [kiosk.post("/status", data={"csrf_token": csrf(kiosk, "/status"), "receipt_no": case.receipt_no,
+                                         "pickup_code": wrong}).get_data(as_text=True) for _ in range(5)]
+    assert "再错4次将锁定15分钟" in pages[0] and "再错1次将锁定15分钟" in pages[3], pages[0]
+    assert "连续输错5次，已锁定。请到窗口咨询" in pages[4] and "再错" not in pages[4]
+    locked = load_case(point, case.id)
+    assert locked.kiosk_locked_until is not None and locked.pickup_locked_until is None and locked.pickup_failures == 0
+    # The lock names the minute it surely ends: never a time at which it is still locked.
+    unlocks = as_county(locked.kiosk_locked_until)
+    said = (unlocks.replace(second=0, microsecond=0) + timedelta(minutes=1 if unlocks.second or
+                                                               unlocks.microsecond else 0)).strftime("%H:%M")
+    assert said in pages[4], pages[4]
+
+    staff = app.test_client()
+    login(staff)
+    page = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                       "pickup_code": code, "id_last4": GOOD_ID[-4:]})
+    assert page.status_code == 302, page.get_data(as_text=True)
+    assert load_case(point, case.id).status == "collected"
+    actions = [e.action for e in rows(point.data_dir, AuditEntry)]
+    assert actions.count("kiosk_failed") == 5 and actions.count("kiosk_locked") == 1 and "pickup_failed" not in actions
+
+
+def test_staff_hand_over_without_the_code_on_the_whole_id_number_with_a_reason(point, app):
+    case, _code = ready_case(point)
+    staff = app.test_client()
+    login(staff)
+    form = staff.get(f"/pickup?receipt_no={case.receipt_no}").get_data(as_text=True)
+    assert 'id="without-code"' in form and "群众无法提供取件码" in form and "restored_no_code" not in form
+    wrong = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                        "id_number": GOOD_ID[:-4] + "0000", "reason": "receipt_lost", "note": ""})
+    assert wrong.status_code == 422 and "再错4次将锁定15分钟" in wrong.get_data(as_text=True)
+    done = staff.post("/pickup", data={"csrf_token": csrf(staff, "/pickup"), "receipt_no": case.receipt_no,
+                                       "id_number": GOOD_ID, "reason": "code_forgotten", "note": ""})
+    assert done.status_code == 302 and load_case(point, case.id).status == "collected"
+    (entry,) = [e for e in rows(point.data_dir, AuditEntry) if e.action == "case_collected_by_id_check"]
+    assert entry.actor == "staff" and '"reason": "code_forgotten"' in entry.detail and GOOD_ID not in entry.detail
+
+
+def load_case(point, case_id: str) -> Case:
+    with db.session_scope(point.data_dir) as session:
+        found = session.get(Case, case_id)
+        session.expunge(found)
+        return found
+
+
+def as_county(moment):
+    from sync.workdays import COUNTY_TIMEZONE
+
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(COUNTY_TIMEZONE)
+
+
+def test_no_personal_data_in_the_log(point, app, api):
+    _log_to_file(point.data_dir)
+    try:
+        case, code = ready_case(point)
+        token = api.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).json()["token"]
+        for _ in range(6):
+            api.post("/api/login", json={"username": "boss", "password": "wrong-" + GOOD_ID})
+        wrong = "000000" if code != "000000" else "111111"
+        for _ in range(6):
+            api.post(f"/api/cases/{case.id}/pickup", headers={"Authorization": f"Bearer {token}"},
+                     json={"pickup_code": wrong, "id_last4": GOOD_ID[-4:]})
+        sync_once(point.data_dir, transport=point.transport())
+        point.revoked = True
+        sync_once(point.data_dir, transport=point.transport())
+    finally:
+        for handler in list(logging.getLogger("pointkit").handlers):
+            if getattr(handler, "baseFilename", "").startswith(str(point.data_dir.resolve())):
+                logging.getLogger("pointkit").removeHandler(handler)
+                handler.close()
+    log = (point.data_dir / "point.log").read_text(encoding="utf-8")
+    assert "sync round" in log and "locked" in log
+    for secret in ("王小明", GOOD_ID, GOOD_ID[-4:], "13800138000", code):
+        assert secret not in log
+
+
+def test_new_commands_have_help():
+    for command in (["keys"], ["keys", "rotate"], ["audit"], ["audit", "verify"]):
+        result = CliRunner().invoke(main, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+    for command in (main.commands["keys"].commands["rotate"], main.commands["audit"].commands["verify"]):
+        assert command.help
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{command.name} {param.name} has no help"

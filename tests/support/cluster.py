@@ -1,0 +1,263 @@
+"""Run a real hub and real points as separate processes on loopback ports.
+
+Used by ``scripts/demo`` and by the end-to-end tests: every server is the
+installed ``pointkit-hub`` / ``pointkit`` command under waitress, with its
+own SQLite data directory, exactly as a county runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sync.idnumber import check_character
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
+# The sample catalog's medical insurance item: any point level receives it, its form has one field.
+MEDICAL_INSURANCE = "451000-YB-001"
+START_TIMEOUT = 60.0
+# How hub commands and processes learn a database other than SQLite in the data directory.
+HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; raise TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # a server still starting refuses connections
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}")
+        time.sleep(interval)
+
+
+def log_in(page, url: str, username: str, password: str) -> None:
+    """Log a Playwright page in to a hub or point through its login form."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/login" not in page.url, f"login as {username} failed: {page.content()[:500]}"
+
+
+def command(name: str) -> str:
+    """The console script installed beside this interpreter (the project's venv)."""
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} is not installed; run scripts/test or scripts/demo to set up .venv")
+    return found
+
+
+class Api:
+    """A logged-in JSON API session against a hub or a point."""
+
+    def __init__(self, base_url: str, username: str, password: str):
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        response = self.http.post("/api/login", json={"username": username, "password": password})
+        response.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs) -> httpx.Response:
+        return self.http.post(path, json=json, **kwargs)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Server:
+    """One running server process and where it keeps its data and logs."""
+
+    name: str
+    data: Path
+    url: str
+    process: subprocess.Popen
+    logins: dict[str, str] = field(default_factory=dict)
+    level: str = ""
+
+    def api(self, username: str) -> Api:
+        return Api(self.url, username, self.logins[username])
+
+    def log_text(self) -> str:
+        path = self.data.parent / f"{self.data.name}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def take_case(self, name: str, id17: str, item_code: str = MEDICAL_INSURANCE) -> str:
+        """Receive a complete application at this point through its API (ID number: ``id17`` and its check
+        character); return the case id."""
+        case = {"item_code": item_code,
+                "applicant": {"name": name, "id_number": id17 + check_character(id17), "phone": ""},
+                "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
+        response = self.api("staff").post("/api/cases", json=case)
+        assert response.status_code == 201, response.text
+        return response.json()["case_id"]
+
+
+class Cluster:
+    """A hub and any number of points, each a real process; stops them all on exit."""
+
+    def __init__(self, base: Path, *, echo: Callable[[str], None] | None = None):
+        self.base = Path(base)
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.echo = echo or (lambda line: None)
+        self.hub: Server | None = None
+        self.points: dict[str, Server] = {}
+        self.hub_processes: list[Server] = []
+        # Set for every command and process once the hub runs on a database URL (see start_hub).
+        self.env: dict[str, str] = {}
+        self.hub_cmd = ""
+        self._processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, *args: str) -> str:
+        """Run a CLI command to completion; return stdout, raise with stderr on failure."""
+        self.echo("$ " + " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args)))
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, **self.env})
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def _spawn(self, name: str, data: Path, args: list[str], port: int | None = None,
+               env: dict[str, str] | None = None, log_name: str | None = None) -> tuple[subprocess.Popen, str]:
+        port = port or free_port()
+        log_path = self.base / f"{log_name or data.name}.out"
+        out = open(log_path, "ab")
+        process = subprocess.Popen(
+            [*args, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **(env or {})},
+        )
+        out.close()
+        self._processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                log = log_path.read_text(errors="replace")
+                raise RuntimeError(f"{name} exited with {process.returncode} while starting:\n{log}")
+            return httpx.get(url + "/healthz", timeout=2).status_code == 200
+
+        wait_until(healthy, timeout=START_TIMEOUT, what=f"{name} at {url}")
+        return process, url
+
+    def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG,
+                  post_quantum: bool = False, database_url: str | None = None, program: str | None = None) -> Server:
+        """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL).
+
+        ``database_url`` puts the hub's tables there (PostgreSQL) instead of SQLite in its data directory;
+        every later command and process of this cluster uses it too. ``program`` runs another build of
+        ``pointkit-hub`` (an older release, for upgrade tests), for this start and the hub commands after it."""
+        data = self.base / "hub"
+        hub_cmd = self.hub_cmd = program or command("pointkit-hub")
+        if database_url:
+            self.env[HUB_DATABASE_URL_ENV] = database_url
+        # The secret key is the last thing init writes, whichever database the hub uses.
+        if not (data / "secret_key").exists():
+            self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
+                     *(["--pq"] if post_quantum else []))
+            self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
+        previous = self.hub
+        port = int(previous.url.rsplit(":", 1)[1]) if previous else None
+        process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data)], port=port)
+        logins = previous.logins if previous else {"admin": admin_password}
+        self.hub = Server("hub", data, url, process, logins)
+        return self.hub
+
+    def start_hub_process(self) -> Server:
+        """One more hub process serving the running hub's data directory and database (several hub
+        processes on one PostgreSQL, as a region runs them); stopped with the cluster."""
+        assert self.hub is not None, "start the hub first"
+        name = f"hub-{len(self.hub_processes) + 2}"
+        process, url = self._spawn(name, self.hub.data, [self.hub_cmd, "serve", "--data", str(self.hub.data)],
+                                   log_name=name)
+        server = Server(name, self.hub.data, url, process, self.hub.logins)
+        self.hub_processes.append(server)
+        return server
+
+    def add_reviewer(self, username: str, department: str, password: str) -> None:
+        assert self.hub is not None, "start the hub first"
+        self.run(self.hub_cmd, "users", "add", username, "--role", "reviewer",
+                 "--department", department, "--password", password, "--data", str(self.hub.data))
+        self.hub.logins[username] = password
+
+    def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
+                    sync_interval: float = 1.0, max_idle_interval: float | None = None,
+                    dirname: str | None = None, env: dict[str, str] | None = None,
+                    program: str | None = None, hub_url: str | None = None) -> Server:
+        """Enroll on first start; a restart keeps the point's data. Idle polling does not slow down
+        unless ``max_idle_interval`` says so (tests wait on results). ``program`` runs another build of
+        ``pointkit`` (an older release, for version-skew tests); ``hub_url`` is where it enrolls and syncs
+        (a link simulator in front of the hub, say)."""
+        assert self.hub is not None, "start the hub first"
+        data = self.base / (dirname or f"point-{len(self.points) + 1}")
+        point_cmd = program or command("pointkit")
+        if not (data / "point.db").exists():
+            output = self.run(self.hub_cmd, "points", "add", name, "--level", level,
+                              "--data", str(self.hub.data))
+            token = output.strip().splitlines()[-1].strip()
+            self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
+                     "--name", name, "--staff-user", "staff", "--staff-password", staff_password)
+        process, url = self._spawn(name, data, [
+            point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),
+            "--max-idle-interval", str(max_idle_interval or sync_interval)], env=env)
+        server = Server(name, data, url, process, {"staff": staff_password}, level)
+        self.points[name] = server
+        return server
+
+    def kill_server(self, server: Server) -> None:
+        """SIGKILL: the process gets no chance to flush or clean up, as in a power cut."""
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+    def stop_server(self, server: Server) -> None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
