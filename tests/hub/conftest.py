@@ -1,4 +1,4 @@
-"""Fixtures for hub tests: a real hub (data dir + waitress on loopback) and fake points.
+"""Fixtures for hub tests: a real hub (data dir + waitress on loopback), one with test items (loop_hub), the clock.
 
 The fake point is ``sync`` alone: a fresh Identity enrolled through
 ``HubClient`` against the live hub, sealing envelopes exactly as a point does.
@@ -18,8 +18,11 @@ import os
 from tests.support import pgdb
 import pytest
 
+from hub.catalog import import_catalog, load_catalog_file
 from hub.db import DATABASE_URL_ENV
-from tests.hub.hubkit import Hub, make_hub
+from tests.hub.hubkit import CERTIFIED, DAY_MS, NATURAL, SAMPLE_CATALOG, SILENT, SLOW, Hub, make_hub
+from sync.catalog import FormField
+from sync.clock import shift_clock
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -63,3 +66,37 @@ def hub(tmp_path, live_server) -> Hub:
     running.serve(live_server)
     yield running
     running.close()
+
+
+@pytest.fixture
+def loop_hub(hub):
+    """The sample catalog plus four single-department items of known limits (the sample's may change):
+    one with a required result field, one where silence is consent, one with a long limit, one whose 补正
+    period counts natural days."""
+    catalog = load_catalog_file(SAMPLE_CATALOG)
+    base = next(item for item in catalog.items if item.code == "451000-YB-001").model_copy(
+        update={"departments": ["YB"], "route": "single", "deemed_approval": False, "result_fields": []})
+    valid_until = FormField(name="valid_until", label_zh="有效期至", label_en="Valid until", type="date", required=True)
+    catalog.items += [
+        base.model_copy(update={"code": CERTIFIED, "promised_days": 5, "legal_days": 10,
+                                "result_fields": [valid_until]}),
+        base.model_copy(update={"code": SILENT, "deemed_approval": True, "promised_days": 2, "legal_days": 3}),
+        base.model_copy(update={"code": SLOW, "departments": ["RS"], "promised_days": 20, "legal_days": 30}),
+        base.model_copy(update={"code": NATURAL, "supplement_days": 10, "supplement_unit": "natural_days"}),
+    ]
+    with hub.db() as session:
+        import_catalog(session, catalog, identity=hub.identity)
+    return hub
+
+
+@pytest.fixture
+def clock():
+    """Move this process's clock forward by whole days; put it back after the test."""
+    moved = []
+
+    def forward(days: int) -> None:
+        shift_clock(days * DAY_MS)
+        moved.append(days)
+
+    yield forward
+    shift_clock(-sum(moved) * DAY_MS)

@@ -22,10 +22,17 @@ from hub.enrollment import create_enrollment_token
 from hub.instance import initialize
 from hub.keys import load_identity
 from sync import Envelope, HubClient, Identity, Kind, PublicKeys, RecipientKey, seal_envelope, verify_document
+from sync.clock import utcnow
 from sync.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
+DAY_MS = 24 * 3600 * 1000
+# The items the loop_hub fixture adds to the sample catalog, of known limits (the sample's may change).
+SILENT = "451000-TEST-SILENT"
+CERTIFIED = "451000-TEST-CERT"
+SLOW = "451000-TEST-SLOW"
+NATURAL = "451000-TEST-NATURAL"
 ADMIN_PASSWORD = "hub-admin-pass"
 REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR", "xz-huang": "XZ"}
 REVIEWER_PASSWORD = "reviewer-pass"
@@ -186,3 +193,8 @@ class FakePoint:
 
     def verify_result(self, signed: dict[str, Any]) -> dict[str, Any]:
         return verify_document(signed, self.hub_keys.verifier())
+
+
+def push(point: FakePoint, item_code: str) -> str:
+    """Push one case for ``item_code`` received now, on a clock in step with the hub's; its case id."""
+    return point.push_case(item_code, received_at=utcnow().isoformat(), clock_offset_ms=0)

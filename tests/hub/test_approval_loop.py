@@ -15,58 +15,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hub.catalog import import_catalog, load_catalog_file
 from hub.models import AuditEntry, SupplementRound
-from tests.hub.hubkit import SAMPLE_CATALOG, csrf_from
+from tests.hub.hubkit import CERTIFIED, DAY_MS, NATURAL, SILENT, SLOW, csrf_from, push
 from sync import Kind
-from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, FormField
-from sync.clock import shift_clock, utcnow
+from sync.catalog import DEFAULT_SUPPLEMENT_DAYS
+from sync.clock import utcnow
 from sync.workdays import county_date, default_calendar
 
-DAY_MS = 24 * 3600 * 1000
-SILENT = "451000-TEST-SILENT"
-CERTIFIED = "451000-TEST-CERT"
-SLOW = "451000-TEST-SLOW"
-NATURAL = "451000-TEST-NATURAL"
 HUB_CLI = str(Path(sys.executable).parent / "pointkit-hub")
-
-
-@pytest.fixture
-def clock():
-    """Move this process's clock forward by whole days; put it back after the test."""
-    moved = []
-
-    def forward(days: int) -> None:
-        shift_clock(days * DAY_MS)
-        moved.append(days)
-
-    yield forward
-    shift_clock(-sum(moved) * DAY_MS)
-
-
-@pytest.fixture
-def loop_hub(hub):
-    """The sample catalog plus four single-department items of known limits (the sample's may change):
-    one with a required result field, one where silence is consent, one with a long limit, one whose 补正
-    period counts natural days."""
-    catalog = load_catalog_file(SAMPLE_CATALOG)
-    base = next(item for item in catalog.items if item.code == "451000-YB-001").model_copy(
-        update={"departments": ["YB"], "route": "single", "deemed_approval": False, "result_fields": []})
-    valid_until = FormField(name="valid_until", label_zh="有效期至", label_en="Valid until", type="date", required=True)
-    catalog.items += [
-        base.model_copy(update={"code": CERTIFIED, "promised_days": 5, "legal_days": 10,
-                                "result_fields": [valid_until]}),
-        base.model_copy(update={"code": SILENT, "deemed_approval": True, "promised_days": 2, "legal_days": 3}),
-        base.model_copy(update={"code": SLOW, "departments": ["RS"], "promised_days": 20, "legal_days": 30}),
-        base.model_copy(update={"code": NATURAL, "supplement_days": 10, "supplement_unit": "natural_days"}),
-    ]
-    with hub.db() as session:
-        import_catalog(session, catalog, identity=hub.identity)
-    return hub
-
-
-def push(point, item_code: str) -> str:
-    return point.push_case(item_code, received_at=utcnow().isoformat(), clock_offset_ms=0)
 
 
 def test_supplement_pauses_the_clock_and_returns_to_the_same_department(loop_hub, clock):

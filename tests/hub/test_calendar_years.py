@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.test_approval_loop import CERTIFIED, loop_hub, push  # noqa: F401  (fixtures)
+from tests.hub.hubkit import CERTIFIED, push
 
 from hub.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
 from hub.keys import load_identity

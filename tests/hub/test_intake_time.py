@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from sqlmodel import select
-from tests.hub.test_approval_loop import SILENT, loop_hub  # noqa: F401  (fixture)
+from tests.hub.hubkit import SILENT
 
 from hub.keys import load_identity
 from hub.models import Case, Point, ReviewTask

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from tests.hub.test_approval_loop import CERTIFIED, SLOW, clock, loop_hub, push  # noqa: F401  (fixtures)
+from tests.hub.hubkit import CERTIFIED, SLOW, push
 
 from sync import Kind
 from sync.clock import utcnow

@@ -1,6 +1,5 @@
-"""Helpers and the ``point`` fixture for point tests: an "enrolled" point data directory without a hub process.
-
-There is deliberately no conftest.py here: the suite's top-level tests import ``conftest`` by name.
+"""Helpers for point tests (their fixtures, ``point`` and ``api``, are in conftest.py beside this): an "enrolled" point
+data directory without a hub process.
 
 The test plays the hub: it holds a real hub Identity, answers enrollment
 with its public keys, signs the catalog, opens the point's outbox envelopes
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import select
 
@@ -72,6 +70,10 @@ def catalog_document(version: int = 1, items: list | None = None) -> dict:
 
 def valid_form() -> dict:
     return {"category": "普通居民", "household_size": "4", "expected_date": "2026-06-01"}
+
+
+GOOD_CASE = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
+             "form": valid_form(), "materials": ["id_card", "hukou"]}
 
 
 @dataclass
@@ -216,11 +218,3 @@ def rows(data_dir: Path, model) -> list:
 
 def case_json(case: Case) -> dict:
     return {"form": json.loads(case.form_json), "materials": json.loads(case.materials_json)}
-
-
-@pytest.fixture
-def point(tmp_path) -> FakeHubSide:
-    """An enrolled village point whose hub keys the test holds (import this fixture into a test module)."""
-    side = make_point(tmp_path / "point")
-    yield side
-    db.dispose(side.data_dir)

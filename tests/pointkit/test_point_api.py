@@ -7,31 +7,15 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from tests.pointkit.hubside import GOOD_ID, ITEMS, catalog_document, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, ITEMS, catalog_document, rows, valid_form
 
-from pointkit import create_app, db
-from pointkit.auth import create_staff
+from pointkit import db
 from pointkit.catalog import store_catalog
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
 from sync import Kind, sign_document
 from sync.clock import utcnow
 from sync.workdays import county_date, default_calendar
-
-GOOD_CASE = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
-             "form": valid_form(), "materials": ["id_card", "hukou"]}
-
-
-@pytest.fixture
-def api(point, live_server):
-    with db.session_scope(point.data_dir) as session:
-        create_staff(session, "staff", "window-pass-1")
-    server = live_server(create_app(point.data_dir))
-    client = httpx.Client(base_url=server.url, timeout=30)
-    token = client.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).json()["token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    yield client
-    client.close()
 
 
 def test_login_and_auth(point, api):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.pointkit.hubside import GOOD_ID, rows, point  # noqa: F401  (fixture)
-from tests.pointkit.test_point_api import GOOD_CASE, api  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, rows
 
 from pointkit import db
 from pointkit.models import AuditEntry, Case, OneTimeNotice, ScanFile

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows, valid_form
 
 from pointkit import db
 from pointkit.auth import create_staff

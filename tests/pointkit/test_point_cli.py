@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.pointkit.hubside import point  # noqa: F401  (fixture)
 
 from pointkit.cli import main
 

@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.pointkit.hubside import FakeHubSide, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import FakeHubSide
 
 from pointkit import db
 from pointkit.cli import main as point_cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from tests.pointkit.hubside import GOOD_ID, OTHER_ID, make_point, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, OTHER_ID, make_point, rows, valid_form
 
 from pointkit import db
 from pointkit.intake import Applicant, IntakeError, receive_case

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from tests.pointkit.hubside import GOOD_ID, catalog_document, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, catalog_document, rows, valid_form
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

@@ -8,8 +8,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows, point  # noqa: F401  (fixture)
-from tests.system.test_browser import browser  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows
 
 from sync import Kind
 from sync.clock import utcnow
@@ -402,7 +401,7 @@ def test_every_page_text_has_a_chinese_translation():
 def test_the_id_number_handover_works_by_keyboard_at_1024x768(point, app, live_server, browser):
     """Chromium, keyboard only: the ID number field has focus, Tab reaches the reason, the note and the button."""
     from tests.support.cluster import log_in
-    from tests.system.test_browser import shot
+    from tests.support.browser import shot
 
     with db.session_scope(point.data_dir) as session:
         receipt_no = f"20260105-{point_code(get_state(session).point_id)}-0002"

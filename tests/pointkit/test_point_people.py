@@ -10,7 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from sqlmodel import select
-from tests.pointkit.hubside import GOOD_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, rows, valid_form
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.pointkit.hubside import ITEMS, catalog_document, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import ITEMS, catalog_document
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.pointkit.hubside import point  # noqa: F401  (fixture)
-from tests.system.test_browser import browser, log_in  # noqa: F401  (the module-scoped Chromium fixture)
-from tests.pointkit.test_point_api import GOOD_CASE, api  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_CASE
+from tests.support.cluster import log_in
 
 from sync.qrcodes import MIN_CODE_PX
 

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows, valid_form, point  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, OTHER_ID, rows, valid_form
 
 from pointkit import db
 from pointkit.audit import verify as verify_audit

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from click.testing import CliRunner
-from tests.pointkit.hubside import GOOD_ID, point, rows, valid_form  # noqa: F401  (fixture)
+from tests.pointkit.hubside import GOOD_ID, rows, valid_form
 from tests.support.linksim import LinkSimulator
 
 from pointkit import db

@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.pointkit.hubside import GOOD_ID, rows
-
 from pointkit import db
 from pointkit.enrollment import EnrollmentError, enroll, record_enrollment
 from pointkit.intake import Applicant, receive_case

@@ -13,8 +13,8 @@ import sqlite3
 
 import pytest
 
-from tests.support.cluster import wait_until
-from tests.system.test_browser import browser, log_in, shot  # noqa: F401  (the module-scoped Chromium fixture)
+from tests.support.browser import shot
+from tests.support.cluster import log_in, wait_until
 
 from sync.idnumber import check_character
 

@@ -4,7 +4,8 @@ says what the hub decided."""
 from __future__ import annotations
 
 import pytest
-from tests.system.test_browser import browser, log_in, shot  # noqa: F401  (the module-scoped Chromium fixture)
+from tests.support.browser import shot
+from tests.support.cluster import log_in
 from tests.system.test_reconcile import intake, parked, resident, synced
 
 pytestmark = pytest.mark.browser

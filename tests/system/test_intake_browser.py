@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.cluster import SAMPLE_CATALOG
-from tests.system.test_browser import ARTIFACTS, browser, log_in, shot  # noqa: F401  (fixture)
+from tests.support.browser import ARTIFACTS, shot
+from tests.support.cluster import SAMPLE_CATALOG, log_in
 
 from sync.clock import CLOCK_SKEW_ENV, now_ms
 from sync.idnumber import check_character

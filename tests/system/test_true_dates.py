@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
+from tests.support.browser import shot
 from tests.support.cluster import log_in, wait_until
-from tests.system.test_browser import browser, shot  # noqa: F401  (the module-scoped Chromium fixture)
 
 from sync.clock import CLOCK_SKEW_ENV
 from sync.idnumber import check_character
