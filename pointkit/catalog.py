@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete
 
 from sync import SignatureError
 from sync.catalog import CATALOG_DELTA_TYPE, CatalogDeltaError, Department, ServiceItem, apply_delta
@@ -82,11 +82,6 @@ def _rebuilt_from_delta(session: Session, state: PointState, signed: dict[str, A
 def get_item(session: Session, code: str) -> ServiceItem | None:
     row = session.get(CatalogItem, code)
     return ServiceItem.model_validate_json(row.item_json) if row else None
-
-
-def list_items(session: Session) -> list[ServiceItem]:
-    rows = session.exec(select(CatalogItem).order_by(CatalogItem.code)).all()
-    return [ServiceItem.model_validate_json(row.item_json) for row in rows]
 
 
 def department_names(state: PointState) -> dict[str, dict[str, str]]:

@@ -25,7 +25,7 @@ from tenacity import (
 from .clock import now_ms
 from .envelope import EnvelopeError
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
-from .keys import Identity, PublicKeys
+from .keys import Identity
 from .messages import receipt_number
 from .resumable import PACKED_CONTENT_TYPE, PartialDownload, Progress, receive_body, unpack_json
 from .signing import sign_document, sign_request
@@ -355,8 +355,4 @@ class HubClient:
         """A village's messages after ``after``, for its relay to hold; ``delivered``: what the village confirmed."""
         params = {"village": village_id, "after": str(after), "delivered": str(delivered)}
         return self._pull_result(self._send(self._signed("GET", RELAY_PULL_PATH, params=params)), after)
-
-
-def public_keys_from_enrollment(data: dict[str, Any]) -> PublicKeys:
-    return PublicKeys.from_json(data["hub"])
 

@@ -121,10 +121,6 @@ class Identity:
         mlkem = MLKEM768PrivateKey.generate() if post_quantum else None
         return cls(Ed25519PrivateKey.generate(), X25519PrivateKey.generate(), mlkem)
 
-    def with_post_quantum(self) -> "Identity":
-        """The same keys plus an ML-KEM-768 key (kept if there is one already)."""
-        return self if self.mlkem_key else Identity(self.sign_key, self.enc_key, MLKEM768PrivateKey.generate())
-
     def recipient_keys(self) -> list[RecipientKey]:
         """The keys others may seal to, preferred first: hybrid (if held), then X25519."""
         keys = [RecipientKey.x25519(self.enc_public)]

@@ -79,10 +79,6 @@ class Pipeline:
                 pass  # the connection is already gone
         self._sock.close()
 
-    @property
-    def unanswered(self) -> int:
-        return len(self._methods)
-
     def send(self, request: httpx.Request) -> None:
         body = request.read()
         lines = [f"{request.method} {request.url.raw_path.decode('ascii')} HTTP/1.1"]

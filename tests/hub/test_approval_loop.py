@@ -12,7 +12,6 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from hub.models import AuditEntry, SupplementRound

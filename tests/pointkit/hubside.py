@@ -9,7 +9,6 @@ does with them runs through pointkit's own functions.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +213,3 @@ def make_point(data_dir: Path, *, level: str = "village", name: str = "龙潭村
 def rows(data_dir: Path, model) -> list:
     with db.session_scope(data_dir) as session:
         return list(session.exec(select(model)).all())
-
-
-def case_json(case: Case) -> dict:
-    return {"form": json.loads(case.form_json), "materials": json.loads(case.materials_json)}

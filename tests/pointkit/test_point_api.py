@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, ITEMS, catalog_document, rows, valid_form
+from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, ITEMS, catalog_document, rows
 
 from pointkit import db
 from pointkit.catalog import store_catalog

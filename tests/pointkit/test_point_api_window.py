@@ -6,7 +6,6 @@ import httpx
 import pytest
 from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, rows
 
-from pointkit import db
 from pointkit.models import AuditEntry, Case, OneTimeNotice, ScanFile
 from pointkit.scans import scans_dir
 from sync import Kind

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from tests.pointkit.hubside import DEPARTMENTS, GOOD_ID, ITEMS, OTHER_ID, catalog_document, rows
+from tests.pointkit.hubside import GOOD_ID, ITEMS, OTHER_ID, catalog_document, rows
 
 from pointkit import create_app, db
 from pointkit.auth import create_staff

@@ -107,10 +107,6 @@ class Server:
     def api(self, username: str) -> Api:
         return Api(self.url, username, self.logins[username])
 
-    def log_text(self) -> str:
-        path = self.data.parent / f"{self.data.name}.out"
-        return path.read_text(errors="replace") if path.exists() else ""
-
     def take_case(self, name: str, id17: str, item_code: str = MEDICAL_INSURANCE) -> str:
         """Receive a complete application at this point through its API (ID number: ``id17`` and its check
         character); return the case id."""

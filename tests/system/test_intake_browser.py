@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.browser import ARTIFACTS, shot
+from tests.support.browser import shot
 from tests.support.cluster import SAMPLE_CATALOG, log_in
 
 from sync.clock import CLOCK_SKEW_ENV, now_ms
