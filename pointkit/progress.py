@@ -2,7 +2,8 @@
 
 The point prints a promised date at intake (受理). Once the hub has spoken (a STATUS carries its current due
 dates and the case's state, inbox.apply_status), its dates replace the point's copy wherever a page shows a date:
-the point never counts a date the hub has moved (DESIGN.md). Until then the date printed at intake stands.
+the point never counts a date the hub has moved (docs/architecture.md, STATUS). Until then the date printed at
+intake stands.
 
 States are shown in words, never as stored keys: ``stage`` sums up a case for residents (the kiosk), and the
 pages translate the point's own status and the hub's state with the labels in pointkit/i18n.py.

@@ -1,7 +1,7 @@
 """Sync over a simulated village link: wire overhead, time against the line rate, cuts, idle traffic.
 
 Workload: 20 cases each with one 40 KB scan, plus one case with a 640 KB
-multi-page scan. Link: 256 kbit/s, 300 ms one-way latency (scripts/linksim).
+multi-page scan. Link: 256 kbit/s, 300 ms one-way latency (tests/support/linksim.py).
 Payload = the cases' form data as JSON plus the scan files; the line-rate
 minimum = payload bits / link rate.
 

@@ -1,4 +1,4 @@
-"""The package boundaries of DESIGN.md: pointkit -> sync <- hub, nothing else."""
+"""The package boundaries of docs/architecture.md: pointkit -> sync <- hub, nothing else."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``pointkit-hub backup`` and ``restore`` on SQLite and on PostgreSQL.
 
 On SQLite the backup holds the whole data directory, database included (the cluster test in
-tests/test_backup.py takes one from a serving hub). A hub on PostgreSQL gets the same encrypted backup of
+tests/system/test_backup.py takes one from a serving hub). A hub on PostgreSQL gets the same encrypted backup of
 its data directory (keys, scans) without its tables, and both commands say where the database's own
 backup (pg_dump) comes in.
 """

@@ -2,7 +2,7 @@
 (naming the upgrade), upgraded in one run, and a second run changes nothing.
 
 The older schema here is today's hub stepped down to the baseline revision with its rows kept; the previous
-release's own code making one is tests/test_upgrade.py (SQLite: the previous release had no PostgreSQL).
+release's own code making one is tests/system/test_upgrade.py (SQLite: the previous release had no PostgreSQL).
 """
 
 from __future__ import annotations

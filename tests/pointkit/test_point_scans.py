@@ -1,7 +1,7 @@
 """Scans of materials: sealed at intake, uploaded in resumable chunks after their case, checked and shown at the hub.
 
 A real hub on loopback and real point data directories; faults only through
-scripts/linksim.py (rate, latency, cuts).
+tests/support/linksim.py (rate, latency, cuts).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     lost = lost_receipt["case_id"]
     wait_until(lambda: reviewer.get(f"/api/cases/{lost}").status_code == 200, timeout=60, what="the lost branch")
     # Restored where the hub cannot be reached (a restored point that syncs first learns its numbers from the
-    # hub and makes no fork: tests/test_backup.py): the amendment is sealed under a sequence number used before.
+    # hub and makes no fork: tests/system/test_backup.py): the amendment is sealed under a sequence number used before.
     cluster.stop_server(point_a)
     cluster.stop_server(cluster.hub)
     shutil.rmtree(point_a.data)

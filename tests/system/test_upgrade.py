@@ -1,6 +1,6 @@
 """Upgrading a hub and a point made by the previous release: its real code makes the data, today's takes over.
 
-The previous release (tests/previous_release.py) initializes a hub, enrolls a point, takes two cases and
+The previous release (tests/support/previous_release.py) initializes a hub, enrolls a point, takes two cases and
 syncs them; one is decided and its result reaches the point. Both stop. Today's ``serve`` refuses the old
 schemas and names the command; ``pointkit-hub upgrade`` and ``pointkit upgrade`` bring them to the newest
 revision (twice: the second changes nothing); today's servers then find everything and the loop goes on.

@@ -1,4 +1,5 @@
-"""since the previous release
+"""Conflicts, held messages, case revisions, ratings and 补正 rounds; case versions, resident keys, legal due dates
+and paused days; point clocks and protocols; result fields; disabled staff (all since the previous release, 4315ee0).
 
 Revision ID: 0002
 Revises: 0001
