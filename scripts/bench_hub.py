@@ -50,11 +50,11 @@ from bench_reconcile import ITEM, BenchPoint, Residents, submit  # noqa: E402
 from cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
-from hub.db import database_url, make_engine  # noqa: E402
-from hub.ingest import PUSH_LINE_LOCK_TIMES  # noqa: E402
-from hub.instance import LOG_FILE  # noqa: E402
-from hub.keys import load_keyring  # noqa: E402
-from hub.models import Case  # noqa: E402
+from hub.core.db import database_url, make_engine
+from hub.intake.ingest import PUSH_LINE_LOCK_TIMES
+from hub.instance import LOG_FILE
+from hub.trust.keys import load_keyring
+from hub.core.models import Case
 from pointkit.syncagent import BATCH_SIZES  # noqa: E402
 from sync import Envelope, HubClient, Identity, Kind, seal_envelope  # noqa: E402
 

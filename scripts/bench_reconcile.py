@@ -33,16 +33,16 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, select  # noqa: E402
 
-from hub.accounts import create_staff  # noqa: E402
-from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
-from hub.db import DATABASE_URL_ENV, database_url, make_engine  # noqa: E402
-from hub.enrollment import create_enrollment_token, enroll  # noqa: E402
-from hub.ingest import ingest_envelopes  # noqa: E402
-from hub.instance import initialize  # noqa: E402
-from hub.keys import load_keyring  # noqa: E402
-from hub.models import Case, Conflict, Staff  # noqa: E402
-from hub.reconcile import apply_fields  # noqa: E402
-from hub.review import decide  # noqa: E402
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import DATABASE_URL_ENV, database_url, make_engine
+from hub.trust.enrollment import create_enrollment_token, enroll
+from hub.intake.ingest import ingest_envelopes
+from hub.instance import initialize
+from hub.trust.keys import load_keyring
+from hub.core.models import Case, Conflict, Staff
+from hub.reconcile.arrival import apply_fields
+from hub.approval.review import decide
 from sync import Identity, Kind, RecipientKey, seal_envelope, sign_document, utcnow, uuid7  # noqa: E402
 from sync.catalog import CatalogFile  # noqa: E402
 from sync.idnumber import check_character  # noqa: E402

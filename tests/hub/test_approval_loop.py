@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hub.catalog import import_catalog, load_catalog_file
-from hub.models import AuditEntry, SupplementRound
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.models import AuditEntry, SupplementRound
 from hubkit import SAMPLE_CATALOG, csrf_from
 from sync import Kind
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, FormField

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from hub import bulk as bulk_module
-from hub.audit import verify_audit
-from hub.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
+from hub.intake import bulk as bulk_module
+from hub.core.audit import verify_audit
+from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
 from sync import Kind
 from sync.clock import utcnow
 

@@ -11,9 +11,9 @@ import pytest
 
 from test_approval_loop import CERTIFIED, loop_hub, push  # noqa: F401  (fixtures)
 
-from hub.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
-from hub.keys import load_identity
-from hub.recount import recount_open_cases
+from hub.catalog.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
+from hub.trust.keys import load_identity
+from hub.approval.recount import recount_open_cases
 from sync import Kind, verify_document
 from sync.workdays import CalendarError
 

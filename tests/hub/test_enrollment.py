@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.models import EnrollmentToken, Point
+from hub.core.models import EnrollmentToken, Point
 from hubkit import VILLAGE, FakePoint
 from sync import HubClient, HubRefused, Identity, sign_document
 

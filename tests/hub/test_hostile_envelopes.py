@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from hub.cli import main as hub_cli
-from hub.enrollment import create_enrollment_token
-from hub.models import Case, RawEnvelope
-from hub.relay import assign_relay
+from hub.trust.enrollment import create_enrollment_token
+from hub.core.models import Case, RawEnvelope
+from hub.web.relay import assign_relay
 from hubkit import FakePoint, Hub, resident_id
 from pointkit import create_app as create_point_app
 from pointkit import db as point_db

@@ -18,8 +18,8 @@ from cluster import Api, Cluster, command
 from hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, Hub, valid_id
 from sqlmodel import func, select
 
-from hub.ingest import _store_raw
-from hub.models import AuditEntry, Case, OutMessage, Point, RawEnvelope
+from hub.intake.ingest import _store_raw
+from hub.core.models import AuditEntry, Case, OutMessage, Point, RawEnvelope
 from sync import Envelope, HubClient, Kind
 
 PROCESSES = 4

@@ -12,9 +12,9 @@ import httpx
 from click.testing import CliRunner
 from sqlmodel import select
 
-from hub import create_app
+from hub.web import create_app
 from hub.cli import main as hub_cli
-from hub.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
+from hub.core.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
 from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
 
@@ -238,7 +238,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     """A hub from before one-transaction ingest committed the raw envelope, then applied it; killed in
     between, the disk holds a raw row marked "received" and no case. The point never got an answer, so it
     pushes again: that must apply the case, not answer "duplicate" (which would make the point drop it)."""
-    from hub.ingest import _store_raw
+    from hub.intake.ingest import _store_raw
     from sync import Envelope
 
     point = hub.enroll_point()
@@ -256,7 +256,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
 
 
 def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_write_lock(hub, caplog):
-    caplog.set_level(logging.INFO, logger="hub.ingest")
+    caplog.set_level(logging.INFO, logger="hub.intake.ingest")
     point = hub.enroll_point()
     answers = point.client.push([point.seal(Kind.SUBMIT, point.submit()) for _ in range(3)])
     assert [answer.status for answer in answers] == ["accepted"] * 3
@@ -267,7 +267,7 @@ def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_writ
 
 
 def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_lock():
-    from hub.ingest import _WriterFirst
+    from hub.intake.ingest import _WriterFirst
 
     turns, verified = _WriterFirst(), threading.Event()
 
@@ -284,7 +284,8 @@ def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_loc
 def test_a_case_timeline_keeps_the_order_of_lines_written_within_one_millisecond(hub):
     # The hub's clock counts milliseconds, and a new case's "received" and "routed" lines, or a decision's
     # lines, are written in the same one: the timeline must still read in the order they were written.
-    from hub.cases import case_detail, record_event
+    from hub.approval.cases import case_detail
+    from hub.core.timeline import record_event
 
     point = hub.enroll_point()
     payload = point.submit()

@@ -6,8 +6,8 @@ import re
 
 from sqlmodel import select
 
-from hub.db import as_utc
-from hub.models import Case, ReviewTask
+from hub.core.clock import as_utc
+from hub.core.models import Case, ReviewTask
 from hubkit import csrf_from
 from sync.workdays import COUNTY_TIMEZONE
 

@@ -11,8 +11,8 @@ from sqlmodel import select
 from test_syncapi import signed_get
 
 from hub.cli import main
-from hub.db import as_utc, utc_now
-from hub.models import AuditEntry, Case, EnrollmentToken, OutMessage, Point
+from hub.core.clock import as_utc, utc_now
+from hub.core.models import AuditEntry, Case, EnrollmentToken, OutMessage, Point
 from sync import Envelope, HubClient, Identity, Kind, now_ms
 from sync.rotation import point_keys_payload
 from sync.workdays import COUNTY_TIMEZONE

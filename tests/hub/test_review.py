@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from hub.catalog import import_catalog, load_catalog_file
-from hub.models import Case, OutMessage
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.models import Case, OutMessage
 from hubkit import HOMESTEAD, SAMPLE_CATALOG
 from sync import Kind
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.models import OutMessage, Point
+from hub.core.models import OutMessage, Point
 from sync import HubRefused, Identity, now_ms, sign_request, verify_document
 from sync.catalog import CatalogFile
 from sync.messages import CATALOG_DOCUMENT_TYPE

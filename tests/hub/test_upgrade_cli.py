@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import make_url
 
 from hub.cli import main
-from hub.db import database_url, is_sqlite, make_engine
+from hub.core.db import database_url, is_sqlite, make_engine
 from hub.instance import initialize
 from hub.migrate import MIGRATIONS
 from sync.migrate import sqlite_migration_engine

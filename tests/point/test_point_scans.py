@@ -42,13 +42,13 @@ from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
 hub_pkg = pytest.importorskip("hub")
-from hub.accounts import create_staff  # noqa: E402
-from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
-from hub.db import database_url, make_engine, session_scope  # noqa: E402
-from hub.enrollment import create_enrollment_token  # noqa: E402
-from hub.instance import initialize  # noqa: E402
-from hub.keys import load_identity as load_hub_identity  # noqa: E402
-from hub.models import CaseScan  # noqa: E402
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import database_url, make_engine, session_scope
+from hub.trust.enrollment import create_enrollment_token
+from hub.instance import initialize
+from hub.trust.keys import load_identity as load_hub_identity
+from hub.core.models import CaseScan
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 MEDICAL_INSURANCE = "451000-YB-001"
@@ -496,7 +496,7 @@ def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
 
 
 def _key_at_hub(hub: Hub, scan_id: str) -> bytes:
-    from hub.models import CaseScan
+    from hub.core.models import CaseScan
     from sync import unb64
 
     with session_scope(hub.engine) as session:

@@ -30,7 +30,6 @@ def upgrade() -> None:
                nullable=True)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('outmessage', schema=None) as batch_op:
         batch_op.alter_column('envelope',
