@@ -33,7 +33,7 @@ from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state, load_identity
 from .status import SYNC_PATHS, point_status
-from .trust import KeyRotationError, start_key_rotation
+from .keyrotation import KeyRotationError, start_key_rotation
 from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
                         plain_reason, sync_once)
 

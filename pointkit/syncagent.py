@@ -45,7 +45,8 @@ from .relay import RELAYED, relay_round
 from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
-from .trust import opening_keys, settle_key_rotation
+from .keyrotation import settle_key_rotation
+from .trust import opening_keys
 
 log = logging.getLogger("pointkit.sync")
 

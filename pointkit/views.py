@@ -20,7 +20,7 @@ from sync.workdays import COUNTY_TIMEZONE
 from . import db
 from .auth import login_required
 from .calendar import point_calendar
-from .catalog import department_names, get_item, list_items
+from .catalog import department_names, get_item
 from .catalogfetch import catalog_download
 from .inbox import refused_messages
 from .drafts import delete_draft, draft_values, get_draft, save_draft
