@@ -15,12 +15,12 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from sync import Identity
-from sync.backup import backup_command, passphrase_option, restore_command
+from sync.keys import Identity
+from sync.kit.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
-from sync.migrate import SchemaError
-from sync.safety import private_data_dir, private_umask
-from sync.workdays import county_date
+from sync.kit.migrate import SchemaError
+from sync.kit.safety import private_data_dir, private_umask
+from sync.kit.workdays import county_date
 
 from hub.trust.accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
 from hub.intake.bundles import export_point_bundle, import_point_bundle
@@ -147,7 +147,7 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
-    from sync.web import serve as run_server
+    from sync.kit.web import serve as run_server
 
     from hub.web import create_app
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, make_url
 from sqlmodel import Session, SQLModel, select
 
 from sync.auditrows import CASE_BASELINE
-from sync.migrate import Migrations, SchemaError, Upgraded
-from sync.workdays import county_date
+from sync.kit.migrate import Migrations, SchemaError, Upgraded
+from sync.kit.workdays import county_date
 
 from hub.core.audit import SYSTEM_ACTOR, append_audit
 from hub.core.auditrows import unrecorded_rows

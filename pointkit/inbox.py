@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate
+from sync.envelope import Envelope, EnvelopeError, Kind
+from sync.keys import Identity
+from sync.messages import ResultDocument, StatusUpdate
+from sync.signing import SignatureError
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.keys import OpeningKey

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.clock import utcnow
 from sync.rotation import point_keys_payload
 

@@ -28,10 +28,12 @@ from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable, Identity, Kind
+from sync.client import HubRefused, HubUnreachable
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.client import Narrowing
 from sync.clock import utcnow
-from sync.workdays import CalendarError
+from sync.kit.workdays import CalendarError
 
 from . import audit, db
 from .catalog import CatalogError

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, RecipientKey, SignatureError, Suite, b64, unb64
+from sync.envelope import Envelope, EnvelopeError
+from sync.keys import RecipientKey, Suite, b64, unb64
+from sync.signing import SignatureError
 from sync.clock import utcnow
 from sync.keys import X25519_PUBLIC_BYTES, fingerprint, key_id, raw_public
 from sync.rotation import read_hub_keys

@@ -56,7 +56,9 @@ from hub.instance import LOG_FILE
 from hub.trust.keys import load_keyring
 from hub.core.models import Case
 from pointkit.syncagent import BATCH_SIZES  # noqa: E402
-from sync import Envelope, HubClient, Identity, Kind, seal_envelope  # noqa: E402
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.client import HubClient
+from sync.keys import Identity
 
 PROCESS_COUNTS = (1, 2, 4)
 

@@ -43,9 +43,12 @@ from hub.trust.keys import load_keyring
 from hub.core.models import Case, Conflict, Staff
 from hub.reconcile.arrival import apply_fields
 from hub.approval.review import decide
-from sync import Identity, Kind, RecipientKey, seal_envelope, sign_document, utcnow, uuid7  # noqa: E402
-from sync.catalog import CatalogFile  # noqa: E402
-from sync.idnumber import check_character  # noqa: E402
+from sync.keys import Identity, RecipientKey
+from sync.envelope import Kind, seal_envelope
+from sync.signing import sign_document
+from sync.clock import utcnow, uuid7
+from sync.catalog import CatalogFile
+from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 ITEM = "451000-YB-001"  # single route, one form field: cheap to decide

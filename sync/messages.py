@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from .catalog import DayUnit
-from .envelope import Kind
+from sync.catalog import DayUnit
+from sync.envelope import Kind
 
 RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
 CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"

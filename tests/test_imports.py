@@ -4,6 +4,8 @@
 - No package has an import loop, counting imports inside functions: an import moved into a function to
   hide a loop is still a loop here.
 - The only imports inside functions are the ones listed in ``NESTED_IMPORTS`` with the reason they wait.
+- sync/ holds the protocol; its shared kit (sync/kit) sits above it: no protocol module imports the kit, and
+  the servers' side (the hub, the kit's Flask helpers) never imports the point's HTTP client.
 - The hub stands in floors: each room imports only its own files and the floors below it, and nothing
   below the web layer imports Flask.
 """
@@ -34,8 +36,8 @@ WEB_LIBRARIES = {"flask", "werkzeug", "jinja2", "flask_babel", "flask_login", "f
 # Imports that wait inside a function, and why. Anything else imported inside a function fails the test.
 NESTED_IMPORTS = {
     # A CLI command loads the web stack only when it serves: `pointkit-hub keys list` starts fast.
-    ("hub/cli.py", "sync.web"), ("hub/cli.py", "hub.web"),
-    ("pointkit/cli.py", "sync.web"), ("pointkit/cli.py", "pointkit"),
+    ("hub/cli.py", "sync.kit.web"), ("hub/cli.py", "hub.web"),
+    ("pointkit/cli.py", "sync.kit.web"), ("pointkit/cli.py", "pointkit"),
     # The app factory registers its blueprints as Flask's tutorial does (flaskr/__init__.py).
     ("pointkit/__init__.py", "pointkit"),
 }
@@ -186,6 +188,21 @@ def test_nothing_below_the_hub_web_layer_imports_flask():
         if module.split(".")[0] in WEB_LIBRARIES
     )
     assert offenders == []
+
+
+def test_the_sync_protocol_does_not_lean_on_the_kit_and_servers_do_not_import_the_client():
+    graph = first_party_graph("sync")
+    protocol_on_kit = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                             if not module.startswith("sync.kit") for target in targets if target.startswith("sync.kit"))
+    assert protocol_on_kit == []
+    servers_on_client = sorted(
+        f"{path.relative_to(ROOT)}" for package in ("hub", "sync")
+        for path in source_files(package)
+        if package == "hub" or module_name(path).startswith("sync.kit")
+        if any(module == "sync.client" or (module == "sync" and "HubClient" in names)
+               for module, names, _nested in imports_of(path))
+    )
+    assert servers_on_client == []
 
 
 def test_the_walkers_see_imports_loops_and_nesting(tmp_path):

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, inspect
 from hub.migrate import MIGRATIONS as HUB
 from hub.reconcile.arrival import resident_key
 from pointkit.migrate import MIGRATIONS as POINT
-from sync.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
+from sync.kit.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
 
 SIDES = {"hub": HUB, "point": POINT}
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync.workdays import Calendar, county_date
+from sync.kit.workdays import Calendar, county_date
 
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from sync import Identity
-from sync.workdays import county_date
+from sync.keys import Identity
+from sync.kit.workdays import county_date
 
 from hub.catalog.calendar import county_calendar
 from hub.core.timeline import record_event

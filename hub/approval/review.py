@@ -13,10 +13,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, ResultDocument, sign_document, utcnow
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import ResultDocument
+from sync.signing import sign_document
+from sync.clock import utcnow
 from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
-from sync.workdays import county_date
+from sync.kit.workdays import county_date
 
 from hub.catalog.calendar import county_calendar
 from hub.core.timeline import record_event

@@ -22,9 +22,9 @@ from functools import cache
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from sync import Identity
+from sync.keys import Identity
 from sync.catalog import ServiceItem
-from sync.workdays import Calendar, county_date
+from sync.kit.workdays import Calendar, county_date
 
 from hub.core.timeline import record_event
 from hub.catalog.calendar import county_calendar

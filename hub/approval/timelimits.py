@@ -3,7 +3,7 @@
 The clock starts at 受理 at the point: the case's received time as the
 point's clock said, corrected by the offset the point measured against the
 hub (never later than the hub's own receipt). Limits count working days on
-the county calendar (sync.workdays). While a supplement request is open the
+the county calendar (sync.kit.workdays). While a supplement request is open the
 clock stands still; the working days it stood still extend both deadlines.
 """
 
@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, DEFAULT_SUPPLEMENT_UNIT, DayUnit, ServiceItem
-from sync.workdays import Calendar, county_date
+from sync.kit.workdays import Calendar, county_date
 
 from hub.core.clock import as_utc
 from hub.core.models import Case, SupplementRound

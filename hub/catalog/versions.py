@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
-from sync import Identity, sign_document
+from sync.keys import Identity
+from sync.signing import sign_document
 from sync.catalog import CatalogFile, ServiceItem, catalog_view, in_code_order, make_delta
 from sync.envelope import PROTOCOL_VERSION
 from sync.resumable import pack_json

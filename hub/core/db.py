@@ -139,7 +139,7 @@ def write_lock(session: Session) -> None:
 def hold_write_lock(connection: Connection) -> None:
     """On PostgreSQL, hold the hub's write lock until ``connection``'s transaction ends, for schema work
     (creating the tables, an upgrade): a second process doing the same waits, then finds it done, and no hub
-    process writes in between. An SQLite file has its own lock for that (see sync.migrate)."""
+    process writes in between. An SQLite file has its own lock for that (see sync.kit.migrate)."""
     if connection.dialect.name == "postgresql":
         connection.execute(_PG_WRITE_LOCK)
 

@@ -21,7 +21,10 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
-from sync import Identity, Kind, StatusUpdate, utcnow
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import StatusUpdate
+from sync.clock import utcnow
 from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION
 
 from hub.core.timeline import record_event

@@ -31,11 +31,13 @@ from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sync import Envelope, Kind, SubmitCase, uuid7
+from sync.envelope import Envelope, Kind
+from sync.messages import SubmitCase
+from sync.clock import uuid7
 from sync.auditrows import CASE_STATE
 from sync.catalog import ServiceItem
 from sync.uploads import ScanError
-from sync.workdays import county_date
+from sync.kit.workdays import county_date
 
 from hub.core.audit import next_audit_row
 from hub.core.auditrows import case_fingerprint, task_fingerprint

@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.envelope import HUB_SENDER_ID
 
-from sync.workdays import format_held_years, parse_held_years
+from sync.http import format_held_years, parse_held_years
 
 from hub.core.audit import append_audit
 from hub.catalog.calendar import year_documents

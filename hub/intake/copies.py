@@ -20,7 +20,10 @@ import logging
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, SubmitCase, utcnow
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import SubmitCase
+from sync.clock import utcnow
 from sync.canonical import canonical_json
 from sync.messages import CaseCopy, CopyRequest
 

@@ -35,7 +35,9 @@ from pydantic import ValidationError
 from sqlalchemy import Select, bindparam
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, Identity, Kind, SignatureError
+from sync.envelope import Envelope, EnvelopeError, Kind
+from sync.keys import Identity
+from sync.signing import SignatureError
 from sync.envelope import Header, peek_envelope_id
 from sync.messages import POINT_INTENTS, payload_refusal, receipt_number
 

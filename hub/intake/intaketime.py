@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync import Kind
+from sync.envelope import Kind
 
 from hub.core.clock import as_utc, iso
 from hub.core.models import Case, CatalogVersion, Point, RawEnvelope

@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync import CaseCollected, Identity, SignatureError, SubmitCase
+from sync.messages import CaseCollected, SubmitCase
+from sync.keys import Identity
+from sync.signing import SignatureError
 from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
 

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from sync import Kind, seal_envelope
+from sync.envelope import Kind, seal_envelope
 from sync.envelope import HUB_SENDER_ID, PROTOCOL_VERSION
 from sync.framing import take_within
 from sync.messages import payload_for_protocol

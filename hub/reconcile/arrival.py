@@ -35,7 +35,9 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync import Identity, Kind, utcnow
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.clock import utcnow
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from hub.core.timeline import record_event

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync import Identity
+from sync.keys import Identity
 from sync.messages import RECONCILED_OUTCOMES
 
 from hub.core.audit import append_audit

@@ -1,6 +1,6 @@
 """Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
 
-Passwords are scrypt hashes (``sync.passwords``). Five wrong passwords in a
+Passwords are scrypt hashes (``sync.kit.passwords``). Five wrong passwords in a
 row lock an account for 15 minutes, audited; a locked account is refused
 without even checking the password, so guessing on costs nothing but time.
 A disabled account (someone who left the department) keeps its name on past
@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, delete, select
 
-from sync import hash_password, hash_secret, verify_nobody, verify_password
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now

@@ -24,10 +24,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sync import Identity
+from sync.keys import Identity
 from sync.audit import AuditProblem
-from sync.auditheads import (HEADS_FILE, HELD_BY, HUB_CHAIN, anchor_head, anchored_heads, check_heads, entry_hashes,
-                             sign_head)
+from sync.auditheads import HEADS_FILE, HELD_BY, HUB_CHAIN, anchor_head, anchored_heads, check_heads, entry_hashes, sign_head
 
 from hub.core.audit import chain_head
 from hub.core.db import reads_only

@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
 
-from sync import Identity, SignatureError, hash_secret, now_ms, unb64, verify_document
+from sync.keys import Identity, unb64
+from sync.signing import SignatureError, verify_document
+from sync.kit.passwords import hash_secret
+from sync.clock import now_ms
 from sync.keys import fingerprint as key_fingerprint
 
 from hub.core.audit import append_audit

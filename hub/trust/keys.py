@@ -21,7 +21,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, Suite
+from sync.keys import Identity, Suite
+from sync.envelope import Kind
 from sync.keys import OpeningKey
 from sync.rotation import hub_keys_payload
 

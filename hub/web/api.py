@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, request
 from sqlmodel import select
 
-from sync.web import api_error, openapi_document, parse_json_body
-from sync.workdays import county_date
+from sync.kit.web import api_error, openapi_document, parse_json_body
+from sync.kit.workdays import county_date
 
 from hub.web import schemas
 from hub.web.auth import api_auth

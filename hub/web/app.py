@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
+from sync.kit.web import api_error, install_csrf, install_i18n
 
 from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
 from hub.core.db import database_url, make_engine, session_scope

@@ -9,10 +9,10 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
-from sync.qrcodes import qr_svg
-from sync.resultcode import result_code
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.qrcodes import qr_svg
+from sync.kit.resultcode import result_code
+from sync.kit.web import gettext as _
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.web.auth import login_required
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue

@@ -6,9 +6,9 @@ from flask import Blueprint, abort, render_template
 from sqlmodel import select
 
 from sync.catalog import ServiceItem
-from sync.web import gettext as _
+from sync.kit.web import gettext as _
 
-from sync.workdays import county_date
+from sync.kit.workdays import county_date
 
 from hub.web.auth import login_required
 from hub.catalog.calendar import county_calendar, held_years, missing_next_year

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sync import Identity
+from sync.keys import Identity
 
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
 from hub.core.db import write_lock

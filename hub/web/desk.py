@@ -6,7 +6,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from sync.web import api_error, gettext as _, parse_json_body
+from sync.kit.web import api_error, gettext as _, parse_json_body
 
 from hub.web.auth import api_auth, login_required
 from hub.web.context import get_session

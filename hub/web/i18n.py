@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.i18n import Translator
+from sync.kit.i18n import Translator
 
 ZH = {
     # layout and login

@@ -25,8 +25,10 @@ import uuid
 from flask import Blueprint, request
 from sqlmodel import Session, select
 
-from sync import b64, sign_document, utcnow
-from sync.web import api_error, pull_answer
+from sync.keys import b64
+from sync.signing import sign_document
+from sync.clock import utcnow
+from sync.kit.web import api_error, pull_answer
 
 from hub.core.audit import append_audit
 from hub.web.context import get_session

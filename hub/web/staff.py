@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
-from sync.web import gettext as _
+from sync.kit.web import gettext as _
 
 from hub.trust.accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
 from hub.web.auth import login_required

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from sync.web import gettext as _
-from sync.workdays import county_date
+from sync.kit.web import gettext as _
+from sync.kit.workdays import county_date
 
 from hub.web.auth import login_required
 from hub.catalog.calendar import missing_next_year

@@ -10,16 +10,19 @@ from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from sync import CONTENT_TYPE, EnvelopeError, SignatureError, decode_frames, now_ms
+from sync.framing import CONTENT_TYPE, decode_frames
+from sync.envelope import EnvelopeError
+from sync.signing import SignatureError
+from sync.clock import now_ms
 from sync.auditheads import HUB_CHAIN, sign_head
-from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
+from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
 from sync.uploads import HEADER_SCAN_GRANT
-from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
-                      scan_refusal, verify_signed_request)
+from sync.kit.web import ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer, scan_refusal, verify_signed_request
 
-from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_years
+from sync.kit.workdays import CALENDAR_YEARS_TYPE
+from sync.http import format_held_years, parse_held_years
 
 from hub.catalog.calendar import calendar_versions, year_documents
 from hub.catalog.files import CatalogError

@@ -21,8 +21,11 @@ from hub.core.db import database_url, make_engine, session_scope
 from hub.trust.enrollment import create_enrollment_token
 from hub.instance import initialize
 from hub.trust.keys import load_identity
-from sync import Envelope, HubClient, Identity, Kind, PublicKeys, RecipientKey, seal_envelope, verify_document
-from sync.idnumber import check_character
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.client import HubClient
+from sync.keys import Identity, PublicKeys, RecipientKey
+from sync.signing import verify_document
+from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"

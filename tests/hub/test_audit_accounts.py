@@ -17,7 +17,7 @@ from hub.cli import main
 from hub.core.clock import utc_now
 from hub.trust.keys import load_identity
 from hub.core.models import AuditEntry, Case, CaseEvent, Staff
-from sync import Kind
+from sync.envelope import Kind
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 

@@ -17,7 +17,8 @@ from hub.trust.accounts import create_staff
 from hub.trust.auditheads import heads_file, start_anchoring
 from hub.cli import main
 from hub.core.models import AuditEntry, Case, CaseEvent
-from sync import Kind, verify_document
+from sync.envelope import Kind
+from sync.signing import verify_document
 from sync.auditheads import read_head
 
 

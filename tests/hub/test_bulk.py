@@ -10,7 +10,7 @@ from sqlmodel import select
 from hub.intake import bulk as bulk_module
 from hub.core.audit import verify_audit
 from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 

@@ -36,7 +36,10 @@ from pointkit.models import Outbox, ScanFile
 from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import load_identity
 from pointkit.syncagent import sync_once
-from sync import Envelope, Header, HubClient, Kind, canonical_json, encode_frames, seal_envelope
+from sync.envelope import Envelope, Header, Kind, seal_envelope
+from sync.client import HubClient
+from sync.canonical import canonical_json
+from sync.framing import encode_frames
 from sync.bundle import write_bundle
 from sync.clock import now_ms, uuid7
 from sync.envelope import MAX_SEQ

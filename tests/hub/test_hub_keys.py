@@ -12,15 +12,9 @@ from sqlmodel import select
 from hub.cli import main
 from hub.trust.enrollment import create_enrollment_token
 from hub.core.models import Case, HubKey
-from sync import (
-    Envelope,
-    EnvelopeError,
-    HubRefused,
-    Identity,
-    Kind,
-    RecipientKey,
-    Suite,
-)
+from sync.envelope import Envelope, EnvelopeError, Kind
+from sync.client import HubRefused
+from sync.keys import Identity, RecipientKey, Suite
 from sync.rotation import read_hub_keys
 
 

@@ -20,7 +20,8 @@ from sqlmodel import func, select
 
 from hub.intake.ingest import _store_raw
 from hub.core.models import AuditEntry, Case, OutMessage, Point, RawEnvelope
-from sync import Envelope, HubClient, Kind
+from sync.envelope import Envelope, Kind
+from sync.client import HubClient
 
 PROCESSES = 4
 POINTS = 20

@@ -16,7 +16,10 @@ from hub.web import create_app
 from hub.cli import main as hub_cli
 from hub.core.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from hubkit import VILLAGE
-from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
+from sync.framing import CONTENT_TYPE, encode_frames
+from sync.client import HubClient
+from sync.keys import Identity
+from sync.envelope import Kind, seal_envelope
 
 
 def test_a_submitted_case_is_stored_raw_applied_and_routed(hub):
@@ -239,7 +242,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     between, the disk holds a raw row marked "received" and no case. The point never got an answer, so it
     pushes again: that must apply the case, not answer "duplicate" (which would make the point drop it)."""
     from hub.intake.ingest import _store_raw
-    from sync import Envelope
+    from sync.envelope import Envelope
 
     point = hub.enroll_point()
     payload = point.submit()

@@ -12,7 +12,7 @@ from test_approval_loop import SILENT, loop_hub  # noqa: F401  (fixture)
 from hub.trust.keys import load_identity
 from hub.core.models import Case, Point, ReviewTask
 from hub.approval.supervision import supervise
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 HOURS = timedelta(hours=1)

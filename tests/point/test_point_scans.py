@@ -35,7 +35,7 @@ from pointkit.scans import (ScanInput, apply_retention, original_path, prepare_s
                             waiting_totals)
 from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
-from sync import HubRefused, HubUnreachable
+from sync.client import HubRefused, HubUnreachable
 from sync.attachments import decrypt_attachment, sealed_size
 from sync.pacing import MAX_PIECE, MIN_PIECE, PIECE_OVERHEAD, PIECE_SHARE, START_PIECE, WINDOW_EXTRA, PieceSizer
 from sync.streaming import Outgoing, StreamingUploader
@@ -497,7 +497,7 @@ def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
 
 def _key_at_hub(hub: Hub, scan_id: str) -> bytes:
     from hub.core.models import CaseScan
-    from sync import unb64
+    from sync.keys import unb64
 
     with session_scope(hub.engine) as session:
         return unb64(session.get(CaseScan, scan_id).key_b64)

@@ -17,7 +17,8 @@ from pointkit.outbox import seal_into_outbox
 from pointkit.pickup import collect
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 
 hub_pkg = pytest.importorskip("hub")
 from hub.trust.accounts import create_staff

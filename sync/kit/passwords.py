@@ -8,7 +8,7 @@ import os
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .keys import b64, unb64
+from sync.keys import b64, unb64
 
 # 2**14 * 8 * 128 bytes = 16 MiB per hash: costly to brute-force, fine on an old laptop.
 SCRYPT_N = 2**14

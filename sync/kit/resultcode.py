@@ -15,8 +15,8 @@ import json
 import zlib
 from typing import Any, Mapping
 
-from .canonical import canonical_json
-from .keys import b64, unb64
+from sync.canonical import canonical_json
+from sync.keys import b64, unb64
 
 PREFIX = "PKR1"
 MAX_DOCUMENT_BYTES = 16 * 1024

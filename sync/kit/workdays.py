@@ -2,7 +2,7 @@
 
 Weekends are rest days unless listed as make-up workdays (调休); listed
 public holidays are rest days. The official schedule of each year is a file
-``sync/data/calendar/YYYY.json`` (format and how to add a year:
+``sync/kit/holidays/YYYY.json`` (format and how to add a year:
 docs/calendar.md); a year without a file counts weekends only, and pages warn.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Every county runs on China Standard Time (no DST), whatever a laptop's own zone is set to.
 COUNTY_TIMEZONE = timezone(timedelta(hours=8), "CST")
-SHIPPED_CALENDAR_DIR = Path(__file__).resolve().parent / "data" / "calendar"
+SHIPPED_CALENDAR_DIR = Path(__file__).resolve().parent / "holidays"
 # A directory of extra or corrected YYYY.json files, read after the shipped ones (no reinstall needed).
 CALENDAR_DIR_ENV = "POINTKIT_CALENDAR_DIR"
 # The longest official break (春节) is 9 days; a longer range is a typo in the file.
@@ -222,24 +222,7 @@ def read_year(data: object, where: str, year: int | None = None) -> YearSchedule
     return YearSchedule(year, frozenset(rest), frozenset(work), source, tuple(entries))
 
 
-# The years and versions a side holds, as they travel in a query or a header: "2027.1,2028.2".
-MAX_HELD_YEARS = 50
 CALENDAR_YEARS_TYPE = "pointkit.calendar-years/v1"
-
-
-def format_held_years(held: dict[int, int]) -> str:
-    """``{2027: 1, 2028: 2}`` as ``2027.1,2028.2``."""
-    return ",".join(f"{year}.{version}" for year, version in sorted(held.items()))
-
-
-def parse_held_years(text: str | None) -> dict[int, int]:
-    """``format_held_years`` read back; what does not read so (or is absurd) is left out."""
-    held: dict[int, int] = {}
-    for part in (text or "").split(",")[:MAX_HELD_YEARS]:
-        year, _, version = part.strip().partition(".")
-        if year.isdigit() and version.isdigit() and len(year) == 4 and len(version) <= 6:
-            held[int(year)] = int(version)
-    return held
 
 
 def _near_year(day: date, year: int) -> bool:

@@ -17,13 +17,12 @@ from typing import Any
 from flask import Flask, Response, abort, g, jsonify, request, session
 from pydantic import BaseModel, ValidationError
 
-from .client import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
-from .framing import CONTENT_TYPE, encode_frames
-from .i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
-from .jsonlimits import JSONRefused, load_json
-from .signing import SignedRequest, verify_request_any
-from .uploads import (HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS,
-                      HEADER_TOTAL)
+from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
+from sync.framing import CONTENT_TYPE, encode_frames
+from sync.kit.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
+from sync.jsonlimits import JSONRefused, load_json
+from sync.signing import SignedRequest, verify_request_any
+from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024

@@ -32,9 +32,9 @@ import click
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .attachments import CHUNK_PLAIN, CHUNK_SEALED, AttachmentError, decrypt_chunks, nonce
-from .clock import utcnow
-from .keys import b64, unb64
+from sync.attachments import CHUNK_PLAIN, CHUNK_SEALED, AttachmentError, decrypt_chunks, nonce
+from sync.clock import utcnow
+from sync.keys import b64, unb64
 
 MAGIC = b"POINTKIT-BACKUP 1\n"
 MANIFEST = "pointkit-backup.json"
