@@ -26,11 +26,11 @@ from hub.trust.accounts import AccountError, create_staff, find_staff, list_staf
 from hub.intake.bundles import export_point_bundle, import_point_bundle
 from hub.trust.auditcheck import check_audit
 from hub.trust.auditheads import DEFAULT_ANCHOR_EVERY_S, anchor_now, heads_file, read_point_heads, start_anchoring
-from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
-from hub.catalog.files import CatalogError
-from hub.catalog.versions import export_catalog, import_catalog, version_document
-from hub.catalog.diff import diff_documents
-from hub.catalog.files import read_catalog
+from hub.catalog.versions.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
+from hub.catalog.versions.files import CatalogError
+from hub.catalog.versions.versions import export_catalog, import_catalog, version_document
+from hub.catalog.versions.diff import diff_documents
+from hub.catalog.versions.files import read_catalog
 from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, is_sqlite, make_engine, session_scope
 from hub.migrate import init_db
 from hub.core.clock import iso, utc_now
@@ -56,7 +56,7 @@ _data_dir_option = click.option(
 
 
 def _use_database_url(_ctx: click.Context, _param: click.Parameter, url: str | None) -> None:
-    # hub.db.database_url is the one place that resolves the URL, for everything this process opens.
+    # hub.core.db.database_url is the one place that resolves the URL, for everything this process opens.
     if url:
         os.environ[DATABASE_URL_ENV] = url
 
@@ -445,7 +445,7 @@ def calendar_import(file: Path, data_dir: Path, actor: str) -> None:
     try:
         with _hub(data_dir) as (session, identity):
             done = import_year(session, data, identity=identity, actor=actor, where=file.name, year=year)
-            # The dates of every running case follow the new schedule (hub/recount.py), in the same transaction.
+            # The dates of every running case follow the new schedule (hub/approval/recount.py), in the same transaction.
             recounted = recount_open_cases(session, [done.year], identity) if done.changed else None
     except CalendarError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from None

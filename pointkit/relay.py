@@ -23,7 +23,7 @@ as its hub address and syncs exactly as it would with the hub:
 The township learns its villages and their keys from the hub (a hub-signed
 document) and checks the villages' signed requests itself. In its own sync
 round it forwards what it holds with an ordinary push and pulls each
-village's messages with its own signed requests (hub/relay.py).
+village's messages with its own signed requests (hub/web/relay.py).
 """
 
 from __future__ import annotations

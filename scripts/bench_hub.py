@@ -10,7 +10,7 @@ point, points spread over the processes in use. Sealing and making each
 point's HTTP client happen before the clock starts; the figure is what the
 hub does: verify, open, store, apply (route, audit, queue the status message
 back), and answer. The status message is sealed when the point pulls it
-(hub/outbox.py), which this benchmark does not time.
+(hub/core/outbox.py), which this benchmark does not time.
 
 The crypto-only limit is measured in the same run, just before and just after
 the SQLite runs (their mean is the limit): one process per core verifies and

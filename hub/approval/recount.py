@@ -1,7 +1,7 @@
 """When the holiday calendar changes, the dates of every running case follow.
 
 County IT imports next year's schedule (or a correction) at the hub
-(hub/calendar.py). Every case still running then gets its promised and legal
+(hub/catalog/calendar.py). Every case still running then gets its promised and legal
 dates counted again on the new calendar from its intake and the 补正 pause it
 has had, and each open 补正 its return date; a decided case never changes. Each
 change goes on the case's timeline and, in a STATUS message that says the
@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from sync.keys import Identity
 from sync.kit.workdays import county_date
 
-from hub.catalog.calendar import county_calendar
+from hub.catalog.versions.calendar import county_calendar
 from hub.core.timeline import record_event
-from hub.catalog.versions import find_item
+from hub.catalog.versions.versions import find_item
 from hub.core.clock import as_utc
 from hub.core.models import Case, Point, SupplementRound
 from hub.core.outbox import send_status

@@ -22,9 +22,9 @@ from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
 from sync.kit.workdays import county_date
 
-from hub.catalog.calendar import county_calendar
+from hub.catalog.versions.calendar import county_calendar
 from hub.core.timeline import record_event
-from hub.catalog.versions import find_item
+from hub.catalog.versions.versions import find_item
 from hub.core.clock import utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from hub.core.outbox import enqueue, send_status
@@ -48,7 +48,7 @@ class ReviewError(ValueError):
 
 def decidable_task(session: Session, case: Case, staff: Staff, *, on_behalf: bool = False) -> ReviewTask | None:
     """The open task ``staff`` may decide on ``case``, if any; ``on_behalf``: the first open task of any
-    department (the conflict desk acts for the department, hub/desk.py)."""
+    department (the conflict desk acts for the department, hub/reconcile/desk.py)."""
     query = select(ReviewTask).where(ReviewTask.case_id == case.id, ReviewTask.status == "open")
     if staff.role == "reviewer" and not on_behalf:
         query = query.where(ReviewTask.department_code == staff.department_code)
@@ -304,7 +304,7 @@ def issue_merged_results(session: Session, kept: Case, merged: list[Case], ident
 
     A resident who applied at two windows holds two receipts; either one collects the result at the
     point that issued it. Cases that already hold their copy are skipped, so a merge made after the
-    decision (hub/desk.py) and the decision itself may both call this.
+    decision (hub/reconcile/desk.py) and the decision itself may both call this.
     """
     if kept.result is None:
         return

@@ -43,7 +43,7 @@ def intake_moment(case: Case, point_offset_ms: int) -> datetime:
     """受理 on the hub's clock: the point's received time plus its offset, capped at the hub's receipt.
 
     The case's own offset (measured when it was received) wins over the point's latest one. A time an
-    operator accepted for a claim the hub could not believe (hub/intaketime.py) wins over both.
+    operator accepted for a claim the hub could not believe (hub/intake/intaketime.py) wins over both.
     """
     if case.vouched_intake is not None:
         return as_utc(case.vouched_intake)
@@ -65,7 +65,7 @@ def set_deadlines(case: Case, item: ServiceItem, point_offset_ms: int, *, calend
 
 def due_dates(start: date, item: ServiceItem, paused_days: int = 0, *, calendar: Calendar) -> tuple[date, date]:
     """(promised, legal) due dates of a case received on ``start`` after ``paused_days`` of 补正 pause, counted on
-    ``calendar`` (the county's: hub/calendar.py)."""
+    ``calendar`` (the county's: hub/catalog/calendar.py)."""
     return (_working_days_after(calendar, start, item.promised_days + paused_days),
             _working_days_after(calendar, start, item.legal_days + paused_days))
 

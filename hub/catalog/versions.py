@@ -27,13 +27,13 @@ from sync.resumable import pack_json
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
 from hub.core.audit import append_audit
-from hub.catalog.diff import CatalogChanges, diff_documents, diff_entries
-from hub.catalog.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
+from hub.catalog.versions.diff import CatalogChanges, diff_documents, diff_entries
+from hub.catalog.versions.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
 from hub.core.clock import iso, utc_now
 from hub.core.db import transaction_memo
 from hub.core.models import CatalogItem, CatalogVersion, Department
 
-# Keys of what a transaction remembers of the catalog (hub.db.transaction_memo).
+# Keys of what a transaction remembers of the catalog (hub.core.db.transaction_memo).
 _VERSION, _ITEM = "catalog_version", "catalog_item"
 
 __all__ = ["CatalogError", "ImportResult", "catalog_answer", "check_catalog", "current_version", "export_catalog",

@@ -6,15 +6,15 @@ covers its id, time, actor, action, subject and detail plus the previous
 entry's hash (``sync.audit``); ``pointkit-hub audit verify`` walks the chain
 in id order and names the first entry that no longer fits.
 
-Appends are serialized by the hub's write lock (``hub.db.write_lock``): the
+Appends are serialized by the hub's write lock (``hub.core.db.write_lock``): the
 next id and the previous hash are read under it, so hub processes sharing
 one PostgreSQL database never fork the chain.
 
 Every transaction that adds or changes a case's rows also appends one
-``case_state`` entry recording them (``CASE_ROWS``, hub/auditrows.py), so
+``case_state`` entry recording them (``CASE_ROWS``, hub/core/auditrows.py), so
 ``audit verify`` can check the live rows against the chain. Ids run 1, 2,
 3, … without gaps: the chain's head is (last id, its hash), which the hub
-signs for points and anchors outside the database (hub/auditheads.py).
+signs for points and anchors outside the database (hub/trust/auditheads.py).
 """
 
 from __future__ import annotations

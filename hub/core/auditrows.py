@@ -1,14 +1,14 @@
 """What the hub's audit chain records of each case's rows, and the check of the live rows against it.
 
 Each transaction that adds or changes a case, its review tasks or its 补正
-rounds appends one ``case_state`` entry (hub/audit.py, and hub/bulk.py for
+rounds appends one ``case_state`` entry (hub/core/audit.py, and hub/intake/bulk.py for
 the cases ingest writes in bulk) whose detail holds the fingerprint of each
 such row::
 
     {"case": {...}, "tasks": {task id: {...}}, "rounds": {round id: {...}}}
 
 A timeline line needs none: the entry written with it names it (``line``)
-and holds its time, actor, action and note (hub/cases.py).
+and holds its time, actor, action and note (hub/approval/cases.py).
 
 ``cross_check`` (``pointkit-hub audit verify``) compares every live row with
 the newest entry that recorded it: a decision, an applicant's name or a

@@ -111,7 +111,7 @@ class Point(SQLModel, table=True):
     # The protocol version the point's last signed request spoke (1: a point from before versions were named).
     protocol: int = Field(default=1)
     # The highest envelope sequence number and the newest receipt number stored from this point, named on each
-    # pull answer: a point restored from an old backup numbers on from them (hub/ingest.py keeps them).
+    # pull answer: a point restored from an old backup numbers on from them (hub/intake/ingest.py keeps them).
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     last_receipt: str = Field(default="", max_length=40)
     # The county data the point said it holds (its catalog and calendar requests, its USB bundles): a hub bundle
@@ -119,7 +119,7 @@ class Point(SQLModel, table=True):
     catalog_held: int = Field(default=0)
     calendar_held: str = Field(default="", max_length=400)
     # How many envelopes the point said it had sealed, and when (its signed pulls): an envelope numbered above it
-    # did not exist then, so its case cannot have been received before (hub/intaketime.py).
+    # did not exist then, so its case cannot have been received before (hub/intake/intaketime.py).
     sealed_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     sealed_at: datetime | None = None
 
@@ -134,7 +134,7 @@ class PointKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
-# One generation of the hub's own keys (private keys live in DATA/keys, see hub/keys.py).
+# One generation of the hub's own keys (private keys live in DATA/keys, see hub/trust/keys.py).
 class HubKey(SQLModel, table=True):
     generation: int = Field(primary_key=True)
     fingerprint: str = Field(max_length=64)
@@ -199,18 +199,18 @@ class Case(SQLModel, table=True):
     decided_at: datetime | None = None
     result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     closed_at: datetime | None = None
-    # Reconciliation (hub/reconcile.py): 1 on arrival, +1 per applied change; the resident ID's digest
+    # Reconciliation (hub/reconcile/arrival.py): 1 on arrival, +1 per applied change; the resident ID's digest
     # for finding duplicates; the case this one was merged into (its own receipt stays valid).
     version: int = 1
     resident_key: str | None = Field(default=None, max_length=64, index=True)
     merged_into: str | None = Field(default=None, max_length=36)
-    # Time limits (hub/timelimits.py): the legal limit's date, working days paused by 补正, the open pause.
+    # Time limits (hub/approval/timelimits.py): the legal limit's date, working days paused by 补正, the open pause.
     legal_due_date: date | None = None
     clock_offset_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     paused_days: int = 0
     paused_since: datetime | None = None
     # An intake time the point claimed but the hub could not believe, accepted by an operator on the conflict
-    # desk (hub/intaketime.py): time limits and deemed approval count from it, and who accepted it is named.
+    # desk (hub/intake/intaketime.py): time limits and deemed approval count from it, and who accepted it is named.
     vouched_intake: datetime | None = None
     intake_vouched_by: str = Field(default="", max_length=64)
 
@@ -270,7 +270,7 @@ class CaseEvent(SQLModel, table=True):
 
 
 # A hub → point message; its per-point seq is the point's pull cursor. It is queued as ``payload`` with the
-# hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/outbox.py).
+# hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/core/outbox.py).
 class OutMessage(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("point_id", "seq"),)  # also the index of a point's messages
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
@@ -294,7 +294,7 @@ class SeenNonce(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utc_now, index=True)
 
 
-# One link of the hub's hash-chained audit log (see hub/audit.py); rows are only ever appended.
+# One link of the hub's hash-chained audit log (see hub/core/audit.py); rows are only ever appended.
 class AuditEntry(SQLModel, table=True):
     id: int = Field(primary_key=True)
     at: datetime = Field(default_factory=utc_now)

@@ -32,8 +32,8 @@ def record_event(session: Session, case_id: str, *, actor: str, action: str, not
 def event_rows(session: Session, case_id: str, *, actor: str, action: str,
                note: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """One timeline line and its audit entry as rows, not added yet: what ``record_event`` stores, and what
-    ingest's bulk path (hub/bulk.py) inserts for many cases at once. The audit chain links to the entry; the
-    entry names the line and has its time, so ``audit verify`` checks the line against it (hub/auditrows.py)."""
+    ingest's bulk path (hub/intake/bulk.py) inserts for many cases at once. The audit chain links to the entry; the
+    entry names the line and has its time, so ``audit verify`` checks the line against it (hub/core/auditrows.py)."""
     note, at, line_id = note[:2000], utc_now(), uuid7()
     event = {"id": line_id, "case_id": case_id, "at": at, "actor": actor[:128], "action": action, "note": note}
     return event, next_audit_row(session, actor=actor, action=action, subject=f"case:{case_id}",

@@ -4,11 +4,11 @@ Most of what points push is a new case that needs nothing but storing and
 routing. Such a case is drafted before the write lock, while ingest verifies
 and opens its envelope (``draft_case``): the payload checked, the raw
 envelope, case, scan and review-task rows built and converted for the driver,
-the due dates counted. Under the lock, ingest (hub/ingest.py) decides from
+the due dates counted. Under the lock, ingest (hub/intake/ingest.py) decides from
 lookups it made once for the whole batch which drafts are still plain cases,
 and a run of them in a row is written here (``BulkRun``): with the timeline's
 "received" and "routed" lines, their audit entries, the case's state entry
-(what the chain records of its rows, hub/auditrows.py; fingerprinted with
+(what the chain records of its rows, hub/core/auditrows.py; fingerprinted with
 the draft) and the status message, which need the lock (the audit chain's
 head, the point's next message number). These are exactly the rows the per-envelope path writes for such a
 case, without building an ORM object for each, and most of the work is done
@@ -41,15 +41,15 @@ from sync.kit.workdays import county_date
 
 from hub.core.audit import next_audit_row
 from hub.core.auditrows import case_fingerprint, task_fingerprint
-from hub.catalog.calendar import county_calendar
+from hub.catalog.versions.calendar import county_calendar
 from hub.core.timeline import event_rows
-from hub.catalog.versions import current_version_number, find_item
+from hub.catalog.versions.versions import current_version_number, find_item
 from hub.core.clock import as_utc, utc_now
 from hub.intake.intaketime import judge_intake
 from hub.trust.keys import Keyring
 from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
 from hub.core.outbox import next_seq, status_payload
-from hub.reconcile.arrival import resident_key
+from hub.reconcile.arrival.arrival import resident_key
 from hub.core.timeline import HUB_ACTOR
 from hub.approval.routing import planned_tasks, routed_note
 from hub.approval.scans import expected_scan
@@ -68,7 +68,7 @@ class Draft:
     ``catalog_version`` and ``point_offset_ms`` are what the draft was made under (the current catalog
     version, the point's clock offset its due dates used): under the lock it is a plain case only if they
     still hold. ``rows`` are already in the driver's form; ``state`` is what the case's state entry records of
-    its case and task rows (hub/auditrows.py), fingerprinted here to keep the work out of the lock.
+    its case and task rows (hub/core/auditrows.py), fingerprinted here to keep the work out of the lock.
     """
 
     envelope: Envelope
@@ -189,7 +189,7 @@ class BulkRun:
                 rows[table].extend(drafted)
             event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")
             event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)
-            # The entry the per-envelope path appends as its transaction commits (hub/audit.py, CASE_ROWS).
+            # The entry the per-envelope path appends as its transaction commits (hub/core/audit.py, CASE_ROWS).
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
                 session, actor=HUB_ACTOR, action=CASE_STATE, subject=f"case:{intent.case_id}", detail=draft.state)))
             rows[OutMessage].append(driver_row(dialect, OutMessage, {

@@ -36,9 +36,9 @@ from sync.envelope import HUB_SENDER_ID
 from sync.http import format_held_years, parse_held_years
 
 from hub.core.audit import append_audit
-from hub.catalog.calendar import year_documents
-from hub.catalog.files import CatalogError
-from hub.catalog.versions import catalog_answer
+from hub.catalog.versions.calendar import year_documents
+from hub.catalog.versions.files import CatalogError
+from hub.catalog.versions.versions import catalog_answer
 from hub.trust.auditheads import signed_head
 from hub.core.clock import utc_now
 from hub.intake.ingest import ingest_envelopes
@@ -156,7 +156,7 @@ def point_scan_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DA
 def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
                         actor: str = "cli") -> ExportReport:
     """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub; with the audit
-    chain's signed head as it stood before this export, for the point to keep (hub/auditheads.py)."""
+    chain's signed head as it stood before this export, for the point to keep (hub/trust/auditheads.py)."""
     head = signed_head(session, keyring.current)
     point = find_point(session, name)
     if point is None:

@@ -28,6 +28,7 @@ from sync.canonical import canonical_json
 from sync.messages import CaseCopy, CopyRequest
 
 from hub.core.timeline import record_event
+from hub.core.outcome import Outcome
 from hub.core.models import Case, OutMessage, Point, RawEnvelope
 from hub.core.outbox import enqueue
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def apply_copy_request(session: Session, request: CopyRequest, point: Point,
-                       identity: Identity) -> tuple[str, str, str]:
+                       identity: Identity) -> Outcome:
     """Queue a copy of each case ``point`` received in its envelopes ``from_seq``..``to_seq``, each followed by
     the messages about it sent again; answer as ingest does."""
     case_ids = session.exec(
@@ -52,10 +53,10 @@ def apply_copy_request(session: Session, request: CopyRequest, point: Point,
         resent += send_copy(session, case, point, identity)
         copied += 1
     if not copied:
-        return "accepted", "nothing_to_copy", "no case of this point was received in those envelopes"
+        return Outcome.accepted("no case of this point was received in those envelopes", reason="nothing_to_copy")
     log.info("point %s was restored from an older backup: %d case(s) copied back, %d message(s) sent again",
              point.id, copied, resent)
-    return "accepted", "", f"{copied} case(s) and {resent} message(s) about them are sent to the point again"
+    return Outcome.accepted(f"{copied} case(s) and {resent} message(s) about them are sent to the point again")
 
 
 def send_copy(session: Session, case: Case, point: Point, identity: Identity) -> int:

@@ -1,10 +1,10 @@
-"""What each intent a point sends does to the hub's cases, once ingest (hub/ingest.py) has verified and
-opened its envelope and stored its bytes: a new case (SUBMIT), 补正 materials, a rating, a collected
-result, a key rotation, a restored point's request for copies of its cases (hub/copies.py). Amendments and withdrawals, which may meet what the hub did meanwhile, are in
-hub/reconcile.py.
+"""What each intent a point sends does to the hub's cases, once ingest (hub/intake/ingest.py) has verified
+and opened its envelope and decided it is new: a new case (SUBMIT), 补正 materials, a rating, a collected
+result, a key rotation, a restored point's request for copies of its cases (hub/intake/copies.py).
+Amendments and withdrawals, which may meet what the hub did meanwhile, are in hub/reconcile/arrival.py.
 
-Each returns ingest's answer as (status, reason, message); ``Refusal`` is a payload the point must hear
-was refused, and ingest rolls back whatever the intent half-applied.
+Each comes back with the envelope's ``Outcome`` (hub/core/outcome.py); ``Refusal`` is a payload the point
+must hear was refused, and ingest rolls back whatever the intent half-applied.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, With
 from sync.rotation import read_point_keys
 
 from hub.core.timeline import record_event
-from hub.catalog.versions import find_item
+from hub.catalog.versions.versions import find_item
 from hub.intake.copies import apply_copy_request
 from hub.core.clock import as_utc, utc_now
+from hub.core.outcome import Outcome
 from hub.core.models import Case, Point, Rating, RawEnvelope
 from hub.core.outbox import send_status
 from hub.trust.points import record_point_keys
 from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
-from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
+from hub.reconcile.arrival.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
 from hub.approval.review import merged_cases, receive_supplement
 from hub.core.timeline import HUB_ACTOR
 from hub.approval.routing import route_case
@@ -40,7 +41,7 @@ from hub.approval.scans import ScanError, expect_scans
 
 log = logging.getLogger(__name__)
 
-# What a new case that needed nothing else is answered (hub/bulk.py answers its plain cases the same).
+# What a new case that needed nothing else is answered (hub/intake/bulk.py answers its plain cases the same).
 ACCEPTED = "case received and routed"
 
 
@@ -53,7 +54,7 @@ class Refusal(Exception):
 
 
 def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, identity: Identity, *,
-                 new_case_ids: set[str]) -> tuple[str, str, str]:
+                 new_case_ids: set[str]) -> Outcome:
     """Apply ``intent`` (a validated point intent, sync/messages.py) from ``point``, stored as ``raw``.
 
     ``new_case_ids`` are case ids known to have no case yet (ingest looked them up for its whole batch):
@@ -76,7 +77,7 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
-def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> tuple[str, str, str]:
+def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> Outcome:
     """The point rotated its keys: from now on seal to the new ones and accept them too."""
     try:
         keys = read_point_keys(payload, point.id)
@@ -85,13 +86,13 @@ def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) ->
     except ValueError as exc:
         raise Refusal("invalid_payload", f"the announced keys are not usable: {exc}") from None
     if not record_point_keys(session, point, keys):
-        return "duplicate", "keys_current", "these keys are already the point's current keys"
+        return Outcome.duplicate("keys_current", "these keys are already the point's current keys")
     log.info("point %s rotated its keys to %s", point.id, keys.fingerprint)
-    return "accepted", "", "new point keys recorded"
+    return Outcome.accepted("new point keys recorded")
 
 
 def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity, raw: RawEnvelope,
-                  new_case_ids: set[str]) -> tuple[str, str, str]:
+                  new_case_ids: set[str]) -> Outcome:
     try:
         uuid.UUID(intent.case_id)
     except ValueError:
@@ -104,8 +105,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
             existing = session.get(Case, intent.case_id)
     if existing is not None:
         if existing.point_id == point.id:
-            return "duplicate", "case_exists", "this case was already received"
-        return "conflict", "case_id_taken", "another point already sent a case with this id; parked"
+            return Outcome.duplicate("case_exists", "this case was already received")
+        return Outcome.conflict("case_id_taken", "another point already sent a case with this id; parked")
     item = find_item(session, intent.item_code)
     if item is not None and point.level not in item.levels:
         raise Refusal("not_accepted_here", f"item {intent.item_code} is received at the "
@@ -140,17 +141,17 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
         note = f"item code {intent.item_code} is not in the hub's catalog; an operator must route it"
         record_event(session, case.id, actor="hub", action="needs_attention", note=note)
         send_status(session, case, point, "needs_attention", note, identity)
-        return "accepted", "unknown_item", note
+        return Outcome.accepted(note, reason="unknown_item")
     route_case(session, case, item)
     send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
     if conflicts:
         kinds = ", ".join(conflict.kind for conflict in conflicts)
-        return "conflict", conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})"
-    return "accepted", "", ACCEPTED
+        return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
+    return Outcome.accepted(ACCEPTED)
 
 
 def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelope, claimed: datetime,
-                      broken: Bound, bounds: list[Bound], identity: Identity) -> tuple[str, str, str]:
+                      broken: Bound, bounds: list[Bound], identity: Identity) -> Outcome:
     """A claimed intake time the hub cannot believe: the case waits for an operator (no clock runs, no deemed
     approval) with the evidence on the conflict desk."""
     evidence = suspicion(claimed, broken, bounds)
@@ -163,7 +164,7 @@ def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelo
     record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note)
     send_status(session, case, point, "needs_attention", "the county is checking the time of intake", identity)
     log.warning("case %s from point %s parked: intake time before the %s bound", case.id, point.id, broken.rule)
-    return "conflict", SUSPICIOUS_TIME, "case received; its intake time is parked for an operator"
+    return Outcome.conflict(SUSPICIOUS_TIME, "case received; its intake time is parked for an operator")
 
 
 def _own_case(session: Session, case_id: str, point: Point) -> Case:
@@ -176,13 +177,13 @@ def _own_case(session: Session, case_id: str, point: Point) -> Case:
 
 
 def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
-                      identity: Identity) -> tuple[str, str, str]:
+                      identity: Identity) -> Outcome:
     """The resident brought what 补正 asked for: the case returns to the department that asked, and the point
     hears the due dates the pause moved."""
     case = _own_case(session, intent.case_id, point)
     if case.status != "supplement_requested":
         # Decided meanwhile (another department rejected): keep the materials out, tell the point why.
-        return "accepted", "not_waiting", "the case no longer waits for materials; nothing changed"
+        return Outcome.accepted("the case no longer waits for materials; nothing changed", reason="not_waiting")
     try:
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:
@@ -193,37 +194,37 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
     stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
     send_status(session, case, point, "supplemented", f"{stood} working day(s) paused; due {case.due_date}", identity)
     log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
-    return "accepted", "", "materials received; the case is back with its department"
+    return Outcome.accepted("materials received; the case is back with its department")
 
 
-def _apply_rating(session: Session, intent: RateCase, point: Point) -> tuple[str, str, str]:
+def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
     """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page."""
     case = _own_case(session, intent.case_id, point)
     if case.status != "closed":
         raise Refusal("not_closed", "a case is rated after the result was collected")
     if session.get(Rating, case.id) is not None:
-        return "duplicate", "already_rated", "this case was already rated"
+        return Outcome.duplicate("already_rated", "this case was already rated")
     session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
                        rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
     record_event(session, case.id, actor=point.name, action="rated",
                  note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""))
-    return "accepted", "", "rating recorded"
+    return Outcome.accepted("rating recorded")
 
 
 def _apply_collected(session: Session, intent: CaseCollected, point: Point,
-                     identity: Identity) -> tuple[str, str, str]:
+                     identity: Identity) -> Outcome:
     case = _own_case(session, intent.case_id, point)
     if case.result is None:
         raise Refusal("no_result", "the hub has issued no result for this case yet")
     if case.status == "closed":
-        return "duplicate", "already_closed", "the case was already closed"
+        return Outcome.duplicate("already_closed", "the case was already closed")
     case.status, case.closed_at = "closed", utc_now()
     session.add(case)
     log.info("case %s closed: result collected at point %s", case.id, point.id)
     record_event(session, case.id, actor=point.name, action="closed",
                  note=f"result collected at the point by {intent.staff}")
     _close_merged_copies(session, case, point, identity)
-    return "accepted", "", "case closed"
+    return Outcome.accepted("case closed")
 
 
 def _close_merged_copies(session: Session, collected: Case, point: Point, identity: Identity) -> None:

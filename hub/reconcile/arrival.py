@@ -21,10 +21,10 @@ together. Seven kinds are found:
   later one parked as a fork naming the receipt number;
 - ``identity``: the same resident ID with another name from another point;
 - ``suspicious_time``: a new case whose claimed intake time is before what the hub
-  can vouch for (hub/intaketime.py); it is not routed until an operator accepts a time.
+  can vouch for (hub/intake/intaketime.py); it is not routed until an operator accepts a time.
 
 Nothing is dropped or overwritten here: a parked change is kept whole on its
-``Conflict`` row until an operator decides on the desk (hub/desk.py).
+``Conflict`` row until an operator decides on the desk (hub/reconcile/desk.py).
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from sync.clock import utcnow
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from hub.core.timeline import record_event
-from hub.catalog.versions import current_version_number, outdated_item_note
+from hub.catalog.versions.versions import current_version_number, outdated_item_note
 from hub.core.audit import append_audit
+from hub.core.outcome import Outcome
 from hub.core.models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope
 from hub.approval.review import withdraw
 from hub.core.outbox import enqueue, send_status
@@ -223,13 +224,13 @@ def apply_fields(session: Session, case: Case, values: dict[str, str], *, point_
 
 
 def apply_amend(session: Session, case: Case, intent: AmendCase, point: Point,
-                raw: RawEnvelope) -> tuple[str, str, str]:
+                raw: RawEnvelope) -> Outcome:
     """Apply, merge as a parallel update, or park an amendment; answer as ingest does."""
     if case.status in DECIDED_STATUSES or case.decision:
         park(session, "after_decision", point_id=point.id, raw=raw, case_id=case.id,
              fields=sorted(intent.form), left={**_form_of(case, intent.form), "status": case.status},
              right={**intent.form, "status": "amended"}, detail={"intent": "amend", "form": intent.form})
-        return "conflict", "after_decision", "the case was decided before this amendment arrived; parked"
+        return Outcome.conflict("after_decision", "the case was decided before this amendment arrived; parked")
     forks = _forks(session, point.id)
     since = session.exec(select(CaseRevision).where(CaseRevision.case_id == case.id,
                                                     CaseRevision.version > intent.base_version)).all()
@@ -240,15 +241,15 @@ def apply_amend(session: Session, case: Case, intent: AmendCase, point: Point,
         park(session, "same_field", point_id=point.id, raw=raw, case_id=case.id, fields=overlap,
              left=_form_of(case, intent.form), right=dict(intent.form),
              detail={"base_version": intent.base_version, "version": case.version, "form": intent.form})
-        return "conflict", "same_field", f"fields changed since version {intent.base_version}: parked"
+        return Outcome.conflict("same_field", f"fields changed since version {intent.base_version}: parked")
     changed = apply_fields(session, case, intent.form, point_id=point.id, seq=raw.seq, source=raw.envelope_id,
                            actor=point.name)
     if foreign and changed:
         park(session, PARALLEL_UPDATE, point_id=point.id, raw=raw, case_id=case.id, fields=changed,
              left={name: "" for name in sorted(foreign)}, right={name: intent.form[name] for name in changed},
              detail={"base_version": intent.base_version, "version": case.version}, status="merged")
-        return "accepted", PARALLEL_UPDATE, "merged with changes made since; listed on the conflict desk"
-    return "accepted", "", "amendment applied" if changed else "nothing changed"
+        return Outcome.accepted("merged with changes made since; listed on the conflict desk", reason=PARALLEL_UPDATE)
+    return Outcome.accepted("amendment applied" if changed else "nothing changed")
 
 
 def _form_of(case: Case, names: dict[str, str]) -> dict[str, str]:
@@ -256,19 +257,19 @@ def _form_of(case: Case, names: dict[str, str]) -> dict[str, str]:
 
 
 def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Point, raw: RawEnvelope,
-                   identity: Identity) -> tuple[str, str, str]:
+                   identity: Identity) -> Outcome:
     """Withdraw an undecided case; park a withdrawal that comes after the decision."""
     if case.status == "withdrawn":
-        return "duplicate", "already_withdrawn", "the case was already withdrawn"
+        return Outcome.duplicate("already_withdrawn", "the case was already withdrawn")
     if case.status in DECIDED_STATUSES or case.decision:
         park(session, "after_decision", point_id=point.id, raw=raw, case_id=case.id, fields=["status"],
              left={"status": case.status, "decision": case.decision or ""},
              right={"status": "withdrawn", "reason": intent.reason},
              detail={"intent": "withdraw", "reason": intent.reason})
-        return "conflict", "after_decision", "the case was decided before this withdrawal arrived; parked"
+        return Outcome.conflict("after_decision", "the case was decided before this withdrawal arrived; parked")
     withdraw(session, case, actor=point.name, note=intent.reason)
     send_status(session, case, point, "withdrawn", "withdrawn at the point", identity)
-    return "accepted", "", "case withdrawn"
+    return Outcome.accepted("case withdrawn")
 
 
 # -- forks ------------------------------------------------------------------------------------------

@@ -20,11 +20,11 @@ from hub.core.audit import append_audit
 from hub.approval.cases import case_detail, point_names
 from hub.core.timeline import record_event
 from hub.core.clock import as_utc, iso, utc_now
-from hub.catalog.versions import find_item
+from hub.catalog.versions.versions import find_item
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff
 from hub.core.outbox import send_status
 from hub.approval.routing import route_case
-from hub.reconcile.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
+from hub.reconcile.arrival.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
 from hub.approval.review import withdraw
 from hub.approval.review import ReviewError, issue_merged_results, request_supplement
 
@@ -191,7 +191,7 @@ def _cancel_tasks(session: Session, case: Case) -> None:
 
 def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff, identity: Identity) -> None:
     """The newer application joins the older one; its receipt still collects the one result
-    (hub/review.py issues it a copy with the kept case's result, at once if that is already out)."""
+    (hub/approval/review.py issues it a copy with the kept case's result, at once if that is already out)."""
     _cancel_tasks(session, merged)
     merged.status, merged.merged_into = "merged", kept.id
     session.add(merged)
@@ -210,7 +210,7 @@ def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> Non
 
 def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, note: str,
                 identity: Identity) -> None:
-    """补正 through the department loop (hub/review.py), sent for the department whose task is open;
+    """补正 through the department loop (hub/approval/review.py), sent for the department whose task is open;
     the operator's name goes on the round and the case's history."""
     if conflict.kind == "catalog_drift":
         before = set(filter(None, conflict.left.get("required_materials", "").split(", ")))

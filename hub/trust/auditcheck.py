@@ -1,9 +1,9 @@
 """``pointkit-hub audit verify``: the chain's links, the heads kept outside the database, the live rows.
 
 Three checks, each naming the entry it found wrong: the chain itself (an entry edited, removed or moved,
-hub/audit.py); the signed heads in ``DATA/audit-heads.log`` and those points hold (entries cut off the end,
-hub/auditheads.py); and every case, review task, 补正 round and timeline line against the newest entry that
-recorded it (a row edited in the database, hub/auditrows.py).
+hub/core/audit.py); the signed heads in ``DATA/audit-heads.log`` and those points hold (entries cut off the end,
+hub/trust/auditheads.py); and every case, review task, 补正 round and timeline line against the newest entry that
+recorded it (a row edited in the database, hub/core/auditrows.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class AuditFindings:
 
 def check_audit(session: Session, data_dir: Path, keyring: Keyring,
                 point_heads: list[tuple[str, Any]] = ()) -> AuditFindings:
-    """Run every check; ``point_heads`` as ``hub.auditheads.read_point_heads`` reads them."""
+    """Run every check; ``point_heads`` as ``hub.trust.auditheads.read_point_heads`` reads them."""
     chain = verify_audit(session)
     problems = check_anchored_heads(session, data_dir, keyring, point_heads) + cross_check(session)
     return AuditFindings(chain, problems, len(anchored_heads(heads_file(data_dir))), len(point_heads))

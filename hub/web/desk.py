@@ -10,7 +10,7 @@ from sync.kit.web import api_error, gettext as _, parse_json_body
 
 from hub.web.auth import api_auth, login_required
 from hub.web.context import get_session
-from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
+from hub.reconcile.arrival.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
 from hub.web.context import current_identity
 from hub.core.models import Point
 
@@ -41,7 +41,7 @@ LABELS = {
 }
 
 
-# The evidence of an intake time the hub could not believe (hub/intaketime.py), as the desk says it.
+# The evidence of an intake time the hub could not believe (hub/intake/intaketime.py), as the desk says it.
 BOUND_TEXT = {
     "enrollment": "The point was enrolled then.",
     "sequence": "The case it sent just before this one (envelope {earlier_seq}, receipt {receipt_no}) was received then.",

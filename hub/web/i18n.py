@@ -314,7 +314,7 @@ ZH = {
     "County": "县级",
     "The point used an older catalog": "受理窗口使用的是旧版事项目录",
     "Check the application against the current guide before deciding.": "审批前请对照现行办事指南核对申请。",
-    # departments and staff (hub/staffpages.py)
+    # departments and staff (hub/web/staff.py)
     "Departments and staff": "部门与人员",
     "Departments come from the service catalog. A disabled account cannot log in or use the API; its past decisions keep its name.":
         "部门来自事项目录。停用的账号不能登录，也不能使用接口；其以往的审批记录保留原署名。",
@@ -343,7 +343,7 @@ ZH = {
         "这是最后一个启用的管理员账号，请先添加其他管理员再停用。",
     "This account is disabled. Ask the hub's admin to enable it again.": "该账号已停用，请联系管理员重新启用。",
     "Decision date": "决定日期",
-    # calendar files missing (hub/timelimits.py calendar_gaps)
+    # calendar files missing (hub/approval/timelimits.py calendar_gaps)
     "The holiday calendar of {years} is missing: this case's limits count weekends only there and may move if they fall on a public holiday. Ask county IT to import that year's schedule at the hub.":
         "{years} 年的节假日安排缺失：本件在该年内的时限只按周末计算，遇法定节假日可能变动。请县信息化人员在县中心导入该年度节假日安排。",
     "The holiday calendar of {years} is missing: the limits of {n} open case run into it and count weekends only there. Ask county IT to import that year's schedule at the hub.":

@@ -48,7 +48,7 @@ SCRYPT_N_RANGE, SCRYPT_MAX_R, SCRYPT_MAX_P = (2**14, 2**19), 8, 4
 
 def _live_database_files(database_file: str) -> set[str]:
     """The live database and its companions: the copy made with the backup API replaces them all (the hub's
-    ``.writers`` is the empty file its processes queue on for the write lock, hub/db.py)."""
+    ``.writers`` is the empty file its processes queue on for the write lock, hub/core/db.py)."""
     return {database_file, *(database_file + suffix for suffix in ("-wal", "-shm", "-journal", ".writers"))}
 
 

@@ -1,4 +1,4 @@
-"""Plain new cases go in bulk (hub/bulk.py); everything else in a batch still goes one by one, in order."""
+"""Plain new cases go in bulk (hub/intake/bulk.py); everything else in a batch still goes one by one, in order."""
 
 from __future__ import annotations
 

@@ -241,7 +241,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     """A hub from before one-transaction ingest committed the raw envelope, then applied it; killed in
     between, the disk holds a raw row marked "received" and no case. The point never got an answer, so it
     pushes again: that must apply the case, not answer "duplicate" (which would make the point drop it)."""
-    from hub.intake.ingest import _store_raw
+    from hub.intake.ingest import store_raw
     from sync.envelope import Envelope
 
     point = hub.enroll_point()
@@ -249,7 +249,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     frame = point.seal(Kind.SUBMIT, payload)
     # The first of that hub's two commits, and then the crash.
     with hub.db() as session:
-        _store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
+        store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
         assert session.get(Case, payload["case_id"]) is None
     [again] = point.client.push([frame])
     assert again.status == "accepted", again
@@ -259,7 +259,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
 
 
 def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_write_lock(hub, caplog):
-    caplog.set_level(logging.INFO, logger="hub.intake.ingest")
+    caplog.set_level(logging.INFO, logger="hub.intake")
     point = hub.enroll_point()
     answers = point.client.push([point.seal(Kind.SUBMIT, point.submit()) for _ in range(3)])
     assert [answer.status for answer in answers] == ["accepted"] * 3
@@ -270,9 +270,9 @@ def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_writ
 
 
 def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_lock():
-    from hub.intake.ingest import _WriterFirst
+    from hub.intake.turns import WriterFirst
 
-    turns, verified = _WriterFirst(), threading.Event()
+    turns, verified = WriterFirst(), threading.Event()
 
     def verify_next_envelope() -> None:
         turns.wait()
