@@ -26,11 +26,11 @@ from hub.trust.accounts import AccountError, create_staff, find_staff, list_staf
 from hub.intake.bundles import export_point_bundle, import_point_bundle
 from hub.trust.auditcheck import check_audit
 from hub.trust.auditheads import DEFAULT_ANCHOR_EVERY_S, anchor_now, heads_file, read_point_heads, start_anchoring
-from hub.catalog.versions.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
-from hub.catalog.versions.files import CatalogError
-from hub.catalog.versions.versions import export_catalog, import_catalog, version_document
-from hub.catalog.versions.diff import diff_documents
-from hub.catalog.versions.files import read_catalog
+from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
+from hub.catalog.files import CatalogError
+from hub.catalog.versions import export_catalog, import_catalog, version_document
+from hub.catalog.diff import diff_documents
+from hub.catalog.files import read_catalog
 from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, is_sqlite, make_engine, session_scope
 from hub.migrate import init_db
 from hub.core.clock import iso, utc_now

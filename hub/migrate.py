@@ -19,8 +19,8 @@ from sync.kit.workdays import county_date
 from hub.core.audit import SYSTEM_ACTOR, append_audit
 from hub.core.auditrows import unrecorded_rows
 from hub.core.timeline import record_event
-from hub.catalog.versions.calendar import county_calendar
-from hub.catalog.versions.versions import find_item
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
 from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
 from hub.core.models import Case, Point, SupplementRound

@@ -34,14 +34,14 @@ sys.path.insert(0, str(ROOT))
 from sqlmodel import Session, select  # noqa: E402
 
 from hub.trust.accounts import create_staff
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.db import DATABASE_URL_ENV, database_url, make_engine
 from hub.trust.enrollment import create_enrollment_token, enroll
 from hub.intake.ingest import ingest_envelopes
 from hub.instance import initialize
 from hub.trust.keys import load_keyring
 from hub.core.models import Case, Conflict, Staff
-from hub.reconcile.arrival.arrival import apply_fields
+from hub.reconcile.arrival import apply_fields
 from hub.approval.review import decide
 from sync.keys import Identity, RecipientKey
 from sync.envelope import Kind, seal_envelope

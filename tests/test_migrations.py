@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, inspect
 
 from hub.migrate import MIGRATIONS as HUB
-from hub.reconcile.arrival.arrival import resident_key
+from hub.reconcile.arrival import resident_key
 from pointkit.migrate import MIGRATIONS as POINT
 from sync.kit.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
 

@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from sync.kit.workdays import Calendar, county_date
 
-from hub.catalog.versions.calendar import county_calendar
-from hub.catalog.versions.versions import find_item
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
 from hub.core.models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
 from hub.approval.scans import case_scans, materials_in_transit, scans_public

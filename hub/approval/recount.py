@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from sync.keys import Identity
 from sync.kit.workdays import county_date
 
-from hub.catalog.versions.calendar import county_calendar
+from hub.catalog.calendar import county_calendar
 from hub.core.timeline import record_event
-from hub.catalog.versions.versions import find_item
+from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
 from hub.core.models import Case, Point, SupplementRound
 from hub.core.outbox import send_status

@@ -22,9 +22,9 @@ from sync.catalog import ServiceItem
 from sync.messages import SupplementRequest
 from sync.kit.workdays import county_date
 
-from hub.catalog.versions.calendar import county_calendar
+from hub.catalog.calendar import county_calendar
 from hub.core.timeline import record_event
-from hub.catalog.versions.versions import find_item
+from hub.catalog.versions import find_item
 from hub.core.clock import utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from hub.core.outbox import enqueue, send_status

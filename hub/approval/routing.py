@@ -18,7 +18,7 @@ from sync.clock import uuid7
 
 from hub.core.timeline import HUB_ACTOR, record_event
 from hub.core.models import Case, Point, ReviewTask
-from hub.catalog.versions.calendar import county_calendar
+from hub.catalog.calendar import county_calendar
 from hub.approval.timelimits import set_deadlines
 
 

@@ -27,8 +27,8 @@ from sync.catalog import ServiceItem
 from sync.kit.workdays import Calendar, county_date
 
 from hub.core.timeline import record_event
-from hub.catalog.versions.calendar import county_calendar
-from hub.catalog.versions.versions import find_item
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
 from hub.core.db import session_scope, write_lock
 from hub.trust.keys import ensure_keys

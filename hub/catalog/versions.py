@@ -27,8 +27,8 @@ from sync.resumable import pack_json
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
 from hub.core.audit import append_audit
-from hub.catalog.versions.diff import CatalogChanges, diff_documents, diff_entries
-from hub.catalog.versions.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
+from hub.catalog.diff import CatalogChanges, diff_documents, diff_entries
+from hub.catalog.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
 from hub.core.clock import iso, utc_now
 from hub.core.db import transaction_memo
 from hub.core.models import CatalogItem, CatalogVersion, Department

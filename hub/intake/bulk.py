@@ -41,15 +41,15 @@ from sync.kit.workdays import county_date
 
 from hub.core.audit import next_audit_row
 from hub.core.auditrows import case_fingerprint, task_fingerprint
-from hub.catalog.versions.calendar import county_calendar
+from hub.catalog.calendar import county_calendar
 from hub.core.timeline import event_rows
-from hub.catalog.versions.versions import current_version_number, find_item
+from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc, utc_now
 from hub.intake.intaketime import judge_intake
 from hub.trust.keys import Keyring
 from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
 from hub.core.outbox import next_seq, status_payload
-from hub.reconcile.arrival.arrival import resident_key
+from hub.reconcile.arrival import resident_key
 from hub.core.timeline import HUB_ACTOR
 from hub.approval.routing import planned_tasks, routed_note
 from hub.approval.scans import expected_scan

@@ -36,9 +36,9 @@ from sync.envelope import HUB_SENDER_ID
 from sync.http import format_held_years, parse_held_years
 
 from hub.core.audit import append_audit
-from hub.catalog.versions.calendar import year_documents
-from hub.catalog.versions.files import CatalogError
-from hub.catalog.versions.versions import catalog_answer
+from hub.catalog.calendar import year_documents
+from hub.catalog.files import CatalogError
+from hub.catalog.versions import catalog_answer
 from hub.trust.auditheads import signed_head
 from hub.core.clock import utc_now
 from hub.intake.ingest import ingest_envelopes

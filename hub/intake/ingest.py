@@ -34,7 +34,7 @@ from sync import Envelope, EnvelopeError, Kind, SignatureError
 from sync.envelope import Header
 from sync.messages import POINT_INTENTS, payload_refusal
 
-from hub.catalog.versions.versions import current_version_number
+from hub.catalog.versions import current_version_number
 from hub.core.audit import head_under_lock
 from hub.core.models import Point, RawEnvelope
 from hub.core.outbox import note_protocol, readable
@@ -44,7 +44,7 @@ from hub.intake.intents import ACCEPTED, Refusal, apply_intent, apply_point_keys
 from hub.intake.lookups import Lookups
 from hub.intake.opening import Arrival, arrive, point_refusal, verify_sender
 from hub.intake.turns import ARRIVING, log_push, writing_turn
-from hub.reconcile.arrival.arrival import FORK_UNAPPLIED, record_fork
+from hub.reconcile.arrival import FORK_UNAPPLIED, record_fork
 from hub.trust.keys import Keyring
 from hub.trust.points import point_verifiers
 

@@ -24,7 +24,7 @@ from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, With
 from sync.rotation import read_point_keys
 
 from hub.core.timeline import record_event
-from hub.catalog.versions.versions import find_item
+from hub.catalog.versions import find_item
 from hub.intake.copies import apply_copy_request
 from hub.core.clock import as_utc, utc_now
 from hub.core.outcome import Outcome
@@ -32,7 +32,7 @@ from hub.core.models import Case, Point, Rating, RawEnvelope
 from hub.core.outbox import send_status
 from hub.trust.points import record_point_keys
 from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
-from hub.reconcile.arrival.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
+from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
 from hub.approval.review import merged_cases, receive_supplement
 from hub.core.timeline import HUB_ACTOR
 from hub.approval.routing import route_case

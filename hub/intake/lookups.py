@@ -20,7 +20,7 @@ from sync.messages import receipt_number
 from hub.core.clock import utc_now
 from hub.core.models import Case, CaseScan, Point, RawEnvelope
 from hub.intake.bulk import Draft
-from hub.reconcile.arrival.arrival import FORK_UNAPPLIED, resident_key
+from hub.reconcile.arrival import FORK_UNAPPLIED, resident_key
 
 # Envelope ids per lookup of what is already stored (well under any database's parameter limit).
 LOOKUP_CHUNK = 500

@@ -41,7 +41,7 @@ from sync.clock import utcnow
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from hub.core.timeline import record_event
-from hub.catalog.versions.versions import current_version_number, outdated_item_note
+from hub.catalog.versions import current_version_number, outdated_item_note
 from hub.core.audit import append_audit
 from hub.core.outcome import Outcome
 from hub.core.models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope

@@ -20,11 +20,11 @@ from hub.core.audit import append_audit
 from hub.approval.cases import case_detail, point_names
 from hub.core.timeline import record_event
 from hub.core.clock import as_utc, iso, utc_now
-from hub.catalog.versions.versions import find_item
+from hub.catalog.versions import find_item
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff
 from hub.core.outbox import send_status
 from hub.approval.routing import route_case
-from hub.reconcile.arrival.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
+from hub.reconcile.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
 from hub.approval.review import withdraw
 from hub.approval.review import ReviewError, issue_merged_results, request_supplement
 

@@ -16,7 +16,7 @@ from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.web.auth import login_required
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
-from hub.catalog.versions.versions import find_item
+from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
 from hub.web.context import get_session
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token

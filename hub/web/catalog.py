@@ -11,8 +11,8 @@ from sync.kit.web import gettext as _
 from sync.kit.workdays import county_date
 
 from hub.web.auth import login_required
-from hub.catalog.versions.calendar import county_calendar, held_years, missing_next_year
-from hub.catalog.versions.versions import version_summary
+from hub.catalog.calendar import county_calendar, held_years, missing_next_year
+from hub.catalog.versions import version_summary
 from hub.web.context import get_session
 from hub.core.clock import utc_now
 from hub.core.models import CatalogVersion

@@ -10,7 +10,7 @@ from sync.kit.web import api_error, gettext as _, parse_json_body
 
 from hub.web.auth import api_auth, login_required
 from hub.web.context import get_session
-from hub.reconcile.arrival.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
+from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
 from hub.web.context import current_identity
 from hub.core.models import Point
 

@@ -9,7 +9,7 @@ from sync.kit.web import gettext as _
 from sync.kit.workdays import county_date
 
 from hub.web.auth import login_required
-from hub.catalog.versions.calendar import missing_next_year
+from hub.catalog.calendar import missing_next_year
 from hub.web.context import get_session
 from hub.core.clock import utc_now
 from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report

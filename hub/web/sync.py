@@ -24,9 +24,9 @@ from sync.kit.web import ChunkRequest, api_error, parse_json_body, pull_answer, 
 from sync.kit.workdays import CALENDAR_YEARS_TYPE
 from sync.http import format_held_years, parse_held_years
 
-from hub.catalog.versions.calendar import calendar_versions, year_documents
-from hub.catalog.versions.files import CatalogError
-from hub.catalog.versions.versions import catalog_answer, current_version_number, packed_catalog_answer
+from hub.catalog.calendar import calendar_versions, year_documents
+from hub.catalog.files import CatalogError
+from hub.catalog.versions import catalog_answer, current_version_number, packed_catalog_answer
 from hub.intake.intaketime import note_sealed
 from hub.web.context import get_session
 from hub.core.db import reads_only

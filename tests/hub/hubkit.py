@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from hub.web import create_app
 from hub.trust.accounts import create_staff
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.db import database_url, make_engine, session_scope
 from hub.trust.enrollment import create_enrollment_token
 from hub.instance import initialize

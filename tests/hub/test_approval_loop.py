@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import AuditEntry, SupplementRound
 from hubkit import SAMPLE_CATALOG, csrf_from
 from sync.envelope import Kind

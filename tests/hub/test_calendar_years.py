@@ -11,7 +11,7 @@ import pytest
 
 from test_approval_loop import CERTIFIED, loop_hub, push  # noqa: F401  (fixtures)
 
-from hub.catalog.versions.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
+from hub.catalog.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
 from hub.trust.keys import load_identity
 from hub.approval.recount import recount_open_cases
 from sync.envelope import Kind

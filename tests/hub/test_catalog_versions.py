@@ -3,7 +3,7 @@ older version flagged on its page with what changed."""
 
 from __future__ import annotations
 
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG
 from sync.envelope import Kind
 from sync.signing import verify_document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import Case, OutMessage
 from hubkit import HOMESTEAD, SAMPLE_CATALOG
 from sync.envelope import Kind

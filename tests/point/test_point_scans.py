@@ -43,7 +43,7 @@ from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMi
 
 hub_pkg = pytest.importorskip("hub")
 from hub.trust.accounts import create_staff
-from hub.catalog.versions.versions import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.db import database_url, make_engine, session_scope
 from hub.trust.enrollment import create_enrollment_token
 from hub.instance import initialize
