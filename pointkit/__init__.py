@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
-from sync.web import gettext as _
+from sync.kit.web import api_error, install_csrf, install_i18n
+from sync.kit.web import gettext as _
 
 from . import db
 from .i18n import install_filters, translator

@@ -8,10 +8,9 @@ from flask import Blueprint, g, jsonify, request, url_for
 from pydantic import ValidationError
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable
+from sync.client import HubRefused, HubUnreachable
 from sync.jsonlimits import JSONRefused, load_json
-from sync.web import (MAX_JSON_BODY, api_error, json_object_body, openapi_document, parse_json_body,
-                      validation_fields)
+from sync.kit.web import MAX_JSON_BODY, api_error, json_object_body, openapi_document, parse_json_body, validation_fields
 
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlmodel import Session, select
 
-from sync import hash_password, hash_secret, verify_nobody, verify_password
+from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
-from sync.safety import same_origin_path
-from sync.web import api_error, gettext as _, parse_json_body
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.safety import same_origin_path
+from sync.kit.web import api_error, gettext as _, parse_json_body
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import audit, db
 from .models import ROLES, ApiToken, Staff

@@ -12,8 +12,8 @@ import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.web import gettext as _
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case

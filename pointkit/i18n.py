@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from sync.i18n import Translator
+from sync.kit.i18n import Translator
 from sync.messages import RECONCILED_OUTCOMES
-from sync.web import gettext
+from sync.kit.web import gettext
 
 from .progress import case_dates
 
@@ -130,7 +130,7 @@ ZH = {
     "No materials needed.": "无需材料。",
     "Receive and print receipt": "受理并打印回执",
     "Choose another item": "选择其他事项",
-    # field problems (intake.py and sync.idnumber)
+    # field problems (intake.py and sync.kit.idnumber)
     "required": "必填",
     "too long": "内容过长",
     "must be a number": "须为数字",

@@ -20,11 +20,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, SubmitCase, hash_password, uuid7
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import SubmitCase
+from sync.kit.passwords import hash_password
+from sync.clock import uuid7
 from sync.catalog import FormField, ServiceItem
 from sync.clock import utcnow
-from sync.idnumber import id_number_problem, normalize_id_number
-from sync.workdays import Calendar
+from sync.kit.idnumber import id_number_problem, normalize_id_number
+from sync.kit.workdays import Calendar
 
 from . import audit
 from .calendar import point_calendar

@@ -28,10 +28,12 @@ from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable, Identity, Kind
+from sync.client import HubRefused, HubUnreachable
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.client import Narrowing
 from sync.clock import utcnow
-from sync.workdays import CalendarError
+from sync.kit.workdays import CalendarError
 
 from . import audit, db
 from .catalog import CatalogError
@@ -45,7 +47,8 @@ from .relay import RELAYED, relay_round
 from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
-from .trust import opening_keys, settle_key_rotation
+from .keyrotation import settle_key_rotation
+from .trust import opening_keys
 
 log = logging.getLogger("pointkit.sync")
 

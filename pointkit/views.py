@@ -10,17 +10,17 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable
-from sync.idnumber import mask_id_number
-from sync.qrcodes import qr_svg
-from sync.resultcode import result_code
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.client import HubRefused, HubUnreachable
+from sync.kit.idnumber import mask_id_number
+from sync.kit.qrcodes import qr_svg
+from sync.kit.resultcode import result_code
+from sync.kit.web import gettext as _
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required
 from .calendar import point_calendar
-from .catalog import department_names, get_item, list_items
+from .catalog import department_names, get_item
 from .catalogfetch import catalog_download
 from .inbox import refused_messages
 from .drafts import delete_draft, draft_values, get_draft, save_draft

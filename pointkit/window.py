@@ -10,9 +10,9 @@ import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
-from sync.idnumber import mask_id_number
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.idnumber import mask_id_number
+from sync.kit.web import gettext as _
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required

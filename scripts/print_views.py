@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cluster import Cluster, log_in, wait_until  # noqa: E402
 
-from sync.idnumber import check_character  # noqa: E402
+from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -9,7 +9,7 @@ import pytest
 
 from cluster import log_in, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

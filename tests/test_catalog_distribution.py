@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from cluster import command, wait_until
 from linksim import LinkSimulator
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "hub" / "data" / "sample_catalog.json"
 MEDICAL_INSURANCE = "451000-YB-001"

@@ -16,7 +16,7 @@ import pytest
 from cluster import wait_until
 from test_browser import browser, log_in, shot  # noqa: F401  (the module-scoped Chromium fixture)
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from cluster import SAMPLE_CATALOG
 from test_browser import ARTIFACTS, browser, log_in, shot  # noqa: F401  (fixture)
 
 from sync.clock import CLOCK_SKEW_ENV, now_ms
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from cluster import log_in, wait_until
 from test_browser import browser, shot  # noqa: F401  (the module-scoped Chromium fixture)
 
 from sync.clock import CLOCK_SKEW_ENV
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

@@ -45,7 +45,7 @@ def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path):
     subprocess.run([str(target / "bin" / "python"), "-c", probe], check=True)
     # The migration environments travel in the wheel: every hub and point revision runs from it.
     migrate = ("import sys\n"
-               "from sync.migrate import sqlite_migration_engine\n"
+               "from sync.kit.migrate import sqlite_migration_engine\n"
                "from hub.migrate import MIGRATIONS as hub\n"
                "from pointkit.migrate import MIGRATIONS as point\n"
                "for migrations, name in ((hub, 'hub.db'), (point, 'point.db')):\n"

@@ -18,7 +18,7 @@ import os
 import pgdb
 import pytest
 
-from hub.db import DATABASE_URL_ENV
+from hub.core.db import DATABASE_URL_ENV
 from hubkit import Hub, make_hub
 
 BACKENDS = ("sqlite", "postgresql")

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from hub.catalog import import_catalog, load_catalog_file
-from hub.models import AuditEntry, SupplementRound
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.models import AuditEntry, SupplementRound
 from hubkit import SAMPLE_CATALOG, csrf_from
-from sync import Kind
+from sync.envelope import Kind
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS, FormField
 from sync.clock import shift_clock, utcnow
-from sync.workdays import county_date, default_calendar
+from sync.kit.workdays import county_date, default_calendar
 
 DAY_MS = 24 * 3600 * 1000
 SILENT = "451000-TEST-SILENT"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hub.i18n import translator
-from hub.views import STATUS_TEXT
+from hub.web.i18n import translator
+from hub.web.cases import STATUS_TEXT
 
 HUB = Path(__file__).resolve().parents[2] / "hub"
 MESSAGE = re.compile(r"""\b_\(\s*((?:"[^"]*"\s*)+)""")

@@ -14,9 +14,10 @@ from pointkit.auth import create_staff
 from pointkit.catalog import store_catalog
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
-from sync import Kind, sign_document
+from sync.envelope import Kind
+from sync.signing import sign_document
 from sync.clock import utcnow
-from sync.workdays import county_date, default_calendar
+from sync.kit.workdays import county_date, default_calendar
 
 GOOD_CASE = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
              "form": valid_form(), "materials": ["id_card", "hukou"]}

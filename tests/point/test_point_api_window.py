@@ -10,7 +10,7 @@ from test_point_api import GOOD_CASE, api  # noqa: F401  (fixture)
 from pointkit import db
 from pointkit.models import AuditEntry, Case, OneTimeNotice, ScanFile
 from pointkit.scans import scans_dir
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 

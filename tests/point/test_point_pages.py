@@ -11,7 +11,7 @@ import pytest
 from hubside import GOOD_ID, OTHER_ID, rows, point  # noqa: F401  (fixture)
 from test_browser import browser  # noqa: F401  (fixture)
 
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
 from sync.messages import RECONCILED_OUTCOMES
 

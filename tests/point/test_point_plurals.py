@@ -11,7 +11,7 @@ from pointkit.auth import create_staff
 from pointkit.catalog import store_catalog
 from pointkit.i18n import translator
 from pointkit.state import get_state
-from sync import sign_document
+from sync.signing import sign_document
 
 ONE_DAY_ITEM = {
     "code": "T-009", "name_zh": "当场办结事项", "name_en": "Same-day item", "departments": ["MZ"],

@@ -10,7 +10,7 @@ from hubside import point  # noqa: F401  (fixture)
 from test_browser import browser, log_in  # noqa: F401  (the module-scoped Chromium fixture)
 from test_point_api import GOOD_CASE, api  # noqa: F401  (fixture)
 
-from sync.qrcodes import MIN_CODE_PX
+from sync.kit.qrcodes import MIN_CODE_PX
 
 pytestmark = pytest.mark.browser
 
