@@ -18,10 +18,11 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
+from sync.i18n import install_i18n
+from sync.web import api_error, install_csrf
 
 from .db import database_url, init_app, init_db, make_engine, session_scope
-from .i18n import translator
+from .i18n import TRANSLATIONS
 from .instance import secret_key
 from .keys import ensure_keys, keyring_state
 
@@ -57,7 +58,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         keyring = ensure_keys(session, data_dir)
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
-    install_i18n(app, translator)
+    install_i18n(app, TRANSLATIONS)
     # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from sync.safety import same_origin_path
-from sync.web import api_error, gettext as _, parse_json_body
+from sync.web import api_error, parse_json_body
 
 from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
 from .db import get_session
@@ -98,7 +99,7 @@ def login():
         except AccountLocked as locked:
             db.commit()
             log.warning("login refused: account locked until %s", locked.until.isoformat())
-            error = _("This account is locked after too many wrong passwords. Try again after {time}.",
+            error = _("This account is locked after too many wrong passwords. Try again after %(time)s.",
                       time=unlock_time(locked.until))
             return render_template("login.html", error=error, username=username), 423
         except AccountDisabled:

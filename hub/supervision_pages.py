@@ -4,8 +4,8 @@ follow-up of low ratings. Operators and admins only; reviewers see their own que
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
 
-from sync.web import gettext as _
 from sync.workdays import county_date
 
 from .auth import login_required
@@ -16,8 +16,8 @@ from .supervision import FollowUpError, configured_warn_share, follow_up, report
 bp = Blueprint("supervision", __name__)
 
 FOLLOW_UP_MESSAGES = {
-    "note_required": "Write what was done about the rating. Nothing was saved.",
-    "not_found": "This case has no low rating to follow up.",
+    "note_required": lazy_gettext("Write what was done about the rating. Nothing was saved."),
+    "not_found": lazy_gettext("This case has no low rating to follow up."),
 }
 
 
@@ -58,6 +58,6 @@ def rating_follow_up(case_id: str):
                   close=request.form.get("close") == "1", actor=g.staff.username)
     except FollowUpError as exc:
         db.rollback()
-        return _render(_(FOLLOW_UP_MESSAGES[exc.reason]), 422)
+        return _render(str(FOLLOW_UP_MESSAGES[exc.reason]), 422)
     db.commit()
     return redirect(url_for("supervision.supervision_page"))

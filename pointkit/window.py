@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from sync.idnumber import mask_id_number
-from sync.web import gettext as _
 from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
