@@ -82,24 +82,28 @@ def _page_language() -> str:
 def compile_catalogs(translations: Path) -> Path:
     """The folder of compiled catalogs for the .po files under ``translations``: the same folder, after
     writing any .mo that is missing or older than its .po (a source checkout or an editable install carries
-    only .po files). Where that folder cannot be written, the catalogs are compiled into a temporary one."""
+    only .po files; a wheel carries both). Where that folder cannot be written, the .mo files it already has
+    are used, and only when some are missing are all compiled into a temporary folder."""
+    stale = [po_path for po_path in sorted(translations.glob(f"*/LC_MESSAGES/{CATALOG_DOMAIN}.po"))
+             if not _is_fresh(po_path.with_suffix(".mo"), po_path)]
     try:
-        _compile_into(translations, translations)
+        for po_path in stale:
+            compile_catalog(po_path, po_path.with_suffix(".mo"))
         return translations
     except OSError as exc:
+        if all(po_path.with_suffix(".mo").exists() for po_path in stale):
+            log.info("cannot refresh the compiled catalogs in %s (%s); using the ones installed", translations, exc)
+            return translations
         elsewhere = Path(tempfile.mkdtemp(prefix="pointkit-translations-"))
         log.warning("cannot write compiled catalogs beside %s (%s); compiling them into %s", translations, exc,
                     elsewhere)
-        _compile_into(translations, elsewhere)
+        for po_path in sorted(translations.glob(f"*/LC_MESSAGES/{CATALOG_DOMAIN}.po")):
+            compile_catalog(po_path, elsewhere / po_path.relative_to(translations).with_suffix(".mo"))
         return elsewhere
 
 
-def _compile_into(source: Path, target: Path) -> None:
-    for po_path in sorted(source.glob(f"*/LC_MESSAGES/{CATALOG_DOMAIN}.po")):
-        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        compile_catalog(po_path, mo_path)
+def _is_fresh(mo_path: Path, po_path: Path) -> bool:
+    return mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime
 
 
 def compile_catalog(po_path: Path, mo_path: Path) -> None:
