@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import format_datetime, gettext as _
 
 from sync.safety import same_origin_path
 from sync.web import api_error, parse_json_body
 
-from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
+from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
 from .db import get_session
 from .models import Staff
 from .schemas import LoginRequest
@@ -100,7 +100,7 @@ def login():
             db.commit()
             log.warning("login refused: account locked until %s", locked.until.isoformat())
             error = _("This account is locked after too many wrong passwords. Try again after %(time)s.",
-                      time=unlock_time(locked.until))
+                      time=format_datetime(locked.until, "HH:mm"))
             return render_template("login.html", error=error, username=username), 423
         except AccountDisabled:
             db.rollback()

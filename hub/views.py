@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext
+from flask_babel import format_datetime, gettext as _, lazy_gettext
 from sqlmodel import select
 
 from sync.qrcodes import qr_svg
 from sync.resultcode import result_code
-from sync.workdays import COUNTY_TIMEZONE
 
 from .auth import login_required
 from .cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
@@ -86,7 +85,7 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
     if not value:
         return ""
     moment = as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return moment.astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return format_datetime(moment, "yyyy-MM-dd HH:mm:ss" if seconds else "yyyy-MM-dd HH:mm")
 
 
 @bp.get("/")

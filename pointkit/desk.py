@@ -13,7 +13,6 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext
 
-from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
@@ -131,7 +130,7 @@ def supplement_notice(case_id: str):
     return render_template("supplement_notice.html", case=case, item=item, supplement=request_, point=state,
                            departments=department_names(state),
                            masked_name=mask_name(case.applicant_name),
-                           requested_at=as_utc(request_.requested_at).astimezone(COUNTY_TIMEZONE))
+                           requested_at=as_utc(request_.requested_at))
 
 
 @bp.post("/cases/<case_id>/supplement")

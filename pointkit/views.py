@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext, ngettext
+from flask_babel import format_datetime, gettext as _, lazy_gettext, ngettext
 from sqlmodel import select
 
 from sync import HubRefused, HubUnreachable
 from sync.idnumber import mask_id_number
 from sync.qrcodes import qr_svg
 from sync.resultcode import result_code
-from sync.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .auth import login_required
@@ -146,7 +145,7 @@ def _prefilled(item, values: dict[str, str]) -> dict[str, str]:
         flash(_("No earlier application with this ID number at this point; fill the form in."))
         return values
     flash(_("Filled in from application %(receipt_no)s of %(date)s. Check every value with the resident.",
-            receipt_no=previous.receipt_no, date=as_utc(previous.received_at).astimezone(COUNTY_TIMEZONE).date()))
+            receipt_no=previous.receipt_no, date=format_datetime(as_utc(previous.received_at), "yyyy-MM-dd")))
     return {**prefill_values(previous, item), **{key: value for key, value in values.items() if value}}
 
 
@@ -176,7 +175,7 @@ def receipt(case_id: str):
         missing = calendar_missing(point_calendar(dbs), case)
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
+                           received_at=as_utc(case.received_at),
                            qr=qr_svg(case.receipt_no), calendar_missing=missing,
                            dates=case_dates(case), reprinted_at=None if pickup_code else local_now(),
                            departments=department_names(state))
@@ -200,7 +199,7 @@ def case_page(case_id: str):
         item = get_item(dbs, case.item_code)
     return render_template("case.html", case=case, item=item, form=json.loads(case.form_json),
                            materials=json.loads(case.materials_json), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
+                           received_at=as_utc(case.received_at),
                            document=json.loads(case.result_document) if case.result_document else None)
 
 
@@ -247,7 +246,7 @@ def pickup():
 def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
     """Why a pickup code was refused, in the page's language: when a lock ends (rounded up to the minute, so it
     is never still locked then), or how many tries are left before one."""
-    time = unlock_minute(exc.unlocks_at).astimezone(COUNTY_TIMEZONE).strftime("%H:%M") if exc.unlocks_at else ""
+    time = format_datetime(unlock_minute(exc.unlocks_at), "HH:mm") if exc.unlocks_at else ""
     text = messages[exc.reason] % {"count": MAX_PICKUP_TRIES, "time": time}
     if exc.tries_left is not None:
         text += " " + ngettext("One more wrong try locks it for 15 minutes.",
@@ -293,7 +292,7 @@ def handover(case_id: str):
         return render_template("message.html", title=_("Result not valid"), message=str(PICKUP_MESSAGES[exc.reason])), 409
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           collected_at=as_utc(case.collected_at).astimezone(COUNTY_TIMEZONE),
+                           collected_at=as_utc(case.collected_at),
                            qr=qr_svg(result_code(signed)), item=item, rating_labels=RATING_LABELS)
 
 
@@ -314,7 +313,7 @@ def sync_status():
                            scans_allowed_now=scans_allowed(state, local_now()),
                            last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
                            clock_offset_seconds=round(state.clock_offset_ms / 1000),
-                           last_attempt_at=as_utc(state.last_attempt_at), county_tz=COUNTY_TIMEZONE)
+                           last_attempt_at=as_utc(state.last_attempt_at))
 
 
 @bp.post("/sync/now")
