@@ -45,8 +45,10 @@ LABELS = {
 # The evidence of an intake time the hub could not believe (hub/intaketime.py), as the desk says it.
 BOUND_TEXT = {
     "enrollment": lazy_gettext("The point was enrolled then."),
-    "sequence": lazy_gettext("The case it sent just before this one (envelope %(earlier_seq)s, receipt %(receipt_no)s) was received then."),
-    "sync": lazy_gettext("The point said then that it had sealed %(sealed_seq)s envelopes; this case is envelope %(seq)s."),
+    "sequence": lazy_gettext("The case it sent just before this one (envelope %(earlier_seq)s, receipt %(receipt_no)s) "
+                             "was received then."),
+    "sync": lazy_gettext("The point said then that it had sealed %(sealed_seq)s envelopes; this case is envelope "
+                         "%(seq)s."),
     "catalog": lazy_gettext("The catalog version %(catalog_version)s the case names was published then."),
 }
 

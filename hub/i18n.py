@@ -1,4 +1,4 @@
-"""Where the hub's page translations live: gettext catalogs, one folder per language (zh_CN, en), with English
+"""Where the hub's page translations live: gettext catalogs, one folder per language (zh_Hans_CN, en), with English
 as the message id. Messages are marked where they are written (``_()``, ``ngettext()``, ``lazy_gettext()``);
 ``pybabel extract -F babel.cfg`` collects them (docs/translations.md)."""
 

@@ -7,7 +7,6 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import lazy_gettext
 from sqlmodel import select
 
-
 from .accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
 from .auth import login_required
 from .db import get_session

@@ -169,7 +169,8 @@ DECISION_MESSAGES = {
     "materials_required": lazy_gettext("Tick the materials the resident must bring again. Nothing was saved."),
     "note_required": lazy_gettext("Write what is missing or wrong, for the resident to read. Nothing was saved."),
     "unknown_material": lazy_gettext("Tick only materials of this item. Nothing was saved."),
-    "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. Nothing was saved."),
+    "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. "
+                                "Nothing was saved."),
 }
 
 

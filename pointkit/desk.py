@@ -13,7 +13,6 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext
 
-
 from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
@@ -30,15 +29,18 @@ from .views import input_name, mask_name, pickup_refusal
 bp = Blueprint("desk", __name__)
 
 # A receipt this point gave whose case it no longer holds (restored from an older backup; pickup.held_at_hub).
-HELD_AT_HUB = (lazy_gettext("This receipt was given at this point, but its case is not on this computer (it was restored from "
-               "an older backup). The case is safe at the county: ask the county to hand over its result."))
+HELD_AT_HUB = lazy_gettext("This receipt was given at this point, but its case is not on this computer (it was "
+                           "restored from an older backup). The case is safe at the county: ask the county to hand "
+                           "over its result.")
 KIOSK_MESSAGES = {
     "not_found": lazy_gettext("No case has this receipt number. Check the number on the receipt."),
     "held_at_hub": HELD_AT_HUB,
-    "no_pickup_code_here": (lazy_gettext("This application came back to this computer from the county; this computer cannot check "
-                            "its pickup code. Please ask at the window and bring your ID card.")),
+    "no_pickup_code_here": lazy_gettext("This application came back to this computer from the county; this "
+                                        "computer cannot check its pickup code. Please ask at the window and bring "
+                                        "your ID card."),
     "wrong_pickup_code": lazy_gettext("The receipt number or the pickup code is wrong. Check the receipt."),
-    "pickup_locked": lazy_gettext("Locked after %(count)s wrong tries. Ask at the window, or try again after %(time)s."),
+    "pickup_locked": lazy_gettext("Locked after %(count)s wrong tries. Ask at the window, or try again after "
+                                  "%(time)s."),
 }
 RATING_MESSAGES = {
     "not_collected": lazy_gettext("A case is rated after the result was handed over."),
@@ -46,7 +48,8 @@ RATING_MESSAGES = {
     "bad_score": lazy_gettext("Choose a rating from 1 to 5."),
 }
 CHANGE_MESSAGES = {
-    "decided": lazy_gettext("This case is decided or withdrawn: the window cannot change it any more. Ask the county hub."),
+    "decided": lazy_gettext("This case is decided or withdrawn: the window cannot change it any more. "
+                            "Ask the county hub."),
     "nothing_changed": lazy_gettext("No field differs from the case as received. Nothing was sent."),
     "reason_required": lazy_gettext("Write why the resident withdraws the application. Nothing was sent."),
 }

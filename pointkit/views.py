@@ -254,22 +254,31 @@ def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
     return text
 
 
-RATING_LABELS = {5: lazy_gettext("Very satisfied"), 4: lazy_gettext("Satisfied"), 3: lazy_gettext("Fair"), 2: lazy_gettext("Dissatisfied"), 1: lazy_gettext("Very dissatisfied")}
+RATING_LABELS = {5: lazy_gettext("Very satisfied"), 4: lazy_gettext("Satisfied"), 3: lazy_gettext("Fair"),
+                 2: lazy_gettext("Dissatisfied"), 1: lazy_gettext("Very dissatisfied")}
 PICKUP_MESSAGES = {
     "not_found": lazy_gettext("No case has this receipt number. Check the number on the receipt."),
     "not_ready": lazy_gettext("The result for this case is not ready (or was already collected)."),
-    "collected_elsewhere": lazy_gettext("The resident already collected this result at another service point (the county merged her two applications)."),
-    "wrong_pickup_code": lazy_gettext("The pickup code or the last four ID characters do not match. Check the receipt and the ID card."),
-    "result_invalid": lazy_gettext("The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again."),
-    "pickup_locked": lazy_gettext("Pickup of this case is locked after %(count)s wrong tries. Check the receipt and the ID card with the resident and try again after %(time)s."),
-    "no_pickup_code_here": lazy_gettext("This case was sent back by the county after this computer was restored from an older backup: its pickup code cannot be checked here. Check the resident's whole ID number instead."),
+    "collected_elsewhere": lazy_gettext("The resident already collected this result at another service point (the "
+                                        "county merged her two applications)."),
+    "wrong_pickup_code": lazy_gettext("The pickup code or the last four ID characters do not match. Check the receipt "
+                                      "and the ID card."),
+    "result_invalid": lazy_gettext("The stored result does not carry a valid county signature. Do not hand it over; "
+                                   "ask the county hub to send it again."),
+    "pickup_locked": lazy_gettext("Pickup of this case is locked after %(count)s wrong tries. Check the receipt and "
+                                  "the ID card with the resident and try again after %(time)s."),
+    "no_pickup_code_here": lazy_gettext("This case was sent back by the county after this computer was restored from "
+                                        "an older backup: its pickup code cannot be checked here. Check the resident's "
+                                        "whole ID number instead."),
     "wrong_id_number": lazy_gettext("The ID number is not the applicant's. Check it against the ID card."),
     "id_number_incomplete": lazy_gettext("Type the whole ID number from the resident's ID card."),
-    "reason_required": lazy_gettext("Choose why the result is handed over without the pickup code; for another reason, write it."),
+    "reason_required": lazy_gettext("Choose why the result is handed over without the pickup code; for another reason, "
+                                    "write it."),
 }
 # ID_CHECK_REASONS (pickup.py) as staff read them.
 ID_CHECK_REASON_TEXT = {
-    "restored_no_code": lazy_gettext("The resident has the receipt, but its pickup code cannot be checked on this computer"),
+    "restored_no_code": lazy_gettext("The resident has the receipt, but its pickup code cannot be checked on this "
+                                     "computer"),
     "receipt_lost": lazy_gettext("The resident lost the receipt"),
     "code_forgotten": lazy_gettext("The resident has no pickup code (receipt damaged or code forgotten)"),
     "other": lazy_gettext("Another reason (write it below)"),

@@ -60,7 +60,8 @@ def test_every_marked_message_has_chinese(app):
 def test_chinese_catalog_has_no_stale_or_mismatched_entries(app):
     catalog = chinese_catalog(app)
     used = {message[0] if isinstance(message, tuple) else message for message in extracted(app)}
-    stale = [entry.id for entry in catalog if entry.id and (entry.id[0] if entry.pluralizable else entry.id) not in used]
+    stale = [entry.id for entry in catalog
+             if entry.id and (entry.id[0] if entry.pluralizable else entry.id) not in used]
     assert stale == [], "no code marks these any more: remove them (pybabel update does)"
     # The placeholders of each translation are those of its message id (%(name)s), as `pybabel compile` checks.
     problems = [(entry.id, errors) for entry, errors in catalog.check()]
@@ -123,7 +124,8 @@ def page_app(tmp_path):
         target.write_bytes(po.read_bytes())
     app = Flask(__name__)
     install_i18n(app, translations)
-    assert sorted(path.parent.parent.name for path in translations.glob("*/LC_MESSAGES/messages.mo")) == ["en", "zh_Hans_CN"]
+    compiled = sorted(path.parent.parent.name for path in translations.glob("*/LC_MESSAGES/messages.mo"))
+    assert compiled == ["en", "zh_Hans_CN"]
     return app
 
 
