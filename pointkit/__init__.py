@@ -15,13 +15,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from sync.kit.web import api_error, install_csrf, install_i18n
-from sync.kit.web import gettext as _
+from sync.kit.i18n import install_i18n
+from sync.kit.web import api_error, install_csrf
 
 from . import db
-from .i18n import install_filters, translator
+from .i18n import TRANSLATIONS, install_filters
 from .scans import waiting_totals
 from .state import find_state, outbox_counts
 
@@ -61,7 +62,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.json.ensure_ascii = False
     db.init_db(data_dir)
 
-    install_i18n(app, translator)
+    install_i18n(app, TRANSLATIONS)
     install_filters(app)
     # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))

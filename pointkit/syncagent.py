@@ -72,6 +72,12 @@ SYNC_NOW_WAIT_S = 5.0
 SYNC_BUSY_MESSAGE = ("a sync round is already running on this data directory (the server's background sync or "
                      "another `pointkit sync`)")
 HUB_REFUSED_STEP = "the county hub refused the request; tell county IT"
+# Why the hub could not be reached (plain_reason), in a clerk's words; the sync page says them in its language.
+LINK_TIMED_OUT = "the link to the county hub timed out"
+CANNOT_CONNECT = "cannot connect to the county hub (no network, or the hub is down)"
+HUB_SERVER_ERROR = "the county hub answered with a server error; tell county IT"
+LINK_BROKE_OFF = "the link to the county hub broke off"
+CANNOT_REACH_HUB = "cannot reach the county hub"
 # The steps of a round, in order, and what each does in a clerk's words (the sync page shows the stuck ones).
 STEP_NAMES = {
     "push": "sending cases and requests to the county hub",
@@ -179,14 +185,14 @@ def plain_reason(exc: BaseException) -> str:
     """Why the hub could not be reached, in words a window clerk understands."""
     cause = exc.__cause__ or exc
     if isinstance(cause, httpx.TimeoutException):
-        return "the link to the county hub timed out"
+        return LINK_TIMED_OUT
     if isinstance(cause, httpx.ConnectError):
-        return "cannot connect to the county hub (no network, or the hub is down)"
+        return CANNOT_CONNECT
     if isinstance(cause, httpx.HTTPStatusError):
-        return "the county hub answered with a server error; tell county IT"
+        return HUB_SERVER_ERROR
     if isinstance(cause, httpx.TransportError):
-        return "the link to the county hub broke off"
-    return "cannot reach the county hub"
+        return LINK_BROKE_OFF
+    return CANNOT_REACH_HUB
 
 
 @contextmanager

@@ -51,7 +51,7 @@ from cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from hub.core.db import database_url, make_engine
-from hub.intake.ingest import PUSH_LINE_LOCK_TIMES
+from hub.intake.turns import PUSH_LINE_LOCK_TIMES
 from hub.instance import LOG_FILE
 from hub.trust.keys import load_keyring
 from hub.core.models import Case

@@ -14,13 +14,14 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sync.kit.web import api_error, install_csrf, install_i18n
+from sync.kit.i18n import install_i18n
+from sync.kit.web import api_error, install_csrf
 
 from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
 from hub.core.db import database_url, make_engine, session_scope
 from hub.web.context import init_app
 from hub.migrate import init_db
-from hub.web.i18n import translator
+from hub.web.i18n import TRANSLATIONS
 from hub.instance import secret_key
 from hub.trust.keys import ensure_keys, keyring_state
 
@@ -56,7 +57,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         keyring = ensure_keys(session, data_dir)
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
-    install_i18n(app, translator)
+    install_i18n(app, TRANSLATIONS)
     # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 

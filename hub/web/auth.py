@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, gettext as _
 
 from sync.kit.safety import same_origin_path
-from sync.kit.web import api_error, gettext as _, parse_json_body
+from sync.kit.web import api_error, parse_json_body
 
-from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
+from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
 from hub.web.context import get_session
 from hub.core.models import Staff
 from hub.web.schemas import LoginRequest
@@ -98,8 +99,8 @@ def login():
         except AccountLocked as locked:
             db.commit()
             log.warning("login refused: account locked until %s", locked.until.isoformat())
-            error = _("This account is locked after too many wrong passwords. Try again after {time}.",
-                      time=unlock_time(locked.until))
+            error = _("This account is locked after too many wrong passwords. Try again after %(time)s.",
+                      time=format_datetime(locked.until, "HH:mm"))
             return render_template("login.html", error=error, username=username), 423
         except AccountDisabled:
             db.rollback()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import format_datetime, gettext as _, lazy_gettext
 from sqlmodel import select
 
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
-from sync.kit.web import gettext as _
-from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.web.auth import login_required
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
@@ -23,62 +21,62 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.web.context import current_identity, current_keyring
 from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
-from hub.approval.review import open_conflicts, DECISIONS, ReviewError, decidable_task, decide, request_supplement, withdraw_unanswered
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
+from hub.approval.review import open_conflicts, DECISIONS, ReviewError, decidable_task, decide, request_supplement, withdraw_unanswered
 from hub.web.context import configured_warn_share
 
 bp = Blueprint("views", __name__)
 
 STATUS_TEXT = {
-    "accepted": "Accepted",
-    "catalog_outdated": "Catalog changed since intake",
-    "received": "Received at the point",
-    "stage_opened": "Next stage opened",
-    "routed": "Routed",
-    "in_review": "In review",
-    "needs_attention": "Needs attention",
-    "result_issued": "Result issued",
-    "delivered": "Delivered to point",
-    "copy_sent": "Copy sent to the restored point",
-    "closed": "Closed",
-    "waiting": "Waiting",
-    "open": "Open",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "cancelled": "Cancelled",
-    "pending": "Pending",
-    "active": "Active",
-    "revoked": "Revoked",
-    "township": "Township",
-    "village": "Village",
-    "in_transit": "In transit",
-    "complete": "Complete",
-    "mismatch": "Does not match the case",
-    "scan_received": "Scan received",
-    "scan_mismatch": "Scan does not match",
-    "supplement_requested": "Supplement requested",
-    "supplement": "Waiting for the supplement",
-    "supplemented": "Supplemented",
-    "deemed_approved": "Deemed approved",
-    "intake_time_accepted": "Intake time accepted",
-    "rated": "Rated",
-    "follow_up": "Follow-up noted",
-    "follow_up_closed": "Follow-up closed",
-    "normal": "On time",
-    "warning": "Warning",
-    "overdue": "Overdue",
-    "paused": "Paused (supplement)",
-    "done": "Decided",
-    "admin": "Admin",
-    "operator": "Operator",
-    "reviewer": "Reviewer",
+    "accepted": lazy_gettext("Accepted"),
+    "catalog_outdated": lazy_gettext("Catalog changed since intake"),
+    "received": lazy_gettext("Received at the point"),
+    "stage_opened": lazy_gettext("Next stage opened"),
+    "routed": lazy_gettext("Routed"),
+    "in_review": lazy_gettext("In review"),
+    "needs_attention": lazy_gettext("Needs attention"),
+    "result_issued": lazy_gettext("Result issued"),
+    "delivered": lazy_gettext("Delivered to point"),
+    "copy_sent": lazy_gettext("Copy sent to the restored point"),
+    "closed": lazy_gettext("Closed"),
+    "waiting": lazy_gettext("Waiting"),
+    "open": lazy_gettext("Open"),
+    "approved": lazy_gettext("Approved"),
+    "rejected": lazy_gettext("Rejected"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "pending": lazy_gettext("Pending"),
+    "active": lazy_gettext("Active"),
+    "revoked": lazy_gettext("Revoked"),
+    "township": lazy_gettext("Township"),
+    "village": lazy_gettext("Village"),
+    "in_transit": lazy_gettext("In transit"),
+    "complete": lazy_gettext("Complete"),
+    "mismatch": lazy_gettext("Does not match the case"),
+    "scan_received": lazy_gettext("Scan received"),
+    "scan_mismatch": lazy_gettext("Scan does not match"),
+    "supplement_requested": lazy_gettext("Supplement requested"),
+    "supplement": lazy_gettext("Waiting for the supplement"),
+    "supplemented": lazy_gettext("Supplemented"),
+    "deemed_approved": lazy_gettext("Deemed approved"),
+    "intake_time_accepted": lazy_gettext("Intake time accepted"),
+    "rated": lazy_gettext("Rated"),
+    "follow_up": lazy_gettext("Follow-up noted"),
+    "follow_up_closed": lazy_gettext("Follow-up closed"),
+    "normal": lazy_gettext("On time"),
+    "warning": lazy_gettext("Warning"),
+    "overdue": lazy_gettext("Overdue"),
+    "paused": lazy_gettext("Paused (supplement)"),
+    "done": lazy_gettext("Decided"),
+    "admin": lazy_gettext("Admin"),
+    "operator": lazy_gettext("Operator"),
+    "reviewer": lazy_gettext("Reviewer"),
 }
 
 
 @bp.app_template_filter("status")
 def status_text(value: str | None) -> str:
     """A status word in the page's language."""
-    return _(STATUS_TEXT.get(value or "", value or ""))
+    return STATUS_TEXT.get(value or "", value or "")
 
 
 @bp.app_template_filter("minutes")
@@ -88,7 +86,7 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
     if not value:
         return ""
     moment = as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return moment.astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return format_datetime(moment, "yyyy-MM-dd HH:mm:ss" if seconds else "yyyy-MM-dd HH:mm")
 
 
 @bp.get("/")
@@ -160,19 +158,20 @@ def case_page(case_id: str):
         db.rollback()
         case = db.get(Case, case.id)
         message = DECISION_MESSAGES.get(exc.reason)
-        return _render_case(case, error=_(message) if message else str(exc), form_values=values, status=exc.status)
+        return _render_case(case, error=str(message) if message else str(exc), form_values=values, status=exc.status)
     db.commit()
     return redirect(url_for("views.case_page", case_id=case.id))
 
 
 DECISION_MESSAGES = {
-    "reason_required": "Write the reason for rejecting: the resident will read it. Nothing was saved.",
-    "not_open": "Your department has no open task on this case. Nothing was saved.",
-    "result_fields_required": "Fill in every required result field before approving. Nothing was saved.",
-    "materials_required": "Tick the materials the resident must bring again. Nothing was saved.",
-    "note_required": "Write what is missing or wrong, for the resident to read. Nothing was saved.",
-    "unknown_material": "Tick only materials of this item. Nothing was saved.",
-    "not_overdue": "No supplement request of your department on this case is past its return date. Nothing was saved.",
+    "reason_required": lazy_gettext("Write the reason for rejecting: the resident will read it. Nothing was saved."),
+    "not_open": lazy_gettext("Your department has no open task on this case. Nothing was saved."),
+    "result_fields_required": lazy_gettext("Fill in every required result field before approving. Nothing was saved."),
+    "materials_required": lazy_gettext("Tick the materials the resident must bring again. Nothing was saved."),
+    "note_required": lazy_gettext("Write what is missing or wrong, for the resident to read. Nothing was saved."),
+    "unknown_material": lazy_gettext("Tick only materials of this item. Nothing was saved."),
+    "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. "
+                                "Nothing was saved."),
 }
 
 

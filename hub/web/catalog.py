@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from flask_babel import lazy_gettext
 from sqlmodel import select
 
 from sync.catalog import ServiceItem
-from sync.kit.web import gettext as _
 
 from sync.kit.workdays import county_date
 
@@ -20,22 +20,22 @@ from hub.core.models import CatalogVersion
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
 CATALOG_WORDS = {
-    "single": "Single department",
-    "joint": "Joint approval",
-    "staged": "Staged",
-    "original": "Original",
-    "copy": "Copy",
-    "original_and_copy": "Original and copy",
-    "county": "County",
-    "township": "Township",
-    "village": "Village",
+    "single": lazy_gettext("Single department"),
+    "joint": lazy_gettext("Joint approval"),
+    "staged": lazy_gettext("Staged"),
+    "original": lazy_gettext("Original"),
+    "copy": lazy_gettext("Copy"),
+    "original_and_copy": lazy_gettext("Original and copy"),
+    "county": lazy_gettext("County"),
+    "township": lazy_gettext("Township"),
+    "village": lazy_gettext("Village"),
 }
 
 
 @bp.app_template_filter("catalog_word")
 def catalog_word(value: str) -> str:
     """A route, material form or level in the page's language."""
-    return _(CATALOG_WORDS.get(value, value))
+    return CATALOG_WORDS.get(value, value)
 
 
 def _version_or_404(version: int) -> CatalogVersion:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from sync.kit.web import api_error, gettext as _, parse_json_body
+from sync.kit.web import api_error, parse_json_body
 
 from hub.web.auth import api_auth, login_required
 from hub.web.context import get_session
@@ -17,36 +18,38 @@ from hub.core.models import Point
 bp = Blueprint("desk", __name__)
 DESK_ROLES = ("operator", "admin")
 LABELS = {
-    "same_field": "Same field changed twice",
-    "parallel_update": "Parallel update (merged)",
-    "duplicate": "Duplicate application",
-    "after_decision": "Change after the decision",
-    "catalog_drift": "Catalog changed since intake",
-    "fork": "Point restored from a backup (fork)",
-    "identity": "Identity mismatch",
-    "suspicious_time": "Intake time the hub cannot vouch for",
-    "accept_claimed": "Accept the point's intake time",
-    "accept_earliest": "Count from the earliest time the hub can vouch for",
-    "open": "Open",
-    "resolved": "Resolved",
-    "merged": "Merged by the hub",
-    "take_left": "Take left",
-    "take_right": "Take right",
-    "merge": "Merge field by field",
-    "merge_cases": "Merge into one case",
-    "keep_both": "Keep both",
-    "accept_old": "Accept under the old catalog version",
-    "supplement": "Send a supplement request",
-    "reject": "Reject with a reason",
+    "same_field": lazy_gettext("Same field changed twice"),
+    "parallel_update": lazy_gettext("Parallel update (merged)"),
+    "duplicate": lazy_gettext("Duplicate application"),
+    "after_decision": lazy_gettext("Change after the decision"),
+    "catalog_drift": lazy_gettext("Catalog changed since intake"),
+    "fork": lazy_gettext("Point restored from a backup (fork)"),
+    "identity": lazy_gettext("Identity mismatch"),
+    "suspicious_time": lazy_gettext("Intake time the hub cannot vouch for"),
+    "accept_claimed": lazy_gettext("Accept the point's intake time"),
+    "accept_earliest": lazy_gettext("Count from the earliest time the hub can vouch for"),
+    "open": lazy_gettext("Open"),
+    "resolved": lazy_gettext("Resolved"),
+    "merged": lazy_gettext("Merged by the hub"),
+    "take_left": lazy_gettext("Take left"),
+    "take_right": lazy_gettext("Take right"),
+    "merge": lazy_gettext("Merge field by field"),
+    "merge_cases": lazy_gettext("Merge into one case"),
+    "keep_both": lazy_gettext("Keep both"),
+    "accept_old": lazy_gettext("Accept under the old catalog version"),
+    "supplement": lazy_gettext("Send a supplement request"),
+    "reject": lazy_gettext("Reject with a reason"),
 }
 
 
-# The evidence of an intake time the hub could not believe (hub/intake/intaketime.py), as the desk says it.
+# The evidence of an intake time the hub could not believe (hub/intaketime.py), as the desk says it.
 BOUND_TEXT = {
-    "enrollment": "The point was enrolled then.",
-    "sequence": "The case it sent just before this one (envelope {earlier_seq}, receipt {receipt_no}) was received then.",
-    "sync": "The point said then that it had sealed {sealed_seq} envelopes; this case is envelope {seq}.",
-    "catalog": "The catalog version {catalog_version} the case names was published then.",
+    "enrollment": lazy_gettext("The point was enrolled then."),
+    "sequence": lazy_gettext("The case it sent just before this one (envelope %(earlier_seq)s, receipt %(receipt_no)s) "
+                             "was received then."),
+    "sync": lazy_gettext("The point said then that it had sealed %(sealed_seq)s envelopes; this case is envelope "
+                         "%(seq)s."),
+    "catalog": lazy_gettext("The catalog version %(catalog_version)s the case names was published then."),
 }
 
 
@@ -60,7 +63,7 @@ def _bound_texts() -> dict:
 @bp.app_template_filter("conflict_action")
 def conflict_label(value: str | None) -> str:
     """A conflict type, status or action in the page's language."""
-    return _(LABELS.get(value or "", value or ""))
+    return LABELS.get(value or "", value or "")
 
 
 class ResolveRequest(BaseModel):

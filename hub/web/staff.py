@@ -4,9 +4,8 @@ reviewer, and disabling or enabling any staff account. The CLI twin is ``pointki
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
 from sqlmodel import select
-
-from sync.kit.web import gettext as _
 
 from hub.trust.accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
 from hub.web.auth import login_required
@@ -16,13 +15,13 @@ from hub.core.models import Department
 bp = Blueprint("staff", __name__)
 
 ACCOUNT_MESSAGES = {
-    "bad_username": "Enter a username of 1 to 64 characters.",
-    "password_too_short": "The password needs at least {length} characters.",
-    "department_required": "Choose the reviewer's department.",
-    "unknown_department": "Choose a department from the list.",
-    "username_taken": "This username is taken. Choose another.",
-    "own_account": "You cannot disable your own account; ask another admin.",
-    "last_admin": "This is the last enabled admin. Add another admin before disabling it.",
+    "bad_username": lazy_gettext("Enter a username of 1 to 64 characters."),
+    "password_too_short": lazy_gettext("The password needs at least %(length)s characters."),
+    "department_required": lazy_gettext("Choose the reviewer's department."),
+    "unknown_department": lazy_gettext("Choose a department from the list."),
+    "username_taken": lazy_gettext("This username is taken. Choose another."),
+    "own_account": lazy_gettext("You cannot disable your own account; ask another admin."),
+    "last_admin": lazy_gettext("This is the last enabled admin. Add another admin before disabling it."),
 }
 
 
@@ -44,7 +43,7 @@ def _render(*, error: str = "", values: dict | None = None, status: int = 200):
 
 def _message(error: AccountError) -> str:
     message = ACCOUNT_MESSAGES.get(error.reason)
-    return _(message, length=MIN_PASSWORD_LENGTH) if message else str(error)
+    return message % {"length": MIN_PASSWORD_LENGTH} if message else str(error)
 
 
 @bp.get("/departments")

@@ -4,8 +4,8 @@ follow-up of low ratings. Operators and admins only; reviewers see their own que
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
 
-from sync.kit.web import gettext as _
 from sync.kit.workdays import county_date
 
 from hub.web.auth import login_required
@@ -18,8 +18,8 @@ from hub.web.context import configured_warn_share
 bp = Blueprint("supervision", __name__)
 
 FOLLOW_UP_MESSAGES = {
-    "note_required": "Write what was done about the rating. Nothing was saved.",
-    "not_found": "This case has no low rating to follow up.",
+    "note_required": lazy_gettext("Write what was done about the rating. Nothing was saved."),
+    "not_found": lazy_gettext("This case has no low rating to follow up."),
 }
 
 
@@ -60,6 +60,6 @@ def rating_follow_up(case_id: str):
                   close=request.form.get("close") == "1", actor=g.staff.username)
     except FollowUpError as exc:
         db.rollback()
-        return _render(_(FOLLOW_UP_MESSAGES[exc.reason]), 422)
+        return _render(str(FOLLOW_UP_MESSAGES[exc.reason]), 422)
     db.commit()
     return redirect(url_for("supervision.supervision_page"))

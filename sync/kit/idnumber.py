@@ -6,6 +6,11 @@ from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+# What id_number_problem finds wrong, in English (APIs, logs); pages show them in their own language.
+WRONG_LENGTH = "must be 18 characters"
+WRONG_CHARACTERS = "must be 17 digits followed by a digit or X"
+IMPOSSIBLE_BIRTH_DATE = "contains an impossible birth date"
+WRONG_CHECK_CHARACTER = "check character does not match (mistyped digit?)"
 
 
 def check_character(first17: str) -> str:
@@ -17,17 +22,17 @@ def id_number_problem(value: str) -> str | None:
     """None for a valid 18-character ID number, else an English description of what is wrong."""
     value = value.strip().upper()
     if len(value) != 18:
-        return "must be 18 characters"
+        return WRONG_LENGTH
     if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        return "must be 17 digits followed by a digit or X"
+        return WRONG_CHARACTERS
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "contains an impossible birth date"
+        return IMPOSSIBLE_BIRTH_DATE
     if born.year < 1900 or born > date.today():
-        return "contains an impossible birth date"
+        return IMPOSSIBLE_BIRTH_DATE
     if check_character(value[:17]) != value[17]:
-        return "check character does not match (mistyped digit?)"
+        return WRONG_CHECK_CHARACTER
     return None
 
 

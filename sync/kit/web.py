@@ -1,7 +1,7 @@
 """Web conventions both servers share, so pages and APIs behave alike on both sides.
 
-Language choice (Chinese by default), CSRF on every form post, the JSON
-error shape, the OpenAPI document builder and the waitress runner.
+CSRF on every form post, the JSON error shape, the OpenAPI document builder
+and the waitress runner. The page language is sync/kit/i18n.py's.
 """
 
 from __future__ import annotations
@@ -14,53 +14,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, abort, g, jsonify, request, session
+from flask import Flask, Response, abort, jsonify, request, session
 from pydantic import BaseModel, ValidationError
 
-from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.framing import CONTENT_TYPE, encode_frames
-from sync.kit.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, choose_language
+from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.jsonlimits import JSONRefused, load_json
 from sync.signing import SignedRequest, verify_request_any
-from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL
+from sync.uploads import (HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS,
+                          HEADER_TOTAL)
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
 # The largest JSON request body either server reads; the largest real one, a case at the window, is a few KB.
 MAX_JSON_BODY = 1024 * 1024
-
-
-def install_i18n(app: Flask, translator: Translator) -> None:
-    """Choose the language per request and expose ``_()`` and ``lang`` to templates."""
-
-    @app.before_request
-    def _choose_language() -> None:
-        g.lang = choose_language(request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
-
-    @app.after_request
-    def _remember_language(response: Response) -> Response:
-        asked = request.args.get("lang")
-        if asked in LANGUAGES:
-            response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
-        return response
-
-    def gettext(message: str, plural: str | None = None, /, **values: object) -> str:
-        return translator.gettext(getattr(g, "lang", "zh"), message, plural, **values)
-
-    app.jinja_env.globals["_"] = gettext
-    app.extensions["pointkit_gettext"] = gettext
-
-    @app.context_processor
-    def _language_context() -> dict[str, Any]:
-        return {"lang": getattr(g, "lang", "zh"), "languages": LANGUAGES}
-
-
-def gettext(message: str, plural: str | None = None, /, **values: object) -> str:
-    """Translate for the current request (inside a Flask app with install_i18n); ``plural`` is the
-    English form for ``n`` other than 1 (``_("{n} copy", "{n} copies", n=2)``)."""
-    from flask import current_app
-
-    return current_app.extensions["pointkit_gettext"](message, plural, **values)
 
 
 def csrf_token() -> str:
