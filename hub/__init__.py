@@ -18,12 +18,14 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from sync.openapi import documented
 from sync.web import api_error, install_csrf, install_i18n
 
 from .db import database_url, init_app, init_db, make_engine, session_scope
 from .i18n import translator
 from .instance import secret_key
 from .keys import ensure_keys, keyring_state
+from .schemas import Health
 
 __all__ = ["create_app"]
 
@@ -74,6 +76,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(staffpages.bp)
 
     @app.get("/healthz")
+    @documented("Liveness", answer=Health, auth=False)
     def healthz():
         """Liveness for the test harness and monitoring."""
         return {"ok": True}

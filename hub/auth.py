@@ -14,12 +14,13 @@ from collections.abc import Callable
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from sync.safety import same_origin_path
+from sync.openapi import documented
 from sync.web import api_error, gettext as _, parse_json_body
 
 from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time
 from .db import get_session
 from .models import Staff
-from .schemas import LoginRequest
+from .schemas import LoginRequest, LoginResponse
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -123,6 +124,8 @@ def logout():
 
 
 @bp.post("/api/login")
+@documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
+            errors={401: ("bad_credentials",), 403: ("account_disabled",), 423: ("account_locked",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)

@@ -15,6 +15,7 @@ from sync.auditheads import HUB_CHAIN, sign_head
 from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
+from sync.openapi import documented
 from sync.uploads import HEADER_SCAN_GRANT
 from sync.web import (ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer,
                       scan_refusal, verify_signed_request)
@@ -32,7 +33,7 @@ from .models import Point, SeenNonce
 from .outbox import mark_delivered, messages_after, note_protocol
 from .points import point_verifiers
 from .scans import MAX_CHUNK_BYTES, ScanError, append_chunk, scan_offset
-from .schemas import EnrollRequest
+from .schemas import EnrollRequest, EnrollResponse
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ def _stamp_hub_time(response: Response) -> Response:
 
 
 @bp.post("/enroll")
+@documented("Enroll a point: one-time token, new public keys, proof of possession", body=EnrollRequest,
+            answer=EnrollResponse, auth=False,
+            errors={403: ("token_unknown", "token_used", "token_expired", "token_superseded", "name_mismatch",
+                          "bad_proof"),
+                    409: ("point_exists",), 422: ("bad_keys",)})
 def post_enroll():
     """Enroll a point: one-time token, new public keys, proof of possession."""
     body = parse_json_body(EnrollRequest)
