@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["Content", "Declaration", "UndeclaredRoutes", "documented", "openapi_document", "reasons_by_status"]
 
