@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from sync.safety import same_origin_path
 from sync.openapi import documented
+from sync.safety import same_origin_path
 from sync.web import api_error, gettext as _, parse_json_body
 
 from .accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token, unlock_time

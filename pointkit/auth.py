@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 
 from sync import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
-from sync.safety import same_origin_path
 from sync.openapi import documented
+from sync.safety import same_origin_path
 from sync.web import api_error, gettext as _, parse_json_body
 from sync.workdays import COUNTY_TIMEZONE
 
