@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
+from sync.kit.openapi import documented
 from sync.kit.safety import same_origin_path
 from sync.kit.web import api_error, parse_json_body
 
@@ -205,6 +206,8 @@ def logout():
 
 
 @bp.post("/api/login")
+@documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
+            errors={401: ("bad_credentials",), 423: ("account_locked",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)

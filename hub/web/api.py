@@ -1,4 +1,8 @@
-"""The staff JSON API (bearer tokens): queue, cases, decisions, points, OpenAPI."""
+"""The staff JSON API (bearer tokens): queue, cases, decisions, points, OpenAPI.
+
+Each route declares what it takes and answers (``@documented``); the OpenAPI document is built from those
+declarations and the URL map, so it cannot drift from the routes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, request
 from sqlmodel import select
 
-from sync.kit.web import api_error, openapi_document, parse_json_body
+from sync.kit.openapi import Content, documented, openapi_document
+from sync.kit.web import api_error, parse_json_body
 from sync.kit.workdays import county_date
 
 from hub.web import schemas
@@ -21,11 +26,19 @@ from hub.trust.keys import publish_current, rotate_keys
 from hub.core.models import Case, HubKey
 from hub.trust.points import PointError, points_overview, revoke_point
 from hub.approval.review import ReviewError, decide, request_supplement, withdraw_unanswered
+from hub.approval.scans import CONTENT_TYPES
 from hub.web.cases import scan_response
 from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report
 from hub.web.context import configured_warn_share
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+_NO_CASE = {404: ("not_found",)}
+_FORBIDDEN = {403: ("forbidden",)}
+_QUEUE_QUERY = ({"name": "department", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "Only this department's work (operators and admins)"},
+                *({"name": key, "in": "query", "required": False, "schema": {"type": "string"}}
+                  for key in QUEUE_FILTERS))
 
 
 def _visible_case(case_id: str) -> Case | None:
@@ -34,6 +47,7 @@ def _visible_case(case_id: str) -> Case | None:
 
 
 @bp.get("/queue")
+@documented("Open work, soonest due first", answer=schemas.QueueResponse, query=_QUEUE_QUERY)
 @api_auth()
 def get_queue():
     """Open work: a reviewer's own department, or every open case for operators and admins."""
@@ -43,6 +57,7 @@ def get_queue():
 
 
 @bp.get("/cases/<case_id>")
+@documented("One case with its tasks, timeline and result", answer=schemas.CaseDetail, errors=_NO_CASE)
 @api_auth()
 def get_case(case_id: str):
     """One case with its tasks, timeline and result."""
@@ -53,6 +68,10 @@ def get_case(case_id: str):
 
 
 @bp.get("/cases/<case_id>/scans/<scan_id>")
+@documented("One scan of a case, decrypted", errors=_NO_CASE,
+            answer=Content(media_types=(*sorted(set(CONTENT_TYPES.values())), "application/octet-stream"),
+                           description="The scan's bytes: images and PDF inline, anything else as a download",
+                           schema={"type": "string", "format": "binary"}))
 @api_auth()
 def get_case_scan(case_id: str, scan_id: str):
     """One scan of a case, decrypted on the fly (own department only)."""
@@ -63,6 +82,9 @@ def get_case_scan(case_id: str, scan_id: str):
 
 
 @bp.post("/cases/<case_id>/decision")
+@documented("Decide a department task", body=schemas.DecisionRequest, answer=schemas.CaseDetail,
+            errors={**_FORBIDDEN, **_NO_CASE, 409: ("not_open", "in_conflict"),
+                    422: ("bad_decision", "reason_required", "unknown_result_field", "result_fields_required")})
 @api_auth("reviewer", "admin")
 def post_decision(case_id: str):
     """Approve or reject the open task of the caller's department."""
@@ -72,6 +94,10 @@ def post_decision(case_id: str):
 
 
 @bp.post("/cases/<case_id>/supplement")
+@documented("Request a supplement (补正): the time limit pauses", body=schemas.SupplementRequestBody,
+            answer=schemas.CaseDetail,
+            errors={**_FORBIDDEN, **_NO_CASE, 409: ("not_open", "in_conflict"),
+                    422: ("materials_required", "unknown_material", "note_required")})
 @api_auth("reviewer", "admin")
 def post_supplement(case_id: str):
     """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
@@ -80,6 +106,9 @@ def post_supplement(case_id: str):
 
 
 @bp.post("/cases/<case_id>/withdraw-unanswered")
+@documented("A supplement not answered by its return date: the application counts as withdrawn",
+            body=schemas.WithdrawUnansweredBody, answer=schemas.CaseDetail,
+            errors={**_FORBIDDEN, **_NO_CASE, 409: ("not_overdue",)})
 @api_auth("reviewer", "admin")
 def post_withdraw_unanswered(case_id: str):
     """The resident did not bring a 补正's materials by its return date: record the application as withdrawn
@@ -111,6 +140,7 @@ def _supervision() -> dict:
 
 
 @bp.get("/supervision")
+@documented("Supervision figures per department and point", answer=schemas.SupervisionResponse, errors=_FORBIDDEN)
 @api_auth("operator", "admin")
 def get_supervision():
     """Electronic supervision: per department on-time rate, open, warning and overdue; per point backlog."""
@@ -118,6 +148,8 @@ def get_supervision():
 
 
 @bp.get("/supervision.csv")
+@documented("Supervision figures as CSV", errors=_FORBIDDEN,
+            answer=Content(media_types=("text/csv",), description="One row per department, then one per point"))
 @api_auth("operator", "admin")
 def get_supervision_csv():
     """The supervision figures as CSV."""
@@ -126,6 +158,8 @@ def get_supervision_csv():
 
 
 @bp.post("/ratings/<case_id>/follow-up")
+@documented("Follow up a rating of 1 or 2", body=schemas.FollowUpRequest, answer=schemas.FollowUpPublic,
+            errors={**_FORBIDDEN, 404: ("not_found",), 422: ("note_required",)})
 @api_auth("operator", "admin")
 def post_follow_up(case_id: str):
     """Note what was done about a rating of 1 or 2; ``close`` ends the follow-up."""
@@ -143,6 +177,7 @@ def post_follow_up(case_id: str):
 
 
 @bp.get("/points")
+@documented("Every point: pending, active and revoked", answer=schemas.PointsResponse, errors=_FORBIDDEN)
 @api_auth("admin")
 def get_points():
     """Every point: pending (with token expiry), active and revoked."""
@@ -150,6 +185,8 @@ def get_points():
 
 
 @bp.post("/points/<point_id>/revoke")
+@documented("Revoke a point (by id or name)", answer=schemas.PointPublic,
+            errors={**_FORBIDDEN, 404: ("unknown_point",), 409: ("already_revoked",)})
 @api_auth("admin")
 def post_point_revoke(point_id: str):
     """Revoke a point (by id or name): everything it sends from now on is refused."""
@@ -171,6 +208,7 @@ def _keys_public() -> dict:
 
 
 @bp.get("/keys")
+@documented("The hub's key generations, oldest first", answer=schemas.HubKeysResponse, errors=_FORBIDDEN)
 @api_auth("admin")
 def get_keys():
     """The hub's key generations, oldest first; the last is current."""
@@ -178,6 +216,8 @@ def get_keys():
 
 
 @bp.post("/keys/rotate")
+@documented("Rotate the hub keys", body=schemas.KeyRotateRequest, answer=schemas.HubKeysResponse, status=201,
+            errors=_FORBIDDEN)
 @api_auth("admin")
 def post_keys_rotate():
     """Make a new hub key generation and announce it to every active point."""
@@ -194,6 +234,9 @@ def post_keys_rotate():
 
 
 @bp.post("/points")
+@documented("Add a point and issue its enrollment token", body=schemas.PointCreate,
+            answer=schemas.PointCreated, status=201,
+            errors={**_FORBIDDEN, 409: ("point_exists",), 422: ("name_required", "bad_level", "bad_expiry")})
 @api_auth("admin")
 def post_point():
     """Register a point and issue its one-time enrollment token (shown only now)."""
@@ -212,65 +255,11 @@ def post_point():
             "expires_at": iso(issued.expires_at)}, 201
 
 
-_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_OPERATIONS = [
-    {"path": "/api/login", "method": "POST", "summary": "Log in for a bearer token", "auth": False,
-     "request": schemas.LoginRequest, "response": schemas.LoginResponse, "errors": [400, 401, 403, 422, 423]},
-    {"path": "/api/queue", "method": "GET", "summary": "Open work, soonest due first",
-     "response": schemas.QueueResponse, "errors": [401],
-     "parameters": [{"name": "department", "in": "query", "required": False, "schema": {"type": "string"}}]},
-    {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": schemas.CaseDetail,
-     "errors": [401, 404], "parameters": [_CASE_ID]},
-    {"path": "/api/cases/{case_id}/scans/{scan_id}", "method": "GET", "status": 200,
-     "summary": "One scan of a case, decrypted (image/PDF/other bytes)", "response": None, "errors": [401, 404],
-     "parameters": [_CASE_ID, {"name": "scan_id", "in": "path", "required": True, "schema": {"type": "string"}}]},
-    {"path": "/api/cases/{case_id}/decision", "method": "POST", "summary": "Decide a department task",
-     "request": schemas.DecisionRequest, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422],
-     "parameters": [_CASE_ID]},
-    {"path": "/api/cases/{case_id}/supplement", "method": "POST",
-     "summary": "Request a supplement (补正): the time limit pauses", "request": schemas.SupplementRequestBody,
-     "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409, 422], "parameters": [_CASE_ID]},
-    {"path": "/api/cases/{case_id}/withdraw-unanswered", "method": "POST",
-     "summary": "A supplement not answered by its return date: the application counts as withdrawn",
-     "request": schemas.WithdrawUnansweredBody, "response": schemas.CaseDetail, "errors": [400, 401, 403, 404, 409],
-     "parameters": [_CASE_ID]},
-    {"path": "/api/supervision", "method": "GET", "summary": "Supervision figures per department and point",
-     "response": schemas.SupervisionResponse, "errors": [401, 403]},
-    {"path": "/api/supervision.csv", "method": "GET", "summary": "Supervision figures as CSV", "response": None,
-     "errors": [401, 403]},
-    {"path": "/api/ratings/{case_id}/follow-up", "method": "POST", "summary": "Follow up a rating of 1 or 2",
-     "request": schemas.FollowUpRequest, "response": None, "errors": [400, 401, 403, 404, 422],
-     "parameters": [_CASE_ID]},
-    {"path": "/api/points", "method": "GET", "summary": "List points", "response": schemas.PointsResponse,
-     "errors": [401, 403]},
-    {"path": "/api/points", "method": "POST", "summary": "Add a point and issue its enrollment token",
-     "request": schemas.PointCreate, "response": schemas.PointCreated, "status": 201,
-     "errors": [400, 401, 403, 409, 422]},
-    {"path": "/api/points/{point_id}/revoke", "method": "POST", "summary": "Revoke a point (id or name)",
-     "response": schemas.PointPublic, "errors": [401, 403, 404, 409],
-     "parameters": [{"name": "point_id", "in": "path", "required": True, "schema": {"type": "string"}}]},
-    {"path": "/api/keys", "method": "GET", "summary": "List hub key generations", "response": schemas.HubKeysResponse,
-     "errors": [401, 403]},
-    {"path": "/api/keys/rotate", "method": "POST", "summary": "Rotate the hub keys",
-     "request": schemas.KeyRotateRequest, "response": schemas.HubKeysResponse, "status": 201,
-     "errors": [400, 401, 403, 422]},
-    {"path": "/sync/v1/enroll", "method": "POST", "summary": "Enroll a point", "auth": False,
-     "request": schemas.EnrollRequest, "response": schemas.EnrollResponse, "errors": [400, 403, 409, 422]},
-    {"path": "/healthz", "method": "GET", "summary": "Liveness", "auth": False, "response": schemas.Health,
-     "errors": []},
-]
-
-
 @bp.get("/openapi.json")
+@documented("This document", answer={"type": "object", "description": "OpenAPI 3.1"}, auth=False)
 def get_openapi():
-    """The OpenAPI 3.1 description of this API."""
-    models = [schemas.LoginRequest, schemas.LoginResponse, schemas.QueueResponse, schemas.CaseDetail,
-              schemas.DecisionRequest, schemas.PointsResponse, schemas.PointCreate, schemas.PointCreated,
-              schemas.EnrollRequest, schemas.EnrollResponse, schemas.PushResponse, schemas.Health,
-              schemas.PointPublic, schemas.HubKeysResponse, schemas.KeyRotateRequest,
-              schemas.SupplementRequestBody, schemas.SupervisionResponse, schemas.FollowUpRequest]
+    """The OpenAPI 3.1 description of this API, from the routes' declarations."""
     return openapi_document(
-        title="pointkit hub", version="1",
-        description="County hub staff API. Point sync (push, pull, catalog) is binary and documented "
-                    "in docs/architecture.md.",
-        operations=_OPERATIONS, models=models)
+        current_app, title="pointkit hub", version="1",
+        description="County hub staff API. Point sync (push, pull, catalog, scans) is binary and signed, and "
+                    "documented in docs/architecture.md.")

@@ -15,6 +15,7 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from sync.kit.i18n import install_i18n
+from sync.kit.openapi import documented
 from sync.kit.web import api_error, install_csrf
 
 from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
@@ -22,6 +23,7 @@ from hub.core.db import database_url, make_engine, session_scope
 from hub.web.context import init_app
 from hub.migrate import init_db
 from hub.web.i18n import TRANSLATIONS
+from hub.web.schemas import Health
 from hub.instance import secret_key
 from hub.trust.keys import ensure_keys, keyring_state
 
@@ -72,6 +74,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(staff.bp)
 
     @app.get("/healthz")
+    @documented("Liveness", answer=Health, auth=False)
     def healthz():
         """Liveness for the test harness and monitoring."""
         return {"ok": True}

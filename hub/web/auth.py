@@ -14,13 +14,14 @@ from collections.abc import Callable
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, gettext as _
 
+from sync.kit.openapi import documented
 from sync.kit.safety import same_origin_path
 from sync.kit.web import api_error, parse_json_body
 
 from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
 from hub.web.context import get_session
 from hub.core.models import Staff
-from hub.web.schemas import LoginRequest
+from hub.web.schemas import LoginRequest, LoginResponse
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ def logout():
 
 
 @bp.post("/api/login")
+@documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
+            errors={401: ("bad_credentials",), 403: ("account_disabled",), 423: ("account_locked",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)

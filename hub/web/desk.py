@@ -7,6 +7,7 @@ from flask_babel import gettext as _, lazy_gettext
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from sync.kit.openapi import documented
 from sync.kit.web import api_error, parse_json_body
 
 from hub.web.auth import api_auth, login_required
@@ -14,6 +15,7 @@ from hub.web.context import get_session
 from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
 from hub.web.context import current_identity
 from hub.core.models import Point
+from hub.web.schemas import ConflictsResponse, ConflictView
 
 bp = Blueprint("desk", __name__)
 DESK_ROLES = ("operator", "admin")
@@ -135,6 +137,11 @@ def conflict_page(conflict_id: str):
 
 
 @bp.get("/api/conflicts")
+@documented("The conflict queue, oldest first", answer=ConflictsResponse, errors={403: ("forbidden",)}, query=(
+    {"name": "kind", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "point", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Point name"},
+    {"name": "status", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "open (default) or resolved"}))
 @api_auth(*DESK_ROLES)
 def api_conflicts():
     """The conflict queue: ?kind=&point=&status= (open by default), oldest first."""
@@ -142,6 +149,7 @@ def api_conflicts():
 
 
 @bp.get("/api/conflicts/<conflict_id>")
+@documented("One conflict with both versions", answer=ConflictView, errors={403: ("forbidden",), 404: ("not_found",)})
 @api_auth(*DESK_ROLES)
 def api_conflict(conflict_id: str):
     """One conflict with both versions, the differing fields, the cases and the actions offered."""
@@ -152,6 +160,11 @@ def api_conflict(conflict_id: str):
 
 
 @bp.post("/api/conflicts/<conflict_id>/resolve")
+@documented("Resolve a conflict; the points involved hear the outcome", body=ResolveRequest, answer=ConflictView,
+            errors={403: ("forbidden",), 404: ("not_found", "supplement_not_found"),
+                    409: ("not_open", "supplement_not_open"),
+                    422: ("bad_action", "reason_required", "choices_required", "supplement_materials_required",
+                          "supplement_unknown_material", "supplement_note_required")})
 @api_auth(*DESK_ROLES)
 def api_resolve(conflict_id: str):
     """Resolve a conflict: {action, note, choices}; the points involved hear the outcome."""

@@ -241,6 +241,52 @@ class FollowUpRequest(_Request):
     close: bool = False
 
 
+# A low rating's follow-up as it now stands.
+class FollowUpPublic(BaseModel):
+    case_id: str
+    follow_up: Literal["none", "open", "closed"]
+    follow_up_note: str
+
+
+# One conflict in the desk's queue (hub/desk.py).
+class ConflictSummary(BaseModel):
+    conflict_id: str
+    kind: str
+    status: str
+    point_name: str
+    other_point_name: str
+    case_id: str | None
+    other_case_id: str | None
+    fields: list[str]
+    created_at: str | None
+    age_hours: float
+
+
+# The conflict queue, oldest first.
+class ConflictsResponse(BaseModel):
+    conflicts: list[ConflictSummary]
+
+
+# One field of a conflict, both versions side by side.
+class ConflictRow(BaseModel):
+    field: str
+    left: Any
+    right: Any
+    differs: bool
+
+
+# One conflict with both versions, the cases involved and the actions still offered.
+class ConflictView(ConflictSummary):
+    rows: list[ConflictRow]
+    detail: dict[str, Any]
+    actions: list[str]
+    cases: list[CaseDetail]
+    resolution: str
+    resolution_note: str
+    resolved_by: str
+    resolved_at: str | None
+
+
 # An enrolled, pending or revoked point.
 class PointPublic(BaseModel):
     point_id: str

@@ -18,6 +18,7 @@ from sync.auditheads import HUB_CHAIN, sign_head
 from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
+from sync.kit.openapi import documented
 from sync.uploads import HEADER_SCAN_GRANT
 from sync.kit.web import ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer, scan_refusal, verify_signed_request
 
@@ -38,8 +39,9 @@ from hub.core.models import Point, SeenNonce
 from hub.core.outbox import mark_delivered, note_protocol
 from hub.intake.sealing import messages_after
 from hub.trust.points import point_verifiers
-from hub.approval.scans import MAX_CHUNK_BYTES, ScanError, append_chunk, scan_offset
-from hub.web.schemas import EnrollRequest
+from hub.approval.scans import MAX_CHUNK_BYTES, append_chunk, scan_offset
+from sync.uploads import ScanError
+from hub.web.schemas import EnrollRequest, EnrollResponse
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
 log = logging.getLogger(__name__)
@@ -57,6 +59,11 @@ def _stamp_hub_time(response: Response) -> Response:
 
 
 @bp.post("/enroll")
+@documented("Enroll a point: one-time token, new public keys, proof of possession", body=EnrollRequest,
+            answer=EnrollResponse, auth=False,
+            errors={403: ("token_unknown", "token_used", "token_expired", "token_superseded", "name_mismatch",
+                          "bad_proof"),
+                    409: ("point_exists",), 422: ("bad_keys",)})
 def post_enroll():
     """Enroll a point: one-time token, new public keys, proof of possession."""
     body = parse_json_body(EnrollRequest)

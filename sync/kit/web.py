@@ -1,7 +1,8 @@
 """Web conventions both servers share, so pages and APIs behave alike on both sides.
 
-CSRF on every form post, the JSON error shape, the OpenAPI document builder
-and the waitress runner. The page language is sync/kit/i18n.py's.
+Language choice (Chinese by default), CSRF on every form post, the JSON
+error shape and the waitress runner. The OpenAPI documents are built in
+sync/openapi.py.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from sync.framing import CONTENT_TYPE, encode_frames
 from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.jsonlimits import JSONRefused, load_json
 from sync.signing import SignedRequest, verify_request_any
-from sync.uploads import (HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS,
-                          HEADER_TOTAL)
+from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL
 
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
@@ -180,66 +180,6 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel | tuple[Response, int]:
         return model.model_validate(data)
     except ValidationError as exc:
         return api_error(422, "invalid_input", "some fields are missing or invalid", validation_fields(exc))
-
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error", "reason"],
-    "properties": {
-        "error": {"type": "string"},
-        "reason": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-}
-
-
-def openapi_document(
-    *, title: str, version: str, description: str, operations: list[dict[str, Any]],
-    models: Iterable[type[BaseModel]],
-) -> dict[str, Any]:
-    """Build an OpenAPI 3.1 document; request/response schemas come from pydantic models.
-
-    Each operation: ``{"path", "method", "summary", "request": Model|None,
-    "response": Model|dict|None, "status": 200, "auth": True, "errors": [400, ...]}``.
-    """
-    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
-    for model in models:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in schema.pop("$defs", {}).items():
-            schemas[name] = sub
-        schemas[model.__name__] = schema
-
-    def ref(value: Any) -> dict[str, Any]:
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            return {"$ref": f"#/components/schemas/{value.__name__}"}
-        return value
-
-    paths: dict[str, Any] = {}
-    for op in operations:
-        entry: dict[str, Any] = {"summary": op["summary"], "operationId": op.get("operation_id", op["summary"])}
-        responses: dict[str, Any] = {}
-        if op.get("response") is not None:
-            responses[str(op.get("status", 200))] = {
-                "description": "OK", "content": {"application/json": {"schema": ref(op["response"])}}}
-        else:
-            responses[str(op.get("status", 204))] = {"description": "OK"}
-        for code in op.get("errors", [400]):
-            responses[str(code)] = {"description": "error",
-                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        entry["responses"] = responses
-        if op.get("request") is not None:
-            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op["request"])}}}
-        if op.get("parameters"):
-            entry["parameters"] = op["parameters"]
-        if op.get("auth", True):
-            entry["security"] = [{"bearer": []}]
-        paths.setdefault(op["path"], {})[op["method"].lower()] = entry
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": version, "description": description},
-        "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-    }
 
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
