@@ -1,107 +1,17 @@
 """hub: the county hub of pointkit.
 
-It enrolls points, ingests their sealed envelopes, routes cases to the
-departments that decide them, signs results and sends them back, and serves
-the operator and reviewer pages and the staff JSON API.
+It enrolls points, ingests their sealed envelopes, routes cases to the departments that decide them, signs
+results and sends them back, and serves the operator and reviewer pages and the staff JSON API.
 
-``create_app(data_dir)`` builds the Flask app for one data directory
-(``pointkit-hub init`` makes one); ``pointkit-hub serve`` runs it.
+Its rooms, from the ground up (docs/architecture.md has the map):
+
+- ``core``: what everything uses: time, the database, the tables, the audit chain, a case's timeline,
+  the queue of messages to points;
+- ``catalog``: the service catalog (事项目录) and the holiday calendar, versioned and signed;
+- ``trust``: the hub's keys, enrolled points, staff accounts, the audit chain's signed heads;
+- ``approval``: the approval loop: time limits, routing, decisions, supervision, a case's materials;
+- ``reconcile``: what points did apart from each other, and the conflict desk's decisions on it;
+- ``intake``: what points send: ingest, each intent's effect, sealing what goes back, USB bundles;
+- ``web``: the Flask app, its pages, the staff API and the sync endpoints (``hub.web.create_app``);
+- ``migrate``, ``instance``, ``cli``: the schema's upgrades, a data directory, the ``pointkit-hub`` command.
 """
-
-from __future__ import annotations
-
-import logging
-import traceback
-from pathlib import Path
-from typing import Any
-
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
-
-from sync.web import api_error, install_csrf, install_i18n
-
-from .db import database_url, init_app, init_db, make_engine, session_scope
-from .i18n import translator
-from .instance import secret_key
-from .keys import ensure_keys, keyring_state
-
-__all__ = ["create_app"]
-
-log = logging.getLogger(__name__)
-JSON_PREFIXES = ("/api/", "/sync/")
-
-
-def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the hub app serving the data directory ``data_dir``."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    app = Flask(__name__)
-    app.config.from_mapping(
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=database_url(data_dir),
-        PUSH_MAX_BYTES=16 * 1024 * 1024,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # Staff forms are small; a bigger body is a mistake or an attack.
-        MAX_FORM_MEMORY_SIZE=1024 * 1024,
-    )
-    app.config.from_prefixed_env("POINTKIT_HUB")
-    if test_config:
-        app.config.update(test_config)
-    app.secret_key = secret_key(data_dir)
-
-    engine = make_engine(app.config["DATABASE_URL"])
-    init_db(engine, data_dir)
-    init_app(app, engine)
-    with session_scope(engine) as session:
-        keyring = ensure_keys(session, data_dir)
-        app.extensions["hub_keyring"] = (keyring_state(session), keyring)
-
-    install_i18n(app, translator)
-    # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
-    install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
-
-    from . import api, auth, catalogpages, deskviews, relay, staffpages, supervision_pages, syncapi, views
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(syncapi.bp)
-    app.register_blueprint(relay.bp)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(catalogpages.bp)
-    app.register_blueprint(supervision_pages.bp)
-    app.register_blueprint(deskviews.bp)
-    app.register_blueprint(staffpages.bp)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness for the test harness and monitoring."""
-        return {"ok": True}
-
-    _install_error_pages(app)
-    return app
-
-
-def _install_error_pages(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        if request.path.startswith(JSON_PREFIXES):
-            reason = (error.name or "error").lower().replace(" ", "_")
-            response, status = api_error(error.code or 500, reason, error.description or reason)
-            # Keep what the error says about itself, e.g. the Allow header of a 405.
-            for name, value in error.get_headers():
-                if name.lower() not in ("content-type", "content-length"):
-                    response.headers[name] = value
-            return response, status
-        headers = [(name, value) for name, value in error.get_headers()
-                   if name.lower() not in ("content-type", "content-length")]
-        return render_template("error.html", error=error), error.code, headers
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        # The type and the stack only: an exception's message may quote a resident's data.
-        stack = "".join(traceback.format_tb(error.__traceback__))
-        log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method, request.path, stack)
-        if request.path.startswith(JSON_PREFIXES):
-            return api_error(500, "internal_error", "the hub failed to handle this request; see hub.log")
-        return render_template("error.html", error=None), 500

@@ -1,7 +1,7 @@
 """The hub's schema migrations (hub/migrations/versions): what ``pointkit-hub upgrade`` runs.
 
 Every other command and ``serve`` only create a new database at the newest
-revision or check that an existing one is there (``hub.db.init_db``).
+revision or check that an existing one is there (``hub.migrate.init_db``).
 """
 
 from __future__ import annotations
@@ -9,21 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
 from sqlmodel import Session, SQLModel, select
 
 from sync.auditrows import CASE_BASELINE
-from sync.migrate import Migrations, Upgraded
-from sync.workdays import Calendar, county_date
+from sync.kit.migrate import Migrations, SchemaError, Upgraded
+from sync.kit.workdays import county_date
 
-from .audit import SYSTEM_ACTOR, append_audit
-from .auditrows import unrecorded_rows
-from .cases import record_event
-from .calendar import county_calendar
-from .catalog import find_item
-from .db import as_utc, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
-from .models import Case, Point, SupplementRound  # importing the models registers every table on SQLModel.metadata
-from .timelimits import OPEN_STATUSES, due_dates, intake_moment, supplement_period, supplement_return_by
+from hub.core.audit import SYSTEM_ACTOR, append_audit
+from hub.core.auditrows import unrecorded_rows
+from hub.core.timeline import record_event
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
+from hub.core.clock import as_utc
+from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
+from hub.core.models import Case, Point, SupplementRound
+from hub.approval.timelimits import OPEN_STATUSES, due_dates, intake_moment, supplement_period, supplement_return_by
 
 # The previous release (4315ee0) made its tables without migrations; upgrade stamps such a database here.
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), SQLModel.metadata, baseline="0001")
@@ -123,3 +124,20 @@ def _count_missing_legal_limits(session: Session) -> int:
                           "counted when the hub was upgraded")
         counted += 1
     return counted
+
+
+def init_db(engine: Engine, data_dir: Path | None = None) -> None:
+    """Create the tables at the newest schema revision in an empty database; check an existing one is there.
+
+    Only ``pointkit-hub upgrade`` changes an existing schema: an older one raises ``SchemaError`` naming
+    that command. One transaction: on PostgreSQL, hub processes starting together on a new database wait
+    for each other instead of racing to create the same table.
+    """
+    elsewhere = database_kind(data_dir) if data_dir is not None else None
+    if elsewhere and engine.dialect.name == "sqlite" and engine.url.database and \
+            Path(engine.url.database).resolve() == (Path(data_dir) / DATABASE_FILE).resolve():
+        raise SchemaError(f"this hub's tables are in a {elsewhere} database outside {data_dir}: give its "
+                          f"--database-url or set {DATABASE_URL_ENV}")
+    with engine.begin() as connection:
+        hold_write_lock(connection)
+        MIGRATIONS.ensure(connection, upgrade_advice(data_dir, sqlite=connection.dialect.name == "sqlite"))

@@ -15,13 +15,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
-from sync.web import gettext as _
+from sync.kit.openapi import documented
+from sync.kit.web import api_error, install_csrf
+from sync.kit.i18n import install_i18n
 
 from . import db
-from .i18n import install_filters, translator
+from .i18n import TRANSLATIONS, install_filters
+from .schemas import Health
 from .scans import waiting_totals
 from .state import find_state, outbox_counts
 
@@ -61,7 +64,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.json.ensure_ascii = False
     db.init_db(data_dir)
 
-    install_i18n(app, translator)
+    install_i18n(app, TRANSLATIONS)
     install_filters(app)
     # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
@@ -76,6 +79,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(desk.bp)
 
     @app.get("/healthz")
+    @documented("Liveness", answer=Health, auth=False)
     def healthz():
         """Liveness for supervisors and tests (no login)."""
         return jsonify(ok=True)
@@ -110,7 +114,13 @@ def _lang_url(language: str) -> str:
 def _http_error(error: HTTPException):
     """JSON errors under /api/, a small page elsewhere; a missing CSRF token says what to do."""
     if request.path.startswith("/api/"):
-        return api_error(error.code or 500, _API_REASONS.get(error.code, "error"), error.description or error.name)
+        response, status = api_error(error.code or 500, _API_REASONS.get(error.code, "error"),
+                                     error.description or error.name)
+        # Keep what the error says about itself, e.g. the Allow header of a 405.
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response, status
     if error.code == 400 and error.description == "csrf":
         title, message = _("Form expired"), _("The form was missing its security token. Go back, reload the page and submit again.")
     elif error.code == 404:

@@ -14,7 +14,8 @@ import json
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.clock import utcnow
 from sync.messages import RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
 

@@ -1,17 +1,21 @@
-"""The point's JSON API for staff tools and tests: bearer tokens, errors as ``{error, reason, fields?}``."""
+"""The point's JSON API for staff tools and tests: bearer tokens, errors as ``{error, reason, fields?}``.
+
+Each route declares what it takes and answers (``@documented``); the OpenAPI document is built from those
+declarations and the URL map, so it cannot drift from the routes.
+"""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable
+from sync.client import HubRefused, HubUnreachable
 from sync.jsonlimits import JSONRefused, load_json
-from sync.web import (MAX_JSON_BODY, api_error, json_object_body, openapi_document, parse_json_body,
-                      validation_fields)
+from sync.kit.openapi import JSON_BODY_ERRORS, documented, openapi_document, reasons_by_status
+from sync.kit.web import MAX_JSON_BODY, api_error, json_object_body, parse_json_body, validation_fields
 
 from . import db
 from .amend import ChangeError, amend_case, withdraw_case
@@ -25,9 +29,9 @@ from .pickup import PickupError, collect, collect_by_id_number, rate, signed_res
 from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
-from .schemas import (MODELS, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, IdCheckPickupRequest,
-                      ItemPublic, ItemsResponse, LoginRequest, LoginResponse, NoticeIssued, PickupRequest,
-                      PickupResponse, RatingRequest, StatusResponse, SyncReportOut)
+from .schemas import (CaseAmend, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, CaseWithdraw,
+                      IdCheckPickupRequest, ItemPublic, ItemsResponse, NoticeIssued, PickupRequest, PickupResponse,
+                      RatingRecorded, RatingRequest, StatusResponse, SyncReportOut)
 from .state import as_utc, get_state, outbox_counts
 from .supplement import SupplementError, send_supplement
 from .syncagent import SYNC_BUSY_MESSAGE, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
@@ -42,6 +46,42 @@ _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, 
                   "pickup_locked": 423, "collected_elsewhere": 409, "no_pickup_code_here": 409,
                   "wrong_id_number": 403, "id_number_incomplete": 422,
                   "reason_required": 422}
+_CHANGE_STATUS = {"not_found": 404, "decided": 409, "nothing_changed": 409, "invalid_form": 422,
+                  "reason_required": 422}
+_NO_CASE = {404: ("not_found",)}
+# An upload over the app's MAX_CONTENT_LENGTH (pointkit/__init__.py), refused before the route reads it.
+_TOO_LARGE = {413: ("too_large",)}
+
+# Scans travel as binary parts (no base64): each file a ``scans`` part, and optionally one ``scan_materials``
+# part per file, in the same order, naming its material code.
+_SCAN_PARTS = {
+    "scans": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+              "description": "Scans or photos of materials, sealed at the point under a key per file"},
+    "scan_materials": {"type": "array", "items": {"type": "string", "maxLength": 64},
+                       "description": "The material code of each file, in order ('' for none)"},
+}
+# Intake with scans: the case JSON as the ``case`` part.
+MULTIPART_INTAKE = {
+    "schema": {
+        "type": "object",
+        "required": ["case"],
+        "properties": {
+            "case": {"type": "string", "contentMediaType": "application/json",
+                     "description": "The CaseCreate object as JSON"},
+            **_SCAN_PARTS,
+        },
+    },
+    "encoding": {"case": {"contentType": "application/json"}},
+}
+# A supplement: at least one scan of what the department asked for, and a note.
+MULTIPART_SUPPLEMENT = {
+    "schema": {
+        "type": "object",
+        "required": ["scans"],
+        "properties": {"note": {"type": "string", "maxLength": 2000, "description": "What the resident brought"},
+                       **_SCAN_PARTS},
+    },
+}
 
 
 def intake_error_body(exc: IntakeError) -> dict:
@@ -75,6 +115,10 @@ def case_detail(case: Case) -> CaseDetail:
 
 
 @bp.get("/items")
+@documented("Service items", answer=ItemsResponse, query=[
+    {"name": "q", "in": "query", "required": False,
+     "description": "Find by item code, name, full pinyin or pinyin initials (ylbx)",
+     "schema": {"type": "string", "maxLength": MAX_QUERY}}])
 @token_required
 def items():
     """The verified catalog, with whether this point may receive each item; ``?q=`` finds items by code,
@@ -92,6 +136,8 @@ def items():
 
 
 @bp.post("/cases")
+@documented("Receive a case", body=CaseCreate, answer=CaseCreated, status=201,
+            other_bodies={"multipart/form-data": MULTIPART_INTAKE}, errors=reasons_by_status(_INTAKE_STATUS))
 @token_required
 def create_case():
     """Receive an application (受理); answers the receipt, including the one-time pickup code, and the years
@@ -123,6 +169,8 @@ def create_case():
 
 
 @bp.post("/notices")
+@documented("Issue a one-time notice (一次性告知)", body=CaseCreate, answer=NoticeIssued, status=201,
+            errors=reasons_by_status(_INTAKE_STATUS))
 @token_required
 def create_notice():
     """Issue a one-time notice (一次性告知) for an application whose only fault is missing required
@@ -162,6 +210,8 @@ def _max_photo_kb() -> int:
 
 
 @bp.get("/cases")
+@documented("List cases, newest first", answer=CaseList, errors={422: ("invalid_input",)}, query=[
+    {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(CASE_STATUSES)}}])
 @token_required
 def cases():
     """Cases received here, newest first; ``?status=`` filters."""
@@ -177,6 +227,7 @@ def cases():
 
 
 @bp.get("/cases/<case_id>")
+@documented("One case", answer=CaseDetail, errors=_NO_CASE)
 @token_required
 def case(case_id: str):
     """One case with the applicant's data and its signed result (if any)."""
@@ -188,6 +239,7 @@ def case(case_id: str):
 
 
 @bp.post("/cases/<case_id>/pickup")
+@documented("Hand a result over", body=PickupRequest, answer=PickupResponse, errors=reasons_by_status(_PICKUP_STATUS))
 @token_required
 def pickup(case_id: str):
     """Hand the result over after checking the pickup code and the last four ID characters."""
@@ -199,6 +251,8 @@ def pickup(case_id: str):
 
 
 @bp.post("/cases/<case_id>/pickup-by-id")
+@documented("Hand over a case restored from the county hub on the resident's whole ID number",
+            body=IdCheckPickupRequest, answer=PickupResponse, errors=reasons_by_status(_PICKUP_STATUS))
 @token_required
 def pickup_by_id(case_id: str):
     """Hand over the result of a case restored from the county hub (no pickup code here) after checking the
@@ -227,6 +281,8 @@ def _hand_over(case_id: str, collect_case):
 
 
 @bp.post("/cases/<case_id>/rating")
+@documented("Rate a collected case (好差评)", body=RatingRequest, answer=RatingRecorded,
+            errors={**_NO_CASE, 409: ("not_collected", "already_rated", "bad_score")})
 @token_required
 def rating(case_id: str):
     """好差评 after pickup: one 1-5 rating with an optional comment, sent to the county hub."""
@@ -246,6 +302,9 @@ def rating(case_id: str):
 
 
 @bp.post("/cases/<case_id>/supplement")
+@documented("Send the materials of a supplement request (补正)", answer=CaseDetail, status=202,
+            other_bodies={"multipart/form-data": MULTIPART_SUPPLEMENT},
+            errors={**reasons_by_status(_SUPPLEMENT_STATUS), **_TOO_LARGE})
 @token_required
 def supplement(case_id: str):
     """补正: the resident brought what the department asked for; send the scans (multipart ``scans``, with
@@ -271,15 +330,29 @@ def supplement(case_id: str):
 
 
 @bp.post("/cases/<case_id>/amend")
+@documented("Correct form fields of an undecided case", answer=CaseDetail, status=202,
+            other_bodies={"application/json": {"schema": CaseAmend.model_json_schema()}},
+            errors={**reasons_by_status(_CHANGE_STATUS), 400: JSON_BODY_ERRORS[400], **_TOO_LARGE})
 @token_required
 def amend(case_id: str):
     """Correct form fields of an undecided case: {form: {field: value}}; the hub reconciles it."""
     return _change(case_id, lambda session, body: amend_case(
-        session, g.staff.username, case_id, {str(k)[:64]: str(v) for k, v in dict(body.get("form") or {}).items()},
-        identity=identity()))
+        session, g.staff.username, case_id, _form_values(body), identity=identity()))
+
+
+def _form_values(body: dict) -> dict[str, str]:
+    """The corrected fields of an amend body, as text; ChangeError when ``form`` is not an object."""
+    form = body.get("form") or {}
+    if not isinstance(form, dict):
+        raise ChangeError("invalid_form", "'form' must be an object of field -> value; nothing was queued",
+                          {"form": "an object of field -> value"})
+    return {str(key)[:64]: str(value) for key, value in form.items()}
 
 
 @bp.post("/cases/<case_id>/withdraw")
+@documented("The resident withdraws the application", answer=CaseDetail, status=202,
+            other_bodies={"application/json": {"schema": CaseWithdraw.model_json_schema()}},
+            errors={**reasons_by_status(_CHANGE_STATUS), 400: JSON_BODY_ERRORS[400], **_TOO_LARGE})
 @token_required
 def withdraw(case_id: str):
     """The resident withdraws the application: {reason}."""
@@ -296,13 +369,16 @@ def _change(case_id: str, change) -> tuple:
             case = change(session, body)
             detail = case_detail(case)
     except ChangeError as exc:
-        status = {"not_found": 404, "invalid_form": 422, "reason_required": 422}.get(exc.reason, 409)
-        return api_error(status, exc.reason, str(exc), exc.fields)
+        return api_error(_CHANGE_STATUS[exc.reason], exc.reason, str(exc), exc.fields)
     wake_sync()
     return detail.model_dump(mode="json"), 202
 
 
 @bp.post("/sync")
+@documented("Sync now", answer=SyncReportOut,
+            errors={409: ("sync_busy",), 502: ("hub_refused",), 503: ("hub_unreachable",)}, query=[
+                {"name": "scans", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]},
+                 "description": "1: send scans now, even on a metered link"}])
 @token_required
 def sync_now():
     """Run one sync round now; ``?scans=1`` sends scans even on a metered link outside its hours."""
@@ -318,6 +394,7 @@ def sync_now():
 
 
 @bp.get("/status")
+@documented("Point status", answer=StatusResponse)
 @token_required
 def status():
     """Who this point is and how its sync stands."""
@@ -340,79 +417,9 @@ def status():
                           ).model_dump(mode="json")
 
 
-OPERATIONS = [
-    {"path": "/api/login", "method": "POST", "summary": "Log in", "request": LoginRequest, "response": LoginResponse,
-     "auth": False, "errors": [400, 401, 422, 423]},
-    {"path": "/api/items", "method": "GET", "summary": "Service items", "response": ItemsResponse, "errors": [401],
-     "parameters": [{"name": "q", "in": "query", "required": False,
-                     "description": "Find by item code, name, full pinyin or pinyin initials (ylbx)",
-                     "schema": {"type": "string", "maxLength": MAX_QUERY}}]},
-    {"path": "/api/notices", "method": "POST", "summary": "Issue a one-time notice (一次性告知)",
-     "request": CaseCreate, "response": NoticeIssued, "status": 201, "errors": [400, 401, 404, 409, 422]},
-    {"path": "/api/cases", "method": "POST", "summary": "Receive a case", "request": CaseCreate,
-     "response": CaseCreated, "status": 201, "errors": [400, 401, 404, 422]},
-    {"path": "/api/cases", "method": "GET", "summary": "List cases", "response": CaseList, "errors": [401, 422],
-     "operation_id": "List cases", "parameters": [{"name": "status", "in": "query", "required": False,
-                                                   "schema": {"type": "string", "enum": list(CASE_STATUSES)}}]},
-    {"path": "/api/cases/{case_id}", "method": "GET", "summary": "One case", "response": CaseDetail,
-     "errors": [401, 404]},
-    {"path": "/api/cases/{case_id}/pickup", "method": "POST", "summary": "Hand a result over",
-     "request": PickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
-    {"path": "/api/cases/{case_id}/pickup-by-id", "method": "POST",
-     "summary": "Hand over a case restored from the county hub on the resident's whole ID number",
-     "request": IdCheckPickupRequest, "response": PickupResponse, "errors": [400, 401, 403, 404, 409, 422, 423]},
-    {"path": "/api/cases/{case_id}/supplement", "method": "POST",
-     "summary": "Send the materials of a supplement request (补正)", "response": CaseDetail, "status": 202,
-     "errors": [401, 404, 409, 422]},
-    {"path": "/api/cases/{case_id}/rating", "method": "POST", "summary": "Rate a collected case (好差评)",
-     "request": RatingRequest, "response": None, "errors": [400, 401, 404, 409, 422]},
-    {"path": "/api/sync", "method": "POST", "summary": "Sync now", "response": SyncReportOut,
-     "errors": [401, 409, 502, 503], "parameters": [{"name": "scans", "in": "query", "required": False,
-                                                "description": "1: send scans now, even on a metered link",
-                                                "schema": {"type": "string", "enum": ["0", "1"]}}]},
-    {"path": "/api/status", "method": "GET", "summary": "Point status", "response": StatusResponse,
-     "errors": [401]},
-]
-
-
 @bp.get("/openapi.json")
+@documented("This document", answer={"type": "object", "description": "OpenAPI 3.1"}, auth=False)
 def openapi():
-    """The OpenAPI 3.1 description of this API (no login needed)."""
-    document = openapi_document(title="pointkit point API", version="1", operations=OPERATIONS, models=MODELS,
-                                description="Staff API of a service point: intake, cases, pickup, sync.")
-    document["paths"]["/api/cases"]["post"]["requestBody"]["content"]["multipart/form-data"] = MULTIPART_INTAKE
-    document["paths"]["/api/cases/{case_id}/supplement"]["post"]["requestBody"] = {
-        "required": True, "content": {"multipart/form-data": MULTIPART_SUPPLEMENT}}
-    return document
-
-
-# Scans travel as binary parts (no base64): each file a ``scans`` part, and optionally one ``scan_materials``
-# part per file, in the same order, naming its material code.
-_SCAN_PARTS = {
-    "scans": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
-              "description": "Scans or photos of materials, sealed at the point under a key per file"},
-    "scan_materials": {"type": "array", "items": {"type": "string", "maxLength": 64},
-                       "description": "The material code of each file, in order ('' for none)"},
-}
-# Intake with scans: the case JSON as the ``case`` part.
-MULTIPART_INTAKE = {
-    "schema": {
-        "type": "object",
-        "required": ["case"],
-        "properties": {
-            "case": {"type": "string", "contentMediaType": "application/json",
-                     "description": "The CaseCreate object as JSON"},
-            **_SCAN_PARTS,
-        },
-    },
-    "encoding": {"case": {"contentType": "application/json"}},
-}
-# A supplement: at least one scan of what the department asked for, and a note.
-MULTIPART_SUPPLEMENT = {
-    "schema": {
-        "type": "object",
-        "required": ["scans"],
-        "properties": {"note": {"type": "string", "maxLength": 2000, "description": "What the resident brought"},
-                       **_SCAN_PARTS},
-    },
-}
+    """The OpenAPI 3.1 description of this API, from the routes' declarations (no login needed)."""
+    return openapi_document(current_app, title="pointkit point API", version="1",
+                            description="Staff API of a service point: intake, cases, pickup, sync.")

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, gettext as _
 from sqlmodel import Session, select
 
-from sync import hash_password, hash_secret, verify_nobody, verify_password
+from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
-from sync.safety import same_origin_path
-from sync.web import api_error, gettext as _, parse_json_body
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.openapi import documented
+from sync.kit.safety import same_origin_path
+from sync.kit.web import api_error, parse_json_body
 
 from . import audit, db
 from .models import ROLES, ApiToken, Staff
@@ -182,8 +183,8 @@ def login():
                 staff = authenticate(dbs, username, request.form.get("password", ""))
         except AccountLocked as locked:
             staff = None
-            error = _("This account is locked after {count} wrong passwords. Try again after {time}, or ask an administrator.",
-                      count=MAX_LOGIN_FAILURES, time=locked.until.astimezone(COUNTY_TIMEZONE).strftime("%H:%M"))
+            error = _("This account is locked after %(count)s wrong passwords. Try again after %(time)s, or ask an administrator.",
+                      count=MAX_LOGIN_FAILURES, time=format_datetime(locked.until, "HH:mm"))
         if staff is None and not error:
             error = _("Wrong username or password.")
         elif staff is not None:
@@ -205,6 +206,8 @@ def logout():
 
 
 @bp.post("/api/login")
+@documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
+            errors={401: ("bad_credentials",), 423: ("account_locked",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)

@@ -28,7 +28,8 @@ from sync.bundle import MAX_ITEMS, BundleError, read_bundle, write_bundle
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
 
-from sync.workdays import CalendarError, format_held_years
+from sync.kit.workdays import CalendarError
+from sync.http import format_held_years
 
 from . import audit, db
 from .calendar import held_versions, store_years

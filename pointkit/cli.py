@@ -17,11 +17,11 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
-from sync import HubUnreachable
-from sync.backup import backup_command, passphrase_option, restore_command
+from sync.client import HubUnreachable
+from sync.kit.backup import backup_command, passphrase_option, restore_command
 from sync.bundle import BundleError
-from sync.migrate import SchemaError
-from sync.safety import private_data_dir, private_umask
+from sync.kit.migrate import SchemaError
+from sync.kit.safety import private_data_dir, private_umask
 
 from . import audit, db, migrate
 from .auth import StaffError, create_staff
@@ -33,7 +33,7 @@ from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state, load_identity
 from .status import SYNC_PATHS, point_status
-from .trust import KeyRotationError, start_key_rotation
+from .keyrotation import KeyRotationError, start_key_rotation
 from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
                         plain_reason, sync_once)
 
@@ -168,7 +168,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
 def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float,
           metered: bool | None, unmetered_hours: str | None, max_photo_kb: int | None,
           scan_retention_days: int | None, behind_tls: bool) -> None:
-    from sync.web import serve as serve_app
+    from sync.kit.web import serve as serve_app
 
     from . import create_app
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from flask_babel import gettext as _, lazy_gettext
 
 from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
@@ -31,30 +29,34 @@ from .views import input_name, mask_name, pickup_refusal
 bp = Blueprint("desk", __name__)
 
 # A receipt this point gave whose case it no longer holds (restored from an older backup; pickup.held_at_hub).
-HELD_AT_HUB = ("This receipt was given at this point, but its case is not on this computer (it was restored from "
-               "an older backup). The case is safe at the county: ask the county to hand over its result.")
+HELD_AT_HUB = lazy_gettext("This receipt was given at this point, but its case is not on this computer (it was "
+                           "restored from an older backup). The case is safe at the county: ask the county to hand "
+                           "over its result.")
 KIOSK_MESSAGES = {
-    "not_found": "No case has this receipt number. Check the number on the receipt.",
+    "not_found": lazy_gettext("No case has this receipt number. Check the number on the receipt."),
     "held_at_hub": HELD_AT_HUB,
-    "no_pickup_code_here": ("This application came back to this computer from the county; this computer cannot check "
-                            "its pickup code. Please ask at the window and bring your ID card."),
-    "wrong_pickup_code": "The receipt number or the pickup code is wrong. Check the receipt.",
-    "pickup_locked": "Locked after {count} wrong tries. Ask at the window, or try again after {time}.",
+    "no_pickup_code_here": lazy_gettext("This application came back to this computer from the county; this "
+                                        "computer cannot check its pickup code. Please ask at the window and bring "
+                                        "your ID card."),
+    "wrong_pickup_code": lazy_gettext("The receipt number or the pickup code is wrong. Check the receipt."),
+    "pickup_locked": lazy_gettext("Locked after %(count)s wrong tries. Ask at the window, or try again after "
+                                  "%(time)s."),
 }
 RATING_MESSAGES = {
-    "not_collected": "A case is rated after the result was handed over.",
-    "already_rated": "This case was already rated.",
-    "bad_score": "Choose a rating from 1 to 5.",
+    "not_collected": lazy_gettext("A case is rated after the result was handed over."),
+    "already_rated": lazy_gettext("This case was already rated."),
+    "bad_score": lazy_gettext("Choose a rating from 1 to 5."),
 }
 CHANGE_MESSAGES = {
-    "decided": "This case is decided or withdrawn: the window cannot change it any more. Ask the county hub.",
-    "nothing_changed": "No field differs from the case as received. Nothing was sent.",
-    "reason_required": "Write why the resident withdraws the application. Nothing was sent.",
+    "decided": lazy_gettext("This case is decided or withdrawn: the window cannot change it any more. "
+                            "Ask the county hub."),
+    "nothing_changed": lazy_gettext("No field differs from the case as received. Nothing was sent."),
+    "reason_required": lazy_gettext("Write why the resident withdraws the application. Nothing was sent."),
 }
 SUPPLEMENT_MESSAGES = {
-    "not_waiting": "This case is not waiting for materials.",
-    "unknown_material": "Attach scans only of the materials the department asked for.",
-    "scans_required": "Attach a scan or photo of each material the resident brought.",
+    "not_waiting": lazy_gettext("This case is not waiting for materials."),
+    "unknown_material": lazy_gettext("Attach scans only of the materials the department asked for."),
+    "scans_required": lazy_gettext("Attach a scan or photo of each material the resident brought."),
 }
 
 
@@ -93,7 +95,7 @@ def amend(case_id: str):
         except ChangeError as exc:
             errors = {input_name(path): message for path, message in exc.fields.items()}
             if not errors:
-                flash(_(CHANGE_MESSAGES[exc.reason]))
+                flash(str(CHANGE_MESSAGES[exc.reason]))
         else:
             flash(_("The correction was queued for the county hub."))
             wake_sync()
@@ -111,7 +113,7 @@ def withdraw(case_id: str):
         with db.session_scope(data_dir()) as dbs:
             withdraw_case(dbs, g.staff.username, case.id, request.form.get("reason", ""), identity=identity())
     except ChangeError as exc:
-        flash(_(CHANGE_MESSAGES[exc.reason]))
+        flash(str(CHANGE_MESSAGES[exc.reason]))
     else:
         flash(_("The withdrawal was queued for the county hub."))
         wake_sync()
@@ -131,7 +133,7 @@ def supplement_notice(case_id: str):
     return render_template("supplement_notice.html", case=case, item=item, supplement=request_, point=state,
                            departments=department_names(state),
                            masked_name=mask_name(case.applicant_name),
-                           requested_at=as_utc(request_.requested_at).astimezone(COUNTY_TIMEZONE))
+                           requested_at=as_utc(request_.requested_at))
 
 
 @bp.post("/cases/<case_id>/supplement")
@@ -154,7 +156,7 @@ def supplement(case_id: str):
                             identity=identity(), scans=prepared)
     except SupplementError as exc:
         discard_scans(data_dir(), prepared)
-        flash(_(SUPPLEMENT_MESSAGES[exc.reason]))
+        flash(str(SUPPLEMENT_MESSAGES[exc.reason]))
     else:
         flash(_("The materials were sent to the county; the case is back with the department."))
         wake_sync()
@@ -189,7 +191,7 @@ def rating(case_id: str):
             rate(dbs, g.staff.username, dbs.get(Case, case.id), score, request.form.get("comment", ""),
                  identity=identity())
     except PickupError as exc:
-        flash(_(RATING_MESSAGES.get(exc.reason, exc.message)))
+        flash(str(RATING_MESSAGES.get(exc.reason, exc.message)))
     else:
         flash(_("Thank you: the rating was sent to the county."))
         wake_sync()

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from sync import HubClient, HubRefused, HubUnreachable, Identity, PublicKeys, RecipientKey, b64, fingerprint
+from sync.client import HubClient, HubRefused, HubUnreachable
+from sync.keys import Identity, PublicKeys, RecipientKey, b64, fingerprint
 from sync.clock import now_ms, utcnow
 from sync.resumable import Progress
 

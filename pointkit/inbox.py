@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, Identity, Kind, ResultDocument, SignatureError, StatusUpdate
+from sync.envelope import Envelope, EnvelopeError, Kind
+from sync.keys import Identity
+from sync.messages import ResultDocument, StatusUpdate
+from sync.signing import SignatureError
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.keys import OpeningKey
@@ -33,7 +36,7 @@ from .progress import ENDED_HUB_STATES
 from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
-# The hub's state of a case whose signed result came (the hub's own word for it, hub/review.py).
+# The hub's state of a case whose signed result came (the hub's own word for it, hub/approval/review.py).
 RESULT_ISSUED = "result_issued"
 # Identity (the current keys) or key id -> private key (every key this point held, see trust.opening_keys).
 OpeningKeys = Identity | Mapping[bytes, OpeningKey]

@@ -20,11 +20,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, SubmitCase, hash_password, uuid7
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import SubmitCase
+from sync.kit.passwords import hash_password
+from sync.clock import uuid7
 from sync.catalog import FormField, ServiceItem
 from sync.clock import utcnow
-from sync.idnumber import id_number_problem, normalize_id_number
-from sync.workdays import Calendar
+from sync.kit.idnumber import id_number_problem, normalize_id_number
+from sync.kit.workdays import Calendar
 
 from . import audit
 from .calendar import point_calendar
@@ -37,6 +41,16 @@ from .state import get_state, local_now
 PICKUP_CODE_DIGITS = 6
 MAX_TEXT = 200
 PHONE_PATTERN = re.compile(r"^1\d{10}$")
+# What is wrong with a field, in English (the API's "fields", logs); pages show them in their own language
+# (pointkit/i18n.py), and an ID number's problems are sync/idnumber.py's.
+REQUIRED = "required"
+TOO_LONG = "too long"
+NOT_A_NUMBER = "must be a number"
+NOT_A_DATE = "must be a date (YYYY-MM-DD)"
+NOT_A_CHOICE = "choose one of the listed options"
+NOT_A_PHONE = "must be 11 digits starting with 1"
+NOT_A_FIELD = "not a field of this item"
+MATERIALS_MISSING = "required materials are missing"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LEVEL_ORDER = ("village", "township", "county")
 
@@ -70,29 +84,29 @@ class IntakeError(Exception):
 
 
 def phone_problem(value: str) -> str | None:
-    return None if PHONE_PATTERN.match(value) else "must be 11 digits starting with 1"
+    return None if PHONE_PATTERN.match(value) else NOT_A_PHONE
 
 
 def field_problem(spec: FormField, value: str) -> str | None:
     """None when ``value`` suits the item's form field, else an English message."""
     if not value:
-        return "required" if spec.required else None
+        return REQUIRED if spec.required else None
     if len(value) > MAX_TEXT:
-        return "too long"
+        return TOO_LONG
     if spec.type == "number":
         try:
             number = float(value)
         except ValueError:
-            return "must be a number"
-        return None if math.isfinite(number) else "must be a number"
+            return NOT_A_NUMBER
+        return None if math.isfinite(number) else NOT_A_NUMBER
     if spec.type == "date":
         try:
             date.fromisoformat(value)
         except ValueError:
-            return "must be a date (YYYY-MM-DD)"
-        return None if DATE_PATTERN.match(value) else "must be a date (YYYY-MM-DD)"
+            return NOT_A_DATE
+        return None if DATE_PATTERN.match(value) else NOT_A_DATE
     if spec.type == "choice":
-        return None if value in spec.choices else "choose one of the listed options"
+        return None if value in spec.choices else NOT_A_CHOICE
     if spec.type == "id_number":
         return id_number_problem(value)
     if spec.type == "phone":
@@ -126,11 +140,11 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     problems: dict[str, str] = {}
     name = _text(applicant.name)
     if not name:
-        problems["applicant.name"] = "required"
+        problems["applicant.name"] = REQUIRED
     elif len(name) > 64:
-        problems["applicant.name"] = "too long"
+        problems["applicant.name"] = TOO_LONG
     id_number = normalize_id_number(_text(applicant.id_number))
-    id_issue = id_number_problem(id_number) if id_number else "required"
+    id_issue = id_number_problem(id_number) if id_number else REQUIRED
     if id_issue:
         problems["applicant.id_number"] = id_issue
     phone = _text(applicant.phone)
@@ -141,7 +155,7 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     clean_form: dict[str, str] = {}
     for key in form:
         if key not in specs:
-            problems[f"form.{key}"] = "not a field of this item"
+            problems[f"form.{key}"] = NOT_A_FIELD
     for spec in item.fields:
         value = _text(form.get(spec.name))
         if spec.type == "id_number":
@@ -166,7 +180,7 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
     if missing:
         raise IntakeError("materials_missing", "required materials are missing: "
                           + ", ".join(m["name_en"] for m in missing),
-                          {"materials": "required materials are missing"}, missing)
+                          {"materials": MATERIALS_MISSING}, missing)
     return Applicant(name, id_number, phone), clean_form, ticked
 
 

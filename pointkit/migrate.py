@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.migrate import Migrations, Upgraded
+from sync.kit.migrate import Migrations, Upgraded
 
 from . import relaystore  # noqa: F401  (registers the relay tables on PointTable.metadata)
 from .models import PointTable

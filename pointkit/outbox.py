@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync import Identity, Kind, seal_envelope
+from sync.keys import Identity
+from sync.envelope import Kind, seal_envelope
 from sync.clock import utcnow
 
 from . import audit

@@ -28,9 +28,13 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
 
-from sync import CaseCollected, Identity, Kind, SignatureError, verify_password
+from sync.messages import CaseCollected
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.signing import SignatureError
+from sync.kit.passwords import verify_password
 from sync.clock import utcnow
-from sync.idnumber import normalize_id_number
+from sync.kit.idnumber import normalize_id_number
 from sync.messages import RateCase
 
 from . import audit

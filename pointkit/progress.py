@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from sync.workdays import COUNTY_TIMEZONE, Calendar
+from sync.kit.workdays import COUNTY_TIMEZONE, Calendar
 
 from .models import Case
 from .state import as_utc

@@ -23,7 +23,7 @@ as its hub address and syncs exactly as it would with the hub:
 The township learns its villages and their keys from the hub (a hub-signed
 document) and checks the villages' signed requests itself. In its own sync
 round it forwards what it holds with an ordinary push and pulls each
-village's messages with its own signed requests (hub/relay.py).
+village's messages with its own signed requests (hub/web/relay.py).
 """
 
 from __future__ import annotations
@@ -40,18 +40,23 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
-from sync import (CONTENT_TYPE, Envelope, EnvelopeError, HubRefused, HubUnreachable, SignatureError, decode_frames,
-                  now_ms, unb64)
-from sync.client import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME, Narrowing
+from sync.framing import CONTENT_TYPE, decode_frames
+from sync.envelope import Envelope, EnvelopeError
+from sync.client import HubRefused, HubUnreachable
+from sync.signing import SignatureError
+from sync.clock import now_ms
+from sync.keys import unb64
+from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
+from sync.client import Narrowing
 from sync.clock import utcnow
 from sync.envelope import peek_envelope_id
 from sync.framing import take_within
 from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
-from sync.workdays import CALENDAR_YEARS_TYPE, format_held_years, parse_held_years
+from sync.kit.workdays import CALENDAR_YEARS_TYPE
+from sync.http import format_held_years, parse_held_years
 from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
 from sync.uploads import ScanError
-from sync.web import (ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal,
-                      verify_signed_request)
+from sync.kit.web import ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal, verify_signed_request
 
 from . import db
 from .calendar import held_versions

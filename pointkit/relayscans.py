@@ -23,12 +23,11 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from sync import HubRefused
+from sync.client import HubRefused
 from sync.clock import utcnow
 from sync.signing import SignatureError
-from sync.uploads import (COMPLETE, HEADER_SCAN_GRANT, RELAYED, ScanError, ScanUploader, append_durably,
-                          read_scan_grant, unheld_part)
-from sync.web import ChunkRequest
+from sync.uploads import COMPLETE, HEADER_SCAN_GRANT, RELAYED, ScanError, ScanUploader, append_durably, read_scan_grant, unheld_part
+from sync.kit.web import ChunkRequest
 
 from . import db
 from .relaystore import RelayScan

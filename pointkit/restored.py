@@ -19,7 +19,8 @@ import json
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.clock import utcnow
 from sync.messages import CaseCopy, CopyRequest
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from sync import Identity
+from sync.keys import Identity
 
 from .state import load_identity
 

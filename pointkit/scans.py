@@ -25,7 +25,9 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 from werkzeug.datastructures import MultiDict
 
-from sync import HubClient, b64, uuid7
+from sync.client import HubClient
+from sync.keys import b64
+from sync.clock import uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.clock import utcnow
 from sync.messages import Scan

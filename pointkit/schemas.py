@@ -166,6 +166,33 @@ class RatingRequest(_Body):
     comment: str = Field(default="", max_length=500)
 
 
+class RatingRecorded(BaseModel):
+    """The rating as recorded, on its way to the county hub."""
+
+    case_id: str
+    rating: int
+
+
+# The point reads a correction's and a withdrawal's body as it comes (values taken as text), so these two
+# document the shape and are not used to refuse more.
+class CaseAmend(BaseModel):
+    """Corrected form fields of an undecided case."""
+
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseWithdraw(BaseModel):
+    """Why the resident withdraws the application."""
+
+    reason: str = ""
+
+
+class Health(BaseModel):
+    """The liveness answer."""
+
+    ok: bool
+
+
 class PickupRequest(_Body):
     """What the resident shows at pickup."""
 
@@ -222,7 +249,3 @@ class StatusResponse(BaseModel):
     # A catalog download under way (it resumes where a cut stopped it): bytes received, of the whole (0: none).
     catalog_received: int = 0
     catalog_total: int = 0
-
-
-MODELS = [LoginRequest, LoginResponse, ItemsResponse, CaseCreate, CaseCreated, CaseList, CaseDetail,
-          SyncReportOut, PickupRequest, IdCheckPickupRequest, PickupResponse, StatusResponse, RatingRequest, NoticeIssued]

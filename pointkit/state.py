@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session, func, select
 
-from sync import HubClient, Identity
+from sync.client import HubClient
+from sync.keys import Identity
 from sync.clock import utcnow
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import db
 from .models import Outbox, PointState

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from sync.resumable import PartialDownload
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 from .calendar import calendar_sources
 from .models import Outbox

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.clock import utcnow
 from sync.messages import SupplementCase, SupplementRequest
 

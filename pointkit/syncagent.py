@@ -28,10 +28,12 @@ from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable, Identity, Kind
+from sync.client import HubRefused, HubUnreachable
+from sync.keys import Identity
+from sync.envelope import Kind
 from sync.client import Narrowing
 from sync.clock import utcnow
-from sync.workdays import CalendarError
+from sync.kit.workdays import CalendarError
 
 from . import audit, db
 from .catalog import CatalogError
@@ -45,7 +47,8 @@ from .relay import RELAYED, relay_round
 from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
-from .trust import opening_keys, settle_key_rotation
+from .keyrotation import settle_key_rotation
+from .trust import opening_keys
 
 log = logging.getLogger("pointkit.sync")
 
@@ -69,6 +72,12 @@ SYNC_NOW_WAIT_S = 5.0
 SYNC_BUSY_MESSAGE = ("a sync round is already running on this data directory (the server's background sync or "
                      "another `pointkit sync`)")
 HUB_REFUSED_STEP = "the county hub refused the request; tell county IT"
+# Why the hub could not be reached (plain_reason), in a clerk's words; the sync page says them in its language.
+LINK_TIMED_OUT = "the link to the county hub timed out"
+CANNOT_CONNECT = "cannot connect to the county hub (no network, or the hub is down)"
+HUB_SERVER_ERROR = "the county hub answered with a server error; tell county IT"
+LINK_BROKE_OFF = "the link to the county hub broke off"
+CANNOT_REACH_HUB = "cannot reach the county hub"
 # The steps of a round, in order, and what each does in a clerk's words (the sync page shows the stuck ones).
 STEP_NAMES = {
     "push": "sending cases and requests to the county hub",
@@ -176,14 +185,14 @@ def plain_reason(exc: BaseException) -> str:
     """Why the hub could not be reached, in words a window clerk understands."""
     cause = exc.__cause__ or exc
     if isinstance(cause, httpx.TimeoutException):
-        return "the link to the county hub timed out"
+        return LINK_TIMED_OUT
     if isinstance(cause, httpx.ConnectError):
-        return "cannot connect to the county hub (no network, or the hub is down)"
+        return CANNOT_CONNECT
     if isinstance(cause, httpx.HTTPStatusError):
-        return "the county hub answered with a server error; tell county IT"
+        return HUB_SERVER_ERROR
     if isinstance(cause, httpx.TransportError):
-        return "the link to the county hub broke off"
-    return "cannot reach the county hub"
+        return LINK_BROKE_OFF
+    return CANNOT_REACH_HUB
 
 
 @contextmanager

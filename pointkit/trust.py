@@ -1,4 +1,4 @@
-"""Whom the point trusts and how keys change.
+"""Whom the point trusts: the hub's keys, pinned at enrollment and announced since.
 
 Hub keys: the signing key pinned at enrollment and every key announced since
 in a HUB_KEYS message signed by a key already trusted. Envelopes, result
@@ -7,11 +7,7 @@ hub signed before a rotation may still be on their way. The point seals to
 the first recipient key of the newest announcement (the hybrid
 post-quantum suite when the county turned it on).
 
-Point keys: ``start_key_rotation`` makes new keys and queues a POINT_KEYS
-envelope signed with the current key; the point keeps signing with the
-current key until the hub acknowledges that envelope, then switches in the
-same transaction that records the ack. Old sealing keys stay on disk: the
-hub may have sealed messages to them already.
+The point's own keys change in pointkit/keyrotation.py.
 """
 
 from __future__ import annotations
@@ -26,19 +22,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync import Envelope, EnvelopeError, Identity, Kind, RecipientKey, SignatureError, Suite, b64, unb64
+from sync.envelope import Envelope, EnvelopeError
+from sync.keys import RecipientKey, Suite, b64, unb64
+from sync.signing import SignatureError
 from sync.clock import utcnow
 from sync.keys import X25519_PUBLIC_BYTES, fingerprint, key_id, raw_public
-from sync.rotation import point_keys_payload, read_hub_keys
+from sync.rotation import read_hub_keys
 from sync.signing import verify_document
 
 from . import audit
-from .models import HubKey, Outbox, PointState
-from .state import KEY_PREFIX, keys_dir, load_identity
-
-
-class KeyRotationError(RuntimeError):
-    """A point key rotation that cannot start; the message says what to do."""
+from .models import HubKey, PointState
+from .state import KEY_PREFIX, keys_dir
 
 
 def _trusted_raw(session: Session, state: PointState) -> list[bytes]:
@@ -150,38 +144,3 @@ def opening_keys(data_dir: str | Path) -> dict[bytes, X25519PrivateKey]:
     return keys
 
 
-def start_key_rotation(session: Session, state: PointState, data_dir: str | Path, *, actor: str) -> Outbox:
-    """Make new point keys and queue their announcement; the switch waits for the hub's ack."""
-    from .outbox import seal_into_outbox
-
-    if state.pending_key_envelope_id:
-        raise KeyRotationError("a key rotation is already waiting for the hub's acknowledgement; "
-                               "run `pointkit sync` (or wait for the next sync) and try again after it")
-    current = load_identity(data_dir, state.key_prefix)
-    new = Identity.generate()
-    prefix = f"{KEY_PREFIX}-{utcnow():%Y%m%d%H%M%S%f}"
-    new.save(keys_dir(data_dir), prefix)
-    row = seal_into_outbox(session, state, current, kind=Kind.POINT_KEYS,
-                           payload=point_keys_payload(state.point_id, new), actor=actor)
-    state.pending_key_prefix, state.pending_key_envelope_id = prefix, row.envelope_id
-    session.add(state)
-    audit.record(session, actor, "keys_rotate_requested", state.point_id, new_fingerprint=new.fingerprint,
-                 envelope_id=row.envelope_id)
-    return row
-
-
-def settle_key_rotation(session: Session, state: PointState, row: Outbox, status: str) -> None:
-    """The hub answered the POINT_KEYS envelope: switch keys on accepted/duplicate, give up on rejected."""
-    if row.envelope_id != state.pending_key_envelope_id:
-        return
-    if status in ("accepted", "duplicate"):
-        previous, state.key_prefix = state.key_prefix, state.pending_key_prefix
-        action = "keys_switched"
-    elif status == "rejected":
-        previous, action = state.pending_key_prefix, "keys_rotation_refused"
-    else:
-        return
-    state.pending_key_prefix, state.pending_key_envelope_id = "", ""
-    session.add(state)
-    audit.record(session, audit.SYSTEM_ACTOR, action, state.point_id, key_prefix=state.key_prefix,
-                 previous_key_prefix=previous, envelope_id=row.envelope_id)

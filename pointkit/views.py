@@ -8,20 +8,20 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, gettext as _, lazy_gettext, ngettext
 from sqlmodel import select
 
-from sync import HubRefused, HubUnreachable
-from sync.idnumber import mask_id_number
-from sync.qrcodes import qr_svg
-from sync.resultcode import result_code
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.client import HubRefused, HubUnreachable
+from sync.kit.idnumber import mask_id_number
+from sync.kit.qrcodes import qr_svg
+from sync.kit.resultcode import result_code
 
 from . import db
 from .auth import login_required
 from .calendar import point_calendar
 from .catalog import department_names, get_item
 from .catalogfetch import catalog_download
+from .i18n import sync_problem
 from .inbox import refused_messages
 from .drafts import delete_draft, draft_values, get_draft, save_draft
 from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefill_values, previous_application,
@@ -144,8 +144,8 @@ def _prefilled(item, values: dict[str, str]) -> dict[str, str]:
     if previous is None:
         flash(_("No earlier application with this ID number at this point; fill the form in."))
         return values
-    flash(_("Filled in from application {receipt_no} of {date}. Check every value with the resident.",
-            receipt_no=previous.receipt_no, date=as_utc(previous.received_at).astimezone(COUNTY_TIMEZONE).date()))
+    flash(_("Filled in from application %(receipt_no)s of %(date)s. Check every value with the resident.",
+            receipt_no=previous.receipt_no, date=format_datetime(as_utc(previous.received_at), "yyyy-MM-dd")))
     return {**prefill_values(previous, item), **{key: value for key, value in values.items() if value}}
 
 
@@ -175,7 +175,7 @@ def receipt(case_id: str):
         missing = calendar_missing(point_calendar(dbs), case)
     return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
+                           received_at=as_utc(case.received_at),
                            qr=qr_svg(case.receipt_no), calendar_missing=missing,
                            dates=case_dates(case), reprinted_at=None if pickup_code else local_now(),
                            departments=department_names(state))
@@ -199,7 +199,7 @@ def case_page(case_id: str):
         item = get_item(dbs, case.item_code)
     return render_template("case.html", case=case, item=item, form=json.loads(case.form_json),
                            materials=json.loads(case.materials_json), masked_id=mask_id_number(case.id_number),
-                           received_at=as_utc(case.received_at).astimezone(COUNTY_TIMEZONE),
+                           received_at=as_utc(case.received_at),
                            document=json.loads(case.result_document) if case.result_document else None)
 
 
@@ -246,33 +246,42 @@ def pickup():
 def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
     """Why a pickup code was refused, in the page's language: when a lock ends (rounded up to the minute, so it
     is never still locked then), or how many tries are left before one."""
-    time = unlock_minute(exc.unlocks_at).astimezone(COUNTY_TIMEZONE).strftime("%H:%M") if exc.unlocks_at else ""
-    text = _(messages[exc.reason], count=MAX_PICKUP_TRIES, time=time)
+    time = format_datetime(unlock_minute(exc.unlocks_at), "HH:mm") if exc.unlocks_at else ""
+    text = messages[exc.reason] % {"count": MAX_PICKUP_TRIES, "time": time}
     if exc.tries_left is not None:
-        text += " " + _("One more wrong try locks it for 15 minutes.",
-                        "{n} more wrong tries lock it for 15 minutes.", n=exc.tries_left)
+        text += " " + ngettext("One more wrong try locks it for 15 minutes.",
+                               "%(num)s more wrong tries lock it for 15 minutes.", exc.tries_left)
     return text
 
 
-RATING_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Fair", 2: "Dissatisfied", 1: "Very dissatisfied"}
+RATING_LABELS = {5: lazy_gettext("Very satisfied"), 4: lazy_gettext("Satisfied"), 3: lazy_gettext("Fair"),
+                 2: lazy_gettext("Dissatisfied"), 1: lazy_gettext("Very dissatisfied")}
 PICKUP_MESSAGES = {
-    "not_found": "No case has this receipt number. Check the number on the receipt.",
-    "not_ready": "The result for this case is not ready (or was already collected).",
-    "collected_elsewhere": "The resident already collected this result at another service point (the county merged her two applications).",
-    "wrong_pickup_code": "The pickup code or the last four ID characters do not match. Check the receipt and the ID card.",
-    "result_invalid": "The stored result does not carry a valid county signature. Do not hand it over; ask the county hub to send it again.",
-    "pickup_locked": "Pickup of this case is locked after {count} wrong tries. Check the receipt and the ID card with the resident and try again after {time}.",
-    "no_pickup_code_here": "This case was sent back by the county after this computer was restored from an older backup: its pickup code cannot be checked here. Check the resident's whole ID number instead.",
-    "wrong_id_number": "The ID number is not the applicant's. Check it against the ID card.",
-    "id_number_incomplete": "Type the whole ID number from the resident's ID card.",
-    "reason_required": "Choose why the result is handed over without the pickup code; for another reason, write it.",
+    "not_found": lazy_gettext("No case has this receipt number. Check the number on the receipt."),
+    "not_ready": lazy_gettext("The result for this case is not ready (or was already collected)."),
+    "collected_elsewhere": lazy_gettext("The resident already collected this result at another service point (the "
+                                        "county merged her two applications)."),
+    "wrong_pickup_code": lazy_gettext("The pickup code or the last four ID characters do not match. Check the receipt "
+                                      "and the ID card."),
+    "result_invalid": lazy_gettext("The stored result does not carry a valid county signature. Do not hand it over; "
+                                   "ask the county hub to send it again."),
+    "pickup_locked": lazy_gettext("Pickup of this case is locked after %(count)s wrong tries. Check the receipt and "
+                                  "the ID card with the resident and try again after %(time)s."),
+    "no_pickup_code_here": lazy_gettext("This case was sent back by the county after this computer was restored from "
+                                        "an older backup: its pickup code cannot be checked here. Check the resident's "
+                                        "whole ID number instead."),
+    "wrong_id_number": lazy_gettext("The ID number is not the applicant's. Check it against the ID card."),
+    "id_number_incomplete": lazy_gettext("Type the whole ID number from the resident's ID card."),
+    "reason_required": lazy_gettext("Choose why the result is handed over without the pickup code; for another reason, "
+                                    "write it."),
 }
 # ID_CHECK_REASONS (pickup.py) as staff read them.
 ID_CHECK_REASON_TEXT = {
-    "restored_no_code": "The resident has the receipt, but its pickup code cannot be checked on this computer",
-    "receipt_lost": "The resident lost the receipt",
-    "code_forgotten": "The resident has no pickup code (receipt damaged or code forgotten)",
-    "other": "Another reason (write it below)",
+    "restored_no_code": lazy_gettext("The resident has the receipt, but its pickup code cannot be checked on this "
+                                     "computer"),
+    "receipt_lost": lazy_gettext("The resident lost the receipt"),
+    "code_forgotten": lazy_gettext("The resident has no pickup code (receipt damaged or code forgotten)"),
+    "other": lazy_gettext("Another reason (write it below)"),
 }
 
 
@@ -289,10 +298,10 @@ def handover(case_id: str):
             departments = department_names(get_state(dbs))
             item = get_item(dbs, case.item_code)
     except PickupError as exc:
-        return render_template("message.html", title=_("Result not valid"), message=_(PICKUP_MESSAGES[exc.reason])), 409
+        return render_template("message.html", title=_("Result not valid"), message=str(PICKUP_MESSAGES[exc.reason])), 409
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
-                           collected_at=as_utc(case.collected_at).astimezone(COUNTY_TIMEZONE),
+                           collected_at=as_utc(case.collected_at),
                            qr=qr_svg(result_code(signed)), item=item, rating_labels=RATING_LABELS)
 
 
@@ -308,12 +317,12 @@ def sync_status():
             Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
     steps = [step for step in STEP_NAMES if step != "relay" or state.level == "township"]
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
-                           steps=steps, step_names=STEP_NAMES, step_status=step_status(state.sync_steps),
+                           steps=steps, step_status=step_status(state.sync_steps),
                            catalog_download=catalog_download(data_dir()),
                            scans_allowed_now=scans_allowed(state, local_now()),
                            last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
                            clock_offset_seconds=round(state.clock_offset_ms / 1000),
-                           last_attempt_at=as_utc(state.last_attempt_at), county_tz=COUNTY_TIMEZONE)
+                           last_attempt_at=as_utc(state.last_attempt_at))
 
 
 @bp.post("/sync/now")
@@ -325,17 +334,17 @@ def sync_now():
     except SyncBusy:
         flash(_("A sync round is already running; it finishes by itself: look again in a moment."))
     except HubUnreachable as exc:
-        flash(_("Sync failed: {reason}. Cases stay queued and are sent when the link is back.",
-                reason=_(plain_reason(exc))))
+        flash(_("Sync failed: %(reason)s. Cases stay queued and are sent when the link is back.",
+                reason=sync_problem(plain_reason(exc))))
     except HubRefused as exc:
-        flash(_("The county hub refused this point's request ({reason}). Cases stay queued; tell county IT.",
+        flash(_("The county hub refused this point's request (%(reason)s). Cases stay queued; tell county IT.",
                 reason=exc.reason))
     else:
         counts = {key: value for key, value in report.to_dict().items() if key != "errors"}
-        flash(_("Sync done: {pushed} sent ({accepted} accepted, {rejected} rejected), {pulled} received, {applied} applied.",
+        flash(_("Sync done: %(pushed)s sent (%(accepted)s accepted, %(rejected)s rejected), %(pulled)s received, %(applied)s applied.",
                 **counts))
         if report.scans_sent or report.scans_held:
-            flash(_("Scans: {sent} sent, {held} held for the unmetered hours.", sent=report.scans_sent,
+            flash(_("Scans: %(sent)s sent, %(held)s held for the unmetered hours.", sent=report.scans_sent,
                     held=report.scans_held))
     return redirect(url_for("views.sync_status"))
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 
-from sync.idnumber import mask_id_number
-from sync.web import gettext as _
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.idnumber import mask_id_number
 
 from . import db
 from .auth import login_required
@@ -50,7 +49,7 @@ def notice(notice_id: str):
         abort(404)
     return render_template("notice.html", notice=issued, item=item, missing=json.loads(issued.missing_json),
                            departments=departments, masked_id=mask_id_number(issued.id_number),
-                           issued_at=as_utc(issued.issued_at).astimezone(COUNTY_TIMEZONE))
+                           issued_at=as_utc(issued.issued_at))
 
 
 @bp.get("/drafts")
@@ -60,7 +59,7 @@ def drafts():
     with db.session_scope(data_dir()) as dbs:
         saved = list_drafts(dbs)
         items = {draft.item_code: get_item(dbs, draft.item_code) for draft in saved}
-    rows = [(draft, items[draft.item_code], as_utc(draft.updated_at).astimezone(COUNTY_TIMEZONE)) for draft in saved]
+    rows = [(draft, items[draft.item_code], as_utc(draft.updated_at)) for draft in saved]
     return render_template("drafts.html", rows=rows)
 
 

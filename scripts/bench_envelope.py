@@ -12,9 +12,10 @@ import sys
 import time
 import uuid
 
-from sync import Envelope, Identity, Kind, Suite, seal_envelope
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.keys import Identity, Suite
 from sync.clock import uuid7
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 PAYLOAD = {
     "case_id": str(uuid7()),

@@ -10,7 +10,7 @@ point, points spread over the processes in use. Sealing and making each
 point's HTTP client happen before the clock starts; the figure is what the
 hub does: verify, open, store, apply (route, audit, queue the status message
 back), and answer. The status message is sealed when the point pulls it
-(hub/outbox.py), which this benchmark does not time.
+(hub/core/outbox.py), which this benchmark does not time.
 
 The crypto-only limit is measured in the same run, just before and just after
 the SQLite runs (their mean is the limit): one process per core verifies and
@@ -50,13 +50,15 @@ from scripts.bench_reconcile import ITEM, BenchPoint, Residents, submit  # noqa:
 from tests.support.cluster import Cluster  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
-from hub.db import database_url, make_engine  # noqa: E402
-from hub.ingest import PUSH_LINE_LOCK_TIMES  # noqa: E402
-from hub.instance import LOG_FILE  # noqa: E402
-from hub.keys import load_keyring  # noqa: E402
-from hub.models import Case  # noqa: E402
+from hub.core.db import database_url, make_engine
+from hub.intake.turns import PUSH_LINE_LOCK_TIMES
+from hub.instance import LOG_FILE
+from hub.trust.keys import load_keyring
+from hub.core.models import Case
 from pointkit.syncagent import BATCH_SIZES  # noqa: E402
-from sync import Envelope, HubClient, Identity, Kind, seal_envelope  # noqa: E402
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.client import HubClient
+from sync.keys import Identity
 
 PROCESS_COUNTS = (1, 2, 4)
 

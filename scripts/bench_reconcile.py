@@ -1,8 +1,8 @@
 """Reconciliation at scale: 100 points × 100 cases, 5% of them made into conflicts of mixed types.
 
-Each point is a real key pair enrolled in-process (``hub.enrollment.enroll``);
+Each point is a real key pair enrolled in-process (``hub.trust.enrollment.enroll``);
 its envelopes are sealed with ``sync`` exactly as a point seals them and fed,
-one push batch per point, through ``hub.ingest.ingest_envelopes`` — the
+one push batch per point, through ``hub.intake.ingest.ingest_envelopes`` — the
 function the push endpoint calls (no HTTP, so the figure is the hub's own
 work). Injected: duplicate applications (same and other point), identity
 mismatches, catalog drift, forks (a seq reused with other content),
@@ -33,19 +33,22 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, select  # noqa: E402
 
-from hub.accounts import create_staff  # noqa: E402
-from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
-from hub.db import DATABASE_URL_ENV, database_url, make_engine  # noqa: E402
-from hub.enrollment import create_enrollment_token, enroll  # noqa: E402
-from hub.ingest import ingest_envelopes  # noqa: E402
-from hub.instance import initialize  # noqa: E402
-from hub.keys import load_keyring  # noqa: E402
-from hub.models import Case, Conflict, Staff  # noqa: E402
-from hub.reconcile import apply_fields  # noqa: E402
-from hub.review import decide  # noqa: E402
-from sync import Identity, Kind, RecipientKey, seal_envelope, sign_document, utcnow, uuid7  # noqa: E402
-from sync.catalog import CatalogFile  # noqa: E402
-from sync.idnumber import check_character  # noqa: E402
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import DATABASE_URL_ENV, database_url, make_engine
+from hub.trust.enrollment import create_enrollment_token, enroll
+from hub.intake.ingest import ingest_envelopes
+from hub.instance import initialize
+from hub.trust.keys import load_keyring
+from hub.core.models import Case, Conflict, Staff
+from hub.reconcile.arrival import apply_fields
+from hub.approval.review import decide
+from sync.keys import Identity, RecipientKey
+from sync.envelope import Kind, seal_envelope
+from sync.signing import sign_document
+from sync.clock import utcnow, uuid7
+from sync.catalog import CatalogFile
+from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 ITEM = "451000-YB-001"  # single route, one form field: cheap to decide
@@ -234,7 +237,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"{figures['points']} points, {figures['cases']} cases on {backend}, fed through hub.ingest.ingest_envelopes")
+    print(f"{figures['points']} points, {figures['cases']} cases on {backend}, fed through hub.intake.ingest.ingest_envelopes")
     print("injected: " + ", ".join(f"{kind} {count}" for kind, count in sorted(figures["injected"].items())))
     print(f"parallel updates merged without a conflict: {figures['parallel_merged']}/{figures['parallel_expected']}")
     if figures["missed"]:

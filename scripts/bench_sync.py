@@ -52,9 +52,9 @@ from pointkit.scans import ScanInput, prepare_scans
 from pointkit.models import Case, ScanFile
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import CUT_RETRY_S, DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, SyncWorker, sync_once
-from sync import HubUnreachable
+from sync.client import HubUnreachable
 from sync.clock import utcnow
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 RATE_BPS = 256_000
 LATENCY_S = 0.3

@@ -28,7 +28,7 @@ from pathlib import Path
 from tests.support.cluster import Cluster, wait_until
 
 from sync.attachments import AttachmentError, decrypt_attachment
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 SETTLE_TIMEOUT = 120

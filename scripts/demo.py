@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.support.cluster import Cluster, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 REVIEWERS = {"yb-li": ("YB", "yb-pass-2026"), "ny-wang": ("NY", "ny-pass-2026"), "zr-zhao": ("ZR", "zr-pass-2026")}
 TOWNSHIP = "泗城镇政务服务中心"

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
 
-from sync.migrate import Migrations, sqlite_migration_engine  # noqa: E402
+from sync.kit.migrate import Migrations, sqlite_migration_engine
 
 
 def side_migrations(side: str) -> Migrations:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.support.cluster import Cluster, log_in, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

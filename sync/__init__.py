@@ -1,19 +1,21 @@
 """sync: the contract hub and points share.
 
 Envelope sealing and signing, wire framing, payload schemas, signed
-documents and requests, the hub client, clocks and ids. It imports neither
-``pointkit`` nor ``hub``.
+documents and requests, the hub client and the HTTP paths and headers it
+speaks, clocks and ids. It imports neither ``pointkit`` nor ``hub``.
+
+``sync.kit`` holds the shared kit both apps use that is not the protocol
+(working days and holidays, ID numbers, passwords, backups, Flask helpers).
 """
 
-from .canonical import canonical_json
-from .client import HubClient, HubRefused, HubUnreachable, PullResult, PushResult
-from .clock import from_ms, now_ms, utcnow, uuid7
-from .envelope import Envelope, EnvelopeError, Header, Kind, seal_envelope
-from .framing import CONTENT_TYPE, decode_frames, encode_frames
-from .keys import Identity, PublicKeys, RecipientKey, Suite, b64, fingerprint, key_id, unb64
-from .messages import CaseCollected, ResultDocument, StatusUpdate, SubmitCase
-from .passwords import hash_password, hash_secret, verify_nobody, verify_password
-from .signing import SignatureError, sign_document, sign_request, verify_document, verify_request
+from sync.canonical import canonical_json
+from sync.client import HubClient, HubRefused, HubUnreachable, PullResult, PushResult
+from sync.clock import from_ms, now_ms, utcnow, uuid7
+from sync.envelope import Envelope, EnvelopeError, Header, Kind, seal_envelope
+from sync.framing import CONTENT_TYPE, decode_frames, encode_frames
+from sync.keys import Identity, PublicKeys, RecipientKey, Suite, b64, fingerprint, key_id, unb64
+from sync.messages import CaseCollected, ResultDocument, StatusUpdate, SubmitCase
+from sync.signing import SignatureError, sign_document, sign_request, verify_document, verify_request
 
 __all__ = [
     "CONTENT_TYPE",
@@ -41,8 +43,6 @@ __all__ = [
     "encode_frames",
     "fingerprint",
     "from_ms",
-    "hash_password",
-    "hash_secret",
     "key_id",
     "now_ms",
     "seal_envelope",
@@ -52,7 +52,5 @@ __all__ = [
     "utcnow",
     "uuid7",
     "verify_document",
-    "verify_nobody",
-    "verify_password",
     "verify_request",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import canonical_json
+from sync.canonical import canonical_json
 
 GENESIS = "0" * 64
 

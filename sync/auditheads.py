@@ -24,10 +24,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session, select
 
-from .audit import GENESIS, AuditProblem
-from .canonical import canonical_json
-from .clock import utcnow
-from .signing import SignatureError, sign_document, verify_document
+from sync.audit import GENESIS, AuditProblem
+from sync.canonical import canonical_json
+from sync.clock import utcnow
+from sync.signing import SignatureError, sign_document, verify_document
 
 HEAD_TYPE = "pointkit.audit-head/v1"
 HEADS_FILE = "audit-heads.log"

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 
-from .canonical import canonical_json
+from sync.canonical import canonical_json
 
 CASE_STATE = "case_state"
 # Written once, when an upgraded side first records the rows it held from before (``audit verify`` needs an

@@ -40,13 +40,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .canonical import canonical_json
-from .clock import utcnow
-from .envelope import MAX_SEQ, EnvelopeError
-from .framing import MAX_BODY, decode_frames, encode_frames
-from .jsonlimits import load_json
-from .messages import MAX_STORED_INT, receipt_number
-from .signing import SignatureError, sign_document, verify_document
+from sync.canonical import canonical_json
+from sync.clock import utcnow
+from sync.envelope import MAX_SEQ, EnvelopeError
+from sync.framing import MAX_BODY, decode_frames, encode_frames
+from sync.jsonlimits import load_json
+from sync.messages import MAX_STORED_INT, receipt_number
+from sync.signing import SignatureError, sign_document, verify_document
 
 BUNDLE_MAGIC = b"PKB1"
 BUNDLE_TYPE = "pointkit.bundle/v1"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .canonical import canonical_json
+from sync.canonical import canonical_json
 
 Level = Literal["county", "township", "village"]
 FieldType = Literal["text", "id_number", "phone", "date", "choice", "number"]

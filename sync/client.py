@@ -22,32 +22,16 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .clock import now_ms
-from .envelope import EnvelopeError
-from .framing import CONTENT_TYPE, decode_frames, encode_frames
-from .keys import Identity
-from .messages import receipt_number
-from .resumable import PACKED_CONTENT_TYPE, PartialDownload, Progress, receive_body, unpack_json
-from .signing import sign_document, sign_request
-from .workdays import format_held_years, parse_held_years
+from sync.clock import now_ms
+from sync.envelope import EnvelopeError
+from sync.framing import CONTENT_TYPE, decode_frames, encode_frames
+from sync.keys import Identity
+from sync.messages import receipt_number
+from sync.resumable import PACKED_CONTENT_TYPE, PartialDownload, Progress, receive_body, unpack_json
+from sync.signing import sign_document, sign_request
+from sync.http import (CALENDAR_PATH, CATALOG_PATH, ENROLL_PATH, HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_CURSOR, HEADER_HUB_TIME, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ, PULL_PATH, PUSH_PATH, RELAY_PULL_PATH, RELAY_VILLAGES_PATH,
+                       format_held_years, parse_held_years)
 
-ENROLL_PATH = "/sync/v1/enroll"
-PUSH_PATH = "/sync/v1/push"
-PULL_PATH = "/sync/v1/pull"
-CATALOG_PATH = "/sync/v1/catalog"
-RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
-RELAY_PULL_PATH = "/sync/v1/relay/pull"
-HEADER_CURSOR = "X-Pointkit-Cursor"
-HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
-HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version
-# On pull answers: the holiday-calendar years in force at the hub and their versions ("2027.1,2028.2").
-HEADER_CALENDAR = "X-Pointkit-Calendar"
-CALENDAR_PATH = "/sync/v1/calendar"
-# On pull answers, what the hub holds from the pulling point: its highest envelope sequence number and its newest
-# receipt number. A point restored from an old backup learns from them where it really stood, and numbers on
-# from there instead of giving residents receipt numbers it gave before.
-HEADER_LAST_SEQ = "X-Pointkit-Last-Seq"
-HEADER_LAST_RECEIPT = "X-Pointkit-Last-Receipt"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_ATTEMPTS = 3
 

@@ -30,10 +30,10 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from .canonical import canonical_json
-from .clock import now_ms, uuid7
-from .jsonlimits import JSONRefused, load_json
-from .keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
+from sync.canonical import canonical_json
+from sync.clock import now_ms, uuid7
+from sync.jsonlimits import JSONRefused, load_json
+from sync.keys import Identity, OpeningKey, RecipientKey, Suite, key_id, raw_public
 
 MAGIC = b"PKE"
 # The protocol both the envelope header and signed requests name. A hub accepts every version since the previous

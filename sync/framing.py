@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from .envelope import EnvelopeError
+from sync.envelope import EnvelopeError
 
 FRAME_MAGIC = b"PKF1"
 MAX_FRAMES = 10_000

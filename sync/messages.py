@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from .catalog import DayUnit
-from .envelope import Kind
+from sync.catalog import DayUnit
+from sync.envelope import Kind
 
 RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
 CATALOG_DOCUMENT_TYPE = "pointkit.catalog/v1"
@@ -293,7 +293,7 @@ class StatusUpdate(_Strict):
 
 
 # The fields hub messages gained in protocol 3. A point speaking an older protocol refuses any field it does not
-# know (``_Strict``), so the hub leaves them out of what it seals for such a point (hub/outbox.py).
+# know (``_Strict``), so the hub leaves them out of what it seals for such a point (hub/core/outbox.py).
 PROTOCOL_3_FIELDS: dict[Kind, frozenset[str]] = {
     Kind.STATUS: frozenset({"state", "promised_date", "legal_date", "paused_days", "dates_reason", "return_by"}),
     Kind.SUPPLEMENT_REQUEST: frozenset({"return_by", "return_within", "return_unit"}),

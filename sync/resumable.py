@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from flask import Request, Response
 
-from .canonical import canonical_json
+from sync.canonical import canonical_json
 
 PACKED_CONTENT_TYPE = "application/vnd.pointkit.packed-json"
 # Bodies this kind of download may carry; a server announcing more is refused before anything is kept.

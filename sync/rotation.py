@@ -22,9 +22,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
 
-from .clock import utcnow
-from .keys import Identity, PublicKeys, RecipientKey, b64, unb64
-from .signing import SignatureError, sign_document, verify_document
+from sync.clock import utcnow
+from sync.keys import Identity, PublicKeys, RecipientKey, b64, unb64
+from sync.signing import SignatureError, sign_document, verify_document
 
 HUB_KEYS_TYPE = "pointkit.hubkeys/v1"
 POINT_KEYS_TYPE = "pointkit.pointkeys/v1"

@@ -20,10 +20,10 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .canonical import canonical_json
-from .clock import now_ms
-from .envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, unsupported_protocol
-from .keys import b64, unb64
+from sync.canonical import canonical_json
+from sync.clock import now_ms
+from sync.envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, unsupported_protocol
+from sync.keys import b64, unb64
 
 DOCUMENT_PREFIX = b"pointkit/v1 document\x00"
 REQUEST_PREFIX = "pointkit/v1 request"

@@ -45,9 +45,9 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .canonical import canonical_json
-from .client import HubClient, HubRefused, HubUnreachable, _refusal
-from .signing import SignatureError, sign_document, verify_document
+from sync.canonical import canonical_json
+from sync.client import HubClient, HubRefused, HubUnreachable, _refusal
+from sync.signing import SignatureError, sign_document, verify_document
 
 SCANS_PATH = "/sync/v1/scans"
 HEADER_OFFSET = "X-Pointkit-Offset"

@@ -27,9 +27,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, inspect
 
 from hub.migrate import MIGRATIONS as HUB
-from hub.reconcile import resident_key
+from hub.reconcile.arrival import resident_key
 from pointkit.migrate import MIGRATIONS as POINT
-from sync.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
+from sync.kit.migrate import Migrations, SchemaError, Upgraded, sqlite_migration_engine
 
 SIDES = {"hub": HUB, "point": POINT}
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def test_the_migration_environment_sees_every_table(package):
 def test_a_hub_upgrade_on_postgresql_waits_for_the_hub_write_lock(tmp_path, monkeypatch):
     """A hub process writing, or a second upgrade started beside the first: the upgrade waits for the hub's
     write lock, then runs (or finds nothing to do), instead of changing the schema under them."""
-    from hub.db import DATABASE_URL_ENV, hold_write_lock
+    from hub.core.db import DATABASE_URL_ENV, hold_write_lock
     from hub.instance import initialize
     from hub.migrate import upgrade
 

@@ -3,6 +3,6 @@
 from alembic import context
 
 from hub.migrate import MIGRATIONS
-from sync.migrate import run_environment
+from sync.kit.migrate import run_environment
 
 run_environment(context, MIGRATIONS.metadata)

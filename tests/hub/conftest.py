@@ -18,8 +18,8 @@ import os
 from tests.support import pgdb
 import pytest
 
-from hub.catalog import import_catalog, load_catalog_file
-from hub.db import DATABASE_URL_ENV
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import DATABASE_URL_ENV
 from tests.hub.hubkit import CERTIFIED, DAY_MS, NATURAL, SAMPLE_CATALOG, SILENT, SLOW, Hub, make_hub
 from sync.catalog import FormField
 from sync.clock import shift_clock

@@ -14,16 +14,19 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
-from hub import create_app
-from hub.accounts import create_staff
-from hub.catalog import import_catalog, load_catalog_file
-from hub.db import database_url, make_engine, session_scope
-from hub.enrollment import create_enrollment_token
+from hub.web import create_app
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import database_url, make_engine, session_scope
+from hub.trust.enrollment import create_enrollment_token
 from hub.instance import initialize
-from hub.keys import load_identity
-from sync import Envelope, HubClient, Identity, Kind, PublicKeys, RecipientKey, seal_envelope, verify_document
+from hub.trust.keys import load_identity
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.client import HubClient
+from sync.keys import Identity, PublicKeys, RecipientKey
+from sync.signing import verify_document
 from sync.clock import utcnow
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"

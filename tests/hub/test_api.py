@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from hub.models import ApiToken, CaseEvent, EnrollmentToken, Point, ReviewTask
+from hub.core.models import ApiToken, CaseEvent, EnrollmentToken, Point, ReviewTask
 from tests.hub.hubkit import valid_id
 
 COUNTED = (ApiToken, EnrollmentToken, Point, ReviewTask, CaseEvent)

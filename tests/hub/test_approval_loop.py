@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from hub.models import AuditEntry, SupplementRound
+from hub.core.models import AuditEntry, SupplementRound
 from tests.hub.hubkit import CERTIFIED, DAY_MS, NATURAL, SILENT, SLOW, csrf_from, push
-from sync import Kind
+from sync.envelope import Kind
 from sync.catalog import DEFAULT_SUPPLEMENT_DAYS
 from sync.clock import utcnow
-from sync.workdays import county_date, default_calendar
+from sync.kit.workdays import county_date, default_calendar
 
 HUB_CLI = str(Path(sys.executable).parent / "pointkit-hub")
 

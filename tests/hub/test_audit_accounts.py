@@ -14,10 +14,10 @@ from tests.hub.hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
 from sqlmodel import select
 
 from hub.cli import main
-from hub.db import utc_now
-from hub.keys import load_identity
-from hub.models import AuditEntry, Case, CaseEvent, Staff
-from sync import Kind
+from hub.core.clock import utc_now
+from hub.trust.keys import load_identity
+from hub.core.models import AuditEntry, Case, CaseEvent, Staff
+from sync.envelope import Kind
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 

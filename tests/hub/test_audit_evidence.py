@@ -13,11 +13,12 @@ from tests.support.cluster import wait_until
 from sqlalchemy import text, update
 from sqlmodel import select
 
-from hub.accounts import create_staff
-from hub.auditheads import heads_file, start_anchoring
+from hub.trust.accounts import create_staff
+from hub.trust.auditheads import heads_file, start_anchoring
 from hub.cli import main
-from hub.models import AuditEntry, Case, CaseEvent
-from sync import Kind, verify_document
+from hub.core.models import AuditEntry, Case, CaseEvent
+from sync.envelope import Kind
+from sync.signing import verify_document
 from sync.auditheads import read_head
 
 

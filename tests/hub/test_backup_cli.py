@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from hub.cli import main
 from hub.instance import initialize
-from hub.scans import scan_path
+from hub.approval.scans import scan_path
 
 LIVE_FILES = {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db.writers"}
 

@@ -1,4 +1,4 @@
-"""Plain new cases go in bulk (hub/bulk.py); everything else in a batch still goes one by one, in order."""
+"""Plain new cases go in bulk (hub/intake/bulk.py); everything else in a batch still goes one by one, in order."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from hub import bulk as bulk_module
-from hub.audit import verify_audit
-from hub.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
-from sync import Kind
+from hub.intake import bulk as bulk_module
+from hub.core.audit import verify_audit
+from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, Conflict, OutMessage, RawEnvelope, ReviewTask
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 

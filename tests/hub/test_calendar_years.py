@@ -11,11 +11,12 @@ import pytest
 
 from tests.hub.hubkit import CERTIFIED, push
 
-from hub.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
-from hub.keys import load_identity
-from hub.recount import recount_open_cases
-from sync import Kind, verify_document
-from sync.workdays import CalendarError
+from hub.catalog.calendar import county_calendar, held_years, import_year, missing_next_year, year_documents
+from hub.trust.keys import load_identity
+from hub.approval.recount import recount_open_cases
+from sync.envelope import Kind
+from sync.signing import verify_document
+from sync.kit.workdays import CalendarError
 
 MADE_UP = {"year": 2032, "source": "pointkit test schedule (made up)", "holidays": [
     {"name_zh": "测试假期", "name_en": "Test holiday", "rest": ["2032-05-03", "2032-05-07"], "workdays": ["2032-05-08"]}]}

@@ -3,9 +3,10 @@ older version flagged on its page with what changed."""
 
 from __future__ import annotations
 
-from hub.catalog import import_catalog, load_catalog_file
+from hub.catalog.versions import import_catalog, load_catalog_file
 from tests.hub.hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG
-from sync import Kind, verify_document
+from sync.envelope import Kind
+from sync.signing import verify_document
 from sync.catalog import CATALOG_DELTA_TYPE, apply_delta
 from sync.messages import CATALOG_DOCUMENT_TYPE
 

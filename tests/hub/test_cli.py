@@ -12,10 +12,10 @@ import click
 from click.testing import CliRunner
 
 from hub.cli import main
-from hub.db import DATABASE_URL_ENV, database_url, make_engine, session_scope
-from hub.models import EnrollmentToken, Staff
+from hub.core.db import DATABASE_URL_ENV, database_url, make_engine, session_scope
+from hub.core.models import EnrollmentToken, Staff
 from tests.hub.hubkit import SAMPLE_CATALOG
-from sync import hash_secret
+from sync.kit.passwords import hash_secret
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 

@@ -8,9 +8,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.models import EnrollmentToken, Point
+from hub.core.models import EnrollmentToken, Point
 from tests.hub.hubkit import VILLAGE, FakePoint
-from sync import HubClient, HubRefused, Identity, sign_document
+from sync.client import HubClient, HubRefused
+from sync.keys import Identity
+from sync.signing import sign_document
 
 
 def test_good_token_enrolls_and_pins_the_hub_keys(hub):

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from hub.cli import main as hub_cli
-from hub.enrollment import create_enrollment_token
-from hub.models import Case, RawEnvelope
-from hub.relay import assign_relay
+from hub.trust.enrollment import create_enrollment_token
+from hub.core.models import Case, RawEnvelope
+from hub.web.relay import assign_relay
 from tests.hub.hubkit import FakePoint, Hub, resident_id
 from pointkit import create_app as create_point_app
 from pointkit import db as point_db
@@ -36,7 +36,10 @@ from pointkit.models import Outbox, ScanFile
 from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import load_identity
 from pointkit.syncagent import sync_once
-from sync import Envelope, Header, HubClient, Kind, canonical_json, encode_frames, seal_envelope
+from sync.envelope import Envelope, Header, Kind, seal_envelope
+from sync.client import HubClient
+from sync.canonical import canonical_json
+from sync.framing import encode_frames
 from sync.bundle import write_bundle
 from sync.clock import now_ms, uuid7
 from sync.envelope import MAX_SEQ

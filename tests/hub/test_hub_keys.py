@@ -10,17 +10,11 @@ from tests.hub.hubkit import VILLAGE, FakePoint, make_hub
 from sqlmodel import select
 
 from hub.cli import main
-from hub.enrollment import create_enrollment_token
-from hub.models import Case, HubKey
-from sync import (
-    Envelope,
-    EnvelopeError,
-    HubRefused,
-    Identity,
-    Kind,
-    RecipientKey,
-    Suite,
-)
+from hub.trust.enrollment import create_enrollment_token
+from hub.core.models import Case, HubKey
+from sync.envelope import Envelope, EnvelopeError, Kind
+from sync.client import HubRefused
+from sync.keys import Identity, RecipientKey, Suite
 from sync.rotation import read_hub_keys
 
 
@@ -138,9 +132,10 @@ def test_pq_hub_prefers_the_hybrid_suite_and_opens_it(tmp_path, live_server):
 
 @pytest.mark.sqlite_only  # hubs from before key generations were SQLite files
 def test_a_hub_from_before_generations_keeps_its_key_as_generation_1(tmp_path):
-    from hub.db import database_url, init_db, make_engine, session_scope
+    from hub.core.db import database_url, make_engine, session_scope
+    from hub.migrate import init_db
     from hub.instance import initialize
-    from hub.keys import ensure_keys
+    from hub.trust.keys import ensure_keys
 
     data = tmp_path / "hub"
     done = initialize(data, admin_password="admin-pass-1")

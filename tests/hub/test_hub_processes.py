@@ -18,9 +18,10 @@ from tests.support.cluster import Api, Cluster, command
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, Hub, valid_id
 from sqlmodel import func, select
 
-from hub.ingest import _store_raw
-from hub.models import AuditEntry, Case, OutMessage, Point, RawEnvelope
-from sync import Envelope, HubClient, Kind
+from hub.intake.ingest import store_raw
+from hub.core.models import AuditEntry, Case, OutMessage, Point, RawEnvelope
+from sync.envelope import Envelope, Kind
+from sync.client import HubClient
 
 PROCESSES = 4
 POINTS = 20
@@ -52,7 +53,7 @@ def test_four_hub_processes_ingest_and_decide_the_same_work_twice_at_once(tmp_pa
             # both processes then find it waiting and race to apply it.
             with hub.db() as session:
                 for point, backlog in zip(points, backlogs):
-                    _store_raw(session, Envelope.parse(backlog[0]), session.get(Point, point.point_id), "received")
+                    store_raw(session, Envelope.parse(backlog[0]), session.get(Point, point.point_id), "received")
 
             def push(job: tuple[int, int]) -> list[tuple[str, str]]:
                 index, process = job

@@ -12,11 +12,14 @@ import httpx
 from click.testing import CliRunner
 from sqlmodel import select
 
-from hub import create_app
+from hub.web import create_app
 from hub.cli import main as hub_cli
-from hub.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
+from hub.core.models import Case, CaseEvent, Conflict, OutMessage, Point, RawEnvelope, ReviewTask
 from tests.hub.hubkit import VILLAGE
-from sync import CONTENT_TYPE, HubClient, Identity, Kind, encode_frames, seal_envelope
+from sync.framing import CONTENT_TYPE, encode_frames
+from sync.client import HubClient
+from sync.keys import Identity
+from sync.envelope import Kind, seal_envelope
 
 
 def test_a_submitted_case_is_stored_raw_applied_and_routed(hub):
@@ -238,15 +241,15 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
     """A hub from before one-transaction ingest committed the raw envelope, then applied it; killed in
     between, the disk holds a raw row marked "received" and no case. The point never got an answer, so it
     pushes again: that must apply the case, not answer "duplicate" (which would make the point drop it)."""
-    from hub.ingest import _store_raw
-    from sync import Envelope
+    from hub.intake.ingest import store_raw
+    from sync.envelope import Envelope
 
     point = hub.enroll_point()
     payload = point.submit()
     frame = point.seal(Kind.SUBMIT, payload)
     # The first of that hub's two commits, and then the crash.
     with hub.db() as session:
-        _store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
+        store_raw(session, Envelope.parse(frame), session.get(Point, point.point_id), "received")
         assert session.get(Case, payload["case_id"]) is None
     [again] = point.client.push([frame])
     assert again.status == "accepted", again
@@ -256,7 +259,7 @@ def test_an_envelope_stored_but_not_applied_before_a_crash_is_applied_when_it_co
 
 
 def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_write_lock(hub, caplog):
-    caplog.set_level(logging.INFO, logger="hub.ingest")
+    caplog.set_level(logging.INFO, logger="hub.intake")
     point = hub.enroll_point()
     answers = point.client.push([point.seal(Kind.SUBMIT, point.submit()) for _ in range(3)])
     assert [answer.status for answer in answers] == ["accepted"] * 3
@@ -267,9 +270,9 @@ def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_writ
 
 
 def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_lock():
-    from hub.ingest import _WriterFirst
+    from hub.intake.turns import WriterFirst
 
-    turns, verified = _WriterFirst(), threading.Event()
+    turns, verified = WriterFirst(), threading.Event()
 
     def verify_next_envelope() -> None:
         turns.wait()
@@ -284,7 +287,8 @@ def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_loc
 def test_a_case_timeline_keeps_the_order_of_lines_written_within_one_millisecond(hub):
     # The hub's clock counts milliseconds, and a new case's "received" and "routed" lines, or a decision's
     # lines, are written in the same one: the timeline must still read in the order they were written.
-    from hub.cases import case_detail, record_event
+    from hub.approval.cases import case_detail
+    from hub.core.timeline import record_event
 
     point = hub.enroll_point()
     payload = point.submit()

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from sqlmodel import select
 from tests.hub.hubkit import SILENT
 
-from hub.keys import load_identity
-from hub.models import Case, Point, ReviewTask
-from hub.supervision import supervise
-from sync import Kind
+from hub.trust.keys import load_identity
+from hub.core.models import Case, Point, ReviewTask
+from hub.approval.supervision import supervise
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 HOURS = timedelta(hours=1)

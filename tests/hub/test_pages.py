@@ -6,10 +6,10 @@ import re
 
 from sqlmodel import select
 
-from hub.db import as_utc
-from hub.models import Case, ReviewTask
+from hub.core.clock import as_utc
+from hub.core.models import Case, ReviewTask
 from tests.hub.hubkit import csrf_from
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 
 def test_login_page_is_chinese_by_default_and_english_on_request(hub):

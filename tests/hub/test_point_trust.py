@@ -11,11 +11,14 @@ from sqlmodel import select
 from tests.hub.test_syncapi import signed_get
 
 from hub.cli import main
-from hub.db import as_utc, utc_now
-from hub.models import AuditEntry, Case, EnrollmentToken, OutMessage, Point
-from sync import Envelope, HubClient, Identity, Kind, now_ms
+from hub.core.clock import as_utc, utc_now
+from hub.core.models import AuditEntry, Case, EnrollmentToken, OutMessage, Point
+from sync.envelope import Envelope, Kind
+from sync.client import HubClient
+from sync.keys import Identity
+from sync.clock import now_ms
 from sync.rotation import point_keys_payload
-from sync.workdays import COUNTY_TIMEZONE
+from sync.kit.workdays import COUNTY_TIMEZONE
 
 
 def test_a_point_rotates_its_keys_and_both_generations_are_accepted(hub):

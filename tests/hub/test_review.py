@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from hub.catalog import import_catalog, load_catalog_file
-from hub.models import Case, OutMessage
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.models import Case, OutMessage
 from tests.hub.hubkit import HOMESTEAD, SAMPLE_CATALOG
-from sync import Kind
+from sync.envelope import Kind
 
 APPROVE = {"decision": "approved", "reason": "", "certificate_no": ""}
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from hub.cli import main
-from hub.models import AuditEntry, Staff
+from hub.core.models import AuditEntry, Staff
 from tests.hub.hubkit import REVIEWER_PASSWORD, csrf_from
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")

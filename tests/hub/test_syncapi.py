@@ -8,8 +8,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from hub.models import OutMessage, Point
-from sync import HubRefused, Identity, now_ms, sign_request, verify_document
+from hub.core.models import OutMessage, Point
+from sync.client import HubRefused
+from sync.keys import Identity
+from sync.clock import now_ms
+from sync.signing import sign_request, verify_document
 from sync.catalog import CatalogFile
 from sync.messages import CATALOG_DOCUMENT_TYPE
 

@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from tests.hub.hubkit import CERTIFIED, SLOW, push
 
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
-from sync.workdays import county_date, default_calendar
+from sync.kit.workdays import county_date, default_calendar
 
 
 def test_a_decided_case_counts_elapsed_days_to_its_decision_not_to_today(loop_hub, clock):  # noqa: F811

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import make_url
 
 from hub.cli import main
-from hub.db import database_url, is_sqlite, make_engine
+from hub.core.db import database_url, is_sqlite, make_engine
 from hub.instance import initialize
 from hub.migrate import MIGRATIONS
-from sync.migrate import sqlite_migration_engine
+from sync.kit.migrate import sqlite_migration_engine
 
 
 def step_down_to_baseline(data) -> None:

@@ -23,7 +23,10 @@ from pointkit.enrollment import record_enrollment
 from pointkit.inbox import apply_messages
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state, load_identity
-from sync import Envelope, Identity, Kind, decode_frames, encode_frames, seal_envelope, sign_document
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.keys import Identity
+from sync.framing import decode_frames, encode_frames
+from sync.signing import sign_document
 from sync.clock import now_ms, utcnow
 from sync.envelope import HUB_SENDER_ID
 from sync.messages import CATALOG_DOCUMENT_TYPE, CaseCopy

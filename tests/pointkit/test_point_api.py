@@ -13,9 +13,10 @@ from pointkit import db
 from pointkit.catalog import store_catalog
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
-from sync import Kind, sign_document
+from sync.envelope import Kind
+from sync.signing import sign_document
 from sync.clock import utcnow
-from sync.workdays import county_date, default_calendar
+from sync.kit.workdays import county_date, default_calendar
 
 
 def test_login_and_auth(point, api):

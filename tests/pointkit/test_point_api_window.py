@@ -8,7 +8,7 @@ from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, rows
 
 from pointkit.models import AuditEntry, Case, OneTimeNotice, ScanFile
 from pointkit.scans import scans_dir
-from sync import Kind
+from sync.envelope import Kind
 from sync.clock import utcnow
 
 

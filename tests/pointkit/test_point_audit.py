@@ -17,7 +17,8 @@ from pointkit.models import AuditEntry, Case
 from pointkit.pickup import collect
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
-from sync import Identity, verify_document
+from sync.keys import Identity
+from sync.signing import verify_document
 from sync.auditheads import HUB_CHAIN, sign_head
 
 COLUMNS = "at, actor, action, subject, detail, prev_hash, entry_hash"

@@ -13,7 +13,9 @@ from tests.pointkit.hubside import FakeHubSide
 from pointkit import db
 from pointkit.cli import main as point_cli
 from pointkit.state import get_state
-from sync import canonical_json, encode_frames, sign_document
+from sync.canonical import canonical_json
+from sync.framing import encode_frames
+from sync.signing import sign_document
 from sync.bundle import BUNDLE_MAGIC, BUNDLE_TYPE
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID

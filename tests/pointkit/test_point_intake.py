@@ -11,7 +11,8 @@ from pointkit import db
 from pointkit.intake import Applicant, IntakeError, receive_case
 from pointkit.models import Case, Outbox
 from pointkit.state import get_state
-from sync import Kind, verify_password
+from sync.envelope import Kind
+from sync.kit.passwords import verify_password
 
 
 def receive(point, *, item="T-001", applicant=None, form=None, materials=("id_card", "hukou")):

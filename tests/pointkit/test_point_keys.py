@@ -23,7 +23,9 @@ from pointkit.models import AuditEntry, Case, HubKey, InboxMessage, Outbox
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
 from pointkit.trust import opening_keys
-from sync import Envelope, Identity, Kind, Suite, seal_envelope, sign_document
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.keys import Identity, Suite
+from sync.signing import sign_document
 from sync.envelope import HUB_SENDER_ID
 from sync.rotation import hub_keys_payload, read_point_keys
 

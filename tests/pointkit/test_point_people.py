@@ -208,7 +208,7 @@ def load_case(point, case_id: str) -> Case:
 
 
 def as_county(moment):
-    from sync.workdays import COUNTY_TIMEZONE
+    from sync.kit.workdays import COUNTY_TIMEZONE
 
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(COUNTY_TIMEZONE)
 

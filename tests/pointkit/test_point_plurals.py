@@ -9,9 +9,8 @@ from tests.pointkit.hubside import ITEMS, catalog_document
 from pointkit import create_app, db
 from pointkit.auth import create_staff
 from pointkit.catalog import store_catalog
-from pointkit.i18n import translator
 from pointkit.state import get_state
-from sync import sign_document
+from sync.signing import sign_document
 
 ONE_DAY_ITEM = {
     "code": "T-009", "name_zh": "当场办结事项", "name_en": "Same-day item", "departments": ["MZ"],
@@ -19,13 +18,6 @@ ONE_DAY_ITEM = {
     "materials": [{"code": "id_card", "name_zh": "居民身份证", "name_en": "Resident ID card", "required": True},
                   {"code": "photo", "name_zh": "照片", "name_en": "Photo", "copies": 2, "required": True}],
 }
-
-
-def test_translator_picks_the_english_form_by_n_and_one_chinese_form():
-    assert translator.gettext("en", "{n} copy", "{n} copies", n=1) == "1 copy"
-    assert translator.gettext("en", "{n} copy", "{n} copies", n=0) == "0 copies"
-    assert translator.gettext("en", "{n} copy", "{n} copies", n=2) == "2 copies"
-    assert translator.gettext("zh", "{n} copy", "{n} copies", n=2) == "2份"
 
 
 def test_intake_form_and_guide_say_1_copy_and_1_working_day_in_english(point):

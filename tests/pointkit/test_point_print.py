@@ -9,7 +9,7 @@ import pytest
 from tests.pointkit.hubside import GOOD_CASE
 from tests.support.cluster import log_in
 
-from sync.qrcodes import MIN_CODE_PX
+from sync.kit.qrcodes import MIN_CODE_PX
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,8 @@ from pointkit.models import AuditEntry, Case, InboxMessage
 from pointkit.pickup import PickupError, collect, collect_by_id_number
 from pointkit.restored import take_hub_numbers
 from pointkit.state import get_state
-from sync import Envelope, Identity, Kind
+from sync.envelope import Envelope, Kind
+from sync.keys import Identity
 
 
 def receive(point):
@@ -66,7 +67,7 @@ def test_unverifiable_results_are_refused_and_skipped(point, forge):
     elif forge == "sender":
         message = point.seal(Kind.RESULT, {"document": {}, "signature": ""}, sender_id=uuid.uuid4())
     elif forge == "tampered":
-        from sync import sign_document
+        from sync.signing import sign_document
 
         signed = sign_document(point.result_document(case, "rejected"), point.hub.sign_key)
         signed["document"]["decision"] = "approved"

@@ -35,20 +35,20 @@ from pointkit.scans import (ScanInput, apply_retention, original_path, prepare_s
                             waiting_totals)
 from pointkit.state import get_state, hub_client, load_identity
 from pointkit.syncagent import sync_once
-from sync import HubRefused, HubUnreachable
+from sync.client import HubRefused, HubUnreachable
 from sync.attachments import decrypt_attachment, sealed_size
 from sync.pacing import MAX_PIECE, MIN_PIECE, PIECE_OVERHEAD, PIECE_SHARE, START_PIECE, WINDOW_EXTRA, PieceSizer
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
 hub_pkg = pytest.importorskip("hub")
-from hub.accounts import create_staff  # noqa: E402
-from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
-from hub.db import database_url, make_engine, session_scope  # noqa: E402
-from hub.enrollment import create_enrollment_token  # noqa: E402
-from hub.instance import initialize  # noqa: E402
-from hub.keys import load_identity as load_hub_identity  # noqa: E402
-from hub.models import CaseScan  # noqa: E402
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import database_url, make_engine, session_scope
+from hub.trust.enrollment import create_enrollment_token
+from hub.instance import initialize
+from hub.trust.keys import load_identity as load_hub_identity
+from hub.core.models import CaseScan
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 MEDICAL_INSURANCE = "451000-YB-001"
@@ -496,8 +496,8 @@ def test_a_256_kb_scan_crosses_a_64_kbit_link_cut_every_5_s(tmp_path, hub):
 
 
 def _key_at_hub(hub: Hub, scan_id: str) -> bytes:
-    from hub.models import CaseScan
-    from sync import unb64
+    from hub.core.models import CaseScan
+    from sync.keys import unb64
 
     with session_scope(hub.engine) as session:
         return unb64(session.get(CaseScan, scan_id).key_b64)

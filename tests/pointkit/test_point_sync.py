@@ -16,15 +16,16 @@ from pointkit.outbox import seal_into_outbox
 from pointkit.pickup import collect
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
-from sync import Identity, Kind
+from sync.keys import Identity
+from sync.envelope import Kind
 
 hub_pkg = pytest.importorskip("hub")
-from hub.accounts import create_staff  # noqa: E402
-from hub.catalog import import_catalog, load_catalog_file  # noqa: E402
-from hub.db import database_url, make_engine, session_scope  # noqa: E402
-from hub.enrollment import create_enrollment_token  # noqa: E402
-from hub.instance import initialize  # noqa: E402
-from hub.keys import load_identity as load_hub_identity  # noqa: E402
+from hub.trust.accounts import create_staff
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.db import database_url, make_engine, session_scope
+from hub.trust.enrollment import create_enrollment_token
+from hub.instance import initialize
+from hub.trust.keys import load_identity as load_hub_identity
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 VILLAGE = "平兰村便民服务站"

@@ -14,8 +14,8 @@ from pointkit.catalog import store_catalog
 from pointkit.itemsearch import find_items
 from pointkit.models import AuditEntry, Case, IntakeDraft, OneTimeNotice
 from pointkit.state import get_state
-from sync import sign_document
-from sync.idnumber import check_character, id_number_problem
+from sync.signing import sign_document
+from sync.kit.idnumber import check_character, id_number_problem
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 INSURANCE_ITEMS = [

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync import Envelope, EnvelopeError, Identity, Kind, decode_frames, encode_frames, seal_envelope
+from sync.envelope import Envelope, EnvelopeError, Kind, seal_envelope
+from sync.keys import Identity
+from sync.framing import decode_frames, encode_frames
 
 FUZZ = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 POINT = Identity.generate()

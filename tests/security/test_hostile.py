@@ -12,9 +12,12 @@ import httpx
 import pytest
 
 from tests.support.cluster import Cluster, command
-from sync import CONTENT_TYPE, Envelope, HubClient, Identity, Kind, RecipientKey, encode_frames, seal_envelope
+from sync.framing import CONTENT_TYPE, encode_frames
+from sync.envelope import Envelope, Kind, seal_envelope
+from sync.client import HubClient
+from sync.keys import Identity, RecipientKey
 from sync.clock import utcnow, uuid7
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 from sync.signing import sign_request
 
 VILLAGE = "泗城镇平兰村便民服务站"

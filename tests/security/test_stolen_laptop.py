@@ -11,8 +11,9 @@ import uuid
 import httpx
 
 from tests.support.cluster import command, wait_until
-from sync import CONTENT_TYPE, Identity, encode_frames
-from sync.idnumber import check_character
+from sync.framing import CONTENT_TYPE, encode_frames
+from sync.keys import Identity
+from sync.kit.idnumber import check_character
 from sync.signing import sign_request
 
 VILLAGE = "泗城镇平兰村便民服务站"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.support.cluster import command
 
-from sync.safety import same_origin_path
+from sync.kit.safety import same_origin_path
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VILLAGE = "泗城镇平兰村便民服务站"

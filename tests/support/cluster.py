@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"

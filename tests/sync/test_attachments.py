@@ -6,15 +6,7 @@ import os
 
 import pytest
 
-from sync.attachments import (
-    CHUNK_PLAIN,
-    CHUNK_SEALED,
-    AttachmentError,
-    decrypt_attachment,
-    encrypt_attachment,
-    new_file_key,
-    sealed_size,
-)
+from sync.attachments import CHUNK_PLAIN, CHUNK_SEALED, AttachmentError, decrypt_attachment, encrypt_attachment, new_file_key, sealed_size
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK_PLAIN - 1, CHUNK_PLAIN, CHUNK_PLAIN + 1, 3 * CHUNK_PLAIN + 17])

@@ -1,4 +1,4 @@
-"""The backup file itself (sync/backup.py): every byte counts, nothing is overwritten, refusals come first."""
+"""The backup file itself (sync/kit/backup.py): every byte counts, nothing is overwritten, refusals come first."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pointkit.cli import main as point_cli
-from sync.backup import MAGIC, BackupError, backup_command, read_passphrase, restore_backup, write_backup
+from sync.kit.backup import MAGIC, BackupError, backup_command, read_passphrase, restore_backup, write_backup
 
 PASSPHRASE = "three rivers meet at baise"
 

@@ -8,24 +8,14 @@ from datetime import date
 
 import pytest
 
-from sync import (
-    Envelope,
-    EnvelopeError,
-    Identity,
-    Kind,
-    SignatureError,
-    decode_frames,
-    encode_frames,
-    seal_envelope,
-    sign_document,
-    sign_request,
-    uuid7,
-    verify_document,
-    verify_request,
-)
-from sync.idnumber import check_character, id_number_problem, mask_id_number
-from sync.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, hash_password, verify_nobody, verify_password
-from sync.workdays import add_working_days
+from sync.envelope import Envelope, EnvelopeError, Kind, seal_envelope
+from sync.keys import Identity
+from sync.signing import SignatureError, sign_document, sign_request, verify_document, verify_request
+from sync.framing import decode_frames, encode_frames
+from sync.clock import uuid7
+from sync.kit.idnumber import check_character, id_number_problem, mask_id_number
+from sync.kit.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, hash_password, verify_nobody, verify_password
+from sync.kit.workdays import add_working_days
 
 POINT_ID = uuid.UUID("01935f7e-0000-7000-8000-000000000001")
 
@@ -181,7 +171,7 @@ def test_audit_chain_names_the_first_edited_removed_or_reordered_entry():
 
 
 def test_post_quantum_suite_round_trip_and_size(point):
-    from sync import Suite
+    from sync.keys import Suite
 
     hub_pq = Identity.generate(post_quantum=True)
     preferred = hub_pq.recipient_keys()[0]

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from sync.workdays import Calendar, CalendarError
+from sync.kit.workdays import Calendar, CalendarError
 
 CALENDAR = Calendar.load()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.support.cluster import MEDICAL_INSURANCE, command, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 PASSPHRASE = "three rivers meet at baise"

@@ -9,7 +9,7 @@ import pytest
 from tests.support.browser import ARTIFACTS, shot
 from tests.support.cluster import log_in, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

@@ -17,10 +17,10 @@ from tests.support.cluster import command
 from pointkit import db
 from pointkit.scans import sealed_path
 from pointkit.state import get_state, hub_client, load_identity
-from sync import Identity
+from sync.keys import Identity
 from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.uploads import MIN_CHUNK, ChunkSizer, ScanUploader
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"

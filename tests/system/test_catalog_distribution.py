@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from tests.support.cluster import command, wait_until
 from tests.support.linksim import LinkSimulator
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 MEDICAL_INSURANCE = "451000-YB-001"

@@ -24,8 +24,8 @@ from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
 from pointkit.trust import verify_hub_document
-from sync import HubClient, HubUnreachable
-from sync.idnumber import check_character
+from sync.client import HubClient, HubUnreachable
+from sync.kit.idnumber import check_character
 from sync.resumable import PartialDownload
 
 VILLAGE = "泗城镇平兰村便民服务站"

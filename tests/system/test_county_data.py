@@ -17,8 +17,8 @@ from tests.support.cluster import command, wait_until
 
 from pointkit import db
 from pointkit.calendar import point_calendar
-from sync.idnumber import check_character
-from sync.workdays import default_calendar
+from sync.kit.idnumber import check_character
+from sync.kit.workdays import default_calendar
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VILLAGE = "泗城镇平兰村便民服务站"

@@ -12,7 +12,7 @@ from tests.support.browser import shot
 from tests.support.cluster import SAMPLE_CATALOG, log_in
 
 from sync.clock import CLOCK_SKEW_ENV, now_ms
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

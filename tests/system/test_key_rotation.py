@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 from tests.support.cluster import command, wait_until
-from sync import Envelope, Suite
+from sync.envelope import Envelope
+from sync.keys import Suite
 from sync.clock import CLOCK_SKEW_ENV
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 YEAR_MS = 365 * 24 * 3600 * 1000

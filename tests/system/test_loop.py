@@ -10,8 +10,9 @@ import sqlite3
 
 from tests.support.cluster import wait_until
 
-from sync import Identity, verify_document
-from sync.idnumber import check_character
+from sync.keys import Identity
+from sync.signing import verify_document
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 TOWNSHIP = "泗城镇政务服务中心"

@@ -15,7 +15,7 @@ from tests.support.cluster import SAMPLE_CATALOG, wait_until
 from tests.support.previous_release import LAST_PROTOCOL_2, previous_release
 
 from sync.envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support.cluster import SAMPLE_CATALOG, command, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 ITEM = "451000-YB-001"
 FORM = {"insured_category": "普通居民"}

@@ -20,10 +20,11 @@ from tests.support.cluster import command, wait_until
 
 from pointkit import db
 from pointkit.relayscans import held_path, receive_chunk
-from sync import HubClient, HubRefused, Identity
-from sync.idnumber import check_character
+from sync.client import HubClient, HubRefused
+from sync.keys import Identity
+from sync.kit.idnumber import check_character
 from sync.uploads import ScanError, ScanUploader, make_scan_grant
-from sync.web import ChunkRequest
+from sync.kit.web import ChunkRequest
 
 TOWNSHIP = "泗城镇政务服务中心"
 VILLAGE = "泗城镇平兰村便民服务站"

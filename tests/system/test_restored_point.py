@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.support.cluster import command, wait_until
 
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 TOWNSHIP = "泗城镇政务服务中心"
 VILLAGE = "泗城镇平兰村便民服务站"

@@ -16,7 +16,7 @@ from pointkit.models import ScanFile
 from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import get_state, load_identity
 from pointkit.syncagent import SyncBusy, sync_lock, sync_once
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 VILLAGE = "泗城镇平兰村便民服务站"
 

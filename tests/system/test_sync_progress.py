@@ -12,7 +12,7 @@ from pointkit import db
 from pointkit.intake import Applicant, receive_case
 from pointkit.scans import ScanInput, prepare_scans
 from pointkit.state import load_identity
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 
 def test_sync_on_a_terminal_shows_progress(cluster):

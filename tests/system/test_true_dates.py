@@ -17,7 +17,7 @@ from tests.support.browser import shot
 from tests.support.cluster import log_in, wait_until
 
 from sync.clock import CLOCK_SKEW_ENV
-from sync.idnumber import check_character
+from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 

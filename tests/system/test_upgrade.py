@@ -18,8 +18,8 @@ from tests.support.previous_release import previous_release
 from hub.migrate import MIGRATIONS as HUB
 from pointkit.migrate import MIGRATIONS as POINT
 from sync.envelope import PROTOCOL_VERSION
-from sync.idnumber import check_character
-from sync.migrate import sqlite_migration_engine
+from sync.kit.idnumber import check_character
+from sync.kit.migrate import sqlite_migration_engine
 
 VILLAGE = "泗城镇平兰村便民服务站"
 MEDICAL_INSURANCE = "451000-YB-001"

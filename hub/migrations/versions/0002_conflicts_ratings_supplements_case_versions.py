@@ -149,7 +149,7 @@ def upgrade() -> None:
 
 
 def _fill_resident_keys() -> None:
-    """hub.reconcile.resident_key as of this revision (a migration must not change when that code does)."""
+    """hub.reconcile.arrival.resident_key as of this revision (a migration must not change when that code does)."""
     case = sa.table("case", sa.column("id", sa.String), sa.column("applicant", sa.JSON),
                     sa.column("resident_key", sa.String))
     connection = op.get_bind()

@@ -1,7 +1,7 @@
 """outbox: seal messages when they leave
 
 A message is queued as its payload and the hub key generation that signs it, and sealed to the point's
-newest key when it first leaves (hub/outbox.py). Rows queued before this revision are sealed already:
+newest key when it first leaves (hub/core/outbox.py). Rows queued before this revision are sealed already:
 their ``payload`` and ``signer`` stay empty.
 
 Revision ID: 0003
@@ -28,7 +28,6 @@ def upgrade() -> None:
         batch_op.alter_column('envelope',
                existing_type=sa.LargeBinary(),
                nullable=True)
-
 
 
 def downgrade() -> None:

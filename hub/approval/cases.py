@@ -1,0 +1,167 @@
+"""Cases as people see them: the timeline, the department queue, the case detail."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Any
+
+from sqlmodel import Session, select
+
+from sync.kit.workdays import Calendar, county_date
+
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
+from hub.core.clock import iso, utc_now
+from hub.core.models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
+from hub.approval.scans import case_scans, materials_in_transit, scans_public
+from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
+
+OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
+# Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
+QUEUE_FILTERS = ("status", "item", "point", "time")
+
+
+def can_view(session: Session, staff: Staff, case: Case) -> bool:
+    """Reviewers see only cases their department has a task on; others see all."""
+    if staff.role != "reviewer":
+        return True
+    return session.exec(
+        select(ReviewTask.id).where(ReviewTask.case_id == case.id,
+                                    ReviewTask.department_code == staff.department_code)
+    ).first() is not None
+
+
+def queue(session: Session, staff: Staff, department: str | None = None, *, filters: dict[str, str] | None = None,
+          warn_share: float = DEFAULT_WARN_SHARE) -> list[dict[str, Any]]:
+    """Open work for ``staff``, soonest due first, each with its time-limit state.
+
+    A reviewer gets the cases with an open (or waiting-for-补正) task of her
+    own department; an operator or admin gets every open case, optionally one
+    department's. ``filters`` narrow by QUEUE_FILTERS.
+    """
+    if staff.role == "reviewer":
+        department = staff.department_code
+    if department:
+        rows = session.exec(
+            select(Case, ReviewTask.department_code).join(ReviewTask, ReviewTask.case_id == Case.id)
+            .where(ReviewTask.status.in_(("open", "supplement")),  # type: ignore[attr-defined]
+                   ReviewTask.department_code == department)
+        ).all()
+        listed = [(case, code) for case, code in rows]
+    else:
+        cases = session.exec(select(Case).where(Case.status.in_(OPEN_CASE_STATUSES))).all()  # type: ignore[attr-defined]
+        open_tasks: dict[str, list[str]] = {}
+        for task in session.exec(select(ReviewTask).where(ReviewTask.status == "open")).all():
+            open_tasks.setdefault(task.case_id, []).append(task.department_code)
+        listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases]
+    names = point_names(session)
+    listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))
+    items = cache(lambda code: find_item(session, code))
+    today = county_date(utc_now())
+    rows = [
+        {
+            "case_id": case.id,
+            "receipt_no": case.receipt_no,
+            "item_code": case.item_code,
+            "item_name": case.item_name,
+            "point_name": names.get(case.point_id, ""),
+            "status": case.status,
+            "department": department_code,
+            "received_at": iso(case.received_at),
+            "due_date": case.due_date.isoformat() if case.due_date else None,
+            "time": case_time(case, items(case.item_code), today, warn_share, calendar=county_calendar(session)),
+        }
+        for case, department_code in listed
+    ]
+    wanted = {key: value for key, value in (filters or {}).items() if key in QUEUE_FILTERS and value}
+    keys = {"status": lambda r: r["status"], "item": lambda r: r["item_code"], "point": lambda r: r["point_name"],
+            "time": lambda r: r["time"]["state"]}
+    return [row for row in rows if all(keys[key](row) == value for key, value in wanted.items())]
+
+
+def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SHARE, *,
+              calendar: Calendar) -> dict[str, Any]:
+    """The case's time-limit state against its item's promised limit."""
+    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
+
+
+def point_names(session: Session) -> dict:
+    return {point.id: point.name for point in session.exec(select(Point)).all()}
+
+
+def find_cases(session: Session, key: str) -> list[Case]:
+    """The case with id ``key``, or every case with that receipt number, first received first: a point
+    restored from an old backup may give a number again (parked as a fork on the conflict desk)."""
+    key = key.strip()[:40]
+    case = session.get(Case, key)
+    if case is not None:
+        return [case]
+    return list(session.exec(select(Case).where(Case.receipt_no == key).order_by(Case.received_at, Case.id)).all())
+
+
+def case_tasks(session: Session, case_id: str) -> list[ReviewTask]:
+    return list(session.exec(
+        select(ReviewTask).where(ReviewTask.case_id == case_id)
+        .order_by(ReviewTask.stage, ReviewTask.department_code)
+    ).all())
+
+
+def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WARN_SHARE) -> dict[str, Any]:
+    """Everything a reviewer reads before deciding, and what was decided."""
+    point = session.get(Point, case.point_id)
+    rounds = session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id)
+                          .order_by(SupplementRound.requested_at)).all()
+    rating = session.get(Rating, case.id)
+    # Lines written in one millisecond keep their order by id (sync.clock.uuid7).
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                          .order_by(CaseEvent.at, CaseEvent.id)).all()
+    applicant = case.applicant or {}
+    scans = case_scans(session, case.id)
+    return {
+        "case_id": case.id,
+        "receipt_no": case.receipt_no,
+        "item_code": case.item_code,
+        "item_name": case.item_name,
+        "point_name": point.name if point else "",
+        "status": case.status,
+        "received_at": iso(case.received_at),
+        "hub_received_at": iso(case.hub_received_at),
+        "promised_date": case.promised_date.isoformat() if case.promised_date else None,
+        "due_date": case.due_date.isoformat() if case.due_date else None,
+        "legal_due_date": case.legal_due_date.isoformat() if case.legal_due_date else None,
+        "paused_days": case.paused_days,
+        "time": case_time(case, find_item(session, case.item_code), county_date(utc_now()), warn_share,
+                          calendar=county_calendar(session)),
+        "calendar_missing": calendar_gaps(case, calendar=county_calendar(session)),
+        "applicant": {"name": applicant.get("name", ""), "id_number": applicant.get("id_number", ""),
+                      "phone": applicant.get("phone", "")},
+        "form": case.form or {},
+        "materials": case.materials or [],
+        "scans": scans_public(scans),
+        "materials_in_transit": materials_in_transit(scans),
+        "tasks": [
+            {"department": task.department_code, "stage": task.stage, "status": task.status,
+             "decided_by": task.decided_by, "reason": task.reason, "decided_at": iso(task.decided_at),
+             "result_fields": task.result_fields or {}}
+            for task in case_tasks(session, case.id)
+        ],
+        "supplements": [
+            {"department": r.department_code, "materials": r.materials, "note": r.note, "requested_by": r.requested_by,
+             "requested_at": iso(r.requested_at), "supplemented_at": iso(r.supplemented_at),
+             "supplement_note": r.supplement_note, "paused_days": r.paused_days,
+             "return_by": r.return_by.isoformat() if r.return_by else None,
+             "return_overdue": supplement_overdue(r, case, county_date(utc_now()))}
+            for r in rounds
+        ],
+        "rating": None if rating is None else {
+            "score": rating.score, "comment": rating.comment, "rated_at": iso(rating.rated_at),
+            "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note},
+        "events": [{"at": iso(event.at), "actor": event.actor, "action": event.action, "note": event.note}
+                   for event in events],
+        "catalog_notes": [event.note for event in events if event.action == "catalog_outdated"],
+        "decision": case.decision,
+        "reason": case.reason,
+        "certificate_no": case.certificate_no,
+        "result": case.result,
+    }

@@ -1,0 +1,50 @@
+"""Routing a case to the departments that decide it: single, joint (并联) or staged.
+
+- single: one task for the item's department, open at once;
+- joint: one open task per department; all must approve, any rejection rejects;
+- staged: one task per department in catalog order; the next opens when the
+  previous approves.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+from sync.catalog import ServiceItem
+from sync.clock import uuid7
+
+from hub.core.timeline import HUB_ACTOR, record_event
+from hub.core.models import Case, Point, ReviewTask
+from hub.catalog.calendar import county_calendar
+from hub.approval.timelimits import set_deadlines
+
+
+def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTask]:
+    """Create the review tasks for ``case`` and set its due date on the hub's working-day clock."""
+    tasks = [ReviewTask(**row) for row in planned_tasks(case.id, item)]
+    session.add_all(tasks)
+    # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
+    point = session.get(Point, case.point_id)
+    set_deadlines(case, item, point.clock_offset_ms if point else 0, calendar=county_calendar(session))
+    case.status = "routed"
+    session.add(case)
+    record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date))
+    return tasks
+
+
+def planned_tasks(case_id: str, item: ServiceItem) -> list[dict[str, Any]]:
+    """The ReviewTask rows routing ``item`` makes, in department order (not stored yet)."""
+    staged = item.route == "staged"
+    return [{"id": uuid7(), "case_id": case_id, "department_code": department,
+             "stage": index + 1 if staged else 1, "status": "open" if not staged or index == 0 else "waiting",
+             "decided_by": "", "reason": "", "certificate_no": "", "decided_at": None, "result_fields": None}
+            for index, department in enumerate(item.departments)]
+
+
+def routed_note(item: ServiceItem, due_date: date | None) -> str:
+    """The timeline's line for a case just routed: the route, who decides first, the promised date."""
+    opened = item.departments if item.route != "staged" else item.departments[:1]
+    return f"{item.route} route; open for {', '.join(opened)}; due {due_date.isoformat() if due_date else ''}"

@@ -1,0 +1,253 @@
+"""Electronic supervision (电子监察): time-limit states, silence-is-consent, on-time rates, ratings.
+
+``supervise`` is the periodic check (the serving process runs it on a timer,
+``pointkit-hub supervise`` runs it once): every open case of an item that
+says silence is consent and whose legal limit has passed without a decision
+is deemed approved, audited, and its result goes to the point like any
+other. The rest of the module reads figures for the supervision page and
+its CSV export; it changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
+
+from sync.keys import Identity
+from sync.catalog import ServiceItem
+from sync.kit.workdays import Calendar, county_date
+
+from hub.core.timeline import record_event
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import find_item
+from hub.core.clock import iso, utc_now
+from hub.core.db import session_scope, write_lock
+from hub.trust.keys import ensure_keys
+from hub.core.models import Case, Department, Point, Rating, ReviewTask, SupplementRound
+from hub.approval.review import deem_approved
+from hub.approval.timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time, supplement_overdue, time_state
+
+log = logging.getLogger(__name__)
+
+
+def item_lookup(session: Session):
+    """``code -> ServiceItem | None``, each code read once per call site."""
+    return cache(lambda code: find_item(session, code))
+
+
+def supervise(session: Session, identity: Identity, *, now: datetime | None = None) -> list[str]:
+    """Deem approved every silent-consent case past its legal limit; return their ids (caller commits)."""
+    today = county_date(now or utc_now())
+    items = item_lookup(session)
+    deemed = []
+    candidates = session.exec(select(Case).where(Case.status.in_(("routed", "in_review")),  # type: ignore[attr-defined]
+                                                 Case.legal_due_date < today)).all()
+    for case in candidates:
+        item = items(case.item_code)
+        if item is None or not item.deemed_approval or case.paused_since is not None:
+            continue
+        deem_approved(session, case, identity)
+        log.info("case %s deemed approved: legal limit %s passed", case.id, case.legal_due_date)
+        deemed.append(case.id)
+    return deemed
+
+
+def supervise_once(engine: Engine, data_dir: Path) -> list[str]:
+    """One supervision round in its own transaction, signing with the hub's current keys."""
+    with session_scope(engine) as session:
+        # Every hub process runs this timer; from its first read a round holds the write lock, so two
+        # processes on one PostgreSQL never deem the same case approved twice.
+        write_lock(session)
+        return supervise(session, ensure_keys(session, data_dir).current)
+
+
+def start_supervisor(engine: Engine, data_dir: Path, interval_s: float) -> threading.Event:
+    """Run ``supervise_once`` every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval_s):
+            try:
+                supervise_once(engine, data_dir)
+            except Exception as exc:  # one failed round must not end supervision; the next one retries
+                log.error("supervision round failed (%s)", type(exc).__name__)
+
+    threading.Thread(target=loop, name="supervisor", daemon=True).start()
+    return stop
+
+
+def case_time_state(case: Case, item: ServiceItem | None, today: date, warn_share: float, *,
+                    calendar: Calendar) -> dict:
+    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
+
+
+@dataclass
+class DepartmentFigures:
+    """One department's row on the supervision page."""
+
+    code: str
+    name: str
+    decided: int = 0
+    on_time: int = 0
+    open: int = 0
+    warning: int = 0
+    overdue: int = 0
+    supplement_overdue: int = 0
+    ratings: list[int] = field(default_factory=list)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.decided, 3) if self.decided else None
+
+    @property
+    def rating_average(self) -> float | None:
+        return round(sum(self.ratings) / len(self.ratings), 2) if self.ratings else None
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "name": self.name, "decided": self.decided, "on_time": self.on_time,
+                "on_time_rate": self.on_time_rate, "open": self.open, "warning": self.warning,
+                "overdue": self.overdue, "supplement_overdue": self.supplement_overdue,
+                "rating_average": self.rating_average}
+
+
+def department_figures(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
+                       chinese: bool = True) -> list[DepartmentFigures]:
+    """Per department: decisions on time, open work and how much of it is yellow or red, ratings."""
+    rows = {d.code: DepartmentFigures(d.code, d.name_zh if chinese else d.name_en)
+            for d in session.exec(select(Department).order_by(Department.code)).all()}
+    items = item_lookup(session)
+    ratings = {r.case_id: r.score for r in session.exec(select(Rating)).all()}
+    for task, case in session.exec(select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id)).all():
+        figures = rows.get(task.department_code)
+        if figures is None:
+            continue
+        if task.status in ("approved", "rejected") and task.decided_by:
+            figures.decided += 1
+            figures.on_time += bool(on_time(case, task.decided_at))
+        elif task.status in ("open", "supplement") and case.status in OPEN_STATUSES:
+            figures.open += 1
+            state = case_time_state(case, items(case.item_code), today, warn_share,
+                                    calendar=county_calendar(session))["state"]
+            figures.warning += state == WARNING
+            figures.overdue += state == OVERDUE
+        if case.id in ratings and task.status != "cancelled":
+            figures.ratings.append(ratings[case.id])
+    for supplement in overdue_supplements(session, today=today):
+        if supplement["department"] in rows:
+            rows[supplement["department"]].supplement_overdue += 1
+    return list(rows.values())
+
+
+def overdue_supplements(session: Session, *, today: date) -> list[dict]:
+    """补正 rounds whose return date passed while the case still waits for the resident's materials, longest
+    overdue first: the department should decide what follows (the application counts as withdrawn)."""
+    names = {point.id: point.name for point in session.exec(select(Point)).all()}
+    rounds = session.exec(select(SupplementRound, Case).join(Case, Case.id == SupplementRound.case_id).where(
+        SupplementRound.supplemented_at.is_(None), SupplementRound.return_by < today,  # type: ignore[union-attr]
+        Case.status == "supplement_requested").order_by(SupplementRound.return_by, Case.receipt_no)).all()
+    return [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
+             "department": supplement.department_code, "point": names.get(case.point_id, ""),
+             "requested_at": iso(supplement.requested_at), "return_by": supplement.return_by.isoformat(),
+             "days_overdue": (today - supplement.return_by).days}
+            for supplement, case in rounds if supplement_overdue(supplement, case, today)]
+
+
+def point_figures(session: Session) -> list[dict]:
+    """Per point: cases not yet closed (backlog), results waiting to be fetched, last sync, ratings."""
+    backlog = dict(session.exec(select(Case.point_id, func.count()).where(Case.status != "closed")
+                                .group_by(Case.point_id)).all())
+    undelivered = dict(session.exec(select(Case.point_id, func.count()).where(Case.status == "result_issued")
+                                    .group_by(Case.point_id)).all())
+    averages = {point_id: (float(avg), count) for point_id, avg, count in session.exec(
+        select(Rating.point_id, func.avg(Rating.score), func.count()).group_by(Rating.point_id)).all()}
+    rows = []
+    for point in session.exec(select(Point).where(Point.status == "active").order_by(Point.name)).all():
+        average, count = averages.get(point.id, (None, 0))
+        rows.append({"point": point.name, "level": point.level, "backlog": backlog.get(point.id, 0),
+                     "undelivered": undelivered.get(point.id, 0), "last_sync": iso(point.last_contact),
+                     "rating_average": round(average, 2) if average is not None else None, "ratings": count})
+    return rows
+
+
+def low_ratings(session: Session, *, include_closed: bool = False) -> list[tuple[Rating, Case]]:
+    """Ratings of 1 or 2, open follow-ups first."""
+    query = select(Rating, Case).join(Case, Case.id == Rating.case_id).where(Rating.score <= 2)
+    if not include_closed:
+        query = query.where(Rating.follow_up == "open")
+    return list(session.exec(query.order_by(Rating.follow_up.desc(), Rating.rated_at)).all())  # type: ignore[union-attr]
+
+
+class FollowUpError(ValueError):
+    """A follow-up that cannot be saved; ``reason`` is a stable word."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def follow_up(session: Session, case_id: str, *, note: str, close: bool, actor: str) -> Rating:
+    """Write what was done about a low rating; ``close`` ends the follow-up (a note is required)."""
+    rating = session.get(Rating, case_id)
+    if rating is None or rating.score > 2:
+        raise FollowUpError("not_found", "no low rating on this case")
+    note = note.strip()
+    if not note:
+        raise FollowUpError("note_required", "write what was done about the rating")
+    rating.follow_up_note, rating.followed_up_by, rating.followed_up_at = note[:2000], actor, utc_now()
+    if close:
+        rating.follow_up = "closed"
+    session.add(rating)
+    record_event(session, case_id, actor=actor, action="follow_up_closed" if close else "follow_up",
+                 note="rating follow-up " + ("closed" if close else "noted"))
+    return rating
+
+
+def open_calendar_gaps(session: Session) -> dict:
+    """Which years open cases' limits run into with no holiday calendar file, and how many cases do."""
+    years: set[int] = set()
+    cases = 0
+    for case in session.exec(select(Case).where(Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+        gaps = calendar_gaps(case, calendar=county_calendar(session))
+        years.update(gaps)
+        cases += bool(gaps)
+    return {"years": sorted(years), "cases": cases}
+
+
+def supervision_report(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
+                       chinese: bool = True) -> dict:
+    """Everything the supervision page, its API and its CSV show."""
+    return {
+        "departments": [row.to_dict() for row in department_figures(session, today=today, warn_share=warn_share,
+                                                                    chinese=chinese)],
+        "points": point_figures(session),
+        "low_ratings": [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
+                         "score": rating.score, "comment": rating.comment, "rated_at": iso(rating.rated_at),
+                         "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note}
+                        for rating, case in low_ratings(session, include_closed=True)],
+        "calendar_missing": open_calendar_gaps(session),
+        "overdue_supplements": overdue_supplements(session, today=today),
+    }
+
+
+def report_csv(report: dict) -> str:
+    """The department and point figures and the overdue 补正 as CSV (UTF-8 with BOM, so spreadsheet programs
+    read the Chinese)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for rows in (report["departments"], report["points"], report["overdue_supplements"]):
+        if not rows:
+            continue
+        writer.writerow(list(rows[0]))
+        writer.writerows([["" if value is None else value for value in row.values()] for row in rows])
+        writer.writerow([])
+    return "\ufeff" + out.getvalue()
+

@@ -1,0 +1,368 @@
+"""The hub's tables. Datetimes are timezone-aware UTC (SQLModel refuses naive ones).
+
+Row ids the hub makes are UUIDv7: ordered by time, so new rows land at the end of each table's index
+instead of on a random page (a random id dirties one more page per row as the tables grow).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from sync.clock import uuid7
+
+from hub.core.clock import utc_now
+
+ROLES = ("admin", "operator", "reviewer")
+POINT_LEVELS = ("township", "village")
+ENROLLMENT_TOKEN_LIFETIME = timedelta(hours=72)
+API_TOKEN_LIFETIME = timedelta(hours=12)
+
+
+def _json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# A hub account: admin, operator or department reviewer.
+class Staff(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    department_code: str | None = Field(default=None, max_length=32, foreign_key="department.code")
+    display_name: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
+    disabled_at: datetime | None = None
+
+
+# A bearer token for the JSON API; only its hash is stored.
+class ApiToken(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    staff_id: uuid.UUID = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime = Field(default_factory=lambda: utc_now() + API_TOKEN_LIFETIME)
+
+
+# 主管部门: an authority that decides service items.
+class Department(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=32)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(max_length=128)
+
+
+# One signed version of the service catalog, as points receive it.
+class CatalogVersion(SQLModel, table=True):
+    version: int = Field(primary_key=True)
+    signed: dict = _json_column()
+    source: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# One version of a year's holiday schedule as the hub signed it (the newest version of a year is in force).
+class CalendarYear(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("year", "version"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    year: int = Field(index=True)
+    version: int
+    signed: dict = _json_column()
+    source: str = Field(default="", max_length=500)
+    imported_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# A service item as it stood in one catalog version.
+class CatalogItem(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("code", "version"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    code: str = Field(max_length=64, index=True)
+    version: int = Field(foreign_key="catalogversion.version")
+    name_zh: str = Field(max_length=128)
+    name_en: str = Field(max_length=200)
+    route: str = Field(max_length=16)
+    promised_days: int
+    item: dict = _json_column()
+
+
+# 基层窗口: an enrolled (or about to enrol) township or village point.
+class Point(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    name: str = Field(max_length=128, unique=True, index=True)
+    level: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    sign_public_key: str = Field(default="", max_length=64)
+    enc_public_key: str = Field(default="", max_length=64)
+    fingerprint: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+    enrolled_at: datetime | None = None
+    last_contact: datetime | None = None
+    revoked_at: datetime | None = None
+    # The township point this village syncs through (``points add --via``); None: it talks to the hub itself.
+    relay_id: uuid.UUID | None = Field(default=None, index=True)
+    # The hub's clock minus the point's, as the point last reported it (time limits start at true intake).
+    clock_offset_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # The protocol version the point's last signed request spoke (1: a point from before versions were named).
+    protocol: int = Field(default=1)
+    # The highest envelope sequence number and the newest receipt number stored from this point, named on each
+    # pull answer: a point restored from an old backup numbers on from them (hub/intake/ingest.py keeps them).
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_receipt: str = Field(default="", max_length=40)
+    # The county data the point said it holds (its catalog and calendar requests, its USB bundles): a hub bundle
+    # for it carries what it lacks. calendar_held: "2027.1,2028.2" (year.version), the years the hub sent it.
+    catalog_held: int = Field(default=0)
+    calendar_held: str = Field(default="", max_length=400)
+    # How many envelopes the point said it had sealed, and when (its signed pulls): an envelope numbered above it
+    # did not exist then, so its case cannot have been received before (hub/intake/intaketime.py).
+    sealed_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    sealed_at: datetime | None = None
+
+
+# One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
+class PointKey(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    sign_public_key: str = Field(max_length=64)
+    enc_public_key: str = Field(max_length=64)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# One generation of the hub's own keys (private keys live in DATA/keys, see hub/trust/keys.py).
+class HubKey(SQLModel, table=True):
+    generation: int = Field(primary_key=True)
+    fingerprint: str = Field(max_length=64)
+    suites: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)
+    purged_at: datetime | None = None
+
+
+# A one-time enrollment token bound to a point name and level; only its hash is stored.
+class EnrollmentToken(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    point_name: str = Field(max_length=128)
+    level: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime = Field(default_factory=lambda: utc_now() + ENROLLMENT_TOKEN_LIFETIME)
+    used_at: datetime | None = None
+
+
+# An envelope exactly as received, stored before it is applied.
+class RawEnvelope(SQLModel, table=True):
+    __table_args__ = (
+        # One applied envelope per (point, seq); a conflicting second copy is parked beside it.
+        Index("ux_rawenvelope_point_seq", "point_id", "seq", unique=True,
+              sqlite_where=text("outcome != 'conflict'"), postgresql_where=text("outcome != 'conflict'")),
+    )
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    envelope_id: str = Field(max_length=36, unique=True, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    seq: int
+    kind: int
+    header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sender_clock_ms: int = Field(sa_type=BigInteger)  # ms since the epoch: past 32 bits
+    received_at: datetime = Field(default_factory=utc_now)
+    outcome: str = Field(default="received", max_length=16)
+    reason: str = Field(default="", max_length=64)
+    case_id: str | None = Field(default=None, max_length=36)
+
+
+# 案件: one application received at a point, decided at the hub.
+class Case(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    receipt_no: str = Field(max_length=40, index=True)
+    item_code: str = Field(max_length=64)
+    item_name: str = Field(default="", max_length=128)
+    catalog_version: int = 0
+    status: str = Field(default="accepted", max_length=24, index=True)
+    applicant: dict = _json_column()
+    form: dict = _json_column()
+    materials: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    staff: str = Field(default="", max_length=64)
+    received_at: datetime
+    hub_received_at: datetime = Field(default_factory=utc_now)
+    promised_date: date | None = None
+    due_date: date | None = None
+    decision: str | None = Field(default=None, max_length=16)
+    reason: str = Field(default="", max_length=4000)
+    certificate_no: str = Field(default="", max_length=64)
+    decided_at: datetime | None = None
+    result: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    closed_at: datetime | None = None
+    # Reconciliation (hub/reconcile/arrival.py): 1 on arrival, +1 per applied change; the resident ID's digest
+    # for finding duplicates; the case this one was merged into (its own receipt stays valid).
+    version: int = 1
+    resident_key: str | None = Field(default=None, max_length=64, index=True)
+    merged_into: str | None = Field(default=None, max_length=36)
+    # Time limits (hub/approval/timelimits.py): the legal limit's date, working days paused by 补正, the open pause.
+    legal_due_date: date | None = None
+    clock_offset_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    paused_days: int = 0
+    paused_since: datetime | None = None
+    # An intake time the point claimed but the hub could not believe, accepted by an operator on the conflict
+    # desk (hub/intake/intaketime.py): time limits and deemed approval count from it, and who accepted it is named.
+    vouched_intake: datetime | None = None
+    intake_vouched_by: str = Field(default="", max_length=64)
+
+
+# One department's part in deciding a case (single, joint or staged route).
+class ReviewTask(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    department_code: str = Field(foreign_key="department.code", max_length=32, index=True)
+    stage: int = 1
+    status: str = Field(default="waiting", max_length=16)
+    decided_by: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=2000)
+    certificate_no: str = Field(default="", max_length=64)
+    decided_at: datetime | None = None
+    # What the department filled in when approving: the item's result fields (validity, ...).
+    result_fields: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# A supplement request (补正) one department made, and when the resident answered it.
+class SupplementRound(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    department_code: str = Field(foreign_key="department.code", max_length=32)
+    materials: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", max_length=2000)
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = Field(default_factory=utc_now)
+    supplemented_at: datetime | None = None
+    supplement_note: str = Field(default="", max_length=2000)
+    paused_days: int = 0
+    # The day the resident must bring the materials by (the item's 补正 period); past it, supervision lists it.
+    return_by: date | None = None
+
+
+# A resident's rating (好差评) of a closed case; a low one is followed up until closed.
+class Rating(SQLModel, table=True):
+    case_id: str = Field(foreign_key="case.id", primary_key=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    score: int
+    comment: str = Field(default="", max_length=500)
+    rated_at: datetime
+    follow_up: str = Field(default="none", max_length=16)  # none | open | closed
+    follow_up_note: str = Field(default="", max_length=2000)
+    followed_up_by: str = Field(default="", max_length=64)
+    followed_up_at: datetime | None = None
+
+
+# One line of a case's timeline.
+class CaseEvent(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    at: datetime = Field(default_factory=utc_now)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+# A hub → point message; its per-point seq is the point's pull cursor. It is queued as ``payload`` with the
+# hub key generation that signs it (``signer``) and sealed into ``envelope`` when it first leaves (hub/core/outbox.py).
+class OutMessage(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("point_id", "seq"),)  # also the index of a point's messages
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id")
+    seq: int
+    kind: int
+    case_id: str | None = Field(default=None, max_length=36)
+    envelope: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    signer: int | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    delivered_at: datetime | None = None
+
+
+# A signed-request nonce already used by a point (replays are refused).
+class SeenNonce(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("point_id", "nonce"),)  # also the index of a point's nonces
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id")
+    nonce: str = Field(max_length=64)
+    seen_at: datetime = Field(default_factory=utc_now, index=True)
+
+
+# One link of the hub's hash-chained audit log (see hub/core/audit.py); rows are only ever appended.
+class AuditEntry(SQLModel, table=True):
+    id: int = Field(primary_key=True)
+    at: datetime = Field(default_factory=utc_now)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32, index=True)
+    subject: str = Field(default="", max_length=128, index=True)
+    detail: dict = _json_column()
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64, unique=True)
+
+
+# A scan a case lists: its key and digest (from the sealed case) and how much of its sealed file the hub holds.
+class CaseScan(SQLModel, table=True):
+    scan_id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    name: str = Field(max_length=120)
+    material: str = Field(default="", max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    key_b64: str = Field(max_length=44)
+    total: int
+    received: int = 0
+    status: str = Field(default="in_transit", max_length=16)
+    problem: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utc_now)
+    completed_at: datetime | None = None
+
+
+# One applied change of a case's fields: which version it made, which fields, whose envelope.
+class CaseRevision(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    version: int
+    fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
+    seq: int = 0
+    source: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# Something the hub parked for an operator on the conflict desk (or merged itself and listed).
+class Conflict(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    kind: str = Field(max_length=24, index=True)
+    status: str = Field(default="open", max_length=16, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    other_point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    other_case_id: str | None = Field(default=None, max_length=36, index=True)
+    envelope_id: str = Field(default="", max_length=36)
+    seq: int = 0
+    fields: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    left: dict = _json_column()
+    right: dict = _json_column()
+    detail: dict = _json_column()
+    created_at: datetime = Field(default_factory=utc_now, index=True)
+    resolved_at: datetime | None = None
+    resolved_by: str = Field(default="", max_length=64)
+    resolution: str = Field(default="", max_length=24)
+    resolution_note: str = Field(default="", max_length=2000)
+
+
+# A message for a point whose protocol cannot read its kind yet; sealed and sent when the point upgrades.
+class HeldMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    kind: int
+    case_id: str | None = Field(default=None, max_length=36)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now)

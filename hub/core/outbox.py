@@ -1,0 +1,145 @@
+"""Hub → point messages: numbered per point, sealed to the point when they leave, pulled by cursor.
+
+Each point has its own sequence 1, 2, 3, …; the point pulls "everything after
+N" and a pull with ``after=N`` proves it holds everything up to N, which is
+when the hub marks those messages (and their results) delivered.
+
+A message is queued as its payload with the hub key generation that signs it
+and sealed the first time it leaves (a pull, a relay's pull, a USB bundle),
+to the point's newest key, signed by that generation. Queueing costs no
+crypto, which keeps it off the ingest path (one status message per case),
+and a point that rotated its keys meanwhile gets its messages sealed to the
+new ones. A sealed envelope is stored and sent again byte for byte.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlmodel import Session, func, select
+
+from sync.keys import Identity
+from sync.envelope import Kind
+from sync.messages import StatusUpdate
+from sync.clock import utcnow
+from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION
+
+from hub.core.timeline import record_event
+from hub.core.db import transaction_memo, write_lock
+from hub.core.clock import utc_now
+from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point
+from hub.core.timeline import HUB_ACTOR
+
+# Built once (ingest asks for each point of each push).
+_LAST_SEQ = select(func.max(OutMessage.seq)).where(OutMessage.point_id == bindparam("point_id"))
+
+
+def enqueue(
+    session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
+    case_id: str | None = None,
+) -> OutMessage | None:
+    """Queue ``payload`` for the point under its next sequence number, to be signed by ``identity`` and sealed
+    when it leaves. A kind the point's protocol version cannot read is held (None) until the point upgrades:
+    sent now it would be refused and lost."""
+    write_lock(session)
+    if not readable(point, kind):
+        session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))
+        if case_id:
+            record_event(session, case_id, actor=HUB_ACTOR, action="held_for_upgrade",
+                         note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2")
+        session.flush()
+        return None
+    message = OutMessage(point_id=point.id, seq=next_seq(session, point.id), kind=int(kind), case_id=case_id,
+                         payload=payload, signer=signer_generation(session, identity))
+    session.add(message)
+    return message
+
+
+def readable(point: Point, kind: Kind) -> bool:
+    """Can the protocol version ``point`` speaks read messages of ``kind``?"""
+    return min(point.protocol, PROTOCOL_VERSION) >= 2 or kind not in PROTOCOL_2_KINDS
+
+
+def next_seq(session: Session, point_id: uuid.UUID) -> int:
+    """The point's next message number (the caller holds the write lock; remembered for the transaction)."""
+    memo = transaction_memo(session)
+    last = memo.get(("out_seq", point_id))
+    if last is None:
+        last = session.exec(_LAST_SEQ, params={"point_id": point_id}).one() or 0
+    memo[("out_seq", point_id)] = last + 1
+    return last + 1
+
+
+def signer_generation(session: Session, identity: Identity) -> int | None:
+    """The hub key generation of ``identity`` (None: not one of the hub's; the current one signs then)."""
+    memo = transaction_memo(session)
+    key = ("signer", identity.fingerprint)
+    if key not in memo:
+        memo[key] = session.exec(select(HubKey.generation).where(HubKey.fingerprint == identity.fingerprint)).first()
+    return memo[key]
+
+
+def note_protocol(session: Session, point: Point, protocol: int, identity: Identity) -> None:
+    """Record that ``point`` speaks ``protocol`` (from a signed request or an envelope's header; a relayed
+    village's only sign is its envelopes); on an upgrade, send what was held for it."""
+    if protocol > point.protocol:
+        point.protocol = protocol
+        session.add(point)
+        release_held(session, point, identity)
+
+
+def release_held(session: Session, point: Point, identity: Identity) -> int:
+    """Send, in order, what was held for ``point`` while its protocol could not read it."""
+    held = session.exec(select(HeldMessage).where(HeldMessage.point_id == point.id).order_by(HeldMessage.id)).all()
+    for row in held:
+        enqueue(session, point=point, kind=Kind(row.kind), payload=row.payload, identity=identity,
+                case_id=row.case_id)
+        session.delete(row)
+    session.flush()
+    return len(held)
+
+
+def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity, *,
+                dates_reason: str = "", return_by: date | None = None) -> None:
+    """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates (and, when
+    the holiday calendar moved them, why and the open 补正's return date as counted now)."""
+    enqueue(session, point=point, kind=Kind.STATUS, identity=identity, case_id=case.id,
+            payload=status_payload(case.id, status, note, state=case.status, promised_date=case.due_date,
+                                   legal_date=case.legal_due_date, paused_days=case.paused_days,
+                                   dates_reason=dates_reason, return_by=return_by))
+
+
+def status_payload(case_id: str, status: str, note: str, *, state: str, promised_date: date | None,
+                   legal_date: date | None, paused_days: int, dates_reason: str = "",
+                   return_by: date | None = None) -> dict[str, Any]:
+    """A STATUS message: what happened (``status``), the case's state at the hub and its current due dates (the
+    two fields of a recount only when they say something, so other messages read as before)."""
+    update = StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note, state=state,
+                          promised_date=promised_date, legal_date=legal_date, paused_days=paused_days,
+                          dates_reason=dates_reason, return_by=return_by)
+    return update.model_dump(mode="json", exclude={name for name in ("dates_reason", "return_by")
+                                                   if not getattr(update, name)})
+
+
+def mark_delivered(session: Session, point: Point, after: int) -> int:
+    """Mark messages up to ``after`` delivered; cases whose result arrived move to 'delivered'."""
+    now = utc_now()
+    rows = session.exec(
+        select(OutMessage).where(OutMessage.point_id == point.id, OutMessage.seq <= after,
+                                 OutMessage.delivered_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    for row in rows:
+        row.delivered_at = now
+        session.add(row)
+        if row.kind == int(Kind.RESULT) and row.case_id:
+            case = session.get(Case, row.case_id)
+            if case is not None and case.status == "result_issued":
+                case.status = "delivered"
+                session.add(case)
+                record_event(session, case.id, actor=point.name, action="delivered",
+                             note="the point received the signed result")
+    session.flush()
+    return len(rows)

@@ -1,0 +1,244 @@
+"""What each intent a point sends does to the hub's cases, once ingest (hub/intake/ingest.py) has verified
+and opened its envelope and decided it is new: a new case (SUBMIT), 补正 materials, a rating, a collected
+result, a key rotation, a restored point's request for copies of its cases (hub/intake/copies.py).
+Amendments and withdrawals, which may meet what the hub did meanwhile, are in hub/reconcile/arrival.py.
+
+Each comes back with the envelope's ``Outcome`` (hub/core/outcome.py); ``Refusal`` is a payload the point
+must hear was refused, and ingest rolls back whatever the intent half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from sync.messages import CaseCollected, SubmitCase
+from sync.keys import Identity
+from sync.signing import SignatureError
+from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, WithdrawCase
+from sync.rotation import read_point_keys
+
+from hub.core.timeline import record_event
+from hub.catalog.versions import find_item
+from hub.intake.copies import apply_copy_request
+from hub.core.clock import as_utc, utc_now
+from hub.core.outcome import Outcome
+from hub.core.models import Case, Point, Rating, RawEnvelope
+from hub.core.outbox import send_status
+from hub.trust.points import record_point_keys
+from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
+from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
+from hub.approval.review import merged_cases, receive_supplement
+from hub.core.timeline import HUB_ACTOR
+from hub.approval.routing import route_case
+from hub.approval.timelimits import intake_moment
+from hub.approval.scans import ScanError, expect_scans
+
+log = logging.getLogger(__name__)
+
+# What a new case that needed nothing else is answered (hub/intake/bulk.py answers its plain cases the same).
+ACCEPTED = "case received and routed"
+
+
+class Refusal(Exception):
+    """Applying a payload failed for a reason the point must hear about."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, identity: Identity, *,
+                 new_case_ids: set[str]) -> Outcome:
+    """Apply ``intent`` (a validated point intent, sync/messages.py) from ``point``, stored as ``raw``.
+
+    ``new_case_ids`` are case ids known to have no case yet (ingest looked them up for its whole batch):
+    a SUBMIT of one skips its own lookup, and takes the id out of the set.
+    """
+    if isinstance(intent, SubmitCase):
+        return _apply_submit(session, intent, point, identity, raw, new_case_ids)
+    if isinstance(intent, CaseCollected):
+        return _apply_collected(session, intent, point, identity)
+    if isinstance(intent, SupplementCase):
+        return _apply_supplement(session, intent, point, identity)
+    if isinstance(intent, RateCase):
+        return _apply_rating(session, intent, point)
+    if isinstance(intent, AmendCase):
+        return apply_amend(session, _own_case(session, intent.case_id, point), intent, point, raw)
+    if isinstance(intent, WithdrawCase):
+        return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw, identity)
+    if isinstance(intent, CopyRequest):
+        return apply_copy_request(session, intent, point, identity)
+    raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
+
+
+def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) -> Outcome:
+    """The point rotated its keys: from now on seal to the new ones and accept them too."""
+    try:
+        keys = read_point_keys(payload, point.id)
+    except (SignatureError, ValidationError):
+        raise
+    except ValueError as exc:
+        raise Refusal("invalid_payload", f"the announced keys are not usable: {exc}") from None
+    if not record_point_keys(session, point, keys):
+        return Outcome.duplicate("keys_current", "these keys are already the point's current keys")
+    log.info("point %s rotated its keys to %s", point.id, keys.fingerprint)
+    return Outcome.accepted("new point keys recorded")
+
+
+def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity, raw: RawEnvelope,
+                  new_case_ids: set[str]) -> Outcome:
+    try:
+        uuid.UUID(intent.case_id)
+    except ValueError:
+        raise Refusal("invalid_payload", "case_id is not a UUID") from None
+    existing = None
+    if intent.case_id in new_case_ids:
+        new_case_ids.discard(intent.case_id)  # a second SUBMIT of it in the batch looks it up
+    else:
+        with session.no_autoflush:  # nothing pending can be this case: the envelope before flushed with its savepoint
+            existing = session.get(Case, intent.case_id)
+    if existing is not None:
+        if existing.point_id == point.id:
+            return Outcome.duplicate("case_exists", "this case was already received")
+        return Outcome.conflict("case_id_taken", "another point already sent a case with this id; parked")
+    item = find_item(session, intent.item_code)
+    if item is not None and point.level not in item.levels:
+        raise Refusal("not_accepted_here", f"item {intent.item_code} is received at the "
+                      f"{' and '.join(item.levels)} level, not at a {point.level} point; the resident applies there")
+    if intent.clock_offset_ms is not None:
+        point.clock_offset_ms = intent.clock_offset_ms
+        session.add(point)
+    case = Case(
+        id=intent.case_id, point_id=point.id, receipt_no=intent.receipt_no, item_code=intent.item_code,
+        item_name=item.name_zh if item else "", catalog_version=intent.catalog_version,
+        applicant=intent.applicant.model_dump(), form=intent.form, materials=intent.materials,
+        staff=intent.staff, received_at=as_utc(intent.received_at), promised_date=intent.promised_date,
+        clock_offset_ms=intent.clock_offset_ms, resident_key=resident_key(intent.applicant.id_number),
+    )
+    session.add(case)
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
+    record_event(session, case.id, actor=point.name, action="received",
+                 note=f"received at the point by {intent.staff}")
+    # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
+    conflicts = check_submit(session, case, intent, point, raw)
+    claimed = intake_moment(case, point.clock_offset_ms)
+    broken, bounds = judge_intake(session, point, raw.seq, intent.catalog_version, claimed)
+    if broken is not None:
+        return _park_intake_time(session, case, point, raw, claimed, broken, bounds, identity)
+    if item is None:
+        case.status = "needs_attention"
+        session.add(case)
+        note = f"item code {intent.item_code} is not in the hub's catalog; an operator must route it"
+        record_event(session, case.id, actor="hub", action="needs_attention", note=note)
+        send_status(session, case, point, "needs_attention", note, identity)
+        return Outcome.accepted(note, reason="unknown_item")
+    route_case(session, case, item)
+    send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+    if conflicts:
+        kinds = ", ".join(conflict.kind for conflict in conflicts)
+        return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
+    return Outcome.accepted(ACCEPTED)
+
+
+def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelope, claimed: datetime,
+                      broken: Bound, bounds: list[Bound], identity: Identity) -> Outcome:
+    """A claimed intake time the hub cannot believe: the case waits for an operator (no clock runs, no deemed
+    approval) with the evidence on the conflict desk."""
+    evidence = suspicion(claimed, broken, bounds)
+    park(session, SUSPICIOUS_TIME, point_id=point.id, raw=raw, case_id=case.id, fields=["intake"],
+         left={"intake": evidence["claimed"]}, right={"intake": evidence["earliest"]}, detail=evidence)
+    case.status = "needs_attention"
+    session.add(case)
+    note = (f"the intake time the point claims ({evidence['claimed']}) is before what the hub can vouch for "
+            f"({broken.rule}: {broken.evidence}); an operator must accept a time before the case is routed")
+    record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note)
+    send_status(session, case, point, "needs_attention", "the county is checking the time of intake", identity)
+    log.warning("case %s from point %s parked: intake time before the %s bound", case.id, point.id, broken.rule)
+    return Outcome.conflict(SUSPICIOUS_TIME, "case received; its intake time is parked for an operator")
+
+
+def _own_case(session: Session, case_id: str, point: Point) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise Refusal("unknown_case", "the hub has no such case")
+    if case.point_id != point.id:
+        raise Refusal("not_your_case", "this case was received at another point")
+    return case
+
+
+def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
+                      identity: Identity) -> Outcome:
+    """The resident brought what 补正 asked for: the case returns to the department that asked, and the point
+    hears the due dates the pause moved."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "supplement_requested":
+        # Decided meanwhile (another department rejected): keep the materials out, tell the point why.
+        return Outcome.accepted("the case no longer waits for materials; nothing changed", reason="not_waiting")
+    try:
+        expect_scans(session, case.id, point.id, intent.scans)
+    except ScanError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    case.materials = list(dict.fromkeys([*(case.materials or []), *intent.materials]))
+    # The clock runs again from the resident's return at the point, on the hub's clock.
+    returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
+    stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
+    send_status(session, case, point, "supplemented", f"{stood} working day(s) paused; due {case.due_date}", identity)
+    log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
+    return Outcome.accepted("materials received; the case is back with its department")
+
+
+def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
+    """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page."""
+    case = _own_case(session, intent.case_id, point)
+    if case.status != "closed":
+        raise Refusal("not_closed", "a case is rated after the result was collected")
+    if session.get(Rating, case.id) is not None:
+        return Outcome.duplicate("already_rated", "this case was already rated")
+    session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
+                       rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
+    record_event(session, case.id, actor=point.name, action="rated",
+                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""))
+    return Outcome.accepted("rating recorded")
+
+
+def _apply_collected(session: Session, intent: CaseCollected, point: Point,
+                     identity: Identity) -> Outcome:
+    case = _own_case(session, intent.case_id, point)
+    if case.result is None:
+        raise Refusal("no_result", "the hub has issued no result for this case yet")
+    if case.status == "closed":
+        return Outcome.duplicate("already_closed", "the case was already closed")
+    case.status, case.closed_at = "closed", utc_now()
+    session.add(case)
+    log.info("case %s closed: result collected at point %s", case.id, point.id)
+    record_event(session, case.id, actor=point.name, action="closed",
+                 note=f"result collected at the point by {intent.staff}")
+    _close_merged_copies(session, case, point, identity)
+    return Outcome.accepted("case closed")
+
+
+def _close_merged_copies(session: Session, collected: Case, point: Point, identity: Identity) -> None:
+    """Merged duplicates share one result: once either receipt collects it, the other copies close and
+    their points are told, so the resident cannot collect it twice."""
+    kept = session.get(Case, collected.merged_into) if collected.merged_into else collected
+    copies = [kept, *merged_cases(session, kept)] if kept is not None else []
+    for other in copies:
+        if other.id == collected.id or other.status == "closed":
+            continue
+        other.status, other.closed_at = "closed", utc_now()
+        session.add(other)
+        record_event(session, other.id, actor=point.name, action="collected_elsewhere",
+                     note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})")
+        other_point = session.get(Point, other.point_id)
+        if other_point is not None:
+            send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}", identity)

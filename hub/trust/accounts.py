@@ -1,0 +1,166 @@
+"""Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
+
+Passwords are scrypt hashes (``sync.kit.passwords``). Five wrong passwords in a
+row lock an account for 15 minutes, audited; a locked account is refused
+without even checking the password, so guessing on costs nothing but time.
+A disabled account (someone who left the department) keeps its name on past
+decisions but cannot log in, and its API tokens stop working at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, delete, select
+
+from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
+from sync.kit.workdays import COUNTY_TIMEZONE
+
+from hub.core.audit import append_audit
+from hub.core.clock import as_utc, utc_now
+from hub.core.models import ROLES, ApiToken, Department, Staff
+
+MIN_PASSWORD_LENGTH = 8
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class AccountLocked(Exception):
+    """Too many wrong passwords: the account refuses logins until ``until``."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"account locked, try again after {unlock_time(until)} (China Standard Time)")
+        self.until = until
+
+
+def unlock_time(until: datetime) -> str:
+    """HH:MM on the county's clock, as staff read it."""
+    return as_utc(until).astimezone(COUNTY_TIMEZONE).strftime("%H:%M")
+
+
+class AccountDisabled(Exception):
+    """The password was right, but an admin disabled the account."""
+
+
+class AccountError(ValueError):
+    """An account that cannot be created; ``reason`` is a stable word."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def create_staff(
+    session: Session, *, username: str, password: str, role: str, department_code: str | None = None,
+    display_name: str = "", actor: str = "cli",
+) -> Staff:
+    """Add an account; reviewers must belong to an existing department."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise AccountError("bad_username", "username must be 1 to 64 characters")
+    if role not in ROLES:
+        raise AccountError("bad_role", f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError("password_too_short", f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if role == "reviewer" and not department_code:
+        raise AccountError("department_required", "a reviewer needs --department (the department code)")
+    if department_code and session.get(Department, department_code) is None:
+        raise AccountError("unknown_department", f"no department {department_code!r}; import the catalog first")
+    if session.exec(select(Staff).where(Staff.username == username)).first() is not None:
+        raise AccountError("username_taken", f"username {username!r} is already taken")
+    staff = Staff(username=username, password_hash=hash_password(password), role=role,
+                  department_code=department_code or None, display_name=display_name or username)
+    session.add(staff)
+    session.flush()
+    append_audit(session, actor=actor, action="user_added", subject=f"staff:{staff.username}",
+                 detail={"role": role, "department": staff.department_code})
+    return staff
+
+
+def authenticate(session: Session, username: str, password: str) -> Staff | None:
+    """The account if the password is right, else None; raise AccountLocked while it is locked and
+    AccountDisabled when the password is right but the account is disabled.
+
+    Failures are counted in ``session``: the caller commits whatever the outcome.
+    """
+    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    if staff is None:
+        verify_nobody(password)  # a miss costs what a wrong password costs
+        return None
+    now = utc_now()
+    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
+        raise AccountLocked(as_utc(staff.locked_until))
+    if verify_password(password, staff.password_hash):
+        # Said only after the right password, so the answer tells a stranger nothing.
+        if staff.disabled_at is not None:
+            raise AccountDisabled(staff.username)
+        if staff.failed_logins or staff.locked_until:
+            staff.failed_logins, staff.locked_until = 0, None
+            session.add(staff)
+        return staff
+    staff.failed_logins += 1
+    session.add(staff)
+    if staff.failed_logins < MAX_FAILED_LOGINS:
+        return None
+    staff.failed_logins, staff.locked_until = 0, now + LOCKOUT
+    append_audit(session, actor="hub", action="login_locked", subject=f"staff:{staff.username}",
+                 detail={"failures": MAX_FAILED_LOGINS, "until": staff.locked_until.isoformat()})
+    raise AccountLocked(staff.locked_until)
+
+
+def issue_api_token(session: Session, staff: Staff) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=hash_secret(token), staff_id=staff.id))
+    session.flush()
+    return token
+
+
+def staff_for_token(session: Session, token: str) -> Staff | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(token))).first()
+    if row is None or as_utc(row.expires_at) <= utc_now():
+        return None
+    staff = session.get(Staff, row.staff_id)
+    return staff if staff is not None and staff.disabled_at is None else None
+
+
+def list_staff(session: Session) -> list[Staff]:
+    """Every account, admins first, then operators, then reviewers by department."""
+    rows = session.exec(select(Staff)).all()
+    return sorted(rows, key=lambda s: (ROLES.index(s.role) if s.role in ROLES else len(ROLES),
+                                       s.department_code or "", s.username))
+
+
+def find_staff(session: Session, key: str) -> Staff | None:
+    """An account by username or id."""
+    staff = session.exec(select(Staff).where(Staff.username == key.strip()[:64])).first()
+    if staff is None:
+        try:
+            staff = session.get(Staff, uuid.UUID(key))
+        except ValueError:
+            return None
+    return staff
+
+
+def set_disabled(session: Session, staff: Staff, *, disabled: bool, actor: str) -> bool:
+    """Disable or enable ``staff``; return whether anything changed (audited when it did).
+
+    Disabling ends the account's API tokens. An admin cannot disable herself, and the
+    last enabled admin stays, so the hub always keeps someone who can undo this.
+    """
+    if disabled == (staff.disabled_at is not None):
+        return False
+    if disabled and staff.username == actor:
+        raise AccountError("own_account", "you cannot disable your own account; ask another admin")
+    if disabled and staff.role == "admin":
+        admins = session.exec(select(Staff).where(Staff.role == "admin", Staff.disabled_at == None)).all()  # noqa: E711
+        if [admin.id for admin in admins] == [staff.id]:
+            raise AccountError("last_admin", f"{staff.username} is the last enabled admin; add another admin first")
+    staff.disabled_at = utc_now() if disabled else None
+    session.add(staff)
+    if disabled:
+        session.exec(delete(ApiToken).where(ApiToken.staff_id == staff.id))  # type: ignore[call-overload]
+    append_audit(session, actor=actor, action="user_disabled" if disabled else "user_enabled",
+                 subject=f"staff:{staff.username}", detail={"role": staff.role, "department": staff.department_code})
+    return True

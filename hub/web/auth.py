@@ -1,0 +1,149 @@
+"""Who is asking: page logins (session cookie), API logins (bearer tokens), role checks.
+
+Roles are enforced here, on the server, for every page and API call: a
+reviewer sees only her own department's work; points are admin-only.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, gettext as _
+
+from sync.kit.openapi import documented
+from sync.kit.safety import same_origin_path
+from sync.kit.web import api_error, parse_json_body
+
+from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
+from hub.web.context import get_session
+from hub.core.models import Staff
+from hub.web.schemas import LoginRequest, LoginResponse
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.before_app_request
+def load_logged_in_staff() -> None:
+    """Put the page session's staff (if any) on ``g.staff``; a disabled account's session ends here."""
+    g.staff = None
+    staff_id = session.get("staff_id")
+    if staff_id:
+        try:
+            staff = get_session().get(Staff, uuid.UUID(staff_id))
+        except ValueError:
+            staff = None
+        if staff is None or staff.disabled_at is not None:
+            session.clear()
+        else:
+            g.staff = staff
+
+
+def login_required(*roles: str) -> Callable:
+    """Pages: send strangers to the login page; refuse roles not listed (403)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            if g.staff is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if roles and g.staff.role not in roles:
+                abort(403)
+            return view(**kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def api_auth(*roles: str) -> Callable:
+    """APIs: require a valid bearer token, and one of ``roles`` when given."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _sep, token = header.partition(" ")
+            staff = staff_for_token(get_session(), token.strip()) if scheme.lower() == "bearer" and token else None
+            if staff is None:
+                return api_error(401, "unauthorized", "log in with POST /api/login and send 'Authorization: Bearer TOKEN'")
+            if roles and staff.role not in roles:
+                return api_error(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+            g.staff = staff
+            return view(**kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths as the browser reads them, so the login form cannot bounce staff to another site."""
+    return same_origin_path(target) or url_for("views.index")
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    """The login page: username and password, then on to where the user was going."""
+    error = None
+    username = ""
+    status = 200
+    if request.method == "POST":
+        username = request.form.get("username", "")[:64]
+        db = get_session()
+        try:
+            staff = authenticate(db, username, request.form.get("password", "")[:200])
+        except AccountLocked as locked:
+            db.commit()
+            log.warning("login refused: account locked until %s", locked.until.isoformat())
+            error = _("This account is locked after too many wrong passwords. Try again after %(time)s.",
+                      time=format_datetime(locked.until, "HH:mm"))
+            return render_template("login.html", error=error, username=username), 423
+        except AccountDisabled:
+            db.rollback()
+            error = _("This account is disabled. Ask the hub's admin to enable it again.")
+            return render_template("login.html", error=error, username=username), 403
+        db.commit()
+        if staff is not None:
+            session.clear()
+            session["staff_id"] = str(staff.id)
+            log.info("staff %s logged in", staff.username)
+            return redirect(_safe_next(request.args.get("next")))
+        error, status = _("Wrong username or password. Check both and try again."), 401
+    return render_template("login.html", error=error, username=username), status
+
+
+@bp.post("/logout")
+def logout():
+    """End the page session."""
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/api/login")
+@documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
+            errors={401: ("bad_credentials",), 403: ("account_disabled",), 423: ("account_locked",)})
+def api_login():
+    """Exchange a username and password for a bearer token."""
+    body = parse_json_body(LoginRequest)
+    if not isinstance(body, LoginRequest):
+        return body
+    db = get_session()
+    try:
+        staff = authenticate(db, body.username, body.password)
+    except AccountLocked as locked:
+        db.commit()
+        return api_error(423, "account_locked", str(locked))
+    except AccountDisabled:
+        db.rollback()
+        return api_error(403, "account_disabled", "this account is disabled; ask the hub's admin to enable it")
+    db.commit()
+    if staff is None:
+        return api_error(401, "bad_credentials", "wrong username or password")
+    token = issue_api_token(db, staff)
+    db.commit()
+    return {"token": token, "username": staff.username, "role": staff.role, "department": staff.department_code}

@@ -1,0 +1,275 @@
+"""The staff pages: department queue, case detail with the decision form, points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import format_datetime, gettext as _, lazy_gettext
+from sqlmodel import select
+
+from sync.kit.qrcodes import qr_svg
+from sync.kit.resultcode import result_code
+
+from hub.web.auth import login_required
+from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
+from hub.catalog.versions import find_item
+from hub.core.clock import as_utc
+from hub.web.context import get_session
+from hub.trust.enrollment import EnrollmentError, create_enrollment_token
+from hub.web.context import current_identity, current_keyring
+from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
+from hub.trust.points import PointError, find_point, points_overview, revoke_point
+from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
+from hub.approval.review import open_conflicts, DECISIONS, ReviewError, decidable_task, decide, request_supplement, withdraw_unanswered
+from hub.web.context import configured_warn_share
+
+bp = Blueprint("views", __name__)
+
+STATUS_TEXT = {
+    "accepted": lazy_gettext("Accepted"),
+    "catalog_outdated": lazy_gettext("Catalog changed since intake"),
+    "received": lazy_gettext("Received at the point"),
+    "stage_opened": lazy_gettext("Next stage opened"),
+    "routed": lazy_gettext("Routed"),
+    "in_review": lazy_gettext("In review"),
+    "needs_attention": lazy_gettext("Needs attention"),
+    "result_issued": lazy_gettext("Result issued"),
+    "delivered": lazy_gettext("Delivered to point"),
+    "copy_sent": lazy_gettext("Copy sent to the restored point"),
+    "closed": lazy_gettext("Closed"),
+    "waiting": lazy_gettext("Waiting"),
+    "open": lazy_gettext("Open"),
+    "approved": lazy_gettext("Approved"),
+    "rejected": lazy_gettext("Rejected"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "pending": lazy_gettext("Pending"),
+    "active": lazy_gettext("Active"),
+    "revoked": lazy_gettext("Revoked"),
+    "township": lazy_gettext("Township"),
+    "village": lazy_gettext("Village"),
+    "in_transit": lazy_gettext("In transit"),
+    "complete": lazy_gettext("Complete"),
+    "mismatch": lazy_gettext("Does not match the case"),
+    "scan_received": lazy_gettext("Scan received"),
+    "scan_mismatch": lazy_gettext("Scan does not match"),
+    "supplement_requested": lazy_gettext("Supplement requested"),
+    "supplement": lazy_gettext("Waiting for the supplement"),
+    "supplemented": lazy_gettext("Supplemented"),
+    "deemed_approved": lazy_gettext("Deemed approved"),
+    "intake_time_accepted": lazy_gettext("Intake time accepted"),
+    "rated": lazy_gettext("Rated"),
+    "follow_up": lazy_gettext("Follow-up noted"),
+    "follow_up_closed": lazy_gettext("Follow-up closed"),
+    "normal": lazy_gettext("On time"),
+    "warning": lazy_gettext("Warning"),
+    "overdue": lazy_gettext("Overdue"),
+    "paused": lazy_gettext("Paused (supplement)"),
+    "done": lazy_gettext("Decided"),
+    "admin": lazy_gettext("Admin"),
+    "operator": lazy_gettext("Operator"),
+    "reviewer": lazy_gettext("Reviewer"),
+}
+
+
+@bp.app_template_filter("status")
+def status_text(value: str | None) -> str:
+    """A status word in the page's language."""
+    return STATUS_TEXT.get(value or "", value or "")
+
+
+@bp.app_template_filter("minutes")
+def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
+    """A time (ISO 8601 or a datetime; UTC when it names no zone) as 'YYYY-MM-DD HH:MM' on the county's clock,
+    the one staff live by (blank when there is none); with ``seconds`` for timelines."""
+    if not value:
+        return ""
+    moment = as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    return format_datetime(moment, "yyyy-MM-dd HH:mm:ss" if seconds else "yyyy-MM-dd HH:mm")
+
+
+@bp.get("/")
+def index():
+    """Send staff to their queue and everyone else to the login page."""
+    return redirect(url_for("views.queue_page" if g.staff else "auth.login"))
+
+
+@bp.get("/queue")
+@login_required()
+def queue_page():
+    """The department queue, soonest due first."""
+    db = get_session()
+    department = request.args.get("department", "")[:32] or None
+    departments = db.exec(select(Department).order_by(Department.code)).all()
+    filters = {key: request.args.get(key, "")[:128] for key in QUEUE_FILTERS}
+    cases = queue(db, g.staff, department, filters=filters, warn_share=configured_warn_share())
+    return render_template("queue.html", cases=cases, department=department, departments=departments,
+                           filters=filters, points=sorted(point_names(db).values()),
+                           items=db.exec(select(CatalogItem.code, CatalogItem.name_zh).distinct()
+                                         .order_by(CatalogItem.code)).all())
+
+
+def _render_case(case: Case, *, error: str | None = None, form_values: dict | None = None, status: int = 200):
+    db = get_session()
+    item = find_item(db, case.item_code)
+    chinese = g.get("lang", "zh") == "zh"
+    field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
+    material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
+                      if item else {})
+    return render_template(
+        "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=field_labels,
+        material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
+        error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
+    ), status
+
+
+@bp.route("/cases/<case_id>", methods=("GET", "POST"))
+@login_required()
+def case_page(case_id: str):
+    """One case: applicant, form, materials, tasks, timeline, and the decision form."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case):
+        abort(404)
+    if request.method == "GET":
+        return _render_case(case)
+    item = find_item(db, case.item_code)
+    values = {"reason": request.form.get("reason", "")[:2000],
+              "certificate_no": request.form.get("certificate_no", "")[:64],
+              "note": request.form.get("note", "")[:2000], "materials": request.form.getlist("materials")[:64],
+              "result_fields": {spec.name: request.form.get(f"result_{spec.name}", "")[:200]
+                                for spec in (item.result_fields if item else [])}}
+    decision = request.form.get("decision", "")
+    if decision not in (*DECISIONS, "supplement", "withdraw_unanswered"):
+        return _render_case(case, error=_("Choose approve, reject or request a supplement."), form_values=values,
+                            status=400)
+    try:
+        if decision == "supplement":
+            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"],
+                               identity=current_identity())
+        elif decision == "withdraw_unanswered":
+            withdraw_unanswered(db, case_id=case.id, staff=g.staff, identity=current_identity())
+        else:
+            decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
+                   certificate_no=values["certificate_no"], result_fields=values["result_fields"],
+                   identity=current_identity())
+    except ReviewError as exc:
+        db.rollback()
+        case = db.get(Case, case.id)
+        message = DECISION_MESSAGES.get(exc.reason)
+        return _render_case(case, error=str(message) if message else str(exc), form_values=values, status=exc.status)
+    db.commit()
+    return redirect(url_for("views.case_page", case_id=case.id))
+
+
+DECISION_MESSAGES = {
+    "reason_required": lazy_gettext("Write the reason for rejecting: the resident will read it. Nothing was saved."),
+    "not_open": lazy_gettext("Your department has no open task on this case. Nothing was saved."),
+    "result_fields_required": lazy_gettext("Fill in every required result field before approving. Nothing was saved."),
+    "materials_required": lazy_gettext("Tick the materials the resident must bring again. Nothing was saved."),
+    "note_required": lazy_gettext("Write what is missing or wrong, for the resident to read. Nothing was saved."),
+    "unknown_material": lazy_gettext("Tick only materials of this item. Nothing was saved."),
+    "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. "
+                                "Nothing was saved."),
+}
+
+
+@bp.get("/cases/<case_id>/result")
+@login_required()
+def case_result(case_id: str):
+    """The signed result, printable, with a QR code that carries it whole for offline verification."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case) or not case.result:
+        abort(404)
+    item = find_item(db, case.item_code)
+    document = case.result["document"]
+    return render_template("result.html", case=case, document=document, item=item, qr=qr_svg(result_code(case.result)),
+                           departments=department_names(db, document["department"]),
+                           fingerprint=current_keyring().fingerprint)
+
+
+def department_names(db, codes: str) -> str:
+    """A result's departments ("YB" or "NY,ZR" for joint approval) by name, in the page's language."""
+    chinese = g.get("lang", "zh") == "zh"
+    names = []
+    for code in codes.split(","):
+        department = db.get(Department, code)
+        names.append((department.name_zh if chinese else department.name_en) if department else code)
+    return "、".join(names)
+
+
+@bp.get("/cases/<case_id>/scans/<scan_id>")
+@login_required()
+def case_scan(case_id: str, scan_id: str):
+    """One scan of a case, decrypted on the fly for reading in the browser (own department only)."""
+    db = get_session()
+    case = db.get(Case, case_id[:36])
+    if case is None or not can_view(db, g.staff, case):
+        abort(404)
+    return scan_response(case, scan_id)
+
+
+@bp.route("/points", methods=("GET", "POST"))
+@login_required("admin")
+def points_page():
+    """Points and their enrollment: add a point, show its one-time token once."""
+    db = get_session()
+    issued, error = None, None
+    values = {"name": "", "level": "village"}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", "").strip()[:128], "level": request.form.get("level", "")}
+        try:
+            issued = create_enrollment_token(db, name=values["name"], level=values["level"],
+                                             identity=current_identity(), actor=g.staff.username)
+            db.commit()
+        except EnrollmentError as exc:
+            db.rollback()
+            error = {
+                "name_required": _("Enter the point's name."),
+                "bad_level": _("Choose township or village."),
+                "point_exists": _("A point with this name is already enrolled. Use another name."),
+            }.get(exc.reason, str(exc))
+    return render_template("points.html", points=points_overview(db), issued=issued, error=error, values=values,
+                           levels=POINT_LEVELS), 422 if error else 200
+
+
+@bp.route("/points/<point_id>/revoke", methods=("GET", "POST"))
+@login_required("admin")
+def revoke_page(point_id: str):
+    """Confirm, then revoke a point: a lost laptop's envelopes and requests are refused from then on."""
+    db = get_session()
+    point = find_point(db, point_id[:128])
+    if point is None:
+        abort(404)
+    if request.method == "POST":
+        try:
+            revoke_point(db, str(point.id), actor=g.staff.username)
+            db.commit()
+        except PointError:
+            db.rollback()
+        return redirect(url_for("views.points_page"))
+    return render_template("revoke.html", point=point)
+
+
+def content_type(name: str) -> str:
+    """The type a browser shows inline (images, PDF); anything else downloads."""
+    return CONTENT_TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
+
+
+def scan_response(case: Case, scan_id: str) -> Response:
+    """The answer both the page and the API give for one scan: inline for images and PDF, never cached."""
+    try:
+        row, data = open_scan(get_session(), current_app.config["DATA_DIR"], case.id, scan_id)
+    except ScanError as exc:
+        abort(404, exc.message)
+    kind = content_type(row.name)
+    disposition = "inline" if kind != "application/octet-stream" else "attachment"
+    return Response(data, content_type=kind, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.name)}",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        # A scan is shown, never run: no scripts even if a "PDF" carries some.
+        "Content-Security-Policy": "sandbox",
+    })

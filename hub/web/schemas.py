@@ -1,0 +1,415 @@
+"""Request and response shapes of the hub's JSON APIs (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+# Base64 of a raw 32-byte public key and of a 64-byte Ed25519 signature.
+_B64_32_BYTES = r"^[A-Za-z0-9+/]{43}=$"
+_B64_64_BYTES = r"^[A-Za-z0-9+/]{86}==$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Staff login for the JSON API.
+class LoginRequest(_Request):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+# A bearer token and who it belongs to.
+class LoginResponse(BaseModel):
+    token: str
+    username: str
+    role: str
+    department: str | None
+
+
+# Where a case stands against its promised limit: normal, warning (yellow), overdue (red), paused (补正), done.
+class TimeStatePublic(BaseModel):
+    state: Literal["normal", "warning", "overdue", "paused", "done"]
+    elapsed_days: int
+    limit_days: int
+    due_date: str | None
+
+
+# One line of a department queue.
+class QueueCase(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    point_name: str
+    status: str
+    department: str
+    received_at: str | None
+    due_date: str | None
+    time: TimeStatePublic
+
+
+# Open work, soonest due first.
+class QueueResponse(BaseModel):
+    cases: list[QueueCase]
+
+
+# The resident as received at the point.
+class ApplicantPublic(BaseModel):
+    name: str
+    id_number: str
+    phone: str
+
+
+# One department's part in a case.
+class TaskPublic(BaseModel):
+    department: str
+    stage: int
+    status: str
+    decided_by: str
+    reason: str
+    decided_at: str | None = None
+    result_fields: dict[str, str] = {}
+
+
+# A supplement request (补正) and, once she came back, the resident's answer.
+class SupplementPublic(BaseModel):
+    department: str
+    materials: list[str]
+    note: str
+    requested_by: str
+    requested_at: str | None
+    supplemented_at: str | None
+    supplement_note: str
+    paused_days: int
+    # The last day for the resident's materials, and whether it passed while the case still waits for them.
+    return_by: str | None = None
+    return_overdue: bool = False
+
+
+# The resident's rating (好差评) and its follow-up.
+class RatingPublic(BaseModel):
+    score: int
+    comment: str
+    rated_at: str | None
+    follow_up: Literal["none", "open", "closed"]
+    follow_up_note: str
+
+
+# One line of a case's timeline.
+class EventPublic(BaseModel):
+    at: str | None
+    actor: str
+    action: str
+    note: str
+
+
+# A hub-signed document: {document, signature}.
+class SignedDocument(BaseModel):
+    document: dict[str, Any]
+    signature: str
+
+
+# A scan a case lists and how much of it has arrived (never its key).
+class ScanPublic(BaseModel):
+    scan_id: str
+    name: str
+    material: str
+    size: int
+    received: int
+    total: int
+    status: str
+    problem: str = ""
+    completed_at: str | None = None
+
+
+# Everything about one case.
+class CaseDetail(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    point_name: str
+    status: str
+    received_at: str | None
+    hub_received_at: str | None = None
+    promised_date: str | None
+    due_date: str | None = None
+    legal_due_date: str | None = None
+    paused_days: int = 0
+    time: TimeStatePublic
+    # Years its limits run through with no holiday calendar file (weekends only there).
+    calendar_missing: list[int] = []
+    applicant: ApplicantPublic
+    form: dict[str, str]
+    materials: list[str]
+    scans: list[ScanPublic] = []
+    # 材料传输中: a listed scan has not fully arrived yet.
+    materials_in_transit: bool = False
+    tasks: list[TaskPublic]
+    events: list[EventPublic]
+    # Received under an older catalog version in which the item differed (or that a newer version withdrew).
+    catalog_notes: list[str] = []
+    decision: str | None = None
+    reason: str = ""
+    certificate_no: str = ""
+    result: SignedDocument | None
+    supplements: list[SupplementPublic] = []
+    rating: RatingPublic | None = None
+
+
+# A department's decision on a case; rejecting needs a reason, approving the item's required result fields.
+class DecisionRequest(_Request):
+    decision: Literal["approved", "rejected"]
+    reason: str = Field(default="", max_length=2000)
+    certificate_no: str = Field(default="", max_length=64)
+    result_fields: dict[str, str] = Field(default_factory=dict)
+
+
+# 补正: the materials (codes of the item's materials) to bring again and what is wrong with them.
+class SupplementRequestBody(_Request):
+    materials: list[str] = Field(min_length=1, max_length=64)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+# The department records that the resident let a 补正's return date pass (nothing to fill in: an empty object).
+class WithdrawUnansweredBody(_Request):
+    pass
+
+
+# One department's row of the supervision figures.
+class DepartmentFiguresPublic(BaseModel):
+    code: str
+    name: str
+    decided: int
+    on_time: int
+    on_time_rate: float | None
+    open: int
+    warning: int
+    overdue: int
+    # 补正 whose return date passed while the case still waits for the resident.
+    supplement_overdue: int = 0
+    rating_average: float | None
+
+
+# One point's row of the supervision figures.
+class PointFiguresPublic(BaseModel):
+    point: str
+    level: str
+    backlog: int
+    undelivered: int
+    last_sync: str | None
+    rating_average: float | None
+    ratings: int
+
+
+# Open cases whose limits run into years with no holiday calendar file.
+class CalendarGapsPublic(BaseModel):
+    years: list[int]
+    cases: int
+
+
+# A 补正 the resident has not answered by its return date.
+class OverdueSupplementPublic(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_name: str
+    department: str
+    point: str
+    requested_at: str | None
+    return_by: str
+    days_overdue: int
+
+
+# The supervision page's figures.
+class SupervisionResponse(BaseModel):
+    departments: list[DepartmentFiguresPublic]
+    points: list[PointFiguresPublic]
+    low_ratings: list[dict[str, Any]]
+    # Years open cases' limits run into with no holiday calendar file, and how many cases do.
+    calendar_missing: CalendarGapsPublic
+    # Longest overdue first.
+    overdue_supplements: list[OverdueSupplementPublic] = []
+
+
+# What was done about a low rating; close ends the follow-up.
+class FollowUpRequest(_Request):
+    note: str = Field(min_length=1, max_length=2000)
+    close: bool = False
+
+
+# A low rating's follow-up as it now stands.
+class FollowUpPublic(BaseModel):
+    case_id: str
+    follow_up: Literal["none", "open", "closed"]
+    follow_up_note: str
+
+
+# One conflict in the desk's queue (hub/desk.py).
+class ConflictSummary(BaseModel):
+    conflict_id: str
+    kind: str
+    status: str
+    point_name: str
+    other_point_name: str
+    case_id: str | None
+    other_case_id: str | None
+    fields: list[str]
+    created_at: str | None
+    age_hours: float
+
+
+# The conflict queue, oldest first.
+class ConflictsResponse(BaseModel):
+    conflicts: list[ConflictSummary]
+
+
+# One field of a conflict, both versions side by side.
+class ConflictRow(BaseModel):
+    field: str
+    left: Any
+    right: Any
+    differs: bool
+
+
+# One conflict with both versions, the cases involved and the actions still offered.
+class ConflictView(ConflictSummary):
+    rows: list[ConflictRow]
+    detail: dict[str, Any]
+    actions: list[str]
+    cases: list[CaseDetail]
+    resolution: str
+    resolution_note: str
+    resolved_by: str
+    resolved_at: str | None
+
+
+# An enrolled, pending or revoked point.
+class PointPublic(BaseModel):
+    point_id: str
+    name: str
+    level: str
+    status: Literal["pending", "active", "revoked"]
+    fingerprint: str
+    enrolled_at: str | None
+    last_contact: str | None
+    revoked_at: str | None = None
+    token_expires_at: str | None = None
+
+
+# All points.
+class PointsResponse(BaseModel):
+    points: list[PointPublic]
+
+
+# A new point to enrol, and how long its token stays valid.
+class PointCreate(_Request):
+    name: str = Field(min_length=1, max_length=128)
+    level: Literal["township", "village"]
+    expires_hours: int = Field(default=72, ge=1, le=720)
+
+
+# The one-time enrollment token for a new point (shown once).
+class PointCreated(BaseModel):
+    name: str
+    level: str
+    token: str
+    expires_at: str
+
+
+# The liveness answer.
+class Health(BaseModel):
+    ok: bool
+
+
+# A point's enrollment request: token, keys and proof of possession.
+class EnrollRequest(_Request):
+    token: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=128)
+    sign_public_key: str = Field(pattern=_B64_32_BYTES)
+    enc_public_key: str = Field(pattern=_B64_32_BYTES)
+    proof: str = Field(pattern=_B64_64_BYTES)
+
+
+# The hub's public keys as a point pins them.
+class HubKeys(BaseModel):
+    sign_public_key: str
+    enc_public_key: str
+    fingerprint: str
+
+
+# A key to seal envelopes to: suite 1 X25519, suite 2 ML-KEM-768 + X25519 (hybrid).
+class RecipientKeyPublic(BaseModel):
+    suite: Literal[1, 2]
+    public_key: str
+
+
+# The township a village syncs through.
+class RelayPublic(BaseModel):
+    point_id: str
+    name: str
+
+
+# What an enrolled point learns: the hub's current keys (recipients preferred first) and generation.
+class EnrollResponse(BaseModel):
+    point_id: str
+    name: str
+    level: str
+    hub: HubKeys
+    recipients: list[RecipientKeyPublic] = Field(min_length=1)
+    generation: int = Field(ge=1)
+    hub_time_ms: int
+    relay: RelayPublic | None = None
+
+
+# One generation of the hub's keys.
+class HubKeyPublic(BaseModel):
+    generation: int
+    fingerprint: str
+    suites: list[int]
+    created_at: str | None
+    purged_at: str | None = None
+    current: bool
+
+
+# The hub's key generations, oldest first.
+class HubKeysResponse(BaseModel):
+    keys: list[HubKeyPublic]
+
+
+# How to rotate: with or without the hybrid post-quantum key (omitted: as the current key).
+class KeyRotateRequest(_Request):
+    post_quantum: bool | None = Field(default=None, strict=True)
+
+
+# The hub's answer for one pushed envelope.
+class PushResultPublic(BaseModel):
+    envelope_id: str
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
+    reason: str
+    message: str
+
+
+# The audit chain's head the hub signed (sync/auditheads.py): entries, last hash, when.
+class AuditHeadDocument(BaseModel):
+    type: Literal["pointkit.audit-head/v1"]
+    chain: str
+    entries: int = Field(ge=0)
+    head: str
+    signed_at: str
+
+
+# A signed audit head: the document and the hub's Ed25519 signature (base64).
+class SignedAuditHead(BaseModel):
+    document: AuditHeadDocument
+    signature: str
+
+
+# The answer to a push.
+class PushResponse(BaseModel):
+    results: list[PushResultPublic]
+    hub_time_ms: int
+    audit_head: SignedAuditHead | None = None
