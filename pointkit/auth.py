@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlmodel import Session, select
 
-from sync import hash_password, hash_secret, verify_nobody, verify_password
+from sync import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
 from sync.clock import utcnow
 from sync.safety import same_origin_path
 from sync.web import api_error, gettext as _, parse_json_body
@@ -88,6 +88,10 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
     if verify_password(password, staff.password_hash):
         if staff.failed_logins or staff.locked_until:
             staff.failed_logins, staff.locked_until = 0, None
+            session.add(staff)
+        if password_needs_rehash(staff.password_hash):
+            # A hash an earlier release stored: the password is at hand only now, so store today's form.
+            staff.password_hash = hash_password(password)
             session.add(staff)
         return staff
     staff.failed_logins += 1

@@ -12,7 +12,7 @@ from .envelope import Envelope, EnvelopeError, Header, Kind, seal_envelope
 from .framing import CONTENT_TYPE, decode_frames, encode_frames
 from .keys import Identity, PublicKeys, RecipientKey, Suite, b64, fingerprint, key_id, unb64
 from .messages import CaseCollected, ResultDocument, StatusUpdate, SubmitCase
-from .passwords import hash_password, hash_secret, verify_nobody, verify_password
+from .passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
 from .signing import SignatureError, sign_document, sign_request, verify_document, verify_request
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "hash_secret",
     "key_id",
     "now_ms",
+    "password_needs_rehash",
     "seal_envelope",
     "sign_document",
     "sign_request",
