@@ -18,7 +18,8 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
+from sync.web import api_error, install_i18n
+from sync.webauth import CSRFError, install_csrf
 
 from .db import database_url, init_app, init_db, make_engine, session_scope
 from .i18n import translator
@@ -58,11 +59,13 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, translator)
-    # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
+    # Exempt (sync/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the
+    # point's request signatures; the liveness probe has no cookies and no forms.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 
     from . import api, auth, catalogpages, deskviews, relay, staffpages, supervision_pages, syncapi, views
 
+    auth.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(syncapi.bp)
@@ -95,7 +98,8 @@ def _install_error_pages(app: Flask) -> None:
             return response, status
         headers = [(name, value) for name, value in error.get_headers()
                    if name.lower() not in ("content-type", "content-length")]
-        return render_template("error.html", error=error), error.code, headers
+        page = render_template("error.html", error=error, csrf_refused=isinstance(error, CSRFError))
+        return page, error.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from sync.web import api_error, install_csrf, install_i18n
+from sync.web import api_error, install_i18n
 from sync.web import gettext as _
+from sync.webauth import CSRFError, install_csrf
 
 from . import db
 from .i18n import install_filters, translator
@@ -63,11 +65,13 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
 
     install_i18n(app, translator)
     install_filters(app)
-    # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
+    # Exempt (sync/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township
+    # serves its villages (pointkit/relay.py) only the villages' request signatures.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
     from . import api, auth, desk, relay, views, window
 
+    auth.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
@@ -111,7 +115,7 @@ def _http_error(error: HTTPException):
     """JSON errors under /api/, a small page elsewhere; a missing CSRF token says what to do."""
     if request.path.startswith("/api/"):
         return api_error(error.code or 500, _API_REASONS.get(error.code, "error"), error.description or error.name)
-    if error.code == 400 and error.description == "csrf":
+    if isinstance(error, CSRFError):
         title, message = _("Form expired"), _("The form was missing its security token. Go back, reload the page and submit again.")
     elif error.code == 404:
         title, message = _("Not found"), _("This page does not exist.")
@@ -119,7 +123,7 @@ def _http_error(error: HTTPException):
         title, message = _("Too large"), _("What was sent is too large.")
     else:
         title, message = _("Request refused"), _("The request could not be handled.")
-    logged_in = session.get("staff_id") is not None
+    logged_in = current_user.is_authenticated
     return render_template("message.html", title=title, message=message, logged_in=logged_in), error.code
 
 
