@@ -1,9 +1,9 @@
 """Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
 
-Passwords are scrypt hashes (``sync.passwords``), stored anew in today's form at the
-first login after an upgrade. Five wrong passwords in a
-row lock an account for 15 minutes, audited; a locked account is refused
-without even checking the password, so guessing on costs nothing but time.
+Passwords are scrypt hashes (``sync.passwords``), stored anew in today's form
+at the first login after an upgrade. Five wrong passwords in a row lock an
+account for 15 minutes, audited; a locked account is refused without even
+checking the password, so guessing on costs nothing but time.
 A disabled account (someone who left the department) keeps its name on past
 decisions but cannot log in, and its API tokens stop working at once.
 """
