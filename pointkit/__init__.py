@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from sync.kit.openapi import documented
-from sync.kit.web import api_error, install_csrf
 from sync.kit.i18n import install_i18n
+from sync.kit.openapi import documented
+from sync.kit.web import api_error
+from sync.kit.webauth import CSRFError, install_csrf
 
 from . import db
 from .i18n import TRANSLATIONS, install_filters
@@ -66,11 +68,13 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
 
     install_i18n(app, TRANSLATIONS)
     install_filters(app)
-    # Exempt: bearer-token APIs and the signed sync endpoints a township serves its villages (pointkit/relay.py).
+    # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township
+    # serves its villages (pointkit/relay.py) only the villages' request signatures.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
     from . import api, auth, desk, relay, views, window
 
+    auth.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
@@ -121,7 +125,7 @@ def _http_error(error: HTTPException):
             if name.lower() not in ("content-type", "content-length"):
                 response.headers[name] = value
         return response, status
-    if error.code == 400 and error.description == "csrf":
+    if isinstance(error, CSRFError):
         title, message = _("Form expired"), _("The form was missing its security token. Go back, reload the page and submit again.")
     elif error.code == 404:
         title, message = _("Not found"), _("This page does not exist.")
@@ -129,7 +133,7 @@ def _http_error(error: HTTPException):
         title, message = _("Too large"), _("What was sent is too large.")
     else:
         title, message = _("Request refused"), _("The request could not be handled.")
-    logged_in = session.get("staff_id") is not None
+    logged_in = current_user.is_authenticated
     return render_template("message.html", title=title, message=message, logged_in=logged_in), error.code
 
 

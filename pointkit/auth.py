@@ -1,9 +1,10 @@
-"""Staff accounts and logging in: session cookies for pages, bearer tokens for the JSON API.
+"""Staff accounts and logging in: Flask-Login session cookies for pages, bearer tokens for the JSON API.
 
 Roles are checked on the server for every request; the pages only hide
 what a role cannot do. Passwords are scrypt hashes. Five wrong passwords in
 a row lock the account for 15 minutes (even for the right password); the
-lock is in the audit log.
+lock is in the audit log. The API never reads the page session
+(sync/kit/webauth.py says why).
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import format_datetime, gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_login import login_required as session_required
 from sqlmodel import Session, select
 
-from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
 from sync.clock import utcnow
 from sync.kit.openapi import documented
+from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
 from sync.kit.safety import same_origin_path
 from sync.kit.web import api_error, parse_json_body
+from sync.kit.webauth import install_login
 
 from . import audit, db
 from .models import ROLES, ApiToken, Staff
@@ -90,6 +95,10 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
         if staff.failed_logins or staff.locked_until:
             staff.failed_logins, staff.locked_until = 0, None
             session.add(staff)
+        if password_needs_rehash(staff.password_hash):
+            # A hash an earlier release stored: the password is at hand only now, so store today's form.
+            staff.password_hash = hash_password(password)
+            session.add(staff)
         return staff
     staff.failed_logins += 1
     if staff.failed_logins >= MAX_LOGIN_FAILURES:
@@ -119,21 +128,31 @@ def _allowed(staff: Staff, role: str | None) -> bool:
     return role is None or staff.role == role or staff.role == "admin"
 
 
+def install(app: Flask) -> None:
+    """Page sessions for this app: the account behind the cookie, looked up on every request."""
+    install_login(app, load_user=_load_staff)
+
+
+def _load_staff(staff_id: str) -> Staff | None:
+    """The session's account; a removed one ends the session here."""
+    staff = None
+    if staff_id.isdigit():
+        with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
+            staff = dbs.get(Staff, int(staff_id))
+    if staff is None:
+        session.clear()
+    return staff
+
+
 def login_required(view=None, *, role: str | None = None):
     """Pages: the session must belong to a staff member (of ``role``, admins pass every check)."""
     if view is None:
         return functools.partial(login_required, role=role)
 
     @functools.wraps(view)
+    @session_required
     def wrapped(*args, **kwargs):
-        staff_id = session.get("staff_id")
-        staff = None
-        if staff_id is not None:
-            with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
-                staff = dbs.get(Staff, staff_id)
-        if staff is None:
-            session.pop("staff_id", None)
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        staff = current_user._get_current_object()
         if not _allowed(staff, role):
             return render_template("message.html", title=_("Not allowed"),
                                    message=_("Only an administrator may do this.")), 403
@@ -192,7 +211,7 @@ def login():
             session.clear()
             if csrf:
                 session["csrf_token"] = csrf
-            session["staff_id"] = staff.id
+            login_user(staff)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, username=username), (401 if error else 200)
 
@@ -200,6 +219,7 @@ def login():
 @bp.post("/logout")
 def logout():
     """End the session."""
+    logout_user()
     session.clear()
     flash(_("You are logged out."))
     return redirect(url_for("auth.login"))

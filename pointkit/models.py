@@ -36,6 +36,23 @@ class Staff(PointTable, table=True):
     failed_logins: int = Field(default=0)
     locked_until: datetime | None = None
 
+    # What Flask-Login asks of a logged-in account (pointkit/auth.py), written out so the models import no web
+    # library. An account is active until it is removed.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
 
 # A bearer token for the JSON API; only its hash is kept.
 class ApiToken(PointTable, table=True):

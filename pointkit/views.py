@@ -9,6 +9,7 @@ import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, gettext as _, lazy_gettext, ngettext
+from flask_login import current_user
 from sqlmodel import select
 
 from sync.client import HubRefused, HubUnreachable
@@ -67,7 +68,7 @@ def input_name(path: str) -> str:
 @bp.route("/")
 def index():
     """Start at intake, or at the login page."""
-    return redirect(url_for("views.new_case") if session.get("staff_id") else url_for("auth.login"))
+    return redirect(url_for("views.new_case") if current_user.is_authenticated else url_for("auth.login"))
 
 
 @bp.route("/cases/new", methods=("GET", "POST"))

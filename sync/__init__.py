@@ -45,6 +45,7 @@ __all__ = [
     "from_ms",
     "key_id",
     "now_ms",
+    "password_needs_rehash",
     "seal_envelope",
     "sign_document",
     "sign_request",

@@ -41,6 +41,22 @@ class Staff(SQLModel, table=True):
     # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
     disabled_at: datetime | None = None
 
+    # What Flask-Login asks of a logged-in account (hub/auth.py), written out so the models import no web library.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
 
 # A bearer token for the JSON API; only its hash is stored.
 class ApiToken(SQLModel, table=True):

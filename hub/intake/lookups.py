@@ -65,23 +65,24 @@ class Lookups:
 
     @classmethod
     def under_lock(cls, session: Session, arrivals: list[Any]) -> Lookups:
-        batch = cls()
+        lookups = cls()
         ids = [arrival.envelope_id for arrival in arrivals]
         submitted = [str(arrival.payload.get("case_id")) for arrival in arrivals
                      if arrival.envelope.header.kind == Kind.SUBMIT and isinstance(arrival.payload, dict)]
         seqs: dict[uuid.UUID, list[int]] = {}
         for arrival in arrivals:
             seqs.setdefault(arrival.envelope.header.sender_id, []).append(arrival.envelope.header.seq)
-        batch.envelope_ids = found_rows(session, STORED, ids)
-        batch.new_case_ids = set(submitted) - found_rows(session, CASES, submitted)
+        lookups.envelope_ids = found_rows(session, STORED, ids)
+        lookups.new_case_ids = set(submitted) - found_rows(session, CASES, submitted)
         for point_id, numbers in seqs.items():
-            batch.seqs.update(found_rows(session, SEQS_USED, numbers, point_id=point_id))
-        named = [submitted(arrival.payload) for arrival in arrivals if arrival.envelope.header.kind == Kind.SUBMIT]
-        batch.resident_keys = found_rows(session, RESIDENTS, [key for key, _ in named if key])
-        batch.scan_ids = found_rows(session, SCANS, [scan_id for _, ids in named for scan_id in ids])
+            lookups.seqs.update(found_rows(session, SEQS_USED, numbers, point_id=point_id))
+        named = [submission_of(arrival.payload) for arrival in arrivals
+                 if arrival.envelope.header.kind == Kind.SUBMIT]
+        lookups.resident_keys = found_rows(session, RESIDENTS, [key for key, _ in named if key])
+        lookups.scan_ids = found_rows(session, SCANS, [scan_id for _, ids in named for scan_id in ids])
         receipts = {receipt for receipt in map(receipt_of, arrivals) if receipt}
-        batch.receipts = receipts & found_rows(session, RECEIPTS, [number for _, number in receipts])
-        return batch
+        lookups.receipts = receipts & found_rows(session, RECEIPTS, [number for _, number in receipts])
+        return lookups
 
     def point(self, session: Session, point_id: uuid.UUID) -> Point | None:
         """The sender as it stands under the lock (revoked or rotated since the checks before it?)."""
@@ -105,7 +106,7 @@ class Lookups:
         """After a SUBMIT went the per-envelope way, whatever became of it: its resident and scans may be
         taken now."""
         if arrival.envelope.header.kind == Kind.SUBMIT:
-            key, scan_ids = submitted(arrival.payload)
+            key, scan_ids = submission_of(arrival.payload)
             if key:
                 self.resident_keys.add(key)
             self.scan_ids.update(scan_ids)
@@ -152,7 +153,7 @@ def found_rows(session: Session, statement: Select, values: list, **criteria: An
     return found
 
 
-def submitted(payload: Any) -> tuple[str | None, list[str]]:
+def submission_of(payload: Any) -> tuple[str | None, list[str]]:
     """The resident key and the scan ids a SUBMIT's payload names, as far as it is readable."""
     if not isinstance(payload, dict):
         return None, []

@@ -1,8 +1,9 @@
 """Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
 
-Passwords are scrypt hashes (``sync.kit.passwords``). Five wrong passwords in a
-row lock an account for 15 minutes, audited; a locked account is refused
-without even checking the password, so guessing on costs nothing but time.
+Passwords are scrypt hashes (``sync.kit.passwords``), stored anew in today's form
+at the first login after an upgrade. Five wrong passwords in a row lock an
+account for 15 minutes, audited; a locked account is refused without even
+checking the password, so guessing on costs nothing but time.
 A disabled account (someone who left the department) keeps its name on past
 decisions but cannot log in, and its API tokens stop working at once.
 """
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, delete, select
 
-from sync.kit.passwords import hash_password, hash_secret, verify_nobody, verify_password
+from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
 from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.core.audit import append_audit
@@ -98,6 +99,10 @@ def authenticate(session: Session, username: str, password: str) -> Staff | None
             raise AccountDisabled(staff.username)
         if staff.failed_logins or staff.locked_until:
             staff.failed_logins, staff.locked_until = 0, None
+            session.add(staff)
+        if password_needs_rehash(staff.password_hash):
+            # A hash an earlier release stored: the password is at hand only now, so store today's form.
+            staff.password_hash = hash_password(password)
             session.add(staff)
         return staff
     staff.failed_logins += 1

@@ -16,7 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
-from sync.kit.web import api_error, install_csrf
+from sync.kit.web import api_error
+from sync.kit.webauth import CSRFError, install_csrf
 
 from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
 from hub.core.db import database_url, make_engine, session_scope
@@ -60,9 +61,11 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, TRANSLATIONS)
-    # Exempt: bearer-token and signed APIs, and the liveness probe (no cookies, no forms).
+    # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the
+    # point's request signatures; the liveness probe has no cookies and no forms.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
 
+    auth.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sync.bp)
@@ -96,7 +99,8 @@ def _install_error_pages(app: Flask) -> None:
             return response, status
         headers = [(name, value) for name, value in error.get_headers()
                    if name.lower() not in ("content-type", "content-length")]
-        return render_template("error.html", error=error), error.code, headers
+        page = render_template("error.html", error=error, csrf_refused=isinstance(error, CSRFError))
+        return page, error.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -1,7 +1,8 @@
-"""Who is asking: page logins (session cookie), API logins (bearer tokens), role checks.
+"""Who is asking: page logins (Flask-Login session cookie), API logins (bearer tokens), role checks.
 
 Roles are enforced here, on the server, for every page and API call: a
-reviewer sees only her own department's work; points are admin-only.
+reviewer sees only her own department's work; points are admin-only. The
+API never reads the page session (sync/kit/webauth.py says why).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_login import login_required as session_required
 
 from sync.kit.openapi import documented
 from sync.kit.safety import same_origin_path
 from sync.kit.web import api_error, parse_json_body
+from sync.kit.webauth import install_login
 
 from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
 from hub.web.context import get_session
@@ -27,20 +31,27 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
 
+def install(app: Flask) -> None:
+    """Page sessions for this app: the account behind the cookie, looked up on every request."""
+    install_login(app, load_user=_load_staff)
+
+
+def _load_staff(staff_id: str) -> Staff | None:
+    """The session's account; a disabled or deleted one ends the session here, for good."""
+    try:
+        staff = get_session().get(Staff, uuid.UUID(staff_id))
+    except ValueError:
+        staff = None
+    if staff is None or not staff.is_active:
+        session.clear()
+        return None
+    return staff
+
+
 @bp.before_app_request
 def load_logged_in_staff() -> None:
-    """Put the page session's staff (if any) on ``g.staff``; a disabled account's session ends here."""
-    g.staff = None
-    staff_id = session.get("staff_id")
-    if staff_id:
-        try:
-            staff = get_session().get(Staff, uuid.UUID(staff_id))
-        except ValueError:
-            staff = None
-        if staff is None or staff.disabled_at is not None:
-            session.clear()
-        else:
-            g.staff = staff
+    """Put the page session's staff (if any) on ``g.staff``, where the pages and templates read it."""
+    g.staff = current_user._get_current_object() if current_user.is_authenticated else None
 
 
 def login_required(*roles: str) -> Callable:
@@ -48,10 +59,9 @@ def login_required(*roles: str) -> Callable:
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
+        @session_required
         def wrapped(**kwargs):
-            if g.staff is None:
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if roles and g.staff.role not in roles:
+            if roles and current_user.role not in roles:
                 abort(403)
             return view(**kwargs)
 
@@ -110,7 +120,7 @@ def login():
         db.commit()
         if staff is not None:
             session.clear()
-            session["staff_id"] = str(staff.id)
+            login_user(staff)
             log.info("staff %s logged in", staff.username)
             return redirect(_safe_next(request.args.get("next")))
         error, status = _("Wrong username or password. Check both and try again."), 401
@@ -120,6 +130,7 @@ def login():
 @bp.post("/logout")
 def logout():
     """End the page session."""
+    logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
 

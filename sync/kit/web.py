@@ -1,21 +1,18 @@
 """Web conventions both servers share, so pages and APIs behave alike on both sides.
 
-Language choice (Chinese by default), CSRF on every form post, the JSON
-error shape and the waitress runner. The OpenAPI documents are built in
-sync/openapi.py.
+The JSON error shape, JSON bodies, signed requests and the waitress runner. The page language is in
+sync/kit/i18n.py, logins and CSRF in sync/kit/webauth.py, the OpenAPI documents in sync/kit/openapi.py.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, request, session
+from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from sync.framing import CONTENT_TYPE, encode_frames
@@ -24,37 +21,11 @@ from sync.jsonlimits import JSONRefused, load_json
 from sync.signing import SignedRequest, verify_request_any
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL
 
-CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 1024 * 1024
 # The largest JSON request body either server reads; the largest real one, a case at the window, is a few KB.
 MAX_JSON_BODY = 1024 * 1024
 
 
-def csrf_token() -> str:
-    token = session.get(CSRF_FIELD)
-    if not token:
-        token = secrets.token_urlsafe(24)
-        session[CSRF_FIELD] = token
-    return token
-
-
-def install_csrf(app: Flask, exempt_prefixes: Iterable[str] = ("/api/",)) -> None:
-    """Refuse any form post without the session's CSRF token.
-
-    Only the ``exempt_prefixes`` skip it: APIs authenticated by bearer tokens
-    or by signatures, never by cookies.
-    """
-    prefixes = tuple(exempt_prefixes)
-    app.jinja_env.globals["csrf_token"] = csrf_token
-
-    @app.before_request
-    def _check_csrf() -> None:
-        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith(prefixes):
-            return
-        sent = request.form.get(CSRF_FIELD, "")
-        expected = session.get(CSRF_FIELD, "")
-        if not expected or not hmac.compare_digest(sent, expected):
-            abort(400, description="csrf")
 
 
 def verify_signed_request(keys: Iterable[Any], *, now: int | None = None) -> SignedRequest:

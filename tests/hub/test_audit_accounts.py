@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from tests.hub.hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
 from sqlmodel import select
 
@@ -17,7 +19,8 @@ from hub.cli import main
 from hub.core.clock import utc_now
 from hub.trust.keys import load_identity
 from hub.core.models import AuditEntry, Case, CaseEvent, Staff
-from sync.envelope import Kind
+from sync import Kind, b64
+from sync.kit.passwords import password_needs_rehash
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
 
@@ -136,6 +139,27 @@ def test_five_wrong_passwords_lock_the_account_for_a_while(hub):
     assert client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD}).status_code == 200
     # Other accounts were never affected.
     assert client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+
+def earlier_release_hash(password: str) -> str:
+    """A password as releases before Werkzeug's hashing stored it: scrypt$N$r$p$b64(salt)$b64(digest)."""
+    salt = os.urandom(16)
+    digest = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(password.encode("utf-8"))
+    return f"scrypt$16384$8$1${b64(salt)}${b64(digest)}"
+
+
+def test_a_password_stored_by_an_earlier_release_logs_in_and_is_stored_anew(hub):
+    with hub.db() as session:
+        reviewer = session.exec(select(Staff).where(Staff.username == "yb-li")).one()
+        reviewer.password_hash = earlier_release_hash(REVIEWER_PASSWORD)
+        session.add(reviewer)
+    hub.browser("yb-li")
+    with hub.db() as session:
+        stored = session.exec(select(Staff).where(Staff.username == "yb-li")).one().password_hash
+    assert stored.startswith("scrypt:16384:8:1$") and not password_needs_rehash(stored)
+    assert hub.api("yb-li").get("/api/queue").status_code == 200, "the new hash takes the same password"
+    wrong = hub.http().post("/api/login", json={"username": "yb-li", "password": "not-the-password"})
+    assert wrong.status_code == 401
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(hub):

@@ -7,8 +7,8 @@ import re
 from sqlmodel import select
 
 from hub.core.clock import as_utc
-from hub.core.models import Case, ReviewTask
-from tests.hub.hubkit import csrf_from
+from hub.core.models import Case, ReviewTask, Staff
+from tests.hub.hubkit import REVIEWER_PASSWORD, csrf_from
 from sync.kit.workdays import COUNTY_TIMEZONE
 
 
@@ -108,3 +108,33 @@ def test_logout_ends_the_session(hub):
     token = csrf_from(desk.get("/queue").text)
     assert desk.post("/logout", data={"csrf_token": token}).url.path == "/login"
     assert desk.get("/queue").url.path == "/login"
+
+
+def test_a_logged_in_form_post_needs_this_sessions_token(hub):
+    admin, other = hub.browser("admin"), hub.browser("op")
+    with hub.db() as session:
+        reviewer_id = session.exec(select(Staff).where(Staff.username == "yb-li")).one().id
+    missing = admin.post(f"/staff/{reviewer_id}/disable", data={})
+    assert missing.status_code == 400 and "表单已失效" in missing.text and "<html" in missing.text
+    another_sessions = csrf_from(other.get("/queue").text)
+    foreign = admin.post(f"/staff/{reviewer_id}/disable?lang=en", data={"csrf_token": another_sessions})
+    assert foreign.status_code == 400 and "This form has expired" in foreign.text
+    with hub.db() as session:
+        assert session.get(Staff, reviewer_id).disabled_at is None, "nothing changed"
+
+
+def test_strangers_are_sent_to_the_login_page_and_back(hub):
+    stranger = hub.browser()
+    shown = stranger.get("/supervision?lang=en")
+    assert shown.url.path == "/login" and shown.url.params["next"] == "/supervision?lang=en"
+    assert "Log in" in shown.text and "Please log in" not in shown.text
+    logged_in = stranger.post(shown.url, data={"username": "op", "password": REVIEWER_PASSWORD,
+                                               "csrf_token": csrf_from(shown.text)})
+    assert logged_in.url.path == "/supervision"
+
+
+def test_the_api_never_takes_the_page_session(hub):
+    page = hub.browser("admin")
+    for method, path in (("GET", "/api/queue"), ("POST", "/api/conflicts/x/resolve"), ("GET", "/api/points")):
+        answer = page.request(method, path, json={})
+        assert answer.status_code == 401 and answer.json()["reason"] == "unauthorized", path

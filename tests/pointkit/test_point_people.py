@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlmodel import select
 from tests.pointkit.hubside import GOOD_ID, rows, valid_form
 
@@ -16,9 +19,11 @@ from pointkit import create_app, db
 from pointkit.auth import create_staff
 from pointkit.cli import _log_to_file, main
 from pointkit.intake import Applicant, receive_case
-from pointkit.models import AuditEntry, Case, Outbox, Staff
+from pointkit.models import ApiToken, AuditEntry, Case, Outbox, Staff
 from pointkit.state import load_identity
 from pointkit.syncagent import sync_once
+from sync import b64
+from sync.kit.passwords import password_needs_rehash
 from sync.clock import utcnow
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -95,6 +100,72 @@ def test_session_cookie_is_httponly_and_samesite(app):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
+
+
+def test_strangers_are_sent_to_the_login_page_and_back(app):
+    client = app.test_client()
+    shown = client.get("/cases?lang=en")
+    to = urlsplit(shown.headers["Location"])
+    assert shown.status_code == 302 and to.path == "/login" and parse_qs(to.query) == {"next": ["/cases?lang=en"]}
+    page = client.get(shown.headers["Location"]).get_data(as_text=True)
+    assert "Please log in" not in page, "no English-only sentence from the login library"
+    back = client.post(shown.headers["Location"], data={"username": "staff", "password": "window-pass-1",
+                                                        "csrf_token": CSRF.search(page).group(1)})
+    assert back.status_code == 302 and back.headers["Location"] == "/cases?lang=en"
+
+
+def test_a_removed_account_is_logged_out_at_once(point, app):
+    client = app.test_client()
+    login(client)
+    assert client.get("/cases").status_code == 200
+    with db.session_scope(point.data_dir) as session:
+        staff = session.exec(select(Staff).where(Staff.username == "staff")).one()
+        for token in session.exec(select(ApiToken).where(ApiToken.staff_id == staff.id)):
+            session.delete(token)
+        session.delete(staff)
+    gone = client.get("/cases")
+    assert gone.status_code == 302 and gone.headers["Location"].startswith("/login")
+
+
+def test_a_window_form_post_needs_this_sessions_token(point, app):
+    client, other = app.test_client(), app.test_client()
+    login(client)
+    login(other, "boss", "window-pass-2")
+    missing = client.post("/sync/settings", data={})
+    assert missing.status_code == 400 and "安全令牌" in missing.get_data(as_text=True)
+    another_sessions = csrf(other, "/sync")
+    foreign = client.post("/sync/settings?lang=en", data={"csrf_token": another_sessions})
+    assert foreign.status_code == 400 and "security token" in foreign.get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": another_sessions}).status_code == 400
+    assert client.get("/cases").status_code == 200, "still logged in: the forged logout was refused"
+
+
+def test_the_api_never_takes_the_page_session(app):
+    client = app.test_client()
+    login(client)
+    for method, path in (("GET", "/api/cases"), ("POST", "/api/cases"), ("POST", "/api/sync")):
+        answer = client.open(path, method=method, json={})
+        assert answer.status_code == 401 and answer.get_json()["reason"] == "unauthorized", path
+
+
+def earlier_release_hash(password: str) -> str:
+    """A password as releases before Werkzeug's hashing stored it: scrypt$N$r$p$b64(salt)$b64(digest)."""
+    salt = os.urandom(16)
+    digest = Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(password.encode("utf-8"))
+    return f"scrypt$16384$8$1${b64(salt)}${b64(digest)}"
+
+
+def test_a_password_stored_by_an_earlier_release_logs_in_and_is_stored_anew(point, app):
+    with db.session_scope(point.data_dir) as session:
+        staff = session.exec(select(Staff).where(Staff.username == "staff")).one()
+        staff.password_hash = earlier_release_hash("window-pass-1")
+        session.add(staff)
+    assert login(app.test_client()).status_code == 302
+    with db.session_scope(point.data_dir) as session:
+        stored = session.exec(select(Staff).where(Staff.username == "staff")).one().password_hash
+    assert stored.startswith("scrypt:16384:8:1$") and not password_needs_rehash(stored)
+    assert login(app.test_client()).status_code == 302, "the new hash takes the same password"
+    assert login(app.test_client(), password="not-the-password").status_code == 401
 
 def test_requeue_is_for_admins_only_and_audited(point, app):
     receive(point)

@@ -14,7 +14,8 @@ from sync.signing import SignatureError, sign_document, sign_request, verify_doc
 from sync.framing import decode_frames, encode_frames
 from sync.clock import uuid7
 from sync.kit.idnumber import check_character, id_number_problem, mask_id_number
-from sync.kit.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, hash_password, verify_nobody, verify_password
+from sync.kit.passwords import (SCRYPT_N, SCRYPT_P, SCRYPT_R, hash_password, password_needs_rehash, verify_nobody,
+                                verify_password)
 from sync.kit.workdays import add_working_days
 
 POINT_ID = uuid.UUID("01935f7e-0000-7000-8000-000000000001")
@@ -131,9 +132,21 @@ def test_a_forked_process_does_not_make_its_parents_next_uuid7():
 def test_passwords_verify_against_their_hash_and_nobody_matches_an_unknown_user():
     stored = hash_password("correct horse")
     assert verify_password("correct horse", stored) and not verify_password("correct hors", stored)
-    assert stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+    assert stored.startswith(f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}$") and not password_needs_rehash(stored)
     # The check for a username nobody has: it runs the same scrypt, and nothing passes it.
     assert not verify_nobody("correct horse") and not verify_nobody("")
+
+
+# "correct horse" as releases before Werkzeug's hashing stored it (cryptography's Scrypt, N=2**14, r=8, p=1).
+EARLIER_HASH = "scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$1idRgu6ns74sljt005o5BblTKV7Jul0HPGT6aXWnXKY="
+
+
+def test_hashes_stored_by_earlier_releases_still_verify_and_ask_to_be_stored_anew():
+    assert verify_password("correct horse", EARLIER_HASH) and not verify_password("correct hors", EARLIER_HASH)
+    assert password_needs_rehash(EARLIER_HASH)
+    assert password_needs_rehash(hash_password("correct horse").replace(f"scrypt:{SCRYPT_N}:", "scrypt:32768:", 1))
+    for damaged in ("", "scrypt$1$2", "scrypt:x:8:1$salt$00", "pbkdf2:sha256:1$salt$00", EARLIER_HASH[:-4]):
+        assert not verify_password("correct horse", damaged)
 
 
 def test_id_numbers_check_checksum_and_birth_date():

@@ -1,0 +1,58 @@
+"""Staff logins and forged form posts, the same way on both servers: Flask-Login sessions, Flask-WTF CSRF tokens.
+
+Each app hands ``install_login`` the function that finds an account by the
+id kept in the session cookie; it answers None for an account that is gone
+or disabled, and that cookie's session ends at once (it does not come back
+when the account is enabled again). The JSON APIs do not use these sessions
+at all: they take only ``Authorization: Bearer`` tokens (each app's
+``auth.py``), so a cookie alone never opens an API.
+
+``install_csrf`` checks the token of every form post with Flask-WTF's
+CSRFProtect, except under the paths an app names: JSON APIs authenticated
+by that bearer header and sync endpoints authenticated by a request
+signature from the point's key. A page on another site can make a browser
+send its cookies, but never that header or that signature, so a forged
+request to those paths carries no credentials to abuse. A refused post
+raises ``CSRFError``, which each app's error handler turns into its own
+page, in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+__all__ = ["CSRFError", "install_csrf", "install_login"]
+
+
+def install_login(app: Flask, *, load_user: Callable[[str], Any], login_view: str = "auth.login") -> LoginManager:
+    """Staff page sessions: ``load_user(id)`` returns the account or None; strangers go to ``login_view``."""
+    manager = LoginManager(app)
+    manager.user_loader(load_user)
+    manager.login_view = login_view
+    # The login page says nothing of why it was shown, as before; Flask-Login's default sentence is English only.
+    manager.login_message = None
+    return manager
+
+
+def install_csrf(app: Flask, *, exempt_prefixes: Iterable[str]) -> CSRFProtect:
+    """Refuse every POST, PUT, PATCH and DELETE without the session's CSRF token, outside ``exempt_prefixes``."""
+    prefixes = tuple(exempt_prefixes)
+    app.config.setdefault("WTF_CSRF_ENABLED", True)
+    # A token lives as long as its session, as before: the kiosk and a half-filled intake form stay open for
+    # hours at a window, and an hourly limit (Flask-WTF's default) would refuse a resident's post after lunch.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # Checked below, by path: the exemptions read in one place, whichever blueprint a route lives in.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def _check_csrf() -> None:
+        if app.config["WTF_CSRF_ENABLED"] and not request.path.startswith(prefixes):
+            csrf.protect()
+
+    return csrf
