@@ -446,7 +446,7 @@ def calendar_import(file: Path, data_dir: Path, actor: str) -> None:
         with _hub(data_dir) as (session, identity):
             done = import_year(session, data, identity=identity, actor=actor, where=file.name, year=year)
             # The dates of every running case follow the new schedule (hub/approval/recount.py), in the same transaction.
-            recounted = recount_open_cases(session, [done.year], identity) if done.changed else None
+            recounted = recount_open_cases(session, [done.year]) if done.changed else None
     except CalendarError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from None
     if done.changed:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
 from sync.kit.workdays import county_date
 
 from hub.catalog.calendar import county_calendar
@@ -39,7 +38,7 @@ class Recount:
     counted: int
 
 
-def recount_open_cases(session: Session, years: list[int], identity: Identity) -> Recount:
+def recount_open_cases(session: Session, years: list[int]) -> Recount:
     """Count every running case's dates again on the county calendar now in force (after ``years`` arrived)."""
     calendar = county_calendar(session)
     reason = "calendar:" + ",".join(map(str, sorted(years)))
@@ -72,7 +71,7 @@ def recount_open_cases(session: Session, years: list[int], identity: Identity) -
                           f"legal limit {before[1]} -> {case.legal_due_date}"
                           + (f", materials due by {return_by}" if return_by else ""))
         if point is not None and point.enc_public_key:
-            send_status(session, case, point, "dates_recounted", f"holiday schedule of {schedule}", identity,
+            send_status(session, case, point, "dates_recounted", f"holiday schedule of {schedule}",
                         dates_reason=reason, return_by=return_by)
     log.info("holiday calendar %s: %d of %d running case(s) moved", schedule, moved, counted)
     return Recount(moved, counted)

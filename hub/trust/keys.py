@@ -151,7 +151,7 @@ def rotate_keys(session: Session, data_dir: Path, keyring: Keyring, *, post_quan
     payload = hub_keys_payload(new, generation)
     points = session.exec(select(Point).where(Point.status == "active").order_by(Point.name)).all()
     for point in points:
-        enqueue(session, point=point, kind=Kind.HUB_KEYS, payload=payload, identity=keyring.current)
+        enqueue(session, point=point, kind=Kind.HUB_KEYS, payload=payload, signer=keyring.generation)
     append_audit(session, actor=actor, action="keys_rotated", subject=f"hub-key:{generation}",
                  detail={"generation": generation, "fingerprint": new.fingerprint, "suites": suites_of(new),
                          "previous_fingerprint": keyring.fingerprint, "announced_to": len(points)})

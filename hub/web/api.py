@@ -102,7 +102,7 @@ def post_decision(case_id: str):
 def post_supplement(case_id: str):
     """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
     return _review_action(case_id, schemas.SupplementRequestBody, lambda db, body: request_supplement(
-        db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note, identity=current_identity()))
+        db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note))
 
 
 @bp.post("/cases/<case_id>/withdraw-unanswered")
@@ -114,7 +114,7 @@ def post_withdraw_unanswered(case_id: str):
     """The resident did not bring a 补正's materials by its return date: record the application as withdrawn
     (视为撤回申请); 409 ``not_overdue`` while no request of the caller's department is past its date."""
     return _review_action(case_id, schemas.WithdrawUnansweredBody, lambda db, body: withdraw_unanswered(
-        db, case_id=case_id, staff=g.staff, identity=current_identity()))
+        db, case_id=case_id, staff=g.staff))
 
 
 def _review_action(case_id: str, schema, act):

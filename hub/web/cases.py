@@ -146,10 +146,9 @@ def case_page(case_id: str):
                             status=400)
     try:
         if decision == "supplement":
-            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"],
-                               identity=current_identity())
+            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"])
         elif decision == "withdraw_unanswered":
-            withdraw_unanswered(db, case_id=case.id, staff=g.staff, identity=current_identity())
+            withdraw_unanswered(db, case_id=case.id, staff=g.staff)
         else:
             decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
                    certificate_no=values["certificate_no"], result_fields=values["result_fields"],

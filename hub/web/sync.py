@@ -148,7 +148,7 @@ def _authenticated_point() -> Point | tuple[Response, int]:
         db.rollback()
         return api_error(401, "replayed", "this request was already used (nonce seen); sign a new one")
     if signed.protocol > point.protocol:
-        note_protocol(db, point, signed.protocol, current_keyring().current)
+        note_protocol(db, point, signed.protocol)
         db.commit()
     return point
 
