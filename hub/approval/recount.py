@@ -18,14 +18,13 @@ from sqlmodel import Session, select
 
 from sync.kit.workdays import county_date
 
+from hub.approval.timelimits import OPEN_STATUSES, set_deadlines, supplement_period, supplement_return_by
 from hub.catalog.calendar import county_calendar
-from hub.core.timeline import record_event
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
 from hub.core.models import Case, Point, SupplementRound
 from hub.core.outbox import send_status
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.timelimits import OPEN_STATUSES, set_deadlines, supplement_period, supplement_return_by
+from hub.core.timeline import HUB_ACTOR, record_event
 
 log = logging.getLogger(__name__)
 

@@ -13,23 +13,28 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.messages import ResultDocument
-from sync.signing import sign_document
-from sync.clock import utcnow
 from sync.catalog import ServiceItem
-from sync.messages import SupplementRequest
+from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.kit.workdays import county_date
+from sync.messages import ResultDocument, SupplementRequest
+from sync.signing import sign_document
 
+from hub.approval.timelimits import (
+    intake_moment,
+    pause,
+    resume,
+    supplement_overdue,
+    supplement_period,
+    supplement_return_by,
+)
 from hub.catalog.calendar import county_calendar
-from hub.core.timeline import record_event
 from hub.catalog.versions import find_item
 from hub.core.clock import utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from hub.core.outbox import enqueue, send_status
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.timelimits import intake_moment, pause, resume, supplement_overdue, supplement_period, supplement_return_by
+from hub.core.timeline import HUB_ACTOR, record_event
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -169,7 +174,8 @@ def request_supplement(
         request = SupplementRequest(
             case_id=case.id, department=task.department_code, materials=materials, note=note[:2000],
             requested_at=utcnow(), return_by=return_by, return_within=days, return_unit=unit)
-        enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"), case_id=case.id)
+        enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
+                case_id=case.id)
         send_status(session, case, point, "supplement_requested", f"materials due by {return_by}")
     session.flush()
     return case

@@ -21,16 +21,14 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
-from sync.envelope import Kind
-from sync.messages import StatusUpdate
 from sync.clock import utcnow
-from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION
+from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION, Kind
+from sync.messages import StatusUpdate
 
-from hub.core.timeline import record_event
-from hub.core.db import transaction_memo, write_lock
 from hub.core.clock import utc_now
+from hub.core.db import transaction_memo, write_lock
 from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point
-from hub.core.timeline import HUB_ACTOR
+from hub.core.timeline import HUB_ACTOR, record_event
 
 # Built once (ingest asks for each point of each push).
 _LAST_SEQ = select(func.max(OutMessage.seq)).where(OutMessage.point_id == bindparam("point_id"))
@@ -41,7 +39,8 @@ def enqueue(
     signer: int | None = None,
 ) -> OutMessage | None:
     """Queue ``payload`` for the point under its next sequence number, to be signed by the hub's key generation
-    current now (or ``signer``) and sealed when it leaves (hub/intake/sealing.py): queueing needs no key. A kind the point's protocol version cannot read is held (None) until the point upgrades:
+    current now (or ``signer``) and sealed when it leaves (hub/intake/sealing.py): queueing needs no key. A kind
+    the point's protocol version cannot read is held (None) until the point upgrades:
     sent now it would be refused and lost."""
     write_lock(session)
     if not readable(point, kind):

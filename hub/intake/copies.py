@@ -20,16 +20,15 @@ import logging
 
 from sqlmodel import Session, select
 
-from sync.envelope import Kind
-from sync.messages import SubmitCase
-from sync.clock import utcnow
 from sync.canonical import canonical_json
-from sync.messages import CaseCopy, CopyRequest
+from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.messages import CaseCopy, CopyRequest, SubmitCase
 
-from hub.core.timeline import record_event
-from hub.core.outcome import Outcome
 from hub.core.models import Case, OutMessage, Point, RawEnvelope
 from hub.core.outbox import enqueue
+from hub.core.outcome import Outcome
+from hub.core.timeline import record_event
 
 log = logging.getLogger(__name__)
 

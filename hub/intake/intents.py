@@ -17,26 +17,24 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync.messages import CaseCollected, SubmitCase
-from sync.signing import SignatureError
-from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, WithdrawCase
+from sync.messages import AmendCase, CaseCollected, CopyRequest, RateCase, SubmitCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
+from sync.signing import SignatureError
 
-from hub.core.timeline import record_event
+from hub.approval.review import merged_cases, receive_supplement
+from hub.approval.routing import route_case
+from hub.approval.scans import ScanError, expect_scans
+from hub.approval.timelimits import intake_moment
 from hub.catalog.versions import find_item
-from hub.intake.copies import apply_copy_request
 from hub.core.clock import as_utc, utc_now
-from hub.core.outcome import Outcome
 from hub.core.models import Case, Point, Rating, RawEnvelope
 from hub.core.outbox import send_status
-from hub.trust.points import record_point_keys
+from hub.core.outcome import Outcome
+from hub.core.timeline import HUB_ACTOR, record_event
+from hub.intake.copies import apply_copy_request
 from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
 from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
-from hub.approval.review import merged_cases, receive_supplement
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.routing import route_case
-from hub.approval.timelimits import intake_moment
-from hub.approval.scans import ScanError, expect_scans
+from hub.trust.points import record_point_keys
 
 log = logging.getLogger(__name__)
 

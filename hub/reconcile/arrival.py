@@ -35,18 +35,17 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
-from hub.core.timeline import record_event
+from hub.approval.review import withdraw
 from hub.catalog.versions import current_version_number, outdated_item_note
 from hub.core.audit import append_audit
-from hub.core.outcome import Outcome
 from hub.core.models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope
-from hub.approval.review import withdraw
 from hub.core.outbox import enqueue, send_status
-from hub.core.timeline import HUB_ACTOR
+from hub.core.outcome import Outcome
+from hub.core.timeline import HUB_ACTOR, record_event
 
 CONFLICT_KINDS = ("same_field", "duplicate", "after_decision", "catalog_drift", "fork", "identity",
                   "suspicious_time")
@@ -272,7 +271,8 @@ def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Po
 
 # -- forks ------------------------------------------------------------------------------------------
 
-def record_fork(session: Session, first: RawEnvelope, second: RawEnvelope, point: Point, case_id: str | None) -> Conflict:
+def record_fork(session: Session, first: RawEnvelope, second: RawEnvelope, point: Point,
+                case_id: str | None) -> Conflict:
     """Keep both copies of a reused (point, seq), flag the point and tell it where to continue."""
     highest = session.exec(select(func.max(RawEnvelope.seq)).where(RawEnvelope.point_id == point.id)).one() or 0
     resume_seq = highest + 1
@@ -301,7 +301,8 @@ def tell_points(session: Session, conflict: Conflict, point_ids: list[uuid.UUID]
         message = Reconciled(conflict_id=str(conflict.id), conflict_type=conflict.kind,
                              case_id=case.id if case else "", outcome=outcome, note=note[:2000],
                              version=case.version if case else 0, resume_seq=resume_seq, at=utcnow())
-        enqueue(session, point=point, kind=Kind.RECONCILED, payload=message.model_dump(mode="json"), case_id=case.id if case else None)
+        enqueue(session, point=point, kind=Kind.RECONCILED, payload=message.model_dump(mode="json"),
+                case_id=case.id if case else None)
 
 
 def _point_case(session: Session, conflict: Conflict, point_id: uuid.UUID) -> Case | None:

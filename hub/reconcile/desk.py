@@ -16,17 +16,16 @@ from sqlmodel import Session, select
 from sync.keys import Identity
 from sync.messages import RECONCILED_OUTCOMES
 
-from hub.core.audit import append_audit
 from hub.approval.cases import case_detail, point_names
-from hub.core.timeline import record_event
-from hub.core.clock import as_utc, iso, utc_now
+from hub.approval.review import ReviewError, issue_merged_results, request_supplement, withdraw
+from hub.approval.routing import route_case
 from hub.catalog.versions import find_item
+from hub.core.audit import append_audit
+from hub.core.clock import as_utc, iso, utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff
 from hub.core.outbox import send_status
-from hub.approval.routing import route_case
+from hub.core.timeline import record_event
 from hub.reconcile.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
-from hub.approval.review import withdraw
-from hub.approval.review import ReviewError, issue_merged_results, request_supplement
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     "same_field": ("take_left", "take_right", "merge", "reject"),
@@ -154,8 +153,9 @@ def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff:
     (and any deemed approval) counts from it, the operator is named, and the case is routed now."""
     chosen = conflict.detail["claimed" if action == "accept_claimed" else "earliest"]
     case.vouched_intake, case.intake_vouched_by = datetime.fromisoformat(chosen), staff.username
+    basis = "as the point claimed" if action == "accept_claimed" else "the earliest the hub can vouch for"
     record_event(session, case.id, actor=staff.username, action="intake_time_accepted",
-                 note=f"intake counted from {chosen} ({'as the point claimed' if action == 'accept_claimed' else 'the earliest the hub can vouch for'})")
+                 note=f"intake counted from {chosen} ({basis})")
     item = find_item(session, case.item_code)
     if case.status != "needs_attention" or item is None:
         session.add(case)

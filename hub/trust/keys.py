@@ -21,15 +21,14 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity, Suite
 from sync.envelope import Kind
-from sync.keys import OpeningKey
+from sync.keys import Identity, OpeningKey, Suite
 from sync.rotation import hub_keys_payload
 
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
-from hub.core.outbox import enqueue
 from hub.core.models import HubKey, Point
+from hub.core.outbox import enqueue
 
 KEYS_DIR = "keys"
 KEY_PREFIX = "hub"

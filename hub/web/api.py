@@ -15,21 +15,19 @@ from sync.kit.openapi import Content, documented, openapi_document
 from sync.kit.web import api_error, parse_json_body
 from sync.kit.workdays import county_date
 
-from hub.web import schemas
-from hub.web.auth import api_auth
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, queue
-from hub.web.context import get_session
-from hub.core.clock import iso, utc_now
-from hub.trust.enrollment import EnrollmentError, create_enrollment_token
-from hub.web.context import current_identity, current_keyring
-from hub.trust.keys import publish_current, rotate_keys
-from hub.core.models import Case, HubKey
-from hub.trust.points import PointError, points_overview, revoke_point
 from hub.approval.review import ReviewError, decide, request_supplement, withdraw_unanswered
 from hub.approval.scans import CONTENT_TYPES
-from hub.web.cases import scan_response
 from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report
-from hub.web.context import configured_warn_share
+from hub.core.clock import iso, utc_now
+from hub.core.models import Case, HubKey
+from hub.trust.enrollment import EnrollmentError, create_enrollment_token
+from hub.trust.keys import publish_current, rotate_keys
+from hub.trust.points import PointError, points_overview, revoke_point
+from hub.web import schemas
+from hub.web.auth import api_auth
+from hub.web.cases import scan_response
+from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
