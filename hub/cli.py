@@ -15,37 +15,52 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from sync.bundle import BundleError
 from sync.keys import Identity
 from sync.kit.backup import backup_command, passphrase_option, restore_command
-from sync.bundle import BundleError
 from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
 from sync.kit.workdays import county_date
 
-from hub.trust.accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
-from hub.intake.bundles import export_point_bundle, import_point_bundle
-from hub.trust.auditcheck import check_audit
-from hub.trust.auditheads import DEFAULT_ANCHOR_EVERY_S, anchor_now, heads_file, read_point_heads, start_anchoring
-from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
-from hub.catalog.files import CatalogError
-from hub.catalog.versions import export_catalog, import_catalog, version_document
-from hub.catalog.diff import diff_documents
-from hub.catalog.files import read_catalog
-from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, is_sqlite, make_engine, session_scope
-from hub.migrate import init_db
-from hub.core.clock import iso, utc_now
-from hub.trust.enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
-from hub.instance import LOG_FILE, InstanceError, initialize, is_initialized
-from hub.migrate import complete_data as complete_database
-from hub.migrate import upgrade as upgrade_database
-from hub.trust.keys import HubKeyError, ensure_keys, load_keyring, publish_current, purge_generation, rotate_keys, suite_names
-from hub.core.models import POINT_LEVELS, ROLES, HubKey
 from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
-from hub.trust.points import PointError, points_overview, revoke_point
-from hub.web.relay import assign_relay
 from hub.approval.supervision import start_supervisor, supervise_once
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
+from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
+from hub.catalog.diff import diff_documents
+from hub.catalog.files import CatalogError, read_catalog
+from hub.catalog.versions import export_catalog, import_catalog, version_document
+from hub.core.clock import iso, utc_now
+from hub.core.db import (
+    DATABASE_FILE,
+    DATABASE_URL_ENV,
+    database_kind,
+    database_url,
+    is_sqlite,
+    make_engine,
+    session_scope,
+)
+from hub.core.models import POINT_LEVELS, ROLES, HubKey
+from hub.instance import LOG_FILE, InstanceError, initialize, is_initialized
+from hub.intake.bundles import export_point_bundle, import_point_bundle
+from hub.migrate import complete_data as complete_database
+from hub.migrate import init_db
+from hub.migrate import upgrade as upgrade_database
+from hub.trust.accounts import AccountError, create_staff, find_staff, list_staff, set_disabled
+from hub.trust.auditcheck import check_audit
+from hub.trust.auditheads import DEFAULT_ANCHOR_EVERY_S, anchor_now, heads_file, read_point_heads, start_anchoring
+from hub.trust.enrollment import DEFAULT_TOKEN_HOURS, EnrollmentError, create_enrollment_token
+from hub.trust.keys import (
+    HubKeyError,
+    ensure_keys,
+    load_keyring,
+    publish_current,
+    purge_generation,
+    rotate_keys,
+    suite_names,
+)
+from hub.trust.points import PointError, points_overview, revoke_point
+from hub.web.relay import assign_relay
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -446,7 +461,7 @@ def calendar_import(file: Path, data_dir: Path, actor: str) -> None:
         with _hub(data_dir) as (session, identity):
             done = import_year(session, data, identity=identity, actor=actor, where=file.name, year=year)
             # The dates of every running case follow the new schedule (hub/approval/recount.py), in the same transaction.
-            recounted = recount_open_cases(session, [done.year], identity) if done.changed else None
+            recounted = recount_open_cases(session, [done.year]) if done.changed else None
     except CalendarError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from None
     if done.changed:

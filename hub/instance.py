@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, make_url
 from sqlmodel import SQLModel, select
 
-from hub.trust.accounts import create_staff
 from hub.core.db import DATABASE_FILE, DATABASE_MARKER, database_url, is_sqlite, make_engine, session_scope
-from hub.migrate import init_db
-from hub.trust.keys import ensure_keys, has_identity
 from hub.core.models import HubKey
+from hub.migrate import init_db
+from hub.trust.accounts import create_staff
+from hub.trust.keys import ensure_keys, has_identity
 
 SECRET_KEY_FILE = "secret_key"
 LOG_FILE = "hub.log"

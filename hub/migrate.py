@@ -16,15 +16,24 @@ from sync.auditrows import CASE_BASELINE
 from sync.kit.migrate import Migrations, SchemaError, Upgraded
 from sync.kit.workdays import county_date
 
-from hub.core.audit import SYSTEM_ACTOR, append_audit
-from hub.core.auditrows import unrecorded_rows
-from hub.core.timeline import record_event
+from hub.approval.timelimits import OPEN_STATUSES, due_dates, intake_moment, supplement_period, supplement_return_by
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
+from hub.core.audit import SYSTEM_ACTOR, append_audit
+from hub.core.auditrows import unrecorded_rows
 from hub.core.clock import as_utc
-from hub.core.db import DATABASE_FILE, DATABASE_URL_ENV, database_kind, database_url, hold_write_lock, is_sqlite, make_engine, session_scope
+from hub.core.db import (
+    DATABASE_FILE,
+    DATABASE_URL_ENV,
+    database_kind,
+    database_url,
+    hold_write_lock,
+    is_sqlite,
+    make_engine,
+    session_scope,
+)
 from hub.core.models import Case, Point, SupplementRound
-from hub.approval.timelimits import OPEN_STATUSES, due_dates, intake_moment, supplement_period, supplement_return_by
+from hub.core.timeline import record_event
 
 # The previous release (4315ee0) made its tables without migrations; upgrade stamps such a database here.
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), SQLModel.metadata, baseline="0001")

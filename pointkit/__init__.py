@@ -26,8 +26,8 @@ from sync.kit.webauth import CSRFError, install_csrf
 
 from . import db
 from .i18n import TRANSLATIONS, install_filters
-from .schemas import Health
 from .scans import waiting_totals
+from .schemas import Health
 from .state import find_state, outbox_counts
 
 __all__ = ["create_app"]

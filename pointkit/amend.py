@@ -14,9 +14,9 @@ import json
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync.keys import Identity
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.messages import RECONCILED_OUTCOMES, AmendCase, Reconciled, WithdrawCase
 
 from . import audit

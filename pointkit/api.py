@@ -29,9 +29,25 @@ from .pickup import PickupError, collect, collect_by_id_number, rate, signed_res
 from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
-from .schemas import (CaseAmend, CaseCreate, CaseCreated, CaseDetail, CaseList, CaseSummary, CaseWithdraw,
-                      IdCheckPickupRequest, ItemPublic, ItemsResponse, NoticeIssued, PickupRequest, PickupResponse,
-                      RatingRecorded, RatingRequest, StatusResponse, SyncReportOut)
+from .schemas import (
+    CaseAmend,
+    CaseCreate,
+    CaseCreated,
+    CaseDetail,
+    CaseList,
+    CaseSummary,
+    CaseWithdraw,
+    IdCheckPickupRequest,
+    ItemPublic,
+    ItemsResponse,
+    NoticeIssued,
+    PickupRequest,
+    PickupResponse,
+    RatingRecorded,
+    RatingRequest,
+    StatusResponse,
+    SyncReportOut,
+)
 from .state import as_utc, get_state, outbox_counts
 from .supplement import SupplementError, send_supplement
 from .syncagent import SYNC_BUSY_MESSAGE, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once

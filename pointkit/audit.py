@@ -27,11 +27,11 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync.keys import Identity
 from sync.audit import GENESIS, AuditProblem, chain_hash, verify_chain
 from sync.auditheads import HEADS_FILE, anchor_head, anchored_heads, check_heads, entry_hashes, point_chain, sign_head
 from sync.auditrows import CASE_BASELINE, CASE_STATE, RowWatch
 from sync.clock import utcnow
+from sync.keys import Identity
 
 from .auditrows import case_fingerprint, cross_check, unrecorded_cases
 from .models import AuditEntry, AuditHead, Case

@@ -15,9 +15,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
-from flask_babel import format_datetime, gettext as _
+from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_login import login_required as session_required
 from sqlmodel import Session, select

@@ -27,9 +27,8 @@ from sqlmodel import select
 from sync.bundle import MAX_ITEMS, BundleError, read_bundle, write_bundle
 from sync.clock import utcnow
 from sync.envelope import HUB_SENDER_ID, Header
-
-from sync.kit.workdays import CalendarError
 from sync.http import format_held_years
+from sync.kit.workdays import CalendarError
 
 from . import audit, db
 from .calendar import held_versions, store_years

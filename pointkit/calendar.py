@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync.signing import SignatureError
 from sync.clock import utcnow
 from sync.kit.workdays import CALENDAR_YEAR_TYPE, Calendar, CalendarError, default_calendar, read_year
+from sync.signing import SignatureError
 
 from .models import CalendarYear, PointState
 from .trust import verify_hub_document

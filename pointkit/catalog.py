@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, delete
 
-from sync.signing import SignatureError
 from sync.catalog import CATALOG_DELTA_TYPE, CatalogDeltaError, Department, ServiceItem, apply_delta
 from sync.clock import utcnow
 from sync.messages import CATALOG_DOCUMENT_TYPE
+from sync.signing import SignatureError
 
 from .itemsearch import search_text
 from .models import CatalogItem, PointState

@@ -14,12 +14,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.client import HubClient
 from sync.catalog import CATALOG_DELTA_TYPE
+from sync.client import HubClient
 from sync.clock import utcnow
-from sync.resumable import DownloadError, PartialDownload, Progress
-
 from sync.kit.workdays import CalendarError
+from sync.resumable import DownloadError, PartialDownload, Progress
 
 from . import db
 from .calendar import held_versions, store_years

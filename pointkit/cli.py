@@ -17,9 +17,9 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
+from sync.bundle import BundleError
 from sync.client import HubUnreachable
 from sync.kit.backup import backup_command, passphrase_option, restore_command
-from sync.bundle import BundleError
 from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
 
@@ -29,13 +29,21 @@ from .bundles import export_bundle, import_bundle
 from .catalogfetch import catalog_download
 from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
 from .hubheads import exported_hub_head
+from .keyrotation import KeyRotationError, start_key_rotation
 from .models import Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state, load_identity
 from .status import SYNC_PATHS, point_status
-from .keyrotation import KeyRotationError, start_key_rotation
-from .syncagent import (DEFAULT_INTERVAL, MAX_IDLE_INTERVAL, STEP_NAMES, SYNC_BUSY_MESSAGE, SyncBusy, SyncWorker,
-                        plain_reason, sync_once)
+from .syncagent import (
+    DEFAULT_INTERVAL,
+    MAX_IDLE_INTERVAL,
+    STEP_NAMES,
+    SYNC_BUSY_MESSAGE,
+    SyncBusy,
+    SyncWorker,
+    plain_reason,
+    sync_once,
+)
 
 LOG_FILE = "point.log"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from sync.client import HubClient, HubRefused, HubUnreachable
-from sync.keys import Identity, PublicKeys, RecipientKey, b64, fingerprint
 from sync.clock import now_ms, utcnow
+from sync.keys import Identity, PublicKeys, RecipientKey, b64, fingerprint
 from sync.resumable import Progress
 
 from . import audit, db

@@ -20,14 +20,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
-from sync.envelope import Envelope, EnvelopeError, Kind
-from sync.keys import Identity
-from sync.messages import ResultDocument, StatusUpdate
-from sync.signing import SignatureError
 from sync.clock import utcnow
-from sync.envelope import HUB_SENDER_ID
-from sync.keys import OpeningKey
-from sync.messages import SupplementRequest
+from sync.envelope import HUB_SENDER_ID, Envelope, EnvelopeError, Kind
+from sync.keys import Identity, OpeningKey
+from sync.messages import ResultDocument, StatusUpdate, SupplementRequest
+from sync.signing import SignatureError
 
 from . import audit
 from .amend import apply_reconciled

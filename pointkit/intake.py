@@ -20,15 +20,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.messages import SubmitCase
-from sync.kit.passwords import hash_password
-from sync.clock import uuid7
 from sync.catalog import FormField, ServiceItem
-from sync.clock import utcnow
+from sync.clock import utcnow, uuid7
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.kit.idnumber import id_number_problem, normalize_id_number
+from sync.kit.passwords import hash_password
 from sync.kit.workdays import Calendar
+from sync.messages import SubmitCase
 
 from . import audit
 from .calendar import point_calendar

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from sync.keys import Identity
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.rotation import point_keys_payload
 
 from . import audit

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind, seal_envelope
 from sync.clock import utcnow
+from sync.envelope import Kind, seal_envelope
+from sync.keys import Identity
 
 from . import audit
 from .models import Outbox, PointState

@@ -23,19 +23,18 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from typing import get_args
 from datetime import datetime, timedelta, timezone
+from typing import get_args
 
 from sqlmodel import Session, select
 
-from sync.messages import CaseCollected
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.signing import SignatureError
-from sync.kit.passwords import verify_password
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.kit.idnumber import normalize_id_number
-from sync.messages import RateCase
+from sync.kit.passwords import verify_password
+from sync.messages import CaseCollected, RateCase
+from sync.signing import SignatureError
 
 from . import audit
 from .intake import point_code
@@ -44,7 +43,6 @@ from .outbox import seal_into_outbox
 from .schemas import IdCheckReason
 from .state import as_utc, get_state
 from .trust import verify_hub_document
-
 
 MAX_PICKUP_TRIES = 5
 PICKUP_LOCK = timedelta(minutes=15)

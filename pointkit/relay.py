@@ -40,28 +40,30 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
-from sync.framing import CONTENT_TYPE, decode_frames
-from sync.envelope import Envelope, EnvelopeError
-from sync.client import HubRefused, HubUnreachable
-from sync.signing import SignatureError
-from sync.clock import now_ms
+from sync.client import HubRefused, HubUnreachable, Narrowing
+from sync.clock import now_ms, utcnow
+from sync.envelope import Envelope, EnvelopeError, peek_envelope_id
+from sync.framing import CONTENT_TYPE, decode_frames, take_within
+from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME, format_held_years, parse_held_years
 from sync.keys import unb64
-from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.client import Narrowing
-from sync.clock import utcnow
-from sync.envelope import peek_envelope_id
-from sync.framing import take_within
-from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
+from sync.kit.web import (
+    ChunkRequest,
+    api_error,
+    pull_answer,
+    read_chunk_request,
+    scan_answer,
+    scan_refusal,
+    verify_signed_request,
+)
 from sync.kit.workdays import CALENDAR_YEARS_TYPE
-from sync.http import format_held_years, parse_held_years
-from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS
+from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
+from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, SignatureError
 from sync.uploads import ScanError
-from sync.kit.web import ChunkRequest, api_error, pull_answer, read_chunk_request, scan_answer, scan_refusal, verify_signed_request
 
 from . import db
 from .calendar import held_versions
-from .models import CalendarYear
 from .hubheads import keep_hub_head
+from .models import CalendarYear
 from .relayscans import MAX_CHUNK_BYTES, forward_scans, held_scan, receive_chunk, status_of
 from .relaystore import RelayEnvelope, RelayMessage, RelayNonce, RelayVillage
 from .runtime import wake_sync

@@ -25,9 +25,18 @@ from sqlmodel import select
 
 from sync.client import HubRefused
 from sync.clock import utcnow
-from sync.signing import SignatureError
-from sync.uploads import COMPLETE, HEADER_SCAN_GRANT, RELAYED, ScanError, ScanUploader, append_durably, read_scan_grant, unheld_part
 from sync.kit.web import ChunkRequest
+from sync.signing import SignatureError
+from sync.uploads import (
+    COMPLETE,
+    HEADER_SCAN_GRANT,
+    RELAYED,
+    ScanError,
+    ScanUploader,
+    append_durably,
+    read_scan_grant,
+    unheld_part,
+)
 
 from . import db
 from .relaystore import RelayScan

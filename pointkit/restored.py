@@ -19,9 +19,9 @@ import json
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.messages import CaseCopy, CopyRequest
 
 from . import audit

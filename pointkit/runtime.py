@@ -10,6 +10,7 @@ from sync.keys import Identity
 
 from .state import load_identity
 
+
 def data_dir() -> Path:
     return Path(current_app.config["DATA_DIR"])
 

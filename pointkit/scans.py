@@ -25,11 +25,10 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 from werkzeug.datastructures import MultiDict
 
-from sync.client import HubClient
-from sync.keys import b64
-from sync.clock import uuid7
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
-from sync.clock import utcnow
+from sync.client import HubClient
+from sync.clock import utcnow, uuid7
+from sync.keys import b64
 from sync.messages import Scan
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import RELAYED, make_scan_grant

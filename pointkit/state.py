@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlmodel import Session, func, select
 
 from sync.client import HubClient
-from sync.keys import Identity
 from sync.clock import utcnow
+from sync.keys import Identity
 from sync.kit.workdays import COUNTY_TIMEZONE
 
 from . import db

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync.resumable import PartialDownload
 from sync.kit.workdays import COUNTY_TIMEZONE
+from sync.resumable import PartialDownload
 
 from .calendar import calendar_sources
 from .models import Outbox

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from sync.keys import Identity
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.messages import SupplementCase, SupplementRequest
 
 from . import audit

@@ -28,26 +28,25 @@ from filelock import Timeout as FileLockTimeout
 from flask import Flask
 from sqlmodel import select
 
-from sync.client import HubRefused, HubUnreachable
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.client import Narrowing
+from sync.client import HubRefused, HubUnreachable, Narrowing
 from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.kit.workdays import CalendarError
 
 from . import audit, db
-from .catalog import CatalogError
 from .calendar import held_versions
+from .catalog import CatalogError
 from .catalogfetch import calendar_download, catalog_download, fetch_calendar, fetch_catalog
 from .hubheads import keep_hub_head
 from .inbox import apply_messages
+from .keyrotation import settle_key_rotation
 from .models import Case, Outbox
 from .outbox import queued
 from .relay import RELAYED, relay_round
 from .restored import take_hub_numbers
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
-from .keyrotation import settle_key_rotation
 from .trust import opening_keys
 
 log = logging.getLogger("pointkit.sync")

@@ -22,13 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from sync.envelope import Envelope, EnvelopeError
-from sync.keys import RecipientKey, Suite, b64, unb64
-from sync.signing import SignatureError
 from sync.clock import utcnow
-from sync.keys import X25519_PUBLIC_BYTES, fingerprint, key_id, raw_public
+from sync.envelope import Envelope, EnvelopeError
+from sync.keys import X25519_PUBLIC_BYTES, RecipientKey, Suite, b64, fingerprint, key_id, raw_public, unb64
 from sync.rotation import read_hub_keys
-from sync.signing import verify_document
+from sync.signing import SignatureError, verify_document
 
 from . import audit
 from .models import HubKey, PointState

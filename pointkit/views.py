@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, gettext as _, lazy_gettext, ngettext
+from flask_babel import format_datetime, lazy_gettext, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
@@ -22,20 +23,43 @@ from .auth import login_required
 from .calendar import point_calendar
 from .catalog import department_names, get_item
 from .catalogfetch import catalog_download
+from .drafts import delete_draft, draft_values, get_draft, save_draft
 from .i18n import sync_problem
 from .inbox import refused_messages
-from .drafts import delete_draft, draft_values, get_draft, save_draft
-from .intake import (Applicant, IntakeError, issue_notice, level_refusal, prefill_values, previous_application,
-                     promised_date, receive_case)
+from .intake import (
+    Applicant,
+    IntakeError,
+    issue_notice,
+    level_refusal,
+    prefill_values,
+    previous_application,
+    promised_date,
+    receive_case,
+)
 from .itemsearch import find_items
 from .models import Case
-from .outbox import quarantined, requeue as requeue_envelope
-from .pickup import (MAX_PICKUP_TRIES, PickupError, collect, collect_by_id_number, find_case, unlock_minute,
-                     verified_result)
+from .outbox import quarantined
+from .outbox import requeue as requeue_envelope
+from .pickup import (
+    MAX_PICKUP_TRIES,
+    PickupError,
+    collect,
+    collect_by_id_number,
+    find_case,
+    unlock_minute,
+    verified_result,
+)
 from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
-from .scans import (ScanInput, discard_scans, parse_hours, prepare_scans, save_scan_settings, scans_allowed,
-                    uploaded_scans)
+from .scans import (
+    ScanInput,
+    discard_scans,
+    parse_hours,
+    prepare_scans,
+    save_scan_settings,
+    scans_allowed,
+    uploaded_scans,
+)
 from .state import as_utc, get_state, local_now
 from .syncagent import STEP_NAMES, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key

@@ -25,12 +25,27 @@ from tenacity import (
 from sync.clock import now_ms
 from sync.envelope import EnvelopeError
 from sync.framing import CONTENT_TYPE, decode_frames, encode_frames
+from sync.http import (
+    CALENDAR_PATH,
+    CATALOG_PATH,
+    ENROLL_PATH,
+    HEADER_CALENDAR,
+    HEADER_CATALOG_VERSION,
+    HEADER_CURSOR,
+    HEADER_HUB_TIME,
+    HEADER_LAST_RECEIPT,
+    HEADER_LAST_SEQ,
+    PULL_PATH,
+    PUSH_PATH,
+    RELAY_PULL_PATH,
+    RELAY_VILLAGES_PATH,
+    format_held_years,
+    parse_held_years,
+)
 from sync.keys import Identity
 from sync.messages import receipt_number
 from sync.resumable import PACKED_CONTENT_TYPE, PartialDownload, Progress, receive_body, unpack_json
 from sync.signing import sign_document, sign_request
-from sync.http import (CALENDAR_PATH, CATALOG_PATH, ENROLL_PATH, HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_CURSOR, HEADER_HUB_TIME, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ, PULL_PATH, PUSH_PATH, RELAY_PULL_PATH, RELAY_VILLAGES_PATH,
-                       format_held_years, parse_held_years)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_ATTEMPTS = 3

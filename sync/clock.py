@@ -8,7 +8,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-
 # A village laptop's clock can be off by months. Setting POINTKIT_CLOCK_SKEW_MS makes this
 # process's clock run that far off: the fault-injection seam for clock tests, never set in the field.
 CLOCK_SKEW_ENV = "POINTKIT_CLOCK_SKEW_MS"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cryptography.exceptions import InvalidSignature

@@ -24,12 +24,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sync.http import HEADER_HUB_TIME
 from sync.client import HubClient, HubRefused, HubUnreachable
 from sync.clock import now_ms
+from sync.http import HEADER_HUB_TIME
 from sync.pacing import WINDOW_EXTRA, Flight, PieceSizer
 from sync.pipeline import Answer, Pipeline, PipelineError
-from sync.uploads import CHUNK_CONTENT_TYPE, HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL, MAX_FAILURES, SCANS_PATH
+from sync.uploads import (
+    CHUNK_CONTENT_TYPE,
+    HEADER_CHUNK_SHA256,
+    HEADER_OFFSET,
+    HEADER_REASON,
+    HEADER_SCAN_GRANT,
+    HEADER_SCAN_STATUS,
+    HEADER_TOTAL,
+    MAX_FAILURES,
+    SCANS_PATH,
+)
 
 CONNECT_TIMEOUT_S = 30.0
 # How often a stream waiting for a due drop asks whether to stop.

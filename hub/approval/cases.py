@@ -10,12 +10,12 @@ from sqlmodel import Session, select
 
 from sync.kit.workdays import Calendar, county_date
 
+from hub.approval.scans import case_scans, materials_in_transit, scans_public
+from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
 from hub.core.models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
-from hub.approval.scans import case_scans, materials_in_transit, scans_public
-from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.

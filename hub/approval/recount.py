@@ -16,17 +16,15 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
 from sync.kit.workdays import county_date
 
+from hub.approval.timelimits import OPEN_STATUSES, set_deadlines, supplement_period, supplement_return_by
 from hub.catalog.calendar import county_calendar
-from hub.core.timeline import record_event
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
 from hub.core.models import Case, Point, SupplementRound
 from hub.core.outbox import send_status
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.timelimits import OPEN_STATUSES, set_deadlines, supplement_period, supplement_return_by
+from hub.core.timeline import HUB_ACTOR, record_event
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ class Recount:
     counted: int
 
 
-def recount_open_cases(session: Session, years: list[int], identity: Identity) -> Recount:
+def recount_open_cases(session: Session, years: list[int]) -> Recount:
     """Count every running case's dates again on the county calendar now in force (after ``years`` arrived)."""
     calendar = county_calendar(session)
     reason = "calendar:" + ",".join(map(str, sorted(years)))
@@ -72,7 +70,7 @@ def recount_open_cases(session: Session, years: list[int], identity: Identity) -
                           f"legal limit {before[1]} -> {case.legal_due_date}"
                           + (f", materials due by {return_by}" if return_by else ""))
         if point is not None and point.enc_public_key:
-            send_status(session, case, point, "dates_recounted", f"holiday schedule of {schedule}", identity,
+            send_status(session, case, point, "dates_recounted", f"holiday schedule of {schedule}",
                         dates_reason=reason, return_by=return_by)
     log.info("holiday calendar %s: %d of %d running case(s) moved", schedule, moved, counted)
     return Recount(moved, counted)

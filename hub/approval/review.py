@@ -13,23 +13,28 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.messages import ResultDocument
-from sync.signing import sign_document
-from sync.clock import utcnow
 from sync.catalog import ServiceItem
-from sync.messages import SupplementRequest
+from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.keys import Identity
 from sync.kit.workdays import county_date
+from sync.messages import ResultDocument, SupplementRequest
+from sync.signing import sign_document
 
+from hub.approval.timelimits import (
+    intake_moment,
+    pause,
+    resume,
+    supplement_overdue,
+    supplement_period,
+    supplement_return_by,
+)
 from hub.catalog.calendar import county_calendar
-from hub.core.timeline import record_event
 from hub.catalog.versions import find_item
 from hub.core.clock import utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from hub.core.outbox import enqueue, send_status
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.timelimits import intake_moment, pause, resume, supplement_overdue, supplement_period, supplement_return_by
+from hub.core.timeline import HUB_ACTOR, record_event
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -130,7 +135,7 @@ def decide(
 
 
 def request_supplement(
-    session: Session, *, case_id: str, staff: Staff, materials: list[str], note: str, identity: Identity,
+    session: Session, *, case_id: str, staff: Staff, materials: list[str], note: str, 
     on_behalf: bool = False,
 ) -> Case:
     """补正: ask the resident, through her point, for missing or corrected materials; the clock pauses.
@@ -170,13 +175,13 @@ def request_supplement(
             case_id=case.id, department=task.department_code, materials=materials, note=note[:2000],
             requested_at=utcnow(), return_by=return_by, return_within=days, return_unit=unit)
         enqueue(session, point=point, kind=Kind.SUPPLEMENT_REQUEST, payload=request.model_dump(mode="json"),
-                identity=identity, case_id=case.id)
-        send_status(session, case, point, "supplement_requested", f"materials due by {return_by}", identity)
+                case_id=case.id)
+        send_status(session, case, point, "supplement_requested", f"materials due by {return_by}")
     session.flush()
     return case
 
 
-def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff, identity: Identity) -> Case:
+def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff) -> Case:
     """The resident let a 补正's return date pass without bringing the materials: the department records the
     application as withdrawn (视为撤回申请), as the supplement notice told her, and the point hears it. Only for a
     request of the reviewer's own department (an admin's: any) that is overdue; the time limits stay as they
@@ -197,7 +202,7 @@ def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff, identit
     withdraw(session, case, actor=staff.username, note=note)
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
-        send_status(session, case, point, "withdrawn", note, identity)
+        send_status(session, case, point, "withdrawn", note)
     session.flush()
     return case
 
@@ -287,7 +292,7 @@ def _sign_and_send(session: Session, case: Case, document: ResultDocument, ident
     session.add(case)
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
-        enqueue(session, point=point, kind=Kind.RESULT, payload=signed, identity=identity, case_id=case.id)
+        enqueue(session, point=point, kind=Kind.RESULT, payload=signed, case_id=case.id)
 
 
 def merged_cases(session: Session, kept: Case) -> list[Case]:

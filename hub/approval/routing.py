@@ -16,10 +16,10 @@ from sqlmodel import Session
 from sync.catalog import ServiceItem
 from sync.clock import uuid7
 
-from hub.core.timeline import HUB_ACTOR, record_event
-from hub.core.models import Case, Point, ReviewTask
-from hub.catalog.calendar import county_calendar
 from hub.approval.timelimits import set_deadlines
+from hub.catalog.calendar import county_calendar
+from hub.core.models import Case, Point, ReviewTask
+from hub.core.timeline import HUB_ACTOR, record_event
 
 
 def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTask]:

@@ -29,9 +29,9 @@ from sync.messages import Scan
 from sync.signing import SignatureError
 from sync.uploads import ScanError, append_durably, read_scan_grant, unheld_part
 
-from hub.core.timeline import HUB_ACTOR, record_event
 from hub.core.clock import iso, utc_now
 from hub.core.models import CaseScan, Point
+from hub.core.timeline import HUB_ACTOR, record_event
 from hub.trust.points import point_verifiers
 
 log = logging.getLogger(__name__)

@@ -14,27 +14,36 @@ import csv
 import io
 import logging
 import threading
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from sync.keys import Identity
 from sync.catalog import ServiceItem
+from sync.keys import Identity
 from sync.kit.workdays import Calendar, county_date
 
-from hub.core.timeline import record_event
+from hub.approval.review import deem_approved
+from hub.approval.timelimits import (
+    DEFAULT_WARN_SHARE,
+    OPEN_STATUSES,
+    OVERDUE,
+    WARNING,
+    calendar_gaps,
+    on_time,
+    supplement_overdue,
+    time_state,
+)
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
 from hub.core.db import session_scope, write_lock
-from hub.trust.keys import ensure_keys
 from hub.core.models import Case, Department, Point, Rating, ReviewTask, SupplementRound
-from hub.approval.review import deem_approved
-from hub.approval.timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, calendar_gaps, on_time, supplement_overdue, time_state
+from hub.core.timeline import record_event
+from hub.trust.keys import ensure_keys
 
 log = logging.getLogger(__name__)
 

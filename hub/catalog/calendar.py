@@ -19,8 +19,8 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from sync.keys import Identity
-from sync.signing import sign_document
 from sync.kit.workdays import CALENDAR_YEAR_TYPE, Calendar, CalendarError, YearSchedule, default_calendar, read_year
+from sync.signing import sign_document
 
 from hub.core.audit import append_audit
 from hub.core.clock import iso, utc_now

@@ -19,16 +19,16 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
-from sync.keys import Identity
-from sync.signing import sign_document
 from sync.catalog import CatalogFile, ServiceItem, catalog_view, in_code_order, make_delta
 from sync.envelope import PROTOCOL_VERSION
-from sync.resumable import pack_json
+from sync.keys import Identity
 from sync.messages import CATALOG_DOCUMENT_TYPE
+from sync.resumable import pack_json
+from sync.signing import sign_document
 
-from hub.core.audit import append_audit
 from hub.catalog.diff import CatalogChanges, diff_documents, diff_entries
 from hub.catalog.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
+from hub.core.audit import append_audit
 from hub.core.clock import iso, utc_now
 from hub.core.db import transaction_memo
 from hub.core.models import CatalogItem, CatalogVersion, Department

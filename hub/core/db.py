@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-
 try:
     import fcntl
 except ImportError:  # Windows: writers poll the SQLite lock as before

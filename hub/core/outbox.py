@@ -21,28 +21,26 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.messages import StatusUpdate
 from sync.clock import utcnow
-from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION
+from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION, Kind
+from sync.messages import StatusUpdate
 
-from hub.core.timeline import record_event
-from hub.core.db import transaction_memo, write_lock
 from hub.core.clock import utc_now
+from hub.core.db import transaction_memo, write_lock
 from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point
-from hub.core.timeline import HUB_ACTOR
+from hub.core.timeline import HUB_ACTOR, record_event
 
 # Built once (ingest asks for each point of each push).
 _LAST_SEQ = select(func.max(OutMessage.seq)).where(OutMessage.point_id == bindparam("point_id"))
 
 
 def enqueue(
-    session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], identity: Identity,
-    case_id: str | None = None,
+    session: Session, *, point: Point, kind: Kind, payload: dict[str, Any], case_id: str | None = None,
+    signer: int | None = None,
 ) -> OutMessage | None:
-    """Queue ``payload`` for the point under its next sequence number, to be signed by ``identity`` and sealed
-    when it leaves. A kind the point's protocol version cannot read is held (None) until the point upgrades:
+    """Queue ``payload`` for the point under its next sequence number, to be signed by the hub's key generation
+    current now (or ``signer``) and sealed when it leaves (hub/intake/sealing.py): queueing needs no key. A kind
+    the point's protocol version cannot read is held (None) until the point upgrades:
     sent now it would be refused and lost."""
     write_lock(session)
     if not readable(point, kind):
@@ -53,7 +51,7 @@ def enqueue(
         session.flush()
         return None
     message = OutMessage(point_id=point.id, seq=next_seq(session, point.id), kind=int(kind), case_id=case_id,
-                         payload=payload, signer=signer_generation(session, identity))
+                         payload=payload, signer=current_signer(session) if signer is None else signer)
     session.add(message)
     return message
 
@@ -73,40 +71,39 @@ def next_seq(session: Session, point_id: uuid.UUID) -> int:
     return last + 1
 
 
-def signer_generation(session: Session, identity: Identity) -> int | None:
-    """The hub key generation of ``identity`` (None: not one of the hub's; the current one signs then)."""
+def current_signer(session: Session) -> int | None:
+    """The hub key generation that signs what is queued now: the newest (None before the hub has keys; the
+    current one signs then). Remembered for the transaction."""
     memo = transaction_memo(session)
-    key = ("signer", identity.fingerprint)
-    if key not in memo:
-        memo[key] = session.exec(select(HubKey.generation).where(HubKey.fingerprint == identity.fingerprint)).first()
-    return memo[key]
+    if "signer" not in memo:
+        memo["signer"] = session.exec(select(func.max(HubKey.generation))).one()
+    return memo["signer"]
 
 
-def note_protocol(session: Session, point: Point, protocol: int, identity: Identity) -> None:
+def note_protocol(session: Session, point: Point, protocol: int) -> None:
     """Record that ``point`` speaks ``protocol`` (from a signed request or an envelope's header; a relayed
     village's only sign is its envelopes); on an upgrade, send what was held for it."""
     if protocol > point.protocol:
         point.protocol = protocol
         session.add(point)
-        release_held(session, point, identity)
+        release_held(session, point)
 
 
-def release_held(session: Session, point: Point, identity: Identity) -> int:
+def release_held(session: Session, point: Point) -> int:
     """Send, in order, what was held for ``point`` while its protocol could not read it."""
     held = session.exec(select(HeldMessage).where(HeldMessage.point_id == point.id).order_by(HeldMessage.id)).all()
     for row in held:
-        enqueue(session, point=point, kind=Kind(row.kind), payload=row.payload, identity=identity,
-                case_id=row.case_id)
+        enqueue(session, point=point, kind=Kind(row.kind), payload=row.payload, case_id=row.case_id)
         session.delete(row)
     session.flush()
     return len(held)
 
 
-def send_status(session: Session, case: Case, point: Point, status: str, note: str, identity: Identity, *,
+def send_status(session: Session, case: Case, point: Point, status: str, note: str, *,
                 dates_reason: str = "", return_by: date | None = None) -> None:
     """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates (and, when
     the holiday calendar moved them, why and the open 补正's return date as counted now)."""
-    enqueue(session, point=point, kind=Kind.STATUS, identity=identity, case_id=case.id,
+    enqueue(session, point=point, kind=Kind.STATUS, case_id=case.id,
             payload=status_payload(case.id, status, note, state=case.status, promised_date=case.due_date,
                                    legal_date=case.legal_due_date, paused_days=case.paused_days,
                                    dates_reason=dates_reason, return_by=return_by))

@@ -16,7 +16,6 @@ from hub.core.audit import next_audit_row
 from hub.core.clock import utc_now
 from hub.core.models import AuditEntry, CaseEvent
 
-
 HUB_ACTOR = "hub"
 
 

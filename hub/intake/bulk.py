@@ -31,29 +31,27 @@ from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sync.envelope import Envelope, Kind
-from sync.messages import SubmitCase
-from sync.clock import uuid7
 from sync.auditrows import CASE_STATE
 from sync.catalog import ServiceItem
-from sync.uploads import ScanError
+from sync.clock import uuid7
+from sync.envelope import Envelope, Kind
 from sync.kit.workdays import county_date
+from sync.messages import SubmitCase
+from sync.uploads import ScanError
 
-from hub.core.audit import next_audit_row
-from hub.core.auditrows import case_fingerprint, task_fingerprint
-from hub.catalog.calendar import county_calendar
-from hub.core.timeline import event_rows
-from hub.catalog.versions import current_version_number, find_item
-from hub.core.clock import as_utc, utc_now
-from hub.intake.intaketime import judge_intake
-from hub.trust.keys import Keyring
-from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
-from hub.core.outbox import next_seq, status_payload
-from hub.reconcile.arrival import resident_key
-from hub.core.timeline import HUB_ACTOR
 from hub.approval.routing import planned_tasks, routed_note
 from hub.approval.scans import expected_scan
 from hub.approval.timelimits import due_dates, intake_on_hub_clock
+from hub.catalog.calendar import county_calendar
+from hub.catalog.versions import current_version_number, find_item
+from hub.core.audit import next_audit_row
+from hub.core.auditrows import case_fingerprint, task_fingerprint
+from hub.core.clock import as_utc, utc_now
+from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, Point, RawEnvelope, ReviewTask
+from hub.core.outbox import current_signer, next_seq, status_payload
+from hub.core.timeline import HUB_ACTOR, event_rows
+from hub.intake.intaketime import judge_intake
+from hub.reconcile.arrival import resident_key
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +138,6 @@ class BulkRun:
     """Plain cases waiting to be written together, in arrival order."""
 
     session: Session
-    keyring: Keyring
     pending: list[tuple[Draft, Point]] = field(default_factory=list)
 
     def add(self, draft: Draft, point: Point) -> None:
@@ -176,7 +173,7 @@ class BulkRun:
         entry, status messages."""
         session, now, dialect = self.session, utc_now(), self.session.get_bind().dialect
         rows: dict[type, list[Any]] = {table: [] for table in _TABLES}
-        signer = self.keyring.generation  # the current generation signs, as for any message queued now
+        signer = current_signer(self.session)  # as for any message queued now (hub/core/outbox.py)
 
         def event(case_id: str, actor: str, action: str, note: str) -> None:
             event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note)

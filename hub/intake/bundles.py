@@ -32,22 +32,21 @@ from sqlmodel import Session, select
 
 from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.envelope import HUB_SENDER_ID
-
 from sync.http import format_held_years, parse_held_years
 
-from hub.core.audit import append_audit
+from hub.approval.scans import store_bundled_scan
 from hub.catalog.calendar import year_documents
 from hub.catalog.files import CatalogError
 from hub.catalog.versions import catalog_answer
-from hub.trust.auditheads import signed_head
+from hub.core.audit import append_audit
 from hub.core.clock import utc_now
-from hub.intake.ingest import ingest_envelopes
-from hub.trust.keys import Keyring
 from hub.core.models import CaseScan, HubKey, OutMessage, Point, RawEnvelope
 from hub.core.outbox import mark_delivered
+from hub.intake.ingest import ingest_envelopes
 from hub.intake.sealing import seal_pending
+from hub.trust.auditheads import signed_head
+from hub.trust.keys import Keyring
 from hub.trust.points import find_point, point_verifiers
-from hub.approval.scans import store_bundled_scan
 
 ACK_WINDOW_DAYS = 90
 # How a stored envelope's outcome reads to the point, as a push would have answered it.

@@ -20,23 +20,20 @@ import logging
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
-from sync.messages import SubmitCase
-from sync.clock import utcnow
 from sync.canonical import canonical_json
-from sync.messages import CaseCopy, CopyRequest
+from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.messages import CaseCopy, CopyRequest, SubmitCase
 
-from hub.core.timeline import record_event
-from hub.core.outcome import Outcome
 from hub.core.models import Case, OutMessage, Point, RawEnvelope
 from hub.core.outbox import enqueue
+from hub.core.outcome import Outcome
+from hub.core.timeline import record_event
 
 log = logging.getLogger(__name__)
 
 
-def apply_copy_request(session: Session, request: CopyRequest, point: Point,
-                       identity: Identity) -> Outcome:
+def apply_copy_request(session: Session, request: CopyRequest, point: Point) -> Outcome:
     """Queue a copy of each case ``point`` received in its envelopes ``from_seq``..``to_seq``, each followed by
     the messages about it sent again; answer as ingest does."""
     case_ids = session.exec(
@@ -50,7 +47,7 @@ def apply_copy_request(session: Session, request: CopyRequest, point: Point,
         case = session.get(Case, case_id)
         if case is None or case.point_id != point.id:
             continue
-        resent += send_copy(session, case, point, identity)
+        resent += send_copy(session, case, point)
         copied += 1
     if not copied:
         return Outcome.accepted("no case of this point was received in those envelopes", reason="nothing_to_copy")
@@ -59,20 +56,20 @@ def apply_copy_request(session: Session, request: CopyRequest, point: Point,
     return Outcome.accepted(f"{copied} case(s) and {resent} message(s) about them are sent to the point again")
 
 
-def send_copy(session: Session, case: Case, point: Point, identity: Identity) -> int:
+def send_copy(session: Session, case: Case, point: Point) -> int:
     """Queue a CASE_COPY of ``case`` for ``point``, then every earlier message about it once more, in order;
     return how many messages went again."""
     earlier = session.exec(
         select(OutMessage).where(OutMessage.point_id == point.id, OutMessage.case_id == case.id,
                                  OutMessage.kind != int(Kind.CASE_COPY))
         .order_by(OutMessage.seq)).all()
-    enqueue(session, point=point, kind=Kind.CASE_COPY, payload=copy_payload(case), identity=identity,
+    enqueue(session, point=point, kind=Kind.CASE_COPY, payload=copy_payload(case),
             case_id=case.id)
     # A message already sent again after an earlier copy is the same message: send it once. One queued by a
     # hub before messages kept their payload (revision 0003) is only sealed bytes, which cannot be renumbered.
     again = {(message.kind, canonical_json(message.payload)): message for message in earlier if message.payload}
     for message in again.values():
-        enqueue(session, point=point, kind=Kind(message.kind), payload=message.payload, identity=identity,
+        enqueue(session, point=point, kind=Kind(message.kind), payload=message.payload,
                 case_id=case.id)
     record_event(session, case.id, actor=point.name, action="copy_sent",
                  note=f"{point.name} was restored from an older backup and lacked this case: a copy and "

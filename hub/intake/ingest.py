@@ -91,7 +91,7 @@ def _answer_all(session: Session, arrivals: list[Arrival | Answer], keyring: Key
                 lookups: Lookups) -> list[Answer]:
     """Apply the arrivals in order: runs of plain new cases in bulk (hub/intake/bulk.py), the rest one by one."""
     answers: list[Answer] = []
-    run = BulkRun(session, keyring)
+    run = BulkRun(session)
     positions: list[int] = []  # where each case of the run answers in ``answers``
 
     def write_run() -> None:
@@ -107,7 +107,7 @@ def _answer_all(session: Session, arrivals: list[Arrival | Answer], keyring: Key
             continue
         plain = _plain_case(session, arrival, lookups)
         if plain is not None:
-            note_protocol(session, plain[1], arrival.envelope.header.version, keyring.current)
+            note_protocol(session, plain[1], arrival.envelope.header.version)
             lookups.took(*plain)
             run.add(*plain)
             positions.append(len(answers))
@@ -155,7 +155,7 @@ def _ingest_one(session: Session, arrival: Arrival, keyring: Keyring, lookups: L
             verify_sender(envelope, point_verifiers(session, point))
         except EnvelopeError as exc:
             return Answer(envelope_id, Outcome.rejected(exc.reason, str(exc)))
-    note_protocol(session, point, envelope.header.version, keyring.current)
+    note_protocol(session, point, envelope.header.version)
     if envelope.header.kind not in POINT_INTENTS and envelope.header.kind != Kind.POINT_KEYS:
         return Answer(envelope_id, Outcome.rejected(
             "unsupported_kind", f"the hub does not accept {envelope.header.kind.name} envelopes from points yet"))
@@ -175,7 +175,7 @@ def _ingest_one(session: Session, arrival: Arrival, keyring: Keyring, lookups: L
     savepoint.rollback()
     raw = _keep(session, envelope, point, "rejected", outcome.reason, lookups)
     if raw.outcome == "conflict":
-        _fork(session, raw, point, keyring, outcome)
+        _fork(session, raw, point, outcome)
     return Answer(envelope_id, outcome)
 
 
@@ -267,7 +267,7 @@ def _apply_stored(session: Session, arrival: Arrival, raw: RawEnvelope, point: P
     forked = raw.reason == FORK_UNAPPLIED
     raw.case_id = case_id
     if forked:
-        outcome = _fork(session, raw, point, keyring, outcome)
+        outcome = _fork(session, raw, point, outcome)
     raw.outcome, raw.reason = "conflict" if forked else str(outcome.fate), outcome.reason
     session.add(raw)
     return outcome
@@ -282,7 +282,7 @@ def _apply(session: Session, arrival: Arrival, raw: RawEnvelope, point: Point,
         if kind == Kind.POINT_KEYS:
             return apply_point_keys(session, payload, point), None
         intent = POINT_INTENTS[kind].model_validate(payload)
-        outcome = apply_intent(session, intent, point, raw, keyring.current, new_case_ids=lookups.new_case_ids)
+        outcome = apply_intent(session, intent, point, raw, new_case_ids=lookups.new_case_ids)
         return outcome, getattr(intent, "case_id", None)
     except (EnvelopeError, Refusal, SignatureError) as exc:
         message = str(exc)
@@ -293,12 +293,12 @@ def _apply(session: Session, arrival: Arrival, raw: RawEnvelope, point: Point,
         return Outcome.rejected(*payload_refusal(exc)), None
 
 
-def _fork(session: Session, raw: RawEnvelope, point: Point, keyring: Keyring, outcome: Outcome) -> Outcome:
+def _fork(session: Session, raw: RawEnvelope, point: Point, outcome: Outcome) -> Outcome:
     """Record the fork beside the applied second copy; the answer is "conflict" unless it was rejected."""
     first = session.exec(select(RawEnvelope).where(
         RawEnvelope.point_id == point.id, RawEnvelope.seq == raw.seq, RawEnvelope.id != raw.id)
         .order_by(RawEnvelope.received_at, RawEnvelope.id)).first()
-    record_fork(session, first, raw, point, raw.case_id if not outcome.refused else None, keyring.current)
+    record_fork(session, first, raw, point, raw.case_id if not outcome.refused else None)
     if outcome.refused:
         return outcome
     return Outcome.conflict("seq_reused", f"sequence {raw.seq} was already used for other content; both kept and "

@@ -35,9 +35,9 @@ from sqlmodel import Session, select
 
 from sync.envelope import Kind
 
+from hub.approval.timelimits import intake_moment
 from hub.core.clock import as_utc, iso
 from hub.core.models import Case, CatalogVersion, Point, RawEnvelope
-from hub.approval.timelimits import intake_moment
 
 SLACK = timedelta(minutes=15)
 SUSPICIOUS_TIME = "suspicious_time"

@@ -17,27 +17,24 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync.messages import CaseCollected, SubmitCase
-from sync.keys import Identity
-from sync.signing import SignatureError
-from sync.messages import AmendCase, CopyRequest, RateCase, SupplementCase, WithdrawCase
+from sync.messages import AmendCase, CaseCollected, CopyRequest, RateCase, SubmitCase, SupplementCase, WithdrawCase
 from sync.rotation import read_point_keys
+from sync.signing import SignatureError
 
-from hub.core.timeline import record_event
+from hub.approval.review import merged_cases, receive_supplement
+from hub.approval.routing import route_case
+from hub.approval.scans import ScanError, expect_scans
+from hub.approval.timelimits import intake_moment
 from hub.catalog.versions import find_item
-from hub.intake.copies import apply_copy_request
 from hub.core.clock import as_utc, utc_now
-from hub.core.outcome import Outcome
 from hub.core.models import Case, Point, Rating, RawEnvelope
 from hub.core.outbox import send_status
-from hub.trust.points import record_point_keys
+from hub.core.outcome import Outcome
+from hub.core.timeline import HUB_ACTOR, record_event
+from hub.intake.copies import apply_copy_request
 from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
 from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
-from hub.approval.review import merged_cases, receive_supplement
-from hub.core.timeline import HUB_ACTOR
-from hub.approval.routing import route_case
-from hub.approval.timelimits import intake_moment
-from hub.approval.scans import ScanError, expect_scans
+from hub.trust.points import record_point_keys
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +50,7 @@ class Refusal(Exception):
         self.reason = reason
 
 
-def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, identity: Identity, *,
+def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, *,
                  new_case_ids: set[str]) -> Outcome:
     """Apply ``intent`` (a validated point intent, sync/messages.py) from ``point``, stored as ``raw``.
 
@@ -61,19 +58,19 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
     a SUBMIT of one skips its own lookup, and takes the id out of the set.
     """
     if isinstance(intent, SubmitCase):
-        return _apply_submit(session, intent, point, identity, raw, new_case_ids)
+        return _apply_submit(session, intent, point, raw, new_case_ids)
     if isinstance(intent, CaseCollected):
-        return _apply_collected(session, intent, point, identity)
+        return _apply_collected(session, intent, point)
     if isinstance(intent, SupplementCase):
-        return _apply_supplement(session, intent, point, identity)
+        return _apply_supplement(session, intent, point)
     if isinstance(intent, RateCase):
         return _apply_rating(session, intent, point)
     if isinstance(intent, AmendCase):
         return apply_amend(session, _own_case(session, intent.case_id, point), intent, point, raw)
     if isinstance(intent, WithdrawCase):
-        return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw, identity)
+        return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw)
     if isinstance(intent, CopyRequest):
-        return apply_copy_request(session, intent, point, identity)
+        return apply_copy_request(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
@@ -91,7 +88,7 @@ def apply_point_keys(session: Session, payload: dict[str, Any], point: Point) ->
     return Outcome.accepted("new point keys recorded")
 
 
-def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: Identity, raw: RawEnvelope,
+def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEnvelope,
                   new_case_ids: set[str]) -> Outcome:
     try:
         uuid.UUID(intent.case_id)
@@ -134,16 +131,16 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
     claimed = intake_moment(case, point.clock_offset_ms)
     broken, bounds = judge_intake(session, point, raw.seq, intent.catalog_version, claimed)
     if broken is not None:
-        return _park_intake_time(session, case, point, raw, claimed, broken, bounds, identity)
+        return _park_intake_time(session, case, point, raw, claimed, broken, bounds)
     if item is None:
         case.status = "needs_attention"
         session.add(case)
         note = f"item code {intent.item_code} is not in the hub's catalog; an operator must route it"
         record_event(session, case.id, actor="hub", action="needs_attention", note=note)
-        send_status(session, case, point, "needs_attention", note, identity)
+        send_status(session, case, point, "needs_attention", note)
         return Outcome.accepted(note, reason="unknown_item")
     route_case(session, case, item)
-    send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+    send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments))
     if conflicts:
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
@@ -151,7 +148,7 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, identity: 
 
 
 def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelope, claimed: datetime,
-                      broken: Bound, bounds: list[Bound], identity: Identity) -> Outcome:
+                      broken: Bound, bounds: list[Bound]) -> Outcome:
     """A claimed intake time the hub cannot believe: the case waits for an operator (no clock runs, no deemed
     approval) with the evidence on the conflict desk."""
     evidence = suspicion(claimed, broken, bounds)
@@ -162,7 +159,7 @@ def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelo
     note = (f"the intake time the point claims ({evidence['claimed']}) is before what the hub can vouch for "
             f"({broken.rule}: {broken.evidence}); an operator must accept a time before the case is routed")
     record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note)
-    send_status(session, case, point, "needs_attention", "the county is checking the time of intake", identity)
+    send_status(session, case, point, "needs_attention", "the county is checking the time of intake")
     log.warning("case %s from point %s parked: intake time before the %s bound", case.id, point.id, broken.rule)
     return Outcome.conflict(SUSPICIOUS_TIME, "case received; its intake time is parked for an operator")
 
@@ -176,8 +173,7 @@ def _own_case(session: Session, case_id: str, point: Point) -> Case:
     return case
 
 
-def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
-                      identity: Identity) -> Outcome:
+def _apply_supplement(session: Session, intent: SupplementCase, point: Point) -> Outcome:
     """The resident brought what 补正 asked for: the case returns to the department that asked, and the point
     hears the due dates the pause moved."""
     case = _own_case(session, intent.case_id, point)
@@ -192,7 +188,7 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point,
     # The clock runs again from the resident's return at the point, on the hub's clock.
     returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
     stood = receive_supplement(session, case, at=min(returned, utc_now()), note=intent.note, actor=point.name)
-    send_status(session, case, point, "supplemented", f"{stood} working day(s) paused; due {case.due_date}", identity)
+    send_status(session, case, point, "supplemented", f"{stood} working day(s) paused; due {case.due_date}")
     log.info("case %s supplemented at point %s; %s working day(s) paused", case.id, point.id, stood)
     return Outcome.accepted("materials received; the case is back with its department")
 
@@ -211,8 +207,7 @@ def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
     return Outcome.accepted("rating recorded")
 
 
-def _apply_collected(session: Session, intent: CaseCollected, point: Point,
-                     identity: Identity) -> Outcome:
+def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> Outcome:
     case = _own_case(session, intent.case_id, point)
     if case.result is None:
         raise Refusal("no_result", "the hub has issued no result for this case yet")
@@ -223,11 +218,11 @@ def _apply_collected(session: Session, intent: CaseCollected, point: Point,
     log.info("case %s closed: result collected at point %s", case.id, point.id)
     record_event(session, case.id, actor=point.name, action="closed",
                  note=f"result collected at the point by {intent.staff}")
-    _close_merged_copies(session, case, point, identity)
+    _close_merged_copies(session, case, point)
     return Outcome.accepted("case closed")
 
 
-def _close_merged_copies(session: Session, collected: Case, point: Point, identity: Identity) -> None:
+def _close_merged_copies(session: Session, collected: Case, point: Point) -> None:
     """Merged duplicates share one result: once either receipt collects it, the other copies close and
     their points are told, so the resident cannot collect it twice."""
     kept = session.get(Case, collected.merged_into) if collected.merged_into else collected
@@ -241,4 +236,4 @@ def _close_merged_copies(session: Session, collected: Case, point: Point, identi
                      note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})")
         other_point = session.get(Point, other.point_id)
         if other_point is not None:
-            send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}", identity)
+            send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}")

@@ -15,15 +15,13 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from sync.envelope import Kind, seal_envelope
-from sync.envelope import HUB_SENDER_ID, PROTOCOL_VERSION
+from sync.envelope import HUB_SENDER_ID, PROTOCOL_VERSION, Kind, seal_envelope
 from sync.framing import take_within
 from sync.messages import payload_for_protocol
 
 from hub.core.models import OutMessage, Point
 from hub.trust.keys import Keyring
 from hub.trust.points import point_keys
-
 
 PULL_MAX_MESSAGES = 200
 

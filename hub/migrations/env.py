@@ -2,7 +2,8 @@
 
 from alembic import context
 
-from hub.migrate import MIGRATIONS
 from sync.kit.migrate import run_environment
+
+from hub.migrate import MIGRATIONS
 
 run_environment(context, MIGRATIONS.metadata)

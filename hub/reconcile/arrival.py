@@ -35,19 +35,17 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from sync.keys import Identity
-from sync.envelope import Kind
 from sync.clock import utcnow
+from sync.envelope import Kind
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
-from hub.core.timeline import record_event
+from hub.approval.review import withdraw
 from hub.catalog.versions import current_version_number, outdated_item_note
 from hub.core.audit import append_audit
-from hub.core.outcome import Outcome
 from hub.core.models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope
-from hub.approval.review import withdraw
 from hub.core.outbox import enqueue, send_status
-from hub.core.timeline import HUB_ACTOR
+from hub.core.outcome import Outcome
+from hub.core.timeline import HUB_ACTOR, record_event
 
 CONFLICT_KINDS = ("same_field", "duplicate", "after_decision", "catalog_drift", "fork", "identity",
                   "suspicious_time")
@@ -256,8 +254,7 @@ def _form_of(case: Case, names: dict[str, str]) -> dict[str, str]:
     return {name: (case.form or {}).get(name, "") for name in names}
 
 
-def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Point, raw: RawEnvelope,
-                   identity: Identity) -> Outcome:
+def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Point, raw: RawEnvelope) -> Outcome:
     """Withdraw an undecided case; park a withdrawal that comes after the decision."""
     if case.status == "withdrawn":
         return Outcome.duplicate("already_withdrawn", "the case was already withdrawn")
@@ -268,14 +265,14 @@ def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Po
              detail={"intent": "withdraw", "reason": intent.reason})
         return Outcome.conflict("after_decision", "the case was decided before this withdrawal arrived; parked")
     withdraw(session, case, actor=point.name, note=intent.reason)
-    send_status(session, case, point, "withdrawn", "withdrawn at the point", identity)
+    send_status(session, case, point, "withdrawn", "withdrawn at the point")
     return Outcome.accepted("case withdrawn")
 
 
 # -- forks ------------------------------------------------------------------------------------------
 
-def record_fork(session: Session, first: RawEnvelope, second: RawEnvelope, point: Point, case_id: str | None,
-                identity: Identity) -> Conflict:
+def record_fork(session: Session, first: RawEnvelope, second: RawEnvelope, point: Point,
+                case_id: str | None) -> Conflict:
     """Keep both copies of a reused (point, seq), flag the point and tell it where to continue."""
     highest = session.exec(select(func.max(RawEnvelope.seq)).where(RawEnvelope.point_id == point.id)).one() or 0
     resume_seq = highest + 1
@@ -289,12 +286,12 @@ def record_fork(session: Session, first: RawEnvelope, second: RawEnvelope, point
                     detail={"seq": second.seq, "resume_seq": resume_seq})
     tell_points(session, conflict, [point.id], outcome="resume",
                 note=f"sequence {second.seq} was used twice (restored from a backup?); continue from {resume_seq}",
-                identity=identity, resume_seq=resume_seq)
+                resume_seq=resume_seq)
     return conflict
 
 
 def tell_points(session: Session, conflict: Conflict, point_ids: list[uuid.UUID], *, outcome: str, note: str,
-                identity: Identity, resume_seq: int = 0) -> None:
+                resume_seq: int = 0) -> None:
     """Send each point involved the hub's word on ``conflict`` (a RECONCILED message per point)."""
     for point_id in dict.fromkeys(point_ids):
         point = session.get(Point, point_id)
@@ -305,7 +302,7 @@ def tell_points(session: Session, conflict: Conflict, point_ids: list[uuid.UUID]
                              case_id=case.id if case else "", outcome=outcome, note=note[:2000],
                              version=case.version if case else 0, resume_seq=resume_seq, at=utcnow())
         enqueue(session, point=point, kind=Kind.RECONCILED, payload=message.model_dump(mode="json"),
-                identity=identity, case_id=case.id if case else None)
+                case_id=case.id if case else None)
 
 
 def _point_case(session: Session, conflict: Conflict, point_id: uuid.UUID) -> Case | None:

@@ -16,17 +16,16 @@ from sqlmodel import Session, select
 from sync.keys import Identity
 from sync.messages import RECONCILED_OUTCOMES
 
-from hub.core.audit import append_audit
 from hub.approval.cases import case_detail, point_names
-from hub.core.timeline import record_event
-from hub.core.clock import as_utc, iso, utc_now
+from hub.approval.review import ReviewError, issue_merged_results, request_supplement, withdraw
+from hub.approval.routing import route_case
 from hub.catalog.versions import find_item
+from hub.core.audit import append_audit
+from hub.core.clock import as_utc, iso, utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff
 from hub.core.outbox import send_status
-from hub.approval.routing import route_case
+from hub.core.timeline import record_event
 from hub.reconcile.arrival import CONFLICT_KINDS, PARALLEL_UPDATE, apply_fields, tell_points
-from hub.approval.review import withdraw
-from hub.approval.review import ReviewError, issue_merged_results, request_supplement
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     "same_field": ("take_left", "take_right", "merge", "reject"),
@@ -124,11 +123,11 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         record_event(session, target.id, actor=staff.username, action="applicant_corrected",
                      note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})")
     elif action in ("accept_claimed", "accept_earliest"):
-        _accept_intake_time(session, conflict, case, staff, action, identity)
+        _accept_intake_time(session, conflict, case, staff, action)
     elif action == "merge_cases":
         _merge_cases(session, kept=other, merged=case, staff=staff, identity=identity)
     elif action == "supplement":
-        _supplement(session, conflict, case, staff, note, identity)
+        _supplement(session, conflict, case, staff, note)
     elif action == "reject" and conflict.kind in ("duplicate", "catalog_drift", "fork", "identity", "suspicious_time"):
         _refuse(session, case, staff, note)
     conflict.status, conflict.resolution, conflict.resolution_note = "resolved", action, note
@@ -139,24 +138,24 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
             record_event(session, touched.id, actor=staff.username, action="conflict_resolved",
                          note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""))
             if touched.status in DESK_ENDS and touched.status != states_before[touched.id]:
-                _tell_state(session, touched, note or RECONCILED_OUTCOMES.get(action, action), identity)
+                _tell_state(session, touched, note or RECONCILED_OUTCOMES.get(action, action))
     append_audit(session, actor=staff.username, action="conflict_resolved", subject=f"conflict:{conflict.id}",
                  detail={"kind": conflict.kind, "action": action, "case_id": conflict.case_id,
                          "other_case_id": conflict.other_case_id})
     tell_points(session, conflict, [conflict.point_id, *([conflict.other_point_id] if conflict.other_point_id else [])],
-                outcome=action, note=note or RECONCILED_OUTCOMES.get(action, action), identity=identity)
+                outcome=action, note=note or RECONCILED_OUTCOMES.get(action, action))
     session.flush()
     return conflict
 
 
-def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff: Staff, action: str,
-                        identity: Identity) -> None:
+def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff: Staff, action: str) -> None:
     """An operator accepts the point's claimed intake time or the earliest the hub can vouch for: the case's clock
     (and any deemed approval) counts from it, the operator is named, and the case is routed now."""
     chosen = conflict.detail["claimed" if action == "accept_claimed" else "earliest"]
     case.vouched_intake, case.intake_vouched_by = datetime.fromisoformat(chosen), staff.username
+    basis = "as the point claimed" if action == "accept_claimed" else "the earliest the hub can vouch for"
     record_event(session, case.id, actor=staff.username, action="intake_time_accepted",
-                 note=f"intake counted from {chosen} ({'as the point claimed' if action == 'accept_claimed' else 'the earliest the hub can vouch for'})")
+                 note=f"intake counted from {chosen} ({basis})")
     item = find_item(session, case.item_code)
     if case.status != "needs_attention" or item is None:
         session.add(case)
@@ -164,14 +163,14 @@ def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff:
     route_case(session, case, item)
     point = session.get(Point, case.point_id)
     if point is not None:
-        send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments), identity)
+        send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments))
 
 
-def _tell_state(session: Session, case: Case, note: str, identity: Identity) -> None:
+def _tell_state(session: Session, case: Case, note: str) -> None:
     """The point that received ``case`` hears where the desk left it (its state, in a STATUS message)."""
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
-        send_status(session, case, point, case.status, note, identity)
+        send_status(session, case, point, case.status, note)
 
 
 def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:
@@ -208,8 +207,7 @@ def _refuse(session: Session, case: Case | None, staff: Staff, note: str) -> Non
     session.add(case)
 
 
-def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, note: str,
-                identity: Identity) -> None:
+def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, note: str) -> None:
     """补正 through the department loop (hub/approval/review.py), sent for the department whose task is open;
     the operator's name goes on the round and the case's history."""
     if conflict.kind == "catalog_drift":
@@ -221,7 +219,7 @@ def _supplement(session: Session, conflict: Conflict, case: Case, staff: Staff, 
     session.add(conflict)
     try:
         request_supplement(session, case_id=case.id, staff=staff, materials=materials or ["id_card"],
-                           note=note or RECONCILED_OUTCOMES["supplement"], identity=identity, on_behalf=True)
+                           note=note or RECONCILED_OUTCOMES["supplement"], on_behalf=True)
     except ReviewError as exc:
         conflict.status = "open"
         raise DeskError(f"supplement_{exc.reason}", f"the supplement request was refused: {exc}",

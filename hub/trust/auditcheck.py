@@ -17,8 +17,8 @@ from sqlmodel import Session
 from sync.audit import AuditProblem
 
 from hub.core.audit import ChainReport, verify_audit
-from hub.trust.auditheads import anchored_heads, check_anchored_heads, heads_file
 from hub.core.auditrows import cross_check
+from hub.trust.auditheads import anchored_heads, check_anchored_heads, heads_file
 from hub.trust.keys import Keyring
 
 

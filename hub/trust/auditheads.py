@@ -24,14 +24,23 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from sync.keys import Identity
 from sync.audit import AuditProblem
-from sync.auditheads import HEADS_FILE, HELD_BY, HUB_CHAIN, anchor_head, anchored_heads, check_heads, entry_hashes, sign_head
+from sync.auditheads import (
+    HEADS_FILE,
+    HELD_BY,
+    HUB_CHAIN,
+    anchor_head,
+    anchored_heads,
+    check_heads,
+    entry_hashes,
+    sign_head,
+)
+from sync.keys import Identity
 
 from hub.core.audit import chain_head
 from hub.core.db import reads_only
-from hub.trust.keys import Keyring, load_keyring
 from hub.core.models import AuditEntry
+from hub.trust.keys import Keyring, load_keyring
 
 log = logging.getLogger(__name__)
 

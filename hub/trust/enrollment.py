@@ -15,16 +15,16 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
 
-from sync.keys import Identity, unb64
-from sync.signing import SignatureError, verify_document
-from sync.kit.passwords import hash_secret
 from sync.clock import now_ms
+from sync.keys import Identity, unb64
 from sync.keys import fingerprint as key_fingerprint
+from sync.kit.passwords import hash_secret
+from sync.signing import SignatureError, verify_document
 
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
-from hub.trust.keys import Keyring
 from hub.core.models import POINT_LEVELS, EnrollmentToken, Point, PointKey
+from hub.trust.keys import Keyring
 
 FINGERPRINT_CHARS = 16
 DEFAULT_TOKEN_HOURS = 72

@@ -21,15 +21,14 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sync.keys import Identity, Suite
 from sync.envelope import Kind
-from sync.keys import OpeningKey
+from sync.keys import Identity, OpeningKey, Suite
 from sync.rotation import hub_keys_payload
 
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
-from hub.core.outbox import enqueue
 from hub.core.models import HubKey, Point
+from hub.core.outbox import enqueue
 
 KEYS_DIR = "keys"
 KEY_PREFIX = "hub"
@@ -151,7 +150,7 @@ def rotate_keys(session: Session, data_dir: Path, keyring: Keyring, *, post_quan
     payload = hub_keys_payload(new, generation)
     points = session.exec(select(Point).where(Point.status == "active").order_by(Point.name)).all()
     for point in points:
-        enqueue(session, point=point, kind=Kind.HUB_KEYS, payload=payload, identity=keyring.current)
+        enqueue(session, point=point, kind=Kind.HUB_KEYS, payload=payload, signer=keyring.generation)
     append_audit(session, actor=actor, action="keys_rotated", subject=f"hub-key:{generation}",
                  detail={"generation": generation, "fingerprint": new.fingerprint, "suites": suites_of(new),
                          "previous_fingerprint": keyring.fingerprint, "announced_to": len(points)})

@@ -18,8 +18,8 @@ from sync.keys import PublicKeys
 
 from hub.core.audit import append_audit
 from hub.core.clock import iso, utc_now
-from hub.trust.enrollment import pending_token_expiry
 from hub.core.models import Point, PointKey
+from hub.trust.enrollment import pending_token_expiry
 
 
 class PointError(ValueError):

@@ -15,21 +15,19 @@ from sync.kit.openapi import Content, documented, openapi_document
 from sync.kit.web import api_error, parse_json_body
 from sync.kit.workdays import county_date
 
-from hub.web import schemas
-from hub.web.auth import api_auth
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, queue
-from hub.web.context import get_session
-from hub.core.clock import iso, utc_now
-from hub.trust.enrollment import EnrollmentError, create_enrollment_token
-from hub.web.context import current_identity, current_keyring
-from hub.trust.keys import publish_current, rotate_keys
-from hub.core.models import Case, HubKey
-from hub.trust.points import PointError, points_overview, revoke_point
 from hub.approval.review import ReviewError, decide, request_supplement, withdraw_unanswered
 from hub.approval.scans import CONTENT_TYPES
-from hub.web.cases import scan_response
 from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report
-from hub.web.context import configured_warn_share
+from hub.core.clock import iso, utc_now
+from hub.core.models import Case, HubKey
+from hub.trust.enrollment import EnrollmentError, create_enrollment_token
+from hub.trust.keys import publish_current, rotate_keys
+from hub.trust.points import PointError, points_overview, revoke_point
+from hub.web import schemas
+from hub.web.auth import api_auth
+from hub.web.cases import scan_response
+from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -102,7 +100,7 @@ def post_decision(case_id: str):
 def post_supplement(case_id: str):
     """补正: ask the resident for missing or corrected materials; the time limit pauses until they arrive."""
     return _review_action(case_id, schemas.SupplementRequestBody, lambda db, body: request_supplement(
-        db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note, identity=current_identity()))
+        db, case_id=case_id, staff=g.staff, materials=body.materials, note=body.note))
 
 
 @bp.post("/cases/<case_id>/withdraw-unanswered")
@@ -114,7 +112,7 @@ def post_withdraw_unanswered(case_id: str):
     """The resident did not bring a 补正's materials by its return date: record the application as withdrawn
     (视为撤回申请); 409 ``not_overdue`` while no request of the caller's department is past its date."""
     return _review_action(case_id, schemas.WithdrawUnansweredBody, lambda db, body: withdraw_unanswered(
-        db, case_id=case_id, staff=g.staff, identity=current_identity()))
+        db, case_id=case_id, staff=g.staff))
 
 
 def _review_action(case_id: str, schema, act):

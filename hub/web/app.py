@@ -19,14 +19,14 @@ from sync.kit.openapi import documented
 from sync.kit.web import api_error
 from sync.kit.webauth import CSRFError, install_csrf
 
-from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
 from hub.core.db import database_url, make_engine, session_scope
-from hub.web.context import init_app
+from hub.instance import secret_key
 from hub.migrate import init_db
+from hub.trust.keys import ensure_keys, keyring_state
+from hub.web import api, auth, cases, catalog, desk, relay, staff, supervision, sync
+from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health
-from hub.instance import secret_key
-from hub.trust.keys import ensure_keys, keyring_state
 
 __all__ = ["create_app"]
 

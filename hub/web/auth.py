@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, gettext as _
+from flask_babel import format_datetime
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_login import login_required as session_required
 
@@ -22,9 +23,9 @@ from sync.kit.safety import same_origin_path
 from sync.kit.web import api_error, parse_json_body
 from sync.kit.webauth import install_login
 
+from hub.core.models import Staff
 from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
 from hub.web.context import get_session
-from hub.core.models import Staff
 from hub.web.schemas import LoginRequest, LoginResponse
 
 bp = Blueprint("auth", __name__)

@@ -6,24 +6,31 @@ from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
-from flask_babel import format_datetime, gettext as _, lazy_gettext
+from flask_babel import format_datetime, lazy_gettext
+from flask_babel import gettext as _
 from sqlmodel import select
 
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
 
-from hub.web.auth import login_required
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
+from hub.approval.review import (
+    DECISIONS,
+    ReviewError,
+    decidable_task,
+    decide,
+    open_conflicts,
+    request_supplement,
+    withdraw_unanswered,
+)
+from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc
-from hub.web.context import get_session
-from hub.trust.enrollment import EnrollmentError, create_enrollment_token
-from hub.web.context import current_identity, current_keyring
 from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
+from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
-from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
-from hub.approval.review import open_conflicts, DECISIONS, ReviewError, decidable_task, decide, request_supplement, withdraw_unanswered
-from hub.web.context import configured_warn_share
+from hub.web.auth import login_required
+from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 
 bp = Blueprint("views", __name__)
 
@@ -146,10 +153,9 @@ def case_page(case_id: str):
                             status=400)
     try:
         if decision == "supplement":
-            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"],
-                               identity=current_identity())
+            request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"])
         elif decision == "withdraw_unanswered":
-            withdraw_unanswered(db, case_id=case.id, staff=g.staff, identity=current_identity())
+            withdraw_unanswered(db, case_id=case.id, staff=g.staff)
         else:
             decide(db, case_id=case.id, staff=g.staff, decision=decision, reason=values["reason"],
                    certificate_no=values["certificate_no"], result_fields=values["result_fields"],

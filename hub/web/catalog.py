@@ -7,15 +7,14 @@ from flask_babel import lazy_gettext
 from sqlmodel import select
 
 from sync.catalog import ServiceItem
-
 from sync.kit.workdays import county_date
 
-from hub.web.auth import login_required
 from hub.catalog.calendar import county_calendar, held_years, missing_next_year
 from hub.catalog.versions import version_summary
-from hub.web.context import get_session
 from hub.core.clock import utc_now
 from hub.core.models import CatalogVersion
+from hub.web.auth import login_required
+from hub.web.context import get_session
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 

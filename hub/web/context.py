@@ -17,7 +17,6 @@ from hub.approval.timelimits import DEFAULT_WARN_SHARE
 from hub.core.db import write_lock
 from hub.trust.keys import Keyring, keyring_state, load_keyring
 
-
 # Sync endpoints take no request-wide lock: ingest is built for concurrency (unique keys, claimed rows).
 UNLOCKED_PREFIXES = ("/sync/",)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from sync.kit.openapi import documented
 from sync.kit.web import api_error, parse_json_body
 
-from hub.web.auth import api_auth, login_required
-from hub.web.context import get_session
-from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
-from hub.web.context import current_identity
 from hub.core.models import Point
+from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
+from hub.web.auth import api_auth, login_required
+from hub.web.context import current_identity, get_session
 from hub.web.schemas import ConflictsResponse, ConflictView
 
 bp = Blueprint("desk", __name__)

@@ -25,19 +25,18 @@ import uuid
 from flask import Blueprint, request
 from sqlmodel import Session, select
 
-from sync.keys import b64
-from sync.signing import sign_document
 from sync.clock import utcnow
+from sync.keys import b64
 from sync.kit.web import api_error, pull_answer
+from sync.signing import sign_document
 
 from hub.core.audit import append_audit
-from hub.web.context import get_session
-from hub.trust.enrollment import EnrollmentError
-from hub.web.context import current_identity, current_keyring
 from hub.core.models import Point
 from hub.core.outbox import mark_delivered
 from hub.intake.sealing import messages_after
+from hub.trust.enrollment import EnrollmentError
 from hub.trust.points import find_point, point_verifiers
+from hub.web.context import current_identity, current_keyring, get_session
 from hub.web.sync import _authenticated_point
 
 bp = Blueprint("relay", __name__, url_prefix="/sync/v1/relay")

@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 # Base64 of a raw 32-byte public key and of a 64-byte Ed25519 signature.
 _B64_32_BYTES = r"^[A-Za-z0-9+/]{43}=$"
 _B64_64_BYTES = r"^[A-Za-z0-9+/]{86}==$"

@@ -7,10 +7,10 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import lazy_gettext
 from sqlmodel import select
 
+from hub.core.models import Department
 from hub.trust.accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
 from hub.web.auth import login_required
 from hub.web.context import get_session
-from hub.core.models import Department
 
 bp = Blueprint("staff", __name__)
 

@@ -8,12 +8,11 @@ from flask_babel import lazy_gettext
 
 from sync.kit.workdays import county_date
 
-from hub.web.auth import login_required
-from hub.catalog.calendar import missing_next_year
-from hub.web.context import get_session
-from hub.core.clock import utc_now
 from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report
-from hub.web.context import configured_warn_share
+from hub.catalog.calendar import missing_next_year
+from hub.core.clock import utc_now
+from hub.web.auth import login_required
+from hub.web.context import configured_warn_share, get_session
 
 bp = Blueprint("supervision", __name__)
 

@@ -10,37 +10,41 @@ from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from sync.framing import CONTENT_TYPE, decode_frames
-from sync.envelope import EnvelopeError
-from sync.signing import SignatureError
-from sync.clock import now_ms
 from sync.auditheads import HUB_CHAIN, sign_head
-from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME
-from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
-from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, request_protocol
+from sync.clock import now_ms
+from sync.envelope import EnvelopeError
+from sync.framing import CONTENT_TYPE, decode_frames
+from sync.http import HEADER_CALENDAR, HEADER_CATALOG_VERSION, HEADER_HUB_TIME, format_held_years, parse_held_years
 from sync.kit.openapi import documented
-from sync.uploads import HEADER_SCAN_GRANT
-from sync.kit.web import ChunkRequest, api_error, parse_json_body, pull_answer, read_chunk_request, scan_answer, scan_refusal, verify_signed_request
-
+from sync.kit.web import (
+    ChunkRequest,
+    api_error,
+    parse_json_body,
+    pull_answer,
+    read_chunk_request,
+    scan_answer,
+    scan_refusal,
+    verify_signed_request,
+)
 from sync.kit.workdays import CALENDAR_YEARS_TYPE
-from sync.http import format_held_years, parse_held_years
+from sync.resumable import PACKED_CONTENT_TYPE, pack_json, ranged_response
+from sync.signing import HEADER_POINT, REQUEST_WINDOW_MS, SignatureError, request_protocol
+from sync.uploads import HEADER_SCAN_GRANT, ScanError
 
+from hub.approval.scans import MAX_CHUNK_BYTES, append_chunk, scan_offset
 from hub.catalog.calendar import calendar_versions, year_documents
 from hub.catalog.files import CatalogError
 from hub.catalog.versions import catalog_answer, current_version_number, packed_catalog_answer
-from hub.intake.intaketime import note_sealed
-from hub.web.context import get_session
-from hub.core.db import reads_only
 from hub.core.clock import utc_now
-from hub.trust.enrollment import EnrollmentError, enroll
-from hub.intake.ingest import ingest_envelopes
-from hub.web.context import current_keyring
+from hub.core.db import reads_only
 from hub.core.models import Point, SeenNonce
 from hub.core.outbox import mark_delivered, note_protocol
+from hub.intake.ingest import ingest_envelopes
+from hub.intake.intaketime import note_sealed
 from hub.intake.sealing import messages_after
+from hub.trust.enrollment import EnrollmentError, enroll
 from hub.trust.points import point_verifiers
-from hub.approval.scans import MAX_CHUNK_BYTES, append_chunk, scan_offset
-from sync.uploads import ScanError
+from hub.web.context import current_keyring, get_session
 from hub.web.schemas import EnrollRequest, EnrollResponse
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
@@ -148,7 +152,7 @@ def _authenticated_point() -> Point | tuple[Response, int]:
         db.rollback()
         return api_error(401, "replayed", "this request was already used (nonce seen); sign a new one")
     if signed.protocol > point.protocol:
-        note_protocol(db, point, signed.protocol, current_keyring().current)
+        note_protocol(db, point, signed.protocol)
         db.commit()
     return point
 

@@ -19,7 +19,14 @@ from sync.framing import CONTENT_TYPE, encode_frames
 from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.jsonlimits import JSONRefused, load_json
 from sync.signing import SignedRequest, verify_request_any
-from sync.uploads import HEADER_CHUNK_SHA256, HEADER_OFFSET, HEADER_REASON, HEADER_SCAN_GRANT, HEADER_SCAN_STATUS, HEADER_TOTAL
+from sync.uploads import (
+    HEADER_CHUNK_SHA256,
+    HEADER_OFFSET,
+    HEADER_REASON,
+    HEADER_SCAN_GRANT,
+    HEADER_SCAN_STATUS,
+    HEADER_TOTAL,
+)
 
 MAX_FORM_BYTES = 1024 * 1024
 # The largest JSON request body either server reads; the largest real one, a case at the window, is a few KB.

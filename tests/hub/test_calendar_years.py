@@ -85,7 +85,7 @@ def test_a_new_schedule_moves_running_cases_and_open_supplements_but_never_a_dec
     identity = load_identity(hub.data_dir)
     with hub.db() as session:
         import_year(session, schedule, identity=identity, actor="admin", year=return_by.year)
-        recounted = recount_open_cases(session, [return_by.year], identity)
+        recounted = recount_open_cases(session, [return_by.year])
         session.commit()
     assert recounted.moved >= 1
     after = yb.get(f"/api/cases/{waiting}").json()
@@ -100,7 +100,7 @@ def test_a_new_schedule_moves_running_cases_and_open_supplements_but_never_a_dec
 
 def default_calendar_entries(year: int, *, skip: date) -> list[dict]:
     """The shipped holidays of ``year`` (none when the release has no file for it), ``skip`` no longer worked."""
-    shipped = Path(__file__).resolve().parents[2] / "sync" / "data" / "calendar" / f"{year}.json"
+    shipped = Path(__file__).resolve().parents[2] / "sync" / "kit" / "holidays" / f"{year}.json"
     holidays = json.loads(shipped.read_text(encoding="utf-8"))["holidays"] if shipped.exists() else []
     for holiday in holidays:
         holiday["workdays"] = [day for day in holiday.get("workdays", []) if day != skip.isoformat()]

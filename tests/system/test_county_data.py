@@ -132,7 +132,7 @@ def test_a_year_imported_at_the_hub_reaches_a_point_online_and_one_by_usb_only(c
 def schedule_with_a_holiday_on(day: date) -> dict:
     """A made-up schedule for ``day``'s year: the shipped one (if the release has that year) with ``day`` made a
     one-day holiday (and no longer anyone's make-up workday)."""
-    shipped = Path(__file__).resolve().parents[2] / "sync" / "data" / "calendar" / f"{day.year}.json"
+    shipped = Path(__file__).resolve().parents[2] / "sync" / "kit" / "holidays" / f"{day.year}.json"
     schedule = (json.loads(shipped.read_text(encoding="utf-8")) if shipped.exists()
                 else {"year": day.year, "holidays": []})
     for holiday in schedule["holidays"]:
