@@ -41,10 +41,10 @@ def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path):
     probe = ("import importlib.resources as r, json;"
              "assert json.loads((r.files('hub') / 'data' / 'sample_catalog.json').read_text('utf-8'))['items'];"
              "assert (r.files('pointkit') / 'templates' / 'base.html').is_file();"
-             "assert (r.files('hub') / 'templates' / 'base.html').is_file();"
+             "assert (r.files('hub') / 'web' / 'templates' / 'base.html').is_file();"
              # The page translations come compiled (setup.py): an installed point needs no build step.
              "assert (r.files('pointkit') / 'translations' / 'zh_Hans_CN' / 'LC_MESSAGES' / 'messages.mo').is_file();"
-             "assert (r.files('hub') / 'translations' / 'zh_Hans_CN' / 'LC_MESSAGES' / 'messages.mo').is_file()")
+             "assert (r.files('hub') / 'web' / 'translations' / 'zh_Hans_CN' / 'LC_MESSAGES' / 'messages.mo').is_file()")
     subprocess.run([str(target / "bin" / "python"), "-c", probe], check=True)
     # The migration environments travel in the wheel: every hub and point revision runs from it.
     migrate = ("import sys\n"

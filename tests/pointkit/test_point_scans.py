@@ -41,7 +41,7 @@ from sync.pacing import MAX_PIECE, MIN_PIECE, PIECE_OVERHEAD, PIECE_SHARE, START
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import HEADER_CHUNK_SHA256, HEADER_TOTAL, ChunkSizer, OffsetMismatch, ScanUploader
 
-hub_pkg = pytest.importorskip("hub")
+hub_pkg = pytest.importorskip("hub.web")
 from hub.trust.accounts import create_staff
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.db import database_url, make_engine, session_scope

@@ -19,7 +19,7 @@ from pointkit.syncagent import sync_once
 from sync.keys import Identity
 from sync.envelope import Kind
 
-hub_pkg = pytest.importorskip("hub")
+hub_pkg = pytest.importorskip("hub.web")
 from hub.trust.accounts import create_staff
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.db import database_url, make_engine, session_scope
