@@ -91,8 +91,14 @@ def build(out: Path, targets: list[str], extras: str) -> None:
     wheels = out / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
-             "-w", scratch, str(ROOT)])
+        # setuptools builds in the checkout's build/ and keeps what an older layout left in build/lib: a module
+        # moved since would ship twice. Start from no build/, and leave none behind.
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
+        try:
+            run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+                 "-w", scratch, str(ROOT)])
+        finally:
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
         (own,) = Path(scratch).glob("pointkit-*.whl")
         shutil.copy2(own, wheels / own.name)
     requirement = f"{wheels / own.name}[{extras}]" if extras else str(wheels / own.name)
