@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
-from sync.kit.web import api_error
+from sync.kit.web import http_api_error
 from sync.kit.webauth import CSRFError, install_csrf
 
 from . import db
@@ -118,13 +118,7 @@ def _lang_url(language: str) -> str:
 def _http_error(error: HTTPException):
     """JSON errors under /api/, a small page elsewhere; a missing CSRF token says what to do."""
     if request.path.startswith("/api/"):
-        response, status = api_error(error.code or 500, _API_REASONS.get(error.code, "error"),
-                                     error.description or error.name)
-        # Keep what the error says about itself, e.g. the Allow header of a 405.
-        for name, value in error.get_headers():
-            if name.lower() not in ("content-type", "content-length"):
-                response.headers[name] = value
-        return response, status
+        return http_api_error(error, _API_REASONS.get(error.code, "error"), error.description or error.name)
     if isinstance(error, CSRFError):
         title, message = _("Form expired"), _("The form was missing its security token. Go back, reload the page and submit again.")
     elif error.code == 404:

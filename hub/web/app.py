@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
-from sync.kit.web import api_error
+from sync.kit.web import api_error, error_headers, http_api_error
 from sync.kit.webauth import CSRFError, install_csrf
 
 from hub.core.db import database_url, make_engine, session_scope
@@ -91,16 +91,9 @@ def _install_error_pages(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if request.path.startswith(JSON_PREFIXES):
             reason = (error.name or "error").lower().replace(" ", "_")
-            response, status = api_error(error.code or 500, reason, error.description or reason)
-            # Keep what the error says about itself, e.g. the Allow header of a 405.
-            for name, value in error.get_headers():
-                if name.lower() not in ("content-type", "content-length"):
-                    response.headers[name] = value
-            return response, status
-        headers = [(name, value) for name, value in error.get_headers()
-                   if name.lower() not in ("content-type", "content-length")]
+            return http_api_error(error, reason, error.description or reason)
         page = render_template("error.html", error=error, csrf_refused=isinstance(error, CSRFError))
-        return page, error.code, headers
+        return page, error.code, error_headers(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 
 from sync.framing import CONTENT_TYPE, encode_frames
 from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
@@ -120,6 +121,20 @@ def api_error(status: int, reason: str, message: str, fields: dict[str, str] | N
     if fields:
         body["fields"] = fields
     return jsonify(body), status
+
+
+def error_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """What an HTTP error says about itself beyond its body, e.g. the Allow header of a 405."""
+    return [(name, value) for name, value in error.get_headers()
+            if name.lower() not in ("content-type", "content-length")]
+
+
+def http_api_error(error: HTTPException, reason: str, message: str) -> tuple[Response, int]:
+    """``api_error`` for an HTTP error Werkzeug raised (404, 405, 413, …), with its own headers kept."""
+    response, status = api_error(error.code or 500, reason, message)
+    for name, value in error_headers(error):
+        response.headers[name] = value
+    return response, status
 
 
 def validation_fields(error: ValidationError) -> dict[str, str]:
