@@ -17,6 +17,7 @@ from tests.support.cluster import command, wait_until
 
 from pointkit import db
 from pointkit.calendar import point_calendar
+from pointkit.state import get_state
 from sync.kit.idnumber import check_character
 from sync.kit.workdays import default_calendar
 
@@ -59,7 +60,9 @@ def test_a_year_imported_at_the_hub_reaches_a_point_online_and_one_by_usb_only(c
     hub = cluster.start_hub()
     online = cluster.start_point(VILLAGE, "village", sync_interval=1.0)
     usb = cluster.start_point(USB_VILLAGE, "village", sync_interval=IDLE, dirname="usb-village")
-    cluster.stop_server(usb)  # from here on the USB village never talks to the hub
+    cluster.stop_server(usb)
+    with db.session_scope(usb.data) as session:  # from here on the USB village cannot reach the hub, served or not
+        get_state(session).hub_url = "http://127.0.0.1:9"
     hub_cmd, point_cmd = command("pointkit-hub"), command("pointkit")
 
     # A malformed year is refused with its reason and changes nothing.
