@@ -8,16 +8,28 @@ APIs, then keeps serving for a person to try it (or exits with --once).
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.support.cluster import Cluster, wait_until
+from tests.support.cluster import SAMPLE_CATALOG, Cluster, wait_until
 
 from sync.kit.idnumber import check_character
 
-REVIEWERS = {"yb-li": ("YB", "yb-pass-2026"), "ny-wang": ("NY", "ny-pass-2026"), "zr-zhao": ("ZR", "zr-pass-2026")}
+
+def catalog_reviewers(catalog: Path = SAMPLE_CATALOG) -> dict[str, tuple[str, str]]:
+    """One reviewer per department of the catalog, username -> (department, password): whatever item a newcomer
+    receives at the window, someone at the hub can decide it."""
+    departments = json.loads(catalog.read_text(encoding="utf-8"))["departments"]
+    return {f"{d['code'].lower()}-reviewer": (d["code"], f"{d['code'].lower()}-pass-2026") for d in departments}
+
+
+REVIEWERS = catalog_reviewers()
+# The reviewer who decides the demo's own case (城乡居民基本医疗保险参保登记, department YB).
+LOOP_REVIEWER = "yb-reviewer"
 TOWNSHIP = "泗城镇政务服务中心"
 VILLAGE = "泗城镇平兰村便民服务站"
 STEP_TIMEOUT = 60
@@ -44,7 +56,7 @@ def wait_for_outbox_empty(point_api) -> None:
 
 def run_loop(cluster: Cluster) -> None:
     hub, village = cluster.hub, cluster.points[VILLAGE]
-    staff, reviewer = village.api("staff"), hub.api("yb-li")
+    staff, reviewer = village.api("staff"), hub.api(LOOP_REVIEWER)
 
     step(3, "village staff receives an application (城乡居民基本医疗保险参保登记)")
     id_number = "45102719800101234" + check_character("45102719800101234")
@@ -93,7 +105,13 @@ def run_loop(cluster: Cluster) -> None:
         print(f"    {event['at']}  {event['action']:<18} {event['actor']}  {event['note']}")
 
 
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, ``kill``, a test) stops the servers as Ctrl-C does: through the same unwinding."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--once", action="store_true", help="exit after the loop (0 if every step passed)")
     parser.add_argument("--data", type=Path, help="keep the servers' data here (default: a new temp dir)")
@@ -127,18 +145,22 @@ def main() -> int:
             return 0
 
         print("\nTry it in a browser (Ctrl-C to stop):")
-        print(f"  hub       {hub.url}/login      admin / {hub.logins['admin']}; reviewers "
-              + ", ".join(f"{u} / {p}" for u, (_, p) in REVIEWERS.items()))
+        print(f"  hub       {hub.url}/login  admin / {hub.logins['admin']}")
+        print("  reviewers " + ", ".join(f"{u} / {p} ({d})" for u, (d, p) in REVIEWERS.items()))
         print(f"  township  {township.url}/login  staff / {township.logins['staff']}")
         print(f"  village   {village.url}/login  staff / {village.logins['staff']}")
-        print(f"  data in   {base}")
+        print(f"  kiosk     {village.url}/status  (residents' self-service status check, no login)")
+        print(f"  data in   {base}", flush=True)
         try:
             while all(server.process.poll() is None for server in (hub, township, village)):
                 time.sleep(1)
         except KeyboardInterrupt:
-            print("\nstopping")
+            print("\nstopping", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # stopped during the loop: the servers are already down
+        sys.exit(130)
