@@ -29,6 +29,7 @@ ALLOWED_WORDS = {
 }
 # Tokens of Latin letters (and the punctuation codes use inside them).
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-.]*[A-Za-z0-9_]|[A-Za-z]")
+_FILE_NAME = re.compile(r"[\w\-.]+\.(?:png|jpe?g|tiff?|pdf|json|csv)", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\b[\w.+-]+@[\w.-]+")
 _REPRS = re.compile(r"<built-in[^>]*>?|<[\w.]+ object at 0x[0-9a-f]+>?|object at 0x[0-9a-f]+|\{'[^}]{0,40}|"
                     r"\b(?:None|True|False)\b|<function [^>]*>?|\[\]|\{\}")
@@ -79,7 +80,8 @@ def text_problems(url: str, text: str, allowed: set[str] = frozenset()) -> list[
     problems: list[Problem] = []
     for match in _REPRS.finditer(text):
         problems.append(Problem(url, "Python repr", _around(text, match)))
-    cleaned = _URL.sub(" ", text)
+    # A repr is reported once, not again word by word.
+    cleaned = _REPRS.sub(" ", _URL.sub(" ", text))
     seen: set[str] = set()
     for match in _WORD.finditer(cleaned):
         word = match.group(0)
@@ -96,8 +98,10 @@ def _allowed_word(word: str, allowed: set[str]) -> bool:
         return True
     if word in state_keys():
         return False
-    # Codes and ids carry digits (451000-YB-001, YB-2026-000123, 9f3c1a2b); short capitals are codes (YB, RS).
-    return any(ch.isdigit() for ch in word) or (word.isupper() and len(word) <= 3)
+    # Codes and ids carry digits (451000-YB-001, YB-2026-000123, 9f3c1a2b); short capitals are codes (YB, RS); a
+    # file's name is what someone called it (a scan, a catalog file).
+    return (any(ch.isdigit() for ch in word) or (word.isupper() and len(word) <= 3)
+            or _FILE_NAME.fullmatch(word) is not None)
 
 
 def _around(text: str, match: re.Match, width: int = 30) -> str:
