@@ -55,7 +55,7 @@ def test_demo_names_every_reviewer_and_the_kiosk_and_stops_on_sigterm(tmp_path):
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=30) == 0, "".join(lines)
         for name in ("hub", "township", "village"):
-            wait_until(lambda: not listening(urls[name]), timeout=10, what=f"the {name} server to stop")
+            wait_until(lambda url=urls[name]: not listening(url), timeout=10, what=f"the {name} server to stop")
     finally:
         if demo.poll() is None:
             demo.kill()
