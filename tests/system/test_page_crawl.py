@@ -32,7 +32,7 @@ from tests.support.browser import ARTIFACTS, shot
 from tests.support.cluster import log_in
 from tests.support.fullloop import ITEM, run_loop
 from tests.support.pagecheck import (Problem, axe_problems, layout_problems, measure, page_width, report,
-                                     scroll_problems, text_problems)
+                                     scroll_problems, shape, text_problems)
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +79,7 @@ def check_page(crawl: Crawl, page, url: str, kind: str, *, thorough: bool) -> li
     for problem in found:
         # The same word or cell on every case page, twice on one page, or for two roles, is one problem to fix.
         server, _role, path = kind.split(" ", 2)
-        key = (server, path, problem.kind, problem.detail.split(" in «")[0])
+        key = (server, path, problem.kind, shape(problem.detail.split(" in «")[0].split(" (and ")[0]))
         if key not in crawl.reported:
             crawl.reported.add(key)
             crawl.problems.append(problem)
@@ -121,13 +121,13 @@ def crawl_from(crawl: Crawl, page, base: str, server_name: str, role: str, seeds
         queue.extend(link for link in links if link.startswith(base + "/"))
 
 
-def state_page(crawl: Crawl, page, label: str, blank_label: str) -> None:
-    """A page a form led to (an error or a result): checked like any page; its title must differ from the blank
-    form's."""
+def state_page(crawl: Crawl, page, label: str, blank_label: str | None = None) -> None:
+    """A page a form or a wrong address led to (an error or a result): checked like any page; its title must
+    differ from the blank form's."""
     url = page.url
     check_page(crawl, page, url, label, thorough=True)
     shot(page, "crawl-state-" + label)
-    if crawl.titles.get(label) == crawl.titles.get(blank_label):
+    if blank_label and crawl.titles.get(label) == crawl.titles.get(blank_label):
         crawl.problems.append(Problem(url, "same title as the blank form",
                                       f"{label}: {crawl.titles[label]!r} (blank: {blank_label})"))
 
@@ -168,6 +168,13 @@ def test_every_page_of_both_apps_after_a_full_loop(cluster, browser):
         state_page(crawl, page, f"{name}-login-refused", f"{name}-login")
         page.goto(server.url + "/no-such-page")
         state_page(crawl, page, f"{name}-not-found", f"{name}-login")
+
+    # Error pages: a case that is not there, a page the role may not open.
+    staff_page.goto(f"{point.url}/cases/no-such-case")
+    state_page(crawl, staff_page, "point-no-case")
+    for role, path in (("admin", "/cases/no-such-case"), ("reviewer", "/points")):
+        pages[("hub", role)].goto(hub.url + path)
+        state_page(crawl, pages[("hub", role)], f"hub-{role}-{path.split('/')[1]}-refused")
 
     staff_page.goto(f"{point.url}/cases/new?item={ITEM}")
     crawl.titles.setdefault("intake", staff_page.title())
