@@ -40,6 +40,10 @@ def test_every_focus_stop_has_a_ring_at_3_to_1(cluster, browser):
             assert found, f"no focus stop on {path}"
             stops += len(found)
             problems += focus_problems(server.url + path, found)
+        # A picture of the ring on the session's first page, a few stops in, for a person to look at.
+        page.goto(server.url + paths[0])
+        for _ in range(4):
+            page.keyboard.press("Tab")
         shot(page, f"focus-{'hub' if server is hub else 'point'}-{username or 'public'}")
         page.close()
     assert not problems, f"{len(problems)} of {stops} focus stops are faint:\n" + report(problems)
