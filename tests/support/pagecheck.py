@@ -5,7 +5,8 @@ The page crawl (tests/system/test_page_crawl.py) runs these on every page it rea
 ``Problem``s rather than asserting, so one run reports everything wrong at once: page → problem → offending text.
 
 The figures come from the house rules and issues 19 and 26: no English word, raw state key or Python repr on a
-Chinese page; no table cell that breaks a date, a code, a short word or a state over two lines at 1024×768; no page that
+Chinese page; no field label shown as its own value; no table cell that breaks a date, a code, a short word or a
+state over two lines at 1024×768; no page that
 scrolls sideways at 1024×768 or 512×384; headings that do not skip levels; a header on every table column; no asset
 from another origin; no WCAG 2.0/2.1 A or AA violation that axe-core finds; a focus outline at 3:1 or better
 against what surrounds it.
@@ -141,6 +142,11 @@ _MEASURE = r"""
     if ((words.length <= 12 || piece) && lines(cell) > 1) wrapped.push(words);
   }
 
+  // A field's label shown as its value (县中心状态 as the state itself).
+  const labels = new Set([...document.querySelectorAll('th, dt')].map(el => el.innerText.trim()).filter(Boolean));
+  const labelled = [...new Set([...document.querySelectorAll('td, dd')].map(el => el.innerText.trim())
+    .filter(words => labels.has(words)))];
+
   const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
     .filter(h => h.offsetParent || h.getClientRects().length).map(h => [Number(h.tagName[1]), h.innerText.trim()]);
 
@@ -168,7 +174,7 @@ _MEASURE = r"""
   performance.getEntriesByType('resource').forEach(e => check(e.name));
 
   return {
-    text, wrapped, headings, headerless, foreign: [...foreign], title: document.title,
+    text, wrapped, headings, headerless, labelled, foreign: [...foreign], title: document.title,
     scroll_width: document.documentElement.scrollWidth, view_width: document.documentElement.clientWidth,
   };
 }
@@ -196,6 +202,7 @@ def layout_problems(url: str, measured: dict) -> list[Problem]:
             problems.append(Problem(url, "heading level skipped", f"h{previous} → h{level} {words!r}"))
         previous = level
     problems += [Problem(url, "table column without a header", table) for table in measured["headerless"]]
+    problems += [Problem(url, "a label shown as a value", repr(words)) for words in measured["labelled"]]
     problems += [Problem(url, "asset or link from another origin", value) for value in measured["foreign"]]
     problems += scroll_problems(url, measured, "1024×768")
     if not measured["title"].strip():
