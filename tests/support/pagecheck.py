@@ -6,10 +6,9 @@ The page crawl (tests/system/test_page_crawl.py) runs these on every page it rea
 
 The figures come from the house rules and issues 19 and 26: no English word, raw state key or Python repr on a
 Chinese page; no field label shown as its own value; no table cell that breaks a date, a code, a short word or a
-state over two lines at 1024×768; no page that
-scrolls sideways at 1024×768 or 512×384; headings that do not skip levels; a header on every table column; no asset
-from another origin; no WCAG 2.0/2.1 A or AA violation that axe-core finds; a focus outline at 3:1 or better
-against what surrounds it.
+state over two lines at 1024×768; no page that scrolls sideways at 1024×768 or 512×384; headings that do not skip
+levels; a header on every table column; no asset from another origin; no WCAG 2.0/2.1 A or AA violation that
+axe-core finds; a focus outline at 3:1 or better against what surrounds it.
 """
 
 from __future__ import annotations
