@@ -141,10 +141,12 @@ _MEASURE = r"""
     if ((words.length <= 12 || piece) && lines(cell) > 1) wrapped.push(words);
   }
 
-  // A field's label shown as its value (县中心状态 as the state itself).
-  const labels = new Set([...document.querySelectorAll('th, dt')].map(el => el.innerText.trim()).filter(Boolean));
-  const labelled = [...new Set([...document.querySelectorAll('td, dd')].map(el => el.innerText.trim())
-    .filter(words => labels.has(words)))];
+  // A field's label shown as a value in the same table or list (县中心状态 as the state itself).
+  const labelled = new Set();
+  for (const group of document.querySelectorAll('table, dl')) {
+    const labels = new Set([...group.querySelectorAll('th, dt')].map(el => el.innerText.trim()).filter(Boolean));
+    group.querySelectorAll('td, dd').forEach(el => { if (labels.has(el.innerText.trim())) labelled.add(el.innerText.trim()); });
+  }
 
   const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
     .filter(h => h.offsetParent || h.getClientRects().length).map(h => [Number(h.tagName[1]), h.innerText.trim()]);
@@ -173,7 +175,7 @@ _MEASURE = r"""
   performance.getEntriesByType('resource').forEach(e => check(e.name));
 
   return {
-    text, wrapped, headings, headerless, labelled, foreign: [...foreign], title: document.title,
+    text, wrapped, headings, headerless, labelled: [...labelled], foreign: [...foreign], title: document.title,
     scroll_width: document.documentElement.scrollWidth, view_width: document.documentElement.clientWidth,
   };
 }
