@@ -268,12 +268,13 @@ def pickup():
                            id_check_reasons=reasons), (422 if error else 200)
 
 
-def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
+def pickup_refusal(exc: PickupError, messages: dict[str, str], *, tries_left: bool = True) -> str:
     """Why a pickup code was refused, in the page's language: when a lock ends (rounded up to the minute, so it
-    is never still locked then), or how many tries are left before one."""
+    is never still locked then), or how many tries are left before one (unless ``tries_left`` is False: the kiosk
+    never says it, since only a real receipt has a count)."""
     time = format_datetime(unlock_minute(exc.unlocks_at), "HH:mm") if exc.unlocks_at else ""
     text = messages[exc.reason] % {"count": MAX_PICKUP_TRIES, "time": time}
-    if exc.tries_left is not None:
+    if tries_left and exc.tries_left is not None:
         text += " " + ngettext("One more wrong try locks it for 15 minutes.",
                                "%(num)s more wrong tries lock it for 15 minutes.", exc.tries_left)
     return text
