@@ -150,6 +150,26 @@ def test_pickup_pages(point, client):
     assert rows(point.data_dir, Case)[0].status == "collected"
 
 
+def title(page) -> str:
+    return html.unescape(re.search(r"<title>(.*?)</title>", page.get_data(as_text=True), re.S).group(1))
+
+
+def test_a_refused_pickup_and_each_kiosk_answer_have_a_title_of_their_own(point, client):
+    """A browser tab or a screen reader tells a refusal from the blank form by its title alone."""
+    case, _receipt, code = receive_with_code(client)
+    point.apply(point.result_message(case))
+    wrong = "000000" if code != "000000" else "111111"
+    refused = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                           "pickup_code": wrong, "id_last4": GOOD_ID[-4:]})
+    assert refused.status_code == 422 and title(refused).startswith("未能发放结果")
+    assert title(client.get("/pickup")).startswith("取件 ")
+    resident = client.application.test_client()
+    answers = [resident.post("/status", data={"csrf_token": csrf(resident, "/status"), "receipt_no": case.receipt_no,
+                                              "pickup_code": typed}) for typed in (code, wrong)]
+    titles = [title(resident.get("/status")), *map(title, answers)]
+    assert len(set(titles)) == 3, titles
+
+
 def test_a_receipt_given_here_before_a_restore_sends_the_resident_to_the_county(point, client):
     """A point restored from an older backup lacks the cases it took after the backup. Their receipts are still
     this point's numbers, no newer than the newest the hub holds from it: staff and the kiosk say the case is
