@@ -6,6 +6,7 @@ Thin: each view parses the form, calls the domain function and renders.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, lazy_gettext, ngettext
@@ -328,6 +329,7 @@ def handover(case_id: str):
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
                            collected_at=as_utc(case.collected_at),
+                           decided_at=as_utc(datetime.fromisoformat(signed["document"]["decided_at"])),
                            qr=qr_svg(result_code(signed)), item=item, rating_labels=RATING_LABELS)
 
 

@@ -107,7 +107,9 @@ def test_every_resident_page_at_the_point_is_in_large_print_and_fits_at_200_perc
         "case_id": waiting["case_id"], "department": "MZ", "materials": ["hukou"], "note": "户口簿复印件不清晰",
         "requested_at": utcnow().isoformat(), "return_by": str(date.today()), "return_within": 10,
         "return_unit": "natural_days"}))
-    point.apply(point.result_message(ready_case))
+    # Decided at 20:00 UTC on 1 March: 2 March in the county.
+    decided = {**point.result_document(ready_case), "decided_at": "2026-03-01T20:00:00+00:00"}
+    point.apply(point.result_message(ready_case, document=decided))
     page = staff_page(api, browser)
 
     page.goto(f"{url}/results")
@@ -127,6 +129,7 @@ def test_every_resident_page_at_the_point_is_in_large_print_and_fits_at_200_perc
     assert handed.status_code == 200, handed.text
     page.goto(f"{url}/cases/{ready['case_id']}/handover")
     assert_large_print(page, "handover", RESIDENT)
+    assert page.locator("#decided-on").inner_text() == "2026-03-02", "the county's date, not UTC's"
     # No staff indicator on a page the resident reads; the clerk's own pages keep theirs.
     assert page.locator("#link-state").count() == 0 and page.locator("#queued-count").count() == 0
     page.goto(f"{url}/cases")
