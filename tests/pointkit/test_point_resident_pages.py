@@ -1,8 +1,9 @@
 """The pages a resident reads or touches, measured in Chromium (适老化): the kiosk in large print with 60 px
 targets across the screen, and every other resident page at the point (pickup, receipt, notices, guide, results,
-handover) with text of 16 px at least, main text of 18 px, 44 px targets and line spacing of 1.3; none scrolls
-sideways at 1024x768 or at 512x384 (200% zoom). The kiosk itself: no staff indicators, a receipt number typed in any
-case, one answer for an unknown receipt and a wrong code, a title for each answer, a code the resident can show."""
+handover) with text of 16 px at least, main text of 18 px, 44 px targets, line spacing of 1.3 and a header on every
+table column; none scrolls sideways at 1024x768 or at 512x384 (200% zoom). The kiosk itself: no staff indicators, a
+receipt number typed in any case, one answer for an unknown receipt and a wrong code, a title for each answer, a
+code the resident can show."""
 
 from __future__ import annotations
 
@@ -57,9 +58,12 @@ MEASURE = """
     const box = (['radio', 'checkbox'].includes(el.type) && el.closest('label') || el).getBoundingClientRect();
     targets.push([Math.round(Math.min(box.width, box.height)), describe(el)]);
   }
+  // Every column has a header: a header row (all th) names each of its cells.
+  const unnamed = [...document.querySelectorAll('tr')].filter(tr => tr.cells.length > 1 &&
+    [...tr.cells].every(c => c.tagName === 'TH') && [...tr.cells].some(c => !c.textContent.trim())).map(describe);
   const main = Object.entries(chars).sort((a, b) => b[1] - a[1])[0];
   const scroller = document.scrollingElement;
-  return {texts, lines, targets, main: main ? parseFloat(main[0]) : 0,
+  return {texts, lines, targets, unnamed, main: main ? parseFloat(main[0]) : 0,
           sideways: scroller.scrollWidth - scroller.clientWidth};
 }
 """
@@ -87,6 +91,7 @@ def assert_large_print(page, name: str, figures: dict, *, opened: str = "") -> N
         assert not tight, f"{where}: line spacing under {MIN_LINE_HEIGHT}: {tight[:8]}"
         tiny = sorted({(size, what) for size, what in seen["targets"] if size < figures["target"]})
         assert not tiny, f"{where}: targets under {figures['target']} px: {tiny[:8]}"
+        assert not seen["unnamed"], f"{where}: a table column without a header: {seen['unnamed']}"
 
 
 def staff_page(api, browser):
