@@ -139,6 +139,9 @@ def test_every_resident_page_at_the_point_is_in_large_print_and_fits_at_200_perc
     assert page.locator("#link-state").count() == 0 and page.locator("#queued-count").count() == 0
     page.goto(f"{url}/cases")
     assert page.locator("#link-state").is_visible() and page.locator("#queued-count").is_visible()
+    # The kiosk opened in a browser where staff are logged in still shows nothing of theirs.
+    page.goto(f"{url}/status")
+    assert page.locator("nav.main, #link-state, #queued-count").count() == 0
 
 
 def test_the_kiosk_is_large_print_across_the_screen_and_shows_no_staff_indicator(point, api, browser):
@@ -170,6 +173,15 @@ def test_the_kiosk_is_large_print_across_the_screen_and_shows_no_staff_indicator
     assert float(answer.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 32
     assert page.title().startswith("办件进度查询结果")
     assert_large_print(page, "kiosk-answer", KIOSK)
+    # In English too, whose words run longer.
+    page.goto(f"{api.base_url}/status?lang=en")
+    assert_large_print(page, "kiosk-en", KIOSK)
+    page.fill("#receipt_no", case["receipt_no"])
+    page.fill("#pickup_code", case["pickup_code"])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("#kiosk-date").inner_text() == f"Promised by {promised:%B} {promised.day}, {promised.year}"
+    assert_large_print(page, "kiosk-answer-en", KIOSK)
 
 
 def test_the_resident_can_show_the_pickup_code_she_typed(point, api, browser):
@@ -210,6 +222,7 @@ def test_the_kiosk_reads_a_receipt_number_in_any_case_and_answers_an_unknown_one
         assert not error and page.locator("#kiosk-state").is_visible(), (typed, error)
 
     unknown_title, unknown = kiosk_answer(page, url, case["receipt_no"][:-4] + "9999", wrong)
+    assert_large_print(page, "kiosk-refused", KIOSK)
     wrong_title, wrong_code = kiosk_answer(page, url, case["receipt_no"], wrong)
     assert unknown == wrong_code and unknown_title == wrong_title, "no answer tells which receipts exist"
     assert "受理编号或取件码不正确" in unknown and "再错" not in unknown
