@@ -1,9 +1,9 @@
 """The pages a resident reads or touches, measured in Chromium (适老化): the kiosk in large print with 60 px
 targets across the screen, and every other resident page at the point (pickup, receipt, notices, guide, results,
-handover) with text of 16 px at least, main text of 18 px, 44 px targets, line spacing of 1.3 and a header on every
-table column; none scrolls sideways at 1024x768 or at 512x384 (200% zoom). The kiosk itself: no staff indicators, a
-receipt number typed in any case, one answer for an unknown receipt and a wrong code, a title for each answer, a
-code the resident can show."""
+handover) with text of 16 px at least, main text of 18 px, 44 px targets, line spacing of 1.3, a header on every
+table column and no heading that skips a level; none scrolls sideways at 1024x768 or at 512x384 (200% zoom). The
+kiosk itself: no staff indicators, a receipt number typed in any case, one answer for an unknown receipt and a wrong
+code, a title for each answer, a code the resident can show."""
 
 from __future__ import annotations
 
@@ -61,9 +61,12 @@ MEASURE = """
   // Every column has a header: a header row (all th) names each of its cells.
   const unnamed = [...document.querySelectorAll('tr')].filter(tr => tr.cells.length > 1 &&
     [...tr.cells].every(c => c.tagName === 'TH') && [...tr.cells].some(c => !c.textContent.trim())).map(describe);
+  // Headings go down one level at a time.
+  const levels = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => [+h.tagName[1], describe(h)]);
+  const skipped = levels.filter((h, i) => i > 0 && h[0] > levels[i - 1][0] + 1).map(h => h[1]);
   const main = Object.entries(chars).sort((a, b) => b[1] - a[1])[0];
   const scroller = document.scrollingElement;
-  return {texts, lines, targets, unnamed, main: main ? parseFloat(main[0]) : 0,
+  return {texts, lines, targets, unnamed, skipped, main: main ? parseFloat(main[0]) : 0,
           sideways: scroller.scrollWidth - scroller.clientWidth};
 }
 """
@@ -92,6 +95,7 @@ def assert_large_print(page, name: str, figures: dict, *, opened: str = "") -> N
         tiny = sorted({(size, what) for size, what in seen["targets"] if size < figures["target"]})
         assert not tiny, f"{where}: targets under {figures['target']} px: {tiny[:8]}"
         assert not seen["unnamed"], f"{where}: a table column without a header: {seen['unnamed']}"
+        assert not seen["skipped"], f"{where}: a heading skips a level: {seen['skipped']}"
 
 
 def staff_page(api, browser):
