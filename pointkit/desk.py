@@ -18,9 +18,9 @@ from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
 from .catalog import department_names, get_item
+from .kiosk import RECEIPT_NO_MAX, look_up
 from .models import Case
-from .pickup import PickupError, check_pickup_code, find_case, held_at_hub, rate, search_cases
-from .progress import case_dates, stage
+from .pickup import PickupError, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
 from .scans import discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
@@ -33,15 +33,26 @@ bp = Blueprint("desk", __name__)
 HELD_AT_HUB = lazy_gettext("This receipt was given at this point, but its case is not on this computer (it was "
                            "restored from an older backup). The case is safe at the county: ask the county to hand "
                            "over its result.")
+# The kiosk answers a receipt number no case has as it answers a wrong pickup code (pointkit/kiosk.py).
 KIOSK_MESSAGES = {
-    "not_found": lazy_gettext("No case has this receipt number. Check the number on the receipt."),
     "held_at_hub": HELD_AT_HUB,
     "no_pickup_code_here": lazy_gettext("This application came back to this computer from the county; this "
                                         "computer cannot check its pickup code. Please ask at the window and bring "
                                         "your ID card."),
-    "wrong_pickup_code": lazy_gettext("The receipt number or the pickup code is wrong. Check the receipt."),
+    "wrong_pickup_code": lazy_gettext("The receipt number or the pickup code is wrong. Check both on the receipt "
+                                      "and type them again. After %(count)s wrong tries the receipt is locked for "
+                                      "15 minutes."),
     "pickup_locked": lazy_gettext("Locked after %(count)s wrong tries. Ask at the window, or try again after "
                                   "%(time)s."),
+}
+# Each answer of the kiosk has a title of its own, for a screen reader and the browser's tab.
+KIOSK_TITLES = {
+    "": lazy_gettext("Check your application"),
+    "answer": lazy_gettext("Where your application stands"),
+    "wrong_pickup_code": lazy_gettext("Receipt number or pickup code wrong"),
+    "pickup_locked": lazy_gettext("Checking this receipt is locked for now"),
+    "held_at_hub": lazy_gettext("Please ask at the window"),
+    "no_pickup_code_here": lazy_gettext("Please ask at the window"),
 }
 RATING_MESSAGES = {
     "not_collected": lazy_gettext("A case is rated after the result was handed over."),
@@ -202,19 +213,13 @@ def rating(case_id: str):
 @bp.route("/status", methods=("GET", "POST"))
 def kiosk():
     """The residents' status kiosk: receipt number and pickup code; no staff login, no personal data."""
-    shown, error = None, ""
-    receipt_no = request.form.get("receipt_no", "").strip()[:40]
+    shown, error, reason = None, "", ""
+    receipt_no = request.form.get("receipt_no", "").strip()[:RECEIPT_NO_MAX]
     if request.method == "POST":
         try:
             with db.session_scope(data_dir()) as dbs:
-                case = find_case(dbs, receipt_no)
-                if case is None and held_at_hub(dbs, receipt_no):
-                    raise PickupError("held_at_hub", "this point no longer holds the case; the county does")
-                if case is None or case.receipt_no != receipt_no:
-                    raise PickupError("not_found", "no such receipt")
-                check_pickup_code(dbs, case, request.form.get("pickup_code", ""), "kiosk")
-                shown = {"receipt_no": case.receipt_no, "item_name": case.item_name, "stage": stage(case),
-                         "dates": case_dates(case), "name": mask_name(case.applicant_name)}
+                shown = look_up(dbs, receipt_no, request.form.get("pickup_code", ""), masked_name=mask_name)
         except PickupError as exc:
-            error = pickup_refusal(exc, KIOSK_MESSAGES)
-    return render_template("kiosk.html", shown=shown, error=error, receipt_no=receipt_no), (422 if error else 200)
+            error, reason = pickup_refusal(exc, KIOSK_MESSAGES, tries_left=False), exc.reason
+    return render_template("kiosk.html", shown=shown, error=error, reason=reason, receipt_no=receipt_no,
+                           titles=KIOSK_TITLES), (422 if error else 200)

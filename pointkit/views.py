@@ -6,6 +6,7 @@ Thin: each view parses the form, calls the domain function and renders.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, lazy_gettext, ngettext
@@ -268,12 +269,13 @@ def pickup():
                            id_check_reasons=reasons), (422 if error else 200)
 
 
-def pickup_refusal(exc: PickupError, messages: dict[str, str]) -> str:
+def pickup_refusal(exc: PickupError, messages: dict[str, str], *, tries_left: bool = True) -> str:
     """Why a pickup code was refused, in the page's language: when a lock ends (rounded up to the minute, so it
-    is never still locked then), or how many tries are left before one."""
+    is never still locked then), or how many tries are left before one (unless ``tries_left`` is False: the kiosk
+    never says it, since only a real receipt has a count)."""
     time = format_datetime(unlock_minute(exc.unlocks_at), "HH:mm") if exc.unlocks_at else ""
     text = messages[exc.reason] % {"count": MAX_PICKUP_TRIES, "time": time}
-    if exc.tries_left is not None:
+    if tries_left and exc.tries_left is not None:
         text += " " + ngettext("One more wrong try locks it for 15 minutes.",
                                "%(num)s more wrong tries lock it for 15 minutes.", exc.tries_left)
     return text
@@ -327,6 +329,7 @@ def handover(case_id: str):
     return render_template("handover.html", case=case, document=signed["document"], departments=departments,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
                            collected_at=as_utc(case.collected_at),
+                           decided_at=as_utc(datetime.fromisoformat(signed["document"]["decided_at"])),
                            qr=qr_svg(result_code(signed)), item=item, rating_labels=RATING_LABELS)
 
 

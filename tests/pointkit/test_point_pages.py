@@ -86,14 +86,16 @@ def test_form_posts_without_csrf_are_refused(point, client):
 
 def test_every_page_renders_in_both_languages(point, client):
     case_id = client.post("/cases/new?item=T-001", data=intake_form(client)).headers["Location"].split("/")[-2]
-    for path in ("/cases/new", "/cases/new?item=T-001", "/cases", f"/cases/{case_id}", f"/cases/{case_id}/receipt",
-                 "/results", "/pickup", "/sync"):
+    # Staff indicators (待上传: the queue) show on clerks' pages, never on a page a resident reads.
+    resident = (f"/cases/{case_id}/receipt", "/results", "/pickup")
+    for path in ("/cases/new", "/cases/new?item=T-001", "/cases", f"/cases/{case_id}", "/sync", *resident):
         chinese = client.get(path + ("&" if "?" in path else "?") + "lang=zh")
         assert chinese.status_code == 200, path
         text = chinese.get_data(as_text=True)
-        assert "龙潭村便民服务站" in text and "待上传" in text and "lang=en" in text, path
+        assert "龙潭村便民服务站" in text and "lang=en" in text, path
+        assert ("待上传" in text) is (path not in resident), path
         english = client.get(path + ("&" if "?" in path else "?") + "lang=en").get_data(as_text=True)
-        assert "Queued: 1" in english and "lang=zh" in english, path
+        assert ("Queued: 1" in english) is (path not in resident) and "lang=zh" in english, path
     assert client.get("/nowhere").status_code == 404
 
 
@@ -146,6 +148,26 @@ def test_pickup_pages(point, client):
     assert re.search(r'id="result-decision"[^>]*>准予<', sheet) and "MZ-2026-0001" in sheet
     assert "签名已在本窗口验证通过" in sheet and "<svg" in sheet
     assert rows(point.data_dir, Case)[0].status == "collected"
+
+
+def title(page) -> str:
+    return html.unescape(re.search(r"<title>(.*?)</title>", page.get_data(as_text=True), re.S).group(1))
+
+
+def test_a_refused_pickup_and_each_kiosk_answer_have_a_title_of_their_own(point, client):
+    """A browser tab or a screen reader tells a refusal from the blank form by its title alone."""
+    case, _receipt, code = receive_with_code(client)
+    point.apply(point.result_message(case))
+    wrong = "000000" if code != "000000" else "111111"
+    refused = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                           "pickup_code": wrong, "id_last4": GOOD_ID[-4:]})
+    assert refused.status_code == 422 and title(refused).startswith("未能发放结果")
+    assert title(client.get("/pickup")).startswith("取件 ")
+    resident = client.application.test_client()
+    answers = [resident.post("/status", data={"csrf_token": csrf(resident, "/status"), "receipt_no": case.receipt_no,
+                                              "pickup_code": typed}) for typed in (code, wrong)]
+    titles = [title(resident.get("/status")), *map(title, answers)]
+    assert len(set(titles)) == 3, titles
 
 
 def test_a_receipt_given_here_before_a_restore_sends_the_resident_to_the_county(point, client):
