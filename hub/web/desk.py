@@ -109,7 +109,7 @@ def _short_date(value: str | None) -> str:
 
 
 @bp.app_template_global("conflict_words")
-def conflict_words(item_code: str) -> "ConflictWords":
+def conflict_words(item_code: str) -> ConflictWords:
     """For pages beyond the desk (a case page's conflict box) to name a conflict's fields as the desk does."""
     return ConflictWords(get_session(), item_code)
 

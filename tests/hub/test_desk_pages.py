@@ -7,10 +7,11 @@ import re
 
 from sqlmodel import select
 
-from hub.catalog.versions import import_catalog, load_catalog_file
-from hub.core.models import CaseEvent, CatalogItem, ReviewTask
 from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG, csrf_from, resident_id
+
+from hub.catalog.versions import import_catalog, load_catalog_file
+from hub.core.models import CaseEvent, CatalogItem, ReviewTask
 
 SECOND_POINT = "那坡村便民服务站"
 
@@ -34,7 +35,7 @@ def conflict_of(hub, kind: str) -> dict:
 def cells(html: str, table_id: str) -> list[str]:
     table = html[html.index(f'id="{table_id}"'):]
     table = table[:table.index("</table>")]
-    return [re.sub(r"<[^>]+>", " ", cell).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", table, re.S)]
+    return [re.sub(r"<[^>]+>", " ", cell).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", table, re.DOTALL)]
 
 
 def test_the_desk_list_tells_conflicts_apart_by_receipt_applicant_and_point(hub):
@@ -63,6 +64,9 @@ def test_each_button_says_what_it_keeps_and_left_is_what_the_hub_holds(hub):
     assert table[2].startswith("右：新到版本") and SECOND_POINT in table[2]
     assert "申请人姓名 *" in table and "受理编号 *" in table and "name" not in table
     assert "<title>未保存" not in page and 'id="conflict-status">待处理<' in page
+    english = hub.browser("admin").get(f"/desk/{conflict['conflict_id']}?lang=en").text
+    assert re.search(r'value="take_left">Keep: 韦秀兰 \(泗城镇平兰村便民服务站, received \d+/\d+\)<', english)
+    assert "Applicant&#39;s name *" in english or "Applicant's name *" in english
 
     refused = hub.browser("admin")
     token = csrf_from(refused.get(f"/desk/{conflict['conflict_id']}").text)
@@ -132,8 +136,9 @@ def test_a_reviewers_item_filter_lists_only_her_departments_items(hub):
         ours = {row.code for row in items if "YB" in row.item["departments"]}
         others = {row.code for row in items} - ours
     assert ours and others
-    options = lambda html: set(re.findall(r'<option value="([^"]+)"', html[html.index('id="f-item"'):]  # noqa: E731
-                                                                         .split("</select>")[0]))
+    def options(html: str) -> set[str]:
+        return set(re.findall(r'<option value="([^"]+)"', html[html.index('id="f-item"'):].split("</select>")[0]))
+
     assert options(hub.browser("yb-li").get("/queue").text) == ours
     assert options(hub.browser("admin").get("/queue").text) == ours | others
 

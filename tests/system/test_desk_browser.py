@@ -42,7 +42,7 @@ def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512(cluster, browser):  # noqa: F811
+def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
     village = cluster.start_point("平兰村便民服务站", "village", dirname="point-a")
@@ -82,6 +82,9 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
         assert second["receipt_no"] in text and first["receipt_no"] in text and "韦秀英" in text, text
         assert "那坡村便民服务站" in text
     shot(desk, "hub-desk-list")
+    desk.set_viewport_size({"width": 512, "height": 384})
+    assert no_sideways_scroll(desk), "the desk's list fits 512 px"
+    desk.set_viewport_size({"width": 1024, "height": 768})
     desk.goto(f"{hub.url}/desk/{identity['conflict_id']}")
     keep_first = desk.locator("button[value=take_left]")
     assert keep_first.inner_text().startswith("采用：韦秀兰（平兰村便民服务站，")
@@ -98,7 +101,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     assert operator.get(f"/api/cases/{second['case_id']}").json()["applicant"]["name"] == "韦秀兰"
 
 
-def test_enter_in_the_certificate_number_does_not_approve_and_approval_is_confirmed(cluster, browser):  # noqa: F811
+def test_enter_in_the_certificate_number_does_not_approve_and_approval_is_confirmed(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
     village = cluster.start_point("平兰村便民服务站", "village")
