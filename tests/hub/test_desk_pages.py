@@ -7,6 +7,7 @@ import re
 
 from sqlmodel import select
 
+from sync.clock import utcnow
 from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG, csrf_from, resident_id
 
@@ -182,3 +183,23 @@ def test_an_approval_is_confirmed_on_a_page_of_its_own(hub):
     with hub.db() as session:
         task = session.exec(select(ReviewTask).where(ReviewTask.case_id == case_id)).one()
         assert (task.status, task.certificate_no) == ("approved", "YB-2026-77")
+
+
+def test_the_hub_column_of_an_open_conflict_is_what_the_hub_holds_now(hub):
+    point = hub.enroll_point()
+    case_id = point.push_case()
+    assert hub.api("yb-li").post(f"/api/cases/{case_id}/decision",
+                                 json={"decision": "approved", "certificate_no": "YB-1"}).status_code == 200
+    amend = {"case_id": case_id, "base_version": 1, "form": {"insured_category": "学生"},
+             "amended_at": utcnow().isoformat(), "staff": "staff"}
+    [late] = point.client.push([point.seal(Kind.AMEND, amend)])
+    assert (late.status, late.reason) == ("conflict", "after_decision"), late
+    # The result is collected after the amendment was parked: the hub now holds a closed case.
+    collected = {"case_id": case_id, "collected_at": utcnow().isoformat(), "staff": "staff"}
+    assert point.client.push([point.seal(Kind.COLLECTED, collected)])[0].status == "accepted"
+    conflict = conflict_of(hub, "after_decision")
+    table = cells(hub.browser("admin").get(f"/desk/{conflict['conflict_id']}").text, "side-by-side")
+    status = table.index("状态 *")
+    assert table[status + 1] == "已办结" and table[status + 2] == "服务点修改", table
+    category = table.index("参保类别 *")
+    assert table[category + 1:category + 3] == ["普通居民", "学生"]
