@@ -42,6 +42,20 @@ def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+# Each text of the matched cells on one line: a text whose rectangles start at more than one height wrapped.
+WRAPPED_TEXTS = """selector => [...document.querySelectorAll(selector)].flatMap(cell => {
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT), wrapped = [];
+  while (walker.nextNode()) {
+    if (!walker.currentNode.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(walker.currentNode);
+    if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1)
+      wrapped.push(walker.currentNode.textContent.trim());
+  }
+  return wrapped;
+})"""
+
+
 def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
@@ -61,6 +75,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     assert "等待运营人员处理冲突" in row.inner_text() and "县医疗保障局" in row.inner_text()
     assert page.locator("h1").inner_text() == "部门待办：县医疗保障局"
     shot(page, "hub-queue-parked")
+    assert page.evaluate(WRAPPED_TEXTS, "#queue th, #queue td.nowrap") == [], "dates, states and headers on one line"
     page.click(f"text={second['receipt_no']}")
     assert page.locator("#approve").is_disabled() and page.locator("#reject").is_disabled()
     assert page.locator("#decision-blocked").is_visible()
