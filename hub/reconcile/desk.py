@@ -61,8 +61,10 @@ def desk_queue(session: Session, *, kind: str | None = None, point: str | None =
     rows = [conflict for conflict in session.exec(query.limit(500)).all()
             if not point or point in (names.get(conflict.point_id), names.get(conflict.other_point_id))]
     case_ids = {case_id for conflict in rows for case_id in (conflict.case_id, conflict.other_case_id) if case_id}
-    cases = {case.id: case for case in session.exec(select(Case).where(Case.id.in_(case_ids))).all()} \
-        if case_ids else {}  # type: ignore[attr-defined]
+    cases: dict[str, Case] = {}
+    if case_ids:
+        found = session.exec(select(Case).where(Case.id.in_(case_ids))).all()  # type: ignore[attr-defined]
+        cases = {case.id: case for case in found}
     now = utc_now()
     return [_summary(conflict, names, now, cases) for conflict in rows]
 

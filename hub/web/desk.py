@@ -123,11 +123,15 @@ class ConflictWords:
         self.chinese = g.get("lang", "zh") == "zh"
 
     def field(self, key: str) -> str:
+        """A compared field's name: the hub's own (``name`` is the applicant's) or the item's form field label
+        (``form.<name>`` in a case summary, the bare name in an amendment)."""
+        if key in FIELD_TEXT:
+            return str(FIELD_TEXT[key])
         name = key.removeprefix("form.")
         for spec in self.item.fields if self.item else []:
             if spec.name == name:
                 return spec.label_zh if self.chinese else spec.label_en
-        return str(FIELD_TEXT.get(key, key))
+        return key
 
     def value(self, key: str, value) -> str:
         if value in (None, ""):
