@@ -122,6 +122,13 @@ class ConflictWords:
         self.item = find_item(db, item_code) if item_code else None
         self.chinese = g.get("lang", "zh") == "zh"
 
+    def fields(self, keys: list[str]) -> str:
+        """Several fields' names as a list in the page's language."""
+        return self.join(self.field(key) for key in keys)
+
+    def join(self, words) -> str:
+        return ("、" if self.chinese else ", ").join(words)
+
     def field(self, key: str) -> str:
         """A compared field's name: the hub's own (``name`` is the applicant's) or the item's form field label
         (``form.<name>`` in a case summary, the bare name in an amendment)."""
@@ -142,7 +149,7 @@ class ConflictWords:
         if key == "required_materials":
             names = {m.code: m.name_zh if self.chinese else (m.name_en or m.name_zh)
                      for m in (self.item.materials if self.item else [])}
-            return "、".join(names.get(code, code) for code in value.split(", ") if code)
+            return self.join(names.get(code, code) for code in value.split(", ") if code)
         if key == "route":
             route, _sep, codes = value.partition(": ")
             departments = department_names(self.db, ",".join(code.strip() for code in codes.split(",") if code))
@@ -169,7 +176,7 @@ class ConflictWords:
             rows = {row["field"]: row for row in view["rows"]}
             keys = [key for key in view["fields"] if key in rows] or [key for key, row in rows.items()
                                                                       if row["differs"]]
-            values = "、".join(self.value(key, rows[key][side]) or _("(blank)") for key in keys)
+            values = self.join(self.value(key, rows[key][side]) or _("(blank)") for key in keys)
             if len(values) > 24:
                 values = values[:23] + "…"
             return _("Keep: %(values)s (%(origin)s)", values=values, origin=self.origin(view["sides"][side]))
