@@ -175,7 +175,7 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
     # is the resolution there, and a second "conflict_resolved" line would tell the same act twice.
     noted: set[str] = set()
     if action in ("take_right", "merge") and conflict.kind == "same_field":
-        chosen = _merged_values(conflict, choices or {}) if action == "merge" else dict(conflict.right)
+        chosen = _merged_values(conflict, case, choices or {}) if action == "merge" else dict(conflict.right)
         if apply_fields(session, case, chosen, point_id=None, seq=0, source=f"conflict:{conflict.id}",
                         actor=staff.username):
             noted.add(case.id)
@@ -248,11 +248,13 @@ def _tell_state(session: Session, case: Case, note: str) -> None:
         send_status(session, case, point, case.status, note)
 
 
-def _merged_values(conflict: Conflict, choices: dict[str, str]) -> dict[str, str]:
+def _merged_values(conflict: Conflict, case: Case, choices: dict[str, str]) -> dict[str, str]:
+    """The form as merged: "right" takes what arrived, "left" keeps what the case holds now (the page showed that,
+    not the value it held when the conflict was parked)."""
     missing = [name for name in conflict.right if choices.get(name) not in ("left", "right")]
     if missing:
         raise DeskError("choices_required", f"choose left or right for: {', '.join(missing)}")
-    return {name: (conflict.right if choices[name] == "right" else conflict.left).get(name, "")
+    return {name: conflict.right.get(name, "") if choices[name] == "right" else (case.form or {}).get(name, "")
             for name in conflict.right}
 
 

@@ -12,7 +12,8 @@ from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, SAMPLE_CATALOG, csrf_from, resident_id
 
 from hub.catalog.versions import import_catalog, load_catalog_file
-from hub.core.models import CaseEvent, CatalogItem, ReviewTask
+from hub.core.models import Case, CaseEvent, CatalogItem, ReviewTask
+from hub.reconcile.arrival import apply_fields
 
 SECOND_POINT = "那坡村便民服务站"
 
@@ -203,3 +204,38 @@ def test_the_hub_column_of_an_open_conflict_is_what_the_hub_holds_now(hub):
     assert table[status + 1] == "已办结" and table[status + 2] == "服务点修改", table
     category = table.index("参保类别 *")
     assert table[category + 1:category + 3] == ["普通居民", "学生"]
+
+
+def test_a_same_field_conflict_shows_and_keeps_what_the_case_holds_now(hub):
+    point = hub.enroll_point()
+    case_id = point.push_case()
+
+    def operator_sets(category: str) -> None:
+        """A change the point did not make (as the desk or an operator writes one)."""
+        with hub.db() as session:
+            apply_fields(session, session.get(Case, case_id), {"insured_category": category}, point_id=None, seq=0,
+                         source="operator", actor="op")
+            session.commit()
+
+    operator_sets("低保对象")
+    amend = {"case_id": case_id, "base_version": 1, "form": {"insured_category": "特困人员"},
+             "amended_at": utcnow().isoformat(), "staff": "staff"}
+    [parked] = point.client.push([point.seal(Kind.AMEND, amend)])
+    assert (parked.status, parked.reason) == ("conflict", "same_field"), parked
+    operator_sets("脱贫人口")  # after the conflict was parked: the hub holds this now
+
+    conflict = conflict_of(hub, "same_field")
+    admin = hub.browser("admin")
+    page = admin.get(f"/desk/{conflict['conflict_id']}").text
+    table = cells(page, "side-by-side")
+    category = table.index("参保类别 *")
+    assert table[category + 1:category + 3] == ["脱贫人口", "特困人员"], table
+    buttons = dict(re.findall(r'<button type="submit" name="action" value="(\w+)">([^<]*)</button>', page))
+    assert buttons["take_left"] == "采用：脱贫人口（中心现有版本）", buttons
+    assert buttons["take_right"].startswith("采用：特困人员（泗城镇平兰村便民服务站，") and "发来）" in buttons["take_right"]
+
+    answer = admin.post(f"/desk/{conflict['conflict_id']}", data={
+        "csrf_token": csrf_from(page), "action": "merge", "choice-insured_category": "left"})
+    assert answer.status_code == 200, answer.text
+    with hub.db() as session:
+        assert session.get(Case, case_id).form["insured_category"] == "脱贫人口", "left keeps what the hub holds now"
