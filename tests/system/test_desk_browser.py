@@ -107,6 +107,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     assert "中心现有版本" in desk.locator("#left-side").inner_text()
     assert "申请人姓名" in desk.locator("#side-by-side").inner_text()
     shot(desk, "hub-desk-conflict")
+    assert desk.evaluate(WRAPPED_TEXTS, ".history th, .history td.nowrap, #side-by-side thead th") == []
     desk.set_viewport_size({"width": 512, "height": 384})
     assert no_sideways_scroll(desk), "the conflict page fits 512 px"
     desk.set_viewport_size({"width": 1024, "height": 768})
