@@ -97,6 +97,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
         assert second["receipt_no"] in text and first["receipt_no"] in text and "韦秀英" in text, text
         assert "那坡村便民服务站" in text
     shot(desk, "hub-desk-list")
+    assert desk.evaluate(WRAPPED_TEXTS, "#conflicts th, #conflicts td.nowrap") == []
     desk.set_viewport_size({"width": 512, "height": 384})
     assert no_sideways_scroll(desk), "the desk's list fits 512 px"
     desk.set_viewport_size({"width": 1024, "height": 768})
