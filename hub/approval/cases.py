@@ -15,7 +15,7 @@ from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplemen
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
-from hub.core.models import Case, CaseEvent, Point, Rating, ReviewTask, Staff, SupplementRound
+from hub.core.models import Case, CaseEvent, Conflict, Point, Rating, ReviewTask, Staff, SupplementRound
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
@@ -56,6 +56,7 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
             open_tasks.setdefault(task.case_id, []).append(task.department_code)
         listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases]
     names = point_names(session)
+    parked = parked_cases(session)
     listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))
     items = cache(lambda code: find_item(session, code))
     today = county_date(utc_now())
@@ -68,6 +69,7 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
             "point_name": names.get(case.point_id, ""),
             "status": case.status,
             "department": department_code,
+            "waiting_for_operator": case.id in parked,
             "received_at": iso(case.received_at),
             "due_date": case.due_date.isoformat() if case.due_date else None,
             "time": case_time(case, items(case.item_code), today, warn_share, calendar=county_calendar(session)),
@@ -84,6 +86,12 @@ def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SH
               calendar: Calendar) -> dict[str, Any]:
     """The case's time-limit state against its item's promised limit."""
     return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
+
+
+def parked_cases(session: Session) -> set[str]:
+    """Cases an open conflict holds for the operator's desk: no department decides them meanwhile."""
+    rows = session.exec(select(Conflict.case_id, Conflict.other_case_id).where(Conflict.status == "open")).all()
+    return {case_id for pair in rows for case_id in pair if case_id}
 
 
 def point_names(session: Session) -> dict:

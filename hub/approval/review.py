@@ -86,21 +86,36 @@ def check_result_fields(item: ServiceItem | None, values: dict[str, str] | None)
     return {name: value for name, value in values.items() if value}
 
 
-def decide(
-    session: Session, *, case_id: str, staff: Staff, decision: str, reason: str = "", certificate_no: str = "",
-    result_fields: dict[str, str] | None = None, identity: Identity,
-) -> Case:
-    """Record one department's decision and, when the outcome is known, issue the result."""
+def check_decision(session: Session, *, case_id: str, staff: Staff, decision: str, reason: str = "",
+                   result_fields: dict[str, str] | None = None) -> None:
+    """Raise the ReviewError ``decide`` would raise now, deciding nothing: the page checks an approval before it
+    asks the reviewer to confirm it."""
+    _decidable(session, case_id=case_id, staff=staff, decision=decision, reason=reason, result_fields=result_fields)
+
+
+def _decidable(session: Session, *, case_id: str, staff: Staff, decision: str, reason: str,
+               result_fields: dict[str, str] | None) -> tuple[Case, ReviewTask, dict[str, str]]:
+    """The case, the task ``staff`` decides and the result fields as filled in; or a ReviewError."""
     if decision not in DECISIONS:
         raise ReviewError("bad_decision", "decision must be 'approved' or 'rejected'", 422)
     case, task = _open_task(session, case_id, staff)
     if open_conflicts(session, case.id):
         raise ReviewError("in_conflict", "this case is in conflict at the hub; an operator resolves it on the "
                           "conflict desk before it can be decided", 409)
-    reason, certificate_no = reason.strip(), certificate_no.strip()
-    if decision == "rejected" and not reason:
+    if decision == "rejected" and not reason.strip():
         raise ReviewError("reason_required", "a rejection needs a reason the resident can read", 422)
     filled = check_result_fields(find_item(session, case.item_code), result_fields) if decision == "approved" else {}
+    return case, task, filled
+
+
+def decide(
+    session: Session, *, case_id: str, staff: Staff, decision: str, reason: str = "", certificate_no: str = "",
+    result_fields: dict[str, str] | None = None, identity: Identity,
+) -> Case:
+    """Record one department's decision and, when the outcome is known, issue the result."""
+    case, task, filled = _decidable(session, case_id=case_id, staff=staff, decision=decision, reason=reason,
+                                    result_fields=result_fields)
+    reason, certificate_no = reason.strip(), certificate_no.strip()
     now = utc_now()
     task.status, task.decided_by, task.decided_at = decision, staff.username, now
     task.reason, task.certificate_no, task.result_fields = reason, certificate_no, filled or None

@@ -17,6 +17,7 @@ from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names
 from hub.approval.review import (
     DECISIONS,
     ReviewError,
+    check_decision,
     decidable_task,
     decide,
     open_conflicts,
@@ -24,7 +25,7 @@ from hub.approval.review import (
     withdraw_unanswered,
 )
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
-from hub.catalog.versions import find_item
+from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
 from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
@@ -66,6 +67,14 @@ STATUS_TEXT = {
     "supplemented": lazy_gettext("Supplemented"),
     "deemed_approved": lazy_gettext("Deemed approved"),
     "intake_time_accepted": lazy_gettext("Intake time accepted"),
+    "conflict_parked": lazy_gettext("Parked for the conflict desk"),
+    "conflict_merged": lazy_gettext("Parallel changes merged"),
+    "conflict_resolved": lazy_gettext("Conflict resolved"),
+    "applicant_corrected": lazy_gettext("Applicant's name corrected"),
+    "merged": lazy_gettext("Duplicate merged"),
+    "amended": lazy_gettext("Amended"),
+    "withdrawn": lazy_gettext("Withdrawn"),
+    "refused": lazy_gettext("Refused"),
     "rated": lazy_gettext("Rated"),
     "follow_up": lazy_gettext("Follow-up noted"),
     "follow_up_closed": lazy_gettext("Follow-up closed"),
@@ -109,12 +118,24 @@ def queue_page():
     db = get_session()
     department = request.args.get("department", "")[:32] or None
     departments = db.exec(select(Department).order_by(Department.code)).all()
+    chinese = g.get("lang", "zh") == "zh"
+    names = {d.code: d.name_zh if chinese else d.name_en for d in departments}
     filters = {key: request.args.get(key, "")[:128] for key in QUEUE_FILTERS}
     cases = queue(db, g.staff, department, filters=filters, warn_share=configured_warn_share())
+    for row in cases:
+        row["department_names"] = "、".join(names.get(code, code) for code in row["department"].split(",") if code)
     return render_template("queue.html", cases=cases, department=department, departments=departments,
-                           filters=filters, points=sorted(point_names(db).values()),
-                           items=db.exec(select(CatalogItem.code, CatalogItem.name_zh).distinct()
-                                         .order_by(CatalogItem.code)).all())
+                           department_names=names, filters=filters, points=sorted(point_names(db).values()),
+                           items=queue_items(db, g.staff, chinese=chinese))
+
+
+def queue_items(db, staff, *, chinese: bool) -> list[tuple[str, str]]:
+    """The items the queue can be narrowed to: a reviewer's department's items only, anyone else's all, each by
+    its name in the current catalog version."""
+    latest = current_version_number(db)
+    rows = db.exec(select(CatalogItem).where(CatalogItem.version == latest).order_by(CatalogItem.code)).all()
+    return [(row.code, row.name_zh if chinese else row.name_en) for row in rows
+            if staff.role != "reviewer" or staff.department_code in (row.item or {}).get("departments", [])]
 
 
 def _render_case(case: Case, *, error: str | None = None, form_values: dict | None = None, status: int = 200):
@@ -128,6 +149,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=field_labels,
         material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
+        department_names={d.code: d.name_zh if chinese else d.name_en for d in db.exec(select(Department)).all()},
     ), status
 
 
@@ -152,6 +174,14 @@ def case_page(case_id: str):
         return _render_case(case, error=_("Choose approve, reject or request a supplement."), form_values=values,
                             status=400)
     try:
+        if decision == "approved" and request.form.get("confirmed") != "yes":
+            # An approval issues a signed result at once and cannot be taken back: it is checked, then confirmed
+            # on a page of its own (no script needed), so a stray click or Enter never approves.
+            check_decision(db, case_id=case.id, staff=g.staff, decision=decision,
+                           result_fields=values["result_fields"])
+            return render_template("confirm_approval.html", case=case_detail(db, case), item=item, values=values,
+                                   result_labels={spec.name: spec.label_zh if g.get("lang", "zh") == "zh"
+                                                  else spec.label_en for spec in (item.result_fields if item else [])})
         if decision == "supplement":
             request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"])
         elif decision == "withdraw_unanswered":
@@ -172,6 +202,8 @@ def case_page(case_id: str):
 DECISION_MESSAGES = {
     "reason_required": lazy_gettext("Write the reason for rejecting: the resident will read it. Nothing was saved."),
     "not_open": lazy_gettext("Your department has no open task on this case. Nothing was saved."),
+    "in_conflict": lazy_gettext("This case is waiting for the operator on the conflict desk: it can be approved or "
+                                "rejected once the conflict is resolved. Nothing was saved."),
     "result_fields_required": lazy_gettext("Fill in every required result field before approving. Nothing was saved."),
     "materials_required": lazy_gettext("Tick the materials the resident must bring again. Nothing was saved."),
     "note_required": lazy_gettext("Write what is missing or wrong, for the resident to read. Nothing was saved."),

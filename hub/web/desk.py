@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -10,10 +12,15 @@ from sqlmodel import select
 
 from sync.kit.openapi import documented
 from sync.kit.web import api_error, parse_json_body
+from sync.kit.workdays import COUNTY_TIMEZONE
 
+from hub.catalog.versions import find_item
+from hub.core.clock import as_utc
 from hub.core.models import Point
 from hub.reconcile.desk import KINDS, STATUSES, DeskError, conflict_view, desk_queue, find_conflict, resolve
 from hub.web.auth import api_auth, login_required
+from hub.web.cases import department_names, minutes_text, status_text
+from hub.web.catalog import catalog_word
 from hub.web.context import current_identity, get_session
 from hub.web.schemas import ConflictsResponse, ConflictView
 
@@ -30,11 +37,11 @@ LABELS = {
     "suspicious_time": lazy_gettext("Intake time the hub cannot vouch for"),
     "accept_claimed": lazy_gettext("Accept the point's intake time"),
     "accept_earliest": lazy_gettext("Count from the earliest time the hub can vouch for"),
-    "open": lazy_gettext("Open"),
+    "open": lazy_gettext("Waiting for the desk"),
     "resolved": lazy_gettext("Resolved"),
     "merged": lazy_gettext("Merged by the hub"),
-    "take_left": lazy_gettext("Take left"),
-    "take_right": lazy_gettext("Take right"),
+    "take_left": lazy_gettext("Kept what the hub held"),
+    "take_right": lazy_gettext("Kept what arrived"),
     "merge": lazy_gettext("Merge field by field"),
     "merge_cases": lazy_gettext("Merge into one case"),
     "keep_both": lazy_gettext("Keep both"),
@@ -55,9 +62,128 @@ BOUND_TEXT = {
 }
 
 
+# The fields the hub compares side by side (hub/reconcile/arrival.py); a form field is named by its item's label.
+FIELD_TEXT = {
+    "receipt_no": lazy_gettext("Receipt number"),
+    "item_code": lazy_gettext("Item code"),
+    "status": lazy_gettext("Status"),
+    "name": lazy_gettext("Applicant's name"),
+    "id_number": lazy_gettext("ID number"),
+    "phone": lazy_gettext("Phone"),
+    "catalog_version": lazy_gettext("Catalog version"),
+    "required_materials": lazy_gettext("Required materials"),
+    "route": lazy_gettext("How it is decided"),
+    "state": lazy_gettext("In the catalog"),
+    "decision": lazy_gettext("Decision"),
+    "reason": lazy_gettext("Reason"),
+    "envelope_id": lazy_gettext("Envelope"),
+    "kind": lazy_gettext("Message"),
+    "case_id": lazy_gettext("Case"),
+    "received_at": lazy_gettext("Arrived at the hub"),
+}
+# Values of those fields that are words of ours, not the resident's; case states fall back to the status filter.
+VALUE_TEXT = {
+    "listed": lazy_gettext("Listed"),
+    "amended": lazy_gettext("Amended at the point"),
+    "SUBMIT": lazy_gettext("New application"),
+    "AMEND": lazy_gettext("Amendment"),
+    "SUPPLEMENT": lazy_gettext("Supplement"),
+    "WITHDRAW": lazy_gettext("Withdrawal"),
+    "COLLECTED": lazy_gettext("Result collected"),
+    "RATE": lazy_gettext("Rating"),
+}
+WORD_FIELDS = ("status", "decision", "state", "kind")
+
+
 @bp.app_context_processor
 def _bound_texts() -> dict:
     return {"BOUND_TEXT": BOUND_TEXT}
+
+
+def _short_date(value: str | None) -> str:
+    """A county-local month and day ("3月2日"), how people name a day within the year."""
+    if not value:
+        return ""
+    moment = as_utc(datetime.fromisoformat(value)).astimezone(COUNTY_TIMEZONE)
+    return _("%(month)s/%(day)s", month=moment.month, day=moment.day)
+
+
+@bp.app_template_global("conflict_words")
+def conflict_words(item_code: str) -> ConflictWords:
+    """For pages beyond the desk (a case page's conflict box) to name a conflict's fields as the desk does."""
+    return ConflictWords(get_session(), item_code)
+
+
+class ConflictWords:
+    """Says one conflict's fields, values and sides in the page's language, from its item's catalog entry."""
+
+    def __init__(self, db, item_code: str):
+        self.db = db
+        self.item = find_item(db, item_code) if item_code else None
+        self.chinese = g.get("lang", "zh") == "zh"
+
+    def fields(self, keys: list[str]) -> str:
+        """Several fields' names as a list in the page's language."""
+        return self.join(self.field(key) for key in keys)
+
+    def join(self, words) -> str:
+        return ("、" if self.chinese else ", ").join(words)
+
+    def field(self, key: str) -> str:
+        """A compared field's name: the hub's own (``name`` is the applicant's) or the item's form field label
+        (``form.<name>`` in a case summary, the bare name in an amendment)."""
+        if key in FIELD_TEXT:
+            return str(FIELD_TEXT[key])
+        name = key.removeprefix("form.")
+        for spec in self.item.fields if self.item else []:
+            if spec.name == name:
+                return spec.label_zh if self.chinese else spec.label_en
+        return key
+
+    def value(self, key: str, value) -> str:
+        if value in (None, ""):
+            return ""
+        value = str(value)
+        if key in WORD_FIELDS:
+            return str(VALUE_TEXT.get(value) or status_text(value))
+        if key == "required_materials":
+            names = {m.code: m.name_zh if self.chinese else (m.name_en or m.name_zh)
+                     for m in (self.item.materials if self.item else [])}
+            return self.join(names.get(code, code) for code in value.split(", ") if code)
+        if key == "route":
+            route, _sep, codes = value.partition(": ")
+            departments = department_names(self.db, ",".join(code.strip() for code in codes.split(",") if code))
+            return _("%(route)s: %(departments)s", route=catalog_word(route), departments=departments)
+        if key == "received_at":
+            return minutes_text(value)
+        return value
+
+    def origin(self, side: dict) -> str:
+        """Where one side comes from, as a clerk would say it."""
+        source = side.get("source")
+        if source == "case":
+            return _("%(point)s, received %(date)s", point=side["point_name"], date=_short_date(side["at"]))
+        if source == "change":
+            return _("%(point)s, sent %(date)s", point=side["point_name"], date=_short_date(side["at"]))
+        if source == "catalog" and side.get("version"):
+            return _("catalog version %(version)s", version=side["version"])
+        return _("what the hub holds now")
+
+    def button(self, action: str, view: dict) -> str:
+        """An action's button says what it keeps: the values of the side it takes and where they come from."""
+        if action in ("take_left", "take_right"):
+            side = "left" if action == "take_left" else "right"
+            rows = {row["field"]: row for row in view["rows"]}
+            keys = [key for key in view["fields"] if key in rows] or [key for key, row in rows.items()
+                                                                      if row["differs"]]
+            values = self.join(self.value(key, rows[key][side]) or _("(blank)") for key in keys)
+            if len(values) > 24:
+                values = values[:23] + "…"
+            return _("Keep: %(values)s (%(origin)s)", values=values, origin=self.origin(view["sides"][side]))
+        if action == "merge_cases" and view["other_receipt_no"]:
+            return _("Merge into one case: keep %(kept)s, %(merged)s joins it", kept=view["other_receipt_no"],
+                     merged=view["receipt_no"])
+        return str(LABELS.get(action, action))
 
 
 @bp.app_template_filter("conflict_kind")
@@ -105,7 +231,9 @@ def desk_page():
     db = get_session()
     filters = _filters()
     points = [point.name for point in db.exec(select(Point).order_by(Point.name)).all()]
-    return render_template("desk.html", conflicts=desk_queue(db, **filters), filters=filters, kinds=KINDS,
+    conflicts = desk_queue(db, **filters)
+    words = {code: ConflictWords(db, code) for code in {c["item_code"] for c in conflicts}}
+    return render_template("desk.html", conflicts=conflicts, filters=filters, kinds=KINDS, words=words,
                            statuses=STATUSES, points=points)
 
 
@@ -132,7 +260,8 @@ def conflict_page(conflict_id: str):
     conflict = find_conflict(db, conflict_id[:36])
     if conflict is None:
         abort(404)
-    return render_template("conflict.html", conflict=conflict_view(db, conflict), error=error,
+    view = conflict_view(db, conflict)
+    return render_template("conflict.html", conflict=view, words=ConflictWords(db, view["item_code"]), error=error,
                            note=request.form.get("note", "")), 422 if error else 200
 
 

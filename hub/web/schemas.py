@@ -46,6 +46,8 @@ class QueueCase(BaseModel):
     point_name: str
     status: str
     department: str
+    # An open conflict holds the case for the operator's conflict desk: no department decides it meanwhile.
+    waiting_for_operator: bool
     received_at: str | None
     due_date: str | None
     time: TimeStatePublic
@@ -257,6 +259,10 @@ class ConflictSummary(BaseModel):
     case_id: str | None
     other_case_id: str | None
     fields: list[str]
+    receipt_no: str
+    other_receipt_no: str
+    applicant_name: str
+    item_code: str
     created_at: str | None
     age_hours: float
 
@@ -277,6 +283,8 @@ class ConflictRow(BaseModel):
 # One conflict with both versions, the cases involved and the actions still offered.
 class ConflictView(ConflictSummary):
     rows: list[ConflictRow]
+    # Where each side comes from: {"left": {"source": "hub"|"case"|"change"|"catalog", ...}, "right": {...}}
+    sides: dict[str, dict[str, Any]]
     detail: dict[str, Any]
     actions: list[str]
     cases: list[CaseDetail]

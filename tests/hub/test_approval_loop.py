@@ -274,7 +274,7 @@ def test_the_portal_pages_filter_decide_request_supplements_and_print(loop_hub):
     missing = reviewer.post(f"/cases/{first}", data={"csrf_token": token, "decision": "approved"})
     assert missing.status_code == 422 and "结果" in missing.text, "the required result field is asked for"
     done = reviewer.post(f"/cases/{first}", data={"csrf_token": token, "decision": "approved",
-                                                   "result_valid_until": "2027-06-30"})
+                                                   "result_valid_until": "2027-06-30", "confirmed": "yes"})
     assert done.status_code == 200 and 'id="result-link"' in done.text
     printed = reviewer.get(f"/cases/{first}/result")
     assert printed.status_code == 200 and "<svg" in printed.text and "2027-06-30" in printed.text

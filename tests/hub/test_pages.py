@@ -69,7 +69,7 @@ def test_reviewer_queue_links_each_case_and_the_case_page_decides(hub):
         assert session.exec(select(ReviewTask)).one().status == "open"
 
     approved = desk.post(f"/cases/{case_id}", data={"csrf_token": token, "decision": "approved",
-                                                    "certificate_no": "YB-9", "reason": ""})
+                                                    "certificate_no": "YB-9", "reason": "", "confirmed": "yes"})
     assert approved.status_code == 200 and approved.url.path == f"/cases/{case_id}"
     assert "已出件" in approved.text and "YB-9" in approved.text
     assert 'name="decision"' not in approved.text, "no form once the department has decided"

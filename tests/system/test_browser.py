@@ -66,6 +66,8 @@ def test_intake_review_and_pickup_through_the_pages(cluster, browser):
     desk.fill("input[name=certificate_no]", "YB-2026-000123")
     with desk.expect_navigation():
         desk.click("button[name=decision][value=approved]")
+    with desk.expect_navigation():
+        desk.click("#confirm-approve")
     shot(desk, "hub-case-approved")
 
     # The point shows the result ready, then hands it over.

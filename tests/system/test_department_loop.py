@@ -87,6 +87,8 @@ def test_supplement_approval_pickup_rating_and_a_tampered_result(cluster, browse
     portal.click(f"text={case['receipt_no']}")
     with portal.expect_navigation():
         portal.click("#approve")
+    with portal.expect_navigation():
+        portal.click("#confirm-approve")
     assert portal.locator("#result-link").count() == 1
     shot(portal, "hub-case-approved")
 
