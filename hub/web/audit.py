@@ -14,9 +14,11 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func
 from sqlmodel import select
 
+from sync.catalog import ServiceItem
 from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.approval.cases import find_cases
+from hub.catalog.versions import find_item
 from hub.core.models import AuditEntry, Case, Point
 from hub.trust.auditcheck import check_audit
 from hub.web.auth import login_required
@@ -71,7 +73,9 @@ def audit_page():
     query = select(AuditEntry)
     cases: dict[str, Case] = {}
     if filters["receipt"]:
-        cases = {case.id: case for case in find_cases(db, filters["receipt"]) or find_cases(db, filters["receipt"].upper())}
+        cases = {case.id: case for case in find_cases(db, filters["receipt"])} or {
+            case.id: case for case in db.exec(select(Case).where(
+                func.lower(Case.receipt_no) == filters["receipt"].lower())).all()}
         query = query.where(AuditEntry.subject.in_([f"case:{case_id}" for case_id in cases] or ["-"]))
     if filters["actor"]:
         query = query.where(AuditEntry.actor == filters["actor"])
@@ -99,10 +103,19 @@ def _rows(db, entries: list[AuditEntry], cases: dict[str, Case]) -> list[dict]:
         cases = {**cases, **{case.id: case for case in db.exec(select(Case).where(Case.id.in_(missing))).all()}}
     points = {str(point.id): point.name for point in db.exec(select(Point)).all()}
     words = Words(db, material_names={}, field_labels={})
+    items: dict[str, ServiceItem | None] = {}
     rows = []
     for entry in entries:
         kind, _, key = entry.subject.partition(":")
         case = cases.get(key) if kind == "case" else None
+        if case is not None:
+            if case.item_code not in items:
+                items[case.item_code] = find_item(db, case.item_code)
+            item = items[case.item_code]
+            words.materials = ({m.code: m.name_zh if words.chinese else (m.name_en or m.name_zh) for m in item.materials}
+                               if item else {})
+            words.fields = ({f.name: f.label_zh if words.chinese else f.label_en for f in item.fields}
+                            if item else {})
         detail = entry.detail if isinstance(entry.detail, dict) else {}
         text = ""
         if isinstance(detail.get("line"), str):
