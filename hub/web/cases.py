@@ -32,7 +32,7 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
-from hub.web.timeline import timeline
+from hub.web.timeline import nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
 
@@ -86,6 +86,9 @@ STATUS_TEXT = {
 def status_text(value: str | None) -> str:
     """A status word in the page's language."""
     return STATUS_TEXT.get(value or "", value or "")
+
+
+bp.add_app_template_filter(nowrap_dates, "nowrap_dates")
 
 
 @bp.app_template_filter("mask_id")

@@ -238,5 +238,8 @@ def change_line(change: FieldChange, names: dict[str, str]) -> str:
         return _("%(what)s: added", what=what)
     if change.after is None:
         return _("%(what)s: removed", what=what)
+    if change.path in ("promised_days", "legal_days"):
+        return _("%(what)s: %(before)s → %(after)s", what=what, before=limit_days(change.before),
+                 after=limit_days(change.after))
     return _("%(what)s: %(before)s → %(after)s", what=what, before=_value(change.before, names),
              after=_value(change.after, names))

@@ -8,6 +8,7 @@ Chinese page shows what its action says.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from typing import Any
 from flask import g
 from flask_babel import format_date, lazy_gettext, ngettext
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from hub.catalog.diff import FieldChange
@@ -24,11 +26,6 @@ from hub.core.timeline import HUB_ACTOR
 from hub.web.catalog import change_line
 from hub.web.desk import LABELS as DESK_LABELS
 
-ROUTES = {
-    "single": lazy_gettext("Single department"),
-    "joint": lazy_gettext("Joint approval"),
-    "staged": lazy_gettext("Staged"),
-}
 DECISIONS = {"approved": lazy_gettext("approved"), "rejected": lazy_gettext("rejected")}
 SCAN_PROBLEMS = {
     "key": lazy_gettext("it does not decrypt with the key in the case"),
@@ -101,7 +98,20 @@ class Words:
     def actor(self, actor: str) -> str:
         if actor == HUB_ACTOR:
             return _("County hub")
+        if actor == CLI_ACTOR:
+            return _("Command line at the hub")
         return self.staff.get(actor, actor)
+
+
+# Who the CLI's commands act as unless told otherwise (hub/cli.py).
+CLI_ACTOR = "cli"
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\b")
+
+
+def nowrap_dates(text: str) -> Markup:
+    """``text`` escaped, with each date (and time) in it kept on one line: a table cell may wrap between words,
+    never inside "2026-12-09"."""
+    return Markup(DATE.sub(lambda match: f'<span class="nowrap">{match.group(0)}</span>', str(escape(text))))
 
 
 FIELD_NAMES = {
