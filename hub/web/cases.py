@@ -141,6 +141,8 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
+        department_names={row.code: row.name_zh if chinese else row.name_en
+                          for row in db.exec(select(Department)).all()},
     ), status
 
 

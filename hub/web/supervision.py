@@ -34,7 +34,9 @@ def _report() -> dict:
 
 
 def _render(error: str = "", status: int = 200):
-    return render_template("supervision.html", report=_report(), warn_share=configured_warn_share(),
+    report = _report()
+    return render_template("supervision.html", report=report, warn_share=configured_warn_share(),
+                           department_names={d["code"]: d["name"] for d in report["departments"]},
                            next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
                            error=error), status
 
@@ -97,6 +99,7 @@ def page_csv(report: dict) -> str:
     """The department and point figures and the overdue 补正 as the page shows them, one titled table each."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    departments = {d["code"]: d["name"] for d in report["departments"]}
     tables = [
         (_("Departments"), [_("Department code"), _("Department"), _("Decided"), _("On time"), _("On-time rate"),
                             _("Open"), _("Warning (yellow)"), _("Overdue (red)"), _("Supplement overdue"),
@@ -109,7 +112,7 @@ def page_csv(report: dict) -> str:
            p["rating_average"], p["ratings"]] for p in report["points"]]),
         (_("Supplements not returned in time"), [_("Receipt number"), _("Service item"), _("Department"),
                                                  _("Point"), _("Requested"), _("Return by"), _("Days overdue")],
-         [[r["receipt_no"], r["item_name"], r["department"], r["point"], _local(r["requested_at"]), r["return_by"],
+         [[r["receipt_no"], r["item_name"], departments.get(r["department"], r["department"]), r["point"], _local(r["requested_at"]), r["return_by"],
            r["days_overdue"]] for r in report["overdue_supplements"]]),
     ]
     for index, (title, header, rows) in enumerate(tables):

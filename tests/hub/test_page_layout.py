@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from hub.catalog.versions import import_catalog, load_catalog_file
 from tests.hub.hubkit import ADMIN_PASSWORD, CERTIFIED, MEDICAL_INSURANCE, SAMPLE_CATALOG, push
 from tests.hub.test_page_words import walk_a_case
 from tests.support.browser import shot
 from tests.support.cluster import log_in
+
+from hub.catalog.versions import import_catalog, load_catalog_file
 
 pytestmark = pytest.mark.browser
 

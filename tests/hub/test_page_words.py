@@ -17,7 +17,7 @@ from tests.hub.hubkit import CERTIFIED, SAMPLE_CATALOG, push
 
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.clock import as_utc
-from hub.core.models import Case, CaseEvent
+from hub.core.models import Case, CaseEvent, CatalogVersion, Point
 
 # Words a Chinese page may show in Latin letters: units and codes.
 ALLOWED_LATIN = {"KB"}
@@ -69,6 +69,8 @@ def test_the_timeline_reads_in_chinese_and_the_api_keeps_its_english_notes(loop_
                      "补齐材料", "已出具结果（准予），证照编号4510270001", "评价2分（满分5分），已启动回访",
                      "申请人已在服务点领取结果"):
         assert expected in joined, (expected, joined)
+    # Departments by name in the supplement and task tables too.
+    assert "<td>县医疗保障局</td>" in page and "<td>YB</td>" not in page
     # The actor of the hub's own lines is named in Chinese, not by its login.
     body = visible(page.split('<tbody id="timeline">')[1].split("</tbody>")[0])
     assert "县级政务服务中心" in body and " hub " not in f" {body} "
@@ -108,7 +110,6 @@ def test_the_catalog_pages_count_items_and_show_the_count_in_chinese(hub):
     versions = staff.get("/catalog").text
     assert "built-in method" not in versions and "&lt;built-in" not in versions
     with hub.db() as session:
-        from hub.core.models import CatalogVersion
         items = len(session.get(CatalogVersion, 1).signed["document"]["items"])
     row = versions.split('href="/catalog/1"')[1].split("</tr>")[0]
     assert f"<td>{items}</td>" in row
@@ -138,7 +139,6 @@ def test_the_supervision_csv_opens_in_excel_and_wps_in_chinese_on_county_time(lo
     assert row[1] == "村便民服务站"
     last_sync = row[rows[points_at + 1].index("最近同步")]
     with hub.db() as session:
-        from hub.core.models import Point
         contact = as_utc(session.exec(select(Point).where(Point.name == point_name)).one().last_contact)
     assert last_sync == contact.astimezone(COUNTY_TIMEZONE).strftime("%Y-%m-%d %H:%M"), "county time, not UTC"
     assert not latin_words(" ".join(rows[1] + rows[points_at + 1]))
