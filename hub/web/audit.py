@@ -19,6 +19,7 @@ from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.approval.cases import find_cases
 from hub.catalog.versions import find_item
+from hub.core.clock import as_utc
 from hub.core.models import AuditEntry, Case, Point
 from hub.trust.auditcheck import check_audit
 from hub.web.auth import login_required
@@ -60,7 +61,7 @@ def _day(value: str) -> date | None:
 
 def _county_midnight(day: date) -> datetime:
     """The UTC moment a county day starts (the chain stores UTC)."""
-    return datetime.combine(day, time(), tzinfo=COUNTY_TIMEZONE)
+    return as_utc(datetime.combine(day, time(), tzinfo=COUNTY_TIMEZONE))
 
 
 @bp.get("/audit")
