@@ -15,12 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import g
-from flask_babel import format_date, lazy_gettext, ngettext
+from flask_babel import format_date, format_datetime, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from hub.catalog.diff import FieldChange
+from hub.core.clock import as_utc
 from hub.core.models import CaseEvent, Department, Staff
 from hub.core.timeline import HUB_ACTOR
 from hub.web.catalog import change_line
@@ -230,6 +231,20 @@ def _catalog_outdated(data: dict[str, Any], words: Words) -> str:
              changes=("；" if words.chinese else "; ").join(changes))
 
 
+def _conflict_resolved(data: dict[str, Any], words: Words) -> str:
+    text = _("%(kind)s: %(action)s", kind=DESK_LABELS.get(data.get("kind", ""), ""),
+             action=DESK_LABELS.get(data.get("action", ""), ""))
+    return _("%(text)s (%(note)s)", text=text, note=data["note"]) if data.get("note") else text
+
+
+def _intake_time_accepted(data: dict[str, Any], words: Words) -> str:
+    moment = format_datetime(as_utc(datetime.fromisoformat(data["intake"])), "yyyy-MM-dd HH:mm") \
+        if data.get("intake") else ""
+    if data.get("basis") == "claimed":
+        return _("Intake counted from %(time)s, as the point claimed", time=moment)
+    return _("Intake counted from %(time)s, the earliest the hub can vouch for", time=moment)
+
+
 def _dates_recounted(data: dict[str, Any], words: Words) -> str:
     text = _("The holiday schedule of %(years)s is in force: now due %(due)s, legal limit %(legal)s",
              years=data.get("schedule", ""), due=day(data.get("due")), legal=day(data.get("legal_due")))
@@ -279,6 +294,13 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
                                              fields=words.field_list(data.get("fields"))),
     "dates_recounted": _dates_recounted,
     "catalog_outdated": _catalog_outdated,
+    # The desk's lines (hub/reconcile/desk.py) read these facts when their record_event passes them.
+    "conflict_resolved": _conflict_resolved,
+    "intake_time_accepted": _intake_time_accepted,
+    "applicant_corrected": lambda data, words: _("The applicant's name was taken from receipt %(receipt_no)s",
+                                                 receipt_no=data.get("receipt_no", "")),
+    "merged": lambda data, words: _("Receipt %(receipt_no)s was merged into this case; it collects the same result",
+                                    receipt_no=data.get("receipt_no", "")),
     "return_date_counted": lambda data, words: _(
         "%(department)s: materials due by %(date)s, counted when the hub was upgraded",
         department=words.department(data.get("department")), date=day(data.get("return_by"))),
