@@ -100,7 +100,8 @@ def _count_missing_return_dates(session: Session) -> int:
         session.add(open_round)
         record_event(session, case.id, actor="hub", action="return_date_counted",
                      note=f"{open_round.department_code}: materials due by {open_round.return_by.isoformat()}, "
-                          "counted when the hub was upgraded")
+                          "counted when the hub was upgraded",
+                     data={"department": open_round.department_code, "return_by": open_round.return_by.isoformat()})
     return len(rounds)
 
 
@@ -130,7 +131,8 @@ def _count_missing_legal_limits(session: Session) -> int:
         session.add(case)
         record_event(session, case.id, actor="hub", action="legal_limit_counted",
                      note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} working days), "
-                          "counted when the hub was upgraded")
+                          "counted when the hub was upgraded",
+                     data={"legal_due": case.legal_due_date.isoformat(), "legal_days": item.legal_days})
         counted += 1
     return counted
 

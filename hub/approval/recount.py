@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 from sqlmodel import Session, select
 
@@ -66,6 +67,8 @@ def recount_open_cases(session: Session, years: list[int]) -> Recount:
         moved += 1
         session.add(case)
         record_event(session, case.id, actor=HUB_ACTOR, action="dates_recounted",
+                     data={"schedule": schedule, "due": _iso(case.due_date), "legal_due": _iso(case.legal_due_date),
+                           "return_by": _iso(return_by)},
                      note=f"the holiday schedule of {schedule} is in force: due {before[0]} -> {case.due_date}, "
                           f"legal limit {before[1]} -> {case.legal_due_date}"
                           + (f", materials due by {return_by}" if return_by else ""))
@@ -83,3 +86,7 @@ def _open_round(session: Session, case: Case) -> SupplementRound | None:
     return session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id,
                                                       SupplementRound.supplemented_at.is_(None))  # type: ignore
                         .order_by(SupplementRound.requested_at.desc())).first()
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

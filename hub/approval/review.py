@@ -122,7 +122,8 @@ def decide(
     session.add(task)
     log.info("case %s: %s %s by %s", case.id, task.department_code, decision, staff.username)
     record_event(session, case.id, actor=staff.username, action=decision,
-                 note=f"{task.department_code}: {reason}" if reason else task.department_code)
+                 note=f"{task.department_code}: {reason}" if reason else task.department_code,
+                 data={"department": task.department_code, "reason": reason})
     tasks = session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all()
     if decision == "rejected":
         for other in tasks:
@@ -134,14 +135,15 @@ def decide(
         case.status = "supplement_requested" if case.paused_since is not None else "in_review"
     elif waiting := [other for other in tasks if other.status == "waiting"]:
         next_stage = min(other.stage for other in waiting)
+        opened = [other.department_code for other in waiting if other.stage == next_stage]
         for other in waiting:
             if other.stage == next_stage:
                 other.status = "open"
                 session.add(other)
         case.status = "in_review"
         record_event(session, case.id, actor=HUB_ACTOR, action="stage_opened",
-                     note=f"stage {next_stage}: " + ", ".join(o.department_code for o in waiting
-                                                               if o.stage == next_stage))
+                     note=f"stage {next_stage}: " + ", ".join(opened),
+                     data={"stage": next_stage, "departments": opened})
     else:
         _issue_result(session, case, tasks, staff.username, "approved", identity)
     session.add(case)
@@ -183,7 +185,9 @@ def request_supplement(
     session.add(case)
     record_event(session, case.id, actor=staff.username, action="supplement_requested",
                  note=f"{task.department_code}{' (from the conflict desk)' if on_behalf else ''}: "
-                      f"{', '.join(materials)}; the time limit pauses; materials due by {return_by}")
+                      f"{', '.join(materials)}; the time limit pauses; materials due by {return_by}",
+                 data={"department": task.department_code, "materials": list(materials), "on_behalf": bool(on_behalf),
+                       "return_by": return_by.isoformat() if return_by else None})
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
         request = SupplementRequest(
@@ -214,7 +218,9 @@ def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff) -> Case
                           "return date", 409)
     note = (f"{overdue[0].department_code}: materials not brought by {overdue[0].return_by}; the application "
             "counts as withdrawn (视为撤回申请)")
-    withdraw(session, case, actor=staff.username, note=note)
+    withdraw(session, case, actor=staff.username, note=note,
+             data={"unanswered": True, "department": overdue[0].department_code,
+                   "return_by": overdue[0].return_by.isoformat() if overdue[0].return_by else None})
     point = session.get(Point, case.point_id)
     if point is not None and point.enc_public_key:
         send_status(session, case, point, "withdrawn", note)
@@ -240,7 +246,8 @@ def receive_supplement(session: Session, case: Case, *, at: datetime, note: str,
     case.status = "in_review"
     session.add(case)
     record_event(session, case.id, actor=actor, action="supplemented",
-                 note=f"materials supplemented; {stood} working day(s) paused, due {case.due_date}")
+                 note=f"materials supplemented; {stood} working day(s) paused, due {case.due_date}",
+                 data={"paused_days": stood, "due": case.due_date.isoformat() if case.due_date else None})
     return stood
 
 
@@ -260,7 +267,9 @@ def deem_approved(session: Session, case: Case, identity: Identity) -> None:
     dates = f"视为准予：自{counted_from.isoformat()}受理{vouched}，法定期限至{case.legal_due_date}届满，期间未作决定"
     record_event(session, case.id, actor=HUB_ACTOR, action="deemed_approved",
                  note=f"no decision by the legal limit {case.legal_due_date} counted from intake on "
-                      f"{counted_from.isoformat()}; deemed approved (视为准予)")
+                      f"{counted_from.isoformat()}; deemed approved (视为准予)",
+                 data={"counted_from": counted_from.isoformat(),
+                       "legal_due": case.legal_due_date.isoformat() if case.legal_due_date else None})
     _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates)
     session.add(case)
     session.flush()
@@ -295,7 +304,8 @@ def _issue_result(
     case.status = "result_issued"
     log.info("case %s: result issued (%s)", case.id, decision)
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
-                 note=f"{decision}; certificate {certificate_no}" if certificate_no else decision)
+                 note=f"{decision}; certificate {certificate_no}" if certificate_no else decision,
+                 data={"decision": decision, "certificate_no": certificate_no or ""})
     issue_merged_results(session, case, merged_cases(session, case), identity)
 
 
@@ -336,7 +346,8 @@ def issue_merged_results(session: Session, kept: Case, merged: list[Case], ident
             "case_id": case.id, "receipt_no": case.receipt_no, "point_id": str(case.point_id)}), identity)
         record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",
                      note=f"{document.decision}: the result of receipt {kept.receipt_no}, which this case "
-                          f"was merged into; this receipt collects it too")
+                          f"was merged into; this receipt collects it too",
+                     data={"decision": document.decision, "merged_into": kept.receipt_no})
 
 
 def open_conflicts(session: Session, case_id: str) -> list[Conflict]:
@@ -346,12 +357,12 @@ def open_conflicts(session: Session, case_id: str) -> list[Conflict]:
         .order_by(Conflict.created_at, Conflict.id)).all())
 
 
-def withdraw(session: Session, case: Case, *, actor: str, note: str) -> None:
-    """End a case without a decision: its undecided tasks are cancelled."""
+def withdraw(session: Session, case: Case, *, actor: str, note: str, data: dict | None = None) -> None:
+    """End a case without a decision: its undecided tasks are cancelled (``data``: the timeline line's facts)."""
     for task in session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all():
         if task.status in ("open", "waiting", "supplement"):
             task.status = "cancelled"
             session.add(task)
     case.status = "withdrawn"
     session.add(case)
-    record_event(session, case.id, actor=actor, action="withdrawn", note=note[:200])
+    record_event(session, case.id, actor=actor, action="withdrawn", note=note[:200], data=data)

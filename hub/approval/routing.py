@@ -31,7 +31,8 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     set_deadlines(case, item, point.clock_offset_ms if point else 0, calendar=county_calendar(session))
     case.status = "routed"
     session.add(case)
-    record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date))
+    record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date),
+                 data=routed_data(item, case.due_date))
     return tasks
 
 
@@ -48,3 +49,10 @@ def routed_note(item: ServiceItem, due_date: date | None) -> str:
     """The timeline's line for a case just routed: the route, who decides first, the promised date."""
     opened = item.departments if item.route != "staged" else item.departments[:1]
     return f"{item.route} route; open for {', '.join(opened)}; due {due_date.isoformat() if due_date else ''}"
+
+
+def routed_data(item: ServiceItem, due_date: date | None) -> dict:
+    """The same line's facts, for the pages to word: the route, the departments that open, the promised date."""
+    opened = item.departments if item.route != "staged" else item.departments[:1]
+    return {"route": item.route, "departments": list(opened), "due": due_date.isoformat() if due_date else None,
+            "promised_days": item.promised_days}

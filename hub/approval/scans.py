@@ -229,27 +229,29 @@ def store_bundled_scan(session: Session, data_dir: str | Path, point_id: uuid.UU
 
 def _finish(session: Session, data_dir: str | Path, row: CaseScan) -> None:
     """The last byte arrived: decrypt with the case's key and check size and digest."""
-    digest, size, problem = hashlib.sha256(), 0, ""
+    digest, size, problem, problem_kind = hashlib.sha256(), 0, "", ""
     try:
         for piece in decrypt_chunks(_sealed_pieces(scan_path(data_dir, row.scan_id)), unb64(row.key_b64)):
             digest.update(piece)
             size += len(piece)
     except AttachmentError as exc:
-        problem = f"does not decrypt with the key in the case: {exc}"
+        problem, problem_kind = f"does not decrypt with the key in the case: {exc}", "key"
     if not problem and size != row.size:
-        problem = f"decrypts to {size} bytes; the case says {row.size}"
+        problem, problem_kind = f"decrypts to {size} bytes; the case says {row.size}", "size"
     if not problem and digest.hexdigest() != row.sha256:
-        problem = "its SHA-256 differs from the one in the case"
+        problem, problem_kind = "its SHA-256 differs from the one in the case", "digest"
     row.status, row.problem, row.completed_at = (MISMATCH if problem else COMPLETE), problem[:500], utc_now()
     session.add(row)
     if problem:
         log.warning("scan %s of case %s does not match its case: %s", row.scan_id, row.case_id, problem)
         record_event(session, row.case_id, actor=HUB_ACTOR, action="scan_mismatch",
-                     note=f"scan {row.scan_id[:8]}: {problem}")
+                     note=f"scan {row.scan_id[:8]}: {problem}",
+                     data={"scan": row.scan_id[:8], "material": row.material, "problem": problem_kind})
     else:
         log.info("scan %s of case %s complete (%d bytes)", row.scan_id, row.case_id, row.size)
         record_event(session, row.case_id, actor=HUB_ACTOR, action="scan_received",
-                     note=f"scan {row.scan_id[:8]} complete, {row.size} bytes")
+                     note=f"scan {row.scan_id[:8]} complete, {row.size} bytes",
+                     data={"scan": row.scan_id[:8], "material": row.material, "size": row.size})
     session.commit()
 
 

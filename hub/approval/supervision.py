@@ -216,7 +216,7 @@ def follow_up(session: Session, case_id: str, *, note: str, close: bool, actor: 
         rating.follow_up = "closed"
     session.add(rating)
     record_event(session, case_id, actor=actor, action="follow_up_closed" if close else "follow_up",
-                 note="rating follow-up " + ("closed" if close else "noted"))
+                 note="rating follow-up " + ("closed" if close else "noted"), data={"closed": close})
     return rating
 
 

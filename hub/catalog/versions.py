@@ -26,7 +26,7 @@ from sync.messages import CATALOG_DOCUMENT_TYPE
 from sync.resumable import pack_json
 from sync.signing import sign_document
 
-from hub.catalog.diff import CatalogChanges, diff_documents, diff_entries
+from hub.catalog.diff import CatalogChanges, FieldChange, diff_documents, diff_entries
 from hub.catalog.files import CatalogError, Locator, check_catalog, json_locator, read_catalog, write_csv
 from hub.core.audit import append_audit
 from hub.core.clock import iso, utc_now
@@ -37,7 +37,8 @@ from hub.core.models import CatalogItem, CatalogVersion, Department
 _VERSION, _ITEM = "catalog_version", "catalog_item"
 
 __all__ = ["CatalogError", "ImportResult", "catalog_answer", "check_catalog", "current_version", "export_catalog",
-           "find_item", "import_catalog", "load_catalog_file", "outdated_item_note", "packed_catalog_answer",
+           "find_item", "import_catalog", "load_catalog_file", "outdated_item_change", "outdated_item_note",
+           "packed_catalog_answer",
            "version_document", "version_summary"]
 
 
@@ -161,20 +162,30 @@ def _item_in(session: Session, code: str, version: int) -> dict[str, Any] | None
     return row.item if row else None
 
 
-def outdated_item_note(session: Session, code: str, point_version: int) -> str | None:
-    """What a newer catalog version did to item ``code`` since the version a point received it under, or None."""
+def outdated_item_change(session: Session, code: str, point_version: int) -> dict[str, Any] | None:
+    """What a newer catalog version did to item ``code`` since the version a point received it under, as
+    values (None: nothing): both versions, ``state`` (withdrawn, new or changed) and the changed fields as
+    [path, before, after]."""
     latest = current_version_number(session)
     if latest is None or point_version >= latest:
         return None
     before, after = _item_in(session, code, point_version), _item_in(session, code, latest)
     if before == after:
         return None
-    heading = f"received under catalog version {point_version}; in the current version {latest} "
-    if after is None:
-        return heading + f"item {code} is withdrawn"
-    if before is None:
-        return heading + f"item {code} is new or changed"
-    return heading + "the item changed: " + "; ".join(change.text() for change in diff_entries(before, after))
+    state = "withdrawn" if after is None else "new" if before is None else "changed"
+    changes = diff_entries(before, after) if state == "changed" else []
+    return {"code": code, "point_version": point_version, "latest": latest, "state": state,
+            "changes": [[change.path, change.before, change.after] for change in changes]}
+
+
+def outdated_item_note(change: dict[str, Any]) -> str:
+    """``outdated_item_change``'s answer in English, for the API and the CLI."""
+    heading = f"received under catalog version {change['point_version']}; in the current version {change['latest']} "
+    if change["state"] == "withdrawn":
+        return heading + f"item {change['code']} is withdrawn"
+    if change["state"] == "new":
+        return heading + f"item {change['code']} is new or changed"
+    return heading + "the item changed: " + "; ".join(FieldChange(*entry).text() for entry in change["changes"])
 
 
 def catalog_answer(session: Session, have: int | None, identity: Identity, *, deltas: bool = True,

@@ -51,7 +51,7 @@ _TASK_DIGESTS = ("result_fields",)
 _ROUND_FIELDS = ("department_code", "materials", "note", "requested_by", "requested_at", "supplemented_at",
                  "paused_days", "return_by")
 _ROUND_DIGESTS = ("supplement_note",)
-_EVENT_FIELDS = ("at", "actor", "action", "note")
+_EVENT_FIELDS = ("at", "actor", "action", "note", "data")
 # The detail's keys for the rows besides the case itself, and how a message names one.
 _KINDS = {ReviewTask: "tasks", SupplementRound: "rounds"}
 _NAMES = {"case": "the case", "tasks": "review task", "rounds": "补正 round", "events": "timeline line"}
@@ -93,7 +93,7 @@ def round_fingerprint(supplement: Any) -> dict[str, Any]:
 
 
 def event_fingerprint(line: Any) -> dict[str, Any]:
-    """A timeline line: its time, actor, action and note."""
+    """A timeline line: its time, actor, action, note and data."""
     return {name: _value(line, name) for name in _EVENT_FIELDS}
 
 
@@ -130,7 +130,8 @@ def recorded_rows(session: Session) -> dict[tuple[str, str], Recorded]:
             continue
         if isinstance(detail.get("line"), str):
             recorded[("events", detail["line"])] = Recorded(entry.id, case_id, {
-                "at": _value(entry, "at"), "actor": entry.actor, "action": entry.action, "note": detail.get("note")})
+                "at": _value(entry, "at"), "actor": entry.actor, "action": entry.action, "note": detail.get("note"),
+                "data": detail.get("data", {})})
             continue
         if entry.action not in STATE_ACTIONS:
             continue

@@ -283,6 +283,9 @@ class CaseEvent(SQLModel, table=True):
     actor: str = Field(max_length=128)
     action: str = Field(max_length=32)
     note: str = Field(default="", max_length=2000)
+    # The line's facts as values (codes, dates, counts), for pages to word it in their language; ``note`` is
+    # the English line the API and the CLI show.
+    data: dict = _json_column()
 
 
 # A hub → point message; its per-point seq is the point's pull cursor. It is queued as ``payload`` with the

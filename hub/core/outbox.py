@@ -47,7 +47,8 @@ def enqueue(
         session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))
         if case_id:
             record_event(session, case_id, actor=HUB_ACTOR, action="held_for_upgrade",
-                         note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2")
+                         note=f"{kind.name} waits until {point.name} runs a pointkit that speaks protocol 2",
+                         data={"point": point.name})
         session.flush()
         return None
     message = OutMessage(point_id=point.id, seq=next_seq(session, point.id), kind=int(kind), case_id=case_id,

@@ -39,7 +39,7 @@ from sync.kit.workdays import county_date
 from sync.messages import SubmitCase
 from sync.uploads import ScanError
 
-from hub.approval.routing import planned_tasks, routed_note
+from hub.approval.routing import planned_tasks, routed_data, routed_note
 from hub.approval.scans import expected_scan
 from hub.approval.timelimits import due_dates, intake_on_hub_clock
 from hub.catalog.calendar import county_calendar
@@ -175,8 +175,8 @@ class BulkRun:
         rows: dict[type, list[Any]] = {table: [] for table in _TABLES}
         signer = current_signer(self.session)  # as for any message queued now (hub/core/outbox.py)
 
-        def event(case_id: str, actor: str, action: str, note: str) -> None:
-            event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note)
+        def event(case_id: str, actor: str, action: str, note: str, data: dict[str, Any]) -> None:
+            event_row, audit_row = event_rows(session, case_id, actor=actor, action=action, note=note, data=data)
             rows[CaseEvent].append(driver_row(dialect, CaseEvent, event_row))
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, audit_row))
 
@@ -184,8 +184,9 @@ class BulkRun:
             intent = draft.intent
             for table, drafted in draft.rows.items():
                 rows[table].extend(drafted)
-            event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}")
-            event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note)
+            event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}",
+                  {"staff": intent.staff})
+            event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note, routed_data(draft.item, draft.due_dates[0]))
             # The entry the per-envelope path appends as its transaction commits (hub/core/audit.py, CASE_ROWS).
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(
                 session, actor=HUB_ACTOR, action=CASE_STATE, subject=f"case:{intent.case_id}", detail=draft.state)))

@@ -73,7 +73,8 @@ def send_copy(session: Session, case: Case, point: Point) -> int:
                 case_id=case.id)
     record_event(session, case.id, actor=point.name, action="copy_sent",
                  note=f"{point.name} was restored from an older backup and lacked this case: a copy and "
-                      f"{len(again)} earlier message(s) about it were sent again")
+                      f"{len(again)} earlier message(s) about it were sent again",
+                 data={"point": point.name, "messages": len(again)})
     return len(again)
 
 

@@ -125,7 +125,7 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         raise Refusal(exc.reason, str(exc)) from None
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
-                 note=f"received at the point by {intent.staff}")
+                 note=f"received at the point by {intent.staff}", data={"staff": intent.staff})
     # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
     conflicts = check_submit(session, case, intent, point, raw)
     claimed = intake_moment(case, point.clock_offset_ms)
@@ -136,7 +136,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         case.status = "needs_attention"
         session.add(case)
         note = f"item code {intent.item_code} is not in the hub's catalog; an operator must route it"
-        record_event(session, case.id, actor="hub", action="needs_attention", note=note)
+        record_event(session, case.id, actor="hub", action="needs_attention", note=note,
+                     data={"reason": "unknown_item", "item_code": intent.item_code})
         send_status(session, case, point, "needs_attention", note)
         return Outcome.accepted(note, reason="unknown_item")
     route_case(session, case, item)
@@ -158,7 +159,8 @@ def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelo
     session.add(case)
     note = (f"the intake time the point claims ({evidence['claimed']}) is before what the hub can vouch for "
             f"({broken.rule}: {broken.evidence}); an operator must accept a time before the case is routed")
-    record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note)
+    record_event(session, case.id, actor=HUB_ACTOR, action="needs_attention", note=note,
+                 data={"reason": "intake_time", "claimed": evidence["claimed"]})
     send_status(session, case, point, "needs_attention", "the county is checking the time of intake")
     log.warning("case %s from point %s parked: intake time before the %s bound", case.id, point.id, broken.rule)
     return Outcome.conflict(SUSPICIOUS_TIME, "case received; its intake time is parked for an operator")
@@ -203,7 +205,8 @@ def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
     session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
                        rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
     record_event(session, case.id, actor=point.name, action="rated",
-                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""))
+                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""),
+                 data={"score": intent.score, "follow_up": intent.score <= 2})
     return Outcome.accepted("rating recorded")
 
 
@@ -217,7 +220,7 @@ def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> O
     session.add(case)
     log.info("case %s closed: result collected at point %s", case.id, point.id)
     record_event(session, case.id, actor=point.name, action="closed",
-                 note=f"result collected at the point by {intent.staff}")
+                 note=f"result collected at the point by {intent.staff}", data={"staff": intent.staff})
     _close_merged_copies(session, case, point)
     return Outcome.accepted("case closed")
 
@@ -233,7 +236,8 @@ def _close_merged_copies(session: Session, collected: Case, point: Point) -> Non
         other.status, other.closed_at = "closed", utc_now()
         session.add(other)
         record_event(session, other.id, actor=point.name, action="collected_elsewhere",
-                     note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})")
+                     note=f"the same result was collected at {point.name} (receipt {collected.receipt_no})",
+                     data={"point": point.name, "receipt_no": collected.receipt_no})
         other_point = session.get(Point, other.point_id)
         if other_point is not None:
             send_status(session, other, other_point, "collected_elsewhere", f"collected at {point.name}")

@@ -40,7 +40,7 @@ from sync.envelope import Kind
 from sync.messages import AmendCase, Reconciled, SubmitCase, WithdrawCase
 
 from hub.approval.review import withdraw
-from hub.catalog.versions import current_version_number, outdated_item_note
+from hub.catalog.versions import current_version_number, outdated_item_change, outdated_item_note
 from hub.core.audit import append_audit
 from hub.core.models import Case, CaseRevision, CatalogItem, Conflict, Point, RawEnvelope
 from hub.core.outbox import enqueue, send_status
@@ -80,14 +80,16 @@ def park(session: Session, kind: str, *, point_id: uuid.UUID, raw: RawEnvelope |
     subject = f"case:{case_id}" if case_id else f"point:{point_id}"
     action = "conflict_merged" if status == "merged" else "conflict_parked"
     record_event_or_audit(session, case_id, action=action, subject=subject,
-                          note=f"{kind} {conflict.id}" + (f": {', '.join(conflict.fields)}" if conflict.fields else ""))
+                          note=f"{kind} {conflict.id}" + (f": {', '.join(conflict.fields)}" if conflict.fields else ""),
+                          data={"kind": kind, "fields": list(conflict.fields)})
     return conflict
 
 
-def record_event_or_audit(session: Session, case_id: str | None, *, action: str, subject: str, note: str) -> None:
+def record_event_or_audit(session: Session, case_id: str | None, *, action: str, subject: str, note: str,
+                          data: dict[str, Any] | None = None) -> None:
     """A case's timeline line (which audits too), or an audit line alone for a point-wide event."""
     if case_id is not None and session.get(Case, case_id) is not None:
-        record_event(session, case_id, actor=HUB_ACTOR, action=action, note=note)
+        record_event(session, case_id, actor=HUB_ACTOR, action=action, note=note, data=data)
     else:
         append_audit(session, actor=HUB_ACTOR, action=action, subject=subject, detail={"note": note})
 
@@ -160,10 +162,13 @@ def note_catalog_change(session: Session, case: Case, version: int, drift: Confl
     Any change gets the note (reviewers check the case against the current guide); a change that
     matters is also the ``drift`` conflict, and the note names it, so one intake reads as one warning.
     """
-    outdated = outdated_item_note(session, case.item_code, version)
+    outdated = outdated_item_change(session, case.item_code, version)
     if outdated:
         suffix = f"; parked as conflict {drift.id} on the conflict desk" if drift is not None else ""
-        record_event(session, case.id, actor=HUB_ACTOR, action="catalog_outdated", note=outdated + suffix)
+        record_event(session, case.id, actor=HUB_ACTOR, action="catalog_outdated",
+                     note=outdated_item_note(outdated) + suffix,
+                     data={**outdated, "changes": outdated["changes"][:40],
+                           "conflict": str(drift.id) if drift is not None else None})
 
 
 def _item_terms(item: dict[str, Any] | None) -> dict[str, str]:
@@ -217,7 +222,7 @@ def apply_fields(session: Session, case: Case, values: dict[str, str], *, point_
     session.add(CaseRevision(case_id=case.id, version=case.version, fields=changed, point_id=point_id, seq=seq,
                              source=source))
     record_event(session, case.id, actor=actor, action="amended",
-                 note=f"version {case.version}: {', '.join(changed)}")
+                 note=f"version {case.version}: {', '.join(changed)}", data={"version": case.version, "fields": changed})
     return changed
 
 
@@ -264,7 +269,7 @@ def apply_withdraw(session: Session, case: Case, intent: WithdrawCase, point: Po
              right={"status": "withdrawn", "reason": intent.reason},
              detail={"intent": "withdraw", "reason": intent.reason})
         return Outcome.conflict("after_decision", "the case was decided before this withdrawal arrived; parked")
-    withdraw(session, case, actor=point.name, note=intent.reason)
+    withdraw(session, case, actor=point.name, note=intent.reason, data={"reason": intent.reason[:200]})
     send_status(session, case, point, "withdrawn", "withdrawn at the point")
     return Outcome.accepted("case withdrawn")
 

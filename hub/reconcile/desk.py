@@ -191,7 +191,8 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         target.applicant = {**target.applicant, "name": source.applicant.get("name", "")}
         session.add(target)
         record_event(session, target.id, actor=staff.username, action="applicant_corrected",
-                     note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})")
+                     note=f"name taken from receipt {source.receipt_no} (conflict {conflict.id})",
+                     data={"receipt_no": source.receipt_no})
         noted.add(target.id)
     elif action in ("accept_claimed", "accept_earliest"):
         _accept_intake_time(session, conflict, case, staff, action)
@@ -211,7 +212,8 @@ def resolve(session: Session, conflict: Conflict, *, action: str, staff: Staff, 
         if touched is not None:
             if touched.id not in noted:
                 record_event(session, touched.id, actor=staff.username, action="conflict_resolved",
-                             note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""))
+                             note=f"{conflict.kind}: {action}" + (f" — {note}" if note else ""),
+                             data={"kind": conflict.kind, "action": action, "note": note or ""})
             if touched.status in DESK_ENDS and touched.status != states_before[touched.id]:
                 _tell_state(session, touched, note or RECONCILED_OUTCOMES.get(action, action))
     append_audit(session, actor=staff.username, action="conflict_resolved", subject=f"conflict:{conflict.id}",
@@ -230,7 +232,8 @@ def _accept_intake_time(session: Session, conflict: Conflict, case: Case, staff:
     case.vouched_intake, case.intake_vouched_by = datetime.fromisoformat(chosen), staff.username
     basis = "as the point claimed" if action == "accept_claimed" else "the earliest the hub can vouch for"
     record_event(session, case.id, actor=staff.username, action="intake_time_accepted",
-                 note=f"intake counted from {chosen} ({basis})")
+                 note=f"intake counted from {chosen} ({basis})",
+                 data={"intake": chosen, "basis": "claimed" if action == "accept_claimed" else "earliest"})
     item = find_item(session, case.item_code)
     if case.status != "needs_attention" or item is None:
         session.add(case)
@@ -272,7 +275,8 @@ def _merge_cases(session: Session, *, kept: Case, merged: Case, staff: Staff, id
     merged.status, merged.merged_into = "merged", kept.id
     session.add(merged)
     record_event(session, kept.id, actor=staff.username, action="merged",
-                 note=f"receipt {merged.receipt_no} merged into this case; it collects the same result")
+                 note=f"receipt {merged.receipt_no} merged into this case; it collects the same result",
+                 data={"receipt_no": merged.receipt_no})
     issue_merged_results(session, kept, [merged], identity)
 
 

@@ -10,6 +10,7 @@ from flask_babel import format_datetime, lazy_gettext
 from flask_babel import gettext as _
 from sqlmodel import select
 
+from sync.kit.idnumber import mask_id_number
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
 
@@ -32,6 +33,7 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
+from hub.web.timeline import nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
 
@@ -95,6 +97,15 @@ def status_text(value: str | None) -> str:
     return STATUS_TEXT.get(value or "", value or "")
 
 
+bp.add_app_template_filter(nowrap_dates, "nowrap_dates")
+
+
+@bp.app_template_filter("mask_id")
+def mask_id(value: str) -> str:
+    """An ID number with its middle hidden, as printed documents show it."""
+    return mask_id_number(value)
+
+
 @bp.app_template_filter("minutes")
 def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
     """A time (ISO 8601 or a datetime; UTC when it names no zone) as 'YYYY-MM-DD HH:MM' on the county's clock,
@@ -145,11 +156,14 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
     field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
     material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
                       if item else {})
+    lines = timeline(db, case.id, material_names=material_names, field_labels=field_labels)
     return render_template(
         "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=field_labels,
         material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
-        department_names={d.code: d.name_zh if chinese else d.name_en for d in db.exec(select(Department)).all()},
+        timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
+        department_names={row.code: row.name_zh if chinese else row.name_en
+                          for row in db.exec(select(Department)).all()},
     ), status
 
 
@@ -224,6 +238,7 @@ def case_result(case_id: str):
     item = find_item(db, case.item_code)
     document = case.result["document"]
     return render_template("result.html", case=case, document=document, item=item, qr=qr_svg(result_code(case.result)),
+                           applicant=case.applicant or {},
                            departments=department_names(db, document["department"]),
                            fingerprint=current_keyring().fingerprint)
 

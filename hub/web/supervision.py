@@ -3,14 +3,20 @@ follow-up of low ratings. Operators and admins only; reviewers see their own que
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime
+from urllib.parse import quote
+
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext
+from flask_babel import format_datetime, lazy_gettext
+from flask_babel import gettext as _
 
 from sync.kit.workdays import county_date
 
-from hub.approval.supervision import FollowUpError, follow_up, report_csv, supervision_report
+from hub.approval.supervision import FollowUpError, follow_up, supervision_report
 from hub.catalog.calendar import missing_next_year
-from hub.core.clock import utc_now
+from hub.core.clock import as_utc, utc_now
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, get_session
 
@@ -28,7 +34,9 @@ def _report() -> dict:
 
 
 def _render(error: str = "", status: int = 200):
-    return render_template("supervision.html", report=_report(), warn_share=configured_warn_share(),
+    report = _report()
+    return render_template("supervision.html", report=report, warn_share=configured_warn_share(),
+                           department_names={d["code"]: d["name"] for d in report["departments"]},
                            next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
                            error=error), status
 
@@ -44,9 +52,13 @@ def supervision_page():
 @bp.get("/supervision.csv")
 @login_required("operator", "admin")
 def supervision_csv():
-    """The figures as a spreadsheet file."""
-    return Response(report_csv(_report()), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=supervision.csv"})
+    """The figures as a spreadsheet file in the page's language and on the county's clock (the API's CSV keeps
+    English column names and UTC). UTF-8 with a byte order mark and CRLF lines, as Excel and WPS read it."""
+    today = county_date(utc_now()).isoformat()
+    name = _("supervision-%(date)s.csv", date=today)
+    return Response(page_csv(_report()).encode("utf-8"), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f"attachment; filename=\"supervision-{today}.csv\"; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "no-store"})
 
 
 @bp.post("/supervision/ratings/<case_id>")
@@ -62,3 +74,51 @@ def rating_follow_up(case_id: str):
         return _render(str(FOLLOW_UP_MESSAGES[exc.reason]), 422)
     db.commit()
     return redirect(url_for("supervision.supervision_page"))
+
+
+LEVELS = {"township": lazy_gettext("Township"), "village": lazy_gettext("Village")}
+
+
+def _cell(value) -> str:
+    """A value as a spreadsheet cell: blank for none, and text that a spreadsheet would run as a formula quoted."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not isinstance(value, (int, float)) else text
+
+
+def _local(value: str | None) -> str:
+    return format_datetime(as_utc(datetime.fromisoformat(value)), "yyyy-MM-dd HH:mm") if value else ""
+
+
+def _rate(value: float | None) -> str:
+    return f"{value * 100:.0f}%" if value is not None else ""
+
+
+def page_csv(report: dict) -> str:
+    """The department and point figures and the overdue 补正 as the page shows them, one titled table each."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    departments = {d["code"]: d["name"] for d in report["departments"]}
+    tables = [
+        (_("Departments"), [_("Department code"), _("Department"), _("Decided"), _("On time"), _("On-time rate"),
+                            _("Open"), _("Warning (yellow)"), _("Overdue (red)"), _("Supplement overdue"),
+                            _("Average rating")],
+         [[d["code"], d["name"], d["decided"], d["on_time"], _rate(d["on_time_rate"]), d["open"], d["warning"],
+           d["overdue"], d["supplement_overdue"], d["rating_average"]] for d in report["departments"]]),
+        (_("Points"), [_("Point"), _("Level"), _("Backlog"), _("Results not yet fetched"), _("Last sync"),
+                       _("Average rating"), _("Ratings")],
+         [[p["point"], LEVELS.get(p["level"], p["level"]), p["backlog"], p["undelivered"], _local(p["last_sync"]),
+           p["rating_average"], p["ratings"]] for p in report["points"]]),
+        (_("Supplements not returned in time"), [_("Receipt number"), _("Service item"), _("Department"),
+                                                 _("Point"), _("Requested"), _("Return by"), _("Days overdue")],
+         [[r["receipt_no"], r["item_name"], departments.get(r["department"], r["department"]), r["point"], _local(r["requested_at"]), r["return_by"],
+           r["days_overdue"]] for r in report["overdue_supplements"]]),
+    ]
+    for index, (title, header, rows) in enumerate(tables):
+        if index:
+            writer.writerow([])
+        writer.writerow([str(title)])
+        writer.writerow([str(name) for name in header])
+        writer.writerows([[_cell(value) for value in row] for row in rows])
+    return "\ufeff" + out.getvalue()

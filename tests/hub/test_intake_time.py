@@ -73,6 +73,10 @@ def test_a_backdated_case_waits_for_an_operator_and_is_never_deemed_approved_mea
     assert routed.status == "routed" and routed.intake_vouched_by == "op"
     assert routed.vouched_intake is not None and routed.legal_due_date > utcnow().date()
     assert case_id not in deemed_now(hub)
+    # The case's timeline says both steps in Chinese.
+    timeline = hub.browser("op").get(f"/cases/{case_id}").text.split('<tbody id="timeline">')[1].split("</tbody>")[0]
+    assert "服务点报送的受理时间早于县中心可以确认的时间" in timeline
+    assert "受理时间按县中心可以确认的最早时间" in timeline and "accept_earliest" not in timeline
 
 
 def test_an_operator_who_accepts_the_old_time_names_the_dates_on_the_deemed_result(loop_hub):

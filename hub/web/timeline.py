@@ -1,0 +1,329 @@
+"""A case's timeline as the pages word it: each line from its action and its facts (``CaseEvent.data``).
+
+The domain records an English note for the API and the CLI beside the facts (hub/core/timeline.py); the pages
+word the facts in their own language instead, with department and material names, county dates and 即办 for a
+same-day limit. A line recorded before the hub kept facts shows its English note on English pages only: a
+Chinese page shows what its action says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask import g
+from flask_babel import format_date, format_datetime, lazy_gettext, ngettext
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+from sqlmodel import Session, select
+
+from hub.catalog.diff import FieldChange
+from hub.core.clock import as_utc
+from hub.core.models import CaseEvent, Department, Staff
+from hub.core.timeline import HUB_ACTOR
+from hub.web.catalog import change_line
+from hub.web.desk import LABELS as DESK_LABELS
+
+DECISIONS = {"approved": lazy_gettext("approved"), "rejected": lazy_gettext("rejected")}
+SCAN_PROBLEMS = {
+    "key": lazy_gettext("it does not decrypt with the key in the case"),
+    "size": lazy_gettext("its size differs from the one in the case"),
+    "digest": lazy_gettext("its fingerprint differs from the one in the case"),
+}
+
+
+# Timeline actions that are no case status (those are worded by the ``status`` filter, hub/web/cases.py).
+ACTIONS = {
+    "withdrawn": lazy_gettext("Withdrawn"),
+    "amended": lazy_gettext("Corrected at the point"),
+    "applicant_corrected": lazy_gettext("Applicant's name corrected"),
+    "conflict_parked": lazy_gettext("Parked for an operator"),
+    "conflict_merged": lazy_gettext("Merged by the hub"),
+    "conflict_resolved": lazy_gettext("Conflict resolved"),
+    "merged": lazy_gettext("Duplicate merged"),
+    "collected_elsewhere": lazy_gettext("Collected with the other receipt"),
+    "held_for_upgrade": lazy_gettext("Held for the point's upgrade"),
+    "dates_recounted": lazy_gettext("Dates recounted"),
+    "return_date_counted": lazy_gettext("Return date counted"),
+    "legal_limit_counted": lazy_gettext("Legal limit counted"),
+}
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One row of the timeline table."""
+
+    at: datetime
+    actor: str
+    action: str
+    label: str  # the action's name when the case's status words (the ``status`` filter) have none
+    text: str
+
+
+class Words:
+    """What a line's text needs besides its facts: names of departments, materials and form fields."""
+
+    def __init__(self, session: Session, *, material_names: dict[str, str], field_labels: dict[str, str]):
+        chinese = g.get("lang", "zh") == "zh"
+        self.chinese = chinese
+        self.departments = {row.code: row.name_zh if chinese else row.name_en
+                            for row in session.exec(select(Department)).all()}
+        self.staff = {row.username: row.display_name for row in session.exec(select(Staff)).all()
+                      if row.display_name}
+        self.materials = material_names
+        self.fields = field_labels
+
+    def list_sep(self) -> str:
+        return "、" if self.chinese else ", "
+
+    def department(self, code: str | None) -> str:
+        return self.departments.get(code or "", code or "")
+
+    def department_list(self, codes: list[str] | None) -> str:
+        return self.list_sep().join(self.department(code) for code in codes or [])
+
+    def material_list(self, codes: list[str] | None) -> str:
+        return self.list_sep().join(self.materials.get(code, code) for code in codes or [])
+
+    def field_list(self, names: list[str] | None) -> str:
+        return self.list_sep().join(self.field(name) for name in names or [])
+
+    def field(self, name: str) -> str:
+        if name.startswith("form."):
+            return self.fields.get(name.removeprefix("form."), name)
+        return str(FIELD_NAMES.get(name, name))
+
+    def actor(self, actor: str) -> str:
+        if actor == HUB_ACTOR:
+            return _("County hub")
+        if actor == CLI_ACTOR:
+            return _("Command line at the hub")
+        return self.staff.get(actor, actor)
+
+
+# Who the CLI's commands act as unless told otherwise (hub/cli.py).
+CLI_ACTOR = "cli"
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\b")
+
+
+def nowrap_dates(text: str) -> Markup:
+    """``text`` escaped, with each date (and time) in it kept on one line: a table cell may wrap between words,
+    never inside "2026-12-09"."""
+    return Markup(DATE.sub(lambda match: f'<span class="nowrap">{match.group(0)}</span>', str(escape(text))))
+
+
+FIELD_NAMES = {
+    "applicant.name": lazy_gettext("Applicant's name"),
+    "applicant.id_number": lazy_gettext("ID number"),
+    "applicant.phone": lazy_gettext("Phone"),
+    "applicant": lazy_gettext("Applicant"),
+    "materials": lazy_gettext("Materials"),
+    "form": lazy_gettext("Form"),
+    "scans": lazy_gettext("Scans"),
+}
+
+
+def day(value: str | None) -> str:
+    """An ISO date (already a county date) as the page writes dates."""
+    if not value:
+        return ""
+    return format_date(date.fromisoformat(value), "yyyy-MM-dd")
+
+
+def _promise(data: dict[str, Any]) -> str:
+    if data.get("promised_days") == 0:
+        return _("Same day")
+    return _("promised by %(date)s", date=day(data.get("due")))
+
+
+def _routed(data: dict[str, Any], words: Words) -> str:
+    departments = words.department_list(data.get("departments"))
+    route = data.get("route")
+    if route == "staged":
+        text = _("Staged: %(departments)s reviews first", departments=departments)
+    elif route == "joint":
+        text = _("Joint approval: %(departments)s", departments=departments)
+    else:
+        text = _("Single department: %(departments)s", departments=departments)
+    return _("%(route)s; %(promise)s", route=text, promise=_promise(data))
+
+
+def _decided(data: dict[str, Any], words: Words) -> str:
+    department = words.department(data.get("department"))
+    if data.get("reason"):
+        return _("%(department)s: %(reason)s", department=department, reason=data["reason"])
+    return department
+
+
+def _supplement_requested(data: dict[str, Any], words: Words) -> str:
+    text = _("%(department)s asks for: %(materials)s; the time limit pauses",
+             department=words.department(data.get("department")), materials=words.material_list(data.get("materials")))
+    if data.get("return_by"):
+        text = _("%(text)s; materials due by %(date)s", text=text, date=day(data["return_by"]))
+    if data.get("on_behalf"):
+        text = _("%(text)s (from the conflict desk)", text=text)
+    return text
+
+
+def _supplemented(data: dict[str, Any], words: Words) -> str:
+    paused = data.get("paused_days", 0)
+    if paused:
+        text = ngettext("Materials supplemented; the time limit was paused %(num)s working day",
+                        "Materials supplemented; the time limit was paused %(num)s working days", paused)
+    else:
+        text = _("Materials supplemented on the day they were asked for; the time limit did not pause")
+    if data.get("due"):
+        text = _("%(text)s; now due %(date)s", text=text, date=day(data["due"]))
+    return text
+
+
+def _result_issued(data: dict[str, Any], words: Words) -> str:
+    decision = DECISIONS.get(data.get("decision", ""), "")
+    if data.get("merged_into"):
+        return _("Result issued (%(decision)s): the result of receipt %(receipt_no)s, which this case was merged "
+                 "into; this receipt collects it too", decision=decision, receipt_no=data["merged_into"])
+    if data.get("certificate_no"):
+        return _("Result issued (%(decision)s); certificate number %(certificate_no)s", decision=decision,
+                 certificate_no=data["certificate_no"])
+    return _("Result issued (%(decision)s)", decision=decision)
+
+
+def _withdrawn(data: dict[str, Any], words: Words) -> str:
+    if data.get("unanswered"):
+        return _("%(department)s: the materials were not brought by %(date)s; the application counts as withdrawn",
+                 department=words.department(data.get("department")), date=day(data.get("return_by")))
+    return _("Withdrawn at the point: %(reason)s", reason=data.get("reason", ""))
+
+
+def _scan_received(data: dict[str, Any], words: Words) -> str:
+    return _("Scan of %(material)s received whole (%(size)s KB)",
+             material=words.materials.get(data.get("material", ""), data.get("material", "")),
+             size=max(1, round(data.get("size", 0) / 1024)))
+
+
+def _scan_mismatch(data: dict[str, Any], words: Words) -> str:
+    return _("Scan of %(material)s does not match the case: %(problem)s",
+             material=words.materials.get(data.get("material", ""), data.get("material", "")),
+             problem=SCAN_PROBLEMS.get(data.get("problem", ""), ""))
+
+
+def _needs_attention(data: dict[str, Any], words: Words) -> str:
+    if data.get("reason") == "unknown_item":
+        return _("Item code %(code)s is not in the hub's catalog: an operator must route this case",
+                 code=data.get("item_code", ""))
+    return _("The intake time the point claims is earlier than the hub can vouch for: an operator decides it on "
+             "the conflict desk")
+
+
+def _catalog_outdated(data: dict[str, Any], words: Words) -> str:
+    heading = _("Received under catalog version %(old)s; in the current version %(new)s",
+                old=data.get("point_version", ""), new=data.get("latest", ""))
+    if data.get("state") == "withdrawn":
+        return _("%(heading)s the item is withdrawn", heading=heading)
+    if data.get("state") == "new":
+        return _("%(heading)s the item is new or changed", heading=heading)
+    names = {**words.departments, **words.materials, **words.fields}
+    changes = [change_line(FieldChange(*entry), names) for entry in data.get("changes", [])]
+    return _("%(heading)s the item changed: %(changes)s", heading=heading,
+             changes=("；" if words.chinese else "; ").join(changes))
+
+
+def _conflict_resolved(data: dict[str, Any], words: Words) -> str:
+    text = _("%(kind)s: %(action)s", kind=DESK_LABELS.get(data.get("kind", ""), ""),
+             action=DESK_LABELS.get(data.get("action", ""), ""))
+    return _("%(text)s (%(note)s)", text=text, note=data["note"]) if data.get("note") else text
+
+
+def _intake_time_accepted(data: dict[str, Any], words: Words) -> str:
+    moment = format_datetime(as_utc(datetime.fromisoformat(data["intake"])), "yyyy-MM-dd HH:mm") \
+        if data.get("intake") else ""
+    if data.get("basis") == "claimed":
+        return _("Intake counted from %(time)s, as the point claimed", time=moment)
+    return _("Intake counted from %(time)s, the earliest the hub can vouch for", time=moment)
+
+
+def _dates_recounted(data: dict[str, Any], words: Words) -> str:
+    text = _("The holiday schedule of %(years)s is in force: now due %(due)s, legal limit %(legal)s",
+             years=data.get("schedule", ""), due=day(data.get("due")), legal=day(data.get("legal_due")))
+    if data.get("return_by"):
+        text = _("%(text)s; materials due by %(date)s", text=text, date=day(data["return_by"]))
+    return text
+
+
+# action -> how a line of it with facts reads
+RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
+    "received": lambda data, words: _("Received at the point"),
+    "routed": _routed,
+    "approved": _decided,
+    "rejected": _decided,
+    "stage_opened": lambda data, words: _("Stage %(stage)s opens: %(departments)s", stage=data.get("stage", ""),
+                                          departments=words.department_list(data.get("departments"))),
+    "supplement_requested": _supplement_requested,
+    "supplemented": _supplemented,
+    "deemed_approved": lambda data, words: _(
+        "No decision by the legal limit %(legal)s (counted from intake on %(start)s): deemed approved",
+        legal=day(data.get("legal_due")), start=day(data.get("counted_from"))),
+    "result_issued": _result_issued,
+    "withdrawn": _withdrawn,
+    "scan_received": _scan_received,
+    "scan_mismatch": _scan_mismatch,
+    "needs_attention": _needs_attention,
+    "rated": lambda data, words: (_("Rated %(score)s of 5; a follow-up is opened", score=data.get("score"))
+                                  if data.get("follow_up") else _("Rated %(score)s of 5", score=data.get("score"))),
+    "follow_up": lambda data, words: _("Rating follow-up noted"),
+    "follow_up_closed": lambda data, words: _("Rating follow-up closed"),
+    "closed": lambda data, words: _("The resident collected the result at the point"),
+    "delivered": lambda data, words: _("The point received the signed result"),
+    "collected_elsewhere": lambda data, words: _(
+        "The same result was collected at %(point)s (receipt %(receipt_no)s)", point=data.get("point", ""),
+        receipt_no=data.get("receipt_no", "")),
+    "copy_sent": lambda data, words: ngettext(
+        "%(point)s was restored from an older backup and lacked this case: it was sent again with "
+        "%(num)s earlier message",
+        "%(point)s was restored from an older backup and lacked this case: it was sent again with "
+        "%(num)s earlier messages", data.get("messages", 0), point=data.get("point", "")),
+    "held_for_upgrade": lambda data, words: _("Waits until %(point)s is upgraded", point=data.get("point", "")),
+    "amended": lambda data, words: _("Version %(version)s: %(fields)s changed", version=data.get("version", ""),
+                                     fields=words.field_list(data.get("fields"))),
+    "conflict_parked": lambda data, words: _("Parked on the conflict desk: %(kind)s",
+                                             kind=DESK_LABELS.get(data.get("kind", ""), "")),
+    "conflict_merged": lambda data, words: _("Merged by the hub: %(fields)s",
+                                             fields=words.field_list(data.get("fields"))),
+    "dates_recounted": _dates_recounted,
+    "catalog_outdated": _catalog_outdated,
+    # The desk's lines (hub/reconcile/desk.py) read these facts when their record_event passes them.
+    "conflict_resolved": _conflict_resolved,
+    "intake_time_accepted": _intake_time_accepted,
+    "applicant_corrected": lambda data, words: _("The applicant's name was taken from receipt %(receipt_no)s",
+                                                 receipt_no=data.get("receipt_no", "")),
+    "merged": lambda data, words: _("Receipt %(receipt_no)s was merged into this case; it collects the same result",
+                                    receipt_no=data.get("receipt_no", "")),
+    "return_date_counted": lambda data, words: _(
+        "%(department)s: materials due by %(date)s, counted when the hub was upgraded",
+        department=words.department(data.get("department")), date=day(data.get("return_by"))),
+    "legal_limit_counted": lambda data, words: _(
+        "Legal limit %(date)s, counted when the hub was upgraded", date=day(data.get("legal_due"))),
+}
+
+
+
+def line_text(event: CaseEvent, words: Words) -> str:
+    """The 说明 of one line: worded from its facts, else its English note on an English page only."""
+    render = RENDERERS.get(event.action)
+    if render is not None and (event.data or event.action in ("received", "delivered", "closed")):
+        return render(event.data or {}, words)
+    return "" if words.chinese else event.note
+
+
+def timeline(session: Session, case_id: str, *, material_names: dict[str, str],
+             field_labels: dict[str, str]) -> list[TimelineLine]:
+    """A case's timeline, oldest first, worded for the page."""
+    words = Words(session, material_names=material_names, field_labels=field_labels)
+    # Lines written in one millisecond keep their order by id (sync.clock.uuid7).
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                          .order_by(CaseEvent.at, CaseEvent.id)).all()
+    return [TimelineLine(at=event.at, actor=words.actor(event.actor), action=event.action,
+                         label=str(ACTIONS.get(event.action, "")), text=line_text(event, words)) for event in events]
