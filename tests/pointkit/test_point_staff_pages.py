@@ -7,7 +7,11 @@ from __future__ import annotations
 import io
 import json
 import re
+from itertools import pairwise
 
+from sync.clock import utcnow
+from sync.envelope import Kind
+from sync.signing import sign_document
 from tests.pointkit.hubside import GOOD_ID, ITEMS, OTHER_ID, catalog_document, jpeg_photo, rows
 from tests.pointkit.test_point_pages import (  # noqa: F401 (fixtures)
     app,
@@ -20,10 +24,6 @@ from tests.pointkit.test_point_pages import (  # noqa: F401 (fixtures)
     visible_text,
 )
 
-from sync.clock import utcnow
-from sync.envelope import Kind
-from sync.signing import sign_document
-
 from pointkit import db
 from pointkit.catalog import store_catalog
 from pointkit.models import AuditEntry, Case, OneTimeNotice, Outbox, ScanFile
@@ -32,7 +32,7 @@ from pointkit.state import get_state
 REPEAT_REASON = "原申请材料遗失，群众重新申请"
 
 
-def receive(client, **overrides) -> tuple[Case, str]:
+def receive(client, **overrides) -> tuple[Case, str]:  # noqa: F811
     """Receive T-001 through the intake page: the new case and the pickup code its receipt printed once."""
     answer = client.post("/cases/new?item=T-001", data=intake_form(client, **overrides))
     assert answer.status_code == 302, visible_text(answer.get_data(as_text=True))[:600]
@@ -42,7 +42,7 @@ def receive(client, **overrides) -> tuple[Case, str]:
     return case, re.search(r'id="pickup-code"[^>]*>(\d{6})<', receipt).group(1)
 
 
-def test_the_case_list_and_page_say_where_a_case_stands_in_words(point, client):
+def test_the_case_list_and_page_say_where_a_case_stands_in_words(point, client):  # noqa: F811
     case, _code = receive(client)
     point.apply(point.seal(Kind.STATUS, hub_status(case, "routed", state="routed")))
     listing = visible_text(client.get("/cases").get_data(as_text=True))
@@ -52,7 +52,7 @@ def test_the_case_list_and_page_say_where_a_case_stands_in_words(point, client):
     assert shown(page, "case-status") == "已报送县中心" and shown(page, "hub-status") == "已分送审批部门"
 
 
-def test_the_receipt_and_the_notice_name_the_clerk_and_the_materials(point, client):
+def test_the_receipt_and_the_notice_name_the_clerk_and_the_materials(point, client):  # noqa: F811
     case, _code = receive(client)
     receipt = client.get(f"/cases/{case.id}/receipt").get_data(as_text=True)
     assert shown(receipt, "receipt-staff") == "张三" and "经办人" in receipt
@@ -71,7 +71,7 @@ def test_the_receipt_and_the_notice_name_the_clerk_and_the_materials(point, clie
     assert [row.staff_name for row in rows(point.data_dir, OneTimeNotice)] == ["张三"]
 
 
-def test_a_repeat_application_is_warned_of_and_its_reason_kept(point, client):
+def test_a_repeat_application_is_warned_of_and_its_reason_kept(point, client):  # noqa: F811
     first, _code = receive(client)
     warned = client.post("/cases/new?item=T-001", data=intake_form(client))
     page = warned.get_data(as_text=True)
@@ -97,7 +97,7 @@ def test_a_repeat_application_is_warned_of_and_its_reason_kept(point, client):
     assert third.duplicate_of == ""
 
 
-def test_a_closed_case_offers_no_change_and_refuses_one(point, client):
+def test_a_closed_case_offers_no_change_and_refuses_one(point, client):  # noqa: F811
     case, _code = receive(client)
     point.apply(point.seal(Kind.STATUS, hub_status(case, "merged", state="merged")))
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
@@ -109,7 +109,7 @@ def test_a_closed_case_offers_no_change_and_refuses_one(point, client):
     assert [row.kind for row in rows(point.data_dir, Outbox)] == [Kind.SUBMIT], "nothing queued for a merged case"
 
 
-def test_a_merged_case_collected_here_with_the_other_receipt_says_so(point, client):
+def test_a_merged_case_collected_here_with_the_other_receipt_says_so(point, client):  # noqa: F811
     first, code = receive(client)
     second, second_code = receive(client, repeat_reason=REPEAT_REASON)
     for case in (first, second):
@@ -131,7 +131,7 @@ def test_a_merged_case_collected_here_with_the_other_receipt_says_so(point, clie
     assert "本服务点领取" in shown(kiosk(client, second, second_code), "kiosk-state")
 
 
-def test_only_scans_are_received_and_a_program_never_travels(point, app, client):
+def test_only_scans_are_received_and_a_program_never_travels(point, app, client):  # noqa: F811
     form = intake_form(client)
     exe = b"MZ\x90\x00" + b"\x00" * 200 + b"This program cannot be run in DOS mode"
     refused = client.post("/cases/new?item=T-001", content_type="multipart/form-data", data={
@@ -161,14 +161,14 @@ def test_only_scans_are_received_and_a_program_never_travels(point, app, client)
     assert sorted(row.name for row in rows(point.data_dir, ScanFile)) == ["户口簿.pdf", "身份证.jpg"]
 
 
-def test_a_search_without_results_says_what_to_try(client):
+def test_a_search_without_results_says_what_to_try(client):  # noqa: F811
     page = client.get("/cases/new?q=nosuchthing").get_data(as_text=True)
     text = shown(page, "no-items")
     assert "没有与" in text and "拼音首字母" in text and "事项编码" in text
     assert 'id="items"' not in page
 
 
-def test_the_nav_shows_what_waits_for_the_window(point, client):
+def test_the_nav_shows_what_waits_for_the_window(point, client):  # noqa: F811
     nav = client.get("/cases").get_data(as_text=True)
     assert 'id="supplement-badge"' not in nav and 'id="results-badge"' not in nav
     waiting, _code = receive(client)
@@ -181,7 +181,7 @@ def test_the_nav_shows_what_waits_for_the_window(point, client):
     assert shown(nav, "supplement-badge") == "待补正1件" and shown(nav, "results-badge") == "待领取1件"
 
 
-def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point, app, client):
+def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point, app, client):  # noqa: F811
     bad = client.post("/cases/new?item=T-001", data=intake_form(client, applicant_name="",
                                                                 field_household_size="四"))
     page = bad.get_data(as_text=True)
@@ -202,18 +202,18 @@ def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point,
     assert 'aria-describedby="login-error"' in re.search(r'<input[^>]*id="password"[^>]*>', wrong).group(0)
 
 
-def test_guides_read_plainly_and_tables_name_every_column(point, client):
+def test_guides_read_plainly_and_tables_name_every_column(point, client):  # noqa: F811
     guide = client.get("/items/T-001/guide").get_data(as_text=True)
     assert "超期未办结视为准予" in guide and "超时默认" not in guide
     levels = [int(level) for level in re.findall(r"<h([1-6])", guide)]
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels
+    assert all(b - a <= 1 for a, b in pairwise(levels)), levels
     assert "<th></th>" not in client.get("/cases/new?q=T").get_data(as_text=True)
     form = visible_text(client.get("/cases/new?item=T-001").get_data(as_text=True))
     assert "主管部门：" in form and "docs/" not in form
     assert "（原件，1份）" in form
 
 
-def test_same_day_items_read_as_ji_ban(point, client):
+def test_same_day_items_read_as_ji_ban(point, client):  # noqa: F811
     same_day = {**ITEMS[1], "code": "T-003", "name_zh": "即办事项", "legal_days": 0, "promised_days": 0,
                 "levels": ["village"]}
     with db.session_scope(point.data_dir) as session:
