@@ -205,6 +205,12 @@ def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point,
 def test_guides_read_plainly_and_tables_name_every_column(point, client):  # noqa: F811
     guide = client.get("/items/T-001/guide").get_data(as_text=True)
     assert "超期未办结视为准予" in guide and "超时默认" not in guide
+    for label in ("办理地点", "办理时间", "咨询电话", "收费依据"):
+        assert f"<th>{label}</th>" in guide, label
+    assert shown(guide, "guide-place") == "龙潭村便民服务站" and shown(guide, "guide-fee-basis") == "不收费"
+    assert "法定节假日除外" in shown(guide, "guide-hours") and "12345" in shown(guide, "guide-phone")
+    elsewhere = client.get("/items/T-002/guide").get_data(as_text=True)
+    assert shown(elsewhere, "guide-place") == "县政务服务中心、乡镇政务服务中心"
     levels = [int(level) for level in re.findall(r"<h([1-6])", guide)]
     assert all(b - a <= 1 for a, b in pairwise(levels)), levels
     assert "<th></th>" not in client.get("/cases/new?q=T").get_data(as_text=True)
