@@ -201,6 +201,14 @@ def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point,
     assert re.search(r"<title>(.*?)</title>", wrong).group(1) != login_title and "登录失败" in wrong
     assert 'aria-describedby="login-error"' in re.search(r'<input[^>]*id="password"[^>]*>', wrong).group(0)
 
+    case, _code = receive(client)
+    point.apply(point.result_message(case))
+    pickup_title = re.search(r"<title>(.*?)</title>", client.get("/pickup").get_data(as_text=True)).group(1)
+    refused = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
+                                           "pickup_code": "000000", "id_last4": "0000"}).get_data(as_text=True)
+    assert re.search(r"<title>(.*?)</title>", refused).group(1) not in (pickup_title, "")
+    assert "未发放" in re.search(r"<title>(.*?)</title>", refused).group(1)
+
 
 def test_guides_read_plainly_and_tables_name_every_column(point, client):  # noqa: F811
     guide = client.get("/items/T-001/guide").get_data(as_text=True)
