@@ -173,7 +173,7 @@ def working_days(days: int) -> str:
 
 def labelled(label: str) -> str:
     """A label before its value, with the colon of the page's language (Chinese takes the full-width one)."""
-    return gettext("%(label)s:", label=label)
+    return gettext("%(label)s: ", label=label)
 
 
 def case_state(case) -> LazyString | str:
