@@ -104,6 +104,30 @@ SYNC_PROBLEMS = {
     syncagent.HUB_REFUSED_STEP: lazy_gettext("the county hub refused the request; tell county IT"),
     syncagent.REVOKED_MESSAGE: lazy_gettext("this point has been revoked by the county hub; contact county IT"),
 }
+# Why the hub refused an envelope (its answer's reason: hub/core/outcome.py, sync/envelope.py EnvelopeError, the hub's
+# intake refusals), as the sync page's quarantine lists it; the hub's own words stay for county IT on hover.
+QUARANTINE_REASONS = {
+    "unknown_point": lazy_gettext("the county hub does not know this point"),
+    "point_pending": lazy_gettext("this point's enrollment is not complete at the county hub"),
+    "point_revoked": lazy_gettext("this point has been revoked by the county hub"),
+    "envelope_id_taken": lazy_gettext("the county hub already holds another envelope with this number"),
+    "bad_signature": lazy_gettext("its signature does not verify at the county hub"),
+    "decrypt_failed": lazy_gettext("the county hub cannot open it (keys do not match)"),
+    "unknown_key": lazy_gettext("it was sealed for a key the county hub does not hold"),
+    "malformed": lazy_gettext("the county hub cannot read it (damaged)"),
+    "truncated": lazy_gettext("it arrived incomplete"),
+    "too_large": lazy_gettext("it is too large for the county hub"),
+    "out_of_range": lazy_gettext("its numbers are out of range"),
+    "version": lazy_gettext("it uses a format version the county hub does not read"),
+    "invalid_payload": lazy_gettext("its contents are not valid for the county hub"),
+    "no_result": lazy_gettext("the case has no result at the county hub yet"),
+    "not_accepted_here": lazy_gettext("the item is not accepted at this point's level"),
+    "not_closed": lazy_gettext("the case is not closed at the county hub"),
+    "not_your_case": lazy_gettext("the case belongs to another point"),
+    "unknown_case": lazy_gettext("the county hub does not know this case"),
+    "unsupported_kind": lazy_gettext("the county hub does not take this kind of message"),
+}
+QUARANTINE_UNKNOWN = lazy_gettext("refused by the county hub")
 # What is wrong with a field of the intake form (pointkit/intake.py, sync/idnumber.py).
 FIELD_PROBLEMS = {
     intake.REQUIRED: lazy_gettext("required"),
@@ -153,6 +177,7 @@ def install_filters(app: Flask) -> None:
     app.jinja_env.filters["hub_status_label"] = lambda state: HUB_STATUS_LABELS.get(state, HUB_STATUS_UNKNOWN)
     app.jinja_env.filters["stage_label"] = lambda key: STAGE_LABELS[key]
     app.jinja_env.filters["case_state"] = case_state
+    app.jinja_env.filters["quarantine_reason"] = lambda reason: QUARANTINE_REASONS.get(reason, QUARANTINE_UNKNOWN)
     app.jinja_env.filters["working_days"] = working_days
     app.jinja_env.filters["labelled"] = labelled
     app.jinja_env.filters["case_dates"] = case_dates

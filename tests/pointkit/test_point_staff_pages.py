@@ -9,6 +9,8 @@ import json
 import re
 from itertools import pairwise
 
+from sqlmodel import select
+
 from sync.clock import utcnow
 from sync.envelope import Kind
 from sync.signing import sign_document
@@ -236,3 +238,16 @@ def test_same_day_items_read_as_ji_ban(point, client):  # noqa: F811
     for path in ("/cases/new?q=T-003", "/cases/new?item=T-003", "/items/T-003/guide"):
         text = visible_text(client.get(path).get_data(as_text=True))
         assert "即办" in text and "0个工作日" not in text, path
+
+
+def test_the_sync_page_says_why_the_hub_refused_an_envelope_in_words(point, client):  # noqa: F811
+    receive(client)
+    with db.session_scope(point.data_dir) as session:
+        (row,) = session.exec(select(Outbox)).all()
+        row.state, row.reason, row.last_error = "quarantined", "unknown_point", "no such point is enrolled"
+        session.add(row)
+    page = client.get("/sync").get_data(as_text=True)
+    text = visible_text(page)
+    assert "县中心不认识本服务点" in text
+    assert "unknown_point" not in text and "no such point" not in text, "the hub's own words only on hover"
+    assert 'title="unknown_point: no such point is enrolled"' in page
