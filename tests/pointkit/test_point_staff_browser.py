@@ -105,3 +105,20 @@ def test_intake_receipt_and_case_pages_at_1024x768(point, app, live_server, brow
     assert page.locator("#withdraw-form").count() == 0, "a case with its result offers no withdrawal"
     assert_no_wrapped_cells(page, "main th")
     shot(page, "point-case")
+
+
+def test_item_search_and_guide_at_1024x768(point, app, live_server, browser):  # noqa: F811
+    server = live_server(app)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    log_in(page, server.url, "staff", "window-pass-1")
+    page.goto(f"{server.url}/cases/new")
+    page.fill("#q", "没有这个事项")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "拼音首字母" in page.inner_text("#no-items") and page.locator("#items").count() == 0
+    shot(page, "point-items-no-result")
+    page.goto(f"{server.url}/items/T-001/guide")
+    assert page.inner_text("#guide-place") == "龙潭村便民服务站"
+    assert page.evaluate("Array.from(document.querySelectorAll('h1,h2,h3')).map(h => h.tagName)") == ["H1", "H2"]
+    assert_no_wrapped_cells(page, "main th")
+    shot(page, "point-guide")
