@@ -147,7 +147,7 @@ def _receive(item, state, ticked: list[str]):
     """Receive the posted application: the receipt (or a one-time notice) to go to, or the IntakeError to show.
 
     A resident with an open application for the same item here is not received again until the clerk writes why
-    (``repeat_reason``); the error then carries that case as ``repeat_of``. Files that are not scans are refused
+    (``repeat_reason``); every error then carries that case as ``repeat_of``, so the form keeps asking. Files that are not scans are refused
     before anything is sealed."""
     applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
                           request.form.get("applicant_phone", ""))
@@ -163,7 +163,7 @@ def _receive(item, state, ticked: list[str]):
     try:
         check_scans(inputs)
     except ScanRefused as exc:
-        return IntakeError("invalid_input", str(exc), exc.fields)
+        return IntakeError("invalid_input", str(exc), exc.fields, repeat_of=repeat_of)
     prepared = prepare_scans(data_dir(), inputs, max_photo_kb=state.max_photo_kb)
     try:
         with db.session_scope(data_dir()) as dbs:
@@ -175,6 +175,7 @@ def _receive(item, state, ticked: list[str]):
     except IntakeError as exc:
         discard_scans(data_dir(), prepared)
         if exc.reason != "materials_missing":
+            exc.repeat_of = repeat_of  # the form keeps the reason already written
             return exc
         with db.session_scope(data_dir()) as dbs:
             notice = issue_notice(dbs, g.staff.username, item.code, applicant, form, ticked,

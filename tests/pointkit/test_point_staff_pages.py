@@ -86,6 +86,9 @@ def test_a_repeat_application_is_warned_of_and_its_reason_kept(point, client):  
     marked = empty.get_data(as_text=True)
     assert empty.status_code == 422 and 'aria-describedby="error-repeat_reason"' in marked
 
+    still = client.post("/cases/new?item=T-001", data=intake_form(client, repeat_reason=REPEAT_REASON,
+                                                                   applicant_name=""))
+    assert still.status_code == 422 and f'value="{REPEAT_REASON}"' in still.get_data(as_text=True), "kept"
     second, _code = receive(client, repeat_reason=REPEAT_REASON)
     assert (second.duplicate_of, second.duplicate_reason) == (first.receipt_no, REPEAT_REASON)
     assert REPEAT_REASON in shown(client.get(f"/cases/{second.id}").get_data(as_text=True), "case-repeat")
