@@ -254,3 +254,10 @@ def test_the_sync_page_says_why_the_hub_refused_an_envelope_in_words(point, clie
     assert "县中心不认识本服务点" in text
     assert "unknown_point" not in text and "no such point" not in text, "the hub's own words only on hover"
     assert 'title="unknown_point: no such point is enrolled"' in page
+
+
+def test_drafts_name_the_clerk_who_saved_them(point, client):  # noqa: F811
+    saved = client.post("/cases/new?item=T-001", data=intake_form(client, action="draft"))
+    assert saved.status_code == 302
+    listing = client.get("/drafts").get_data(as_text=True)
+    assert re.search(r'class="draft-staff">张三<', listing) and ">staff<" not in listing
