@@ -5,12 +5,12 @@ wrapped in a table cell."""
 from __future__ import annotations
 
 import pytest
+
+from sync.envelope import Kind
 from tests.pointkit.hubside import GOOD_ID, jpeg_photo, rows
 from tests.pointkit.test_point_pages import app, hub_status  # noqa: F401 (fixture)
 from tests.support.browser import shot
 from tests.support.cluster import log_in
-
-from sync.envelope import Kind
 
 from pointkit.models import Case, Outbox, ScanFile
 
