@@ -26,6 +26,7 @@ from sync.kit.webauth import CSRFError, install_csrf
 
 from . import db
 from .i18n import TRANSLATIONS, install_filters
+from .progress import waiting_at_window
 from .scans import waiting_totals
 from .schemas import Health
 from .state import find_state, outbox_counts
@@ -100,8 +101,11 @@ def _header_context() -> dict[str, Any]:
         state = find_state(session_db)
         queued = outbox_counts(session_db)["queued"] if state else 0
         scans_waiting, scan_bytes_waiting = waiting_totals(session_db) if state else (0, 0)
-    return {"point": state, "queued_count": queued, "staff": getattr(g, "staff", None),
-            "scans_waiting": scans_waiting, "scan_bytes_waiting": scan_bytes_waiting}
+        staff = getattr(g, "staff", None)
+        supplements_waiting, results_waiting = waiting_at_window(session_db) if state and staff else (0, 0)
+    return {"point": state, "queued_count": queued, "staff": staff,
+            "scans_waiting": scans_waiting, "scan_bytes_waiting": scan_bytes_waiting,
+            "supplements_waiting": supplements_waiting, "results_waiting": results_waiting}
 
 
 def _data_dir() -> str:

@@ -24,12 +24,15 @@ from .catalog import get_item
 from .intake import field_problem
 from .models import Case, PointState
 from .outbox import seal_into_outbox
+from .progress import COLLECTED_HERE
 from .state import get_state
 
 # Once the result is here or handed over, a change is for the hub's desk, not the window.
-CLOSED_STATUSES = ("result_ready", "collected", "withdrawn")
-# What the hub said (or this point sent) once a withdrawal is on its way.
-WITHDRAWN_HUB_STATUSES = ("withdrawal_sent", "withdrawn")
+CLOSED_STATUSES = ("result_ready", "collected", "collected_elsewhere", COLLECTED_HERE, "withdrawn")
+# What the hub said (or this point sent) once a withdrawal is on its way, the case ended there (refused, merged
+# into the resident's other application) or its result is decided: nothing is left for the window to change.
+ENDED_HUB_STATUSES = ("withdrawal_sent", "withdrawn", "merged", "refused", "result_issued", "delivered", "closed",
+                      "collected_elsewhere")
 
 
 class ChangeError(ValueError):
@@ -45,8 +48,8 @@ class ChangeError(ValueError):
 
 
 def changeable(case: Case) -> bool:
-    """May the window still amend or withdraw ``case`` (no result here, no withdrawal sent)?"""
-    return case.status not in CLOSED_STATUSES and case.hub_status not in WITHDRAWN_HUB_STATUSES
+    """May the window still amend or withdraw ``case`` (no result, no withdrawal sent, not ended at the hub)?"""
+    return case.status not in CLOSED_STATUSES and case.hub_status not in ENDED_HUB_STATUSES
 
 
 def hub_word(case: Case) -> tuple[str, str] | None:

@@ -28,7 +28,7 @@ from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, collect_by_id_number, rate, signed_result
 from .progress import calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
-from .scans import discard_scans, prepare_scans, uploaded_scans, waiting_totals
+from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (
     CaseAmend,
     CaseCreate,
@@ -57,9 +57,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422,
                   "nothing_missing": 409}
-_SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422}
+_SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422,
+                      "not_a_scan": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
-                  "pickup_locked": 423, "collected_elsewhere": 409, "no_pickup_code_here": 409,
+                  "pickup_locked": 423, "collected_elsewhere": 409, "collected_here": 409,
+                  "no_pickup_code_here": 409,
                   "wrong_id_number": 403, "id_number_incomplete": 422,
                   "reason_required": 422}
 _CHANGE_STATUS = {"not_found": 404, "decided": 409, "nothing_changed": 409, "invalid_form": 422,
@@ -165,12 +167,17 @@ def create_case():
     if not isinstance(body, CaseCreate):
         return body
     applicant = _applicant(body)
-    prepared = prepare_scans(data_dir(), uploaded_scans(request.files, request.form.getlist("scan_materials")),
-                             max_photo_kb=_max_photo_kb())
+    inputs = uploaded_scans(request.files, request.form.getlist("scan_materials"))
+    try:
+        check_scans(inputs)
+    except ScanRefused as exc:
+        return jsonify(intake_error_body(IntakeError("invalid_input", str(exc), exc.fields))), 422
+    prepared = prepare_scans(data_dir(), inputs, max_photo_kb=_max_photo_kb())
     try:
         with db.session_scope(data_dir()) as session:
             case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
-                                             body.materials, identity=identity(), scans=prepared)
+                                             body.materials, identity=identity(), scans=prepared,
+                                             staff_name=g.staff.display_name)
             missing = calendar_missing(point_calendar(session), case)
     except IntakeError as exc:
         discard_scans(data_dir(), prepared)
@@ -197,7 +204,7 @@ def create_notice():
     try:
         with db.session_scope(data_dir()) as session:
             notice = issue_notice(session, g.staff.username, body.item_code, _applicant(body), body.form,
-                                  body.materials)
+                                  body.materials, staff_name=g.staff.display_name)
     except IntakeError as exc:
         return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
     return NoticeIssued(notice_id=notice.id, notice_no=notice.notice_no, item_code=notice.item_code,
@@ -325,8 +332,12 @@ def rating(case_id: str):
 def supplement(case_id: str):
     """补正: the resident brought what the department asked for; send the scans (multipart ``scans``, with
     ``scan_materials`` naming each file's material) and a ``note``; the case goes back to the department."""
-    prepared = prepare_scans(data_dir(), uploaded_scans(request.files, request.form.getlist("scan_materials")),
-                             max_photo_kb=_max_photo_kb())
+    inputs = uploaded_scans(request.files, request.form.getlist("scan_materials"))
+    try:
+        check_scans(inputs)
+    except ScanRefused as exc:
+        return api_error(422, "not_a_scan", str(exc))
+    prepared = prepare_scans(data_dir(), inputs, max_photo_kb=_max_photo_kb())
     try:
         with db.session_scope(data_dir()) as session:
             found = session.get(Case, case_id[:36])

@@ -68,10 +68,12 @@ def create_staff(session: Session, username: str, password: str, *, role: str = 
         raise StaffError(f"the role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise StaffError("the password must be at least 8 characters")
+    if len(display_name.strip()) > 64:
+        raise StaffError("the name must be at most 64 characters")
     if session.exec(select(Staff).where(Staff.username == username)).first():
         raise StaffError(f"a staff account named {username!r} already exists")
     staff = Staff(username=username, password_hash=hash_password(password), role=role,
-                  display_name=display_name or username, created_at=utcnow())
+                  display_name=display_name.strip() or username, created_at=utcnow())
     session.add(staff)
     session.flush()
     audit.record(session, actor, "staff_added", username, role=role)

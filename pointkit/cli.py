@@ -115,12 +115,15 @@ class _DownloadProgress:
               help="A village registered --via a township: the township's address, e.g. http://township.lan:8080. "
                    "Enrollment talks to --hub once; every sync after it goes through the township.")
 @click.option("--staff-user", default="staff", show_default=True, help="Username of the first staff account.")
+@click.option("--staff-name", default="",
+              help="The real name of the first staff member, printed as 经办人 on receipts (default: the username; "
+                   "set it later with `pointkit users add` for each clerk).")
 @click.option("--staff-password", default=None,
               help="Password of the first staff account (default: a generated one, printed once).")
 @click.option("--catalog-wait", default=CATALOG_WAIT_S, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to keep resuming the catalog download over a link that cuts before giving up "
                    "(the point is enrolled either way; `pointkit sync` finishes the download).")
-def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, staff_user: str,
+def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, staff_user: str, staff_name: str,
          staff_password: str | None, catalog_wait: float) -> None:
     if is_initialized(data_dir):
         fail(f"{data_dir} already holds an enrolled point; use another data directory")
@@ -134,7 +137,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
     except EnrollmentError as exc:
         fail(str(exc))
     with db.session_scope(data_dir) as session:
-        create_staff(session, staff_user, password, role="admin", actor="cli")
+        create_staff(session, staff_user, password, role="admin", display_name=staff_name.strip(), actor="cli")
     click.echo(f"point id:         {result.point_id}")
     click.echo(f"name:             {result.name}")
     click.echo(f"level:            {result.level}")
@@ -145,7 +148,7 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
         click.echo(f"warning: the hub says this village syncs through {result.relay_name}; it syncs with the hub "
                    "directly until it is enrolled again with --relay TOWNSHIP_URL", err=True)
     private_data_dir(data_dir)
-    click.echo(f"staff account:    {staff_user} (admin)")
+    click.echo(f"staff account:    {staff_user} (admin), named {staff_name.strip() or staff_user} on receipts")
     if generated:
         click.echo(f"staff password:   {password}   (shown once; write it down)")
     if result.catalog_error:
@@ -423,7 +426,8 @@ def users() -> None:
 @click.option("--password", required=True, help="The account's password (at least 8 characters).")
 @click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True,
               help="staff may receive and hand over; admin may also re-send quarantined envelopes.")
-@click.option("--display-name", default="", help="Name shown in the page header (default: the username).")
+@click.option("--name", "--display-name", "display_name", required=True,
+              help="The staff member's real name, as receipts and notices print it (经办人) and the header shows it.")
 @data_option
 def users_add(username: str, password: str, role: str, display_name: str, data_dir: Path) -> None:
     open_point(data_dir)

@@ -22,7 +22,7 @@ from .kiosk import RECEIPT_NO_MAX, look_up
 from .models import Case
 from .pickup import PickupError, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
-from .scans import discard_scans, prepare_scans, uploaded_scans
+from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
 from .supplement import SupplementError, open_request, send_supplement
 from .views import input_name, mask_name, pickup_refusal
@@ -69,6 +69,8 @@ SUPPLEMENT_MESSAGES = {
     "not_waiting": lazy_gettext("This case is not waiting for materials."),
     "unknown_material": lazy_gettext("Attach scans only of the materials the department asked for."),
     "scans_required": lazy_gettext("Attach a scan or photo of each material the resident brought."),
+    "not_a_scan": lazy_gettext("Nothing was sent: attach scans or photos (JPEG, PNG, TIFF) or PDF files of up to "
+                               "10 MB each."),
 }
 
 
@@ -161,6 +163,11 @@ def supplement(case_id: str):
         inputs += uploaded_scans(request.files, [code] * len(request.files.getlist(field)), field=field)
     with db.session_scope(data_dir()) as dbs:
         max_photo_kb = get_state(dbs).max_photo_kb
+    try:
+        check_scans(inputs)
+    except ScanRefused:
+        flash(str(SUPPLEMENT_MESSAGES["not_a_scan"]))
+        return redirect(url_for("views.case_page", case_id=case.id))
     prepared = prepare_scans(data_dir(), inputs, max_photo_kb=max_photo_kb)
     try:
         with db.session_scope(data_dir()) as dbs:

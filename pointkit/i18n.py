@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_babel.speaklater import LazyString
 
 from sync.kit import idnumber
 
-from . import intake, syncagent
-from .progress import case_dates
+from . import intake, scans, syncagent
+from .progress import COLLECTED_HERE, case_dates
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -22,12 +22,13 @@ STATUS_LABELS = {
     "received": lazy_gettext("Received at the window"),
     "queued": lazy_gettext("Queued to send"),
     "sent": lazy_gettext("Sent, awaiting confirmation"),
-    "acked": lazy_gettext("At the county hub"),
+    "acked": lazy_gettext("With the county hub"),
     "supplement_requested": lazy_gettext("Materials requested (supplement)"),
     "supplemented": lazy_gettext("Materials supplemented, back with the department"),
     "result_ready": lazy_gettext("Result ready"),
     "collected": lazy_gettext("Collected (closed)"),
     "collected_elsewhere": lazy_gettext("Collected at another service point (closed)"),
+    COLLECTED_HERE: lazy_gettext("Collected at this service point with the resident's other receipt (closed)"),
 }
 # The hub's states of a case (a STATUS or a RESULT), and what this point wrote there itself, in staff's words.
 HUB_STATUS_LABELS = {
@@ -60,6 +61,7 @@ STAGE_LABELS = {
     "result_ready": lazy_gettext("Your result is ready: bring this receipt and your ID card to the window"),
     "collected": lazy_gettext("Collected (closed)"),
     "collected_elsewhere": lazy_gettext("Collected at another service point (closed)"),
+    COLLECTED_HERE: lazy_gettext("Collected at this service point with your other receipt (closed)"),
     "withdrawn": lazy_gettext("Withdrawn"),
     "merged": lazy_gettext("Merged with your other application: either receipt collects the result"),
     "refused": lazy_gettext("Not accepted by the county: please ask at the window"),
@@ -102,6 +104,30 @@ SYNC_PROBLEMS = {
     syncagent.HUB_REFUSED_STEP: lazy_gettext("the county hub refused the request; tell county IT"),
     syncagent.REVOKED_MESSAGE: lazy_gettext("this point has been revoked by the county hub; contact county IT"),
 }
+# Why the hub refused an envelope (its answer's reason: hub/core/outcome.py, sync/envelope.py EnvelopeError, the hub's
+# intake refusals), as the sync page's quarantine lists it; the hub's own words stay for county IT on hover.
+QUARANTINE_REASONS = {
+    "unknown_point": lazy_gettext("the county hub does not know this point"),
+    "point_pending": lazy_gettext("this point's enrollment is not complete at the county hub"),
+    "point_revoked": lazy_gettext("this point has been revoked by the county hub"),
+    "envelope_id_taken": lazy_gettext("the county hub already holds another envelope with this number"),
+    "bad_signature": lazy_gettext("its signature does not verify at the county hub"),
+    "decrypt_failed": lazy_gettext("the county hub cannot open it (keys do not match)"),
+    "unknown_key": lazy_gettext("it was sealed for a key the county hub does not hold"),
+    "malformed": lazy_gettext("the county hub cannot read it (damaged)"),
+    "truncated": lazy_gettext("it arrived incomplete"),
+    "too_large": lazy_gettext("it is too large for the county hub"),
+    "out_of_range": lazy_gettext("its numbers are out of range"),
+    "version": lazy_gettext("it uses a format version the county hub does not read"),
+    "invalid_payload": lazy_gettext("its contents are not valid for the county hub"),
+    "no_result": lazy_gettext("the case has no result at the county hub yet"),
+    "not_accepted_here": lazy_gettext("the item is not accepted at this point's level"),
+    "not_closed": lazy_gettext("the case is not closed at the county hub"),
+    "not_your_case": lazy_gettext("the case belongs to another point"),
+    "unknown_case": lazy_gettext("the county hub does not know this case"),
+    "unsupported_kind": lazy_gettext("the county hub does not take this kind of message"),
+}
+QUARANTINE_UNKNOWN = lazy_gettext("refused by the county hub")
 # What is wrong with a field of the intake form (pointkit/intake.py, sync/idnumber.py).
 FIELD_PROBLEMS = {
     intake.REQUIRED: lazy_gettext("required"),
@@ -112,6 +138,9 @@ FIELD_PROBLEMS = {
     intake.NOT_A_PHONE: lazy_gettext("must be 11 digits starting with 1"),
     intake.NOT_A_FIELD: lazy_gettext("not a field of this item"),
     intake.MATERIALS_MISSING: lazy_gettext("required materials are missing"),
+    scans.NOT_A_SCAN: lazy_gettext("not a scan: attach an image (JPEG, PNG, TIFF) or a PDF file"),
+    scans.SCAN_TOO_LARGE: lazy_gettext("larger than 10 MB: scan it again at a lower resolution"),
+    scans.EMPTY_SCAN: lazy_gettext("the file is empty"),
     idnumber.WRONG_LENGTH: lazy_gettext("must be 18 characters"),
     idnumber.WRONG_CHARACTERS: lazy_gettext("must be 17 digits followed by a digit or X"),
     idnumber.IMPOSSIBLE_BIRTH_DATE: lazy_gettext("contains an impossible birth date"),
@@ -134,7 +163,6 @@ def install_filters(app: Flask) -> None:
     """Jinja filters that turn stored words into the page's language, and a case into the dates and the stage its
     pages show (pointkit/progress.py)."""
     filters = {
-        "status_label": STATUS_LABELS,
         "decision_label": DECISION_LABELS,
         "level_label": LEVEL_LABELS,
         "step_label": STEP_LABELS,
@@ -145,8 +173,13 @@ def install_filters(app: Flask) -> None:
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = _label_filter(table)
+    app.jinja_env.filters["status_label"] = lambda state: STATUS_LABELS.get(state, HUB_STATUS_UNKNOWN)
     app.jinja_env.filters["hub_status_label"] = lambda state: HUB_STATUS_LABELS.get(state, HUB_STATUS_UNKNOWN)
     app.jinja_env.filters["stage_label"] = lambda key: STAGE_LABELS[key]
+    app.jinja_env.filters["case_state"] = case_state
+    app.jinja_env.filters["quarantine_reason"] = lambda reason: QUARANTINE_REASONS.get(reason, QUARANTINE_UNKNOWN)
+    app.jinja_env.filters["working_days"] = working_days
+    app.jinja_env.filters["labelled"] = labelled
     app.jinja_env.filters["case_dates"] = case_dates
     app.jinja_env.filters["outcome_label"] = outcome_label
 
@@ -154,6 +187,26 @@ def install_filters(app: Flask) -> None:
 def _label_filter(table: dict[str, LazyString]):
     """The label of a stored value; a value the table does not know is shown as it is."""
     return lambda value: table.get(value, value)
+
+
+def working_days(days: int) -> str:
+    """A time limit as people say it: 即办 (same day) for 0, else the working days."""
+    if days == 0:
+        return gettext("Same day")
+    return ngettext("%(num)s working day", "%(num)s working days", days)
+
+
+def labelled(label: str) -> str:
+    """A label before its value, with the colon of the page's language (Chinese takes the full-width one)."""
+    return gettext("%(label)s: ", label=label)
+
+
+def case_state(case) -> LazyString | str:
+    """Where a case stands, in one phrase for staff lists: this point's state, or once the hub holds the case,
+    what the hub last said about it."""
+    if case.status == "acked" and case.hub_status:
+        return HUB_STATUS_LABELS.get(case.hub_status, HUB_STATUS_UNKNOWN)
+    return STATUS_LABELS.get(case.status, HUB_STATUS_UNKNOWN)
 
 
 def sync_problem(recorded: str) -> str:

@@ -29,7 +29,7 @@ from sync.signing import SignatureError
 from . import audit
 from .amend import apply_reconciled
 from .models import Case, InboxMessage, PointState
-from .progress import ENDED_HUB_STATES
+from .progress import COLLECTED_HERE, ENDED_HUB_STATES
 from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
 
@@ -139,8 +139,9 @@ def apply_status(session: Session, payload: dict) -> Case:
         # The hub acting on a case proves it holds it, even if our ack was lost in a cut.
         case.status = "acked"
     if update.status == "collected_elsewhere" and case.status == "result_ready":
-        # A duplicate merged at the hub: the resident collected the one result with her other receipt.
-        case.status = "collected_elsewhere"
+        # A duplicate merged at the hub: the resident collected the one result with her other receipt, which may
+        # have been given at this very point.
+        case.status = COLLECTED_HERE if _twin_collected_here(session, case) else "collected_elsewhere"
     if case.hub_status in ENDED_HUB_STATES and case.status in ("supplement_requested", "supplemented"):
         # Ended at the hub while it waited for materials (not brought in time): nothing more to bring or send.
         case.status = "acked"
@@ -149,6 +150,14 @@ def apply_status(session: Session, payload: dict) -> Case:
                  status=case.status, previous_status=previous,
                  promised_date=case.hub_promised_date.isoformat() if case.hub_promised_date else None)
     return case
+
+
+def _twin_collected_here(session: Session, case: Case) -> bool:
+    """Did this point hand over the result of another of this resident's applications for the same item (the
+    application the hub merged ``case`` into, or merged into it)?"""
+    return session.exec(select(Case.id).where(Case.id != case.id, Case.id_number == case.id_number,
+                                              Case.item_code == case.item_code, Case.status == "collected")
+                        .limit(1)).first() is not None
 
 
 def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: bytes) -> tuple[str, str]:

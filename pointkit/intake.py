@@ -34,6 +34,7 @@ from .calendar import point_calendar
 from .catalog import get_item
 from .models import Case, OneTimeNotice, PointState
 from .outbox import seal_into_outbox
+from .progress import COLLECTED_HERE
 from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
 
@@ -52,6 +53,9 @@ NOT_A_FIELD = "not a field of this item"
 MATERIALS_MISSING = "required materials are missing"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LEVEL_ORDER = ("village", "township", "county")
+# A case in these states (here or at the hub) is over: applying again for the same item is no repeat.
+FINISHED_STATUSES = ("collected", "collected_elsewhere", COLLECTED_HERE, "withdrawn")
+FINISHED_HUB_STATES = ("withdrawal_sent", "withdrawn", "merged", "refused", "closed", "collected_elsewhere")
 
 
 @dataclass
@@ -69,7 +73,8 @@ class IntakeError(Exception):
 
     ``fields`` maps a field path (``applicant.name``, ``form.<name>``,
     ``materials``) to an English message the pages translate; ``missing``
-    lists required materials not ticked (the one-time notice is printed from it).
+    lists required materials not ticked (the one-time notice is printed from it); ``repeat_of`` is the open
+    application a ``repeat_application`` repeats.
     """
 
     reason: str
@@ -77,6 +82,8 @@ class IntakeError(Exception):
     fields: dict[str, str] = field(default_factory=dict)
     missing: list[dict[str, str]] = field(default_factory=list)
     levels: list[str] = field(default_factory=list)
+    # The resident's open application for the same item here (``repeat_application``).
+    repeat_of: Case | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -217,13 +224,16 @@ def new_pickup_code() -> str:
 
 
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
-                 materials: list[str], *, identity: Identity,
-                 scans: Sequence[PreparedScan] = ()) -> tuple[Case, str]:
+                 materials: list[str], *, identity: Identity, scans: Sequence[PreparedScan] = (),
+                 staff_name: str = "", repeat_reason: str = "") -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
     ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
-    keys go inside the SUBMIT. Returns the case and the pickup code, which is
-    shown once and stored only hashed.
+    keys go inside the SUBMIT. ``staff_name`` is the clerk's real name the
+    receipt prints (default: the login). When the resident has an open
+    application for the same item here (``open_application``), the case keeps
+    its receipt number and ``repeat_reason``, the clerk's word on why.
+    Returns the case and the pickup code, which is shown once and stored only hashed.
     """
     state = get_state(session)
     item = get_item(session, _text(item_code))
@@ -254,7 +264,11 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         received_at=received_at,
         promised_date=promised_date(point_calendar(session), item, today),
         staff=staff,
+        staff_name=_text(staff_name)[:64] or staff,
     )
+    earlier = open_application(session, applicant.id_number, item.code)
+    if earlier is not None:
+        case.duplicate_of, case.duplicate_reason = earlier.receipt_no, _text(repeat_reason)[:500]
     payload = SubmitCase(
         case_id=case.id, receipt_no=case.receipt_no, item_code=item.code,
         catalog_version=state.catalog_version,
@@ -264,7 +278,9 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     ).model_dump(mode="json", exclude=None if scans else {"scans"})
     session.add(case)
     attach_scans(session, case.id, list(scans))
-    audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code)
+    audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code,
+                 **({"repeat_of": case.duplicate_of, "repeat_reason": case.duplicate_reason}
+                    if case.duplicate_of else {}))
     seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id, actor=staff)
     case.status = "queued"
     session.flush()
@@ -272,7 +288,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
 
 
 def issue_notice(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
-                 materials: list[str]) -> OneTimeNotice:
+                 materials: list[str], *, staff_name: str = "") -> OneTimeNotice:
     """Record the one-time notice for an application whose only fault is missing required materials.
 
     Anything else wrong (a bad ID number, an item not accepted here) raises
@@ -295,12 +311,25 @@ def issue_notice(session: Session, staff: str, item_code: str, applicant: Applic
         id=str(uuid7()), notice_no=next_notice_no(session, state.point_id, local_now().date()),
         item_code=item.code, item_name=item.name_zh, applicant_name=_text(applicant.name),
         id_number=normalize_id_number(_text(applicant.id_number)),
-        missing_json=json.dumps(missing, ensure_ascii=False), staff=staff, issued_at=utcnow())
+        missing_json=json.dumps(missing, ensure_ascii=False), staff=staff,
+        staff_name=_text(staff_name)[:64] or staff, issued_at=utcnow())
     session.add(notice)
     audit.record(session, staff, "notice_issued", notice.id, notice_no=notice.notice_no, item_code=item.code,
                  missing=[material["code"] for material in missing])
     session.flush()
     return notice
+
+
+def open_application(session: Session, id_number: str, item_code: str) -> Case | None:
+    """The latest application of this resident for this item received here that is still open: not collected,
+    withdrawn, merged away or refused. Intake warns the clerk of it before she receives the same one again."""
+    id_number = normalize_id_number(_text(id_number))
+    if not id_number:
+        return None
+    candidates = session.exec(select(Case).where(Case.id_number == id_number, Case.item_code == item_code,
+                                                 Case.status.not_in(FINISHED_STATUSES))  # type: ignore[attr-defined]
+                              .order_by(Case.received_at.desc())).all()
+    return next((case for case in candidates if case.hub_status not in FINISHED_HUB_STATES), None)
 
 
 def previous_application(session: Session, id_number: str) -> Case | None:

@@ -158,6 +158,12 @@ class Case(PointTable, table=True):
     result_signature: str = Field(default="", max_length=200)
     collected_at: datetime | None = None
     staff: str = Field(max_length=64)
+    # The clerk's real name as the receipt prints it (经办人); the login above is what the audit names.
+    staff_name: str = Field(default="", max_length=64)
+    # Why the clerk received it although the same resident had an open application for the same item here: the
+    # receipt number of that case and the clerk's words (empty when there was none).
+    duplicate_of: str = Field(default="", max_length=40)
+    duplicate_reason: str = Field(default="", max_length=500)
     collected_by: str = Field(default="", max_length=64)
     pickup_failures: int = Field(default=0)
     pickup_locked_until: datetime | None = None
@@ -273,4 +279,6 @@ class OneTimeNotice(PointTable, table=True):
     id_number: str = Field(max_length=18)
     missing_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     staff: str = Field(max_length=64)
+    # The clerk's real name, printed as 经办人 on the notice.
+    staff_name: str = Field(default="", max_length=64)
     issued_at: datetime

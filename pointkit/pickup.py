@@ -40,6 +40,7 @@ from . import audit
 from .intake import point_code
 from .models import Case
 from .outbox import seal_into_outbox
+from .progress import COLLECTED_HERE
 from .schemas import IdCheckReason
 from .state import as_utc, get_state
 from .trust import verify_hub_document
@@ -170,6 +171,8 @@ def _waiting_case(session: Session, receipt_or_case_id: str) -> Case:
         raise PickupError("not_ready", "this result was already collected")
     if case.status == "collected_elsewhere":
         raise PickupError("collected_elsewhere", "this result was already collected at another service point")
+    if case.status == COLLECTED_HERE:
+        raise PickupError(COLLECTED_HERE, "this result was already collected here with the resident's other receipt")
     if case.status != "result_ready":
         raise PickupError("not_ready", "the result for this case has not arrived yet")
     unlocks_at = pickup_locked_until(case)

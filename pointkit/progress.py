@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
+from sqlmodel import Session, func, select
+
 from sync.kit.workdays import COUNTY_TIMEZONE, Calendar
 
 from .models import Case
@@ -22,6 +24,9 @@ from .state import as_utc
 
 # The hub's states in which a case waits for the resident's materials (补正): its clock stands still.
 PAUSED_HUB_STATES = ("supplement_requested",)
+# A merged duplicate whose one result the resident collected at this same point with her other receipt (the hub
+# says "collected_elsewhere" from where it stands; here it was not elsewhere).
+COLLECTED_HERE = "collected_here"
 # The hub's states that end a case without a result for this window.
 ENDED_HUB_STATES = ("withdrawn", "merged", "refused")
 
@@ -69,9 +74,18 @@ def _return_by(case: Case) -> date | None:
     return date.fromisoformat(raw) if raw else None
 
 
+def waiting_at_window(session: Session) -> tuple[int, int]:
+    """How many cases wait for the window: (补正 requested of the resident, results ready for pickup)."""
+    counts = dict(session.exec(select(Case.status, func.count()).where(
+        Case.status.in_(("supplement_requested", "result_ready")))  # type: ignore[attr-defined]
+        .group_by(Case.status)).all())
+    return counts.get("supplement_requested", 0), counts.get("result_ready", 0)
+
+
 def stage(case: Case) -> str:
     """Where ``case`` stands, in one word residents get a sentence for (i18n.STAGE_LABELS)."""
-    if case.status in ("result_ready", "collected", "collected_elsewhere", "supplement_requested", "supplemented"):
+    if case.status in ("result_ready", "collected", "collected_elsewhere", COLLECTED_HERE, "supplement_requested",
+                       "supplemented"):
         return case.status
     if case.hub_status in ENDED_HUB_STATES:
         return case.hub_status

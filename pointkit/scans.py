@@ -49,6 +49,24 @@ SENDABLE_CASE_STATUSES = ("acked", "supplement_requested", "supplemented", "resu
 MAX_PASSES = 8
 
 
+# What a scan may be, told by its first bytes (never by its name): a photo or scan (JPEG, PNG, TIFF) or a PDF.
+SCAN_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+                   b"%PDF": "PDF"}
+MAX_SCAN_BYTES = 10 * 1024 * 1024
+# Why a scan is refused, in English (the API's "fields", logs); pages show them in their own language (i18n.py).
+NOT_A_SCAN = "not an image (JPEG, PNG, TIFF) or a PDF"
+SCAN_TOO_LARGE = "larger than 10 MB"
+EMPTY_SCAN = "the file is empty"
+
+
+class ScanRefused(ValueError):
+    """Attached files that are not scans of materials; ``fields`` maps each form input to why."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("some attached files are not scans: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
 @dataclass
 class ScanInput:
     """A file as staff attached it at intake."""
@@ -124,8 +142,45 @@ def reencode_photo(data: bytes, max_kb: int) -> bytes | None:
     return smaller if len(smaller) < len(data) else None
 
 
+def scan_problem(data: bytes) -> str | None:
+    """None when ``data`` is an image (JPEG, PNG, TIFF) Pillow can read or a PDF, within MAX_SCAN_BYTES; else why
+    not. The content decides: a program renamed ``photo.jpg`` is refused all the same."""
+    if not data:
+        return EMPTY_SCAN
+    if len(data) > MAX_SCAN_BYTES:
+        return SCAN_TOO_LARGE
+    kind = next((kind for magic, kind in SCAN_SIGNATURES.items() if data.startswith(magic)), None)
+    if kind is None:
+        return NOT_A_SCAN
+    if kind == "PDF":
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("JPEG", "PNG", "TIFF"):
+                return NOT_A_SCAN
+            image.verify()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return NOT_A_SCAN
+    return None
+
+
+def check_scans(inputs: list[ScanInput]) -> None:
+    """Raise ScanRefused naming the form input of every file that is not a scan (``scans`` or
+    ``scans_<material>``), before anything is sealed or written."""
+    problems = {}
+    for scan in inputs:
+        problem = scan_problem(scan.data)
+        if problem:
+            problems.setdefault(f"scans_{scan.material}" if scan.material else "scans", problem)
+    if problems:
+        raise ScanRefused(problems)
+
+
 def prepare_scans(data_dir: str | Path, inputs: list[ScanInput], *, max_photo_kb: int = 0) -> list[PreparedScan]:
-    """Seal each file under a fresh key and write it to disk; the caller joins them to a case or discards them."""
+    """Seal each file under a fresh key and write it to disk; the caller joins them to a case or discards them.
+    What staff attach passes ``check_scans`` first (the pages and the API do)."""
     prepared: list[PreparedScan] = []
     for item in inputs[:MAX_SCANS_PER_CASE]:
         scan_id = str(uuid7())

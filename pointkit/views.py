@@ -19,7 +19,7 @@ from sync.kit.idnumber import mask_id_number
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
 
-from . import db
+from . import db, intake
 from .auth import login_required
 from .calendar import point_calendar
 from .catalog import department_names, get_item
@@ -32,6 +32,7 @@ from .intake import (
     IntakeError,
     issue_notice,
     level_refusal,
+    open_application,
     prefill_values,
     previous_application,
     promised_date,
@@ -50,10 +51,12 @@ from .pickup import (
     unlock_minute,
     verified_result,
 )
-from .progress import calendar_missing, case_dates
+from .progress import COLLECTED_HERE, calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import (
     ScanInput,
+    ScanRefused,
+    check_scans,
     discard_scans,
     parse_hours,
     prepare_scans,
@@ -116,7 +119,7 @@ def new_case():
     if request.method == "POST":
         values, ticked = dict(request.form), request.form.getlist("materials")
     action = request.form.get("action", "receive")
-    refusal, errors = level_refusal(item, state.level), {}
+    refusal, errors, repeat_of = level_refusal(item, state.level), {}, None
     if request.method == "POST" and refusal is None and action == "prefill":
         values = _prefilled(item, values)
     elif request.method == "POST" and refusal is None and action == "draft":
@@ -125,36 +128,63 @@ def new_case():
         flash(_("Draft saved. Resume it from the drafts list when the resident is back."))
         return redirect(url_for("window.drafts"))
     elif request.method == "POST" and refusal is None:
-        applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
-                              request.form.get("applicant_phone", ""))
-        form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in item.fields}
-        prepared = prepare_scans(data_dir(), _intake_scans(item), max_photo_kb=state.max_photo_kb)
-        try:
-            with db.session_scope(data_dir()) as dbs:
-                case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
-                                                 identity=identity(), scans=prepared)
-                if _draft_id():
-                    delete_draft(dbs, _draft_id(), g.staff.username)
-        except IntakeError as exc:
-            discard_scans(data_dir(), prepared)
-            if exc.reason == "materials_missing":
-                with db.session_scope(data_dir()) as dbs:
-                    notice = issue_notice(dbs, g.staff.username, item.code, applicant, form, ticked)
-                return redirect(url_for("window.notice", notice_id=notice.id))
-            refusal = exc
-            errors = {input_name(path): message for path, message in exc.fields.items()}
-        else:
-            session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
-            wake_sync()
-            return redirect(url_for("views.receipt", case_id=case.id))
+        outcome = _receive(item, state, ticked)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        refusal, errors = outcome, {input_name(path): message for path, message in outcome.fields.items()}
+        repeat_of = outcome.repeat_of
     today = local_now().date()
     with db.session_scope(data_dir()) as dbs:
         calendar = point_calendar(dbs)
     promised = promised_date(calendar, item, today)
     return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
-                           refusal=refusal, level=state.level, departments=departments, promised=promised,
+                           refusal=refusal, repeat_of=repeat_of, level=state.level, departments=departments,
+                           promised=promised,
                            draft_id=_draft_id(), calendar_missing=calendar.missing_years(today, promised),
                            ), (422 if refusal and request.method == "POST" else 200)
+
+
+def _receive(item, state, ticked: list[str]):
+    """Receive the posted application: the receipt (or a one-time notice) to go to, or the IntakeError to show.
+
+    A resident with an open application for the same item here is not received again until the clerk writes why
+    (``repeat_reason``); every error then carries that case as ``repeat_of``, so the form keeps asking. Files that are not scans are refused
+    before anything is sealed."""
+    applicant = Applicant(request.form.get("applicant_name", ""), request.form.get("applicant_id_number", ""),
+                          request.form.get("applicant_phone", ""))
+    form = {spec.name: request.form.get(f"field_{spec.name}", "") for spec in item.fields}
+    repeat_reason = request.form.get("repeat_reason", "").strip()
+    with db.session_scope(data_dir()) as dbs:
+        repeat_of = open_application(dbs, applicant.id_number, item.code)
+    if repeat_of is not None and not repeat_reason:
+        return IntakeError("repeat_application", "the resident has an open application for this item here",
+                           {"repeat_reason": intake.REQUIRED} if "repeat_reason" in request.form else {},
+                           repeat_of=repeat_of)
+    inputs = _intake_scans(item)
+    try:
+        check_scans(inputs)
+    except ScanRefused as exc:
+        return IntakeError("invalid_input", str(exc), exc.fields, repeat_of=repeat_of)
+    prepared = prepare_scans(data_dir(), inputs, max_photo_kb=state.max_photo_kb)
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
+                                             identity=identity(), scans=prepared, staff_name=g.staff.display_name,
+                                             repeat_reason=repeat_reason)
+            if _draft_id():
+                delete_draft(dbs, _draft_id(), g.staff.username)
+    except IntakeError as exc:
+        discard_scans(data_dir(), prepared)
+        if exc.reason != "materials_missing":
+            exc.repeat_of = repeat_of  # the form keeps the reason already written
+            return exc
+        with db.session_scope(data_dir()) as dbs:
+            notice = issue_notice(dbs, g.staff.username, item.code, applicant, form, ticked,
+                                  staff_name=g.staff.display_name)
+        return redirect(url_for("window.notice", notice_id=notice.id))
+    session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
+    wake_sync()
+    return redirect(url_for("views.receipt", case_id=case.id))
 
 
 def _draft_id() -> int | None:
@@ -204,7 +234,7 @@ def receipt(case_id: str):
                            received_at=as_utc(case.received_at),
                            qr=qr_svg(case.receipt_no), calendar_missing=missing,
                            dates=case_dates(case), reprinted_at=None if pickup_code else local_now(),
-                           departments=department_names(state))
+                           departments=department_names(state), materials=json.loads(case.materials_json))
 
 
 @bp.get("/cases")
@@ -288,6 +318,8 @@ PICKUP_MESSAGES = {
     "not_ready": lazy_gettext("The result for this case is not ready (or was already collected)."),
     "collected_elsewhere": lazy_gettext("The resident already collected this result at another service point (the "
                                         "county merged her two applications)."),
+    COLLECTED_HERE: lazy_gettext("The resident already collected this result at this window with her other "
+                                 "receipt (the county merged her two applications)."),
     "wrong_pickup_code": lazy_gettext("The pickup code or the last four ID characters do not match. Check the receipt "
                                       "and the ID card."),
     "result_invalid": lazy_gettext("The stored result does not carry a valid county signature. Do not hand it over; "

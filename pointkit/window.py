@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from sqlmodel import select
 
 from sync.kit.idnumber import mask_id_number
 
@@ -17,7 +18,7 @@ from . import db
 from .auth import login_required
 from .catalog import department_names, get_item
 from .drafts import delete_draft, list_drafts
-from .models import OneTimeNotice
+from .models import OneTimeNotice, Staff
 from .runtime import data_dir
 from .state import as_utc, get_state
 
@@ -59,8 +60,9 @@ def drafts():
     with db.session_scope(data_dir()) as dbs:
         saved = list_drafts(dbs)
         items = {draft.item_code: get_item(dbs, draft.item_code) for draft in saved}
+        names = dict(dbs.exec(select(Staff.username, Staff.display_name)).all())
     rows = [(draft, items[draft.item_code], as_utc(draft.updated_at)) for draft in saved]
-    return render_template("drafts.html", rows=rows)
+    return render_template("drafts.html", rows=rows, staff_names=names)
 
 
 @bp.post("/drafts/<int:draft_id>/delete")

@@ -25,7 +25,7 @@ from hub.core.clock import as_utc
 from hub.core.models import CaseEvent, Department, Staff
 from hub.core.timeline import HUB_ACTOR
 from hub.web.catalog import change_line
-from hub.web.desk import LABELS as DESK_LABELS
+from hub.web.deskwords import LABELS as DESK_LABELS
 
 DECISIONS = {"approved": lazy_gettext("approved"), "rejected": lazy_gettext("rejected")}
 SCAN_PROBLEMS = {

@@ -9,6 +9,7 @@ does with them runs through pointkit's own functions.
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,15 @@ class FakeHubSide:
         with db.session_scope(self.data_dir) as session:
             state = get_state(session)
             return apply_messages(session, state, self.point_identity, list(messages), self.hub_seq)
+
+
+def jpeg_photo(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real JPEG, as a phone photo of a material would be."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 180, 150)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def make_point(data_dir: Path, *, level: str = "village", name: str = "龙潭村便民服务站") -> FakeHubSide:

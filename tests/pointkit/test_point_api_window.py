@@ -68,7 +68,7 @@ def test_a_supplement_is_sent_over_the_api(point, api, waiting_case):
     before = {path.name for path in scans_dir(point.data_dir).glob("*")}
     nothing = api.post(url, data={"note": "x"})
     assert (nothing.status_code, nothing.json()["reason"]) == (422, "scans_required")
-    stray = api.post(url, data={"scan_materials": "id_card"}, files={"scans": ("id.jpg", b"\xff\xd8id")})
+    stray = api.post(url, data={"scan_materials": "id_card"}, files={"scans": ("id.pdf", b"%PDF-1.4 id card")})
     assert (stray.status_code, stray.json()["reason"]) == (422, "unknown_material")
     assert {path.name for path in scans_dir(point.data_dir).glob("*")} == before, "refused scans leave no file"
     assert api.post("/api/cases/" + "0" * 36 + "/supplement", files={"scans": ("a.pdf", b"%PDF")}).status_code == 404

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlmodel import select
 
+from pointkit import db
 from pointkit.cli import main
+from pointkit.models import Staff
 
 COMMANDS = [[], ["init"], ["serve"], ["sync"], ["users"], ["users", "add"]]
 
@@ -48,11 +51,17 @@ def test_sync_with_the_hub_down_exits_1(point):
 def test_users_add(point):
     runner = CliRunner()
     added = runner.invoke(main, ["users", "add", "li", "--password", "long-enough", "--role", "admin",
-                                 "--data", str(point.data_dir)])
+                                 "--name", "李秀兰", "--data", str(point.data_dir)])
     assert added.exit_code == 0 and "added admin li" in added.output
-    again = runner.invoke(main, ["users", "add", "li", "--password", "long-enough", "--data", str(point.data_dir)])
+    with db.session_scope(point.data_dir) as session:
+        assert session.exec(select(Staff.display_name).where(Staff.username == "li")).one() == "李秀兰"
+    nameless = runner.invoke(main, ["users", "add", "wang", "--password", "long-enough", "--data", str(point.data_dir)])
+    assert nameless.exit_code == 2 and "--name" in nameless.stderr, "receipts name the clerk: a name is required"
+    again = runner.invoke(main, ["users", "add", "li", "--password", "long-enough", "--name", "李秀兰",
+                                 "--data", str(point.data_dir)])
     assert again.exit_code == 1 and "already exists" in again.stderr
-    short = runner.invoke(main, ["users", "add", "wu", "--password", "short", "--data", str(point.data_dir)])
+    short = runner.invoke(main, ["users", "add", "wu", "--password", "short", "--name", "吴", "--data",
+                                 str(point.data_dir)])
     assert short.exit_code == 1 and "8 characters" in short.stderr
 
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from click.testing import CliRunner
-from tests.pointkit.hubside import GOOD_ID, rows, valid_form
+from tests.pointkit.hubside import GOOD_ID, jpeg_photo, rows, valid_form
 from tests.support.linksim import LinkSimulator
 
 from pointkit import db
@@ -599,7 +599,7 @@ def test_api_intake_with_scans_puts_their_keys_inside_the_sealed_case(point, poi
 
     case = {"item_code": "T-001", "applicant": {"name": "王小明", "id_number": GOOD_ID, "phone": "13800138000"},
             "form": valid_form(), "materials": ["id_card", "hukou"]}
-    card, other = os.urandom(3000), b"any other paper"
+    card, other = b"%PDF-1.4\n" + os.urandom(3000), b"%PDF-1.4 any other paper"
     created = point_api.post("/api/cases", data={"case": json.dumps(case), "scan_materials": ["id_card", ""]},
                              files=[("scans", ("../../etc/passwd", card, "image/jpeg")),
                                     ("scans", ("..\\..\\boot.ini", other, "application/octet-stream"))])
@@ -619,7 +619,7 @@ def test_api_intake_with_scans_puts_their_keys_inside_the_sealed_case(point, poi
     assert status["scan_bytes_waiting"] == sealed_size(len(card)) + sealed_size(len(other))
 
     refused = point_api.post("/api/cases", data={"case": json.dumps(case), "scan_materials": ["no_such"]},
-                             files=[("scans", ("x.pdf", b"pdf", "application/pdf"))])
+                             files=[("scans", ("x.pdf", b"%PDF-1.4", "application/pdf"))])
     assert (refused.status_code, refused.json()["reason"]) == (422, "invalid_input")
     assert "scans" in refused.json()["fields"]
     assert point_api.post("/api/cases", data={"case": "{not json"},
@@ -650,8 +650,8 @@ def test_the_intake_page_takes_files_per_material_and_the_sync_page_shows_them(p
         "csrf_token": token("/cases/new?item=T-001"), "item_code": "T-001", "applicant_name": "王小明",
         "applicant_id_number": GOOD_ID, "field_category": "普通居民", "field_household_size": "4",
         "materials": ["id_card", "hukou"],
-        "scans_id_card": [(io.BytesIO(b"front and back"), "身份证.jpg")],
-        "scans": [(io.BytesIO(b"extra"), "../other.pdf")]})
+        "scans_id_card": [(io.BytesIO(jpeg_photo()), "身份证.jpg")],
+        "scans": [(io.BytesIO(b"%PDF-1.4 extra"), "../other.pdf")]})
     assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
     by_name = {row.name: row for row in rows(point.data_dir, ScanFile)}
     assert by_name["身份证.jpg"].material == "id_card" and by_name["other.pdf"].material == ""

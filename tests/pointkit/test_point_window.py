@@ -202,7 +202,7 @@ def test_an_item_not_accepted_here_says_where_to_go_and_shows_no_form(client, po
 def test_the_service_guide_prints_the_ten_public_fields(client, point):
     page = client.get("/items/T-002/guide").get_data(as_text=True)
     for label in ("事项编码", "主管部门", "办理方式", "受理层级", "设定依据", "受理条件", "办理流程", "法定时限",
-                  "承诺时限", "超时默认", "收费", "投诉渠道", "申请材料"):
+                  "承诺时限", "超期未办结视为准予", "收费", "投诉渠道", "申请材料"):
         assert label in page, label
     assert "宅基地审批" in page and "20个工作日" in page and "15个工作日" in page and "@media print" in page
     assert "Homestead approval" in client.get("/items/T-002/guide?lang=en").get_data(as_text=True)

@@ -29,6 +29,8 @@ MEDICAL_INSURANCE = "451000-YB-001"
 START_TIMEOUT = 60.0
 # How hub commands and processes learn a database other than SQLite in the data directory.
 HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
+# The real name of every point's first clerk (login "staff"), printed on receipts as 经办人.
+POINT_CLERK_NAME = "韦秀英"
 
 
 def free_port() -> int:
@@ -226,7 +228,9 @@ class Cluster:
                               "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
             self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
-                     "--name", name, "--staff-user", "staff", "--staff-password", staff_password)
+                     "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
+                     # A previous release (``program``) has no real names for its staff yet.
+                     *([] if program else ["--staff-name", POINT_CLERK_NAME]))
         process, url = self._spawn(name, data, [
             point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),
             "--max-idle-interval", str(max_idle_interval or sync_interval)], env=env)

@@ -216,7 +216,8 @@ def test_bundles_carry_scans_and_mix_with_online_uploads(cluster, tmp_path):
     village = cluster.start_point(VILLAGE, "village", sync_interval=IDLE)
     point_cmd, hub_cmd = command("pointkit"), command("pointkit-hub")
     cluster.stop_server(hub)
-    scans = {"hukou.jpg": os.urandom(150_000), "id_card.png": os.urandom(20_000)}
+    # Scans are checked by content at intake: random bytes behind a PDF header pass as a PDF.
+    scans = {"hukou.jpg": b"%PDF-1.4\n" + os.urandom(150_000), "id_card.png": b"%PDF-1.4\n" + os.urandom(20_000)}
     case_id = new_case(village, "韦秀兰", "45102719800101234", scans)
     cluster.stop_server(village)
     with sqlite3.connect(village.data / "point.db") as point_db:

@@ -13,6 +13,7 @@ import sqlite3
 
 import pytest
 
+from tests.pointkit.hubside import jpeg_photo
 from tests.support.browser import shot
 from tests.support.cluster import log_in, wait_until
 
@@ -70,8 +71,8 @@ def test_supplement_approval_pickup_rating_and_a_tampered_result(cluster, browse
     assert "重新复印" in window.inner_text("#supplement-note")
     shot(window, "point-supplement-notice")
     window.go_back()
-    window.set_input_files("#scans_hukou", files=[{"name": "hukou.png", "mimeType": "image/png",
-                                                     "buffer": b"\x89PNG\r\n\x1a\n" + b"clear copy" * 50}])
+    window.set_input_files("#scans_hukou", files=[{"name": "hukou.jpg", "mimeType": "image/jpeg",
+                                                     "buffer": jpeg_photo()}])
     window.fill("#supplement-note-input", "已重新复印")
     with window.expect_navigation():
         window.click("#send-supplement")

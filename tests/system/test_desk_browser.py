@@ -15,7 +15,7 @@ def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa
     hub = cluster.start_hub()
     point = cluster.start_point("平兰村便民服务站", "village")
     staff, operator = point.api("staff"), hub.api("admin")
-    intake(staff, resident(7))
+    kept = intake(staff, resident(7))
     twin = intake(staff, resident(7))
     conflict = parked(operator, "duplicate", twin)
 
@@ -34,8 +34,10 @@ def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa
     log_in(page, point.url, "staff", point.logins["staff"])
     page.goto(f"{point.url}/cases/{twin}")
     assert "两份申请已合并为一件" in page.locator("#hub-decision").inner_text()
-    assert page.locator("#withdraw-form").count() == 1, "still open: the window may withdraw it"
+    assert page.locator("#withdraw-form").count() == 0, "merged away: a withdrawal is for the kept application"
     shot(page, "point-case-merged")
+    page.goto(f"{point.url}/cases/{kept}")
+    assert page.locator("#withdraw-form").count() == 1, "the kept application is still open: the window may withdraw it"
 
 
 def no_sideways_scroll(page) -> bool:
