@@ -101,11 +101,15 @@ class Words:
             return _("County hub")
         if actor == CLI_ACTOR:
             return _("Command line at the hub")
+        if actor == INIT_ACTOR:
+            return _("Hub set-up")
         return self.staff.get(actor, actor)
 
 
 # Who the CLI's commands act as unless told otherwise (hub/cli.py).
 CLI_ACTOR = "cli"
+# Who creates the first admin account when the hub is set up (hub/instance.py).
+INIT_ACTOR = "init"
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\b")
 
 

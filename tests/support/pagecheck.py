@@ -136,6 +136,9 @@ _MEASURE = r"""
     if (!cell.offsetParent) continue;
     const words = cell.innerText.trim();
     if (!words || words.includes('\n')) continue;
+    // Text only for screen readers (a visually hidden column header) has no lines to wrap.
+    if (cell.getBoundingClientRect().width > 1 && [...cell.querySelectorAll('.visually-hidden')]
+        .some(el => el.innerText.trim() === words)) continue;
     // A date, a receipt number or another code (no spaces, digits in it) is read as one piece.
     const piece = /^\d{4}-\d{2}-\d{2}/.test(words) || /^(?=.*\d)[\w\-\/:.]+$/.test(words);
     if ((words.length <= 12 || piece) && lines(cell) > 1) wrapped.push(words);
