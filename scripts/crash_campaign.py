@@ -60,7 +60,7 @@ class CampaignReport:
 
 
 def receive(point, number: int, scan: bytes = b"") -> bool:
-    """Take one case at the window (with a scan named ``scan-NUMBER.bin`` if given); False when the point died
+    """Take one case at the window (with a scan named ``scan-NUMBER.pdf`` if given); False when the point died
     under the request."""
     first17 = f"45102719800101{number % 1000:03d}"
     case = {"item_code": "451000-YB-001",
@@ -69,7 +69,7 @@ def receive(point, number: int, scan: bytes = b"") -> bool:
     try:
         if scan:
             answer = point.api("staff").post("/api/cases", data={"case": json.dumps(case)},
-                                             files=[("scans", (f"scan-{number}.bin", scan))])
+                                             files=[("scans", (f"scan-{number}.pdf", scan))])
         else:
             answer = point.api("staff").post("/api/cases", json=case)
     except Exception:
@@ -128,9 +128,10 @@ def run_campaign(base: Path, *, point_kills: int, hub_kills: int, seed: int, log
         for index, victim in enumerate(kills, 1):
             for _ in range(rng.randint(1, 3)):
                 number += 1
-                scan = rng.randbytes(rng.randint(2_000, 150_000)) if number % 2 else b""
+                # A scan is a PDF (points refuse anything else by content): the header, then random bytes.
+                scan = b"%PDF-1.4\n" + rng.randbytes(rng.randint(2_000, 150_000)) if number % 2 else b""
                 if scan:
-                    scans_taken[f"scan-{number}.bin"] = hashlib.sha256(scan).hexdigest()
+                    scans_taken[f"scan-{number}.pdf"] = hashlib.sha256(scan).hexdigest()
                 receive(point, number, scan)
             # A random instant inside the next sync rounds, not a wait for anything.
             time.sleep(rng.uniform(0.0, 0.6))

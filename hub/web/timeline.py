@@ -110,7 +110,8 @@ class Words:
 CLI_ACTOR = "cli"
 # Who creates the first admin account when the hub is set up (hub/instance.py).
 INIT_ACTOR = "init"
-DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?\b")
+# Not \b: between 承诺 and 2026 there is no word boundary for Python (CJK characters are word characters).
+DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?(?!\d)")
 
 
 def nowrap_dates(text: str) -> Markup:

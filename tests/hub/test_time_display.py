@@ -55,7 +55,7 @@ def test_limits_in_a_year_without_a_calendar_file_are_flagged(loop_hub):  # noqa
 
     browser = hub.browser("op")
     page = browser.get(f"/cases/{old}").text
-    assert 'id="calendar-missing"' in page and "2020, 2021 年的节假日安排缺失" in page
+    assert 'id="calendar-missing"' in page and "2020, 2021年的节假日安排缺失" in page
     fresh_page = browser.get(f"/cases/{fresh}").text
     assert ('id="calendar-missing"' in fresh_page) == bool(details[fresh]["calendar_missing"])
 

@@ -212,7 +212,7 @@ def test_errors_are_tied_to_their_fields_and_states_have_their_own_titles(point,
     refused = client.post("/pickup", data={"csrf_token": csrf(client, "/pickup"), "receipt_no": case.receipt_no,
                                            "pickup_code": "000000", "id_last4": "0000"}).get_data(as_text=True)
     assert re.search(r"<title>(.*?)</title>", refused).group(1) not in (pickup_title, "")
-    assert "未发放" in re.search(r"<title>(.*?)</title>", refused).group(1)
+    assert "未能发放结果" in re.search(r"<title>(.*?)</title>", refused).group(1)
 
 
 def test_guides_read_plainly_and_tables_name_every_column(point, client):  # noqa: F811
