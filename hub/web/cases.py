@@ -33,7 +33,7 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
-from hub.web.timeline import nowrap_dates, timeline
+from hub.web.timeline import Words, nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
 
@@ -152,18 +152,14 @@ def queue_items(db, staff, *, chinese: bool) -> list[tuple[str, str]]:
 def _render_case(case: Case, *, error: str | None = None, form_values: dict | None = None, status: int = 200):
     db = get_session()
     item = find_item(db, case.item_code)
-    chinese = g.get("lang", "zh") == "zh"
-    field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
-    material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
-                      if item else {})
-    lines = timeline(db, case.id, material_names=material_names, field_labels=field_labels)
+    words = Words.for_item(db, item)
+    lines = timeline(db, case.id, words=words)
     return render_template(
-        "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=field_labels,
-        material_names=material_names, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
+        "case.html", case=case_detail(db, case, warn_share=configured_warn_share()), field_labels=words.fields,
+        material_names=words.materials, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
-        department_names={row.code: row.name_zh if chinese else row.name_en
-                          for row in db.exec(select(Department)).all()},
+        department_names=words.departments,
     ), status
 
 

@@ -24,7 +24,7 @@ from hub.web.catalog import catalog_word
 from hub.web.context import current_identity, get_session
 from hub.web.deskwords import LABELS
 from hub.web.schemas import ConflictsResponse, ConflictView
-from hub.web.timeline import timeline
+from hub.web.timeline import Words, timeline
 
 bp = Blueprint("desk", __name__)
 DESK_ROLES = ("operator", "admin")
@@ -246,13 +246,8 @@ def conflict_page(conflict_id: str):
 
 def _histories(db, view: dict) -> dict[str, list]:
     """Each case's timeline as the case page words it, keyed by case id."""
-    item = find_item(db, view["item_code"]) if view.get("item_code") else None
-    chinese = g.get("lang", "zh") == "zh"
-    field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
-    material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
-                      if item else {})
-    return {case["case_id"]: timeline(db, case["case_id"], material_names=material_names, field_labels=field_labels)
-            for case in view["cases"]}
+    words = Words.for_item(db, find_item(db, view["item_code"]) if view.get("item_code") else None)
+    return {case["case_id"]: timeline(db, case["case_id"], words=words) for case in view["cases"]}
 
 
 @bp.get("/api/conflicts")

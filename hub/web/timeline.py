@@ -76,6 +76,16 @@ class Words:
         self.materials = material_names
         self.fields = field_labels
 
+    @classmethod
+    def for_item(cls, session: Session, item) -> Words:
+        """The words of a case of ``item`` (its catalog entry, or None): its form fields' labels and its materials'
+        names in the page's language, besides the departments and staff every page has."""
+        chinese = g.get("lang", "zh") == "zh"
+        field_labels = {f.name: f.label_zh if chinese else f.label_en for f in item.fields} if item else {}
+        material_names = ({m.code: m.name_zh if chinese else (m.name_en or m.name_zh) for m in item.materials}
+                          if item else {})
+        return cls(session, material_names=material_names, field_labels=field_labels)
+
     def list_sep(self) -> str:
         return "、" if self.chinese else ", "
 
@@ -323,10 +333,8 @@ def line_text(event: CaseEvent, words: Words) -> str:
     return "" if words.chinese else event.note
 
 
-def timeline(session: Session, case_id: str, *, material_names: dict[str, str],
-             field_labels: dict[str, str]) -> list[TimelineLine]:
+def timeline(session: Session, case_id: str, *, words: Words) -> list[TimelineLine]:
     """A case's timeline, oldest first, worded for the page."""
-    words = Words(session, material_names=material_names, field_labels=field_labels)
     # Lines written in one millisecond keep their order by id (sync.clock.uuid7).
     events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id)
                           .order_by(CaseEvent.at, CaseEvent.id)).all()
