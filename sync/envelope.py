@@ -73,12 +73,17 @@ class Kind(IntEnum):
     RATE = 6
     POINT_KEYS = 7
     COPY_REQUEST = 8
+    # Issue 20 (accountability): a referral slip a clerk gave (转办), a complaint taken at the point (投诉), and
+    # the supervision office's answer to it. A point that never sends a complaint never gets an answer.
+    REFERRAL = 9
+    COMPLAINT = 10
     RESULT = 64
     STATUS = 65
     HUB_KEYS = 66
     RECONCILED = 67
     SUPPLEMENT_REQUEST = 68
     CASE_COPY = 69
+    COMPLAINT_ANSWER = 70
 
 
 # Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades. COPY_REQUEST and

@@ -17,7 +17,8 @@ from sync.clock import uuid7
 
 from hub.core.clock import utc_now
 
-ROLES = ("admin", "operator", "reviewer")
+# supervisor: the supervision office (电子监察室): complaints, cards, supervision orders, reports.
+ROLES = ("admin", "operator", "supervisor", "reviewer")
 POINT_LEVELS = ("township", "village")
 ENROLLMENT_TOKEN_LIFETIME = timedelta(hours=72)
 API_TOKEN_LIFETIME = timedelta(hours=12)
@@ -229,6 +230,12 @@ class Case(SQLModel, table=True):
     # desk (hub/intake/intaketime.py): time limits and deemed approval count from it, and who accepted it is named.
     vouched_intake: datetime | None = None
     intake_vouched_by: str = Field(default="", max_length=64)
+    # 首问责任制: the clerk who received the case at the point, by real name and post, named until it closes
+    # (empty for a case from a point that did not send them yet).
+    first_contact_name: str = Field(default="", max_length=64)
+    first_contact_post: str = Field(default="", max_length=64)
+    # A referral slip the resident brought (another point or a department sent her here), when the clerk gave one.
+    referral_no: str = Field(default="", max_length=40)
 
 
 # One department's part in deciding a case (single, joint or staged route).
@@ -273,6 +280,8 @@ class Rating(SQLModel, table=True):
     follow_up_note: str = Field(default="", max_length=2000)
     followed_up_by: str = Field(default="", max_length=64)
     followed_up_at: datetime | None = None
+    # The working day a low rating's follow-up is due (supervision's deadline; past it, it is overdue).
+    follow_up_due: date | None = None
 
 
 # One line of a case's timeline.
@@ -385,3 +394,122 @@ class HeldMessage(SQLModel, table=True):
     case_id: str | None = Field(default=None, max_length=36)
     payload: dict = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utc_now)
+
+
+# 转办: a matter a clerk could not handle, referred to another point or a department (首问责任制); the resident got a
+# referral slip. Made at the point and synced; the id is the point's.
+class Referral(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    slip_no: str = Field(max_length=40, unique=True, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    first_contact_name: str = Field(max_length=64)
+    first_contact_post: str = Field(default="", max_length=64)
+    staff: str = Field(default="", max_length=64)
+    # The resident (name, phone: personal data) and what she came for: an item of the catalog or words.
+    resident: dict = _json_column()
+    item_code: str = Field(default="", max_length=64)
+    matter: str = Field(default="", max_length=500)
+    # Where she was sent: "point" (to_name) or "department" (to_code, the department's code).
+    to_kind: str = Field(max_length=16)
+    to_code: str = Field(default="", max_length=32)
+    to_name: str = Field(default="", max_length=128)
+    reason: str = Field(default="", max_length=500)
+    referred_at: datetime
+    hub_received_at: datetime = Field(default_factory=utc_now)
+    # The case it became, when the resident applied with the slip (Case.referral_no).
+    case_id: str | None = Field(default=None, max_length=36)
+
+
+COMPLAINT_CATEGORIES = ("attitude", "overdue", "repeated_trips", "fees", "other")  # 态度 超时 多次跑 乱收费 其他
+COMPLAINT_CHANNELS = ("in_person", "phone", "box", "hub")  # 当面 电话 意见箱 县中心
+COMPLAINT_SUBJECTS = ("case", "department", "point", "staff", "general")
+COMPLAINT_STATUSES = ("received", "assigned", "replied", "closed")
+DEFAULT_COMPLAINT_REPLY_DAYS = 5
+
+
+# 投诉: a resident's complaint, taken at a point (sealed and synced like a case) or at the hub; the supervision
+# office assigns it to a department, the department replies, the office closes it; the reply goes back to the point.
+class Complaint(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    complaint_no: str = Field(max_length=40, unique=True, index=True)
+    # Where it was taken: a point, or None for the hub.
+    point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id", index=True)
+    channel: str = Field(max_length=16)
+    category: str = Field(max_length=16)
+    # What it is about: a case (case_id), a department (department_code), a point (about_point_id), a staff member
+    # (about_staff, by name), or nothing in particular.
+    subject: str = Field(default="general", max_length=16)
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    department_code: str | None = Field(default=None, max_length=32)
+    about_point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
+    about_staff: str = Field(default="", max_length=64)
+    anonymous: bool = False
+    # The complainant's name and phone (personal data; empty when anonymous) and the complaint's words.
+    contact: dict = _json_column()
+    text: str = Field(max_length=4000)
+    taken_by: str = Field(default="", max_length=64)
+    received_at: datetime
+    hub_received_at: datetime = Field(default_factory=utc_now)
+    # The code the complainant reads the answer with (hashed; none when anonymous).
+    code_hash: str = Field(default="", max_length=200)
+    status: str = Field(default="received", max_length=16, index=True)
+    assigned_department: str | None = Field(default=None, max_length=32, foreign_key="department.code", index=True)
+    assigned_by: str = Field(default="", max_length=64)
+    assigned_at: datetime | None = None
+    reply_days: int = DEFAULT_COMPLAINT_REPLY_DAYS
+    reply_due: date | None = None
+    reply: str = Field(default="", max_length=4000)
+    replied_by: str = Field(default="", max_length=64)
+    replied_at: datetime | None = None
+    result: str = Field(default="", max_length=4000)
+    closed_by: str = Field(default="", max_length=64)
+    closed_at: datetime | None = None
+
+
+# legal: past the legal limit (法定时限), a separate, stronger state than red.
+CARD_COLOURS = ("yellow", "red", "legal")
+
+
+# 黄牌 / 红牌: a record that a case passed its warning line (yellow), its promised limit (red) or its legal limit
+# (legal) in one department, with the reviewer held responsible and the moment it was raised; cleared when the
+# department decides.
+class SupervisionCard(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "department_code", "colour"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    colour: str = Field(max_length=8)
+    case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    department_code: str = Field(foreign_key="department.code", max_length=32, index=True)
+    # The reviewer responsible (their username; "" when the department has none to name).
+    reviewer: str = Field(default="", max_length=64)
+    raised_at: datetime = Field(default_factory=utc_now)
+    due_date: date | None = None
+    cleared_at: datetime | None = None
+
+
+ORDER_SOURCES = ("office", "red_card", "legal_limit", "complaint", "rating")
+ORDER_STATUSES = ("open", "answered", "closed")
+DEFAULT_ORDER_DAYS = 3
+
+
+# 督办单: the supervision office orders a department to act by a date and answer in writing; issued by the office or
+# raised by the hub on a red card or a legal-limit breach (法定时限); closed by the office.
+class SupervisionOrder(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    order_no: str = Field(max_length=40, unique=True, index=True)
+    source: str = Field(max_length=16)
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    complaint_id: str | None = Field(default=None, max_length=36)
+    card_id: uuid.UUID | None = Field(default=None)
+    department_code: str = Field(foreign_key="department.code", max_length=32, index=True)
+    reviewer: str = Field(default="", max_length=64)
+    text: str = Field(max_length=4000)
+    issued_by: str = Field(max_length=64)
+    issued_at: datetime = Field(default_factory=utc_now)
+    due_date: date
+    status: str = Field(default="open", max_length=16, index=True)
+    answer: str = Field(default="", max_length=4000)
+    answered_by: str = Field(default="", max_length=64)
+    answered_at: datetime | None = None
+    result: str = Field(default="", max_length=4000)
+    closed_by: str = Field(default="", max_length=64)
+    closed_at: datetime | None = None

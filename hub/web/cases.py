@@ -87,6 +87,7 @@ STATUS_TEXT = {
     "done": lazy_gettext("Decided"),
     "admin": lazy_gettext("Admin"),
     "operator": lazy_gettext("Operator"),
+    "supervisor": lazy_gettext("Supervision office"),
     "reviewer": lazy_gettext("Reviewer"),
 }
 
