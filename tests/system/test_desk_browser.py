@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.support.browser import shot
 from tests.support.cluster import log_in, wait_until
+from tests.support.pagecheck import Problem, layout_problems, measure, page_width, scroll_problems
 from tests.system.test_reconcile import intake, parked, receive, resident, synced
 
 pytestmark = pytest.mark.browser
@@ -41,21 +42,12 @@ def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa
 
 
 def no_sideways_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    return not scroll_problems(page.url, page_width(page), "512×384")
 
 
-# Each text of the matched cells on one line: a text whose rectangles start at more than one height wrapped.
-WRAPPED_TEXTS = """selector => [...document.querySelectorAll(selector)].flatMap(cell => {
-  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT), wrapped = [];
-  while (walker.nextNode()) {
-    if (!walker.currentNode.textContent.trim()) continue;
-    const range = document.createRange();
-    range.selectNodeContents(walker.currentNode);
-    if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1)
-      wrapped.push(walker.currentNode.textContent.trim());
-  }
-  return wrapped;
-})"""
+def wrapped_cells(page) -> list[Problem]:
+    """Dates, states, codes and headers a table cell breaks over two lines (tests/support/pagecheck.py)."""
+    return [problem for problem in layout_problems(page.url, measure(page)) if problem.kind.startswith("cell wraps")]
 
 
 def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512(cluster, browser):
@@ -77,7 +69,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     assert "等待运营人员处理冲突" in row.inner_text() and "县医疗保障局" in row.inner_text()
     assert page.locator("h1").inner_text() == "部门待办：县医疗保障局"
     shot(page, "hub-queue-parked")
-    assert page.evaluate(WRAPPED_TEXTS, "#queue th, #queue td.nowrap") == [], "dates, states and headers on one line"
+    assert wrapped_cells(page) == [], "dates, states and headers on one line"
     page.click(f"text={second['receipt_no']}")
     assert page.locator("#approve").is_disabled() and page.locator("#reject").is_disabled()
     assert page.locator("#decision-blocked").is_visible()
@@ -99,7 +91,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
         assert second["receipt_no"] in text and first["receipt_no"] in text and "韦秀英" in text, text
         assert "那坡村便民服务站" in text
     shot(desk, "hub-desk-list")
-    assert desk.evaluate(WRAPPED_TEXTS, "#conflicts th, #conflicts td.nowrap") == []
+    assert wrapped_cells(desk) == []
     desk.set_viewport_size({"width": 512, "height": 384})
     assert no_sideways_scroll(desk), "the desk's list fits 512 px"
     desk.set_viewport_size({"width": 1024, "height": 768})
@@ -110,7 +102,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     assert "中心现有版本" in desk.locator("#left-side").inner_text()
     assert "申请人姓名" in desk.locator("#side-by-side").inner_text()
     shot(desk, "hub-desk-conflict")
-    assert desk.evaluate(WRAPPED_TEXTS, ".history th, .history td.nowrap, #side-by-side thead th") == []
+    assert wrapped_cells(desk) == []
     desk.set_viewport_size({"width": 512, "height": 384})
     assert no_sideways_scroll(desk), "the conflict page fits 512 px"
     desk.set_viewport_size({"width": 1024, "height": 768})
