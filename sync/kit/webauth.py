@@ -3,9 +3,13 @@
 Each app hands ``install_login`` the function that finds an account by the
 id kept in the session cookie; it answers None for an account that is gone
 or disabled, and that cookie's session ends at once (it does not come back
-when the account is enabled again). The JSON APIs do not use these sessions
-at all: they take only ``Authorization: Bearer`` tokens (each app's
-``auth.py``), so a cookie alone never opens an API.
+when the account is enabled again). A request that changes nothing in the
+session sets no cookie: a browser may send a request with the cookie from
+before a login (the login page's icon) and take its answer after the
+login's, and an answer that wrote that old cookie back would end the new
+session (tests/system/test_login_sessions.py). The JSON APIs do not use
+these sessions at all: they take only ``Authorization: Bearer`` tokens
+(each app's ``auth.py``), so a cookie alone never opens an API.
 
 ``install_csrf`` checks the token of every form post with Flask-WTF's
 CSRFProtect, except under the paths an app names: JSON APIs authenticated
@@ -36,6 +40,10 @@ def install_login(app: Flask, *, load_user: Callable[[str], Any], login_view: st
     manager.login_view = login_view
     # The login page says nothing of why it was shown, as before; Flask-Login's default sentence is English only.
     manager.login_message = None
+    # Flask-Login's default ("basic") protection writes "not fresh" into every session whose browser it has not
+    # seen log in, an anonymous one holding only the login form's CSRF token included, so such an answer sets the
+    # cookie. Neither app asks for a fresh login, and "strong" would end sessions when a laptop changes address.
+    manager.session_protection = None
     return manager
 
 
