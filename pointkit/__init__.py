@@ -59,6 +59,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         SECRET_KEY=_secret_key(data_dir),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Its own name: the hub on the same host keeps its login in the same browser (hub/web/app.py).
+        SESSION_COOKIE_NAME="pointkit_session",
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         JSON_AS_ASCII=False,
     )

@@ -45,6 +45,9 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         PUSH_MAX_BYTES=16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Cookies are not kept apart by port: a point served on the same host (the demo, a township laptop that
+        # runs both) would otherwise overwrite the hub's login in the same browser, and the hub the point's.
+        SESSION_COOKIE_NAME="pointkit_hub_session",
         # Staff forms are small; a bigger body is a mistake or an attack.
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )

@@ -150,3 +150,16 @@ def test_the_login_pages_icon_answered_during_the_login_does_not_end_it(servers,
             page.goto(relay.url + staff_page)
             assert "/login" not in page.url, f"{server.name}: the icon's answer, taken after the login's, ended it"
             page.close()
+
+
+def test_a_hub_and_a_point_on_one_host_keep_their_logins_apart_in_one_browser(servers):
+    # Cookies are not kept apart by port: the demo and a township laptop serve both on one address.
+    with httpx.Client() as browser:
+        for server, username, _landing, _staff_page in servers:
+            token = CSRF.search(browser.get(server.url + "/login").text).group(1)
+            logged_in = browser.post(server.url + "/login", data={
+                "username": username, "password": server.logins[username], "csrf_token": token})
+            assert logged_in.status_code == 302, logged_in.text[:500]
+        for server, _username, _landing, staff_page in servers:
+            page = browser.get(server.url + staff_page)
+            assert page.status_code == 200, f"{server.name}: the other app's login replaced this one's"
