@@ -123,8 +123,9 @@ def _render_desk(*, error: str = "", values: dict | None = None, status: int = 2
 @bp.get("/orders")
 @login_required(*OFFICE_ROLES)
 def desk_page():
-    """The office's order desk: orders awaiting an answer (overdue marked), answered, closed; the issue form."""
-    return _render_desk()
+    """The office's order desk: orders awaiting an answer (overdue marked), answered, closed; the issue form (its
+    case filled in when the office came from a case's page)."""
+    return _render_desk(values={"case": request.args.get("case", "")[:40], "days": DEFAULT_ORDER_DAYS})
 
 
 @bp.post("/orders")
