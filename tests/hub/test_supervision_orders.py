@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def test_cards_are_raised_once_per_colour_name_the_reviewer_and_clear_on_decisio
     assert [(card["colour"], card["reviewer"], card["due_date"]) for card in figures["cards"]] == [
         ("red", "yb-li", due.isoformat()), ("yellow", "yb-li", due.isoformat())]
     assert "红牌" in hub.browser("op").get("/supervision").text
+    sheet = hub.browser("op").get("/supervision.csv").text
+    assert "黄牌,红牌,超法定时限" in sheet and f"红牌,{figures['cards'][0]['receipt_no']}" in sheet
+    assert "red," in office.get("/api/supervision.csv").text
 
     decided = hub.api("yb-li").post(f"/api/cases/{case_id}/decision", json={
         "decision": "approved", "result_fields": {"valid_until": "2030-12-31"}})
@@ -239,3 +243,17 @@ def test_a_low_ratings_follow_up_is_due_in_working_days_over_a_holiday(loop_hub,
     assert supervise_once(hub.engine, hub.data_dir).follow_ups_dated == 0
     assert "follow_up_due_counted" in [event["action"] for event in
                                        hub.api("op").get(f"/api/cases/{case_id}").json()["events"]]
+
+
+def test_order_numbers_stay_unique_and_in_sequence_when_issued_at_once(loop_hub):
+    hub = loop_hub
+    add_staff(hub, OFFICE, "supervisor")
+    clients = [hub.api(OFFICE, REVIEWER_PASSWORD) for _ in range(6)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(lambda client: client.post("/api/orders", json={
+            "department": "NY", "text": "请自查本月超期件并书面报告"}), clients))
+    assert [answer.status_code for answer in answers] == [201] * 6, [answer.text for answer in answers]
+    year = county_date(utcnow()).year
+    assert sorted(answer.json()["order_no"] for answer in answers) == [f"督办〔{year}〕{n:04d}" for n in range(1, 7)]
+    with hub.db() as session:
+        assert verify_audit(session).broken is None
