@@ -59,9 +59,10 @@ ORDER_MESSAGES = {
 }
 ORDER_STATUS_TEXT = {"open": lazy_gettext("Awaiting the answer"), "answered": lazy_gettext("Answered"),
                      "closed": lazy_gettext("Closed")}
-ORDER_SOURCE_TEXT = {"office": lazy_gettext("Issued by the office"), "red_card": lazy_gettext("Red card"),
-                     "legal_limit": lazy_gettext("Past the legal limit"), "complaint": lazy_gettext("Complaint"),
-                     "rating": lazy_gettext("Low rating")}
+ORDER_SOURCE_TEXT = {"office": lazy_gettext("Issued by the office"),
+                     "red_card": lazy_gettext("Red card (raised by the hub)"),
+                     "legal_limit": lazy_gettext("Past the legal limit (raised by the hub)"),
+                     "complaint": lazy_gettext("Complaint"), "rating": lazy_gettext("Low rating")}
 CARD_TEXT = {"yellow": lazy_gettext("Yellow card"), "red": lazy_gettext("Red card"),
              "legal": lazy_gettext("Past the legal limit")}
 

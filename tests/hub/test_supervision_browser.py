@@ -17,7 +17,15 @@ from tests.hub.hubkit import CERTIFIED, REVIEWER_PASSWORD, push
 from tests.hub.test_supervision_orders import OFFICE, add_staff, days_until
 from tests.support.browser import shot
 from tests.support.cluster import log_in
-from tests.support.pagecheck import axe_problems, layout_problems, measure, report, text_problems
+from tests.support.pagecheck import (
+    axe_problems,
+    layout_problems,
+    measure,
+    page_width,
+    report,
+    scroll_problems,
+    text_problems,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +34,14 @@ def page_problems(page, allowed: set[str]) -> list:
     url = page.url
     return [*text_problems(url, page.locator("main").inner_text(), allowed), *layout_problems(url, measure(page)),
             *axe_problems(url, page)]
+
+
+def fits_at_200_percent(page) -> list:
+    """Scroll problems of the page at 512×384 (1024×768 at 200% zoom); the viewport is put back after."""
+    page.set_viewport_size({"width": 512, "height": 384})
+    problems = scroll_problems(page.url, page_width(page), "512×384")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    return problems
 
 
 def tab_to(page, selector: str, limit: int = 60) -> None:
@@ -60,6 +76,7 @@ def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_hom
     assert "红牌" in office.locator("#orders").inner_text()
     assert page_problems(office, allowed) == [], report(page_problems(office, allowed))
     shot(office, "hub-orders-desk")
+    assert fits_at_200_percent(office) == [], report(fits_at_200_percent(office))
 
     # A wrong receipt number: the office is told what to do, nothing is issued.
     office.focus("#order-case")
@@ -89,6 +106,7 @@ def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_hom
     assert "红牌" in board.locator("#my-cards").inner_text() and "李梅" in board.locator("#my-cards").inner_text()
     assert page_problems(home, allowed | {"PL-NOSUCH"}) == [], report(page_problems(home, allowed))
     shot(home, "hub-reviewer-home")
+    assert fits_at_200_percent(home) == [], report(fits_at_200_percent(home))
     tab_to(home, f"#my-order-督办〔{year}〕0002 a")
     with home.expect_navigation():
         home.keyboard.press("Enter")
@@ -109,6 +127,7 @@ def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_hom
     assert "已办结" in office.locator("#order-status").inner_text()
     assert "予以办结" in office.locator("#order-result").inner_text()
     shot(office, "hub-order-closed")
+    assert fits_at_200_percent(office) == [], report(fits_at_200_percent(office))
     office.goto(hub.url + "/supervision")
     assert "红牌" in office.locator("#cards").inner_text()
     assert page_problems(office, allowed) == [], report(page_problems(office, allowed))
