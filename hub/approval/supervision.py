@@ -30,7 +30,7 @@ from sync.keys import Identity
 from sync.kit.workdays import Calendar, county_date
 
 from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards
-from hub.approval.orders import order_for_card
+from hub.approval.orders import is_overdue, order_for_card
 from hub.approval.review import deem_approved
 from hub.approval.timelimits import (
     DEFAULT_WARN_SHARE,
@@ -46,7 +46,16 @@ from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc, iso, utc_now
 from hub.core.db import session_scope, write_lock
-from hub.core.models import Case, Department, Point, Rating, ReviewTask, SupervisionCard, SupplementRound
+from hub.core.models import (
+    Case,
+    Department,
+    Point,
+    Rating,
+    ReviewTask,
+    SupervisionCard,
+    SupervisionOrder,
+    SupplementRound,
+)
 from hub.core.timeline import HUB_ACTOR, record_event
 from hub.trust.keys import ensure_keys
 
@@ -156,6 +165,9 @@ class DepartmentFigures:
     yellow_cards: int = 0
     red_cards: int = 0
     legal_cards: int = 0
+    # Supervision orders not answered yet, and how many of them are past their deadline.
+    open_orders: int = 0
+    overdue_orders: int = 0
 
     @property
     def on_time_rate(self) -> float | None:
@@ -170,7 +182,8 @@ class DepartmentFigures:
                 "on_time_rate": self.on_time_rate, "open": self.open, "warning": self.warning,
                 "overdue": self.overdue, "supplement_overdue": self.supplement_overdue,
                 "rating_average": self.rating_average, "yellow_cards": self.yellow_cards,
-                "red_cards": self.red_cards, "legal_cards": self.legal_cards}
+                "red_cards": self.red_cards, "legal_cards": self.legal_cards, "open_orders": self.open_orders,
+                "overdue_orders": self.overdue_orders}
 
 
 def department_figures(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
@@ -204,6 +217,10 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
             SupervisionCard.colour, SupervisionCard.department_code)).all():
         if department in rows:
             setattr(rows[department], f"{colour}_cards", count)
+    for order in session.exec(select(SupervisionOrder).where(SupervisionOrder.status == "open")).all():
+        if order.department_code in rows:
+            rows[order.department_code].open_orders += 1
+            rows[order.department_code].overdue_orders += is_overdue(order, today)
     return list(rows.values())
 
 

@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.approval.orders import MAX_ORDER_DAYS
+from hub.core.models import DEFAULT_ORDER_DAYS
+
 # Base64 of a raw 32-byte public key and of a 64-byte Ed25519 signature.
 _B64_32_BYTES = r"^[A-Za-z0-9+/]{43}=$"
 _B64_64_BYTES = r"^[A-Za-z0-9+/]{86}==$"
@@ -198,6 +201,9 @@ class DepartmentFiguresPublic(BaseModel):
     yellow_cards: int = 0
     red_cards: int = 0
     legal_cards: int = 0
+    # Supervision orders not answered yet, and those past their deadline.
+    open_orders: int = 0
+    overdue_orders: int = 0
 
 
 # One point's row of the supervision figures.
@@ -448,7 +454,8 @@ class OrderCreate(_Request):
     department: str = Field(default="", max_length=32,
                             description="The department; may be left empty when the case has only one")
     text: str = Field(min_length=1, max_length=4000)
-    days: int = Field(default=3, ge=1, le=60, description="Working days to answer, on the county calendar")
+    days: int = Field(default=DEFAULT_ORDER_DAYS, ge=1, le=MAX_ORDER_DAYS,
+                      description="Working days to answer, on the county calendar")
 
 
 # The department's written answer to an order.

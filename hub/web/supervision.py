@@ -107,10 +107,11 @@ def page_csv(report: dict) -> str:
     tables = [
         (_("Departments"), [_("Department code"), _("Department"), _("Decided"), _("On time"), _("On-time rate"),
                             _("Open"), _("Warning (yellow)"), _("Overdue (red)"), _("Supplement overdue"),
-                            _("Average rating"), _("Yellow cards"), _("Red cards"), _("Past the legal limit")],
+                            _("Average rating"), _("Yellow cards"), _("Red cards"), _("Past the legal limit"),
+                            _("Orders awaiting the answer"), _("Of them overdue")],
          [[d["code"], d["name"], d["decided"], d["on_time"], _rate(d["on_time_rate"]), d["open"], d["warning"],
            d["overdue"], d["supplement_overdue"], d["rating_average"], d["yellow_cards"], d["red_cards"],
-           d["legal_cards"]] for d in report["departments"]]),
+           d["legal_cards"], d["open_orders"], d["overdue_orders"]] for d in report["departments"]]),
         (_("Points"), [_("Point"), _("Level"), _("Backlog"), _("Results not yet fetched"), _("Last sync"),
                        _("Average rating"), _("Ratings")],
          [[p["point"], LEVELS.get(p["level"], p["level"]), p["backlog"], p["undelivered"], _local(p["last_sync"]),

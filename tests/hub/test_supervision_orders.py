@@ -172,6 +172,8 @@ def test_a_legal_limit_breach_raises_an_order_the_department_answers_and_the_off
     office = hub.api(OFFICE, REVIEWER_PASSWORD)
     red = next(order for order in office.get("/api/orders?status=open").json()["orders"])
     assert red["source"] == "red_card" and red["overdue"] is True
+    yb = next(row for row in office.get("/api/supervision").json()["departments"] if row["code"] == "YB")
+    assert (yb["open_orders"], yb["overdue_orders"], yb["legal_cards"]) == (1, 1, 1)
     desk = hub.browser(OFFICE).get("/orders").text
     assert f'id="order-{red["order_no"]}" class="time-overdue"' in desk and "超期" in desk
 
