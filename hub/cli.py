@@ -150,7 +150,7 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--warn-share", default=DEFAULT_WARN_SHARE, show_default=True, type=click.FloatRange(0.1, 1.0),
               help="Share of a time limit used up when a case turns yellow (warning).")
 @click.option("--supervise-every", default=300, show_default=True, type=click.IntRange(0),
-              help="Seconds between supervision rounds (deemed approvals); 0 turns the timer off.")
+              help="Seconds between supervision rounds (deemed approvals, cards, orders); 0 turns the timer off.")
 @click.option("--anchor-every", default=DEFAULT_ANCHOR_EVERY_S, show_default=True, type=click.IntRange(0),
               help="Seconds between appending the audit chain's signed head to audit-heads.log in the data "
                    "directory (when it moved); 0 turns the timer off.")
@@ -173,7 +173,7 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     if supervise_every:
-        start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every)
+        start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every, warn_share=warn_share)
     if anchor_every:
         start_anchoring(app.extensions["hub_engine"], data_dir, anchor_every)
     run_server(app, host, port, threads=threads,
@@ -641,16 +641,25 @@ def export_bundle(file: Path, point_name: str, data_dir: Path) -> None:
 
 @main.command()
 @data_option
-def supervise(data_dir: Path) -> None:
-    """Run one supervision round now: deem approved every silence-is-consent case past its legal limit."""
+@click.option("--warn-share", default=DEFAULT_WARN_SHARE, show_default=True, type=click.FloatRange(0.1, 1.0),
+              help="Share of a time limit used up when a case earns a yellow card (as serve's --warn-share).")
+def supervise(data_dir: Path, warn_share: float) -> None:
+    """Run one supervision round now: deem approved every silence-is-consent case past its legal limit, clear and
+    raise yellow, red and legal-limit cards, raise the supervision orders red and legal cards call for."""
     engine = _engine(data_dir)
     try:
-        deemed = supervise_once(engine, data_dir)
+        done = supervise_once(engine, data_dir, warn_share=warn_share)
     finally:
         engine.dispose()
-    for case_id in deemed:
+    for case_id in done.deemed:
         click.echo(f"{case_id}\tdeemed approved")
-    click.echo(f"Supervision done: {len(deemed)} case(s) deemed approved.")
+    for order_no in done.orders:
+        click.echo(f"{order_no}\tsupervision order raised")
+    click.echo(f"Supervision done: {len(done.deemed)} case(s) deemed approved; cards raised: "
+               f"{done.cards['yellow']} yellow, {done.cards['red']} red, {done.cards['legal']} past the legal limit; "
+               f"{done.cleared} card(s) cleared; {len(done.orders)} supervision order(s) raised.")
+    if done.follow_ups_dated:
+        click.echo(f"Gave {done.follow_ups_dated} open low-rating follow-up(s) their due date.")
 
 
 @main.group()

@@ -21,6 +21,7 @@ from sync.kit.workdays import county_date
 from sync.messages import ResultDocument, SupplementRequest
 from sync.signing import sign_document
 
+from hub.approval.cards import clear_settled_cards
 from hub.approval.timelimits import (
     intake_moment,
     pause,
@@ -148,6 +149,8 @@ def decide(
         _issue_result(session, case, tasks, staff.username, "approved", identity)
     session.add(case)
     session.flush()
+    # The department decided: its cards on the case are settled (and every card, when the case left review).
+    clear_settled_cards(session, case.id)
     return case
 
 
@@ -273,6 +276,7 @@ def deem_approved(session: Session, case: Case, identity: Identity) -> None:
     _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates)
     session.add(case)
     session.flush()
+    clear_settled_cards(session, case.id)
 
 
 def _issue_result(
@@ -366,3 +370,5 @@ def withdraw(session: Session, case: Case, *, actor: str, note: str, data: dict 
     case.status = "withdrawn"
     session.add(case)
     record_event(session, case.id, actor=actor, action="withdrawn", note=note[:200], data=data)
+    session.flush()
+    clear_settled_cards(session, case.id)

@@ -1,11 +1,14 @@
-"""Electronic supervision (电子监察): time-limit states, silence-is-consent, on-time rates, ratings.
+"""Electronic supervision (电子监察): time-limit states, silence-is-consent, cards, orders, on-time rates, ratings.
 
-``supervise`` is the periodic check (the serving process runs it on a timer,
+``supervision_round`` is the periodic check (the serving process runs it on a timer,
 ``pointkit-hub supervise`` runs it once): every open case of an item that
 says silence is consent and whose legal limit has passed without a decision
 is deemed approved, audited, and its result goes to the point like any
-other. The rest of the module reads figures for the supervision page and
-its CSV export; it changes nothing.
+other; then cards are cleared where their department decided, new yellow, red and
+legal-limit cards are raised (hub/approval/cards.py), red and legal ones raise a
+supervision order (hub/approval/orders.py), and low ratings from before follow-ups
+had a due date get one. The rest of the module reads figures for the supervision
+page and its CSV export; it changes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from sync.catalog import ServiceItem
 from sync.keys import Identity
 from sync.kit.workdays import Calendar, county_date
 
+from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards
+from hub.approval.orders import is_overdue, order_for_card
 from hub.approval.review import deem_approved
 from hub.approval.timelimits import (
     DEFAULT_WARN_SHARE,
@@ -39,13 +44,25 @@ from hub.approval.timelimits import (
 )
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
-from hub.core.clock import iso, utc_now
+from hub.core.clock import as_utc, iso, utc_now
 from hub.core.db import session_scope, write_lock
-from hub.core.models import Case, Department, Point, Rating, ReviewTask, SupplementRound
-from hub.core.timeline import record_event
+from hub.core.models import (
+    Case,
+    Department,
+    Point,
+    Rating,
+    ReviewTask,
+    SupervisionCard,
+    SupervisionOrder,
+    SupplementRound,
+)
+from hub.core.timeline import HUB_ACTOR, record_event
 from hub.trust.keys import ensure_keys
 
 log = logging.getLogger(__name__)
+# A low rating (差评, 1 or 2) is followed up within this many working days of its arrival at the hub.
+FOLLOW_UP_DAYS = 3
+LOW_SCORE = 2
 
 
 def item_lookup(session: Session):
@@ -70,23 +87,55 @@ def supervise(session: Session, identity: Identity, *, now: datetime | None = No
     return deemed
 
 
-def supervise_once(engine: Engine, data_dir: Path) -> list[str]:
+@dataclass(frozen=True)
+class SupervisionRound:
+    """What one round did: cases deemed approved, cards raised (by colour) and cleared, orders raised, low
+    ratings given a follow-up due date."""
+
+    deemed: list[str]
+    cards: dict[str, int]
+    cleared: int
+    orders: list[str]
+    follow_ups_dated: int
+
+
+def supervision_round(session: Session, identity: Identity, *, now: datetime | None = None,
+                      warn_share: float = DEFAULT_WARN_SHARE) -> SupervisionRound:
+    """Deem approvals, clear and raise cards, raise the orders red and legal cards call for, date follow-ups
+    (caller holds the write lock and commits)."""
+    now = now or utc_now()
+    today = county_date(now)
+    deemed = supervise(session, identity, now=now)
+    cleared = clear_settled_cards(session, now=now)
+    items = item_lookup(session)
+    cards = raise_cards(session, items=items, today=today, warn_share=warn_share, now=now)
+    orders = [order.order_no for card in cards
+              if (order := order_for_card(session, card, session.get(Case, card.case_id))) is not None]
+    counts = {colour: sum(card.colour == colour for card in cards) for colour in (YELLOW, RED, LEGAL)}
+    if cards or cleared:
+        log.info("supervision: %s card(s) raised %s, %s cleared, %s order(s)", len(cards), counts, cleared,
+                 len(orders))
+    return SupervisionRound(deemed, counts, cleared, orders, date_open_follow_ups(session))
+
+
+def supervise_once(engine: Engine, data_dir: Path, *, warn_share: float = DEFAULT_WARN_SHARE) -> SupervisionRound:
     """One supervision round in its own transaction, signing with the hub's current keys."""
     with session_scope(engine) as session:
         # Every hub process runs this timer; from its first read a round holds the write lock, so two
-        # processes on one PostgreSQL never deem the same case approved twice.
+        # processes on one PostgreSQL never deem the same case approved twice nor raise a card twice.
         write_lock(session)
-        return supervise(session, ensure_keys(session, data_dir).current)
+        return supervision_round(session, ensure_keys(session, data_dir).current, warn_share=warn_share)
 
 
-def start_supervisor(engine: Engine, data_dir: Path, interval_s: float) -> threading.Event:
+def start_supervisor(engine: Engine, data_dir: Path, interval_s: float, *,
+                     warn_share: float = DEFAULT_WARN_SHARE) -> threading.Event:
     """Run ``supervise_once`` every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(interval_s):
             try:
-                supervise_once(engine, data_dir)
+                supervise_once(engine, data_dir, warn_share=warn_share)
             except Exception as exc:  # one failed round must not end supervision; the next one retries
                 log.error("supervision round failed (%s)", type(exc).__name__)
 
@@ -112,6 +161,13 @@ class DepartmentFigures:
     overdue: int = 0
     supplement_overdue: int = 0
     ratings: list[int] = field(default_factory=list)
+    # Cards not cleared yet, by colour; past the legal limit is counted apart from red.
+    yellow_cards: int = 0
+    red_cards: int = 0
+    legal_cards: int = 0
+    # Supervision orders not answered yet, and how many of them are past their deadline.
+    open_orders: int = 0
+    overdue_orders: int = 0
 
     @property
     def on_time_rate(self) -> float | None:
@@ -125,7 +181,9 @@ class DepartmentFigures:
         return {"code": self.code, "name": self.name, "decided": self.decided, "on_time": self.on_time,
                 "on_time_rate": self.on_time_rate, "open": self.open, "warning": self.warning,
                 "overdue": self.overdue, "supplement_overdue": self.supplement_overdue,
-                "rating_average": self.rating_average}
+                "rating_average": self.rating_average, "yellow_cards": self.yellow_cards,
+                "red_cards": self.red_cards, "legal_cards": self.legal_cards, "open_orders": self.open_orders,
+                "overdue_orders": self.overdue_orders}
 
 
 def department_figures(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
@@ -153,7 +211,27 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
     for supplement in overdue_supplements(session, today=today):
         if supplement["department"] in rows:
             rows[supplement["department"]].supplement_overdue += 1
+    for colour, department, count in session.exec(select(
+            SupervisionCard.colour, SupervisionCard.department_code, func.count()).where(
+            SupervisionCard.cleared_at.is_(None)).group_by(  # type: ignore[union-attr]
+            SupervisionCard.colour, SupervisionCard.department_code)).all():
+        if department in rows:
+            setattr(rows[department], f"{colour}_cards", count)
+    for order in session.exec(select(SupervisionOrder).where(SupervisionOrder.status == "open")).all():
+        if order.department_code in rows:
+            rows[order.department_code].open_orders += 1
+            rows[order.department_code].overdue_orders += is_overdue(order, today)
     return list(rows.values())
+
+
+def card_rows(session: Session) -> list[dict]:
+    """Cards not cleared yet, legal first, then red, then yellow: what each names."""
+    names = {point.id: point.name for point in session.exec(select(Point)).all()}
+    return [{"card_id": str(card.id), "colour": card.colour, "case_id": case.id, "receipt_no": case.receipt_no,
+             "item_name": case.item_name, "point": names.get(case.point_id, ""), "department": card.department_code,
+             "reviewer": card.reviewer, "raised_at": iso(card.raised_at),
+             "due_date": card.due_date.isoformat() if card.due_date else None}
+            for card, case in open_cards(session)]
 
 
 def overdue_supplements(session: Session, *, today: date) -> list[dict]:
@@ -187,9 +265,34 @@ def point_figures(session: Session) -> list[dict]:
     return rows
 
 
+def follow_up_due(session: Session, arrived: datetime) -> date:
+    """The day a low rating that reached the hub at ``arrived`` must be followed up by: ``FOLLOW_UP_DAYS`` working
+    days on the county calendar, counted from the day after."""
+    return county_calendar(session).add_working_days(county_date(arrived), FOLLOW_UP_DAYS)
+
+
+def date_open_follow_ups(session: Session) -> int:
+    """Give open follow-ups of low ratings that arrived before the hub kept a due date theirs, counted from the
+    rating's day (the point's claim, never later than now); a timeline line each. Returns how many."""
+    undated = session.exec(select(Rating).where(Rating.score <= LOW_SCORE, Rating.follow_up == "open",
+                                                Rating.follow_up_due.is_(None))).all()  # type: ignore[union-attr]
+    for rating in undated:
+        rating.follow_up_due = follow_up_due(session, min(as_utc(rating.rated_at), utc_now()))
+        session.add(rating)
+        record_event(session, rating.case_id, actor=HUB_ACTOR, action="follow_up_due_counted",
+                     note=f"rating follow-up due {rating.follow_up_due}, counted from the rating's day",
+                     data={"due": rating.follow_up_due.isoformat()})
+    return len(undated)
+
+
+def follow_up_overdue(rating: Rating, today: date) -> bool:
+    """An open follow-up past its due date."""
+    return rating.follow_up == "open" and rating.follow_up_due is not None and today > rating.follow_up_due
+
+
 def low_ratings(session: Session, *, include_closed: bool = False) -> list[tuple[Rating, Case]]:
     """Ratings of 1 or 2, open follow-ups first."""
-    query = select(Rating, Case).join(Case, Case.id == Rating.case_id).where(Rating.score <= 2)
+    query = select(Rating, Case).join(Case, Case.id == Rating.case_id).where(Rating.score <= LOW_SCORE)
     if not include_closed:
         query = query.where(Rating.follow_up == "open")
     return list(session.exec(query.order_by(Rating.follow_up.desc(), Rating.rated_at)).all())  # type: ignore[union-attr]
@@ -206,7 +309,7 @@ class FollowUpError(ValueError):
 def follow_up(session: Session, case_id: str, *, note: str, close: bool, actor: str) -> Rating:
     """Write what was done about a low rating; ``close`` ends the follow-up (a note is required)."""
     rating = session.get(Rating, case_id)
-    if rating is None or rating.score > 2:
+    if rating is None or rating.score > LOW_SCORE:
         raise FollowUpError("not_found", "no low rating on this case")
     note = note.strip()
     if not note:
@@ -240,19 +343,22 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
         "points": point_figures(session),
         "low_ratings": [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
                          "score": rating.score, "comment": rating.comment, "rated_at": iso(rating.rated_at),
-                         "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note}
+                         "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note,
+                         "follow_up_due": rating.follow_up_due.isoformat() if rating.follow_up_due else None,
+                         "follow_up_overdue": follow_up_overdue(rating, today)}
                         for rating, case in low_ratings(session, include_closed=True)],
+        "cards": card_rows(session),
         "calendar_missing": open_calendar_gaps(session),
         "overdue_supplements": overdue_supplements(session, today=today),
     }
 
 
 def report_csv(report: dict) -> str:
-    """The department and point figures and the overdue 补正 as CSV (UTF-8 with BOM, so spreadsheet programs
+    """The department and point figures, the overdue 补正 and the cards not cleared as CSV (UTF-8 with BOM, so spreadsheet programs
     read the Chinese)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for rows in (report["departments"], report["points"], report["overdue_supplements"]):
+    for rows in (report["departments"], report["points"], report["overdue_supplements"], report["cards"]):
         if not rows:
             continue
         writer.writerow(list(rows[0]))

@@ -24,6 +24,7 @@ from sync.signing import SignatureError
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
 from hub.approval.scans import ScanError, expect_scans
+from hub.approval.supervision import LOW_SCORE, follow_up_due
 from hub.approval.timelimits import intake_moment
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc, utc_now
@@ -196,17 +197,21 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point) ->
 
 
 def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
-    """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page."""
+    """好差评: one rating per case; 1 and 2 open a follow-up on the supervision page, due in ``FOLLOW_UP_DAYS``
+    working days."""
     case = _own_case(session, intent.case_id, point)
     if case.status != "closed":
         raise Refusal("not_closed", "a case is rated after the result was collected")
     if session.get(Rating, case.id) is not None:
         return Outcome.duplicate("already_rated", "this case was already rated")
+    low = intent.score <= LOW_SCORE
+    # The follow-up's deadline counts from the rating's arrival here: the point's clock is only a claim.
+    due = follow_up_due(session, utc_now()) if low else None
     session.add(Rating(case_id=case.id, point_id=point.id, score=intent.score, comment=intent.comment,
-                       rated_at=as_utc(intent.rated_at), follow_up="open" if intent.score <= 2 else "none"))
+                       rated_at=as_utc(intent.rated_at), follow_up="open" if low else "none", follow_up_due=due))
     record_event(session, case.id, actor=point.name, action="rated",
-                 note=f"rated {intent.score}/5" + ("; follow-up opened" if intent.score <= 2 else ""),
-                 data={"score": intent.score, "follow_up": intent.score <= 2})
+                 note=f"rated {intent.score}/5" + (f"; follow-up opened, due {due}" if low else ""),
+                 data={"score": intent.score, "follow_up": low, **({"follow_up_due": due.isoformat()} if due else {})})
     return Outcome.accepted("rating recorded")
 
 

@@ -139,7 +139,7 @@ def _supervision() -> dict:
 
 @bp.get("/supervision")
 @documented("Supervision figures per department and point", answer=schemas.SupervisionResponse, errors=_FORBIDDEN)
-@api_auth("operator", "admin")
+@api_auth("operator", "supervisor", "admin")
 def get_supervision():
     """Electronic supervision: per department on-time rate, open, warning and overdue; per point backlog."""
     return _supervision()
@@ -148,7 +148,7 @@ def get_supervision():
 @bp.get("/supervision.csv")
 @documented("Supervision figures as CSV", errors=_FORBIDDEN,
             answer=Content(media_types=("text/csv",), description="One row per department, then one per point"))
-@api_auth("operator", "admin")
+@api_auth("operator", "supervisor", "admin")
 def get_supervision_csv():
     """The supervision figures as CSV."""
     return current_app.response_class(report_csv(_supervision()), mimetype="text/csv",
@@ -158,7 +158,7 @@ def get_supervision_csv():
 @bp.post("/ratings/<case_id>/follow-up")
 @documented("Follow up a rating of 1 or 2", body=schemas.FollowUpRequest, answer=schemas.FollowUpPublic,
             errors={**_FORBIDDEN, 404: ("not_found",), 422: ("note_required",)})
-@api_auth("operator", "admin")
+@api_auth("operator", "supervisor", "admin")
 def post_follow_up(case_id: str):
     """Note what was done about a rating of 1 or 2; ``close`` ends the follow-up."""
     body = parse_json_body(schemas.FollowUpRequest)

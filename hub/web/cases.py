@@ -33,6 +33,7 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
+from hub.web.orders import reviewer_board
 from hub.web.timeline import Words, nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
@@ -126,7 +127,8 @@ def index():
 @bp.get("/queue")
 @login_required()
 def queue_page():
-    """The department queue, soonest due first."""
+    """The department queue, soonest due first; a reviewer's department's open supervision orders and cards above
+    it, each order one step from its answer form."""
     db = get_session()
     department = request.args.get("department", "")[:32] or None
     departments = db.exec(select(Department).order_by(Department.code)).all()
@@ -138,7 +140,7 @@ def queue_page():
         row["department_names"] = "、".join(names.get(code, code) for code in row["department"].split(",") if code)
     return render_template("queue.html", cases=cases, department=department, departments=departments,
                            department_names=names, filters=filters, points=sorted(point_names(db).values()),
-                           items=queue_items(db, g.staff, chinese=chinese))
+                           items=queue_items(db, g.staff, chinese=chinese), board=reviewer_board(db, g.staff))
 
 
 def queue_items(db, staff, *, chinese: bool) -> list[tuple[str, str]]:

@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.approval.orders import MAX_ORDER_DAYS
+from hub.core.models import DEFAULT_ORDER_DAYS
+
 # Base64 of a raw 32-byte public key and of a 64-byte Ed25519 signature.
 _B64_32_BYTES = r"^[A-Za-z0-9+/]{43}=$"
 _B64_64_BYTES = r"^[A-Za-z0-9+/]{86}==$"
@@ -194,6 +197,13 @@ class DepartmentFiguresPublic(BaseModel):
     # 补正 whose return date passed while the case still waits for the resident.
     supplement_overdue: int = 0
     rating_average: float | None
+    # Cards not cleared yet; past the legal limit (legal) is counted apart from red.
+    yellow_cards: int = 0
+    red_cards: int = 0
+    legal_cards: int = 0
+    # Supervision orders not answered yet, and those past their deadline.
+    open_orders: int = 0
+    overdue_orders: int = 0
 
 
 # One point's row of the supervision figures.
@@ -225,6 +235,20 @@ class OverdueSupplementPublic(BaseModel):
     days_overdue: int
 
 
+# A yellow, red or legal-limit card not cleared yet.
+class CardPublic(BaseModel):
+    card_id: str
+    colour: Literal["yellow", "red", "legal"]
+    case_id: str
+    receipt_no: str
+    item_name: str
+    point: str
+    department: str
+    reviewer: str
+    raised_at: str | None
+    due_date: str | None
+
+
 # The supervision page's figures.
 class SupervisionResponse(BaseModel):
     departments: list[DepartmentFiguresPublic]
@@ -234,6 +258,8 @@ class SupervisionResponse(BaseModel):
     calendar_missing: CalendarGapsPublic
     # Longest overdue first.
     overdue_supplements: list[OverdueSupplementPublic] = []
+    # Cards not cleared yet: past the legal limit first, then red, then yellow.
+    cards: list[CardPublic] = []
 
 
 # What was done about a low rating; close ends the follow-up.
@@ -420,3 +446,53 @@ class PushResponse(BaseModel):
     results: list[PushResultPublic]
     hub_time_ms: int
     audit_head: SignedAuditHead | None = None
+
+
+# The office issues a supervision order (督办单): about a case (its id or receipt number) or a department.
+class OrderCreate(_Request):
+    case: str = Field(default="", max_length=40, description="The case's id or receipt number; empty for none")
+    department: str = Field(default="", max_length=32,
+                            description="The department; may be left empty when the case has only one")
+    text: str = Field(min_length=1, max_length=4000)
+    days: int = Field(default=DEFAULT_ORDER_DAYS, ge=1, le=MAX_ORDER_DAYS,
+                      description="Working days to answer, on the county calendar")
+
+
+# The department's written answer to an order.
+class OrderAnswer(_Request):
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+# The office's result, closing an answered order.
+class OrderClose(_Request):
+    result: str = Field(min_length=1, max_length=4000)
+
+
+# A supervision order as it stands (times in UTC, dates county dates).
+class OrderPublic(BaseModel):
+    order_id: str
+    order_no: str
+    source: Literal["office", "red_card", "legal_limit", "complaint", "rating"]
+    case_id: str | None
+    receipt_no: str | None
+    item_name: str | None
+    department: str
+    reviewer: str
+    text: str
+    issued_by: str
+    issued_at: str | None
+    due_date: str
+    status: Literal["open", "answered", "closed"]
+    overdue: bool
+    answer: str
+    answered_by: str
+    answered_at: str | None
+    answered_late: bool
+    result: str
+    closed_by: str
+    closed_at: str | None
+
+
+# Supervision orders, open ones soonest due first.
+class OrdersResponse(BaseModel):
+    orders: list[OrderPublic]

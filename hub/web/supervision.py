@@ -1,5 +1,6 @@
 """The supervision pages (电子监察): figures per department and point, the CSV export, and the
-follow-up of low ratings. Operators and admins only; reviewers see their own queue."""
+follow-up of low ratings, the cards not cleared yet. Operators, the supervision office and admins; reviewers see
+their own queue (with their department's cards and orders)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hub.catalog.calendar import missing_next_year
 from hub.core.clock import as_utc, utc_now
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, get_session
+from hub.web.orders import CARD_TEXT, staff_names
 
 bp = Blueprint("supervision", __name__)
 
@@ -37,12 +39,13 @@ def _render(error: str = "", status: int = 200):
     report = _report()
     return render_template("supervision.html", report=report, warn_share=configured_warn_share(),
                            department_names={d["code"]: d["name"] for d in report["departments"]},
+                           staff_names=staff_names(get_session()),
                            next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
                            error=error), status
 
 
 @bp.get("/supervision")
-@login_required("operator", "admin")
+@login_required("operator", "supervisor", "admin")
 def supervision_page():
     """On-time rates, open, warning and overdue work per department; backlog and last sync per point;
     ratings and the low ones to follow up."""
@@ -50,7 +53,7 @@ def supervision_page():
 
 
 @bp.get("/supervision.csv")
-@login_required("operator", "admin")
+@login_required("operator", "supervisor", "admin")
 def supervision_csv():
     """The figures as a spreadsheet file in the page's language and on the county's clock (the API's CSV keeps
     English column names and UTC). UTF-8 with a byte order mark and CRLF lines, as Excel and WPS read it."""
@@ -62,7 +65,7 @@ def supervision_csv():
 
 
 @bp.post("/supervision/ratings/<case_id>")
-@login_required("operator", "admin")
+@login_required("operator", "supervisor", "admin")
 def rating_follow_up(case_id: str):
     """Record a follow-up note on a rating of 1 or 2; "close" ends the follow-up."""
     db = get_session()
@@ -96,20 +99,28 @@ def _rate(value: float | None) -> str:
 
 
 def page_csv(report: dict) -> str:
-    """The department and point figures and the overdue 补正 as the page shows them, one titled table each."""
+    """The department and point figures, the cards not cleared and the overdue 补正 as the page shows them, one
+    titled table each."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     departments = {d["code"]: d["name"] for d in report["departments"]}
     tables = [
         (_("Departments"), [_("Department code"), _("Department"), _("Decided"), _("On time"), _("On-time rate"),
                             _("Open"), _("Warning (yellow)"), _("Overdue (red)"), _("Supplement overdue"),
-                            _("Average rating")],
+                            _("Average rating"), _("Yellow cards"), _("Red cards"), _("Past the legal limit"),
+                            _("Orders awaiting the answer"), _("Of them overdue")],
          [[d["code"], d["name"], d["decided"], d["on_time"], _rate(d["on_time_rate"]), d["open"], d["warning"],
-           d["overdue"], d["supplement_overdue"], d["rating_average"]] for d in report["departments"]]),
+           d["overdue"], d["supplement_overdue"], d["rating_average"], d["yellow_cards"], d["red_cards"],
+           d["legal_cards"], d["open_orders"], d["overdue_orders"]] for d in report["departments"]]),
         (_("Points"), [_("Point"), _("Level"), _("Backlog"), _("Results not yet fetched"), _("Last sync"),
                        _("Average rating"), _("Ratings")],
          [[p["point"], LEVELS.get(p["level"], p["level"]), p["backlog"], p["undelivered"], _local(p["last_sync"]),
            p["rating_average"], p["ratings"]] for p in report["points"]]),
+        (_("Cards"), [_("Card"), _("Receipt number"), _("Service item"), _("Department"), _("Responsible reviewer"),
+                      _("Limit"), _("Raised"), _("Point")],
+         [[CARD_TEXT.get(c["colour"], c["colour"]), c["receipt_no"], c["item_name"],
+           departments.get(c["department"], c["department"]), c["reviewer"], c["due_date"], _local(c["raised_at"]),
+           c["point"]] for c in report["cards"]]),
         (_("Supplements not returned in time"), [_("Receipt number"), _("Service item"), _("Department"),
                                                  _("Point"), _("Requested"), _("Return by"), _("Days overdue")],
          [[r["receipt_no"], r["item_name"], departments.get(r["department"], r["department"]), r["point"], _local(r["requested_at"]), r["return_by"],

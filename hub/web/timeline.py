@@ -49,6 +49,23 @@ ACTIONS = {
     "dates_recounted": lazy_gettext("Dates recounted"),
     "return_date_counted": lazy_gettext("Return date counted"),
     "legal_limit_counted": lazy_gettext("Legal limit counted"),
+    "card_raised": lazy_gettext("Card raised"),
+    "order_issued": lazy_gettext("Supervision order issued"),
+    "order_answered": lazy_gettext("Supervision order answered"),
+    "order_closed": lazy_gettext("Supervision order closed"),
+    "follow_up_due_counted": lazy_gettext("Follow-up due date counted"),
+}
+CARD_LINES = {
+    "yellow": lazy_gettext("Yellow card: %(department)s passed the warning line of the promised limit %(date)s"),
+    "red": lazy_gettext("Red card: %(department)s passed the promised limit %(date)s"),
+    "legal": lazy_gettext("Past the legal limit: %(department)s passed the legal limit %(date)s"),
+}
+ORDER_SOURCES = {
+    "office": lazy_gettext("issued by the supervision office"),
+    "red_card": lazy_gettext("raised by a red card"),
+    "legal_limit": lazy_gettext("raised by passing the legal limit"),
+    "complaint": lazy_gettext("raised by a complaint"),
+    "rating": lazy_gettext("raised by a low rating"),
 }
 
 
@@ -260,6 +277,42 @@ def _intake_time_accepted(data: dict[str, Any], words: Words) -> str:
     return _("Intake counted from %(time)s, the earliest the hub can vouch for", time=moment)
 
 
+def _responsible(reviewer: str, words: Words) -> str:
+    if reviewer:
+        return _("responsible reviewer: %(name)s", name=words.actor(reviewer))
+    return _("no single reviewer to name")
+
+
+def _card_raised(data: dict[str, Any], words: Words) -> str:
+    line = CARD_LINES.get(data.get("colour", ""))
+    text = str(line) % {"department": words.department(data.get("department")), "date": day(data.get("due"))} \
+        if line else ""
+    return _("%(text)s; %(who)s", text=text, who=_responsible(data.get("reviewer", ""), words))
+
+
+def _order_issued(data: dict[str, Any], words: Words) -> str:
+    return _("Supervision order %(number)s to %(department)s (%(source)s): answer by %(date)s",
+             number=data.get("order_no", ""), department=words.department(data.get("department")),
+             source=ORDER_SOURCES.get(data.get("source", ""), ""), date=day(data.get("due")))
+
+
+def _order_answered(data: dict[str, Any], words: Words) -> str:
+    if data.get("late"):
+        return _("%(department)s answered supervision order %(number)s after its deadline",
+                 department=words.department(data.get("department")), number=data.get("order_no", ""))
+    return _("%(department)s answered supervision order %(number)s",
+             department=words.department(data.get("department")), number=data.get("order_no", ""))
+
+
+def _rated(data: dict[str, Any], words: Words) -> str:
+    if data.get("follow_up_due"):
+        return _("Rated %(score)s of 5; a follow-up is opened, due %(date)s", score=data.get("score"),
+                 date=day(data["follow_up_due"]))
+    if data.get("follow_up"):
+        return _("Rated %(score)s of 5; a follow-up is opened", score=data.get("score"))
+    return _("Rated %(score)s of 5", score=data.get("score"))
+
+
 def _dates_recounted(data: dict[str, Any], words: Words) -> str:
     text = _("The holiday schedule of %(years)s is in force: now due %(due)s, legal limit %(legal)s",
              years=data.get("schedule", ""), due=day(data.get("due")), legal=day(data.get("legal_due")))
@@ -286,8 +339,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "scan_received": _scan_received,
     "scan_mismatch": _scan_mismatch,
     "needs_attention": _needs_attention,
-    "rated": lambda data, words: (_("Rated %(score)s of 5; a follow-up is opened", score=data.get("score"))
-                                  if data.get("follow_up") else _("Rated %(score)s of 5", score=data.get("score"))),
+    "rated": _rated,
     "follow_up": lambda data, words: _("Rating follow-up noted"),
     "follow_up_closed": lambda data, words: _("Rating follow-up closed"),
     "closed": lambda data, words: _("The resident collected the result at the point"),
@@ -321,6 +373,13 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
         department=words.department(data.get("department")), date=day(data.get("return_by"))),
     "legal_limit_counted": lambda data, words: _(
         "Legal limit %(date)s, counted when the hub was upgraded", date=day(data.get("legal_due"))),
+    "card_raised": _card_raised,
+    "order_issued": _order_issued,
+    "order_answered": _order_answered,
+    "order_closed": lambda data, words: _("Supervision order %(number)s closed by the supervision office",
+                                          number=data.get("order_no", "")),
+    "follow_up_due_counted": lambda data, words: _("Rating follow-up due %(date)s, counted from the rating's day",
+                                                   date=day(data.get("due"))),
 }
 
 
