@@ -42,7 +42,8 @@ LOW_SCORE = 2
 NOT_COUNTED = ("merged", "refused")
 # Cases that left the backlog without being collected.
 ENDED_OPEN = ("withdrawn", "merged", "refused")
-DIMENSIONS = ("departments", "items", "points", "clerks")
+# Case ids per IN (...) query: well under SQLite's and PostgreSQL's limits on bound parameters.
+PREFETCH_CHUNK = 500
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -94,7 +95,7 @@ def month_of(day: date) -> Month:
 def parse_month(text: str, *, today: date) -> Month:
     """``YYYY-MM`` as a county month; a month not begun by ``today`` has nothing to report."""
     match = _MONTH.fullmatch(text.strip())
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2200:
         raise ReportError("bad_month", f"month {text!r} is not a month: write it as YYYY-MM, e.g. 2026-11")
     month = month_of(date(int(match.group(1)), int(match.group(2)), 1))
     if month.first > today:
@@ -206,10 +207,11 @@ class Decision:
 
 
 class _Rows:
-    """The rows of one dimension, made on first use, in a stable order."""
+    """The rows of one dimension, made on first use; listed by code (departments, items) or by place and name."""
 
-    def __init__(self):
+    def __init__(self, *, by_code: bool):
         self.rows: dict[str, Figures] = {}
+        self.by_code = by_code
 
     def get(self, key: str, name: str, place: str = "") -> Figures:
         if key not in self.rows:
@@ -217,7 +219,7 @@ class _Rows:
         return self.rows[key]
 
     def sorted(self) -> list[Figures]:
-        return sorted(self.rows.values(), key=lambda row: (row.place, row.key))
+        return sorted(self.rows.values(), key=lambda row: (row.key,) if self.by_code else (row.place, row.name, row.key))
 
 
 class _Builder:
@@ -229,7 +231,8 @@ class _Builder:
         self.points = {point.id: point for point in session.exec(select(Point)).all()}
         self.department_names = {d.code: d.name_zh if chinese else d.name_en
                                  for d in session.exec(select(Department)).all()}
-        self.departments, self.items, self.point_rows, self.clerks = _Rows(), _Rows(), _Rows(), _Rows()
+        self.departments, self.items = _Rows(by_code=True), _Rows(by_code=True)
+        self.point_rows, self.clerks = _Rows(by_code=False), _Rows(by_code=False)
         for code, name in sorted(self.department_names.items()):
             self.departments.get(code, name)
         self._tasks: dict[str, list[ReviewTask]] = {}
@@ -252,17 +255,26 @@ class _Builder:
     def department_row(self, code: str) -> Figures:
         return self.departments.get(code, self.department_names.get(code, code))
 
+    def prefetch(self, cases: list[Case]) -> list[Case]:
+        """Read the tasks and 补正 rounds of ``cases`` in a few queries, not two per case (a month holds thousands)."""
+        wanted = [case.id for case in cases if case.id not in self._tasks]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start:start + PREFETCH_CHUNK]
+            for case_id in chunk:
+                self._tasks[case_id], self._supplements[case_id] = [], set()
+            for task in self.session.exec(select(ReviewTask).where(ReviewTask.case_id.in_(chunk))):  # type: ignore[attr-defined]
+                self._tasks[task.case_id].append(task)
+            for case_id, code in self.session.exec(select(SupplementRound.case_id, SupplementRound.department_code)
+                                                   .where(SupplementRound.case_id.in_(chunk))):  # type: ignore[attr-defined]
+                self._supplements[case_id].add(code)
+        return cases
+
     def tasks(self, case: Case) -> list[ReviewTask]:
-        if case.id not in self._tasks:
-            self._tasks[case.id] = list(self.session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)))
-        return self._tasks[case.id]
+        return self._tasks[self.prefetch([case])[0].id]
 
     def supplementing(self, case: Case) -> set[str]:
         """The departments that asked this case for 补正."""
-        if case.id not in self._supplements:
-            self._supplements[case.id] = set(self.session.exec(
-                select(SupplementRound.department_code).where(SupplementRound.case_id == case.id)))
-        return self._supplements[case.id]
+        return self._supplements[self.prefetch([case])[0].id]
 
     def intake_day(self, case: Case) -> date:
         point = self.points.get(case.point_id)
@@ -272,10 +284,10 @@ class _Builder:
 
     def count_received(self) -> None:
         # 受理 is never after the hub's receipt: a case received this month reached the hub this month or later.
-        for case in self.session.exec(select(Case).where(Case.hub_received_at >= self.month.start,
-                                                         Case.status.not_in(NOT_COUNTED))):  # type: ignore[attr-defined]
-            if not self.month.first <= self.intake_day(case) <= self.month.last:
-                continue
+        arrived = self.session.exec(select(Case).where(Case.hub_received_at >= self.month.start,
+                                                       Case.status.not_in(NOT_COUNTED))).all()  # type: ignore[attr-defined]
+        for case in self.prefetch([case for case in arrived
+                                   if self.month.first <= self.intake_day(case) <= self.month.last]):
             for row in self.case_rows(case):
                 row.received += 1
             for code in {task.department_code for task in self.tasks(case)}:
@@ -283,15 +295,17 @@ class _Builder:
 
     def count_decided(self) -> None:
         in_month = (Case.decided_at >= self.month.start, Case.decided_at < self.month.end)  # type: ignore[operator]
-        for case in self.session.exec(select(Case).where(*in_month, Case.decision.in_(("approved", "rejected")),  # type: ignore[union-attr]
-                                                         Case.status.not_in(NOT_COUNTED))):  # type: ignore[attr-defined]
+        for case in self.prefetch(list(self.session.exec(select(Case).where(
+                *in_month, Case.decision.in_(("approved", "rejected")),  # type: ignore[union-attr]
+                Case.status.not_in(NOT_COUNTED))))):  # type: ignore[attr-defined]
             decision = Decision(case, case.decided_at, bool(((case.result or {}).get("document") or {}).get(
                 "deemed_approval")))
             self.count_decision(self.case_rows(case), decision, supplemented=bool(self.supplementing(case)))
         tasks = self.session.exec(select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id).where(
             ReviewTask.decided_at >= self.month.start, ReviewTask.decided_at < self.month.end,  # type: ignore[operator]
             ReviewTask.status.in_(("approved", "rejected")), ReviewTask.decided_by != "",  # type: ignore[attr-defined]
-            Case.status.not_in(NOT_COUNTED)))  # type: ignore[attr-defined]
+            Case.status.not_in(NOT_COUNTED))).all()  # type: ignore[attr-defined]
+        self.prefetch([case for _task, case in tasks])
         for task, case in tasks:
             decision = Decision(case, task.decided_at, task.decided_by == HUB_ACTOR and task.status == "approved")
             self.count_decision([self.department_row(task.department_code)], decision,
@@ -361,7 +375,8 @@ class _Builder:
 
     def count_ratings(self) -> None:
         ratings = self.session.exec(select(Rating, Case).join(Case, Case.id == Rating.case_id).where(
-            Rating.rated_at >= self.month.start, Rating.rated_at < self.month.end))
+            Rating.rated_at >= self.month.start, Rating.rated_at < self.month.end)).all()
+        self.prefetch([case for _rating, case in ratings])
         for rating, case in ratings:
             departments = {task.department_code for task in self.tasks(case) if task.status != "cancelled"}
             for row in self.case_rows(case) + [self.department_row(code) for code in sorted(departments)]:

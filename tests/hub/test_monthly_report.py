@@ -317,7 +317,7 @@ def add_accountability_rows(session, *, late: Made, still_open: Made, village, o
 def test_the_report_command_says_what_is_wrong(loop_hub, clock, tmp_path):
     hub = loop_hub
     month = Month(clock)
-    for wrong in ("2026-13", "November", "26-11"):
+    for wrong in ("2026-13", "November", "26-11", "9999-12", "2026-00"):
         done = run_report(hub, month, "--month", wrong)
         assert done.returncode == 1 and "write it as YYYY-MM, e.g. 2026-11" in done.stderr, done.stderr
     following = first_of_next_month(month.today())
