@@ -66,6 +66,11 @@ def test_the_report_page_reads_at_a_glance_in_chinese(loop_hub, browser):
         "泗城镇平兰村便民服务站", "2", "泗城镇弄香村便民服务站", "1"]
     assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    # At 200% zoom (512×384) the charts shrink with the page and the tables scroll in their own boxes.
+    page.set_viewport_size({"width": 512, "height": 384})
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert page.locator("#backlog-chart svg").bounding_box()["width"] <= 512
+    page.set_viewport_size({"width": 1024, "height": 768})
 
     # A month typed at the keyboard; a wrong one says how to write it.
     page.focus("#month")
