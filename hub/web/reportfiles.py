@@ -62,6 +62,7 @@ DIMENSIONS = {
     "clerks": (lazy_gettext("By clerk"), (lazy_gettext("Clerk"), lazy_gettext("Point"))),
 }
 HEADER_FILL = PatternFill("solid", fgColor="F1ECE4")
+HEADER_HEIGHT = 34
 
 
 @contextmanager
@@ -161,6 +162,8 @@ def _write_sheet(sheet: Worksheet, report: MonthlyReport, title: str, headers: l
     for cell in sheet[3]:
         cell.font, cell.fill = Font(bold=True), HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
+    # Two lines: the long headers wrap inside their narrow number columns (spreadsheets do not grow a row themselves).
+    sheet.row_dimensions[3].height = HEADER_HEIGHT
     for row in rows:
         sheet.append([spreadsheet_cell(value) if value is not None else None for value in row])
     labels = kinds.count("")
