@@ -15,18 +15,20 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import openpyxl
 import pytest
+from sqlmodel import select
 
+from hub.approval.reports import month_of, monthly_report
 from hub.approval.supervision import report_csv, supervise_once
 from hub.core.models import Case, Complaint, SupervisionCard, SupervisionOrder
 from tests.hub.hubkit import CERTIFIED, DAY_MS, SILENT, SLOW, VILLAGE, push
-from sync.clock import utcnow
+from sync.clock import shift_clock, utcnow
 from sync.envelope import Kind
-from sync.kit.workdays import county_date, default_calendar
+from sync.kit.workdays import COUNTY_TIMEZONE, county_date, default_calendar
 
 HUB_CLI = str(Path(sys.executable).parent / "pointkit-hub")
 OTHER_VILLAGE = "泗城镇弄香村便民服务站"
@@ -40,6 +42,7 @@ COMPLAINTS, ANSWERED, ANSWERED_ON_TIME = "收到投诉", "答复投诉", "按时
 YELLOW, RED, LEGAL, ORDERS, ORDERS_ANSWERED, ORDERS_ON_TIME = ("黄牌", "红牌", "超法定时限", "下发督办单", "督办已答复",
                                                             "督办按时答复")
 RATINGS, AVERAGE, LOW = "评价数", "平均评价", "差评"
+HOUR_MS = 3600 * 1000
 SHEETS = {"departments": "按部门", "items": "按事项", "points": "按受理窗口", "clerks": "按经办人"}
 
 
@@ -339,3 +342,33 @@ def test_supervision_csv_cells_cannot_run(name):
                        "overdue_supplements": []})
     row = list(csv.reader(io.StringIO(text[1:], newline="")))[1]
     assert row == ["YB", "'" + name, "-1"], "text quoted, a number left a number"
+
+
+def test_a_month_runs_midnight_to_midnight_on_the_countys_clock(loop_hub):
+    """受理 at 23:30 Beijing time on the month's last day counts in that month, at 00:30 on the 1st in the next,
+    though both are the same UTC day."""
+    hub = loop_hub
+    point = hub.enroll_point()
+    last_day = first_of_next_month(county_date(utcnow())) - timedelta(days=1)
+    late_evening = datetime.combine(last_day, time(23, 30), COUNTY_TIMEZONE)
+    moved = 0
+    try:
+        moved = round((late_evening - utcnow()).total_seconds() * 1000)
+        shift_clock(moved)
+        evening = push(point, SLOW)
+        shift_clock(HOUR_MS)
+        moved += HOUR_MS
+        after_midnight = push(point, SLOW)
+        with hub.db() as session:
+            this, following = (monthly_report(session, month_of(day))
+                                for day in (last_day, last_day + timedelta(days=1)))
+            received = [{row.key: row.received for row in report.items} for report in (this, following)]
+    finally:
+        shift_clock(-moved)
+    assert received == [{SLOW: 1}, {SLOW: 1}]
+    assert late_evening.astimezone(timezone.utc).date() == (late_evening + timedelta(hours=1)).astimezone(
+        timezone.utc).date(), "the same UTC day"
+    with hub.db() as session:
+        days = sorted(county_date(case.received_at) for case in session.exec(select(Case)).all()
+                      if case.id in (evening, after_midnight))
+    assert days == [last_day, last_day + timedelta(days=1)]
