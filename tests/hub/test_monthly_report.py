@@ -332,8 +332,12 @@ def test_the_report_command_says_what_is_wrong(loop_hub, clock, tmp_path):
     done = run_report(hub, month, "--month", f"{month.today():%Y-%m}", "--out", str(tmp_path / "no" / "such" / "r.csv"),
                       "--format", "csv")
     assert done.returncode == 1 and "cannot write" in done.stderr and "--out" in done.stderr
-    page = hub.browser("admin").get("/reports?month=2026-13")
-    assert page.status_code == 400 and "请按“年-月”填写月份，例如2026-11。" in page.text
+    admin = hub.browser("admin")
+    for path in ("/reports?month=2026-13", "/reports/2026-13.xlsx", "/reports/November.csv"):
+        page = admin.get(path)
+        assert page.status_code == 400 and "请按“年-月”填写月份，例如2026-11。" in page.text, path
+    page = admin.get(f"/reports/{following:%Y-%m}.csv")
+    assert page.status_code == 400 and "该月份尚未开始，请选择本月或更早的月份。" in page.text
 
 
 @pytest.mark.parametrize("name", ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
