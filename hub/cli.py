@@ -24,6 +24,7 @@ from sync.kit.workdays import county_date
 
 from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
+from hub.approval.reports import ReportError, monthly_report, parse_month
 from hub.approval.supervision import start_supervisor, supervise_once
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
 from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
@@ -61,6 +62,7 @@ from hub.trust.keys import (
 )
 from hub.trust.points import PointError, points_overview, revoke_point
 from hub.web.relay import assign_relay
+from hub.web.reportfiles import report_csv, report_xlsx, worded
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -660,6 +662,32 @@ def supervise(data_dir: Path, warn_share: float) -> None:
                f"{done.cleared} card(s) cleared; {len(done.orders)} supervision order(s) raised.")
     if done.follow_ups_dated:
         click.echo(f"Gave {done.follow_ups_dated} open low-rating follow-up(s) their due date.")
+
+
+@main.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The county month to report on, e.g. 2026-11.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True,
+              help="xlsx: a workbook, one sheet per table; csv: the tables one after another (UTF-8 with BOM).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: report-YYYY-MM.xlsx or .csv in the current directory).")
+@data_option
+def report(month: str, fmt: str, out: Path | None, data_dir: Path) -> None:
+    """Write the monthly report (per department, item, point and clerk; docs/reports.md) with Chinese headers."""
+    try:
+        chosen = parse_month(month, today=county_date(utc_now()))
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _hub(data_dir) as (session, _identity):
+        figures = monthly_report(session, chosen)
+    target = out or Path(f"report-{chosen.label}.{fmt}")
+    with worded():
+        body = report_xlsx(figures) if fmt == "xlsx" else report_csv(figures).encode("utf-8")
+    try:
+        target.write_bytes(body)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror}; pick another --out") from None
+    click.echo(f"Monthly report {chosen.label} written to {target}: {len(figures.departments)} department(s), "
+               f"{len(figures.items)} item(s), {len(figures.points)} point(s), {len(figures.clerks)} clerk(s)")
 
 
 @main.group()

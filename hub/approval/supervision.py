@@ -30,6 +30,7 @@ from sync.keys import Identity
 from sync.kit.workdays import Calendar, county_date
 
 from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards
+from hub.approval.cells import spreadsheet_cell
 from hub.approval.orders import is_overdue, order_for_card
 from hub.approval.review import deem_approved
 from hub.approval.timelimits import (
@@ -354,15 +355,16 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
 
 
 def report_csv(report: dict) -> str:
-    """The department and point figures, the overdue 补正 and the cards not cleared as CSV (UTF-8 with BOM, so spreadsheet programs
-    read the Chinese)."""
+    """The department and point figures, the overdue 补正 and the cards not cleared as CSV (UTF-8 with BOM, so
+    spreadsheet programs read the Chinese); names and words that would start a formula are quoted
+    (hub/approval/cells.py)."""
     out = io.StringIO()
     writer = csv.writer(out)
     for rows in (report["departments"], report["points"], report["overdue_supplements"], report["cards"]):
         if not rows:
             continue
         writer.writerow(list(rows[0]))
-        writer.writerows([["" if value is None else value for value in row.values()] for row in rows])
+        writer.writerows([[spreadsheet_cell(value) for value in row.values()] for row in rows])
         writer.writerow([])
     return "\ufeff" + out.getvalue()
 

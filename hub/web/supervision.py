@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from sync.kit.workdays import county_date
 
+from hub.approval.cells import spreadsheet_cell
 from hub.approval.supervision import FollowUpError, follow_up, supervision_report
 from hub.catalog.calendar import missing_next_year
 from hub.core.clock import as_utc, utc_now
@@ -82,14 +83,6 @@ def rating_follow_up(case_id: str):
 LEVELS = {"township": lazy_gettext("Township"), "village": lazy_gettext("Village")}
 
 
-def _cell(value) -> str:
-    """A value as a spreadsheet cell: blank for none, and text that a spreadsheet would run as a formula quoted."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not isinstance(value, (int, float)) else text
-
-
 def _local(value: str | None) -> str:
     return format_datetime(as_utc(datetime.fromisoformat(value)), "yyyy-MM-dd HH:mm") if value else ""
 
@@ -131,5 +124,5 @@ def page_csv(report: dict) -> str:
             writer.writerow([])
         writer.writerow([str(title)])
         writer.writerow([str(name) for name in header])
-        writer.writerows([[_cell(value) for value in row] for row in rows])
+        writer.writerows([[spreadsheet_cell(value) for value in row] for row in rows])
     return "\ufeff" + out.getvalue()
