@@ -10,7 +10,7 @@ the slip's number on intake, and the hub links that case to this referral.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from sqlmodel import Session, select
 
@@ -30,7 +30,7 @@ from .state import get_state, local_now
 NOT_AN_ITEM = "not a service item of the catalog"
 NOT_A_DEPARTMENT = "not a department of the catalog"
 MATTER_OR_ITEM = "choose the item or describe the matter"
-NOT_A_TARGET = "choose another point or a department"
+NOT_A_TARGET = "choose a department or another point"
 # How long each typed text may be (the columns and ReferCase agree).
 LIMITS = {"resident_name": 64, "matter": 500, "to_name": 128, "reason": 500}
 
@@ -48,6 +48,10 @@ class ReferralInput:
     to_code: str = ""
     to_name: str = ""
     reason: str = ""
+
+
+# The form's inputs (and the API's fields): one per field of a referral as typed.
+REFERRAL_INPUTS = tuple(spec.name for spec in fields(ReferralInput))
 
 
 @dataclass(eq=False)
