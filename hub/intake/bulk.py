@@ -101,8 +101,8 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
     # A case opened with a referral slip links to its referral: the per-envelope path does that.
-    if (intent.referral_no or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest or item is None
-            or point.level not in item.levels):
+    if (intent.referral_no or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest
+            or item is None or point.level not in item.levels):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
     received_at = as_utc(intent.received_at)

@@ -6,7 +6,8 @@ so the supervision office sees who referred whom where (hub/web/referrals.py). W
 the slip at another window, that clerk types its number on intake (``SubmitCase.referral_no``) and the hub links
 the case to the referral, whichever of the two reaches the hub first.
 
-Every referral stored and every link made is an entry of the audit chain (without the resident's data).
+Every referral stored and every link made is an entry of the audit chain (without the resident's data): the
+link as the case's timeline line.
 """
 
 from __future__ import annotations
@@ -66,16 +67,14 @@ def link_arriving_case(session: Session, case: Case) -> None:
 
 
 def link_case(session: Session, referral: Referral, case: Case, referring: Point | None) -> None:
-    """Record that the resident referred with ``referral`` applied as ``case``: on the referral, in the case's
-    timeline (which names the referring point and clerk) and in the audit chain."""
+    """Record that the resident referred with ``referral`` applied as ``case``: on the referral, and in the case's
+    timeline (which names the referring point and clerk; the line is an entry of the audit chain too)."""
     referral.case_id = case.id
     session.add(referral)
     origin = ReferralOrigin.of(referral, referring)
     record_event(session, case.id, actor=origin.point_name, action="referral_linked",
                  note=f"referred here by {origin.point_name}, {origin.name} ({origin.post}), slip {origin.slip_no}",
                  data=origin.data())
-    append_audit(session, actor=origin.point_name, action="referral_linked", subject=f"referral:{referral.id}",
-                 detail={"slip_no": referral.slip_no, "case_id": case.id})
 
 
 @dataclass(frozen=True)
