@@ -11,6 +11,7 @@ the slip's number on intake, and the hub links that case to this referral.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import date
 
 from sqlmodel import Session, select
 
@@ -99,7 +100,7 @@ def check_referral(session: Session, typed: ReferralInput) -> ReferralInput:
     return clean
 
 
-def next_slip_no(session: Session, point_id: str, day) -> str:
+def next_slip_no(session: Session, point_id: str, day: date) -> str:
     """转办 slip numbers: ``ZB-`` and then the shape of a receipt number, counted on their own."""
     return next_number(session, Referral.slip_no, f"ZB-{day:%Y%m%d}-{point_code(point_id)}-")
 

@@ -145,7 +145,6 @@ class SubmitCase(_Strict):
 
 # What a SUBMIT gained in issue 20: the hub leaves them out of a CASE_COPY for a point that did not send them.
 FIRST_CONTACT_FIELDS = frozenset({"first_contact_name", "first_contact_post", "referral_no"})
-REFERRAL_TARGETS = ("point", "department")
 
 
 class Resident(_Strict):

@@ -85,12 +85,11 @@ class ReferralOrigin:
     point_name: str
     name: str
     post: str
-    referred_at: datetime
 
     @classmethod
     def of(cls, referral: Referral, point: Point | None) -> ReferralOrigin:
         return cls(referral.slip_no, point.name if point else "", referral.first_contact_name,
-                   referral.first_contact_post, as_utc(referral.referred_at))
+                   referral.first_contact_post)
 
     def data(self) -> dict[str, str]:
         """The timeline line's facts (hub/web/timeline.py words them)."""

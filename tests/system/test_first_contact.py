@@ -166,3 +166,24 @@ def test_first_contact_and_a_referral_through_the_township(cluster, browser):
     office.goto(f"{hub.url}/referrals?month=11月")
     assert "如2026-11" in office.inner_text("#month-error") and slip_no in office.inner_text("#referrals")
     supervision.close()
+
+
+def test_a_referral_travels_on_a_usb_bundle(cluster, tmp_path):
+    """A village without a link carries its referral to the county on a USB bundle, unread; the hub stores it once
+    however often the same file is imported."""
+    hub = cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village", sync_interval=3600.0)
+    cluster.stop_server(hub)
+    made = village.api("staff").post("/api/referrals", json={
+        "resident_name": RESIDENT, "matter": "办理残疾人证", "to_kind": "department", "to_code": "CL",
+        "reason": REASON})
+    assert made.status_code == 201, made.text
+    bundle = tmp_path / "village-to-county.pkb"
+    cluster.run(command("pointkit"), "export-bundle", "--data", str(village.data), str(bundle))
+    assert RESIDENT.encode() not in bundle.read_bytes(), "a bundle carries sealed envelopes only"
+    imported = cluster.run(command("pointkit-hub"), "import-bundle", "--data", str(hub.data), str(bundle))
+    assert "accepted 1" in imported
+    again = cluster.run(command("pointkit-hub"), "import-bundle", "--data", str(hub.data), str(bundle))
+    assert "duplicate 1" in again
+    assert hub_rows(hub, "select slip_no, first_contact_name, to_code from referral") == [
+        (made.json()["slip_no"], POINT_CLERK_NAME, "CL")]
