@@ -161,8 +161,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         material_names=words.materials, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
-        department_names=words.departments, first_contact=(case.first_contact_name, case.first_contact_post),
-        referred_from=referral_origin(db, case), referral_no=case.referral_no,
+        department_names=words.departments, referred_from=referral_origin(db, case),
     ), status
 
 

@@ -48,6 +48,9 @@ def test_a_case_names_its_first_contact_clerk_and_an_older_point_none(hub):
         assert copy_payload(case)["case"]["first_contact_post"] == "站长"
         assert "first_contact_name" not in copy_payload(plain)["case"]
         assert verify_audit(session).broken is None
+    admin = hub.api("admin")
+    assert admin.get(f"/api/cases/{named['case_id']}").json()["first_contact"] == {"name": "黄丽", "post": "站长"}
+    assert admin.get(f"/api/cases/{older['case_id']}").json()["first_contact"] == {"name": "", "post": ""}
 
 
 def test_a_referral_is_stored_once_and_linked_to_the_case_opened_with_its_slip(hub):
