@@ -27,6 +27,7 @@ from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
 from .pickup import PickupError, collect, collect_by_id_number, rate, signed_result
 from .progress import calendar_missing, case_dates
+from .referrals import ReferralError, ReferralInput, ReferralRow, list_referrals, refer
 from .runtime import data_dir, identity, wake_sync
 from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans, waiting_totals
 from .schemas import (
@@ -45,6 +46,9 @@ from .schemas import (
     PickupResponse,
     RatingRecorded,
     RatingRequest,
+    ReferralCreate,
+    ReferralList,
+    ReferralOut,
     StatusResponse,
     SyncReportOut,
 )
@@ -177,7 +181,8 @@ def create_case():
         with db.session_scope(data_dir()) as session:
             case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
                                              body.materials, identity=identity(), scans=prepared,
-                                             staff_name=g.staff.display_name)
+                                             staff_name=g.staff.display_name, staff_post=g.staff.post,
+                                             referral_no=body.referral_no)
             missing = calendar_missing(point_calendar(session), case)
     except IntakeError as exc:
         discard_scans(data_dir(), prepared)
@@ -204,7 +209,7 @@ def create_notice():
     try:
         with db.session_scope(data_dir()) as session:
             notice = issue_notice(session, g.staff.username, body.item_code, _applicant(body), body.form,
-                                  body.materials, staff_name=g.staff.display_name)
+                                  body.materials, staff_name=g.staff.display_name, staff_post=g.staff.post)
     except IntakeError as exc:
         return jsonify(intake_error_body(exc)), _INTAKE_STATUS[exc.reason]
     return NoticeIssued(notice_id=notice.id, notice_no=notice.notice_no, item_code=notice.item_code,
@@ -230,6 +235,48 @@ def _multipart_case() -> CaseCreate | tuple:
 def _max_photo_kb() -> int:
     with db.session_scope(data_dir()) as session:
         return get_state(session).max_photo_kb
+
+
+@bp.post("/referrals")
+@documented("Refer a resident elsewhere (转办)", body=ReferralCreate, answer=ReferralOut, status=201,
+            errors={422: ("invalid_input",)})
+@token_required
+def create_referral():
+    """Record a referral made by the token's clerk, who is named on the slip as the first-contact person
+    (首问责任人); it is queued sealed for the hub. ``slip_url`` is the slip to print for the resident."""
+    body = parse_json_body(ReferralCreate)
+    if not isinstance(body, ReferralCreate):
+        return body
+    try:
+        with db.session_scope(data_dir()) as session:
+            made = refer(session, g.staff.username, ReferralInput(**body.model_dump()), identity=identity(),
+                         staff_name=g.staff.display_name, staff_post=g.staff.post)
+            row = ReferralRow(made, "queued")
+            answer = referral_out(row)
+    except ReferralError as exc:
+        return api_error(422, "invalid_input", "some fields are missing or invalid", exc.fields)
+    wake_sync()
+    return answer.model_dump(mode="json"), 201
+
+
+@bp.get("/referrals")
+@documented("List referrals made here, newest first", answer=ReferralList)
+@token_required
+def referrals():
+    """Referrals made at this point, each with whether the county hub has it."""
+    with db.session_scope(data_dir()) as session:
+        rows = list_referrals(session)
+        return ReferralList(referrals=[referral_out(row) for row in rows]).model_dump(mode="json")
+
+
+def referral_out(row: ReferralRow) -> ReferralOut:
+    referral = row.referral
+    return ReferralOut(
+        referral_id=referral.id, slip_no=referral.slip_no, item_code=referral.item_code, matter=referral.matter,
+        to_kind=referral.to_kind, to_code=referral.to_code, to_name=referral.to_name, reason=referral.reason,
+        first_contact_name=referral.staff_name, first_contact_post=referral.staff_post,
+        referred_at=as_utc(referral.referred_at), sync_state=row.sync_state,
+        slip_url=url_for("window.referral_slip", referral_id=referral.id))
 
 
 @bp.get("/cases")

@@ -30,7 +30,7 @@ from sync.kit.web import api_error, parse_json_body
 from sync.kit.webauth import install_login
 
 from . import audit, db
-from .models import ROLES, ApiToken, Staff
+from .models import DEFAULT_POST, ROLES, ApiToken, Staff
 from .schemas import LoginRequest, LoginResponse
 from .state import as_utc
 
@@ -60,7 +60,7 @@ class AccountLocked(Exception):
 
 
 def create_staff(session: Session, username: str, password: str, *, role: str = "staff",
-                 display_name: str = "", actor: str = audit.SYSTEM_ACTOR) -> Staff:
+                 display_name: str = "", post: str = DEFAULT_POST, actor: str = audit.SYSTEM_ACTOR) -> Staff:
     username = username.strip()
     if not username or len(username) > 64:
         raise StaffError("the username must be 1 to 64 characters")
@@ -70,13 +70,34 @@ def create_staff(session: Session, username: str, password: str, *, role: str = 
         raise StaffError("the password must be at least 8 characters")
     if len(display_name.strip()) > 64:
         raise StaffError("the name must be at most 64 characters")
+    post = check_post(post)
     if session.exec(select(Staff).where(Staff.username == username)).first():
         raise StaffError(f"a staff account named {username!r} already exists")
     staff = Staff(username=username, password_hash=hash_password(password), role=role,
-                  display_name=display_name.strip() or username, created_at=utcnow())
+                  display_name=display_name.strip() or username, post=post, created_at=utcnow())
     session.add(staff)
     session.flush()
-    audit.record(session, actor, "staff_added", username, role=role)
+    audit.record(session, actor, "staff_added", username, role=role, post=post)
+    return staff
+
+
+def check_post(post: str) -> str:
+    """A post (岗位) as stored: trimmed, 1 to 64 characters (an empty one is the default post)."""
+    post = post.strip() or DEFAULT_POST
+    if len(post) > 64:
+        raise StaffError("the post must be at most 64 characters")
+    return post
+
+
+def set_post(session: Session, username: str, post: str, *, actor: str) -> Staff:
+    """Give an account a new post (a clerk moved to another post); cases already received keep the post they
+    were received under."""
+    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    if staff is None:
+        raise StaffError(f"no staff account named {username!r}")
+    staff.post = check_post(post)
+    session.add(staff)
+    audit.record(session, actor, "staff_post_set", staff.username, post=staff.post)
     return staff
 
 

@@ -24,13 +24,13 @@ from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
 
 from . import audit, db, migrate
-from .auth import StaffError, create_staff
+from .auth import StaffError, check_post, create_staff, set_post
 from .bundles import export_bundle, import_bundle
 from .catalogfetch import catalog_download
 from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
 from .hubheads import exported_hub_head
 from .keyrotation import KeyRotationError, start_key_rotation
-from .models import Outbox, PointState
+from .models import DEFAULT_POST, Outbox, PointState
 from .scans import save_scan_settings, waiting_totals
 from .state import NotEnrolled, get_state, load_identity
 from .status import SYNC_PATHS, point_status
@@ -118,13 +118,16 @@ class _DownloadProgress:
 @click.option("--staff-name", default="",
               help="The real name of the first staff member, printed as 经办人 on receipts (default: the username; "
                    "set it later with `pointkit users add` for each clerk).")
+@click.option("--staff-post", default=DEFAULT_POST, show_default=True,
+              help="The first staff member's post (岗位), printed beside the name as the first-contact person "
+                   "(首问责任人) on receipts, notices and referral slips.")
 @click.option("--staff-password", default=None,
               help="Password of the first staff account (default: a generated one, printed once).")
 @click.option("--catalog-wait", default=CATALOG_WAIT_S, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to keep resuming the catalog download over a link that cuts before giving up "
                    "(the point is enrolled either way; `pointkit sync` finishes the download).")
 def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, staff_user: str, staff_name: str,
-         staff_password: str | None, catalog_wait: float) -> None:
+         staff_post: str, staff_password: str | None, catalog_wait: float) -> None:
     if is_initialized(data_dir):
         fail(f"{data_dir} already holds an enrolled point; use another data directory")
     generated = staff_password is None
@@ -132,12 +135,17 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
     if len(password) < 8:
         fail("the staff password must be at least 8 characters")
     try:
+        staff_post = check_post(staff_post)
+    except StaffError as exc:
+        fail(str(exc))
+    try:
         result = enroll(data_dir, hub_url=hub_url, token=token, name=name, relay_url=relay_url,
                         catalog_wait_s=catalog_wait, progress=_DownloadProgress("service catalog"))
     except EnrollmentError as exc:
         fail(str(exc))
     with db.session_scope(data_dir) as session:
-        create_staff(session, staff_user, password, role="admin", display_name=staff_name.strip(), actor="cli")
+        create_staff(session, staff_user, password, role="admin", display_name=staff_name.strip(), post=staff_post,
+                     actor="cli")
     click.echo(f"point id:         {result.point_id}")
     click.echo(f"name:             {result.name}")
     click.echo(f"level:            {result.level}")
@@ -148,7 +156,8 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
         click.echo(f"warning: the hub says this village syncs through {result.relay_name}; it syncs with the hub "
                    "directly until it is enrolled again with --relay TOWNSHIP_URL", err=True)
     private_data_dir(data_dir)
-    click.echo(f"staff account:    {staff_user} (admin), named {staff_name.strip() or staff_user} on receipts")
+    click.echo(f"staff account:    {staff_user} (admin), named {staff_name.strip() or staff_user} ({staff_post}) "
+               "on receipts")
     if generated:
         click.echo(f"staff password:   {password}   (shown once; write it down)")
     if result.catalog_error:
@@ -428,15 +437,32 @@ def users() -> None:
               help="staff may receive and hand over; admin may also re-send quarantined envelopes.")
 @click.option("--name", "--display-name", "display_name", required=True,
               help="The staff member's real name, as receipts and notices print it (经办人) and the header shows it.")
+@click.option("--post", default=DEFAULT_POST, show_default=True,
+              help="The staff member's post (岗位: 窗口工作人员, 站长, 代办员 …), printed beside the name wherever she "
+                   "is the first-contact person (首问责任人).")
 @data_option
-def users_add(username: str, password: str, role: str, display_name: str, data_dir: Path) -> None:
+def users_add(username: str, password: str, role: str, display_name: str, post: str, data_dir: Path) -> None:
     open_point(data_dir)
     try:
         with db.session_scope(data_dir) as session:
-            create_staff(session, username, password, role=role, display_name=display_name, actor="cli")
+            create_staff(session, username, password, role=role, display_name=display_name, post=post, actor="cli")
     except StaffError as exc:
         fail(str(exc))
     click.echo(f"added {role} {username}")
+
+
+@users.command("post", help="Give a staff account another post (岗位); cases already received keep the old one.")
+@click.argument("username")
+@click.argument("post")
+@data_option
+def users_post(username: str, post: str, data_dir: Path) -> None:
+    open_point(data_dir)
+    try:
+        with db.session_scope(data_dir) as session:
+            staff = set_post(session, username, post, actor="cli")
+    except StaffError as exc:
+        fail(str(exc))
+    click.echo(f"{staff.username} is now {staff.post}")
 
 
 @main.group(help="Manage this point's own keys.")

@@ -13,7 +13,7 @@ from flask_babel.speaklater import LazyString
 
 from sync.kit import idnumber
 
-from . import intake, scans, syncagent
+from . import intake, referrals, scans, syncagent
 from .progress import COLLECTED_HERE, case_dates
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -138,6 +138,10 @@ FIELD_PROBLEMS = {
     intake.NOT_A_PHONE: lazy_gettext("must be 11 digits starting with 1"),
     intake.NOT_A_FIELD: lazy_gettext("not a field of this item"),
     intake.MATERIALS_MISSING: lazy_gettext("required materials are missing"),
+    referrals.NOT_AN_ITEM: lazy_gettext("not a service item of the catalog"),
+    referrals.NOT_A_DEPARTMENT: lazy_gettext("not a department of the catalog"),
+    referrals.MATTER_OR_ITEM: lazy_gettext("choose the item or describe the matter"),
+    referrals.NOT_A_TARGET: lazy_gettext("choose a department or another point"),
     scans.NOT_A_SCAN: lazy_gettext("not a scan: attach an image (JPEG, PNG, TIFF) or a PDF file"),
     scans.SCAN_TOO_LARGE: lazy_gettext("larger than 10 MB: scan it again at a lower resolution"),
     scans.EMPTY_SCAN: lazy_gettext("the file is empty"),
@@ -145,6 +149,12 @@ FIELD_PROBLEMS = {
     idnumber.WRONG_CHARACTERS: lazy_gettext("must be 17 digits followed by a digit or X"),
     idnumber.IMPOSSIBLE_BIRTH_DATE: lazy_gettext("contains an impossible birth date"),
     idnumber.WRONG_CHECK_CHARACTER: lazy_gettext("check character does not match (mistyped digit?)"),
+}
+# Where a referral's envelope stands (its outbox row's state).
+REFERRAL_SYNC_LABELS = {
+    "queued": lazy_gettext("Waiting to send"),
+    "acked": lazy_gettext("Received by the county hub"),
+    "quarantined": lazy_gettext("Refused by the hub (quarantined)"),
 }
 # How a material is handed in (the catalog's "form").
 MATERIAL_FORMS = {
@@ -170,6 +180,7 @@ def install_filters(app: Flask) -> None:
         "field_problem": FIELD_PROBLEMS,
         "material_form": MATERIAL_FORMS,
         "route_label": ROUTE_LABELS,
+        "referral_sync": REFERRAL_SYNC_LABELS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = _label_filter(table)

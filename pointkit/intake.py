@@ -27,7 +27,7 @@ from sync.keys import Identity
 from sync.kit.idnumber import id_number_problem, normalize_id_number
 from sync.kit.passwords import hash_password
 from sync.kit.workdays import Calendar
-from sync.messages import SubmitCase
+from sync.messages import RECEIPT_MAX, SubmitCase
 
 from . import audit
 from .calendar import point_calendar
@@ -203,16 +203,18 @@ def point_code(point_id: str) -> str:
 def next_receipt_no(session: Session, state: PointState, day: date) -> str:
     """The day's next receipt number: after this point's own, and after the newest the hub holds from it (a
     point restored from an old backup lacks the cases it took since; the hub names the newest on each pull)."""
-    return _next_number(session, Case.receipt_no, f"{day:%Y%m%d}-{point_code(state.point_id)}-",
+    return next_number(session, Case.receipt_no, f"{day:%Y%m%d}-{point_code(state.point_id)}-",
                         also=state.receipt_floor)
 
 
 def next_notice_no(session: Session, point_id: str, day: date) -> str:
     """告知 numbers: ``GZ-`` and then the shape of a receipt number, counted separately."""
-    return _next_number(session, OneTimeNotice.notice_no, f"GZ-{day:%Y%m%d}-{point_code(point_id)}-")
+    return next_number(session, OneTimeNotice.notice_no, f"GZ-{day:%Y%m%d}-{point_code(point_id)}-")
 
 
-def _next_number(session: Session, column: Any, prefix: str, also: str = "") -> str:
+def next_number(session: Session, column: Any, prefix: str, also: str = "") -> str:
+    """The next number after the highest of ``column`` (and ``also``) that starts with ``prefix``: receipts,
+    notices and referral slips are numbered per day and point, and a printed number is never given twice."""
     numbers = [*session.exec(select(column).where(column.startswith(prefix))).all(),
                *([also] if also.startswith(prefix) else [])]
     highest = max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0)
@@ -225,12 +227,15 @@ def new_pickup_code() -> str:
 
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
                  materials: list[str], *, identity: Identity, scans: Sequence[PreparedScan] = (),
-                 staff_name: str = "", repeat_reason: str = "") -> tuple[Case, str]:
+                 staff_name: str = "", staff_post: str = "", repeat_reason: str = "",
+                 referral_no: str = "") -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
     ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
     keys go inside the SUBMIT. ``staff_name`` is the clerk's real name the
-    receipt prints (default: the login). When the resident has an open
+    receipt prints (default: the login); with ``staff_post`` the clerk is named as the first-contact person
+    (首问责任人) here and at the hub. ``referral_no`` is the referral slip the resident brought, if any (the hub
+    links the case to that referral). When the resident has an open
     application for the same item here (``open_application``), the case keeps
     its receipt number and ``repeat_reason``, the clerk's word on why.
     Returns the case and the pickup code, which is shown once and stored only hashed.
@@ -246,6 +251,9 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         raise IntakeError("invalid_input", "some fields are missing or invalid",
                           {"scans": "not a material of this item: " + ", ".join(strays)})
 
+    referral_no = _text(referral_no)
+    if len(referral_no) > RECEIPT_MAX:
+        raise IntakeError("invalid_input", "some fields are missing or invalid", {"referral_no": TOO_LONG})
     received_at = utcnow()
     today = local_now().date()
     pickup_code = new_pickup_code()
@@ -265,6 +273,8 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         promised_date=promised_date(point_calendar(session), item, today),
         staff=staff,
         staff_name=_text(staff_name)[:64] or staff,
+        staff_post=_text(staff_post)[:64],
+        referral_no=referral_no,
     )
     earlier = open_application(session, applicant.id_number, item.code)
     if earlier is not None:
@@ -275,12 +285,15 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         applicant={"name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone},
         form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
         staff=staff, scans=[p.scan for p in scans], clock_offset_ms=state.clock_offset_ms,
+        first_contact_name=case.staff_name, first_contact_post=case.staff_post, referral_no=referral_no,
     ).model_dump(mode="json", exclude=None if scans else {"scans"})
     session.add(case)
     attach_scans(session, case.id, list(scans))
     audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code,
+                 first_contact=[case.staff_name, case.staff_post],
                  **({"repeat_of": case.duplicate_of, "repeat_reason": case.duplicate_reason}
-                    if case.duplicate_of else {}))
+                    if case.duplicate_of else {}),
+                 **({"referral_no": referral_no} if referral_no else {}))
     seal_into_outbox(session, state, identity, kind=Kind.SUBMIT, payload=payload, case_id=case.id, actor=staff)
     case.status = "queued"
     session.flush()
@@ -288,7 +301,7 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
 
 
 def issue_notice(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
-                 materials: list[str], *, staff_name: str = "") -> OneTimeNotice:
+                 materials: list[str], *, staff_name: str = "", staff_post: str = "") -> OneTimeNotice:
     """Record the one-time notice for an application whose only fault is missing required materials.
 
     Anything else wrong (a bad ID number, an item not accepted here) raises
@@ -312,7 +325,7 @@ def issue_notice(session: Session, staff: str, item_code: str, applicant: Applic
         item_code=item.code, item_name=item.name_zh, applicant_name=_text(applicant.name),
         id_number=normalize_id_number(_text(applicant.id_number)),
         missing_json=json.dumps(missing, ensure_ascii=False), staff=staff,
-        staff_name=_text(staff_name)[:64] or staff, issued_at=utcnow())
+        staff_name=_text(staff_name)[:64] or staff, staff_post=_text(staff_post)[:64], issued_at=utcnow())
     session.add(notice)
     audit.record(session, staff, "notice_issued", notice.id, notice_no=notice.notice_no, item_code=item.code,
                  missing=[material["code"] for material in missing])

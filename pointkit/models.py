@@ -1,6 +1,6 @@
 """Tables of the point database.
 
-Personal data lives in ``case``, ``intakedraft`` and ``onetimenotice`` only; the ``outbox`` holds sealed envelope
+Personal data lives in ``case``, ``intakedraft``, ``onetimenotice`` and ``referral`` only; the ``outbox`` holds sealed envelope
 bytes and ids, never plaintext, so a copied outbox (or a USB bundle made from
 it) reveals nothing about residents. Times are stored as UTC.
 """
@@ -17,6 +17,9 @@ CASE_STATUSES = ("received", "queued", "sent", "acked", "supplement_requested", 
                  "collected")
 OUTBOX_STATES = ("queued", "acked", "quarantined")
 ROLES = ("staff", "admin")
+# The post (岗位) an account gets when none is given: what most clerks at a point are.
+DEFAULT_POST = "窗口工作人员"
+REFERRAL_TARGETS = ("point", "department")
 
 
 # The point's own table registry: a test process that also loads the hub's models (which share
@@ -32,6 +35,9 @@ class Staff(PointTable, table=True):
     password_hash: str = Field(max_length=200)
     role: str = Field(default="staff", max_length=16)
     display_name: str = Field(default="", max_length=64)
+    # The post (岗位: 窗口工作人员, 站长, 代办员 …) printed beside the name wherever the clerk is the first-contact
+    # person (首问责任人).
+    post: str = Field(default=DEFAULT_POST, max_length=64)
     created_at: datetime
     failed_logins: int = Field(default=0)
     locked_until: datetime | None = None
@@ -160,6 +166,10 @@ class Case(PointTable, table=True):
     staff: str = Field(max_length=64)
     # The clerk's real name as the receipt prints it (经办人); the login above is what the audit names.
     staff_name: str = Field(default="", max_length=64)
+    # With the name above, the first-contact person (首问责任人) of 首问责任制: the clerk's post at intake time.
+    staff_post: str = Field(default="", max_length=64)
+    # The referral slip (转办单) the resident brought from another point, typed at intake ("" when none).
+    referral_no: str = Field(default="", max_length=40)
     # Why the clerk received it although the same resident had an open application for the same item here: the
     # receipt number of that case and the clerk's words (empty when there was none).
     duplicate_of: str = Field(default="", max_length=40)
@@ -279,6 +289,32 @@ class OneTimeNotice(PointTable, table=True):
     id_number: str = Field(max_length=18)
     missing_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     staff: str = Field(max_length=64)
-    # The clerk's real name, printed as 经办人 on the notice.
+    # The clerk's real name and post, printed on the notice as 经办人 and first-contact person (首问责任人).
     staff_name: str = Field(default="", max_length=64)
+    staff_post: str = Field(default="", max_length=64)
     issued_at: datetime
+
+
+# 转办: a matter the clerk could not handle here, referred to another point or a department; the resident took a
+# referral slip, and the clerk stays named as her first-contact person. Sent sealed to the hub (REFERRAL).
+class Referral(PointTable, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    slip_no: str = Field(max_length=40, unique=True, index=True)
+    resident_name: str = Field(max_length=64)
+    resident_phone: str = Field(default="", max_length=20)
+    resident_id_number: str = Field(default="", max_length=18)
+    # What she came for: an item of the local catalog, or words.
+    item_code: str = Field(default="", max_length=64)
+    item_name: str = Field(default="", max_length=128)
+    matter: str = Field(default="", max_length=500)
+    # Where she is sent: "point" (to_name) or "department" (to_code; to_name as the slip printed it).
+    to_kind: str = Field(max_length=16)
+    to_code: str = Field(default="", max_length=32)
+    to_name: str = Field(default="", max_length=128)
+    reason: str = Field(max_length=500)
+    staff: str = Field(max_length=64)
+    staff_name: str = Field(max_length=64)
+    staff_post: str = Field(default="", max_length=64)
+    referred_at: datetime
+    # The REFERRAL envelope in the outbox: its state says whether the hub has it.
+    envelope_id: str = Field(default="", max_length=36)

@@ -72,7 +72,8 @@ def apply_case_copy(session: Session, payload: dict) -> Case:
         phone=taken.applicant.phone, form_json=json.dumps(taken.form, ensure_ascii=False),
         materials_json=json.dumps(taken.materials), pickup_code_hash="", status="acked",
         received_at=taken.received_at, promised_date=taken.promised_date, staff=taken.staff,
-        hub_version=copy.version, restored_at=utcnow())
+        staff_name=taken.first_contact_name or taken.staff, staff_post=taken.first_contact_post,
+        referral_no=taken.referral_no, hub_version=copy.version, restored_at=utcnow())
     if copy.closed_at is not None:
         # Handed over on the old laptop: never again here.
         case.status, case.collected_at = "collected", copy.closed_at

@@ -65,6 +65,8 @@ class CaseCreate(_Body):
     applicant: ApplicantIn
     form: dict[str, str | int | float | None] = Field(default_factory=dict, max_length=50)
     materials: list[str] = Field(default_factory=list, max_length=50)
+    # The referral slip (转办单) the resident brought from another point, if any.
+    referral_no: str = Field(default="", max_length=40)
 
 
 class CaseCreated(BaseModel):
@@ -115,6 +117,43 @@ class CaseSummary(BaseModel):
 
 class CaseList(BaseModel):
     cases: list[CaseSummary]
+
+
+class ReferralCreate(_Body):
+    """A referral (转办): a resident this window cannot serve, sent to a department (``to_code``) or another point
+    (``to_name``); the item she came for (``item_code``) or the matter in words."""
+
+    resident_name: str = Field(min_length=1, max_length=64)
+    resident_phone: str = Field(default="", max_length=20)
+    resident_id_number: str = Field(default="", max_length=18)
+    item_code: str = Field(default="", max_length=64)
+    matter: str = Field(default="", max_length=500)
+    to_kind: Literal["department", "point"]
+    to_code: str = Field(default="", max_length=32)
+    to_name: str = Field(default="", max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReferralOut(BaseModel):
+    """A referral made here, with its slip's page and whether the county hub has it (``sync_state``)."""
+
+    referral_id: str
+    slip_no: str
+    item_code: str
+    matter: str
+    to_kind: str
+    to_code: str
+    to_name: str
+    reason: str
+    first_contact_name: str
+    first_contact_post: str
+    referred_at: datetime
+    sync_state: str
+    slip_url: str
+
+
+class ReferralList(BaseModel):
+    referrals: list[ReferralOut]
 
 
 class SignedResult(BaseModel):

@@ -170,7 +170,8 @@ def _receive(item, state, ticked: list[str]):
         with db.session_scope(data_dir()) as dbs:
             case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
                                              identity=identity(), scans=prepared, staff_name=g.staff.display_name,
-                                             repeat_reason=repeat_reason)
+                                             staff_post=g.staff.post, repeat_reason=repeat_reason,
+                                             referral_no=request.form.get("referral_no", ""))
             if _draft_id():
                 delete_draft(dbs, _draft_id(), g.staff.username)
     except IntakeError as exc:
@@ -180,7 +181,7 @@ def _receive(item, state, ticked: list[str]):
             return exc
         with db.session_scope(data_dir()) as dbs:
             notice = issue_notice(dbs, g.staff.username, item.code, applicant, form, ticked,
-                                  staff_name=g.staff.display_name)
+                                  staff_name=g.staff.display_name, staff_post=g.staff.post)
         return redirect(url_for("window.notice", notice_id=notice.id))
     session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
     wake_sync()

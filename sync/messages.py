@@ -136,6 +136,56 @@ class SubmitCase(_Strict):
     # Added in issue 6: the hub's clock minus this point's clock as the point last measured it, so the
     # hub starts the time limit at the true moment of intake (None: the point never reached the hub).
     clock_offset_ms: int | None = Field(default=None, ge=-MAX_CLOCK_OFFSET_MS, le=MAX_CLOCK_OFFSET_MS)
+    # Added in issue 20 (首问责任制): the clerk who received the case, by real name and post, and the referral
+    # slip the resident brought from another point, if any. A point from before sends none of them.
+    first_contact_name: str = Field(default="", max_length=64)
+    first_contact_post: str = Field(default="", max_length=64)
+    referral_no: str = Field(default="", max_length=RECEIPT_MAX)
+
+
+# What a SUBMIT gained in issue 20: the hub leaves them out of a CASE_COPY for a point that did not send them.
+FIRST_CONTACT_FIELDS = frozenset({"first_contact_name", "first_contact_post", "referral_no"})
+
+
+class Resident(_Strict):
+    """A resident a clerk referred elsewhere; personal data, so it only travels sealed. The ID number is optional."""
+
+    name: str = Field(min_length=1, max_length=64)
+    phone: str = Field(default="", max_length=20)
+    id_number: str = Field(default="", max_length=18)
+
+
+class ReferCase(_Strict):
+    """A matter a clerk could not handle here, referred to another point or a department (转办, REFERRAL).
+
+    The resident took a slip numbered ``slip_no``; ``first_contact_name`` and ``first_contact_post`` name the clerk
+    who stays responsible (首问责任人). What she came for is a catalog item (``item_code``) or words (``matter``);
+    where she was sent is a point (``to_name``) or a department (``to_code``, and its name as the slip printed it).
+    """
+
+    referral_id: str = Field(min_length=36, max_length=36)
+    slip_no: str = Field(min_length=1, max_length=RECEIPT_MAX)
+    resident: Resident
+    item_code: str = Field(default="", max_length=64)
+    matter: str = Field(default="", max_length=500)
+    to_kind: Literal["point", "department"]
+    to_code: str = Field(default="", max_length=32)
+    to_name: str = Field(default="", max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+    first_contact_name: str = Field(min_length=1, max_length=64)
+    first_contact_post: str = Field(default="", max_length=64)
+    staff: str = Field(max_length=64)
+    referred_at: Moment
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ReferCase":
+        if not (self.item_code or self.matter):
+            raise ValueError("name the item or the matter the resident came for")
+        if self.to_kind == "department" and not self.to_code:
+            raise ValueError("a referral to a department names its code")
+        if self.to_kind == "point" and not self.to_name:
+            raise ValueError("a referral to a point names it")
+        return self
 
 
 class CaseCollected(_Strict):
@@ -350,4 +400,5 @@ POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.SUPPLEMENT: SupplementCase,
     Kind.RATE: RateCase,
     Kind.COPY_REQUEST: CopyRequest,
+    Kind.REFERRAL: ReferCase,
 }

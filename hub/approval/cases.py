@@ -146,6 +146,10 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
                       "phone": applicant.get("phone", "")},
         "form": case.form or {},
         "materials": case.materials or [],
+        # 首问责任制: the clerk who received it at the point (empty from a point that sent none), and the referral
+        # slip the resident brought.
+        "first_contact": {"name": case.first_contact_name, "post": case.first_contact_post},
+        "referral_no": case.referral_no,
         "scans": scans_public(scans),
         "materials_in_transit": materials_in_transit(scans),
         "tasks": [

@@ -51,6 +51,7 @@ from hub.core.models import AuditEntry, Case, CaseEvent, CaseScan, OutMessage, P
 from hub.core.outbox import current_signer, next_seq, status_payload
 from hub.core.timeline import HUB_ACTOR, event_rows
 from hub.intake.intaketime import judge_intake
+from hub.intake.intents import received_data
 from hub.reconcile.arrival import resident_key
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,9 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     scan_ids = {scan["scan_id"] for scan in scans}
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
-    if (len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest or item is None
-            or point.level not in item.levels):
+    # A case opened with a referral slip links to its referral: the per-envelope path does that.
+    if (intent.referral_no or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest
+            or item is None or point.level not in item.levels):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
     received_at = as_utc(intent.received_at)
@@ -121,8 +123,8 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
             "version": 1, "resident_key": resident_key(intent.applicant.id_number), "merged_into": None,
             "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
             "paused_since": None, "vouched_intake": None, "intake_vouched_by": "",
-            # 首问责任制 (issue 20): filled from the SUBMIT once points send them.
-            "first_contact_name": "", "first_contact_post": "", "referral_no": ""}
+            "first_contact_name": intent.first_contact_name, "first_contact_post": intent.first_contact_post,
+            "referral_no": intent.referral_no}
     tasks = planned_tasks(intent.case_id, item)
     rows: dict[type, list[Any]] = {
         RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],
@@ -187,7 +189,7 @@ class BulkRun:
             for table, drafted in draft.rows.items():
                 rows[table].extend(drafted)
             event(intent.case_id, point.name, "received", f"received at the point by {intent.staff}",
-                  {"staff": intent.staff})
+                  received_data(intent))
             event(intent.case_id, HUB_ACTOR, "routed", draft.routed_note, routed_data(draft.item, draft.due_dates[0]))
             # The entry the per-envelope path appends as its transaction commits (hub/core/audit.py, CASE_ROWS).
             rows[AuditEntry].append(driver_row(dialect, AuditEntry, next_audit_row(

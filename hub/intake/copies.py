@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from sync.canonical import canonical_json
 from sync.clock import utcnow
 from sync.envelope import Kind
-from sync.messages import CaseCopy, CopyRequest, SubmitCase
+from sync.messages import FIRST_CONTACT_FIELDS, CaseCopy, CopyRequest, SubmitCase
 
 from hub.core.models import Case, OutMessage, Point, RawEnvelope
 from hub.core.outbox import enqueue
@@ -84,7 +84,11 @@ def copy_payload(case: Case) -> dict:
         case_id=case.id, receipt_no=case.receipt_no, item_code=case.item_code,
         catalog_version=case.catalog_version, applicant=case.applicant, form=case.form,
         materials=case.materials, received_at=case.received_at, promised_date=case.promised_date,
-        staff=case.staff, clock_offset_ms=case.clock_offset_ms)
+        staff=case.staff, clock_offset_ms=case.clock_offset_ms, first_contact_name=case.first_contact_name,
+        first_contact_post=case.first_contact_post, referral_no=case.referral_no)
+    # A point that sent no first-contact person is older than those fields and would refuse them.
+    sent_them = bool(case.first_contact_name or case.referral_no)
     return CaseCopy(case=taken, item_name=case.item_name, version=case.version,
                     closed_at=case.closed_at if case.status == "closed" else None,
-                    copied_at=utcnow()).model_dump(mode="json")
+                    copied_at=utcnow()).model_dump(mode="json",
+                                                   exclude=None if sent_them else {"case": set(FIRST_CONTACT_FIELDS)})

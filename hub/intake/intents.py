@@ -17,7 +17,16 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync.messages import AmendCase, CaseCollected, CopyRequest, RateCase, SubmitCase, SupplementCase, WithdrawCase
+from sync.messages import (
+    AmendCase,
+    CaseCollected,
+    CopyRequest,
+    RateCase,
+    ReferCase,
+    SubmitCase,
+    SupplementCase,
+    WithdrawCase,
+)
 from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
@@ -34,6 +43,7 @@ from hub.core.outcome import Outcome
 from hub.core.timeline import HUB_ACTOR, record_event
 from hub.intake.copies import apply_copy_request
 from hub.intake.intaketime import SUSPICIOUS_TIME, Bound, judge_intake, suspicion
+from hub.intake.referrals import apply_referral, link_arriving_case
 from hub.reconcile.arrival import apply_amend, apply_withdraw, check_submit, park, resident_key
 from hub.trust.points import record_point_keys
 
@@ -72,6 +82,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return apply_withdraw(session, _own_case(session, intent.case_id, point), intent, point, raw)
     if isinstance(intent, CopyRequest):
         return apply_copy_request(session, intent, point)
+    if isinstance(intent, ReferCase):
+        return apply_referral(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
@@ -118,6 +130,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         applicant=intent.applicant.model_dump(), form=intent.form, materials=intent.materials,
         staff=intent.staff, received_at=as_utc(intent.received_at), promised_date=intent.promised_date,
         clock_offset_ms=intent.clock_offset_ms, resident_key=resident_key(intent.applicant.id_number),
+        first_contact_name=intent.first_contact_name, first_contact_post=intent.first_contact_post,
+        referral_no=intent.referral_no,
     )
     session.add(case)
     try:
@@ -126,7 +140,8 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         raise Refusal(exc.reason, str(exc)) from None
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
-                 note=f"received at the point by {intent.staff}", data={"staff": intent.staff})
+                 note=f"received at the point by {intent.staff}", data=received_data(intent))
+    link_arriving_case(session, case)
     # Duplicates, identity and catalog drift (with the note on what the catalog changed since intake).
     conflicts = check_submit(session, case, intent, point, raw)
     claimed = intake_moment(case, point.clock_offset_ms)
@@ -147,6 +162,15 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
     return Outcome.accepted(ACCEPTED)
+
+
+def received_data(intent: SubmitCase) -> dict[str, str]:
+    """The "received" line's facts: the clerk's login and, from points that send them, the first-contact person
+    (首问责任人) by name and post (hub/intake/bulk.py records the same)."""
+    data = {"staff": intent.staff}
+    if intent.first_contact_name:
+        data |= {"first_contact_name": intent.first_contact_name, "first_contact_post": intent.first_contact_post}
+    return data
 
 
 def _park_intake_time(session: Session, case: Case, point: Point, raw: RawEnvelope, claimed: datetime,

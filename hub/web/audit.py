@@ -47,6 +47,7 @@ AUDIT_ACTIONS = {
     "point_keys_rotated": lazy_gettext("Point keys rotated"),
     "point_relay_set": lazy_gettext("Point's relay set"),
     "point_revoked": lazy_gettext("Point revoked"),
+    "referral_received": lazy_gettext("Referral received"),
     "user_added": lazy_gettext("Account added"),
     "user_disabled": lazy_gettext("Account disabled or enabled"),
 }

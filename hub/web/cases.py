@@ -29,6 +29,7 @@ from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
 from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
+from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
@@ -162,7 +163,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         material_names=words.materials, item=item, can_decide=decidable_task(db, case, g.staff) is not None,
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
-        department_names=words.departments,
+        department_names=words.departments, referred_from=referral_origin(db, case),
     ), status
 
 

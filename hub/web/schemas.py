@@ -130,6 +130,12 @@ class ScanPublic(BaseModel):
     completed_at: str | None = None
 
 
+# 首问责任人: the clerk who received a case at the point, by real name and post ("" from a point that sent none).
+class FirstContactPublic(BaseModel):
+    name: str = ""
+    post: str = ""
+
+
 # Everything about one case.
 class CaseDetail(BaseModel):
     case_id: str
@@ -150,6 +156,9 @@ class CaseDetail(BaseModel):
     applicant: ApplicantPublic
     form: dict[str, str]
     materials: list[str]
+    first_contact: FirstContactPublic = FirstContactPublic()
+    # The referral slip (转办单) the resident brought from another point, if any.
+    referral_no: str = ""
     scans: list[ScanPublic] = []
     # 材料传输中: a listed scan has not fully arrived yet.
     materials_in_transit: bool = False

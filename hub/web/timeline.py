@@ -54,6 +54,7 @@ ACTIONS = {
     "order_answered": lazy_gettext("Supervision order answered"),
     "order_closed": lazy_gettext("Supervision order closed"),
     "follow_up_due_counted": lazy_gettext("Follow-up due date counted"),
+    "referral_linked": lazy_gettext("Referred here"),
 }
 CARD_LINES = {
     "yellow": lazy_gettext("Yellow card: %(department)s passed the warning line of the promised limit %(date)s"),
@@ -321,9 +322,20 @@ def _dates_recounted(data: dict[str, Any], words: Words) -> str:
     return text
 
 
+def _received(data: dict[str, Any], words: Words) -> str:
+    """受理, naming the first-contact person (首问责任人) when the point sent one."""
+    if not data.get("first_contact_name"):
+        return _("Received at the point")
+    return _("Received at the point by %(name)s (%(post)s), the first-contact person",
+             name=data["first_contact_name"], post=data.get("first_contact_post") or _("post not given"))
+
+
 # action -> how a line of it with facts reads
 RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
-    "received": lambda data, words: _("Received at the point"),
+    "received": _received,
+    "referral_linked": lambda data, words: _(
+        "Referred here from %(point)s by %(name)s (%(post)s), slip %(slip_no)s", point=data.get("point", ""),
+        name=data.get("name", ""), post=data.get("post", ""), slip_no=data.get("slip_no", "")),
     "routed": _routed,
     "approved": _decided,
     "rejected": _decided,

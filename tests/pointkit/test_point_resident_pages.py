@@ -133,6 +133,11 @@ def test_every_resident_page_at_the_point_is_in_large_print_and_fits_at_200_perc
     assert_large_print(page, "supplement-notice", RESIDENT)
     page.goto(f"{url}/items/{ITEMS[0]['code']}/guide")
     assert_large_print(page, "guide", RESIDENT)
+    referral = api.post("/api/referrals", json={"resident_name": "王小明", "item_code": ITEMS[0]["code"],
+                                                "to_kind": "department", "to_code": "MZ", "reason": "需到县民政局现场核实"})
+    assert referral.status_code == 201, referral.text
+    page.goto(f"{url}{referral.json()['slip_url']}")
+    assert_large_print(page, "referral-slip", RESIDENT)
     handed = api.post(f"/api/cases/{ready['case_id']}/pickup",
                       json={"pickup_code": ready["pickup_code"], "id_last4": GOOD_ID[-4:]})
     assert handed.status_code == 200, handed.text
