@@ -120,7 +120,8 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
             "reason": "", "certificate_no": "", "decided_at": None, "result": None, "closed_at": None,
             "version": 1, "resident_key": resident_key(intent.applicant.id_number), "merged_into": None,
             "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
-            "paused_since": None, "vouched_intake": None, "intake_vouched_by": ""}
+            "paused_since": None, "vouched_intake": None, "intake_vouched_by": "", "first_contact_name": "",
+            "first_contact_post": "", "referral_no": ""}
     tasks = planned_tasks(intent.case_id, item)
     rows: dict[type, list[Any]] = {
         RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],
