@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from sync.kit.workdays import county_date
 
+from hub.approval.complaints import complaint_counts
 from hub.approval.supervision import FollowUpError, follow_up, supervision_report
 from hub.catalog.calendar import missing_next_year
 from hub.core.clock import as_utc, utc_now
@@ -38,11 +39,13 @@ def _render(error: str = "", status: int = 200):
     return render_template("supervision.html", report=report, warn_share=configured_warn_share(),
                            department_names={d["code"]: d["name"] for d in report["departments"]},
                            next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
+                           complaints=complaint_counts(get_session(), today=county_date(utc_now()),
+                                                       warn_share=configured_warn_share()),
                            error=error), status
 
 
 @bp.get("/supervision")
-@login_required("operator", "admin")
+@login_required("operator", "supervisor", "admin")
 def supervision_page():
     """On-time rates, open, warning and overdue work per department; backlog and last sync per point;
     ratings and the low ones to follow up."""
