@@ -131,7 +131,7 @@ def take_complaint(session: Session, staff: str, form: ComplaintForm, *, identit
         taken_at=utcnow())
     session.add(complaint)
     audit.record(session, staff, "complaint_taken", complaint.id, complaint_no=complaint.complaint_no,
-                 channel=complaint.channel, category=complaint.category, subject=complaint.subject,
+                 channel=complaint.channel, category=complaint.category, about=complaint.subject,
                  anonymous=complaint.anonymous)
     seal_into_outbox(session, state, identity, kind=Kind.COMPLAINT, payload=complaint_payload(complaint),
                      actor=staff)
