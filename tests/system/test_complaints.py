@@ -18,7 +18,16 @@ from sync.clock import CLOCK_SKEW_ENV
 from sync.kit.workdays import county_date
 from tests.support.browser import shot
 from tests.support.cluster import log_in, wait_until
-from tests.support.pagecheck import axe_problems, layout_problems, measure, report, text_problems
+from tests.system.test_relay import TOWNSHIP, enroll_via
+from tests.support.pagecheck import (
+    axe_problems,
+    layout_problems,
+    measure,
+    page_width,
+    report,
+    scroll_problems,
+    text_problems,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,13 +35,20 @@ VILLAGE = "泗城镇平兰村便民服务站"
 DAY_MS = 24 * 3600 * 1000
 OFFICE, OFFICE_PASSWORD = "jc-chen", "office-pass-1"
 DESKTOP = {"width": 1024, "height": 768}
+# 200% zoom of a 1024×768 screen.
+ZOOMED = {"width": 512, "height": 384}
 
 
 def page_problems(page, allowed: set[str]) -> list:
-    """What the page crawl would find wrong with the page on screen (words, layout, WCAG A/AA)."""
+    """What the page crawl would find wrong with the page on screen (words, layout, WCAG A/AA, sideways scrolling
+    at 200% zoom)."""
     measured = measure(page)
-    return (text_problems(page.url, measured["text"], allowed) + layout_problems(page.url, measured)
-            + axe_problems(page.url, page))
+    found = (text_problems(page.url, measured["text"], allowed) + layout_problems(page.url, measured)
+             + axe_problems(page.url, page))
+    page.set_viewport_size(ZOOMED)
+    found += scroll_problems(page.url, page_width(page), "512×384")
+    page.set_viewport_size(DESKTOP)
+    return found
 
 
 def take_complaint(page, point_url: str, *, anonymous: bool, text: str) -> dict[str, str]:
@@ -217,3 +233,25 @@ def test_the_office_takes_a_phone_complaint_at_the_hub(cluster, browser):
     problems += page_problems(desk, {OFFICE, "admin"})
     shot(desk, "hub-complaint-taken")
     assert not problems, report(problems)
+
+
+def test_a_village_complaint_and_its_answer_travel_through_the_township(cluster, browser):
+    hub = cluster.start_hub()
+    township = cluster.start_point(TOWNSHIP, "township", dirname="township")
+    enroll_via(cluster, VILLAGE, township)
+    village = cluster.start_point(VILLAGE, "village", dirname="village")
+    window = browser.new_page(viewport=DESKTOP)
+    log_in(window, village.url, "staff", village.logins["staff"])
+    named = take_complaint(window, village.url, anonymous=False, text="村站窗口中午无人值守")
+
+    admin = hub.api("admin")
+    [arrived] = wait_until(lambda: admin.get("/api/complaints").json()["complaints"], timeout=60,
+                           what="the village's complaint at the hub, relayed by the township")
+    assert arrived["complaint_no"] == named["number"] and arrived["point_name"] == VILLAGE
+    for step, body in (("assign", {"department_code": "YB"}), ("reply", {"reply": "已安排轮岗值守"}),
+                       ("close", {"result": "已整改"})):
+        response = admin.post(f"/api/complaints/{arrived['complaint_id']}/{step}", json=body)
+        assert response.status_code == 200, response.text
+    wait_until(lambda: "已办结" in point_page(window, village.url, named["number"]), timeout=60,
+               what="the county's answer at the village, relayed by the township")
+    assert window.inner_text("#complaint-result") == "已整改"
