@@ -156,6 +156,8 @@ def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_t
     reviewer = browser.new_page(viewport=DESKTOP)
     log_in(reviewer, hub.url, "yb-li", "reviewer-pass-1")
     assert reviewer.inner_text("#complaints-waiting") == "(1)", "the reviewer's home page names the complaint"
+    assert reviewer.inner_text("#queue-complaints") == "有1件投诉等您处理。"
+    problems += page_problems(reviewer, allowed)
     reviewer.goto(hub.url + "/complaints")
     assert "答复超期" in reviewer.inner_text(f"#complaint-{named['number']}")
     desk.goto(hub.url + "/supervision")
