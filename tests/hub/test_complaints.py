@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 
 from sqlmodel import select
 
+from hub.catalog.calendar import county_calendar
 from hub.core.models import AuditEntry, Complaint
 from hub.trust.accounts import create_staff
 from sync.envelope import Kind
@@ -18,7 +19,7 @@ from sync.kit.passwords import hash_password
 from sync.kit.workdays import county_date
 from sync.clock import utcnow
 
-from tests.hub.hubkit import REVIEWER_PASSWORD
+from tests.hub.hubkit import REVIEWER_PASSWORD, make_hub
 
 OFFICE = "jc-chen"
 
@@ -148,3 +149,26 @@ def test_an_anonymous_complaint_and_one_taken_at_the_hub_get_no_code_and_send_no
         "only the point that took a complaint hears of it"
     assert hub.api("yb-li").post("/api/complaints", json={"channel": "phone", "category": "fees",
                                                           "text": "x", "anonymous": True}).status_code == 403
+
+
+def test_the_reply_period_an_assignment_proposes_is_the_hub_s_setting(tmp_path, live_server):
+    hub = make_hub(tmp_path / "hub3").serve(live_server, COMPLAINT_REPLY_DAYS=3)
+    try:
+        add_office(hub)
+        office = hub.api(OFFICE)
+        taken = office.post("/api/complaints", json={"channel": "hub", "category": "attitude", "anonymous": True,
+                                                     "text": "大厅导办人员不理人"}).json()
+        assigned = office.post(f"/api/complaints/{taken['complaint_id']}/assign", json={"department_code": "ZR"})
+        assert assigned.json()["reply_days"] == 3
+        today = county_date(utcnow())
+        assert date.fromisoformat(assigned.json()["reply_due"]) == county_calendar_of(hub).add_working_days(today, 3)
+        too_long = office.post(f"/api/complaints/{taken['complaint_id']}/assign",
+                               json={"department_code": "ZR", "reply_days": 61})
+        assert too_long.status_code == 422
+    finally:
+        hub.close()
+
+
+def county_calendar_of(hub):
+    with hub.db() as session:
+        return county_calendar(session)

@@ -165,6 +165,7 @@ def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_t
 
     # The department replies (late), the office closes it with its result.
     reviewer.click(f"#complaint-{named['number']} a")
+    problems += page_problems(reviewer, allowed)
     reviewer.fill("#reply", "已核实，材料已补齐，本周内办结")
     with reviewer.expect_navigation():
         reviewer.click("#reply-submit")
@@ -181,6 +182,7 @@ def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_t
                what="the result at the village")
     assert "投诉属实" in window.inner_text("#complaint-result")
     assert window.inner_text("#complaint-department") == "县医疗保障局"
+    problems += page_problems(window, allowed)
     kiosk = browser.new_page(viewport=DESKTOP)
     kiosk.goto(point.url + "/status")
     kiosk.fill("#receipt_no", named["number"].lower())
