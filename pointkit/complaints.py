@@ -134,7 +134,7 @@ def take_complaint(session: Session, staff: str, form: ComplaintForm, *, identit
                  channel=complaint.channel, category=complaint.category, about=complaint.subject,
                  anonymous=complaint.anonymous)
     seal_into_outbox(session, state, identity, kind=Kind.COMPLAINT, payload=complaint_payload(complaint),
-                     actor=staff)
+                     case_id=complaint.id, actor=staff)
     session.flush()
     return complaint, code
 

@@ -189,6 +189,7 @@ class Outbox(PointTable, table=True):
     envelope_id: str = Field(max_length=36, unique=True)
     seq: int = Field(unique=True)
     kind: int
+    # The case the envelope is about (for a COMPLAINT, the complaint: the sync page names either by its number).
     case_id: str = Field(default="", max_length=36, index=True)
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int = Field(default=0)

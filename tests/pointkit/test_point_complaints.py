@@ -31,7 +31,7 @@ def taken(point, **fields) -> tuple[Complaint, str]:
 def test_a_complaint_is_stored_and_sealed_in_one_step_and_its_code_kept_only_hashed(point):
     complaint, code = taken(point, subject="department", department_code="MZ")
     [row] = point.outbox()
-    assert row.kind == Kind.COMPLAINT and row.state == "queued"
+    assert row.kind == Kind.COMPLAINT and row.state == "queued" and row.case_id == complaint.id
     payload = FileComplaint.model_validate(point.open_outbox(row))
     assert payload.complaint_id == complaint.id and payload.complaint_no == complaint.complaint_no
     assert payload.complaint_no.startswith("T-") and payload.department_code == "MZ"
