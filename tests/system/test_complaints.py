@@ -5,7 +5,8 @@ the outbox and reach the hub once it is back. The supervision office assigns the
 complaint desk; the hub's clock moves to the reply's due date (yellow) and a day past it (red); the department
 replies late, the office closes it, and the answer comes back to the village, where the complainant reads it at
 the kiosk with the complaint number and code. The anonymous one has no code and no lookup. The office also takes a
-complaint on the phone at the hub. Each page the test passes is checked as the page crawl checks pages.
+complaint on the phone at the hub. A village's complaint and its answers travel through its township, and on USB
+bundles, unchanged. Each page the test passes is checked as the page crawl checks pages.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from sync.clock import CLOCK_SKEW_ENV
 from sync.kit.workdays import county_date
 from tests.support.browser import shot
-from tests.support.cluster import log_in, wait_until
+from tests.support.cluster import command, log_in, wait_until
 from tests.system.test_relay import TOWNSHIP, enroll_via
 from tests.support.pagecheck import (
     axe_problems,
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.browser
 VILLAGE = "泗城镇平兰村便民服务站"
 DAY_MS = 24 * 3600 * 1000
 OFFICE, OFFICE_PASSWORD = "jc-chen", "office-pass-1"
+# A sync interval that keeps a village's own sync worker out of the way: it syncs only by the test's USB bundles.
+USB_ONLY = 3600.0
 DESKTOP = {"width": 1024, "height": 768}
 # 200% zoom of a 1024×768 screen.
 ZOOMED = {"width": 512, "height": 384}
@@ -259,3 +262,30 @@ def test_a_village_complaint_and_its_answer_travel_through_the_township(cluster,
     wait_until(lambda: "已办结" in point_page(window, village.url, named["number"]), timeout=60,
                what="the county's answer at the village, relayed by the township")
     assert window.inner_text("#complaint-result") == "已整改"
+
+
+def test_a_village_without_a_link_sends_its_complaint_and_gets_the_answer_by_usb(cluster, browser, tmp_path):
+    hub = cluster.start_hub()
+    village = cluster.start_point(VILLAGE, "village", sync_interval=USB_ONLY)
+    cluster.stop_server(hub)
+    window = browser.new_page(viewport=DESKTOP)
+    log_in(window, village.url, "staff", village.logins["staff"])
+    named = take_complaint(window, village.url, anonymous=False, text="便民服务站多收了照片费")
+
+    to_county, back = tmp_path / "village-to-county.pkb", tmp_path / "county-to-village.pkb"
+    cluster.run(command("pointkit"), "export-bundle", "--data", str(village.data), str(to_county))
+    imported = cluster.run(cluster.hub_cmd, "import-bundle", "--data", str(hub.data), str(to_county))
+    assert "accepted 1" in imported, imported
+    hub = cluster.start_hub()
+    admin = hub.api("admin")
+    [arrived] = admin.get("/api/complaints").json()["complaints"]
+    assert arrived["complaint_no"] == named["number"]
+    for step, body in (("assign", {"department_code": "ZR"}), ("reply", {"reply": "已退还多收费用"}),
+                       ("close", {"result": "投诉属实，已退费"})):
+        assert admin.post(f"/api/complaints/{arrived['complaint_id']}/{step}", json=body).status_code == 200
+    cluster.run(cluster.hub_cmd, "export-bundle", "--data", str(hub.data), "--point", VILLAGE, str(back))
+    applied = cluster.run(command("pointkit"), "import-bundle", "--data", str(village.data), str(back))
+    assert "messages 3: applied 3" in applied and "accepted 1" in applied, \
+        "the three answers (assigned, replied, closed) and the hub's ack of the complaint came on USB"
+    assert "已办结" in point_page(window, village.url, named["number"])
+    assert window.inner_text("#complaint-result") == "投诉属实，已退费"
