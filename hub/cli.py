@@ -26,6 +26,7 @@ from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
 from hub.approval.reports import ReportError, monthly_report, parse_month
 from hub.approval.supervision import start_supervisor, supervise_once
+from hub.approval.complaints import MAX_REPLY_DAYS
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
 from hub.catalog.calendar import CalendarError, county_calendar, held_years, import_year, missing_next_year
 from hub.catalog.diff import diff_documents
@@ -41,7 +42,7 @@ from hub.core.db import (
     make_engine,
     session_scope,
 )
-from hub.core.models import POINT_LEVELS, ROLES, HubKey
+from hub.core.models import DEFAULT_COMPLAINT_REPLY_DAYS, POINT_LEVELS, ROLES, HubKey
 from hub.instance import LOG_FILE, InstanceError, initialize, is_initialized
 from hub.intake.bundles import export_point_bundle, import_point_bundle
 from hub.migrate import complete_data as complete_database
@@ -151,6 +152,9 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
 @click.option("--warn-share", default=DEFAULT_WARN_SHARE, show_default=True, type=click.FloatRange(0.1, 1.0),
               help="Share of a time limit used up when a case turns yellow (warning).")
+@click.option("--complaint-reply-days", default=DEFAULT_COMPLAINT_REPLY_DAYS, show_default=True,
+              type=click.IntRange(1, MAX_REPLY_DAYS),
+              help="Working days a department has to reply to a complaint, as the complaint desk proposes it.")
 @click.option("--supervise-every", default=300, show_default=True, type=click.IntRange(0),
               help="Seconds between supervision rounds (deemed approvals, cards, orders); 0 turns the timer off.")
 @click.option("--anchor-every", default=DEFAULT_ANCHOR_EVERY_S, show_default=True, type=click.IntRange(0),
@@ -159,8 +163,8 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--behind-tls", is_flag=True, default=False,
               help="The hub is reached only through a TLS proxy (https): session cookies are marked Secure, so a "
                    "browser never sends them over plain http (docs/deploy.md).")
-def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, supervise_every: int,
-          anchor_every: int, behind_tls: bool) -> None:
+def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
+          supervise_every: int, anchor_every: int, behind_tls: bool) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -171,7 +175,8 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     private_data_dir(data_dir)
     _configure_logging(data_dir)
     try:
-        app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls})
+        app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls,
+                                                 "COMPLAINT_REPLY_DAYS": complaint_reply_days})
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     if supervise_every:

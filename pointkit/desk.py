@@ -18,9 +18,11 @@ from . import db
 from .amend import ChangeError, amend_case, changeable, hub_word, withdraw_case
 from .auth import login_required
 from .catalog import department_names, get_item
-from .kiosk import RECEIPT_NO_MAX, look_up
+from .complaintdesk import STATE_LABELS
+from .complaints import ComplaintError, is_complaint_no, look_up_complaint
+from .kiosk import RECEIPT_NO_MAX, look_up, normalize_receipt_no
 from .models import Case
-from .pickup import PickupError, find_case, held_at_hub, rate, search_cases
+from .pickup import MAX_PICKUP_TRIES, PickupError, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
 from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
@@ -53,6 +55,14 @@ KIOSK_TITLES = {
     "pickup_locked": lazy_gettext("Checking this receipt is locked for now"),
     "held_at_hub": lazy_gettext("Please ask at the window"),
     "no_pickup_code_here": lazy_gettext("Please ask at the window"),
+    "complaint": lazy_gettext("Where your complaint stands"),
+    "complaint_wrong_code": lazy_gettext("Complaint number or code wrong"),
+    "complaint_locked": lazy_gettext("Checking this complaint is locked for now"),
+}
+COMPLAINT_KIOSK_MESSAGES = {
+    "wrong_code": lazy_gettext("The complaint number or the code is wrong. Check both on the complaint receipt and "
+                               "type them again. After %(count)s wrong tries the complaint is locked for 15 minutes."),
+    "locked": lazy_gettext("Locked after %(count)s wrong tries. Ask at the window, or try again in 15 minutes."),
 }
 RATING_MESSAGES = {
     "not_collected": lazy_gettext("A case is rated after the result was handed over."),
@@ -219,9 +229,12 @@ def rating(case_id: str):
 
 @bp.route("/status", methods=("GET", "POST"))
 def kiosk():
-    """The residents' status kiosk: receipt number and pickup code; no staff login, no personal data."""
+    """The residents' status kiosk: receipt number and pickup code, or a complaint number and its code; no staff
+    login, no personal data."""
     shown, error, reason = None, "", ""
     receipt_no = request.form.get("receipt_no", "").strip()[:RECEIPT_NO_MAX]
+    if request.method == "POST" and is_complaint_no(normalize_receipt_no(receipt_no)):
+        return _complaint_kiosk(receipt_no)
     if request.method == "POST":
         try:
             with db.session_scope(data_dir()) as dbs:
@@ -229,4 +242,19 @@ def kiosk():
         except PickupError as exc:
             error, reason = pickup_refusal(exc, KIOSK_MESSAGES, tries_left=False), exc.reason
     return render_template("kiosk.html", shown=shown, error=error, reason=reason, receipt_no=receipt_no,
+                           titles=KIOSK_TITLES), (422 if error else 200)
+
+
+def _complaint_kiosk(typed: str):
+    """The kiosk's answer for a complaint number and its code: where the complaint stands and the county's answer;
+    a wrong code and an unknown (or anonymous) complaint are refused in the same words."""
+    complaint, error, reason = None, "", ""
+    try:
+        with db.session_scope(data_dir()) as dbs:
+            complaint = look_up_complaint(dbs, normalize_receipt_no(typed), request.form.get("pickup_code", ""))
+    except ComplaintError as exc:
+        reason = "complaint_" + exc.reason
+        error = str(COMPLAINT_KIOSK_MESSAGES[exc.reason]) % {"count": MAX_PICKUP_TRIES}
+    return render_template("kiosk.html", complaint=complaint, complaint_states=STATE_LABELS, error=error,
+                           reason=reason or ("complaint" if complaint else ""), receipt_no=typed,
                            titles=KIOSK_TITLES), (422 if error else 200)

@@ -126,6 +126,8 @@ QUARANTINE_REASONS = {
     "not_your_case": lazy_gettext("the case belongs to another point"),
     "unknown_case": lazy_gettext("the county hub does not know this case"),
     "unsupported_kind": lazy_gettext("the county hub does not take this kind of message"),
+    "complaint_id_taken": lazy_gettext("the county hub holds another point's complaint with this id"),
+    "complaint_no_taken": lazy_gettext("the county hub already holds a complaint with this number"),
 }
 QUARANTINE_UNKNOWN = lazy_gettext("refused by the county hub")
 # What is wrong with a field of the intake form (pointkit/intake.py, sync/idnumber.py).

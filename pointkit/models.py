@@ -199,6 +199,7 @@ class Outbox(PointTable, table=True):
     envelope_id: str = Field(max_length=36, unique=True)
     seq: int = Field(unique=True)
     kind: int
+    # The case the envelope is about (for a COMPLAINT, the complaint: the sync page names either by its number).
     case_id: str = Field(default="", max_length=36, index=True)
     envelope: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int = Field(default=0)
@@ -318,3 +319,37 @@ class Referral(PointTable, table=True):
     referred_at: datetime
     # The REFERRAL envelope in the outbox: its state says whether the hub has it.
     envelope_id: str = Field(default="", max_length=36)
+
+
+# A complaint (投诉) taken at this window, in person, by phone or from the box; sealed to the hub like a case. The
+# complainant's name and phone are personal data (empty when anonymous); the code on its receipt is stored hashed.
+class Complaint(PointTable, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    complaint_no: str = Field(max_length=40, unique=True, index=True)
+    channel: str = Field(max_length=16)
+    category: str = Field(max_length=16)
+    # What it is about: a case here (its receipt number), a department (its code and name), a point or a staff
+    # member (by name), or nothing in particular ("general").
+    subject: str = Field(default="general", max_length=16)
+    about_case_id: str = Field(default="", max_length=36)
+    about_receipt_no: str = Field(default="", max_length=40)
+    department_code: str = Field(default="", max_length=32)
+    about_name: str = Field(default="", max_length=128)
+    anonymous: bool = Field(default=False)
+    contact_name: str = Field(default="", max_length=64)
+    contact_phone: str = Field(default="", max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    code_hash: str = Field(default="", max_length=200)
+    staff: str = Field(max_length=64)
+    staff_name: str = Field(default="", max_length=64)
+    taken_at: datetime
+    # Where it stands at the hub, as its last COMPLAINT_ANSWER said ("" until the hub answers).
+    hub_status: str = Field(default="", max_length=16)
+    department_name: str = Field(default="", max_length=64)
+    reply_due: date | None = None
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    result: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    answered_at: datetime | None = None
+    # The kiosk's wrong codes for this complaint, on a lock of its own (as a case's).
+    kiosk_failures: int = Field(default=0)
+    kiosk_locked_until: datetime | None = None

@@ -39,7 +39,7 @@ from .intake import (
     receive_case,
 )
 from .itemsearch import find_items
-from .models import Case
+from .models import Case, Complaint
 from .outbox import quarantined
 from .outbox import requeue as requeue_envelope
 from .pickup import (
@@ -374,8 +374,9 @@ def sync_status():
         state = get_state(dbs)
         held = quarantined(dbs)
         refused = refused_messages(dbs)
-        receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(
-            Case.id.in_([row.case_id for row in held if row.case_id]))).all()}
+        about = [row.case_id for row in held if row.case_id]
+        receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(Case.id.in_(about))).all()}
+        receipts |= {c.id: c.complaint_no for c in dbs.exec(select(Complaint).where(Complaint.id.in_(about))).all()}
     steps = [step for step in STEP_NAMES if step != "relay" or state.level == "township"]
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
                            steps=steps, step_status=step_status(state.sync_steps),

@@ -392,6 +392,74 @@ class Reconciled(_Strict):
     at: datetime
 
 
+COMPLAINT_NO_MAX = 40
+# The words a complaint travels with (the hub's columns say the same, hub/core/models.py). "hub": taken at the hub.
+ComplaintChannel = Literal["in_person", "phone", "box"]
+ComplaintCategory = Literal["attitude", "overdue", "repeated_trips", "fees", "other"]
+ComplaintSubject = Literal["case", "department", "point", "staff", "general"]
+ComplaintStatus = Literal["received", "assigned", "replied", "closed"]
+
+
+class ComplaintContact(_Strict):
+    """How to reach the complainant: personal data, so it only travels sealed."""
+
+    name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20)
+
+
+class FileComplaint(_Strict):
+    """A complaint (投诉) taken at a point's window, by phone or from its box (COMPLAINT).
+
+    The point makes the id and the number, as it does a case's; ``code_hash`` is the hashed code printed on the
+    complaint receipt (none when anonymous: an anonymous complaint has no contact and no lookup). What it is about
+    (``subject``) names a case by the id the point gave it, a department by its code, a point or a staff member by
+    name, or nothing.
+    """
+
+    complaint_id: str = Field(min_length=36, max_length=36)
+    complaint_no: str = Field(min_length=1, max_length=COMPLAINT_NO_MAX)
+    channel: ComplaintChannel
+    category: ComplaintCategory
+    subject: ComplaintSubject = "general"
+    about_case_id: str = Field(default="", max_length=36)
+    about_receipt_no: str = Field(default="", max_length=RECEIPT_MAX)
+    department_code: str = Field(default="", max_length=32)
+    about_point: str = Field(default="", max_length=128)
+    about_staff: str = Field(default="", max_length=64)
+    anonymous: bool = False
+    contact: ComplaintContact = Field(default_factory=ComplaintContact)
+    text: str = Field(min_length=1, max_length=4000)
+    code_hash: str = Field(default="", max_length=200)
+    taken_at: Moment
+    staff: str = Field(max_length=64)
+    staff_name: str = Field(default="", max_length=64)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FileComplaint":
+        if self.anonymous and (self.contact.name or self.contact.phone or self.code_hash):
+            raise ValueError("an anonymous complaint carries no contact and no code")
+        if not self.anonymous and not (self.contact.name or self.contact.phone):
+            raise ValueError("a complaint that is not anonymous names the complainant or a phone number")
+        needed = {"case": self.about_case_id, "department": self.department_code, "point": self.about_point,
+                  "staff": self.about_staff}
+        if self.subject in needed and not needed[self.subject]:
+            raise ValueError(f"a complaint about a {self.subject} names it")
+        return self
+
+
+class ComplaintAnswer(_Strict):
+    """Where a complaint a point sent stands at the hub (COMPLAINT_ANSWER): assigned to a department with the date
+    its reply is due, replied, or closed with the supervision office's result. Sent only to the point that took it."""
+
+    complaint_id: str = Field(min_length=36, max_length=36)
+    status: ComplaintStatus
+    at: datetime
+    department: str = Field(default="", max_length=64)
+    reply_due: date | None = None
+    reply: str = Field(default="", max_length=4000)
+    result: str = Field(default="", max_length=4000)
+
+
 POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.SUBMIT: SubmitCase,
     Kind.AMEND: AmendCase,
@@ -401,4 +469,5 @@ POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.RATE: RateCase,
     Kind.COPY_REQUEST: CopyRequest,
     Kind.REFERRAL: ReferCase,
+    Kind.COMPLAINT: FileComplaint,
 }

@@ -443,6 +443,8 @@ class Complaint(SQLModel, table=True):
     department_code: str | None = Field(default=None, max_length=32)
     about_point_id: uuid.UUID | None = Field(default=None, foreign_key="point.id")
     about_staff: str = Field(default="", max_length=64)
+    # The point as the complainant named it (about_point_id is set when the name is an enrolled point's).
+    about_point_name: str = Field(default="", max_length=128)
     anonymous: bool = False
     # The complainant's name and phone (personal data; empty when anonymous) and the complaint's words.
     contact: dict = _json_column()

@@ -1,6 +1,7 @@
 """What each intent a point sends does to the hub's cases, once ingest (hub/intake/ingest.py) has verified
 and opened its envelope and decided it is new: a new case (SUBMIT), 补正 materials, a rating, a collected
-result, a key rotation, a restored point's request for copies of its cases (hub/intake/copies.py).
+result, a key rotation, a restored point's request for copies of its cases (hub/intake/copies.py), a complaint
+(hub/approval/complaints.py).
 Amendments and withdrawals, which may meet what the hub did meanwhile, are in hub/reconcile/arrival.py.
 
 Each comes back with the envelope's ``Outcome`` (hub/core/outcome.py); ``Refusal`` is a payload the point
@@ -21,6 +22,7 @@ from sync.messages import (
     AmendCase,
     CaseCollected,
     CopyRequest,
+    FileComplaint,
     RateCase,
     ReferCase,
     SubmitCase,
@@ -30,6 +32,7 @@ from sync.messages import (
 from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
+from hub.approval.complaints import ComplaintError, receive_point_complaint
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
 from hub.approval.scans import ScanError, expect_scans
@@ -84,6 +87,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return apply_copy_request(session, intent, point)
     if isinstance(intent, ReferCase):
         return apply_referral(session, intent, point)
+    if isinstance(intent, FileComplaint):
+        return _apply_complaint(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
@@ -237,6 +242,22 @@ def _apply_rating(session: Session, intent: RateCase, point: Point) -> Outcome:
                  note=f"rated {intent.score}/5" + (f"; follow-up opened, due {due}" if low else ""),
                  data={"score": intent.score, "follow_up": low, **({"follow_up_due": due.isoformat()} if due else {})})
     return Outcome.accepted("rating recorded")
+
+
+def _apply_complaint(session: Session, intent: FileComplaint, point: Point) -> Outcome:
+    """投诉 taken at the point: stored once for the supervision office's desk (hub/approval/complaints.py)."""
+    try:
+        uuid.UUID(intent.complaint_id)
+    except ValueError:
+        raise Refusal("invalid_payload", "complaint_id is not a UUID") from None
+    try:
+        arrival = receive_point_complaint(session, intent, point)
+    except ComplaintError as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    if not arrival.new:
+        return Outcome.duplicate("complaint_exists", "this complaint was already received")
+    log.info("complaint %s (%s) received from point %s", intent.complaint_id, intent.complaint_no, point.id)
+    return Outcome.accepted("complaint received for the supervision office")
 
 
 def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> Outcome:

@@ -505,3 +505,67 @@ class OrderPublic(BaseModel):
 # Supervision orders, open ones soonest due first.
 class OrdersResponse(BaseModel):
     orders: list[OrderPublic]
+
+
+# A complaint (投诉) as the complaint desk's API shows it; times UTC, dates county days. ``colour`` is its overdue
+# state today while it waits for its reply: "yellow", "red" or "".
+class ComplaintPublic(BaseModel):
+    complaint_id: str
+    complaint_no: str
+    point_name: str
+    channel: str
+    category: str
+    subject: str
+    case_id: str | None
+    department_code: str | None
+    about_point_name: str
+    about_staff: str
+    anonymous: bool
+    contact_name: str
+    contact_phone: str
+    text: str
+    taken_by: str
+    received_at: str
+    status: str
+    assigned_department: str | None
+    reply_days: int
+    reply_due: str | None
+    reply: str
+    replied_by: str
+    replied_at: str | None
+    result: str
+    closed_by: str
+    closed_at: str | None
+    colour: str
+
+
+class ComplaintsResponse(BaseModel):
+    complaints: list[ComplaintPublic]
+
+
+# A complaint the supervision office takes at the hub (channel "hub" or "phone").
+class ComplaintTakeBody(_Request):
+    channel: str = Field(max_length=16)
+    category: str = Field(max_length=16)
+    subject: str = Field(default="general", max_length=16)
+    text: str = Field(max_length=4000)
+    anonymous: bool = False
+    contact_name: str = Field(default="", max_length=64)
+    contact_phone: str = Field(default="", max_length=20)
+    receipt_no: str = Field(default="", max_length=40)
+    department_code: str = Field(default="", max_length=32)
+    about_name: str = Field(default="", max_length=128)
+
+
+# Assign a complaint to a department; ``reply_days`` defaults to the hub's setting (serve --complaint-reply-days).
+class ComplaintAssignBody(_Request):
+    department_code: str = Field(max_length=32)
+    reply_days: int | None = Field(default=None, ge=1, le=60)
+
+
+class ComplaintReplyBody(_Request):
+    reply: str = Field(min_length=1, max_length=4000)
+
+
+class ComplaintCloseBody(_Request):
+    result: str = Field(min_length=1, max_length=4000)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sync.kit.workdays import county_date
 
 from hub.approval.cells import spreadsheet_cell
+from hub.approval.complaints import complaint_counts
 from hub.approval.supervision import FollowUpError, follow_up, supervision_report
 from hub.catalog.calendar import missing_next_year
 from hub.core.clock import as_utc, utc_now
@@ -42,6 +43,8 @@ def _render(error: str = "", status: int = 200):
                            department_names={d["code"]: d["name"] for d in report["departments"]},
                            staff_names=staff_names(get_session()),
                            next_year_missing=missing_next_year(get_session(), county_date(utc_now())),
+                           complaints=complaint_counts(get_session(), today=county_date(utc_now()),
+                                                       warn_share=configured_warn_share()),
                            error=error), status
 
 
