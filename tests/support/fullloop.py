@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tests.support.cluster import Cluster, Server, wait_until
+from tests.support.cluster import Api, Cluster, Server, wait_until
 
 from sync.kit.idnumber import check_character
 
@@ -124,9 +124,32 @@ def run_loop(cluster: Cluster) -> Loop:
     wait_until(lambda: staff.get(f"/api/cases/{merged['case_id']}").json()["hub_status"] == "merged",
                timeout=STEP_TIMEOUT, what="the merge at the point")
 
+    accountability(staff, reviewer, operator, open_case)
     notice = staff.post("/api/notices", json={"item_code": ITEM, "form": FORM, "materials": ["id_card"],
                                               "applicant": {"name": "韦秀兰", "id_number": resident(25), "phone": ""}})
     assert notice.status_code in (200, 201), notice.text
     return Loop(hub=hub, point=point, township=township, closed=closed, open=open_case, rejected=rejected,
                 merged=merged, parked=renamed, conflict_id=identity["conflict_id"],
                 notice_url=notice.json()["print_url"])
+
+
+def accountability(staff: Api, reviewer: Api, operator: Api, open_case: dict) -> None:
+    """What the supervision office keeps (issue 20): a referral slip given at the village, a phone complaint the
+    office took, assigned and answered by the department, and a supervision order about the open case, answered."""
+    referred = staff.post("/api/referrals", json={
+        "resident_name": "韦秀兰", "resident_phone": "13800000000", "to_kind": "department", "to_code": "YB",
+        "matter": "异地就医备案", "reason": "本站不能办理，需到县医保局窗口办理"})
+    assert referred.status_code == 201, referred.text
+    taken = operator.post("/api/complaints", json={
+        "channel": "phone", "category": "repeated_trips", "subject": "department", "department_code": "YB",
+        "text": "补正要求不一次说清，跑了两趟", "contact_name": "韦秀兰", "contact_phone": "13800000000"})
+    assert taken.status_code == 201, taken.text
+    complaint = taken.json()["complaint_id"]
+    assigned = operator.post(f"/api/complaints/{complaint}/assign", json={"department_code": "YB"})
+    assert assigned.status_code == 200, assigned.text
+    replied = reviewer.post(f"/api/complaints/{complaint}/reply", json={"reply": "已约谈经办人，今后一次性告知"})
+    assert replied.status_code == 200, replied.text
+    issued = operator.post("/api/orders", json={"case": open_case["receipt_no"], "text": "请说明办理进度并限期办结"})
+    assert issued.status_code == 201, issued.text
+    answered = reviewer.post(f"/api/orders/{issued.json()['order_id']}/answer", json={"answer": "已审核，本周内办结"})
+    assert answered.status_code == 200, answered.text
