@@ -111,7 +111,7 @@ def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_t
     window.focus("#complaint-submit")
     with window.expect_navigation():
         window.keyboard.press("Enter")
-    assert "有栏目缺填或有误" in window.inner_text("#complaint-refusal")
+    assert "有内容未填或填写有误" in window.inner_text("#complaint-refusal")
     assert window.inner_text("#error-category") == "必填" and "勾选匿名" in window.inner_text("#error-contact_name")
     named = take_complaint(window, point.url, anonymous=False, text="医保登记跑了三次还没办好")
     problems += page_problems(window, allowed)
