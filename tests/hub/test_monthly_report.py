@@ -322,6 +322,7 @@ def add_accountability_rows(session, *, late: Made, still_open: Made, village, o
     ])
 
 
+@pytest.mark.sqlite_only  # the command's and the page's refusals read no table
 def test_the_report_command_says_what_is_wrong(loop_hub, clock, tmp_path):
     hub = loop_hub
     month = Month(clock)
@@ -345,6 +346,7 @@ def test_the_report_command_says_what_is_wrong(loop_hub, clock, tmp_path):
     assert page.status_code == 400 and "该月份尚未开始，请选择本月或更早的月份。" in page.text
 
 
+@pytest.mark.sqlite_only  # no database at all
 @pytest.mark.parametrize("name", ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
 def test_supervision_csv_cells_cannot_run(name):
     text = report_csv({"departments": [{"code": "YB", "name": name, "decided": -1}], "points": [],

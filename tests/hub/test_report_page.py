@@ -26,6 +26,7 @@ def received(point, item: str) -> str:
     return point.push_case(item, received_at=utcnow().isoformat(), clock_offset_ms=0, staff="韦小宝")
 
 
+@pytest.mark.sqlite_only  # the page's figures on PostgreSQL: test_monthly_report
 def test_the_report_page_reads_at_a_glance_in_chinese(loop_hub, browser):
     hub = loop_hub
     with hub.db() as session:

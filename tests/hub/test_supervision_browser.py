@@ -53,6 +53,7 @@ def tab_to(page, selector: str, limit: int = 60) -> None:
     raise AssertionError(f"{selector} is not reachable with Tab")
 
 
+@pytest.mark.sqlite_only  # orders on PostgreSQL: test_supervision_orders
 def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_home_page(loop_hub, browser, clock):
     hub = loop_hub
     add_staff(hub, OFFICE, "supervisor", name="周监察")
