@@ -23,7 +23,7 @@ from sync.messages import ComplaintAnswer, FileComplaint
 
 from . import audit
 from .catalog import department_names
-from .intake import phone_problem, point_code
+from .intake import next_number, phone_problem, point_code
 from .models import Case, Complaint
 from .outbox import seal_into_outbox
 from .pickup import MAX_PICKUP_TRIES, PICKUP_LOCK
@@ -71,10 +71,7 @@ class ComplaintForm:
 
 def next_complaint_no(session: Session, point_id: str, day) -> str:
     """``T-`` and the shape of a receipt number (day, point, count), counted apart: unique across the county."""
-    prefix = f"T-{day:%Y%m%d}-{point_code(point_id)}-"
-    numbers = session.exec(select(Complaint.complaint_no).where(Complaint.complaint_no.startswith(prefix))).all()
-    highest = max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()), default=0)
-    return f"{prefix}{highest + 1:04d}"
+    return next_number(session, Complaint.complaint_no, f"T-{day:%Y%m%d}-{point_code(point_id)}-")
 
 
 def _check(session: Session, form: ComplaintForm) -> tuple[Case | None, str]:
