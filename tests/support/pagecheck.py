@@ -186,7 +186,9 @@ _MEASURE = r"""
 
 
 def measure(page) -> dict:
-    """The rendered page's text and layout facts (see _MEASURE)."""
+    """The rendered page's text and layout facts (see _MEASURE), once the page on screen has loaded: a click that
+    navigates returns as soon as the new document commits, before its body exists."""
+    page.wait_for_load_state("load")
     return page.evaluate(_MEASURE)
 
 

@@ -167,7 +167,8 @@ def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_t
     assert "答复超期：1件" in desk.inner_text("#complaints-red")
 
     # The department replies (late), the office closes it with its result.
-    reviewer.click(f"#complaint-{named['number']} a")
+    with reviewer.expect_navigation():
+        reviewer.click(f"#complaint-{named['number']} a")
     problems += page_problems(reviewer, allowed)
     reviewer.fill("#reply", "已核实，材料已补齐，本周内办结")
     with reviewer.expect_navigation():
