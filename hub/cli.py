@@ -416,7 +416,7 @@ def catalog_import(file: Path, data_dir: Path, dry_run: bool) -> None:
 @catalog.command("export")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True,
-              help="json: one file; csv: departments/items/materials/fields.csv in folder FILE (or FILE.zip).")
+              help="json: one file; csv: departments/items/materials/fields/projects.csv in folder FILE (or FILE.zip).")
 @click.option("--version", "version", type=int, default=None, help="Catalog version to export (default: current).")
 @data_option
 def catalog_export(file: Path, fmt: str, version: int | None, data_dir: Path) -> None:

@@ -20,7 +20,7 @@ from sync.kit.idnumber import check_character
 PAYLOAD = {
     "case_id": str(uuid7()),
     "receipt_no": "20261129-7137E6-0001",
-    "item_code": "451000-YB-001",
+    "item_code": "451030-YB-001",
     "catalog_version": 3,
     "applicant": {"name": "韦秀兰", "id_number": "45102719800101234" + check_character("45102719800101234"),
                   "phone": "13807761234"},

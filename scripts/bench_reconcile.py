@@ -51,8 +51,8 @@ from sync.catalog import CatalogFile
 from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
-ITEM = "451000-YB-001"  # single route, one form field: cheap to decide
-DRIFTED = "451000-RS-002"  # its required materials change in catalog version 2
+ITEM = "451030-YB-001"  # single route, one form field: cheap to decide
+DRIFTED = "451030-RS-002"  # its required materials change in catalog version 2
 KINDS = ("duplicate", "identity", "catalog_drift", "fork", "after_decision", "same_field")
 
 
@@ -168,7 +168,7 @@ def run(points: int, cases: int, rate: float, seed: int, work: Path) -> dict[str
                 (point if rng.random() < 0.5 else other).queue(Kind.SUBMIT, twin)
                 expected.add((kind, twin["case_id"]))
             elif kind == "identity":
-                renamed = submit("451000-YB-007", applicant["id_number"], "韦秀英", 2)
+                renamed = submit("451030-YB-007", applicant["id_number"], "韦秀英", 2)
                 (other if other is not point else fleet[(fleet.index(point) + 1) % points]).queue(Kind.SUBMIT,
                                                                                                  renamed)
                 expected.add((kind, renamed["case_id"]))

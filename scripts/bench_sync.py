@@ -75,8 +75,8 @@ TCP_OVERHEAD_PER_CONNECTION = 520
 RELAY_RATE_BPS = 64_000
 RELAY_LATENCY_S = 0.3
 RELAY_SCANS = (256 * 1024, 640 * 1024)
-TOWNSHIP = "泗城镇政务服务中心"
-RELAYED_VILLAGE = "泗城镇那岩村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+RELAYED_VILLAGE = "八达镇那岩村便民服务站"
 
 
 def applicant(number: int) -> Applicant:
@@ -95,10 +95,10 @@ def make_cases(data: Path, sizes: list[int], start: int) -> tuple[list[str], int
         person = applicant(number)
         prepared = prepare_scans(data, [ScanInput(f"scan-{number}.pdf", scan, "id_card")])
         with db.session_scope(data) as session:
-            case, _ = receive_case(session, "staff", "451000-YB-001", person, form, ["id_card", "hukou"],
+            case, _ = receive_case(session, "staff", "451030-YB-001", person, form, ["id_card", "hukou"],
                                    identity=identity, scans=prepared)
             case_ids.append(case.id)
-        form_json = json.dumps({"item_code": "451000-YB-001", "applicant": person.__dict__, "form": form,
+        form_json = json.dumps({"item_code": "451030-YB-001", "applicant": person.__dict__, "form": form,
                                 "materials": ["id_card", "hukou"]}, ensure_ascii=False).encode("utf-8")
         payload += len(form_json) + size
         baseline.append(({"case": form_json.decode("utf-8")}, scan))
@@ -197,7 +197,7 @@ def catalog_over_a_cut_link(cluster: Cluster, hub_port: int, base: Path,
     """`pointkit init` of a new village point over the issue's village link (64 kbit/s, 600 ms round trip, a cut
     every 8 s, the first one after ``first_cut_s`` if given): seconds until it holds the sample catalog
     (enrollment included), bytes down, cuts."""
-    name = f"泗城镇那坡村便民服务站{first_cut_s or 0:.1f}"
+    name = f"八达镇维新村便民服务站{first_cut_s or 0:.1f}"
     token = cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village",
                         "--data", str(cluster.hub.data)).strip().splitlines()[-1]
     with LinkSimulator(("127.0.0.1", hub_port), rate_bps=CATALOG_RATE_BPS, latency_s=CATALOG_LATENCY_S,
@@ -297,10 +297,10 @@ def main() -> int:
         hub = cluster.start_hub()
         with LinkSimulator(("127.0.0.1", int(hub.url.rsplit(":", 1)[1]))) as link:
             data = Path(base) / "village"
-            token = cluster.run(command("pointkit-hub"), "points", "add", "泗城镇平兰村便民服务站", "--level",
+            token = cluster.run(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level",
                                 "village", "--data", str(hub.data)).strip().splitlines()[-1]
             cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", link.url, "--token", token,
-                        "--name", "泗城镇平兰村便民服务站", "--staff-password", "point-staff-pass")
+                        "--name", "八达镇周邦村便民服务站", "--staff-password", "point-staff-pass")
             sync_once(data)
             link.rate_bps, link.latency_s = RATE_BPS, LATENCY_S
             print(f"link: {RATE_BPS // 1000} kbit/s, {LATENCY_S * 1000:.0f} ms one-way latency; "

@@ -30,7 +30,7 @@ from tests.support.cluster import Cluster, wait_until
 from sync.attachments import AttachmentError, decrypt_attachment
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 SETTLE_TIMEOUT = 120
 
 
@@ -63,7 +63,7 @@ def receive(point, number: int, scan: bytes = b"") -> bool:
     """Take one case at the window (with a scan named ``scan-NUMBER.pdf`` if given); False when the point died
     under the request."""
     first17 = f"45102719800101{number % 1000:03d}"
-    case = {"item_code": "451000-YB-001",
+    case = {"item_code": "451030-YB-001",
             "applicant": {"name": f"居民{number}", "id_number": first17 + check_character(first17), "phone": ""},
             "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
     try:

@@ -30,8 +30,8 @@ def catalog_reviewers(catalog: Path = SAMPLE_CATALOG) -> dict[str, tuple[str, st
 REVIEWERS = catalog_reviewers()
 # The reviewer who decides the demo's own case (城乡居民基本医疗保险参保登记, department YB).
 LOOP_REVIEWER = "yb-reviewer"
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGE = "泗城镇平兰村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGE = "八达镇周邦村便民服务站"
 STEP_TIMEOUT = 60
 SYNC_INTERVAL = 30
 
@@ -61,7 +61,7 @@ def run_loop(cluster: Cluster) -> None:
     step(3, "village staff receives an application (城乡居民基本医疗保险参保登记)")
     id_number = "45102719800101234" + check_character("45102719800101234")
     answer = staff.post("/api/cases", json={
-        "item_code": "451000-YB-001",
+        "item_code": "451030-YB-001",
         "applicant": {"name": "韦秀兰", "id_number": id_number, "phone": "13807761234"},
         "form": {"insured_category": "普通居民"},
         "materials": ["id_card", "hukou"],

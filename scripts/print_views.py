@@ -22,7 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 # A4 at 96 CSS pixels per inch: 210 mm x 297 mm.
 A4_VIEWPORT = {"width": 794, "height": 1123}
-ITEM = "451000-YB-001"
+ITEM = "451030-YB-001"
 
 
 def applicant(first17: str) -> dict:
@@ -44,7 +44,7 @@ def make_printouts(cluster: Cluster) -> dict[str, tuple[str, str]]:
     """One of each printout; returns name -> (server, path)."""
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    point = cluster.start_point("泗城镇平兰村便民服务站", "village")
+    point = cluster.start_point("八达镇周邦村便民服务站", "village")
     staff, reviewer = point.api("staff"), hub.api("yb-li")
     body = {"item_code": ITEM, "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
     received = staff.post("/api/cases", json={**body, "applicant": applicant("45102719800101234")}).json()

@@ -21,12 +21,27 @@ DEFAULT_SUPPLEMENT_UNIT: DayUnit = "working_days"
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+# 行政许可法 第四十五条: the special procedures (特别程序) whose time does not count against an item's limits.
+# 现场核查 (site_check) counts only where the item's rule says so (ServiceItem.site_check_excluded).
+SPECIAL_PROCEDURES = ("hearing", "tender", "auction", "inspection", "testing", "quarantine", "appraisal",
+                      "expert_review", "publicity", "site_check")
+SpecialProcedure = Literal["hearing", "tender", "auction", "inspection", "testing", "quarantine", "appraisal",
+                           "expert_review", "publicity", "site_check"]
+
+
 class Department(_Model):
     """主管部门: an authority that decides items."""
 
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     name_zh: str = Field(min_length=1, max_length=64)
     name_en: str = Field(min_length=1, max_length=128)
+    # Protocol 4. "township": the department exists once per township (乡镇人民政府); each of its reviewers belongs
+    # to one township and sees only the cases of that township's points and villages.
+    scope: Literal["county", "township"] = "county"
+
+    def document_entry(self) -> dict[str, Any]:
+        """The department as a catalog document holds it (``scope`` only when it is not the default)."""
+        return self.model_dump(mode="json", exclude={"scope"} if self.scope == "county" else set())
 
 class Material(_Model):
     """申请材料: one document an item asks for."""
@@ -49,6 +64,16 @@ class FormField(_Model):
     type: FieldType = "text"
     required: bool = False
     choices: list[str] = Field(default_factory=list)
+
+class Renewal(_Model):
+    """视为准予延续 (行政许可法 第五十条): a renewal not decided before the licence expires counts as granted on the
+    expiry date, for ``years`` more. ``expiry_field`` is the form field (a date) holding the licence's current
+    expiry; ``validity_field`` the result field the deemed result fills with the new validity date."""
+
+    expiry_field: str = Field(min_length=1, max_length=32)
+    validity_field: str = Field(min_length=1, max_length=32)
+    years: int = Field(ge=1, le=30)
+
 
 class ServiceItem(_Model):
     """政务服务事项 with its 十公开 guide fields."""
@@ -75,13 +100,44 @@ class ServiceItem(_Model):
     # in the unit the item's rule uses; past it the application counts as withdrawn (docs/catalog.md).
     supplement_days: int = Field(default=DEFAULT_SUPPLEMENT_DAYS, ge=1, le=365)
     supplement_unit: DayUnit = DEFAULT_SUPPLEMENT_UNIT
+    # Protocol 4: the unit each limit counts in, as the item's rule states it (工作日 or 日, natural days).
+    legal_unit: DayUnit = "working_days"
+    promised_unit: DayUnit = "working_days"
+    # Protocol 4: a joint item's lead department (牵头部门), one of ``departments``: it opens the joint review,
+    # sees every department's opinion and issues the combined result.
+    lead_department: str | None = Field(default=None, max_length=32)
+    # Protocol 4: whether the item's rule excludes 现场核查 from the limits like the 第四十五条 procedures.
+    site_check_excluded: bool = False
+    # Protocol 4: a renewal deemed granted at the licence's expiry (第五十条); needs ``deemed_approval``.
+    renewal: Renewal | None = None
 
     def document_entry(self) -> dict[str, Any]:
-        """The item as a catalog document holds it: the protocol-3 fields only when they differ from the
-        default, so a catalog that does not use them stays byte for byte what older points read."""
+        """The item as a catalog document holds it: the fields added since protocol 2 only when they differ
+        from the default, so a catalog that does not use them stays byte for byte what older points read."""
         fields = type(self).model_fields
-        defaults = {name for name in PROTOCOL_3_ITEM_FIELDS if getattr(self, name) == fields[name].default}
+        defaults = {name for name in PROTOCOL_3_ITEM_FIELDS | PROTOCOL_4_ITEM_FIELDS
+                    if getattr(self, name) == fields[name].default}
         return self.model_dump(mode="json", exclude=defaults)
+
+
+class ProjectStage(_Model):
+    """One stage of an investment project (立项用地规划许可, 工程建设许可, ...): the items it needs."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str = Field(min_length=1, max_length=64)
+    name_en: str = Field(min_length=1, max_length=128)
+    items: list[str] = Field(min_length=1)
+    # The stage may open together with the one before it instead of waiting for it to finish.
+    opens_early: bool = False
+
+
+class ProjectTemplate(_Model):
+    """A kind of investment project (Protocol 4, hub-owned): the approvals it needs, stage by stage."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    name_zh: str = Field(min_length=1, max_length=64)
+    name_en: str = Field(min_length=1, max_length=128)
+    stages: list[ProjectStage] = Field(min_length=1)
 
 class CatalogFile(_Model):
     """What ``pointkit-hub catalog import`` reads (JSON form)."""
@@ -89,6 +145,7 @@ class CatalogFile(_Model):
     note: str = Field(default="", max_length=1000)
     departments: list[Department]
     items: list[ServiceItem]
+    projects: list[ProjectTemplate] = Field(default_factory=list)
 
 
 # --- versions and deltas ------------------------------------------------------------------------------------------
@@ -129,6 +186,7 @@ def make_delta(base: dict[str, Any], current: dict[str, Any], current_signature:
         "departments": current["departments"],
         "items": [item for item in current["items"] if old.get(item["code"]) != item],
         "withdrawn": sorted(code for code in old if code not in new_codes),
+        **({"projects": current["projects"]} if "projects" in current else {}),
         "digest": catalog_digest(current),
         "signature": current_signature,
     }
@@ -145,7 +203,8 @@ def apply_delta(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
             items.pop(code, None)
         items.update({item["code"]: item for item in delta["items"]})
         document = in_code_order({"type": base["type"], "version": delta["version"], "issued_at": delta["issued_at"],
-                                  "departments": delta["departments"], "items": list(items.values())})
+                                  "departments": delta["departments"], "items": list(items.values()),
+                                  **({"projects": delta["projects"]} if "projects" in delta else {})})
     except (KeyError, TypeError) as exc:
         raise CatalogDeltaError(f"the delta is malformed ({exc})") from None
     if catalog_digest(document) != delta["digest"]:
@@ -167,16 +226,29 @@ PROTOCOL_1_FIELDS = {
 
 # The item fields added in protocol 3; a protocol-2 point's catalog model refuses them.
 PROTOCOL_3_ITEM_FIELDS = frozenset({"supplement_days", "supplement_unit"})
+# The fields added in protocol 4 (limit units, lead departments, renewals, township departments, project templates).
+PROTOCOL_4_ITEM_FIELDS = frozenset({"legal_unit", "promised_unit", "lead_department", "site_check_excluded",
+                                    "renewal"})
+PROTOCOL_4_DEPARTMENT_FIELDS = frozenset({"scope"})
+PROTOCOL_4_DOCUMENT_FIELDS = frozenset({"projects"})
 
 
 def catalog_view(document: dict, protocol: int) -> dict:
     """A catalog document as a point speaking ``protocol`` can read it (the same document when it reads it all)."""
     if protocol <= 1:
         return protocol_1_view(document)
-    if protocol == 2 and any(PROTOCOL_3_ITEM_FIELDS & item.keys() for item in document.get("items", [])):
-        return {**document, "items": [{key: value for key, value in item.items() if key not in PROTOCOL_3_ITEM_FIELDS}
-                                      for item in document["items"]]}
-    return document
+    if protocol >= 4:
+        return document
+    dropped = PROTOCOL_4_ITEM_FIELDS | (PROTOCOL_3_ITEM_FIELDS if protocol == 2 else frozenset())
+    items, departments = document.get("items", []), document.get("departments", [])
+    if not (any(dropped & item.keys() for item in items)
+            or any(PROTOCOL_4_DEPARTMENT_FIELDS & entry.keys() for entry in departments)
+            or PROTOCOL_4_DOCUMENT_FIELDS & document.keys()):
+        return document
+    return {**{key: value for key, value in document.items() if key not in PROTOCOL_4_DOCUMENT_FIELDS},
+            "items": [{key: value for key, value in item.items() if key not in dropped} for item in items],
+            "departments": [{key: value for key, value in entry.items() if key not in PROTOCOL_4_DEPARTMENT_FIELDS}
+                            for entry in departments]}
 
 
 def protocol_1_view(document: dict) -> dict:

@@ -42,8 +42,10 @@ MAGIC = b"PKE"
 # fields to hub messages and catalog items (sync/messages.py PROTOCOL_3_FIELDS, sync/catalog.py): the hub
 # leaves them out for a point that speaks an older version, whose strict models would refuse them. Protocol 2
 # never shipped in a release, but points built from it may run in pilot counties, so the hub speaks it too.
-PROTOCOL_VERSION = 3
-SUPPORTED_PROTOCOLS = (1, 2, 3)
+# Version 4 added limit units, lead departments, renewals, township departments and project templates to the
+# catalog (sync/catalog.py PROTOCOL_4_*), and the special-procedure pause to hub messages.
+PROTOCOL_VERSION = 4
+SUPPORTED_PROTOCOLS = (1, 2, 3, 4)
 HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64

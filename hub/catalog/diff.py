@@ -45,13 +45,16 @@ class CatalogChanges:
     changed: list[EntryChange] = field(default_factory=list)
     withdrawn: list[EntryChange] = field(default_factory=list)
     departments: list[EntryChange] = field(default_factory=list)
+    # Codes of the project templates added, changed or withdrawn.
+    projects: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.withdrawn or self.departments)
+        return bool(self.added or self.changed or self.withdrawn or self.departments or self.projects)
 
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.withdrawn)} withdrawn"
-                + (f", {len(self.departments)} department(s) changed" if self.departments else ""))
+                + (f", {len(self.departments)} department(s) changed" if self.departments else "")
+                + (f", {len(self.projects)} project template(s) changed" if self.projects else ""))
 
     def lines(self) -> list[str]:
         """The changes as text, one entry per line and one line per changed field."""
@@ -130,4 +133,8 @@ def diff_documents(before: dict[str, Any] | None, after: dict[str, Any]) -> Cata
                                                                             new and name)]))
         else:
             changes.departments.append(EntryChange(code, name, diff_entries(old, new)))
+    old_projects = {entry["code"]: entry for entry in (before or {}).get("projects", [])}
+    new_projects = {entry["code"]: entry for entry in after.get("projects", [])}
+    changes.projects = sorted(code for code in set(old_projects) | set(new_projects)
+                              if old_projects.get(code) != new_projects.get(code))
     return changes

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sync.catalog import CatalogFile, Department, FormField, Material, ServiceItem
+from sync.catalog import CatalogFile, Department, FormField, Material, ProjectStage, ProjectTemplate, ServiceItem
 
 
 class CatalogError(ValueError):
@@ -42,23 +42,31 @@ class CatalogSource:
     locate: Locator
 
 
-TABLES = ("departments", "items", "materials", "fields")
+TABLES = ("departments", "items", "materials", "fields", "projects")
+# An item's renewal rule (sync/catalog.py Renewal) takes three columns of items.csv.
+RENEWAL_COLUMNS = {"renewal_expiry_field": "expiry_field", "renewal_validity_field": "validity_field",
+                   "renewal_years": "years"}
 COLUMNS = {
-    "departments": ["code", "name_zh", "name_en"],
+    "departments": ["code", "name_zh", "name_en", "scope"],
     "items": ["code", "name_zh", "name_en", "departments", "route", "legal_basis", "conditions", "process",
               "legal_days", "promised_days", "fees", "complaint_channel", "levels", "deemed_approval",
-              "supplement_days", "supplement_unit"],
+              "supplement_days", "supplement_unit", "legal_unit", "promised_unit", "lead_department",
+              "site_check_excluded", *RENEWAL_COLUMNS],
     "materials": ["item_code", "code", "name_zh", "name_en", "form", "copies", "required", "seal_required", "note"],
     "fields": ["item_code", "kind", "name", "label_zh", "label_en", "type", "required", "choices"],
+    # One row per stage of a project template, in stage order.
+    "projects": ["template", "template_name_zh", "template_name_en", "code", "name_zh", "name_en", "items",
+                 "opens_early"],
 }
 REQUIRED_COLUMNS = {
     "departments": {"code", "name_zh", "name_en"},
     "items": {"code", "name_zh", "name_en", "departments", "legal_days", "promised_days", "levels"},
     "materials": {"item_code", "code", "name_zh"},
     "fields": {"item_code", "kind", "name", "label_zh", "label_en"},
+    "projects": {"template", "template_name_zh", "template_name_en", "code", "name_zh", "name_en", "items"},
 }
-LIST_COLUMNS = {"departments", "levels", "choices"}
-BOOL_COLUMNS = {"deemed_approval", "required", "seal_required"}
+LIST_COLUMNS = {"departments", "levels", "choices", "items"}
+BOOL_COLUMNS = {"deemed_approval", "required", "seal_required", "site_check_excluded", "opens_early"}
 FIELD_KINDS = {"field": "fields", "result": "result_fields"}
 LIST_SEPARATOR = ";"
 
@@ -117,7 +125,21 @@ def check_catalog(catalog: CatalogFile, locate: Locator = json_locator, problems
                             "(use joint or staged for several)")
         if item.route != "single" and len(item.departments) < 2:
             problems.append(f"{where('route')}: a {item.route} route needs two or more departments")
-        if item.promised_days > item.legal_days:
+        if item.lead_department is not None and (item.route != "joint" or item.lead_department not in item.departments):
+            problems.append(f"{where('lead_department')}: the lead department {item.lead_department!r} must be one "
+                            "of the departments of a joint item")
+        if item.renewal is not None:
+            fields = {entry.name: entry for entry in item.fields}
+            expiry = fields.get(item.renewal.expiry_field)
+            if not item.deemed_approval:
+                problems.append(f"{where('renewal')}: a renewal deemed granted needs deemed_approval true")
+            if expiry is None or expiry.type != "date" or not expiry.required:
+                problems.append(f"{where('renewal')}: the expiry field {item.renewal.expiry_field!r} must be a "
+                                "required date field of the item")
+            if item.renewal.validity_field not in {entry.name for entry in item.result_fields}:
+                problems.append(f"{where('renewal')}: the validity field {item.renewal.validity_field!r} must be "
+                                "one of the item's result fields")
+        if item.promised_unit == item.legal_unit and item.promised_days > item.legal_days:
             problems.append(f"{where('promised_days')}: the promised limit ({item.promised_days}) is longer than "
                             f"the legal limit ({item.legal_days})")
         for name, entries, key in (("materials", item.materials, "code"), ("fields", item.fields, "name"),
@@ -125,6 +147,17 @@ def check_catalog(catalog: CatalogFile, locate: Locator = json_locator, problems
             keys = [getattr(entry, key) for entry in entries]
             for twice in sorted({k for k in keys if keys.count(k) > 1}):
                 problems.append(f"{where(name)}: {twice} is listed twice")
+    known = {item.code for item in catalog.items}
+    for index, template in enumerate(catalog.projects):
+        place = f"{locate('projects', index, 'code')} (project template {template.code})"
+        listed = [code for stage in template.stages for code in stage.items]
+        for code in sorted(set(listed)):
+            if code not in known:
+                problems.append(f"{place}: unknown item {code!r}; a stage lists items of this catalog")
+            elif listed.count(code) > 1:
+                problems.append(f"{place}: item {code} is in more than one stage")
+        if template.stages[0].opens_early:
+            problems.append(f"{place}: the first stage has no stage before it to open with")
     if problems:
         raise CatalogError(sorted(problems, key=_place_order))
 
@@ -242,7 +275,7 @@ def _parse_tables(tables: dict[str, bytes]) -> CatalogSource:
     for name in ("departments", "items"):
         if name not in tables:
             problems.append(f"{name}.csv is missing; the catalog needs departments.csv and items.csv "
-                            "(materials.csv and fields.csv are optional)")
+                            "(materials.csv, fields.csv and projects.csv are optional)")
     if problems:
         raise CatalogError(problems)
 
@@ -265,6 +298,9 @@ def _parse_tables(tables: dict[str, bytes]) -> CatalogSource:
                             "item codes must be unique")
             continue
         items[code] = _cell_values(row)
+        renewal = {key: items[code].pop(column) for column, key in RENEWAL_COLUMNS.items() if column in items[code]}
+        if renewal:
+            items[code]["renewal"] = renewal
         item_lines[code] = line
         items[code].update(materials=[], fields=[], result_fields=[])
     for table, model in (("materials", Material), ("fields", FormField)):
@@ -291,8 +327,28 @@ def _parse_tables(tables: dict[str, bytes]) -> CatalogSource:
         if item:
             parsed.append(item)
             lines.append(item_lines[code])
-    line_of = {"departments": department_lines, "items": lines}
-    source = CatalogSource(CatalogFile(departments=departments, items=parsed),
+    templates: dict[str, dict[str, Any]] = {}
+    template_lines: dict[str, int] = {}
+    for line, row in _rows("projects", tables.get("projects", b""), problems):
+        values = _cell_values(row)
+        code = values.pop("template", "")
+        template = templates.setdefault(code, {"code": code, "name_zh": values.pop("template_name_zh", ""),
+                                               "name_en": values.pop("template_name_en", ""), "stages": []})
+        template_lines.setdefault(code, line)
+        for column in ("template_name_zh", "template_name_en"):
+            values.pop(column, None)
+        stage = _validated(ProjectStage, values, place("projects", line), problems)
+        if stage:
+            template["stages"].append(stage)
+    projects: list[ProjectTemplate] = []
+    project_lines: list[int] = []
+    for code, values in templates.items():
+        template = _validated(ProjectTemplate, values, place("projects", template_lines[code]), problems)
+        if template:
+            projects.append(template)
+            project_lines.append(template_lines[code])
+    line_of = {"departments": department_lines, "items": lines, "projects": project_lines}
+    source = CatalogSource(CatalogFile(departments=departments, items=parsed, projects=projects),
                            lambda table, index, name: place(table, line_of[table][index])(name))
     check_catalog(source.catalog, source.locate, problems)
     return source
@@ -309,14 +365,18 @@ def _cell(value: Any) -> str:
 
 
 def csv_tables(document: dict[str, Any]) -> dict[str, str]:
-    """The four CSV tables of a catalog document, as text for Excel (written with a BOM by the caller)."""
+    """The CSV tables of a catalog document, as text for Excel (written with a BOM by the caller)."""
     rows: dict[str, list[dict[str, Any]]] = {
         "departments": document["departments"],
-        "items": document["items"],
+        "items": [{**item, **({column: item["renewal"][key] for column, key in RENEWAL_COLUMNS.items()}
+                              if item.get("renewal") else {})} for item in document["items"]],
         "materials": [{"item_code": item["code"], **material}
                       for item in document["items"] for material in item["materials"]],
         "fields": [{"item_code": item["code"], "kind": kind, **entry}
                    for item in document["items"] for kind, key in FIELD_KINDS.items() for entry in item[key]],
+        "projects": [{"template": template["code"], "template_name_zh": template["name_zh"],
+                      "template_name_en": template["name_en"], **stage}
+                     for template in document.get("projects", []) for stage in template["stages"]],
     }
     out = {}
     for name in TABLES:

@@ -58,8 +58,10 @@ def load_catalog_file(path: Path) -> CatalogFile:
 
 def _content(catalog: CatalogFile) -> dict[str, Any]:
     return in_code_order({
-        "departments": [department.model_dump(mode="json") for department in catalog.departments],
+        "departments": [department.document_entry() for department in catalog.departments],
         "items": [item.document_entry() for item in catalog.items],
+        **({"projects": [template.model_dump(mode="json") for template in catalog.projects]}
+           if catalog.projects else {}),
     })
 
 
@@ -109,7 +111,7 @@ def import_catalog(session: Session, catalog: CatalogFile, *, identity: Identity
         return ImportResult(version, True, *counts, changes)
     for department in catalog.departments:
         row = session.get(Department, department.code) or Department(code=department.code, name_zh="", name_en="")
-        row.name_zh, row.name_en = department.name_zh, department.name_en
+        row.name_zh, row.name_en, row.scope = department.name_zh, department.name_en, department.scope
         session.add(row)
     memo = transaction_memo(session)
     for key in [key for key in memo if key == _VERSION or (isinstance(key, tuple) and key[0] == _ITEM)]:
@@ -140,7 +142,8 @@ def export_catalog(session: Session, target: Path, fmt: str, version: int | None
     if fmt == "csv":
         return write_csv(document, target)
     exported = {"note": f"Exported from catalog version {row.version} ({document['issued_at'][:10]})",
-                "departments": document["departments"], "items": document["items"]}
+                "departments": document["departments"], "items": document["items"],
+                **({"projects": document["projects"]} if "projects" in document else {})}
     target.write_text(json.dumps(exported, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return [str(target)]
 

@@ -18,7 +18,9 @@ from sync.clock import uuid7
 from hub.core.clock import utc_now
 
 # supervisor: the supervision office (电子监察室): complaints, cards, supervision orders, reports.
-ROLES = ("admin", "operator", "supervisor", "reviewer")
+# agent: 代办员, carries enterprises' investment projects through their approvals (county, or one township's).
+# township: a township centre's own staff, reading (not changing) the work of the township and its villages.
+ROLES = ("admin", "operator", "supervisor", "reviewer", "agent", "township")
 POINT_LEVELS = ("township", "village")
 ENROLLMENT_TOKEN_LIFETIME = timedelta(hours=72)
 API_TOKEN_LIFETIME = timedelta(hours=12)
@@ -41,6 +43,9 @@ class Staff(SQLModel, table=True):
     locked_until: datetime | None = None
     # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
     disabled_at: datetime | None = None
+    # The township point the account belongs to: a reviewer of a township-scoped department (乡镇人民政府), a
+    # township's agent, a township's read-only staff. None: the county.
+    township_id: uuid.UUID | None = Field(default=None, index=True)
 
     # What Flask-Login asks of a logged-in account (hub/auth.py), written out so the models import no web library.
     @property
@@ -73,6 +78,8 @@ class Department(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=32)
     name_zh: str = Field(max_length=64)
     name_en: str = Field(max_length=128)
+    # "township": one per township (乡镇人民政府); its reviewers see their own township's cases only.
+    scope: str = Field(default="county", max_length=16)
 
 
 # One signed version of the service catalog, as points receive it.
@@ -139,6 +146,9 @@ class Point(SQLModel, table=True):
     # did not exist then, so its case cannot have been received before (hub/intake/intaketime.py).
     sealed_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     sealed_at: datetime | None = None
+    # The township a village point belongs to (``points add --township``, or the township it relays through);
+    # None for a township point itself and for a village not placed yet.
+    township_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
@@ -236,6 +246,15 @@ class Case(SQLModel, table=True):
     first_contact_post: str = Field(default="", max_length=64)
     # A referral slip the resident brought (another point or a department sent her here), when the clerk gave one.
     referral_no: str = Field(default="", max_length=40)
+    # An application an agent filed for an enterprise's investment project, and the project stage it belongs to.
+    project_id: uuid.UUID | None = Field(default=None, index=True)
+    project_stage: str = Field(default="", max_length=32)
+    # Natural days the clock stood still (补正 and special procedures): the pause moves a natural-day limit by
+    # these, a working-day limit by ``paused_days``.
+    paused_natural_days: int = 0
+    # The day a deemed approval falls due when it is not the legal limit's: a renewal (第五十条) is deemed
+    # granted when the licence it renews expires.
+    deemed_on: date | None = None
 
 
 # One department's part in deciding a case (single, joint or staged route).
@@ -515,3 +534,104 @@ class SupervisionOrder(SQLModel, table=True):
     result: str = Field(default="", max_length=4000)
     closed_by: str = Field(default="", max_length=64)
     closed_at: datetime | None = None
+
+
+# 特别程序 (行政许可法 第四十五条): 听证, 检验, 专家评审, 公示, ... A department starts and ends each with a reason;
+# while one is open the case's clock stands still, as in 补正 (sync/catalog.py SPECIAL_PROCEDURES).
+class SpecialProcedure(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    department_code: str = Field(foreign_key="department.code", max_length=32)
+    kind: str = Field(max_length=24)
+    reason: str = Field(max_length=2000)
+    started_by: str = Field(max_length=64)
+    started_at: datetime = Field(default_factory=utc_now)
+    # When the department expects it to end (shown to the resident); None: not known.
+    expected_end: date | None = None
+    ended_by: str = Field(default="", max_length=64)
+    ended_at: datetime | None = None
+    end_note: str = Field(default="", max_length=2000)
+    # What it added to the limits when it ended: working days and natural days.
+    paused_days: int = 0
+    paused_natural_days: int = 0
+
+
+# 并联审批 under a lead department (牵头部门): the lead opens the joint review and issues the combined result.
+class JointReview(SQLModel, table=True):
+    case_id: str = Field(foreign_key="case.id", primary_key=True, max_length=36)
+    lead_department: str = Field(foreign_key="department.code", max_length=32)
+    opened_by: str = Field(default="", max_length=64)
+    opened_at: datetime | None = None
+    decided_by: str = Field(default="", max_length=64)
+    decided_at: datetime | None = None
+
+
+JOINT_MEETING_KINDS = ("site_survey", "review_meeting")  # 联合踏勘, 联合审查会
+JOINT_OPINIONS = ("agree", "agree_with_conditions", "disagree")
+
+
+# A joint site survey (联合踏勘) or review meeting the lead scheduled, with the departments it invited.
+class JointMeeting(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    kind: str = Field(max_length=16)
+    scheduled_at: datetime
+    place: str = Field(default="", max_length=200)
+    departments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    called_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+    held_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+# One department's opinion in a joint review, at a meeting or on the papers.
+class JointOpinion(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=36)
+    meeting_id: uuid.UUID | None = Field(default=None, index=True)
+    department_code: str = Field(foreign_key="department.code", max_length=32)
+    opinion: str = Field(max_length=24)
+    text: str = Field(default="", max_length=4000)
+    given_by: str = Field(max_length=64)
+    given_at: datetime = Field(default_factory=utc_now)
+
+
+PROJECT_STATUSES = ("open", "completed", "withdrawn")
+
+
+# 项目: an enterprise's investment project that an agent (代办员) carries through its approvals, stage by stage.
+class Project(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    project_no: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=200)
+    # The template it follows and its stages as the catalog had them when it was filed (sync/catalog.py).
+    template_code: str = Field(max_length=32)
+    stages: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    enterprise_name: str = Field(max_length=200)
+    credit_code: str = Field(max_length=18, index=True)  # 统一社会信用代码, check character validated
+    location: str = Field(default="", max_length=200)
+    investment_yuan: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    contact_name: str = Field(default="", max_length=64)
+    contact_phone: str = Field(default="", max_length=32)
+    agent: str = Field(default="", max_length=64)  # the agent's username
+    # The township centre it was filed at; None: the county centre.
+    township_id: uuid.UUID | None = Field(default=None, index=True)
+    filed_by: str = Field(max_length=64)
+    filed_at: datetime = Field(default_factory=utc_now)
+    # The enterprise's lookup code, hashed like a pickup code; told once, on the filing slip.
+    code_hash: str = Field(default="", max_length=200)
+    status: str = Field(default="open", max_length=16)
+    completed_at: datetime | None = None
+
+
+# A material the enterprise has given for its project: not asked for again in its later applications.
+class ProjectMaterial(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "material_code"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
+    material_code: str = Field(max_length=32)
+    name_zh: str = Field(max_length=128)
+    given_at: datetime = Field(default_factory=utc_now)
+    received_by: str = Field(max_length=64)
+    # The application it was first given with.
+    case_id: str | None = Field(default=None, max_length=36)

@@ -100,9 +100,10 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     scan_ids = {scan["scan_id"] for scan in scans}
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
-    # A case opened with a referral slip links to its referral: the per-envelope path does that.
+    # A case opened with a referral slip links to its referral, a joint item under a lead department opens its
+    # joint review and a renewal sets the day it is deemed granted: the per-envelope path does those.
     if (intent.referral_no or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest
-            or item is None or point.level not in item.levels):
+            or item is None or point.level not in item.levels or item.lead_department or item.renewal):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
     received_at = as_utc(intent.received_at)
@@ -124,7 +125,8 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
             "legal_due_date": legal_due, "clock_offset_ms": intent.clock_offset_ms, "paused_days": 0,
             "paused_since": None, "vouched_intake": None, "intake_vouched_by": "",
             "first_contact_name": intent.first_contact_name, "first_contact_post": intent.first_contact_post,
-            "referral_no": intent.referral_no}
+            "referral_no": intent.referral_no, "project_id": None, "project_stage": "", "paused_natural_days": 0,
+            "deemed_on": None}
     tasks = planned_tasks(intent.case_id, item)
     rows: dict[type, list[Any]] = {
         RawEnvelope: [driver_row(dialect, RawEnvelope, raw)],

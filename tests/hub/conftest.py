@@ -74,7 +74,7 @@ def loop_hub(hub):
     one with a required result field, one where silence is consent, one with a long limit, one whose 补正
     period counts natural days."""
     catalog = load_catalog_file(SAMPLE_CATALOG)
-    base = next(item for item in catalog.items if item.code == "451000-YB-001").model_copy(
+    base = next(item for item in catalog.items if item.code == "451030-YB-001").model_copy(
         update={"departments": ["YB"], "route": "single", "deemed_approval": False, "result_fields": []})
     valid_until = FormField(name="valid_until", label_zh="有效期至", label_en="Valid until", type="date", required=True)
     catalog.items += [

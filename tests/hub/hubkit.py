@@ -32,16 +32,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 DAY_MS = 24 * 3600 * 1000
 # The items the loop_hub fixture adds to the sample catalog, of known limits (the sample's may change).
-SILENT = "451000-TEST-SILENT"
-CERTIFIED = "451000-TEST-CERT"
-SLOW = "451000-TEST-SLOW"
-NATURAL = "451000-TEST-NATURAL"
+SILENT = "451030-TEST-SILENT"
+CERTIFIED = "451030-TEST-CERT"
+SLOW = "451030-TEST-SLOW"
+NATURAL = "451030-TEST-NATURAL"
 ADMIN_PASSWORD = "hub-admin-pass"
 REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR", "xz-huang": "XZ"}
 REVIEWER_PASSWORD = "reviewer-pass"
-MEDICAL_INSURANCE = "451000-YB-001"
-HOMESTEAD = "451000-ZR-006"
-VILLAGE = "泗城镇平兰村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
+HOMESTEAD = "451030-ZR-006"
+VILLAGE = "八达镇周邦村便民服务站"
 
 
 def valid_id(first17: str = "45102719800101234") -> str:

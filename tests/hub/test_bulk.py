@@ -102,7 +102,7 @@ def _shape(session, case_id: str) -> dict:
 
 def test_a_run_that_breaks_a_constraint_goes_one_by_one_with_the_same_rows(hub, monkeypatch):
     point = hub.enroll_point()
-    staged = "451000-RS-002"
+    staged = "451030-RS-002"
     bulk = [point.submit(), point.submit(staged)]
     results = point.client.push([point.seal(Kind.SUBMIT, payload) for payload in bulk])
     assert [result.status for result in results] == ["accepted", "accepted"]

@@ -19,8 +19,8 @@ from hub.cli import main
 from tests.hub.hubkit import SAMPLE_CATALOG
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
-MEDICAL_INSURANCE = "451000-YB-001"
-PLAQUE = "451000-TY-037"
+MEDICAL_INSURANCE = "451030-YB-001"
+PLAQUE = "451030-TY-037"
 
 
 def run(*args: str):
@@ -34,7 +34,7 @@ def hub_data(tmp_path) -> str:
     data = str(tmp_path / "hub")
     assert run("init", "--data", data, "--admin-password", "admin-pass").exit_code == 0
     imported = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
-    assert "new version 1: 12 departments, 37 items" in imported.stdout, imported.stderr
+    assert "new version 1: 14 departments, 45 items" in imported.stdout, imported.stderr
     return data
 
 
@@ -60,12 +60,12 @@ def test_csv_errors_name_file_line_and_field_and_nothing_is_applied(hub_data, tm
     assert run("catalog", "export", "--format", "csv", "--data", hub_data, str(folder)).exit_code == 0
     items = read_table(folder, "items")
     negative = set_cell(items, MEDICAL_INSURANCE, "legal_days", "-5")
-    unknown = set_cell(items, "451000-WJ-005", "departments", "WJ;QQ")
-    promised = set_cell(items, "451000-RS-012", "promised_days", "30")
-    level = set_cell(items, "451000-SJ-028", "levels", "county;town")
+    unknown = set_cell(items, "451030-WJ-005", "departments", "WJ;QQ")
+    promised = set_cell(items, "451030-RS-012", "promised_days", "30")
+    level = set_cell(items, "451030-SJ-028", "levels", "county;town")
     items.append(list(items[promised - 1]))  # a duplicate of an existing code, at the end
     duplicate = len(items)
-    items.append(["451000-XX-001", "缺列的行"] + [""] * 20)  # a row with too many cells
+    items.append(["451030-XX-001", "缺列的行"] + [""] * len(items[0]))  # a row with too many cells
     too_long = len(items)
     write_table(folder, "items", items, bom=False)  # saved without a BOM, as some editors do
 
@@ -74,17 +74,17 @@ def test_csv_errors_name_file_line_and_field_and_nothing_is_applied(hub_data, tm
     assert refused.returncode == 1 and refused.stdout == ""
     errors = refused.stderr
     for expected in (f"items.csv line {negative}, legal_days: must be 0 or more",
-                     f"items.csv line {unknown}, departments (item 451000-WJ-005): unknown department 'QQ'",
-                     f"items.csv line {promised}, promised_days (item 451000-RS-012): the promised limit (30) is "
+                     f"items.csv line {unknown}, departments (item 451030-WJ-005): unknown department 'QQ'",
+                     f"items.csv line {promised}, promised_days (item 451030-RS-012): the promised limit (30) is "
                      "longer than the legal limit (5)",
                      f"items.csv line {level}, levels: 'town' is not allowed",
-                     f"items.csv line {duplicate}, code: 451000-RS-012 is already on line {promised}",
-                     f"items.csv line {too_long}: 22 cells but 16 columns"):
+                     f"items.csv line {duplicate}, code: 451030-RS-012 is already on line {promised}",
+                     f"items.csv line {too_long}: {len(items[0]) + 2} cells but {len(items[0])} columns"):
         assert expected in errors, errors
     assert "fix these and import again" in errors
     assert "unchanged, still version 1" in run("catalog", "import", str(SAMPLE_CATALOG), "--data", hub_data).stdout
 
-    (folder / "materials.csv").write_bytes("item_code,code,name_zh\n451000-YB-001,照片,近期照片\n".encode("gbk"))
+    (folder / "materials.csv").write_bytes("item_code,code,name_zh\n451030-YB-001,照片,近期照片\n".encode("gbk"))
     not_utf8 = run("catalog", "import", str(folder), "--data", hub_data)
     assert "materials.csv line 2: not UTF-8 text" in not_utf8.stderr and "CSV UTF-8" in not_utf8.stderr
 
@@ -96,12 +96,12 @@ def test_round_trips_dry_run_new_version_withdrawal_and_diff(hub_data, tmp_path)
         again = run("catalog", "import", str(target), "--data", hub_data)
         assert again.exit_code == 0 and "unchanged, still version 1" in again.stdout, again.stderr
     assert (folder / "items.csv").read_bytes().startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
-    assert json.loads(as_json.read_text(encoding="utf-8"))["items"][0]["code"] == "451000-CL-020"
+    assert json.loads(as_json.read_text(encoding="utf-8"))["items"][0]["code"] == "451030-CL-020"
 
     items = read_table(folder, "items")
     set_cell(items, MEDICAL_INSURANCE, "promised_days", "2")
     items = [row for row in items if row[0] != PLAQUE]
-    items.append(["451000-TY-040", "退役军人创业贷款贴息申请", "Veteran start-up loan interest subsidy", "TY",
+    items.append(["451030-TY-040", "退役军人创业贷款贴息申请", "Veteran start-up loan interest subsidy", "TY",
                   "single", "", "", "", "20", "15", "", "", "county;township", "no"])
     write_table(folder, "items", items, bom=True)
     materials = read_table(folder, "materials")
@@ -111,14 +111,14 @@ def test_round_trips_dry_run_new_version_withdrawal_and_diff(hub_data, tmp_path)
 
     dry = run("catalog", "import", str(folder), "--data", hub_data, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    expected = ["+ 451000-TY-040 退役军人创业贷款贴息申请", f"~ {MEDICAL_INSURANCE} 城乡居民基本医疗保险参保登记",
+    expected = ["+ 451030-TY-040 退役军人创业贷款贴息申请", f"~ {MEDICAL_INSURANCE} 城乡居民基本医疗保险参保登记",
                 "    promised_days: 1 → 2", f"- {PLAQUE} “光荣之家”光荣牌申领 (withdrawn)"]
     assert dry.stdout.splitlines()[:4] == expected
     assert "would make version 2" in dry.stdout and "(1 added, 1 changed, 1 withdrawn)" in dry.stdout
     assert "unchanged, still version 1" in run("catalog", "import", str(as_json), "--data", hub_data).stdout
 
     imported = run("catalog", "import", str(folder), "--data", hub_data)
-    assert "new version 2: 12 departments, 37 items" in imported.stdout
+    assert "new version 2: 14 departments, 45 items" in imported.stdout
     diff = run("catalog", "diff", "1", "2", "--data", hub_data)
     assert diff.stdout.splitlines() == [*expected, "Version 1 → 2: 1 added, 1 changed, 1 withdrawn"]
     assert "unchanged, still version 2" in run("catalog", "import", str(folder), "--data", hub_data).stdout

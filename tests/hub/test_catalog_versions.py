@@ -12,7 +12,7 @@ from sync.signing import verify_document
 from sync.catalog import CATALOG_DELTA_TYPE, apply_delta
 from sync.messages import CATALOG_DOCUMENT_TYPE
 
-WITHDRAWN = "451000-TY-037"
+WITHDRAWN = "451030-TY-037"
 
 
 def second_version(hub, *, promised_days: int = 3) -> None:
@@ -49,7 +49,7 @@ def test_catalog_pages_and_a_case_under_an_older_version_is_flagged(hub):
     point = hub.enroll_point()
     second_version(hub)
     case_id = point.push_case(catalog_version=1)
-    payload = point.submit(WITHDRAWN, catalog_version=1, form={"address": "平兰村三组"})
+    payload = point.submit(WITHDRAWN, catalog_version=1, form={"address": "周邦村三组"})
     [parked] = point.client.push([point.seal(Kind.SUBMIT, payload)])
     assert (parked.status, parked.reason) == ("conflict", "catalog_drift"), "kept, and on the conflict desk too"
     withdrawn_case = payload["case_id"]

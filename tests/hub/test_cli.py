@@ -33,16 +33,16 @@ def test_init_import_points_and_users(tmp_path):
     assert again.returncode == 1 and "refusing to overwrite" in again.stderr
 
     imported = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
-    assert imported.returncode == 0 and "version 1: 12 departments, 37 items" in imported.stdout
+    assert imported.returncode == 0 and "version 1: 14 departments, 45 items" in imported.stdout
     unchanged = run("catalog", "import", str(SAMPLE_CATALOG), "--data", data)
     assert "unchanged, still version 1" in unchanged.stdout
 
-    added = run("points", "add", "泗城镇平兰村便民服务站", "--level", "village", "--data", data)
+    added = run("points", "add", "八达镇周邦村便民服务站", "--level", "village", "--data", data)
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip().splitlines()[-1]
     assert "." in token and " " not in token
     listed = run("points", "list", "--data", data)
-    assert "泗城镇平兰村便民服务站\tvillage\tpending" in listed.stdout
+    assert "八达镇周邦村便民服务站\tvillage\tpending" in listed.stdout
 
     reviewer = run("users", "add", "yb-li", "--role", "reviewer", "--department", "YB", "--password",
                    "reviewer-pass", "--data", data)

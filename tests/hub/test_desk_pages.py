@@ -15,7 +15,7 @@ from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import Case, CaseEvent, CatalogItem, ReviewTask
 from hub.reconcile.arrival import apply_fields
 
-SECOND_POINT = "那坡村便民服务站"
+SECOND_POINT = "那劳村便民服务站"
 
 
 def same_resident_twice(hub) -> tuple[str, str]:
@@ -46,7 +46,7 @@ def test_the_desk_list_tells_conflicts_apart_by_receipt_applicant_and_point(hub)
     listed = cells(page, "conflicts")
     receipts = {f"PL-{first[:8]}", f"PL-{second[:8]}"}
     assert all(any(receipt in cell for cell in listed) for receipt in receipts), listed
-    assert "韦秀英" in listed and any(SECOND_POINT in cell and "平兰村" in cell for cell in listed)
+    assert "韦秀英" in listed and any(SECOND_POINT in cell and "周邦村" in cell for cell in listed)
     assert "申请人姓名" in listed, "the field is named by its label, not 'name'"
     assert second[:8] not in [cell.strip() for cell in listed], "no bare 8-character id in a cell"
     assert not {"name", "receipt_no", "status"} & {part for cell in listed for part in re.split(r"[、,\s]+", cell)}
@@ -57,17 +57,17 @@ def test_each_button_says_what_it_keeps_and_left_is_what_the_hub_holds(hub):
     conflict = conflict_of(hub, "identity")
     page = hub.browser("admin").get(f"/desk/{conflict['conflict_id']}").text
     buttons = dict(re.findall(r'<button type="submit" name="action" value="(\w+)">([^<]*)</button>', page))
-    assert buttons["take_left"].startswith("采用：韦秀兰（泗城镇平兰村便民服务站，"), buttons
-    assert buttons["take_right"].startswith("采用：韦秀英（那坡村便民服务站，"), buttons
+    assert buttons["take_left"].startswith("采用：韦秀兰（八达镇周邦村便民服务站，"), buttons
+    assert buttons["take_right"].startswith("采用：韦秀英（那劳村便民服务站，"), buttons
     assert re.search(r"\d+月\d+日受理）$", buttons["take_left"])
     assert "采用左侧" not in page and "采用右侧" not in page
     table = cells(page, "side-by-side")
-    assert table[1].startswith("左：中心现有版本") and "泗城镇平兰村便民服务站" in table[1]
+    assert table[1].startswith("左：中心现有版本") and "八达镇周邦村便民服务站" in table[1]
     assert table[2].startswith("右：新到版本") and SECOND_POINT in table[2]
     assert "申请人姓名 *" in table and "受理编号 *" in table and "name" not in table
     assert "<title>未保存" not in page and 'id="conflict-status">待处理<' in page
     english = hub.browser("admin").get(f"/desk/{conflict['conflict_id']}?lang=en").text
-    assert re.search(r'value="take_left">Keep: 韦秀兰 \(泗城镇平兰村便民服务站, received \d+/\d+\)<', english)
+    assert re.search(r'value="take_left">Keep: 韦秀兰 \(八达镇周邦村便民服务站, received \d+/\d+\)<', english)
     assert "Applicant&#39;s name *" in english or "Applicant's name *" in english
 
     refused = hub.browser("admin")
@@ -119,7 +119,7 @@ def test_a_resolution_is_one_line_of_each_cases_timeline(hub):
 
 def test_the_reviewers_queue_shows_a_parked_case_and_department_names(hub):
     first, second = same_resident_twice(hub)
-    unparked = hub.enroll_point("平山村便民服务站").push_case()
+    unparked = hub.enroll_point("那来村便民服务站").push_case()
     reviewer = hub.browser("yb-li")
     page = reviewer.get("/queue").text
     assert "<h1>部门待办：县医疗保障局</h1>" in page
@@ -232,7 +232,7 @@ def test_a_same_field_conflict_shows_and_keeps_what_the_case_holds_now(hub):
     assert table[category + 1:category + 3] == ["脱贫人口", "特困人员"], table
     buttons = dict(re.findall(r'<button type="submit" name="action" value="(\w+)">([^<]*)</button>', page))
     assert buttons["take_left"] == "采用：脱贫人口（中心现有版本）", buttons
-    assert buttons["take_right"].startswith("采用：特困人员（泗城镇平兰村便民服务站，") and "发来）" in buttons["take_right"]
+    assert buttons["take_right"].startswith("采用：特困人员（八达镇周邦村便民服务站，") and "发来）" in buttons["take_right"]
 
     answer = admin.post(f"/desk/{conflict['conflict_id']}", data={
         "csrf_token": csrf_from(page), "action": "merge", "choice-insured_category": "left"})

@@ -15,7 +15,7 @@ from hub.intake.copies import copy_payload
 from sync.envelope import Kind
 from tests.hub.hubkit import valid_id
 
-TOWNSHIP = "泗城镇政务服务中心"
+TOWNSHIP = "八达镇政务服务中心"
 
 
 def referral(slip_no: str, **overrides: Any) -> dict[str, Any]:

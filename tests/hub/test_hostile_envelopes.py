@@ -46,8 +46,8 @@ from sync.envelope import MAX_SEQ
 from sync.keys import Suite
 from sync.messages import MAX_CLOCK_OFFSET_MS
 
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGES = ("泗城镇平兰村便民服务站", "泗城镇林凤村便民服务站")
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGES = ("八达镇周邦村便民服务站", "八达镇新丰村便民服务站")
 REASONS = {"malformed", "out_of_range", "too_deep", "too_large", "invalid_payload"}
 EXAMPLES = settings(max_examples=12, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -260,7 +260,7 @@ class FailsOn(httpx.HTTPTransport):
 def receive(data_dir: Path, *, scan: bytes = b"") -> str:
     with point_db.session_scope(data_dir) as session:
         prepared = prepare_scans(data_dir, [ScanInput("hukou.pdf", scan, "hukou")]) if scan else []
-        case, _ = receive_case(session, "staff", "451000-YB-001", Applicant("韦秀兰", resident_id(), "13807761234"),
+        case, _ = receive_case(session, "staff", "451030-YB-001", Applicant("韦秀兰", resident_id(), "13807761234"),
                                {"insured_category": "普通居民"}, ["id_card", "hukou"],
                                identity=load_identity(data_dir), scans=prepared)
         return case.id
@@ -275,7 +275,7 @@ def test_a_point_whose_envelope_makes_the_hub_fail_still_sends_the_others(hub, t
     """Defence in depth at the point: a push answered 500 goes again envelope by envelope; the one the hub
     fails on stays queued and says why, the others are acknowledged, and the round goes on."""
     data = tmp_path / "point"
-    enroll(data, hub_url=hub.url, token=hub.token("泗城镇那马村便民服务站"))
+    enroll(data, hub_url=hub.url, token=hub.token("八达镇土黄村便民服务站"))
     cases = [receive(data) for _ in range(3)]
     with point_db.session_scope(data) as session:
         poison = session.exec(select(Outbox).order_by(Outbox.seq)).first().envelope

@@ -110,7 +110,7 @@ def test_a_receipt_number_the_point_gave_another_case_is_kept_and_parked_as_a_fo
     assert shown.output.count("receipt 20261130-C5DEE5-0003") == 2 and "names 2 cases" in shown.output
     assert shown.output.index(first["case_id"]) < shown.output.index(again_3["case_id"]), "first received first"
     # Another point's receipt numbers are its own (they carry its code; a test point's need not).
-    other = hub.enroll_point("泗城镇那马村便民服务站")
+    other = hub.enroll_point("八达镇土黄村便民服务站")
     assert other.client.push([other.seal(Kind.SUBMIT, other.submit(receipt_no="20261130-C5DEE5-0003"))])[0].status \
         == "accepted"
 
@@ -149,7 +149,7 @@ def test_one_bad_envelope_does_not_block_the_rest_of_the_batch(hub):
 
 def test_an_unknown_item_is_kept_for_an_operator_not_lost(hub):
     point = hub.enroll_point()
-    payload = point.submit("451000-XX-999")
+    payload = point.submit("451030-XX-999")
     [result] = point.client.push([point.seal(Kind.SUBMIT, payload)])
     assert result.status == "accepted" and result.reason == "unknown_item"
     with hub.db() as session:
@@ -305,7 +305,7 @@ def test_a_case_timeline_keeps_the_order_of_lines_written_within_one_millisecond
 def test_a_copy_request_sends_back_the_points_own_cases_each_with_its_messages_once(hub):
     """A point restored from an older backup asks for the cases behind envelope numbers it never used: each
     comes back as a CASE_COPY (no scan keys) followed by its messages again; another point's case never does."""
-    point, other = hub.enroll_point(), hub.enroll_point("那坡镇政务服务中心", "township")
+    point, other = hub.enroll_point(), hub.enroll_point("那劳镇政务服务中心", "township")
     kept, lost = point.push_case(), point.push_case()
     other.push_case()
 

@@ -46,7 +46,7 @@ def deemed_now(hub) -> list[str]:
 
 def test_a_backdated_case_waits_for_an_operator_and_is_never_deemed_approved_meanwhile(loop_hub):
     hub = loop_hub
-    township = hub.enroll_point("泗城镇政务服务中心", "township")
+    township = hub.enroll_point("八达镇政务服务中心", "township")
     payload = township.submit(SILENT, received_at="2020-01-02T02:00:00+00:00", clock_offset_ms=0)
     assert send(township, payload) == ("conflict", "suspicious_time")
     case_id = payload["case_id"]
@@ -81,7 +81,7 @@ def test_a_backdated_case_waits_for_an_operator_and_is_never_deemed_approved_mea
 
 def test_an_operator_who_accepts_the_old_time_names_the_dates_on_the_deemed_result(loop_hub):
     hub = loop_hub
-    township = hub.enroll_point("泗城镇政务服务中心", "township")
+    township = hub.enroll_point("八达镇政务服务中心", "township")
     payload = township.submit(SILENT, received_at="2020-01-02T02:00:00+00:00", clock_offset_ms=0)
     send(township, payload)
     conflict = the_conflict(hub, payload["case_id"])
@@ -124,7 +124,7 @@ def test_each_bound_the_hub_holds_evidence_for(loop_hub):
 def test_an_item_the_points_level_does_not_receive_is_refused(loop_hub):
     hub = loop_hub
     village = hub.enroll_point()
-    payload = village.submit("451000-MZ-017")  # county level only
+    payload = village.submit("451030-MZ-017")  # county level only
     assert send(village, payload) == ("rejected", "not_accepted_here")
     with hub.db() as session:
         assert session.get(Case, payload["case_id"]) is None

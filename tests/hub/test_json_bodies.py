@@ -74,7 +74,7 @@ def test_the_hubs_json_bodies_refuse_hostile_input(hub):
 @pytest.fixture
 def point_server(hub, tmp_path, live_server):
     data = tmp_path / "point"
-    enroll(data, hub_url=hub.url, token=hub.token("泗城镇那马村便民服务站"))
+    enroll(data, hub_url=hub.url, token=hub.token("八达镇土黄村便民服务站"))
     with point_db.session_scope(data) as session:
         create_staff(session, "staff", "window-pass-1")
     app = create_point_app(data, test_config={"TESTING": True})

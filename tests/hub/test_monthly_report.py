@@ -31,7 +31,7 @@ from sync.envelope import Kind
 from sync.kit.workdays import COUNTY_TIMEZONE, county_date, default_calendar
 
 HUB_CLI = str(Path(sys.executable).parent / "pointkit-hub")
-OTHER_VILLAGE = "泗城镇弄香村便民服务站"
+OTHER_VILLAGE = "八达镇清水江村便民服务站"
 FORMULA_CLERK = "=1+1"
 RESULT = {"decision": "approved", "certificate_no": "YB-7", "result_fields": {"valid_until": "2027-12-31"}}
 # The report's Chinese column headers, as the test names the figures it counts.

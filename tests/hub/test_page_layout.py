@@ -37,8 +37,8 @@ def changed_catalog(hub) -> int:
 def test_the_admin_pages_fit_at_200_percent_zoom_and_every_column_has_a_header(loop_hub, browser):
     hub = loop_hub
     case_id, _point = walk_a_case(hub)
-    push(hub.enroll_point("泗城镇那坡村便民服务站"), CERTIFIED)
-    hub.token("泗城镇者艾村便民服务站")  # a point with a token not yet used
+    push(hub.enroll_point("八达镇维新村便民服务站"), CERTIFIED)
+    hub.token("八达镇木呈村便民服务站")  # a point with a token not yet used
     version = changed_catalog(hub)
     paths = [f"/cases/{case_id}", "/points", "/catalog", f"/catalog/{version}", f"/catalog/{version}/items/{MEDICAL_INSURANCE}",
              "/audit", "/supervision", f"/cases/{case_id}/result"]

@@ -86,19 +86,19 @@ def test_the_timeline_reads_in_chinese_and_the_api_keeps_its_english_notes(loop_
 
 def test_a_same_day_item_says_jiban_on_the_catalog_guide_and_case(hub):
     catalog = load_catalog_file(SAMPLE_CATALOG)
-    base = next(item for item in catalog.items if item.code == "451000-YB-001")
-    same_day = base.model_copy(update={"code": "451000-TEST-SAMEDAY", "departments": ["YB"], "route": "single",
+    base = next(item for item in catalog.items if item.code == "451030-YB-001")
+    same_day = base.model_copy(update={"code": "451030-TEST-SAMEDAY", "departments": ["YB"], "route": "single",
                                        "promised_days": 0, "legal_days": 0, "result_fields": []})
     catalog.items.append(same_day)
     with hub.db() as session:
         version = import_catalog(session, catalog, identity=hub.identity).version
     point = hub.enroll_point()
-    case_id = point.push_case("451000-TEST-SAMEDAY", catalog_version=version, received_at=utcnow().isoformat(),
+    case_id = point.push_case("451030-TEST-SAMEDAY", catalog_version=version, received_at=utcnow().isoformat(),
                               clock_offset_ms=0)
     staff = hub.browser("yb-li")
-    row = staff.get(f"/catalog/{version}").text.split("451000-TEST-SAMEDAY</a>")[1].split("</tr>")[0]
+    row = staff.get(f"/catalog/{version}").text.split("451030-TEST-SAMEDAY</a>")[1].split("</tr>")[0]
     assert "即办 / 即办" in visible(row)
-    guide = staff.get(f"/catalog/{version}/items/451000-TEST-SAMEDAY").text
+    guide = staff.get(f"/catalog/{version}/items/451030-TEST-SAMEDAY").text
     assert "即办" in visible(guide.split('id="promised-limit"')[1][:80]) and "0个工作日" not in guide
     page = staff.get(f"/cases/{case_id}").text
     assert "单部门办理：县医疗保障局；即办" in " | ".join(timeline_notes(page))
@@ -150,7 +150,7 @@ def test_the_supervision_csv_opens_in_excel_and_wps_in_chinese_on_county_time(lo
 def test_the_audit_page_searches_by_case_actor_and_date_and_shows_the_check(loop_hub):
     hub = loop_hub
     case_id, _point_name = walk_a_case(hub)
-    other = push(hub.enroll_point("泗城镇那坡村便民服务站"), CERTIFIED)
+    other = push(hub.enroll_point("八达镇维新村便民服务站"), CERTIFIED)
     assert hub.browser("yb-li").get("/audit").status_code == 403, "admins only"
     assert 'id="nav-audit"' not in hub.browser("yb-li").get("/queue").text
     admin = hub.browser("admin")
@@ -176,7 +176,7 @@ def test_the_audit_page_searches_by_case_actor_and_date_and_shows_the_check(loop
     assert receipt_no in admin.get("/audit", params={"from": today.isoformat(), "to": today.isoformat()}).text
 
     # More entries than a page holds (50): the next page holds the older ones.
-    busy = hub.enroll_point("泗城镇者艾村便民服务站")
+    busy = hub.enroll_point("八达镇木呈村便民服务站")
     for _ in range(15):
         push(busy, CERTIFIED)
     first = admin.get("/audit").text

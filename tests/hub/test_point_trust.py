@@ -152,7 +152,7 @@ def test_a_stale_request_is_refused_with_the_hub_time_and_the_client_resigns(hub
 
 def test_a_point_cannot_pull_another_points_messages(hub):
     village = hub.enroll_point()
-    other = hub.enroll_point("泗城镇政务服务中心", "township")
+    other = hub.enroll_point("八达镇政务服务中心", "township")
     other.push_case()
     with httpx.Client() as client:
         posing = client.send(signed_get(village, "/sync/v1/pull", "after=0", point_id=other.point_id))

@@ -17,7 +17,7 @@ from sync.kit.workdays import county_date
 pytestmark = pytest.mark.browser
 
 SUPERVISOR, PASSWORD = "jc-chen", "supervision-pass"
-# The test catalog's item codes (451000-TEST-CERT): codes, as a clerk reads them.
+# The test catalog's item codes (451030-TEST-CERT): codes, as a clerk reads them.
 TEST_CODES = {"TEST-CERT", "TEST-SLOW"}
 
 
@@ -31,7 +31,7 @@ def test_the_report_page_reads_at_a_glance_in_chinese(loop_hub, browser):
     hub = loop_hub
     with hub.db() as session:
         create_staff(session, username=SUPERVISOR, password=PASSWORD, role="supervisor", display_name="陈监察")
-    village, other = hub.enroll_point(), hub.enroll_point("泗城镇弄香村便民服务站")
+    village, other = hub.enroll_point(), hub.enroll_point("八达镇清水江村便民服务站")
     decided = received(village, CERTIFIED)
     received(village, SLOW)
     received(other, SLOW)
@@ -64,7 +64,7 @@ def test_the_report_page_reads_at_a_glance_in_chinese(loop_hub, browser):
     bars = page.locator("#backlog-chart rect")
     assert bars.count() == 2 and bars.nth(0).get_attribute("width") != bars.nth(1).get_attribute("width")
     assert page.locator("#backlog-table tbody").inner_text().split() == [
-        "泗城镇平兰村便民服务站", "2", "泗城镇弄香村便民服务站", "1"]
+        "八达镇周邦村便民服务站", "2", "八达镇清水江村便民服务站", "1"]
     assert page.evaluate("document.querySelectorAll('script, link[rel=stylesheet], img').length") == 0
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     # At 200% zoom (512×384) the charts shrink with the page and the tables scroll in their own boxes.

@@ -84,8 +84,8 @@ def test_rejection_needs_a_reason_and_changes_nothing_without_one(hub):
 
 
 def test_joint_route_needs_every_department_and_one_rejection_rejects(hub):
-    point = hub.enroll_point(name="泗城镇政务服务中心", level="township")
-    form = {"site_area": "120", "site_location": "平兰村三组"}
+    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    form = {"site_area": "120", "site_location": "周邦村三组"}
     approved_case = point.push_case(HOMESTEAD, form=form)
     rejected_case = point.push_case(HOMESTEAD, form=form)
     ny, zr, xz = hub.api("ny-wang"), hub.api("zr-zhao"), hub.api("xz-huang")
@@ -106,7 +106,7 @@ def test_joint_route_needs_every_department_and_one_rejection_rejects(hub):
 
 
 def test_a_first_rejection_in_a_joint_route_settles_the_case(hub):
-    point = hub.enroll_point(name="泗城镇政务服务中心", level="township")
+    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
     case_id = point.push_case(HOMESTEAD, form={"site_area": "120", "site_location": "三组"})
     zr, ny = hub.api("zr-zhao"), hub.api("ny-wang")
     detail = zr.post(f"/api/cases/{case_id}/decision", json=reject("不符合规划")).json()
@@ -119,13 +119,13 @@ def test_a_first_rejection_in_a_joint_route_settles_the_case(hub):
 
 def test_staged_route_opens_the_next_stage_after_approval(hub):
     catalog = load_catalog_file(SAMPLE_CATALOG)
-    staged = catalog.items[-1].model_copy(update={"code": "451000-ST-007", "route": "staged",
+    staged = catalog.items[-1].model_copy(update={"code": "451030-ST-007", "route": "staged",
                                                   "departments": ["ZR", "NY"]})
     catalog.items.append(staged)
     with hub.db() as session:
         assert import_catalog(session, catalog, identity=hub.identity).version == 2
-    point = hub.enroll_point(name="泗城镇政务服务中心", level="township")
-    case_id = point.push_case("451000-ST-007", form={})
+    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    case_id = point.push_case("451030-ST-007", form={})
     zr, ny = hub.api("zr-zhao"), hub.api("ny-wang")
     assert case_id in queue_ids(zr) and case_id not in queue_ids(ny), "stage 2 waits for stage 1"
     assert zr.post(f"/api/cases/{case_id}/decision", json=APPROVE).json()["status"] == "in_review"

@@ -211,7 +211,7 @@ def jpeg_photo(size: tuple[int, int] = (64, 48)) -> bytes:
     return out.getvalue()
 
 
-def make_point(data_dir: Path, *, level: str = "village", name: str = "龙潭村便民服务站") -> FakeHubSide:
+def make_point(data_dir: Path, *, level: str = "village", name: str = "古障村便民服务站") -> FakeHubSide:
     hub = Identity.generate()
     token = "s3cret-token." + hub.fingerprint[:16]
     response = {"point_id": str(uuid.uuid4()), "name": name, "level": level,

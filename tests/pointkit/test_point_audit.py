@@ -193,5 +193,5 @@ def test_the_point_keeps_the_longest_hub_head_signed_by_a_hub_key_it_trusts(poin
     printed = CliRunner().invoke(main, ["audit", "head", "--data", str(point.data_dir)])
     assert printed.exit_code == 0
     exported = json.loads(printed.output)
-    assert exported["document"]["entries"] == 12 and exported["held_by"]["name"] == "龙潭村便民服务站"
+    assert exported["document"]["entries"] == 12 and exported["held_by"]["name"] == "古障村便民服务站"
     assert verify_document(exported, point.hub.sign_key.public_key())["head"] == f"{12:064x}"

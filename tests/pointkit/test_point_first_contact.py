@@ -120,11 +120,11 @@ def test_a_referral_is_checked_whole_then_recorded_sealed_and_printed(point, cli
 
 
 def test_referrals_through_the_api(point, api):
-    made = api.post("/api/referrals", json={"resident_name": "王小明", "to_kind": "point", "to_name": "龙潭镇政务服务中心",
+    made = api.post("/api/referrals", json={"resident_name": "王小明", "to_kind": "point", "to_name": "古障镇政务服务中心",
                                              "matter": "办理营业执照", "reason": "本站不受理企业登记"})
     assert made.status_code == 201, made.text
     body = made.json()
-    assert body["to_name"] == "龙潭镇政务服务中心" and body["sync_state"] == "queued"
+    assert body["to_name"] == "古障镇政务服务中心" and body["sync_state"] == "queued"
     assert body["slip_url"] == f"/referrals/{body['referral_id']}/slip"
     refused = api.post("/api/referrals", json={"resident_name": "王小明", "to_kind": "department", "to_code": "ZZ",
                                                 "reason": "x"})

@@ -43,7 +43,7 @@ def state_of(point):
 
 
 def enroll_with(tmp_path, hub: Identity, **extra):
-    response = {"point_id": str(uuid.uuid4()), "name": "龙潭村便民服务站", "level": "village",
+    response = {"point_id": str(uuid.uuid4()), "name": "古障村便民服务站", "level": "village",
                 "hub": {**hub.public().to_json(), "fingerprint": hub.fingerprint}, **extra}
     data = tmp_path / "pq-point"
     record_enrollment(data, identity=Identity.generate(), response=response, token="t." + hub.fingerprint[:16],

@@ -92,7 +92,7 @@ def test_every_page_renders_in_both_languages(point, client):
         chinese = client.get(path + ("&" if "?" in path else "?") + "lang=zh")
         assert chinese.status_code == 200, path
         text = chinese.get_data(as_text=True)
-        assert "龙潭村便民服务站" in text and "lang=en" in text, path
+        assert "古障村便民服务站" in text and "lang=en" in text, path
         assert ("待上传" in text) is (path not in resident), path
         english = client.get(path + ("&" if "?" in path else "?") + "lang=en").get_data(as_text=True)
         assert ("Queued: 1" in english) is (path not in resident) and "lang=zh" in english, path
@@ -382,7 +382,7 @@ def test_the_supplement_notice_says_by_when_and_what_happens_after(point, client
         "return_unit": "natural_days"}))
     notice = client.get(f"/cases/{case.id}/supplement-notice").get_data(as_text=True)
     assert shown(notice, "supplement-deadline") == str(return_by)
-    assert f"请于{return_by}前" in notice and "10日（自然日）" in notice and "龙潭村便民服务站" in notice
+    assert f"请于{return_by}前" in notice and "10日（自然日）" in notice and "古障村便民服务站" in notice
     assert "视为撤回申请" in shown(notice, "supplement-consequence")
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert shown(page, "return-by") == f"请于{return_by}前补交材料。" and "视为撤回申请" in page

@@ -51,7 +51,7 @@ from hub.trust.keys import load_identity as load_hub_identity
 from hub.core.models import CaseScan
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
-MEDICAL_INSURANCE = "451000-YB-001"
+MEDICAL_INSURANCE = "451030-YB-001"
 
 
 class Hub:
@@ -103,7 +103,7 @@ def hub(tmp_path, live_server):
     engine.dispose()
 
 
-def enrolled_point(tmp_path: Path, hub: Hub, name: str = "平兰村便民服务站", **settings) -> Path:
+def enrolled_point(tmp_path: Path, hub: Hub, name: str = "周邦村便民服务站", **settings) -> Path:
     data = tmp_path / name
     enroll(data, hub_url=hub.url, token=hub.token(name), name="")
     set_state(data, **settings)

@@ -118,7 +118,7 @@ def test_item_search_and_guide_at_1024x768(point, app, live_server, browser):  #
     assert "拼音首字母" in page.inner_text("#no-items") and page.locator("#items").count() == 0
     shot(page, "point-items-no-result")
     page.goto(f"{server.url}/items/T-001/guide")
-    assert page.inner_text("#guide-place") == "龙潭村便民服务站"
+    assert page.inner_text("#guide-place") == "古障村便民服务站"
     assert page.evaluate("Array.from(document.querySelectorAll('h1,h2,h3')).map(h => h.tagName)") == ["H1", "H2"]
     assert_no_wrapped_cells(page, "main th")
     shot(page, "point-guide")

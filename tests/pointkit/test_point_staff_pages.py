@@ -124,7 +124,7 @@ def test_a_merged_case_collected_here_with_the_other_receipt_says_so(point, clie
     assert handed.status_code == 302
     # The hub closes the merged twin: "collected elsewhere" from where it stands, but it was here.
     point.apply(point.seal(Kind.STATUS, hub_status(second, "collected_elsewhere", state="closed",
-                                                   note="collected at 龙潭村便民服务站")))
+                                                   note="collected at 古障村便民服务站")))
     page = visible_text(client.get(f"/cases/{second.id}").get_data(as_text=True))
     listing = visible_text(client.get("/cases").get_data(as_text=True))
     for text in (page, listing):
@@ -220,7 +220,7 @@ def test_guides_read_plainly_and_tables_name_every_column(point, client):  # noq
     assert "超期未办结视为准予" in guide and "超时默认" not in guide
     for label in ("办理地点", "办理时间", "咨询电话", "收费依据"):
         assert f"<th>{label}</th>" in guide, label
-    assert shown(guide, "guide-place") == "龙潭村便民服务站" and shown(guide, "guide-fee-basis") == "不收费"
+    assert shown(guide, "guide-place") == "古障村便民服务站" and shown(guide, "guide-fee-basis") == "不收费"
     assert "法定节假日除外" in shown(guide, "guide-hours") and "12345" in shown(guide, "guide-phone")
     elsewhere = client.get("/items/T-002/guide").get_data(as_text=True)
     assert shown(elsewhere, "guide-place") == "县政务服务中心、乡镇政务服务中心"

@@ -28,8 +28,8 @@ from hub.instance import initialize
 from hub.trust.keys import load_identity as load_hub_identity
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
-VILLAGE = "平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+VILLAGE = "周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ EXAMPLES = settings(max_examples=15, deadline=None, database=None, derandomize=T
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from sync.clock import utcnow, uuid7
 from sync.kit.idnumber import check_character
 from sync.signing import sign_request
 
-VILLAGE = "泗城镇平兰村便民服务站"
-OTHER = "泗城镇林凤村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
+OTHER = "八达镇新丰村便民服务站"
 
 
 _residents = itertools.count()
@@ -51,7 +51,7 @@ class Point:
     def submit(self, name: str = "韦秀兰", **overrides) -> bytes:
         self.seq += 1
         payload = {
-            "case_id": str(uuid7()), "receipt_no": f"20261129-HOSTILE-{self.seq:04d}", "item_code": "451000-YB-001",
+            "case_id": str(uuid7()), "receipt_no": f"20261129-HOSTILE-{self.seq:04d}", "item_code": "451030-YB-001",
             "catalog_version": 1,
             "applicant": {"name": name, "id_number": next_resident_id(), "phone": "13807761234"},
             "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"],

@@ -16,12 +16,12 @@ from sync.keys import Identity
 from sync.kit.idnumber import check_character
 from sync.signing import sign_request
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 
 
 def receive(staff, name: str) -> str:
     answer = staff.post("/api/cases", json={
-        "item_code": "451000-YB-001",
+        "item_code": "451030-YB-001",
         "applicant": {"name": name, "id_number": "45102719800101234" + check_character("45102719800101234"),
                       "phone": "13807761234"},
         "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})

@@ -15,7 +15,7 @@ from tests.support.cluster import command
 from sync.kit.safety import same_origin_path
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 # Each one a browser reads as another site (the URL standard drops tabs and newlines, reads "\" as "/").
 OFF_SITE = ["/%09/evil.example/x", "/%0A/evil.example", "/%0d/evil.example", "//evil.example/x", "/%5Cevil.example",
             "%5C%5Cevil.example", "https://evil.example/", "javascript:alert(1)", "/\t/evil.example"]

@@ -25,7 +25,7 @@ from sync.kit.idnumber import check_character
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
 # The sample catalog's medical insurance item: any point level receives it, its form has one field.
-MEDICAL_INSURANCE = "451000-YB-001"
+MEDICAL_INSURANCE = "451030-YB-001"
 START_TIMEOUT = 60.0
 # How hub commands and processes learn a database other than SQLite in the data directory.
 HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"

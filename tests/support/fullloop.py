@@ -20,11 +20,11 @@ from tests.support.cluster import Api, Cluster, Server, wait_until
 
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
-TOWNSHIP = "泗城镇政务服务中心"
-ITEM = "451000-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+ITEM = "451030-YB-001"
 FORM = {"insured_category": "普通居民"}
-IDENTITY_ITEM = "451000-RS-012"
+IDENTITY_ITEM = "451030-RS-012"
 REVIEWERS = {"yb-reviewer": ("YB", "reviewer-pass-1"), "rs-reviewer": ("RS", "reviewer-pass-2")}
 STEP_TIMEOUT = 60
 

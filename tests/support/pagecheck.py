@@ -99,7 +99,7 @@ def _allowed_word(word: str, allowed: set[str]) -> bool:
         return True
     if word in state_keys():
         return False
-    # Codes and ids carry digits (451000-YB-001, YB-2026-000123, 9f3c1a2b); short capitals are codes (YB, RS); a
+    # Codes and ids carry digits (451030-YB-001, YB-2026-000123, 9f3c1a2b); short capitals are codes (YB, RS); a
     # file's name is what someone called it (a scan, a catalog file).
     return (any(ch.isdigit() for ch in word) or (word.isupper() and len(word) <= 3)
             or _FILE_NAME.fullmatch(word) is not None)

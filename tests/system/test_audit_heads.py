@@ -14,8 +14,8 @@ import subprocess
 
 from tests.support.cluster import command
 
-ONLINE = "泗城镇平兰村便民服务站"
-ON_USB = "泗城镇那坡村便民服务站"
+ONLINE = "八达镇周邦村便民服务站"
+ON_USB = "八达镇维新村便民服务站"
 # The points' own sync workers stay out of the way: the test syncs when it means to.
 IDLE = 3600.0
 

@@ -12,7 +12,7 @@ from tests.support.cluster import MEDICAL_INSURANCE, command, wait_until
 
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 PASSPHRASE = "three rivers meet at baise"
 IDLE = 3600.0
 

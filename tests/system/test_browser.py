@@ -17,12 +17,12 @@ pytestmark = pytest.mark.browser
 def test_intake_review_and_pickup_through_the_pages(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    point = cluster.start_point("泗城镇平兰村便民服务站", "village")
+    point = cluster.start_point("八达镇周邦村便民服务站", "village")
     id_number = "45102719800101234" + check_character("45102719800101234")
 
     window = browser.new_page(viewport={"width": 1024, "height": 768})
     log_in(window, point.url, "staff", point.logins["staff"])
-    window.goto(point.url + "/cases/new?item=451000-YB-001")
+    window.goto(point.url + "/cases/new?item=451030-YB-001")
     assert "受理" in window.content(), "pages are in Chinese by default"
 
     # A bad ID number is refused with a Chinese message and the typed values kept.
@@ -101,11 +101,11 @@ def test_script_in_every_applicant_field_stays_text_on_every_page(cluster, brows
     """A hostile name, form text and rejection reason run nowhere: not at the point, not at the hub."""
     hub = cluster.start_hub()
     cluster.add_reviewer("wj-lu", "WJ", "reviewer-pass-4")
-    point = cluster.start_point("泗城镇平兰村便民服务站", "village")
+    point = cluster.start_point("八达镇周邦村便民服务站", "village")
     staff, reviewer = point.api("staff"), hub.api("wj-lu")
     id_number = "45102719800101234" + check_character("45102719800101234")
     created = staff.post("/api/cases", json={
-        "item_code": "451000-WJ-005",
+        "item_code": "451030-WJ-005",
         "applicant": {"name": "韦" + XSS, "id_number": id_number, "phone": ""},
         "form": {"spouse_name": XSS, "expected_date": ""},
         "materials": ["id_cards"],

@@ -22,8 +22,8 @@ from sync.bundle import BundleError, read_bundle, write_bundle
 from sync.uploads import MIN_CHUNK, ChunkSizer, ScanUploader
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 # A long interval: the village's own sync worker stays out of the way; the test decides when it syncs.
 IDLE = 3600.0
 

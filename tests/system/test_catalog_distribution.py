@@ -12,9 +12,9 @@ from tests.support.linksim import LinkSimulator
 from sync.kit.idnumber import check_character
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
-MEDICAL_INSURANCE = "451000-YB-001"
-PLAQUE = "451000-TY-037"  # withdrawn in version 2
-BIRTH_REGISTRATION = "451000-WJ-005"  # changed in version 3
+MEDICAL_INSURANCE = "451030-YB-001"
+PLAQUE = "451030-TY-037"  # withdrawn in version 2
+BIRTH_REGISTRATION = "451030-WJ-005"  # changed in version 3
 
 
 def catalog_version(point) -> int:
@@ -28,9 +28,9 @@ def import_version(cluster, path: Path, catalog: dict) -> str:
 
 def test_three_versions_reach_two_points_by_delta_one_offline_in_between(cluster, tmp_path):
     hub = cluster.start_hub()
-    online = cluster.start_point("泗城镇政务服务中心", "township")
+    online = cluster.start_point("八达镇政务服务中心", "township")
     with LinkSimulator(("127.0.0.1", urlparse(hub.url).port)) as link:
-        offline = cluster.start_point("泗城镇平兰村便民服务站", "village", hub_url=link.url)
+        offline = cluster.start_point("八达镇周邦村便民服务站", "village", hub_url=link.url)
         for point in (online, offline):
             wait_until(lambda: catalog_version(point) == 1, timeout=60, what=f"version 1 at {point.name}")
 
@@ -46,7 +46,7 @@ def test_three_versions_reach_two_points_by_delta_one_offline_in_between(cluster
         received = offline.api("staff").post("/api/cases", json={
             "item_code": PLAQUE, "applicant": {"name": "农志强", "id_number": first17 + check_character(first17),
                                                "phone": ""},
-            "form": {"address": "平兰村三组12号"}, "materials": ["id_card", "proof"]})
+            "form": {"address": "周邦村三组12号"}, "materials": ["id_card", "proof"]})
         assert received.status_code == 201, received.text
 
         next(item for item in catalog["items"] if item["code"] == BIRTH_REGISTRATION)["promised_days"] = 2

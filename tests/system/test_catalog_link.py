@@ -28,9 +28,9 @@ from sync.client import HubClient, HubUnreachable
 from sync.kit.idnumber import check_character
 from sync.resumable import PartialDownload
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
-MEDICAL_INSURANCE = "451000-YB-001"
+MEDICAL_INSURANCE = "451030-YB-001"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -32,7 +32,7 @@ from tests.support.pagecheck import (
 
 pytestmark = pytest.mark.browser
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 DAY_MS = 24 * 3600 * 1000
 OFFICE, OFFICE_PASSWORD = "jc-chen", "office-pass-1"
 # A sync interval that keeps a village's own sync worker out of the way: it syncs only by the test's USB bundles.

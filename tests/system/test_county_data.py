@@ -22,9 +22,9 @@ from sync.kit.idnumber import check_character
 from sync.kit.workdays import default_calendar
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-VILLAGE = "泗城镇平兰村便民服务站"
-USB_VILLAGE = "泗城镇林凤村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
+USB_VILLAGE = "八达镇新丰村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 SAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "hub" / "data" / "sample_catalog.json"
 IDLE = 3600.0
 TEST_YEAR = 2031

@@ -21,8 +21,8 @@ from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 
-ITEM = "451000-YB-001"
-VILLAGE = "泗城镇平兰村便民服务站"
+ITEM = "451030-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
 
 
 def receive(staff, first17: str) -> dict:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 def test_an_operator_merges_a_duplicate_from_the_desk(cluster, browser):  # noqa: F811
     hub = cluster.start_hub()
-    point = cluster.start_point("平兰村便民服务站", "village")
+    point = cluster.start_point("周邦村便民服务站", "village")
     staff, operator = point.api("staff"), hub.api("admin")
     kept = intake(staff, resident(7))
     twin = intake(staff, resident(7))
@@ -53,8 +53,8 @@ def wrapped_cells(page) -> list[Problem]:
 def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    village = cluster.start_point("平兰村便民服务站", "village", dirname="point-a")
-    other = cluster.start_point("那坡村便民服务站", "village", dirname="point-b")
+    village = cluster.start_point("周邦村便民服务站", "village", dirname="point-a")
+    other = cluster.start_point("那劳村便民服务站", "village", dirname="point-b")
     operator = hub.api("admin")
     first = receive(village.api("staff"), resident(11), name="韦秀兰")
     second = receive(other.api("staff"), resident(11), name="韦秀英")
@@ -89,7 +89,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     for index in range(2):
         text = rows.nth(index).inner_text()
         assert second["receipt_no"] in text and first["receipt_no"] in text and "韦秀英" in text, text
-        assert "那坡村便民服务站" in text
+        assert "那劳村便民服务站" in text
     shot(desk, "hub-desk-list")
     assert wrapped_cells(desk) == []
     desk.set_viewport_size({"width": 512, "height": 384})
@@ -97,8 +97,8 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
     desk.set_viewport_size({"width": 1024, "height": 768})
     desk.goto(f"{hub.url}/desk/{identity['conflict_id']}")
     keep_first = desk.locator("button[value=take_left]")
-    assert keep_first.inner_text().startswith("采用：韦秀兰（平兰村便民服务站，")
-    assert desk.locator("button[value=take_right]").inner_text().startswith("采用：韦秀英（那坡村便民服务站，")
+    assert keep_first.inner_text().startswith("采用：韦秀兰（周邦村便民服务站，")
+    assert desk.locator("button[value=take_right]").inner_text().startswith("采用：韦秀英（那劳村便民服务站，")
     assert "中心现有版本" in desk.locator("#left-side").inner_text()
     assert "申请人姓名" in desk.locator("#side-by-side").inner_text()
     shot(desk, "hub-desk-conflict")
@@ -115,7 +115,7 @@ def test_the_desk_and_the_reviewer_read_a_parked_case_in_chinese_at_1024_and_512
 def test_enter_in_the_certificate_number_does_not_approve_and_approval_is_confirmed(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    village = cluster.start_point("平兰村便民服务站", "village")
+    village = cluster.start_point("周邦村便民服务站", "village")
     case = receive(village.api("staff"), resident(12))
     reviewer = hub.api("yb-li")
     wait_until(lambda: reviewer.get(f"/api/cases/{case['case_id']}").status_code == 200, timeout=60,

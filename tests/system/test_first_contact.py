@@ -20,8 +20,8 @@ from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGE = "泗城镇平兰村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGE = "八达镇周邦村便民服务站"
 CLERK, POST = "黄丽", "站长"
 DESKTOP = {"width": 1024, "height": 768}
 RESIDENT = "韦秀兰"

@@ -17,13 +17,13 @@ pytestmark = pytest.mark.browser
 def test_every_focus_stop_has_a_ring_at_3_to_1(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    point = cluster.start_point("泗城镇平兰村便民服务站", "village")
+    point = cluster.start_point("八达镇周邦村便民服务站", "village")
     staff, operator = point.api("staff"), hub.api("admin")
     case_id = intake(staff, resident(11))
     conflict = parked(operator, "duplicate", intake(staff, resident(11)))
 
     pages = [
-        (point, "staff", ["/cases/new?item=451000-YB-001", "/cases", f"/cases/{case_id}", "/pickup"]),
+        (point, "staff", ["/cases/new?item=451030-YB-001", "/cases", f"/cases/{case_id}", "/pickup"]),
         (point, None, ["/status", "/login"]),
         (hub, "yb-li", ["/queue", f"/cases/{case_id}"]),
         (hub, "admin", ["/desk", f"/desk/{conflict['conflict_id']}"]),

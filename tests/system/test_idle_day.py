@@ -9,8 +9,8 @@ from scripts.bench_sync import idle_day
 from tests.support.cluster import command
 from tests.support.linksim import LinkSimulator
 
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGE = "泗城镇平兰村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGE = "八达镇周邦村便民服务站"
 IDLE_BUDGET = 100 * 1024
 
 

@@ -16,7 +16,7 @@ from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 
-ITEM = "451000-YB-001"  # 城乡居民基本医疗保险参保登记 in the sample catalog
+ITEM = "451030-YB-001"  # 城乡居民基本医疗保险参保登记 in the sample catalog
 PAGE_BUDGET_BYTES = 40 * 1024
 # The point's clock is moved (sync/clock.py seam) to Wednesday 2026-09-30 10:00 CST, the eve of 国庆.
 INTAKE_MOMENT = datetime(2026, 9, 30, 10, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -33,7 +33,7 @@ def test_intake_notice_then_receipt_with_the_holiday_counted(cluster, browser):
     assert 1 <= promised_days <= len(WORKING_DAYS_AFTER_INTAKE), "extend the hand-made list for this item's limit"
     cluster.start_hub()
     skew = int(INTAKE_MOMENT.timestamp() * 1000) - now_ms()
-    point = cluster.start_point("泗城镇平兰村便民服务站", "village", env={CLOCK_SKEW_ENV: str(skew)})
+    point = cluster.start_point("八达镇周邦村便民服务站", "village", env={CLOCK_SKEW_ENV: str(skew)})
     id_number = "45102719800101234" + check_character("45102719800101234")
 
     window = browser.new_page(viewport={"width": 1024, "height": 768})

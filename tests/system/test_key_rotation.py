@@ -10,13 +10,13 @@ from sync.keys import Suite
 from sync.clock import CLOCK_SKEW_ENV
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 YEAR_MS = 365 * 24 * 3600 * 1000
 
 
 def receive(staff) -> str:
     answer = staff.post("/api/cases", json={
-        "item_code": "451000-YB-001",
+        "item_code": "451030-YB-001",
         "applicant": {"name": "韦秀兰", "id_number": "45102719800101234" + check_character("45102719800101234"),
                       "phone": "13807761234"},
         "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]})

@@ -14,10 +14,10 @@ from sync.keys import Identity
 from sync.signing import verify_document
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
-TOWNSHIP = "泗城镇政务服务中心"
-MEDICAL_INSURANCE = "451000-YB-001"
-HOMESTEAD = "451000-ZR-006"
+VILLAGE = "八达镇周邦村便民服务站"
+TOWNSHIP = "八达镇政务服务中心"
+MEDICAL_INSURANCE = "451030-YB-001"
+HOMESTEAD = "451030-ZR-006"
 
 
 def valid_id(first17: str) -> str:
@@ -122,7 +122,7 @@ def test_case_travels_the_whole_loop(cluster):
     joint = township_staff.post("/api/cases", json={
         "item_code": HOMESTEAD,
         "applicant": {"name": "黄建国", "id_number": valid_id("45102719751231001"), "phone": ""},
-        "form": {"site_area": "120", "site_location": "平兰村三组"},
+        "form": {"site_area": "120", "site_location": "周邦村三组"},
         "materials": ["application", "village_opinion", "hukou", "commitment"],
     })
     assert joint.status_code == 201, joint.text

@@ -17,8 +17,8 @@ from tests.support.previous_release import LAST_PROTOCOL_2, previous_release
 from sync.envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 
 
 def test_the_hub_speaks_every_protocol_since_the_previous_release():

@@ -16,7 +16,7 @@ from tests.support.cluster import SAMPLE_CATALOG, command, wait_until
 
 from sync.kit.idnumber import check_character
 
-ITEM = "451000-YB-001"
+ITEM = "451030-YB-001"
 FORM = {"insured_category": "普通居民"}
 
 
@@ -71,9 +71,9 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     cluster.run(cluster.hub_cmd, "users", "add", "desk-op", "--role", "operator", "--password", "operator-pass-1",
                 "--data", str(hub.data))
     hub.logins["desk-op"] = "operator-pass-1"
-    point_a = cluster.start_point("平兰村便民服务站", "village", dirname="point-a")
+    point_a = cluster.start_point("周邦村便民服务站", "village", dirname="point-a")
     # Point B syncs when a change wakes it or a test asks, never on a timer: no wait on an interval.
-    point_b = cluster.start_point("那坡村便民服务站", "village", dirname="point-b", sync_interval=3600)
+    point_b = cluster.start_point("那劳村便民服务站", "village", dirname="point-b", sync_interval=3600)
     staff_a, staff_b = point_a.api("staff"), point_b.api("staff")
     operator, reviewer, desk = hub.api("admin"), hub.api("yb-li"), hub.api("desk-op")
 
@@ -83,7 +83,7 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     twin_receipt = receive(staff_b, resident(1))
     twin = twin_receipt["case_id"]
     duplicate = parked(operator, "duplicate", twin)
-    renamed = intake(staff_b, resident(1), name="韦秀英", item="451000-RS-012", form={"employment_status": "失业"},
+    renamed = intake(staff_b, resident(1), name="韦秀英", item="451030-RS-012", form={"employment_status": "失业"},
                      materials=("id_card", "photo"))
     identity = parked(operator, "identity", renamed)
     assert set(identity["fields"]) == {"name"}
@@ -106,12 +106,12 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     # Catalog drift: the hub's catalog changes; point B, not woken since, still holds version 1.
     catalog = json.loads(SAMPLE_CATALOG.read_text(encoding="utf-8"))
     for item in catalog["items"]:
-        if item["code"] == "451000-RS-002":
+        if item["code"] == "451030-RS-002":
             item["materials"].append({"code": "income", "name_zh": "收入证明", "name_en": "Income", "required": True})
     changed = tmp_path / "catalog-v2.json"
     changed.write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
     cluster.run(command("pointkit-hub"), "catalog", "import", str(changed), "--data", str(hub.data))
-    drifted = intake(staff_b, resident(3), item="451000-RS-002", form={"contribution_grade": "300"})
+    drifted = intake(staff_b, resident(3), item="451030-RS-002", form={"contribution_grade": "300"})
     drift = parked(operator, "catalog_drift", drifted)
     assert "required_materials" in drift["fields"]
     [catalog_note] = operator.get(f"/api/cases/{drifted}").json()["catalog_notes"]
@@ -138,7 +138,7 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     cluster.stop_server(cluster.hub)
     shutil.rmtree(point_a.data)
     shutil.copytree(backup, point_a.data)
-    point_a = cluster.start_point("平兰村便民服务站", "village", dirname="point-a")
+    point_a = cluster.start_point("周邦村便民服务站", "village", dirname="point-a")
     staff_a = point_a.api("staff")
     assert staff_a.post(f"/api/cases/{amended}/amend", json={"form": {"insured_category": "特困人员"}}).status_code == 202
     cluster.start_hub()  # the same port, data and logins
@@ -155,7 +155,7 @@ def test_six_conflict_types_through_real_points(cluster, tmp_path):
     same_field = parked(operator, "same_field", amended)
     assert same_field["fields"] == ["insured_category"]
     forks = wait_until(lambda: conflicts(operator, kind="fork"), timeout=60, what="the fork")
-    assert forks[0]["point_name"] == "平兰村便民服务站" and forks[0]["case_id"] == amended
+    assert forks[0]["point_name"] == "周邦村便民服务站" and forks[0]["case_id"] == amended
     # Told to continue from a fresh sequence number, the restored point sends new work without reusing one.
     resume_seq = operator.get(f"/api/conflicts/{forks[0]['conflict_id']}").json()["detail"]["resume_seq"]
     wait_until(lambda: next_seq(point_a) >= resume_seq, timeout=60, what="the restored point to resume")

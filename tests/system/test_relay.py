@@ -26,9 +26,9 @@ from sync.kit.idnumber import check_character
 from sync.uploads import ScanError, ScanUploader, make_scan_grant
 from sync.kit.web import ChunkRequest
 
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGE = "八达镇周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 APPLICANT = "韦秀兰"
 
 
@@ -158,7 +158,7 @@ def test_a_village_scan_reaches_the_hub_through_the_township(cluster):
     village_keys = Identity.load(village.data / "keys", "point")
     village_id = point_rows(village, "select point_id from pointstate")[0][0]
     grant = make_scan_grant(scan_id, village_id, sealed, village_keys.sign_key)
-    other = cluster.start_point("那坡镇政务服务中心", "township", dirname="other")
+    other = cluster.start_point("那劳镇政务服务中心", "township", dirname="other")
     township_id = point_rows(township, "select point_id from pointstate")[0][0]
     for sender, keys, header in ((other, Identity.load(other.data / "keys", "point"), grant),
                                  (township, Identity.load(township.data / "keys", "point"),
@@ -176,7 +176,7 @@ def test_only_the_registered_relay_gets_a_villages_messages(cluster):
     enroll_via(cluster, VILLAGE, township)
     village_id = point_rows(cluster.start_point(VILLAGE, "village", dirname="village"),
                             "select point_id from pointstate")[0][0]
-    other = cluster.start_point("那坡镇政务服务中心", "township", dirname="other")
+    other = cluster.start_point("那劳镇政务服务中心", "township", dirname="other")
     other_id = point_rows(other, "select point_id from pointstate")[0][0]
     with HubClient(hub.url, point_id=uuid.UUID(other_id), identity=Identity.load(other.data / "keys", "point")) as client:
         with pytest.raises(HubRefused) as refused:

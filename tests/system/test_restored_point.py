@@ -21,9 +21,9 @@ from tests.support.cluster import command, wait_until
 
 from sync.kit.idnumber import check_character
 
-TOWNSHIP = "泗城镇政务服务中心"
-VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+TOWNSHIP = "八达镇政务服务中心"
+VILLAGE = "八达镇周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 PASSPHRASE = "three rivers meet at baise"
 # The USB village's own sync worker stays out of the way: the test carries every file.
 IDLE = 3600.0

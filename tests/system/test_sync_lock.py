@@ -18,7 +18,7 @@ from pointkit.state import get_state, load_identity
 from pointkit.syncagent import SyncBusy, sync_lock, sync_once
 from sync.kit.idnumber import check_character
 
-VILLAGE = "泗城镇平兰村便民服务站"
+VILLAGE = "八达镇周邦村便民服务站"
 
 
 def enrolled_village(cluster, hub_url: str):
@@ -36,7 +36,7 @@ def receive_with_scans(data, count: int, size: int) -> int:
         first17 = f"451027198001012{number:02d}"
         prepared = prepare_scans(data, [ScanInput(f"hukou-{number}.pdf", os.urandom(size), "hukou")])
         with db.session_scope(data) as session:
-            receive_case(session, "staff", "451000-YB-001",
+            receive_case(session, "staff", "451030-YB-001",
                          Applicant("韦秀兰", first17 + check_character(first17), ""), {"insured_category": "普通居民"},
                          ["id_card", "hukou"], identity=load_identity(data), scans=prepared)
     with db.session_scope(data) as session:

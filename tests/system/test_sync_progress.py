@@ -17,15 +17,15 @@ from sync.kit.idnumber import check_character
 
 def test_sync_on_a_terminal_shows_progress(cluster):
     hub = cluster.start_hub()
-    token = cluster.run(command("pointkit-hub"), "points", "add", "泗城镇平兰村便民服务站", "--level", "village",
+    token = cluster.run(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level", "village",
                         "--data", str(hub.data)).strip().splitlines()[-1]
     data = cluster.base / "village"
     cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", hub.url, "--token", token,
-                "--name", "泗城镇平兰村便民服务站", "--staff-password", "point-staff-pass")
+                "--name", "八达镇周邦村便民服务站", "--staff-password", "point-staff-pass")
     first17 = "45102719800101234"
     prepared = prepare_scans(data, [ScanInput("hukou.pdf", os.urandom(200_000), "hukou")])
     with db.session_scope(data) as session:
-        receive_case(session, "staff", "451000-YB-001", Applicant("韦秀兰", first17 + check_character(first17), ""),
+        receive_case(session, "staff", "451030-YB-001", Applicant("韦秀兰", first17 + check_character(first17), ""),
                      {"insured_category": "普通居民"}, ["id_card", "hukou"], identity=load_identity(data),
                      scans=prepared)
 

@@ -21,8 +21,8 @@ from sync.kit.idnumber import check_character
 
 pytestmark = pytest.mark.browser
 
-ITEM = "451000-YB-001"
-VILLAGE = "泗城镇平兰村便民服务站"
+ITEM = "451030-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
 WEEK_MS = 7 * 24 * 3600 * 1000
 # Stored state keys that must never reach a page (the hub's and the point's own).
 STATE_KEYS = ("routed", "in_review", "supplement_requested", "supplemented", "result_issued", "result_ready",

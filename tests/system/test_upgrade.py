@@ -21,8 +21,8 @@ from sync.envelope import PROTOCOL_VERSION
 from sync.kit.idnumber import check_character
 from sync.kit.migrate import sqlite_migration_engine
 
-VILLAGE = "泗城镇平兰村便民服务站"
-MEDICAL_INSURANCE = "451000-YB-001"
+VILLAGE = "八达镇周邦村便民服务站"
+MEDICAL_INSURANCE = "451030-YB-001"
 
 
 def id_number(serial: str) -> str:
