@@ -10,12 +10,13 @@ from sqlmodel import Session, select
 
 from sync.kit.workdays import Calendar, county_date
 
+from hub.approval.joint import lead_cases, waiting_for_lead
 from hub.approval.scans import case_scans, materials_in_transit, scans_public
 from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
-from hub.core.models import Case, CaseEvent, Conflict, Point, Rating, ReviewTask, Staff, SupplementRound
+from hub.core.models import Case, CaseEvent, Conflict, JointReview, Point, Rating, ReviewTask, Staff, SupplementRound
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
@@ -49,6 +50,10 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
                    ReviewTask.department_code == department)
         ).all()
         listed = [(case, code) for case, code in rows]
+        # A lead department keeps its joint cases in view after its own opinion, until it issues the result.
+        known = {case.id for case, _code in listed}
+        listed += [(case, department) for case_id in lead_cases(session, department)
+                   if case_id not in known and (case := session.get(Case, case_id)) is not None]
     else:
         cases = session.exec(select(Case).where(Case.status.in_(OPEN_CASE_STATUSES))).all()  # type: ignore[attr-defined]
         open_tasks: dict[str, list[str]] = {}
@@ -57,6 +62,7 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
         listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases]
     names = point_names(session)
     parked = parked_cases(session)
+    joint_open = set(session.exec(select(JointReview.case_id).where(JointReview.decided_at.is_(None))).all())
     listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))
     items = cache(lambda code: find_item(session, code))
     today = county_date(utc_now())
@@ -70,6 +76,7 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
             "status": case.status,
             "department": department_code,
             "waiting_for_operator": case.id in parked,
+            "waiting_for_lead": case.id in joint_open and waiting_for_lead(session, case),
             "received_at": iso(case.received_at),
             "due_date": case.due_date.isoformat() if case.due_date else None,
             "time": case_time(case, items(case.item_code), today, warn_share, calendar=county_calendar(session)),

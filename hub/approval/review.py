@@ -2,7 +2,9 @@
 
 A reviewer decides only an open task of her own department (admins any open
 task). When the case's outcome is known, the hub signs a ResultDocument and
-queues it, sealed, for the point that received the case.
+queues it, sealed, for the point that received the case. On a joint route a
+department's decision is its opinion (hub/approval/opinions.py): the lead
+department issues the combined result (hub/approval/joint.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hub.approval.timelimits import (
     supplement_period,
     supplement_return_by,
 )
+from hub.approval.opinions import lead_decides, opinion_of, record_opinion
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import utc_now
@@ -105,7 +108,10 @@ def _decidable(session: Session, *, case_id: str, staff: Staff, decision: str, r
                           "conflict desk before it can be decided", 409)
     if decision == "rejected" and not reason.strip():
         raise ReviewError("reason_required", "a rejection needs a reason the resident can read", 422)
-    filled = check_result_fields(find_item(session, case.item_code), result_fields) if decision == "approved" else {}
+    # A joint department's approval is its opinion: the lead fills in the result fields with the combined result.
+    opinion_only = lead_decides(session, case.id)
+    filled = (check_result_fields(find_item(session, case.item_code), result_fields)
+              if decision == "approved" and not opinion_only else {})
     return case, task, filled
 
 
@@ -117,6 +123,18 @@ def decide(
     case, task, filled = _decidable(session, case_id=case_id, staff=staff, decision=decision, reason=reason,
                                     result_fields=result_fields)
     reason, certificate_no = reason.strip(), certificate_no.strip()
+    if lead_decides(session, case.id):
+        # 并联审批 under a lead: the decision is this department's opinion; it closes its task, cancels nothing
+        # and issues nothing (the lead issues the combined result with every opinion in front of it).
+        record_opinion(session, case, task, opinion=opinion_of(decision, reason), text=reason,
+                       actor=staff.username)
+        log.info("case %s: %s gave its joint opinion (%s) by %s", case.id, task.department_code, decision,
+                 staff.username)
+        case.status = "supplement_requested" if case.paused_since is not None else "in_review"
+        session.add(case)
+        session.flush()
+        clear_settled_cards(session, case.id)
+        return case
     now = utc_now()
     task.status, task.decided_by, task.decided_at = decision, staff.username, now
     task.reason, task.certificate_no, task.result_fields = reason, certificate_no, filled or None
@@ -131,7 +149,7 @@ def decide(
             if other.status in UNDECIDED:
                 other.status = "cancelled"
                 session.add(other)
-        _issue_result(session, case, tasks, staff.username, "rejected", identity)
+        issue_result(session, case, tasks, staff.username, "rejected", identity)
     elif any(other.status in ("open", "supplement") for other in tasks):
         case.status = "supplement_requested" if case.paused_since is not None else "in_review"
     elif waiting := [other for other in tasks if other.status == "waiting"]:
@@ -146,7 +164,7 @@ def decide(
                      note=f"stage {next_stage}: " + ", ".join(opened),
                      data={"stage": next_stage, "departments": opened})
     else:
-        _issue_result(session, case, tasks, staff.username, "approved", identity)
+        issue_result(session, case, tasks, staff.username, "approved", identity)
     session.add(case)
     session.flush()
     # The department decided: its cards on the case are settled (and every card, when the case left review).
@@ -273,30 +291,35 @@ def deem_approved(session: Session, case: Case, identity: Identity) -> None:
                       f"{counted_from.isoformat()}; deemed approved (视为准予)",
                  data={"counted_from": counted_from.isoformat(),
                        "legal_due": case.legal_due_date.isoformat() if case.legal_due_date else None})
-    _issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates)
+    issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates)
     session.add(case)
     session.flush()
     clear_settled_cards(session, case.id)
 
 
-def _issue_result(
+def issue_result(
     session: Session, case: Case, tasks: list[ReviewTask], decided_by: str, decision: str, identity: Identity,
-    *, deemed: bool = False, deemed_reason: str = "",
+    *, deemed: bool = False, deemed_reason: str = "", reason: str | None = None,
+    result_fields: dict[str, str] | None = None,
 ) -> None:
+    """Sign the case's result and send it to its point. ``reason`` and ``result_fields``: the combined result's,
+    as the lead department of a joint review gave them (by default the departments' own)."""
     now = utc_now()
     if case.paused_since is not None:
         # Decided while waiting for materials (another department rejected): the pause ends here.
         resume(case, now, calendar=county_calendar(session))
-    if decision == "rejected":
+    if reason is None and decision == "rejected":
         rejected = [task for task in tasks if task.status == "rejected"]
         reason = rejected[0].reason if len(rejected) == 1 else "；".join(
             f"{task.department_code}：{task.reason}" for task in rejected)
-        certificate_no = ""
-    else:
+    elif reason is None:
         reason = deemed_reason
+    certificate_no = ""
+    if decision == "approved":
         given = [task.certificate_no for task in sorted(tasks, key=lambda t: t.decided_at or now) if task.certificate_no]
         certificate_no = given[-1] if given else f"{case.item_code}-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
-    result_fields = {name: value for task in tasks for name, value in (task.result_fields or {}).items()}
+    if result_fields is None:
+        result_fields = {name: value for task in tasks for name, value in (task.result_fields or {}).items()}
     document = ResultDocument(
         case_id=case.id, receipt_no=case.receipt_no, point_id=str(case.point_id), item_code=case.item_code,
         item_name=case.item_name, department=",".join(task.department_code for task in tasks),

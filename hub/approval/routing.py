@@ -1,7 +1,8 @@
 """Routing a case to the departments that decide it: single, joint (并联) or staged.
 
 - single: one task for the item's department, open at once;
-- joint: one open task per department; all must approve, any rejection rejects;
+- joint: one open task per department, each giving its opinion; the lead department (牵头部门) opens the joint
+  review and issues the combined result (hub/approval/joint.py);
 - staged: one task per department in catalog order; the next opens when the
   previous approves.
 """
@@ -16,9 +17,10 @@ from sqlmodel import Session
 from sync.catalog import ServiceItem
 from sync.clock import uuid7
 
+from hub.approval.opinions import lead_department
 from hub.approval.timelimits import set_deadlines
 from hub.catalog.calendar import county_calendar
-from hub.core.models import Case, Point, ReviewTask
+from hub.core.models import Case, JointReview, Point, ReviewTask
 from hub.core.timeline import HUB_ACTOR, record_event
 
 
@@ -26,6 +28,8 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     """Create the review tasks for ``case`` and set its due date on the hub's working-day clock."""
     tasks = [ReviewTask(**row) for row in planned_tasks(case.id, item)]
     session.add_all(tasks)
+    if item.route == "joint":
+        session.add(JointReview(case_id=case.id, lead_department=lead_department(item)))
     # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
     point = session.get(Point, case.point_id)
     set_deadlines(case, item, point.clock_offset_ms if point else 0, calendar=county_calendar(session))
@@ -54,5 +58,8 @@ def routed_note(item: ServiceItem, due_date: date | None) -> str:
 def routed_data(item: ServiceItem, due_date: date | None) -> dict:
     """The same line's facts, for the pages to word: the route, the departments that open, the promised date."""
     opened = item.departments if item.route != "staged" else item.departments[:1]
-    return {"route": item.route, "departments": list(opened), "due": due_date.isoformat() if due_date else None,
+    data = {"route": item.route, "departments": list(opened), "due": due_date.isoformat() if due_date else None,
             "promised_days": item.promised_days}
+    if item.route == "joint":
+        data["lead"] = lead_department(item)
+    return data

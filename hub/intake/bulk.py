@@ -100,10 +100,10 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     scan_ids = {scan["scan_id"] for scan in scans}
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
-    # A case opened with a referral slip links to its referral, a joint item under a lead department opens its
-    # joint review and a renewal sets the day it is deemed granted: the per-envelope path does those.
+    # A case opened with a referral slip links to its referral, a joint item opens its joint review under its
+    # lead department and a renewal sets the day it is deemed granted: the per-envelope path does those.
     if (intent.referral_no or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest
-            or item is None or point.level not in item.levels or item.lead_department or item.renewal):
+            or item is None or point.level not in item.levels or item.route == "joint" or item.renewal):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect
     received_at = as_utc(intent.received_at)

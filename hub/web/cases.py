@@ -25,6 +25,8 @@ from hub.approval.review import (
     request_supplement,
     withdraw_unanswered,
 )
+from hub.approval.joint import invitations
+from hub.approval.opinions import joint_review
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
@@ -34,6 +36,7 @@ from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
+from hub.web.joint import MEETING_KINDS
 from hub.web.orders import reviewer_board
 from hub.web.timeline import Words, nowrap_dates, timeline
 
@@ -46,6 +49,12 @@ STATUS_TEXT = {
     "stage_opened": lazy_gettext("Next stage opened"),
     "routed": lazy_gettext("Routed"),
     "in_review": lazy_gettext("In review"),
+    "waiting_for_lead": lazy_gettext("Waiting for the lead department's conclusion"),
+    "joint_opened": lazy_gettext("Joint review opened"),
+    "joint_meeting_called": lazy_gettext("Joint meeting called"),
+    "joint_meeting_held": lazy_gettext("Joint meeting held"),
+    "joint_opinion": lazy_gettext("Joint opinion"),
+    "joint_decided": lazy_gettext("Combined result decided"),
     "needs_attention": lazy_gettext("Needs attention"),
     "result_issued": lazy_gettext("Result issued"),
     "delivered": lazy_gettext("Delivered to point"),
@@ -141,7 +150,9 @@ def queue_page():
         row["department_names"] = "、".join(names.get(code, code) for code in row["department"].split(",") if code)
     return render_template("queue.html", cases=cases, department=department, departments=departments,
                            department_names=names, filters=filters, points=sorted(point_names(db).values()),
-                           items=queue_items(db, g.staff, chinese=chinese), board=reviewer_board(db, g.staff))
+                           items=queue_items(db, g.staff, chinese=chinese), board=reviewer_board(db, g.staff),
+                           invitations=invitations(db, g.staff.department_code) if g.staff.department_code else [],
+                           meeting_kinds=MEETING_KINDS)
 
 
 def queue_items(db, staff, *, chinese: bool) -> list[tuple[str, str]]:
@@ -164,6 +175,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
         department_names=words.departments, referred_from=referral_origin(db, case),
+        joint=joint_review(db, case.id),
     ), status
 
 

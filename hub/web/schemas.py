@@ -51,6 +51,8 @@ class QueueCase(BaseModel):
     department: str
     # An open conflict holds the case for the operator's conflict desk: no department decides it meanwhile.
     waiting_for_operator: bool
+    # 待牵头部门出具结论: a joint case whose departments all gave their opinions, waiting for the lead's result.
+    waiting_for_lead: bool = False
     received_at: str | None
     due_date: str | None
     time: TimeStatePublic

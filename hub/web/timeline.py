@@ -177,6 +177,9 @@ def _routed(data: dict[str, Any], words: Words) -> str:
     route = data.get("route")
     if route == "staged":
         text = _("Staged: %(departments)s reviews first", departments=departments)
+    elif route == "joint" and data.get("lead"):
+        text = _("Joint approval: %(departments)s; lead department %(lead)s", departments=departments,
+                 lead=words.department(data["lead"]))
     elif route == "joint":
         text = _("Joint approval: %(departments)s", departments=departments)
     else:
@@ -229,6 +232,34 @@ def _withdrawn(data: dict[str, Any], words: Words) -> str:
         return _("%(department)s: the materials were not brought by %(date)s; the application counts as withdrawn",
                  department=words.department(data.get("department")), date=day(data.get("return_by")))
     return _("Withdrawn at the point: %(reason)s", reason=data.get("reason", ""))
+
+
+JOINT_OPINIONS = {"agree": lazy_gettext("agrees"), "agree_with_conditions": lazy_gettext("agrees with conditions"),
+                  "disagree": lazy_gettext("disagrees")}
+JOINT_MEETINGS = {"site_survey": lazy_gettext("joint site survey"),
+                  "review_meeting": lazy_gettext("joint review meeting")}
+
+
+def _joint_opinion(data: dict[str, Any], words: Words) -> str:
+    text = _("%(department)s %(opinion)s", department=words.department(data.get("department")),
+             opinion=JOINT_OPINIONS.get(data.get("opinion", ""), ""))
+    if data.get("meeting"):
+        text = _("%(text)s at the %(meeting)s", text=text, meeting=JOINT_MEETINGS.get(data["meeting"], ""))
+    return _("%(text)s: %(words)s", text=text, words=data["text"]) if data.get("text") else text
+
+
+def _joint_meeting_called(data: dict[str, Any], words: Words) -> str:
+    moment = format_datetime(as_utc(datetime.fromisoformat(data["scheduled_at"])), "yyyy-MM-dd HH:mm") \
+        if data.get("scheduled_at") else ""
+    return _("%(meeting)s at %(time)s, %(place)s; invited: %(departments)s",
+             meeting=JOINT_MEETINGS.get(data.get("kind", ""), ""), time=moment, place=data.get("place", ""),
+             departments=words.department_list(data.get("departments")))
+
+
+def _joint_decided(data: dict[str, Any], words: Words) -> str:
+    text = _("The lead department %(department)s %(decision)s the joint review",
+             department=words.department(data.get("lead")), decision=DECISIONS.get(data.get("decision", ""), ""))
+    return _("%(text)s: %(reason)s", text=text, reason=data["reason"]) if data.get("reason") else text
 
 
 def _scan_received(data: dict[str, Any], words: Words) -> str:
@@ -390,6 +421,13 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "order_answered": _order_answered,
     "order_closed": lambda data, words: _("Supervision order %(number)s closed by the supervision office",
                                           number=data.get("order_no", "")),
+    "joint_opened": lambda data, words: _("The lead department %(department)s opened the joint review",
+                                          department=words.department(data.get("lead"))),
+    "joint_meeting_called": _joint_meeting_called,
+    "joint_meeting_held": lambda data, words: _("The %(meeting)s was held",
+                                                meeting=JOINT_MEETINGS.get(data.get("kind", ""), "")),
+    "joint_opinion": _joint_opinion,
+    "joint_decided": _joint_decided,
     "follow_up_due_counted": lambda data, words: _("Rating follow-up due %(date)s, counted from the rating's day",
                                                    date=day(data.get("due"))),
 }
