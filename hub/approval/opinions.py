@@ -60,6 +60,8 @@ def record_opinion(session: Session, case: Case, task: ReviewTask, *, opinion: s
     session.add(row)
     task.status, task.decided_by, task.decided_at, task.reason = TASK_STATUS[opinion], actor, now, text[:2000]
     session.add(task)
+    case.status = "supplement_requested" if case.paused_since is not None else "in_review"
+    session.add(case)
     record_event(session, case.id, actor=actor, action="joint_opinion",
                  note=f"{task.department_code}: {opinion}" + (f" at the {meeting_kind}" if meeting_kind else "")
                       + (f": {text}" if text else ""),

@@ -130,8 +130,6 @@ def decide(
                        actor=staff.username)
         log.info("case %s: %s gave its joint opinion (%s) by %s", case.id, task.department_code, decision,
                  staff.username)
-        case.status = "supplement_requested" if case.paused_since is not None else "in_review"
-        session.add(case)
         session.flush()
         clear_settled_cards(session, case.id)
         return case

@@ -83,43 +83,32 @@ def test_rejection_needs_a_reason_and_changes_nothing_without_one(hub):
     assert document["decision"] == "rejected" and document["reason"] == "户口簿与身份证信息不一致"
 
 
-def test_joint_route_needs_every_department_and_one_rejection_rejects(hub):
+def test_joint_route_waits_for_every_department_then_the_lead_decides(hub):
     point = hub.enroll_point(name="八达镇政务服务中心", level="township")
-    form = {"site_area": "120", "site_location": "周邦村三组"}
-    approved_case = point.push_case(HOMESTEAD, form=form)
-    rejected_case = point.push_case(HOMESTEAD, form=form)
+    case_id = point.push_case(HOMESTEAD, form={"site_area": "120", "site_location": "周邦村三组"})
     ny, zr, xz = hub.api("ny-wang"), hub.api("zr-zhao"), hub.api("xz-huang")
-    assert {approved_case, rejected_case} <= queue_ids(ny) & queue_ids(zr) & queue_ids(xz)
+    assert case_id in queue_ids(ny) & queue_ids(zr) & queue_ids(xz)
 
-    assert ny.post(f"/api/cases/{approved_case}/decision", json=APPROVE).json()["status"] == "in_review"
-    assert approved_case not in queue_ids(ny) and approved_case in queue_ids(zr)
-    assert xz.post(f"/api/cases/{approved_case}/decision", json=APPROVE).json()["status"] == "in_review"
-    final = zr.post(f"/api/cases/{approved_case}/decision", json={**APPROVE, "certificate_no": "ZR-7"}).json()
-    assert final["status"] == "result_issued" and final["result"]["document"]["department"] == "NY,ZR,XZ"
-
-    assert ny.post(f"/api/cases/{rejected_case}/decision", json=APPROVE).status_code == 200
-    detail = zr.post(f"/api/cases/{rejected_case}/decision", json=reject("选址位于基本农田保护区")).json()
-    assert detail["result"]["document"]["decision"] == "rejected"
-    assert "基本农田" in detail["result"]["document"]["reason"]
-    assert [(t["department"], t["status"]) for t in detail["tasks"]] == [
-        ("NY", "approved"), ("XZ", "cancelled"), ("ZR", "rejected")]
-
-
-def test_a_first_rejection_in_a_joint_route_settles_the_case(hub):
-    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
-    case_id = point.push_case(HOMESTEAD, form={"site_area": "120", "site_location": "三组"})
-    zr, ny = hub.api("zr-zhao"), hub.api("ny-wang")
-    detail = zr.post(f"/api/cases/{case_id}/decision", json=reject("不符合规划")).json()
-    assert detail["status"] == "result_issued"
-    assert {t["department"]: t["status"] for t in detail["tasks"]} == {"NY": "cancelled", "XZ": "cancelled",
-                                                                       "ZR": "rejected"}
-    assert case_id not in queue_ids(ny)
-    assert ny.post(f"/api/cases/{case_id}/decision", json=APPROVE).json()["reason"] == "not_open"
+    assert ny.post(f"/api/cases/{case_id}/decision", json=APPROVE).json()["status"] == "in_review"
+    assert case_id not in queue_ids(ny) and case_id in queue_ids(zr)
+    detail = zr.post(f"/api/cases/{case_id}/decision", json=reject("选址位于基本农田保护区")).json()
+    assert detail["status"] == "in_review" and detail["result"] is None, "a rejection is the department's opinion"
+    final = xz.post(f"/api/cases/{case_id}/decision", json=APPROVE).json()
+    assert final["status"] == "in_review" and case_id in queue_ids(xz), "the lead (XZ) still issues the result"
+    assert [(t["department"], t["status"]) for t in final["tasks"]] == [
+        ("NY", "approved"), ("XZ", "approved"), ("ZR", "rejected")]
+    assert xz.post(f"/api/cases/{case_id}/joint/open", json={}).status_code == 200
+    decided = xz.post(f"/api/cases/{case_id}/joint/decision", json={"decision": "rejected", "reason": "选址位于基本农田保护区"})
+    assert decided.status_code == 200, decided.text
+    document = xz.get(f"/api/cases/{case_id}").json()["result"]["document"]
+    assert document["decision"] == "rejected" and document["department"] == "NY,ZR,XZ"
+    assert "基本农田" in document["reason"]
 
 
 def test_staged_route_opens_the_next_stage_after_approval(hub):
     catalog = load_catalog_file(SAMPLE_CATALOG)
-    staged = catalog.items[-1].model_copy(update={"code": "451030-ST-007", "route": "staged",
+    staged = catalog.items[-1].model_copy(update={"code": "451030-ST-007", "route": "staged", "lead_department": None,
+                                                  "result_fields": [],
                                                   "departments": ["ZR", "NY"]})
     catalog.items.append(staged)
     with hub.db() as session:
