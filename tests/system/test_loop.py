@@ -40,6 +40,7 @@ def test_case_travels_the_whole_loop(cluster):
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
     cluster.add_reviewer("ny-wang", "NY", "reviewer-pass-2")
     cluster.add_reviewer("zr-zhao", "ZR", "reviewer-pass-3")
+    cluster.add_reviewer("xz-huang", "XZ", "reviewer-pass-4")
     township = cluster.start_point(TOWNSHIP, "township")
     village = cluster.start_point(VILLAGE, "village")
 
@@ -117,7 +118,7 @@ def test_case_travels_the_whole_loop(cluster):
     wait_until(lambda: hub_case(reviewer, case_id)["status"] == "closed", timeout=30,
                what="the case closed at the hub")
 
-    # Joint approval at the township: both departments decide, one rejection rejects.
+    # Joint approval at the township: every department gives its opinion, the lead department (XZ) rejects.
     township_staff = township.api("staff")
     joint = township_staff.post("/api/cases", json={
         "item_code": HOMESTEAD,
@@ -135,6 +136,11 @@ def test_case_travels_the_whole_loop(cluster):
     assert hub.api("zr-zhao").post(f"/api/cases/{joint_id}/decision",
                                    json={"decision": "rejected", "reason": "选址位于基本农田保护区",
                                          "certificate_no": ""}).status_code == 200
+    lead = hub.api("xz-huang")
+    assert lead.post(f"/api/cases/{joint_id}/joint/open", json={}).status_code == 200
+    assert lead.post(f"/api/cases/{joint_id}/joint/opinions", json={"opinion": "agree"}).status_code == 200
+    assert lead.post(f"/api/cases/{joint_id}/joint/decision",
+                     json={"decision": "rejected", "reason": "选址位于基本农田保护区"}).status_code == 200
     rejected = wait_until(lambda: (c := case_at_point(township_staff, joint_id))["status"] == "result_ready" and c,
                           timeout=30, what="the joint result at the township")
     assert rejected["decision"] == "rejected"
