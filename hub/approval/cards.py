@@ -5,7 +5,8 @@ who was responsible and when the hub saw it. The supervision round (hub/approval
 card per line a department's open task passes: the warning line (yellow), the promised limit (red) and the
 legal limit (legal, a separate and stronger state). The table's unique constraint and the round's write lock make
 each card once per case, department and colour. A card is cleared when its department decides or the case
-leaves review; a case paused for 补正 raises none while paused (its clock stands still).
+leaves review; a case paused for 补正 raises none while paused (its clock stands still). A joint case whose
+departments have all given their opinions waits for its lead department (待牵头部门出具结论): the lead's card then.
 
 The responsible reviewer: the department's reviewer who last acted on the case (a line of its timeline names
 her); else the department's only active reviewer; else nobody is named, and pages say so. Review tasks have no
@@ -26,7 +27,7 @@ from hub.approval.timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, 
 from hub.catalog.calendar import county_calendar
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
-from hub.core.models import CARD_COLOURS, Case, CaseEvent, ReviewTask, Staff, SupervisionCard
+from hub.core.models import CARD_COLOURS, Case, CaseEvent, JointReview, ReviewTask, Staff, SupervisionCard
 from hub.core.timeline import HUB_ACTOR, record_event
 
 YELLOW, RED, LEGAL = CARD_COLOURS
@@ -71,20 +72,36 @@ def raise_cards(session: Session, *, items: Callable[[str], ServiceItem | None],
     commits). Each new card is a line of its case's timeline and of the audit chain."""
     now = now or utc_now()
     calendar = county_calendar(session)
-    running = session.exec(select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id).where(
-        ReviewTask.status == "open", Case.status.in_(RUNNING_STATUSES),  # type: ignore[attr-defined]
-        Case.paused_since.is_(None))).all()  # type: ignore[union-attr]
+    running = [(task.department_code, case) for task, case in session.exec(
+        select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id).where(
+            ReviewTask.status == "open", Case.status.in_(RUNNING_STATUSES),  # type: ignore[attr-defined]
+            Case.paused_since.is_(None))).all()]  # type: ignore[union-attr]
+    running += waiting_for_leads(session)
     held = {(card.case_id, card.department_code, card.colour) for card in session.exec(select(SupervisionCard).where(
-        SupervisionCard.case_id.in_({case.id for _task, case in running}))).all()}  # type: ignore[attr-defined]
+        SupervisionCard.case_id.in_({case.id for _code, case in running}))).all()}  # type: ignore[attr-defined]
     raised = []
-    for task, case in running:
+    for department, case in running:
         for colour in passed_lines(case, items(case.item_code), today, warn_share, calendar=calendar):
-            if (case.id, task.department_code, colour) in held:
+            if (case.id, department, colour) in held:
                 continue
-            held.add((case.id, task.department_code, colour))
-            raised.append(_raise(session, case, task.department_code, colour, now))
+            held.add((case.id, department, colour))
+            raised.append(_raise(session, case, department, colour, now))
     session.flush()
     return raised
+
+
+def waiting_for_leads(session: Session) -> list[tuple[str, Case]]:
+    """(lead department, case) for each running joint case no department's task holds any more: only its lead's
+    combined result is missing."""
+    rows = session.exec(select(JointReview, Case).join(Case, Case.id == JointReview.case_id).where(
+        JointReview.decided_at.is_(None), Case.status.in_(RUNNING_STATUSES),  # type: ignore[attr-defined]
+        Case.paused_since.is_(None))).all()  # type: ignore[union-attr]
+    if not rows:
+        return []
+    busy = set(session.exec(select(ReviewTask.case_id).where(
+        ReviewTask.case_id.in_([case.id for _review, case in rows]),  # type: ignore[attr-defined]
+        ReviewTask.status.in_(UNDECIDED_TASKS))).all())  # type: ignore[attr-defined]
+    return [(review.lead_department, case) for review, case in rows if case.id not in busy]
 
 
 def _raise(session: Session, case: Case, department: str, colour: str, now: datetime) -> SupervisionCard:
@@ -127,6 +144,9 @@ def _still_due(session: Session, card: SupervisionCard) -> bool:
     case = session.get(Case, card.case_id)
     if case is None or case.status not in OPEN_STATUSES:
         return False
+    review = session.get(JointReview, card.case_id)
+    if review is not None and review.decided_at is None and review.lead_department == card.department_code:
+        return True  # the lead owes the combined result
     return session.exec(select(ReviewTask.id).where(
         ReviewTask.case_id == card.case_id, ReviewTask.department_code == card.department_code,
         ReviewTask.status.in_(UNDECIDED_TASKS))).first() is not None  # type: ignore[attr-defined]

@@ -3,17 +3,19 @@ joint site survey, and issues the combined result only with every department's o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
 
 from hub.core.models import AuditEntry, JointOpinion
+from hub.approval.supervision import supervise_once
 from hub.core.audit import verify_audit
 from hub.core.auditrows import cross_check
 from sync.clock import utcnow
 from sync.envelope import Kind
 from tests.hub.hubkit import HOMESTEAD
+from tests.hub.test_supervision_orders import cards_of, days_until
 
 FORM = {"site_area": "120", "site_location": "周邦村三组"}
 RESULT_FIELDS = {"homestead_permit_no": "宅审〔2026〕17号", "planning_permit_no": "乡字第451030202600017号"}
@@ -155,3 +157,22 @@ def test_the_joint_review_refuses_steps_out_of_turn(hub):
     assert detail["reason"] == "县自然资源局认定选址不符合国土空间规划"
     refused(ny, "/opinions", {"opinion": "agree"}, 409, "already_decided")
     assert hub.api("yb-li").get(f"/api/cases/{case_id}/joint").status_code == 404
+
+
+def test_a_case_waiting_for_its_lead_past_its_limit_earns_the_lead_a_card(hub, clock):
+    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    case_id = point.push_case(HOMESTEAD, form=FORM, received_at=utcnow().isoformat(), clock_offset_ms=0)
+    xz = hub.api("xz-huang")
+    for username in ("ny-wang", "zr-zhao", "xz-huang"):
+        assert hub.api(username).post(f"/api/cases/{case_id}/joint/opinions",
+                                      json={"opinion": "agree", "text": ""}).status_code == 200
+    due = date.fromisoformat(xz.get(f"/api/cases/{case_id}").json()["due_date"])
+    clock(days_until(due) + 1)
+    supervise_once(hub.engine, hub.data_dir)
+    assert {(card.department_code, card.colour) for card in cards_of(hub, case_id)} == {("XZ", "yellow"),
+                                                                                         ("XZ", "red")}
+    xz = hub.api("xz-huang")  # a token of the day before has expired
+    assert xz.post(f"/api/cases/{case_id}/joint/open", json={}).status_code == 200
+    assert xz.post(f"/api/cases/{case_id}/joint/decision",
+                   json={"decision": "approved", "result_fields": RESULT_FIELDS}).status_code == 200
+    assert all(card.cleared_at is not None for card in cards_of(hub, case_id)), "the result settles the lead's cards"
