@@ -119,9 +119,9 @@ class MeetingCreated(BaseModel):
     meeting_id: str
 
 
-def _step(case_id: str, schema, act, *, status: int = 200):
-    """Parse ``schema``, run ``act(db, case, body)`` on a case the caller may read, answer with the joint review
-    (or what ``act`` returns)."""
+def _step(case_id: str, schema, act, *, answer=None, status: int = 200):
+    """Parse ``schema``, run ``act(db, case, body)`` on a case the caller may read; answer with ``answer(result)``,
+    by default the joint review as it now stands."""
     body = parse_json_body(schema)
     if not isinstance(body, schema):
         return body
@@ -130,12 +130,12 @@ def _step(case_id: str, schema, act, *, status: int = 200):
     if case is None:
         return api_error(404, "not_found", "no such case in your department")
     try:
-        answer = act(db, case, body)
+        result = act(db, case, body)
     except ReviewError as exc:
         db.rollback()
         return api_error(exc.status, exc.reason, str(exc))
     db.commit()
-    return (answer if answer is not None else joint_public(db, case)), status
+    return (answer(result) if answer else joint_public(db, case)), status
 
 
 @bp.get("/cases/<case_id>/joint")
@@ -158,7 +158,7 @@ def get_joint(case_id: str):
 @api_auth("reviewer", "admin")
 def post_open(case_id: str):
     """The lead department opens the joint review."""
-    return _step(case_id, EmptyBody, lambda db, case, body: open_review(db, case.id, g.staff) and None)
+    return _step(case_id, EmptyBody, lambda db, case, body: open_review(db, case.id, g.staff))
 
 
 @bp.post("/cases/<case_id>/joint/meetings")
@@ -167,9 +167,9 @@ def post_open(case_id: str):
 @api_auth("reviewer", "admin")
 def post_meeting(case_id: str):
     """Schedule a meeting in the future and invite departments of the review."""
-    return _step(case_id, MeetingBody, lambda db, case, body: {"meeting_id": str(schedule_meeting(
+    return _step(case_id, MeetingBody, lambda db, case, body: schedule_meeting(
         db, case.id, g.staff, kind=body.kind, scheduled_at=body.scheduled_at, place=body.place,
-        departments=body.departments).id)}, status=201)
+        departments=body.departments), answer=lambda meeting: {"meeting_id": str(meeting.id)}, status=201)
 
 
 @bp.post("/cases/<case_id>/joint/meetings/<meeting_id>/held")
@@ -177,8 +177,7 @@ def post_meeting(case_id: str):
 @api_auth("reviewer", "admin")
 def post_held(case_id: str, meeting_id: str):
     """The meeting took place: the invited departments may now record their opinions on it."""
-    return _step(case_id, EmptyBody, lambda db, case, body: mark_held(db, case.id, meeting_id[:36], g.staff)
-                 and None)
+    return _step(case_id, EmptyBody, lambda db, case, body: mark_held(db, case.id, meeting_id[:36], g.staff))
 
 
 @bp.post("/cases/<case_id>/joint/opinions")
@@ -187,7 +186,7 @@ def post_held(case_id: str, meeting_id: str):
 def post_opinion(case_id: str):
     """Agree, agree with conditions or disagree, on the papers or for a held meeting the department attended."""
     return _step(case_id, OpinionBody, lambda db, case, body: give_opinion(
-        db, case.id, g.staff, opinion=body.opinion, text=body.text, meeting_id=body.meeting_id) and None)
+        db, case.id, g.staff, opinion=body.opinion, text=body.text, meeting_id=body.meeting_id))
 
 
 @bp.post("/cases/<case_id>/joint/decision")
@@ -197,4 +196,4 @@ def post_decision(case_id: str):
     """Approve (with the item's result fields) or reject (with a reason) once every department gave its opinion."""
     return _step(case_id, JointDecisionBody, lambda db, case, body: decide_joint(
         db, case.id, g.staff, decision=body.decision, reason=body.reason, result_fields=body.result_fields,
-        identity=current_identity()) and None)
+        identity=current_identity()))
