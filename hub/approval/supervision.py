@@ -29,7 +29,7 @@ from sync.catalog import ServiceItem
 from sync.keys import Identity
 from sync.kit.workdays import Calendar, county_date
 
-from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards
+from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards, waiting_for_leads
 from hub.approval.cells import spreadsheet_cell
 from hub.approval.orders import is_overdue, order_for_card
 from hub.approval.review import deem_approved
@@ -209,6 +209,14 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
             figures.overdue += state == OVERDUE
         if case.id in ratings and task.status != "cancelled":
             figures.ratings.append(ratings[case.id])
+    # A joint case waiting only for its lead's result (待牵头部门出具结论) is the lead's open work.
+    for department, case in waiting_for_leads(session):
+        if (figures := rows.get(department)) is not None:
+            figures.open += 1
+            state = case_time_state(case, items(case.item_code), today, warn_share,
+                                    calendar=county_calendar(session))["state"]
+            figures.warning += state == WARNING
+            figures.overdue += state == OVERDUE
     for supplement in overdue_supplements(session, today=today):
         if supplement["department"] in rows:
             rows[supplement["department"]].supplement_overdue += 1
@@ -228,7 +236,8 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
 def card_rows(session: Session) -> list[dict]:
     """Cards not cleared yet, legal first, then red, then yellow: what each names."""
     names = {point.id: point.name for point in session.exec(select(Point)).all()}
-    return [{"card_id": str(card.id), "colour": card.colour, "case_id": case.id, "receipt_no": case.receipt_no,
+    leads = {(case.id, department) for department, case in waiting_for_leads(session)}
+    return [{"card_id": str(card.id), "waiting_for_lead": (case.id, card.department_code) in leads, "colour": card.colour, "case_id": case.id, "receipt_no": case.receipt_no,
              "item_name": case.item_name, "point": names.get(case.point_id, ""), "department": card.department_code,
              "reviewer": card.reviewer, "raised_at": iso(card.raised_at),
              "due_date": card.due_date.isoformat() if card.due_date else None}

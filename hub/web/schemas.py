@@ -258,6 +258,8 @@ class CardPublic(BaseModel):
     reviewer: str
     raised_at: str | None
     due_date: str | None
+    # The card's department is the lead of a joint case that waits only for its result (待牵头部门出具结论).
+    waiting_for_lead: bool = False
 
 
 # The supervision page's figures.

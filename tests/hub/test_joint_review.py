@@ -171,6 +171,10 @@ def test_a_case_waiting_for_its_lead_past_its_limit_earns_the_lead_a_card(hub, c
     supervise_once(hub.engine, hub.data_dir)
     assert {(card.department_code, card.colour) for card in cards_of(hub, case_id)} == {("XZ", "yellow"),
                                                                                          ("XZ", "red")}
+    report = hub.api("op").get("/api/supervision").json()
+    assert {card["colour"] for card in report["cards"] if card["waiting_for_lead"]} == {"yellow", "red"}
+    [figures] = [row for row in report["departments"] if row["code"] == "XZ"]
+    assert (figures["open"], figures["overdue"]) == (1, 1), "the waiting case is the lead's open work"
     xz = hub.api("xz-huang")  # a token of the day before has expired
     assert xz.post(f"/api/cases/{case_id}/joint/open", json={}).status_code == 200
     assert xz.post(f"/api/cases/{case_id}/joint/decision",
