@@ -28,7 +28,7 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
     """Create the review tasks for ``case`` and set its due date on the hub's working-day clock."""
     tasks = [ReviewTask(**row) for row in planned_tasks(case.id, item)]
     session.add_all(tasks)
-    if item.route == "joint":
+    if item.route == "joint" and session.get(JointReview, case.id) is None:
         session.add(JointReview(case_id=case.id, lead_department=lead_department(item)))
     # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
     point = session.get(Point, case.point_id)
