@@ -85,6 +85,7 @@ def test_rejection_needs_a_reason_and_changes_nothing_without_one(hub):
 
 def test_joint_route_needs_every_department_and_one_rejection_rejects(hub):
     point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    hub.add_staff("xz-huang", department="XZ", township="八达镇政务服务中心")
     form = {"site_area": "120", "site_location": "周邦村三组"}
     approved_case = point.push_case(HOMESTEAD, form=form)
     rejected_case = point.push_case(HOMESTEAD, form=form)
