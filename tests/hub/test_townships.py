@@ -14,6 +14,7 @@ from hub.approval.cards import responsible_reviewer
 from hub.cli import main
 from hub.core.models import AuditEntry, Point
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, FakePoint, csrf_from
+from tests.support.pagecheck import report, text_problems
 
 BADAI, MABANG = "八达镇政务服务中心", "马蚌镇政务服务中心"
 BADAI_VILLAGE, MABANG_VILLAGE, UNPLACED = "八达镇周邦村便民服务站", "马蚌镇那岩村便民服务站", "古障镇央村便民服务站"
@@ -48,9 +49,20 @@ def county(hub):
         "--password", REVIEWER_PASSWORD)
     cli(hub, "users", "add", "badai-staff", "--role", "township", "--township", BADAI, "--password",
         REVIEWER_PASSWORD)
-    cases = {name: point.push_case(TEMPORARY_RELIEF, materials=["application", "id_card", "hardship_proof"])
+    cases = {name: point.push_case(TEMPORARY_RELIEF, materials=["application", "id_card", "hardship_proof"], form={})
              for name, point in villages.items()}
     return townships, villages, cases
+
+
+USERNAMES = {"admin", "op", "yb-li", "ny-wang", "zr-zhao", "xz-badai", "xz-mabang", "xz-2", "badai-staff"}
+
+
+def chinese_only(response) -> None:
+    """No English word, raw state key or id among the visible words of the page's content (the header names the
+    account and offers English)."""
+    body = response.text.split("<main", 1)[1].split("</main>", 1)[0]
+    problems = text_problems(str(response.url), re.sub(r"<[^>]*>", " ", body), USERNAMES)
+    assert not problems, report(problems)
 
 
 def queue_ids(client) -> set[str]:
@@ -80,8 +92,9 @@ def test_each_townships_reviewer_sees_and_decides_only_its_own_villages(hub, cou
     page = hub.browser("xz-badai")
     assert page.get(f"/cases/{other}").status_code == 404
     assert "decision-form" not in page.get(f"/cases/{cases[BADAI_VILLAGE]}").text
-    unplaced = page.get(f"/cases/{cases[UNPLACED]}").text
-    assert re.search(r'id="case-township"><strong[^>]*>未划归乡镇<', unplaced), "the unplaced village is flagged"
+    unplaced = page.get(f"/cases/{cases[UNPLACED]}")
+    assert re.search(r'id="case-township"><strong[^>]*>未划归乡镇<', unplaced.text), "the unplaced village is flagged"
+    chinese_only(unplaced)
     queue_page = page.get("/queue").text
     assert MABANG_VILLAGE not in queue_page and MABANG not in queue_page and UNPLACED in queue_page
 
@@ -115,6 +128,7 @@ def test_township_staff_read_their_villages_and_are_refused_every_write(hub, cou
     assert home.url.path == "/township" and home.status_code == 200
     assert BADAI_VILLAGE in home.text and MABANG_VILLAGE not in home.text and UNPLACED not in home.text
     assert 'id="township-points"' in home.text
+    chinese_only(home)
     case_page = browser.get(f"/cases/{mine}")
     assert case_page.status_code == 200 and "decision-form" not in case_page.text
     assert browser.get(f"/cases/{other}").status_code == 404
@@ -167,6 +181,7 @@ def test_admin_places_villages_and_adds_township_reviewers_on_the_pages(hub, cou
     admin = hub.browser("admin")
     points = admin.get("/points")
     assert 'id="unplaced-villages"' in points.text and UNPLACED in points.text
+    chinese_only(points)
     [village_id] = [p["point_id"] for p in hub.api("admin").get("/api/points").json()["points"] if p["name"] == UNPLACED]
     placed = admin.post(f"/points/{village_id}/township", data={"csrf_token": csrf_from(points.text),
                                                                  "township": MABANG})
@@ -177,4 +192,6 @@ def test_admin_places_villages_and_adds_township_reviewers_on_the_pages(hub, cou
             "password": REVIEWER_PASSWORD, "township": ""}
     assert admin.post("/departments/reviewers", data=form).status_code == 422
     assert admin.post("/departments/reviewers", data={**form, "township": BADAI}).status_code == 200
-    assert "xz-2" in admin.get("/departments").text
+    departments = admin.get("/departments")
+    assert re.search(r'id="staff-xz-2".*?<td>八达镇政务服务中心</td>', departments.text, re.DOTALL)
+    chinese_only(departments)
