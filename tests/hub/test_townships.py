@@ -104,8 +104,14 @@ def test_each_townships_reviewer_sees_and_decides_only_its_own_villages(hub, cou
     assert not county_cases & queue_ids(badai)
 
 
-def test_cards_name_the_reviewer_of_the_cases_township(hub, county):
+def test_supervision_counts_and_cards_name_per_township(hub, county):
     _townships, _villages, cases = county
+    figures = hub.api("op").get("/api/supervision").json()["townships"]
+    assert [(row["township"], row["department"], row["open"]) for row in figures] == [
+        (BADAI, "XZ", 1), (MABANG, "XZ", 1), (None, "XZ", 1)]
+    page = hub.browser("op").get("/supervision")
+    assert 'id="township-figures"' in page.text
+    chinese_only(page)
     with hub.db() as session:
         assert responsible_reviewer(session, cases[BADAI_VILLAGE], "XZ") == "xz-badai"
         assert responsible_reviewer(session, cases[MABANG_VILLAGE], "XZ") == "xz-mabang"
