@@ -62,7 +62,7 @@ from hub.trust.keys import (
     suite_names,
 )
 from hub.trust.points import PointError, points_overview, revoke_point
-from hub.trust.townships import TownshipError, place_village, village_townships
+from hub.trust.townships import TownshipError, place_village, township_names, village_townships
 from hub.web.relay import assign_relay
 from hub.web.reportfiles import report_csv, report_xlsx, worded
 
@@ -563,12 +563,15 @@ def users_add(username: str, role: str, department: str | None, township: str | 
 @users.command("list")
 @data_option
 def users_list(data_dir: Path) -> None:
-    """List accounts: username, role, department, display name, enabled or disabled, created."""
+    """List accounts: username, role, department, display name, enabled or disabled, created, and the township
+    the account belongs to ("-" for the county)."""
     with _hub(data_dir) as (session, _identity):
+        townships = township_names(session)
         for staff in list_staff(session):
             state = f"disabled {iso(staff.disabled_at)}" if staff.disabled_at else "enabled"
             click.echo("\t".join([staff.username, staff.role, staff.department_code or "-", staff.display_name,
-                                  state, f"created {iso(staff.created_at)}"]))
+                                  state, f"created {iso(staff.created_at)}",
+                                  townships.get(staff.township_id, "-") if staff.township_id else "-"]))
 
 
 def _set_disabled(username: str, data_dir: Path, *, disabled: bool) -> bool:

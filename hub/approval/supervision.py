@@ -257,7 +257,8 @@ def township_figures(session: Session, *, today: date, warn_share: float = DEFAU
     items = item_lookup(session)
     for task, case in session.exec(select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id).where(
             ReviewTask.department_code.in_(list(scoped)),  # type: ignore[attr-defined]
-            ReviewTask.status.in_(("open", "supplement")), Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+            ReviewTask.status.in_(("open", "supplement")),  # type: ignore[attr-defined]
+            Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
         figures = row(township_of(case.point_id), task.department_code)
         figures["open"] += 1
         state = case_time_state(case, items(case.item_code), today, warn_share, calendar=county_calendar(session))

@@ -101,7 +101,8 @@ def case_points(session: Session, staff: Staff) -> CaseScope:
         return CaseScope(frozenset(township_members(session, staff.township_id)))
     if staff.role != "reviewer" or staff.township_id is None or not township_scoped(session, staff.department_code):
         return EVERYWHERE
-    unplaced = session.exec(select(Point.id).where(Point.level == "village", Point.township_id.is_(None))).all()  # type: ignore[union-attr]
+    unplaced = session.exec(select(Point.id).where(
+        Point.level == "village", Point.township_id.is_(None))).all()  # type: ignore[union-attr]
     return CaseScope(frozenset(township_members(session, staff.township_id)) | frozenset(unplaced))
 
 
@@ -132,8 +133,9 @@ def case_township(session: Session, case: Case) -> Point | str | None:
 def unplaced_villages(session: Session) -> list[Point]:
     """Villages placed under no township, not revoked: their township cases are seen by every township's
     reviewers until an admin places them."""
-    return list(session.exec(select(Point).where(Point.level == "village", Point.township_id.is_(None),  # type: ignore[union-attr]
-                                                 Point.status != "revoked").order_by(Point.name)).all())
+    return list(session.exec(select(Point).where(
+        Point.level == "village", Point.township_id.is_(None),  # type: ignore[union-attr]
+        Point.status != "revoked").order_by(Point.name)).all())
 
 
 def township_names(session: Session) -> dict[uuid.UUID, str]:

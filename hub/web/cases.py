@@ -32,7 +32,14 @@ from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
-from hub.trust.townships import TownshipError, case_points, case_township, place_village, unplaced_villages, village_townships
+from hub.trust.townships import (
+    TownshipError,
+    case_points,
+    case_township,
+    place_village,
+    unplaced_villages,
+    village_townships,
+)
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 from hub.web.orders import reviewer_board

@@ -1,5 +1,6 @@
 """The departments page (admins): each department of the catalog with its reviewers (a township-scoped
-department's by township), adding a reviewer, and disabling or enabling any staff account. The CLI twin is ``pointkit-hub users``."""
+department's by township), adding a reviewer, and disabling or enabling any staff account. The CLI twin is
+``pointkit-hub users``."""
 
 from __future__ import annotations
 

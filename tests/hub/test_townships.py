@@ -176,6 +176,8 @@ def test_cli_refuses_what_a_township_does_not_fit(hub, county):
     listed = {line.split("\t")[1]: line.split("\t")[-1] for line in cli(hub, "points", "list").splitlines()}
     assert listed[BADAI_VILLAGE] == BADAI and listed[MABANG_VILLAGE] == MABANG and listed[UNPLACED] == "no township"
     assert "Village 古障镇央村便民服务站 belongs to township" in cli(hub, "points", "township", UNPLACED, BADAI)
+    accounts = {line.split("\t")[0]: line.split("\t")[-1] for line in cli(hub, "users", "list").splitlines()}
+    assert accounts["xz-badai"] == BADAI and accounts["badai-staff"] == BADAI and accounts["yb-li"] == "-"
     with hub.db() as session:
         placed = session.exec(select(Point).where(Point.name == UNPLACED)).one()
         assert placed.township_id == session.exec(select(Point.id).where(Point.name == BADAI)).one()
@@ -188,7 +190,8 @@ def test_admin_places_villages_and_adds_township_reviewers_on_the_pages(hub, cou
     points = admin.get("/points")
     assert 'id="unplaced-villages"' in points.text and UNPLACED in points.text
     chinese_only(points)
-    [village_id] = [p["point_id"] for p in hub.api("admin").get("/api/points").json()["points"] if p["name"] == UNPLACED]
+    listed = hub.api("admin").get("/api/points").json()["points"]
+    [village_id] = [point["point_id"] for point in listed if point["name"] == UNPLACED]
     placed = admin.post(f"/points/{village_id}/township", data={"csrf_token": csrf_from(points.text),
                                                                  "township": MABANG})
     assert placed.status_code == 200 and 'id="unplaced-villages"' not in placed.text
