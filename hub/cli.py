@@ -62,6 +62,7 @@ from hub.trust.keys import (
     suite_names,
 )
 from hub.trust.points import PointError, points_overview, revoke_point
+from hub.trust.townships import TownshipError, place_village, township_names, village_townships
 from hub.web.relay import assign_relay
 from hub.web.reportfiles import report_csv, report_xlsx, worded
 
@@ -246,42 +247,71 @@ def points() -> None:
 @click.option("--level", required=True, type=click.Choice(POINT_LEVELS), help="The point's level.")
 @click.option("--expires-hours", default=DEFAULT_TOKEN_HOURS, show_default=True, type=click.IntRange(1, 720),
               help="Hours until the enrollment token expires.")
-@click.option("--via", "township", default=None, metavar="TOWNSHIP",
+@click.option("--via", "relay", default=None, metavar="TOWNSHIP",
               help="A village only: the township point it syncs through (the township relays its envelopes "
-                   "and messages; enroll the village with 'pointkit init --relay TOWNSHIP_URL').")
+                   "and messages; enroll the village with 'pointkit init --relay TOWNSHIP_URL'). The village "
+                   "belongs to that township too, unless --township names another.")
+@click.option("--township", default=None, metavar="TOWNSHIP",
+              help="A village only: the township point it belongs to (that township's reviewers decide its "
+                   "township-level reviews, and its staff see its work).")
 @data_option
-def points_add(name: str, level: str, expires_hours: int, township: str | None, data_dir: Path) -> None:
+def points_add(name: str, level: str, expires_hours: int, relay: str | None, township: str | None,
+               data_dir: Path) -> None:
     """Register point NAME and print its one-time enrollment token (the last line)."""
-    if township and level != "village":
-        raise click.ClickException("--via is for villages: only a village syncs through a township")
+    if (relay or township) and level != "village":
+        raise click.ClickException("--via and --township are for villages: only a village syncs through a township "
+                                   "or belongs to one")
+    township = township or relay
     try:
         with _hub(data_dir) as (session, identity):
             issued = create_enrollment_token(session, name=name, level=level, identity=identity,
                                              expires_hours=expires_hours)
+            if relay:
+                assign_relay(session, name, relay)
             if township:
-                assign_relay(session, name, township)
-    except EnrollmentError as exc:
+                place_village(session, name, township)
+    except (EnrollmentError, TownshipError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Point {issued.point_name} ({issued.level}) registered; the token below works once "
                f"and expires {iso(issued.expires_at)}.")
+    if relay:
+        click.echo(f"It syncs through township {relay}.")
     if township:
-        click.echo(f"It syncs through township {township}.")
+        click.echo(f"It belongs to township {township}.")
     click.echo(issued.token)
+
+
+@points.command("township")
+@click.argument("village")
+@click.argument("township")
+@data_option
+def points_township(village: str, township: str, data_dir: Path) -> None:
+    """Place village point VILLAGE under township point TOWNSHIP (or move it there): from now on that township's
+    reviewers decide its township-level reviews and its staff see its work."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            place_village(session, village, township)
+    except TownshipError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Village {village} belongs to township {township}.")
 
 
 @points.command("list")
 @data_option
 def points_list(data_dir: Path) -> None:
-    """List points: id, name, level, status, fingerprint, last contact, and when a pending token expires."""
+    """List points: id, name, level, status, fingerprint, last contact, when a pending token expires, and the
+    township a village belongs to ("no township" for a village not placed yet)."""
     with _hub(data_dir) as (session, _identity):
         rows = points_overview(session)
+        townships = village_townships(session)
     if not rows:
         click.echo("No points yet; add one with 'pointkit-hub points add NAME --level village'.")
     for point in rows:
         expiry = f"token expires {point['token_expires_at']}" if point["token_expires_at"] else (
             f"revoked {point['revoked_at']}" if point["revoked_at"] else "")
+        township = townships.get(point["name"], "no township") if point["level"] == "village" else "-"
         click.echo("\t".join([point["point_id"], point["name"], point["level"], point["status"],
-                              point["fingerprint"] or "-", point["last_contact"] or "-", expiry or "-"]))
+                              point["fingerprint"] or "-", point["last_contact"] or "-", expiry or "-", township]))
 
 
 @points.command("revoke")
@@ -509,18 +539,22 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may do.")
 @click.option("--department", default=None, help="Department code; required for reviewers.")
+@click.option("--township", default=None, metavar="TOWNSHIP",
+              help="The township point the account belongs to: required for a reviewer of a township-scoped "
+                   "department (乡镇人民政府) and for --role township (a township's read-only staff).")
 @click.option("--password", required=True, help="The account's password (at least 8 characters).")
 @click.option("--display-name", default="", help="Name shown on pages (defaults to the username).")
 @data_option
-def users_add(username: str, role: str, department: str | None, password: str, display_name: str,
-              data_dir: Path) -> None:
+def users_add(username: str, role: str, department: str | None, township: str | None, password: str,
+              display_name: str, data_dir: Path) -> None:
     """Add account USERNAME."""
     try:
         with _hub(data_dir) as (session, _identity):
             staff = create_staff(session, username=username, password=password, role=role,
-                                 department_code=department, display_name=display_name)
+                                 department_code=department, display_name=display_name, township=township)
             summary = f"Added {staff.role} {staff.username}" + (
-                f" in department {staff.department_code}" if staff.department_code else "")
+                f" in department {staff.department_code}" if staff.department_code else "") + (
+                f" of township {township}" if staff.township_id else "")
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary)
@@ -529,12 +563,15 @@ def users_add(username: str, role: str, department: str | None, password: str, d
 @users.command("list")
 @data_option
 def users_list(data_dir: Path) -> None:
-    """List accounts: username, role, department, display name, enabled or disabled, created."""
+    """List accounts: username, role, department, display name, enabled or disabled, created, and the township
+    the account belongs to ("-" for the county)."""
     with _hub(data_dir) as (session, _identity):
+        townships = township_names(session)
         for staff in list_staff(session):
             state = f"disabled {iso(staff.disabled_at)}" if staff.disabled_at else "enabled"
             click.echo("\t".join([staff.username, staff.role, staff.department_code or "-", staff.display_name,
-                                  state, f"created {iso(staff.created_at)}"]))
+                                  state, f"created {iso(staff.created_at)}",
+                                  townships.get(staff.township_id, "-") if staff.township_id else "-"]))
 
 
 def _set_disabled(username: str, data_dir: Path, *, disabled: bool) -> bool:

@@ -27,7 +27,15 @@ def catalog_reviewers(catalog: Path = SAMPLE_CATALOG) -> dict[str, tuple[str, st
     return {f"{d['code'].lower()}-reviewer": (d["code"], f"{d['code'].lower()}-pass-2026") for d in departments}
 
 
+def township_departments(catalog: Path = SAMPLE_CATALOG) -> set[str]:
+    """The departments that are one per township (乡镇人民政府): their reviewers belong to a township point."""
+    departments = json.loads(catalog.read_text(encoding="utf-8"))["departments"]
+    return {d["code"] for d in departments if d.get("scope") == "township"}
+
+
 REVIEWERS = catalog_reviewers()
+# The township's own staff: reads the work of the township and its villages at the hub, changes nothing.
+TOWNSHIP_STAFF = ("badai-township", "badai-pass-2026")
 # The reviewer who decides the demo's own case (城乡居民基本医疗保险参保登记, department YB).
 LOOP_REVIEWER = "yb-reviewer"
 TOWNSHIP = "八达镇政务服务中心"
@@ -123,16 +131,26 @@ def main() -> int:
     with Cluster(base, echo=lambda line: print("    " + line, flush=True)) as cluster:
         step(1, f"hub: init, sample catalog, reviewers  (data in {base})")
         hub = cluster.start_hub()
+        if fresh:
+            # The township's own government (乡镇人民政府) decides its villages' township-level reviews: its reviewer
+            # and its staff belong to the township point, registered here before it enrolls in step 2.
+            cluster.run(cluster.hub_cmd, "points", "add", TOWNSHIP, "--level", "township", "--data", str(hub.data))
+            cluster.run(cluster.hub_cmd, "users", "add", TOWNSHIP_STAFF[0], "--role", "township", "--township",
+                        TOWNSHIP, "--password", TOWNSHIP_STAFF[1], "--data", str(hub.data))
+        scoped = township_departments()
         for username, (department, password) in REVIEWERS.items():
             if fresh:
-                cluster.add_reviewer(username, department, password)
+                cluster.add_reviewer(username, department, password,
+                                     township=TOWNSHIP if department in scoped else None)
             hub.logins[username] = password
+        hub.logins[TOWNSHIP_STAFF[0]] = TOWNSHIP_STAFF[1]
         print(f"    hub at {hub.url}")
 
         step(2, "enroll a township point and a village point")
         # The servers sync on their own every SYNC_INTERVAL s; the loop also syncs by hand to show each step.
         township = cluster.start_point(TOWNSHIP, "township", dirname="township", sync_interval=SYNC_INTERVAL)
-        village = cluster.start_point(VILLAGE, "village", dirname="village", sync_interval=SYNC_INTERVAL)
+        village = cluster.start_point(VILLAGE, "village", dirname="village", sync_interval=SYNC_INTERVAL,
+                                      township=TOWNSHIP)
         print(f"    township at {township.url}\n    village  at {village.url}")
 
         try:
@@ -147,6 +165,7 @@ def main() -> int:
         print("\nTry it in a browser (Ctrl-C to stop):")
         print(f"  hub       {hub.url}/login  admin / {hub.logins['admin']}")
         print("  reviewers " + ", ".join(f"{u} / {p} ({d})" for u, (d, p) in REVIEWERS.items()))
+        print(f"  township staff at the hub (read-only): {TOWNSHIP_STAFF[0]} / {TOWNSHIP_STAFF[1]}")
         print(f"  township  {township.url}/login  staff / {township.logins['staff']}")
         print(f"  village   {village.url}/login  staff / {village.logins['staff']}")
         print(f"  kiosk     {village.url}/status  (residents' self-service status check, no login)")

@@ -29,6 +29,7 @@ from hub.core.audit import append_audit
 from hub.core.clock import utc_now
 from hub.core.models import CARD_COLOURS, Case, CaseEvent, JointReview, ReviewTask, Staff, SupervisionCard
 from hub.core.timeline import HUB_ACTOR, record_event
+from hub.trust.townships import in_scope
 
 YELLOW, RED, LEGAL = CARD_COLOURS
 # Case statuses in which a department's open task runs on the clock (补正 is "supplement_requested": paused).
@@ -53,9 +54,13 @@ def passed_lines(case: Case, item: ServiceItem | None, today: date, warn_share: 
 
 def responsible_reviewer(session: Session, case_id: str | None, department: str) -> str:
     """Who answers for ``department``'s part of the case: the username of its reviewer who last acted on the case,
-    else of its only active reviewer, else "" (nobody can be named honestly)."""
+    else of its only active reviewer (of a township-scoped department: of the case's township), else "" (nobody
+    can be named honestly)."""
+    case = session.get(Case, case_id) if case_id is not None else None
+    # A township-scoped department answers per township: only the reviewers who see the case are candidates.
     reviewers = {staff.username: staff for staff in session.exec(select(Staff).where(
-        Staff.role == "reviewer", Staff.department_code == department)).all()}
+        Staff.role == "reviewer", Staff.department_code == department)).all()
+        if case is None or in_scope(session, staff, case)}
     if case_id is not None and reviewers:
         acted = session.exec(select(CaseEvent.actor).where(
             CaseEvent.case_id == case_id, CaseEvent.actor.in_(list(reviewers)))  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
 from hub.core.models import Case, CaseEvent, Conflict, JointReview, Point, Rating, ReviewTask, Staff, SupplementRound
+from hub.trust.townships import case_points, in_scope
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
 # Query-string filters of the queue (page and API): case status, item code, point name, time-limit state.
@@ -24,7 +25,10 @@ QUEUE_FILTERS = ("status", "item", "point", "time")
 
 
 def can_view(session: Session, staff: Staff, case: Case) -> bool:
-    """Reviewers see only cases their department has a task on; others see all."""
+    """Reviewers see only cases their department has a task on, and a township-scoped department's reviewers and
+    township staff only their township's (hub/trust/townships.py); others see all."""
+    if not in_scope(session, staff, case):
+        return False
     if staff.role != "reviewer":
         return True
     return session.exec(
@@ -38,8 +42,9 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
     """Open work for ``staff``, soonest due first, each with its time-limit state.
 
     A reviewer gets the cases with an open (or waiting-for-补正) task of her
-    own department; an operator or admin gets every open case, optionally one
-    department's. ``filters`` narrow by QUEUE_FILTERS.
+    own department (of her township's points, hub/trust/townships.py); an operator or
+    admin gets every open case, optionally one department's; township staff every open
+    case of their township. ``filters`` narrow by QUEUE_FILTERS.
     """
     if staff.role == "reviewer":
         department = staff.department_code
@@ -60,13 +65,26 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
         for task in session.exec(select(ReviewTask).where(ReviewTask.status == "open")).all():
             open_tasks.setdefault(task.case_id, []).append(task.department_code)
         listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases]
+    scope = case_points(session, staff)
+    listed = [(case, code) for case, code in listed if scope.allows(case.point_id)]
+    listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))
+    rows = case_rows(session, listed, warn_share=warn_share)
+    wanted = {key: value for key, value in (filters or {}).items() if key in QUEUE_FILTERS and value}
+    keys = {"status": lambda r: r["status"], "item": lambda r: r["item_code"], "point": lambda r: r["point_name"],
+            "time": lambda r: r["time"]["state"]}
+    return [row for row in rows if all(keys[key](row) == value for key, value in wanted.items())]
+
+
+def case_rows(session: Session, listed: list[tuple[Case, str]], *,
+              warn_share: float = DEFAULT_WARN_SHARE) -> list[dict[str, Any]]:
+    """A list line per (case, department codes): what the queue and the township's page show of a case."""
     names = point_names(session)
     parked = parked_cases(session)
     joint_open = set(session.exec(select(JointReview.case_id).where(JointReview.decided_at.is_(None))).all())
-    listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))
     items = cache(lambda code: find_item(session, code))
     today = county_date(utc_now())
-    rows = [
+    calendar = county_calendar(session)
+    return [
         {
             "case_id": case.id,
             "receipt_no": case.receipt_no,
@@ -79,14 +97,31 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
             "waiting_for_lead": case.id in joint_open and waiting_for_lead(session, case),
             "received_at": iso(case.received_at),
             "due_date": case.due_date.isoformat() if case.due_date else None,
-            "time": case_time(case, items(case.item_code), today, warn_share, calendar=county_calendar(session)),
+            "time": case_time(case, items(case.item_code), today, warn_share, calendar=calendar),
         }
         for case, department_code in listed
     ]
-    wanted = {key: value for key, value in (filters or {}).items() if key in QUEUE_FILTERS and value}
-    keys = {"status": lambda r: r["status"], "item": lambda r: r["item_code"], "point": lambda r: r["point_name"],
-            "time": lambda r: r["time"]["state"]}
-    return [row for row in rows if all(keys[key](row) == value for key, value in wanted.items())]
+
+
+def township_cases(session: Session, staff: Staff, *, warn_share: float = DEFAULT_WARN_SHARE,
+                   limit: int = 500) -> list[dict[str, Any]]:
+    """Every case of the points ``staff`` sees (a township's staff: the township and its villages), open ones
+    first, soonest due first, then the newest finished ones, at most ``limit``."""
+    scope = case_points(session, staff)
+    query = select(Case)
+    if scope.points is not None:
+        query = query.where(Case.point_id.in_(scope.points))  # type: ignore[attr-defined]
+    cases = session.exec(query).all()
+    opened = sorted((case for case in cases if case.status in OPEN_CASE_STATUSES),
+                    key=lambda case: (case.due_date or date.max, case.received_at))
+    finished = sorted((case for case in cases if case.status not in OPEN_CASE_STATUSES),
+                      key=lambda case: case.received_at, reverse=True)
+    tasks: dict[str, list[str]] = {}
+    for task in session.exec(select(ReviewTask).where(
+            ReviewTask.case_id.in_([case.id for case in cases]))).all():  # type: ignore[attr-defined]
+        tasks.setdefault(task.case_id, []).append(task.department_code)
+    listed = [(case, ",".join(sorted(set(tasks.get(case.id, []))))) for case in [*opened, *finished][:limit]]
+    return case_rows(session, listed, warn_share=warn_share)
 
 
 def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SHARE, *,

@@ -39,6 +39,7 @@ from hub.core.clock import utc_now
 from hub.core.models import Case, Conflict, Point, ReviewTask, Staff, SupplementRound
 from hub.core.outbox import enqueue, send_status
 from hub.core.timeline import HUB_ACTOR, record_event
+from hub.trust.townships import in_scope
 
 DECISIONS = ("approved", "rejected")
 # Tasks still to decide; a task waiting for the resident's materials is "supplement".
@@ -59,6 +60,8 @@ def decidable_task(session: Session, case: Case, staff: Staff, *, on_behalf: boo
     """The open task ``staff`` may decide on ``case``, if any; ``on_behalf``: the first open task of any
     department (the conflict desk acts for the department, hub/reconcile/desk.py)."""
     query = select(ReviewTask).where(ReviewTask.case_id == case.id, ReviewTask.status == "open")
+    if staff.role == "reviewer" and not on_behalf and not in_scope(session, staff, case):
+        return None
     if staff.role == "reviewer" and not on_behalf:
         query = query.where(ReviewTask.department_code == staff.department_code)
     elif staff.role != "admin" and not on_behalf:
@@ -68,7 +71,7 @@ def decidable_task(session: Session, case: Case, staff: Staff, *, on_behalf: boo
 
 def _open_task(session: Session, case_id: str, staff: Staff, *, on_behalf: bool = False) -> tuple[Case, ReviewTask]:
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or (not on_behalf and not in_scope(session, staff, case)):
         raise ReviewError("not_found", "no such case", 404)
     task = decidable_task(session, case, staff, on_behalf=on_behalf)
     if task is None:
@@ -225,7 +228,7 @@ def withdraw_unanswered(session: Session, *, case_id: str, staff: Staff) -> Case
     request of the reviewer's own department (an admin's: any) that is overdue; the time limits stay as they
     stood."""
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or not in_scope(session, staff, case):
         raise ReviewError("not_found", "no such case", 404)
     today = county_date(utc_now())
     overdue = [supplement for supplement in session.exec(select(SupplementRound).where(

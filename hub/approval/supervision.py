@@ -233,6 +233,51 @@ def department_figures(session: Session, *, today: date, warn_share: float = DEF
     return list(rows.values())
 
 
+def township_figures(session: Session, *, today: date, warn_share: float = DEFAULT_WARN_SHARE,
+                     chinese: bool = True) -> list[dict]:
+    """The township-scoped departments' open work and cards per township (每个乡镇的乡镇审批), every township point
+    listed, then the villages under no township ("township" None) when they have any: each township answers for
+    its own (hub/trust/townships.py)."""
+    scoped = {d.code: d.name_zh if chinese else d.name_en
+              for d in session.exec(select(Department).where(Department.scope == "township")).all()}
+    if not scoped:
+        return []
+    points = {point.id: point for point in session.exec(select(Point)).all()}
+
+    def township_of(point_id) -> str | None:
+        point = points.get(point_id)
+        if point is not None and point.level == "township":
+            return point.name
+        township = points.get(point.township_id) if point is not None and point.township_id else None
+        return township.name if township is not None else None
+
+    rows: dict[tuple[str | None, str], dict] = {}
+
+    def row(township: str | None, code: str) -> dict:
+        return rows.setdefault((township, code), {
+            "township": township, "department": code, "department_name": scoped[code], "open": 0, "warning": 0,
+            "overdue": 0, "yellow_cards": 0, "red_cards": 0, "legal_cards": 0})
+
+    for point in sorted((p for p in points.values() if p.level == "township" and p.status != "revoked"),
+                        key=lambda p: p.name):
+        for code in sorted(scoped):
+            row(point.name, code)
+    items = item_lookup(session)
+    for task, case in session.exec(select(ReviewTask, Case).join(Case, Case.id == ReviewTask.case_id).where(
+            ReviewTask.department_code.in_(list(scoped)),  # type: ignore[attr-defined]
+            ReviewTask.status.in_(("open", "supplement")),  # type: ignore[attr-defined]
+            Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+        figures = row(township_of(case.point_id), task.department_code)
+        figures["open"] += 1
+        state = case_time_state(case, items(case.item_code), today, warn_share, calendar=county_calendar(session))
+        figures["warning"] += state["state"] == WARNING
+        figures["overdue"] += state["state"] == OVERDUE
+    for card, case in open_cards(session):
+        if card.department_code in scoped:
+            row(township_of(case.point_id), card.department_code)[f"{card.colour}_cards"] += 1
+    return sorted(rows.values(), key=lambda r: (r["township"] is None, r["township"] or "", r["department"]))
+
+
 def card_rows(session: Session) -> list[dict]:
     """Cards not cleared yet, legal first, then red, then yellow: what each names."""
     names = {point.id: point.name for point in session.exec(select(Point)).all()}
@@ -351,6 +396,7 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
         "departments": [row.to_dict() for row in department_figures(session, today=today, warn_share=warn_share,
                                                                     chinese=chinese)],
         "points": point_figures(session),
+        "townships": township_figures(session, today=today, warn_share=warn_share, chinese=chinese),
         "low_ratings": [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
                          "score": rating.score, "comment": rating.comment, "rated_at": iso(rating.rated_at),
                          "follow_up": rating.follow_up, "follow_up_note": rating.follow_up_note,

@@ -22,6 +22,7 @@ from sync.kit.workdays import COUNTY_TIMEZONE
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
 from hub.core.models import ROLES, ApiToken, Department, Staff
+from hub.trust.townships import TownshipError, find_township, township_scoped
 
 MIN_PASSWORD_LENGTH = 8
 MAX_FAILED_LOGINS = 5
@@ -55,9 +56,11 @@ class AccountError(ValueError):
 
 def create_staff(
     session: Session, *, username: str, password: str, role: str, department_code: str | None = None,
-    display_name: str = "", actor: str = "cli",
+    display_name: str = "", township: str | None = None, actor: str = "cli",
 ) -> Staff:
-    """Add an account; reviewers must belong to an existing department."""
+    """Add an account; reviewers must belong to an existing department. ``township`` (a township point's name
+    or id) places the account in that township: required for a reviewer of a township-scoped department
+    (乡镇人民政府) and for a township's own staff, refused where it would mean nothing."""
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("bad_username", "username must be 1 to 64 characters")
@@ -71,13 +74,41 @@ def create_staff(
         raise AccountError("unknown_department", f"no department {department_code!r}; import the catalog first")
     if session.exec(select(Staff).where(Staff.username == username)).first() is not None:
         raise AccountError("username_taken", f"username {username!r} is already taken")
+    township_id = _township_of_account(session, role=role, department_code=department_code or None,
+                                       township=(township or "").strip() or None)
     staff = Staff(username=username, password_hash=hash_password(password), role=role,
-                  department_code=department_code or None, display_name=display_name or username)
+                  department_code=department_code or None, display_name=display_name or username,
+                  township_id=township_id)
     session.add(staff)
     session.flush()
-    append_audit(session, actor=actor, action="user_added", subject=f"staff:{staff.username}",
-                 detail={"role": role, "department": staff.department_code})
+    detail = {"role": role, "department": staff.department_code}
+    if township_id is not None:
+        detail["township_id"] = str(township_id)
+    append_audit(session, actor=actor, action="user_added", subject=f"staff:{staff.username}", detail=detail)
     return staff
+
+
+def _township_of_account(session: Session, *, role: str, department_code: str | None,
+                         township: str | None) -> uuid.UUID | None:
+    """The township point an account belongs to, checked against its role and department."""
+    scoped = township_scoped(session, department_code)
+    if township is None:
+        if role == "reviewer" and scoped:
+            raise AccountError("township_required", f"department {department_code} is one per township: give "
+                               "--township TOWNSHIP, the name of the township point the reviewer works for")
+        if role == "township":
+            raise AccountError("township_required", "a township account needs --township TOWNSHIP, the name of "
+                               "its township point")
+        return None
+    if role not in ("reviewer", "township", "agent"):
+        raise AccountError("township_not_allowed", f"a {role} serves the whole county; leave out --township")
+    if role == "reviewer" and not scoped:
+        raise AccountError("township_not_allowed", f"department {department_code} serves the whole county; "
+                           "leave out --township (only a township-scoped department's reviewers have one)")
+    try:
+        return find_township(session, township).id
+    except TownshipError as exc:
+        raise AccountError("unknown_township", str(exc)) from None
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff | None:

@@ -24,7 +24,7 @@ from hub.instance import secret_key
 from hub.migrate import init_db
 from hub.trust.keys import ensure_keys, keyring_state
 from hub.web import (api, audit, auth, cases, catalog, complaintapi, complaints, desk, joint, jointapi, orders,
-                     referrals, relay, reports, staff, supervision, sync)
+                     referrals, relay, reports, staff, supervision, sync, township)
 from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health
@@ -88,6 +88,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(complaintapi.bp)
     app.register_blueprint(joint.bp)
     app.register_blueprint(jointapi.bp)
+    app.register_blueprint(township.bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)
@@ -105,7 +106,8 @@ def _install_error_pages(app: Flask) -> None:
         if request.path.startswith(JSON_PREFIXES):
             reason = (error.name or "error").lower().replace(" ", "_")
             return http_api_error(error, reason, error.description or reason)
-        page = render_template("error.html", error=error, csrf_refused=isinstance(error, CSRFError))
+        page = render_template("error.html", error=error, csrf_refused=isinstance(error, CSRFError),
+                               read_only=isinstance(error, auth.ReadOnlyAccount))
         return page, error.code, error_headers(error)
 
     @app.errorhandler(Exception)

@@ -17,6 +17,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_login import login_required as session_required
+from werkzeug.exceptions import Forbidden
 
 from sync.kit.openapi import documented
 from sync.kit.safety import same_origin_path
@@ -30,6 +31,19 @@ from hub.web.schemas import LoginRequest, LoginResponse
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
+# Roles that read and never write: a township centre's own staff see their villages' work (hub/trust/townships.py).
+READ_ONLY_ROLES = ("township",)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class ReadOnlyAccount(Forbidden):
+    """A read-only account (a township's staff) tried to change something."""
+
+    description = "a township account reads the work of its township and villages; it cannot change anything"
+
+
+def _read_only(staff: Staff) -> bool:
+    return staff.role in READ_ONLY_ROLES and request.method not in SAFE_METHODS
 
 
 def install(app: Flask) -> None:
@@ -62,6 +76,8 @@ def login_required(*roles: str) -> Callable:
         @functools.wraps(view)
         @session_required
         def wrapped(**kwargs):
+            if _read_only(current_user):
+                raise ReadOnlyAccount()
             if roles and current_user.role not in roles:
                 abort(403)
             return view(**kwargs)
@@ -82,6 +98,8 @@ def api_auth(*roles: str) -> Callable:
             staff = staff_for_token(get_session(), token.strip()) if scheme.lower() == "bearer" and token else None
             if staff is None:
                 return api_error(401, "unauthorized", "log in with POST /api/login and send 'Authorization: Bearer TOKEN'")
+            if _read_only(staff):
+                return api_error(403, "read_only", ReadOnlyAccount.description)
             if roles and staff.role not in roles:
                 return api_error(403, "forbidden", f"this needs the role {' or '.join(roles)}")
             g.staff = staff

@@ -34,6 +34,14 @@ from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
+from hub.trust.townships import (
+    TownshipError,
+    case_points,
+    case_township,
+    place_village,
+    unplaced_villages,
+    village_townships,
+)
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 from hub.web.joint import MEETING_KINDS
@@ -130,7 +138,10 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
 
 @bp.get("/")
 def index():
-    """Send staff to their queue and everyone else to the login page."""
+    """Send staff to their queue (a township's staff to their township's page) and everyone else to the login
+    page."""
+    if g.staff and g.staff.role == "township":
+        return redirect(url_for("township.township_page"))
     return redirect(url_for("views.queue_page" if g.staff else "auth.login"))
 
 
@@ -148,8 +159,10 @@ def queue_page():
     cases = queue(db, g.staff, department, filters=filters, warn_share=configured_warn_share())
     for row in cases:
         row["department_names"] = "、".join(names.get(code, code) for code in row["department"].split(",") if code)
+    scope = case_points(db, g.staff)
+    points = sorted(name for point_id, name in point_names(db).items() if scope.allows(point_id))
     return render_template("queue.html", cases=cases, department=department, departments=departments,
-                           department_names=names, filters=filters, points=sorted(point_names(db).values()),
+                           department_names=names, filters=filters, points=points,
                            items=queue_items(db, g.staff, chinese=chinese), board=reviewer_board(db, g.staff),
                            invitations=invitations(db, g.staff.department_code) if g.staff.department_code else [],
                            meeting_kinds=MEETING_KINDS)
@@ -176,6 +189,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
         department_names=words.departments, referred_from=referral_origin(db, case),
         joint=joint_review(db, case.id),
+        township=case_township(db, case),
     ), status
 
 
@@ -276,28 +290,63 @@ def case_scan(case_id: str, scan_id: str):
     return scan_response(case, scan_id)
 
 
+POINT_MESSAGES = {
+    "name_required": lazy_gettext("Enter the point's name."),
+    "bad_level": lazy_gettext("Choose township or village."),
+    "point_exists": lazy_gettext("A point with this name is already enrolled. Use another name."),
+    "unknown_township": lazy_gettext("Choose a township from the list."),
+    "not_a_township": lazy_gettext("Choose a township from the list."),
+    "not_a_village": lazy_gettext("Only a village is placed under a township."),
+    "unknown_point": lazy_gettext("This point no longer exists. Reload the page."),
+}
+
+
+def _render_points(*, issued=None, error: str | None = None, values: dict | None = None, status: int = 200):
+    db = get_session()
+    overview = points_overview(db)
+    townships = [row for row in overview if row["level"] == "township" and row["status"] != "revoked"]
+    return render_template("points.html", points=overview, issued=issued, error=error,
+                           values=values or {"name": "", "level": "village", "township": ""},
+                           levels=POINT_LEVELS, townships=townships, belongs=village_townships(db),
+                           unplaced=[point.name for point in unplaced_villages(db)]), status
+
+
 @bp.route("/points", methods=("GET", "POST"))
 @login_required("admin")
 def points_page():
-    """Points and their enrollment: add a point, show its one-time token once."""
+    """Points and their enrollment: add a point (a village under its township), show its one-time token once;
+    which villages belong to no township yet."""
+    if request.method == "GET":
+        return _render_points()
     db = get_session()
-    issued, error = None, None
-    values = {"name": "", "level": "village"}
-    if request.method == "POST":
-        values = {"name": request.form.get("name", "").strip()[:128], "level": request.form.get("level", "")}
-        try:
-            issued = create_enrollment_token(db, name=values["name"], level=values["level"],
-                                             identity=current_identity(), actor=g.staff.username)
-            db.commit()
-        except EnrollmentError as exc:
-            db.rollback()
-            error = {
-                "name_required": _("Enter the point's name."),
-                "bad_level": _("Choose township or village."),
-                "point_exists": _("A point with this name is already enrolled. Use another name."),
-            }.get(exc.reason, str(exc))
-    return render_template("points.html", points=points_overview(db), issued=issued, error=error, values=values,
-                           levels=POINT_LEVELS), 422 if error else 200
+    values = {"name": request.form.get("name", "").strip()[:128], "level": request.form.get("level", ""),
+              "township": request.form.get("township", "").strip()[:128]}
+    try:
+        issued = create_enrollment_token(db, name=values["name"], level=values["level"],
+                                         identity=current_identity(), actor=g.staff.username)
+        if values["township"] and values["level"] == "village":
+            place_village(db, values["name"], values["township"], actor=g.staff.username)
+    except (EnrollmentError, TownshipError) as exc:
+        db.rollback()
+        message = POINT_MESSAGES.get(exc.reason)
+        return _render_points(error=str(message) if message else str(exc), values=values, status=422)
+    db.commit()
+    return _render_points(issued=issued)
+
+
+@bp.post("/points/<point_id>/township")
+@login_required("admin")
+def place_point(point_id: str):
+    """Place a village under a township (or move it): that township's reviewers and staff see its cases."""
+    db = get_session()
+    try:
+        place_village(db, point_id[:128], request.form.get("township", "").strip()[:128], actor=g.staff.username)
+    except TownshipError as exc:
+        db.rollback()
+        message = POINT_MESSAGES.get(exc.reason)
+        return _render_points(error=str(message) if message else str(exc), status=exc.status)
+    db.commit()
+    return redirect(url_for("views.points_page"))
 
 
 @bp.route("/points/<point_id>/revoke", methods=("GET", "POST"))

@@ -31,7 +31,8 @@ from hub.approval.orders import (
     order_dict,
 )
 from hub.core.clock import utc_now
-from hub.core.models import DEFAULT_ORDER_DAYS, ORDER_STATUSES, Department, Staff, SupervisionOrder
+from hub.core.models import DEFAULT_ORDER_DAYS, ORDER_STATUSES, Case, Department, Staff, SupervisionOrder
+from hub.trust.townships import in_scope
 from hub.web import schemas
 from hub.web.auth import api_auth, login_required
 from hub.web.context import get_session
@@ -102,12 +103,20 @@ def reviewer_board(db: Session, staff: Staff) -> dict | None:
     if staff.role != "reviewer" or not staff.department_code:
         return None
     today = county_date(utc_now())
+    # A township-scoped department's reviewer: her township's cases only (orders about the department stay).
     orders = [order_dict(db, order, today)
-              for order in list_orders(db, department=staff.department_code) if order.status != "closed"]
+              for order in list_orders(db, department=staff.department_code) if order.status != "closed"
+              and (order.case_id is None or _order_case_in_scope(db, staff, order.case_id))]
     return {"cards": [{"colour": card.colour, "case_id": case.id, "receipt_no": case.receipt_no,
                        "item_name": case.item_name, "reviewer": card.reviewer, "raised_at": card.raised_at,
-                       "due_date": card.due_date} for card, case in open_cards(db, department=staff.department_code)],
+                       "due_date": card.due_date} for card, case in open_cards(db, department=staff.department_code)
+                      if in_scope(db, staff, case)],
             "orders": orders, "staff_names": staff_names(db)}
+
+
+def _order_case_in_scope(db: Session, staff: Staff, case_id: str) -> bool:
+    case = db.get(Case, case_id)
+    return case is None or in_scope(db, staff, case)
 
 
 def _render_desk(*, error: str = "", values: dict | None = None, status: int = 200):
@@ -154,7 +163,8 @@ def _visible_order(order_id: str) -> SupervisionOrder:
         order = get_session().get(SupervisionOrder, uuid.UUID(order_id[:36]))
     except ValueError:
         order = None
-    if order is None or not can_view_order(g.staff, order):
+    if order is None or not can_view_order(g.staff, order) or (
+            order.case_id is not None and not _order_case_in_scope(get_session(), g.staff, order.case_id)):
         abort(404)
     return order
 
@@ -224,7 +234,8 @@ def get_orders():
         department = g.staff.department_code or ""
     today = county_date(utc_now())
     return {"orders": [order_dict(db, order, today) for order in list_orders(
-        db, status=status if status in ORDER_STATUSES else "", department=department)]}
+        db, status=status if status in ORDER_STATUSES else "", department=department)
+        if order.case_id is None or _order_case_in_scope(db, g.staff, order.case_id)]}
 
 
 def _answer(order: SupervisionOrder, status: int = 200):
@@ -264,6 +275,12 @@ def post_order_answer(order_id: str):
     if not isinstance(body, schemas.OrderAnswer):
         return body
     db = get_session()
+    try:
+        asked = db.get(SupervisionOrder, uuid.UUID(order_id[:36]))
+    except ValueError:
+        asked = None
+    if asked is not None and asked.case_id is not None and not _order_case_in_scope(db, g.staff, asked.case_id):
+        return api_error(404, "not_found", "no such supervision order for your department")
     try:
         order = answer_order(db, order_id[:36], staff=g.staff, answer=body.answer)
     except OrderError as exc:

@@ -263,9 +263,24 @@ class CardPublic(BaseModel):
 
 
 # The supervision page's figures.
+# A township-scoped department's open work and cards in one township (township None: villages under no township).
+class TownshipFiguresPublic(BaseModel):
+    township: str | None
+    department: str
+    department_name: str
+    open: int
+    warning: int
+    overdue: int
+    yellow_cards: int = 0
+    red_cards: int = 0
+    legal_cards: int = 0
+
+
 class SupervisionResponse(BaseModel):
     departments: list[DepartmentFiguresPublic]
     points: list[PointFiguresPublic]
+    # Per township, for the departments that are one per township (乡镇人民政府).
+    townships: list[TownshipFiguresPublic] = []
     low_ratings: list[dict[str, Any]]
     # Years open cases' limits run into with no holiday calendar file, and how many cases do.
     calendar_missing: CalendarGapsPublic

@@ -1,5 +1,6 @@
-"""The departments page (admins): each department of the catalog with its reviewers, adding a
-reviewer, and disabling or enabling any staff account. The CLI twin is ``pointkit-hub users``."""
+"""The departments page (admins): each department of the catalog with its reviewers (a township-scoped
+department's by township), adding a reviewer, and disabling or enabling any staff account. The CLI twin is
+``pointkit-hub users``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlmodel import select
 
 from hub.core.models import Department
 from hub.trust.accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
+from hub.trust.townships import township_names
 from hub.web.auth import login_required
 from hub.web.context import get_session
 
@@ -22,6 +24,9 @@ ACCOUNT_MESSAGES = {
     "username_taken": lazy_gettext("This username is taken. Choose another."),
     "own_account": lazy_gettext("You cannot disable your own account; ask another admin."),
     "last_admin": lazy_gettext("This is the last enabled admin. Add another admin before disabling it."),
+    "township_required": lazy_gettext("This department is one per township: choose the reviewer's township."),
+    "township_not_allowed": lazy_gettext("This department serves the whole county: leave the township empty."),
+    "unknown_township": lazy_gettext("Choose a township from the list."),
 }
 
 
@@ -35,10 +40,12 @@ def _render(*, error: str = "", values: dict | None = None, status: int = 200):
     chinese = g.get("lang", "zh") == "zh"
     departments = [(d.code, d.name_zh if chinese else d.name_en, reviewers.get(d.code, []))
                    for d in db.exec(select(Department).order_by(Department.code)).all()]
+    scoped = {d.code for d in db.exec(select(Department).where(Department.scope == "township")).all()}
     return render_template("departments.html", departments=departments, error=error,
                            others=[person for person in staff if person.role != "reviewer"],
                            values=values or {"department": request.args.get("department", "")[:32]},
-                           min_length=MIN_PASSWORD_LENGTH), status
+                           township_names=dict(sorted(township_names(db).items(), key=lambda pair: pair[1])),
+                           scoped=scoped, min_length=MIN_PASSWORD_LENGTH), status
 
 
 def _message(error: AccountError) -> str:
@@ -59,10 +66,12 @@ def add_reviewer():
     """Add a reviewer account to a department; on a mistake the form comes back filled, nothing stored."""
     db = get_session()
     values = {key: request.form.get(key, "").strip()[:64] for key in ("username", "display_name", "department")}
+    values["township"] = request.form.get("township", "").strip()[:128]
     try:
         create_staff(db, username=values["username"], password=request.form.get("password", "")[:200],
                      role="reviewer", department_code=values["department"] or None,
-                     display_name=values["display_name"], actor=g.staff.username)
+                     display_name=values["display_name"], township=values["township"] or None,
+                     actor=g.staff.username)
     except AccountError as exc:
         db.rollback()
         return _render(error=_message(exc), values=values, status=422)

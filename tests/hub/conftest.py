@@ -61,7 +61,8 @@ def hub_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def hub(tmp_path, live_server) -> Hub:
-    """An initialized hub with the sample catalog and reviewers for YB, NY, ZR and XZ (the township), served on loopback."""
+    """An initialized hub with the sample catalog and reviewers for YB, NY and ZR, served on loopback (a township's XZ
+    reviewer belongs to a township point: Hub.add_staff)."""
     running = make_hub(tmp_path / "hub")
     running.serve(live_server)
     yield running

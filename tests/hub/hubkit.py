@@ -37,7 +37,8 @@ CERTIFIED = "451030-TEST-CERT"
 SLOW = "451030-TEST-SLOW"
 NATURAL = "451030-TEST-NATURAL"
 ADMIN_PASSWORD = "hub-admin-pass"
-REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR", "xz-huang": "XZ"}
+# County departments' reviewers; a township's (乡镇人民政府, XZ) belong to a township point: Hub.add_staff.
+REVIEWERS = {"yb-li": "YB", "ny-wang": "NY", "zr-zhao": "ZR"}
 REVIEWER_PASSWORD = "reviewer-pass"
 MEDICAL_INSURANCE = "451030-YB-001"
 HOMESTEAD = "451030-ZR-006"
@@ -89,6 +90,13 @@ class Hub:
 
     def enroll_point(self, name: str = VILLAGE, level: str = "village") -> "FakePoint":
         return FakePoint(self, name, level, self.token(name, level))
+
+    def add_staff(self, username: str, *, role: str = "reviewer", department: str | None = None,
+                  township: str | None = None) -> None:
+        """One more account (password REVIEWER_PASSWORD), e.g. a township's XZ reviewer or its read-only staff."""
+        with self.db() as session:
+            create_staff(session, username=username, password=REVIEWER_PASSWORD, role=role,
+                         department_code=department, township=township)
 
     def http(self, **kwargs: Any) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30, **kwargs)

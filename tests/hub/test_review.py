@@ -85,6 +85,7 @@ def test_rejection_needs_a_reason_and_changes_nothing_without_one(hub):
 
 def test_joint_route_waits_for_every_department_then_the_lead_decides(hub):
     point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    hub.add_staff("xz-huang", department="XZ", township="八达镇政务服务中心")
     case_id = point.push_case(HOMESTEAD, form={"site_area": "120", "site_location": "周邦村三组"})
     ny, zr, xz = hub.api("ny-wang"), hub.api("zr-zhao"), hub.api("xz-huang")
     assert case_id in queue_ids(ny) & queue_ids(zr) & queue_ids(xz)

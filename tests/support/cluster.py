@@ -206,26 +206,29 @@ class Cluster:
         self.hub_processes.append(server)
         return server
 
-    def add_reviewer(self, username: str, department: str, password: str) -> None:
+    def add_reviewer(self, username: str, department: str, password: str, *, township: str | None = None) -> None:
+        """A reviewer of ``department``; of a township-scoped one (乡镇人民政府), in township point ``township``."""
         assert self.hub is not None, "start the hub first"
         self.run(self.hub_cmd, "users", "add", username, "--role", "reviewer",
-                 "--department", department, "--password", password, "--data", str(self.hub.data))
+                 "--department", department, "--password", password, "--data", str(self.hub.data),
+                 *(["--township", township] if township else []))
         self.hub.logins[username] = password
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
                     sync_interval: float = 1.0, max_idle_interval: float | None = None,
                     dirname: str | None = None, env: dict[str, str] | None = None,
-                    program: str | None = None, hub_url: str | None = None) -> Server:
+                    program: str | None = None, hub_url: str | None = None,
+                    township: str | None = None) -> Server:
         """Enroll on first start; a restart keeps the point's data. Idle polling does not slow down
         unless ``max_idle_interval`` says so (tests wait on results). ``program`` runs another build of
         ``pointkit`` (an older release, for version-skew tests); ``hub_url`` is where it enrolls and syncs
-        (a link simulator in front of the hub, say)."""
+        (a link simulator in front of the hub, say). ``township``: the township point a village belongs to."""
         assert self.hub is not None, "start the hub first"
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = program or command("pointkit")
         if not (data / "point.db").exists():
             output = self.run(self.hub_cmd, "points", "add", name, "--level", level,
-                              "--data", str(self.hub.data))
+                              *(["--township", township] if township else []), "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
             self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
                      "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
