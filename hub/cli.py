@@ -511,14 +511,16 @@ def users() -> None:
 @click.option("--department", default=None, help="Department code; required for reviewers.")
 @click.option("--password", required=True, help="The account's password (at least 8 characters).")
 @click.option("--display-name", default="", help="Name shown on pages (defaults to the username).")
+@click.option("--township", default=None, help="Name of the township point the account belongs to (a township's "
+              "agent); none: the county centre.")
 @data_option
 def users_add(username: str, role: str, department: str | None, password: str, display_name: str,
-              data_dir: Path) -> None:
+              township: str | None, data_dir: Path) -> None:
     """Add account USERNAME."""
     try:
         with _hub(data_dir) as (session, _identity):
             staff = create_staff(session, username=username, password=password, role=role,
-                                 department_code=department, display_name=display_name)
+                                 department_code=department, display_name=display_name, township=township)
             summary = f"Added {staff.role} {staff.username}" + (
                 f" in department {staff.department_code}" if staff.department_code else "")
     except AccountError as exc:

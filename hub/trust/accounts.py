@@ -21,7 +21,7 @@ from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
-from hub.core.models import ROLES, ApiToken, Department, Staff
+from hub.core.models import ROLES, ApiToken, Department, Point, Staff
 
 MIN_PASSWORD_LENGTH = 8
 MAX_FAILED_LOGINS = 5
@@ -55,9 +55,10 @@ class AccountError(ValueError):
 
 def create_staff(
     session: Session, *, username: str, password: str, role: str, department_code: str | None = None,
-    display_name: str = "", actor: str = "cli",
+    display_name: str = "", actor: str = "cli", township: str | None = None,
 ) -> Staff:
-    """Add an account; reviewers must belong to an existing department."""
+    """Add an account; reviewers must belong to an existing department; ``township``: the name of the enrolled
+    township point the account belongs to (a township's agent, for one)."""
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("bad_username", "username must be 1 to 64 characters")
@@ -71,12 +72,17 @@ def create_staff(
         raise AccountError("unknown_department", f"no department {department_code!r}; import the catalog first")
     if session.exec(select(Staff).where(Staff.username == username)).first() is not None:
         raise AccountError("username_taken", f"username {username!r} is already taken")
+    township_point = session.exec(select(Point).where(Point.name == township)).first() if township else None
+    if township and (township_point is None or township_point.level != "township"):
+        raise AccountError("unknown_township", f"no township point {township!r}; see 'pointkit-hub points list'")
     staff = Staff(username=username, password_hash=hash_password(password), role=role,
-                  department_code=department_code or None, display_name=display_name or username)
+                  department_code=department_code or None, display_name=display_name or username,
+                  township_id=township_point.id if township_point else None)
     session.add(staff)
     session.flush()
     append_audit(session, actor=actor, action="user_added", subject=f"staff:{staff.username}",
-                 detail={"role": role, "department": staff.department_code})
+                 detail={"role": role, "department": staff.department_code,
+                         **({"township": township} if township else {})})
     return staff
 
 
