@@ -73,9 +73,16 @@ def _department_names() -> dict[str, str]:
             for d in get_session().exec(select(Department).order_by(Department.code)).all()}
 
 
+def _agent_names() -> dict[str, str]:
+    """Agents by their names on pages (a username is a login, not a name to show)."""
+    rows = get_session().exec(select(Staff.username, Staff.display_name).where(Staff.role == "agent")).all()
+    return {username: display_name or username for username, display_name in rows}
+
+
 def _words() -> dict:
     return {"project_status_text": PROJECT_STATUS_TEXT, "item_state_text": ITEM_STATE_TEXT,
-            "decision_text": DECISION_TEXT, "departments": _department_names(), "chinese": _chinese()}
+            "decision_text": DECISION_TEXT, "departments": _department_names(), "chinese": _chinese(),
+            "agent_names": _agent_names()}
 
 
 def _own_project(project_no: str) -> Project:
