@@ -7,6 +7,8 @@ the JSON API as an admin (who decides any open task), the way the proof test dri
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -14,6 +16,10 @@ from sync.catalog import ProjectTemplate
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import AuditEntry, Case, OutMessage, Point, Project
 from hub.trust.accounts import create_staff
+from pointkit import create_app as create_point_app
+from pointkit import db as point_db
+from pointkit.enrollment import enroll
+from pointkit.state import get_state
 from sync.client import HubRefused
 from sync.kit.creditcode import check_character, credit_code_problem
 
@@ -252,3 +258,31 @@ def test_an_agent_sees_their_own_projects_and_a_township_agent_the_township_s(ag
         point = session.get(Point, session.get(Case, case_id).point_id)
         township_point = session.exec(select(Point).where(Point.name == TOWNSHIP)).one()
     assert point.status == "hub" and point.township_id == township_point.id
+
+
+@pytest.mark.sqlite_only  # the lookup's rows are read on PostgreSQL in the lookup test above
+def test_a_point_s_kiosk_shows_the_project_from_the_hub_and_says_so_when_the_hub_cannot_be_reached(agency, tmp_path):
+    filed = file(agency.api("db-wei"))
+    point_dir = tmp_path / "point"
+    enroll(point_dir, hub_url=agency.url, token=agency.token("那劳镇那劳村便民服务站"), catalog_wait_s=0)
+    kiosk = create_point_app(point_dir).test_client()
+
+    def ask(code: str):
+        token = re.search(r'name="csrf_token" value="([^"]+)"', kiosk.get("/status/project").get_data(as_text=True))
+        return kiosk.post("/status/project", data={"csrf_token": token.group(1), "project_no": filed["project_no"],
+                                                   "code": code})
+
+    shown = ask(filed["code"])
+    text = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "立项用地规划许可" in text and "企业投资项目备案：未申报" in text
+    assert "营业执照" in text  # what the enterprise must still bring
+    wrong = ask("000000" if filed["code"] != "000000" else "111111")
+    assert wrong.status_code == 422 and "项目编号或查询码不正确" in wrong.get_data(as_text=True)
+    with point_db.session_scope(point_dir) as session:
+        state = get_state(session)
+        state.hub_url = "http://127.0.0.1:9"
+        session.add(state)
+    gone = ask(filed["code"])
+    assert gone.status_code == 422 and "目前无法连接县政务服务中心" in gone.get_data(as_text=True)
+    assert "立项用地规划许可" not in gone.get_data(as_text=True)
+    point_db.dispose(point_dir)
