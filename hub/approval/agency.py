@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from sync.clock import uuid7
 from sync.kit.workdays import county_date
 
-from hub.approval.projects import ProjectError, ProjectStatus, project_status
+from hub.approval.projects import ProjectError, project_status
 from hub.approval.routing import route_case
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.audit import append_audit
@@ -185,8 +185,3 @@ def collect_result(session: Session, case: Case, actor: Staff) -> Case:
     session.flush()
     return case
 
-
-def status_after(session: Session, project: Project) -> ProjectStatus:
-    """The project as it stands after a step (for the answer)."""
-    session.flush()
-    return project_status(session, project)

@@ -397,9 +397,10 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "filed_for_project": lambda data, words: ngettext(
         "Filed at the county centre by the agent %(agent)s for project %(project_no)s; %(num)s material reused",
         "Filed at the county centre by the agent %(agent)s for project %(project_no)s; %(num)s materials reused",
-        len(data.get("reused") or []), agent=data.get("agent", ""), project_no=data.get("project_no", "")),
+        len(data.get("reused") or []), agent=words.actor(data.get("agent", "")),
+        project_no=data.get("project_no", "")),
     "collected_by_agent": lambda data, words: _("The agent %(agent)s collected the result for the enterprise",
-                                                agent=data.get("agent", "")),
+                                                agent=words.actor(data.get("agent", ""))),
 }
 
 
