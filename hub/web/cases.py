@@ -121,7 +121,9 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
 
 @bp.get("/")
 def index():
-    """Send staff to their queue and everyone else to the login page."""
+    """Send staff to their queue (agents to their projects) and everyone else to the login page."""
+    if g.staff and g.staff.role == "agent":
+        return redirect(url_for("projects.projects_page"))
     return redirect(url_for("views.queue_page" if g.staff else "auth.login"))
 
 

@@ -258,6 +258,11 @@ def test_an_agent_sees_their_own_projects_and_a_township_agent_the_township_s(ag
         point = session.get(Point, session.get(Case, case_id).point_id)
         township_point = session.exec(select(Point).where(Point.name == TOWNSHIP)).one()
     assert point.status == "hub" and point.township_id == township_point.id
+    # An agent reads the cases of the projects they see, and no others; their queue holds those alone.
+    assert agency.api("db-lan").get(f"/api/cases/{case_id}").status_code == 200
+    assert agency.api("db-wei").get(f"/api/cases/{case_id}").status_code == 404
+    assert [row["case_id"] for row in agency.api("db-lan").get("/api/queue").json()["cases"]] == [case_id]
+    assert agency.api("db-wei").get("/api/queue").json()["cases"] == []
 
 
 @pytest.mark.sqlite_only  # the lookup's rows are read on PostgreSQL in the lookup test above
