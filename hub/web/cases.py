@@ -28,7 +28,7 @@ from hub.approval.review import (
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
-from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
+from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department, Project
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
@@ -166,6 +166,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         error=error, form_values=form_values or {}, conflicts=open_conflicts(db, case.id),
         timeline=lines, catalog_notes=[line.text for line in lines if line.action == "catalog_outdated"],
         department_names=words.departments, referred_from=referral_origin(db, case),
+        project=db.get(Project, case.project_id) if case.project_id else None,
     ), status
 
 

@@ -168,6 +168,8 @@ def test_stages_open_in_order_materials_are_reused_the_agent_collects_and_the_pr
     assert collected.status_code == 200 and collected.json()["status"] == "closed"
     assert client.post(f"/api/cases/{cases[0]}/collect").json()["reason"] == "already_collected"
     assert client.post(f"/api/cases/{cases[1]}/collect").status_code == 200
+    page = agency.browser("admin").get(f"/cases/{cases[0]}").text
+    assert "统一社会信用代码" in page and f">{number}</a>" in page
     detail = agency.api("admin").get(f"/api/cases/{cases[0]}").json()
     assert (detail["events"][-1]["actor"], detail["events"][-1]["action"]) == ("db-wei", "collected_by_agent")
 
