@@ -24,6 +24,7 @@ from hub.approval.routing import route_case
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
+from hub.core.db import write_lock
 from hub.core.models import Case, Point, Project, ProjectMaterial, Staff
 from hub.core.timeline import record_event
 
@@ -64,6 +65,8 @@ def file_application(session: Session, project: Project, *, item_code: str, form
     reused, the new ones recorded, the case routed as a point's would be."""
     if project.status != "open":
         raise ProjectError("project_closed", "this project is no longer open", 409)
+    # The project's cases are read to decide whether this one may be filed, and a receipt number is taken.
+    write_lock(session)
     status = project_status(session, project)
     stage = status.stage_of(item_code)
     if stage is None:

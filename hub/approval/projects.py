@@ -27,6 +27,7 @@ from hub.approval.timelimits import OPEN_STATUSES
 from hub.catalog.versions import current_version, find_item
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
+from hub.core.db import write_lock
 from hub.core.models import Case, Project, ProjectMaterial, ReviewTask, Staff, SupplementRound
 
 LOOKUP_CODE_DIGITS = 6
@@ -103,6 +104,7 @@ def file_project(session: Session, *, actor: Staff, template: str, name: str, en
     if problems:
         raise ProjectError("invalid_input", "; ".join(f"{key}: {why}" for key, why in problems.items()),
                            fields=problems)
+    write_lock(session)  # the next project number is read, then taken
     now = utc_now()
     code = f"{secrets.randbelow(10 ** LOOKUP_CODE_DIGITS):0{LOOKUP_CODE_DIGITS}d}"
     project = Project(
