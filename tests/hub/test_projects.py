@@ -15,7 +15,7 @@ from sqlmodel import select
 from sync.catalog import ProjectTemplate
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import AuditEntry, Case, OutMessage, Point, Project
-from hub.trust.accounts import create_staff
+from hub.trust.accounts import AccountError, create_staff
 from pointkit import create_app as create_point_app
 from pointkit import db as point_db
 from pointkit.enrollment import enroll
@@ -246,6 +246,8 @@ def test_an_agent_sees_their_own_projects_and_a_township_agent_the_township_s(ag
     township = file(agency.api("db-lan"), agent="", name="那劳镇茶叶加工厂")
     with agency.db() as session:
         create_staff(session, username="db-mo", password=REVIEWER_PASSWORD, role="agent")
+        with pytest.raises(AccountError, match="no township point"):
+            create_staff(session, username="db-x", password=REVIEWER_PASSWORD, role="agent", township="不存在镇")
     listed = {name: {p["project_no"] for p in agency.api(name).get("/api/projects").json()["projects"]}
               for name in ("db-wei", "db-lan", "db-mo", "op")}
     assert listed == {"db-wei": {county["project_no"]}, "db-lan": {township["project_no"]}, "db-mo": set(),
