@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from sync.clock import uuid7
 from sync.kit.workdays import county_date
 
-from hub.approval.projects import ProjectError, project_status
+from hub.approval.projects import ProjectError, note_result, project_status
 from hub.approval.routing import route_case
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.audit import append_audit
@@ -185,6 +185,9 @@ def collect_result(session: Session, case: Case, actor: Staff) -> Case:
     record_event(session, case.id, actor=actor.username, action="collected_by_agent",
                  note=f"result collected at the hub by agent {actor.username}",
                  data={"agent": actor.username, "decision": case.decision or ""})
+    # Results are noted as they are issued (hub/approval/review.py); noting again here completes a project whose
+    # last result came by another path.
+    note_result(session, case)
     session.flush()
     return case
 

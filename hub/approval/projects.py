@@ -123,6 +123,8 @@ def file_project(session: Session, *, actor: Staff, template: str, name: str, en
 
 def _yuan(investment_wan: Any) -> int | None:
     """万元 as typed (``1200.5``) in whole yuan, or None when it is not a positive amount."""
+    if isinstance(investment_wan, float) and abs(investment_wan * 100 - round(investment_wan * 100)) < 1e-6:
+        investment_wan = f"{investment_wan:.2f}"  # 3200.3 as JSON may arrive as 3200.2999999999997
     text = str(investment_wan if investment_wan is not None else "").strip()
     if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", text):
         return None
