@@ -95,6 +95,7 @@ def test_an_agent_files_a_project_and_its_applications_with_the_keyboard(hub, br
     receipts = set(page.locator("#stage-land_planning + .scroll-x a").all_inner_texts())
     allowed |= receipts
     assert page_problems(page, allowed) == [], report(page_problems(page, allowed))
+    shot(page, "hub-agent-project")
 
     tab_to(page, "#nav-projects")
     with page.expect_navigation():
