@@ -41,6 +41,9 @@ def agency_point(session: Session, township_id: Any) -> Point:
     township = session.get(Point, township_id) if township_id else None
     name = f"{township.name}代办窗口" if township else COUNTY_AGENCY_NAME
     point = session.exec(select(Point).where(Point.name == name)).first()
+    if point is not None and point.status != AGENCY_STATUS:
+        raise ProjectError("agency_point_taken", f"an enrolled point is named {name}, the name of the hub's agency "
+                           "window; rename that point at the hub before filing applications", 409)
     if point is None:
         point = Point(name=name, level=AGENCY_LEVEL, status=AGENCY_STATUS,
                       township_id=township.id if township else None)

@@ -41,7 +41,7 @@ point_bp = Blueprint("projectlookup", __name__, url_prefix="/sync/v1")
 _NO_PROJECT = {404: ("not_found",)}
 _FILE_ERRORS = {403: ("forbidden",), 422: ("invalid_input",)}
 _APPLY_ERRORS = {403: ("forbidden",), 404: ("not_found",),
-                 409: ("project_closed", "stage_closed", "already_filed"),
+                 409: ("project_closed", "stage_closed", "already_filed", "agency_point_taken"),
                  422: ("invalid_input", "not_in_project", "not_in_catalog", "unknown_material", "materials_missing")}
 _COLLECT_ERRORS = {403: ("forbidden",), 404: ("not_found",),
                    409: ("not_a_project_case", "no_result", "already_collected")}
