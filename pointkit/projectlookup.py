@@ -20,7 +20,7 @@ from .state import find_state, hub_client
 bp = Blueprint("projectlookup", __name__)
 
 PROJECT_NO_MAX = 40
-# The hub's words for an approval's state (hub/approval/projects.py ITEM_STATES), for the enterprise.
+# An approval's state as the hub names it (hub/approval/projects.py ItemStatus.state), for the enterprise.
 ITEM_STATES = {"not_filed": lazy_gettext("Not filed yet"), "in_review": lazy_gettext("Being reviewed"),
                "supplement": lazy_gettext("Materials to bring"), "ready": lazy_gettext("Result ready at the agent"),
                "collected": lazy_gettext("Result collected by the agent"),

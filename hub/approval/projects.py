@@ -39,8 +39,6 @@ PHONE_PATTERN = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
 ALL_PROJECTS = ("admin", "operator", "supervisor")
 # Who files projects and applications and collects results.
 AGENCY_ROLES = ("admin", "operator", "agent")
-# An item's state on the pages, in the order an item goes through them.
-ITEM_STATES = ("not_filed", "in_review", "supplement", "ready", "collected", "withdrawn")
 YUAN_PER_WAN = 10_000
 
 
@@ -190,6 +188,7 @@ class ItemStatus:
 
     code: str
     item: ServiceItem | None
+    # not_filed, in_review (waiting on departments), supplement, ready (result to collect), collected, withdrawn
     state: str = "not_filed"
     case: Case | None = None
     approved: bool = False
