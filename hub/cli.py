@@ -541,7 +541,8 @@ def users() -> None:
 @click.option("--department", default=None, help="Department code; required for reviewers.")
 @click.option("--township", default=None, metavar="TOWNSHIP",
               help="The township point the account belongs to: required for a reviewer of a township-scoped "
-                   "department (乡镇人民政府) and for --role township (a township's read-only staff).")
+                   "department (乡镇人民政府), for --role township (a township's read-only staff) and for a "
+                   "township's agent (none: the county centre's).")
 @click.option("--password", required=True, help="The account's password (at least 8 characters).")
 @click.option("--display-name", default="", help="Name shown on pages (defaults to the username).")
 @data_option

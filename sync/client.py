@@ -35,6 +35,7 @@ from sync.http import (
     HEADER_HUB_TIME,
     HEADER_LAST_RECEIPT,
     HEADER_LAST_SEQ,
+    PROJECT_LOOKUP_PATH,
     PULL_PATH,
     PUSH_PATH,
     RELAY_PULL_PATH,
@@ -355,3 +356,9 @@ class HubClient:
         params = {"village": village_id, "after": str(after), "delivered": str(delivered)}
         return self._pull_result(self._send(self._signed("GET", RELAY_PULL_PATH, params=params)), after)
 
+    def project_lookup(self, project_no: str, code: str) -> dict[str, Any]:
+        """Where an investment project stands (the hub owns projects), for the enterprise at the window or kiosk.
+        A wrong code or unknown number raises HubRefused ``wrong_code`` (403), a locked lookup ``locked`` (429)."""
+        body = json.dumps({"project_no": project_no, "code": code}).encode()
+        return self._send(self._signed("POST", PROJECT_LOOKUP_PATH, body=body,
+                                       content_type="application/json")).json()

@@ -12,6 +12,8 @@ PULL_PATH = "/sync/v1/pull"
 CATALOG_PATH = "/sync/v1/catalog"
 RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
 RELAY_PULL_PATH = "/sync/v1/relay/pull"
+# A point asks where an investment project stands, for its enterprise (project number and code in a signed body).
+PROJECT_LOOKUP_PATH = "/sync/v1/projects/lookup"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version

@@ -11,12 +11,14 @@ from sqlmodel import Session, select
 from sync.kit.workdays import Calendar, county_date
 
 from hub.approval.joint import lead_cases, waiting_for_lead
+from hub.approval.projects import can_see_project
 from hub.approval.scans import case_scans, materials_in_transit, scans_public
 from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
-from hub.core.models import Case, CaseEvent, Conflict, JointReview, Point, Rating, ReviewTask, Staff, SupplementRound
+from hub.core.models import (Case, CaseEvent, Conflict, JointReview, Point, Project, Rating, ReviewTask, Staff,
+                             SupplementRound)
 from hub.trust.townships import case_points, in_scope
 
 OPEN_CASE_STATUSES = ("accepted", "routed", "in_review", "supplement_requested", "needs_attention")
@@ -26,9 +28,13 @@ QUEUE_FILTERS = ("status", "item", "point", "time")
 
 def can_view(session: Session, staff: Staff, case: Case) -> bool:
     """Reviewers see only cases their department has a task on, and a township-scoped department's reviewers and
-    township staff only their township's (hub/trust/townships.py); others see all."""
+    township staff only their township's (hub/trust/townships.py); agents the cases of projects they see
+    (hub/approval/projects.py); others see all."""
     if not in_scope(session, staff, case):
         return False
+    if staff.role == "agent":
+        project = session.get(Project, case.project_id) if case.project_id else None
+        return project is not None and can_see_project(staff, project)
     if staff.role != "reviewer":
         return True
     return session.exec(
@@ -64,7 +70,8 @@ def queue(session: Session, staff: Staff, department: str | None = None, *, filt
         open_tasks: dict[str, list[str]] = {}
         for task in session.exec(select(ReviewTask).where(ReviewTask.status == "open")).all():
             open_tasks.setdefault(task.case_id, []).append(task.department_code)
-        listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases]
+        listed = [(case, ",".join(sorted(open_tasks.get(case.id, [])))) for case in cases
+                  if staff.role != "agent" or can_view(session, staff, case)]
     scope = case_points(session, staff)
     listed = [(case, code) for case, code in listed if scope.allows(case.point_id)]
     listed.sort(key=lambda pair: (pair[0].due_date or date.max, pair[0].received_at))

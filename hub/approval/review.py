@@ -24,6 +24,7 @@ from sync.messages import ResultDocument, SupplementRequest
 from sync.signing import sign_document
 
 from hub.approval.cards import clear_settled_cards
+from hub.approval.projects import note_result
 from hub.approval.timelimits import (
     intake_moment,
     pause,
@@ -335,6 +336,7 @@ def issue_result(
                  note=f"{decision}; certificate {certificate_no}" if certificate_no else decision,
                  data={"decision": decision, "certificate_no": certificate_no or ""})
     issue_merged_results(session, case, merged_cases(session, case), identity)
+    note_result(session, case)
 
 
 def _sign_and_send(session: Session, case: Case, document: ResultDocument, identity: Identity) -> None:

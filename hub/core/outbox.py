@@ -42,6 +42,8 @@ def enqueue(
     current now (or ``signer``) and sealed when it leaves (hub/intake/sealing.py): queueing needs no key. A kind
     the point's protocol version cannot read is held (None) until the point upgrades:
     sent now it would be refused and lost."""
+    if point.status == "hub":
+        return None  # a hub-owned agency point (hub/approval/agency.py) never syncs: nothing to send it
     write_lock(session)
     if not readable(point, kind):
         session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))

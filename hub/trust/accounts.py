@@ -60,7 +60,8 @@ def create_staff(
 ) -> Staff:
     """Add an account; reviewers must belong to an existing department. ``township`` (a township point's name
     or id) places the account in that township: required for a reviewer of a township-scoped department
-    (乡镇人民政府) and for a township's own staff, refused where it would mean nothing."""
+    (乡镇人民政府) and for a township's own staff, optional for a township's agent, refused where it would mean
+    nothing."""
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("bad_username", "username must be 1 to 64 characters")

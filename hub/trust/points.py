@@ -105,7 +105,7 @@ def revoke_point(session: Session, name_or_id: str, *, actor: str = "cli") -> Po
 
 def points_overview(session: Session) -> list[dict[str, Any]]:
     """Pending, active and revoked points with fingerprints, token expiry and last contact."""
-    rows = session.exec(select(Point).order_by(Point.name)).all()
+    rows = session.exec(select(Point).where(Point.status != "hub").order_by(Point.name)).all()
     return [
         {"point_id": str(point.id), "name": point.name, "level": point.level, "status": point.status,
          "fingerprint": point.fingerprint, "enrolled_at": iso(point.enrolled_at),

@@ -30,7 +30,7 @@ from hub.approval.opinions import joint_review
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
-from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department
+from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department, Project
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
@@ -138,10 +138,12 @@ def minutes_text(value: str | datetime | None, seconds: bool = False) -> str:
 
 @bp.get("/")
 def index():
-    """Send staff to their queue (a township's staff to their township's page) and everyone else to the login
-    page."""
+    """Send staff to their queue (a township's staff to their township's page, agents to their projects) and
+    everyone else to the login page."""
     if g.staff and g.staff.role == "township":
         return redirect(url_for("township.township_page"))
+    if g.staff and g.staff.role == "agent":
+        return redirect(url_for("projects.projects_page"))
     return redirect(url_for("views.queue_page" if g.staff else "auth.login"))
 
 
@@ -190,6 +192,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         department_names=words.departments, referred_from=referral_origin(db, case),
         joint=joint_review(db, case.id),
         township=case_township(db, case),
+        project=db.get(Project, case.project_id) if case.project_id else None,
     ), status
 
 

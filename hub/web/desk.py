@@ -209,7 +209,7 @@ def desk_page():
     """The conflict queue, oldest first, filtered by type, point and status."""
     db = get_session()
     filters = _filters()
-    points = [point.name for point in db.exec(select(Point).order_by(Point.name)).all()]
+    points = [point.name for point in db.exec(select(Point).where(Point.status != "hub").order_by(Point.name)).all()]
     conflicts = desk_queue(db, **filters)
     words = {code: ConflictWords(db, code) for code in {c["item_code"] for c in conflicts}}
     return render_template("desk.html", conflicts=conflicts, filters=filters, kinds=KINDS, words=words,

@@ -53,7 +53,7 @@ def referrals_page():
     first = _month(asked) if asked else None
     bad_month = bool(asked) and first is None
     first = first or county_date(utc_now()).replace(day=1)
-    points = db.exec(select(Point).order_by(Point.name)).all()
+    points = db.exec(select(Point).where(Point.status != "hub").order_by(Point.name)).all()
     point_id = _point_id(request.args.get("point", ""), points)
     clerk = request.args.get("clerk", "").strip()[:64]
     rows = list_referrals(db, start=_county_start(first), end=_county_start(_next_month(first)),

@@ -55,6 +55,8 @@ ACTIONS = {
     "order_closed": lazy_gettext("Supervision order closed"),
     "follow_up_due_counted": lazy_gettext("Follow-up due date counted"),
     "referral_linked": lazy_gettext("Referred here"),
+    "filed_for_project": lazy_gettext("Filed by the agent"),
+    "collected_by_agent": lazy_gettext("Collected by the agent"),
 }
 CARD_LINES = {
     "yellow": lazy_gettext("Yellow card: %(department)s passed the warning line of the promised limit %(date)s"),
@@ -430,6 +432,13 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "joint_decided": _joint_decided,
     "follow_up_due_counted": lambda data, words: _("Rating follow-up due %(date)s, counted from the rating's day",
                                                    date=day(data.get("due"))),
+    "filed_for_project": lambda data, words: ngettext(
+        "Filed at the county centre by the agent %(agent)s for project %(project_no)s; %(num)s material reused",
+        "Filed at the county centre by the agent %(agent)s for project %(project_no)s; %(num)s materials reused",
+        len(data.get("reused") or []), agent=words.actor(data.get("agent", "")),
+        project_no=data.get("project_no", "")),
+    "collected_by_agent": lambda data, words: _("The agent %(agent)s collected the result for the enterprise",
+                                                agent=words.actor(data.get("agent", ""))),
 }
 
 

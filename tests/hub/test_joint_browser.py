@@ -34,6 +34,7 @@ def press_enter_on(page, selector: str) -> None:
 @pytest.mark.sqlite_only  # the page over the joint review's queries, which test_joint_review runs on PostgreSQL too
 def test_the_lead_runs_the_joint_review_from_its_page(hub, browser):
     point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    hub.add_staff("xz-huang", department="XZ", township="八达镇政务服务中心")
     case_id = point.push_case(HOMESTEAD, form=FORM)
     receipt_no = hub.api("op").get(f"/api/cases/{case_id}").json()["receipt_no"]
     assert hub.api("ny-wang").post(f"/api/cases/{case_id}/joint/opinions",

@@ -17,12 +17,14 @@ from sync.envelope import Kind
 from tests.hub.hubkit import HOMESTEAD
 from tests.hub.test_supervision_orders import cards_of, days_until
 
+TOWNSHIP = "八达镇政务服务中心"
 FORM = {"site_area": "120", "site_location": "周邦村三组"}
 RESULT_FIELDS = {"homestead_permit_no": "宅审〔2026〕17号", "planning_permit_no": "乡字第451030202600017号"}
 
 
 def joint_case(hub):
-    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    point = hub.enroll_point(name=TOWNSHIP, level="township")
+    hub.add_staff("xz-huang", department="XZ", township=TOWNSHIP)  # the lead: 八达镇's own 乡镇人民政府
     return point, point.push_case(HOMESTEAD, form=FORM)
 
 
@@ -160,7 +162,8 @@ def test_the_joint_review_refuses_steps_out_of_turn(hub):
 
 
 def test_a_case_waiting_for_its_lead_past_its_limit_earns_the_lead_a_card(hub, clock):
-    point = hub.enroll_point(name="八达镇政务服务中心", level="township")
+    point = hub.enroll_point(name=TOWNSHIP, level="township")
+    hub.add_staff("xz-huang", department="XZ", township=TOWNSHIP)
     case_id = point.push_case(HOMESTEAD, form=FORM, received_at=utcnow().isoformat(), clock_offset_ms=0)
     xz = hub.api("xz-huang")
     for username in ("ny-wang", "zr-zhao", "xz-huang"):
