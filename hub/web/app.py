@@ -23,8 +23,8 @@ from hub.core.db import database_url, make_engine, session_scope
 from hub.instance import secret_key
 from hub.migrate import init_db
 from hub.trust.keys import ensure_keys, keyring_state
-from hub.web import (api, audit, auth, cases, catalog, complaintapi, complaints, desk, orders, referrals, relay,
-                     reports, staff, supervision, sync)
+from hub.web import (api, audit, auth, cases, catalog, complaintapi, complaints, desk, orders, procedures, referrals,
+                     relay, reports, staff, supervision, sync)
 from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health
@@ -86,6 +86,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(referrals.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(complaintapi.bp)
+    app.register_blueprint(procedures.bp)
+    app.register_blueprint(procedures.api_bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)
