@@ -202,10 +202,13 @@ def _label_filter(table: dict[str, LazyString]):
     return lambda value: table.get(value, value)
 
 
-def working_days(days: int) -> str:
-    """A time limit as people say it: 即办 (same day) for 0, else the working days."""
+def working_days(days: int, unit: str = "working_days") -> str:
+    """A time limit as people say it: 即办 (same day) for 0, else the working days or the natural days (日) its
+    rule counts."""
     if days == 0:
         return gettext("Same day")
+    if unit == "natural_days":
+        return ngettext("%(num)s day", "%(num)s days", days)
     return ngettext("%(num)s working day", "%(num)s working days", days)
 
 

@@ -159,8 +159,12 @@ def time_state(case: Case, limit_days: int, today: date, warn_share: float = DEF
         return TimeState(NORMAL, 0, limit_days, None, unit)
     decided = case.status not in OPEN_STATUSES and case.paused_since is None
     counted_to = county_date(as_utc(case.decided_at)) if decided and case.decided_at is not None else today
-    elapsed = (limit_days - calendar.days_between(counted_to, case.due_date, unit) if counted_to <= case.due_date
-               else limit_days + calendar.days_between(case.due_date, counted_to, unit))
+    if unit == "natural_days":
+        # Counted from intake: the due date may lie past the limit's last day (moved off a rest day).
+        elapsed = (counted_to - county_date(intake_moment(case, 0))).days - case.paused_natural_days
+    else:
+        elapsed = (limit_days - calendar.days_between(counted_to, case.due_date, unit) if counted_to <= case.due_date
+                   else limit_days + calendar.days_between(case.due_date, counted_to, unit))
     if case.paused_since is not None:
         stood = calendar.days_between(county_date(as_utc(case.paused_since)), today, unit)
         return TimeState(PAUSED, max(0, elapsed - stood), limit_days, case.due_date, unit)

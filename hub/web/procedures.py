@@ -22,23 +22,11 @@ from hub.web import schemas
 from hub.web.auth import api_auth, login_required
 from hub.web.cases import _render_case
 from hub.web.context import get_session
+from hub.web.procedurewords import PROCEDURE_NAMES, procedure_name
 
 bp = Blueprint("procedures", __name__)
 api_bp = Blueprint("procedures_api", __name__, url_prefix="/api")
 
-# What each kind is called on the pages.
-PROCEDURE_NAMES = {
-    "hearing": lazy_gettext("Hearing"),
-    "tender": lazy_gettext("Tender"),
-    "auction": lazy_gettext("Auction"),
-    "inspection": lazy_gettext("Inspection"),
-    "testing": lazy_gettext("Testing"),
-    "quarantine": lazy_gettext("Quarantine"),
-    "appraisal": lazy_gettext("Appraisal"),
-    "expert_review": lazy_gettext("Expert review"),
-    "publicity": lazy_gettext("Publicity"),
-    "site_check": lazy_gettext("Site check"),
-}
 PROCEDURE_MESSAGES = {
     "unknown_kind": lazy_gettext("Choose a procedure from the list."),
     "site_check_counts": lazy_gettext("This item's rule counts the site check in its time limit: it cannot be "
@@ -56,9 +44,7 @@ _ERRORS = {403: ("forbidden",), 404: ("not_found",), 409: ("not_open", "already_
            422: ("unknown_kind", "site_check_counts", "reason_required", "note_required", "expected_end_past")}
 
 
-@bp.app_template_filter("procedure_name")
-def procedure_name(value: str) -> str:
-    return str(PROCEDURE_NAMES.get(value, value))
+bp.add_app_template_filter(procedure_name, "procedure_name")
 
 
 @bp.app_template_global("procedure_choices")
