@@ -164,6 +164,19 @@ MATERIAL_FORMS = {
     "copy": lazy_gettext("copy"),
     "original_and_copy": lazy_gettext("original and copy"),
 }
+# The special procedures (特别程序) a department may run while the time limit stands still.
+PROCEDURE_LABELS = {
+    "hearing": lazy_gettext("Hearing"),
+    "tender": lazy_gettext("Tender"),
+    "auction": lazy_gettext("Auction"),
+    "inspection": lazy_gettext("Inspection"),
+    "testing": lazy_gettext("Testing"),
+    "quarantine": lazy_gettext("Quarantine"),
+    "appraisal": lazy_gettext("Appraisal"),
+    "expert_review": lazy_gettext("Expert review"),
+    "publicity": lazy_gettext("Publicity"),
+    "site_check": lazy_gettext("Site check"),
+}
 ROUTE_LABELS = {
     "single": lazy_gettext("single route"),
     "joint": lazy_gettext("joint route"),
@@ -183,6 +196,7 @@ def install_filters(app: Flask) -> None:
         "material_form": MATERIAL_FORMS,
         "route_label": ROUTE_LABELS,
         "referral_sync": REFERRAL_SYNC_LABELS,
+        "procedure_label": PROCEDURE_LABELS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = _label_filter(table)
