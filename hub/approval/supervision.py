@@ -54,6 +54,7 @@ from hub.core.models import (
     Rating,
     ReviewTask,
     SupervisionCard,
+    SpecialProcedure,
     SupervisionOrder,
     SupplementRound,
 )
@@ -257,6 +258,22 @@ def overdue_supplements(session: Session, *, today: date) -> list[dict]:
             for supplement, case in rounds if supplement_overdue(supplement, case, today)]
 
 
+def procedure_pauses(session: Session, *, today: date) -> list[dict]:
+    """Open cases whose clock a special procedure (特别程序) stands still now, apart from 补正: which procedure, for
+    which department, since when and until when expected, longest running first (past its expected end: late)."""
+    names = {point.id: point.name for point in session.exec(select(Point)).all()}
+    running = session.exec(select(SpecialProcedure, Case).join(Case, Case.id == SpecialProcedure.case_id).where(
+        SpecialProcedure.ended_at.is_(None), Case.status.in_(OPEN_STATUSES))  # type: ignore[union-attr,attr-defined]
+        .order_by(SpecialProcedure.started_at, Case.receipt_no)).all()
+    return [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
+             "kind": procedure.kind, "department": procedure.department_code, "point": names.get(case.point_id, ""),
+             "started_at": iso(procedure.started_at),
+             "expected_end": procedure.expected_end.isoformat() if procedure.expected_end else None,
+             "days": (today - county_date(as_utc(procedure.started_at))).days,
+             "past_expected_end": procedure.expected_end is not None and today > procedure.expected_end}
+            for procedure, case in running]
+
+
 def point_figures(session: Session) -> list[dict]:
     """Per point: cases not yet closed (backlog), results waiting to be fetched, last sync, ratings."""
     backlog = dict(session.exec(select(Case.point_id, func.count()).where(Case.status != "closed")
@@ -359,6 +376,7 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
         "cards": card_rows(session),
         "calendar_missing": open_calendar_gaps(session),
         "overdue_supplements": overdue_supplements(session, today=today),
+        "procedure_pauses": procedure_pauses(session, today=today),
     }
 
 

@@ -302,6 +302,20 @@ class OverdueSupplementPublic(BaseModel):
     days_overdue: int
 
 
+# An open case whose clock a special procedure (特别程序) stands still now.
+class ProcedurePausePublic(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_name: str
+    kind: str
+    department: str
+    point: str
+    started_at: str | None
+    expected_end: str | None
+    days: int
+    past_expected_end: bool
+
+
 # A yellow, red or legal-limit card not cleared yet.
 class CardPublic(BaseModel):
     card_id: str
@@ -325,6 +339,8 @@ class SupervisionResponse(BaseModel):
     calendar_missing: CalendarGapsPublic
     # Longest overdue first.
     overdue_supplements: list[OverdueSupplementPublic] = []
+    # Cases a special procedure pauses now (apart from 补正), longest running first.
+    procedure_pauses: list[ProcedurePausePublic] = []
     # Cards not cleared yet: past the legal limit first, then red, then yellow.
     cards: list[CardPublic] = []
 

@@ -7,6 +7,7 @@ Dates are checked against the county calendar of 2026 (国庆 1–7 October with
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -17,7 +18,8 @@ from hub.approval.supervision import supervise
 from hub.approval.timelimits import due_dates, limit_end, pause, renewed_validity, resume, time_state
 from hub.catalog.versions import import_catalog, load_catalog_file
 from hub.core.models import Case, OutMessage
-from tests.hub.hubkit import CERTIFIED, HOMESTEAD, SAMPLE_CATALOG, push
+from tests.hub.hubkit import CERTIFIED, HOMESTEAD, SAMPLE_CATALOG, csrf_from, push
+from tests.hub.test_page_words import latin_words, timeline_notes, visible
 from sync.catalog import FormField, Renewal
 from sync.clock import utcnow
 from sync.envelope import Kind
@@ -293,3 +295,36 @@ def test_the_sample_renewals_ask_for_the_current_expiry():
         assert item.renewal is not None and item.renewal.years == years
         [field] = [spec for spec in item.fields if spec.name == item.renewal.expiry_field]
         assert field.type == "date" and field.required
+
+
+def test_the_case_page_starts_and_ends_an_expert_review_in_chinese_and_supervision_lists_it(unit_hub):
+    hub = unit_hub
+    point = hub.enroll_point()
+    case_id = push(point, NATURAL_LIMITS)
+    reviewer = hub.browser("yb-li")
+    page = reviewer.get(f"/cases/{case_id}").text
+    assert "承诺办结时限 20日 · 法定办结时限 60日" in visible(page)
+    assert '<option value="expert_review">专家评审</option>' in page and 'value="site_check"' not in page
+    token = csrf_from(page)
+    refused = reviewer.post(f"/cases/{case_id}/procedures", data={"csrf_token": token, "kind": "expert_review",
+                                                                   "reason": " "})
+    assert refused.status_code == 422 and "请填写启动该程序的理由" in refused.text
+    started = reviewer.post(f"/cases/{case_id}/procedures", data={
+        "csrf_token": token, "kind": "expert_review", "reason": "组织专家评审", "expected_end": ""})
+    assert started.status_code == 200 and started.url.path == f"/cases/{case_id}", started.text
+    page = started.text
+    assert "特别程序（不计入办理时限）" in page and "进行中：办理时限暂停计算" in page
+    notes = " | ".join(timeline_notes(page))
+    assert "县医疗保障局启动专家评审（不计入办理时限）：组织专家评审" in notes and not latin_words(notes), notes
+
+    board = hub.browser("op").get("/supervision").text
+    row = visible(board.split('id="procedure-pause-')[1].split("</tr>")[0])
+    assert "专家评审" in row and "县医疗保障局" in row
+    assert hub.api("op").get("/api/supervision").json()["procedure_pauses"][0]["kind"] == "expert_review"
+
+    end_url = re.search(r'action="(/cases/[^"]+/end)"', page).group(1)
+    ended = reviewer.post(end_url, data={"csrf_token": csrf_from(page), "note": "专家同意"})
+    assert ended.status_code == 200 and 'id="decision-error"' not in ended.text, ended.text
+    page = ended.text
+    assert "县医疗保障局结束专家评审：专家同意" in " | ".join(timeline_notes(page))
+    assert 'id="no-procedure-pauses"' in hub.browser("op").get("/supervision").text
