@@ -17,12 +17,14 @@ from sqlmodel import select
 from hub.approval.supervision import supervise
 from hub.approval.timelimits import due_dates, limit_end, pause, renewed_validity, resume, time_state
 from hub.catalog.versions import import_catalog, load_catalog_file
-from hub.core.models import Case, OutMessage
+from hub.core.models import Case, OutMessage, SpecialProcedure
+from hub.core.outbox import status_payload
 from tests.hub.hubkit import CERTIFIED, HOMESTEAD, SAMPLE_CATALOG, csrf_from, push
 from tests.hub.test_page_words import latin_words, timeline_notes, visible
 from sync.catalog import FormField, Renewal
 from sync.clock import utcnow
 from sync.envelope import Kind
+from sync.messages import payload_for_protocol
 from sync.kit.workdays import county_date, default_calendar
 
 NATURAL_LIMITS = "451030-TEST-NATDAYS"
@@ -328,3 +330,20 @@ def test_the_case_page_starts_and_ends_an_expert_review_in_chinese_and_supervisi
     page = ended.text
     assert "县医疗保障局结束专家评审：专家同意" in " | ".join(timeline_notes(page))
     assert 'id="no-procedure-pauses"' in hub.browser("op").get("/supervision").text
+
+
+@pytest.mark.sqlite_only  # shapes a message in memory: no database involved
+def test_procedure_fields_are_left_out_for_points_speaking_protocol_3_or_older():
+    case = _case(date(2026, 9, 1))
+    procedure = SpecialProcedure(case_id=case.id, department_code="YB", kind="expert_review", reason="评审",
+                                 started_by="yb-li", started_at=datetime(2026, 9, 2, 2, tzinfo=timezone.utc),
+                                 expected_end=date(2026, 9, 30))
+    payload = status_payload(case.id, "procedure_started", "", state="in_review", promised_date=date(2026, 9, 21),
+                             legal_date=date(2026, 11, 2), paused_days=3, paused_natural_days=5, procedure=procedure)
+    assert (payload["procedure"], payload["procedure_since"], payload["procedure_until"]) == (
+        "expert_review", "2026-09-02", "2026-09-30")
+    assert payload_for_protocol(Kind.STATUS, payload, 4) == payload
+    older = payload_for_protocol(Kind.STATUS, payload, 3)
+    assert older["promised_date"] == "2026-09-21" and not {"procedure", "procedure_since", "procedure_until",
+                                                           "paused_natural_days"} & older.keys()
+    assert "promised_date" not in payload_for_protocol(Kind.STATUS, payload, 2)
