@@ -124,8 +124,9 @@ def page_csv(report: dict) -> str:
            r["days_overdue"]] for r in report["overdue_supplements"]]),
         (_("Paused by a special procedure"), [_("Receipt number"), _("Service item"), _("Procedure"), _("Department"),
                                              _("Point"), _("Started"), _("Expected end"), _("Days so far")],
-         [[r["receipt_no"], r["item_name"], procedure_name(r["kind"]), departments.get(r["department"], r["department"]),
-           r["point"], _local(r["started_at"]), r["expected_end"] or "", r["days"]] for r in report["procedure_pauses"]]),
+         [[r["receipt_no"], r["item_name"], procedure_name(r["kind"]),
+           departments.get(r["department"], r["department"]), r["point"], _local(r["started_at"]),
+           r["expected_end"] or "", r["days"]] for r in report["procedure_pauses"]]),
     ]
     for index, (title, header, rows) in enumerate(tables):
         if index:
