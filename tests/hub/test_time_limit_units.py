@@ -270,6 +270,10 @@ def test_a_renewal_is_deemed_granted_on_the_licence_expiry_with_the_new_validity
                               form={"insured_category": "普通居民", "current_expiry": expiry.isoformat()})
     detail = hub.api("yb-li").get(f"/api/cases/{case_id}").json()
     assert detail["deemed_on"] == expiry.isoformat()
+    # A licence already expired at intake has nothing to renew in time: that case runs on its legal limit.
+    late = point.push_case(RENEWAL, received_at=utcnow().isoformat(), clock_offset_ms=0,
+                           form={"insured_category": "普通居民", "current_expiry": (today - timedelta(days=1)).isoformat()})
+    assert hub.api("yb-li").get(f"/api/cases/{late}").json()["deemed_on"] is None
     noon = datetime.now(timezone.utc)
     with hub.db() as session:
         assert supervise(session, hub.identity, now=noon + timedelta(days=2)) == [], "the licence is still valid"
