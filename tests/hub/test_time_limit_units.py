@@ -21,6 +21,7 @@ from hub.core.models import Case, OutMessage, SpecialProcedure
 from hub.core.outbox import status_payload
 from tests.hub.hubkit import CERTIFIED, HOMESTEAD, SAMPLE_CATALOG, csrf_from, push
 from tests.hub.test_page_words import latin_words, timeline_notes, visible
+from tests.support.pagecheck import report, text_problems
 from sync.catalog import FormField, Renewal
 from sync.clock import utcnow
 from sync.envelope import Kind
@@ -320,6 +321,10 @@ def test_the_case_page_starts_and_ends_an_expert_review_in_chinese_and_supervisi
     assert started.status_code == 200 and started.url.path == f"/cases/{case_id}", started.text
     page = started.text
     assert "特别程序（不计入办理时限）" in page and "进行中：办理时限暂停计算" in page
+    body = page.split("<main>")[1].split("</main>")[0]
+    # Logins and the test item's code are the only Latin letters (as on every case page).
+    problems = text_problems(f"/cases/{case_id}", visible(body), {case_id.split("-")[0], "yb-li", "TEST-NATDAYS"})
+    assert not problems, report(problems)
     notes = " | ".join(timeline_notes(page))
     assert "县医疗保障局启动专家评审（不计入办理时限）：组织专家评审" in notes and not latin_words(notes), notes
 
