@@ -127,12 +127,14 @@ def _count_missing_legal_limits(session: Session) -> int:
             continue
         point = session.get(Point, case.point_id)
         start = county_date(intake_moment(case, point.clock_offset_ms if point else 0))
-        case.legal_due_date = due_dates(start, item, case.paused_days, calendar=county_calendar(session))[1]
+        case.legal_due_date = due_dates(start, item, case.paused_days, calendar=county_calendar(session),
+                                        paused_natural_days=case.paused_natural_days)[1]
         session.add(case)
         record_event(session, case.id, actor="hub", action="legal_limit_counted",
-                     note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} working days), "
-                          "counted when the hub was upgraded",
-                     data={"legal_due": case.legal_due_date.isoformat(), "legal_days": item.legal_days})
+                     note=f"legal limit {case.legal_due_date.isoformat()} ({item.legal_days} "
+                          f"{item.legal_unit.replace('_', ' ')}), counted when the hub was upgraded",
+                     data={"legal_due": case.legal_due_date.isoformat(), "legal_days": item.legal_days,
+                           "legal_unit": item.legal_unit})
         counted += 1
     return counted
 

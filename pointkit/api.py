@@ -125,7 +125,8 @@ def case_summary(case: Case) -> CaseSummary:
                        decision=case.decision, received_at=as_utc(case.received_at),
                        promised_date=case.promised_date, current_promised_date=dates.promised,
                        legal_date=dates.legal, paused_days=dates.paused_days, clock_paused=dates.paused,
-                       return_by=dates.return_by)
+                       return_by=dates.return_by, procedure=dates.procedure,
+                       procedure_until=dates.procedure_until)
 
 
 def case_detail(case: Case) -> CaseDetail:

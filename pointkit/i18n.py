@@ -164,6 +164,19 @@ MATERIAL_FORMS = {
     "copy": lazy_gettext("copy"),
     "original_and_copy": lazy_gettext("original and copy"),
 }
+# The special procedures (特别程序) a department may run while the time limit stands still.
+PROCEDURE_LABELS = {
+    "hearing": lazy_gettext("Hearing"),
+    "tender": lazy_gettext("Tender"),
+    "auction": lazy_gettext("Auction"),
+    "inspection": lazy_gettext("Inspection"),
+    "testing": lazy_gettext("Testing"),
+    "quarantine": lazy_gettext("Quarantine"),
+    "appraisal": lazy_gettext("Appraisal"),
+    "expert_review": lazy_gettext("Expert review"),
+    "publicity": lazy_gettext("Publicity"),
+    "site_check": lazy_gettext("Site check"),
+}
 ROUTE_LABELS = {
     "single": lazy_gettext("single route"),
     "joint": lazy_gettext("joint route"),
@@ -183,6 +196,7 @@ def install_filters(app: Flask) -> None:
         "material_form": MATERIAL_FORMS,
         "route_label": ROUTE_LABELS,
         "referral_sync": REFERRAL_SYNC_LABELS,
+        "procedure_label": PROCEDURE_LABELS,
     }
     for name, table in filters.items():
         app.jinja_env.filters[name] = _label_filter(table)
@@ -202,10 +216,13 @@ def _label_filter(table: dict[str, LazyString]):
     return lambda value: table.get(value, value)
 
 
-def working_days(days: int) -> str:
-    """A time limit as people say it: 即办 (same day) for 0, else the working days."""
+def working_days(days: int, unit: str = "working_days") -> str:
+    """A time limit as people say it: 即办 (same day) for 0, else the working days or the natural days (日) its
+    rule counts."""
     if days == 0:
         return gettext("Same day")
+    if unit == "natural_days":
+        return ngettext("%(num)s day", "%(num)s days", days)
     return ngettext("%(num)s working day", "%(num)s working days", days)
 
 

@@ -131,6 +131,9 @@ def apply_status(session: Session, payload: dict) -> Case:
         case.hub_promised_date, case.hub_legal_date = update.promised_date, update.legal_date
         case.hub_paused_days = update.paused_days
         case.hub_dates_reason = update.dates_reason or case.hub_dates_reason
+        # Every STATUS of a protocol-4 hub names the procedure running now, so one without it ended it.
+        case.hub_procedure = update.procedure
+        case.hub_procedure_since, case.hub_procedure_until = update.procedure_since, update.procedure_until
     if update.return_by and case.supplement_json:
         # The holiday calendar moved the open 补正's return date: the notice and the case page show the new one.
         request = json.loads(case.supplement_json)

@@ -191,8 +191,9 @@ def check_application(item: ServiceItem, level: str, applicant: Applicant, form:
 
 
 def promised_date(calendar: Calendar, item: ServiceItem, received_on: date) -> date:
-    """The promised completion date: ``promised_days`` working days after the day of intake."""
-    return calendar.add_working_days(received_on, item.promised_days)
+    """The promised completion date: ``promised_days`` after the day of intake in the unit the item's rule states,
+    working days or natural days (a natural-day period ending on a rest day ends on the next working day)."""
+    return calendar.period_end(received_on, item.promised_days, item.promised_unit)
 
 
 def point_code(point_id: str) -> str:

@@ -159,6 +159,11 @@ class Case(PointTable, table=True):
     hub_paused_days: int = Field(default=0)
     # Why the hub last counted the dates again, when the holiday calendar moved them: "calendar:2031".
     hub_dates_reason: str = Field(default="", max_length=64)
+    # The special procedure (特别程序) that stops the hub's clock now, since when and until when the department
+    # expects it to run ("" and None when none runs): the pages and the kiosk tell the resident.
+    hub_procedure: str = Field(default="", max_length=24)
+    hub_procedure_since: date | None = None
+    hub_procedure_until: date | None = None
     decision: str = Field(default="", max_length=16)
     result_document: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     result_signature: str = Field(default="", max_length=200)

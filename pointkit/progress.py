@@ -43,6 +43,10 @@ class CaseDates:
     return_by: date | None
     # The years of a holiday schedule that made the hub count the dates again ("" when none did).
     calendar_years: str = ""
+    # The special procedure (特别程序) that stops the clock now ("" when none), and when the department expects
+    # it to end (None: not known).
+    procedure: str = ""
+    procedure_until: date | None = None
 
     @property
     def moved(self) -> bool:
@@ -58,7 +62,8 @@ def case_dates(case: Case) -> CaseDates:
                      legal=case.hub_legal_date, paused_days=case.hub_paused_days, paused=paused,
                      return_by=_return_by(case) if case.status == "supplement_requested" else None,
                      calendar_years=case.hub_dates_reason.removeprefix("calendar:")
-                     if case.hub_dates_reason.startswith("calendar:") else "")
+                     if case.hub_dates_reason.startswith("calendar:") else "",
+                     procedure=case.hub_procedure, procedure_until=case.hub_procedure_until)
 
 
 def calendar_missing(calendar: Calendar, case: Case) -> list[int]:

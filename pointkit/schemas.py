@@ -113,6 +113,9 @@ class CaseSummary(BaseModel):
     clock_paused: bool
     # The last day to bring the materials of an open 补正 request.
     return_by: date | None
+    # The special procedure (特别程序) that stops the hub's clock now ("" when none) and its expected end.
+    procedure: str = ""
+    procedure_until: date | None = None
 
 
 class CaseList(BaseModel):

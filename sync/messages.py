@@ -340,6 +340,13 @@ class StatusUpdate(_Strict):
     # the open 补正's return date as counted now (the point shows both).
     dates_reason: str = Field(default="", max_length=64)
     return_by: date | None = None
+    # Protocol 4: the special procedure (特别程序, sync.catalog.SPECIAL_PROCEDURES) that stops the clock now, the
+    # day it began and the day the department expects it to end; the natural days all pauses stood still so far
+    # (a natural-day limit moves by these, a working-day one by ``paused_days``).
+    procedure: str = Field(default="", max_length=24)
+    procedure_since: date | None = None
+    procedure_until: date | None = None
+    paused_natural_days: int = Field(default=0, ge=0)
 
 
 # The fields hub messages gained in protocol 3. A point speaking an older protocol refuses any field it does not
@@ -350,11 +357,19 @@ PROTOCOL_3_FIELDS: dict[Kind, frozenset[str]] = {
 }
 
 
+# The fields hub messages gained in protocol 4 (left out for points speaking protocol 3 or older).
+PROTOCOL_4_FIELDS: dict[Kind, frozenset[str]] = {
+    Kind.STATUS: frozenset({"procedure", "procedure_since", "procedure_until", "paused_natural_days"}),
+}
+
+
 def payload_for_protocol(kind: Kind, payload: dict[str, Any], protocol: int) -> dict[str, Any]:
     """A hub message's ``payload`` as a point speaking ``protocol`` reads it: fields added since left out."""
-    if protocol >= 3 or kind not in PROTOCOL_3_FIELDS:
+    dropped = (PROTOCOL_4_FIELDS.get(kind, frozenset()) if protocol < 4 else frozenset()) | (
+        PROTOCOL_3_FIELDS.get(kind, frozenset()) if protocol < 3 else frozenset())
+    if not dropped:
         return payload
-    return {name: value for name, value in payload.items() if name not in PROTOCOL_3_FIELDS[kind]}
+    return {name: value for name, value in payload.items() if name not in dropped}
 
 
 # The outcomes of a RECONCILED message and what each means, in the words the hub sends when the

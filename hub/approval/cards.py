@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from sync.catalog import ServiceItem
 from sync.kit.workdays import Calendar
 
-from hub.approval.timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, time_state
+from hub.approval.timelimits import DEFAULT_WARN_SHARE, OPEN_STATUSES, OVERDUE, WARNING, promised_time_state
 from hub.catalog.calendar import county_calendar
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
@@ -41,7 +41,7 @@ UNDECIDED_TASKS = ("open", "supplement")
 def passed_lines(case: Case, item: ServiceItem | None, today: date, warn_share: float, *,
                  calendar: Calendar) -> list[str]:
     """The card colours ``case`` has earned by ``today``: passing a later line passes the earlier ones too."""
-    state = time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).state
+    state = promised_time_state(case, item, today, warn_share, calendar=calendar).state
     lines = []
     if state in (WARNING, OVERDUE):
         lines.append(YELLOW)

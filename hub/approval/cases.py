@@ -13,7 +13,14 @@ from sync.kit.workdays import Calendar, county_date
 from hub.approval.joint import lead_cases, waiting_for_lead
 from hub.approval.projects import can_see_project
 from hub.approval.scans import case_scans, materials_in_transit, scans_public
-from hub.approval.timelimits import DEFAULT_WARN_SHARE, calendar_gaps, supplement_overdue, time_state
+from hub.approval.procedures import case_procedures, procedure_public
+from hub.approval.timelimits import (
+    DEFAULT_WARN_SHARE,
+    calendar_gaps,
+    limit_units,
+    promised_time_state,
+    supplement_overdue,
+)
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import iso, utc_now
@@ -134,7 +141,7 @@ def township_cases(session: Session, staff: Staff, *, warn_share: float = DEFAUL
 def case_time(case: Case, item, today: date, warn_share: float = DEFAULT_WARN_SHARE, *,
               calendar: Calendar) -> dict[str, Any]:
     """The case's time-limit state against its item's promised limit."""
-    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
+    return promised_time_state(case, item, today, warn_share, calendar=calendar).to_dict()
 
 
 def parked_cases(session: Session) -> set[str]:
@@ -175,6 +182,7 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
                           .order_by(CaseEvent.at, CaseEvent.id)).all()
     applicant = case.applicant or {}
     scans = case_scans(session, case.id)
+    item = find_item(session, case.item_code)
     return {
         "case_id": case.id,
         "receipt_no": case.receipt_no,
@@ -188,8 +196,12 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
         "due_date": case.due_date.isoformat() if case.due_date else None,
         "legal_due_date": case.legal_due_date.isoformat() if case.legal_due_date else None,
         "paused_days": case.paused_days,
-        "time": case_time(case, find_item(session, case.item_code), county_date(utc_now()), warn_share,
-                          calendar=county_calendar(session)),
+        "paused_natural_days": case.paused_natural_days,
+        # Each limit's length and unit (working_days | natural_days), and a renewal's deemed-approval day.
+        **limit_units(item),
+        "deemed_on": case.deemed_on.isoformat() if case.deemed_on else None,
+        "time": case_time(case, item, county_date(utc_now()), warn_share, calendar=county_calendar(session)),
+        "procedures": [procedure_public(procedure) for procedure in case_procedures(session, case.id)],
         "calendar_missing": calendar_gaps(case, calendar=county_calendar(session)),
         "applicant": {"name": applicant.get("name", ""), "id_number": applicant.get("id_number", ""),
                       "phone": applicant.get("phone", "")},

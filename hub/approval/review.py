@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, select
 
@@ -25,10 +25,11 @@ from sync.signing import sign_document
 
 from hub.approval.cards import clear_settled_cards
 from hub.approval.projects import note_result
+from hub.approval.procedures import end_for_decision, open_procedures, resume_unless_paused
 from hub.approval.timelimits import (
     intake_moment,
     pause,
-    resume,
+    renewed_validity,
     supplement_overdue,
     supplement_period,
     supplement_return_by,
@@ -112,6 +113,9 @@ def _decidable(session: Session, *, case_id: str, staff: Staff, decision: str, r
                           "conflict desk before it can be decided", 409)
     if decision == "rejected" and not reason.strip():
         raise ReviewError("reason_required", "a rejection needs a reason the resident can read", 422)
+    if any(procedure.department_code == task.department_code for procedure in open_procedures(session, case.id)):
+        raise ReviewError("procedure_open", "a special procedure of your department is still running on this "
+                          "case; end it before deciding", 409)
     # A joint department's approval is its opinion: the lead fills in the result fields with the combined result.
     opinion_only = lead_decides(session, case.id)
     filled = (check_result_fields(find_item(session, case.item_code), result_fields)
@@ -153,7 +157,7 @@ def decide(
                 session.add(other)
         issue_result(session, case, tasks, staff.username, "rejected", identity)
     elif any(other.status in ("open", "supplement") for other in tasks):
-        case.status = "supplement_requested" if case.paused_since is not None else "in_review"
+        case.status = "supplement_requested" if any(other.status == "supplement" for other in tasks) else "in_review"
     elif waiting := [other for other in tasks if other.status == "waiting"]:
         next_stage = min(other.stage for other in waiting)
         opened = [other.department_code for other in waiting if other.stage == next_stage]
@@ -258,7 +262,7 @@ def receive_supplement(session: Session, case: Case, *, at: datetime, note: str,
     """
     rounds = session.exec(select(SupplementRound).where(SupplementRound.case_id == case.id,
                                                         SupplementRound.supplemented_at.is_(None))).all()
-    stood = resume(case, at, calendar=county_calendar(session))
+    stood = resume_unless_paused(session, case, at, supplement_open=False)
     for open_round in rounds:
         open_round.supplemented_at, open_round.supplement_note, open_round.paused_days = at, note[:2000], stood
         session.add(open_round)
@@ -275,7 +279,12 @@ def receive_supplement(session: Session, case: Case, *, at: datetime, note: str,
 
 
 def deem_approved(session: Session, case: Case, identity: Identity) -> None:
-    """Silence is consent (视为准予): the legal limit passed with no decision, so the hub approves."""
+    """Silence is consent (视为准予): the legal limit passed with no decision, so the hub approves; a renewal
+    (第五十条) whose licence expired undecided is deemed renewed, its result carrying the new validity date."""
+    item = find_item(session, case.item_code)
+    if item is not None and item.renewal is not None and case.deemed_on is not None:
+        _deem_renewed(session, case, item, identity)
+        return
     tasks = list(session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all())
     now = utc_now()
     for task in tasks:
@@ -299,17 +308,54 @@ def deem_approved(session: Session, case: Case, identity: Identity) -> None:
     clear_settled_cards(session, case.id)
 
 
+def _deem_renewed(session: Session, case: Case, item: ServiceItem, identity: Identity) -> None:
+    """第五十条: no decision on the renewal before the licence expired (``case.deemed_on``), so it counts as
+    renewed for the item's ``renewal.years`` from the expiry; the result's validity field says until when."""
+    renewal = item.renewal
+    assert renewal is not None and case.deemed_on is not None
+    tasks = list(session.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all())
+    now = utc_now()
+    for task in tasks:
+        if task.status in UNDECIDED:
+            task.status, task.decided_by, task.decided_at = "approved", HUB_ACTOR, now
+            task.reason = "视为准予延续"
+            session.add(task)
+    valid_until = renewed_validity(case.deemed_on, renewal.years)
+    dates = (f"视为准予延续：原许可于{case.deemed_on.isoformat()}有效期届满前未作决定，"
+             f"延续{renewal.years}年，有效期至{valid_until.isoformat()}")
+    record_event(session, case.id, actor=HUB_ACTOR, action="deemed_approved",
+                 note=f"no decision before the licence expired on {case.deemed_on}; deemed renewed (视为准予延续) "
+                      f"until {valid_until}",
+                 data={"renewal": True, "expiry": case.deemed_on.isoformat(), "valid_until": valid_until.isoformat(),
+                       "years": renewal.years})
+    issue_result(session, case, tasks, HUB_ACTOR, "approved", identity, deemed=True, deemed_reason=dates,
+                 extra_fields=renewed_fields(case, item, valid_until))
+    session.add(case)
+    session.flush()
+    clear_settled_cards(session, case.id)
+
+
+def renewed_fields(case: Case, item: ServiceItem, valid_until: date) -> dict[str, str]:
+    """The result fields of a deemed renewal: the new validity date, and every result field the form holds
+    under the same name (the renewed licence keeps its number)."""
+    assert item.renewal is not None
+    carried = {spec.name: str(case.form[spec.name]) for spec in item.result_fields
+               if spec.name in (case.form or {}) and case.form[spec.name]}
+    return {**carried, item.renewal.validity_field: valid_until.isoformat()}
+
+
 def issue_result(
     session: Session, case: Case, tasks: list[ReviewTask], decided_by: str, decision: str, identity: Identity,
     *, deemed: bool = False, deemed_reason: str = "", reason: str | None = None,
-    result_fields: dict[str, str] | None = None,
+    result_fields: dict[str, str] | None = None, extra_fields: dict[str, str] | None = None,
 ) -> None:
     """Sign the case's result and send it to its point. ``reason`` and ``result_fields``: the combined result's,
     as the lead department of a joint review gave them (by default the departments' own)."""
     now = utc_now()
     if case.paused_since is not None:
-        # Decided while waiting for materials (another department rejected): the pause ends here.
-        resume(case, now, calendar=county_calendar(session))
+        # Decided while waiting for materials or during a special procedure (another department rejected): the
+        # pauses end here.
+        end_for_decision(session, case, now)
     if reason is None and decision == "rejected":
         rejected = [task for task in tasks if task.status == "rejected"]
         reason = rejected[0].reason if len(rejected) == 1 else "；".join(
@@ -322,6 +368,7 @@ def issue_result(
         certificate_no = given[-1] if given else f"{case.item_code}-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
     if result_fields is None:
         result_fields = {name: value for task in tasks for name, value in (task.result_fields or {}).items()}
+    result_fields = {**result_fields, **(extra_fields or {})}
     document = ResultDocument(
         case_id=case.id, receipt_no=case.receipt_no, point_id=str(case.point_id), item_code=case.item_code,
         item_name=case.item_name, department=",".join(task.department_code for task in tasks),

@@ -16,9 +16,10 @@ from sqlmodel import Session
 
 from sync.catalog import ServiceItem
 from sync.clock import uuid7
+from sync.kit.workdays import county_date
 
 from hub.approval.opinions import lead_department
-from hub.approval.timelimits import set_deadlines
+from hub.approval.timelimits import intake_moment, renewal_expiry, set_deadlines
 from hub.catalog.calendar import county_calendar
 from hub.core.models import Case, JointReview, Point, ReviewTask
 from hub.core.timeline import HUB_ACTOR, record_event
@@ -32,7 +33,12 @@ def route_case(session: Session, case: Case, item: ServiceItem) -> list[ReviewTa
         session.add(JointReview(case_id=case.id, lead_department=lead_department(item)))
     # The limit runs from intake at the point (受理), as the receipt promised, on the hub's clock.
     point = session.get(Point, case.point_id)
-    set_deadlines(case, item, point.clock_offset_ms if point else 0, calendar=county_calendar(session))
+    offset = point.clock_offset_ms if point else 0
+    set_deadlines(case, item, offset, calendar=county_calendar(session))
+    # 第五十条: a renewal not decided before the licence expires is deemed granted then, whatever its limit. A
+    # licence already expired at intake has nothing to renew in time: its case runs on the legal limit.
+    expiry = renewal_expiry(case.form or {}, item.renewal)
+    case.deemed_on = expiry if expiry is not None and expiry > county_date(intake_moment(case, offset)) else None
     case.status = "routed"
     session.add(case)
     record_event(session, case.id, actor=HUB_ACTOR, action="routed", note=routed_note(item, case.due_date),

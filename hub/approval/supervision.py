@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, func, or_, select
 
 from sync.catalog import ServiceItem
 from sync.keys import Identity
@@ -40,8 +40,8 @@ from hub.approval.timelimits import (
     WARNING,
     calendar_gaps,
     on_time,
+    promised_time_state,
     supplement_overdue,
-    time_state,
 )
 from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
@@ -54,6 +54,7 @@ from hub.core.models import (
     Rating,
     ReviewTask,
     SupervisionCard,
+    SpecialProcedure,
     SupervisionOrder,
     SupplementRound,
 )
@@ -76,14 +77,22 @@ def supervise(session: Session, identity: Identity, *, now: datetime | None = No
     today = county_date(now or utc_now())
     items = item_lookup(session)
     deemed = []
-    candidates = session.exec(select(Case).where(Case.status.in_(("routed", "in_review")),  # type: ignore[attr-defined]
-                                                 Case.legal_due_date < today)).all()
+    candidates = session.exec(select(Case).where(
+        Case.status.in_(("routed", "in_review")),  # type: ignore[attr-defined]
+        or_(Case.legal_due_date < today, Case.deemed_on <= today))).all()  # type: ignore[operator]
     for case in candidates:
         item = items(case.item_code)
         if item is None or not item.deemed_approval or case.paused_since is not None:
             continue
+        # A renewal (第五十条) must be decided before the licence expires: undecided on its expiry date, it is
+        # deemed granted that day, whatever its limit says. Anything else is deemed the day after its legal limit.
+        if item.renewal is not None and case.deemed_on is not None:
+            if case.deemed_on > today:
+                continue
+        elif case.legal_due_date is None or case.legal_due_date >= today:
+            continue
         deem_approved(session, case, identity)
-        log.info("case %s deemed approved: legal limit %s passed", case.id, case.legal_due_date)
+        log.info("case %s deemed approved on %s", case.id, today)
         deemed.append(case.id)
     return deemed
 
@@ -146,7 +155,7 @@ def start_supervisor(engine: Engine, data_dir: Path, interval_s: float, *,
 
 def case_time_state(case: Case, item: ServiceItem | None, today: date, warn_share: float, *,
                     calendar: Calendar) -> dict:
-    return time_state(case, item.promised_days if item else 0, today, warn_share, calendar=calendar).to_dict()
+    return promised_time_state(case, item, today, warn_share, calendar=calendar).to_dict()
 
 
 @dataclass
@@ -303,6 +312,22 @@ def overdue_supplements(session: Session, *, today: date) -> list[dict]:
             for supplement, case in rounds if supplement_overdue(supplement, case, today)]
 
 
+def procedure_pauses(session: Session, *, today: date) -> list[dict]:
+    """Open cases whose clock a special procedure (特别程序) stands still now, apart from 补正: which procedure, for
+    which department, since when and until when expected, longest running first (past its expected end: late)."""
+    names = {point.id: point.name for point in session.exec(select(Point)).all()}
+    running = session.exec(select(SpecialProcedure, Case).join(Case, Case.id == SpecialProcedure.case_id).where(
+        SpecialProcedure.ended_at.is_(None), Case.status.in_(OPEN_STATUSES))  # type: ignore[union-attr,attr-defined]
+        .order_by(SpecialProcedure.started_at, Case.receipt_no)).all()
+    return [{"case_id": case.id, "receipt_no": case.receipt_no, "item_name": case.item_name,
+             "kind": procedure.kind, "department": procedure.department_code, "point": names.get(case.point_id, ""),
+             "started_at": iso(procedure.started_at),
+             "expected_end": procedure.expected_end.isoformat() if procedure.expected_end else None,
+             "days": (today - county_date(as_utc(procedure.started_at))).days,
+             "past_expected_end": procedure.expected_end is not None and today > procedure.expected_end}
+            for procedure, case in running]
+
+
 def point_figures(session: Session) -> list[dict]:
     """Per point: cases not yet closed (backlog), results waiting to be fetched, last sync, ratings."""
     backlog = dict(session.exec(select(Case.point_id, func.count()).where(Case.status != "closed")
@@ -406,6 +431,7 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
         "cards": card_rows(session),
         "calendar_missing": open_calendar_gaps(session),
         "overdue_supplements": overdue_supplements(session, today=today),
+        "procedure_pauses": procedure_pauses(session, today=today),
     }
 
 

@@ -23,11 +23,12 @@ from sqlmodel import Session, func, select
 
 from sync.clock import utcnow
 from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION, Kind
+from sync.kit.workdays import county_date
 from sync.messages import StatusUpdate
 
-from hub.core.clock import utc_now
+from hub.core.clock import as_utc, utc_now
 from hub.core.db import transaction_memo, write_lock
-from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point
+from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point, SpecialProcedure
 from hub.core.timeline import HUB_ACTOR, record_event
 
 # Built once (ingest asks for each point of each push).
@@ -106,22 +107,31 @@ def send_status(session: Session, case: Case, point: Point, status: str, note: s
                 dates_reason: str = "", return_by: date | None = None) -> None:
     """Tell the point its case moved (routed, supplemented, …), with where it stands now and its dates (and, when
     the holiday calendar moved them, why and the open 补正's return date as counted now)."""
+    running = session.exec(select(SpecialProcedure).where(
+        SpecialProcedure.case_id == case.id, SpecialProcedure.ended_at.is_(None))  # type: ignore[union-attr]
+        .order_by(SpecialProcedure.started_at.desc())).first()  # type: ignore[attr-defined]
     enqueue(session, point=point, kind=Kind.STATUS, case_id=case.id,
             payload=status_payload(case.id, status, note, state=case.status, promised_date=case.due_date,
                                    legal_date=case.legal_due_date, paused_days=case.paused_days,
-                                   dates_reason=dates_reason, return_by=return_by))
+                                   dates_reason=dates_reason, return_by=return_by,
+                                   paused_natural_days=case.paused_natural_days, procedure=running))
 
 
 def status_payload(case_id: str, status: str, note: str, *, state: str, promised_date: date | None,
                    legal_date: date | None, paused_days: int, dates_reason: str = "",
-                   return_by: date | None = None) -> dict[str, Any]:
+                   return_by: date | None = None, paused_natural_days: int = 0,
+                   procedure: SpecialProcedure | None = None) -> dict[str, Any]:
     """A STATUS message: what happened (``status``), the case's state at the hub and its current due dates (the
-    two fields of a recount only when they say something, so other messages read as before)."""
+    fields of a recount and of a running special procedure only when they say something, so other messages read
+    as before)."""
     update = StatusUpdate(case_id=case_id, status=status, at=utcnow(), note=note, state=state,
                           promised_date=promised_date, legal_date=legal_date, paused_days=paused_days,
-                          dates_reason=dates_reason, return_by=return_by)
-    return update.model_dump(mode="json", exclude={name for name in ("dates_reason", "return_by")
-                                                   if not getattr(update, name)})
+                          dates_reason=dates_reason, return_by=return_by, paused_natural_days=paused_natural_days,
+                          procedure=procedure.kind if procedure else "",
+                          procedure_since=county_date(as_utc(procedure.started_at)) if procedure else None,
+                          procedure_until=procedure.expected_end if procedure else None)
+    optional = ("dates_reason", "return_by", "procedure", "procedure_since", "procedure_until", "paused_natural_days")
+    return update.model_dump(mode="json", exclude={name for name in optional if not getattr(update, name)})
 
 
 def mark_delivered(session: Session, point: Point, after: int) -> int:

@@ -253,6 +253,8 @@ DECISION_MESSAGES = {
     "unknown_material": lazy_gettext("Tick only materials of this item. Nothing was saved."),
     "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. "
                                 "Nothing was saved."),
+    "procedure_open": lazy_gettext("A special procedure of your department is still running on this case: end it "
+                                   "before deciding. Nothing was saved."),
 }
 
 

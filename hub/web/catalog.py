@@ -88,9 +88,13 @@ def limit_days(days: int) -> str:
 
 
 @bp.app_template_filter("limit_text")
-def limit_text(days: int) -> str:
-    """A time limit in words: "3 working days", or 即办 for a same-day item."""
-    return ngettext("%(num)s working day", "%(num)s working days", days) if days else _("Same day")
+def limit_text(days: int, unit: str = "working_days") -> str:
+    """A time limit in words: "3 working days" or "60 days" (natural days, 日), or 即办 for a same-day item."""
+    if not days:
+        return _("Same day")
+    if unit == "natural_days":
+        return ngettext("%(num)s day", "%(num)s days", days)
+    return ngettext("%(num)s working day", "%(num)s working days", days)
 
 
 def _version_or_404(version: int) -> CatalogVersion:

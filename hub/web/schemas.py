@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,7 @@ class TimeStatePublic(BaseModel):
     elapsed_days: int
     limit_days: int
     due_date: str | None
+    unit: Literal["working_days", "natural_days"] = "working_days"
 
 
 # One line of a department queue.
@@ -138,6 +140,54 @@ class FirstContactPublic(BaseModel):
     post: str = ""
 
 
+# A special procedure (特别程序, 行政许可法 第四十五条) on a case: the clock stands still while it runs.
+class ProcedurePublic(BaseModel):
+    procedure_id: str
+    kind: str
+    department: str
+    reason: str
+    started_by: str
+    started_at: str | None
+    expected_end: str | None = None
+    ended_by: str = ""
+    ended_at: str | None = None
+    end_note: str = ""
+    # What it added to the limits when it ended (0 while running, or when another pause still held the clock).
+    paused_days: int = 0
+    paused_natural_days: int = 0
+
+
+# Start a special procedure: its kind (sync.catalog.SPECIAL_PROCEDURES), why, and when it is expected to end.
+class ProcedureStartBody(_Request):
+    kind: str = Field(max_length=24)
+    reason: str = Field(default="", max_length=2000)
+    expected_end: date | None = None
+
+
+# End a special procedure with a note of how it ended.
+class ProcedureEndBody(_Request):
+    note: str = Field(default="", max_length=2000)
+
+
+# A procedure just started, and the case's dates (standing still until it ends).
+class ProcedureStarted(ProcedurePublic):
+    due_date: str | None = None
+    legal_due_date: str | None = None
+
+
+# A procedure just ended, and the case's dates as they stand now, with their units.
+class ProcedureEndedResponse(BaseModel):
+    procedure: ProcedurePublic
+    due_date: str | None
+    legal_due_date: str | None
+    promised_unit: str | None = None
+    legal_unit: str | None = None
+    paused_days: int
+    paused_natural_days: int
+    # Another pause (补正 or procedure) still holds the clock.
+    still_paused: bool
+
+
 # Everything about one case.
 class CaseDetail(BaseModel):
     case_id: str
@@ -152,6 +202,14 @@ class CaseDetail(BaseModel):
     due_date: str | None = None
     legal_due_date: str | None = None
     paused_days: int = 0
+    paused_natural_days: int = 0
+    promised_days: int | None = None
+    promised_unit: Literal["working_days", "natural_days"] | None = None
+    legal_days: int | None = None
+    legal_unit: Literal["working_days", "natural_days"] | None = None
+    # A renewal (第五十条): the licence's expiry, when an undecided renewal is deemed granted.
+    deemed_on: str | None = None
+    procedures: list[ProcedurePublic] = []
     time: TimeStatePublic
     # Years its limits run through with no holiday calendar file (weekends only there).
     calendar_missing: list[int] = []
@@ -246,6 +304,20 @@ class OverdueSupplementPublic(BaseModel):
     days_overdue: int
 
 
+# An open case whose clock a special procedure (特别程序) stands still now.
+class ProcedurePausePublic(BaseModel):
+    case_id: str
+    receipt_no: str
+    item_name: str
+    kind: str
+    department: str
+    point: str
+    started_at: str | None
+    expected_end: str | None
+    days: int
+    past_expected_end: bool
+
+
 # A yellow, red or legal-limit card not cleared yet.
 class CardPublic(BaseModel):
     card_id: str
@@ -286,6 +358,8 @@ class SupervisionResponse(BaseModel):
     calendar_missing: CalendarGapsPublic
     # Longest overdue first.
     overdue_supplements: list[OverdueSupplementPublic] = []
+    # Cases a special procedure pauses now (apart from 补正), longest running first.
+    procedure_pauses: list[ProcedurePausePublic] = []
     # Cards not cleared yet: past the legal limit first, then red, then yellow.
     cards: list[CardPublic] = []
 

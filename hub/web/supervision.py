@@ -23,6 +23,7 @@ from hub.core.clock import as_utc, utc_now
 from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, get_session
 from hub.web.orders import CARD_TEXT, staff_names
+from hub.web.procedurewords import procedure_name
 
 bp = Blueprint("supervision", __name__)
 
@@ -121,6 +122,11 @@ def page_csv(report: dict) -> str:
                                                  _("Point"), _("Requested"), _("Return by"), _("Days overdue")],
          [[r["receipt_no"], r["item_name"], departments.get(r["department"], r["department"]), r["point"], _local(r["requested_at"]), r["return_by"],
            r["days_overdue"]] for r in report["overdue_supplements"]]),
+        (_("Paused by a special procedure"), [_("Receipt number"), _("Service item"), _("Procedure"), _("Department"),
+                                             _("Point"), _("Started"), _("Expected end"), _("Days so far")],
+         [[r["receipt_no"], r["item_name"], procedure_name(r["kind"]),
+           departments.get(r["department"], r["department"]), r["point"], _local(r["started_at"]),
+           r["expected_end"] or "", r["days"]] for r in report["procedure_pauses"]]),
     ]
     for index, (title, header, rows) in enumerate(tables):
         if index:

@@ -26,6 +26,7 @@ from hub.core.models import CaseEvent, Department, Staff
 from hub.core.timeline import HUB_ACTOR
 from hub.web.catalog import change_line
 from hub.web.deskwords import LABELS as DESK_LABELS
+from hub.web.procedurewords import procedure_name
 
 DECISIONS = {"approved": lazy_gettext("approved"), "rejected": lazy_gettext("rejected")}
 SCAN_PROBLEMS = {
@@ -57,6 +58,8 @@ ACTIONS = {
     "referral_linked": lazy_gettext("Referred here"),
     "filed_for_project": lazy_gettext("Filed by the agent"),
     "collected_by_agent": lazy_gettext("Collected by the agent"),
+    "procedure_started": lazy_gettext("Special procedure started"),
+    "procedure_ended": lazy_gettext("Special procedure ended"),
 }
 CARD_LINES = {
     "yellow": lazy_gettext("Yellow card: %(department)s passed the warning line of the promised limit %(date)s"),
@@ -363,6 +366,32 @@ def _received(data: dict[str, Any], words: Words) -> str:
              name=data["first_contact_name"], post=data.get("first_contact_post") or _("post not given"))
 
 
+def _procedure_started(data: dict[str, Any], words: Words) -> str:
+    line = _("%(department)s started %(procedure)s (not counted in the time limit): %(reason)s",
+             department=words.department(data.get("department")), procedure=procedure_name(data.get("kind", "")),
+             reason=data.get("reason", ""))
+    if data.get("expected_end"):
+        return _("%(line)s; expected to end %(date)s", line=line, date=day(data["expected_end"]))
+    return line
+
+
+def _procedure_ended(data: dict[str, Any], words: Words) -> str:
+    line = _("%(department)s ended %(procedure)s: %(note)s", department=words.department(data.get("department")),
+             procedure=procedure_name(data.get("kind", "")), note=data.get("note", ""))
+    if data.get("still_paused"):
+        return _("%(line)s; the time limit stays paused for another pause", line=line)
+    return _("%(line)s; due %(due)s, legal limit %(legal)s", line=line, due=day(data.get("due")),
+             legal=day(data.get("legal_due")))
+
+
+def _deemed_approved(data: dict[str, Any], words: Words) -> str:
+    if data.get("renewal"):
+        return _("No decision before the licence expired on %(expiry)s: deemed renewed until %(valid_until)s",
+                 expiry=day(data.get("expiry")), valid_until=day(data.get("valid_until")))
+    return _("No decision by the legal limit %(legal)s (counted from intake on %(start)s): deemed approved",
+             legal=day(data.get("legal_due")), start=day(data.get("counted_from")))
+
+
 # action -> how a line of it with facts reads
 RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "received": _received,
@@ -376,9 +405,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
                                           departments=words.department_list(data.get("departments"))),
     "supplement_requested": _supplement_requested,
     "supplemented": _supplemented,
-    "deemed_approved": lambda data, words: _(
-        "No decision by the legal limit %(legal)s (counted from intake on %(start)s): deemed approved",
-        legal=day(data.get("legal_due")), start=day(data.get("counted_from"))),
+    "deemed_approved": _deemed_approved,
+    "procedure_started": _procedure_started,
+    "procedure_ended": _procedure_ended,
     "result_issued": _result_issued,
     "withdrawn": _withdrawn,
     "scan_received": _scan_received,

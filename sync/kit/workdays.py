@@ -143,6 +143,25 @@ class Calendar:
         """Working days after ``start`` up to and including ``end``: the inverse of ``add_working_days``."""
         return count_working_days(start, end, self.holidays, self.makeup_days)
 
+    def period_end(self, start: date, days: int, unit: str) -> date:
+        """The last day of a limit of ``days`` counted from the day after ``start``: working days on this
+        calendar (``unit`` "working_days") or natural days ("natural_days"), where a period that ends on a
+        rest day ends on the next working day (民法典 第二百零三条)."""
+        if unit == "working_days":
+            return self.add_working_days(start, days)
+        if days < 0:
+            raise ValueError("days must not be negative")
+        last = start + timedelta(days=days)
+        while not self.is_working_day(last):
+            last += timedelta(days=1)
+        return last
+
+    def days_between(self, start: date, end: date, unit: str) -> int:
+        """Days of ``unit`` after ``start`` up to and including ``end`` (0 when ``end`` is not after it)."""
+        if unit == "working_days":
+            return self.working_days_between(start, end)
+        return max(0, (end - start).days)
+
     def missing_years(self, start: date, end: date) -> list[int]:
         """Years from ``start`` to ``end`` with no schedule file: counted on weekends only, so warn."""
         return [year for year in range(start.year, end.year + 1) if year not in self.years]
