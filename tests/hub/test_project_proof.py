@@ -95,7 +95,7 @@ def test_a_project_runs_through_four_stages_with_joint_reviews_a_survey_an_exper
         assert answer.status_code == 200, answer.text
 
     def collect(case_id: str) -> None:
-        answer = agent.post(f"/api/cases/{case_id}/collect")
+        answer = agent.post(f"/api/cases/{case_id}/collect", json={})
         assert answer.status_code == 200, answer.text
         assert agent.get(f"/api/cases/{case_id}").json()["status"] == "closed"
 
@@ -143,8 +143,8 @@ def test_a_project_runs_through_four_stages_with_joint_reviews_a_survey_an_exper
     eia_case = check_dates(eia["case_id"], today, (15, "working_days"), (30, "natural_days"))
 
     joint = f"/api/cases/{works['case_id']}/joint"
-    assert reviewers["ZJ"].post(joint + "/open").status_code == 403, "only the lead opens the joint review"
-    assert reviewers["ZR"].post(joint + "/open").status_code == 200
+    assert reviewers["ZJ"].post(joint + "/open", json={}).status_code == 403, "only the lead opens the joint review"
+    assert reviewers["ZR"].post(joint + "/open", json={}).status_code == 200
     meeting_at = datetime.combine(calendar.add_working_days(today, 2), time(9, 30), tzinfo=COUNTY_TIMEZONE)
     meeting = reviewers["ZR"].post(joint + "/meetings", json={
         "kind": "review_meeting", "scheduled_at": meeting_at.isoformat(), "place": "县政务服务中心三楼会议室",
@@ -160,7 +160,7 @@ def test_a_project_runs_through_four_stages_with_joint_reviews_a_survey_an_exper
     early_decision = reviewers["ZR"].post(joint + "/decision", json={"decision": "approved", "reason": "",
                                                                       "result_fields": {"permit_no": "建字1号"}})
     assert early_decision.status_code == 409, "the lead decides with every opinion in front of it"
-    assert reviewers["ZR"].post(f"{joint}/meetings/{meeting_id}/held").status_code == 200
+    assert reviewers["ZR"].post(f"{joint}/meetings/{meeting_id}/held", json={}).status_code == 200
     for department, opinion, text in (("ZJ", "agree", "施工图设计符合规范"),
                                       ("HB", "agree_with_conditions", "补充制冷剂泄漏应急预案后同意"),
                                       ("ZR", "agree", "符合控制性详细规划")):
@@ -209,13 +209,13 @@ def test_a_project_runs_through_four_stages_with_joint_reviews_a_survey_an_exper
     acceptance = apply("451030-ZJ-047", project_form, ["construction_permit", "acceptance_report"])
     check_dates(acceptance["case_id"], today, (10, "working_days"), (15, "working_days"))
     joint = f"/api/cases/{acceptance['case_id']}/joint"
-    assert reviewers["ZJ"].post(joint + "/open").status_code == 200
+    assert reviewers["ZJ"].post(joint + "/open", json={}).status_code == 200
     survey_at = datetime.combine(calendar.add_working_days(today, 1), time(9, 0), tzinfo=COUNTY_TIMEZONE)
     survey = reviewers["ZJ"].post(joint + "/meetings", json={
         "kind": "site_survey", "scheduled_at": survey_at.astimezone(timezone.utc).isoformat(),
         "place": "八达镇周邦村项目现场", "departments": ["ZR", "HB"]})
     assert survey.status_code == 201, survey.text
-    assert reviewers["ZJ"].post(f"{joint}/meetings/{survey.json()['meeting_id']}/held").status_code == 200
+    assert reviewers["ZJ"].post(f"{joint}/meetings/{survey.json()['meeting_id']}/held", json={}).status_code == 200
     for department, text in (("ZR", "规划条件核实合格"), ("HB", "环保设施与主体工程同时投产"), ("ZJ", "工程质量验收合格")):
         at_survey = {"meeting_id": survey.json()["meeting_id"]} if department != "ZJ" else {}
         given = reviewers[department].post(joint + "/opinions", json={"opinion": "agree", "text": text,
