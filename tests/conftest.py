@@ -10,7 +10,11 @@ import httpx
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.cluster import Cluster, free_port, wait_until
+from tests.support.cluster import ROOT, Cluster, free_port, wait_until
+
+# The servers and commands the tests start import this tree's code, not the tree the venv was installed from
+# (an editable install maps the packages to its own checkout; a git worktree shares that venv).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 class LiveServer:
@@ -68,7 +72,7 @@ def live_server() -> Iterator:
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Cluster]:
     """A real hub and real points as subprocesses (see tests/support/cluster.py)."""
-    with Cluster(tmp_path) as running:
+    with Cluster(tmp_path, reuse_init=True) as running:
         yield running
 
 
