@@ -76,9 +76,10 @@ def cluster(tmp_path) -> Iterator[Cluster]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium (Debian's /usr/bin/chromium), one per test module: skipped without it, failed under CI=true."""
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (Debian's /usr/bin/chromium), launched once per test process (about 3 s each time):
+    skipped without it, failed under CI=true. Tests take it through ``browser``."""
     if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but /usr/bin/chromium is missing: scripts/test must install it")
@@ -89,3 +90,12 @@ def browser():
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """The process's Chromium for one test module; every page and context the module opened is closed after it,
+    as if the browser were its own."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
