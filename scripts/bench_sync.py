@@ -290,7 +290,11 @@ def _held_whole(data: Path, case_ids: list[str]) -> int | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="scale the scan sizes (0.1 for a quick run)")
+    parser.add_argument("--catalog-first-cut", type=float, action="append", metavar="SECONDS",
+                        help="(e) only with the first cut after SECONDS (repeatable; default: the link's own 8 s, "
+                             "then 2.5 and 3.5, in the middle of the download)")
     args = parser.parse_args()
+    first_cuts = tuple(args.catalog_first_cut) if args.catalog_first_cut else CATALOG_FIRST_CUTS
     sizes = [int(SMALL_SCAN * args.scale)] * SMALL_CASES + [int(LARGE_SCAN * args.scale)]
     figures: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="pointkit-bench-") as base, Cluster(Path(base)) as cluster:
@@ -346,7 +350,7 @@ def main() -> int:
             figures["idle_bytes_per_day"] = str(per_day)
 
         worst: float | None = 0.0
-        for first_cut in CATALOG_FIRST_CUTS:
+        for first_cut in first_cuts:
             seconds, down, cuts = catalog_over_a_cut_link(cluster, int(hub.url.rsplit(":", 1)[1]), Path(base),
                                                           first_cut)
             when = f"first cut at {first_cut:.1f} s" if first_cut else "first cut at 8 s"

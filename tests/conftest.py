@@ -10,7 +10,11 @@ import httpx
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.cluster import Cluster, free_port, wait_until
+from tests.support.cluster import ROOT, Cluster, free_port, wait_until
+
+# The servers and commands the tests start import this tree's code, not the tree the venv was installed from
+# (an editable install maps the packages to its own checkout; a git worktree shares that venv).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 class LiveServer:
@@ -68,13 +72,14 @@ def live_server() -> Iterator:
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Cluster]:
     """A real hub and real points as subprocesses (see tests/support/cluster.py)."""
-    with Cluster(tmp_path) as running:
+    with Cluster(tmp_path, reuse_init=True) as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium (Debian's /usr/bin/chromium), one per test module: skipped without it, failed under CI=true."""
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (Debian's /usr/bin/chromium), launched once per test process (about 3 s each time):
+    skipped without it, failed under CI=true. Tests take it through ``browser``."""
     if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but /usr/bin/chromium is missing: scripts/test must install it")
@@ -85,3 +90,12 @@ def browser():
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """The process's Chromium for one test module; every page and context the module opened is closed after it,
+    as if the browser were its own."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 from tests.support import pgdb
 import pytest
@@ -54,16 +57,52 @@ def hub_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI runs every hub test on PostgreSQL too: {reason}")
         pytest.skip(reason)
-    with pgdb.scratch_database() as url:
+    # A test of the ``hub`` fixture starts from a copy of the database of the hub made for this process.
+    template = made_hub("postgresql", request) if "hub" in request.fixturenames else None
+    with pgdb.scratch_database(template) as url:
         monkeypatch.setenv(DATABASE_URL_ENV, url)
         yield url
 
 
+@pytest.fixture(scope="session")
+def made_hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Path, str]]]:
+    """The hub ``make_hub`` makes, made once per database kind and process: its data directory and database
+    ("sqlite", or the URL of a PostgreSQL database kept as the template of each test's copy)."""
+    made: dict[str, tuple[Path, str]] = {}
+    yield made
+    for _, database in made.values():
+        if database != "sqlite":
+            pgdb.drop(database)
+
+
+def made_hub(kind: str, request: pytest.FixtureRequest) -> str:
+    """The database ("sqlite" or a PostgreSQL URL) of the hub ``make_hub`` made for this process on ``kind``, made
+    on first use, with its data directory in ``made_hubs``: init, keys, the catalog and six password hashes take
+    longer than a copy."""
+    made = request.getfixturevalue("made_hubs")
+    if kind not in made:
+        template_dir = request.getfixturevalue("tmp_path_factory").mktemp(f"made-hub-{kind}") / "hub"
+        database = "sqlite" if kind == "sqlite" else pgdb.create()
+        with pytest.MonkeyPatch.context() as patch:
+            if kind == "sqlite":
+                patch.delenv(DATABASE_URL_ENV, raising=False)
+            else:
+                patch.setenv(DATABASE_URL_ENV, database)
+            make_hub(template_dir).close()
+        made[kind] = (template_dir, database)
+    return made[kind][1]
+
+
 @pytest.fixture
-def hub(tmp_path, live_server) -> Hub:
+def hub(request, tmp_path, live_server, hub_database, made_hubs) -> Hub:
     """An initialized hub with the sample catalog and reviewers for YB, NY and ZR, served on loopback (a township's XZ
-    reviewer belongs to a township point: Hub.add_staff)."""
-    running = make_hub(tmp_path / "hub")
+    reviewer belongs to a township point: Hub.add_staff).
+
+    A copy of the one made for this process (its database is a copy too: see ``hub_database``)."""
+    kind = "sqlite" if hub_database == "sqlite" else "postgresql"
+    made_hub(kind, request)
+    shutil.copytree(made_hubs[kind][0], tmp_path / "hub")
+    running = Hub(tmp_path / "hub")
     running.serve(live_server)
     yield running
     running.close()

@@ -7,11 +7,13 @@ own SQLite data directory, exactly as a county runs them.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ START_TIMEOUT = 60.0
 HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 # The real name of every point's first clerk (login "staff"), printed on receipts as 经办人.
 POINT_CLERK_NAME = "韦秀英"
+# Initialized hub data directories this process has made, by how they were made (see Cluster.start_hub).
+_HUB_TEMPLATES: dict[tuple, Path] = {}
 
 
 def free_port() -> int:
@@ -123,8 +127,11 @@ class Server:
 class Cluster:
     """A hub and any number of points, each a real process; stops them all on exit."""
 
-    def __init__(self, base: Path, *, echo: Callable[[str], None] | None = None):
+    def __init__(self, base: Path, *, echo: Callable[[str], None] | None = None, reuse_init: bool = False):
+        """``reuse_init``: a hub's first start copies the data directory ``init`` and ``catalog import`` made for
+        an earlier cluster of this process with the same arguments (the tests' fixture; each gets a copy)."""
         self.base = Path(base)
+        self.reuse_init = reuse_init
         self.base.mkdir(parents=True, exist_ok=True)
         self.echo = echo or (lambda line: None)
         self.hub: Server | None = None
@@ -185,15 +192,30 @@ class Cluster:
             self.env[HUB_DATABASE_URL_ENV] = database_url
         # The secret key is the last thing init writes, whichever database the hub uses.
         if not (data / "secret_key").exists():
-            self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
-                     *(["--pq"] if post_quantum else []))
-            self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
+            # Only a hub on SQLite in its data directory is a directory to copy.
+            if self.reuse_init and HUB_DATABASE_URL_ENV not in {**os.environ, **self.env}:
+                stat = Path(catalog).stat()
+                key = (hub_cmd, admin_password, str(catalog), stat.st_mtime_ns, stat.st_size, post_quantum,
+                       tuple(sorted(self.env.items())))
+                if key not in _HUB_TEMPLATES:
+                    template = Path(tempfile.mkdtemp(prefix="pointkit-hub-template-")) / "hub"
+                    atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+                    self._init_hub(hub_cmd, template, admin_password, catalog, post_quantum)
+                    _HUB_TEMPLATES[key] = template
+                shutil.copytree(_HUB_TEMPLATES[key], data)
+            else:
+                self._init_hub(hub_cmd, data, admin_password, catalog, post_quantum)
         previous = self.hub
         port = int(previous.url.rsplit(":", 1)[1]) if previous else None
         process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data)], port=port)
         logins = previous.logins if previous else {"admin": admin_password}
         self.hub = Server("hub", data, url, process, logins)
         return self.hub
+
+    def _init_hub(self, hub_cmd: str, data: Path, admin_password: str, catalog: Path, post_quantum: bool) -> None:
+        self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
+                 *(["--pq"] if post_quantum else []))
+        self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
 
     def start_hub_process(self) -> Server:
         """One more hub process serving the running hub's data directory and database (several hub

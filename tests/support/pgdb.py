@@ -45,17 +45,36 @@ def unreachable() -> str | None:
     return None
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """Create a uniquely named empty database; yield its SQLAlchemy URL; drop it (and its connections) after."""
+def database_name(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).database
+
+
+def create(template_url: str | None = None) -> str:
+    """Create a uniquely named database, empty or a copy of the scratch database at ``template_url`` (which must
+    have no open connections); return its SQLAlchemy URL (``drop`` it after)."""
     from sqlalchemy import make_url
 
     name = NAME_PREFIX + uuid.uuid4().hex[:12]
+    template = f' TEMPLATE "{database_name(template_url)}"' if template_url else ""
     with _admin_connection() as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{template}')
+    return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop(url: str) -> None:
+    with _admin_connection() as connection:
+        # FORCE: a hub process still shutting down must not keep the database alive.
+        connection.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(template_url: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (empty, or a copy of ``template_url``); yield its SQLAlchemy URL; drop it
+    (and its connections) after."""
+    url = create(template_url)
     try:
-        yield make_url(server_url()).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with _admin_connection() as connection:
-            # FORCE: a hub process still shutting down must not keep the database alive.
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -18,7 +19,9 @@ IDLE = 3600.0
 
 
 def run(*args: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess:
-    env = {"POINTKIT_BACKUP_PASSPHRASE": passphrase, "PATH": str(Path(command("pointkit")).parent)}
+    # PYTHONPATH: this tree's code (tests/conftest.py).
+    env = {"POINTKIT_BACKUP_PASSPHRASE": passphrase, "PATH": str(Path(command("pointkit")).parent),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     return subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
 
 

@@ -12,6 +12,7 @@ COLLECTED closes B at the hub. A is untouched.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -32,7 +33,9 @@ ID_B = "45102719750305122" + check_character("45102719750305122")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    env = {"POINTKIT_BACKUP_PASSPHRASE": PASSPHRASE, "PATH": str(Path(command("pointkit")).parent)}
+    # PYTHONPATH: this tree's code (tests/conftest.py).
+    env = {"POINTKIT_BACKUP_PASSPHRASE": PASSPHRASE, "PATH": str(Path(command("pointkit")).parent),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     return subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
 
 
