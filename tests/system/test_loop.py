@@ -40,8 +40,8 @@ def test_case_travels_the_whole_loop(cluster):
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
     cluster.add_reviewer("ny-wang", "NY", "reviewer-pass-2")
     cluster.add_reviewer("zr-zhao", "ZR", "reviewer-pass-3")
-    cluster.add_reviewer("xz-huang", "XZ", "reviewer-pass-4")
     township = cluster.start_point(TOWNSHIP, "township")
+    cluster.add_reviewer("xz-huang", "XZ", "reviewer-pass-4", township=TOWNSHIP)  # the township's own 乡镇人民政府
     village = cluster.start_point(VILLAGE, "village")
 
     # 基层窗口受理: the village window receives an application.

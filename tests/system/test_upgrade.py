@@ -22,7 +22,8 @@ from sync.kit.idnumber import check_character
 from sync.kit.migrate import sqlite_migration_engine
 
 VILLAGE = "八达镇周邦村便民服务站"
-MEDICAL_INSURANCE = "451030-YB-001"
+# The previous release's hub imported its own sample catalog, which used the prefecture's code (451000).
+MEDICAL_INSURANCE = "451000-YB-001"
 
 
 def id_number(serial: str) -> str:
