@@ -326,16 +326,16 @@ def test_the_date_the_hub_moved_replaces_the_printed_one_on_every_page(point, cl
 
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert shown(page, "promised-date") == str(moved) and shown(page, "promised-date-printed") == str(printed)
-    assert "因补正顺延5个工作日" in shown(page, "promised-date-why") and shown(page, "legal-date") == str(legal)
+    assert "因补正或特别程序暂停计时，顺延5个工作日" in shown(page, "promised-date-why") and shown(page, "legal-date") == str(legal)
     assert shown(page, "hub-status") == "审批部门审批中"
     listing = client.get("/cases").get_data(as_text=True)
     assert f"{moved} <del" in listing and str(printed) in listing
     reprint = client.get(receipt).get_data(as_text=True)
     assert shown(reprint, "reprint-mark") == "（补打）" and shown(reprint, "promised-date") == str(moved)
-    assert shown(reprint, "promised-date-printed") == str(printed) and "因补正顺延5个工作日" in reprint
+    assert shown(reprint, "promised-date-printed") == str(printed) and "因补正或特别程序暂停计时，顺延5个工作日" in reprint
     board = kiosk(client, case, code)
     assert shown(board, "kiosk-promised") == str(moved) and shown(board, "kiosk-state") == "县级部门审批中"
-    assert "因补正顺延5个工作日" in board
+    assert "因补正或特别程序暂停计时，顺延5个工作日" in board
     # A message sealed before this point upgraded names no state: it changes the words, never the dates.
     point.apply(point.seal(Kind.STATUS, hub_status(case, "routed")))
     assert shown(client.get(f"/cases/{case.id}").get_data(as_text=True), "promised-date") == str(moved)

@@ -72,7 +72,7 @@ def test_a_supplement_pause_moves_the_promised_date_on_every_page_of_the_point(c
     log_in(window, point.url, "staff", point.logins["staff"])
     window.goto(f"{point.url}/cases/{case_id}")
     assert window.inner_text("#promised-date") == moved and window.inner_text("#promised-date-printed") == printed
-    assert f"因补正顺延{paused_days}个工作日" in window.inner_text("#promised-date-why")
+    assert f"因补正或特别程序暂停计时，顺延{paused_days}个工作日" in window.inner_text("#promised-date-why")
     assert window.inner_text("#hub-status") == "审批部门审批中"
     assert window.inner_text("#legal-date") == at_hub["legal_due_date"]
     shot(window, "point-case-date-moved")
@@ -91,7 +91,7 @@ def test_a_supplement_pause_moves_the_promised_date_on_every_page_of_the_point(c
     with kiosk.expect_navigation():
         kiosk.keyboard.press("Enter")
     assert kiosk.inner_text("#kiosk-state") == "材料已补交，县级部门审批中" and kiosk.inner_text("#kiosk-promised") == moved
-    assert f"因补正顺延{paused_days}个工作日" in kiosk.inner_text("#kiosk-status")
+    assert f"因补正或特别程序暂停计时，顺延{paused_days}个工作日" in kiosk.inner_text("#kiosk-status")
     size = kiosk.eval_on_selector("#kiosk-promised", "element => parseFloat(getComputedStyle(element).fontSize)")
     assert size >= 24, "large print for elderly eyes"
     assert kiosk.evaluate("document.documentElement.scrollWidth") <= 1024, "no sideways scrolling at 1024x768"
