@@ -29,6 +29,7 @@ from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
 from hub.core.db import write_lock
 from hub.core.models import Case, Project, ProjectMaterial, ReviewTask, Staff, SupplementRound
+from hub.core.timeline import record_event
 
 LOOKUP_CODE_DIGITS = 6
 MAX_LOOKUP_TRIES = 5
@@ -104,7 +105,7 @@ def file_project(session: Session, *, actor: Staff, template: str, name: str, en
                            fields=problems)
     write_lock(session)  # the next project number is read, then taken
     now = utc_now()
-    code = f"{secrets.randbelow(10 ** LOOKUP_CODE_DIGITS):0{LOOKUP_CODE_DIGITS}d}"
+    code = _new_code()
     project = Project(
         project_no=_next_project_no(session, county_date(now)), name=name.strip(), template_code=chosen.code,
         stages=[stage.model_dump(mode="json") for stage in chosen.stages], enterprise_name=enterprise_name.strip(),
@@ -311,6 +312,75 @@ def note_result(session: Session, case: Case) -> None:
         session.add(project)
         append_audit(session, actor="hub", action="project_completed", subject=f"project:{project.project_no}",
                      detail={"last_case": case.id})
+
+
+# -- withdrawing a project, a new lookup code ------------------------------------------------------------------
+
+# Besides the project's own agent, who may withdraw a project or give its enterprise a new lookup code.
+PROJECT_OFFICE = ("admin", "operator")
+WITHDRAWAL_REASON_MAX = 500
+
+
+def can_change_project(staff: Staff, project: Project) -> bool:
+    """The project's agent, an admin or an operator (a township's other agents see the project, but it is not
+    theirs to give up)."""
+    return staff.role in PROJECT_OFFICE or (staff.role == "agent" and project.agent == staff.username)
+
+
+@dataclass
+class WithdrawnProject:
+    """A project just withdrawn and the applications of it still running: withdrawing the project does not
+    withdraw them (each is a case of its own before its departments, withdrawn there if the enterprise asks)."""
+
+    project: Project
+    running: list[Case]
+
+
+def withdraw_project(session: Session, project: Project, staff: Staff, reason: str) -> WithdrawnProject:
+    """The enterprise gives up its project: it files nothing new; the applications already filed keep running, and
+    each running case's timeline says so."""
+    if not can_change_project(staff, project):
+        raise ProjectError("not_your_project", "only the project's agent, an admin or an operator withdraws it", 403)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ProjectError("invalid_input", "reason: required", fields={"reason": "required"})
+    if len(reason) > WITHDRAWAL_REASON_MAX:
+        raise ProjectError("invalid_input", f"reason: at most {WITHDRAWAL_REASON_MAX} characters",
+                           fields={"reason": f"at most {WITHDRAWAL_REASON_MAX} characters"})
+    if project.status != "open":
+        raise ProjectError("project_closed", f"this project is {project.status}, not open", 409)
+    write_lock(session)  # no application of the project is filed while it is withdrawn
+    project.status, project.withdrawn_at, project.withdrawal_reason = "withdrawn", utc_now(), reason
+    session.add(project)
+    running = list(session.exec(select(Case).where(Case.project_id == project.id, Case.status.in_(OPEN_STATUSES))
+                                .order_by(Case.hub_received_at, Case.id)).all())
+    for case in running:
+        record_event(session, case.id, actor=staff.username, action="project_withdrawn",
+                     note=f"project {project.project_no} was withdrawn; this application keeps running",
+                     data={"project_no": project.project_no})
+    append_audit(session, actor=staff.username, action="project_withdrawn", subject=f"project:{project.project_no}",
+                 detail={"reason": reason, "running": [case.id for case in running]})
+    session.flush()
+    return WithdrawnProject(project, running)
+
+
+def reissue_code(session: Session, project: Project, staff: Staff) -> FiledProject:
+    """A new lookup code for an enterprise that lost its filing slip: the old code stops working, and the count of
+    wrong codes and any lock start afresh. Told once, like the first (on a reprinted slip)."""
+    if not can_change_project(staff, project):
+        raise ProjectError("not_your_project", "only the project's agent, an admin or an operator gives its "
+                           "enterprise a new code", 403)
+    code = _new_code()
+    project.code_hash, project.lookup_failures, project.lookup_locked_until = hash_password(code), 0, None
+    session.add(project)
+    append_audit(session, actor=staff.username, action="project_code_reissued",
+                 subject=f"project:{project.project_no}", detail={})
+    session.flush()
+    return FiledProject(project, code)
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10 ** LOOKUP_CODE_DIGITS):0{LOOKUP_CODE_DIGITS}d}"
 
 
 # -- the enterprise's lookup --------------------------------------------------------------------------------

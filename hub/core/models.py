@@ -622,6 +622,9 @@ class Project(SQLModel, table=True):
     code_hash: str = Field(default="", max_length=200)
     status: str = Field(default="open", max_length=16)
     completed_at: datetime | None = None
+    # Withdrawn by its agent (status "withdrawn"): when, and why in the agent's words.
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str = Field(default="", max_length=500)
     # Wrong lookup codes in a row, from any point; the fifth locks the project's lookup for a while.
     lookup_failures: int = 0
     lookup_locked_until: datetime | None = None

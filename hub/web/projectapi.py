@@ -25,7 +25,9 @@ from hub.approval.projects import (
     look_up_project,
     lookup_answer,
     project_status,
+    reissue_code,
     visible_projects,
+    withdraw_project,
 )
 from hub.core.clock import iso
 from hub.core.models import Case, Department, Point, Project
@@ -41,8 +43,11 @@ point_bp = Blueprint("projectlookup", __name__, url_prefix="/sync/v1")
 _NO_PROJECT = {404: ("not_found",)}
 _FILE_ERRORS = {403: ("forbidden",), 422: ("invalid_input",)}
 _APPLY_ERRORS = {403: ("forbidden",), 404: ("not_found",),
-                 409: ("project_closed", "stage_closed", "already_filed", "agency_point_taken"),
+                 409: ("project_withdrawn", "project_closed", "stage_closed", "already_filed", "agency_point_taken"),
                  422: ("invalid_input", "not_in_project", "not_in_catalog", "unknown_material", "materials_missing")}
+_WITHDRAW_ERRORS = {403: ("forbidden", "not_your_project"), 404: ("not_found",), 409: ("project_closed",),
+                    422: ("invalid_input",)}
+_CODE_ERRORS = {403: ("forbidden", "not_your_project"), 404: ("not_found",)}
 _COLLECT_ERRORS = {403: ("forbidden",), 404: ("not_found",),
                    409: ("not_a_project_case", "no_result", "already_collected")}
 
@@ -74,6 +79,8 @@ def project_public(status: ProjectStatus) -> dict:
                             "given_at": iso(row.given_at)} for row in status.held],
         "materials_missing": status.missing,
         "next_deadline": status.next_deadline.isoformat() if status.next_deadline else None,
+        "withdrawn_at": iso(project.withdrawn_at) if project.withdrawn_at else None,
+        "withdrawal_reason": project.withdrawal_reason,
     }
 
 
@@ -155,6 +162,46 @@ def post_application(project_no: str):
             "stage": case.project_stage, "due_date": case.due_date.isoformat() if case.due_date else None,
             "legal_due_date": case.legal_due_date.isoformat() if case.legal_due_date else None,
             "materials_reused": filed.reused}, 201
+
+
+@bp.post("/projects/<project_no>/withdraw")
+@documented("Withdraw the project: it files nothing new; the applications already filed keep running",
+            body=schemas.ProjectWithdrawBody, answer=schemas.ProjectWithdrawnPublic, errors=_WITHDRAW_ERRORS)
+@api_auth(*AGENCY_ROLES)
+def post_withdraw(project_no: str):
+    """The enterprise gives up its project; the answer names the applications that keep running."""
+    body = parse_json_body(schemas.ProjectWithdrawBody)
+    if not isinstance(body, schemas.ProjectWithdrawBody):
+        return body
+    db = get_session()
+    project = _visible(db, project_no)
+    if project is None:
+        return api_error(404, "not_found", "no such project for you")
+    try:
+        withdrawn = withdraw_project(db, project, g.staff, body.reason)
+    except ProjectError as exc:
+        return _refused(db, exc)
+    db.commit()
+    return {**project_public(project_status(db, project)),
+            "running": [case.receipt_no for case in withdrawn.running]}
+
+
+@bp.post("/projects/<project_no>/code")
+@documented("A new lookup code for the enterprise; the old one stops working (told only here)",
+            answer=schemas.ProjectCodePublic, errors=_CODE_ERRORS)
+@api_auth(*AGENCY_ROLES)
+def post_code(project_no: str):
+    """Reissue the enterprise's lookup code: wrong-code count and lock start afresh."""
+    db = get_session()
+    project = _visible(db, project_no)
+    if project is None:
+        return api_error(404, "not_found", "no such project for you")
+    try:
+        reissued = reissue_code(db, project, g.staff)
+    except ProjectError as exc:
+        return _refused(db, exc)
+    db.commit()
+    return {"project_no": project.project_no, "code": reissued.code}
 
 
 @bp.post("/cases/<case_id>/collect")

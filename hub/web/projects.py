@@ -16,13 +16,17 @@ from hub.approval.agency import PROJECT_FIELDS, collect_result, file_application
 from hub.approval.projects import (
     AGENCY_ROLES,
     ALL_PROJECTS,
+    WITHDRAWAL_REASON_MAX,
     ProjectError,
+    can_change_project,
     can_see_project,
     file_project,
     find_project,
     project_status,
     project_templates,
+    reissue_code,
     visible_projects,
+    withdraw_project,
 )
 from hub.catalog.versions import find_item
 from hub.core.models import Case, Department, Project, Staff
@@ -61,7 +65,15 @@ REFUSALS = {
     "no_result": lazy_gettext("The departments have issued no result for this application yet."),
     "already_collected": lazy_gettext("This result was already collected."),
     "not_a_project_case": lazy_gettext("Only an agent's project applications are collected here."),
+    "project_withdrawn": lazy_gettext("This project was withdrawn: it files no new application. The applications "
+                                      "filed before keep running."),
+    "not_your_project": lazy_gettext("Only the project's agent, an admin or an operator can do this."),
+    "no_reason": lazy_gettext("Write why the project is withdrawn. Nothing was changed."),
 }
+NOTICES = {"filed": lazy_gettext("The application was filed."),
+           "collected": lazy_gettext("The result was collected."),
+           "withdrawn": lazy_gettext("The project was withdrawn. The applications already filed keep running until "
+                                     "their departments decide.")}
 
 
 def _chinese() -> bool:
@@ -146,9 +158,13 @@ def file_project_form():
 def project_page(project_no: str):
     """One project: its stages and approvals, the materials it holds, what is still missing."""
     project = _own_project(project_no)
+    return _render_project(project, notice=NOTICES.get(request.args.get("done", "")[:16], ""))
+
+
+def _render_project(project: Project, *, notice: str = "", refusal: str = "", status: int = 200):
     return render_template("project.html", status=project_status(get_session(), project),
-                           can_act=g.staff.role in AGENCY_ROLES, notice=request.args.get("done", "")[:16],
-                           **_words())
+                           can_act=g.staff.role in AGENCY_ROLES, can_change=can_change_project(g.staff, project),
+                           notice=notice, refusal=refusal, reason_max=WITHDRAWAL_REASON_MAX, **_words()), status
 
 
 def _render_apply(project: Project, item_code: str, values: dict, problems: dict, refusal: str = "",
@@ -211,7 +227,37 @@ def collect_form(project_no: str, case_id: str):
         collect_result(db, case, g.staff)
     except ProjectError as exc:
         db.rollback()
-        return render_template("project.html", status=project_status(db, project), can_act=True,
-                               refusal=REFUSALS.get(exc.reason, ""), notice="", **_words()), exc.status
+        return _render_project(project, refusal=str(REFUSALS.get(exc.reason, "")), status=exc.status)
     db.commit()
     return redirect(url_for("projects.project_page", project_no=project.project_no, done="collected"))
+
+
+@bp.post("/projects/<project_no>/withdraw")
+@login_required(*AGENCY_ROLES)
+def withdraw_form(project_no: str):
+    """The enterprise gives up its project: withdrawn with the reason; its filed applications keep running."""
+    project = _own_project(project_no)
+    db = get_session()
+    try:
+        withdraw_project(db, project, g.staff, request.form.get("reason", "")[:WITHDRAWAL_REASON_MAX + 1])
+    except ProjectError as exc:
+        db.rollback()
+        refusal = REFUSALS["no_reason"] if exc.reason == "invalid_input" else REFUSALS.get(exc.reason, "")
+        return _render_project(project, refusal=str(refusal), status=exc.status)
+    db.commit()
+    return redirect(url_for("projects.project_page", project_no=project.project_no, done="withdrawn"))
+
+
+@bp.post("/projects/<project_no>/code")
+@login_required(*AGENCY_ROLES)
+def reissue_code_form(project_no: str):
+    """A new lookup code for an enterprise that lost its slip, on a reprinted filing slip: the only time it shows."""
+    project = _own_project(project_no)
+    db = get_session()
+    try:
+        reissued = reissue_code(db, project, g.staff)
+    except ProjectError as exc:
+        db.rollback()
+        return _render_project(project, refusal=str(REFUSALS.get(exc.reason, "")), status=exc.status)
+    db.commit()
+    return render_template("project_slip.html", project=project, code=reissued.code, reissued=True, **_words())

@@ -31,6 +31,11 @@ class ProjectApplicationBody(_Request):
     materials: list[str] = Field(default_factory=list, max_length=50)
 
 
+# Why the enterprise gives up its project (shown on the agent's pages).
+class ProjectWithdrawBody(_Request):
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ProjectItemPublic(BaseModel):
     item_code: str
     name_zh: str
@@ -88,6 +93,19 @@ class ProjectPublic(BaseModel):
     materials_held: list[MaterialHeldPublic]
     materials_missing: list[MaterialMissingPublic]
     next_deadline: str | None
+    withdrawn_at: str | None
+    withdrawal_reason: str
+
+
+# A project just withdrawn: the receipt numbers of its applications that keep running.
+class ProjectWithdrawnPublic(ProjectPublic):
+    running: list[str]
+
+
+# A new lookup code, in this answer only.
+class ProjectCodePublic(BaseModel):
+    project_no: str
+    code: str
 
 
 # A project just filed: the lookup code is in this answer only.

@@ -58,6 +58,7 @@ ACTIONS = {
     "referral_linked": lazy_gettext("Referred here"),
     "filed_for_project": lazy_gettext("Filed by the agent"),
     "collected_by_agent": lazy_gettext("Collected by the agent"),
+    "project_withdrawn": lazy_gettext("Project withdrawn"),
     "procedure_started": lazy_gettext("Special procedure started"),
     "procedure_ended": lazy_gettext("Special procedure ended"),
 }
@@ -468,6 +469,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
         project_no=data.get("project_no", "")),
     "collected_by_agent": lambda data, words: _("The agent %(agent)s collected the result for the enterprise",
                                                 agent=words.actor(data.get("agent", ""))),
+    "project_withdrawn": lambda data, words: _("Project %(project_no)s was withdrawn; this application keeps "
+                                               "running", project_no=data.get("project_no", "")),
 }
 
 

@@ -23,7 +23,7 @@ from pointkit.state import get_state
 from sync.client import HubRefused
 from sync.kit.creditcode import check_character, credit_code_problem
 
-from tests.hub.hubkit import REVIEWER_PASSWORD, SAMPLE_CATALOG
+from tests.hub.hubkit import REVIEWER_PASSWORD, SAMPLE_CATALOG, csrf_from
 
 TOWNSHIP = "那劳镇政务服务中心"
 STAGE_1 = ("451030-FG-040", "451030-ZR-041", "451030-ZR-042", "451030-FG-046")
@@ -302,3 +302,123 @@ def test_a_point_s_kiosk_shows_the_project_from_the_hub_and_says_so_when_the_hub
     assert gone.status_code == 422 and "目前无法连接县政务服务中心" in gone.get_data(as_text=True)
     assert "立项用地规划许可" not in gone.get_data(as_text=True)
     point_db.dispose(point_dir)
+
+
+def test_an_agent_withdraws_a_project_its_filed_applications_keep_running_and_it_files_nothing_new(agency, tmp_path):
+    client = agency.api("db-wei")
+    filed = file(client)
+    number = filed["project_no"]
+    running = apply(client, number, FILING, item_materials(agency, FILING))
+    with agency.db() as session:
+        create_staff(session, username="db-mo", password=REVIEWER_PASSWORD, role="agent")
+    # Another county agent does not see it; an admin could, the project's own agent does; a reason is required.
+    assert agency.api("db-mo").post(f"/api/projects/{number}/withdraw", json={"reason": "x"}).status_code == 404
+    blank = client.post(f"/api/projects/{number}/withdraw", json={"reason": "  "})
+    assert blank.status_code == 422 and blank.json()["fields"] == {"reason": "required"}
+
+    withdrawn = client.post(f"/api/projects/{number}/withdraw", json={"reason": "企业调整投资计划，项目不再建设"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    answer = withdrawn.json()
+    assert answer["status"] == "withdrawn" and answer["withdrawal_reason"] == "企业调整投资计划，项目不再建设"
+    assert answer["withdrawn_at"] and answer["running"] == [running["receipt_no"]]
+    # Nothing new is filed; withdrawing twice is refused.
+    refused = client.post(f"/api/projects/{number}/applications",
+                          json={"item_code": SITE, "form": item_form(SITE), "materials": item_materials(agency, SITE)})
+    assert refused.status_code == 409 and refused.json()["reason"] == "project_withdrawn"
+    assert "was withdrawn" in refused.json()["error"]
+    again = client.post(f"/api/projects/{number}/withdraw", json={"reason": "再次撤回"})
+    assert again.status_code == 409 and again.json()["reason"] == "project_closed"
+
+    # The application filed before runs on, and its timeline says why the project around it stopped.
+    case = agency.api("admin").get(f"/api/cases/{running['case_id']}").json()
+    assert case["status"] in ("routed", "in_review") and case["events"][-1]["action"] == "project_withdrawn"
+    approve(agency, running["case_id"])
+    page = agency.browser("db-wei").get(f"/projects/{number}").text
+    assert "已撤回" in page and "企业调整投资计划，项目不再建设" in page and 'id="withdraw-form"' not in page
+    assert 'id="collect-451030-FG-040"' in page  # its result is still collected for the enterprise
+    assert "项目 " + number + " 已撤回；本申请继续办理" in agency.browser("admin").get(f"/cases/{running['case_id']}").text
+    listed = agency.browser("db-wei").get("/projects").text
+    assert "已撤回" in listed and "企业调整投资计划" in listed
+    with agency.db() as session:
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "project_withdrawn",
+                                                      AuditEntry.subject == f"project:{number}")).one()
+    assert entry.actor == "db-wei" and entry.detail["reason"] == "企业调整投资计划，项目不再建设"
+
+    # The enterprise's lookup at a kiosk says the project was withdrawn.
+    point_dir = tmp_path / "point"
+    enroll(point_dir, hub_url=agency.url, token=agency.token("那劳镇那劳村便民服务站"), catalog_wait_s=0)
+    kiosk = create_point_app(point_dir).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', kiosk.get("/status/project").get_data(as_text=True))
+    shown = kiosk.post("/status/project", data={"csrf_token": token.group(1), "project_no": number,
+                                                "code": filed["code"]})
+    assert shown.status_code == 200
+    assert re.search(r'id="project-stage">已撤回<', shown.get_data(as_text=True))
+    point_db.dispose(point_dir)
+
+
+@pytest.mark.sqlite_only  # the page form and the project row; the lookup's rows are read on PostgreSQL above
+def test_the_project_page_withdraws_with_a_reason_and_only_the_project_s_agent_may(agency):
+    township = file(agency.api("db-lan"), agent="", name="那劳镇茶叶加工厂")
+    number = township["project_no"]
+    with agency.db() as session:
+        create_staff(session, username="db-nong", password=REVIEWER_PASSWORD, role="agent", township=TOWNSHIP)
+    # A township's other agent sees the project but it is not theirs to give up.
+    other = agency.browser("db-nong")
+    page = other.get(f"/projects/{number}")
+    assert page.status_code == 200 and 'id="withdraw-form"' not in page.text
+    refused = other.post(f"/projects/{number}/withdraw", data={"csrf_token": csrf_from(page.text), "reason": "不建了"})
+    assert refused.status_code == 403 and "只有该项目的代办员" in refused.text
+    assert agency.api("db-nong").post(f"/api/projects/{number}/withdraw",
+                                      json={"reason": "不建了"}).json()["reason"] == "not_your_project"
+
+    agent = agency.browser("db-lan")
+    page = agent.get(f"/projects/{number}")
+    assert '<label for="reason">撤回原因</label>' in page.text and "重新生成查询码" in page.text
+    blank = agent.post(f"/projects/{number}/withdraw", data={"csrf_token": csrf_from(page.text), "reason": " "})
+    assert blank.status_code == 422 and "请填写撤回项目的原因" in blank.text
+    done = agent.post(f"/projects/{number}/withdraw", data={"csrf_token": csrf_from(page.text), "reason": "选址变更"},
+                      follow_redirects=True)
+    assert done.status_code == 200 and "项目已撤回" in done.text and "选址变更" in done.text
+    with agency.db() as session:
+        project = session.exec(select(Project).where(Project.project_no == number)).one()
+    assert (project.status, project.withdrawal_reason) == ("withdrawn", "选址变更") and project.withdrawn_at
+
+
+def test_a_new_lookup_code_replaces_the_lost_one_and_lifts_the_lock(agency):
+    filed = file(agency.api("db-wei"))
+    number = filed["project_no"]
+    point = agency.township.client
+    point.point_id, point.identity = agency.township.point_id, agency.township.identity
+    wrong = "000000" if filed["code"] != "000000" else "111111"
+    for _ in range(5):
+        with pytest.raises(HubRefused):
+            point.project_lookup(number, wrong)
+    with pytest.raises(HubRefused) as locked:
+        point.project_lookup(number, filed["code"])
+    assert locked.value.reason == "locked"
+
+    assert agency.api("yb-li").post(f"/api/projects/{number}/code").status_code == 403
+    reissued = agency.api("db-wei").post(f"/api/projects/{number}/code")
+    assert reissued.status_code == 200, reissued.text
+    code = reissued.json()["code"]
+    assert re.fullmatch(r"\d{6}", code) and reissued.json()["project_no"] == number
+    if code != filed["code"]:  # one time in a million the new code is the old one
+        with pytest.raises(HubRefused) as old:
+            point.project_lookup(number, filed["code"])
+        assert old.value.reason == "wrong_code"  # the lock was lifted: the old code is just wrong now
+    assert point.project_lookup(number, code)["project_no"] == number
+
+    # On the page: the button prints the slip again with a newer code, and the one before stops working.
+    browser = agency.browser("db-wei")
+    page = browser.get(f"/projects/{number}").text
+    slip = browser.post(f"/projects/{number}/code", data={"csrf_token": csrf_from(page)})
+    assert slip.status_code == 200 and "本单为重新打印" in slip.text
+    newest = re.search(r'id="slip-code">(\d{6})<', slip.text).group(1)
+    assert point.project_lookup(number, newest)["project_no"] == number
+    if newest != code:
+        with pytest.raises(HubRefused):
+            point.project_lookup(number, code)
+    with agency.db() as session:
+        entries = session.exec(select(AuditEntry).where(AuditEntry.action == "project_code_reissued")).all()
+    assert [entry.actor for entry in entries] == ["db-wei", "db-wei"]
+    assert all(code not in str(entry.detail) and newest not in str(entry.detail) for entry in entries)

@@ -43,6 +43,8 @@ def upgrade() -> None:
     sa.Column('code_hash', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawal_reason', sa.String(length=500), nullable=False),
     sa.Column('lookup_failures', sa.Integer(), nullable=False),
     sa.Column('lookup_locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
