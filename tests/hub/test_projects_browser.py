@@ -1,7 +1,8 @@
 """The agent's pages in headless Chromium at 1024×768, driven by the keyboard: the agent files a project for an
 enterprise (the slip shows the lookup code once), files its first application with the materials ticked, files a
 second one where the materials already given show as given and are not asked again, and finds both on the
-projects page waiting on their departments. Each page passes the page checks (tests/support/pagecheck.py)."""
+projects page waiting on their departments, then withdraws the project with a reason. Each page passes the page
+checks (tests/support/pagecheck.py)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,14 @@ def test_an_agent_files_a_project_and_its_applications_with_the_keyboard(hub, br
     assert page_problems(page, allowed) == [], report(page_problems(page, allowed))
     shot(page, "hub-agent-projects")
     assert fits_at_200_percent(page) == [], report(fits_at_200_percent(page))
+
+    # The enterprise gives the project up: the agent withdraws it with the reason, the filed applications run on.
+    page.goto(f"{hub.url}/projects/{number}")
+    type_into(page, "#reason", "企业调整投资计划")
+    tab_to(page, "#withdraw-submit")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "项目已撤回" in page.locator("#project-notice").inner_text()
+    assert page.locator("#project-status").inner_text().startswith("已撤回")
+    assert page.locator("#withdrawal-reason").inner_text() == "企业调整投资计划"
+    assert page_problems(page, allowed) == [], report(page_problems(page, allowed))
