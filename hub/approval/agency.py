@@ -66,13 +66,15 @@ def file_application(session: Session, project: Project, *, item_code: str, form
                      materials: list[str] | None, actor: Staff) -> FiledApplication:
     """File ``item_code`` for ``project``: checked against the project's stages, materials the project holds
     reused, the new ones recorded, the case routed as a point's would be."""
+    # The project's cases are read to decide whether this one may be filed, and a receipt number is taken; read
+    # after the lock, the project's state is not one a withdrawal has changed since.
+    write_lock(session)
+    session.refresh(project)
     if project.status == "withdrawn":
         raise ProjectError("project_withdrawn", f"project {project.project_no} was withdrawn: it files no new "
                            "application (those filed before keep running)", 409)
     if project.status != "open":
         raise ProjectError("project_closed", "this project is no longer open", 409)
-    # The project's cases are read to decide whether this one may be filed, and a receipt number is taken.
-    write_lock(session)
     status = project_status(session, project)
     stage = status.stage_of(item_code)
     if stage is None:

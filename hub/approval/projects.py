@@ -347,9 +347,11 @@ def withdraw_project(session: Session, project: Project, staff: Staff, reason: s
     if len(reason) > WITHDRAWAL_REASON_MAX:
         raise ProjectError("invalid_input", f"reason: at most {WITHDRAWAL_REASON_MAX} characters",
                            fields={"reason": f"at most {WITHDRAWAL_REASON_MAX} characters"})
+    # Read after the lock, the state is not one an application or a withdrawal filed meanwhile has changed.
+    write_lock(session)
+    session.refresh(project)
     if project.status != "open":
         raise ProjectError("project_closed", f"this project is {project.status}, not open", 409)
-    write_lock(session)  # no application of the project is filed while it is withdrawn
     project.status, project.withdrawn_at, project.withdrawal_reason = "withdrawn", utc_now(), reason
     session.add(project)
     running = list(session.exec(select(Case).where(Case.project_id == project.id, Case.status.in_(OPEN_STATUSES))
