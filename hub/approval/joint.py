@@ -3,7 +3,7 @@
 Routing a joint item opens one task per department and the case's JointReview under the item's lead department
 (hub/approval/routing.py). Each department gives its opinion (hub/approval/opinions.py); the lead opens the joint
 review, may call a joint site survey (联合踏勘) or review meeting where the invited departments each record their
-opinion, and issues the combined result once every department has given its opinion. The lead never decides
+opinion (or cancel one not held yet, and call a new one to move it), and issues the combined result once every department has given its opinion. The lead never decides
 over a missing opinion: a department that stays silent is chased by the time-limit cards and supervision orders,
 as any late department is.
 """
@@ -173,13 +173,40 @@ def mark_held(session: Session, case_id: str, meeting_id: uuid.UUID | str, staff
     """The lead records that the meeting took place; the invited departments then record their opinions on it."""
     case, review = _lead_case(session, case_id, staff)
     meeting = _meeting(session, case, meeting_id)
-    if meeting.held_at is not None or meeting.cancelled_at is not None:
-        raise ReviewError("already_held", "this meeting is already marked held (or was cancelled)", 409)
+    _refuse_settled(meeting)
     meeting.held_at = utc_now()
     session.add(meeting)
     record_event(session, case.id, actor=staff.username, action="joint_meeting_held",
                  note=f"{meeting.kind} of {iso(meeting.scheduled_at)} held",
                  data={"kind": meeting.kind, "scheduled_at": iso(meeting.scheduled_at)})
+    session.flush()
+    return meeting
+
+
+def _refuse_settled(meeting: JointMeeting) -> None:
+    """A held or cancelled meeting is settled: it can be neither held nor cancelled again."""
+    if meeting.held_at is not None:
+        raise ReviewError("already_held", "this meeting is already marked held", 409)
+    if meeting.cancelled_at is not None:
+        raise ReviewError("already_cancelled", "this meeting was cancelled; call a new one", 409)
+
+
+def cancel_meeting(session: Session, *, case_id: str, meeting_id: uuid.UUID | str, staff: Staff,
+                   reason: str) -> JointMeeting:
+    """The lead calls off a meeting that has not taken place (rain, a department cannot come), saying why; the
+    invited departments no longer see it on their queue and give no opinion for it. There is no moving a meeting:
+    the lead cancels it and calls a new one, so every invitation the departments saw stays on the record."""
+    case, review = _lead_case(session, case_id, staff)
+    meeting = _meeting(session, case, meeting_id)
+    _refuse_settled(meeting)
+    reason = reason.strip()[:500]
+    if not reason:
+        raise ReviewError("reason_required", "say why the meeting is cancelled", 422)
+    meeting.cancelled_at, meeting.cancel_reason = utc_now(), reason
+    session.add(meeting)
+    record_event(session, case.id, actor=staff.username, action="joint_meeting_cancelled",
+                 note=f"{meeting.kind} of {iso(meeting.scheduled_at)} cancelled: {reason}",
+                 data={"kind": meeting.kind, "scheduled_at": iso(meeting.scheduled_at), "reason": reason})
     session.flush()
     return meeting
 
@@ -213,6 +240,9 @@ def give_opinion(session: Session, case_id: str, staff: Staff, *, opinion: str, 
         meeting = _meeting(session, case, meeting_id)
         if staff.department_code not in meeting.departments:
             raise ReviewError("not_invited", "your department was not invited to this meeting", 403)
+        if meeting.cancelled_at is not None:
+            raise ReviewError("meeting_cancelled", "this meeting was cancelled; give your opinion on the papers "
+                              "or at the meeting called instead", 409)
         if meeting.held_at is None:
             raise ReviewError("meeting_not_held", "the lead marks the meeting held before opinions on it", 409)
     row = record_opinion(session, case, task, opinion=opinion, text=text, actor=staff.username,
@@ -276,7 +306,7 @@ def joint_public(session: Session, case: Case) -> dict:
         "meetings": [{"meeting_id": str(meeting.id), "kind": meeting.kind, "scheduled_at": iso(meeting.scheduled_at),
                       "place": meeting.place, "departments": list(meeting.departments),
                       "called_by": meeting.called_by, "held_at": iso(meeting.held_at),
-                      "cancelled_at": iso(meeting.cancelled_at),
+                      "cancelled_at": iso(meeting.cancelled_at), "cancel_reason": meeting.cancel_reason,
                       "opinions": [{"department": row.department_code, "opinion": row.opinion, "text": row.text,
                                     "given_by": row.given_by, "given_at": iso(row.given_at)}
                                    for row in opinions if row.meeting_id == meeting.id]}

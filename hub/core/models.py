@@ -582,6 +582,7 @@ class JointMeeting(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
     held_at: datetime | None = None
     cancelled_at: datetime | None = None
+    cancel_reason: str = Field(default="", max_length=500)
 
 
 # One department's opinion in a joint review, at a meeting or on the papers.

@@ -61,6 +61,7 @@ STATUS_TEXT = {
     "joint_opened": lazy_gettext("Joint review opened"),
     "joint_meeting_called": lazy_gettext("Joint meeting called"),
     "joint_meeting_held": lazy_gettext("Joint meeting held"),
+    "joint_meeting_cancelled": lazy_gettext("Joint meeting cancelled"),
     "joint_opinion": lazy_gettext("Joint opinion"),
     "joint_decided": lazy_gettext("Combined result decided"),
     "needs_attention": lazy_gettext("Needs attention"),

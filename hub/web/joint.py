@@ -1,6 +1,6 @@
 """The joint-review page of a joint case (/cases/<id>/joint): the lead department opens the review, calls and holds
-joint site surveys and review meetings, and issues the combined result; each department gives its opinion;
-everyone else who may read the case reads it."""
+joint site surveys and review meetings (or cancels one not held yet), and issues the combined result; each
+department gives its opinion; everyone else who may read the case reads it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sync.kit.workdays import COUNTY_TIMEZONE
 
 from hub.approval.cases import can_view
 from hub.approval.joint import (
+    cancel_meeting,
     decide_joint,
     decided,
     department_states,
@@ -52,6 +53,9 @@ REFUSALS = {
     "not_a_department": lazy_gettext("Invite only departments of this joint review. Nothing was saved."),
     "no_meeting": lazy_gettext("There is no such meeting on this case. Nothing was saved."),
     "already_held": lazy_gettext("This meeting is already marked held. Nothing was saved."),
+    "already_cancelled": lazy_gettext("This meeting was already cancelled. Nothing was saved."),
+    "meeting_cancelled": lazy_gettext("This meeting was cancelled: give your opinion on the papers or at the "
+                                      "meeting called instead. Nothing was saved."),
     "no_department": lazy_gettext("Only a department's reviewer gives its opinion. Nothing was saved."),
     "not_invited": lazy_gettext("Your department was not invited to this meeting. Nothing was saved."),
     "meeting_not_held": lazy_gettext("The lead department marks the meeting held before opinions on it. "
@@ -65,6 +69,7 @@ REFUSALS = {
     "bad_decision": lazy_gettext("Choose approve or reject. Nothing was saved."),
     "reason_required": lazy_gettext("Write the reason: a rejection needs one, and so does an approval over a "
                                     "department's disagreement. Nothing was saved."),
+    "cancel_reason_required": lazy_gettext("Write why the meeting is cancelled. Nothing was saved."),
     "result_fields_required": lazy_gettext("Fill in every required result field before approving. "
                                            "Nothing was saved."),
     "unknown_result_field": lazy_gettext("Fill in only this item's result fields. Nothing was saved."),
@@ -91,6 +96,9 @@ def _act(db, case: Case, action: str, form) -> None:
                          place=form.get("place", "")[:200], departments=form.getlist("departments")[:32])
     elif action == "held":
         mark_held(db, case.id, form.get("meeting_id", "")[:36], staff)
+    elif action == "cancel":
+        cancel_meeting(db, case_id=case.id, meeting_id=form.get("meeting_id", "")[:36], staff=staff,
+                       reason=form.get("cancel_reason", "")[:500])
     elif action == "opinion":
         give_opinion(db, case.id, staff, opinion=form.get("opinion", ""), text=form.get("text", "")[:4000],
                      meeting_id=form.get("meeting_id", "")[:36] or None)
@@ -120,7 +128,9 @@ def joint_page(case_id: str):
         except ReviewError as exc:
             db.rollback()
             case = db.get(Case, case.id)
-            error, status = str(REFUSALS.get(exc.reason, exc)), exc.status
+            reason = "cancel_reason_required" if (exc.reason, request.form.get("action")) == (
+                "reason_required", "cancel") else exc.reason
+            error, status = str(REFUSALS.get(reason, exc)), exc.status
         else:
             db.commit()
             return redirect(url_for("joint.joint_page", case_id=case.id))

@@ -1,6 +1,6 @@
 """The joint review's JSON API (bearer tokens): what the lead department's page does (hub/web/joint.py), for the
 departments' own tools and for tests. Anyone who may read the case reads its joint review; the lead opens it,
-calls and holds meetings and issues the combined result; each department gives its own opinion."""
+calls, holds or cancels meetings and issues the combined result; each department gives its own opinion."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sync.kit.openapi import documented
 from sync.kit.web import api_error, parse_json_body
 
 from hub.approval.joint import (
+    cancel_meeting,
     decide_joint,
     give_opinion,
     joint_public,
@@ -31,8 +32,8 @@ bp = Blueprint("jointapi", __name__, url_prefix="/api")
 
 _ERRORS = {403: ("forbidden", "not_lead", "not_invited", "not_a_department", "no_department"),
            404: ("not_found", "not_joint", "no_meeting"),
-           409: ("already_opened", "not_opened", "already_decided", "already_held", "meeting_not_held",
-                 "opinions_missing", "not_open", "in_conflict"),
+           409: ("already_opened", "not_opened", "already_decided", "already_held", "already_cancelled",
+                 "meeting_not_held", "meeting_cancelled", "opinions_missing", "not_open", "in_conflict"),
            422: ("invalid_input", "bad_kind", "meeting_in_past", "place_required", "departments_required",
                  "bad_opinion", "text_required", "bad_decision", "reason_required", "unknown_result_field",
                  "result_fields_required")}
@@ -58,6 +59,11 @@ class MeetingBody(_Request):
     scheduled_at: datetime
     place: str = Field(min_length=1, max_length=200)
     departments: list[str] = Field(min_length=1, max_length=32)
+
+
+# Why the lead calls off a meeting (the rain, a department cannot come); to move it, cancel and call a new one.
+class CancelBody(_Request):
+    reason: str = Field(default="", max_length=500)
 
 
 # The caller's department's opinion, on the papers or for a meeting it attended.
@@ -100,6 +106,7 @@ class MeetingPublic(BaseModel):
     called_by: str
     held_at: str | None
     cancelled_at: str | None
+    cancel_reason: str = ""
     opinions: list[MeetingOpinionPublic]
 
 
@@ -178,6 +185,15 @@ def post_meeting(case_id: str):
 def post_held(case_id: str, meeting_id: str):
     """The meeting took place: the invited departments may now record their opinions on it."""
     return _step(case_id, EmptyBody, lambda db, case, body: mark_held(db, case.id, meeting_id[:36], g.staff))
+
+
+@bp.post("/cases/<case_id>/joint/meetings/<meeting_id>/cancel")
+@documented("The lead cancels a meeting not held yet", body=CancelBody, answer=JointPublic, errors=_ERRORS)
+@api_auth("reviewer", "admin")
+def post_cancel(case_id: str, meeting_id: str):
+    """Call off a meeting with the reason; the invited departments no longer see it. To move it, call a new one."""
+    return _step(case_id, CancelBody, lambda db, case, body: cancel_meeting(
+        db, case_id=case.id, meeting_id=meeting_id[:36], staff=g.staff, reason=body.reason))
 
 
 @bp.post("/cases/<case_id>/joint/opinions")

@@ -254,11 +254,16 @@ def _joint_opinion(data: dict[str, Any], words: Words) -> str:
     return _("%(text)s: %(words)s", text=text, words=data["text"]) if data.get("text") else text
 
 
-def _joint_meeting_called(data: dict[str, Any], words: Words) -> str:
-    moment = format_datetime(as_utc(datetime.fromisoformat(data["scheduled_at"])), "yyyy-MM-dd HH:mm") \
+def _meeting_time(data: dict[str, Any]) -> str:
+    """A meeting's time on the county's clock, to the minute."""
+    return format_datetime(as_utc(datetime.fromisoformat(data["scheduled_at"])), "yyyy-MM-dd HH:mm") \
         if data.get("scheduled_at") else ""
+
+
+def _joint_meeting_called(data: dict[str, Any], words: Words) -> str:
     return _("%(meeting)s at %(time)s, %(place)s; invited: %(departments)s",
-             meeting=JOINT_MEETINGS.get(data.get("kind", ""), ""), time=moment, place=data.get("place", ""),
+             meeting=JOINT_MEETINGS.get(data.get("kind", ""), ""), time=_meeting_time(data),
+             place=data.get("place", ""),
              departments=words.department_list(data.get("departments")))
 
 
@@ -458,6 +463,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "joint_meeting_called": _joint_meeting_called,
     "joint_meeting_held": lambda data, words: _("The %(meeting)s was held",
                                                 meeting=JOINT_MEETINGS.get(data.get("kind", ""), "")),
+    "joint_meeting_cancelled": lambda data, words: _("The %(meeting)s of %(time)s was cancelled: %(reason)s",
+                                                     meeting=JOINT_MEETINGS.get(data.get("kind", ""), ""),
+                                                     time=_meeting_time(data), reason=data.get("reason", "")),
     "joint_opinion": _joint_opinion,
     "joint_decided": _joint_decided,
     "follow_up_due_counted": lambda data, words: _("Rating follow-up due %(date)s, counted from the rating's day",

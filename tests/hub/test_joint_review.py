@@ -3,6 +3,7 @@ joint site survey, and issues the combined result only with every department's o
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from hub.core.audit import verify_audit
 from hub.core.auditrows import cross_check
 from sync.clock import utcnow
 from sync.envelope import Kind
-from tests.hub.hubkit import HOMESTEAD
+from tests.hub.hubkit import HOMESTEAD, csrf_from
 from tests.hub.test_supervision_orders import cards_of, days_until
 
 TOWNSHIP = "八达镇政务服务中心"
@@ -159,6 +160,64 @@ def test_the_joint_review_refuses_steps_out_of_turn(hub):
     assert detail["reason"] == "县自然资源局认定选址不符合国土空间规划"
     refused(ny, "/opinions", {"opinion": "agree"}, 409, "already_decided")
     assert hub.api("yb-li").get(f"/api/cases/{case_id}/joint").status_code == 404
+
+
+def test_the_lead_cancels_a_meeting_and_calls_a_new_one(hub):
+    _point, case_id = joint_case(hub)
+    zr, ny, xz = hub.api("zr-zhao"), hub.api("ny-wang"), hub.api("xz-huang")
+    assert xz.post(f"/api/cases/{case_id}/joint/open", json={}).status_code == 200
+    survey = {"kind": "site_survey", "scheduled_at": in_a_day(), "place": "周邦村三组宅基地现场",
+              "departments": ["ZR", "NY"]}
+    meeting_id = xz.post(f"/api/cases/{case_id}/joint/meetings", json=survey).json()["meeting_id"]
+    cancel = f"/api/cases/{case_id}/joint/meetings/{meeting_id}/cancel"
+    zr_portal = hub.browser("zr-zhao")
+    assert "周邦村三组宅基地现场" in zr_portal.get("/queue").text, "the invitation is on the department's queue"
+
+    def refused(client, path, body, status, reason):
+        answer = client.post(path, json=body)
+        assert (answer.status_code, answer.json().get("reason")) == (status, reason), answer.text
+
+    refused(zr, cancel, {"reason": "下雨"}, 403, "not_lead")
+    refused(xz, cancel, {"reason": "  "}, 422, "reason_required")
+    refused(xz, cancel, {}, 422, "reason_required")
+    refused(xz, f"/api/cases/{case_id}/joint/meetings/{uuid.uuid4()}/cancel", {"reason": "下雨"}, 404, "no_meeting")
+    # The lead cancels it on its page: without a reason nothing is saved, with one the row says 已取消.
+    lead_page = hub.browser("xz-huang")
+    page = lead_page.get(f"/cases/{case_id}/joint").text
+    assert 'id="cancel-form-1"' in page and 'for="cancel-reason-1"' in page
+    form = {"csrf_token": csrf_from(page), "meeting_id": meeting_id, "action": "cancel"}
+    empty = lead_page.post(f"/cases/{case_id}/joint", data={**form, "cancel_reason": " "})
+    assert empty.status_code == 422 and "请填写取消会议的原因" in empty.text
+    page = lead_page.post(f"/cases/{case_id}/joint", data={**form, "cancel_reason": "暴雨，现场无法踏勘"}).text
+    assert "已取消：暴雨，现场无法踏勘" in page and 'id="cancel-form-1"' not in page and 'id="held-1"' not in page
+    [meeting] = xz.get(f"/api/cases/{case_id}/joint").json()["meetings"]
+    assert meeting["cancelled_at"] and meeting["cancel_reason"] == "暴雨，现场无法踏勘" and meeting["held_at"] is None
+
+    refused(xz, cancel, {"reason": "再次取消"}, 409, "already_cancelled")
+    refused(xz, f"/api/cases/{case_id}/joint/meetings/{meeting_id}/held", {}, 409, "already_cancelled")
+    refused(zr, f"/api/cases/{case_id}/joint/opinions", {"opinion": "agree", "meeting_id": meeting_id}, 409,
+            "meeting_cancelled")
+    assert "周邦村三组宅基地现场" not in zr_portal.get("/queue").text, "the invitation is gone"
+    timeline = hub.browser("op").get(f"/cases/{case_id}").text
+    assert "联合踏勘已取消：暴雨，现场无法踏勘" in timeline
+
+    # To move it the lead calls a new one; a held meeting can no longer be cancelled.
+    moved = xz.post(f"/api/cases/{case_id}/joint/meetings", json={**survey, "place": "八达镇政府会议室"})
+    assert moved.status_code == 201, moved.text
+    assert "八达镇政府会议室" in zr_portal.get("/queue").text
+    moved_cancel = f"/api/cases/{case_id}/joint/meetings/{moved.json()['meeting_id']}/cancel"
+    assert xz.post(moved_cancel.replace("/cancel", "/held"), json={}).status_code == 200
+    refused(xz, moved_cancel, {"reason": "下雨"}, 409, "already_held")
+    assert ny.post(f"/api/cases/{case_id}/joint/opinions", json={"opinion": "agree", "text": "",
+                                                                "meeting_id": moved.json()["meeting_id"]}
+                   ).status_code == 200
+    actions = [event["action"] for event in xz.get(f"/api/cases/{case_id}").json()["events"]]
+    assert [a for a in actions if a.startswith("joint_meeting")] == [
+        "joint_meeting_called", "joint_meeting_cancelled", "joint_meeting_called", "joint_meeting_held"]
+    with hub.db() as session:
+        audited = [entry for entry in session.exec(select(AuditEntry)).all()
+                   if entry.action == "joint_meeting_cancelled"]
+        assert len(audited) == 1 and verify_audit(session).broken is None and cross_check(session) == []
 
 
 def test_a_case_waiting_for_its_lead_past_its_limit_earns_the_lead_a_card(hub, clock):
