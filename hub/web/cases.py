@@ -26,11 +26,11 @@ from hub.approval.review import (
     withdraw_unanswered,
 )
 from hub.approval.joint import invitations
-from hub.approval.opinions import joint_review
+from hub.approval.opinions import joint_review, lead_decides
 from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
-from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department, Project
+from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department, Project, ReviewTask, Staff
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
@@ -224,7 +224,7 @@ def case_page(case_id: str):
             check_decision(db, case_id=case.id, staff=g.staff, decision=decision,
                            result_fields=values["result_fields"])
             return render_template("confirm_approval.html", case=case_detail(db, case), item=item, values=values,
-                                   result_labels={spec.name: spec.label_zh if g.get("lang", "zh") == "zh"
+                                   consequence=approval_consequence(db, case, g.staff), result_labels={spec.name: spec.label_zh if g.get("lang", "zh") == "zh"
                                                   else spec.label_en for spec in (item.result_fields if item else [])})
         if decision == "supplement":
             request_supplement(db, case_id=case.id, staff=g.staff, materials=values["materials"], note=values["note"])
@@ -393,3 +393,16 @@ def scan_response(case: Case, scan_id: str) -> Response:
         # A scan is shown, never run: no scripts even if a "PDF" carries some.
         "Content-Security-Policy": "sandbox",
     })
+
+
+def approval_consequence(db, case: Case, staff: Staff) -> str:
+    """What one department's approval does to ``case`` (the confirmation page says it, and nothing else):
+    "opinion" on a joint case its lead department decides, "stage" while other departments' tasks remain, "result"
+    when it issues the signed result at once."""
+    if lead_decides(db, case.id):
+        return "opinion"
+    deciding = decidable_task(db, case, staff)
+    tasks = db.exec(select(ReviewTask).where(ReviewTask.case_id == case.id)).all()
+    others = [task for task in tasks if task.status in ("open", "supplement", "waiting")
+              and (deciding is None or task.id != deciding.id)]
+    return "stage" if others else "result"

@@ -242,3 +242,22 @@ def test_a_case_waiting_for_its_lead_past_its_limit_earns_the_lead_a_card(hub, c
     assert xz.post(f"/api/cases/{case_id}/joint/decision",
                    json={"decision": "approved", "result_fields": RESULT_FIELDS}).status_code == 200
     assert all(card.cleared_at is not None for card in cards_of(hub, case_id)), "the result settles the lead's cards"
+
+
+@pytest.mark.sqlite_only  # a page's wording; the decision rules run on PostgreSQL in the tests above
+def test_the_confirmation_page_says_what_a_department_s_approval_does(hub):
+    """Nothing false to a reviewer: on a joint case her approval is her department's opinion and issues nothing,
+    while the last department's approval of a single-department case issues the signed result at once."""
+    _point, case_id = joint_case(hub)
+    reviewer = hub.browser("ny-wang")
+    asked = reviewer.post(f"/cases/{case_id}", data={"csrf_token": csrf_from(reviewer.get(f"/cases/{case_id}").text),
+                                                     "decision": "approved"})
+    assert asked.status_code == 200 and "<title>确认准予 · " in asked.text
+    assert "记为本部门意见" in asked.text and "由牵头部门出具办理结果" in asked.text
+    assert "发送到服务点" not in asked.text and 'id="confirm-certificate"' not in asked.text
+
+    single = hub.enroll_point().push_case()
+    yb = hub.browser("yb-li")
+    asked = yb.post(f"/cases/{single}", data={"csrf_token": csrf_from(yb.get(f"/cases/{single}").text),
+                                             "decision": "approved"})
+    assert "记为本部门意见" not in asked.text and 'id="confirm-certificate"' in asked.text
