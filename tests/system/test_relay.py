@@ -230,5 +230,8 @@ def test_village_scans_through_the_township_cost_little_more_than_their_size_on_
     relayed = relay_scan_figures(cluster, [128 * 1024, 128 * 1024], rate_bps=128_000, latency_s=0.15,
                                  cut_every_s=4.0, limit_s=120)
     assert relayed.cuts >= 3, "the link was really cut while the scans were on their way"
-    assert relayed.ratio <= 1.25, relayed
+    # Each cut loses the chunk in flight, and chunks grow on a good stretch of link, so where the cuts land (a
+    # loaded machine moves them) decides a few tens of KB: 1.27 was seen once in four full runs. The fault this
+    # guards against sent every byte twice (2.0).
+    assert relayed.ratio <= 1.4, relayed
     assert relayed.connections <= relayed.cuts + 3, "about one connection per cut"
