@@ -89,7 +89,10 @@ def test_first_contact_and_a_referral_through_the_township(cluster, browser):
     # The referral is made while the hub is down: the township holds it until the hub is back.
     cluster.stop_server(hub)
     page.goto(f"{village.url}/referrals/new")
-    page.keyboard.press("Enter")  # the name has the focus: sent empty, nothing is recorded
+    # The name has the focus (autofocus lands after load, so wait for it): sent empty, nothing is recorded.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'resident_name'")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("#referral-error")
     assert "未作任何登记" in page.inner_text("#referral-error")
     assert page.inner_text("#error-resident_name").strip() == "必填"
