@@ -12,13 +12,13 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from sync.kit import residents
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import http_api_error
@@ -70,6 +70,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     db.init_db(data_dir)
 
     install_i18n(app, TRANSLATIONS)
+    residents.install(app)
     install_filters(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township
     # serves its villages (pointkit/relay.py) only the villages' request signatures.
@@ -94,7 +95,6 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         return jsonify(ok=True)
 
     app.context_processor(_header_context)
-    app.jinja_env.globals["lang_url"] = _lang_url
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -114,13 +114,6 @@ def _header_context() -> dict[str, Any]:
 
 def _data_dir() -> str:
     return current_app.config["DATA_DIR"]
-
-
-def _lang_url(language: str) -> str:
-    """This page's address in another language, keeping the other query arguments."""
-    args = request.args.to_dict()
-    args["lang"] = language
-    return request.path + "?" + urlencode(args)
 
 
 def _http_error(error: HTTPException):

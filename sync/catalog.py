@@ -54,6 +54,9 @@ class Material(_Model):
     required: bool = True
     seal_required: bool = False  # signed or sealed (签字/盖章) by the applicant or an issuing body
     note: str = Field(default="", max_length=500)  # what a correct one looks like
+    # Protocol 5 (电子证照, 免提交): the certificate types (ServiceItem.certificate_type codes) whose valid
+    # e-certificate in the hub's register stands in for this material, so the resident need not hand it over.
+    certificates: list[str] = Field(default_factory=list, max_length=8)
 
 class FormField(_Model):
     """One value the window collects beyond the applicant's name, ID and phone."""
@@ -110,14 +113,26 @@ class ServiceItem(_Model):
     site_check_excluded: bool = False
     # Protocol 4: a renewal deemed granted at the licence's expiry (第五十条); needs ``deemed_approval``.
     renewal: Renewal | None = None
+    # Protocol 5 (网上预审): who answers a resident's pre-check of this item: a clerk at the point she chose, or
+    # the item's (lead) department at the hub.
+    precheck: Literal["point", "department"] = "point"
+    # Protocol 5 (电子证照): an approval of this item issues a licence or certificate of this type, which the hub
+    # enters in its certificate register; materials of other items name the type to accept it instead of paper.
+    certificate_type: str | None = Field(default=None, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    certificate_name_zh: str = Field(default="", max_length=64)
+    certificate_name_en: str = Field(default="", max_length=128)
 
     def document_entry(self) -> dict[str, Any]:
         """The item as a catalog document holds it: the fields added since protocol 2 only when they differ
         from the default, so a catalog that does not use them stays byte for byte what older points read."""
         fields = type(self).model_fields
-        defaults = {name for name in PROTOCOL_3_ITEM_FIELDS | PROTOCOL_4_ITEM_FIELDS
+        defaults = {name for name in PROTOCOL_3_ITEM_FIELDS | PROTOCOL_4_ITEM_FIELDS | PROTOCOL_5_ITEM_FIELDS
                     if getattr(self, name) == fields[name].default}
-        return self.model_dump(mode="json", exclude=defaults)
+        entry = self.model_dump(mode="json", exclude=defaults)
+        for material in entry["materials"]:
+            if not material["certificates"]:
+                del material["certificates"]
+        return entry
 
 
 class ProjectStage(_Model):
@@ -231,13 +246,19 @@ PROTOCOL_4_ITEM_FIELDS = frozenset({"legal_unit", "promised_unit", "lead_departm
                                     "renewal"})
 PROTOCOL_4_DEPARTMENT_FIELDS = frozenset({"scope"})
 PROTOCOL_4_DOCUMENT_FIELDS = frozenset({"projects"})
+# The fields added in protocol 5 (the residents' side: pre-check reviewers, certificate types, 免提交 materials).
+PROTOCOL_5_ITEM_FIELDS = frozenset({"precheck", "certificate_type", "certificate_name_zh", "certificate_name_en"})
+PROTOCOL_5_MATERIAL_FIELDS = frozenset({"certificates"})
 
 
 def catalog_view(document: dict, protocol: int) -> dict:
     """A catalog document as a point speaking ``protocol`` can read it (the same document when it reads it all)."""
     if protocol <= 1:
         return protocol_1_view(document)
-    if protocol >= 4:
+    if protocol >= 5:
+        return document
+    document = _without_protocol_5(document)
+    if protocol == 4:
         return document
     dropped = PROTOCOL_4_ITEM_FIELDS | (PROTOCOL_3_ITEM_FIELDS if protocol == 2 else frozenset())
     items, departments = document.get("items", []), document.get("departments", [])
@@ -249,6 +270,20 @@ def catalog_view(document: dict, protocol: int) -> dict:
             "items": [{key: value for key, value in item.items() if key not in dropped} for item in items],
             "departments": [{key: value for key, value in entry.items() if key not in PROTOCOL_4_DEPARTMENT_FIELDS}
                             for entry in departments]}
+
+
+def _without_protocol_5(document: dict) -> dict:
+    """``document`` without the protocol-5 item and material fields (the same object when it has none)."""
+    items = document.get("items", [])
+    if not any(PROTOCOL_5_ITEM_FIELDS & item.keys()
+               or any(PROTOCOL_5_MATERIAL_FIELDS & material.keys() for material in item.get("materials", []))
+               for item in items):
+        return document
+    return {**document, "items": [
+        {**{key: value for key, value in item.items() if key not in PROTOCOL_5_ITEM_FIELDS},
+         **({"materials": [{key: value for key, value in material.items() if key not in PROTOCOL_5_MATERIAL_FIELDS}
+                           for material in item["materials"]]} if "materials" in item else {})}
+        for item in items]}
 
 
 def protocol_1_view(document: dict) -> dict:

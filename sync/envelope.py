@@ -43,9 +43,11 @@ MAGIC = b"PKE"
 # leaves them out for a point that speaks an older version, whose strict models would refuse them. Protocol 2
 # never shipped in a release, but points built from it may run in pilot counties, so the hub speaks it too.
 # Version 4 added limit units, lead departments, renewals, township departments and project templates to the
-# catalog (sync/catalog.py PROTOCOL_4_*), and the special-procedure pause to hub messages.
-PROTOCOL_VERSION = 4
-SUPPORTED_PROTOCOLS = (1, 2, 3, 4)
+# catalog (sync/catalog.py PROTOCOL_4_*), and the special-procedure pause to hub messages. Version 5 added the
+# residents' side: pre-check reviewers and certificate types to the catalog (sync/catalog.py PROTOCOL_5_*) and the
+# kinds in PROTOCOL_5_KINDS.
+PROTOCOL_VERSION = 5
+SUPPORTED_PROTOCOLS = (1, 2, 3, 4, 5)
 HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64
@@ -79,6 +81,11 @@ class Kind(IntEnum):
     # the supervision office's answer to it. A point that never sends a complaint never gets an answer.
     REFERRAL = 9
     COMPLAINT = 10
+    # Issue 22 (the residents' side, protocol 5): a clerk's answer to a pre-check (网上预审), the point's booking
+    # ledger (预约: its own bookings and its verdicts on the hub's requests), and the hub's sides of both plus the
+    # certificate revocations (电子证照) every point learns on its next pull.
+    PRECHECK_ANSWER = 11
+    BOOKING = 12
     RESULT = 64
     STATUS = 65
     HUB_KEYS = 66
@@ -86,6 +93,9 @@ class Kind(IntEnum):
     SUPPLEMENT_REQUEST = 68
     CASE_COPY = 69
     COMPLAINT_ANSWER = 70
+    PRECHECK = 71
+    BOOKING_REQUEST = 72
+    CERTIFICATE_REVOKED = 73
 
 
 # Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades. COPY_REQUEST and
@@ -93,6 +103,11 @@ class Kind(IntEnum):
 # point from before them, which never asks, never gets one.
 PROTOCOL_2_KINDS = frozenset({Kind.AMEND, Kind.SUPPLEMENT, Kind.WITHDRAW, Kind.RATE, Kind.RECONCILED,
                               Kind.SUPPLEMENT_REQUEST, Kind.COPY_REQUEST, Kind.CASE_COPY})
+
+
+# Kinds a point older than protocol 5 does not know: the hub holds them for such a point until it upgrades.
+PROTOCOL_5_KINDS = frozenset({Kind.PRECHECK_ANSWER, Kind.BOOKING, Kind.PRECHECK, Kind.BOOKING_REQUEST,
+                              Kind.CERTIFICATE_REVOKED})
 
 
 def unsupported_protocol(version: int) -> str:

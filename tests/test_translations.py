@@ -20,6 +20,8 @@ from sync.kit.i18n import install_i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("pointkit", "hub")
+# Pages both apps serve (the residents' site, sync/kit/residents): their messages are in each app's catalogs.
+SHARED = ("sync/kit/residents",)
 # Where each app keeps its catalogs (the hub's pages are its web layer).
 CATALOGS = {"pointkit": ROOT / "pointkit" / "translations", "hub": ROOT / "hub" / "web" / "translations"}
 # What `pybabel extract -k lazy_gettext` looks for (docs/translations.md).
@@ -29,13 +31,14 @@ MESSAGE_ARGUMENTS = {"_": (0,), "gettext": (0,), "lazy_gettext": (0,), "ngettext
 
 
 def extracted(app: str) -> dict[str | tuple[str, ...], list[str]]:
-    """What ``pybabel extract -F babel.cfg -k lazy_gettext APP`` collects: message id -> where it is used."""
+    """What ``pybabel extract -F babel.cfg -k lazy_gettext APP sync/kit/residents`` collects: message id -> where it is used."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as file:
         method_map, options_map = parse_mapping_cfg(file)
     found: dict[str | tuple[str, ...], list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / app, method_map, options_map, keywords=KEYWORDS):
-        found.setdefault(message, []).append(f"{app}/{filename}:{lineno}")
+    for source in (app, *SHARED):
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                ROOT / source, method_map, options_map, keywords=KEYWORDS):
+            found.setdefault(message, []).append(f"{source}/{filename}:{lineno}")
     return found
 
 

@@ -51,8 +51,10 @@ COLUMNS = {
     "items": ["code", "name_zh", "name_en", "departments", "route", "legal_basis", "conditions", "process",
               "legal_days", "promised_days", "fees", "complaint_channel", "levels", "deemed_approval",
               "supplement_days", "supplement_unit", "legal_unit", "promised_unit", "lead_department",
-              "site_check_excluded", *RENEWAL_COLUMNS],
-    "materials": ["item_code", "code", "name_zh", "name_en", "form", "copies", "required", "seal_required", "note"],
+              "site_check_excluded", *RENEWAL_COLUMNS, "precheck", "certificate_type", "certificate_name_zh",
+              "certificate_name_en"],
+    "materials": ["item_code", "code", "name_zh", "name_en", "form", "copies", "required", "seal_required", "note",
+                  "certificates"],
     "fields": ["item_code", "kind", "name", "label_zh", "label_en", "type", "required", "choices"],
     # One row per stage of a project template, in stage order.
     "projects": ["template", "template_name_zh", "template_name_en", "code", "name_zh", "name_en", "items",
@@ -65,7 +67,7 @@ REQUIRED_COLUMNS = {
     "fields": {"item_code", "kind", "name", "label_zh", "label_en"},
     "projects": {"template", "template_name_zh", "template_name_en", "code", "name_zh", "name_en", "items"},
 }
-LIST_COLUMNS = {"departments", "levels", "choices", "items"}
+LIST_COLUMNS = {"departments", "levels", "choices", "items", "certificates"}
 BOOL_COLUMNS = {"deemed_approval", "required", "seal_required", "site_check_excluded", "opens_early"}
 FIELD_KINDS = {"field": "fields", "result": "result_fields"}
 LIST_SEPARATOR = ";"
@@ -147,6 +149,7 @@ def check_catalog(catalog: CatalogFile, locate: Locator = json_locator, problems
             keys = [getattr(entry, key) for entry in entries]
             for twice in sorted({k for k in keys if keys.count(k) > 1}):
                 problems.append(f"{where(name)}: {twice} is listed twice")
+    problems.extend(_certificate_problems(catalog, locate))
     known = {item.code for item in catalog.items}
     for index, template in enumerate(catalog.projects):
         place = f"{locate('projects', index, 'code')} (project template {template.code})"
@@ -160,6 +163,34 @@ def check_catalog(catalog: CatalogFile, locate: Locator = json_locator, problems
             problems.append(f"{place}: the first stage has no stage before it to open with")
     if problems:
         raise CatalogError(sorted(problems, key=_place_order))
+
+
+def _certificate_problems(catalog: CatalogFile, locate: Locator) -> list[str]:
+    """电子证照 rules: a certificate type has one name wherever it is issued, and a material accepts only types
+    that some item issues."""
+    problems: list[str] = []
+    names: dict[str, tuple[str, str]] = {}
+    for index, item in enumerate(catalog.items):
+        where = f"{locate('items', index, 'certificate_type')} (item {item.code})"
+        if item.certificate_type is None:
+            if item.certificate_name_zh or item.certificate_name_en:
+                problems.append(f"{where}: a certificate name needs a certificate_type")
+            continue
+        if not item.certificate_name_zh:
+            problems.append(f"{where}: certificate type {item.certificate_type} needs certificate_name_zh, the "
+                            "name the resident knows it by")
+        named = (item.certificate_name_zh, item.certificate_name_en)
+        if names.setdefault(item.certificate_type, named) != named:
+            problems.append(f"{where}: certificate type {item.certificate_type} is named differently by another "
+                            "item; give it one name")
+    for index, item in enumerate(catalog.items):
+        for material in item.materials:
+            for kind in material.certificates:
+                if kind not in names:
+                    problems.append(f"{locate('items', index, 'materials')} (item {item.code}, material "
+                                    f"{material.code}): certificate type {kind!r} is issued by no item; use one "
+                                    f"of {', '.join(sorted(names)) or '(none yet)'}")
+    return problems
 
 
 def _place_order(problem: str) -> tuple[str, int]:

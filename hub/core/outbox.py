@@ -22,7 +22,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from sync.clock import utcnow
-from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_VERSION, Kind
+from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_5_KINDS, PROTOCOL_VERSION, Kind
 from sync.kit.workdays import county_date
 from sync.messages import StatusUpdate
 
@@ -62,7 +62,8 @@ def enqueue(
 
 def readable(point: Point, kind: Kind) -> bool:
     """Can the protocol version ``point`` speaks read messages of ``kind``?"""
-    return min(point.protocol, PROTOCOL_VERSION) >= 2 or kind not in PROTOCOL_2_KINDS
+    protocol = min(point.protocol, PROTOCOL_VERSION)
+    return (protocol >= 2 or kind not in PROTOCOL_2_KINDS) and (protocol >= 5 or kind not in PROTOCOL_5_KINDS)
 
 
 def next_seq(session: Session, point_id: uuid.UUID) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from sync.kit import residents
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import api_error, error_headers, http_api_error
@@ -65,6 +66,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, TRANSLATIONS)
+    residents.install(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the
     # point's request signatures; the liveness probe has no cookies and no forms.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))

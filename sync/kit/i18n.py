@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 import pytz
@@ -50,7 +51,7 @@ def county_timezone() -> pytz.BaseTzInfo:
 def install_i18n(app: Flask, translations: Path) -> None:
     """Translate ``app``'s pages with the catalogs in ``translations``: the language is chosen per request
     (choose_language) and remembered in a cookie; dates are shown on the county's clock. Templates get ``_()``,
-    ``ngettext()`` and ``lang``."""
+    ``ngettext()``, ``lang`` and ``lang_url()``."""
     directory = compile_catalogs(translations)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(directory))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", BABEL_LOCALES[DEFAULT_LANGUAGE])
@@ -70,6 +71,15 @@ def install_i18n(app: Flask, translations: Path) -> None:
     @app.context_processor
     def _language_context() -> dict[str, Any]:
         return {"lang": _page_language(), "languages": LANGUAGES}
+
+    app.jinja_env.globals["lang_url"] = lang_url
+
+
+def lang_url(language: str) -> str:
+    """This page's address in another language, keeping the other query arguments."""
+    args = request.args.to_dict()
+    args["lang"] = language
+    return request.path + "?" + urlencode(args)
 
 
 def _page_language() -> str:

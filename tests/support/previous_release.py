@@ -21,6 +21,9 @@ PREVIOUS_RELEASE = "4315ee0e9334bda86e4cb2efb570ee004c3dac8e"
 # The last landed commit whose points speak protocol 2, before hub messages and catalog items gained protocol 3's
 # fields. It never shipped as a release, but builds of it may run in pilot counties, so the hub still speaks to them.
 LAST_PROTOCOL_2 = "3cd4c5104f729b70b8a1751135108fd7be4acb90"
+# The last commit whose points speak protocol 4, before the residents' side (pre-checks, bookings, e-certificates)
+# added catalog fields and message kinds: counties upgrade their points months after their hub.
+LAST_PROTOCOL_4 = "0b6f7d9d4ddd47b387f2abdad8acec101df6d560"
 
 
 @dataclass(frozen=True)

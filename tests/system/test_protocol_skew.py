@@ -12,13 +12,14 @@ import sqlite3
 import subprocess
 
 from tests.support.cluster import SAMPLE_CATALOG, wait_until
-from tests.support.previous_release import LAST_PROTOCOL_2, previous_release
+from tests.support.previous_release import LAST_PROTOCOL_2, LAST_PROTOCOL_4, previous_release
 
 from sync.envelope import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
 from sync.kit.idnumber import check_character
 
 VILLAGE = "八达镇周邦村便民服务站"
 MEDICAL_INSURANCE = "451030-YB-001"
+BIRTH_REGISTRATION = "451030-WJ-005"  # its marriage certificate may be an e-certificate (protocol 5)
 
 
 def test_the_hub_speaks_every_protocol_since_the_previous_release():
@@ -109,3 +110,31 @@ def test_a_protocol_2_point_reads_the_catalog_and_every_message_of_a_supplement_
         statuses = db.execute("select count(*) from inboxmessage where kind = 65").fetchone()[0]
     assert refused == [], "the protocol-2 point could read every message the hub sent it"
     assert statuses >= 3, "routed, supplement requested, supplemented"
+
+
+def test_a_protocol_4_point_reads_a_catalog_with_the_residents_side(cluster, tmp_path):
+    """Protocol 5 added pre-check reviewers and certificate types to catalog items and materials, which a
+    protocol-4 point's strict models refuse: the hub leaves them out for it, and its cases go through as before."""
+    sample = json.loads(SAMPLE_CATALOG.read_text(encoding="utf-8"))
+    items = {item["code"]: item for item in sample["items"]}
+    assert any(material.get("certificates") for material in items[BIRTH_REGISTRATION]["materials"])
+    assert any(item.get("certificate_type") for item in sample["items"])
+    assert any(item.get("precheck") == "department" for item in sample["items"])
+    cluster.start_hub()
+    cluster.add_reviewer("wj-li", "WJ", "reviewer-pass-1")
+    old = cluster.start_point(VILLAGE, "village", program=previous_release(tmp_path, LAST_PROTOCOL_4).pointkit)
+    staff = old.api("staff")
+    id17 = "45102719900101234"
+    taken = wait_until(lambda: (answer := staff.post("/api/cases", json={
+        "item_code": BIRTH_REGISTRATION, "applicant": {"name": "韦秀兰", "id_number": id17 + check_character(id17)},
+        "form": {"spouse_name": "黄志强"}, "materials": ["id_cards", "marriage"]})).status_code == 201 and answer,
+        timeout=30, what="the catalog at the protocol-4 point")
+    case_id = taken.json()["case_id"]
+    wait_until(lambda: staff.get(f"/api/cases/{case_id}").json()["hub_status"] == "routed", timeout=30,
+               what="the routed status at the protocol-4 point")
+    with sqlite3.connect(cluster.hub.data / "hub.db") as db:
+        (protocol,) = db.execute("select protocol from point where name = ?", (VILLAGE,)).fetchone()
+    assert protocol == 4
+    with sqlite3.connect(old.data / "point.db") as db:
+        refused = db.execute("select error from inboxmessage where outcome = 'refused'").fetchall()
+    assert refused == [], "the protocol-4 point could read every message the hub sent it"
