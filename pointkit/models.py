@@ -358,3 +358,41 @@ class Complaint(PointTable, table=True):
     # The kiosk's wrong codes for this complaint, on a lock of its own (as a case's).
     kiosk_failures: int = Field(default=0)
     kiosk_locked_until: datetime | None = None
+
+
+# -- 预约 (appointments, issue 22; pointkit/bookings.py) ----------------------------------------------------------
+
+# The point's booking plan (one row, id 1): opening periods on working days ("09:00-12:00,13:30-17:00", county
+# time), residents per half-hour and days bookable ahead. No row: the defaults of sync/kit/slots.py.
+class BookingPlan(PointTable, table=True):
+    id: int = Field(default=1, primary_key=True)
+    periods: str = Field(max_length=64)
+    capacity: int
+    days_ahead: int
+    updated_by: str = Field(default="", max_length=64)
+    updated_at: datetime
+
+
+# A booked half-hour (预约) in this point's ledger, which owns its slots: taken at the kiosk, by a clerk on the
+# phone, or asked for on the hub's site (then ``id`` and ``booking_no`` are the hub's). A request the point refused
+# is kept too (status "refused", with why and the nearest free slots), so the clerk sees who was turned away. The
+# resident's code is stored hashed; name and phone are personal data.
+class Booking(PointTable, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    booking_no: str = Field(max_length=40, unique=True, index=True)
+    day: date = Field(index=True)
+    start: str = Field(max_length=5)
+    status: str = Field(max_length=16)
+    origin: str = Field(max_length=8)
+    name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20)
+    precheck_no: str = Field(default="", max_length=40)
+    code_hash: str = Field(default="", max_length=200)
+    staff: str = Field(default="", max_length=64)
+    # The last refused request about this booking: why, the slot it wanted, the free slots offered (comma-joined).
+    refusal: str = Field(default="", max_length=16)
+    wanted_slot: str = Field(default="", max_length=16)
+    alternatives: str = Field(default="", max_length=120)
+    request_id: str = Field(default="", max_length=36)
+    created_at: datetime
+    updated_at: datetime

@@ -475,6 +475,80 @@ class ComplaintAnswer(_Strict):
     result: str = Field(default="", max_length=4000)
 
 
+# 预约 (appointments, docs/appointments.md). A slot is "YYYY-MM-DD HH:MM" in county time (sync/kit/slots.py).
+BOOKING_NO_MAX = 40
+SLOT_KEY_PATTERN = r"^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$"
+BookingStatus = Literal["confirmed", "refused", "cancelled", "arrived", "no_show"]
+BookingOrigin = Literal["kiosk", "phone", "hub"]
+BookingAction = Literal["book", "change", "cancel"]
+# Why the point refused a request from the hub: the slot is full, not a slot of its plan (a holiday, outside its
+# hours or too far ahead), or the booking is over (cancelled, arrived, no-show) and can no longer change.
+BookingRefusal = Literal["", "slot_full", "no_such_slot", "booking_over", "unknown_booking"]
+
+
+class SlotPlanMessage(_Strict):
+    """A point's opening hours on working days, residents per half-hour and days bookable ahead."""
+
+    periods: list[Annotated[str, Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]] = Field(min_length=1, max_length=4)
+    capacity: int = Field(ge=1, le=20)
+    days_ahead: int = Field(ge=1, le=60)
+
+
+class BookingRecord(_Strict):
+    """One booking as the point's ledger holds it now. ``request_id`` names the hub's request this is the verdict
+    on ("" for a change the point made itself); ``refusal`` says why a request was refused, with the nearest free
+    slots in ``alternatives``. Name and phone are personal data: the envelope is sealed."""
+
+    booking_id: str = Field(min_length=36, max_length=36)
+    booking_no: str = Field(min_length=1, max_length=BOOKING_NO_MAX)
+    slot: str = Field(pattern=SLOT_KEY_PATTERN)
+    status: BookingStatus
+    origin: BookingOrigin
+    name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20)
+    precheck_no: str = Field(default="", max_length=40)
+    code_hash: str = Field(default="", max_length=200)
+    request_id: str = Field(default="", max_length=36)
+    refusal: BookingRefusal = ""
+    wanted_slot: str = Field(default="", max_length=16)
+    alternatives: list[Annotated[str, Field(pattern=SLOT_KEY_PATTERN)]] = Field(default_factory=list, max_length=6)
+    at: Moment
+
+
+class PointBookings(_Strict):
+    """The point's booking ledger as it changed (BOOKING): its plan, how many residents each slot from today on
+    holds, and the booking that changed (none when only the plan did). The hub shows free slots from this."""
+
+    plan: SlotPlanMessage
+    taken: dict[Annotated[str, Field(pattern=SLOT_KEY_PATTERN)], Annotated[int, Field(ge=0, le=20)]] = Field(
+        default_factory=dict, max_length=2000)
+    booking: BookingRecord | None = None
+    at: Moment
+
+
+class BookingRequest(_Strict):
+    """A resident's booking, change or cancellation made on the hub's site (BOOKING_REQUEST), for the point to
+    confirm or refuse against its own ledger. ``request_id`` is new for each request; ``booking_id`` and
+    ``booking_no`` are the hub's for a new booking, the booking's own for a change or cancellation."""
+
+    request_id: str = Field(min_length=36, max_length=36)
+    action: BookingAction
+    booking_id: str = Field(min_length=36, max_length=36)
+    booking_no: str = Field(min_length=1, max_length=BOOKING_NO_MAX)
+    slot: str = Field(default="", max_length=16)
+    name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20)
+    precheck_no: str = Field(default="", max_length=40)
+    code_hash: str = Field(default="", max_length=200)
+    at: datetime
+
+    @model_validator(mode="after")
+    def _slot_named(self) -> "BookingRequest":
+        if self.action != "cancel" and not self.slot:
+            raise ValueError(f"a {self.action} request names the slot")
+        return self
+
+
 POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.SUBMIT: SubmitCase,
     Kind.AMEND: AmendCase,
@@ -485,4 +559,5 @@ POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.COPY_REQUEST: CopyRequest,
     Kind.REFERRAL: ReferCase,
     Kind.COMPLAINT: FileComplaint,
+    Kind.BOOKING: PointBookings,
 }

@@ -642,3 +642,41 @@ class ProjectMaterial(SQLModel, table=True):
     received_by: str = Field(max_length=64)
     # The application it was first given with.
     case_id: str | None = Field(default=None, max_length=36)
+
+
+# -- 预约 (appointments, issue 22; hub/approval/bookings.py) --------------------------------------------------------
+
+# What a point last published of its booking ledger (BOOKING): its plan and how many residents each slot holds.
+# The hub's site shows free slots from it and refuses at once a slot it shows full; the point decides the rest.
+class PointBookingPlan(SQLModel, table=True):
+    point_id: uuid.UUID = Field(primary_key=True, foreign_key="point.id")
+    periods: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capacity: int
+    days_ahead: int
+    taken: dict = _json_column()
+    published_at: datetime
+    received_at: datetime = Field(default_factory=utc_now)
+
+
+# A booking as the hub knows it: one a resident asked for on the hub's site ("pending" until its point confirms or
+# refuses it), or one the point took itself and reported. ``pending_*`` is a change or cancellation asked for here
+# and not yet answered by the point. The point's record always wins (it owns its slots).
+class Booking(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    booking_no: str = Field(max_length=40, unique=True, index=True)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    slot: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    origin: str = Field(max_length=8)
+    name: str = Field(default="", max_length=64)
+    phone: str = Field(default="", max_length=20)
+    precheck_no: str = Field(default="", max_length=40)
+    code_hash: str = Field(default="", max_length=200)
+    pending_request_id: str = Field(default="", max_length=36)
+    pending_action: str = Field(default="", max_length=8)
+    pending_slot: str = Field(default="", max_length=16)
+    refusal: str = Field(default="", max_length=16)
+    wanted_slot: str = Field(default="", max_length=16)
+    alternatives: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    requested_at: datetime = Field(default_factory=utc_now)
+    point_at: datetime | None = None
