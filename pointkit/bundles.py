@@ -144,7 +144,7 @@ def import_bundle(data_dir: str | Path, path: str | Path) -> BundleImport:
         state = get_state(session)
         state.last_sync_at, state.last_sync_path = utcnow(), "usb"
         cursor = _contiguous_cursor(state.pull_cursor, bundle.envelopes)
-        applied = apply_messages(session, state, keys, bundle.envelopes, cursor)
+        applied = apply_messages(session, state, keys, bundle.envelopes, cursor, identity=identity)
         # Where this point's numbering stands at the hub, as its pull answers say it (after a restore).
         asked = take_hub_numbers(session, state, identity, last_seq=bundle.last_seq, last_receipt=bundle.last_receipt)
         keep_hub_head(session, state, bundle.audit_head)  # a village on USB holds the hub's head too

@@ -25,6 +25,7 @@ from sync.kit.safety import private_data_dir, private_umask
 
 from . import audit, db, migrate
 from .auth import StaffError, check_post, create_staff, set_post
+from .bookings import BookingError, set_plan
 from .bundles import export_bundle, import_bundle
 from .catalogfetch import catalog_download
 from .enrollment import CATALOG_WAIT_S, EnrollmentError, enroll, is_initialized
@@ -463,6 +464,25 @@ def users_post(username: str, post: str, data_dir: Path) -> None:
     except StaffError as exc:
         fail(str(exc))
     click.echo(f"{staff.username} is now {staff.post}")
+
+
+@main.command("bookings-plan", help="Set the hours this point takes bookings (预约) on working days and how many "
+                                    "residents a half-hour takes; the plan goes to the county's site at the next sync.")
+@click.option("--periods", default="09:00-12:00,13:30-17:00", show_default=True,
+              help="Opening periods in county time, comma between them.")
+@click.option("--capacity", default=1, show_default=True, type=int, help="Residents a half-hour (1 to 20).")
+@click.option("--days-ahead", default=14, show_default=True, type=int, help="Days bookable ahead (1 to 60).")
+@data_option
+def bookings_plan(periods: str, capacity: int, days_ahead: int, data_dir: Path) -> None:
+    open_point(data_dir)
+    try:
+        with db.session_scope(data_dir) as session:
+            plan = set_plan(session, "cli", [p.strip() for p in periods.split(",") if p.strip()], capacity,
+                            days_ahead, identity=load_identity(data_dir))
+    except BookingError as exc:
+        fail(str(exc))
+    click.echo(f"bookings: {', '.join(plan.periods)} on working days, {plan.capacity} a half-hour, "
+               f"{plan.days_ahead} days ahead; queued for the hub")
 
 
 @main.group(help="Manage this point's own keys.")

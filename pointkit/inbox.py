@@ -28,6 +28,7 @@ from sync.signing import SignatureError
 
 from . import audit
 from .amend import apply_reconciled
+from .bookings import apply_booking_request
 from .complaints import apply_complaint_answer
 from .models import Case, InboxMessage, PointState
 from .progress import COLLECTED_HERE, ENDED_HUB_STATES
@@ -164,8 +165,10 @@ def _twin_collected_here(session: Session, case: Case) -> bool:
                         .limit(1)).first() is not None
 
 
-def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: bytes) -> tuple[str, str]:
-    """Apply one hub message; return ("applied"|"duplicate"|"refused", why). Refusals are recorded, not raised."""
+def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: bytes, *,
+                  identity: Identity | None = None) -> tuple[str, str]:
+    """Apply one hub message; return ("applied"|"duplicate"|"refused", why). Refusals are recorded, not raised.
+    ``identity`` signs what a message is answered with (a booking request's verdict)."""
     try:
         envelope, payload = open_hub_message(session, data, state, keys)
     except (EnvelopeError, MessageRefused) as exc:
@@ -188,6 +191,10 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
             case_id = apply_case_copy(session, payload).id
         elif kind == Kind.COMPLAINT_ANSWER:
             case_id = apply_complaint_answer(session, payload).id
+        elif kind == Kind.BOOKING_REQUEST:
+            if identity is None:
+                raise MessageRefused("a booking request is answered only where the point's keys are at hand")
+            case_id = apply_booking_request(session, payload, identity).id
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)
@@ -219,11 +226,11 @@ def _record(session: Session, envelope_id: str, seq: int, kind: int, case_id: st
 
 
 def apply_messages(session: Session, state: PointState, keys: OpeningKeys, messages: list[bytes],
-                   cursor: int) -> ApplyReport:
+                   cursor: int, *, identity: Identity | None = None) -> ApplyReport:
     """Apply a pulled batch and advance the cursor; the caller commits both together."""
     report = ApplyReport()
     for data in messages:
-        outcome, why = apply_message(session, state, keys, data)
+        outcome, why = apply_message(session, state, keys, data, identity=identity)
         if outcome == "applied":
             report.applied += 1
         elif outcome == "duplicate":

@@ -482,7 +482,7 @@ def _pull(data_dir: Path, client, identity: Identity, report: SyncReport) -> Non
         keys = opening_keys(data_dir)
         with db.session_scope(data_dir) as session:
             state = get_state(session)
-            applied = apply_messages(session, state, keys, result.envelopes, result.cursor)
+            applied = apply_messages(session, state, keys, result.envelopes, result.cursor, identity=identity)
             if take_hub_numbers(session, state, identity, last_seq=client.hub_last_seq or 0,
                                 last_receipt=client.hub_last_receipt or ""):
                 report.copies_asked += 1

@@ -535,7 +535,7 @@ class BookingRequest(_Strict):
     action: BookingAction
     booking_id: str = Field(min_length=36, max_length=36)
     booking_no: str = Field(min_length=1, max_length=BOOKING_NO_MAX)
-    slot: str = Field(default="", max_length=16)
+    slot: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d)?$")
     name: str = Field(default="", max_length=64)
     phone: str = Field(default="", max_length=20)
     precheck_no: str = Field(default="", max_length=40)

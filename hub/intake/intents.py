@@ -1,7 +1,7 @@
 """What each intent a point sends does to the hub's cases, once ingest (hub/intake/ingest.py) has verified
 and opened its envelope and decided it is new: a new case (SUBMIT), 补正 materials, a rating, a collected
 result, a key rotation, a restored point's request for copies of its cases (hub/intake/copies.py), a complaint
-(hub/approval/complaints.py).
+(hub/approval/complaints.py), a point's booking ledger (hub/approval/bookings.py).
 Amendments and withdrawals, which may meet what the hub did meanwhile, are in hub/reconcile/arrival.py.
 
 Each comes back with the envelope's ``Outcome`` (hub/core/outcome.py); ``Refusal`` is a payload the point
@@ -23,6 +23,7 @@ from sync.messages import (
     CaseCollected,
     CopyRequest,
     FileComplaint,
+    PointBookings,
     RateCase,
     ReferCase,
     SubmitCase,
@@ -32,6 +33,7 @@ from sync.messages import (
 from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
+from hub.approval.bookings import receive_point_bookings
 from hub.approval.complaints import ComplaintError, receive_point_complaint
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
@@ -89,6 +91,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return apply_referral(session, intent, point)
     if isinstance(intent, FileComplaint):
         return _apply_complaint(session, intent, point)
+    if isinstance(intent, PointBookings):
+        return receive_point_bookings(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
