@@ -135,7 +135,13 @@ def day_page():
     return render_template("bookings_day.html", day=day, before=day - timedelta(days=1), after=day + timedelta(days=1),
                            starts=starts, by_start=by_start, plan=plan,
                            open_day=open_day, refused=refused, origins=ORIGINS, status_words=STATUS_WORDS,
-                           request_refused=REQUEST_REFUSED, slot_label=words.slot_label, day_label=words.day_label)
+                           request_refused=REQUEST_REFUSED, slot_label=words.slot_label, day_label=words.day_label,
+                           offered=_offered)
+
+
+def _offered(booking: Booking) -> str:
+    """The free times a refusal offered, as the clerk reads them out."""
+    return "、".join(words.slot_label(key) for key in booking.alternatives.split(",") if key)
 
 
 @desk_bp.post("/<booking_id>/mark")

@@ -268,7 +268,7 @@ def _answer(session: Session, booking: Booking, request: BookingRequest, identit
             if booking.status in ("requested", "refused"):
                 booking.status = "refused"
     session.add(booking)
-    audit.record(session, audit.HUB_ACTOR, "booking_request_answered", booking.id, action=request.action,
+    audit.record(session, audit.HUB_ACTOR, "booking_request_answered", booking.id, asked=request.action,
                  refusal=booking.refusal)
     publish(session, identity, booking, actor=audit.HUB_ACTOR)
     return booking
