@@ -199,7 +199,8 @@ class FakeHubSide:
     def apply(self, *messages: bytes):
         with db.session_scope(self.data_dir) as session:
             state = get_state(session)
-            return apply_messages(session, state, self.point_identity, list(messages), self.hub_seq)
+            return apply_messages(session, state, self.point_identity, list(messages), self.hub_seq,
+                                  identity=self.point_identity)
 
 
 def jpeg_photo(size: tuple[int, int] = (64, 48)) -> bytes:

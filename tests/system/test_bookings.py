@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import httpx
+from sqlmodel import select
 
 from sync.clock import utcnow
 from sync.kit.slots import SlotPlan, open_days
@@ -76,7 +77,7 @@ def test_an_offline_kiosk_booking_and_an_online_one_for_the_same_half_hour(clust
         assert offered and slot not in offered
 
         with db.session_scope(point.data) as session:
-            rows = session.query(Booking).all()
+            rows = session.exec(select(Booking)).all()
         holding = [row for row in rows if f"{row.day.isoformat()} {row.start}" == slot and
                    row.status in ("confirmed", "arrived", "no_show")]
         assert [row.name for row in holding] == ["韦秀兰"], "one resident in a half-hour of capacity 1"
@@ -101,6 +102,6 @@ def test_an_offline_kiosk_booking_and_an_online_one_for_the_same_half_hour(clust
 
         wait_until(confirmed, timeout=60, what="the point's confirmation of the offered time")
         with db.session_scope(point.data) as session:
-            row = session.query(Booking).filter(Booking.booking_no == booking_no).one()
+            row = session.exec(select(Booking).where(Booking.booking_no == booking_no)).one()
         assert (row.status, f"{row.day.isoformat()} {row.start}") == ("confirmed", offered[0])
         assert county_date(utcnow()) + timedelta(days=1) <= row.day
