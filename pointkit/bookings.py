@@ -31,7 +31,8 @@ from .calendar import point_calendar
 from .intake import next_number, phone_problem, point_code
 from .models import Booking, BookingPlan
 from .outbox import seal_into_outbox
-from .state import get_state, local_now
+from .pickup import MAX_PICKUP_TRIES, PICKUP_LOCK
+from .state import as_utc, get_state, local_now
 
 CODE_DIGITS = 6
 # Statuses that hold a place in their slot (a no-show's slot is past; it still counted when it was booked).
@@ -45,6 +46,7 @@ SLOT_FULL = "slot_full"
 NO_SUCH_SLOT = "no_such_slot"
 BOOKING_OVER = "booking_over"
 WRONG_CODE = "wrong_code"
+LOCKED = "locked"
 
 
 class BookingError(Exception):
@@ -317,13 +319,25 @@ def refused_requests(session: Session, since: date) -> list[Booking]:
 
 
 def look_up_booking(session: Session, booking_no: str, code: str) -> Booking:
-    """A booking by its number and code; an unknown number and a wrong code are refused alike."""
+    """A booking by its number and code; an unknown number and a wrong code are refused alike. Wrong codes count
+    towards a lock of the booking's own (``locked``), as a receipt's at the kiosk."""
     booking = session.exec(select(Booking).where(Booking.booking_no == booking_no.strip().upper())).first()
     if booking is None or not booking.code_hash:
         verify_password(code or "", _no_booking_hash())
         raise BookingError(WRONG_CODE, "wrong booking number or code")
+    locked = as_utc(booking.lookup_locked_until)
+    if locked is not None and locked > utcnow():
+        raise BookingError(LOCKED, "this booking's lookup is locked for now")
     if not verify_password((code or "").strip(), booking.code_hash):
+        booking.lookup_failures += 1
+        if booking.lookup_failures >= MAX_PICKUP_TRIES:
+            booking.lookup_failures, booking.lookup_locked_until = 0, utcnow() + PICKUP_LOCK
+        session.add(booking)
+        audit.record(session, "kiosk", "booking_lookup_failed", booking.id)
+        session.commit()  # the refusal must not undo the count
         raise BookingError(WRONG_CODE, "wrong booking number or code")
+    booking.lookup_failures = 0
+    session.add(booking)
     return booking
 
 

@@ -396,3 +396,6 @@ class Booking(PointTable, table=True):
     request_id: str = Field(default="", max_length=36)
     created_at: datetime
     updated_at: datetime
+    # Wrong codes typed for this booking, on a lock of its own (5 wrong: locked for 15 minutes).
+    lookup_failures: int = Field(default=0)
+    lookup_locked_until: datetime | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
 from sqlmodel import Session, select
@@ -34,8 +34,10 @@ from hub.core.outcome import Outcome
 CODE_DIGITS = 6
 # What the hub counts as holding a place: the point's own, and the requests it has not answered yet.
 HOLDING = ("pending", "confirmed", "arrived", "no_show")
-SLOT_FULL, NO_SUCH_SLOT, NOT_BOOKABLE, WRONG_CODE, BOOKING_OVER = (
-    "slot_full", "no_such_slot", "not_bookable", "wrong_code", "booking_over")
+SLOT_FULL, NO_SUCH_SLOT, NOT_BOOKABLE, WRONG_CODE, LOCKED, BOOKING_OVER = (
+    "slot_full", "no_such_slot", "not_bookable", "wrong_code", "locked", "booking_over")
+MAX_LOOKUP_TRIES = 5
+LOOKUP_LOCK = timedelta(minutes=15)
 
 
 class BookingError(ValueError):
@@ -211,13 +213,27 @@ def _next_number(session: Session, day: date) -> str:
 
 
 def look_up_booking(session: Session, booking_no: str, code: str) -> Booking:
-    """A booking by number and code (an unknown number and a wrong code are refused alike)."""
+    """A booking by number and code (an unknown number and a wrong code are refused alike, ``wrong_code``). Five
+    wrong codes in a row lock the booking's lookup for LOOKUP_LOCK (``locked``): a six-digit code is no secret
+    against a script otherwise."""
     booking = session.exec(select(Booking).where(Booking.booking_no == booking_no.strip().upper())).first()
     if booking is None or not booking.code_hash:
         verify_password(code or "", _no_booking_hash())
         raise BookingError(WRONG_CODE, "wrong booking number or code")
+    locked = as_utc(booking.lookup_locked_until) if booking.lookup_locked_until else None
+    if locked is not None and locked > utc_now():
+        raise BookingError(LOCKED, f"this booking's lookup is locked until {locked.isoformat(timespec='minutes')}")
     if not verify_password((code or "").strip(), booking.code_hash):
+        booking.lookup_failures += 1
+        if booking.lookup_failures >= MAX_LOOKUP_TRIES:
+            booking.lookup_failures, booking.lookup_locked_until = 0, utc_now() + LOOKUP_LOCK
+        session.add(booking)
+        _audit(session, booking, "resident", "booking_lookup_failed", locked=booking.lookup_failures == 0)
+        session.commit()  # the refusal must not undo the count
         raise BookingError(WRONG_CODE, "wrong booking number or code")
+    if booking.lookup_failures:
+        booking.lookup_failures = 0
+        session.add(booking)
     return booking
 
 

@@ -680,3 +680,6 @@ class Booking(SQLModel, table=True):
     alternatives: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requested_at: datetime = Field(default_factory=utc_now)
     point_at: datetime | None = None
+    # Wrong codes typed for this booking, on a lock of its own (5 wrong: locked for 15 minutes).
+    lookup_failures: int = Field(default=0)
+    lookup_locked_until: datetime | None = None

@@ -14,8 +14,8 @@ from sqlmodel import select
 from hub.core.models import Booking
 from sync.envelope import Kind
 from sync.kit.slots import SlotPlan, open_days
-from sync.kit.workdays import county_date, default_calendar
 from sync.clock import utcnow
+from sync.kit.workdays import county_date, default_calendar
 from tests.hub.hubkit import csrf_from
 
 PLAN = {"periods": ["09:00-10:30"], "capacity": 1, "days_ahead": 14}
@@ -85,6 +85,13 @@ def test_the_site_offers_what_the_point_published_and_asks_the_point_for_the_res
         "csrf_token": csrf_from(site.get("/residents/bookings/lookup").text), "booking_no": number,
         "code": "000000" if code != "000000" else "111111"})
     assert wrong.status_code == 422 and "预约号或查询码不对" in shown(wrong.text, "booking-refusal")
+    for _try in range(4):
+        site.post("/residents/bookings/lookup", data={
+            "csrf_token": csrf_from(site.get("/residents/bookings/lookup").text), "booking_no": number,
+            "code": "000000" if code != "000000" else "111111"})
+    locked = site.post("/residents/bookings/lookup", data={
+        "csrf_token": csrf_from(site.get("/residents/bookings/lookup").text), "booking_no": number, "code": code})
+    assert locked.status_code == 422 and "锁定" in shown(locked.text, "booking-refusal"), "5 wrong codes lock it"
 
 
 def test_a_point_s_own_booking_with_another_point_s_id_is_refused_alone(hub):

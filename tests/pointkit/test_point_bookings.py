@@ -81,8 +81,12 @@ def test_a_slot_takes_as_many_residents_as_its_capacity_and_a_full_one_offers_th
     with db.session_scope(point.data_dir) as session:
         assert slot[11:] not in free_slots(session).get(date.fromisoformat(slot[:10]), [])
         assert look_up_booking(session, first.booking_no, code).id == first.id
-        with pytest.raises(BookingError):
+    for _try in range(5):
+        with pytest.raises(BookingError), db.session_scope(point.data_dir) as session:
             look_up_booking(session, first.booking_no, "000000" if code != "000000" else "111111")
+    with pytest.raises(BookingError) as locked, db.session_scope(point.data_dir) as session:
+        look_up_booking(session, first.booking_no, code)
+    assert locked.value.reason == "locked", "5 wrong codes lock the booking's lookup"
 
 
 def test_a_holiday_or_a_time_outside_the_hours_is_no_slot(point):

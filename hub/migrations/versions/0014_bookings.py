@@ -39,6 +39,8 @@ def upgrade() -> None:
     sa.Column('alternatives', sa.JSON(), nullable=False),
     sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('point_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lookup_failures', sa.Integer(), nullable=False),
+    sa.Column('lookup_locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['point_id'], ['point.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

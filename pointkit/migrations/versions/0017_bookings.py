@@ -38,6 +38,8 @@ def upgrade() -> None:
     sa.Column('request_id', sa.String(length=36), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('lookup_failures', sa.Integer(), nullable=False),
+    sa.Column('lookup_locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('booking', schema=None) as batch_op:

@@ -24,6 +24,8 @@ REFUSALS = {
                                  "opening hours, or too far ahead). Choose another time."),
     "not_bookable": lazy_gettext("This service point does not take bookings online yet. Call it or go there."),
     "wrong_code": lazy_gettext("The booking number or the code is wrong. Check both and type them again."),
+    "locked": lazy_gettext("This booking's lookup is locked after 5 wrong codes. Try again in 15 minutes, or ask "
+                           "the service point."),
     "booking_over": lazy_gettext("This booking can no longer be changed or cancelled."),
     "invalid_input": lazy_gettext("Some fields are missing or wrong; see the marks below."),
 }
