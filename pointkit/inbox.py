@@ -26,6 +26,7 @@ from sync.keys import Identity, OpeningKey
 from sync.messages import ResultDocument, StatusUpdate, SupplementRequest
 from sync.signing import SignatureError
 
+from .certificates import apply_revocation
 from . import audit
 from .amend import apply_reconciled
 from .complaints import apply_complaint_answer
@@ -188,6 +189,9 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
             case_id = apply_case_copy(session, payload).id
         elif kind == Kind.COMPLAINT_ANSWER:
             case_id = apply_complaint_answer(session, payload).id
+        elif kind == Kind.CERTIFICATE_REVOKED:
+            case_id = ""
+            apply_revocation(session, payload)
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)

@@ -32,6 +32,7 @@ from sync.messages import (
 from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
+from hub.approval.certificates import PARKED as CERTIFICATE_PARKED, check_references, parked_message
 from hub.approval.complaints import ComplaintError, receive_point_complaint
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
@@ -163,9 +164,12 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         return Outcome.accepted(note, reason="unknown_item")
     route_case(session, case, item)
     send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments))
+    parked = check_references(session, case, intent.certificates, item) if intent.certificates else []
     if conflicts:
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
+    if parked:
+        return Outcome.accepted(parked_message(parked), reason=CERTIFICATE_PARKED)
     return Outcome.accepted(ACCEPTED)
 
 
