@@ -22,6 +22,7 @@ from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
 from sync.kit.workdays import county_date
 
+from hub.approval.certificates import CertificateError, register_rows, revoke, status_of
 from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
 from hub.approval.reports import ReportError, monthly_report, parse_month
@@ -780,8 +781,6 @@ def certificates() -> None:
 @click.option("--holder", default="", help="Only this holder's certificates (ID number or credit code).")
 def certificates_list(data_dir: Path, holder: str) -> None:
     """List certificates, newest first: number, type, status, valid until, case."""
-    from hub.approval.certificates import register_rows, status_of
-
     with _hub(data_dir) as (session, _identity):
         for row in register_rows(session, query=holder):
             click.echo("\t".join([row.number, row.cert_type, status_of(row),
@@ -796,8 +795,6 @@ def certificates_list(data_dir: Path, holder: str) -> None:
 @data_option
 def certificates_revoke(number: str, reason: str, cert_type: str, actor: str, data_dir: Path) -> None:
     """Revoke certificate NUMBER; every point learns it on its next sync."""
-    from hub.approval.certificates import CertificateError, revoke
-
     try:
         with _hub(data_dir) as (session, _identity):
             certificate = revoke(session, number, reason=reason, actor=actor, cert_type=cert_type)
