@@ -17,33 +17,29 @@ QR code, the revocations the hub announces, and what the hub found about the ref
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask_babel import lazy_gettext
 from sqlmodel import Session, select
 
-from sync.client import HubRefused, HubUnreachable
-from sync.keys import unb64
-from sync.kit.certcode import CertificateDocument, CodeError, read_code, state_on
-from sync.kit.idnumber import normalize_id_number
-from sync.clock import utcnow
 from sync.catalog import ServiceItem
+from sync.client import HubRefused, HubUnreachable
+from sync.clock import utcnow
+from sync.keys import unb64
+from sync.kit.certcode import PARKED_REASON, CertificateDocument, CodeError, read_code, read_findings, state_on
+from sync.kit.idnumber import normalize_id_number
 from sync.messages import CertificateRef, CertificateRevoked
 from sync.signing import SignatureError, verify_document
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import audit
 from .models import CaseCertificate, CertificateCopy, CertificateRevocation, HubKey, PointState
 from .state import as_utc, hub_client, local_now
 
-PARKED = "certificate_parked"
 NOT_SPARED = ("no valid e-certificate with this number is held for this resident and material: look again or take "
               "the paper")
 NO_ID, UNREACHABLE, NOT_ENROLLED = "no_id", "unreachable", "not_enrolled"
-# The push answer's findings: "marriage=revoked, x=expired" after the colon.
-FINDING = re.compile(r"([A-Za-z0-9_\-]+)=(unknown|not_holder|wrong_type|revoked|expired)")
 
 
 def accepting_materials(item: ServiceItem) -> dict[str, list[str]]:
@@ -191,7 +187,7 @@ def note_hub_answer(session: Session, case_id: str, reason: str, message: str) -
     rows = case_certificates(session, case_id)
     if not rows:
         return
-    findings = dict(FINDING.findall(message.partition(":")[2])) if reason == PARKED else {}
+    findings = read_findings(message) if reason == PARKED_REASON else {}
     for row in rows:
         row.hub_finding = findings.get(row.material_code, "valid")
         session.add(row)

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from sync.catalog import ServiceItem
 from sync.envelope import Kind
 from sync.keys import Identity
-from sync.kit.certcode import CertificateDocument, certificate_code, state_on
+from sync.kit.certcode import CertificateDocument, certificate_code
 from sync.kit.workdays import county_date
 from sync.messages import CertificateRef, CertificateRevoked
 from sync.signing import sign_document
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 VALID, EXPIRED, REVOKED = "valid", "expired", "revoked"
 # Why a reference does not hold (besides expired and revoked).
 UNKNOWN, NOT_HOLDER, WRONG_TYPE = "unknown", "not_holder", "wrong_type"
-PARKED = "certificate_parked"  # the push answer's reason for a case parked on a reference
 GO_ON, SUPPLEMENT = "go_on", "supplement"
 MAX_LOOKUP_TYPES = 16
 # Result fields that hold a certificate's number: 结婚证字号 (certificate_no), licence_no, registration_no, ...; a
@@ -195,12 +194,6 @@ def check_references(session: Session, case: Case, refs: list[CertificateRef],
                      data={"findings": [{"material": b.material, "number": b.number, "finding": b.finding}
                                         for b in bad]})
     return bad
-
-
-def parked_message(bad: list[Finding]) -> str:
-    """The push answer's message for a parked case; the point reads the findings after the colon."""
-    return "received; parked for the department on certificates: " + ", ".join(
-        f"{b.material}={b.finding}" for b in bad)
 
 
 def case_certificates(session: Session, case_id: str) -> list[CaseCertificate]:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from sync.kit.certcode import PARKED_REASON, parked_message
 from sync.messages import (
     AmendCase,
     CaseCollected,
@@ -32,7 +33,7 @@ from sync.messages import (
 from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
-from hub.approval.certificates import PARKED as CERTIFICATE_PARKED, check_references, parked_message
+from hub.approval.certificates import check_references
 from hub.approval.complaints import ComplaintError, receive_point_complaint
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
@@ -169,7 +170,7 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
     if parked:
-        return Outcome.accepted(parked_message(parked), reason=CERTIFICATE_PARKED)
+        return Outcome.accepted(parked_message({b.material: b.finding for b in parked}), reason=PARKED_REASON)
     return Outcome.accepted(ACCEPTED)
 
 

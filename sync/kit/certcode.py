@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from datetime import date, datetime
 from typing import Any, Literal, Mapping
@@ -82,6 +83,24 @@ def read_code(text: str) -> tuple[dict[str, Any], CertificateDocument]:
     except (binascii.Error, ValueError, zlib.error, ValidationError, TypeError):
         raise CodeError("damaged", "the certificate code is damaged or altered") from None
     return {"document": document, "signature": b64(signature)}, parsed
+
+
+# A SUBMIT parked on its 免提交 references: the push answer's reason, and its message's findings after the colon
+# ("…: disability_card=revoked, bank_card=expired"), which the point reads back.
+PARKED_REASON = "certificate_parked"
+FINDINGS = ("unknown", "not_holder", "wrong_type", "revoked", "expired")
+_FINDING = re.compile(r"([A-Za-z0-9_\-]+)=(" + "|".join(FINDINGS) + ")")
+
+
+def parked_message(findings: Mapping[str, str]) -> str:
+    """The push answer's message for a case parked on ``findings`` (material code -> finding)."""
+    return "received; parked for the department on certificates: " + ", ".join(
+        f"{material}={finding}" for material, finding in findings.items())
+
+
+def read_findings(message: str) -> dict[str, str]:
+    """``parked_message`` read back: material code -> finding."""
+    return dict(_FINDING.findall(message.partition(":")[2]))
 
 
 def state_on(document: CertificateDocument, today: date, revoked: bool) -> str:
