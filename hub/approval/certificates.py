@@ -113,7 +113,7 @@ def register_result(session: Session, case: Case, item: ServiceItem | None, docu
     session.add(certificate)
     record_event(session, case.id, actor=HUB_ACTOR, action="certificate_registered",
                  note=f"certificate {record.cert_type} {number} entered the register",
-                 data={"cert_type": record.cert_type, "number": number})
+                 data={"cert_type": record.cert_type, "name_zh": record.name_zh, "number": number})
     log.info("case %s: certificate %s %s registered", case.id, record.cert_type, number)
     return certificate
 

@@ -47,7 +47,7 @@ from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 from hub.web.joint import MEETING_KINDS
 from hub.web.orders import reviewer_board
-from hub.web.timeline import Words, nowrap_dates, timeline
+from hub.web.timeline import CERTIFICATE_FINDINGS, Words, nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
 
@@ -245,12 +245,6 @@ def case_page(case_id: str):
     return redirect(url_for("views.case_page", case_id=case.id))
 
 
-# What the hub found when it checked a 免提交 reference at intake.
-CERTIFICATE_FINDINGS = {
-    "valid": lazy_gettext("checked, valid"), "unknown": lazy_gettext("not in the register"),
-    "not_holder": lazy_gettext("held by someone else"), "wrong_type": lazy_gettext("not a kind this material accepts"),
-    "revoked": lazy_gettext("revoked"), "expired": lazy_gettext("expired"),
-}
 
 DECISION_MESSAGES = {
     "reason_required": lazy_gettext("Write the reason for rejecting: the resident will read it. Nothing was saved."),

@@ -14,6 +14,7 @@ from sync.kit.web import api_error, json_object_body
 from hub.approval.cases import can_view
 from hub.approval.certificates import (
     GO_ON,
+    MAX_LOOKUP_TYPES,
     CertificateError,
     holder_records,
     register_rows,
@@ -21,6 +22,7 @@ from hub.approval.certificates import (
     settle,
     status_of,
 )
+from hub.core.audit import append_audit
 from hub.core.models import Case, Point
 from hub.web.auth import login_required
 from hub.web.context import get_session
@@ -92,4 +94,11 @@ def post_lookup():
     holder, types = data.get("holder_id"), data.get("types")
     if not isinstance(holder, str) or not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         return api_error(422, "invalid_input", "holder_id (text) and types (a list of texts) are required")
-    return {"certificates": holder_records(get_session(), holder[:18], [t[:64] for t in types])}
+    db = get_session()
+    types = [t[:64] for t in types[:MAX_LOOKUP_TYPES]]
+    records = holder_records(db, holder[:18], types)
+    # Who asked for whose certificates is worth keeping; the holder's ID number is not written into the chain.
+    append_audit(db, actor=point.name, action="certificates_looked_up", subject=str(point.id),
+                 detail={"types": types, "found": len(records)})
+    db.commit()
+    return {"certificates": records}

@@ -111,6 +111,7 @@ def test_a_valid_reference_routes_and_bad_ones_park_the_case_with_the_reason(hub
     page = hub.browser("cl-lan")
     shown = page.get(f"/cases/{parked}").text
     assert 'id="certificate-parked"' in shown and "CJR-999999" in shown
+    assert f'action="/cases/{parked}/certificates/go-on"' in shown
     went_on = page.post(f"/cases/{parked}/certificates/go-on", data={"csrf_token": csrf_from(shown)})
     assert went_on.status_code == 200 and 'id="certificate-parked"' not in went_on.text
     approve(hub, "cl-lan", parked)

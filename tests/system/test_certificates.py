@@ -39,10 +39,14 @@ def rows(data, name: str, query: str, *args) -> list[tuple]:
         return db.execute(query, args).fetchall()
 
 
+LOGINS = {"staff", "cl-lan"}  # the logged-in account's name is in the header
+
+
 def page_problems(page) -> list:
+    """The crawl's checks of the page on screen: words, layout at 1024×768, axe-core."""
     measured = measure(page)
-    return text_problems(page.url, measured["text"]) + layout_problems(page.url, measured) + axe_problems(page.url,
-                                                                                                          page)
+    return (text_problems(page.url, measured["text"], LOGINS) + layout_problems(page.url, measured)
+            + axe_problems(page.url, page))
 
 
 def at_hub(api, case_id: str) -> dict:
@@ -163,7 +167,13 @@ def test_a_certificate_spares_a_copy_until_the_county_revokes_it(cluster, browse
     log_in(page, hub.url, "cl-lan", "reviewer-pass-1")
     page.goto(f"{hub.url}/cases/{third_id}")
     assert "已撤销" in page.inner_text("#certificate-parked") and NUMBER in page.inner_text("#certificate-parked")
+    assert f"暂挂待审批部门处理：中华人民共和国残疾人证（电子证照 {NUMBER}）：已撤销" in page.inner_text("main")
+    assert page_problems(page) == [], report(page_problems(page))
+    shot(page, "hub-case-parked-on-certificate")
     with page.expect_navigation():
         page.click("#certificate-go-on button")
     assert page.locator("#certificate-parked").count() == 0
+    assert "审批部门决定不需纸质材料，继续办理：中华人民共和国残疾人证" in page.inner_text("main")
+    page.goto(f"{hub.url}/cases/{first_id}")
+    assert f"中华人民共和国残疾人证（编号 {NUMBER}）已登记入电子证照库" in page.inner_text("main")
     context.close()
