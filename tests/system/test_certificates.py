@@ -116,6 +116,9 @@ def test_a_certificate_spares_a_copy_until_the_county_revokes_it(cluster, browse
     assert f"Certificate {NUMBER} (disability_card) revoked." in revoked
     assert rows(hub.data, "hub.db", "select subject, actor from auditentry where action = 'certificate_revoked'") == [
         (NUMBER, "jc-wang")]
+    offline = village.api("staff").post("/api/certificates/lookup", json={"item_code": "451030-MZ-004",
+                                                                          "id_number": HOLDER})
+    assert offline.status_code == 503 and offline.json()["reason"] == "unreachable", "said so: the clerk takes paper"
     third = village.api("staff").post("/api/cases", json={
         "item_code": "451030-MZ-004", "applicant": {"name": "韦秀兰", "id_number": HOLDER, "phone": "13807761234"},
         "form": {"disability_grade": "二级", "subsidy": "生活补贴"}, "materials": ["id_card", "application"],
