@@ -22,6 +22,7 @@ from hub.approval.certificates import (
     settle,
     status_of,
 )
+from hub.approval.review import decidable_task
 from hub.core.audit import append_audit
 from hub.core.models import Case, Point
 from hub.web.auth import login_required
@@ -71,11 +72,13 @@ def revoke_page(number: str):
 @bp.post("/cases/<case_id>/certificates/go-on")
 @login_required("reviewer", "admin")
 def go_on(case_id: str):
-    """The department goes on without the paper a parked reference stood for."""
+    """The department whose task is open goes on without the paper a parked reference stood for."""
     db = get_session()
     case = db.get(Case, case_id[:36])
     if case is None or not can_view(db, g.staff, case):
         abort(404)
+    if decidable_task(db, case, g.staff) is None:
+        abort(403)
     settle(db, case.id, how=GO_ON, actor=g.staff.username)
     db.commit()
     return redirect(url_for("views.case_page", case_id=case.id))

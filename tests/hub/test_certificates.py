@@ -112,6 +112,9 @@ def test_a_valid_reference_routes_and_bad_ones_park_the_case_with_the_reason(hub
     shown = page.get(f"/cases/{parked}").text
     assert 'id="certificate-parked"' in shown and "CJR-999999" in shown
     assert f'action="/cases/{parked}/certificates/go-on"' in shown
+    outsider = hub.browser("rs-huang")
+    token = csrf_from(outsider.get("/queue").text)
+    assert outsider.post(f"/cases/{parked}/certificates/go-on", data={"csrf_token": token}).status_code in (403, 404)
     went_on = page.post(f"/cases/{parked}/certificates/go-on", data={"csrf_token": csrf_from(shown)})
     assert went_on.status_code == 200 and 'id="certificate-parked"' not in went_on.text
     approve(hub, "cl-lan", parked)
