@@ -23,8 +23,8 @@ from . import db, intake
 from .auth import login_required
 from .calendar import point_calendar
 from .catalog import department_names, get_item
-from .certificates import accepting_materials, held_for, look_up, spared_view
 from .catalogfetch import catalog_download
+from .certificates import accepting_materials, held_for, look_up, spared_view
 from .drafts import delete_draft, draft_values, get_draft, save_draft
 from .i18n import sync_problem
 from .inbox import refused_messages

@@ -130,7 +130,8 @@ def test_an_expired_certificate_parks_the_case(hub, county, clock):
     clock(5)
     assert county.client.certificate_lookup(holder, ["social_security_card"]) == [], "expired: not offered"
     case_id, answer = push(county, PENSION, applicant={"name": "韦秀兰", "id_number": holder, "phone": ""},
-                           form={"start_month": county_date(utcnow()).isoformat()}, materials=["id_card", "hukou", "bank_card"],
+                           form={"start_month": county_date(utcnow()).isoformat()},
+                           materials=["id_card", "hukou", "bank_card"],
                            certificates=[{"material": "bank_card", "cert_type": "social_security_card",
                                           "number": "SSC-0301"}])
     assert (answer.reason, "bank_card=expired" in answer.message) == ("certificate_parked", True), answer
