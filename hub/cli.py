@@ -22,6 +22,7 @@ from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
 from sync.kit.workdays import county_date
 
+from hub.approval.certificates import CertificateError, register_rows, revoke, status_of
 from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
 from hub.approval.reports import ReportError, monthly_report, parse_month
@@ -768,3 +769,37 @@ def _show_case(detail: dict) -> None:
                    + (f" ({task['reason']})" if task["reason"] else ""))
     for event in detail["events"]:
         click.echo("\t".join([event["at"] or "", event["actor"], event["action"], event["note"]]))
+
+
+@main.group()
+def certificates() -> None:
+    """The certificate register (电子证照): list and revoke."""
+
+
+@certificates.command("list")
+@data_option
+@click.option("--holder", default="", help="Only this holder's certificates (ID number or credit code).")
+def certificates_list(data_dir: Path, holder: str) -> None:
+    """List certificates, newest first: number, type, status, valid until, case."""
+    with _hub(data_dir) as (session, _identity):
+        for row in register_rows(session, query=holder):
+            click.echo("\t".join([row.number, row.cert_type, status_of(row),
+                                  row.valid_until.isoformat() if row.valid_until else "-", row.case_id]))
+
+
+@certificates.command("revoke")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the county revokes it (recorded in the audit chain).")
+@click.option("--type", "cert_type", default="", help="The certificate type, when two types share the number.")
+@click.option("--actor", default="cli", help="Who revokes (recorded).")
+@data_option
+def certificates_revoke(number: str, reason: str, cert_type: str, actor: str, data_dir: Path) -> None:
+    """Revoke certificate NUMBER; every point learns it on its next sync."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            certificate = revoke(session, number, reason=reason, actor=actor, cert_type=cert_type)
+            summary = f"Certificate {certificate.number} ({certificate.cert_type}) revoked."
+    except CertificateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary)
+    click.echo("Points learn of it on their next sync.")

@@ -76,7 +76,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     # serves its villages (pointkit/relay.py) only the villages' request signatures.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, bookingdesk, complaintdesk, desk, projectlookup, relay, views, window
+    from . import api, auth, bookingdesk, certverify, complaintdesk, desk, projectlookup, relay, views, window
 
     auth.install(app)
     app.register_blueprint(auth.bp)
@@ -89,6 +89,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(bookingdesk.bp)
     app.register_blueprint(bookingdesk.desk_bp)
     app.register_blueprint(projectlookup.bp)
+    app.register_blueprint(certverify.bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)

@@ -21,7 +21,9 @@ from . import db
 from .amend import ChangeError, amend_case, withdraw_case
 from .auth import token_required
 from .calendar import point_calendar
+from .catalog import get_item
 from .catalogfetch import catalog_download
+from .certificates import look_up
 from .intake import Applicant, IntakeError, issue_notice, receive_case
 from .itemsearch import MAX_QUERY, find_items
 from .models import CASE_STATUSES, Case
@@ -33,6 +35,8 @@ from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploa
 from .schemas import (
     CaseAmend,
     CaseCreate,
+    CertificateLookup,
+    CertificatesFound,
     CaseCreated,
     CaseDetail,
     CaseList,
@@ -52,7 +56,7 @@ from .schemas import (
     StatusResponse,
     SyncReportOut,
 )
-from .state import as_utc, get_state, outbox_counts
+from .state import as_utc, find_state, get_state, outbox_counts
 from .supplement import SupplementError, send_supplement
 from .syncagent import SYNC_BUSY_MESSAGE, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key
@@ -183,7 +187,7 @@ def create_case():
             case, pickup_code = receive_case(session, g.staff.username, body.item_code, applicant, body.form,
                                              body.materials, identity=identity(), scans=prepared,
                                              staff_name=g.staff.display_name, staff_post=g.staff.post,
-                                             referral_no=body.referral_no)
+                                             referral_no=body.referral_no, certificates=body.certificates)
             missing = calendar_missing(point_calendar(session), case)
     except IntakeError as exc:
         discard_scans(data_dir(), prepared)
@@ -195,6 +199,34 @@ def create_case():
     return CaseCreated(case_id=case.id, receipt_no=case.receipt_no, pickup_code=pickup_code,
                        promised_date=case.promised_date, status=case.status,
                        calendar_missing=missing).model_dump(mode="json"), 201
+
+
+@bp.post("/certificates/lookup")
+@documented("Look up a resident's e-certificates (电子证照) for intake", body=CertificateLookup,
+            answer=CertificatesFound, errors={404: ("unknown_item",), 422: ("invalid_input",),
+                                              503: ("unreachable", "not_enrolled")})
+@token_required
+def lookup_certificates():
+    """Ask the hub, online, for the resident's valid e-certificates the item's materials accept; mark a material
+    免提交 in POST /api/cases with ``certificates``. Without a link: 503 ``unreachable`` (take the paper)."""
+    body = parse_json_body(CertificateLookup)
+    if not isinstance(body, CertificateLookup):
+        return body
+    with db.session_scope(data_dir()) as session:
+        item = get_item(session, body.item_code)
+        if item is None:
+            return api_error(404, "unknown_item", f"no service item with code {body.item_code!r} in the catalog")
+        found = look_up(session, find_state(session), identity(), item, body.id_number, actor=g.staff.username)
+        materials = {code: [{"number": c.number, "cert_type": c.cert_type, "name_zh": c.name_zh,
+                             "valid_until": c.valid_until.isoformat() if c.valid_until else None, "code": c.code}
+                            for c in copies]
+                     for code, copies in found.found.items()}
+    if found.problem:
+        status = 422 if found.problem == "no_id" else 503
+        return api_error(status, "invalid_input" if status == 422 else found.problem,
+                         "the county hub cannot be reached: take the paper material" if status == 503
+                         else "enter the resident's ID number")
+    return {"materials": materials}
 
 
 @bp.post("/notices")

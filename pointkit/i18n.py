@@ -13,7 +13,7 @@ from flask_babel.speaklater import LazyString
 
 from sync.kit import idnumber
 
-from . import intake, referrals, scans, syncagent
+from . import certificates, intake, referrals, scans, syncagent
 from .progress import COLLECTED_HERE, case_dates
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -140,6 +140,10 @@ FIELD_PROBLEMS = {
     intake.NOT_A_PHONE: lazy_gettext("must be 11 digits starting with 1"),
     intake.NOT_A_FIELD: lazy_gettext("not a field of this item"),
     intake.MATERIALS_MISSING: lazy_gettext("required materials are missing"),
+    intake.SCANNED_SPARED: lazy_gettext("this material is marked as not handed over (e-certificate): attach no "
+                                        "scan for it"),
+    certificates.NOT_SPARED: lazy_gettext("no valid e-certificate with this number is held for this resident and "
+                                          "material: look again or take the paper"),
     referrals.NOT_AN_ITEM: lazy_gettext("not a service item of the catalog"),
     referrals.NOT_A_DEPARTMENT: lazy_gettext("not a department of the catalog"),
     referrals.MATTER_OR_ITEM: lazy_gettext("choose the item or describe the matter"),

@@ -26,6 +26,7 @@ from sync.keys import Identity, OpeningKey
 from sync.messages import ResultDocument, StatusUpdate, SupplementRequest
 from sync.signing import SignatureError
 
+from .certificates import apply_revocation
 from . import audit
 from .amend import apply_reconciled
 from .bookings import apply_booking_request
@@ -195,6 +196,9 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
             if identity is None:
                 raise MessageRefused("a booking request is answered only where the point's keys are at hand")
             case_id = apply_booking_request(session, payload, identity).id
+        elif kind == Kind.CERTIFICATE_REVOKED:
+            case_id = ""
+            apply_revocation(session, payload)
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)

@@ -32,6 +32,7 @@ from sync.messages import RECEIPT_MAX, SubmitCase
 from . import audit
 from .calendar import point_calendar
 from .catalog import get_item
+from .certificates import SpareRefused, record_spared, spared_materials
 from .models import Case, OneTimeNotice, PointState
 from .outbox import seal_into_outbox
 from .progress import COLLECTED_HERE
@@ -51,6 +52,7 @@ NOT_A_CHOICE = "choose one of the listed options"
 NOT_A_PHONE = "must be 11 digits starting with 1"
 NOT_A_FIELD = "not a field of this item"
 MATERIALS_MISSING = "required materials are missing"
+SCANNED_SPARED = "this material is marked as not handed over (e-certificate): attach no scan for it"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LEVEL_ORDER = ("village", "township", "county")
 # A case in these states (here or at the hub) is over: applying again for the same item is no repeat.
@@ -229,7 +231,7 @@ def new_pickup_code() -> str:
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
                  materials: list[str], *, identity: Identity, scans: Sequence[PreparedScan] = (),
                  staff_name: str = "", staff_post: str = "", repeat_reason: str = "",
-                 referral_no: str = "") -> tuple[Case, str]:
+                 referral_no: str = "", certificates: dict[str, str] | None = None) -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
     ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
@@ -238,16 +240,29 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     (首问责任人) here and at the hub. ``referral_no`` is the referral slip the resident brought, if any (the hub
     links the case to that referral). When the resident has an open
     application for the same item here (``open_application``), the case keeps
-    its receipt number and ``repeat_reason``, the clerk's word on why.
+    its receipt number and ``repeat_reason``, the clerk's word on why. ``certificates``: materials the clerk marked
+    免提交 (material code -> the number of a certificate looked up for this resident, pointkit/certificates.py):
+    they count as received, need no scan, and travel as references the hub checks again.
     Returns the case and the pickup code, which is shown once and stored only hashed.
     """
     state = get_state(session)
     item = get_item(session, _text(item_code))
     if item is None:
         raise IntakeError("unknown_item", f"no service item with code {item_code!r} in the catalog")
+    try:
+        spared = spared_materials(session, item, _text(applicant.id_number), certificates or {})
+    except SpareRefused as exc:
+        raise IntakeError("invalid_input", "some fields are missing or invalid",
+                          {f"certificates.{exc.material}": str(exc)}) from None
+    materials = [*materials, *(ref.material for ref, _copy in spared)]
     applicant, clean_form, ticked = check_application(item, state.level, applicant, form, materials)
     known = {material.code for material in item.materials}
     strays = sorted({p.scan.material for p in scans if p.scan.material and p.scan.material not in known})
+    spared_codes = {ref.material for ref, _copy in spared}
+    scanned_spared = sorted({p.scan.material for p in scans if p.scan.material in spared_codes})
+    if scanned_spared:
+        raise IntakeError("invalid_input", "some fields are missing or invalid",
+                          {f"scans_{code}": SCANNED_SPARED for code in scanned_spared})
     if strays:
         raise IntakeError("invalid_input", "some fields are missing or invalid",
                           {"scans": "not a material of this item: " + ", ".join(strays)})
@@ -287,9 +302,11 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
         staff=staff, scans=[p.scan for p in scans], clock_offset_ms=state.clock_offset_ms,
         first_contact_name=case.staff_name, first_contact_post=case.staff_post, referral_no=referral_no,
-    ).model_dump(mode="json", exclude=None if scans else {"scans"})
+        certificates=[ref for ref, _copy in spared],
+    ).model_dump(mode="json", exclude={*(() if scans else ("scans",)), *(() if spared else ("certificates",))})
     session.add(case)
     attach_scans(session, case.id, list(scans))
+    record_spared(session, case.id, spared)
     audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code,
                  first_contact=[case.staff_name, case.staff_post],
                  **({"repeat_of": case.duplicate_of, "repeat_reason": case.duplicate_reason}

@@ -399,3 +399,35 @@ class Booking(PointTable, table=True):
     # Wrong codes typed for this booking, on a lock of its own (5 wrong: locked for 15 minutes).
     lookup_failures: int = Field(default=0)
     lookup_locked_until: datetime | None = None
+# -- E-certificates (电子证照, issue 22) -------------------------------------------------------------------------
+
+# A certificate the hub sent on a clerk's lookup for a resident at the window (pointkit/certificates.py): the
+# signed record as received, kept so the case can cite it and the receipt can name it.
+class CertificateCopy(PointTable, table=True):
+    number: str = Field(primary_key=True, max_length=64)
+    cert_type: str = Field(max_length=64)
+    name_zh: str = Field(default="", max_length=128)
+    holder_id: str = Field(max_length=18, index=True)
+    valid_until: date | None = None
+    code: str = Field(sa_column=Column(Text, nullable=False))
+    fetched_at: datetime
+
+
+# A revocation the hub announced (CERTIFICATE_REVOKED): the offline check of a certificate's QR code reads it.
+class CertificateRevocation(PointTable, table=True):
+    number: str = Field(primary_key=True, max_length=64)
+    cert_type: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=500)
+    revoked_at: datetime
+    learned_at: datetime
+
+
+# A material a case received here was spared (免提交) by a certificate: the receipt and the case page name it, and
+# ``hub_finding`` is what the hub found when it checked the reference ("" until the hub says).
+class CaseCertificate(PointTable, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(max_length=36, index=True)
+    material_code: str = Field(max_length=32)
+    number: str = Field(max_length=64)
+    name_zh: str = Field(default="", max_length=128)
+    hub_finding: str = Field(default="", max_length=16)

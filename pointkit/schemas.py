@@ -67,6 +67,22 @@ class CaseCreate(_Body):
     materials: list[str] = Field(default_factory=list, max_length=50)
     # The referral slip (转办单) the resident brought from another point, if any.
     referral_no: str = Field(default="", max_length=40)
+    # 免提交: material code -> the number of an e-certificate looked up for this resident (POST
+    # /api/certificates/lookup); the material counts as received and needs no scan.
+    certificates: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+
+class CertificateLookup(_Body):
+    """Ask the hub for the resident's valid e-certificates the item's materials accept (she is at the window)."""
+
+    item_code: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=1, max_length=18)
+
+
+class CertificatesFound(BaseModel):
+    """material code -> the resident's valid e-certificates that stand in for it (number, name, validity)."""
+
+    materials: dict[str, list[dict[str, Any]]]
 
 
 class CaseCreated(BaseModel):

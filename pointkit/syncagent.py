@@ -34,6 +34,7 @@ from sync.envelope import Kind
 from sync.keys import Identity
 from sync.kit.workdays import CalendarError
 
+from .certificates import note_hub_answer
 from . import audit, db
 from .calendar import held_versions
 from .catalog import CatalogError
@@ -429,6 +430,7 @@ def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message:
                 case.status = "acked"
                 if status == "conflict":
                     case.hub_status = "conflict"
+                note_hub_answer(session, case.id, reason, message)
                 audit.record(session, audit.HUB_ACTOR, "case_acked", case.id, hub_status=case.hub_status)
             if row.kind == Kind.POINT_KEYS:
                 settle_key_rotation(session, get_state(session), row, status)

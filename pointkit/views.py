@@ -24,6 +24,7 @@ from .auth import login_required
 from .calendar import point_calendar
 from .catalog import department_names, get_item
 from .catalogfetch import catalog_download
+from .certificates import accepting_materials, held_for, look_up, spared_view
 from .drafts import delete_draft, draft_values, get_draft, save_draft
 from .i18n import sync_problem
 from .inbox import refused_messages
@@ -64,7 +65,7 @@ from .scans import (
     scans_allowed,
     uploaded_scans,
 )
-from .state import as_utc, get_state, local_now
+from .state import as_utc, find_state, get_state, local_now
 from .syncagent import STEP_NAMES, SYNC_NOW_WAIT_S, SyncBusy, plain_reason, step_status, sync_once
 from .trust import sealing_key
 
@@ -90,6 +91,8 @@ def input_name(path: str) -> str:
         return APPLICANT_INPUTS[path]
     if path.startswith("form."):
         return "field_" + path[len("form."):]
+    if path.startswith("certificates."):
+        return "cert_" + path[len("certificates."):]
     return path
 
 
@@ -120,8 +123,14 @@ def new_case():
         values, ticked = dict(request.form), request.form.getlist("materials")
     action = request.form.get("action", "receive")
     refusal, errors, repeat_of = level_refusal(item, state.level), {}, None
+    lookup = None
     if request.method == "POST" and refusal is None and action == "prefill":
         values = _prefilled(item, values)
+    elif request.method == "POST" and refusal is None and action == "certificates":
+        with db.session_scope(data_dir()) as dbs:
+            lookup = look_up(dbs, find_state(dbs), identity(), item, values.get("applicant_id_number", ""),
+                             actor=g.staff.username)
+            lookup.found = {code: [_copy_view(c) for c in copies] for code, copies in lookup.found.items()}
     elif request.method == "POST" and refusal is None and action == "draft":
         with db.session_scope(data_dir()) as dbs:
             save_draft(dbs, g.staff.username, item, values, ticked, _draft_id())
@@ -136,8 +145,11 @@ def new_case():
     today = local_now().date()
     with db.session_scope(data_dir()) as dbs:
         calendar = point_calendar(dbs)
+        held = {code: [_copy_view(c) for c in copies]
+                for code, copies in held_for(dbs, item, values.get("applicant_id_number", "")).items()}
     promised = promised_date(calendar, item, today)
     return render_template("case_form.html", item=item, values=values, ticked=ticked, errors=errors,
+                           cert_held=held, cert_lookup=lookup, cert_problems=CERTIFICATE_PROBLEMS,
                            refusal=refusal, repeat_of=repeat_of, level=state.level, departments=departments,
                            promised=promised,
                            draft_id=_draft_id(), calendar_missing=calendar.missing_years(today, promised),
@@ -171,7 +183,8 @@ def _receive(item, state, ticked: list[str]):
             case, pickup_code = receive_case(dbs, g.staff.username, item.code, applicant, form, ticked,
                                              identity=identity(), scans=prepared, staff_name=g.staff.display_name,
                                              staff_post=g.staff.post, repeat_reason=repeat_reason,
-                                             referral_no=request.form.get("referral_no", ""))
+                                             referral_no=request.form.get("referral_no", ""),
+                                             certificates=_spare_marks(item))
             if _draft_id():
                 delete_draft(dbs, _draft_id(), g.staff.username)
     except IntakeError as exc:
@@ -186,6 +199,26 @@ def _receive(item, state, ticked: list[str]):
     session[FRESH_PICKUP] = {"case_id": case.id, "code": pickup_code}
     wake_sync()
     return redirect(url_for("views.receipt", case_id=case.id))
+
+
+def _spare_marks(item) -> dict[str, str]:
+    """The clerk's 免提交 choices on the intake form: ``cert_<material code>`` = a certificate number."""
+    return {code: request.form.get(f"cert_{code}", "")[:64] for code in accepting_materials(item)
+            if request.form.get(f"cert_{code}")}
+
+
+def _copy_view(copy) -> dict:
+    """A held certificate as the intake form shows it (outside the database session)."""
+    return {"number": copy.number, "name_zh": copy.name_zh, "valid_until": copy.valid_until}
+
+
+# Why the clerk's lookup of a resident's e-certificates gave nothing to choose from.
+CERTIFICATE_PROBLEMS = {
+    "no_id": lazy_gettext("Enter the resident's ID number first: certificates are looked up for her only."),
+    "unreachable": lazy_gettext("The county centre cannot be reached just now, so her e-certificates cannot be "
+                                "looked up. Take the paper material instead."),
+    "not_enrolled": lazy_gettext("This point is not connected to the county centre yet: take the paper material."),
+}
 
 
 def _draft_id() -> int | None:
@@ -230,7 +263,8 @@ def receipt(case_id: str):
         item = get_item(dbs, case.item_code)
         state = get_state(dbs)
         missing = calendar_missing(point_calendar(dbs), case)
-    return render_template("receipt.html", case=case, item=item, point=state, pickup_code=pickup_code,
+        spared = spared_view(dbs, case.id)
+    return render_template("receipt.html", spared=spared, case=case, item=item, point=state, pickup_code=pickup_code,
                            masked_name=mask_name(case.applicant_name), masked_id=mask_id_number(case.id_number),
                            received_at=as_utc(case.received_at),
                            qr=qr_svg(case.receipt_no), calendar_missing=missing,
@@ -254,7 +288,8 @@ def case_page(case_id: str):
     case = _case_or_404(case_id)
     with db.session_scope(data_dir()) as dbs:
         item = get_item(dbs, case.item_code)
-    return render_template("case.html", case=case, item=item, form=json.loads(case.form_json),
+        spared = spared_view(dbs, case.id)
+    return render_template("case.html", spared=spared, case=case, item=item, form=json.loads(case.form_json),
                            materials=json.loads(case.materials_json), masked_id=mask_id_number(case.id_number),
                            received_at=as_utc(case.received_at),
                            document=json.loads(case.result_document) if case.result_document else None)

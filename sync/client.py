@@ -35,6 +35,7 @@ from sync.http import (
     HEADER_HUB_TIME,
     HEADER_LAST_RECEIPT,
     HEADER_LAST_SEQ,
+    CERTIFICATE_LOOKUP_PATH,
     PROJECT_LOOKUP_PATH,
     PULL_PATH,
     PUSH_PATH,
@@ -362,3 +363,11 @@ class HubClient:
         body = json.dumps({"project_no": project_no, "code": code}).encode()
         return self._send(self._signed("POST", PROJECT_LOOKUP_PATH, body=body,
                                        content_type="application/json")).json()
+
+    def certificate_lookup(self, holder_id: str, types: list[str]) -> list[dict[str, Any]]:
+        """A resident's valid e-certificates of ``types`` from the hub's register (that holder's only), for the
+        clerk at intake with the resident present: signed records with their QR text."""
+        body = json.dumps({"holder_id": holder_id, "types": types}).encode()
+        answer = self._send(self._signed("POST", CERTIFICATE_LOOKUP_PATH, body=body,
+                                         content_type="application/json")).json()
+        return list(answer.get("certificates") or [])

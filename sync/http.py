@@ -14,6 +14,8 @@ RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
 RELAY_PULL_PATH = "/sync/v1/relay/pull"
 # A point asks where an investment project stands, for its enterprise (project number and code in a signed body).
 PROJECT_LOOKUP_PATH = "/sync/v1/projects/lookup"
+# A point asks, for a resident at its window, for her valid e-certificates of some types (signed body).
+CERTIFICATE_LOOKUP_PATH = "/sync/v1/certificates/lookup"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version

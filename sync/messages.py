@@ -118,6 +118,14 @@ class Scan(_Strict):
     key_b64: str = Field(min_length=43, max_length=44)
 
 
+class CertificateRef(_Strict):
+    """A material spared by a certificate (免提交): the material's code and the certificate's type and number."""
+
+    material: Name = Field(min_length=1)
+    cert_type: str = Field(min_length=1, max_length=64)
+    number: str = Field(min_length=1, max_length=64)
+
+
 class SubmitCase(_Strict):
     """A case received (受理) at a point."""
 
@@ -141,6 +149,9 @@ class SubmitCase(_Strict):
     first_contact_name: str = Field(default="", max_length=64)
     first_contact_post: str = Field(default="", max_length=64)
     referral_no: str = Field(default="", max_length=RECEIPT_MAX)
+    # Added in issue 22 (免提交): materials the resident did not hand over because the hub's certificate register
+    # holds them; the hub checks every reference at ingest. A point from before sends none.
+    certificates: list[CertificateRef] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
 
 # What a SUBMIT gained in issue 20: the hub leaves them out of a CASE_COPY for a point that did not send them.
@@ -547,6 +558,13 @@ class BookingRequest(_Strict):
         if self.action != "cancel" and not self.slot:
             raise ValueError(f"a {self.action} request names the slot")
         return self
+class CertificateRevoked(_Strict):
+    """The county revoked a certificate of the register (CERTIFICATE_REVOKED, to every protocol-5 point)."""
+
+    number: str = Field(min_length=1, max_length=64)
+    cert_type: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    revoked_at: datetime
 
 
 POINT_INTENTS: dict[Kind, type[BaseModel]] = {

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from sync.kit.workdays import Calendar, county_date
 
+from hub.approval.certificates import case_certificates
 from hub.approval.joint import lead_cases, waiting_for_lead
 from hub.approval.projects import can_see_project
 from hub.approval.scans import case_scans, materials_in_transit, scans_public
@@ -237,4 +238,6 @@ def case_detail(session: Session, case: Case, *, warn_share: float = DEFAULT_WAR
         "reason": case.reason,
         "certificate_no": case.certificate_no,
         "result": case.result,
+        "certificates": [{"material": row.material_code, "number": row.number, "finding": row.finding,
+                          "settled": row.settled} for row in case_certificates(session, case.id)],
     }

@@ -24,6 +24,7 @@ from sync.messages import ResultDocument, SupplementRequest
 from sync.signing import sign_document
 
 from hub.approval.cards import clear_settled_cards
+from hub.approval.certificates import register_result, settle, unsettled
 from hub.approval.projects import note_result
 from hub.approval.procedures import end_for_decision, open_procedures, resume_unless_paused
 from hub.approval.timelimits import (
@@ -116,6 +117,9 @@ def _decidable(session: Session, *, case_id: str, staff: Staff, decision: str, r
     if any(procedure.department_code == task.department_code for procedure in open_procedures(session, case.id)):
         raise ReviewError("procedure_open", "a special procedure of your department is still running on this "
                           "case; end it before deciding", 409)
+    if decision == "approved" and unsettled(session, case.id):
+        raise ReviewError("certificate_unsettled", "the case is parked on an e-certificate the hub could not "
+                          "accept: ask for the paper (补正) or go on without it before approving", 409)
     # A joint department's approval is its opinion: the lead fills in the result fields with the combined result.
     opinion_only = lead_decides(session, case.id)
     filled = (check_result_fields(find_item(session, case.item_code), result_fields)
@@ -205,6 +209,7 @@ def request_supplement(
     return_by = supplement_return_by(county_date(now), days, unit, calendar=county_calendar(session))
     task.status = "supplement"
     session.add(task)
+    settle(session, case.id, how="supplement", actor=staff.username, materials=materials)
     session.add(SupplementRound(case_id=case.id, department_code=task.department_code, materials=materials,
                                 note=note[:2000], requested_by=staff.username, requested_at=now, return_by=return_by))
     pause(case, now)
@@ -377,6 +382,7 @@ def issue_result(
         deemed_approval=deemed,
     )
     _sign_and_send(session, case, document, identity)
+    register_result(session, case, find_item(session, case.item_code), case.result["document"], identity)
     case.status = "result_issued"
     log.info("case %s: result issued (%s)", case.id, decision)
     record_event(session, case.id, actor=HUB_ACTOR, action="result_issued",

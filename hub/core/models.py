@@ -683,3 +683,44 @@ class Booking(SQLModel, table=True):
     # Wrong codes typed for this booking, on a lock of its own (5 wrong: locked for 15 minutes).
     lookup_failures: int = Field(default=0)
     lookup_locked_until: datetime | None = None
+# -- E-certificates (电子证照, issue 22): the register and the 免提交 references cases carry ---------------------
+
+CERTIFICATE_STATUSES = ("valid", "expired", "revoked")
+
+
+# A certificate or licence the hub issued with an approved result (hub/approval/certificates.py). ``signed`` is the
+# CertificateDocument as signed by hub key generation ``key_generation``; status "expired" is worked out from
+# ``valid_until`` when read, "revoked" is stored with who revoked it, when and why.
+class Certificate(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("cert_type", "number"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    number: str = Field(max_length=64, index=True)
+    cert_type: str = Field(max_length=64)
+    name_zh: str = Field(default="", max_length=128)
+    holder_id: str = Field(max_length=18, index=True)
+    holder_name: str = Field(default="", max_length=64)
+    item_code: str = Field(max_length=64)
+    case_id: str = Field(max_length=36, index=True)
+    issued_at: datetime
+    valid_until: date | None = None
+    status: str = Field(default="valid", max_length=16)
+    revoked_at: datetime | None = None
+    revoked_by: str = Field(default="", max_length=64)
+    revoked_reason: str = Field(default="", max_length=500)
+    key_generation: int = 1
+    signed: dict = _json_column()
+
+
+# A 免提交 reference a case came with: which material a certificate stood in for, what the hub found when it
+# checked it at ingest ("valid", or why not: "unknown", "not_holder", "wrong_type", "revoked", "expired"), and,
+# for a case parked on a bad one, how the department settled it ("go_on" or "supplement").
+class CaseCertificate(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "material_code"),)
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    material_code: str = Field(max_length=32)
+    number: str = Field(max_length=64)
+    finding: str = Field(max_length=16)
+    settled: str = Field(default="", max_length=16)
+    settled_by: str = Field(default="", max_length=64)
+    settled_at: datetime | None = None

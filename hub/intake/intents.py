@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from sync.kit.certcode import PARKED_REASON, parked_message
 from sync.messages import (
     AmendCase,
     CaseCollected,
@@ -34,6 +35,7 @@ from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
 from hub.approval.bookings import receive_point_bookings
+from hub.approval.certificates import check_references
 from hub.approval.complaints import ComplaintError, receive_point_complaint
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
@@ -167,9 +169,12 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         return Outcome.accepted(note, reason="unknown_item")
     route_case(session, case, item)
     send_status(session, case, point, "routed", "sent to " + ", ".join(item.departments))
+    parked = check_references(session, case, intent.certificates, item) if intent.certificates else []
     if conflicts:
         kinds = ", ".join(conflict.kind for conflict in conflicts)
         return Outcome.conflict(conflicts[0].kind, f"{ACCEPTED}; parked for an operator ({kinds})")
+    if parked:
+        return Outcome.accepted(parked_message({b.material: b.finding for b in parked}), reason=PARKED_REASON)
     return Outcome.accepted(ACCEPTED)
 
 

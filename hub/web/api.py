@@ -81,7 +81,8 @@ def get_case_scan(case_id: str, scan_id: str):
 
 @bp.post("/cases/<case_id>/decision")
 @documented("Decide a department task", body=schemas.DecisionRequest, answer=schemas.CaseDetail,
-            errors={**_FORBIDDEN, **_NO_CASE, 409: ("not_open", "in_conflict", "procedure_open"),
+            errors={**_FORBIDDEN, **_NO_CASE,
+                    409: ("not_open", "in_conflict", "procedure_open", "certificate_unsettled"),
                     422: ("bad_decision", "reason_required", "unknown_result_field", "result_fields_required")})
 @api_auth("reviewer", "admin")
 def post_decision(case_id: str):

@@ -24,9 +24,9 @@ from hub.core.db import database_url, make_engine, session_scope
 from hub.instance import secret_key
 from hub.migrate import init_db
 from hub.trust.keys import ensure_keys, keyring_state
-from hub.web import (api, audit, auth, bookings, cases, catalog, complaintapi, complaints, desk, joint, jointapi,
-                     orders, procedures, projectapi, projects, referrals, relay, reports, staff, supervision, sync,
-                     township)
+from hub.web import (api, audit, auth, bookings, cases, catalog, certificates, complaintapi, complaints, desk, joint,
+                     jointapi, orders, procedures, projectapi, projects, referrals, relay, reports, staff, supervision,
+                     sync, township)
 from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health
@@ -96,6 +96,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(projects.bp)
     app.register_blueprint(projectapi.bp)
     app.register_blueprint(projectapi.point_bp)
+    app.register_blueprint(certificates.bp)
+    app.register_blueprint(certificates.point_bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(procedures.api_bp)
 

@@ -14,6 +14,7 @@ from sync.kit.idnumber import mask_id_number
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
 
+from hub.approval.certificates import case_certificates
 from hub.approval.cases import QUEUE_FILTERS, can_view, case_detail, point_names, queue
 from hub.approval.review import (
     DECISIONS,
@@ -46,7 +47,7 @@ from hub.web.auth import login_required
 from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
 from hub.web.joint import MEETING_KINDS
 from hub.web.orders import reviewer_board
-from hub.web.timeline import Words, nowrap_dates, timeline
+from hub.web.timeline import CERTIFICATE_FINDINGS, Words, nowrap_dates, timeline
 
 bp = Blueprint("views", __name__)
 
@@ -194,6 +195,7 @@ def _render_case(case: Case, *, error: str | None = None, form_values: dict | No
         joint=joint_review(db, case.id),
         township=case_township(db, case),
         project=db.get(Project, case.project_id) if case.project_id else None,
+        cert_refs=case_certificates(db, case.id), cert_findings=CERTIFICATE_FINDINGS,
     ), status
 
 
@@ -243,6 +245,7 @@ def case_page(case_id: str):
     return redirect(url_for("views.case_page", case_id=case.id))
 
 
+
 DECISION_MESSAGES = {
     "reason_required": lazy_gettext("Write the reason for rejecting: the resident will read it. Nothing was saved."),
     "not_open": lazy_gettext("Your department has no open task on this case. Nothing was saved."),
@@ -254,6 +257,8 @@ DECISION_MESSAGES = {
     "unknown_material": lazy_gettext("Tick only materials of this item. Nothing was saved."),
     "not_overdue": lazy_gettext("No supplement request of your department on this case is past its return date. "
                                 "Nothing was saved."),
+    "certificate_unsettled": lazy_gettext("The case is parked on an e-certificate the hub could not accept: ask for "
+                                          "the paper or go on without it first. Nothing was saved."),
     "procedure_open": lazy_gettext("A special procedure of your department is still running on this case: end it "
                                    "before deciding. Nothing was saved."),
 }

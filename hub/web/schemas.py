@@ -232,9 +232,19 @@ class CaseDetail(BaseModel):
     result: SignedDocument | None
     supplements: list[SupplementPublic] = []
     rating: RatingPublic | None = None
+    # 免提交: materials an e-certificate stood in for, what the hub found at ingest (valid, unknown, not_holder,
+    # wrong_type, revoked, expired) and how the department settled a case parked on one (go_on, supplement, "").
+    certificates: list[CaseCertificatePublic] = []
 
 
 # A department's decision on a case; rejecting needs a reason, approving the item's required result fields.
+class CaseCertificatePublic(BaseModel):
+    material: str
+    number: str
+    finding: str
+    settled: str
+
+
 class DecisionRequest(_Request):
     decision: Literal["approved", "rejected"]
     reason: str = Field(default="", max_length=2000)

@@ -61,6 +61,15 @@ ACTIONS = {
     "project_withdrawn": lazy_gettext("Project withdrawn"),
     "procedure_started": lazy_gettext("Special procedure started"),
     "procedure_ended": lazy_gettext("Special procedure ended"),
+    "certificate_registered": lazy_gettext("Certificate registered"),
+    "certificate_parked": lazy_gettext("Parked on an e-certificate"),
+    "certificate_settled": lazy_gettext("E-certificate settled"),
+}
+# What the hub found when it checked a 免提交 reference at intake (hub/approval/certificates.py).
+CERTIFICATE_FINDINGS = {
+    "valid": lazy_gettext("checked, valid"), "unknown": lazy_gettext("not in the register"),
+    "not_holder": lazy_gettext("held by someone else"), "wrong_type": lazy_gettext("not a kind this material accepts"),
+    "revoked": lazy_gettext("revoked"), "expired": lazy_gettext("expired"),
 }
 CARD_LINES = {
     "yellow": lazy_gettext("Yellow card: %(department)s passed the warning line of the promised limit %(date)s"),
@@ -398,6 +407,21 @@ def _deemed_approved(data: dict[str, Any], words: Words) -> str:
              legal=day(data.get("legal_due")), start=day(data.get("counted_from")))
 
 
+def _certificate_parked(data: dict[str, Any], words: Words) -> str:
+    findings = [_("%(material)s (e-certificate %(number)s): %(finding)s",
+                  material=words.materials.get(row.get("material", ""), row.get("material", "")),
+                  number=row.get("number", ""), finding=CERTIFICATE_FINDINGS.get(row.get("finding", ""), ""))
+                for row in data.get("findings") or []]
+    return _("Parked for the department: %(findings)s", findings=words.list_sep().join(findings))
+
+
+def _certificate_settled(data: dict[str, Any], words: Words) -> str:
+    materials = words.list_sep().join(words.materials.get(code, code) for code in data.get("materials") or [])
+    if data.get("how") == "supplement":
+        return _("The paper is asked for by a supplement request: %(materials)s", materials=materials)
+    return _("The department goes on without the paper: %(materials)s", materials=materials)
+
+
 # action -> how a line of it with facts reads
 RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
     "received": _received,
@@ -479,6 +503,10 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Words], str]] = {
                                                 agent=words.actor(data.get("agent", ""))),
     "project_withdrawn": lambda data, words: _("Project %(project_no)s was withdrawn; this application keeps "
                                                "running", project_no=data.get("project_no", "")),
+    "certificate_registered": lambda data, words: _("%(name)s No. %(number)s entered the certificate register",
+                                                    name=data.get("name_zh", ""), number=data.get("number", "")),
+    "certificate_parked": _certificate_parked,
+    "certificate_settled": _certificate_settled,
 }
 
 
