@@ -14,6 +14,9 @@ RELAY_VILLAGES_PATH = "/sync/v1/relay/villages"
 RELAY_PULL_PATH = "/sync/v1/relay/pull"
 # A point asks where an investment project stands, for its enterprise (project number and code in a signed body).
 PROJECT_LOOKUP_PATH = "/sync/v1/projects/lookup"
+# A point fetches one sealed file of a pre-check it holds (its key came in the PRECHECK message), when its clerk
+# opens it: photos cross the village link only when someone looks at them, and never at intake.
+PRECHECK_FILE_PATH = "/sync/v1/prechecks/{precheck_id}/files/{file_id}"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,20 +27,24 @@ from sqlmodel import Session, func, select
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
 from sync.catalog import ServiceItem
 from sync.clock import uuid7
+from sync.envelope import Kind
 from sync.keys import b64
 from sync.kit import photos
 from sync.kit.idnumber import id_number_problem, normalize_id_number
 from sync.kit.passwords import hash_password, verify_password
 from sync.kit.workdays import county_date
+from sync.messages import AnswerPrecheck, PrecheckCopy, PrecheckFile
+from sync.messages import Applicant as MessageApplicant
 
-from hub.approval.scans import scan_path
+from hub.approval.scans import COMPLETE, scan_path
+from hub.catalog.versions import find_item
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
 from hub.core.models import Case, CaseScan, Point, Precheck, PrecheckPhoto
+from hub.core.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
-PRECHECKS_DIR = "prechecks"
 CODE_DIGITS = 6
 MAX_LOOKUP_TRIES = 5
 LOOKUP_LOCK = timedelta(minutes=15)
@@ -109,12 +112,9 @@ class StoredFile:
     sealed: bytes = field(repr=False)
 
 
-def precheck_dir(data_dir: str | Path) -> Path:
-    return Path(data_dir) / PRECHECKS_DIR
-
-
 def photo_path(data_dir: str | Path, photo_id: str) -> Path:
-    return precheck_dir(data_dir) / f"{photo_id}.sealed"
+    """Where a pre-check's file is stored: where the case's scan will be, so taking it in moves nothing."""
+    return scan_path(data_dir, photo_id)
 
 
 def answerable_points(session: Session, item: ServiceItem) -> list[Point]:
@@ -151,6 +151,7 @@ def submit_precheck(session: Session, data_dir: str | Path, *, item: ServiceItem
         session.add(stored.row)
     _audit(session, precheck, "resident", "precheck_submitted", item=item.code, reviewer=precheck.reviewer,
            point=point.name, files=len(files))
+    tell_point(session, precheck)
     return Submitted(precheck, code)
 
 
@@ -297,30 +298,59 @@ def answer_precheck(session: Session, precheck: Precheck, *, outcome: str, notes
     precheck.answered_by, precheck.answered_at = actor[:64], answered_at or utc_now()
     session.add(precheck)
     _audit(session, precheck, actor, "precheck_answered", outcome=outcome, notes=len(precheck.notes))
+    tell_point(session, precheck)
     return precheck
 
 
-def attach_to_case(session: Session, data_dir: str | Path, precheck_id: str, case: Case) -> list[CaseScan]:
-    """Attach a pre-check's stored files to ``case`` as its scans, whole (no upload from the point): the sealed
-    files are copied where the case's scans live, under the same keys. Marks the pre-check taken."""
+def attach_to_case(session: Session, precheck_id: str, file_ids: list[str], case: Case) -> list[CaseScan]:
+    """Attach the named files of a pre-check to ``case`` as its scans, whole: the hub holds them already (stored
+    where scans are, sealed the way a point seals one), so the point uploads nothing. Marks the pre-check taken and
+    tells the point. Only the pre-check's own point may take it in, once."""
     precheck = session.get(Precheck, precheck_id)
-    if precheck is None or precheck.status == "expired" or precheck.point_id != case.point_id:
+    if precheck is None or precheck.point_id != case.point_id or precheck.status not in ("submitted", "answered"):
         raise PrecheckRefused("unknown_precheck")
+    wanted = set(file_ids)
     scans = []
     for photo in precheck_photos(session, precheck):
-        target = scan_path(data_dir, photo.id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(photo_path(data_dir, photo.id), target)
+        if photo.id not in wanted:
+            continue
         scan = CaseScan(scan_id=photo.id, case_id=case.id, point_id=case.point_id, name=photo.name,
                         material=photo.material, size=photo.size, sha256=photo.sha256, key_b64=photo.key_b64,
-                        total=photo.sealed_size, received=photo.sealed_size, status="complete",
-                        completed_at=utc_now())
+                        total=photo.sealed_size, received=photo.sealed_size, status=COMPLETE, completed_at=utc_now())
         session.add(scan)
         scans.append(scan)
     precheck.status, precheck.case_id = "taken", case.id
     session.add(precheck)
     _audit(session, precheck, "hub", "precheck_taken", case_id=case.id, files=len(scans))
+    tell_point(session, precheck)
     return scans
+
+
+def answer_from_point(session: Session, intent: AnswerPrecheck, point: Point) -> Precheck:
+    """A clerk's answer, sent up from the point the pre-check names (only a point-reviewed one)."""
+    precheck = session.get(Precheck, intent.precheck_id)
+    if precheck is None or precheck.point_id != point.id or precheck.reviewer != "point":
+        raise PrecheckRefused("unknown_precheck")
+    return answer_precheck(session, precheck, outcome=intent.outcome, notes=dict(intent.notes),
+                           actor=f"{point.name}/{intent.staff}", item=find_item(session, precheck.item_code),
+                           answered_at=min(as_utc(intent.answered_at), utc_now()))
+
+
+def tell_point(session: Session, precheck: Precheck) -> None:
+    """Send the chosen point the pre-check as it stands now (PRECHECK): its clerk answers or takes it in from it,
+    and its kiosk shows the answer offline. Photos stay at the hub; their keys travel sealed here."""
+    point = session.get(Point, precheck.point_id)
+    if point is None:
+        return
+    files = [PrecheckFile(file_id=photo.id, material=photo.material, name=photo.name, size=photo.size,
+                          sha256=photo.sha256, key_b64=photo.key_b64) for photo in precheck_photos(session, precheck)]
+    copy = PrecheckCopy(
+        precheck_id=precheck.id, precheck_no=precheck.precheck_no, item_code=precheck.item_code,
+        reviewer=precheck.reviewer, files=files, status=precheck.status, outcome=precheck.outcome,
+        applicant=MessageApplicant(name=precheck.name, id_number=precheck.id_number, phone=precheck.phone),
+        notes=precheck.notes, answered_by=precheck.answered_by, submitted_at=as_utc(precheck.created_at),
+        expires_at=as_utc(precheck.expires_at), at=utc_now(), code_hash=precheck.code_hash)
+    enqueue(session, point=point, kind=Kind.PRECHECK, payload=copy.model_dump(mode="json"))
 
 
 def expire_prechecks(session: Session, data_dir: str | Path, *, now: datetime | None = None) -> list[str]:
@@ -335,6 +365,7 @@ def expire_prechecks(session: Session, data_dir: str | Path, *, now: datetime | 
         precheck.status, precheck.stored_bytes = "expired", 0
         session.add(precheck)
         _audit(session, precheck, "hub", "precheck_expired")
+        tell_point(session, precheck)
     if due:
         log.info("expired %d pre-check(s)", len(due))
     return [precheck.precheck_no for precheck in due]

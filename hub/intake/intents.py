@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from sync.messages import (
     AmendCase,
+    AnswerPrecheck,
     CaseCollected,
     CopyRequest,
     FileComplaint,
@@ -33,6 +34,7 @@ from sync.rotation import read_point_keys
 from sync.signing import SignatureError
 
 from hub.approval.complaints import ComplaintError, receive_point_complaint
+from hub.approval.prechecks import PrecheckRefused, answer_from_point, attach_to_case
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
 from hub.approval.scans import ScanError, expect_scans
@@ -89,6 +91,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return apply_referral(session, intent, point)
     if isinstance(intent, FileComplaint):
         return _apply_complaint(session, intent, point)
+    if isinstance(intent, AnswerPrecheck):
+        return _apply_precheck_answer(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
@@ -143,6 +147,11 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:
         raise Refusal(exc.reason, str(exc)) from None
+    if intent.precheck_id:
+        try:
+            attach_to_case(session, intent.precheck_id, intent.precheck_scans, case)
+        except PrecheckRefused as exc:
+            raise Refusal(exc.reason, str(exc)) from None
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}", data=received_data(intent))
@@ -216,6 +225,11 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point) ->
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:
         raise Refusal(exc.reason, str(exc)) from None
+    if intent.precheck_id:
+        try:
+            attach_to_case(session, intent.precheck_id, intent.precheck_scans, case)
+        except PrecheckRefused as exc:
+            raise Refusal(exc.reason, str(exc)) from None
     case.materials = list(dict.fromkeys([*(case.materials or []), *intent.materials]))
     # The clock runs again from the resident's return at the point, on the hub's clock.
     returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
@@ -258,6 +272,15 @@ def _apply_complaint(session: Session, intent: FileComplaint, point: Point) -> O
         return Outcome.duplicate("complaint_exists", "this complaint was already received")
     log.info("complaint %s (%s) received from point %s", intent.complaint_id, intent.complaint_no, point.id)
     return Outcome.accepted("complaint received for the supervision office")
+
+
+def _apply_precheck_answer(session: Session, intent: AnswerPrecheck, point: Point) -> Outcome:
+    """网上预审: a clerk's answer to a pre-check her point reviews (hub/approval/prechecks.py)."""
+    try:
+        answer_from_point(session, intent, point)
+    except PrecheckRefused as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    return Outcome.accepted("pre-check answer recorded")
 
 
 def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> Outcome:

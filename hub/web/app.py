@@ -99,6 +99,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(procedures.api_bp)
     app.register_blueprint(residents.bp)
     app.register_blueprint(prechecks.bp)
+    app.register_blueprint(prechecks.point_bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from sync.attachments import decrypt_attachment
 from sync.keys import unb64
 from sync.kit.residents.words import FIELD_PROBLEMS, STATUSES
+from sync.kit.web import api_error
 
 from hub.approval.prechecks import (
     PrecheckRefused,
@@ -21,11 +22,13 @@ from hub.approval.prechecks import (
     precheck_photos,
 )
 from hub.catalog.versions import find_item
-from hub.core.models import Precheck, PrecheckPhoto
+from hub.core.models import Point, Precheck, PrecheckPhoto
 from hub.web.auth import login_required
 from hub.web.context import get_session
+from hub.web.sync import _authenticated_point as authenticated_point
 
 bp = Blueprint("prechecks", __name__, url_prefix="/prechecks")
+point_bp = Blueprint("precheckfiles", __name__, url_prefix="/sync/v1")
 
 DESK_ROLES = ("admin", "operator", "reviewer")
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
@@ -88,3 +91,20 @@ def photo(precheck_id: str, photo_id: str):
     suffix = "." + row.name.rsplit(".", 1)[-1].lower() if "." in row.name else ""
     return Response(data, mimetype=MEDIA_TYPES.get(suffix, "application/octet-stream"),
                     headers={"Cache-Control": "private, no-store"})
+
+
+@point_bp.get("/prechecks/<precheck_id>/files/<file_id>")
+def point_file(precheck_id: str, file_id: str):
+    """The sealed bytes of one file of a pre-check, for the point it names only (a signed request): its clerk opens
+    the photo there and decrypts it with the key the PRECHECK message carried."""
+    point = authenticated_point()
+    if not isinstance(point, Point):
+        return point
+    session = get_session()
+    precheck = session.get(Precheck, precheck_id)
+    row = session.get(PrecheckPhoto, file_id)
+    if (precheck is None or precheck.point_id != point.id or precheck.status == "expired" or row is None
+            or row.precheck_id != precheck.id):
+        return api_error(404, "not_found", "no such file of a pre-check this point holds")
+    sealed = photo_path(current_app.config["DATA_DIR"], row.id).read_bytes()
+    return Response(sealed, mimetype="application/octet-stream", headers={"Cache-Control": "no-store"})

@@ -158,7 +158,7 @@ def test_an_image_over_the_pixel_budget_is_refused_from_its_header_and_a_renamed
                             client_address="10.0.0.1")
         assert renamed.value.fields == {"file_id_card": "not an image (JPEG, PNG, TIFF) or a PDF"}
         session.rollback()
-    assert not any(hub.data_dir.joinpath("prechecks").glob("*.sealed"))
+    assert not any(hub.data_dir.joinpath("scans").glob("*.sealed"))
 
 
 def test_pre_checks_past_their_time_expire_and_their_files_are_deleted(hub):
