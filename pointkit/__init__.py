@@ -76,7 +76,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     # serves its villages (pointkit/relay.py) only the villages' request signatures.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, complaintdesk, desk, projectlookup, relay, views, window
+    from . import api, auth, complaintdesk, desk, precheckdesk, projectlookup, relay, views, window
+    from . import residents as residents_site
 
     auth.install(app)
     app.register_blueprint(auth.bp)
@@ -87,6 +88,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(desk.bp)
     app.register_blueprint(complaintdesk.bp)
     app.register_blueprint(projectlookup.bp)
+    app.register_blueprint(residents_site.bp)
+    app.register_blueprint(precheckdesk.bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)

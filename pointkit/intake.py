@@ -32,8 +32,9 @@ from sync.messages import RECEIPT_MAX, SubmitCase
 from . import audit
 from .calendar import point_calendar
 from .catalog import get_item
-from .models import Case, OneTimeNotice, PointState
+from .models import Case, OneTimeNotice, PointState, Precheck
 from .outbox import seal_into_outbox
+from .prechecks import files_of, mark_taken
 from .progress import COLLECTED_HERE
 from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
@@ -229,7 +230,7 @@ def new_pickup_code() -> str:
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
                  materials: list[str], *, identity: Identity, scans: Sequence[PreparedScan] = (),
                  staff_name: str = "", staff_post: str = "", repeat_reason: str = "",
-                 referral_no: str = "") -> tuple[Case, str]:
+                 referral_no: str = "", precheck: Precheck | None = None) -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
     ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
@@ -238,13 +239,21 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     (首问责任人) here and at the hub. ``referral_no`` is the referral slip the resident brought, if any (the hub
     links the case to that referral). When the resident has an open
     application for the same item here (``open_application``), the case keeps
-    its receipt number and ``repeat_reason``, the clerk's word on why.
+    its receipt number and ``repeat_reason``, the clerk's word on why. With ``precheck`` (网上预审) the SUBMIT names it
+    and its files, which the hub attaches from its own store: the materials they show count as handed over.
     Returns the case and the pickup code, which is shown once and stored only hashed.
     """
     state = get_state(session)
     item = get_item(session, _text(item_code))
     if item is None:
         raise IntakeError("unknown_item", f"no service item with code {item_code!r} in the catalog")
+    precheck_files = []
+    if precheck is not None:
+        if precheck.item_code != item.code or precheck.status not in ("submitted", "answered"):
+            raise IntakeError("invalid_input", "the pre-check is for another item, or taken in or expired already",
+                              {"precheck_id": NOT_A_CHOICE})
+        precheck_files = files_of(precheck)
+        materials = list(dict.fromkeys([*materials, *(f.material for f in precheck_files if f.material)]))
     applicant, clean_form, ticked = check_application(item, state.level, applicant, form, materials)
     known = {material.code for material in item.materials}
     strays = sorted({p.scan.material for p in scans if p.scan.material and p.scan.material not in known})
@@ -287,8 +296,12 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         form=clean_form, materials=ticked, received_at=received_at, promised_date=case.promised_date,
         staff=staff, scans=[p.scan for p in scans], clock_offset_ms=state.clock_offset_ms,
         first_contact_name=case.staff_name, first_contact_post=case.staff_post, referral_no=referral_no,
-    ).model_dump(mode="json", exclude=None if scans else {"scans"})
+        precheck_id=precheck.id if precheck else "", precheck_scans=[f.file_id for f in precheck_files],
+    ).model_dump(mode="json", exclude=(set() if scans else {"scans"})
+                 | (set() if precheck else {"precheck_id", "precheck_scans"}))
     session.add(case)
+    if precheck is not None:
+        mark_taken(session, precheck, case.id)
     attach_scans(session, case.id, list(scans))
     audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code,
                  first_contact=[case.staff_name, case.staff_post],
