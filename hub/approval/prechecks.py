@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, sealed_size, sha256_hex
@@ -40,6 +42,7 @@ from hub.approval.scans import COMPLETE, scan_path
 from hub.catalog.versions import find_item
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
+from hub.core.db import session_scope, write_lock
 from hub.core.models import Case, CaseScan, Point, Precheck, PrecheckPhoto
 from hub.core.outbox import enqueue
 
@@ -383,3 +386,25 @@ def _audit(session: Session, precheck: Precheck, actor: str, action: str, **deta
     """One step in the audit chain: the pre-check's number and the step, never the resident's data."""
     append_audit(session, actor=actor, action=action, subject=f"precheck:{precheck.id}",
                  detail={"precheck_no": precheck.precheck_no, **detail})
+
+
+def expire_once(engine: Engine, data_dir: str | Path) -> list[str]:
+    """One expiry round in its own transaction, under the write lock (every hub process runs the timer)."""
+    with session_scope(engine) as session:
+        write_lock(session)
+        return expire_prechecks(session, data_dir)
+
+
+def start_precheck_expiry(engine: Engine, data_dir: str | Path, interval_s: float) -> threading.Event:
+    """Run ``expire_once`` every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval_s):
+            try:
+                expire_once(engine, data_dir)
+            except Exception as exc:  # one failed round must not end expiry; the next one retries
+                log.error("pre-check expiry round failed (%s)", type(exc).__name__)
+
+    threading.Thread(target=loop, name="precheck-expiry", daemon=True).start()
+    return stop

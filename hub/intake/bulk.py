@@ -103,7 +103,8 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     # A case opened with a referral slip links to its referral, a joint item opens its joint review under its
     # lead department, a renewal sets the day it is deemed granted and a pre-check's files join the case as its
     # scans: the per-envelope path does those.
-    if (intent.referral_no or intent.precheck_id or len(scan_ids) < len(scans) or latest is None or intent.catalog_version < latest
+    if (intent.referral_no or intent.precheck_id or len(scan_ids) < len(scans) or latest is None
+            or intent.catalog_version < latest
             or item is None or point.level not in item.levels or item.route == "joint" or item.renewal):
         return None
     now, header, dialect = utc_now(), envelope.header, session.get_bind().dialect

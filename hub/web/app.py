@@ -25,8 +25,8 @@ from hub.instance import secret_key
 from hub.migrate import init_db
 from hub.trust.keys import ensure_keys, keyring_state
 from hub.web import (api, audit, auth, cases, catalog, complaintapi, complaints, desk, joint, jointapi, orders,
-                     prechecks, procedures, projectapi, projects, referrals, relay, reports, residents, staff, supervision, sync,
-                     township)
+                     prechecks, procedures, projectapi, projects, referrals, relay, reports, residents, staff,
+                     supervision, sync, township)
 from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health

@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 from sqlmodel import select
 
@@ -24,6 +25,7 @@ from hub.approval.prechecks import (
     submit_precheck,
 )
 from hub.catalog.versions import find_item
+from hub.cli import main
 from hub.core.clock import utc_now
 from hub.core.models import AuditEntry, Precheck, PrecheckPhoto
 from sync.attachments import decrypt_attachment
@@ -182,3 +184,17 @@ def test_pre_checks_past_their_time_expire_and_their_files_are_deleted(hub):
 
 def _between(text: str, start: str, end: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def test_the_expire_command_expires_what_is_past_its_time_and_says_so(hub):
+    hub.enroll_point()
+    with hub.db() as session:
+        old = submit_precheck(session, hub.data_dir, item=find_item(session, POINT_ITEM), point_name=VILLAGE,
+                              applicant=applicant(), uploads=[Upload("id_card", "id.jpg", photo(400, 300))],
+                              client_address="10.0.0.1", now=utc_now() - timedelta(days=31))
+        number = old.precheck.precheck_no
+    result = CliRunner().invoke(main, ["prechecks", "expire", "--data", str(hub.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"{number}\texpired" in result.output and "Expired 1 pre-check(s)" in result.output
+    with hub.db() as session:
+        assert session.exec(select(PrecheckPhoto)).all() == []
