@@ -58,7 +58,10 @@ def scan_problem(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS) -
             if width * height > max_pixels:
                 return TOO_MANY_PIXELS
             image.verify()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow's own bound, met while reading the header: far past any budget.
+        return TOO_MANY_PIXELS
+    except (OSError, ValueError, SyntaxError):
         return NOT_A_SCAN
     return None
 
