@@ -225,11 +225,6 @@ def _apply_supplement(session: Session, intent: SupplementCase, point: Point) ->
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:
         raise Refusal(exc.reason, str(exc)) from None
-    if intent.precheck_id:
-        try:
-            attach_to_case(session, intent.precheck_id, intent.precheck_scans, case)
-        except PrecheckRefused as exc:
-            raise Refusal(exc.reason, str(exc)) from None
     case.materials = list(dict.fromkeys([*(case.materials or []), *intent.materials]))
     # The clock runs again from the resident's return at the point, on the hub's clock.
     returned = as_utc(intent.supplemented_at) + timedelta(milliseconds=point.clock_offset_ms)
