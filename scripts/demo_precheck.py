@@ -9,7 +9,7 @@ import re
 import sqlite3
 
 import httpx
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tests.support.cluster import Cluster, Server, wait_until
 
@@ -22,9 +22,13 @@ def _token(response: httpx.Response) -> str:
 
 
 def _photo() -> bytes:
-    """A phone's photo of an ID card: 3000×2250, a few hundred KB."""
+    """A phone's photo of a card on a table: 3000×2250, grainy, about a megabyte."""
+    table = Image.linear_gradient("L").resize((3000, 2250)).convert("RGB")
+    grain = Image.effect_noise((3000, 2250), 12).convert("RGB")
+    picture = Image.blend(table, grain, 0.3)
+    ImageDraw.Draw(picture).rectangle((600, 500, 2400, 1650), fill=(236, 232, 220), outline=(40, 40, 40), width=12)
     out = io.BytesIO()
-    Image.effect_noise((600, 450), 40).convert("RGB").resize((3000, 2250)).save(out, "JPEG", quality=92)
+    picture.save(out, "JPEG", quality=92)
     return out.getvalue()
 
 
