@@ -63,6 +63,7 @@ class PrecheckLimits:
     expiry_days: int = 30
     max_file_bytes: int = 10 * 1024 * 1024
     max_files: int = 12
+    max_body_bytes: int = 32 * 1024 * 1024  # one form post, all its files together
     photo_kb: int = 400
     max_pixels: int = photos.MAX_PIXELS
     per_id_per_day: int = 3

@@ -68,6 +68,7 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
 
     install_i18n(app, TRANSLATIONS)
     residents_site.install(app)
+    residents.cap_bodies(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the
     # point's request signatures; the liveness probe has no cookies and no forms.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))

@@ -7,8 +7,9 @@ hub/approval/prechecks.py; these views read the form, call it, and say in words 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from sync.catalog import ServiceItem
 from sync.kit.residents.words import COMPLETE_ANSWER, FIELD_PROBLEMS, NOTICE_ANSWER, REFUSALS, STATUSES
@@ -30,6 +31,21 @@ bp = Blueprint("residents", __name__, url_prefix="/residents")
 
 MAX_QUERY = 40
 PRECHECK_NO_MAX = 24
+
+
+def cap_bodies(app: Flask) -> None:
+    """Refuse a residents' form post over the pre-check body cap before anything reads it (the CSRF check reads
+    the form first, so this runs before it): the page then says the limit in words."""
+    @app.before_request
+    def _cap() -> None:
+        if request.path.startswith(bp.url_prefix + "/") and request.method == "POST":
+            request.max_content_length = precheck_limits().max_body_bytes
+
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error: RequestEntityTooLarge):
+    return _page("residents/message.html", 413, title=_("Pre-check"), message=REFUSALS["too_large"])
 
 
 def precheck_limits() -> PrecheckLimits:
@@ -79,20 +95,17 @@ def precheck_new(code: str):
     limits = precheck_limits()
     refusal, fields = "", {}
     if request.method == "POST":
-        if (request.content_length or 0) > limits.max_files * limits.max_file_bytes + 64 * 1024:
-            refusal = "too_large"
-        else:
-            try:
-                submitted = submit_precheck(
-                    session, current_app.config["DATA_DIR"], item=item, point_name=request.form.get("point", ""),
-                    applicant=_applicant(), uploads=_uploads(item), client_address=request.remote_addr or "",
-                    limits=limits)
-                session.commit()
-                return _page("residents/precheck_done.html", item=item, precheck=submitted.precheck,
-                             code=submitted.code, reviewer_point=submitted.precheck.reviewer == "point")
-            except PrecheckRefused as refused:
-                session.rollback()
-                refusal, fields = refused.reason, refused.fields
+        try:
+            submitted = submit_precheck(
+                session, current_app.config["DATA_DIR"], item=item, point_name=request.form.get("point", ""),
+                applicant=_applicant(), uploads=_uploads(item), client_address=request.remote_addr or "",
+                limits=limits)
+            session.commit()
+            return _page("residents/precheck_done.html", item=item, precheck=submitted.precheck,
+                         code=submitted.code, reviewer_point=submitted.precheck.reviewer == "point")
+        except PrecheckRefused as refused:
+            session.rollback()
+            refusal, fields = refused.reason, refused.fields
     return _page("residents/precheck_new.html", 422 if refusal else 200, item=item, points=points,
                  refusal=REFUSALS.get(refusal, ""), fields={k: FIELD_PROBLEMS.get(v, v) for k, v in fields.items()},
                  form=request.form)

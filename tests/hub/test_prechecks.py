@@ -198,3 +198,18 @@ def test_the_expire_command_expires_what_is_past_its_time_and_says_so(hub):
     assert f"{number}\texpired" in result.output and "Expired 1 pre-check(s)" in result.output
     with hub.db() as session:
         assert session.exec(select(PrecheckPhoto)).all() == []
+
+
+def test_a_post_over_the_body_cap_is_refused_before_it_is_read_in_words_that_name_the_limit(hub):
+    hub.enroll_point()
+    hub.app.config["PRECHECK_LIMITS"] = {"max_body_bytes": 200_000}
+    site = hub.browser()
+    form = site.get(f"/residents/items/{POINT_ITEM}/precheck")
+    refused = site.post(f"/residents/items/{POINT_ITEM}/precheck",
+                        data={"csrf_token": csrf_from(form.text), "name": "韦秀兰", "id_number": resident_id(),
+                              "phone": "13807761234", "point": VILLAGE},
+                        files=[("file_id_card", ("id.jpg", photo(1600, 1200), "image/jpeg"))])
+    assert refused.status_code == 413
+    assert "超过" in refused.text
+    with hub.db() as session:
+        assert session.exec(select(Precheck)).all() == []

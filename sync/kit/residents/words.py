@@ -18,7 +18,8 @@ REFUSALS = {
                                           "Try again tomorrow, or ask at your point."),
     "storage_full": lazy_gettext("The county centre cannot store more photos just now. Try again in a few days, "
                                  "or bring your materials to your point."),
-    "too_large": lazy_gettext("The files together are too large: send at most 12 files of at most 10 MB each."),
+    "too_large": lazy_gettext("The files together are larger than 32 MB: send fewer photos, or take them at a "
+                              "lower resolution."),
     "wrong_code": lazy_gettext("The pre-check number or the code is wrong. Check both and type them again. After 5 "
                                "wrong codes the pre-check is locked for 15 minutes."),
     "locked": lazy_gettext("This pre-check is locked after 5 wrong codes. Try again in 15 minutes."),
