@@ -42,7 +42,6 @@ from .itemsearch import find_items
 from .models import Case, Complaint, Precheck
 from .outbox import quarantined
 from .outbox import requeue as requeue_envelope
-from .prechecks import files_of, precheck_values
 from .pickup import (
     MAX_PICKUP_TRIES,
     PickupError,
@@ -52,6 +51,7 @@ from .pickup import (
     unlock_minute,
     verified_result,
 )
+from .prechecks import files_of, precheck_values
 from .progress import COLLECTED_HERE, calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import (
