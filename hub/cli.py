@@ -26,6 +26,7 @@ from hub.approval.certificates import CertificateError, register_rows, revoke, s
 from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
 from hub.approval.reports import ReportError, monthly_report, parse_month
+from hub.approval.prechecks import PrecheckLimits, expire_once, start_precheck_expiry
 from hub.approval.supervision import start_supervisor, supervise_once
 from hub.approval.complaints import MAX_REPLY_DAYS
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
@@ -162,11 +163,14 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--anchor-every", default=DEFAULT_ANCHOR_EVERY_S, show_default=True, type=click.IntRange(0),
               help="Seconds between appending the audit chain's signed head to audit-heads.log in the data "
                    "directory (when it moved); 0 turns the timer off.")
+@click.option("--precheck-days", default=PrecheckLimits().expiry_days, show_default=True, type=click.IntRange(1, 365),
+              help="Days a resident's pre-check lives before it expires and its photos are deleted, unless an "
+                   "intake took it in (checked on the --supervise-every timer).")
 @click.option("--behind-tls", is_flag=True, default=False,
               help="The hub is reached only through a TLS proxy (https): session cookies are marked Secure, so a "
                    "browser never sends them over plain http (docs/deploy.md).")
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
-          supervise_every: int, anchor_every: int, behind_tls: bool) -> None:
+          supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -178,11 +182,13 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     _configure_logging(data_dir)
     try:
         app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls,
-                                                 "COMPLAINT_REPLY_DAYS": complaint_reply_days})
+                                                 "COMPLAINT_REPLY_DAYS": complaint_reply_days,
+                                                 "PRECHECK_LIMITS": {"expiry_days": precheck_days}})
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     if supervise_every:
         start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every, warn_share=warn_share)
+        start_precheck_expiry(app.extensions["hub_engine"], data_dir, supervise_every)
     if anchor_every:
         start_anchoring(app.extensions["hub_engine"], data_dir, anchor_every)
     run_server(app, host, port, threads=threads,
@@ -706,6 +712,26 @@ def supervise(data_dir: Path, warn_share: float) -> None:
                f"{done.cleared} card(s) cleared; {len(done.orders)} supervision order(s) raised.")
     if done.follow_ups_dated:
         click.echo(f"Gave {done.follow_ups_dated} open low-rating follow-up(s) their due date.")
+
+
+@main.group()
+def prechecks() -> None:
+    """Residents' pre-checks (网上预审, docs/precheck.md)."""
+
+
+@prechecks.command("expire")
+@data_option
+def prechecks_expire(data_dir: Path) -> None:
+    """Expire now every pre-check past its time that no intake took in, and delete its photos (serve does this on
+    its --supervise-every timer)."""
+    engine = _engine(data_dir)
+    try:
+        expired = expire_once(engine, data_dir)
+    finally:
+        engine.dispose()
+    for precheck_no in expired:
+        click.echo(f"{precheck_no}\texpired")
+    click.echo(f"Expired {len(expired)} pre-check(s); their photos are deleted.")
 
 
 @main.command()

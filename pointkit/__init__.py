@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from sync.kit import residents
+from sync.kit import residents as residents_site_kit
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import http_api_error
@@ -70,13 +70,15 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     db.init_db(data_dir)
 
     install_i18n(app, TRANSLATIONS)
-    residents.install(app)
+    residents_site_kit.install(app)
     install_filters(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township
     # serves its villages (pointkit/relay.py) only the villages' request signatures.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/"))
 
-    from . import api, auth, bookingdesk, certverify, complaintdesk, desk, projectlookup, relay, views, window
+    from . import (api, auth, bookingdesk, certverify, complaintdesk, desk, precheckdesk, projectlookup, relay, views,
+                   window)
+    from . import residents as residents_site
 
     auth.install(app)
     app.register_blueprint(auth.bp)
@@ -90,6 +92,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(bookingdesk.desk_bp)
     app.register_blueprint(projectlookup.bp)
     app.register_blueprint(certverify.bp)
+    app.register_blueprint(residents_site.bp)
+    app.register_blueprint(precheckdesk.bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)

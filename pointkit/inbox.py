@@ -1,5 +1,6 @@
 """Applying what the hub sends back: results (signed certificates), status updates, hub key rotations, copies of
-cases a restored point lacks (pointkit/restored.py), and the answers to complaints (pointkit/complaints.py).
+cases a restored point lacks (pointkit/restored.py), the answers to complaints (pointkit/complaints.py) and the
+residents' pre-checks (pointkit/prechecks.py).
 
 Every message is checked against the hub keys this point trusts (pinned at
 enrollment or announced since) before it touches anything: the envelope signature, the hub's all-zero sender id, and
@@ -32,6 +33,7 @@ from .amend import apply_reconciled
 from .bookings import apply_booking_request
 from .complaints import apply_complaint_answer
 from .models import Case, InboxMessage, PointState
+from .prechecks import apply_precheck_copy
 from .progress import COLLECTED_HERE, ENDED_HUB_STATES
 from .restored import apply_case_copy
 from .trust import apply_hub_keys, verify_hub_document, verify_hub_envelope
@@ -199,6 +201,8 @@ def apply_message(session: Session, state: PointState, keys: OpeningKeys, data: 
         elif kind == Kind.CERTIFICATE_REVOKED:
             case_id = ""
             apply_revocation(session, payload)
+        elif kind == Kind.PRECHECK:
+            case_id = apply_precheck_copy(session, payload).id
         elif kind == Kind.HUB_KEYS:
             case_id = ""
             note = apply_hub_keys(session, state, payload)

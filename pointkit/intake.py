@@ -33,8 +33,9 @@ from . import audit
 from .calendar import point_calendar
 from .catalog import get_item
 from .certificates import SpareRefused, record_spared, spared_materials
-from .models import Case, OneTimeNotice, PointState
+from .models import Case, OneTimeNotice, PointState, Precheck
 from .outbox import seal_into_outbox
+from .prechecks import files_of, mark_taken
 from .progress import COLLECTED_HERE
 from .scans import PreparedScan, attach_scans
 from .state import get_state, local_now
@@ -231,7 +232,8 @@ def new_pickup_code() -> str:
 def receive_case(session: Session, staff: str, item_code: str, applicant: Applicant, form: dict[str, Any],
                  materials: list[str], *, identity: Identity, scans: Sequence[PreparedScan] = (),
                  staff_name: str = "", staff_post: str = "", repeat_reason: str = "",
-                 referral_no: str = "", certificates: dict[str, str] | None = None) -> tuple[Case, str]:
+                 referral_no: str = "", certificates: dict[str, str] | None = None,
+                 precheck: Precheck | None = None) -> tuple[Case, str]:
     """Receive one application: validate, store the case, queue its sealed SUBMIT envelope.
 
     ``scans`` were sealed to disk by ``pointkit.scans.prepare_scans``; their
@@ -243,6 +245,8 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
     its receipt number and ``repeat_reason``, the clerk's word on why. ``certificates``: materials the clerk marked
     免提交 (material code -> the number of a certificate looked up for this resident, pointkit/certificates.py):
     they count as received, need no scan, and travel as references the hub checks again.
+    its receipt number and ``repeat_reason``, the clerk's word on why. With ``precheck`` (网上预审) the SUBMIT names it
+    and its files, which the hub attaches from its own store: the materials they show count as handed over.
     Returns the case and the pickup code, which is shown once and stored only hashed.
     """
     state = get_state(session)
@@ -255,6 +259,13 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         raise IntakeError("invalid_input", "some fields are missing or invalid",
                           {f"certificates.{exc.material}": str(exc)}) from None
     materials = [*materials, *(ref.material for ref, _copy in spared)]
+    precheck_files = []
+    if precheck is not None:
+        if precheck.item_code != item.code or precheck.status not in ("submitted", "answered"):
+            raise IntakeError("invalid_input", "the pre-check is for another item, or taken in or expired already",
+                              {"precheck_id": NOT_A_CHOICE})
+        precheck_files = files_of(precheck)
+        materials = list(dict.fromkeys([*materials, *(f.material for f in precheck_files if f.material)]))
     applicant, clean_form, ticked = check_application(item, state.level, applicant, form, materials)
     known = {material.code for material in item.materials}
     strays = sorted({p.scan.material for p in scans if p.scan.material and p.scan.material not in known})
@@ -303,8 +314,12 @@ def receive_case(session: Session, staff: str, item_code: str, applicant: Applic
         staff=staff, scans=[p.scan for p in scans], clock_offset_ms=state.clock_offset_ms,
         first_contact_name=case.staff_name, first_contact_post=case.staff_post, referral_no=referral_no,
         certificates=[ref for ref, _copy in spared],
-    ).model_dump(mode="json", exclude={*(() if scans else ("scans",)), *(() if spared else ("certificates",))})
+        precheck_id=precheck.id if precheck else "", precheck_scans=[f.file_id for f in precheck_files],
+    ).model_dump(mode="json", exclude=(set() if scans else {"scans"}) | (set() if spared else {"certificates"})
+                 | (set() if precheck else {"precheck_id", "precheck_scans"}))
     session.add(case)
+    if precheck is not None:
+        mark_taken(session, precheck, case.id)
     attach_scans(session, case.id, list(scans))
     record_spared(session, case.id, spared)
     audit.record(session, staff, "case_received", case.id, receipt_no=case.receipt_no, item_code=item.code,

@@ -431,3 +431,29 @@ class CaseCertificate(PointTable, table=True):
     number: str = Field(max_length=64)
     name_zh: str = Field(default="", max_length=128)
     hub_finding: str = Field(default="", max_length=16)
+# --- Pre-checks (网上预审, issue 22): the hub's copy of each pre-check a resident sent for this point ------------
+
+# A pre-check as the hub last sent it (PRECHECK), replaced whole by each newer copy: its clerk answers it (when the
+# point reviews it) and takes it into an intake; the kiosk shows its answer offline, checking the code's hash. The
+# files stay at the hub: their keys are here, and a file crosses the link only when a clerk opens it.
+class Precheck(PointTable, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    precheck_no: str = Field(max_length=24, unique=True, index=True)
+    item_code: str = Field(max_length=64)
+    reviewer: str = Field(max_length=16)
+    applicant_name: str = Field(max_length=64)
+    id_number: str = Field(max_length=18)
+    phone: str = Field(default="", max_length=20)
+    files_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    status: str = Field(max_length=16, index=True)
+    outcome: str = Field(default="", max_length=16)
+    notes_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    answered_by: str = Field(default="", max_length=64)
+    answered_at: datetime | None = None
+    submitted_at: datetime
+    expires_at: datetime
+    hub_at: datetime  # the copy's moment at the hub: an older copy never replaces a newer one
+    code_hash: str = Field(max_length=200)
+    case_id: str = Field(default="", max_length=36)
+    kiosk_failures: int = Field(default=0)
+    kiosk_locked_until: datetime | None = None

@@ -14,7 +14,6 @@ and step aside whenever a new envelope is queued. On a metered link they wait fo
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Callable
@@ -29,6 +28,8 @@ from sync.attachments import encrypt_attachment, new_file_key, safe_file_name, s
 from sync.client import HubClient
 from sync.clock import utcnow, uuid7
 from sync.keys import b64
+from sync.kit import photos
+from sync.kit.photos import reencode_photo
 from sync.messages import Scan
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import RELAYED, make_scan_grant
@@ -41,22 +42,17 @@ log = logging.getLogger("pointkit.scans")
 
 SCANS_DIR = "scans"
 MAX_SCANS_PER_CASE = 64
-PHOTO_LONGEST_SIDE = 2000
-PHOTO_JPEG_QUALITY = 80
-PHOTO_FORMATS = ("JPEG", "PNG")
 # A case's scans go up once the hub has its case (an unknown scan id is refused there).
 SENDABLE_CASE_STATUSES = ("acked", "supplement_requested", "supplemented", "result_ready", "collected")
 MAX_PASSES = 8
 
 
-# What a scan may be, told by its first bytes (never by its name): a photo or scan (JPEG, PNG, TIFF) or a PDF.
-SCAN_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
-                   b"%PDF": "PDF"}
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 # Why a scan is refused, in English (the API's "fields", logs); pages show them in their own language (i18n.py).
-NOT_A_SCAN = "not an image (JPEG, PNG, TIFF) or a PDF"
+NOT_A_SCAN = photos.NOT_A_SCAN
 SCAN_TOO_LARGE = "larger than 10 MB"
-EMPTY_SCAN = "the file is empty"
+EMPTY_SCAN = photos.EMPTY_SCAN
+TOO_MANY_PIXELS = photos.TOO_MANY_PIXELS
 
 
 class ScanRefused(ValueError):
@@ -121,49 +117,11 @@ def _write_durably(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def reencode_photo(data: bytes, max_kb: int) -> bytes | None:
-    """A JPEG/PNG photo over ``max_kb`` as a smaller JPEG (longest side PHOTO_LONGEST_SIDE), else None."""
-    if max_kb <= 0 or len(data) <= max_kb * 1024:
-        return None
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in PHOTO_FORMATS:
-                return None
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((PHOTO_LONGEST_SIDE, PHOTO_LONGEST_SIDE))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=PHOTO_JPEG_QUALITY, optimize=True)
-    except (OSError, ValueError, Image.DecompressionBombError):
-        # Not a photo Pillow can read safely: send it as it is.
-        return None
-    smaller = out.getvalue()
-    return smaller if len(smaller) < len(data) else None
-
-
 def scan_problem(data: bytes) -> str | None:
     """None when ``data`` is an image (JPEG, PNG, TIFF) Pillow can read or a PDF, within MAX_SCAN_BYTES; else why
-    not. The content decides: a program renamed ``photo.jpg`` is refused all the same."""
-    if not data:
-        return EMPTY_SCAN
-    if len(data) > MAX_SCAN_BYTES:
-        return SCAN_TOO_LARGE
-    kind = next((kind for magic, kind in SCAN_SIGNATURES.items() if data.startswith(magic)), None)
-    if kind is None:
-        return NOT_A_SCAN
-    if kind == "PDF":
-        return None
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("JPEG", "PNG", "TIFF"):
-                return NOT_A_SCAN
-            image.verify()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return NOT_A_SCAN
-    return None
+    not (sync/kit/photos.py). The content decides: a program renamed ``photo.jpg`` is refused all the same."""
+    problem = photos.scan_problem(data, max_bytes=MAX_SCAN_BYTES)
+    return SCAN_TOO_LARGE if problem == photos.TOO_LARGE else problem
 
 
 def check_scans(inputs: list[ScanInput]) -> None:

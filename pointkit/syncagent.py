@@ -46,6 +46,7 @@ from .models import Case, Outbox
 from .outbox import queued
 from .relay import RELAYED, relay_round
 from .restored import take_hub_numbers
+from .prechecks import tidy_prechecks
 from .scans import apply_retention, upload_scans
 from .state import as_utc, get_state, hub_client, load_identity
 from .trust import opening_keys
@@ -458,6 +459,7 @@ def _settle(data_dir: Path, envelope_id: str, status: str, reason: str, message:
 def _sync_scans(data_dir: Path, client, report: SyncReport, force: bool) -> None:
     """Scans go last (small before large); an envelope queued meanwhile is pushed before the next chunk."""
     apply_retention(data_dir)
+    tidy_prechecks(data_dir)
     scans = upload_scans(data_dir, client, force=force, push_outbox=lambda: _push(data_dir, client, report))
     report.scans_sent += scans.sent
     report.scan_bytes_sent += scans.bytes_sent

@@ -40,7 +40,7 @@ from .intake import (
     receive_case,
 )
 from .itemsearch import find_items
-from .models import Case, Complaint
+from .models import Case, Complaint, Precheck
 from .outbox import quarantined
 from .outbox import requeue as requeue_envelope
 from .pickup import (
@@ -52,6 +52,7 @@ from .pickup import (
     unlock_minute,
     verified_result,
 )
+from .prechecks import files_of, precheck_values
 from .progress import COLLECTED_HERE, calendar_missing, case_dates
 from .runtime import data_dir, identity, wake_sync
 from .scans import (
@@ -106,7 +107,8 @@ def index():
 @login_required
 def new_case():
     """Find an item, then fill its form: receive it (receipt), or print a one-time notice, prefill, save a draft."""
-    code = request.values.get("item_code") or request.args.get("item") or ""
+    precheck = _precheck()
+    code = request.values.get("item_code") or request.args.get("item") or (precheck.item_code if precheck else "")
     with db.session_scope(data_dir()) as dbs:
         state = get_state(dbs)
         item = get_item(dbs, code) if code else None
@@ -119,6 +121,8 @@ def new_case():
         elsewhere = {item.code: refused.levels for item in found if (refused := level_refusal(item, state.level))}
         return render_template("items.html", items=found, query=request.args.get("q", ""), elsewhere=elsewhere)
     values, ticked = draft_values(draft) if draft and request.method == "GET" else ({}, [])
+    if precheck is not None and request.method == "GET":
+        values, ticked = precheck_values(precheck)
     if request.method == "POST":
         values, ticked = dict(request.form), request.form.getlist("materials")
     action = request.form.get("action", "receive")
@@ -137,7 +141,7 @@ def new_case():
         flash(_("Draft saved. Resume it from the drafts list when the resident is back."))
         return redirect(url_for("window.drafts"))
     elif request.method == "POST" and refusal is None:
-        outcome = _receive(item, state, ticked)
+        outcome = _receive(item, state, ticked, precheck)
         if not isinstance(outcome, IntakeError):
             return outcome
         refusal, errors = outcome, {input_name(path): message for path, message in outcome.fields.items()}
@@ -153,10 +157,20 @@ def new_case():
                            refusal=refusal, repeat_of=repeat_of, level=state.level, departments=departments,
                            promised=promised,
                            draft_id=_draft_id(), calendar_missing=calendar.missing_years(today, promised),
+                           precheck=precheck, precheck_files=files_of(precheck) if precheck else [],
                            ), (422 if refusal and request.method == "POST" else 200)
 
 
-def _receive(item, state, ticked: list[str]):
+def _precheck() -> Precheck | None:
+    """The pre-check this intake takes in (``?precheck=`` when opened from it, a hidden input after)."""
+    precheck_id = request.values.get("precheck_id") or request.args.get("precheck") or ""
+    if not precheck_id:
+        return None
+    with db.session_scope(data_dir()) as dbs:
+        return dbs.get(Precheck, precheck_id[:36])
+
+
+def _receive(item, state, ticked: list[str], precheck: Precheck | None = None):
     """Receive the posted application: the receipt (or a one-time notice) to go to, or the IntakeError to show.
 
     A resident with an open application for the same item here is not received again until the clerk writes why
@@ -184,7 +198,8 @@ def _receive(item, state, ticked: list[str]):
                                              identity=identity(), scans=prepared, staff_name=g.staff.display_name,
                                              staff_post=g.staff.post, repeat_reason=repeat_reason,
                                              referral_no=request.form.get("referral_no", ""),
-                                             certificates=_spare_marks(item))
+                                             certificates=_spare_marks(item),
+                                             precheck=dbs.get(Precheck, precheck.id) if precheck else None)
             if _draft_id():
                 delete_draft(dbs, _draft_id(), g.staff.username)
     except IntakeError as exc:

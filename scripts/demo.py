@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from scripts.demo_precheck import run_precheck
 from tests.support.cluster import SAMPLE_CATALOG, Cluster, wait_until
 
 from sync.kit.idnumber import check_character
@@ -112,6 +113,10 @@ def run_loop(cluster: Cluster) -> None:
     for event in events:
         print(f"    {event['at']}  {event['action']:<18} {event['actor']}  {event['note']}")
 
+    step(9, "a resident pre-checks on the public site (网上预审); the village clerk answers; she applies with it")
+    second = "45102719850202345" + check_character("45102719850202345")
+    run_precheck(cluster, village, ("黄秀芳", second), STEP_TIMEOUT)
+
 
 def stop_on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM (a service manager, ``kill``, a test) stops the servers as Ctrl-C does: through the same unwinding."""
@@ -169,6 +174,7 @@ def main() -> int:
         print(f"  township  {township.url}/login  staff / {township.logins['staff']}")
         print(f"  village   {village.url}/login  staff / {village.logins['staff']}")
         print(f"  kiosk     {village.url}/status  (residents' self-service status check, no login)")
+        print(f"  residents {hub.url}/residents/  (public site: guides and pre-checks, no login)")
         print(f"  data in   {base}", flush=True)
         try:
             while all(server.process.poll() is None for server in (hub, township, village)):

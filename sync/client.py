@@ -36,6 +36,7 @@ from sync.http import (
     HEADER_LAST_RECEIPT,
     HEADER_LAST_SEQ,
     CERTIFICATE_LOOKUP_PATH,
+    PRECHECK_FILE_PATH,
     PROJECT_LOOKUP_PATH,
     PULL_PATH,
     PUSH_PATH,
@@ -356,6 +357,12 @@ class HubClient:
         """A village's messages after ``after``, for its relay to hold; ``delivered``: what the village confirmed."""
         params = {"village": village_id, "after": str(after), "delivered": str(delivered)}
         return self._pull_result(self._send(self._signed("GET", RELAY_PULL_PATH, params=params)), after)
+
+    def precheck_file(self, precheck_id: str, file_id: str) -> bytes:
+        """One sealed file of a pre-check this point holds (decrypt it with the key its PRECHECK carried). A file
+        of another point's pre-check, or of an expired one, raises HubRefused ``not_found`` (404)."""
+        path = PRECHECK_FILE_PATH.format(precheck_id=precheck_id, file_id=file_id)
+        return self._send(self._signed("GET", path)).content
 
     def project_lookup(self, project_no: str, code: str) -> dict[str, Any]:
         """Where an investment project stands (the hub owns projects), for the enterprise at the window or kiosk.

@@ -16,6 +16,9 @@ RELAY_PULL_PATH = "/sync/v1/relay/pull"
 PROJECT_LOOKUP_PATH = "/sync/v1/projects/lookup"
 # A point asks, for a resident at its window, for her valid e-certificates of some types (signed body).
 CERTIFICATE_LOOKUP_PATH = "/sync/v1/certificates/lookup"
+# A point fetches one sealed file of a pre-check it holds (its key came in the PRECHECK message), when its clerk
+# opens it: photos cross the village link only when someone looks at them, and never at intake.
+PRECHECK_FILE_PATH = "/sync/v1/prechecks/{precheck_id}/files/{file_id}"
 HEADER_CURSOR = "X-Pointkit-Cursor"
 HEADER_HUB_TIME = "X-Pointkit-Hub-Time"
 HEADER_CATALOG_VERSION = "X-Pointkit-Catalog-Version"  # on pull answers: the hub's current catalog version

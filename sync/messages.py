@@ -152,6 +152,10 @@ class SubmitCase(_Strict):
     # Added in issue 22 (免提交): materials the resident did not hand over because the hub's certificate register
     # holds them; the hub checks every reference at ingest. A point from before sends none.
     certificates: list[CertificateRef] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    # Added in issue 22 (网上预审, protocol 5): the pre-check this intake took in, and which of its files (stored at
+    # the hub already) the case keeps as scans; the hub attaches its own copies, so the point sends them never.
+    precheck_id: str = Field(default="", max_length=36)
+    precheck_scans: list[str] = Field(default_factory=list, max_length=64)
 
 
 # What a SUBMIT gained in issue 20: the hub leaves them out of a CASE_COPY for a point that did not send them.
@@ -565,6 +569,51 @@ class CertificateRevoked(_Strict):
     cert_type: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=500)
     revoked_at: datetime
+PrecheckOutcome = Literal["complete", "notice"]
+
+
+class PrecheckFile(_Strict):
+    """One photo or PDF of a pre-check as the hub stores it (sealed under ``key_b64``, which travels only here): a
+    clerk's point fetches the sealed file when the clerk opens it (sync/http.py PRECHECK_FILE_PATH)."""
+
+    file_id: str = Field(min_length=36, max_length=36)
+    material: str = Field(default="", max_length=64)
+    name: str = Field(min_length=1, max_length=120)
+    size: int = Field(ge=0, le=MAX_SCAN_BYTES)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key_b64: str = Field(min_length=43, max_length=44)
+
+
+class PrecheckCopy(_Strict):
+    """A resident's pre-check as the point she chose holds it (PRECHECK): to answer when ``reviewer`` is "point",
+    to show at the kiosk, and to take into an intake when she comes. Sent again whenever its answer or state
+    changes at the hub; the newest replaces the point's copy. ``code_hash`` lets the kiosk check her code offline."""
+
+    precheck_id: str = Field(min_length=36, max_length=36)
+    precheck_no: str = Field(min_length=1, max_length=24)
+    item_code: str = Field(min_length=1, max_length=64)
+    reviewer: Literal["point", "department"]
+    applicant: Applicant
+    files: list[PrecheckFile] = Field(default_factory=list, max_length=64)
+    status: Literal["submitted", "answered", "taken", "expired"]
+    outcome: PrecheckOutcome | Literal[""] = ""
+    notes: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    answered_by: str = Field(default="", max_length=64)
+    submitted_at: datetime
+    expires_at: datetime
+    at: datetime
+    code_hash: str = Field(max_length=200)
+
+
+class AnswerPrecheck(_Strict):
+    """A clerk's answer to a pre-check the point reviews (PRECHECK_ANSWER): complete, or a one-time notice naming
+    per material (its code; "" for the whole) what is missing or wrong."""
+
+    precheck_id: str = Field(min_length=36, max_length=36)
+    outcome: PrecheckOutcome
+    notes: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    staff: str = Field(max_length=64)
+    answered_at: Moment
 
 
 POINT_INTENTS: dict[Kind, type[BaseModel]] = {
@@ -578,4 +627,5 @@ POINT_INTENTS: dict[Kind, type[BaseModel]] = {
     Kind.REFERRAL: ReferCase,
     Kind.COMPLAINT: FileComplaint,
     Kind.BOOKING: PointBookings,
+    Kind.PRECHECK_ANSWER: AnswerPrecheck,
 }

@@ -724,3 +724,52 @@ class CaseCertificate(SQLModel, table=True):
     settled: str = Field(default="", max_length=16)
     settled_by: str = Field(default="", max_length=64)
     settled_at: datetime | None = None
+# --- Pre-checks (网上预审, issue 22): a resident's materials checked before she travels -------------------------
+
+PRECHECK_STATUSES = ("submitted", "answered", "taken", "expired")  # 待审 已答复 已受理 已过期
+PRECHECK_OUTCOMES = ("complete", "notice")  # 材料齐全 一次性告知
+
+
+# A pre-check a resident submitted on the residents' site: who answers it (a clerk at the point she chose or the
+# item's department), the answer, and the code she reads it by (hashed, locked after wrong tries like a project's).
+class Precheck(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    precheck_no: str = Field(max_length=24, unique=True, index=True)
+    item_code: str = Field(max_length=64)
+    item_name: str = Field(default="", max_length=128)
+    point_id: uuid.UUID = Field(foreign_key="point.id", index=True)
+    reviewer: str = Field(max_length=16)  # "point" or "department" (ServiceItem.precheck)
+    department_code: str = Field(default="", max_length=32)
+    name: str = Field(max_length=64)
+    id_number: str = Field(max_length=18)
+    phone: str = Field(max_length=20)
+    # Digests (never the values) the day's submission limits count by.
+    id_key: str = Field(max_length=64, index=True)
+    client_key: str = Field(max_length=64, index=True)
+    status: str = Field(default="submitted", max_length=16, index=True)
+    outcome: str = Field(default="", max_length=16)
+    # The one-time notice: material code -> what is missing or wrong; "" -> a note on the whole.
+    notes: dict = _json_column()
+    answered_by: str = Field(default="", max_length=64)
+    answered_at: datetime | None = None
+    case_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(default_factory=utc_now, index=True)
+    expires_at: datetime
+    stored_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    code_hash: str = Field(max_length=200)
+    lookup_failures: int = 0
+    lookup_locked_until: datetime | None = None
+
+
+# One photo or PDF of a pre-check's material, stored sealed under its own key (as a point's scan is), so an intake
+# can name it and the hub attach the very file to the case as one of its scans.
+class PrecheckPhoto(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    precheck_id: str = Field(foreign_key="precheck.id", index=True, max_length=36)
+    material: str = Field(default="", max_length=64)
+    name: str = Field(max_length=120)
+    size: int
+    sha256: str = Field(max_length=64)
+    key_b64: str = Field(max_length=44)
+    sealed_size: int
+    created_at: datetime = Field(default_factory=utc_now)

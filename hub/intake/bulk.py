@@ -101,9 +101,10 @@ def draft_case(session: Session, envelope: Envelope, payload: Any, point: Point)
     latest = current_version_number(session)
     item = find_item(session, intent.item_code)
     # A case opened with a referral slip links to its referral, a joint item opens its joint review under its
-    # lead department and a renewal sets the day it is deemed granted: the per-envelope path does those.
-    # 免提交 references are checked one by one on the per-envelope path too.
-    if (intent.referral_no or intent.certificates or len(scan_ids) < len(scans) or latest is None
+    # lead department, a renewal sets the day it is deemed granted and a pre-check's files join the case as its
+    # scans: the per-envelope path does those. 免提交 references are checked one by one on that path too.
+    if (intent.referral_no or intent.certificates or intent.precheck_id or len(scan_ids) < len(scans)
+            or latest is None
             or intent.catalog_version < latest
             or item is None or point.level not in item.levels or item.route == "joint" or item.renewal):
         return None

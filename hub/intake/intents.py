@@ -21,6 +21,7 @@ from sqlmodel import Session
 from sync.kit.certcode import PARKED_REASON, parked_message
 from sync.messages import (
     AmendCase,
+    AnswerPrecheck,
     CaseCollected,
     CopyRequest,
     FileComplaint,
@@ -37,6 +38,7 @@ from sync.signing import SignatureError
 from hub.approval.bookings import receive_point_bookings
 from hub.approval.certificates import check_references
 from hub.approval.complaints import ComplaintError, receive_point_complaint
+from hub.approval.prechecks import PrecheckRefused, answer_from_point, attach_to_case
 from hub.approval.review import merged_cases, receive_supplement
 from hub.approval.routing import route_case
 from hub.approval.scans import ScanError, expect_scans
@@ -95,6 +97,8 @@ def apply_intent(session: Session, intent: Any, point: Point, raw: RawEnvelope, 
         return _apply_complaint(session, intent, point)
     if isinstance(intent, PointBookings):
         return receive_point_bookings(session, intent, point)
+    if isinstance(intent, AnswerPrecheck):
+        return _apply_precheck_answer(session, intent, point)
     raise Refusal("unsupported_kind", "the hub cannot apply this kind yet")
 
 
@@ -149,6 +153,11 @@ def _apply_submit(session: Session, intent: SubmitCase, point: Point, raw: RawEn
         expect_scans(session, case.id, point.id, intent.scans)
     except ScanError as exc:
         raise Refusal(exc.reason, str(exc)) from None
+    if intent.precheck_id:
+        try:
+            attach_to_case(session, intent.precheck_id, intent.precheck_scans, case)
+        except PrecheckRefused as exc:
+            raise Refusal(exc.reason, str(exc)) from None
     log.info("case %s (receipt %s) received from point %s", case.id, case.receipt_no, point.id)
     record_event(session, case.id, actor=point.name, action="received",
                  note=f"received at the point by {intent.staff}", data=received_data(intent))
@@ -267,6 +276,15 @@ def _apply_complaint(session: Session, intent: FileComplaint, point: Point) -> O
         return Outcome.duplicate("complaint_exists", "this complaint was already received")
     log.info("complaint %s (%s) received from point %s", intent.complaint_id, intent.complaint_no, point.id)
     return Outcome.accepted("complaint received for the supervision office")
+
+
+def _apply_precheck_answer(session: Session, intent: AnswerPrecheck, point: Point) -> Outcome:
+    """网上预审: a clerk's answer to a pre-check her point reviews (hub/approval/prechecks.py)."""
+    try:
+        answer_from_point(session, intent, point)
+    except PrecheckRefused as exc:
+        raise Refusal(exc.reason, str(exc)) from None
+    return Outcome.accepted("pre-check answer recorded")
 
 
 def _apply_collected(session: Session, intent: CaseCollected, point: Point) -> Outcome:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sync.kit import residents
+from sync.kit import residents as residents_site
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import api_error, error_headers, http_api_error
@@ -25,8 +25,8 @@ from hub.instance import secret_key
 from hub.migrate import init_db
 from hub.trust.keys import ensure_keys, keyring_state
 from hub.web import (api, audit, auth, bookings, cases, catalog, certificates, complaintapi, complaints, desk, joint,
-                     jointapi, orders, procedures, projectapi, projects, referrals, relay, reports, staff, supervision,
-                     sync, township)
+                     jointapi, orders, prechecks, procedures, projectapi, projects, referrals, relay, reports,
+                     residents, staff, supervision, sync, township)
 from hub.web.context import init_app
 from hub.web.i18n import TRANSLATIONS
 from hub.web.schemas import Health
@@ -67,7 +67,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, TRANSLATIONS)
-    residents.install(app)
+    residents_site.install(app)
+    residents.cap_bodies(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the
     # point's request signatures; the liveness probe has no cookies and no forms.
     install_csrf(app, exempt_prefixes=("/api/", "/sync/v1/", "/healthz"))
@@ -100,6 +101,9 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     app.register_blueprint(certificates.point_bp)
     app.register_blueprint(procedures.bp)
     app.register_blueprint(procedures.api_bp)
+    app.register_blueprint(residents.bp)
+    app.register_blueprint(prechecks.bp)
+    app.register_blueprint(prechecks.point_bp)
 
     @app.get("/healthz")
     @documented("Liveness", answer=Health, auth=False)
