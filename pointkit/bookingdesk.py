@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
+from sqlmodel import select
 
 from sync.kit.residents import bookingwords as words
 from sync.kit.residents.bookingpages import (
@@ -25,7 +26,7 @@ from . import bookings as steps
 from . import db
 from .auth import login_required
 from .calendar import point_calendar
-from .models import Booking
+from .models import Booking, Precheck
 from .runtime import data_dir, identity, wake_sync
 from .state import get_state
 
@@ -131,12 +132,23 @@ def day_page():
         by_start = steps.day_bookings(session, day)
         plan, open_day = steps.current_plan(session), point_calendar(session).is_working_day(day)
         refused = steps.refused_requests(session, steps.today())
+        prechecks = _prechecks_of(session, [booking for bookings in by_start.values() for booking in bookings])
     starts = sorted(set(plan.times() if open_day else []) | set(by_start))
     return render_template("bookings_day.html", day=day, before=day - timedelta(days=1), after=day + timedelta(days=1),
                            starts=starts, by_start=by_start, plan=plan,
                            open_day=open_day, refused=refused, origins=ORIGINS, status_words=STATUS_WORDS,
                            request_refused=REQUEST_REFUSED, slot_label=words.slot_label, day_label=words.day_label,
-                           offered=_offered)
+                           offered=_offered, prechecks=prechecks)
+
+
+def _prechecks_of(session, bookings: list[Booking]) -> dict[str, str]:
+    """Pre-check number -> the id of the pre-check this point holds, for the bookings that name one: the day page
+    links each to the pre-check the clerk will take the application from."""
+    numbers = {booking.precheck_no for booking in bookings if booking.precheck_no}
+    if not numbers:
+        return {}
+    rows = session.exec(select(Precheck.precheck_no, Precheck.id).where(Precheck.precheck_no.in_(numbers))).all()
+    return dict(rows)
 
 
 def _offered(booking: Booking) -> str:

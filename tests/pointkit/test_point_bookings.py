@@ -5,6 +5,7 @@ phone booking, the plan). The test plays the hub (tests/pointkit/hubside.py)."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -193,3 +194,18 @@ def test_a_sunday_page_says_closed_and_lists_no_free_half_hours(point, client): 
         sunday += timedelta(days=7)
     page = client.get(f"/bookings/?day={sunday}").get_data(as_text=True)
     assert 'id="day-closed"' in page and 'class="free"' not in page
+
+
+def test_a_booking_that_names_a_pre_check_held_here_links_to_it_on_the_day_page(point, client):  # noqa: F811
+    from tests.pointkit.test_point_prechecks import copy  # the hub's PRECHECK copy, as that test builds it
+
+    precheck_id = str(uuid.uuid4())
+    point.apply(point.seal(Kind.PRECHECK, copy(precheck_id)))
+    slots = first_slots(2)
+    for slot, number, name in zip(slots, ("YS-20261205-0001", "YS-20990101-0009"), ("蓝凤", "韦秀兰")):
+        answer = client.post("/bookings/phone", data={"csrf_token": csrf(client, "/bookings/phone"), "slot": slot,
+                                                      "name": name, "phone": "13712345678", "precheck_no": number})
+        assert answer.status_code == 200, visible_text(answer.get_data(as_text=True))[:300]
+    day = client.get(f"/bookings/?day={slots[0][:10]}").get_data(as_text=True)
+    assert re.search(rf'<a class="precheck" href="/prechecks/{precheck_id}">YS-20261205-0001</a>', day)
+    assert '<span class="precheck">YS-20990101-0009</span>' in day, "a pre-check not held here is named, not linked"
