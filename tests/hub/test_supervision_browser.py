@@ -15,7 +15,7 @@ from sync.clock import utcnow
 from sync.kit.workdays import county_date
 from tests.hub.hubkit import CERTIFIED, REVIEWER_PASSWORD, push
 from tests.hub.test_supervision_orders import OFFICE, add_staff, days_until
-from tests.support.browser import shot
+from tests.support.browser import has_focus, shot
 from tests.support.cluster import log_in
 from tests.support.pagecheck import (
     axe_problems,
@@ -111,7 +111,7 @@ def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_hom
     tab_to(home, f"#my-order-督办〔{year}〕0002 a")
     with home.expect_navigation():
         home.keyboard.press("Enter")
-    assert home.evaluate("document.activeElement.id") == "answer", "the answer form has the focus"
+    assert has_focus(home, "answer"), "the answer form has the focus"
     home.keyboard.type("已于今日办结，超期原因为材料核验耗时，已整改。")
     tab_to(home, "#answer-button")
     with home.expect_navigation():
@@ -120,7 +120,7 @@ def test_the_office_issues_and_closes_an_order_the_reviewer_answers_from_her_hom
     assert home.locator("#answer-form").count() == 0
 
     office.reload()
-    assert office.evaluate("document.activeElement.id") == "result"
+    assert has_focus(office, "result")
     office.keyboard.type("答复属实，予以办结。")
     tab_to(office, "#close-button")
     with office.expect_navigation():

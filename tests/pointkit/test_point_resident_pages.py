@@ -14,7 +14,7 @@ import pytest
 from sync.clock import utcnow
 from sync.envelope import Kind
 from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, ITEMS
-from tests.support.browser import shot
+from tests.support.browser import has_focus, shot
 from tests.support.cluster import log_in
 
 from pointkit import db
@@ -166,7 +166,7 @@ def test_the_kiosk_is_large_print_across_the_screen_and_shows_no_staff_indicator
         assert box["height"] >= KIOSK["target"] and box["width"] >= 0.5 * SCREEN["width"], (target, box)
 
     # The same keyboard path as ever: the receipt number has focus, Tab to the code, Enter.
-    assert page.evaluate("document.activeElement.id") == "receipt_no"
+    assert has_focus(page, "receipt_no")
     page.keyboard.type(case["receipt_no"])
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "pickup_code"

@@ -12,7 +12,7 @@ import re
 import sqlite3
 
 import pytest
-from tests.support.browser import shot
+from tests.support.browser import has_focus, shot
 from tests.support.cluster import MEDICAL_INSURANCE, POINT_CLERK_NAME, command, log_in, wait_until
 from tests.support.pagecheck import axe_problems, layout_problems, measure, report, text_problems
 
@@ -90,7 +90,7 @@ def test_first_contact_and_a_referral_through_the_township(cluster, browser):
     cluster.stop_server(hub)
     page.goto(f"{village.url}/referrals/new")
     # The name has the focus (autofocus lands after load, so wait for it): sent empty, nothing is recorded.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'resident_name'")
+    assert has_focus(page, "resident_name")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.wait_for_selector("#referral-error")

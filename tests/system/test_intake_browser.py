@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.browser import shot
+from tests.support.browser import has_focus, shot
 from tests.support.cluster import SAMPLE_CATALOG, log_in
 
 from sync.clock import CLOCK_SKEW_ENV, now_ms
@@ -41,7 +41,7 @@ def test_intake_notice_then_receipt_with_the_holiday_counted(cluster, browser):
 
     # Find the item by pinyin initials, keyboard only: the search box has focus, Enter submits.
     window.goto(point.url + "/cases/new")
-    assert window.evaluate("document.activeElement.id") == "q"
+    assert has_focus(window, "q")
     window.keyboard.type("ylbx")
     with window.expect_navigation():
         window.keyboard.press("Enter")
@@ -67,7 +67,7 @@ def test_intake_notice_then_receipt_with_the_holiday_counted(cluster, browser):
     print(f"RESULT intake_page_bytes={transferred} intake_page_body_bytes={body} responses={len(responses)} "
           f"budget={PAGE_BUDGET_BYTES}")
     assert 0 < transferred <= PAGE_BUDGET_BYTES
-    assert window.evaluate("document.activeElement.id") == "applicant_id_number"
+    assert has_focus(window, "applicant_id_number")
     window.keyboard.press("Tab")
     assert window.evaluate("document.activeElement.id") == "prefill"
     window.keyboard.press("Tab")
