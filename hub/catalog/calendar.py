@@ -32,7 +32,7 @@ __all__ = ["CalendarError", "CalendarImport", "calendar_versions", "county_calen
 
 _CALENDAR = "county_calendar"
 # (year, version) pairs in force -> the calendar built from them: rebuilt only when a year arrives.
-_BUILT: dict[tuple[tuple[int, int], ...], Calendar] = {}
+_BUILT: dict[tuple[tuple[int, int, str], ...], Calendar] = {}
 # From this day of a year on, supervision warns when next year's schedule is missing (published in November).
 NEXT_YEAR_DUE = (11, 1)
 
@@ -101,9 +101,12 @@ def county_calendar(session: Session) -> Calendar:
     per transaction, built once per set of versions."""
     memo = transaction_memo(session)
     if _CALENDAR not in memo:
-        key = tuple(sorted(calendar_versions(session).items()))
+        # Keyed by each year's signature, not only its version number: two hubs in one process (tests, a
+        # restored backup beside the live hub) can hold different documents under the same version numbers.
+        rows = held_years(session)
+        key = tuple((row.year, row.version, row.signed.get("signature", "")) for row in rows)
         if key not in _BUILT:
-            _BUILT[key] = default_calendar().with_years(schedule_of(row.signed) for row in held_years(session))
+            _BUILT[key] = default_calendar().with_years(schedule_of(row.signed) for row in rows)
         memo[_CALENDAR] = _BUILT[key]
     return memo[_CALENDAR]
 

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.hub.hubkit import CERTIFIED, push
 
@@ -15,7 +16,7 @@ from hub.catalog.calendar import county_calendar, held_years, import_year, missi
 from hub.trust.keys import load_identity
 from hub.approval.recount import recount_open_cases
 from sync.envelope import Kind
-from sync.signing import verify_document
+from sync.signing import sign_document, verify_document
 from sync.kit.workdays import CalendarError
 
 MADE_UP = {"year": 2032, "source": "pointkit test schedule (made up)", "holidays": [
@@ -47,6 +48,24 @@ def test_a_year_is_checked_signed_versioned_and_counted(hub):
         calendar = county_calendar(session)
     # Friday 2032-04-30 + 1 working day: Monday 5/3 to Friday 5/7 are off, Saturday 5/8 is a make-up day.
     assert calendar.add_working_days(date(2032, 4, 30), 1) == date(2032, 5, 8)
+
+
+def test_a_hub_counts_on_its_own_year_even_where_another_in_the_process_holds_the_same_version(hub):
+    """The built calendars are shared by the process: one hub's 2032 version 1 must not stand in for another's."""
+    identity = load_identity(hub.data_dir)
+    with hub.db() as session:
+        import_year(session, MADE_UP, identity=identity, actor="admin", year=2032)
+        assert county_calendar(session).add_working_days(date(2032, 4, 30), 1) == date(2032, 5, 8)
+    # Another hub's database: its version 1 of 2032 moves the holiday a week on (signed by its own key).
+    other = {**MADE_UP, "holidays": [{"name_zh": "测试假期", "name_en": "Test holiday",
+                                      "rest": ["2032-05-10", "2032-05-14"], "workdays": []}]}
+    with hub.db() as session:
+        (row,) = held_years(session)
+        row.signed = sign_document({**row.signed["document"], "holidays": other["holidays"]},
+                                   Ed25519PrivateKey.generate())
+        session.add(row)
+    with hub.db() as session:
+        assert county_calendar(session).add_working_days(date(2032, 4, 30), 1) == date(2032, 5, 3)
 
 
 def test_from_the_first_of_november_the_hub_warns_while_next_year_is_missing(hub):

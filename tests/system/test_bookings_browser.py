@@ -35,6 +35,7 @@ def problems(page, label: str, viewport: str) -> list:
         found += layout_problems(label, measured)
     found += scroll_problems(label, page_width(page), viewport)
     weight = len(page.content().encode())
+    print(f"RESULT booking_page={label} viewport={viewport} bytes={weight}")
     assert weight < MAX_PAGE_BYTES, f"{label} weighs {weight} bytes"
     assert not page.query_selector("script"), f"{label} needs no script"
     return found

@@ -29,7 +29,9 @@ RESIDENT_ID = "45102719800101234" + check_character("45102719800101234")
 def checked(page, url: str, viewport: str) -> None:
     """Go to ``url`` and assert the page is light, Chinese and passes the crawl's checks at ``viewport``."""
     answer = page.goto(url)
-    assert len(answer.body()) < PAGE_LIMIT, f"{url} weighs {len(answer.body())} bytes"
+    weight = len(answer.body())
+    print(f"RESULT residents_page={url.split('/', 3)[-1]} viewport={viewport} bytes={weight}")
+    assert weight < PAGE_LIMIT, f"{url} weighs {weight} bytes"
     look(page, url, viewport)
 
 
