@@ -1,7 +1,9 @@
 """The hub's audit head this point keeps: evidence of the hub's audit chain outside the hub's database.
 
-Every push answer carries the head of the hub's audit chain (how many
-entries, the last one's hash, when), signed by the hub; a township passes
+Every push answer carries the hub's newest county head (how many county heads,
+the last one's hash, when: each binds the heads of every audit chain the hub
+keeps, one per point; a hub of an earlier release sent the head of its one
+chain), signed by the hub; a township passes
 the head it holds on to its villages in its own push answers, and a hub
 bundle carries one to a village on USB. The point keeps the longest head it
 saw that a hub key it trusts signed. Whoever later cuts entries off the end
@@ -23,7 +25,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from sync.auditheads import HELD_BY, HUB_CHAIN, SignedHead, read_head
+from sync.auditheads import COUNTY_CHAIN, HELD_BY, HUB_CHAIN, SignedHead, read_head
 from sync.clock import utcnow
 from sync.signing import SignatureError
 
@@ -54,9 +56,13 @@ def keep_hub_head(session: Session, state: PointState, signed: Any) -> bool:
     except (ValueError, SignatureError):
         log.warning("an audit head that is not signed by the county hub was ignored")
         return False
-    if head.chain != HUB_CHAIN:
+    if head.chain not in (HUB_CHAIN, COUNTY_CHAIN):
         return False
     held = held_hub_head(state)
+    if held is not None and held.chain != head.chain:
+        held = None if head.chain == COUNTY_CHAIN else held  # the hub split its chain: county heads from now on
+        if held is not None:
+            return False  # a head of the one chain from before the split, after county heads: not evidence
     if held is not None and (head.entries, head.head) == (held.entries, held.head):
         return False
     if held is not None and head.entries <= held.entries:

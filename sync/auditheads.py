@@ -32,6 +32,9 @@ from sync.signing import SignatureError, sign_document, verify_document
 HEAD_TYPE = "pointkit.audit-head/v1"
 HEADS_FILE = "audit-heads.log"
 HUB_CHAIN = "hub"
+# The county heads' own chain: each binds the heads of every chain of the hub (hub/trust/countyheads.py); what
+# the hub signs for points since its chains were split per point.
+COUNTY_CHAIN = "county"
 # In a head a point exports (``pointkit audit head``): which point held it (not signed: the hub's signature is
 # what counts).
 HELD_BY = "held_by"

@@ -2,20 +2,24 @@
 
 SQLite (WAL) in the data directory by default; ``--database-url`` or
 POINTKIT_HUB_DATABASE_URL puts the same tables on PostgreSQL when a region
-outgrows one file and runs several hub processes. Keys and scans stay in the
-data directory either way.
+outgrows one file and runs several hub processes (or machines). Keys stay in
+the data directory either way.
 
 Concurrency: on SQLite every transaction starts with BEGIN IMMEDIATE, so one
 writer runs at a time and a read that decides a write cannot go stale. On
-PostgreSQL transactions run in parallel (READ COMMITTED); the places that
-read-then-write call ``write_lock`` (the audit chain, per-point message
-numbers, staff actions), and ingest relies on unique constraints and row locks.
+PostgreSQL transactions run in parallel (READ COMMITTED); staff actions and
+timer rounds that read-then-write call ``write_lock``, which holds every other
+writer off. Pushes hold it only in shared mode (``ingest_lock``) and take keyed
+locks for what two pushes could both take: a point's audit chain and message
+numbers (``key_lock``), a resident's pending applications. Unique constraints
+and row locks do the rest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,18 @@ DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 DATABASE_MARKER = "database-kind"
 SQLITE_BUSY_TIMEOUT_S = 30
 # A transaction-scoped PostgreSQL advisory lock under any fixed key: the hub's one write lock.
-_PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=0x706B6175)
+_WRITE_LOCK_KEY = 0x706B6175
+_PG_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_WRITE_LOCK_KEY)
+# The same lock in shared mode: what pushes hold while they write (see ingest_lock).
+_PG_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=_WRITE_LOCK_KEY)
+# Keyed locks: class _KEY_CLASS, one 32-bit number per key (a point's chain, a resident), taken in sorted order.
+_KEY_CLASS = 0x706B
+_PG_KEY_LOCK = text("SELECT pg_advisory_xact_lock(:cls, :key)").bindparams(cls=_KEY_CLASS)
+_PG_TRY_KEY_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, :key)").bindparams(cls=_KEY_CLASS)
+_PG_KEY_LOCKS = text("SELECT count(pg_advisory_xact_lock(:cls, k)) FROM "
+                     "(SELECT k FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k) AS ordered"
+                     ).bindparams(cls=_KEY_CLASS)
+_KEYS_HELD = "pointkit_keys_held"
 # Execution option: begin this transaction deferred on SQLite (see reads_only).
 _READS_ONLY = "pointkit_reads_only"
 _MEMO = "pointkit_transaction_memo"
@@ -133,6 +148,63 @@ def write_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql" and not memo.get(_PG_WRITE_LOCK):
         session.exec(_PG_WRITE_LOCK)
         memo[_PG_WRITE_LOCK] = True
+
+
+def ingest_lock(session: Session, keys: Iterable[str] = ()) -> None:
+    """Hold the hub's write lock in shared mode, and the locks of ``keys`` (points, residents), until the
+    caller's transaction ends: what a push's writing turn takes instead of the one write lock.
+
+    Pushes of different points then write side by side; a staff action or a timer round (``write_lock``) still
+    waits for every push in flight and holds them all off. What two pushes could both take, they take by key
+    (``key_lock``): a point's audit chain and message numbers, a resident's pending applications. The keys are
+    taken in one sorted order, so two pushes never wait for each other's. SQLite: its one writer already holds
+    the database (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    memo = transaction_memo(session)
+    if not memo.get(_PG_WRITE_LOCK) and not memo.get(_PG_SHARED_LOCK):
+        session.exec(_PG_SHARED_LOCK)
+        memo[_PG_SHARED_LOCK] = True
+    wanted = sorted({_lock_number(key) for key in keys} - memo.setdefault(_KEYS_HELD, set()))
+    if wanted and not memo.get(_PG_WRITE_LOCK):
+        session.exec(_PG_KEY_LOCKS, params={"keys": wanted})
+        memo[_KEYS_HELD].update(wanted)
+
+
+def key_lock(session: Session, key: str) -> None:
+    """Hold the lock of ``key`` (e.g. one point's audit chain) until the caller's transaction ends, unless the
+    transaction holds the whole write lock already. Taken out of ``ingest_lock``'s order (a push that reaches
+    another point's case), it can meet a push waiting the other way round: PostgreSQL then fails one of the
+    two, which ingest runs again (hub/intake/ingest.py)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    memo = transaction_memo(session)
+    number = _lock_number(key)
+    if memo.get(_PG_WRITE_LOCK) or number in memo.setdefault(_KEYS_HELD, set()):
+        return
+    session.exec(_PG_KEY_LOCK, params={"key": number})
+    memo[_KEYS_HELD].add(number)
+
+
+def try_key_lock(session: Session, key: str) -> bool:
+    """``key_lock`` if no other transaction holds it now; False (without waiting) when one does."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    memo = transaction_memo(session)
+    number = _lock_number(key)
+    if memo.get(_PG_WRITE_LOCK) or number in memo.setdefault(_KEYS_HELD, set()):
+        return True
+    if not session.exec(_PG_TRY_KEY_LOCK, params={"key": number}).one()[0]:
+        return False
+    memo[_KEYS_HELD].add(number)
+    return True
+
+
+def _lock_number(key: str) -> int:
+    """A stable 32-bit lock number for ``key`` (PostgreSQL's two-number advisory locks: ours are class
+    ``_KEY_CLASS``, apart from the write lock's single 64-bit number)."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big", signed=True)
 
 
 def hold_write_lock(connection: Connection) -> None:

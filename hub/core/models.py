@@ -342,13 +342,39 @@ class SeenNonce(SQLModel, table=True):
 
 
 # One link of the hub's hash-chained audit log (see hub/core/audit.py); rows are only ever appended.
+# One entry of an audit chain (hub/core/audit.py). Each point's cases have their own chain (``point:<uuid>``), the
+# rest the hub's (``hub``): ``seq`` runs 1, 2, 3, … without gaps within a chain; ``id`` is only the order entries
+# were stored in across chains, given by the database.
 class AuditEntry(SQLModel, table=True):
-    id: int = Field(primary_key=True)
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_auditentry_chain_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str = Field(default="hub", max_length=64)
+    seq: int
     at: datetime = Field(default_factory=utc_now)
     actor: str = Field(max_length=128)
     action: str = Field(max_length=32, index=True)
     subject: str = Field(default="", max_length=128, index=True)
     detail: dict = _json_column()
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64, unique=True)
+
+
+# Where each audit chain ends now (kept by every transaction that appends to it), and which of its entries the
+# latest county head recorded: what a county head reads instead of scanning every chain.
+class AuditChain(SQLModel, table=True):
+    chain: str = Field(primary_key=True, max_length=64)
+    seq: int
+    entry_hash: str = Field(max_length=64)
+    anchored_seq: int = 0
+
+
+# A county head (hub/trust/countyheads.py): the heads of every audit chain at one moment, their Merkle root, and
+# the link to the county head before it; the hub signs it for points and anchors it outside the database.
+class CountyHead(SQLModel, table=True):
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(default_factory=utc_now)
+    heads: dict = _json_column()
+    root: str = Field(max_length=64)
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64, unique=True)
 

@@ -21,13 +21,14 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
+from sync.auditheads import point_chain
 from sync.clock import utcnow
 from sync.envelope import PROTOCOL_2_KINDS, PROTOCOL_5_KINDS, PROTOCOL_VERSION, Kind
 from sync.kit.workdays import county_date
 from sync.messages import StatusUpdate
 
 from hub.core.clock import as_utc, utc_now
-from hub.core.db import transaction_memo, write_lock
+from hub.core.db import key_lock, transaction_memo
 from hub.core.models import Case, HeldMessage, HubKey, OutMessage, Point, SpecialProcedure
 from hub.core.timeline import HUB_ACTOR, record_event
 
@@ -45,7 +46,7 @@ def enqueue(
     sent now it would be refused and lost."""
     if point.status == "hub":
         return None  # a hub-owned agency point (hub/approval/agency.py) never syncs: nothing to send it
-    write_lock(session)
+    key_lock(session, point_chain(point.id))  # the point's message numbers go with its chain (a push holds it)
     if not readable(point, kind):
         session.add(HeldMessage(point_id=point.id, kind=int(kind), case_id=case_id, payload=payload))
         if case_id:
@@ -67,7 +68,7 @@ def readable(point: Point, kind: Kind) -> bool:
 
 
 def next_seq(session: Session, point_id: uuid.UUID) -> int:
-    """The point's next message number (the caller holds the write lock; remembered for the transaction)."""
+    """The point's next message number (the caller holds the point's lock; remembered for the transaction)."""
     memo = transaction_memo(session)
     last = memo.get(("out_seq", point_id))
     if last is None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -218,8 +218,12 @@ def _insert_of(dialect: Dialect, model: type) -> tuple[str, bool, list[tuple[str
     table: Table = model.__table__  # type: ignore[attr-defined]
     key = (table.name, dialect.name)
     if key not in _INSERTS:
-        compiled = insert(table).compile(dialect=dialect)
-        names = list(compiled.positiontup) if compiled.positional else [column.key for column in table.columns]
+        # Every column but a key the database gives (an audit entry's id: its order across chains).
+        given = [column for column in table.columns if not (column.primary_key and column.key == "id"
+                                                            and table.name == AuditEntry.__tablename__)]
+        compiled = insert(table).values({column.key: bindparam(column.key) for column in given}).compile(
+            dialect=dialect)
+        names = list(compiled.positiontup) if compiled.positional else [column.key for column in given]
         columns = {column.key: column for column in table.columns}
         _INSERTS[key] = (compiled.string, compiled.positional,
                          [(name, columns[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names])

@@ -45,6 +45,7 @@ from hub.core.outbox import mark_delivered
 from hub.intake.ingest import ingest_envelopes
 from hub.intake.sealing import seal_pending
 from hub.trust.auditheads import signed_head
+from hub.trust.countyheads import write_county_head
 from hub.trust.keys import Keyring
 from hub.trust.points import find_point, point_verifiers
 
@@ -155,7 +156,9 @@ def point_scan_acks(session: Session, point: Point, *, days: int = ACK_WINDOW_DA
 def export_point_bundle(session: Session, name: str, path: Path, *, keyring: Keyring,
                         actor: str = "cli") -> ExportReport:
     """Write the point's undelivered messages and the hub's acks to ``path``, signed by the hub; with the audit
-    chain's signed head as it stood before this export, for the point to keep (hub/trust/auditheads.py)."""
+    county head over every chain as it stood before this export, signed, for the point to keep
+    (hub/trust/auditheads.py)."""
+    write_county_head(session)
     head = signed_head(session, keyring.current)
     point = find_point(session, name)
     if point is None:

@@ -28,27 +28,34 @@ from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from sync import Envelope, EnvelopeError, Kind, SignatureError
+from sync.auditheads import point_chain
 from sync.envelope import Header
 from sync.messages import POINT_INTENTS, payload_refusal
 
 from hub.catalog.versions import current_version_number
-from hub.core.audit import head_under_lock
+from hub.core.audit import write_for_point
 from hub.core.models import Point, RawEnvelope
 from hub.core.outbox import note_protocol, readable
 from hub.core.outcome import Answer, Outcome
 from hub.intake.bulk import BulkRun, Draft
 from hub.intake.intents import ACCEPTED, Refusal, apply_intent, apply_point_keys
-from hub.intake.lookups import Lookups
+from hub.intake.lookups import Lookups, submission_of
 from hub.intake.opening import Arrival, arrive, point_refusal, verify_sender
 from hub.intake.turns import ARRIVING, log_push, writing_turn
 from hub.reconcile.arrival import FORK_UNAPPLIED, record_fork
+from hub.trust.countyheads import county_head_due, log_written, write_county_head
 from hub.trust.keys import Keyring
 from hub.trust.points import point_verifiers
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL's deadlock_detected: two pushes locked each other's keys (hub.core.db.key_lock); one is run again.
+DEADLOCK = "40P01"
+DEADLOCK_ATTEMPTS = 3
 
 
 @dataclass
@@ -57,12 +64,12 @@ class IngestedBatch:
     (id, hash) the batch's commit left, for the push answer to sign."""
 
     results: list[dict[str, Any]]
-    chain_head: tuple[int, str]
 
 
-def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring) -> IngestedBatch:
-    """Answer each frame; return one result dict per frame, in order, once the batch has committed, with the
-    chain's head as the commit left it (read under the lock: no one appended in between).
+def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring,
+                     county_head_every: float | None = None) -> IngestedBatch:
+    """Answer each frame; return one result dict per frame, in order, once the batch has committed. With
+    ``county_head_every``, write a county head after the batch when the newest is older than that (seconds).
 
     The caller's open transaction ends first (it must not hold the write lock through the crypto). An
     error that escapes an envelope's own handling (the database gone) rolls the batch back and
@@ -74,17 +81,41 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring)
         with ARRIVING:
             arrivals = arrive(session, frames, keyring)
             session.commit()
-        with writing_turn(session) as times:
-            lookups = Lookups.under_lock(session, [arrival for arrival in arrivals if isinstance(arrival, Arrival)])
-            answers = _answer_all(session, arrivals, keyring, lookups)
-            lookups.note_contact(session)
-            head = head_under_lock(session)
-            session.commit()
+        opened = [arrival for arrival in arrivals if isinstance(arrival, Arrival)]
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with writing_turn(session, lock_keys(opened)) as times:
+                    lookups = Lookups.under_lock(session, opened)
+                    answers = _answer_all(session, arrivals, keyring, lookups)
+                    lookups.note_contact(session)
+                    session.commit()
+                break
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                session.rollback()  # another push reached this one's point the other way round: run it again
+                log.info("push of %d envelope(s) met another push's locks; running it again", len(frames))
+        if county_head_every is not None and county_head_due(session, county_head_every):
+            log_written(write_county_head(session, wait=False))  # never waits: another process may be at it
+        session.commit()
     except BaseException:
         session.rollback()
         raise
     log_push(answers, times)
-    return IngestedBatch([answer.as_dict() for answer in answers], head)
+    return IngestedBatch([answer.as_dict() for answer in answers])
+
+
+def lock_keys(arrivals: list[Arrival]) -> set[str]:
+    """What a push's writing turn locks besides the shared write lock (hub.core.db.ingest_lock): the chain (and
+    message numbers) of every point whose envelopes it carries, and every resident a SUBMIT names, so two pushes
+    never take the same resident's application in parallel (the second sees the first's case)."""
+    keys = {point_chain(arrival.envelope.header.sender_id) for arrival in arrivals}
+    for arrival in arrivals:
+        if arrival.envelope.header.kind == Kind.SUBMIT:
+            resident = submission_of(arrival.payload)[0]
+            if resident:
+                keys.add(f"resident:{resident}")
+    return keys
 
 
 def _answer_all(session: Session, arrivals: list[Arrival | Answer], keyring: Keyring,
@@ -105,6 +136,7 @@ def _answer_all(session: Session, arrivals: list[Arrival | Answer], keyring: Key
         if isinstance(arrival, Answer):
             answers.append(arrival)
             continue
+        write_for_point(session, arrival.envelope.header.sender_id)  # its entries about no case: its chain
         plain = _plain_case(session, arrival, lookups)
         if plain is not None:
             note_protocol(session, plain[1], arrival.envelope.header.version)

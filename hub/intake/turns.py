@@ -15,13 +15,13 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from hub.core.db import queue_for_writing, write_lock
+from hub.core.db import ingest_lock, queue_for_writing
 from hub.core.outcome import Answer, Fate
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,10 @@ class LockTimes:
 
 
 @contextmanager
-def writing_turn(session: Session) -> Iterator[LockTimes]:
-    """This process's one writing push, holding the hub's write lock from its first statement.
+def writing_turn(session: Session, keys: Iterable[str] = ()) -> Iterator[LockTimes]:
+    """This process's one writing push, holding its locks from its first statement: on PostgreSQL the hub's
+    write lock in shared mode and the keys of what it writes (hub.core.db.ingest_lock), so pushes of other
+    processes for other points write meanwhile; on SQLite the database's one writer lock.
 
     The body commits; the time it let go is read before leaving the writers' queue (queue_for_writing):
     summed over pushes, the times held then stay within the run, where a process preempted after letting go
@@ -86,7 +88,7 @@ def writing_turn(session: Session) -> Iterator[LockTimes]:
     """
     times = LockTimes(queued=time.perf_counter())
     with _WRITING, queue_for_writing(session):
-        write_lock(session)
+        ingest_lock(session, keys)
         session.connection()  # on SQLite the lock is taken as the transaction begins (BEGIN IMMEDIATE)
         times.locked = time.perf_counter()
         with WRITER_FIRST.writing():

@@ -1,10 +1,11 @@
-"""The hub's audit chain head, signed and kept where the hub's database cannot reach it.
+"""The hub's audit heads, signed and kept where the hub's database cannot reach it.
 
-Three places hold signed heads (sync/auditheads.py):
+What is signed is the newest county head (hub/trust/countyheads.py), which binds every chain's head. Three places
+hold signed heads (sync/auditheads.py):
 
-- every push answer carries the head as the push left it (``audit_head``, beside ``results``); each point keeps
+- every push answer carries the newest county head (``audit_head``, beside ``results``); each point keeps
   the newest it saw, a village behind a township gets its township's, and a USB bundle from the hub carries one;
-- ``pointkit-hub serve`` appends the head to ``DATA/audit-heads.log`` every ``--anchor-every`` seconds when it
+- ``pointkit-hub serve`` appends the head to ``DATA/audit-heads.log`` every ``--anchor-every`` seconds when a chain
   moved, and so does every ``audit verify`` that finds the chain whole;
 - county IT brings the heads points hold (``pointkit audit head``) to ``audit verify --with-point-heads``.
 
@@ -25,21 +26,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from sync.audit import AuditProblem
-from sync.auditheads import (
-    HEADS_FILE,
-    HELD_BY,
-    HUB_CHAIN,
-    anchor_head,
-    anchored_heads,
-    check_heads,
-    entry_hashes,
-    sign_head,
-)
+from sync.auditheads import HEADS_FILE, HELD_BY, anchor_head, anchored_heads, check_heads, read_head
 from sync.keys import Identity
 
-from hub.core.audit import chain_head
-from hub.core.db import reads_only
-from hub.core.models import AuditEntry
+from hub.core.audit import chain_entry_hashes, chain_head
+from hub.trust.countyheads import (
+    COUNTY_CHAIN,
+    county_hashes,
+    latest_county_head,
+    log_written,
+    signed_county_head,
+    write_county_head,
+)
 from hub.trust.keys import Keyring, load_keyring
 
 log = logging.getLogger(__name__)
@@ -51,26 +49,30 @@ def heads_file(data_dir: Path) -> Path:
     return Path(data_dir) / HEADS_FILE
 
 
-def signed_head(session: Session, identity: Identity) -> dict[str, Any]:
-    """The chain's head as ``session`` sees it, signed with ``identity``'s key."""
-    entries, head = chain_head(session)
-    return sign_head(HUB_CHAIN, entries, head, identity.sign_key)
+def signed_head(session: Session, identity: Identity) -> dict[str, Any] | None:
+    """The newest county head as ``session`` sees it, signed with ``identity``'s key (None before the first)."""
+    return signed_county_head(session, identity)
 
 
 def anchor_now(session: Session, data_dir: Path, keyring: Keyring) -> bool:
-    """Append the chain's head to the heads file unless it is the last one there; True when it was appended."""
-    return anchor_head(heads_file(data_dir), signed_head(session, keyring.current))
+    """Write a county head if a chain moved, commit, and append the newest to the heads file unless it is the
+    last one there; True when it was appended."""
+    log_written(write_county_head(session))
+    session.commit()
+    head = signed_head(session, keyring.current)
+    return head is not None and anchor_head(heads_file(data_dir), head)
 
 
 def start_anchoring(engine: Engine, data_dir: Path, interval_s: float) -> threading.Event:
-    """Anchor the head every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
+    """Write and anchor a county head every ``interval_s`` seconds in a daemon thread; set the event to stop it.
+    Several hub processes or machines may all run it: county heads are serialized by their own lock, and one
+    that finds no chain moved writes nothing."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(interval_s):
             try:
                 with Session(engine) as session:
-                    reads_only(session)  # one read: never queue behind ingest for the write lock
                     anchor_now(session, data_dir, load_keyring(session, data_dir))
             except Exception as exc:  # one failed round must not end anchoring; the next one retries
                 log.error("anchoring the audit head failed (%s)", type(exc).__name__)
@@ -106,12 +108,34 @@ def _json_or_none(line: str) -> Any:
 
 def check_anchored_heads(session: Session, data_dir: Path, keyring: Keyring,
                          point_heads: list[tuple[str, Any]] = ()) -> list[AuditProblem]:
-    """The chain against the heads file and against ``point_heads`` (see ``read_point_heads``)."""
-    last_id = chain_head(session)[0]
+    """The county heads and the chains against the heads file and against ``point_heads`` (see
+    ``read_point_heads``): each head is checked against the chain it names (county heads; the hub's chain for
+    heads signed before the chains were split; a point's chain)."""
     keys = [identity.sign_key.public_key() for identity in keyring.held.values()]
 
     def check(heads: list[tuple[str, Any]], verify_every: bool) -> list[AuditProblem]:
-        return check_heads(heads, chain=HUB_CHAIN, last_id=last_id, hashes=lambda ids: entry_hashes(session, AuditEntry, ids),
-                           keys=keys, keeper="this hub", verify_every=verify_every)
+        problems: list[AuditProblem] = []
+        for chain, group in _by_chain(heads).items():
+            if chain == COUNTY_CHAIN:
+                latest = latest_county_head(session)
+                last, hashes = (latest.seq if latest else 0), (lambda seqs: county_hashes(session, seqs))
+            else:
+                last = chain_head(session, chain)[0]
+                hashes = (lambda seqs, chain=chain: chain_entry_hashes(session, chain, seqs))
+            problems += check_heads(group, chain=chain, last_id=last, hashes=hashes, keys=keys, keeper="this hub",
+                                    verify_every=verify_every)
+        return problems
 
     return check(anchored_heads(heads_file(data_dir)), False) + check(list(point_heads), True)
+
+
+def _by_chain(heads: list[tuple[str, Any]]) -> dict[str, list[tuple[str, Any]]]:
+    """Heads grouped by the chain they name (an unreadable one goes with the county heads, which reports it)."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for source, signed in heads:
+        try:
+            chain = read_head(signed).chain
+        except ValueError:
+            chain = COUNTY_CHAIN
+        groups.setdefault(chain, []).append((source, signed))
+    return groups

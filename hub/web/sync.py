@@ -10,7 +10,6 @@ from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from sync.auditheads import HUB_CHAIN, sign_head
 from sync.clock import now_ms
 from sync.envelope import EnvelopeError
 from sync.framing import CONTENT_TYPE, decode_frames
@@ -42,6 +41,7 @@ from hub.core.outbox import mark_delivered, note_protocol
 from hub.intake.ingest import ingest_envelopes
 from hub.intake.intaketime import note_sealed
 from hub.intake.sealing import messages_after
+from hub.trust.countyheads import DEFAULT_COUNTY_HEAD_EVERY_S, signed_county_head
 from hub.trust.enrollment import EnrollmentError, enroll
 from hub.trust.points import point_verifiers
 from hub.web.context import current_keyring, get_session
@@ -115,11 +115,13 @@ def post_push():
     # The keyring is read without the write lock: another process may hold it while applying its batch.
     reads_only(get_session())
     keyring = current_keyring()
-    batch = ingest_envelopes(get_session(), frames, keyring=keyring)
-    # The head as the batch's commit left it, signed: the point keeps it as evidence outside this database.
+    batch = ingest_envelopes(get_session(), frames, keyring=keyring,
+                             county_head_every=current_app.config.get("COUNTY_HEAD_EVERY_S", DEFAULT_COUNTY_HEAD_EVERY_S))
+    # The newest county head, signed: the point keeps it as evidence outside this database (a point of a release
+    # from before the chains were split keeps only heads of the one hub chain, and leaves it).
     # Beside "results": a point of an older release reads only the keys it knows at this level.
     return {"results": batch.results, "hub_time_ms": now_ms(),
-            "audit_head": sign_head(HUB_CHAIN, *batch.chain_head, keyring.current.sign_key)}
+            "audit_head": signed_county_head(get_session(), keyring.current)}
 
 
 def _authenticated_point() -> Point | tuple[Response, int]:

@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from hub.trust.accounts import create_staff
 from hub.trust.auditheads import heads_file, start_anchoring
+from hub.trust.countyheads import latest_county_head
 from hub.cli import main
 from hub.core.models import AuditEntry, Case, CaseEvent
 from sync.envelope import Kind
@@ -55,7 +56,13 @@ def _line_entry(hub, line_id) -> int:
         return next(entry.id for entry in session.exec(select(AuditEntry)) if entry.detail.get("line") == str(line_id))
 
 
-def test_every_push_answer_carries_the_chains_head_signed_by_the_hub(hub):
+def _county(hub):
+    with hub.db() as session:
+        return latest_county_head(session)
+
+
+def test_every_push_answer_carries_the_newest_county_head_signed_by_the_hub(hub):
+    hub.app.config["COUNTY_HEAD_EVERY_S"] = 0  # a county head after every push (the default: every 5 s at most)
     point = hub.enroll_point()
     case_id = point.push_case()  # a plain case: written in bulk
     amend = {"case_id": case_id, "base_version": 1, "form": {"insured_category": "学生"},
@@ -64,40 +71,60 @@ def test_every_push_answer_carries_the_chains_head_signed_by_the_hub(hub):
         push()
         head = read_head(point.client.hub_audit_head)
         assert verify_document(head.signed, hub.identity.sign_key.public_key())["type"] == "pointkit.audit-head/v1"
-        assert (head.chain, head.entries) == ("hub", _last_entry(hub)), "the state entries its commit wrote too"
+        county = _county(hub)
+        assert (head.chain, head.entries, head.head) == ("county", county.seq, county.entry_hash)
         with hub.db() as session:
-            assert session.get(AuditEntry, head.entries).entry_hash == head.head
+            last = session.exec(select(AuditEntry).where(AuditEntry.subject == f"case:{case_id}")
+                                .order_by(AuditEntry.id.desc())).first()
+        assert last.chain == f"point:{point.point_id}", "a case's entries are in its point's own chain"
+        assert county.heads[last.chain] == [last.seq, last.entry_hash], "the state entries its commit wrote too"
 
 
 @pytest.mark.parametrize("cut", [1, 10])
-def test_entries_cut_off_the_end_fail_against_the_head_anchored_outside_the_database(hub, cut):
+def test_entries_cut_off_the_end_fail_against_the_county_heads_and_the_heads_anchored_outside(hub, cut):
     _loop_once(hub)
     with hub.db() as session:
-        for number in range(10):  # the last entries concern no case: only the anchored head can miss them
+        for number in range(10):  # the last entries concern no case: only the heads can miss them
             create_staff(session, username=f"clerk-{number}", password="clerk-password", role="operator")
     anchoring = _verify(hub)
     assert anchoring.exit_code == 0, anchoring.output
     end = _last_entry(hub)
-    assert read_head(json.loads(heads_file(hub.data_dir).read_text().splitlines()[-1])).entries == end
+    with hub.db() as session:
+        hub_end, end_hash = session.get(AuditEntry, end).seq, session.get(AuditEntry, end).entry_hash
+    county = _county(hub)
+    assert read_head(json.loads(heads_file(hub.data_dir).read_text().splitlines()[-1])).entries == county.seq
+    assert county.heads["hub"] == [hub_end, end_hash]
 
     with hub.engine.begin() as db:
-        db.execute(text("delete from auditentry where id > :keep"), {"keep": end - cut})
+        db.execute(text("delete from auditentry where chain = 'hub' and seq > :keep"), {"keep": hub_end - cut})
     cut_short = _verify(hub)
     assert cut_short.exit_code == 1
-    assert f"Audit check failed at entry {end}: it is missing" in cut_short.output
-    assert "audit-heads.log line 1" in cut_short.output and f"now ends at entry {end - cut}" in cut_short.output
+    assert (f"it is missing: county head {county.seq} recorded the chain hub at entry {hub_end}, which the chain "
+            "no longer has") in cut_short.output
     assert "Audit chain broken" not in cut_short.output, "what is left of the chain still holds"
 
+    with hub.engine.begin() as db:  # the county heads removed too: the heads file outside the database remains
+        db.execute(text("delete from countyhead"))
+        db.execute(text("update auditchain set anchored_seq = 0"))
+    cut_short = _verify(hub)
+    assert cut_short.exit_code == 1
+    assert f"Audit check failed at entry {county.seq}: it is missing" in cut_short.output
+    assert "audit-heads.log line 1" in cut_short.output and "now ends at entry 0" in cut_short.output
 
-def test_serve_anchors_the_head_on_a_timer(hub):
+
+def test_serve_anchors_the_county_head_on_a_timer(hub):
     _loop_once(hub)
     stop = start_anchoring(hub.engine, hub.data_dir, 0.05)
     try:
         wait_until(lambda: heads_file(hub.data_dir).exists(), timeout=30, what="the head in audit-heads.log")
+        county = wait_until(lambda: _county(hub), timeout=30, what="a county head")
     finally:
         stop.set()
     [line] = heads_file(hub.data_dir).read_text().splitlines()  # a head that did not move is written once
-    assert read_head(json.loads(line)).entries == _last_entry(hub)
+    assert read_head(json.loads(line)).entries == county.seq
+    with hub.db() as session:
+        last = session.get(AuditEntry, _last_entry(hub))
+    assert county.heads.get(last.chain) == [last.seq, last.entry_hash] or county.seq > 1
 
 
 def _edited(hub, statement, undo):
