@@ -19,12 +19,18 @@ would reach it; ``ratio`` says how close the hub comes.
 
 Each line also says where the time went: the CPU time per envelope of the hub
 processes and of the pushing points (this process), read from /proc on Linux,
-next to the crypto's own (PostgreSQL's server processes are not counted); and
-how much of the run the hub's one write lock was held, summed from the push
-lines the hub logs (near 100%, more hub processes cannot add anything).
+next to the crypto's own, and on PostgreSQL the CPU time of its server
+processes (the database's own work for the same rows); and how busy the locks
+were, summed from the push lines the hub logs. On SQLite that is the one
+writer lock (near 100%, more hub processes cannot add anything); on PostgreSQL
+pushes hold the write lock only in shared mode and lock their own points'
+chains (hub/core/db.py), so the figure is the busiest point's lock.
 
-Ends with ``RESULT sqlite_2proc=N pg_4proc=N crypto_limit=N ratio=R`` where
-ratio = sqlite_2proc / crypto_limit.
+Ends with ``RESULT sqlite_2proc=N pg_1proc=N pg_4proc=N scaling_4proc=R
+lock_share_4proc=S crypto_limit=N ratio=R`` where ratio = sqlite_2proc /
+crypto_limit, scaling_4proc = pg_4proc / pg_1proc and lock_share_4proc is the
+share of the 4-process PostgreSQL run the busiest lock was held (0 for a run
+not made: NaN).
 """
 
 from __future__ import annotations
@@ -146,8 +152,8 @@ class HubUnderLoad:
 
     def run(self, processes: int, points: int, per_point: int) -> tuple[float, dict[str, float]]:
         """Envelopes per second with ``processes`` hub processes taking ``points`` points' backlogs at once;
-        the CPU time per envelope of the hub processes and of the pushing points (this process), and the
-        share of the run the write lock was held."""
+        the CPU time per envelope of the hub processes, of the pushing points (this process) and of
+        PostgreSQL's server, and the share of the run the locks were held (all pushes, the busiest point)."""
         fleet = self.enroll(points)
         work = [(index % processes, batches(backlog(point, self.residents, per_point)))
                 for index, point in enumerate(fleet)]
@@ -160,6 +166,7 @@ class HubUnderLoad:
                 answered.update(result.status for result in client.push(batch))
             return answered
 
+        database_cpu = postgres_cpu_seconds()
         with ExitStack() as clients:
             # Each point's client is made before the clock starts, as a point keeps one for a sync session
             # (making one costs the client ~30 ms of CPU, mostly httpx loading CA certificates).
@@ -172,20 +179,44 @@ class HubUnderLoad:
                 answers = sum(pool.map(push, jobs), Counter())
             seconds = time.perf_counter() - started
             hub_cpu, own_cpu = cpu_seconds(self.pids[:processes]) - hub_cpu, time.process_time() - own_cpu
+        database_cpu = postgres_cpu_seconds() - database_cpu
         total = points * per_point
         if answers != Counter({"accepted": total}) or self.cases() - before != total:
             raise SystemExit(f"lost or refused envelopes: {dict(answers)}, {self.cases() - before} new cases "
                              f"for {total} envelopes")
-        return total / seconds, {"hub": hub_cpu / total, "points": own_cpu / total,
-                                 "lock_held": lock_held_seconds(self.log, logged) / seconds}
+        held = lock_held_seconds(self.log, logged)
+        return total / seconds, {"hub": hub_cpu / total, "points": own_cpu / total, "database": database_cpu / total,
+                                 "lock_held": sum(held.values()) / seconds,
+                                 "busiest_point": max(held.values(), default=0.0) / seconds}
 
 
-def lock_held_seconds(log: Path, offset: int) -> float:
-    """How long pushes held the hub's write lock, summed from the push lines the hub logged after ``offset``."""
+def lock_held_seconds(log: Path, offset: int) -> dict[str, float]:
+    """How long pushes held their locks, per point, summed from the push lines the hub logged after ``offset``
+    (a push for several points counts for each)."""
     with log.open("rb") as lines:
         lines.seek(offset)
         text = lines.read().decode("utf-8", errors="replace")
-    return sum(float(held) for _, held in PUSH_LINE_LOCK_TIMES.findall(text)) / 1000
+    held: Counter = Counter()
+    for points, _, milliseconds in PUSH_LINE_LOCK_TIMES.findall(text):
+        for point in points.split(","):
+            held[point] += float(milliseconds) / 1000
+    return dict(held)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time (user and system) every process named ``postgres`` on this machine has used so far (the server's
+    own work: backends, WAL writer, checkpointer), from /proc (Linux; NaN elsewhere, 0 without PostgreSQL here)."""
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        found = True
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if found else float("nan")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -198,18 +229,22 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def measure_database(base: Path, name: str, url: str | None, points: int, per_point: int,
-                     counts: tuple[int, ...]) -> dict[int, float]:
-    rates = {}
+                     counts: tuple[int, ...]) -> tuple[dict[int, float], dict[int, dict[str, float]]]:
+    rates, spending = {}, {}
     with ExitStack() as stack:
         hub = HubUnderLoad(stack, base / name, url, max(counts))
         for processes in counts:
             rates[processes], spent = hub.run(processes, points, per_point)
+            spending[processes] = spent
+            database = f", PostgreSQL {spent['database'] * 1e6:.0f} µs" if url else ""
+            locks = (f"the one writer lock held {spent['lock_held']:.0%} of the run" if url is None else
+                     f"pushes held their locks {spent['lock_held']:.0%} of the run summed over points, the "
+                     f"busiest point's {spent['busiest_point']:.0%}")
             print(f"{name:<10} {processes} hub process{'es' if processes > 1 else '  '}: "
                   f"{rates[processes]:7.0f} envelopes/s ({points * per_point} envelopes, {points} points); "
-                  f"CPU per envelope: hub {spent['hub'] * 1e6:.0f} µs, "
-                  f"pushing points {spent['points'] * 1e6:.0f} µs; write lock held {spent['lock_held']:.0%} of the run",
-                  flush=True)
-    return rates
+                  f"CPU per envelope: hub {spent['hub'] * 1e6:.0f} µs, pushing points {spent['points'] * 1e6:.0f} µs"
+                  f"{database}; {locks}", flush=True)
+    return rates, spending
 
 
 def main() -> int:
@@ -243,14 +278,21 @@ def main() -> int:
     # (by a third within an hour on the development machine), and the crypto moves with it.
     before = crypto_only("before the SQLite runs")
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as work:
-        sqlite = measure_database(Path(work), "SQLite", None, args.points, per_point, counts)
+        sqlite, _ = measure_database(Path(work), "SQLite", None, args.points, per_point, counts)
         limit = (before + crypto_only("after them")) / 2
         print(f"crypto-only limit (the mean of the two): {limit:7.0f} envelopes/s", flush=True)
         with pgdb.scratch_database() as url:
-            postgres = measure_database(Path(work), "PostgreSQL", url, args.points, per_point, counts)
-    sqlite_2, pg_4 = sqlite.get(2, 0.0), postgres.get(4, 0.0)
-    print(f"RESULT sqlite_2proc={sqlite_2:.0f} pg_4proc={pg_4:.0f} crypto_limit={limit:.0f} "
-          f"ratio={sqlite_2 / limit:.2f}")
+            postgres, spending = measure_database(Path(work), "PostgreSQL", url, args.points, per_point, counts)
+    sqlite_2, pg_1, pg_4 = sqlite.get(2, 0.0), postgres.get(1, 0.0), postgres.get(4, 0.0)
+    if 1 in spending:  # where one process's time goes, next to the crypto alone and the database's own work
+        one = spending[1]
+        print(f"one hub process on PostgreSQL: {one['hub'] * 1e6:.0f} µs of hub CPU per envelope, against "
+              f"{cores / limit * 1e6:.0f} µs of crypto alone; PostgreSQL's own work {one['database'] * 1e6:.0f} µs "
+              f"per envelope on top", flush=True)
+    lock_share = spending.get(4, {}).get("busiest_point", float("nan"))
+    print(f"RESULT sqlite_2proc={sqlite_2:.0f} pg_1proc={pg_1:.0f} pg_4proc={pg_4:.0f} "
+          f"scaling_4proc={pg_4 / pg_1 if pg_1 else float('nan'):.2f} lock_share_4proc={lock_share:.2f} "
+          f"crypto_limit={limit:.0f} ratio={sqlite_2 / limit:.2f}")
     return 0
 
 

@@ -52,9 +52,11 @@ def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
 
 
 def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
-    output = run_script("bench_hub", "--points", "2", "--envelopes", "24", "--processes", "2")
+    output = run_script("bench_hub", "--points", "2", "--envelopes", "24", "--processes", "1,2")
     figures = result_line("bench_hub", output=output)
-    assert set(figures) == {"sqlite_2proc", "pg_4proc", "crypto_limit", "ratio"}
+    assert set(figures) == {"sqlite_2proc", "pg_1proc", "pg_4proc", "scaling_4proc", "lock_share_4proc",
+                            "crypto_limit", "ratio"}
+    assert float(figures["pg_1proc"]) > 0 and figures["pg_4proc"] == "0", "no 4-process run was asked for"
     assert float(figures["sqlite_2proc"]) > 0 and float(figures["crypto_limit"]) > 0
     assert abs(float(figures["ratio"]) - float(figures["sqlite_2proc"]) / float(figures["crypto_limit"])) < 0.01
     # Each run says where the time went: the hub's and the pushing points' CPU per envelope, beside the crypto's.
@@ -68,6 +70,11 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     assert abs(int(mean) - float(figures["crypto_limit"])) <= 1, output
     assert [database for database, _, _ in runs] == ["SQLite", "PostgreSQL"], output
     assert all(int(hub) > min(map(int, crypto)) for _, hub, _ in runs), "the hub does the crypto and more"
-    # ... and how busy the one write lock was, from the lines the hub logs per push.
-    held = re.findall(r"hub processes: .*; write lock held (\d+)% of the run", output)
-    assert len(held) == 2 and all(0 < int(share) <= 100 for share in held), output
+    # ... and how busy the locks were, from the lines the hub logs per push: SQLite's one writer lock, PostgreSQL's
+    # per point (two points: the busiest holds at least half of what all pushes held).
+    [sqlite_held] = re.findall(r"SQLite +2 hub processes: .*; the one writer lock held (\d+)% of the run", output)
+    [(all_held, busiest)] = re.findall(r"PostgreSQL +2 hub processes: .*; pushes held their locks (\d+)% of the run "
+                                       r"summed over points, the busiest point's (\d+)%", output)
+    assert 0 < int(sqlite_held) <= 100 and 0 < int(busiest) <= int(all_held) <= 200, output
+    assert re.search(r"PostgreSQL +[12] hub process.*CPU per envelope: .*, PostgreSQL \d+ µs", output), output
+    assert "one hub process on PostgreSQL:" in output, output

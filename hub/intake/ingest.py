@@ -101,7 +101,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring,
     except BaseException:
         session.rollback()
         raise
-    log_push(answers, times)
+    log_push(answers, times, {arrival.envelope.header.sender_id for arrival in opened})
     return IngestedBatch([answer.as_dict() for answer in answers])
 
 

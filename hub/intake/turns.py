@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -30,8 +31,8 @@ ARRIVING = threading.Lock()
 _WRITING = threading.Lock()
 
 # What the push line below says about the write lock, for tools that read hub.log (scripts/bench_hub.py).
-PUSH_LINE_LOCK_TIMES = re.compile(r"push of \d+ envelope\(s\): .*; waited ([\d.]+) ms for the write lock, "
-                                  r"held it ([\d.]+) ms")
+PUSH_LINE_LOCK_TIMES = re.compile(r"push of \d+ envelope\(s\) for point\(s\) ([0-9a-f,]*): .*; waited ([\d.]+) ms "
+                                  r"for its locks, held them ([\d.]+) ms")
 
 
 class WriterFirst:
@@ -96,16 +97,19 @@ def writing_turn(session: Session, keys: Iterable[str] = ()) -> Iterator[LockTim
             times.released = time.perf_counter()
 
 
-def log_push(answers: list[Answer], times: LockTimes) -> None:
+def log_push(answers: list[Answer], times: LockTimes, points: Iterable[Any] = ()) -> None:
     """One line per push, and one per envelope that was not simply accepted (a busy hub takes thousands of
     plain cases a minute; their own timelines say when each arrived).
 
-    The push's line says how long it waited for the hub's one write lock and held it: summed over a
-    while, the time held says how busy the lock is, which bounds what more hub processes can add
+    The push's line names the points whose envelopes it carried (the first 8 digits of each id) and says how
+    long it waited for its locks and held them: on SQLite the database's one writer lock, on PostgreSQL its
+    points' keys under the shared write lock (hub/core/db.py ``ingest_lock``). Summed over a while, per point
+    on PostgreSQL, the time held says how busy a lock is, which bounds what more hub processes can add
     (docs/architecture.md, "How far more processes help").
     """
     counts = Counter(str(answer.outcome.fate) for answer in answers)
-    log.info("push of %d envelope(s): %s; waited %.1f ms for the write lock, held it %.1f ms", len(answers),
+    log.info("push of %d envelope(s) for point(s) %s: %s; waited %.1f ms for its locks, held them %.1f ms",
+             len(answers), ",".join(sorted({str(point)[:8] for point in points})),
              ", ".join(f"{count} {fate}" for fate, count in sorted(counts.items())),
              (times.locked - times.queued) * 1000, (times.released - times.locked) * 1000)
     for answer in answers:
