@@ -19,7 +19,7 @@ from pointkit.state import get_state, load_identity
 from pointkit.syncagent import sync_once
 from sync.keys import Identity
 from sync.signing import verify_document
-from sync.auditheads import HUB_CHAIN, sign_head
+from sync.auditheads import COUNTY_CHAIN, HUB_CHAIN, sign_head
 
 COLUMNS = "at, actor, action, subject, detail, prev_hash, entry_hash"
 
@@ -195,3 +195,27 @@ def test_the_point_keeps_the_longest_hub_head_signed_by_a_hub_key_it_trusts(poin
     exported = json.loads(printed.output)
     assert exported["document"]["entries"] == 12 and exported["held_by"]["name"] == "古障村便民服务站"
     assert verify_document(exported, point.hub.sign_key.public_key())["head"] == f"{12:064x}"
+
+
+def test_once_the_hub_sends_county_heads_the_point_keeps_them_instead_of_the_one_chains_head(point, caplog):
+    identity = load_identity(point.data_dir)
+
+    def push_with(head: dict) -> dict:
+        with db.session_scope(point.data_dir) as session:
+            receive_case(session, "staff", "T-001", Applicant("王小明", GOOD_ID), valid_form(), ["id_card", "hukou"],
+                         identity=identity)
+        point.audit_head = head
+        sync_once(point.data_dir, transport=point.transport())
+        with db.session_scope(point.data_dir) as session:
+            return json.loads(get_state(session).hub_audit_head)["document"]
+
+    def county(entries: int) -> dict:
+        return sign_head(COUNTY_CHAIN, entries, f"{entries:064x}", point.hub.sign_key)
+
+    assert push_with(_hub_head(point, 40))["chain"] == "hub"
+    held = push_with(county(1))  # the hub split its chain: a first county head replaces the long hub head
+    assert (held["chain"], held["entries"]) == ("county", 1)
+    assert push_with(_hub_head(point, 50))["chain"] == "county", "a head of the one chain is no evidence any more"
+    assert push_with(county(3))["entries"] == 3
+    caplog.clear()
+    assert push_with(county(2))["entries"] == 3 and "its audit log went backwards" in caplog.text
