@@ -42,11 +42,11 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,7 +56,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from scripts.bench_hub import batches
+from scripts.bench_hub import batches, cpu_seconds, lock_held_seconds
 from scripts.bench_reconcile import BenchPoint, Residents
 from sync.attachments import encrypt_attachment, new_file_key, sha256_hex
 from sync.client import HubClient
@@ -73,6 +73,7 @@ from hub.approval.scans import COMPLETE, SCANS_DIR
 from hub.core.clock import as_utc
 from hub.core.db import database_url, is_sqlite, make_engine
 from hub.core.models import Case, CaseEvent, CaseScan, RawEnvelope
+from hub.instance import LOG_FILE
 from hub.trust.keys import load_keyring
 
 DAY_START_HOUR, DAY_HOURS = 8, 10
@@ -80,26 +81,32 @@ PEAK_HOUR, PEAK_FACTOR = 9, 3.0  # 09:00-10:00 carries three times the mean rate
 CATALOG_VERSION = 1  # the sample catalog, as the hub imports it
 PHOTO_KB = (100, 400)
 SCANS_PER_CASE = (1, 3)
-# Items a village point takes, by how often (single route unless named), with a form each.
-ITEM_MIX: tuple[tuple[str, float, dict[str, Any]], ...] = (
-    ("451030-YB-001", 0.30, {"insured_category": "普通居民"}),
-    ("451030-RS-002", 0.15, {"contribution_grade": "300"}),
-    ("451030-MZ-016", 0.12, {"guardian_phone": "13907760000"}),
-    ("451030-RS-011", 0.10, {"apply_type": "首次申领", "bank": "农村信用合作社"}),
-    ("451030-MZ-003", 0.10, {"household_size": "4", "monthly_income": "900", "hardship": "因病"}),  # staged
-    ("451030-NY-026", 0.08, {"machine_type": "微耕机", "price": "3200", "purchase_date": "2026-11-02"}),
-    ("451030-CL-020", 0.08, {"disability_type": "肢体"}),
-    ("451030-GA-034", 0.07, {"child_name": "黄小宇", "birth_date": "2026-11-20",  # joint: the per-envelope path
-                             "parent_phone": "13907761111"}),
+DRAIN_REPORT_S = 30.0  # a progress line this often while the points finish syncing after the day
+
+
+class MixItem(NamedTuple):
+    """A catalog item in the day's mix: its share of the cases, a filled-in form, the materials handed over."""
+
+    code: str
+    share: float
+    form: dict[str, str]
+    materials: list[str]
+
+
+# Items a village point takes, by how often; single route unless named.
+ITEM_MIX = (
+    MixItem("451030-YB-001", 0.30, {"insured_category": "普通居民"}, ["id_card", "hukou"]),
+    MixItem("451030-RS-002", 0.15, {"contribution_grade": "300"}, ["id_card", "hukou"]),
+    MixItem("451030-MZ-016", 0.12, {"guardian_phone": "13907760000"}, ["id_card", "hukou"]),
+    MixItem("451030-RS-011", 0.10, {"apply_type": "首次申领", "bank": "农村信用合作社"}, ["id_card", "photo"]),
+    MixItem("451030-MZ-003", 0.10, {"household_size": "4", "monthly_income": "900", "hardship": "因病"},  # staged
+            ["application", "id_card", "hukou", "income"]),
+    MixItem("451030-NY-026", 0.08, {"machine_type": "微耕机", "price": "3200", "purchase_date": "2026-11-02"},
+            ["id_card", "invoice", "machine_photo"]),
+    MixItem("451030-CL-020", 0.08, {"disability_type": "肢体"}, ["id_card", "hukou", "photo", "assessment_form"]),
+    MixItem("451030-GA-034", 0.07, {"child_name": "黄小宇", "birth_date": "2026-11-20",  # joint: the per-envelope path
+                                    "parent_phone": "13907761111"}, ["birth_certificate", "id_cards", "hukou"]),
 )
-MATERIALS = {
-    "451030-YB-001": ["id_card", "hukou"], "451030-RS-002": ["id_card", "hukou"],
-    "451030-MZ-016": ["id_card", "hukou"], "451030-RS-011": ["id_card", "photo"],
-    "451030-MZ-003": ["application", "id_card", "hukou", "income"],
-    "451030-NY-026": ["id_card", "invoice", "machine_photo"],
-    "451030-CL-020": ["id_card", "hukou", "photo", "assessment_form"],
-    "451030-GA-034": ["birth_certificate", "id_cards", "hukou"],
-}
 ACCEPTED = ("accepted", "duplicate")  # a resend after a lost answer is a duplicate of a case the hub holds
 
 
@@ -107,11 +114,13 @@ ACCEPTED = ("accepted", "duplicate")  # a resend after a lost answer is a duplic
 
 @dataclass
 class Region:
-    """The hubs under test: the addresses points sync with, the database, and where the scans are stored."""
+    """The hubs under test: the addresses points sync with, the database, where the scans are stored, and
+    the hub processes (for their CPU time and the write lock's log lines)."""
 
     urls: list[str]
     engine: Engine
     data: Path  # the first hub's data directory
+    pids: list[int]
 
     def database_bytes(self) -> int:
         """The database's size on disk (PostgreSQL: pg_database_size; SQLite: the file and its WAL)."""
@@ -143,7 +152,7 @@ def start_region(stack: ExitStack, base: Path, args: argparse.Namespace) -> Regi
     servers = [first] + [cluster.start_hub_process() for _ in range(args.hubs - 1)]
     engine = make_engine(database_url(first.data, url))
     stack.callback(engine.dispose)
-    return Region([server.url for server in servers], engine, first.data)
+    return Region([server.url for server in servers], engine, first.data, [server.process.pid for server in servers])
 
 
 # -- the day's plan ------------------------------------------------------------------------------------
@@ -154,7 +163,7 @@ class PlannedCase:
 
     at: float
     point: int = field(compare=False)
-    item: str = field(compare=False)
+    item: MixItem = field(compare=False)
     scan_sizes: list[int] = field(compare=False)
 
 
@@ -167,14 +176,14 @@ def hour_weights() -> list[float]:
 def plan_day(rng: random.Random, points: int, cases: int, scan_share: float, day_s: float) -> list[PlannedCase]:
     """The day's cases in the order they are taken: busy points take more (a lognormal activity each)."""
     activity = [rng.lognormvariate(0, 0.75) for _ in range(points)]
-    hours, codes = hour_weights(), [code for code, _, _ in ITEM_MIX]
+    hours = hour_weights()
     hour_s = day_s / DAY_HOURS
     plan = []
     for point in rng.choices(range(points), weights=activity, k=cases):
         hour = rng.choices(range(DAY_HOURS), weights=hours)[0]
         scans = rng.randint(*SCANS_PER_CASE) if rng.random() < scan_share else 0
         plan.append(PlannedCase((hour + rng.random()) * hour_s, point,
-                                rng.choices(codes, weights=[share for _, share, _ in ITEM_MIX])[0],
+                                rng.choices(ITEM_MIX, weights=[item.share for item in ITEM_MIX])[0],
                                 [rng.randint(*PHOTO_KB) * 1024 for _ in range(scans)]))
     return sorted(plan)
 
@@ -208,23 +217,22 @@ class SimPoint:
 
     def take(self, case: PlannedCase, residents: Residents, photos: bytes, rng: random.Random) -> None:
         """Take one application now, as pointkit/intake.py does: seal its scans, then its SUBMIT."""
-        code, form = next((code, form) for code, _, form in ITEM_MIX if code == case.item)
-        materials = MATERIALS[code]
+        item = case.item
         scans, outgoing = [], []
         for index, size in enumerate(case.scan_sizes):
             start = rng.randrange(len(photos) - size)
             plain, key, scan_id = photos[start:start + size], new_file_key(), str(uuid7())
             sealed = encrypt_attachment(plain, key)
-            material = materials[index % len(materials)]
+            material = item.materials[index % len(item.materials)]
             scans.append(Scan(scan_id=scan_id, name=f"{material}.jpg", material=material, size=size,
                               sha256=sha256_hex(plain), key_b64=b64(key)).model_dump())
             outgoing.append(Outgoing(scan_id, sealed, grant=make_scan_grant(
                 scan_id, str(self.bench.point_id), sealed, self.bench.identity.sign_key)))
         case_id = str(uuid7())
-        payload = {"case_id": case_id, "receipt_no": f"R-{case_id[-12:]}", "item_code": code,
+        payload = {"case_id": case_id, "receipt_no": f"R-{case_id[-12:]}", "item_code": item.code,
                    "catalog_version": CATALOG_VERSION,
-                   "applicant": {"name": "韦秀兰", "id_number": residents.new(), "phone": ""}, "form": form,
-                   "materials": materials, "received_at": utcnow().isoformat(), "staff": "bench",
+                   "applicant": {"name": "韦秀兰", "id_number": residents.new(), "phone": ""}, "form": item.form,
+                   "materials": item.materials, "received_at": utcnow().isoformat(), "staff": "bench",
                    **({"scans": scans} if scans else {})}
         with self.lock:
             self.bench.queue(Kind.SUBMIT, payload)
@@ -306,9 +314,11 @@ def play_day(region: Region, fleet: list[SimPoint], plan: list[PlannedCase], day
         for case in plan:
             while hour_marks and case.at >= hour_marks[0]:
                 _progress(clock, hour_marks.pop(0), tally, seen, peak_end)
-            wait = clock.wall(case.at) - time.time()
-            if wait > 0:
-                time.sleep(wait)  # pacing the schedule, not waiting for a result
+            ahead = clock.wall(case.at) - time.time()
+            if ahead > 0:
+                time.sleep(ahead)  # pacing the schedule, not waiting for a result
+            # How late the points take a case after its planned moment: the load offered is the plan's only if small.
+            seen["slip_s"] = max(seen.get("slip_s", 0.0), -ahead)
             point = fleet[case.point]
             point.take(case, residents, photos, rng)
             with tally.lock:
@@ -322,8 +332,15 @@ def play_day(region: Region, fleet: list[SimPoint], plan: list[PlannedCase], day
         for point in fleet:
             if point.late:
                 sync_soon(point)
-        for future in futures:
-            future.result()
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=DRAIN_REPORT_S)
+            for future in done:
+                future.result()
+            if pending:
+                with tally.lock:
+                    print(f"  +{time.time() - clock.wall(day_s):.0f} s: {len(tally.pushed)} cases accepted, "
+                          f"{tally.scans_sent} scans uploaded, {len(pending)} points still syncing", flush=True)
     finally:
         # Interrupted or failed: the points' queued syncs are dropped, not played out against stopping hubs.
         pool.shutdown(cancel_futures=True)
@@ -335,9 +352,9 @@ def play_day(region: Region, fleet: list[SimPoint], plan: list[PlannedCase], day
 
 def _progress(clock: DayClock, mark: float, tally: Tally, seen: dict[str, Any], peak_end: float) -> None:
     """A line per simulated hour; the backlog as the peak hour ends is kept."""
-    wait = clock.wall(mark) - time.time()
-    if wait > 0:
-        time.sleep(wait)
+    ahead = clock.wall(mark) - time.time()
+    if ahead > 0:
+        time.sleep(ahead)
     with tally.lock:
         taken, unanswered, accepted = tally.taken, tally.unanswered, len(tally.pushed)
         scans = tally.scans_sent
@@ -416,8 +433,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"{args.points} points enrolled in {time.perf_counter() - started:.0f} s; {len(plan)} cases planned "
               f"({sum(bool(c.scan_sizes) for c in plan)} with scans) over a day of {args.minutes:g} min, "
               f"{len(late)} points sync only at its end", flush=True)
-        db_before = region.database_bytes()
+        db_before, logged = region.database_bytes(), (region.data / LOG_FILE).stat().st_size
+        hub_cpu = cpu_seconds(region.pids)
         clock, tally, seen = play_day(region, fleet, plan, day_s, args.clients, rng)
+        hub_cpu = cpu_seconds(region.pids) - hub_cpu
+        lock_held = lock_held_seconds(region.data / LOG_FILE, logged)
         problems = check_arrivals(region, tally)
         prompt, late_lags, routed_at = lags(region, {fleet[index].bench.point_id for index in late})
         peak_start, peak_end = clock.peak()
@@ -427,10 +447,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cases = len(tally.pushed)
     return {"cases": cases, "problems": problems, "statuses": tally.statuses, "scans": tally.scans_sent,
             "peak_s": peak_end - peak_start, "peak_offered": offered, "peak_held": held,
-            "peak_backlog": seen.get("peak_backlog", -1), "drained_s": seen["drained_s"],
+            "peak_backlog": seen.get("peak_backlog", -1), "drained_s": seen["drained_s"], "slip_s": seen["slip_s"],
             "lag_p50": percentile(prompt, 0.5), "lag_p99": percentile(prompt, 0.99),
             "late_lag_p50": percentile(late_lags, 0.5), "db_before": db_before, "db_bytes": db_after,
-            "scan_bytes": scan_bytes, "bytes_per_case": (db_after - db_before + scan_bytes) / max(cases, 1)}
+            "scan_bytes": scan_bytes, "bytes_per_case": (db_after - db_before + scan_bytes) / max(cases, 1),
+            "hub_cpu_per_case": hub_cpu / max(cases, 1), "lock_share": lock_held / (day_s + seen["drained_s"])}
 
 
 def main() -> int:
@@ -466,13 +487,16 @@ def main() -> int:
         figures = run(args, Path(work))
     peak_rate = figures["peak_held"] / figures["peak_s"]
     print(f"answers: {figures['statuses']}; {figures['scans']} scans whole at the hub; the late points' backlog "
-          f"drained {figures['drained_s']:.1f} s after the day's end")
+          f"drained {figures['drained_s']:.1f} s after the day's end; every case taken within "
+          f"{figures['slip_s']:.2f} s of its planned moment")
     print(f"peak hour ({figures['peak_s']:.1f} s): {figures['peak_offered'] / figures['peak_s']:.1f} cases/s "
           f"offered, {peak_rate:.1f} routed; {figures['peak_backlog']} cases waiting at its end")
     print(f"lag intake to routed: p50 {figures['lag_p50']:.2f} s, p99 {figures['lag_p99']:.2f} s; "
           f"late points p50 {figures['late_lag_p50']:.0f} s")
     print(f"stored: database {figures['db_before']} -> {figures['db_bytes']} bytes, sealed scans "
           f"{figures['scan_bytes']} bytes; {figures['bytes_per_case']:.0f} bytes per case")
+    print(f"hub processes: {figures['hub_cpu_per_case'] * 1e3:.0f} ms of CPU per case (its scans included); "
+          f"the write lock held {figures['lock_share']:.0%} of the day and its drain")
     for problem in figures["problems"]:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     print(f"RESULT points={args.points} cases={figures['cases']} peak_cases_per_s={peak_rate:.1f} "
@@ -480,7 +504,8 @@ def main() -> int:
           f"bytes_per_case={figures['bytes_per_case']:.0f} db_bytes={figures['db_bytes']} "
           f"peak_offered_per_s={figures['peak_offered'] / figures['peak_s']:.1f} "
           f"peak_backlog={figures['peak_backlog']} late_lag_p50_s={figures['late_lag_p50']:.1f} "
-          f"scan_bytes={figures['scan_bytes']} hubs={args.hubs} lost={len(figures['problems'])}")
+          f"scan_bytes={figures['scan_bytes']} hub_cpu_ms_per_case={figures['hub_cpu_per_case'] * 1e3:.0f} "
+          f"lock_share={figures['lock_share']:.2f} hubs={args.hubs} lost={len(figures['problems'])}")
     return 1 if figures["problems"] else 0
 
 

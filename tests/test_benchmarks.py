@@ -74,9 +74,9 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
 
 
 def test_bench_region_plays_a_scaled_down_day_and_loses_nothing():
-    # 30 points, 3 cases each on average, a day of 12 s on two hub processes; the script itself checks that every
+    # 30 points, 3 cases each on average, a day of 9 s on two hub processes; the script itself checks that every
     # case pushed is at the hub exactly once, routed once, with its scans whole, and exits 1 (with lost=N) if not.
-    output = run_script("bench_region", "--points", "30", "--cases-per-point", "3", "--minutes", "0.2",
+    output = run_script("bench_region", "--points", "30", "--cases-per-point", "3", "--minutes", "0.15",
                         "--scan-share", "0.2", "--hubs", "2", "--clients", "8")
     figures = result_line("bench_region", output=output)
     assert {"points", "cases", "peak_cases_per_s", "lag_p50_s", "lag_p99_s", "bytes_per_case", "db_bytes"} <= set(
