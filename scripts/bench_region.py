@@ -27,10 +27,15 @@ pushed is at the hub exactly once and every scan whole, then reports:
   timeline line), p50 and p99 for the points that sync at once; the late
   points' lag is reported apart (it is the day, by design);
 - bytes stored per case: the database's growth over the day plus the sealed
-  scans stored, per case; and the database's size after the day.
+  scans stored, per case; and the database's size after the day;
+- where the time went: the hub processes' CPU per case (its scans included),
+  and how much of the day the hub's write lock was held (scripts/bench_hub.py
+  reads both).
 
 Ends with ``RESULT points=N cases=N peak_cases_per_s=X lag_p50_s=X lag_p99_s=X
-bytes_per_case=N db_bytes=N`` and further figures.
+bytes_per_case=N db_bytes=N`` and further figures: peak_offered_per_s,
+peak_backlog, late_lag_p50_s, scan_bytes, hub_cpu_ms_per_case, lock_share,
+hubs, and lost (problems found; the script exits 1 if any).
 """
 
 from __future__ import annotations
