@@ -78,3 +78,20 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     assert 0 < int(sqlite_held) <= 100 and 0 < int(busiest) <= int(all_held) <= 200, output
     assert re.search(r"PostgreSQL +[12] hub process.*CPU per envelope: .*, PostgreSQL \d+ µs", output), output
     assert "one hub process on PostgreSQL:" in output, output
+
+
+def test_bench_region_plays_a_scaled_down_day_and_loses_nothing():
+    # 30 points, 3 cases each on average, a day of 9 s on two hub processes; the script itself checks that every
+    # case pushed is at the hub exactly once, routed once, with its scans whole, and exits 1 (with lost=N) if not.
+    output = run_script("bench_region", "--points", "30", "--cases-per-point", "3", "--minutes", "0.15",
+                        "--scan-share", "0.2", "--hubs", "2", "--clients", "8")
+    figures = result_line("bench_region", output=output)
+    assert {"points", "cases", "peak_cases_per_s", "lag_p50_s", "lag_p99_s", "bytes_per_case", "db_bytes"} <= set(
+        figures), output
+    assert figures["points"] == "30" and figures["cases"] == "90" and figures["lost"] == "0", output
+    assert "'accepted': 90" in output, "every case answered accepted the first time"
+    assert float(figures["peak_cases_per_s"]) > 0 and 0 < float(figures["lag_p50_s"]) <= float(figures["lag_p99_s"])
+    # The late points sync once, after the day: their lag is about half of it, beyond the others' typical lag.
+    assert float(figures["late_lag_p50_s"]) > float(figures["lag_p50_s"]), output
+    assert int(figures["scan_bytes"]) > 100 * 1024 and int(figures["bytes_per_case"]) > 0 and int(
+        figures["db_bytes"]) > 0
