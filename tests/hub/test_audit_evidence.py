@@ -91,7 +91,7 @@ def test_entries_cut_off_the_end_fail_against_the_head_anchored_outside_the_data
 
 def test_serve_anchors_the_head_on_a_timer(hub):
     _loop_once(hub)
-    stop = start_anchoring(hub.engine, hub.data_dir, 0.05)
+    stop = start_anchoring(hub.engine, hub.data_dir, 0.05, machine="hub-a", holder="hub-a (test)")
     try:
         wait_until(lambda: heads_file(hub.data_dir).exists(), timeout=30, what="the head in audit-heads.log")
     finally:
