@@ -55,6 +55,7 @@ from hub.machines import (
     join_machine,
     machine_name,
     process_holder,
+    refresh_machine,
 )
 from hub.migrate import complete_data as complete_database
 from hub.migrate import init_db
@@ -439,12 +440,19 @@ def machine_export(data_dir: Path, out: Path) -> None:
 @click.option("--machine", "name", default=None, metavar="NAME",
               help="This machine's name in logs and timer leases (saved in DATA/machine-name); default: the host "
                    "name.")
-def machine_join(data_dir: Path, export: Path, name: str | None) -> None:
+@click.option("--refresh", is_flag=True, default=False,
+              help="DATA is already a machine of the hub: add the key generations a 'keys rotate' on another "
+                   "machine made (a serving machine takes them up at once).")
+def machine_join(data_dir: Path, export: Path, name: str | None, refresh: bool) -> None:
     """Make DATA a new machine of the hub whose database --database-url gives, from an export of its keys;
     refuses a database that holds no hub or another hub's keys."""
     try:
+        if refresh:
+            generations = refresh_machine(data_dir, export, database_url(data_dir))
+            click.echo(f"{data_dir} holds key generation(s) {', '.join(map(str, generations))}; delete {export}")
+            return
         joined = join_machine(data_dir, export, database_url(data_dir), machine=name or machine_name(data_dir))
-    except MachineError as exc:
+    except (MachineError, HubKeyError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Machine {joined.machine} joined the hub in {joined.data_dir} (key generation(s) "
                f"{', '.join(map(str, joined.generations))})")

@@ -9,6 +9,7 @@ logs and the timers' leases (hub/core/leases.py) say which machine did what.
 ``export_machine`` writes those secrets to one file, readable only by its owner, and never the database's
 URL or password. ``join_machine`` makes a new data directory from it, after checking that the database
 holds this very hub: every key generation it lists must be in the file, with the same fingerprint.
+``refresh_machine`` adds to a machine the generations a key rotation on another machine made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlmodel import Session, select
 from hub.core.db import DATABASE_MARKER, database_kind, is_sqlite, make_engine
 from hub.core.models import HubKey
 from hub.instance import SECRET_KEY_FILE, is_initialized
-from hub.trust.keys import KEY_PREFIX, keys_dir, load_keyring
+from hub.trust.keys import KEY_PREFIX, has_identity, keys_dir, load_keyring
 
 MACHINE_NAME_FILE = "machine-name"
 EXPORT_FORMAT = "pointkit-hub-machine/1"
@@ -104,16 +105,41 @@ def join_machine(data_dir: Path, export: Path, url: str, *, machine: str) -> Joi
         generations = _check_same_hub(engine, document, url)
         try:
             _write_machine(data_dir, document, machine, backend)
-            with Session(engine) as session:
-                held = load_keyring(session, data_dir).held
-            if any(held[g].fingerprint != document["fingerprints"][str(g)] for g in generations):
-                raise MachineError(f"the key files in {export} do not match their fingerprints; export again")
+            _check_key_files(engine, data_dir, document, generations)
         except Exception:
             shutil.rmtree(data_dir, ignore_errors=True)
             raise
     finally:
         engine.dispose()
     return Joined(data_dir, machine, generations)
+
+
+def refresh_machine(data_dir: Path, export: Path, url: str) -> list[int]:
+    """Add to a machine of the hub the key generations made since it joined (``keys rotate`` ran on another
+    machine), from a new export; the generations it holds now. A serving machine takes them up at its next
+    request, as after a rotation of its own."""
+    data_dir = Path(data_dir)
+    if not has_identity(data_dir) or database_kind(data_dir) is None:
+        raise MachineError(f"{data_dir} is not a machine of a hub on PostgreSQL; make one with 'machine join'")
+    document = _read_export(export)
+    engine = make_engine(url)
+    try:
+        generations = _check_same_hub(engine, document, url)
+        for name, value in _key_files(document):
+            if not (keys_dir(data_dir) / name).exists():
+                _write_private(keys_dir(data_dir) / name, value)
+        _check_key_files(engine, data_dir, document, generations)
+    finally:
+        engine.dispose()
+    return generations
+
+
+def _check_key_files(engine: Engine, data_dir: Path, document: dict, generations: list[int]) -> None:
+    with Session(engine) as session:
+        held = load_keyring(session, data_dir).held
+    if any(generation not in held or held[generation].fingerprint != document["fingerprints"][str(generation)]
+           for generation in generations):
+        raise MachineError("the key files in the export do not match their fingerprints; export again")
 
 
 def _read_export(export: Path) -> dict:
@@ -152,13 +178,21 @@ def _write_machine(data_dir: Path, document: dict, machine: str, backend: str) -
     """The new data directory: keys, session secret, database kind and name, all readable by the owner only."""
     directory = keys_dir(data_dir)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name, value in document["keys"].items():
-        if Path(name).name != name or not name.startswith(KEY_PREFIX + "-"):
-            raise MachineError(f"the export names a key file {name!r}; make a new export")
-        _write_private(directory / name, base64.b64decode(value))
+    for name, value in _key_files(document):
+        _write_private(directory / name, value)
     _write_private(data_dir / SECRET_KEY_FILE, base64.b64decode(document["secret_key"]))
     _write_private(data_dir / DATABASE_MARKER, (backend + "\n").encode("utf-8"))
     _write_private(data_dir / MACHINE_NAME_FILE, (machine + "\n").encode("utf-8"))
+
+
+def _key_files(document: dict) -> list[tuple[str, bytes]]:
+    """The export's key files by name; a name that is not a hub key file's refuses the whole export."""
+    files = []
+    for name, value in document["keys"].items():
+        if Path(name).name != name or not name.startswith(KEY_PREFIX + "-"):
+            raise MachineError(f"the export names a key file {name!r}; make a new export")
+        files.append((name, base64.b64decode(value)))
+    return files
 
 
 def _write_private(path: Path, content: bytes) -> None:

@@ -2,7 +2,8 @@
 
 ``machine export`` writes the keys and the session secret (never the database URL) readable by its owner
 only; ``machine join`` makes a data directory a page login and a point's envelopes both work on, and refuses
-a database that holds no hub, another hub's, or keys rotated since the export.
+a database that holds no hub, another hub's, or keys rotated since the export; ``--refresh`` brings a machine
+the generation a rotation elsewhere made.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import stat
 import pytest
 from click.testing import CliRunner
 
+from sync.client import HubClient
+from sync.envelope import Kind
+from tests.hub.hubkit import Hub, make_hub
+from tests.support import pgdb
+
 from hub.cli import main
 from hub.core.db import DATABASE_URL_ENV
 from hub.instance import SECRET_KEY_FILE
 from hub.machines import MACHINE_NAME_FILE
-from hub.trust.keys import keys_dir
-from tests.hub.hubkit import Hub, make_hub
-from tests.support import pgdb
-from sync.client import HubClient
-from sync.envelope import Kind
+from hub.trust.keys import keys_dir, load_identity
 
 
 def _cli(*args: str):
@@ -83,3 +85,9 @@ def test_a_joined_machine_holds_the_keys_and_secret_and_serves_the_same_hub(hub,
     assert _cli("keys", "rotate", "--data", hub.data_dir).exit_code == 0
     stale = _cli("machine", "join", "--data", tmp_path / "hub-d", "--from", export)
     assert stale.exit_code == 1 and "machine export' again" in stale.output
+    assert load_identity(second).fingerprint != load_identity(hub.data_dir).fingerprint
+    fresh = tmp_path / "machine-2.json"
+    assert _cli("machine", "export", "--data", hub.data_dir, fresh).exit_code == 0
+    refreshed = _cli("machine", "join", "--refresh", "--data", second, "--from", fresh)
+    assert refreshed.exit_code == 0 and "holds key generation(s) 1, 2" in refreshed.output, refreshed.output
+    assert load_identity(second).fingerprint == load_identity(hub.data_dir).fingerprint, "the new key is current"

@@ -15,12 +15,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from tests.support.cluster import wait_until
+
 from hub.core.clock import utc_now
 from hub.core.db import database_url, make_engine, session_scope
 from hub.core.leases import LeaseLost, finish_round, take_round
 from hub.core.models import TimerLease
 from hub.migrate import init_db
-from tests.support.cluster import wait_until
 
 EVERY = timedelta(seconds=60)
 LEASE = timedelta(seconds=30)
@@ -148,10 +149,9 @@ def test_a_holder_overtaken_after_its_lease_ran_out_rolls_its_round_back(engine)
     slow = take_round(engine, "anchor", holder="slow", every=EVERY, lease_for=LEASE, now=now)
     fast = take_round(engine, "anchor", holder="fast", every=EVERY, lease_for=LEASE, now=now + LEASE * 2)
     assert slow and fast
-    with pytest.raises(LeaseLost, match="slow ran past its lease"):
-        with session_scope(engine) as session:
-            session.add(TimerLease(name="written-by-the-slow-round"))
-            finish_round(session, slow)
+    with pytest.raises(LeaseLost, match="slow ran past its lease"), session_scope(engine) as session:
+        session.add(TimerLease(name="written-by-the-slow-round"))
+        finish_round(session, slow)
     with session_scope(engine) as session:
         assert session.get(TimerLease, "written-by-the-slow-round") is None, "the slow round's writes rolled back"
         assert finish_round(session, fast) == 1

@@ -101,7 +101,7 @@ class Balancer:
     def config(self) -> Path:
         return self.prefix / "nginx.conf"
 
-    def start(self) -> "Balancer":
+    def start(self) -> Balancer:
         nginx = nginx_or_skip()
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.config.write_text(CONFIG.format(prefix=self.prefix, port=self.port, max_body=MAX_BODY,
@@ -136,7 +136,7 @@ class Balancer:
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT)
 
-    def __enter__(self) -> "Balancer":
+    def __enter__(self) -> Balancer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

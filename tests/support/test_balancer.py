@@ -44,7 +44,8 @@ def backends():
         started.append((process, f"http://127.0.0.1:{port}"))
     try:
         for process, url in started:
-            wait_until(lambda: process.poll() is None and httpx.get(url + "/healthz", timeout=2).status_code == 200,
+            wait_until(lambda process=process, url=url: process.poll() is None and
+                       httpx.get(url + "/healthz", timeout=2).status_code == 200,
                        timeout=30, what=f"the backend at {url}")
         yield started
     finally:

@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 import pytest
 from sqlmodel import func, select
 
-from hub.core.db import DATABASE_URL_ENV
-from hub.core.models import Case, OutMessage, RawEnvelope, TimerLease
-from hub.instance import LOG_FILE
 from sync.client import HubClient, HubUnreachable
 from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, FakePoint, Hub, make_hub, resident_id
@@ -34,6 +31,10 @@ from tests.support import pgdb
 from tests.support.balancer import Balancer, nginx_or_skip
 from tests.support.cluster import Api, Cluster, wait_until
 from tests.support.linksim import LinkSimulator
+
+from hub.core.db import DATABASE_URL_ENV
+from hub.core.models import Case, OutMessage, RawEnvelope, TimerLease
+from hub.instance import LOG_FILE
 
 POINTS = 20
 CASES_PER_POINT = 4
