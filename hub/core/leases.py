@@ -8,7 +8,7 @@ and it sleeps again. The winner runs the round and, in the round's own transacti
 it, names who ran it, lets the lease go): the round's writes and its record commit together or not at all.
 
 A holder killed mid-round commits nothing; its lease runs out after ``lease_for`` and the next process to
-wake takes the round. A holder that outlived its lease and was overtaken finds its lease gone when it marks
+wake takes the round. A round whose work fails lets its lease go at once, for the next wake to try again. A holder that outlived its lease and was overtaken finds its lease gone when it marks
 the round done, and rolls its round back (``LeaseLost``). Machines' clocks must agree (NTP) to well within
 ``lease_for``.
 """
@@ -98,6 +98,15 @@ def finish_round(session: Session, lease: Lease) -> int:
     return session.exec(select(TimerLease.rounds).where(TimerLease.name == lease.name)).one()
 
 
+def release_round(engine: Engine, lease: Lease) -> None:
+    """Let a round whose work failed go at once: the next process to wake tries it again, instead of every
+    process waiting out the lease."""
+    with engine.begin() as connection:
+        connection.execute(update(TimerLease)
+                           .where(TimerLease.name == lease.name, TimerLease.lease_id == lease.lease_id)
+                           .values(lease_until=None))
+
+
 def run_round(engine: Engine, name: str, work: Callable[[Session], T], *, holder: str, every: timedelta,
               lease_for: timedelta) -> Round | None:
     """Run ``work`` if this process takes the timer's round, in one transaction with the round's record.
@@ -107,9 +116,15 @@ def run_round(engine: Engine, name: str, work: Callable[[Session], T], *, holder
     lease = take_round(engine, name, holder=holder, every=every, lease_for=lease_for)
     if lease is None:
         return None
-    with session_scope(engine) as session:
-        value = work(session)
-        number = finish_round(session, lease)
+    try:
+        with session_scope(engine) as session:
+            value = work(session)
+            number = finish_round(session, lease)
+    except LeaseLost:
+        raise
+    except BaseException:
+        release_round(engine, lease)
+        raise
     log.info("timer %s: round %d ran on %s", name, number, holder)
     return Round(number, value)
 

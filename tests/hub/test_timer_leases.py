@@ -19,7 +19,7 @@ from tests.support.cluster import wait_until
 
 from hub.core.clock import utc_now
 from hub.core.db import database_url, make_engine, session_scope
-from hub.core.leases import LeaseLost, finish_round, take_round
+from hub.core.leases import LeaseLost, Round, finish_round, run_round, take_round
 from hub.core.models import TimerLease
 from hub.migrate import init_db
 
@@ -142,6 +142,20 @@ def test_a_holder_killed_mid_round_lets_the_round_go_when_its_lease_runs_out(eng
     with session_scope(engine) as session:
         assert finish_round(session, lease) == 1, "the killed holder's round never counted"
         assert session.get(TimerLease, "blocked").last_run_by == "machine-b"
+
+
+def test_a_round_whose_work_fails_rolls_back_and_lets_the_next_wake_try_again_at_once(engine):
+    def failing(session):
+        session.add(TimerLease(name="written-by-the-failed-round"))
+        session.flush()
+        raise RuntimeError("the round's work failed")
+
+    with pytest.raises(RuntimeError, match="work failed"):
+        run_round(engine, "expiry", failing, holder="machine-a", every=EVERY, lease_for=LEASE)
+    done = run_round(engine, "expiry", lambda session: "expired", holder="machine-b", every=EVERY, lease_for=LEASE)
+    assert done == Round(1, "expired"), "not held until the failed round's lease ran out, and counted once"
+    with session_scope(engine) as session:
+        assert session.get(TimerLease, "written-by-the-failed-round") is None
 
 
 def test_a_holder_overtaken_after_its_lease_ran_out_rolls_its_round_back(engine):
