@@ -14,7 +14,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.support.balancer import Balancer, nginx_or_skip
+from tests.support.balancer import Balancer
 from tests.support.cluster import free_port, wait_until
 
 CLIENT_ADDRESS = "127.0.0.2"
@@ -35,8 +35,7 @@ serve(app, "127.0.0.1", port, threads=2, trusted_proxy=trusted)
 
 
 @pytest.fixture
-def backends():
-    nginx_or_skip()
+def backends(nginx):
     started = []
     for name in ("a", "b"):
         port = free_port()

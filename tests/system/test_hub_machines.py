@@ -28,7 +28,7 @@ from sync.client import HubClient, HubUnreachable
 from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, FakePoint, Hub, make_hub, resident_id
 from tests.support import pgdb
-from tests.support.balancer import Balancer, nginx_or_skip
+from tests.support.balancer import Balancer
 from tests.support.cluster import Api, Cluster, wait_until
 from tests.support.linksim import LinkSimulator
 
@@ -114,8 +114,7 @@ def _supervision_rounds(hub: Hub) -> int:
 
 
 def test_two_hub_machines_behind_a_balancer_lose_and_double_nothing_when_one_is_killed(
-        tmp_path, postgres_url, scan_store_args, monkeypatch):
-    nginx_or_skip()
+        tmp_path, nginx, postgres_url, scan_store_args, monkeypatch):
     monkeypatch.setenv(DATABASE_URL_ENV, postgres_url)
     timers = ("--supervise-every", str(TIMER_EVERY_S), "--anchor-every", str(TIMER_EVERY_S),
               "--timer-lease", str(TIMER_LEASE_S), "--trusted-proxy", "127.0.0.1", *scan_store_args)
