@@ -44,9 +44,19 @@ from hub.core.db import (
     make_engine,
     session_scope,
 )
+from hub.core.leases import DEFAULT_LEASE_S
 from hub.core.models import DEFAULT_COMPLAINT_REPLY_DAYS, POINT_LEVELS, ROLES, HubKey
 from hub.instance import LOG_FILE, InstanceError, initialize, is_initialized
 from hub.intake.bundles import export_point_bundle, import_point_bundle
+from hub.machines import (
+    MachineError,
+    check_machine_name,
+    export_machine,
+    join_machine,
+    machine_name,
+    process_holder,
+    refresh_machine,
+)
 from hub.migrate import complete_data as complete_database
 from hub.migrate import init_db
 from hub.migrate import upgrade as upgrade_database
@@ -169,8 +179,18 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--behind-tls", is_flag=True, default=False,
               help="The hub is reached only through a TLS proxy (https): session cookies are marked Secure, so a "
                    "browser never sends them over plain http (docs/deploy.md).")
+@click.option("--machine", default=None, metavar="NAME",
+              help="This machine's name in the log and the timers' leases; default: DATA/machine-name, else the "
+                   "host name.")
+@click.option("--timer-lease", default=DEFAULT_LEASE_S, show_default=True, type=click.IntRange(1),
+              help="Seconds a timer's round may run before another hub process on the database takes it over "
+                   "from a holder that stopped answering.")
+@click.option("--trusted-proxy", default=None, metavar="ADDRESS",
+              help="The load balancer's address: its X-Forwarded-For and X-Forwarded-Proto are believed; from "
+                   "anyone else those headers are dropped.")
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
-          supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool) -> None:
+          supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool, machine: str | None,
+          timer_lease: int, trusted_proxy: str | None) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -179,25 +199,31 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     from hub.web import create_app
 
     private_data_dir(data_dir)
-    _configure_logging(data_dir)
+    try:
+        machine = check_machine_name(machine) if machine else machine_name(data_dir)
+    except MachineError as exc:
+        raise click.ClickException(str(exc)) from None
+    _configure_logging(data_dir, machine)
     try:
         app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls,
                                                  "COMPLAINT_REPLY_DAYS": complaint_reply_days,
                                                  "PRECHECK_LIMITS": {"expiry_days": precheck_days}})
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
+    engine, holder = app.extensions["hub_engine"], process_holder(machine)
     if supervise_every:
-        start_supervisor(app.extensions["hub_engine"], data_dir, supervise_every, warn_share=warn_share)
-        start_precheck_expiry(app.extensions["hub_engine"], data_dir, supervise_every)
+        start_supervisor(engine, data_dir, supervise_every, holder=holder, lease_s=timer_lease, warn_share=warn_share)
+        start_precheck_expiry(engine, data_dir, supervise_every, holder=holder, lease_s=timer_lease)
     if anchor_every:
-        start_anchoring(app.extensions["hub_engine"], data_dir, anchor_every)
-    run_server(app, host, port, threads=threads,
+        start_anchoring(engine, data_dir, anchor_every, machine=machine, holder=holder, lease_s=timer_lease)
+    run_server(app, host, port, threads=threads, trusted_proxy=trusted_proxy,
                on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s", data_dir, host, port))
 
 
-def _configure_logging(data_dir: Path) -> None:
-    # Logs carry ids, statuses and reasons only: never names, ID numbers or phones.
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(data_dir: Path, machine: str) -> None:
+    # Logs carry ids, statuses and reasons only: never names, ID numbers or phones. Each line names the
+    # machine, so the logs of several hub machines can be read side by side.
+    formatter = logging.Formatter(f"%(asctime)s %(levelname)s [{machine.replace('%', '%%')}] %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in (logging.FileHandler(data_dir / LOG_FILE, encoding="utf-8"), logging.StreamHandler(sys.stderr)):
@@ -384,6 +410,54 @@ def keys_purge(generation: int, data_dir: Path) -> None:
     except HubKeyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Generation {generation} purged: its private keys are deleted.")
+
+
+@main.group()
+def machine() -> None:
+    """Run the hub on several machines that share one PostgreSQL database (docs/deploy.md)."""
+
+
+@machine.command("export")
+@data_option
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def machine_export(data_dir: Path, out: Path) -> None:
+    """Write what a new machine of this hub needs to OUT (readable by you only): every held key generation
+    and the session secret, never the database's URL or password. Carry it to the new machine, run
+    'machine join' there, then delete it."""
+    try:
+        with _hub(data_dir) as (session, _identity):
+            generations = export_machine(session, data_dir, out)
+    except (MachineError, HubKeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote the hub's keys (generation(s) {', '.join(map(str, generations))}) and session secret to "
+               f"{out}; it unlocks every envelope sent to the hub: move it only to the new machine, then delete it")
+
+
+@machine.command("join")
+@data_option
+@click.option("--from", "export", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The file 'pointkit-hub machine export' wrote on a machine of the hub.")
+@click.option("--machine", "name", default=None, metavar="NAME",
+              help="This machine's name in logs and timer leases (saved in DATA/machine-name); default: the host "
+                   "name.")
+@click.option("--refresh", is_flag=True, default=False,
+              help="DATA is already a machine of the hub: add the key generations a 'keys rotate' on another "
+                   "machine made (a serving machine takes them up at once).")
+def machine_join(data_dir: Path, export: Path, name: str | None, refresh: bool) -> None:
+    """Make DATA a new machine of the hub whose database --database-url gives, from an export of its keys;
+    refuses a database that holds no hub or another hub's keys."""
+    try:
+        if refresh:
+            generations = refresh_machine(data_dir, export, database_url(data_dir))
+            click.echo(f"{data_dir} holds key generation(s) {', '.join(map(str, generations))}; delete {export}")
+            return
+        joined = join_machine(data_dir, export, database_url(data_dir), machine=name or machine_name(data_dir))
+    except (MachineError, HubKeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Machine {joined.machine} joined the hub in {joined.data_dir} (key generation(s) "
+               f"{', '.join(map(str, joined.generations))})")
+    click.echo(f"Next: pointkit-hub serve --data {data_dir} (with the same database URL) and add it to the load "
+               f"balancer; delete {export}")
 
 
 @main.group()

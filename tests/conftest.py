@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.balancer import NGINX_MISSING, nginx_path
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cluster import ROOT, Cluster, free_port, wait_until
 
@@ -86,6 +87,17 @@ def cluster(tmp_path) -> Iterator[Cluster]:
     """A real hub and real points as subprocesses (see tests/support/cluster.py)."""
     with Cluster(tmp_path, reuse_init=True) as running:
         yield running
+
+
+@pytest.fixture
+def nginx() -> str:
+    """Debian's nginx for the load balancer (tests/support/balancer.py): skipped without it, failed under CI=true."""
+    found = nginx_path()
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {NGINX_MISSING}")
+        pytest.skip(NGINX_MISSING)
+    return found
 
 
 @pytest.fixture(scope="session")

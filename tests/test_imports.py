@@ -28,7 +28,7 @@ HUB_FLOORS = {
     "approval": 3,
     "reconcile": 4, "migrate": 4,
     "intake": 5, "instance": 5,
-    "web": 6,
+    "web": 6, "machines": 6,
     "cli": 7,
 }
 WEB_LIBRARIES = {"flask", "werkzeug", "jinja2", "flask_babel", "flask_login", "flask_wtf"}

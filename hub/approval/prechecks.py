@@ -43,6 +43,7 @@ from hub.catalog.versions import find_item
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
 from hub.core.db import session_scope, write_lock
+from hub.core.leases import DEFAULT_LEASE_S, start_timer
 from hub.core.models import Case, CaseScan, Point, Precheck, PrecheckPhoto
 from hub.core.outbox import enqueue
 
@@ -53,6 +54,7 @@ MAX_LOOKUP_TRIES = 5
 LOOKUP_LOCK = timedelta(minutes=15)
 MAX_NOTE = 500
 PHONE_DIGITS = (7, 20)
+PRECHECK_EXPIRY_TIMER = "precheck-expiry"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -390,22 +392,21 @@ def _audit(session: Session, precheck: Precheck, actor: str, action: str, **deta
 
 
 def expire_once(engine: Engine, data_dir: str | Path) -> list[str]:
-    """One expiry round in its own transaction, under the write lock (every hub process runs the timer)."""
+    """One expiry round in its own transaction."""
     with session_scope(engine) as session:
-        write_lock(session)
-        return expire_prechecks(session, data_dir)
+        return expire_in(session, data_dir)
 
 
-def start_precheck_expiry(engine: Engine, data_dir: str | Path, interval_s: float) -> threading.Event:
-    """Run ``expire_once`` every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
-    stop = threading.Event()
+def expire_in(session: Session, data_dir: str | Path) -> list[str]:
+    """One expiry round in the caller's transaction, under the write lock (a round run by hand may meet the
+    timer's)."""
+    write_lock(session)
+    return expire_prechecks(session, data_dir)
 
-    def loop() -> None:
-        while not stop.wait(interval_s):
-            try:
-                expire_once(engine, data_dir)
-            except Exception as exc:  # one failed round must not end expiry; the next one retries
-                log.error("pre-check expiry round failed (%s)", type(exc).__name__)
 
-    threading.Thread(target=loop, name="precheck-expiry", daemon=True).start()
-    return stop
+def start_precheck_expiry(engine: Engine, data_dir: str | Path, interval_s: float, *, holder: str,
+                          lease_s: float = DEFAULT_LEASE_S) -> threading.Event:
+    """Run an expiry round every ``interval_s`` seconds, once across every hub process on the database
+    (hub/core/leases.py); set the event to stop it."""
+    return start_timer(engine, PRECHECK_EXPIRY_TIMER, interval_s, lambda session: expire_in(session, data_dir),
+                       holder=holder, lease_s=lease_s)

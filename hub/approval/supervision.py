@@ -47,6 +47,7 @@ from hub.catalog.calendar import county_calendar
 from hub.catalog.versions import find_item
 from hub.core.clock import as_utc, iso, utc_now
 from hub.core.db import session_scope, write_lock
+from hub.core.leases import DEFAULT_LEASE_S, start_timer
 from hub.core.models import (
     Case,
     Department,
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 # A low rating (差评, 1 or 2) is followed up within this many working days of its arrival at the hub.
 FOLLOW_UP_DAYS = 3
 LOW_SCORE = 2
+SUPERVISION_TIMER = "supervision"
 
 
 def item_lookup(session: Session):
@@ -131,26 +133,24 @@ def supervision_round(session: Session, identity: Identity, *, now: datetime | N
 def supervise_once(engine: Engine, data_dir: Path, *, warn_share: float = DEFAULT_WARN_SHARE) -> SupervisionRound:
     """One supervision round in its own transaction, signing with the hub's current keys."""
     with session_scope(engine) as session:
-        # Every hub process runs this timer; from its first read a round holds the write lock, so two
-        # processes on one PostgreSQL never deem the same case approved twice nor raise a card twice.
-        write_lock(session)
-        return supervision_round(session, ensure_keys(session, data_dir).current, warn_share=warn_share)
+        return supervise_in(session, data_dir, warn_share=warn_share)
 
 
-def start_supervisor(engine: Engine, data_dir: Path, interval_s: float, *,
-                     warn_share: float = DEFAULT_WARN_SHARE) -> threading.Event:
-    """Run ``supervise_once`` every ``interval_s`` seconds in a daemon thread; set the event to stop it."""
-    stop = threading.Event()
+def supervise_in(session: Session, data_dir: Path, *, warn_share: float = DEFAULT_WARN_SHARE) -> SupervisionRound:
+    """One supervision round in the caller's transaction (the caller commits)."""
+    # From its first read a round holds the write lock, so a round run by hand (``pointkit-hub supervise``)
+    # and the timer's never deem the same case approved twice nor raise a card twice.
+    write_lock(session)
+    return supervision_round(session, ensure_keys(session, data_dir).current, warn_share=warn_share)
 
-    def loop() -> None:
-        while not stop.wait(interval_s):
-            try:
-                supervise_once(engine, data_dir, warn_share=warn_share)
-            except Exception as exc:  # one failed round must not end supervision; the next one retries
-                log.error("supervision round failed (%s)", type(exc).__name__)
 
-    threading.Thread(target=loop, name="supervisor", daemon=True).start()
-    return stop
+def start_supervisor(engine: Engine, data_dir: Path, interval_s: float, *, holder: str,
+                     lease_s: float = DEFAULT_LEASE_S, warn_share: float = DEFAULT_WARN_SHARE) -> threading.Event:
+    """Run a supervision round every ``interval_s`` seconds, once across every hub process on the database
+    (hub/core/leases.py); set the event to stop it."""
+    return start_timer(engine, SUPERVISION_TIMER, interval_s,
+                       lambda session: supervise_in(session, data_dir, warn_share=warn_share),
+                       holder=holder, lease_s=lease_s)
 
 
 def case_time_state(case: Case, item: ServiceItem | None, today: date, warn_share: float, *,

@@ -799,3 +799,18 @@ class PrecheckPhoto(SQLModel, table=True):
     key_b64: str = Field(max_length=44)
     sealed_size: int
     created_at: datetime = Field(default_factory=utc_now)
+
+
+# --- Timers across hub machines (issue 23; hub/core/leases.py) ----------------------------------------------------
+
+# One periodic job every hub process runs a timer for (supervision, pre-check expiry, anchoring): the process
+# whose atomic UPDATE takes the due round runs it, once across every machine on the database; a holder killed
+# mid-round lets it go when ``lease_until`` passes. ``rounds`` and ``last_run_by`` tell the operator who ran what.
+class TimerLease(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=96)
+    holder: str = Field(default="", max_length=128)
+    lease_id: str = Field(default="", max_length=32)
+    lease_until: datetime | None = None
+    last_run_at: datetime | None = None
+    last_run_by: str = Field(default="", max_length=128)
+    rounds: int = 0

@@ -17,7 +17,6 @@ generation that disagrees with the chain is reported as unsigned.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sync.auditheads import HEADS_FILE, HELD_BY, anchor_head, anchored_heads, ch
 from sync.keys import Identity
 
 from hub.core.audit import chain_entry_hashes, chain_head
+from hub.core.leases import DEFAULT_LEASE_S, start_timer
 from hub.trust.countyheads import (
     COUNTY_CHAIN,
     county_hashes,
@@ -40,9 +40,8 @@ from hub.trust.countyheads import (
 )
 from hub.trust.keys import Keyring, load_keyring
 
-log = logging.getLogger(__name__)
-
 DEFAULT_ANCHOR_EVERY_S = 300
+ANCHOR_TIMER = "audit-anchor"
 
 
 def heads_file(data_dir: Path) -> Path:
@@ -63,22 +62,24 @@ def anchor_now(session: Session, data_dir: Path, keyring: Keyring) -> bool:
     return head is not None and anchor_head(heads_file(data_dir), head)
 
 
-def start_anchoring(engine: Engine, data_dir: Path, interval_s: float) -> threading.Event:
-    """Write and anchor a county head every ``interval_s`` seconds in a daemon thread; set the event to stop it.
-    Several hub processes or machines may all run it: county heads are serialized by their own lock, and one
-    that finds no chain moved writes nothing."""
-    stop = threading.Event()
+def anchor_once(engine: Engine, data_dir: Path) -> bool:
+    """Write a county head if a chain moved and anchor the newest; True when it was appended."""
+    with Session(engine) as session:
+        return anchor_now(session, data_dir, load_keyring(session, data_dir))
 
-    def loop() -> None:
-        while not stop.wait(interval_s):
-            try:
-                with Session(engine) as session:
-                    anchor_now(session, data_dir, load_keyring(session, data_dir))
-            except Exception as exc:  # one failed round must not end anchoring; the next one retries
-                log.error("anchoring the audit head failed (%s)", type(exc).__name__)
 
-    threading.Thread(target=loop, name="audit-anchor", daemon=True).start()
-    return stop
+def start_anchoring(engine: Engine, data_dir: Path, interval_s: float, *, machine: str, holder: str,
+                    lease_s: float = DEFAULT_LEASE_S) -> threading.Event:
+    """Write and anchor a county head every ``interval_s`` seconds, once per machine across its hub processes;
+    set the event to stop it.
+
+    The heads file is the machine's own (no machine shares a disk), so each machine's timer has a lease of its
+    own: every machine keeps every head, and processes sharing a data directory never append the same one twice.
+    County heads themselves are serialized by their own lock, and a machine that finds no chain moved since the
+    newest writes none.
+    """
+    return start_timer(engine, f"{ANCHOR_TIMER}:{machine}", interval_s, lambda _session: anchor_once(engine, data_dir),
+                       holder=holder, lease_s=lease_s)
 
 
 def read_point_heads(paths: list[Path]) -> list[tuple[str, Any]]:

@@ -179,12 +179,16 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_bytes: int = MAX_REQUEST_BYTES,
-          on_start: Callable[[], None] | None = None) -> None:
+          on_start: Callable[[], None] | None = None, trusted_proxy: str | None = None) -> None:
     """Serve with waitress (pure Python, runs on Windows point laptops too).
 
     A request whose declared body is over ``max_request_bytes`` is answered
     413 as soon as its headers arrive, before any of the body is read; that
     refusal happens before the app sees it, so it is logged here.
+
+    ``trusted_proxy``: the address of the load balancer in front. Its X-Forwarded-For and -Proto then give
+    the client's address and scheme; from any other peer, and when it is None, those headers are dropped,
+    so no client can pose as another address.
     """
     from waitress import create_server
     from waitress.channel import HTTPChannel
@@ -200,7 +204,10 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_byt
     class Channel(HTTPChannel):
         error_task_class = LoggedErrorTask
 
-    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=max_request_bytes)
+    proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} if trusted_proxy else {}
+    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=max_request_bytes,
+                           clear_untrusted_proxy_headers=True, **proxy)
     server.channel_class = Channel
     if on_start:
         on_start()

@@ -114,7 +114,7 @@ def test_entries_cut_off_the_end_fail_against_the_county_heads_and_the_heads_anc
 
 def test_serve_anchors_the_county_head_on_a_timer(hub):
     _loop_once(hub)
-    stop = start_anchoring(hub.engine, hub.data_dir, 0.05)
+    stop = start_anchoring(hub.engine, hub.data_dir, 0.05, machine="hub-a", holder="hub-a (test)")
     try:
         wait_until(lambda: heads_file(hub.data_dir).exists(), timeout=30, what="the head in audit-heads.log")
         county = wait_until(lambda: _county(hub), timeout=30, what="a county head")

@@ -180,12 +180,14 @@ class Cluster:
         return process, url
 
     def start_hub(self, *, admin_password: str = "hub-admin-pass", catalog: Path = SAMPLE_CATALOG,
-                  post_quantum: bool = False, database_url: str | None = None, program: str | None = None) -> Server:
+                  post_quantum: bool = False, database_url: str | None = None, program: str | None = None,
+                  serve_args: tuple[str, ...] = ()) -> Server:
         """Initialize the hub on first start; a restart keeps its data, logins and port (points know its URL).
 
         ``database_url`` puts the hub's tables there (PostgreSQL) instead of SQLite in its data directory;
         every later command and process of this cluster uses it too. ``program`` runs another build of
-        ``pointkit-hub`` (an older release, for upgrade tests), for this start and the hub commands after it."""
+        ``pointkit-hub`` (an older release, for upgrade tests), for this start and the hub commands after it.
+        ``serve_args``: more options for ``serve`` (timers, machine name, trusted proxy)."""
         data = self.base / "hub"
         hub_cmd = self.hub_cmd = program or command("pointkit-hub")
         if database_url:
@@ -207,7 +209,7 @@ class Cluster:
                 self._init_hub(hub_cmd, data, admin_password, catalog, post_quantum)
         previous = self.hub
         port = int(previous.url.rsplit(":", 1)[1]) if previous else None
-        process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data)], port=port)
+        process, url = self._spawn("hub", data, [hub_cmd, "serve", "--data", str(data), *serve_args], port=port)
         logins = previous.logins if previous else {"admin": admin_password}
         self.hub = Server("hub", data, url, process, logins)
         return self.hub
@@ -226,6 +228,25 @@ class Cluster:
                                    log_name=name)
         server = Server(name, self.hub.data, url, process, self.hub.logins)
         self.hub_processes.append(server)
+        return server
+
+    def start_hub_machine(self, name: str, serve_args: tuple[str, ...] = ()) -> Server:
+        """Another hub machine named ``name``: a data directory of its own made by ``machine join`` from an
+        export of the running hub's keys (no local disk shared), on the same database. A restart keeps its
+        data and port (a load balancer knows it); stopped with the cluster."""
+        assert self.hub is not None, "start the hub first"
+        data = self.base / name
+        if not data.exists():
+            export = self.base / f"{name}-machine.json"
+            self.run(self.hub_cmd, "machine", "export", "--data", str(self.hub.data), str(export))
+            self.run(self.hub_cmd, "machine", "join", "--data", str(data), "--from", str(export), "--machine", name)
+            export.unlink()
+        previous = next((server for server in self.hub_processes if server.name == name), None)
+        port = int(previous.url.rsplit(":", 1)[1]) if previous else None
+        process, url = self._spawn(name, data, [self.hub_cmd, "serve", "--data", str(data), *serve_args],
+                                   port=port, log_name=name)
+        server = Server(name, data, url, process, self.hub.logins)
+        self.hub_processes = [other for other in self.hub_processes if other.name != name] + [server]
         return server
 
     def add_reviewer(self, username: str, department: str, password: str, *, township: str | None = None) -> None:

@@ -1,4 +1,6 @@
-"""timers that run once across hub machines (filled by the multi-machine work)
+"""timers that run once across hub machines
+
+The lease of each periodic job (``timerlease``, issue 23): the process that takes a due round runs it.
 
 Revision ID: 0018
 Revises: 0017
@@ -7,8 +9,8 @@ Create Date: 2026-12-05 07:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0018'
 down_revision = '0017'
@@ -17,8 +19,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('timerlease',
+    sa.Column('name', sa.String(length=96), nullable=False),
+    sa.Column('holder', sa.String(length=128), nullable=False),
+    sa.Column('lease_id', sa.String(length=32), nullable=False),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_run_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_run_by', sa.String(length=128), nullable=False),
+    sa.Column('rounds', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('timerlease')
