@@ -18,7 +18,7 @@ from hub.approval.prechecks import (
     PrecheckRefused,
     answer_precheck,
     department_prechecks,
-    photo_path,
+    sealed_photo,
     precheck_photos,
 )
 from hub.catalog.versions import find_item
@@ -87,7 +87,7 @@ def photo(precheck_id: str, photo_id: str):
     row = get_session().get(PrecheckPhoto, photo_id)
     if row is None or row.precheck_id != precheck.id:
         abort(404)
-    data = decrypt_attachment(photo_path(current_app.config["DATA_DIR"], row.id).read_bytes(), unb64(row.key_b64))
+    data = decrypt_attachment(sealed_photo(current_app.config["DATA_DIR"], row), unb64(row.key_b64))
     suffix = "." + row.name.rsplit(".", 1)[-1].lower() if "." in row.name else ""
     return Response(data, mimetype=MEDIA_TYPES.get(suffix, "application/octet-stream"),
                     headers={"Cache-Control": "private, no-store"})
@@ -106,5 +106,5 @@ def point_file(precheck_id: str, file_id: str):
     if (precheck is None or precheck.point_id != point.id or precheck.status == "expired" or row is None
             or row.precheck_id != precheck.id):
         return api_error(404, "not_found", "no such file of a pre-check this point holds")
-    sealed = photo_path(current_app.config["DATA_DIR"], row.id).read_bytes()
+    sealed = sealed_photo(current_app.config["DATA_DIR"], row)
     return Response(sealed, mimetype="application/octet-stream", headers={"Cache-Control": "no-store"})

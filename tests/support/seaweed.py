@@ -27,7 +27,7 @@ ACCESS_KEY = "pointkit-test"
 SECRET_KEY = "pointkit-test-secret"
 BUCKET = "scans"
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
 
 
 def weed_binary() -> str:
