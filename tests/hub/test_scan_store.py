@@ -34,6 +34,7 @@ from hub.approval.scanstore import (
     BadScanStoreUrl,
     _credentials,
     parse_scans_url,
+    scan_store,
 )
 from hub.catalog.versions import find_item
 from hub.cli import main
@@ -250,7 +251,9 @@ def test_the_purge_removes_a_closed_case_s_scans_after_the_retention_and_the_cas
     assert purged.exit_code == 0, purged.output
     assert f"{old_case}\t1 scan(s) removed" in purged.output and "Removed 1 scan(s)" in purged.output
     assert seaweed.keys(f"{s3_scans}/{old_listing['scan_id']}/") == []
-    assert seaweed.keys(f"{s3_scans}/{kept_listing['scan_id']}/") != []
+    store = scan_store(hub.data_dir)
+    assert store.size(old_listing["scan_id"]) is None
+    assert store.size(kept_listing["scan_id"]) == len(kept_sealed)
     with hub.db() as session:
         assert session.get(CaseScan, old_listing["scan_id"]).purged_at is not None
         assert session.get(CaseScan, kept_listing["scan_id"]).purged_at is None
