@@ -149,9 +149,8 @@ class S3ScanStore:
     def _key(self, scan_id: str, offset: int) -> str:
         return f"{self._scan_prefix(scan_id)}{offset:0{OFFSET_DIGITS}d}"
 
-    def _chunks(self, scan_id: str) -> list[_Chunk]:
-        """The scan's chunk objects by offset. Only chunks before the database's ``received`` are the scan's: a
-        chunk stored by a hub that stopped before committing it is replaced when that offset is sent again."""
+    def _objects(self, scan_id: str) -> list[_Chunk]:
+        """Every chunk object under the scan's prefix, by offset."""
         prefix = self._scan_prefix(scan_id)
         chunks = []
         with _store_errors(f"listing scan {scan_id}"):
@@ -163,6 +162,19 @@ class S3ScanStore:
                         chunks.append(_Chunk(int(name), item["Key"], item["Size"]))
         return sorted(chunks, key=lambda chunk: chunk.offset)
 
+    def _chain(self, scan_id: str) -> list[_Chunk]:
+        """The chunk objects that follow on from offset 0, each where the one before ends. An object a scan started
+        over left behind (a relayed scan refused, its deletion failed) is passed over where the new chunks cover
+        it; only the first ``received`` bytes count anyway (the database says how many)."""
+        chain, held = [], 0
+        for chunk in self._objects(scan_id):
+            if chunk.offset == held:
+                chain.append(chunk)
+                held += chunk.size
+            elif chunk.offset > held:
+                break
+        return chain
+
     def write_at(self, scan_id: str, offset: int, chunk: bytes) -> None:
         # The caller holds the scan's row (hub/approval/scans.py), so no other hub writes this offset meanwhile.
         with _store_errors(f"storing a chunk of scan {scan_id}"):
@@ -170,7 +182,7 @@ class S3ScanStore:
 
     def read_at(self, scan_id: str, offset: int, size: int) -> bytes:
         wanted = []
-        for chunk in self._chunks(scan_id):
+        for chunk in self._chain(scan_id):
             start, end = max(offset, chunk.offset), min(offset + size, chunk.offset + chunk.size)
             if start < end:
                 wanted.append(self._get(chunk.key, start - chunk.offset, end - chunk.offset))
@@ -182,11 +194,9 @@ class S3ScanStore:
     def _chunk_bytes(self, scan_id: str, size: int) -> Iterator[bytes]:
         """The first ``size`` bytes of the scan, one chunk object at a time."""
         held = 0
-        for chunk in self._chunks(scan_id):
+        for chunk in self._chain(scan_id):
             if held >= size:
                 break
-            if chunk.offset != held:
-                raise ScanStoreError(f"scan {scan_id} lacks bytes {held} to {chunk.offset} in {self.location}")
             piece = self._get(chunk.key, 0, min(chunk.size, size - held))
             held += len(piece)
             yield piece
@@ -199,11 +209,11 @@ class S3ScanStore:
             return answer["Body"].read()
 
     def size(self, scan_id: str) -> int | None:
-        chunks = self._chunks(scan_id)
-        return sum(chunk.size for chunk in chunks) if chunks else None
+        chain = self._chain(scan_id)
+        return sum(chunk.size for chunk in chain) if chain else None
 
     def delete(self, scan_id: str) -> None:
-        keys = [{"Key": chunk.key} for chunk in self._chunks(scan_id)]
+        keys = [{"Key": chunk.key} for chunk in self._objects(scan_id)]
         with _store_errors(f"deleting scan {scan_id}"):
             for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
                 self.client.delete_objects(Bucket=self.location.bucket,

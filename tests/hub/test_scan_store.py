@@ -32,6 +32,7 @@ from hub.approval.scanstore import (
     SCANS_DIR,
     SCANS_ENV,
     BadScanStoreUrl,
+    ScanStoreError,
     _credentials,
     parse_scans_url,
     scan_store,
@@ -41,7 +42,7 @@ from hub.cli import main
 from hub.core.clock import utc_now
 from hub.core.db import DATABASE_URL_ENV, database_url
 from hub.core.models import AuditEntry, Case, CaseScan, PrecheckPhoto
-from sync.attachments import encrypt_attachment, new_file_key, sha256_hex
+from sync.attachments import CHUNK_SEALED, encrypt_attachment, new_file_key, sha256_hex
 from sync.envelope import Kind
 from sync.keys import b64
 from sync.client import HubClient, HubRefused, HubUnreachable
@@ -300,3 +301,21 @@ def test_scans_urls_name_bucket_prefix_and_endpoint_and_credentials_come_from_a_
         _credentials()
     credentials.write_text("[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n", encoding="utf-8")
     assert _credentials() == {"aws_access_key_id": "AK", "aws_secret_access_key": "SK"}
+
+
+@pytest.mark.sqlite_only
+def test_the_object_store_reads_a_scan_as_its_chain_of_chunks_past_leftovers(s3_scans, tmp_path):
+    store = scan_store(tmp_path)
+    scan_id, sealed = str(uuid.uuid4()), os.urandom(3 * CHUNK_SEALED + 100)
+    # Left by an earlier attempt the scan started over from (its deletion failed): 1000..2000.
+    store.write_at(scan_id, 1000, os.urandom(1000))
+    store.write_at(scan_id, 0, sealed[:5000])
+    store.write_at(scan_id, 5000, sealed[5000:])
+    assert store.read_at(scan_id, 4000, 2000) == sealed[4000:6000]
+    pieces = list(store.pieces(scan_id, len(sealed)))
+    assert b"".join(pieces) == sealed and [len(piece) for piece in pieces[:-1]] == [CHUNK_SEALED] * 3
+    assert store.size(scan_id) == len(sealed)
+    with pytest.raises(ScanStoreError, match="holds"):
+        list(store.pieces(scan_id, len(sealed) + 1))
+    store.delete(scan_id)
+    assert store.size(scan_id) is None and store.read_at(scan_id, 0, 10) == b""
