@@ -18,7 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('casescan', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('purged_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
