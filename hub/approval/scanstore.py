@@ -7,8 +7,9 @@ object of its own, <prefix>/<scan_id>/<offset, 12 digits>, so any hub process on
 chunk of a scan another started, with nothing kept locally. A complete scan is read back as its chunk objects in
 order rather than composed into one object: S3's server-side compose (multipart upload_part_copy) wants parts of
 at least 5 MiB and chunks are at most 1 MiB, so composing would mean downloading and uploading every scan once
-more, while reading a scan of a few MB is a handful of GETs. Scans are sealed (AES-GCM, a key per scan kept in
-the database) before they reach either store, and keys name the scan's random id only, never a resident.
+more, while reading a scan of a few MB is a handful of GETs. Scans arrive sealed (sync/attachments.py, a key per
+scan kept in the database) and stay so in either store; object keys name the scan's random id only, never a
+resident or a case.
 
 Which store: ``--scans URL`` on any hub command or POINTKIT_HUB_SCANS, else the URL a hub last served with
 (recorded in DATA/scan-store), else local files. Credentials come from the environment (AWS_ACCESS_KEY_ID and
@@ -276,7 +277,7 @@ _NO_SECRETS = (f"--scans must not carry credentials (they would show in process 
 def scans_url(data_dir: str | Path) -> str:
     """The store this hub's scans are in: --scans / POINTKIT_HUB_SCANS, else the one it last served with."""
     given = os.environ.get(SCANS_ENV)
-    if given is not None:
+    if given:
         return given
     recorded = Path(data_dir) / RECORDED_STORE
     return recorded.read_text(encoding="utf-8").strip() if recorded.exists() else ""
@@ -285,7 +286,7 @@ def scans_url(data_dir: str | Path) -> str:
 def record_scans_url(data_dir: str | Path) -> None:
     """Remember the store a hub serves with, so its other commands (purge, bundles, backups) find the same."""
     url = os.environ.get(SCANS_ENV)
-    if url is not None:
+    if url:
         parse_scans_url(url)
         (Path(data_dir) / RECORDED_STORE).write_text(url + "\n", encoding="utf-8")
 
