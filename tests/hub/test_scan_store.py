@@ -51,7 +51,7 @@ from sync.uploads import MIN_CHUNK, ChunkSizer, OffsetMismatch, ScanUploader
 from tests.hub.hubkit import REVIEWER_PASSWORD, VILLAGE, resident_id
 from tests.support.cluster import command, free_port, wait_until
 
-MATERIAL = b"%PDF-1.4\n" + os.urandom(60_000)
+MATERIAL = b"%PDF-1.4\n" + os.urandom(24_000)  # six chunks of MIN_CHUNK once sealed
 
 
 @pytest.fixture
