@@ -26,12 +26,14 @@ from PIL import Image
 from sqlmodel import select
 
 from hub.approval.prechecks import Applicant, Upload, expire_prechecks, sealed_photo, submit_precheck
+from hub.approval.scanpurge import start_scan_purge
 from hub.approval.scans import store_bundled_scan
 from hub.approval.scanstore import (
     CREDENTIALS_ENV,
     SCANS_DIR,
     SCANS_ENV,
     BadScanStoreUrl,
+    LocalScanStore,
     ScanStoreError,
     _credentials,
     parse_scans_url,
@@ -319,3 +321,27 @@ def test_the_object_store_reads_a_scan_as_its_chain_of_chunks_past_leftovers(s3_
         list(store.pieces(scan_id, len(sealed) + 1))
     store.delete(scan_id)
     assert store.size(scan_id) is None and store.read_at(scan_id, 0, 10) == b""
+
+
+def test_the_purge_timer_removes_local_scan_files_of_a_county_hub_too(hub):
+    point = hub.enroll_point()
+    listing, sealed = sealed_scan(os.urandom(2000))
+    case_id = point.push_case(scans=[listing])
+    small_chunks(point.client).upload(listing["scan_id"], sealed)
+    stored = LocalScanStore(hub.data_dir / SCANS_DIR).path(listing["scan_id"])
+    assert stored.read_bytes() == sealed, "a hub without --scans keeps DATA/scans/<id>.sealed as always"
+    with hub.db() as session:
+        case = session.get(Case, case_id)
+        case.status, case.closed_at = "closed", utc_now() - timedelta(days=8)
+        session.add(case)
+    stop_timer = start_scan_purge(hub.engine, hub.data_dir, 0.1, retention_days=7)
+    try:
+        wait_until(lambda: not stored.exists(), timeout=10, what="the purge timer to remove the scan file")
+    finally:
+        stop_timer.set()
+
+    def marked() -> bool:
+        with hub.db() as session:
+            return session.get(CaseScan, listing["scan_id"]).purged_at is not None
+
+    wait_until(marked, timeout=10, what="the scan marked as removed")
