@@ -45,7 +45,6 @@ from hub.core.clock import utc_now
 from hub.core.db import DATABASE_URL_ENV, database_url
 from hub.core.models import AuditEntry, Case, CaseScan, PrecheckPhoto
 from sync.attachments import CHUNK_SEALED, encrypt_attachment, new_file_key, sha256_hex
-from sync.envelope import Kind
 from sync.keys import b64
 from sync.client import HubClient, HubRefused, HubUnreachable
 from sync.uploads import MIN_CHUNK, ChunkSizer, OffsetMismatch, ScanUploader
