@@ -141,6 +141,8 @@ def test_a_scan_started_on_one_hub_process_is_finished_through_another_and_reads
         reviewer = hub.api("yb-li")
         shown = reviewer.get(f"/api/cases/{case_id}/scans/{scan_id}")
         assert shown.status_code == 200 and shown.content == MATERIAL, "byte-identical after decryption"
+        page = hub.browser("yb-li").get(f"/cases/{case_id}/scans/{scan_id}")
+        assert page.status_code == 200 and page.content == MATERIAL, "the case page's link opens the same bytes"
         with httpx.Client(base_url=other_url, timeout=30) as browser:
             token = browser.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD})
             assert token.status_code == 200, token.text
