@@ -782,7 +782,7 @@ def scans() -> None:
 
 @scans.command("purge")
 @data_option
-@click.option("--retention-days", required=True, type=click.IntRange(0),
+@click.option("--retention-days", required=True, type=click.IntRange(1),
               help="Remove the scans of cases closed at least this many days ago (as serve's --scan-retention-days).")
 def scans_purge(data_dir: Path, retention_days: int) -> None:
     """Remove now the scans (and the pre-check photos they came from) of cases closed for the retention period;
