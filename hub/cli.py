@@ -27,6 +27,15 @@ from hub.approval.cases import case_detail, find_cases
 from hub.approval.recount import recount_open_cases
 from hub.approval.reports import ReportError, monthly_report, parse_month
 from hub.approval.prechecks import PrecheckLimits, expire_once, start_precheck_expiry
+from hub.approval.scanpurge import purge_once, start_scan_purge
+from hub.approval.scanstore import (
+    SCANS_ENV,
+    BadScanStoreUrl,
+    ScanStoreError,
+    parse_scans_url,
+    record_scans_url,
+    scan_store,
+)
 from hub.approval.supervision import start_supervisor, supervise_once
 from hub.approval.complaints import MAX_REPLY_DAYS
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
@@ -98,9 +107,28 @@ _database_url_option = click.option(
                         "processes on one PostgreSQL; default: SQLite (hub.db) in the data directory.")
 
 
+def _use_scans_url(_ctx: click.Context, _param: click.Parameter, url: str | None) -> None:
+    # hub.approval.scanstore.scans_url is the one place that resolves the store, for everything this process opens.
+    if url is None:
+        return
+    try:
+        parse_scans_url(url)
+    except BadScanStoreUrl as exc:
+        raise click.BadParameter(str(exc)) from None
+    os.environ[SCANS_ENV] = url
+
+
+_scans_option = click.option(
+    "--scans", envvar=SCANS_ENV, show_envvar=True, expose_value=False, callback=_use_scans_url, metavar="URL",
+    help="Where sealed scans are kept: s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=R for an S3-compatible "
+         "store shared by several hub machines (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the "
+         "file POINTKIT_HUB_S3_CREDENTIALS names, never the URL), or 'local'; default: the store serve last used, "
+         "else files in the data directory.")
+
+
 def data_option(command):
-    """--data DIR and --database-url URL: where a hub command finds its files and its database."""
-    return _data_dir_option(_database_url_option(command))
+    """--data DIR, --database-url URL and --scans URL: where a hub command finds its files, database and scans."""
+    return _data_dir_option(_database_url_option(_scans_option(command)))
 
 
 def _engine(data_dir: Path):
@@ -188,9 +216,12 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--trusted-proxy", default=None, metavar="ADDRESS",
               help="The load balancer's address: its X-Forwarded-For and X-Forwarded-Proto are believed; from "
                    "anyone else those headers are dropped.")
+@click.option("--scan-retention-days", default=0, show_default=True, type=click.IntRange(0),
+              help="Days after a case is closed before its scans are removed from the scan store (checked on the "
+                   "--supervise-every timer, recorded in the audit chain); 0 keeps them.")
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
           supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool, machine: str | None,
-          timer_lease: int, trusted_proxy: str | None) -> None:
+          timer_lease: int, trusted_proxy: str | None, scan_retention_days: int) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -205,6 +236,11 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
         raise click.ClickException(str(exc)) from None
     _configure_logging(data_dir, machine)
     try:
+        record_scans_url(data_dir)
+        store = scan_store(data_dir)
+    except BadScanStoreUrl as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
         app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls,
                                                  "COMPLAINT_REPLY_DAYS": complaint_reply_days,
                                                  "PRECHECK_LIMITS": {"expiry_days": precheck_days}})
@@ -214,10 +250,14 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     if supervise_every:
         start_supervisor(engine, data_dir, supervise_every, holder=holder, lease_s=timer_lease, warn_share=warn_share)
         start_precheck_expiry(engine, data_dir, supervise_every, holder=holder, lease_s=timer_lease)
+        if scan_retention_days:
+            start_scan_purge(engine, data_dir, supervise_every, scan_retention_days, holder=holder,
+                             lease_s=timer_lease)
     if anchor_every:
         start_anchoring(engine, data_dir, anchor_every, machine=machine, holder=holder, lease_s=timer_lease)
     run_server(app, host, port, threads=threads, trusted_proxy=trusted_proxy,
-               on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s", data_dir, host, port))
+               on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s, scans in %s",
+                                                              data_dir, host, port, store))
 
 
 def _configure_logging(data_dir: Path, machine: str) -> None:
@@ -688,7 +728,8 @@ def users_enable(username: str, data_dir: Path) -> None:
 
 @main.command(help="Write an encrypted backup of the hub's data directory (database, keys, scans) to FILE. Safe while "
                    "the hub is serving. A hub on PostgreSQL: the keys and scans only; back the database up with "
-                   "pg_dump first (docs/deploy.md).")
+                   "pg_dump first (docs/deploy.md). Scans in object storage are not in it: the store keeps them "
+                   "(its replication or versioning).")
 @data_option
 @passphrase_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -806,6 +847,31 @@ def prechecks_expire(data_dir: Path) -> None:
     for precheck_no in expired:
         click.echo(f"{precheck_no}\texpired")
     click.echo(f"Expired {len(expired)} pre-check(s); their photos are deleted.")
+
+
+@main.group()
+def scans() -> None:
+    """Sealed scans of materials in the scan store (docs/deploy.md, "Scans in object storage")."""
+
+
+@scans.command("purge")
+@data_option
+@click.option("--retention-days", required=True, type=click.IntRange(1),
+              help="Remove the scans of cases closed at least this many days ago (as serve's --scan-retention-days).")
+def scans_purge(data_dir: Path, retention_days: int) -> None:
+    """Remove now the scans (and the pre-check photos they came from) of cases closed for the retention period;
+    the case pages then say so (serve does this on its --supervise-every timer when --scan-retention-days is set)."""
+    engine = _engine(data_dir)
+    try:
+        done = purge_once(engine, data_dir, retention_days)
+    except (BadScanStoreUrl, ScanStoreError) as exc:
+        raise click.ClickException(f"nothing was removed: {exc}") from None
+    finally:
+        engine.dispose()
+    for case_id, count in done.cases.items():
+        click.echo(f"{case_id}	{count} scan(s) removed")
+    click.echo(f"Removed {done.scans} scan(s), {done.bytes} sealed bytes, of {len(done.cases)} case(s) closed "
+               f"{retention_days} or more days ago, from {scan_store(data_dir)}.")
 
 
 @main.command()

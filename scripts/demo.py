@@ -3,12 +3,16 @@
 Starts three servers on free loopback ports, enrolls both points, loads the
 sample catalog, drives one case through the whole loop through the JSON
 APIs, then keeps serving for a person to try it (or exits with --once).
+With --region the hub keeps its sealed scans in a real SeaweedFS (an
+S3-compatible store, as a region's hubs share one) started here, and one
+more case carries a scan there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -17,6 +21,7 @@ from pathlib import Path
 
 from scripts.demo_precheck import run_precheck
 from tests.support.cluster import SAMPLE_CATALOG, Cluster, wait_until
+from tests.support.seaweed import Seaweed, start_seaweed
 
 from sync.kit.idnumber import check_character
 
@@ -118,6 +123,36 @@ def run_loop(cluster: Cluster) -> None:
     run_precheck(cluster, village, ("黄秀芳", second), STEP_TIMEOUT)
 
 
+def run_region_scan(cluster: Cluster, store: Seaweed) -> None:
+    """One more case with a scanned material: it travels sealed, village -> township -> hub, into the object store."""
+    hub, village = cluster.hub, cluster.points[VILLAGE]
+    staff, reviewer = village.api("staff"), hub.api(LOOP_REVIEWER)
+    step(10, "a case with a scan: the hub stores it sealed in the object store (SeaweedFS)")
+    id_number = "45102719900303456" + check_character("45102719900303456")
+    case = {"item_code": "451030-YB-001", "applicant": {"name": "蓝秀梅", "id_number": id_number, "phone": ""},
+            "form": {"insured_category": "普通居民"}, "materials": ["id_card", "hukou"]}
+    scan = b"%PDF-1.4\n" + os.urandom(300_000)  # intake checks a scan's content: a PDF header passes
+    answer = staff.post("/api/cases", data={"case": json.dumps(case)}, files=[("scans", ("hukou.pdf", scan))])
+    answer.raise_for_status()
+    case_id = answer.json()["case_id"]
+
+    def arrived() -> bool:
+        for point in (village, cluster.points[TOWNSHIP]):
+            point.api("staff").post("/api/sync", params={"scans": "1"})
+        listed = reviewer.get(f"/api/cases/{case_id}")
+        return listed.status_code == 200 and [s["status"] for s in listed.json()["scans"]] == ["complete"]
+
+    wait_until(arrived, timeout=STEP_TIMEOUT * 2, interval=1, what="the scan complete at the hub")
+    (listed,) = reviewer.get(f"/api/cases/{case_id}").json()["scans"]
+    shown = reviewer.get(f"/api/cases/{case_id}/scans/{listed['scan_id']}").content
+    keys = store.keys()
+    print(f"    scans in s3://{store.bucket}/ at {store.endpoint}: {len(keys)} object(s), "
+          f"{len([k for k in keys if listed['scan_id'] in k])} of them this scan's chunks; "
+          f"read back {'byte-identical' if shown == scan else 'DIFFERENT'}")
+    if shown != scan:
+        raise RuntimeError("the scan read back from the object store differs from the one sent")
+
+
 def stop_on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM (a service manager, ``kill``, a test) stops the servers as Ctrl-C does: through the same unwinding."""
     raise KeyboardInterrupt
@@ -128,12 +163,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--once", action="store_true", help="exit after the loop (0 if every step passed)")
     parser.add_argument("--data", type=Path, help="keep the servers' data here (default: a new temp dir)")
+    parser.add_argument("--region", action="store_true",
+                        help="keep the hub's scans in a SeaweedFS object store started here (S3, as a region does)")
     args = parser.parse_args()
     base = args.data or Path(tempfile.mkdtemp(prefix="pointkit-demo-"))
     fresh = not (base / "hub" / "hub.db").exists()
     started = time.monotonic()
+    base.mkdir(parents=True, exist_ok=True)
+    store = start_seaweed(base) if args.region else None
 
+    try:
+        return serve_demo(base, fresh, started, store, once=args.once)
+    finally:
+        if store is not None:
+            store.stop()
+
+
+def serve_demo(base: Path, fresh: bool, started: float, store: Seaweed | None, *, once: bool) -> int:
+    """The loop and, unless ``once``, the servers kept up for a person to try."""
     with Cluster(base, echo=lambda line: print("    " + line, flush=True)) as cluster:
+        if store is not None:
+            # Every hub command and process of the cluster reads these; the URL itself carries no secret.
+            cluster.env.update({"POINTKIT_HUB_SCANS": store.scans_url(), **store.credentials_env})
+            print(f"    object store: SeaweedFS S3 at {store.endpoint}, bucket {store.bucket}")
         step(1, f"hub: init, sample catalog, reviewers  (data in {base})")
         hub = cluster.start_hub()
         if fresh:
@@ -160,11 +212,13 @@ def main() -> int:
 
         try:
             run_loop(cluster)
+            if store is not None:
+                run_region_scan(cluster, store)
         except Exception as exc:
             print(f"\nFAILED: {exc}", file=sys.stderr)
             return 1
         print(f"\nloop complete in {time.monotonic() - started:.1f}s")
-        if args.once:
+        if once:
             return 0
 
         print("\nTry it in a browser (Ctrl-C to stop):")

@@ -101,6 +101,23 @@ def nginx() -> str:
 
 
 @pytest.fixture(scope="session")
+def seaweed(tmp_path_factory) -> Iterator:
+    """A real SeaweedFS S3 store (tests/support/seaweed.py), started once per test process (about 4 s) and shared:
+    each test keeps its scans under a prefix of its own. Skipped without the weed binary, failed under CI=true."""
+    from tests.support.seaweed import start_seaweed, weed_binary
+
+    try:
+        weed_binary()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {exc}")
+        pytest.skip(str(exc))
+    store = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="session")
 def chromium():
     """Headless Chromium (Debian's /usr/bin/chromium), launched once per test process (about 3 s each time):
     skipped without it, failed under CI=true. Tests take it through ``browser``."""

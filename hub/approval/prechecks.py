@@ -38,7 +38,8 @@ from sync.kit.workdays import county_date
 from sync.messages import AnswerPrecheck, PrecheckCopy, PrecheckFile
 from sync.messages import Applicant as MessageApplicant
 
-from hub.approval.scans import COMPLETE, scan_path
+from hub.approval.scans import COMPLETE
+from hub.approval.scanstore import ScanStore, read_whole, scan_store
 from hub.catalog.versions import find_item
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
@@ -114,13 +115,13 @@ class StoredFile:
     """A checked, re-encoded, sealed file waiting for its pre-check's row."""
 
     row: PrecheckPhoto
-    path: Path
     sealed: bytes = field(repr=False)
 
 
-def photo_path(data_dir: str | Path, photo_id: str) -> Path:
-    """Where a pre-check's file is stored: where the case's scan will be, so taking it in moves nothing."""
-    return scan_path(data_dir, photo_id)
+def sealed_photo(data_dir: str | Path, photo: PrecheckPhoto) -> bytes:
+    """A pre-check's file as stored: sealed, in the scan store, where the case's scan will be, so taking it in
+    moves nothing."""
+    return read_whole(scan_store(data_dir), photo.id, photo.sealed_size)
 
 
 def answerable_points(session: Session, item: ServiceItem) -> list[Point]:
@@ -138,10 +139,11 @@ def submit_precheck(session: Session, data_dir: str | Path, *, item: ServiceItem
     id_number = normalize_id_number(applicant.id_number)
     id_key, client_key = _digest("id", id_number), _digest("address", client_address)
     _within_day_limits(session, id_key, client_key, now, limits)
-    files = _store_files(data_dir, uploads, limits)
+    store = scan_store(data_dir)
+    files = _store_files(store, uploads, limits)
     total = sum(len(f.sealed) for f in files)
     if _stored_bytes(session) + total > limits.storage_bytes:
-        _remove(files)
+        _remove(store, files)
         raise PrecheckRefused("storage_full")
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     precheck = Precheck(
@@ -221,7 +223,7 @@ def _stored_bytes(session: Session) -> int:
                             .where(Precheck.status != "expired")).one())
 
 
-def _store_files(data_dir: str | Path, uploads: list[Upload], limits: PrecheckLimits) -> list[StoredFile]:
+def _store_files(store: ScanStore, uploads: list[Upload], limits: PrecheckLimits) -> list[StoredFile]:
     """Re-encode each photo to a legible size (a PDF stays as it is), seal it under a fresh key and write it."""
     files = []
     for upload in uploads:
@@ -232,18 +234,16 @@ def _store_files(data_dir: str | Path, uploads: list[Upload], limits: PrecheckLi
         key = new_file_key()
         photo_id = str(uuid7())
         sealed = encrypt_attachment(data, key)
-        path = photo_path(data_dir, photo_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(sealed)
+        store.write_at(photo_id, 0, sealed)
         row = PrecheckPhoto(id=photo_id, precheck_id="", material=upload.material[:64], name=name, size=len(data),
                             sha256=sha256_hex(data), key_b64=b64(key), sealed_size=sealed_size(len(data)))
-        files.append(StoredFile(row, path, sealed))
+        files.append(StoredFile(row, sealed))
     return files
 
 
-def _remove(files: list[StoredFile]) -> None:
+def _remove(store: ScanStore, files: list[StoredFile]) -> None:
     for stored in files:
-        stored.path.unlink(missing_ok=True)
+        store.delete(stored.row.id)
 
 
 def _next_number(session: Session, now: datetime) -> str:
@@ -364,9 +364,10 @@ def expire_prechecks(session: Session, data_dir: str | Path, *, now: datetime | 
     now = now or utc_now()
     due = session.exec(select(Precheck).where(Precheck.status.in_(("submitted", "answered")),
                                               Precheck.expires_at <= now)).all()
+    store = scan_store(data_dir)
     for precheck in due:
         for photo in precheck_photos(session, precheck):
-            photo_path(data_dir, photo.id).unlink(missing_ok=True)
+            store.delete(photo.id)
             session.delete(photo)
         precheck.status, precheck.stored_bytes = "expired", 0
         session.add(precheck)

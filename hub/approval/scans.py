@@ -2,12 +2,14 @@
 
 A SUBMIT lists its scans (id, name, size, SHA-256 and the file key); the hub
 records them as "in transit" and the case is shown as 材料传输中 until every
-one is complete. Chunks of the sealed file are appended under
-DATA/scans/<scan_id>.sealed; the database says how many bytes are committed,
-and only those count (a crash between the file's fsync and the database
-commit just makes the point send that chunk again). When the last byte
-arrives the hub decrypts with the key from the case and checks size and
-SHA-256: a mismatch is recorded and shown, never accepted silently.
+one is complete. Chunks of the sealed file go to the hub's scan store
+(hub/approval/scanstore.py: DATA/scans/<scan_id>.sealed, or chunk objects in
+S3-compatible storage); the database says how many bytes are committed, and
+only those count. A chunk is stored while its scan's row is claimed for it,
+then committed: a hub that stops in between just makes the point send that
+chunk again, and two hubs sent the same offset never both store it. When the
+last byte arrives the hub decrypts with the key from the case and checks
+size and SHA-256: a mismatch is recorded and shown, never accepted silently.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from sync.attachments import CHUNK_SEALED, AttachmentError, decrypt_attachment, decrypt_chunks, sealed_size
+from sync.attachments import AttachmentError, decrypt_attachment, decrypt_chunks, sealed_size
 from sync.keys import unb64
 from sync.messages import Scan
 from sync.signing import SignatureError
-from sync.uploads import ScanError, append_durably, read_scan_grant, unheld_part
+from sync.uploads import ScanError, read_scan_grant
+
+from hub.approval.scanstore import ScanStore, ScanStoreError, read_whole, scan_store
 
 from hub.core.clock import iso, utc_now
 from hub.core.models import CaseScan, Point
@@ -36,7 +39,6 @@ from hub.trust.points import point_verifiers
 
 log = logging.getLogger(__name__)
 
-SCANS_DIR = "scans"
 MAX_CHUNK_BYTES = 1024 * 1024
 IN_TRANSIT, COMPLETE, MISMATCH = "in_transit", "complete", "mismatch"
 CONTENT_TYPES = {
@@ -46,10 +48,6 @@ CONTENT_TYPES = {
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-def scan_path(data_dir: str | Path, scan_id: str) -> Path:
-    return Path(data_dir) / SCANS_DIR / f"{uuid.UUID(scan_id)}.sealed"
 
 
 def _lock(scan_id: str) -> threading.Lock:
@@ -81,7 +79,7 @@ def expected_scan(scan: Scan, case_id: str, point_id: uuid.UUID) -> dict[str, An
     return {"scan_id": scan_id, "case_id": case_id, "point_id": point_id, "name": scan.name,
             "material": scan.material, "size": scan.size, "sha256": scan.sha256, "key_b64": scan.key_b64,
             "total": sealed_size(scan.size), "received": 0, "status": IN_TRANSIT, "problem": "",
-            "created_at": utc_now(), "completed_at": None}
+            "created_at": utc_now(), "completed_at": None, "purged_at": None}
 
 
 def find_scan(session: Session, point_id: uuid.UUID, scan_id: str, *, grant: str = "") -> CaseScan:
@@ -102,7 +100,7 @@ def scan_offset(session: Session, data_dir: str | Path, point_id: uuid.UUID, sca
         with _lock(row.scan_id):
             session.refresh(row)
             if _whole_unchecked(row):
-                _complete(session, data_dir, row, granted)
+                _complete(session, scan_store(data_dir), row, granted)
     return row
 
 
@@ -145,53 +143,95 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
         raise ScanError(400, "bad_chunk_hash", "the chunk does not match its X-Pointkit-Chunk-SHA256; send it again")
     if total is not None and total != row.total:
         raise ScanError(400, "bad_total", f"the case says this sealed scan has {row.total} bytes, not {total}")
+    store = scan_store(data_dir)
     with _lock(row.scan_id):
         session.refresh(row)
         if not chunk:
             raise ScanError(400, "empty_chunk", "send at least one byte")
         if offset + len(chunk) > row.total:
             raise ScanError(400, "too_long", f"the sealed scan has {row.total} bytes; this chunk runs past its end")
-        path = scan_path(data_dir, row.scan_id)
-        offset, chunk = unheld_part(path, row.received, offset, chunk, holder="the hub")
+        offset, chunk = _unheld_part(store, row, offset, chunk)
         if not chunk:
             # The hub may have stopped between storing the last byte and checking the whole scan: do it now.
             if _whole_unchecked(row):
-                _complete(session, data_dir, row, granted)
+                _complete(session, store, row, granted)
             return row
-        append_durably(path, offset, chunk)
-        moved = session.exec(update(CaseScan).where(CaseScan.scan_id == row.scan_id, CaseScan.received == offset)
-                             .values(received=offset + len(chunk)))
-        if moved.rowcount != 1:
-            session.rollback()
-            session.refresh(row)
-            raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
-                            offset=row.received)
-        session.commit()
+        _store_claimed(session, store, row, offset, chunk)
         session.refresh(row)
         if row.received == row.total:
-            _complete(session, data_dir, row, granted)
+            _complete(session, store, row, granted)
     return row
 
 
-def _complete(session: Session, data_dir: str | Path, row: CaseScan, granted: str | None) -> None:
+def _unheld_part(store: ScanStore, row: CaseScan, offset: int, chunk: bytes) -> tuple[int, bytes]:
+    """What a chunk at ``offset`` adds to what the hub holds, as (offset, bytes).
+
+    A chunk sent again (its answer lost to a cut, or a cancelled connection's
+    chunk arriving after the point asked the offset anew) is not an error: the
+    part held, if the same bytes, is skipped. ScanError 409 when the chunk
+    starts past what the hub holds or overlaps it with other bytes.
+    """
+    held = min(row.received, offset + len(chunk)) - offset
+    if held < 0 or (held and _held_bytes(store, row.scan_id, offset, held) != chunk[:held]):
+        raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
+                        offset=row.received)
+    return offset + held, chunk[held:]
+
+
+def _held_bytes(store: ScanStore, scan_id: str, offset: int, size: int) -> bytes:
+    try:
+        return store.read_at(scan_id, offset, size)
+    except ScanStoreError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _store_claimed(session: Session, store: ScanStore, row: CaseScan, offset: int, chunk: bytes) -> None:
+    """Claim the scan's row for this chunk, store the chunk, then commit: the claim waits for (and then fails on)
+    any other hub process that stores the same offset, so only the committed chunk's bytes are ever kept there."""
+    moved = session.exec(update(CaseScan).where(CaseScan.scan_id == row.scan_id, CaseScan.received == offset)
+                         .values(received=offset + len(chunk)))
+    if moved.rowcount != 1:
+        session.rollback()
+        session.refresh(row)
+        raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
+                        offset=row.received)
+    try:
+        store.write_at(row.scan_id, offset, chunk)
+    except (ScanStoreError, OSError) as exc:
+        session.rollback()
+        raise _unavailable(exc) from exc
+    session.commit()
+
+
+def _unavailable(exc: Exception) -> ScanError:
+    log.error("scan store unavailable: %s", exc)
+    return ScanError(503, "scan_store_unavailable", "the hub cannot reach its scan store just now; send the "
+                     "chunk again later")
+
+
+def _complete(session: Session, store: ScanStore, row: CaseScan, granted: str | None) -> None:
     """Every byte is here: check a relayed scan against its grant, then the whole scan against its case."""
-    path = scan_path(data_dir, row.scan_id)
-    if granted is not None and _file_sha256(path) != granted:
-        # Relayed bytes that are not the ones the point sealed: start over rather than record a mismatch.
-        log.warning("scan %s relayed for point %s differs from the granted file; starting it over",
-                    row.scan_id, row.point_id)
-        row.received = 0
-        session.add(row)
-        session.commit()
-        path.unlink(missing_ok=True)
-        raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
-                        "get it from the point again and send it from the start")
-    _finish(session, data_dir, row)
+    try:
+        if granted is not None and _sealed_sha256(store, row) != granted:
+            # Relayed bytes that are not the ones the point sealed: start over rather than record a mismatch.
+            log.warning("scan %s relayed for point %s differs from the granted file; starting it over",
+                        row.scan_id, row.point_id)
+            row.received = 0
+            session.add(row)
+            session.commit()
+            store.delete(row.scan_id)
+            raise ScanError(422, "relay_mismatch", "the relayed scan differs from the one its point granted; "
+                            "get it from the point again and send it from the start")
+        _finish(session, store, row)
+    except ScanStoreError as exc:
+        # Left whole but unchecked: the next offset request or chunk checks it again.
+        session.rollback()
+        raise _unavailable(exc) from exc
 
 
-def _file_sha256(path: Path) -> str:
+def _sealed_sha256(store: ScanStore, row: CaseScan) -> str:
     digest = hashlib.sha256()
-    for piece in _sealed_pieces(path):
+    for piece in store.pieces(row.scan_id, row.total):
         digest.update(piece)
     return digest.hexdigest()
 
@@ -227,11 +267,11 @@ def store_bundled_scan(session: Session, data_dir: str | Path, point_id: uuid.UU
     return "duplicate"
 
 
-def _finish(session: Session, data_dir: str | Path, row: CaseScan) -> None:
+def _finish(session: Session, store: ScanStore, row: CaseScan) -> None:
     """The last byte arrived: decrypt with the case's key and check size and digest."""
     digest, size, problem, problem_kind = hashlib.sha256(), 0, "", ""
     try:
-        for piece in decrypt_chunks(_sealed_pieces(scan_path(data_dir, row.scan_id)), unb64(row.key_b64)):
+        for piece in decrypt_chunks(store.pieces(row.scan_id, row.total), unb64(row.key_b64)):
             digest.update(piece)
             size += len(piece)
     except AttachmentError as exc:
@@ -255,12 +295,6 @@ def _finish(session: Session, data_dir: str | Path, row: CaseScan) -> None:
     session.commit()
 
 
-def _sealed_pieces(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while piece := handle.read(CHUNK_SEALED):
-            yield piece
-
-
 def case_scans(session: Session, case_id: str) -> list[CaseScan]:
     return list(session.exec(select(CaseScan).where(CaseScan.case_id == case_id).order_by(CaseScan.created_at,
                                                                                            CaseScan.scan_id)).all())
@@ -274,7 +308,7 @@ def scans_public(scans: list[CaseScan]) -> list[dict[str, Any]]:
     """What pages and the API show of a case's scans (never the key)."""
     return [{"scan_id": scan.scan_id, "name": scan.name, "material": scan.material, "size": scan.size,
              "received": scan.received, "total": scan.total, "status": scan.status, "problem": scan.problem,
-             "completed_at": iso(scan.completed_at)} for scan in scans]
+             "completed_at": iso(scan.completed_at), "purged_at": iso(scan.purged_at)} for scan in scans]
 
 
 def open_scan(session: Session, data_dir: str | Path, case_id: str, scan_id: str) -> tuple[CaseScan, bytes]:
@@ -284,9 +318,11 @@ def open_scan(session: Session, data_dir: str | Path, case_id: str, scan_id: str
         raise ScanError(404, "unknown_scan", "this case lists no such scan")
     if row.status != COMPLETE:
         raise ScanError(404, "not_complete", "this scan has not fully arrived (or did not match its case)")
+    if row.purged_at is not None:
+        raise ScanError(410, "purged", "this scan was removed after the county's retention period")
     try:
-        data = decrypt_attachment(scan_path(data_dir, row.scan_id).read_bytes(), unb64(row.key_b64))
-    except (OSError, AttachmentError):
+        data = decrypt_attachment(read_whole(scan_store(data_dir), row.scan_id, row.total), unb64(row.key_b64))
+    except (ScanStoreError, AttachmentError):
         log.error("scan %s was complete but can no longer be read", row.scan_id)
         raise ScanError(404, "unreadable", "the stored scan cannot be read") from None
     return row, data

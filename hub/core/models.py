@@ -395,6 +395,8 @@ class CaseScan(SQLModel, table=True):
     problem: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utc_now)
     completed_at: datetime | None = None
+    # When the scan's bytes were removed after the county's retention (hub/approval/scanpurge.py).
+    purged_at: datetime | None = None
 
 
 # One applied change of a case's fields: which version it made, which fields, whose envelope.

@@ -66,7 +66,7 @@ def get_case(case_id: str):
 
 
 @bp.get("/cases/<case_id>/scans/<scan_id>")
-@documented("One scan of a case, decrypted", errors=_NO_CASE,
+@documented("One scan of a case, decrypted", errors={**_NO_CASE, 410: ("gone",)},
             answer=Content(media_types=(*sorted(set(CONTENT_TYPES.values())), "application/octet-stream"),
                            description="The scan's bytes: images and PDF inline, anything else as a download",
                            schema={"type": "string", "format": "binary"}))

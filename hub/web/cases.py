@@ -388,7 +388,7 @@ def scan_response(case: Case, scan_id: str) -> Response:
     try:
         row, data = open_scan(get_session(), current_app.config["DATA_DIR"], case.id, scan_id)
     except ScanError as exc:
-        abort(404, exc.message)
+        abort(exc.status, exc.message)
     kind = content_type(row.name)
     disposition = "inline" if kind != "application/octet-stream" else "attachment"
     return Response(data, content_type=kind, headers={

@@ -18,9 +18,10 @@ from hub.approval.prechecks import (
     PrecheckRefused,
     answer_precheck,
     department_prechecks,
-    photo_path,
+    sealed_photo,
     precheck_photos,
 )
+from hub.approval.scanstore import ScanStoreError
 from hub.catalog.versions import find_item
 from hub.core.models import Point, Precheck, PrecheckPhoto
 from hub.web.auth import login_required
@@ -87,7 +88,10 @@ def photo(precheck_id: str, photo_id: str):
     row = get_session().get(PrecheckPhoto, photo_id)
     if row is None or row.precheck_id != precheck.id:
         abort(404)
-    data = decrypt_attachment(photo_path(current_app.config["DATA_DIR"], row.id).read_bytes(), unb64(row.key_b64))
+    try:
+        data = decrypt_attachment(sealed_photo(current_app.config["DATA_DIR"], row), unb64(row.key_b64))
+    except ScanStoreError:
+        abort(404)  # removed with its case's scans after the retention period, or the store is unreachable
     suffix = "." + row.name.rsplit(".", 1)[-1].lower() if "." in row.name else ""
     return Response(data, mimetype=MEDIA_TYPES.get(suffix, "application/octet-stream"),
                     headers={"Cache-Control": "private, no-store"})
@@ -106,5 +110,8 @@ def point_file(precheck_id: str, file_id: str):
     if (precheck is None or precheck.point_id != point.id or precheck.status == "expired" or row is None
             or row.precheck_id != precheck.id):
         return api_error(404, "not_found", "no such file of a pre-check this point holds")
-    sealed = photo_path(current_app.config["DATA_DIR"], row.id).read_bytes()
+    try:
+        sealed = sealed_photo(current_app.config["DATA_DIR"], row)
+    except ScanStoreError:
+        return api_error(503, "scan_store_unavailable", "the hub cannot read this file just now; try again later")
     return Response(sealed, mimetype="application/octet-stream", headers={"Cache-Control": "no-store"})

@@ -132,6 +132,8 @@ class ScanPublic(BaseModel):
     status: str
     problem: str = ""
     completed_at: str | None = None
+    # When its bytes were removed after the county's retention (then the scan itself answers 410).
+    purged_at: str | None = None
 
 
 # 首问责任人: the clerk who received a case at the point, by real name and post ("" from a point that sent none).

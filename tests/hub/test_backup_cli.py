@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from hub.cli import main
 from hub.instance import initialize
-from hub.approval.scans import scan_path
+from hub.approval.scanstore import SCANS_DIR, LocalScanStore
 
 LIVE_FILES = {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db.writers"}
 
@@ -31,7 +31,7 @@ def test_a_hub_backup_restores_its_keys_and_scans_and_says_where_the_database_is
                                                                                  monkeypatch):
     data = tmp_path / "hub"
     done = initialize(data, admin_password="admin-pass-1")
-    scan = scan_path(data, str(uuid.uuid4()))
+    scan = LocalScanStore(data / SCANS_DIR).path(str(uuid.uuid4()))
     scan.parent.mkdir(parents=True, exist_ok=True)
     scan.write_bytes(b"sealed scan bytes" * 100)
     monkeypatch.setenv("POINTKIT_BACKUP_PASSPHRASE", "county it backup words")

@@ -21,9 +21,10 @@ from hub.approval.prechecks import (
     PrecheckRefused,
     Upload,
     expire_prechecks,
-    photo_path,
+    sealed_photo,
     submit_precheck,
 )
+from hub.approval.scanstore import SCANS_DIR, LocalScanStore
 from hub.catalog.versions import find_item
 from hub.cli import main
 from hub.core.clock import utc_now
@@ -83,7 +84,7 @@ def test_a_resident_pre_checks_on_the_public_site_the_department_answers_and_she
         assert precheck.reviewer == "department" and precheck.department_code == "CL"
         photos = session.exec(select(PrecheckPhoto).where(PrecheckPhoto.precheck_id == precheck.id)).all()
         id_photo = next(p for p in photos if p.material == "id_card")
-        stored = decrypt_attachment(photo_path(hub.data_dir, id_photo.id).read_bytes(), unb64(id_photo.key_b64))
+        stored = decrypt_attachment(sealed_photo(hub.data_dir, id_photo), unb64(id_photo.key_b64))
         # Re-encoded to a legible size: the longest side 2000 pixels, far fewer bytes than the phone sent.
         assert Image.open(io.BytesIO(stored)).size == (2000, 1333) and len(stored) < len(big) / 2
         precheck_id = precheck.id
@@ -172,7 +173,7 @@ def test_pre_checks_past_their_time_expire_and_their_files_are_deleted(hub):
                               limits=PrecheckLimits(expiry_days=1), now=utc_now() - timedelta(days=2))
         fresh = submit_precheck(session, hub.data_dir, item=item, point_name=VILLAGE, applicant=applicant(),
                                 uploads=[Upload("id_card", "id.jpg", photo(400, 300))], client_address="10.0.0.1")
-        old_files = [photo_path(hub.data_dir, row.id) for row in session.exec(
+        old_files = [LocalScanStore(hub.data_dir / SCANS_DIR).path(row.id) for row in session.exec(
             select(PrecheckPhoto).where(PrecheckPhoto.precheck_id == old.precheck.id)).all()]
         assert old_files and all(path.exists() for path in old_files)
         assert expire_prechecks(session, hub.data_dir) == [old.precheck.precheck_no]
