@@ -8,8 +8,9 @@ SIGKILLed while they push. A department then decides every case through the bala
 their results over the same links.
 
 Every case arrives once, every result comes back once, and each supervision round ran on exactly one
-machine, going on after the kill. Scans cross machines only with a shared scan store (issue 23's object
-storage): ``scan_store_args`` gives the serve options for one, and is empty until the hub has it.
+machine, going on after the kill. Every other point sends a scan in small chunks through the balancer: both
+machines keep them in one SeaweedFS (``scan_store_args``), so a scan begun at one machine goes on at the other,
+and each reads back byte-identical, with nothing on either machine's own disk.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +26,10 @@ from dataclasses import dataclass, field
 import pytest
 from sqlmodel import func, select
 
+from sync.attachments import encrypt_attachment, new_file_key, sha256_hex
 from sync.client import HubClient, HubUnreachable
+from sync.keys import b64
+from sync.uploads import MIN_CHUNK, ChunkSizer, ScanUploader
 from sync.envelope import Kind
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, FakePoint, Hub, make_hub, resident_id
 from tests.support import pgdb
@@ -33,7 +38,7 @@ from tests.support.cluster import Api, Cluster, wait_until
 from tests.support.linksim import LinkSimulator
 
 from hub.core.db import DATABASE_URL_ENV
-from hub.core.models import Case, OutMessage, RawEnvelope, TimerLease
+from hub.core.models import Case, CaseScan, OutMessage, RawEnvelope, TimerLease
 from hub.instance import LOG_FILE
 
 POINTS = 20
@@ -59,9 +64,22 @@ def postgres_url():
 
 
 @pytest.fixture
-def scan_store_args() -> list[str]:
-    """``serve`` options that put every machine's scans in one shared store; none until the hub has one."""
-    return []
+def scan_store_args(seaweed, monkeypatch) -> list[str]:
+    """``serve`` options that put every machine's scans in one shared store: the session's SeaweedFS, under a
+    prefix of this test's own (the credentials go to the machines through the environment)."""
+    for name, value in seaweed.credentials_env.items():
+        monkeypatch.setenv(name, value)
+    return ["--scans", seaweed.scans_url(f"machines-{uuid.uuid4().hex[:8]}")]
+
+
+def _sealed_scan() -> tuple[dict, bytes, bytes]:
+    """A scan as a point lists it in its case, its sealed bytes (a dozen small chunks: they go round robin
+    over both machines) and the material itself."""
+    material = b"%PDF-1.4\n" + os.urandom(40_000)
+    key = new_file_key()
+    listing = {"scan_id": str(uuid.uuid4()), "name": "户口簿.pdf", "material": "hukou", "size": len(material),
+               "sha256": sha256_hex(material), "key_b64": b64(key)}
+    return listing, encrypt_attachment(material, key), material
 
 
 @dataclass
@@ -71,6 +89,7 @@ class LinkedPoint:
     point: FakePoint
     client: HubClient
     backlog: list[tuple[str, bytes]] = field(default_factory=list)
+    scans: dict[str, tuple[str, bytes, bytes]] = field(default_factory=dict)  # case id -> scan id, sealed, material
     statuses: list[tuple[str, str]] = field(default_factory=list)
     pulled: dict[int, tuple[int, str]] = field(default_factory=dict)
     cursor: int = 0
@@ -87,6 +106,20 @@ class LinkedPoint:
                 self.statuses.append((case_id, result.status))
                 if result.status in ("accepted", "duplicate"):
                     break
+            if case_id in self.scans:
+                self.upload(*self.scans[case_id][:2], deadline)
+
+    def upload(self, scan_id: str, sealed: bytes, deadline: float) -> None:
+        """Send a scan in small chunks through the balancer, resuming wherever the hub stands after each cut."""
+        uploader = ScanUploader(self.client, sizer=ChunkSizer(size=MIN_CHUNK, grow_within_s=0, maximum=MIN_CHUNK),
+                                max_failures=3, sleep=lambda _seconds: None)
+        while True:
+            assert time.monotonic() < deadline, f"{self.point.name} could not upload scan {scan_id}"
+            try:
+                if uploader.upload(scan_id, sealed).status == "complete":
+                    return
+            except HubUnreachable:
+                continue
 
     def pull_results(self, deadline: float) -> None:
         """Pull until a result came for every case; a message pulled again after a cut is the same one."""
@@ -134,11 +167,16 @@ def test_two_hub_machines_behind_a_balancer_lose_and_double_nothing_when_one_is_
                     point = hub.enroll_point(f"村{index:02d}便民服务站")
                     client = HubClient(links[index % LINKS].url, point_id=point.point_id, identity=point.identity,
                                        attempts=2)
+                    scan = _sealed_scan() if index % 2 == 0 else None  # every other point sends a scan
                     payloads = [point.submit(MEDICAL_INSURANCE, applicant={
-                        "name": "韦秀兰", "id_number": resident_id(), "phone": "13807761234"})
-                        for _ in range(CASES_PER_POINT)]
-                    points.append(LinkedPoint(point, client, [(payload["case_id"], point.seal(Kind.SUBMIT, payload))
-                                                              for payload in payloads]))
+                        "name": "韦秀兰", "id_number": resident_id(), "phone": "13807761234"},
+                        **({"scans": [scan[0]]} if scan and number == 0 else {}))
+                        for number in range(CASES_PER_POINT)]
+                    linked = LinkedPoint(point, client, [(payload["case_id"], point.seal(Kind.SUBMIT, payload))
+                                                         for payload in payloads])
+                    if scan:
+                        linked.scans[payloads[0]["case_id"]] = (scan[0]["scan_id"], scan[1], scan[2])
+                    points.append(linked)
                 case_ids = [case_id for linked in points for case_id, _ in linked.backlog]
 
                 with ThreadPoolExecutor(max_workers=POINTS) as pool:
@@ -154,6 +192,15 @@ def test_two_hub_machines_behind_a_balancer_lose_and_double_nothing_when_one_is_
 
                 reviewer = Api(balancer.url, "yb-li", REVIEWER_PASSWORD)
                 try:
+                    # Every scan, its chunks taken by both machines in turn (and by hub-b until it was killed), is
+                    # whole in the shared store and reads back byte-identical through either machine.
+                    scans = {scan_id: material for linked in points for scan_id, _, material in linked.scans.values()}
+                    cases_of = {scan_id: case_id for linked in points
+                                for case_id, (scan_id, _, _) in linked.scans.items()}
+                    for scan_id, material in scans.items():
+                        for _ in range(2):  # round robin: one read from each machine still up (hub-a twice)
+                            shown = reviewer.get(f"/api/cases/{cases_of[scan_id]}/scans/{scan_id}")
+                            assert shown.status_code == 200 and shown.content == material, scan_id
                     with ThreadPoolExecutor(max_workers=4) as pool:
                         decided = Counter(pool.map(lambda case_id: reviewer.post(
                             f"/api/cases/{case_id}/decision", json={"decision": "approved"}).status_code, case_ids))
@@ -186,6 +233,10 @@ def test_two_hub_machines_behind_a_balancer_lose_and_double_nothing_when_one_is_
             assert sent == Counter({(case_id, kind): 1 for case_id in case_ids
                                     for kind in (int(Kind.STATUS), int(Kind.RESULT))})
             leases = {row.name: row for row in session.exec(select(TimerLease))}
+            stored = {row.scan_id: row for row in session.exec(select(CaseScan))}
+        assert {scan_id: row.status for scan_id, row in stored.items()} == {scan_id: "complete" for scan_id in scans}
+        assert not any(path.name.endswith(".sealed") for machine in (machine_a, machine_b)
+                       for path in machine.data.rglob("*")), "no scan is kept on a machine's own disk"
         _check_rounds(leases, [machine_a.data / LOG_FILE, machine_b.data / LOG_FILE])
 
 
