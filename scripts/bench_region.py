@@ -16,8 +16,9 @@ through the real resumable scan endpoint (sync/streaming.py), one point at a
 time per thread. ``--late-share`` of the points sync only once, at the end of
 the day, their whole backlog in one go.
 
-The hubs are real ``pointkit-hub serve`` processes on one scratch PostgreSQL
-database (``start_region``). Afterwards the benchmark checks that every case
+The hubs are real ``pointkit-hub serve`` machines (data directories of their
+own, made by ``machine join``) on one scratch PostgreSQL database, keeping
+scans in a real SeaweedFS, behind one nginx address (``start_region``). Afterwards the benchmark checks that every case
 pushed is at the hub exactly once and every scan whole, then reports:
 
 - cases per second held at peak: cases routed during the peak hour per
@@ -73,9 +74,12 @@ from sync.messages import Scan
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import make_scan_grant
 from tests.support import pgdb
+from tests.support.balancer import Balancer
 from tests.support.cluster import Cluster
+from tests.support.seaweed import Seaweed, start_seaweed
 
-from hub.approval.scans import COMPLETE, SCANS_DIR
+from hub.approval.scans import COMPLETE
+from hub.approval.scanstore import SCANS_DIR
 from hub.core.clock import as_utc
 from hub.core.db import database_url, is_sqlite, make_engine
 from hub.core.models import Case, CaseEvent, CaseScan, RawEnvelope
@@ -121,12 +125,14 @@ ACCEPTED = ("accepted", "duplicate")  # a resend after a lost answer is a duplic
 @dataclass
 class Region:
     """The hubs under test: the addresses points sync with, the database, where the scans are stored, and
-    the hub processes (for their CPU time and the write lock's log lines)."""
+    the hub processes (for their CPU time and the lock lines of their logs)."""
 
     urls: list[str]
     engine: Engine
-    data: Path  # the first hub's data directory
+    data: Path  # the first hub machine's data directory
     pids: list[int]
+    logs: list[Path]
+    store: Seaweed | None = None  # the scans' object store, when the hubs keep them there
 
     def database_bytes(self) -> int:
         """The database's size on disk (PostgreSQL: pg_database_size; SQLite: the file and its WAL)."""
@@ -137,28 +143,51 @@ class Region:
             return connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
 
     def scan_bytes(self) -> int:
-        """Bytes of sealed scans stored."""
+        """Bytes of sealed scans stored: the objects in the bucket, or the files in the data directory."""
+        if self.store is not None:
+            pages = self.store.client().get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket)
+            return sum(item["Size"] for page in pages for item in page.get("Contents", []))
         return sum(path.stat().st_size for path in (self.data / SCANS_DIR).glob("*") if path.is_file())
+
+    def log_sizes(self) -> list[int]:
+        return [log.stat().st_size if log.exists() else 0 for log in self.logs]
+
+    def lock_held(self, offsets: list[int]) -> float:
+        """The seconds the busiest lock was held since ``offsets`` (one per log): one point's, summed over
+        every machine's pushes for it."""
+        held: dict[str, float] = {}
+        for log, offset in zip(self.logs, offsets):
+            for point, seconds in lock_held_seconds(log, offset).items():
+                held[point] = held.get(point, 0.0) + seconds
+        return max(held.values(), default=0.0)
 
 
 def start_region(stack: ExitStack, base: Path, args: argparse.Namespace) -> Region:
-    """``args.hubs`` hub processes on one database (a scratch PostgreSQL one unless ``args.sqlite``).
-
-    Today the processes share one data directory, so each can serve a chunk
-    another received, and points are spread over their addresses. At merge
-    (issue 23), the region becomes the target setup here and nowhere else:
-    each hub its own data directory with ``--scans s3://...`` on SeaweedFS
-    (tests/support/seaweed.py), behind one balancer address
-    (tests/support/balancer.py) returned as the only URL; ``scan_bytes`` then
-    sums the bucket.
-    """
-    url = None if args.sqlite else stack.enter_context(pgdb.scratch_database())
+    """The region as issue 23 sets it up: ``args.hubs`` hub machines, each with a data directory of its own
+    (``machine join``), on one scratch PostgreSQL database, keeping scans in one SeaweedFS, behind one nginx
+    address that every point syncs with. ``--sqlite``: hub processes sharing one data directory on SQLite, a
+    county's setup, each its own address."""
     cluster = stack.enter_context(Cluster(base))
-    first = cluster.start_hub(database_url=url)
-    servers = [first] + [cluster.start_hub_process() for _ in range(args.hubs - 1)]
-    engine = make_engine(database_url(first.data, url))
+    if args.sqlite:
+        first = cluster.start_hub()
+        servers = [first] + [cluster.start_hub_process() for _ in range(args.hubs - 1)]
+        engine = make_engine(database_url(first.data))
+        stack.callback(engine.dispose)
+        return Region([server.url for server in servers], engine, first.data,
+                      [server.process.pid for server in servers], [first.data / LOG_FILE])
+    url = stack.enter_context(pgdb.scratch_database())
+    store = start_seaweed(base)
+    stack.callback(store.stop)
+    cluster.env.update(store.credentials_env)  # the hub machines' S3 credentials, from their environment
+    scans = ("--scans", store.scans_url("region"), "--trusted-proxy", "127.0.0.1")
+    first = cluster.start_hub(database_url=url, serve_args=("--machine", "hub-a", *scans))
+    machines = [first] + [cluster.start_hub_machine(f"hub-{chr(ord('a') + number)}", scans)
+                          for number in range(1, args.hubs)]
+    balancer = stack.enter_context(Balancer([machine.url for machine in machines], base / "balancer"))
+    engine = make_engine(url)
     stack.callback(engine.dispose)
-    return Region([server.url for server in servers], engine, first.data, [server.process.pid for server in servers])
+    return Region([balancer.url], engine, first.data, [machine.process.pid for machine in machines],
+                  [machine.data / LOG_FILE for machine in machines], store)
 
 
 # -- the day's plan ------------------------------------------------------------------------------------
@@ -426,8 +455,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     plan = plan_day(rng, args.points, round(args.points * args.cases_per_point), args.scan_share, day_s)
     with ExitStack() as stack:
         region = start_region(stack, work, args)
-        print(f"{len(region.urls)} hub process{'es' if len(region.urls) > 1 else ''} on "
-              f"{'SQLite' if args.sqlite else 'PostgreSQL'}: {', '.join(region.urls)}", flush=True)
+        print(f"{args.hubs} hub {'processes on SQLite' if args.sqlite else 'machines on PostgreSQL, scans in SeaweedFS'}"
+              f": {', '.join(region.urls)}{'' if args.sqlite else ' (nginx, round robin)'}", flush=True)
         started = time.perf_counter()
         late = set(rng.sample(range(args.points), round(args.points * args.late_share)))
         with Session(region.engine, expire_on_commit=False) as session:
@@ -439,11 +468,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"{args.points} points enrolled in {time.perf_counter() - started:.0f} s; {len(plan)} cases planned "
               f"({sum(bool(c.scan_sizes) for c in plan)} with scans) over a day of {args.minutes:g} min, "
               f"{len(late)} points sync only at its end", flush=True)
-        db_before, logged = region.database_bytes(), (region.data / LOG_FILE).stat().st_size
+        db_before, logged = region.database_bytes(), region.log_sizes()
         hub_cpu = cpu_seconds(region.pids)
         clock, tally, seen = play_day(region, fleet, plan, day_s, args.clients, rng)
         hub_cpu = cpu_seconds(region.pids) - hub_cpu
-        lock_held = max(lock_held_seconds(region.data / LOG_FILE, logged).values(), default=0.0)
+        lock_held = region.lock_held(logged)
         problems = check_arrivals(region, tally)
         prompt, late_lags, routed_at = lags(region, {fleet[index].bench.point_id for index in late})
         peak_start, peak_end = clock.peak()
@@ -472,7 +501,8 @@ def main() -> int:
                              f"{PHOTO_KB[0]}-{PHOTO_KB[1]} KB (default 0.5)")
     parser.add_argument("--late-share", type=float, default=0.1,
                         help="share of points that sync only once, at the day's end (default 0.1)")
-    parser.add_argument("--hubs", type=int, default=2, help="hub processes (default 2)")
+    parser.add_argument("--hubs", type=int, default=2,
+                        help="hub machines behind the balancer (default 2; with --sqlite, hub processes)")
     parser.add_argument("--clients", type=int, default=32,
                         help="threads syncing points, each one point at a time (default 32)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite in the hub's data directory, not PostgreSQL")

@@ -89,6 +89,7 @@ def test_bench_region_plays_a_scaled_down_day_and_loses_nothing():
     assert {"points", "cases", "peak_cases_per_s", "lag_p50_s", "lag_p99_s", "bytes_per_case", "db_bytes"} <= set(
         figures), output
     assert figures["points"] == "30" and figures["cases"] == "90" and figures["lost"] == "0", output
+    assert "2 hub machines on PostgreSQL, scans in SeaweedFS" in output and "(nginx, round robin)" in output, output
     assert "'accepted': 90" in output, "every case answered accepted the first time"
     assert float(figures["peak_cases_per_s"]) > 0 and 0 < float(figures["lag_p50_s"]) <= float(figures["lag_p99_s"])
     # The late points sync once, after the day: their lag is about half of it, beyond the others' typical lag.
