@@ -78,8 +78,13 @@ def test_every_case_change_and_admin_action_is_chained(hub):
         applicant = session.get(Case, case_id).applicant
     details = json.dumps([e.detail for e in entries], ensure_ascii=False)
     assert applicant["name"] not in details and applicant["id_number"] not in details
-    assert [e.id for e in entries] == list(range(1, len(entries) + 1))
-    assert all(entries[i].prev_hash == entries[i - 1].entry_hash for i in range(1, len(entries)))
+    # Two chains: the hub's (staff, keys, catalog, points) and the point's (its case); each links 1, 2, 3, …
+    assert {e.chain for e in entries} == {"hub", f"point:{case_entries[0].chain.removeprefix('point:')}"}
+    assert {e.chain for e in case_entries} == {case_entries[0].chain} != {"hub"}
+    for chain in {e.chain for e in entries}:
+        linked = [e for e in entries if e.chain == chain]
+        assert [e.seq for e in linked] == list(range(1, len(linked) + 1)), chain
+        assert all(linked[i].prev_hash == linked[i - 1].entry_hash for i in range(1, len(linked))), chain
 
     holds = subprocess.run([HUB_COMMAND, "audit", "verify", "--data", str(hub.data_dir)],
                            capture_output=True, text=True, timeout=60, check=False)
@@ -89,26 +94,33 @@ def test_every_case_change_and_admin_action_is_chained(hub):
 
 def test_audit_verify_names_the_first_edited_removed_or_reordered_entry(hub):
     _loop_once(hub)
+    with hub.db() as session:  # the case's point's chain: its entries' ids by position
+        chain = session.exec(select(AuditEntry.chain).where(AuditEntry.chain != "hub")).first()
+        ids = dict(session.exec(select(AuditEntry.seq, AuditEntry.id).where(AuditEntry.chain == chain)).all())
+    where = f"chain = '{chain}'"
 
     with hub.engine.connect() as db:
-        note = db.exec_driver_sql("select detail from auditentry where id = 7").scalar_one()
+        note = db.exec_driver_sql(f"select detail from auditentry where {where} and seq = 3").scalar_one()
     note = note if isinstance(note, str) else json.dumps(note)
-    edit = """update auditentry set detail = '%s' where id = 7"""
+    edit = f"""update auditentry set detail = '%s' where {where} and seq = 3"""
     result = _verify_tampered(hub, [edit % '{"note": "nothing happened"}'], [edit % note.replace("'", "''")])
     assert result.exit_code == 1
-    assert "Audit chain broken at entry 7" in result.output and "edited" in result.output
+    assert f"Audit chain broken at entry {ids[3]}" in result.output and "edited" in result.output
+    assert f"in the chain {chain}" in result.output
 
     # Removed: moved far past the chain's end (so the undo can bring the very row back).
-    away, home = "update auditentry set id = 1000005 where id = 5", "update auditentry set id = 5 where id = 1000005"
+    away = f"update auditentry set seq = 1000005 where {where} and seq = 2"
+    home = f"update auditentry set seq = 2 where {where} and seq = 1000005"
     result = _verify_tampered(hub, [away], [home])
     assert result.exit_code == 1
-    assert "Audit chain broken at entry 6" in result.output and "removed or reordered" in result.output
+    assert f"Audit chain broken at entry {ids[3]}" in result.output and "removed or renumbered" in result.output
 
-    swap = ["update auditentry set id = -1 where id = 4", "update auditentry set id = 4 where id = 8",
-            "update auditentry set id = 8 where id = -1"]
+    swap = [f"update auditentry set seq = -1 where {where} and seq = 2",
+            f"update auditentry set seq = 2 where {where} and seq = 5",
+            f"update auditentry set seq = 5 where {where} and seq = -1"]
     result = _verify_tampered(hub, swap, swap)
     assert result.exit_code == 1
-    assert "Audit chain broken at entry 4" in result.output and "removed or reordered" in result.output
+    assert f"Audit chain broken at entry {ids[5]}" in result.output and "removed or reordered" in result.output
 
     assert _verify(hub.data_dir).exit_code == 0, "every tampering was undone"
 
