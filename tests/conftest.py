@@ -6,11 +6,10 @@ import os
 import threading
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.cluster import ROOT, Cluster, free_port, wait_until
+from tests.support.cluster import ROOT, Cluster, free_port, wait_until_healthy
 
 # The servers and commands the tests start import this tree's code, not the tree the venv was installed from
 # (an editable install maps the packages to its own checkout; a git worktree shares that venv).
@@ -31,8 +30,7 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self._thread.start()
-        wait_until(lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200, timeout=10,
-                   what=f"server on {self.url}")
+        wait_until_healthy(self.url, timeout=10, what=f"server on {self.url}")
         return self
 
     def _run(self) -> None:
