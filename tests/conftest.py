@@ -50,11 +50,18 @@ class LiveServer:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the long tests first: system tests and page tests take 10-90 s each, most others under 2 s. Workers
     that start with them fill their gaps with the short ones, instead of three long tests ending the run on their
-    own (longest first is the classic schedule for parallel jobs). The order within each group is kept."""
+    own (longest first is the classic schedule for parallel jobs). Tests marked ``long`` (a benchmark script run
+    scaled down, the demo, the offline install) start with the longest: collected last, in the tests folder
+    itself, they used to end the run. The order within each group is kept.
+
+    The order holds because each worker takes one test at a time (``--maxschedchunk=1`` in pyproject.toml):
+    pytest-xdist's default hands each worker a quarter of its share at once, so the first worker got every long
+    test."""
     def weight(item: pytest.Item) -> int:
         system = "/tests/system/" in str(item.path)
         browser = item.get_closest_marker("browser") is not None
-        return 0 if system and browser else 1 if system or browser else 2
+        long = item.get_closest_marker("long") is not None
+        return 0 if long or system and browser else 1 if system or browser else 2
 
     items.sort(key=weight)
 
