@@ -54,9 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     scaled down, the demo, the offline install) start with the longest: collected last, in the tests folder
     itself, they used to end the run. The order within each group is kept.
 
-    The order holds because each worker takes one test at a time (``--maxschedchunk=1`` in pyproject.toml):
-    pytest-xdist's default hands each worker a quarter of its share at once, so the first worker got every long
-    test."""
+    The order holds because each worker takes one test at a time (``pytest_configure``)."""
     def weight(item: pytest.Item) -> int:
         system = "/tests/system/" in str(item.path)
         browser = item.get_closest_marker("browser") is not None
@@ -64,6 +62,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return 0 if long or system and browser else 1 if system or browser else 2
 
     items.sort(key=weight)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist hands each worker one test at a time unless ``--maxschedchunk`` says otherwise: by default it
+    sends each a quarter of its share at once, in collection order, so the first worker took every long test that
+    ``pytest_collection_modifyitems`` puts first."""
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
