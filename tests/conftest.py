@@ -6,12 +6,11 @@ import os
 import threading
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.support.balancer import NGINX_MISSING, nginx_path
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.cluster import ROOT, Cluster, free_port, wait_until
+from tests.support.cluster import ROOT, Cluster, free_port, wait_until_healthy
 
 # The servers and commands the tests start import this tree's code, not the tree the venv was installed from
 # (an editable install maps the packages to its own checkout; a git worktree shares that venv).
@@ -32,8 +31,7 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self._thread.start()
-        wait_until(lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200, timeout=10,
-                   what=f"server on {self.url}")
+        wait_until_healthy(self.url, timeout=10, what=f"server on {self.url}")
         return self
 
     def _run(self) -> None:
@@ -53,13 +51,26 @@ class LiveServer:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the long tests first: system tests and page tests take 10-90 s each, most others under 2 s. Workers
     that start with them fill their gaps with the short ones, instead of three long tests ending the run on their
-    own (longest first is the classic schedule for parallel jobs). The order within each group is kept."""
+    own (longest first is the classic schedule for parallel jobs). Tests marked ``long`` (a benchmark script run
+    scaled down, the demo, the offline install) start with the longest: collected last, in the tests folder
+    itself, they used to end the run. The order within each group is kept.
+
+    The order holds because each worker takes one test at a time (``pytest_configure``)."""
     def weight(item: pytest.Item) -> int:
         system = "/tests/system/" in str(item.path)
         browser = item.get_closest_marker("browser") is not None
-        return 0 if system and browser else 1 if system or browser else 2
+        long = item.get_closest_marker("long") is not None
+        return 0 if long or system and browser else 1 if system or browser else 2
 
     items.sort(key=weight)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist hands each worker one test at a time unless ``--maxschedchunk`` says otherwise: by default it
+    sends each a quarter of its share at once, in collection order, so the first worker took every long test that
+    ``pytest_collection_modifyitems`` puts first."""
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,7 @@ def test_bench_envelope_prints_the_post_quantum_cost():
     assert float(figures["classic_open_per_s"]) > 0 and float(figures["pq_open_per_s"]) > 0
 
 
+@pytest.mark.long
 def test_bench_sync_runs_scaled_down_and_reports_every_figure():
     # (e) once, its first cut in the middle of the download: tests/system/test_catalog_link.py brings the catalog
     # over the link's own 8 s rhythm, and the full run tries all three.
@@ -51,6 +54,7 @@ def test_bench_reconcile_runs_scaled_down_and_finds_every_injected_conflict():
     assert figures["detected"] == figures["expected"] and figures["false_positives"] == "0"
 
 
+@pytest.mark.long
 def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     output = run_script("bench_hub", "--points", "2", "--envelopes", "24", "--processes", "1,2")
     figures = result_line("bench_hub", output=output)

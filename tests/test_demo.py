@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.cluster import SAMPLE_CATALOG, wait_until
 
@@ -26,6 +27,7 @@ def listening(url: str) -> bool:
         return sock.connect_ex((host, int(port))) == 0
 
 
+@pytest.mark.long
 def test_demo_names_every_reviewer_and_the_kiosk_and_stops_on_sigterm(tmp_path):
     demo = subprocess.Popen([sys.executable, "-m", "scripts.demo", "--data", str(tmp_path / "demo")], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -8,9 +8,12 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.long
 def test_wheelhouse_installs_offline_and_carries_data_files(tmp_path, monkeypatch):
     # Nothing of this checkout on the installed copy's path (tests/conftest.py puts it there for the servers).
     monkeypatch.delenv("PYTHONPATH", raising=False)

@@ -27,6 +27,7 @@ from sync.keys import Identity, PublicKeys, RecipientKey
 from sync.signing import verify_document
 from sync.clock import utcnow
 from sync.kit.idnumber import check_character
+from tests.support.cluster import loopback_client, loopback_transport
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CATALOG = ROOT / "hub" / "data" / "sample_catalog.json"
@@ -99,7 +100,7 @@ class Hub:
                          department_code=department, township=township)
 
     def http(self, **kwargs: Any) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        client = loopback_client(base_url=self.url, timeout=30, **kwargs)
         self._clients.append(client)
         return client
 
@@ -150,7 +151,7 @@ class FakePoint:
         self.hub = hub
         self.name = name
         self.identity = Identity.generate()
-        self.client = HubClient(hub.url, attempts=1)
+        self.client = HubClient(hub.url, attempts=1, transport=loopback_transport())
         hub._clients.append(self.client)
         self.enrollment = self.client.enroll(token=token, name=name, identity=self.identity)
         self.point_id = uuid.UUID(self.enrollment["point_id"])

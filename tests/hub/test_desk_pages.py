@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import select
 
 from sync.clock import utcnow
@@ -40,6 +41,7 @@ def cells(html: str, table_id: str) -> list[str]:
     return [re.sub(r"<[^>]+>", " ", cell).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", table, re.DOTALL)]
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_the_desk_list_tells_conflicts_apart_by_receipt_applicant_and_point(hub):
     first, second = same_resident_twice(hub)
     page = hub.browser("admin").get("/desk").text
@@ -76,6 +78,7 @@ def test_each_button_says_what_it_keeps_and_left_is_what_the_hub_holds(hub):
     assert answer.status_code == 422 and "<title>未保存 · 身份信息不一致" in answer.text
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_a_catalog_drift_shows_the_catalog_the_hub_holds_now_on_the_left(hub):
     point = hub.enroll_point()
     catalog = load_catalog_file(SAMPLE_CATALOG)
@@ -117,6 +120,7 @@ def test_a_resolution_is_one_line_of_each_cases_timeline(hub):
     assert lines[second].count("applicant_corrected") == 1 and lines[second].count("conflict_resolved") == 1
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_the_reviewers_queue_shows_a_parked_case_and_department_names(hub):
     first, second = same_resident_twice(hub)
     unparked = hub.enroll_point("那来村便民服务站").push_case()
@@ -131,6 +135,7 @@ def test_the_reviewers_queue_shows_a_parked_case_and_department_names(hub):
     assert cases[first]["waiting_for_operator"] and not cases[unparked]["waiting_for_operator"]
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_a_reviewers_item_filter_lists_only_her_departments_items(hub):
     with hub.db() as session:
         latest = max(row.version for row in session.exec(select(CatalogItem)).all())
@@ -145,6 +150,7 @@ def test_a_reviewers_item_filter_lists_only_her_departments_items(hub):
     assert options(hub.browser("admin").get("/queue").text) == ours | others
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_a_parked_case_cannot_be_decided_and_says_why_in_chinese(hub):
     _first, second = same_resident_twice(hub)
     reviewer = hub.browser("yb-li")
@@ -165,6 +171,7 @@ def test_a_parked_case_cannot_be_decided_and_says_why_in_chinese(hub):
         assert session.exec(select(ReviewTask).where(ReviewTask.case_id == second)).one().status == "open"
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_an_approval_is_confirmed_on_a_page_of_its_own(hub):
     case_id = hub.enroll_point().push_case()
     reviewer = hub.browser("yb-li")
@@ -186,6 +193,7 @@ def test_an_approval_is_confirmed_on_a_page_of_its_own(hub):
         assert (task.status, task.certificate_no) == ("approved", "YB-2026-77")
 
 
+@pytest.mark.sqlite_only  # words and buttons on a page; the desk's writes and dates: this file's other tests, on both
 def test_the_hub_column_of_an_open_conflict_is_what_the_hub_holds_now(hub):
     point = hub.enroll_point()
     case_id = point.push_case()

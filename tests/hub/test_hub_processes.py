@@ -14,7 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-from tests.support.cluster import Api, Cluster, command
+from tests.support.cluster import Api, Cluster, command, loopback_transport
 from tests.hub.hubkit import MEDICAL_INSURANCE, REVIEWER_PASSWORD, Hub, valid_id
 from sqlmodel import func, select
 
@@ -57,7 +57,9 @@ def test_four_hub_processes_ingest_and_decide_the_same_work_twice_at_once(tmp_pa
 
             def push(job: tuple[int, int]) -> list[tuple[str, str]]:
                 index, process = job
-                with HubClient(urls[process], attempts=1) as client:
+                # On the shared SSL context: eight threads each loading the CA file into a context of its own once
+                # hung this test with every thread inside OpenSSL.
+                with HubClient(urls[process], attempts=1, transport=loopback_transport()) as client:
                     return [(result.envelope_id, result.status) for result in client.push(backlogs[index])]
 
             jobs = [(index, (index + copy) % PROCESSES) for index in range(POINTS) for copy in (0, 1)]

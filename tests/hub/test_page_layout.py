@@ -34,6 +34,7 @@ def changed_catalog(hub) -> int:
         return import_catalog(session, catalog, identity=hub.identity, source="a-long-file-name-v3.json").version
 
 
+@pytest.mark.sqlite_only  # layout in Chromium; these pages' rows and times on PostgreSQL: test_page_words, test_pages
 def test_the_admin_pages_fit_at_200_percent_zoom_and_every_column_has_a_header(loop_hub, browser):
     hub = loop_hub
     case_id, _point = walk_a_case(hub)
@@ -65,6 +66,7 @@ def test_the_admin_pages_fit_at_200_percent_zoom_and_every_column_has_a_header(l
         page.close()
 
 
+@pytest.mark.sqlite_only  # layout in Chromium; these pages' rows and times on PostgreSQL: test_page_words, test_pages
 def test_each_error_state_has_its_own_title(loop_hub, browser):
     hub = loop_hub
     page = browser.new_page(viewport={"width": 1024, "height": 768})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import select
 
 from hub.core.clock import as_utc
@@ -11,7 +12,12 @@ from hub.core.models import Case, ReviewTask, Staff
 from tests.hub.hubkit import REVIEWER_PASSWORD, csrf_from
 from sync.kit.workdays import COUNTY_TIMEZONE
 
+# The web layer alone (language, redirects, CSRF, roles, cookie sessions, escaping), over queries and writes the API
+# tests run on PostgreSQL too: SQLite only. The queue and case pages, which show stored times, run on both.
+web_layer = pytest.mark.sqlite_only
 
+
+@web_layer
 def test_login_page_is_chinese_by_default_and_english_on_request(hub):
     client = hub.browser()
     chinese = client.get("/login").text
@@ -22,12 +28,14 @@ def test_login_page_is_chinese_by_default_and_english_on_request(hub):
     assert "Log in" in client.get("/login").text, "the choice is remembered"
 
 
+@web_layer
 def test_root_redirects_to_login_then_queue(hub):
     anonymous = hub.browser()
     assert anonymous.get("/").url.path == "/login"
     assert hub.browser("yb-li").get("/").url.path == "/queue"
 
 
+@web_layer
 def test_wrong_password_shows_a_chinese_error(hub):
     client = hub.browser()
     token = csrf_from(client.get("/login").text)
@@ -35,6 +43,7 @@ def test_wrong_password_shows_a_chinese_error(hub):
     assert response.status_code == 401 and "用户名或密码错误" in response.text
 
 
+@web_layer
 def test_a_form_post_without_the_csrf_token_is_refused(hub):
     client = hub.browser()
     client.get("/login")
@@ -75,6 +84,7 @@ def test_reviewer_queue_links_each_case_and_the_case_page_decides(hub):
     assert 'name="decision"' not in approved.text, "no form once the department has decided"
 
 
+@web_layer
 def test_other_departments_get_404_and_no_form(hub):
     point = hub.enroll_point()
     case_id = point.push_case()
@@ -84,6 +94,7 @@ def test_other_departments_get_404_and_no_form(hub):
     assert "韦秀兰" in operator_page and 'name="decision"' not in operator_page
 
 
+@web_layer
 def test_points_page_is_admin_only_and_shows_the_token_once(hub):
     assert hub.browser("yb-li").get("/points").status_code == 403
     admin = hub.browser("admin")
@@ -95,6 +106,7 @@ def test_points_page_is_admin_only_and_shows_the_token_once(hub):
     assert "enrollment-token" not in admin.get("/points").text
 
 
+@web_layer
 def test_every_page_escapes_what_points_send(hub):
     point = hub.enroll_point()
     case_id = point.push_case(form={"insured_category": "<script>alert(1)</script>"})
@@ -103,6 +115,7 @@ def test_every_page_escapes_what_points_send(hub):
     assert "Approve" in page and "Timeline" in page
 
 
+@web_layer
 def test_logout_ends_the_session(hub):
     desk = hub.browser("yb-li")
     token = csrf_from(desk.get("/queue").text)
@@ -110,6 +123,7 @@ def test_logout_ends_the_session(hub):
     assert desk.get("/queue").url.path == "/login"
 
 
+@web_layer
 def test_a_logged_in_form_post_needs_this_sessions_token(hub):
     admin, other = hub.browser("admin"), hub.browser("op")
     with hub.db() as session:
@@ -123,6 +137,7 @@ def test_a_logged_in_form_post_needs_this_sessions_token(hub):
         assert session.get(Staff, reviewer_id).disabled_at is None, "nothing changed"
 
 
+@web_layer
 def test_strangers_are_sent_to_the_login_page_and_back(hub):
     stranger = hub.browser()
     shown = stranger.get("/supervision?lang=en")
@@ -133,6 +148,7 @@ def test_strangers_are_sent_to_the_login_page_and_back(hub):
     assert logged_in.url.path == "/supervision"
 
 
+@web_layer
 def test_the_api_never_takes_the_page_session(hub):
     page = hub.browser("admin")
     for method, path in (("GET", "/api/queue"), ("POST", "/api/conflicts/x/resolve"), ("GET", "/api/points")):

@@ -10,6 +10,7 @@ import pytest
 from pointkit import create_app, db
 from pointkit.auth import create_staff
 from tests.pointkit.hubside import FakeHubSide, make_point
+from tests.support.cluster import loopback_client
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def api(point, live_server) -> Iterator[httpx.Client]:
     with db.session_scope(point.data_dir) as session:
         create_staff(session, "staff", "window-pass-1")
     server = live_server(create_app(point.data_dir))
-    client = httpx.Client(base_url=server.url, timeout=30)
+    client = loopback_client(base_url=server.url, timeout=30)
     token = client.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).json()["token"]
     client.headers["Authorization"] = f"Bearer {token}"
     yield client
