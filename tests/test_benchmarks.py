@@ -84,6 +84,7 @@ def test_bench_hub_runs_scaled_down_and_relates_ingest_to_the_crypto_limit():
     assert "one hub process on PostgreSQL:" in output, output
 
 
+@pytest.mark.long
 def test_bench_region_plays_a_scaled_down_day_and_loses_nothing():
     # 30 points, 3 cases each on average, a day of 9 s on two hub processes; the script itself checks that every
     # case pushed is at the hub exactly once, routed once, with its scans whole, and exits 1 (with lost=N) if not.

@@ -75,6 +75,7 @@ class Pusher:
         return [answer.status for answer in self.answers]
 
 
+@pytest.mark.long
 def test_pushes_of_other_points_go_through_while_one_key_is_held_and_staff_actions_hold_all_off(tmp_path,
                                                                                                  hub_database):
     if hub_database == "sqlite":

@@ -108,6 +108,7 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+@pytest.mark.long
 def test_a_scan_started_on_one_hub_process_is_finished_through_another_and_reads_back_whole(hub, s3_scans, seaweed,
                                                                                           tmp_path):
     point = hub.enroll_point()
