@@ -29,14 +29,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from sync.envelope import Kind
 
 from hub.approval.timelimits import intake_moment
 from hub.core.clock import as_utc, iso
+from hub.core.db import transaction_memo
 from hub.core.models import Case, CatalogVersion, Point, RawEnvelope
 
 SLACK = timedelta(minutes=15)
@@ -80,10 +82,19 @@ def intake_bounds(session: Session, point: Point, seq: int, catalog_version: int
                             {"seq": seq, "earlier_seq": earlier_seq, "receipt_no": case.receipt_no}))
     if point.sealed_at is not None and point.sealed_seq < seq:
         bounds.append(Bound("sync", as_utc(point.sealed_at), {"seq": seq, "sealed_seq": point.sealed_seq}))
-    version = session.get(CatalogVersion, catalog_version) if catalog_version else None
-    if version is not None:
-        bounds.append(Bound("catalog", as_utc(version.created_at), {"catalog_version": catalog_version}))
+    published = _published(session, catalog_version) if catalog_version else None
+    if published is not None:
+        bounds.append(Bound("catalog", as_utc(published), {"catalog_version": catalog_version}))
     return bounds
+
+
+def _published(session: Session, version: int) -> datetime | None:
+    """When catalog ``version`` was published: its time alone, once per transaction (the version's row holds the
+    whole signed catalog, which each case of a batch would otherwise read and parse again)."""
+    memo = transaction_memo(session).setdefault("catalog_published", {})
+    if version not in memo:
+        memo[version] = session.exec(select(CatalogVersion.created_at).where(CatalogVersion.version == version)).first()
+    return memo[version]
 
 
 def judge_intake(session: Session, point: Point, seq: int, catalog_version: int,
@@ -103,15 +114,31 @@ def violated(claimed: datetime, bounds: list[Bound]) -> Bound | None:
     return max(broken, key=lambda bound: bound.earliest) if broken else None
 
 
-def _case_before(session: Session, point_id: uuid.UUID, seq: int) -> tuple[Case, int] | None:
+class _Earlier(NamedTuple):
+    """What the sequence bound needs of the case a point sent before: its number and times (as ``intake_moment``
+    reads them off a case), not its form and applicant."""
+
+    receipt_no: str
+    received_at: datetime
+    clock_offset_ms: int | None
+    hub_received_at: datetime | None
+    vouched_intake: datetime | None
+    seq: int
+
+
+# Built once: ingest asks for every SUBMIT of a point that has not said lately what it sealed.
+_EARLIER = (select(Case.receipt_no, Case.received_at, Case.clock_offset_ms, Case.hub_received_at,
+                   Case.vouched_intake, RawEnvelope.seq)
+            .join(Case, Case.id == RawEnvelope.case_id)
+            .where(RawEnvelope.point_id == bindparam("point_id"), RawEnvelope.seq < bindparam("seq"),
+                   RawEnvelope.kind == int(Kind.SUBMIT))
+            .order_by(RawEnvelope.seq.desc()).limit(1))  # type: ignore[union-attr]
+
+
+def _case_before(session: Session, point_id: uuid.UUID, seq: int) -> tuple[_Earlier, int] | None:
     """The case the point sent with the nearest lower envelope number, and that number."""
-    row = session.exec(select(RawEnvelope.case_id, RawEnvelope.seq).where(
-        RawEnvelope.point_id == point_id, RawEnvelope.seq < seq, RawEnvelope.kind == int(Kind.SUBMIT),
-        RawEnvelope.case_id.is_not(None)).order_by(RawEnvelope.seq.desc()).limit(1)).first()  # type: ignore
-    if row is None:
-        return None
-    case = session.get(Case, row[0])
-    return (case, row[1]) if case is not None else None
+    row = session.exec(_EARLIER, params={"point_id": point_id, "seq": seq}).first()
+    return None if row is None else (_Earlier(*row), row[-1])
 
 
 def note_sealed(point: Point, sealed: str | None, at: datetime) -> None:

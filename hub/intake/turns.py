@@ -31,7 +31,7 @@ ARRIVING = threading.Lock()
 _WRITING = threading.Lock()
 
 # What the push line below says about the write lock, for tools that read hub.log (scripts/bench_hub.py).
-PUSH_LINE_LOCK_TIMES = re.compile(r"push of \d+ envelope\(s\) for point\(s\) ([0-9a-f,]*): .*; waited ([\d.]+) ms "
+PUSH_LINE_LOCK_TIMES = re.compile(r"push of \d+ envelope\(s\) for point\(s\) ([0-9a-f,-]*): .*; waited ([\d.]+) ms "
                                   r"for its locks, held them ([\d.]+) ms")
 
 
@@ -101,7 +101,7 @@ def log_push(answers: list[Answer], times: LockTimes, points: Iterable[Any] = ()
     """One line per push, and one per envelope that was not simply accepted (a busy hub takes thousands of
     plain cases a minute; their own timelines say when each arrived).
 
-    The push's line names the points whose envelopes it carried (the first 8 digits of each id) and says how
+    The push's line names the points whose envelopes it carried (their ids) and says how
     long it waited for its locks and held them: on SQLite the database's one writer lock, on PostgreSQL its
     points' keys under the shared write lock (hub/core/db.py ``ingest_lock``). Summed over a while, per point
     on PostgreSQL, the time held says how busy a lock is, which bounds what more hub processes can add
@@ -109,7 +109,7 @@ def log_push(answers: list[Answer], times: LockTimes, points: Iterable[Any] = ()
     """
     counts = Counter(str(answer.outcome.fate) for answer in answers)
     log.info("push of %d envelope(s) for point(s) %s: %s; waited %.1f ms for its locks, held them %.1f ms",
-             len(answers), ",".join(sorted({str(point)[:8] for point in points})),
+             len(answers), ",".join(sorted({str(point) for point in points})),
              ", ".join(f"{count} {fate}" for fate, count in sorted(counts.items())),
              (times.locked - times.queued) * 1000, (times.released - times.locked) * 1000)
     for answer in answers:

@@ -264,9 +264,9 @@ def test_each_push_logs_its_answers_and_how_long_it_waited_for_and_held_the_writ
     answers = point.client.push([point.seal(Kind.SUBMIT, point.submit()) for _ in range(3)])
     assert [answer.status for answer in answers] == ["accepted"] * 3
     [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("push of")]
-    found = re.fullmatch(r"push of 3 envelope\(s\) for point\(s\) ([0-9a-f]{8}): 3 accepted; waited ([\d.]+) ms "
+    found = re.fullmatch(r"push of 3 envelope\(s\) for point\(s\) ([0-9a-f-]{36}): 3 accepted; waited ([\d.]+) ms "
                          r"for its locks, held them ([\d.]+) ms", line)
-    assert found and found[1] == str(point.point_id)[:8] and float(found[3]) > 0, line
+    assert found and found[1] == str(point.point_id) and float(found[3]) > 0, line
 
 
 def test_a_verifying_push_pauses_while_a_push_of_its_process_holds_the_write_lock():
