@@ -66,7 +66,7 @@ from sqlmodel import Session, func, select
 from scripts.bench_hub import batches, cpu_seconds, lock_held_seconds
 from scripts.bench_reconcile import BenchPoint, Residents
 from sync.attachments import encrypt_attachment, new_file_key, sha256_hex
-from sync.client import HubClient
+from sync.client import HubClient, HubUnreachable
 from sync.clock import utcnow, uuid7
 from sync.envelope import Kind
 from sync.keys import b64
@@ -92,6 +92,7 @@ CATALOG_VERSION = 1  # the sample catalog, as the hub imports it
 PHOTO_KB = (100, 400)
 SCANS_PER_CASE = (1, 3)
 DRAIN_REPORT_S = 30.0  # a progress line this often while the points finish syncing after the day
+RETRY_AFTER_S = 2.0  # a point that found the hub too busy for its scans tries again after this
 
 
 class MixItem(NamedTuple):
@@ -176,7 +177,7 @@ def start_region(stack: ExitStack, base: Path, args: argparse.Namespace) -> Regi
         return Region([server.url for server in servers], engine, first.data,
                       [server.process.pid for server in servers], [first.data / LOG_FILE])
     url = stack.enter_context(pgdb.scratch_database())
-    store = start_seaweed(base)
+    store = start_seaweed(base, volumes=64)  # 4 GB: a day of scans (the tests' 512 MB would fill up)
     stack.callback(store.stop)
     cluster.env.update(store.credentials_env)  # the hub machines' S3 credentials, from their environment
     scans = ("--scans", store.scans_url("region"), "--trusted-proxy", "127.0.0.1")
@@ -230,6 +231,7 @@ class Tally:
     """What the points did, counted across threads."""
 
     taken: int = 0
+    upload_retries: int = 0  # scan uploads a point put off after the hub kept answering 503
     unanswered: int = 0  # taken by a point that syncs at once, not yet answered
     statuses: dict[str, int] = field(default_factory=dict)
     pushed: set[str] = field(default_factory=set)
@@ -297,7 +299,17 @@ class SimPoint:
                             tally.errors.append(f"{self.bench.name}: {answer.status} {answer.reason}: {answer.message}")
                         tally.unanswered -= not self.late
             if scans:
-                StreamingUploader(self.client).upload(scans)
+                try:
+                    StreamingUploader(self.client).upload(scans)
+                except HubUnreachable:
+                    # A busy hub (or its store) answered 503 again and again: as a point does, keep the scans and
+                    # try again a little later (the offsets the hub holds make it resume, not resend).
+                    with self.lock:
+                        self.scans = scans + self.scans
+                    with tally.lock:
+                        tally.upload_retries += 1
+                    time.sleep(RETRY_AFTER_S)
+                    continue
                 refused = [scan for scan in scans if scan.refusal is not None]
                 with tally.lock:
                     tally.scans_sent += len(scans) - len(refused)
@@ -481,6 +493,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         db_after, scan_bytes = region.database_bytes(), region.scan_bytes()
     cases = len(tally.pushed)
     return {"cases": cases, "problems": problems, "statuses": tally.statuses, "scans": tally.scans_sent,
+            "upload_retries": tally.upload_retries,
             "peak_s": peak_end - peak_start, "peak_offered": offered, "peak_held": held,
             "peak_backlog": seen.get("peak_backlog", -1), "drained_s": seen["drained_s"], "slip_s": seen["slip_s"],
             "lag_p50": percentile(prompt, 0.5), "lag_p99": percentile(prompt, 0.99),
@@ -529,6 +542,7 @@ def main() -> int:
           f"offered, {peak_rate:.1f} routed; {figures['peak_backlog']} cases waiting at its end")
     print(f"lag intake to routed: p50 {figures['lag_p50']:.2f} s, p99 {figures['lag_p99']:.2f} s; "
           f"late points p50 {figures['late_lag_p50']:.0f} s")
+    print(f"scan uploads put off after the hub kept answering 503: {figures['upload_retries']}")
     print(f"stored: database {figures['db_before']} -> {figures['db_bytes']} bytes, sealed scans "
           f"{figures['scan_bytes']} bytes; {figures['bytes_per_case']:.0f} bytes per case")
     print(f"hub processes: {figures['hub_cpu_per_case'] * 1e3:.0f} ms of CPU per case (its scans included); "

@@ -94,9 +94,10 @@ def _s3_config(path: Path) -> Path:
     return path
 
 
-def start_seaweed(base: Path | None = None, *, bucket: str = BUCKET) -> Seaweed:
+def start_seaweed(base: Path | None = None, *, bucket: str = BUCKET, volumes: int = 8) -> Seaweed:
     """Start SeaweedFS in a fresh directory under ``base`` (a temp dir if None), wait until its S3 gateway
-    answers and make ``bucket``. Small volumes keep the start fast and the disk use low."""
+    answers and make ``bucket``. Small volumes keep the start fast and the disk use low: ``volumes`` of 64 MB
+    (the tests' 8 hold 512 MB; a benchmark's day needs more)."""
     base = Path(tempfile.mkdtemp(prefix="seaweed-", dir=base))
     (base / "data").mkdir()
     s3_port = free_port()
@@ -104,7 +105,7 @@ def start_seaweed(base: Path | None = None, *, bucket: str = BUCKET) -> Seaweed:
                                             "filer.port", "filer.port.grpc", "s3.port.grpc")}
     args = [weed_binary(), "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={base / 'data'}",
             f"-s3.port={s3_port}", f"-s3.config={_s3_config(base / 's3.json')}", "-s3.port.iceberg=0",
-            "-s3.port.lance=0", "-volume.max=8", "-master.volumeSizeLimitMB=64", "-metricsPort=0",
+            "-s3.port.lance=0", f"-volume.max={volumes}", "-master.volumeSizeLimitMB=64", "-metricsPort=0",
             *(f"-{name}={port}" for name, port in ports.items())]
     log = open(base / "weed.log", "ab")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
