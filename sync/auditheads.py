@@ -143,12 +143,15 @@ def anchored_heads(path: Path) -> list[tuple[str, Any]]:
     return heads
 
 
-def entry_hashes(session: Session, entry_model: Any, ids: Collection[int]) -> dict[int, str]:
-    """id -> entry hash of those of ``ids`` the chain (the table of ``entry_model``) has."""
-    wanted, found = sorted(ids), {}
+def entry_hashes(session: Session, entry_model: Any, ids: Collection[int], *, position: Any = None,
+                 where: Sequence[Any] = ()) -> dict[int, str]:
+    """position -> entry hash of those of ``ids`` the chain (the table of ``entry_model``, narrowed by ``where``)
+    has; the position is ``entry_model.id`` unless ``position`` names another column (a chain's ``seq``)."""
+    position = entry_model.id if position is None else position
+    wanted, found = sorted(set(ids)), {}
     for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        rows = session.exec(select(entry_model.id, entry_model.entry_hash)
-                            .where(entry_model.id.in_(wanted[start:start + _LOOKUP_CHUNK])))
+        rows = session.exec(select(position, entry_model.entry_hash)
+                            .where(position.in_(wanted[start:start + _LOOKUP_CHUNK]), *where))
         found.update({entry_id: entry_hash for entry_id, entry_hash in rows})
     return found
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
 from sync.audit import GENESIS, ChainBreak, chain_hash, verify_chain
-from sync.auditheads import point_chain
+from sync.auditheads import entry_hashes, point_chain
 from sync.auditrows import CASE_STATE, RowWatch
 
 from hub.core.auditrows import WATCHED, case_of, state_detail
@@ -106,12 +106,6 @@ def next_audit_row(session: Session, *, actor: str, action: str, subject: str = 
     return row
 
 
-def settle_chains(session: Session) -> None:
-    """Before a caller commits: append the state entries of the rows this transaction changed now, so they
-    are in their chains (ingest calls it; every other commit gets them from ``CASE_ROWS`` on its own)."""
-    CASE_ROWS.hand_over(session)
-
-
 def chain_head(session: Session, chain: str = HUB_CHAIN) -> tuple[int, str]:
     """(seq, hash) of ``chain``'s last entry as this transaction sees it; (0, GENESIS) for an empty chain."""
     last = session.exec(_HEAD_ROW, params={"chain": chain}).first()
@@ -120,18 +114,7 @@ def chain_head(session: Session, chain: str = HUB_CHAIN) -> tuple[int, str]:
 
 def chain_entry_hashes(session: Session, chain: str, seqs: Iterable[int]) -> dict[int, str]:
     """seq -> entry hash of those positions ``seqs`` of ``chain`` the chain still has."""
-    wanted = sorted(set(seqs))
-    return dict(session.exec(select(AuditEntry.seq, AuditEntry.entry_hash).where(
-        AuditEntry.chain == chain, AuditEntry.seq.in_(wanted))).all()) if wanted else {}  # type: ignore[union-attr]
-
-
-def chain_heads(session: Session) -> dict[str, tuple[int, str]]:
-    """Every chain's head as this transaction sees it: chain -> (seq, hash of its last entry)."""
-    last = (select(AuditEntry.chain, func.max(AuditEntry.seq).label("seq"))
-            .group_by(AuditEntry.chain).subquery())
-    rows = session.exec(select(AuditEntry.chain, AuditEntry.seq, AuditEntry.entry_hash)
-                        .join(last, (AuditEntry.chain == last.c.chain) & (AuditEntry.seq == last.c.seq)))
-    return {chain: (seq, entry_hash) for chain, seq, entry_hash in rows}
+    return entry_hashes(session, AuditEntry, list(seqs), position=AuditEntry.seq, where=(AuditEntry.chain == chain,))
 
 
 def _record_case_states(session: Session, rows_by_case: dict[str, list[Any]], actors: dict[str, str]) -> None:
@@ -179,18 +162,16 @@ def _hashed(row: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The outcome of walking every chain: how many entries and chains, the hub chain's head, the first break."""
+    """The outcome of walking every chain: how many entries, the hub chain's head, the first break."""
 
     entries: int
     head: str
     broken: ChainBreak | None
-    chains: int = 1
 
 
 def verify_audit(session: Session) -> ChainReport:
     """Walk every chain in order of position; a break names the entry's id (and its chain)."""
     count = session.exec(select(func.count()).select_from(AuditEntry)).one()
-    chains = session.exec(select(func.count(func.distinct(AuditEntry.chain)))).one()
 
     def rows() -> Iterator[tuple[str, int, int, str, str, dict[str, Any]]]:
         for entry in session.exec(select(AuditEntry).order_by(AuditEntry.chain, AuditEntry.seq)):
@@ -208,4 +189,4 @@ def verify_audit(session: Session) -> ChainReport:
         if broken is not None:
             broken = ChainBreak(broken.position, broken.entry_id, f"{broken.problem}, in the chain {chain}")
             break
-    return ChainReport(count, chain_head(session)[1], broken, chains)
+    return ChainReport(count, chain_head(session)[1], broken)

@@ -177,25 +177,24 @@ def key_lock(session: Session, key: str) -> None:
     transaction holds the whole write lock already. Taken out of ``ingest_lock``'s order (a push that reaches
     another point's case), it can meet a push waiting the other way round: PostgreSQL then fails one of the
     two, which ingest runs again (hub/intake/ingest.py)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    memo = transaction_memo(session)
-    number = _lock_number(key)
-    if memo.get(_PG_WRITE_LOCK) or number in memo.setdefault(_KEYS_HELD, set()):
-        return
-    session.exec(_PG_KEY_LOCK, params={"key": number})
-    memo[_KEYS_HELD].add(number)
+    _take_key(session, key, wait=True)
 
 
 def try_key_lock(session: Session, key: str) -> bool:
     """``key_lock`` if no other transaction holds it now; False (without waiting) when one does."""
+    return _take_key(session, key, wait=False)
+
+
+def _take_key(session: Session, key: str, *, wait: bool) -> bool:
     if session.get_bind().dialect.name != "postgresql":
         return True
     memo = transaction_memo(session)
     number = _lock_number(key)
     if memo.get(_PG_WRITE_LOCK) or number in memo.setdefault(_KEYS_HELD, set()):
         return True
-    if not session.exec(_PG_TRY_KEY_LOCK, params={"key": number}).one()[0]:
+    if wait:
+        session.exec(_PG_KEY_LOCK, params={"key": number})
+    elif not session.exec(_PG_TRY_KEY_LOCK, params={"key": number}).one()[0]:
         return False
     memo[_KEYS_HELD].add(number)
     return True

@@ -47,7 +47,7 @@ from hub.intake.lookups import Lookups, submission_of
 from hub.intake.opening import Arrival, arrive, point_refusal, verify_sender
 from hub.intake.turns import ARRIVING, log_push, writing_turn
 from hub.reconcile.arrival import FORK_UNAPPLIED, record_fork
-from hub.trust.countyheads import county_head_due, log_written, write_county_head
+from hub.trust.countyheads import county_head_due, write_county_head
 from hub.trust.keys import Keyring
 from hub.trust.points import point_verifiers
 
@@ -96,7 +96,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring,
                 session.rollback()  # another push reached this one's point the other way round: run it again
                 log.info("push of %d envelope(s) met another push's locks; running it again", len(frames))
         if county_head_every is not None and county_head_due(session, county_head_every):
-            log_written(write_county_head(session, wait=False))  # never waits: another process may be at it
+            write_county_head(session, wait=False)  # never waits: another process may be at it
         session.commit()
     except BaseException:
         session.rollback()

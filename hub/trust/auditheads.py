@@ -34,7 +34,6 @@ from hub.trust.countyheads import (
     COUNTY_CHAIN,
     county_hashes,
     latest_county_head,
-    log_written,
     signed_county_head,
     write_county_head,
 )
@@ -56,7 +55,7 @@ def signed_head(session: Session, identity: Identity) -> dict[str, Any] | None:
 def anchor_now(session: Session, data_dir: Path, keyring: Keyring) -> bool:
     """Write a county head if a chain moved, commit, and append the newest to the heads file unless it is the
     last one there; True when it was appended."""
-    log_written(write_county_head(session))
+    write_county_head(session)
     session.commit()
     head = signed_head(session, keyring.current)
     return head is not None and anchor_head(heads_file(data_dir), head)

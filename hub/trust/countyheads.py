@@ -24,7 +24,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from sync.audit import GENESIS, AuditProblem, chain_hash
-from sync.auditheads import COUNTY_CHAIN, sign_head
+from sync.auditheads import COUNTY_CHAIN, entry_hashes, sign_head
 from sync.keys import Identity
 
 from hub.core.clock import iso, utc_now
@@ -75,6 +75,7 @@ def write_county_head(session: Session, *, wait: bool = True) -> CountyHead | No
         # Only if the chain did not move again meanwhile: then it is still "moved" for the next county head.
         session.exec(update(AuditChain).where(AuditChain.chain == chain, AuditChain.seq == chain_seq)  # type: ignore[arg-type]
                      .values(anchored_seq=chain_seq))
+    log.info("county head %d: %d chain(s) moved, root %s", head.seq, len(moved), root[:16])
     return head
 
 
@@ -100,9 +101,7 @@ def signed_county_head(session: Session, identity: Identity) -> dict[str, Any] |
 
 def county_hashes(session: Session, seqs: Iterable[int]) -> dict[int, str]:
     """seq -> entry hash of those county heads ``seqs`` the hub still has."""
-    wanted = sorted(set(seqs))
-    return dict(session.exec(select(CountyHead.seq, CountyHead.entry_hash)
-                             .where(CountyHead.seq.in_(wanted))).all()) if wanted else {}  # type: ignore[union-attr]
+    return entry_hashes(session, CountyHead, list(seqs), position=CountyHead.seq)
 
 
 def _hashed(seq: int, at: Any, heads: dict[str, Any], root: str) -> dict[str, Any]:
@@ -146,8 +145,3 @@ def _recorded_entries(session: Session, where: str, heads: dict[str, Any]) -> li
             problems.append(AuditProblem(held[0], f"it is not the entry {where} recorded at position {seq} of the "
                                                   f"chain {chain} (the chain was rewritten up to it)"))
     return problems
-
-
-def log_written(head: CountyHead | None) -> None:
-    if head is not None:
-        log.info("county head %d: %d chain(s) moved, root %s", head.seq, len(head.heads), head.root[:16])
