@@ -34,6 +34,7 @@ from sync.uploads import (
     ScanError,
     ScanUploader,
     append_durably,
+    file_bytes,
     read_scan_grant,
     unheld_part,
 )
@@ -103,7 +104,7 @@ def receive_chunk(data_dir: str | Path, village_id: str, keys, scan_id: str, ask
             raise ScanError(400, "bad_chunk", f"the sealed scan has {row.total} bytes; send 1 to "
                             f"{row.total - row.received} bytes from offset {row.received}")
         path = held_path(data_dir, scan_id)
-        offset, chunk = unheld_part(path, row.received, asked.offset, asked.chunk, holder="this township")
+        offset, chunk = unheld_part(file_bytes(path), row.received, asked.offset, asked.chunk, holder="this township")
         if not chunk:
             return row
         append_durably(path, offset, chunk)

@@ -124,8 +124,10 @@ def read_scan_grant(value: str, keys: Iterable[Ed25519PublicKey], *, scan_id: st
     return document["sealed_sha256"]
 
 
-def unheld_part(path: Path, received: int, offset: int, chunk: bytes, *, holder: str) -> tuple[int, bytes]:
-    """What a chunk at ``offset`` adds to the first ``received`` bytes of ``path``, as (offset, bytes).
+def unheld_part(held_bytes: Callable[[int, int], bytes], received: int, offset: int, chunk: bytes, *,
+                holder: str) -> tuple[int, bytes]:
+    """What a chunk at ``offset`` adds to the first ``received`` bytes held, as (offset, bytes); ``held_bytes(offset,
+    size)`` reads what is held (``file_bytes`` of a file, or a hub's scan store).
 
     A chunk sent again (its answer lost to a cut, or a cancelled connection's
     chunk arriving after the point asked the offset anew) is not an error: the
@@ -133,9 +135,14 @@ def unheld_part(path: Path, received: int, offset: int, chunk: bytes, *, holder:
     ``holder`` holds when the chunk starts past it or overlaps it with other bytes.
     """
     held = min(received, offset + len(chunk)) - offset
-    if held < 0 or (held and _read_at(path, offset, held) != chunk[:held]):
+    if held < 0 or (held and held_bytes(offset, held) != chunk[:held]):
         raise ScanError(409, "offset_mismatch", f"{holder} holds {received} bytes of this scan", offset=received)
     return offset + held, chunk[held:]
+
+
+def file_bytes(path: Path) -> Callable[[int, int], bytes]:
+    """``unheld_part``'s reader of a file: its ``size`` bytes from ``offset`` (none when it is missing)."""
+    return lambda offset, size: _read_at(path, offset, size)
 
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:

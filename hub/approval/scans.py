@@ -28,7 +28,7 @@ from sync.attachments import AttachmentError, decrypt_attachment, decrypt_chunks
 from sync.keys import unb64
 from sync.messages import Scan
 from sync.signing import SignatureError
-from sync.uploads import ScanError, read_scan_grant
+from sync.uploads import ScanError, read_scan_grant, unheld_part
 
 from hub.approval.scanstore import ScanStore, ScanStoreError, read_whole, scan_store
 
@@ -164,18 +164,9 @@ def append_chunk(session: Session, data_dir: str | Path, point_id: uuid.UUID, sc
 
 
 def _unheld_part(store: ScanStore, row: CaseScan, offset: int, chunk: bytes) -> tuple[int, bytes]:
-    """What a chunk at ``offset`` adds to what the hub holds, as (offset, bytes).
-
-    A chunk sent again (its answer lost to a cut, or a cancelled connection's
-    chunk arriving after the point asked the offset anew) is not an error: the
-    part held, if the same bytes, is skipped. ScanError 409 when the chunk
-    starts past what the hub holds or overlaps it with other bytes.
-    """
-    held = min(row.received, offset + len(chunk)) - offset
-    if held < 0 or (held and _held_bytes(store, row.scan_id, offset, held) != chunk[:held]):
-        raise ScanError(409, "offset_mismatch", f"the hub holds {row.received} bytes of this scan",
-                        offset=row.received)
-    return offset + held, chunk[held:]
+    """What a chunk at ``offset`` adds to what the hub holds (sync.uploads.unheld_part), read from its store."""
+    return unheld_part(lambda at, size: _held_bytes(store, row.scan_id, at, size), row.received, offset, chunk,
+                       holder="the hub")
 
 
 def _held_bytes(store: ScanStore, scan_id: str, offset: int, size: int) -> bytes:
