@@ -27,10 +27,10 @@ from sqlmodel import Session, func, or_, select
 
 from sync.catalog import ServiceItem
 from sync.keys import Identity
+from sync.kit.cells import spreadsheet_cell
 from sync.kit.workdays import Calendar, county_date
 
 from hub.approval.cards import LEGAL, RED, YELLOW, clear_settled_cards, open_cards, raise_cards, waiting_for_leads
-from hub.approval.cells import spreadsheet_cell
 from hub.approval.orders import is_overdue, order_for_card
 from hub.approval.review import deem_approved
 from hub.approval.timelimits import (
@@ -438,7 +438,7 @@ def supervision_report(session: Session, *, today: date, warn_share: float = DEF
 def report_csv(report: dict) -> str:
     """The department and point figures, the overdue 补正 and the cards not cleared as CSV (UTF-8 with BOM, so
     spreadsheet programs read the Chinese); names and words that would start a formula are quoted
-    (hub/approval/cells.py)."""
+    (sync/kit/cells.py)."""
     out = io.StringIO()
     writer = csv.writer(out)
     for rows in (report["departments"], report["points"], report["overdue_supplements"], report["cards"]):

@@ -4,7 +4,7 @@ Both hold the same tables as the report page, one per dimension (department, ite
 twelve months' on-time trend and the month-end backlog. XLSX: one sheet per table, the month and the time it was
 made (county time) above a frozen header row, rates as numbers in % format. CSV: the tables one after another,
 each under its title, UTF-8 with a byte order mark and CRLF lines as Excel and WPS read them. Every text cell is
-neutralised against formulas (hub/approval/cells.py). The words are the page catalogs' (gettext): the page's
+neutralised against formulas (sync/kit/cells.py). The words are the page catalogs' (gettext): the page's
 language on the page, Chinese from the CLI (``worded``).
 """
 
@@ -23,9 +23,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sync.kit.cells import spreadsheet_cell
 from sync.kit.i18n import DEFAULT_LANGUAGE, install_i18n
 
-from hub.approval.cells import spreadsheet_cell
 from hub.approval.reports import Figures, MonthlyReport
 from hub.web.i18n import TRANSLATIONS
 

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask_babel import format_datetime, lazy_gettext
 from flask_babel import gettext as _
 
+from sync.kit.cells import spreadsheet_cell
 from sync.kit.workdays import county_date
 
-from hub.approval.cells import spreadsheet_cell
 from hub.approval.complaints import complaint_counts
 from hub.approval.supervision import FollowUpError, follow_up, supervision_report
 from hub.catalog.calendar import missing_next_year
