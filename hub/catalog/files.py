@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sync.catalog import CatalogFile, Department, FormField, Material, ProjectStage, ProjectTemplate, ServiceItem
+from sync.kit.archives import ZIP_LIMITS, ArchiveTooLarge, BoundedZip, mib
+from sync.kit.cells import spreadsheet_cell, spreadsheet_text, typed_text
 
 
 class CatalogError(ValueError):
@@ -71,6 +74,9 @@ LIST_COLUMNS = {"departments", "levels", "choices", "items", "certificates"}
 BOOL_COLUMNS = {"deemed_approval", "required", "seal_required", "site_check_excluded", "opens_early"}
 FIELD_KINDS = {"field": "fields", "result": "result_fields"}
 LIST_SEPARATOR = ";"
+# A catalog file on disk (the JSON, or one CSV table) is held whole while it is read: the limit of one file in a
+# zip (sync/kit/archives.py), far above any county's catalog.
+MAX_FILE_BYTES = ZIP_LIMITS.max_member_bytes
 
 
 def json_locator(table: str, index: int, field_name: str) -> str:
@@ -212,16 +218,28 @@ def read_catalog(path: Path) -> CatalogSource:
         tables = _zip_tables(path) if path.suffix.lower() == ".zip" else _folder_tables(path)
     except OSError as exc:
         raise CatalogError([f"cannot read {path}: {exc.strerror or exc}"]) from None
-    except zipfile.BadZipFile:
-        raise CatalogError([f"{path} is not a zip file; give a .json file, a folder of CSV files or a .zip"]) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise CatalogError([f"{path} is not a zip file or is damaged; give a .json file, a folder of CSV files or a .zip"]) from None
+    except ArchiveTooLarge as exc:
+        raise CatalogError([str(exc)]) from None
     return _parse_tables(tables)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of one catalog file, refused unread when larger than MAX_FILE_BYTES."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise CatalogError([f"{path.name} is larger than {mib(MAX_FILE_BYTES)}, the limit for a catalog file; "
+                            "check that it is the right file"])
+    return path.read_bytes()
 
 
 def _read_json(path: Path) -> CatalogSource:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        raw = _read_bounded(path)
     except OSError as exc:
         raise CatalogError([f"cannot read {path}: {exc.strerror}"]) from None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
     except ValueError as exc:
         raise CatalogError([f"{path} is not valid JSON: {exc}"]) from None
     try:
@@ -234,13 +252,15 @@ def _read_json(path: Path) -> CatalogSource:
 def _folder_tables(folder: Path) -> dict[str, bytes]:
     if not folder.is_dir():
         raise CatalogError([f"{folder} is neither a .json file, a folder of CSV files nor a .zip"])
-    return {name: (folder / f"{name}.csv").read_bytes() for name in TABLES if (folder / f"{name}.csv").exists()}
+    return {name: _read_bounded(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").exists()}
 
 
 def _zip_tables(path: Path) -> dict[str, bytes]:
+    """The tables in a zip, inflated within the limits of sync/kit/archives.py (a bomb is refused, not read)."""
     with zipfile.ZipFile(path) as archive:
-        found = {Path(info.filename).name: info for info in archive.infolist() if not info.is_dir()}
-        return {name: archive.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
+        bounded = BoundedZip(archive, path)
+        found = {Path(info.filename).name: info for info in bounded.files()}
+        return {name: bounded.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
 
 
 def _rows(name: str, raw: bytes, problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -273,7 +293,7 @@ def _rows(name: str, raw: bytes, problems: list[str]) -> Iterator[tuple[int, dic
             problems.append(f"{filename} line {start}: {len(cells)} cells but {len(header)} columns; "
                             "quote cells that contain commas")
             continue
-        yield start, {column: cell.strip() for column, cell in zip(header, cells) if column}
+        yield start, {column: typed_text(cell.strip()) for column, cell in zip(header, cells) if column}
 
 
 def _cell_values(row: dict[str, str]) -> dict[str, Any]:
@@ -387,12 +407,13 @@ def _parse_tables(tables: dict[str, bytes]) -> CatalogSource:
 
 # --- writing ------------------------------------------------------------------------------------------------------
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> object:
+    """A catalog value as Excel should show it and never run it (sync/kit/cells.py; the import reads it back)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(map(str, value))
-    return str(value)
+        return spreadsheet_text(LIST_SEPARATOR.join(map(str, value)))
+    return spreadsheet_cell(value)
 
 
 def csv_tables(document: dict[str, Any]) -> dict[str, str]:
