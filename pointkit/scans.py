@@ -52,7 +52,9 @@ MAX_SCAN_BYTES = 10 * 1024 * 1024
 NOT_A_SCAN = photos.NOT_A_SCAN
 SCAN_TOO_LARGE = "larger than 10 MB"
 EMPTY_SCAN = photos.EMPTY_SCAN
-TOO_MANY_PIXELS = photos.TOO_MANY_PIXELS
+TOO_MANY_PIXELS = f"more than {photos.MAX_PIXELS // 1_000_000} megapixels"
+# The API names each limit it met; sync/kit/photos.py says which in stable words.
+_NAMED_LIMITS = {photos.TOO_LARGE: SCAN_TOO_LARGE, photos.TOO_MANY_PIXELS: TOO_MANY_PIXELS}
 
 
 class ScanRefused(ValueError):
@@ -121,7 +123,7 @@ def scan_problem(data: bytes) -> str | None:
     """None when ``data`` is an image (JPEG, PNG, TIFF) Pillow can read or a PDF, within MAX_SCAN_BYTES; else why
     not (sync/kit/photos.py). The content decides: a program renamed ``photo.jpg`` is refused all the same."""
     problem = photos.scan_problem(data, max_bytes=MAX_SCAN_BYTES)
-    return SCAN_TOO_LARGE if problem == photos.TOO_LARGE else problem
+    return _NAMED_LIMITS.get(problem, problem)
 
 
 def check_scans(inputs: list[ScanInput]) -> None:

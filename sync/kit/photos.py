@@ -23,6 +23,11 @@ PHOTO_LONGEST_SIDE = 2000
 PHOTO_JPEG_QUALITY = 80
 # 40 megapixels: any phone camera's photo, well short of what would fill an old laptop's memory once decoded.
 MAX_PIXELS = 40_000_000
+# Pillow's own guard, for every image this process opens, here or anywhere else: it warns past the budget and
+# refuses to open an image of twice the budget (DecompressionBombError), whoever forgot to check the size first.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Two re-encodings at a time, each holding one photo of at most MAX_PIXELS decoded (draft() shrinks JPEGs as they
+# decode): eight clerks attaching photos at once queue here instead of holding eight photos in an old laptop.
 REENCODE_SLOTS = 2
 _reencoding = threading.BoundedSemaphore(REENCODE_SLOTS)
 
