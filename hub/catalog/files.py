@@ -219,7 +219,8 @@ def read_catalog(path: Path) -> CatalogSource:
     except OSError as exc:
         raise CatalogError([f"cannot read {path}: {exc.strerror or exc}"]) from None
     except (zipfile.BadZipFile, zlib.error, EOFError):
-        raise CatalogError([f"{path} is not a zip file or is damaged; give a .json file, a folder of CSV files or a .zip"]) from None
+        raise CatalogError([f"{path} is not a zip file or is damaged; give a .json file, a folder of CSV files "
+                            "or a .zip"]) from None
     except ArchiveTooLarge as exc:
         raise CatalogError([str(exc)]) from None
     return _parse_tables(tables)
