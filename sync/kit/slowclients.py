@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import click
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
@@ -57,6 +58,12 @@ LOG_EVERY_S = 60.0
 IPV6_CLIENT_PREFIX = 64
 
 log = logging.getLogger("pointkit.http")
+
+# ``serve``'s option for both programs: an office whose link is worse than 2G may give heads longer.
+head_timeout_option = click.option(
+    "--head-timeout", default=HEAD_TIMEOUT_S, show_default=True, type=click.FloatRange(1, 120),
+    help="Seconds a client may take to send a request's line and headers; a connection still sending them after "
+         "that is closed, so slow sockets cannot hold the server (docs/security.md).")
 
 
 @dataclass(frozen=True, kw_only=True)
