@@ -165,10 +165,14 @@ class GuardedChannel(HTTPChannel):
 
     def service(self) -> None:
         super().service()
-        # Served: the connection owes nothing until its client sends again, unless the start of the next head came
-        # in behind this request (pipelined), which could not move while it was served. A blank line is no request
-        # (waitress skips it), so it never gets here and buys no time.
-        self.owes_head, self.head_started = self.request is not None, time.monotonic()
+        # Served: the connection owes nothing until its client sends again, unless the start of the next request
+        # came in behind this one (pipelined, or a body waiting for its 100 Continue), which could not move while
+        # this one was served: its clock starts now. A blank line is no request (waitress skips it), so it never
+        # gets here and buys no time.
+        now = time.monotonic()
+        self.owes_head, self.head_started = self.request is not None, now
+        if self.request is not None and self.request is self.body_request:
+            self.body_started = now
 
     def overdue(self, now: float, limits: ClientLimits) -> str:
         """What the client is late with ("head", "body"), or "" while it is on time or the server is busy."""
