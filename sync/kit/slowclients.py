@@ -15,8 +15,8 @@ servers share (sync/kit/web.py ``serve``) holds on its own:
   and nginx limits them itself (docs/deploy.md).
 
 A connection past a deadline is closed without an answer: its client is either hostile or so slow that it
-would not read one. Each drop and refusal is counted, and the counts are logged as one warning a minute at most,
-so an attack does not fill the log.
+would not read one. Each drop and refusal is counted, and the counts are logged at the next sweep and then as one
+warning a minute at most, so an attack does not fill the log.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ class DropLog:
         self.next_at = 0.0
 
     def note(self, what: str, client: str) -> None:
+        """Count one; the server's next sweep logs it with the rest of its burst."""
         self.counts[(what, client)] += 1
-        self.flush()
 
     def flush(self) -> None:
         """Log what was counted, if there is any and the last warning is old enough."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from waitress.task import ErrorTask
 from werkzeug.exceptions import HTTPException
 
 from sync.framing import CONTENT_TYPE, encode_frames
@@ -196,8 +197,6 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_byt
     ``limits``: how long a request's head and body may take and how many connections one address may hold
     (sync/kit/slowclients.py), so that slow sockets from one address cannot take the server off the air.
     """
-    from waitress.task import ErrorTask
-
     class LoggedErrorTask(ErrorTask):
         def execute(self) -> None:
             logging.getLogger("pointkit.http").warning(

@@ -267,15 +267,21 @@ def test_a_kept_alive_connection_may_idle_and_a_blank_line_buys_no_time(quick_se
 
 @pytest.mark.parametrize("quick_server", [(SHARE_ONLY, None), (SHARE_ONLY, SLOW_ADDRESS)], indirect=True,
                          ids=["direct", "behind-proxy"])
-def test_one_address_gets_its_share_of_connections_unless_it_is_the_trusted_proxy(quick_server, request):
-    """Twice an address's share of silent sockets: those over the share are closed at accept, except from the
-    trusted proxy, whose clients all share its address; another address is served either way."""
+def test_one_address_gets_its_share_of_connections_unless_it_is_the_trusted_proxy(quick_server, request, caplog):
+    """Twice an address's share of silent sockets: those over the share are closed at accept, and one warning
+    counts them, except from the trusted proxy, whose clients all share its address; another address is served
+    either way."""
     behind_proxy = request.node.callspec.id == "behind-proxy"
     sockets = [open_from(quick_server, SLOW_ADDRESS) for _ in range(2 * SHARE_ONLY.per_address)]
     try:
         refused = closed_among(sockets, within=1.0)
         assert len(refused) == (0 if behind_proxy else SHARE_ONLY.per_address)
         assert timed_get(quick_server + "/healthz") < ANSWER_WITHIN_S
+        if not behind_proxy:
+            warned = f"{SHARE_ONLY.per_address} refused: over one address's {SHARE_ONLY.per_address} connections " \
+                     f"from {SLOW_ADDRESS}"
+            wait_until(lambda: [record for record in caplog.records if warned in record.getMessage()], timeout=5,
+                       what="the warning about the refused connections")
     finally:
         for sock in sockets:
             sock.close()
