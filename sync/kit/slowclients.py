@@ -161,6 +161,8 @@ class GuardedChannel(HTTPChannel):
             self.body_bytes += len(data)
         elif request is not None and request.headers_finished and request is not self.body_request:
             self.body_request, self.body_started, self.body_bytes = request, now, 0
+        if request is None and self.requests:
+            self.owes_head = False  # a whole request came in: nothing is owed while it is served
         return answer
 
     def service(self) -> None:
