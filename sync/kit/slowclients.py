@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import click
@@ -120,6 +121,14 @@ class DropLog:
         self.counts.clear()
 
 
+class Drop(Enum):
+    """Why a connection was closed, as the log says it (filled in with the limits)."""
+
+    HEAD = "closed: request head incomplete after {head_timeout_s:g} s"
+    BODY = "closed: body slower than {body_min_rate} bytes/s"
+    SHARE = "refused: over one address's {per_address} connections"
+
+
 class GuardedChannel(HTTPChannel):
     """A waitress connection that knows since when its client owes it a request head or the rest of a body."""
 
@@ -176,23 +185,17 @@ class GuardedChannel(HTTPChannel):
         if self.request is not None and self.request is self.body_request:
             self.body_started = now
 
-    def overdue(self, now: float, limits: ClientLimits) -> str:
-        """What the client is late with ("head", "body"), or "" while it is on time or the server is busy."""
+    def overdue(self, now: float, limits: ClientLimits) -> Drop | None:
+        """What the client is late with, or None while it is on time or the server is busy."""
         if self.requests or self.total_outbufs_len or self.will_close or self.close_when_flushed:
-            return ""
+            return None
         request = self.request
         if request is not None and request.headers_finished:
             if request.completed or request is not self.body_request:
-                return ""
+                return None
             allowed = limits.body_timeout_s + self.body_bytes / limits.body_min_rate
-            return "body" if now - self.body_started > allowed else ""
-        return "head" if self.owes_head and now - self.head_started > limits.head_timeout_s else ""
-
-
-# What each drop is called in the log.
-DROPPED = {"head": "closed: request head incomplete after {head_timeout_s:g} s",
-           "body": "closed: body slower than {body_min_rate} bytes/s",
-           "share": "refused: over one address's {per_address} connections"}
+            return Drop.BODY if now - self.body_started > allowed else None
+        return Drop.HEAD if self.owes_head and now - self.head_started > limits.head_timeout_s else None
 
 
 class GuardedServer(TcpWSGIServer):
@@ -209,10 +212,10 @@ class GuardedServer(TcpWSGIServer):
         proxy = self.adj.trusted_proxy
         self.exempt = client_key(proxy) if proxy and proxy != "*" else None
 
-    def note_drop(self, what: str, client: str) -> None:
+    def note_drop(self, drop: Drop, client: str) -> None:
         limits = self.limits
-        self.drops.note(DROPPED[what].format(head_timeout_s=limits.head_timeout_s, body_min_rate=limits.body_min_rate,
-                                             per_address=limits.per_address), client)
+        self.drops.note(drop.value.format(head_timeout_s=limits.head_timeout_s, body_min_rate=limits.body_min_rate,
+                                          per_address=limits.per_address), client)
 
     def handle_accept(self) -> None:
         try:
@@ -223,7 +226,7 @@ class GuardedServer(TcpWSGIServer):
             client = client_key(addr[0])
             if client != self.exempt and self.connections_by_client[client] >= self.limits.per_address:
                 conn.close()
-                self.note_drop("share", client)
+                self.note_drop(Drop.SHARE, client)
                 return
             self.set_socket_options(conn)
         except OSError:
@@ -237,7 +240,7 @@ class GuardedServer(TcpWSGIServer):
         super().maintenance(now)
         clock = time.monotonic()
         for channel in list(self.active_channels.values()):
-            late = channel.overdue(clock, self.limits) if isinstance(channel, GuardedChannel) else ""
+            late = channel.overdue(clock, self.limits)
             if late:
                 channel.will_close = True
                 self.note_drop(late, channel.client)
