@@ -20,6 +20,7 @@ from sync.keys import Identity
 from sync.kit.backup import backup_command, passphrase_option, restore_command
 from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
+from sync.kit.slowclients import ClientLimits, head_timeout_option
 from sync.kit.workdays import county_date
 
 from hub.approval.certificates import CertificateError, register_rows, revoke, status_of
@@ -219,9 +220,10 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
 @click.option("--scan-retention-days", default=0, show_default=True, type=click.IntRange(0),
               help="Days after a case is closed before its scans are removed from the scan store (checked on the "
                    "--supervise-every timer, recorded in the audit chain); 0 keeps them.")
+@head_timeout_option
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
           supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool, machine: str | None,
-          timer_lease: int, trusted_proxy: str | None, scan_retention_days: int) -> None:
+          timer_lease: int, trusted_proxy: str | None, scan_retention_days: int, head_timeout: float) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -256,6 +258,7 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     if anchor_every:
         start_anchoring(engine, data_dir, anchor_every, machine=machine, holder=holder, lease_s=timer_lease)
     run_server(app, host, port, threads=threads, trusted_proxy=trusted_proxy,
+               limits=ClientLimits(head_timeout_s=head_timeout),
                on_start=lambda: logging.getLogger("hub").info("hub serving %s on http://%s:%s, scans in %s",
                                                               data_dir, host, port, store))
 

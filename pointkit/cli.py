@@ -22,6 +22,7 @@ from sync.client import HubUnreachable
 from sync.kit.backup import backup_command, passphrase_option, restore_command
 from sync.kit.migrate import SchemaError
 from sync.kit.safety import private_data_dir, private_umask
+from sync.kit.slowclients import ClientLimits, head_timeout_option
 
 from . import audit, db, migrate
 from .auth import StaffError, check_post, create_staff, set_post
@@ -186,9 +187,10 @@ def init(data_dir: Path, hub_url: str, token: str, name: str, relay_url: str, st
 @click.option("--scan-retention-days", default=None, type=click.IntRange(min=0),
               help="Days to keep sent scans after the result is collected (kept until changed; default 0).")
 @behind_tls_option
+@head_timeout_option
 def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_interval: float,
           metered: bool | None, unmetered_hours: str | None, max_photo_kb: int | None,
-          scan_retention_days: int | None, behind_tls: bool) -> None:
+          scan_retention_days: int | None, behind_tls: bool, head_timeout: float) -> None:
     from sync.kit.web import serve as serve_app
 
     from . import create_app
@@ -207,7 +209,7 @@ def serve(data_dir: Path, host: str, port: int, sync_interval: float, max_idle_i
         click.echo(f"pointkit serving on http://{host}:{port} (data {data_dir})")
 
     try:
-        serve_app(app, host, port, on_start=started)
+        serve_app(app, host, port, on_start=started, limits=ClientLimits(head_timeout_s=head_timeout))
     finally:
         worker.stop()
 

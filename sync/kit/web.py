@@ -14,11 +14,13 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from waitress.task import ErrorTask
 from werkzeug.exceptions import HTTPException
 
 from sync.framing import CONTENT_TYPE, encode_frames
 from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.jsonlimits import JSONRefused, load_json
+from sync.kit.slowclients import ClientLimits, GuardedChannel, create_guarded_server
 from sync.signing import SignedRequest, verify_request_any
 from sync.uploads import (
     HEADER_CHUNK_SHA256,
@@ -179,7 +181,8 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_bytes: int = MAX_REQUEST_BYTES,
-          on_start: Callable[[], None] | None = None, trusted_proxy: str | None = None) -> None:
+          on_start: Callable[[], None] | None = None, trusted_proxy: str | None = None,
+          limits: ClientLimits = ClientLimits()) -> None:
     """Serve with waitress (pure Python, runs on Windows point laptops too).
 
     A request whose declared body is over ``max_request_bytes`` is answered
@@ -188,12 +191,12 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_byt
 
     ``trusted_proxy``: the address of the load balancer in front. Its X-Forwarded-For and -Proto then give
     the client's address and scheme; from any other peer, and when it is None, those headers are dropped,
-    so no client can pose as another address.
-    """
-    from waitress import create_server
-    from waitress.channel import HTTPChannel
-    from waitress.task import ErrorTask
+    so no client can pose as another address. It is also the one address exempt from the share of
+    connections each client address gets.
 
+    ``limits``: how long a request's head and body may take and how many connections one address may hold
+    (sync/kit/slowclients.py), so that slow sockets from one address cannot take the server off the air.
+    """
     class LoggedErrorTask(ErrorTask):
         def execute(self) -> None:
             logging.getLogger("pointkit.http").warning(
@@ -201,14 +204,14 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_byt
                 type(self.request.error).__name__)
             super().execute()
 
-    class Channel(HTTPChannel):
+    class Channel(GuardedChannel):
         error_task_class = LoggedErrorTask
 
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} if trusted_proxy else {}
-    server = create_server(app, host=host, port=port, threads=threads, max_request_body_size=max_request_bytes,
-                           clear_untrusted_proxy_headers=True, **proxy)
-    server.channel_class = Channel
+    server = create_guarded_server(app, host, port, limits=limits, channel_class=Channel, threads=threads,
+                                   max_request_body_size=max_request_bytes, clear_untrusted_proxy_headers=True,
+                                   **proxy)
     if on_start:
         on_start()
     server.run()
