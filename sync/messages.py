@@ -40,6 +40,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 # A scan's size: once sealed it must still fit the hub's 32-bit size columns.
 MAX_SCAN_BYTES = 1 << 30
+# The scans one SUBMIT or SUPPLEMENT carries the keys of (a point refuses an intake with more, pointkit/scans.py).
+MAX_SCANS = 64
 # Form fields and materials a case may carry (a catalog item has a few dozen at most), and their lengths.
 MAX_ENTRIES = 128
 MAX_NAME = 64
@@ -140,7 +142,7 @@ class SubmitCase(_Strict):
     promised_date: Day | None = None
     staff: str = Field(max_length=64)
     # Added in issue 4; a point from before sends none, so the hub accepts SUBMIT without it.
-    scans: list[Scan] = Field(default_factory=list, max_length=64)
+    scans: list[Scan] = Field(default_factory=list, max_length=MAX_SCANS)
     # Added in issue 6: the hub's clock minus this point's clock as the point last measured it, so the
     # hub starts the time limit at the true moment of intake (None: the point never reached the hub).
     clock_offset_ms: int | None = Field(default=None, ge=-MAX_CLOCK_OFFSET_MS, le=MAX_CLOCK_OFFSET_MS)
@@ -288,7 +290,7 @@ class SupplementCase(_Strict):
     note: str = Field(default="", max_length=2000)
     supplemented_at: Moment
     staff: str = Field(max_length=64)
-    scans: list[Scan] = Field(default_factory=list, max_length=64)
+    scans: list[Scan] = Field(default_factory=list, max_length=MAX_SCANS)
 
 
 class RateCase(_Strict):
