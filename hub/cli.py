@@ -57,6 +57,7 @@ from hub.core.db import (
 from hub.core.leases import DEFAULT_LEASE_S
 from hub.core.models import DEFAULT_COMPLAINT_REPLY_DAYS, POINT_LEVELS, ROLES, HubKey
 from hub.instance import LOG_FILE, InstanceError, initialize, is_initialized
+from hub.intake.budget import DEFAULT_INGEST_BUDGET_MIB, MAX_INGEST_BUDGET_MIB, BudgetError, set_budget
 from hub.intake.bundles import export_point_bundle, import_point_bundle
 from hub.machines import (
     MachineError,
@@ -221,9 +222,14 @@ def init(data_dir: Path, admin_user: str, admin_password: str | None, post_quant
               help="Days after a case is closed before its scans are removed from the scan store (checked on the "
                    "--supervise-every timer, recorded in the audit chain); 0 keeps them.")
 @head_timeout_option
+@click.option("--ingest-budget-mib", default=DEFAULT_INGEST_BUDGET_MIB, show_default=True,
+              type=click.IntRange(1, MAX_INGEST_BUDGET_MIB),
+              help="MiB a point may make the hub store in a county day before the hub warns (log, audit, points "
+                   "page); its envelopes are still accepted. 'points budget' sets one point's own.")
 def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float, complaint_reply_days: int,
           supervise_every: int, anchor_every: int, precheck_days: int, behind_tls: bool, machine: str | None,
-          timer_lease: int, trusted_proxy: str | None, scan_retention_days: int, head_timeout: float) -> None:
+          timer_lease: int, trusted_proxy: str | None, scan_retention_days: int, head_timeout: float,
+          ingest_budget_mib: int) -> None:
     """Serve the hub's pages, staff API and sync endpoints with waitress."""
     if not is_initialized(data_dir):
         raise click.ClickException(f"{data_dir} is not a hub data directory; run 'pointkit-hub init --data {data_dir}'")
@@ -245,7 +251,8 @@ def serve(data_dir: Path, host: str, port: int, threads: int, warn_share: float,
     try:
         app = create_app(data_dir, test_config={"WARN_SHARE": warn_share, "SESSION_COOKIE_SECURE": behind_tls,
                                                  "COMPLAINT_REPLY_DAYS": complaint_reply_days,
-                                                 "PRECHECK_LIMITS": {"expiry_days": precheck_days}})
+                                                 "PRECHECK_LIMITS": {"expiry_days": precheck_days},
+                                                 "INGEST_BUDGET_MIB": ingest_budget_mib})
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     engine, holder = app.extensions["hub_engine"], process_holder(machine)
@@ -388,6 +395,27 @@ def points_list(data_dir: Path) -> None:
         township = townships.get(point["name"], "no township") if point["level"] == "village" else "-"
         click.echo("\t".join([point["point_id"], point["name"], point["level"], point["status"],
                               point["fingerprint"] or "-", point["last_contact"] or "-", expiry or "-", township]))
+
+
+@points.command("budget")
+@click.argument("name")
+@click.option("--mib", type=click.IntRange(1, MAX_INGEST_BUDGET_MIB), default=None,
+              help="MiB point NAME may make the hub store in a county day before the hub warns.")
+@click.option("--default", "use_default", is_flag=True, default=False,
+              help="Back to the county's default (serve --ingest-budget-mib).")
+@data_option
+def points_budget(name: str, mib: int | None, use_default: bool, data_dir: Path) -> None:
+    """Set point NAME's daily ingest budget (a busy township may need more than the county's default). Past it
+    the hub still accepts the point's envelopes, and warns: log, audit entry, the points page."""
+    if (mib is None) == (not use_default):
+        raise click.ClickException("give either --mib N or --default")
+    try:
+        with _hub(data_dir) as (session, _identity):
+            set_budget(session, name, mib, actor="cli")
+    except BudgetError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Point {name}: daily ingest budget {mib} MiB." if mib else
+               f"Point {name}: the county's default daily ingest budget.")
 
 
 @points.command("revoke")

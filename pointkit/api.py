@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -64,9 +64,9 @@ from .trust import sealing_key
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 _INTAKE_STATUS = {"unknown_item": 404, "not_accepted_here": 422, "invalid_input": 422, "materials_missing": 422,
-                  "nothing_missing": 409}
+                  "nothing_missing": 409, "too_many_scans": 422}
 _SUPPLEMENT_STATUS = {"not_found": 404, "not_waiting": 409, "unknown_material": 422, "scans_required": 422,
-                      "not_a_scan": 422}
+                      "not_a_scan": 422, "too_many_scans": 422}
 _PICKUP_STATUS = {"not_found": 404, "not_ready": 409, "wrong_pickup_code": 403, "result_invalid": 409,
                   "pickup_locked": 423, "collected_elsewhere": 409, "collected_here": 409,
                   "no_pickup_code_here": 409,
@@ -120,6 +120,16 @@ def intake_error_body(exc: IntakeError) -> dict:
     if exc.levels:
         body["levels"] = exc.levels
     return body
+
+
+def scans_refused(exc: ScanRefused, not_a_scan: str) -> tuple[Response, int]:
+    """422 for attached files a case cannot take: ``too_many_scans`` with the ``limit``, or, for a file that is
+    not a scan, the reason ``not_a_scan`` the route has always answered with (so clients keep working)."""
+    body: dict = {"error": str(exc), "reason": exc.reason if exc.limit is not None else not_a_scan,
+                  "fields": exc.fields}
+    if exc.limit is not None:
+        body["limit"] = exc.limit
+    return jsonify(body), 422
 
 
 def case_summary(case: Case) -> CaseSummary:
@@ -180,7 +190,7 @@ def create_case():
     try:
         check_scans(inputs)
     except ScanRefused as exc:
-        return jsonify(intake_error_body(IntakeError("invalid_input", str(exc), exc.fields))), 422
+        return scans_refused(exc, "invalid_input")
     prepared = prepare_scans(data_dir(), inputs, max_photo_kb=_max_photo_kb())
     try:
         with db.session_scope(data_dir()) as session:
@@ -416,7 +426,7 @@ def supplement(case_id: str):
     try:
         check_scans(inputs)
     except ScanRefused as exc:
-        return api_error(422, "not_a_scan", str(exc))
+        return scans_refused(exc, "not_a_scan")
     prepared = prepare_scans(data_dir(), inputs, max_photo_kb=_max_photo_kb())
     try:
         with db.session_scope(data_dir()) as session:

@@ -24,7 +24,7 @@ from .kiosk import RECEIPT_NO_MAX, look_up, normalize_receipt_no
 from .models import Case
 from .pickup import MAX_PICKUP_TRIES, PickupError, find_case, held_at_hub, rate, search_cases
 from .runtime import data_dir, identity, wake_sync
-from .scans import ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans
+from .scans import MAX_SCANS_PER_CASE, ScanRefused, check_scans, discard_scans, prepare_scans, uploaded_scans
 from .state import as_utc, get_state
 from .supplement import SupplementError, open_request, send_supplement
 from .views import input_name, mask_name, pickup_refusal
@@ -81,6 +81,8 @@ SUPPLEMENT_MESSAGES = {
     "scans_required": lazy_gettext("Attach a scan or photo of each material the resident brought."),
     "not_a_scan": lazy_gettext("Nothing was sent: attach scans or photos (JPEG, PNG, TIFF) or PDF files of up to "
                                "10 MB each."),
+    "too_many_scans": lazy_gettext("Nothing was sent: attach at most %(limit)s files at a time (put the pages of one "
+                                   "material into one PDF).", limit=MAX_SCANS_PER_CASE),
 }
 
 
@@ -175,8 +177,8 @@ def supplement(case_id: str):
         max_photo_kb = get_state(dbs).max_photo_kb
     try:
         check_scans(inputs)
-    except ScanRefused:
-        flash(str(SUPPLEMENT_MESSAGES["not_a_scan"]))
+    except ScanRefused as exc:
+        flash(str(SUPPLEMENT_MESSAGES[exc.reason]))
         return redirect(url_for("views.case_page", case_id=case.id))
     prepared = prepare_scans(data_dir(), inputs, max_photo_kb=max_photo_kb)
     try:

@@ -152,6 +152,8 @@ FIELD_PROBLEMS = {
     scans.SCAN_TOO_LARGE: lazy_gettext("larger than 10 MB: scan it again at a lower resolution"),
     scans.EMPTY_SCAN: lazy_gettext("the file is empty"),
     scans.TOO_MANY_PIXELS: lazy_gettext("more than 40 megapixels: take the photo again at a lower resolution"),
+    scans.TOO_MANY_SCANS: lazy_gettext("more than %(limit)s files: one application takes at most %(limit)s (put the "
+                                       "pages of one material into one PDF)", limit=scans.MAX_SCANS_PER_CASE),
     idnumber.WRONG_LENGTH: lazy_gettext("must be 18 characters"),
     idnumber.WRONG_CHARACTERS: lazy_gettext("must be 17 digits followed by a digit or X"),
     idnumber.IMPOSSIBLE_BIRTH_DATE: lazy_gettext("contains an impossible birth date"),

@@ -30,7 +30,7 @@ from sync.clock import utcnow, uuid7
 from sync.keys import b64
 from sync.kit import photos
 from sync.kit.photos import reencode_photo
-from sync.messages import Scan
+from sync.messages import MAX_SCANS, Scan
 from sync.streaming import Outgoing, StreamingUploader
 from sync.uploads import RELAYED, make_scan_grant
 
@@ -41,7 +41,9 @@ from .state import as_utc, get_state, local_now
 log = logging.getLogger("pointkit.scans")
 
 SCANS_DIR = "scans"
-MAX_SCANS_PER_CASE = 64
+# The files one intake or one 补正 may attach: the SUBMIT and SUPPLEMENT messages carry at most this many scans'
+# keys (sync/messages.py MAX_SCANS). More are refused whole, naming the limit: never silently cut (issue 27).
+MAX_SCANS_PER_CASE = MAX_SCANS
 # A case's scans go up once the hub has its case (an unknown scan id is refused there).
 SENDABLE_CASE_STATUSES = ("acked", "supplement_requested", "supplemented", "result_ready", "collected")
 MAX_PASSES = 8
@@ -53,16 +55,20 @@ NOT_A_SCAN = photos.NOT_A_SCAN
 SCAN_TOO_LARGE = "larger than 10 MB"
 EMPTY_SCAN = photos.EMPTY_SCAN
 TOO_MANY_PIXELS = f"more than {photos.MAX_PIXELS // 1_000_000} megapixels"
+TOO_MANY_SCANS = f"more than {MAX_SCANS_PER_CASE} files: attach at most {MAX_SCANS_PER_CASE} (put the pages of one " \
+                 "material into one PDF)"
 # The API names each limit it met; sync/kit/photos.py says which in stable words.
 _NAMED_LIMITS = {photos.TOO_LARGE: SCAN_TOO_LARGE, photos.TOO_MANY_PIXELS: TOO_MANY_PIXELS}
 
 
 class ScanRefused(ValueError):
-    """Attached files that are not scans of materials; ``fields`` maps each form input to why."""
+    """Attached files that cannot go with the case; ``fields`` maps each form input to why. ``reason`` is the API's
+    word: ``not_a_scan``, or ``too_many_scans`` (then ``limit`` is MAX_SCANS_PER_CASE)."""
 
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("some attached files are not scans: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
+    def __init__(self, fields: dict[str, str], *, reason: str = "not_a_scan", limit: int | None = None):
+        what = "too many files attached" if reason == "too_many_scans" else "some attached files are not scans"
+        super().__init__(what + ": " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields, self.reason, self.limit = fields, reason, limit
 
 
 @dataclass
@@ -126,9 +132,17 @@ def scan_problem(data: bytes) -> str | None:
     return _NAMED_LIMITS.get(problem, problem)
 
 
+def check_scan_count(inputs: list[ScanInput]) -> None:
+    """Raise ScanRefused (``too_many_scans``) when more files are attached than one message carries: refusing
+    is the only honest answer, as the clerk would not learn which files a cut left out."""
+    if len(inputs) > MAX_SCANS_PER_CASE:
+        raise ScanRefused({"scans": TOO_MANY_SCANS}, reason="too_many_scans", limit=MAX_SCANS_PER_CASE)
+
+
 def check_scans(inputs: list[ScanInput]) -> None:
-    """Raise ScanRefused naming the form input of every file that is not a scan (``scans`` or
-    ``scans_<material>``), before anything is sealed or written."""
+    """Raise ScanRefused when more files are attached than a case takes, or naming the form input of every file
+    that is not a scan (``scans`` or ``scans_<material>``), before anything is sealed or written."""
+    check_scan_count(inputs)
     problems = {}
     for scan in inputs:
         problem = scan_problem(scan.data)
@@ -140,9 +154,11 @@ def check_scans(inputs: list[ScanInput]) -> None:
 
 def prepare_scans(data_dir: str | Path, inputs: list[ScanInput], *, max_photo_kb: int = 0) -> list[PreparedScan]:
     """Seal each file under a fresh key and write it to disk; the caller joins them to a case or discards them.
-    What staff attach passes ``check_scans`` first (the pages and the API do)."""
+    What staff attach passes ``check_scans`` first (the pages and the API do); too many files are refused here
+    too, before any is written."""
+    check_scan_count(inputs)
     prepared: list[PreparedScan] = []
-    for item in inputs[:MAX_SCANS_PER_CASE]:
+    for item in inputs:
         scan_id = str(uuid7())
         name = safe_file_name(item.name)
         data, original_size, original_key = item.data, 0, ""

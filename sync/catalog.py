@@ -17,6 +17,10 @@ DayUnit = Literal["working_days", "natural_days"]
 # from another office and come back to a village window, without leaving a paused case standing for months.
 DEFAULT_SUPPLEMENT_DAYS = 15
 DEFAULT_SUPPLEMENT_UNIT: DayUnit = "working_days"
+# The most fields and materials one item may have (the point's intake API takes as many; a real item has a few):
+# a case's form and materials lists are bounded by them wherever they travel (sync/messages.py).
+MAX_ITEM_FIELDS = 50
+MAX_ITEM_MATERIALS = 50
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -95,10 +99,10 @@ class ServiceItem(_Model):
     complaint_channel: str = Field(default="12345", max_length=200)
     levels: list[Level] = Field(min_length=1)
     deemed_approval: bool = False
-    materials: list[Material] = Field(default_factory=list)
-    fields: list[FormField] = Field(default_factory=list)
+    materials: list[Material] = Field(default_factory=list, max_length=MAX_ITEM_MATERIALS)
+    fields: list[FormField] = Field(default_factory=list, max_length=MAX_ITEM_FIELDS)
     # What a department records when it approves (certificate number, validity, ...); printed on the result.
-    result_fields: list[FormField] = Field(default_factory=list)
+    result_fields: list[FormField] = Field(default_factory=list, max_length=MAX_ITEM_FIELDS)
     # Protocol 3: how long the resident has to bring what a 补正 asks for, counted from the day after the request
     # in the unit the item's rule uses; past it the application counts as withdrawn (docs/catalog.md).
     supplement_days: int = Field(default=DEFAULT_SUPPLEMENT_DAYS, ge=1, le=365)

@@ -9,9 +9,10 @@ Layout of one envelope (all integers big-endian)::
 
 The plaintext is canonical JSON, zlib-compressed before sealing. A receiver
 checks the signature before it decrypts anything, so junk costs it one
-signature check, and reads the payload within limits (MAX_PLAINTEXT
-decompressed, sync/jsonlimits.py), so a hostile sender cannot make it
-inflate a zlib bomb or recurse through a payload nested 200,000 deep.
+signature check, and reads the payload within limits (its kind's
+MAX_PLAINTEXT_BY_KIND decompressed, sync/jsonlimits.py), so a hostile sender
+cannot make it inflate a zlib bomb or recurse through a payload nested
+200,000 deep.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ HEADER = struct.Struct(">3sBBBBx16s16sQ8sq")
 assert HEADER.size == 64
 SIGNATURE_BYTES = 64
 MAX_CIPHERTEXT = 16 * 1024 * 1024
-# A payload decompressed: the largest any side sends (a case with 64 scans' keys) is some 30 KB.
+# A payload decompressed, of any kind: the most a hub message may hold (its kind's own cap may be lower,
+# MAX_PLAINTEXT_BY_KIND). The largest any side sends in practice (a case with 64 scans' keys) is some 30 KB.
 MAX_PLAINTEXT = 1024 * 1024
 # Sequence numbers are u64 on the wire, but the hub keeps them in 32-bit signed columns (PostgreSQL INTEGER):
 # an envelope numbered beyond that cannot be stored, and is refused as it is parsed. A point numbering 100
@@ -96,6 +98,34 @@ class Kind(IntEnum):
     PRECHECK = 71
     BOOKING_REQUEST = 72
     CERTIFICATE_REVOKED = 73
+
+
+KIB = 1024
+# The most a point's payload of each kind may decompress to (issue 27: an enrolled point's compressible 1 MiB
+# push made the hub unpack and store 2.6 GiB). Each is the largest payload its schema in sync/messages.py admits,
+# every character at its longest in canonical JSON (a control character escaped as \u00XX, 6 bytes), rounded
+# up: a payload within its schema always fits (tests/sync/test_payload_caps.py holds them to that). A bigger one
+# is refused alone as ``too_large`` while it decompresses. Hub messages, signed by the hub a point trusts, and
+# POINT_KEYS (a few keys) not listed here have the general MAX_PLAINTEXT.
+MAX_PLAINTEXT_BY_KIND: dict[Kind, int] = {
+    Kind.SUBMIT: 256 * KIB,  # form 50 x 200 characters, 50 materials and certificates, 64 scans' keys
+    Kind.AMEND: 80 * KIB,  # form 50 x 200 characters
+    Kind.SUPPLEMENT: 128 * KIB,  # 50 materials, a 2,000-character note, 64 scans' keys
+    Kind.WITHDRAW: 4 * KIB,
+    Kind.COLLECTED: 4 * KIB,
+    Kind.RATE: 4 * KIB,
+    Kind.POINT_KEYS: 4 * KIB,
+    Kind.COPY_REQUEST: 4 * KIB,
+    Kind.REFERRAL: 12 * KIB,
+    Kind.COMPLAINT: 32 * KIB,  # a 4,000-character text
+    Kind.PRECHECK_ANSWER: 176 * KIB,  # 51 notes x 500 characters
+    Kind.BOOKING: 48 * KIB,  # 2,000 slots' counts
+}
+
+
+def max_plaintext(kind: Kind) -> int:
+    """The most a payload of ``kind`` may decompress to."""
+    return MAX_PLAINTEXT_BY_KIND.get(kind, MAX_PLAINTEXT)
 
 
 # Kinds a protocol-1 point does not know: the hub holds them for such a point until it upgrades. COPY_REQUEST and
@@ -246,6 +276,12 @@ class Envelope:
         ``keys`` is one X25519 key, an Identity, or key id -> private key
         (a side that rotated keeps its older keys here).
         """
+        return self.open_measured(keys)[0]
+
+    def open_measured(self, keys: X25519PrivateKey | Identity | Mapping[bytes, OpeningKey],
+                      ) -> tuple[dict[str, Any], int]:
+        """``open``, and the bytes the payload decompressed to: what the hub unpacks and stores of it, counted
+        against the sending point's daily ingest budget."""
         if isinstance(keys, X25519PrivateKey):
             keys = {key_id(raw_public(keys.public_key())): keys}
         elif isinstance(keys, Identity):
@@ -259,23 +295,25 @@ class Envelope:
             )
         except Exception:
             raise EnvelopeError("decrypt_failed", "envelope does not decrypt") from None
+        limit = max_plaintext(self.header.kind)
         if self.header.flags & FLAG_ZLIB:
             decomp = zlib.decompressobj()
             try:
-                plain = decomp.decompress(plain, MAX_PLAINTEXT)
+                plain = decomp.decompress(plain, limit)
             except zlib.error:
                 raise EnvelopeError("malformed", "payload does not decompress") from None
             if decomp.unconsumed_tail:
-                raise EnvelopeError("too_large", f"payload decompresses to more than {MAX_PLAINTEXT} bytes")
+                raise EnvelopeError("too_large", f"a {self.header.kind.name} payload may decompress to {limit} "
+                                                 f"bytes at most; this one is larger")
             if not decomp.eof:
                 raise EnvelopeError("malformed", "payload ends before its compressed stream does")
         try:
-            payload = load_json(plain, max_bytes=MAX_PLAINTEXT)
+            payload = load_json(plain, max_bytes=limit)
         except JSONRefused as exc:
             raise EnvelopeError(exc.reason, f"payload refused: {exc}") from None
         if not isinstance(payload, dict):
             raise EnvelopeError("malformed", "payload is not a JSON object")
-        return payload
+        return payload, len(plain)
 
 
 def seal_envelope(

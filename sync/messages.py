@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from sync.catalog import DayUnit
+from sync.catalog import MAX_ITEM_FIELDS, MAX_ITEM_MATERIALS, DayUnit
 from sync.envelope import Kind
 
 RESULT_DOCUMENT_TYPE = "pointkit.result/v1"
@@ -40,12 +40,24 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 # A scan's size: once sealed it must still fit the hub's 32-bit size columns.
 MAX_SCAN_BYTES = 1 << 30
-# Form fields and materials a case may carry (a catalog item has a few dozen at most), and their lengths.
-MAX_ENTRIES = 128
+# The scans one SUBMIT or SUPPLEMENT carries the keys of (a point refuses an intake with more, pointkit/scans.py).
+MAX_SCANS = 64
+# What a case may carry: never more than the point's own API and pages take (pointkit/schemas.py CaseCreate,
+# pointkit/intake.py MAX_TEXT), so a stolen laptop's keys buy no more room at the hub than its window has (issue
+# 27). A form has an entry per field of its item and names materials of its item: a catalog item has at most
+# MAX_ITEM_FIELDS fields and MAX_ITEM_MATERIALS materials (sync/catalog.py), so no point ever needs more.
+MAX_FORM_ENTRIES = MAX_ITEM_FIELDS
+MAX_MATERIALS = MAX_ITEM_MATERIALS
 MAX_NAME = 64
-MAX_VALUE = 2000
-# Pydantic error types that say "a value beyond its bounds" (the rest say "the wrong shape").
+MAX_FORM_VALUE = 200
+# A pre-check note on one material (pointkit/prechecks.py MAX_NOTE, the hub's the same): one per material and
+# one for the whole pre-check.
+MAX_NOTE = 500
+MAX_NOTES = MAX_ITEM_MATERIALS + 1
+# Pydantic error types that say "a value beyond its bounds", "a text or list longer than its limit" (the rest say
+# "the wrong shape").
 _RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "out_of_range"})
+_SIZE_ERRORS = frozenset({"string_too_long", "too_long"})
 
 
 def _iso_text(value: object) -> object:
@@ -75,14 +87,21 @@ Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_moment_
 Day = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_day_within_years)]
 StoredInt = Annotated[int, Field(ge=0, le=MAX_STORED_INT)]
 Name = Annotated[str, Field(max_length=MAX_NAME)]
-Value = Annotated[str, Field(max_length=MAX_VALUE)]
+FormValue = Annotated[str, Field(max_length=MAX_FORM_VALUE)]
+Note = Annotated[str, Field(max_length=MAX_NOTE)]
 
 
 def payload_refusal(error: ValidationError) -> tuple[str, str]:
-    """(reason, message) for a payload that does not match its schema: ``out_of_range`` when every problem
-    is a value beyond its bounds, else ``invalid_payload``; the message names the fields (never their values)."""
+    """(reason, message) for a payload that does not match its schema: ``too_large`` when a text or list is
+    longer than its limit (issue 27: refused alone, like an envelope too large to open) and every other problem
+    is one of bounds, ``out_of_range`` when every problem is a value beyond its bounds, else ``invalid_payload``;
+    the message names the fields (never their values)."""
     problems = error.errors()
-    reason = "out_of_range" if all(problem["type"] in _RANGE_ERRORS for problem in problems) else "invalid_payload"
+    kinds = {problem["type"] for problem in problems}
+    if kinds <= _RANGE_ERRORS | _SIZE_ERRORS:
+        reason = "too_large" if kinds & _SIZE_ERRORS else "out_of_range"
+    else:
+        reason = "invalid_payload"
     fields = "; ".join(f"{'.'.join(str(part)[:MAX_NAME] for part in problem['loc'])}: {problem['msg']}"
                        for problem in problems[:5])
     return reason, (f"payload refused ({fields}); the hub keeps the envelope for an operator: correct the "
@@ -134,13 +153,13 @@ class SubmitCase(_Strict):
     item_code: str = Field(min_length=1, max_length=64)
     catalog_version: StoredInt
     applicant: Applicant
-    form: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
-    materials: list[Name] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    form: dict[Name, FormValue] = Field(default_factory=dict, max_length=MAX_FORM_ENTRIES)
+    materials: list[Name] = Field(default_factory=list, max_length=MAX_MATERIALS)
     received_at: Moment
     promised_date: Day | None = None
     staff: str = Field(max_length=64)
     # Added in issue 4; a point from before sends none, so the hub accepts SUBMIT without it.
-    scans: list[Scan] = Field(default_factory=list, max_length=64)
+    scans: list[Scan] = Field(default_factory=list, max_length=MAX_SCANS)
     # Added in issue 6: the hub's clock minus this point's clock as the point last measured it, so the
     # hub starts the time limit at the true moment of intake (None: the point never reached the hub).
     clock_offset_ms: int | None = Field(default=None, ge=-MAX_CLOCK_OFFSET_MS, le=MAX_CLOCK_OFFSET_MS)
@@ -151,11 +170,11 @@ class SubmitCase(_Strict):
     referral_no: str = Field(default="", max_length=RECEIPT_MAX)
     # Added in issue 22 (免提交): materials the resident did not hand over because the hub's certificate register
     # holds them; the hub checks every reference at ingest. A point from before sends none.
-    certificates: list[CertificateRef] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    certificates: list[CertificateRef] = Field(default_factory=list, max_length=MAX_MATERIALS)
     # Added in issue 22 (网上预审, protocol 5): the pre-check this intake took in, and which of its files (stored at
     # the hub already) the case keeps as scans; the hub attaches its own copies, so the point sends them never.
     precheck_id: str = Field(default="", max_length=36)
-    precheck_scans: list[str] = Field(default_factory=list, max_length=64)
+    precheck_scans: list[Annotated[str, Field(max_length=36)]] = Field(default_factory=list, max_length=MAX_SCANS)
 
 
 # What a SUBMIT gained in issue 20: the hub leaves them out of a CASE_COPY for a point that did not send them.
@@ -221,7 +240,7 @@ class AmendCase(_Strict):
 
     case_id: str = Field(min_length=36, max_length=36)
     base_version: StoredInt
-    form: dict[Name, Value] = Field(min_length=1, max_length=64)
+    form: dict[Name, FormValue] = Field(min_length=1, max_length=MAX_FORM_ENTRIES)
     amended_at: Moment
     staff: str = Field(max_length=64)
 
@@ -284,11 +303,11 @@ class SupplementCase(_Strict):
     """The resident came back with what a supplement request asked for; the scans follow like intake's."""
 
     case_id: str = Field(min_length=36, max_length=36)
-    materials: list[Name] = Field(default_factory=list, max_length=64)
+    materials: list[Name] = Field(default_factory=list, max_length=MAX_MATERIALS)
     note: str = Field(default="", max_length=2000)
     supplemented_at: Moment
     staff: str = Field(max_length=64)
-    scans: list[Scan] = Field(default_factory=list, max_length=64)
+    scans: list[Scan] = Field(default_factory=list, max_length=MAX_SCANS)
 
 
 class RateCase(_Strict):
@@ -597,7 +616,7 @@ class PrecheckCopy(_Strict):
     files: list[PrecheckFile] = Field(default_factory=list, max_length=64)
     status: Literal["submitted", "answered", "taken", "expired"]
     outcome: PrecheckOutcome | Literal[""] = ""
-    notes: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    notes: dict[Name, Note] = Field(default_factory=dict, max_length=MAX_NOTES)
     answered_by: str = Field(default="", max_length=64)
     submitted_at: datetime
     expires_at: datetime
@@ -611,7 +630,7 @@ class AnswerPrecheck(_Strict):
 
     precheck_id: str = Field(min_length=36, max_length=36)
     outcome: PrecheckOutcome
-    notes: dict[Name, Value] = Field(default_factory=dict, max_length=MAX_ENTRIES)
+    notes: dict[Name, Note] = Field(default_factory=dict, max_length=MAX_NOTES)
     staff: str = Field(max_length=64)
     answered_at: Moment
 

@@ -149,6 +149,8 @@ class Point(SQLModel, table=True):
     # The township a village point belongs to (``points add --township``, or the township it relays through);
     # None for a township point itself and for a village not placed yet.
     township_id: uuid.UUID | None = Field(default=None, index=True)
+    # The point's daily ingest budget in MiB (``points budget``); None: the county's default (hub/intake/budget.py).
+    ingest_budget_mib: int | None = None
 
 
 # One key pair a point has held: the one it enrolled with, then each rotation; newest is current.
@@ -816,3 +818,13 @@ class TimerLease(SQLModel, table=True):
     last_run_at: datetime | None = None
     last_run_by: str = Field(default="", max_length=128)
     rounds: int = 0
+
+
+# What one point made the hub store on one county day (issue 27): the bytes its accepted envelopes unpacked to,
+# and when it first went over its daily ingest budget (the hub logs, audits and shows that once a day).
+class PointIngestDay(SQLModel, table=True):
+    point_id: uuid.UUID = Field(foreign_key="point.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    stored_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    envelopes: int = 0
+    over_budget_at: datetime | None = None

@@ -23,6 +23,7 @@ each held the lock, are in hub/intake/turns.py.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -40,7 +41,8 @@ from hub.catalog.versions import current_version_number
 from hub.core.audit import write_for_point
 from hub.core.models import Point, RawEnvelope
 from hub.core.outbox import note_protocol, readable
-from hub.core.outcome import Answer, Outcome
+from hub.core.outcome import Answer, Fate, Outcome
+from hub.intake.budget import DEFAULT_INGEST_BUDGET_MIB, count_ingest
 from hub.intake.bulk import BulkRun, Draft
 from hub.intake.intents import ACCEPTED, Refusal, apply_intent, apply_point_keys
 from hub.intake.lookups import Lookups, submission_of
@@ -67,9 +69,12 @@ class IngestedBatch:
 
 
 def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring,
-                     county_head_every: float | None = None) -> IngestedBatch:
+                     county_head_every: float | None = None,
+                     ingest_budget_mib: int = DEFAULT_INGEST_BUDGET_MIB) -> IngestedBatch:
     """Answer each frame; return one result dict per frame, in order, once the batch has committed. With
     ``county_head_every``, write a county head after the batch when the newest is older than that (seconds).
+    What the batch stored counts against each sender's daily ingest budget (``ingest_budget_mib`` for a point
+    without a budget of its own, hub/intake/budget.py).
 
     The caller's open transaction ends first (it must not hold the write lock through the crypto). An
     error that escapes an envelope's own handling (the database gone) rolls the batch back and
@@ -87,6 +92,7 @@ def ingest_envelopes(session: Session, frames: list[bytes], *, keyring: Keyring,
                 with writing_turn(session, lock_keys(opened)) as times:
                     lookups = Lookups.under_lock(session, opened)
                     answers = _answer_all(session, arrivals, keyring, lookups)
+                    _count_stored(session, arrivals, answers, lookups, ingest_budget_mib)
                     lookups.note_contact(session)
                     session.commit()
                 break
@@ -150,6 +156,23 @@ def _answer_all(session: Session, arrivals: list[Arrival | Answer], keyring: Key
         lookups.took_submit(arrival)
     write_run()
     return answers
+
+
+def _count_stored(session: Session, arrivals: list[Arrival | Answer], answers: list[Answer], lookups: Lookups,
+                  default_mib: int) -> None:
+    """Count what the batch stored, per sender, against its daily ingest budget: each envelope accepted (or
+    parked as a conflict) as it came and as its payload unpacked. Refused ones are kept raw but count nothing:
+    they are what a stolen laptop's compressed bombs become, a few bytes each."""
+    stored: dict[uuid.UUID, tuple[int, int]] = {}
+    for arrival, answer in zip(arrivals, answers):
+        if isinstance(arrival, Answer) or answer.outcome.fate not in (Fate.ACCEPTED, Fate.CONFLICT):
+            continue
+        sender = arrival.envelope.header.sender_id
+        size, count = stored.get(sender, (0, 0))
+        stored[sender] = (size + len(arrival.envelope.ciphertext) + arrival.payload_bytes, count + 1)
+    if stored:
+        count_ingest(session, stored, {sender: lookups.point(session, sender) for sender in stored},
+                     default_mib=default_mib)
 
 
 def _plain_case(session: Session, arrival: Arrival, lookups: Lookups) -> tuple[Draft, Point] | None:

@@ -38,6 +38,8 @@ class Arrival:
     # (checked again under the lock: an earlier envelope of the batch may rotate the point's keys).
     verified_under: str | None
     payload: dict[str, Any] | None = None
+    # The bytes the payload unpacked to (counted against the point's daily ingest budget, hub/intake/budget.py).
+    payload_bytes: int = 0
     unopened: EnvelopeError | None = None
     # A SUBMIT drafted as a new case before the lock (hub/intake/bulk.py), if it may be one.
     draft: Draft | None = None
@@ -46,7 +48,7 @@ class Arrival:
         """The payload (opened now if it was not before); raise EnvelopeError if it cannot be opened."""
         if self.payload is None and self.unopened is None:
             try:
-                self.payload = self.envelope.open(keyring.opening_keys())
+                self.payload, self.payload_bytes = self.envelope.open_measured(keyring.opening_keys())
             except EnvelopeError as exc:
                 self.unopened = exc
         if self.unopened is not None:

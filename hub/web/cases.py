@@ -32,6 +32,7 @@ from hub.approval.scans import CONTENT_TYPES, ScanError, open_scan
 from hub.catalog.versions import current_version_number, find_item
 from hub.core.clock import as_utc
 from hub.core.models import POINT_LEVELS, Case, CatalogItem, Department, Project, ReviewTask, Staff
+from hub.intake.budget import MIB, ingest_today, over_budget_today
 from hub.intake.referrals import referral_origin
 from hub.trust.enrollment import EnrollmentError, create_enrollment_token
 from hub.trust.points import PointError, find_point, points_overview, revoke_point
@@ -44,7 +45,8 @@ from hub.trust.townships import (
     village_townships,
 )
 from hub.web.auth import login_required
-from hub.web.context import configured_warn_share, current_identity, current_keyring, get_session
+from hub.web.context import (configured_budget_mib, configured_warn_share, current_identity, current_keyring,
+                             get_session)
 from hub.web.joint import MEETING_KINDS
 from hub.web.orders import reviewer_board
 from hub.web.timeline import CERTIFICATE_FINDINGS, Words, nowrap_dates, timeline
@@ -169,7 +171,8 @@ def queue_page():
                            department_names=names, filters=filters, points=points,
                            items=queue_items(db, g.staff, chinese=chinese), board=reviewer_board(db, g.staff),
                            invitations=invitations(db, g.staff.department_code) if g.staff.department_code else [],
-                           meeting_kinds=MEETING_KINDS)
+                           meeting_kinds=MEETING_KINDS,
+                           over_budget=over_budget_today(db) if g.staff.role in ("admin", "operator") else [])
 
 
 def queue_items(db, staff, *, chinese: bool) -> list[tuple[str, str]]:
@@ -316,7 +319,9 @@ def _render_points(*, issued=None, error: str | None = None, values: dict | None
     db = get_session()
     overview = points_overview(db)
     townships = [row for row in overview if row["level"] == "township" and row["status"] != "revoked"]
-    return render_template("points.html", points=overview, issued=issued, error=error,
+    ingest = ingest_today(db, default_mib=configured_budget_mib())
+    return render_template("points.html", points=overview, issued=issued, error=error, ingest=ingest, mib=MIB,
+                           over_budget=[row["name"] for row in overview if ingest[row["point_id"]].over],
                            values=values or {"name": "", "level": "village", "township": ""},
                            levels=POINT_LEVELS, townships=townships, belongs=village_townships(db),
                            unplaced=[point.name for point in unplaced_villages(db)]), status

@@ -15,6 +15,7 @@ from sync.keys import Identity
 
 from hub.approval.timelimits import DEFAULT_WARN_SHARE
 from hub.core.db import write_lock
+from hub.intake.budget import DEFAULT_INGEST_BUDGET_MIB
 from hub.trust.keys import Keyring, keyring_state, load_keyring
 
 # Sync endpoints take no request-wide lock: ingest is built for concurrency (unique keys, claimed rows).
@@ -67,6 +68,11 @@ def current_keyring() -> Keyring:
 def current_identity() -> Identity:
     """The serving hub's current signing and sealing keys (inside a request)."""
     return current_keyring().current
+
+
+def configured_budget_mib() -> int:
+    """The county's default daily ingest budget of a point, in MiB (``serve --ingest-budget-mib``)."""
+    return int(current_app.config.get("INGEST_BUDGET_MIB", DEFAULT_INGEST_BUDGET_MIB))
 
 
 def configured_warn_share() -> float:

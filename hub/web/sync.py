@@ -44,7 +44,7 @@ from hub.intake.sealing import messages_after
 from hub.trust.countyheads import DEFAULT_COUNTY_HEAD_EVERY_S, signed_county_head
 from hub.trust.enrollment import EnrollmentError, enroll
 from hub.trust.points import point_verifiers
-from hub.web.context import current_keyring, get_session
+from hub.web.context import configured_budget_mib, current_keyring, get_session
 from hub.web.schemas import EnrollRequest, EnrollResponse
 
 bp = Blueprint("sync", __name__, url_prefix="/sync/v1")
@@ -116,7 +116,8 @@ def post_push():
     reads_only(get_session())
     keyring = current_keyring()
     batch = ingest_envelopes(get_session(), frames, keyring=keyring,
-                             county_head_every=current_app.config.get("COUNTY_HEAD_EVERY_S", DEFAULT_COUNTY_HEAD_EVERY_S))
+                             county_head_every=current_app.config.get("COUNTY_HEAD_EVERY_S", DEFAULT_COUNTY_HEAD_EVERY_S),
+                             ingest_budget_mib=configured_budget_mib())
     # The newest county head, signed: the point keeps it as evidence outside this database (a point of a release
     # from before the chains were split keeps only heads of the one hub chain, and leaves it).
     # Beside "results": a point of an older release reads only the keys it knows at this level.

@@ -34,6 +34,7 @@ ERROR_SCHEMA: dict[str, Any] = {
         "reason": {"type": "string", "description": "A stable code for programs"},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "Field path -> what is wrong with it"},
+        "limit": {"type": "integer", "description": "The limit a refusal for too many of something names"},
     },
 }
 # How a JSON body can be refused before the route reads it (sync.web.json_object_body, parse_json_body).

@@ -44,7 +44,7 @@ from sync.bundle import write_bundle
 from sync.clock import now_ms, uuid7
 from sync.envelope import MAX_SEQ
 from sync.keys import Suite
-from sync.messages import MAX_CLOCK_OFFSET_MS
+from sync.messages import MAX_CLOCK_OFFSET_MS, MAX_FORM_VALUE
 
 TOWNSHIP = "八达镇政务服务中心"
 VILLAGES = ("八达镇周邦村便民服务站", "八达镇新丰村便民服务站")
@@ -102,10 +102,10 @@ FIELDS: dict[Kind, list[tuple[tuple, str, int]]] = {
                   (("received_at",), "time", 0), (("promised_date",), "date", 0), (("case_id",), "text", 36),
                   (("receipt_no",), "text", 40), (("item_code",), "text", 64), (("staff",), "text", 64),
                   (("applicant", "name"), "text", 64), (("applicant", "id_number"), "text", 18),
-                  (("applicant", "phone"), "text", 20), (("form", "insured_category"), "text", 2000),
+                  (("applicant", "phone"), "text", 20), (("form", "insured_category"), "text", MAX_FORM_VALUE),
                   (("materials", 0), "text", 64)],
     Kind.AMEND: [(("base_version",), "count", 0), (("amended_at",), "time", 0),
-                 (("form", "insured_category"), "text", 2000)],
+                 (("form", "insured_category"), "text", MAX_FORM_VALUE)],
     Kind.WITHDRAW: [(("base_version",), "count", 0), (("withdrawn_at",), "time", 0), (("reason",), "text", 500)],
     Kind.SUPPLEMENT: [(("supplemented_at",), "time", 0), (("note",), "text", 2000), (("materials", 0), "text", 64)],
     Kind.RATE: [(("score",), "score", 0), (("rated_at",), "time", 0), (("comment",), "text", 500)],

@@ -101,7 +101,7 @@ def test_a_receipt_number_the_point_gave_another_case_is_kept_and_parked_as_a_fo
     # Each pull answer names the highest sequence and receipt numbers the hub holds from the point (what a
     # point restored from an old backup numbers on from); a refused payload's receipt number does not count.
     refused = point.client.push([point.seal(Kind.SUBMIT, point.submit(receipt_no="9" * 60))])[0]
-    assert (refused.status, refused.reason) == ("rejected", "invalid_payload")
+    assert (refused.status, refused.reason) == ("rejected", "too_large")
     point.client.pull(0)
     assert (point.client.hub_last_seq, point.client.hub_last_receipt) == (point.seq, "20261130-C5DEE5-0006")
     # Looked up by receipt number, both cases show, with a warning.
