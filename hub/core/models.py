@@ -39,8 +39,6 @@ class Staff(SQLModel, table=True):
     department_code: str | None = Field(default=None, max_length=32, foreign_key="department.code")
     display_name: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utc_now)
-    failed_logins: int = 0
-    locked_until: datetime | None = None
     # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
     disabled_at: datetime | None = None
     # The township point the account belongs to: a reviewer of a township-scoped department (乡镇人民政府), a
@@ -816,3 +814,17 @@ class TimerLease(SQLModel, table=True):
     last_run_at: datetime | None = None
     last_run_by: str = Field(default="", max_length=128)
     rounds: int = 0
+
+
+# Failed logins of one account from one client address (issue 27): every hub process reads what the next try of
+# that name from that address waits for, and the departments page shows them to an admin. ``username`` "" holds
+# the unknown names tried from the address (never the names themselves: a password typed in the name field).
+# Written only for tries the throttle let through (sync/kit/throttle.py), so a flood is not a flood of writes.
+class LoginFailure(SQLModel, table=True):
+    username: str = Field(primary_key=True, max_length=64)
+    address: str = Field(primary_key=True, max_length=64)
+    failures: int = 0  # in a row: since the first, the last success or a quiet spell
+    first_at: datetime
+    last_at: datetime = Field(index=True)
+    throttled_until: datetime | None = None
+    succeeded_at: datetime | None = None
