@@ -7,7 +7,7 @@ password is checked, so a flood of guesses costs no scrypt (16 MiB and tens of m
 any other address, is never delayed.
 
 The state is per process and bounded (least recently used keys are forgotten first). Both apps also record
-failures of real accounts in their databases (``hub.trust.accounts``, ``pointkit.logins``), where every hub
+failures of real accounts in their databases (``hub.trust.logins``, ``pointkit.logins``), where every hub
 process reads them and an administrator sees them.
 """
 
@@ -24,9 +24,9 @@ from typing import Protocol
 
 from sync.clock import monotonic_s
 
-__all__ = ["ADDRESS_FREE_FAILURES", "FIRST_DELAY_S", "FREE_FAILURES", "FailureRecord", "LoginGate", "LoginThrottled", "MAX_DELAY_S",
-           "MAX_KEYS", "QUIET_RESET_S", "RECENT_FAILURES", "Throttle", "UNKNOWN_NAMES", "address_key", "delay_after",
-           "note_failure", "note_success", "record_wait"]
+__all__ = ["ADDRESS_FREE_FAILURES", "FIRST_DELAY_S", "FREE_FAILURES", "FailureRecord", "LoginGate", "LoginThrottled",
+           "MAX_DELAY_S", "MAX_KEYS", "QUIET_RESET_S", "RECENT_FAILURES", "Throttle", "UNKNOWN_NAMES", "address_key",
+           "delay_after", "note_failure", "note_success", "record_wait"]
 
 # Failures of one name from one address before the first delay: a clerk's typos never wait.
 FREE_FAILURES = 3
@@ -37,7 +37,7 @@ FIRST_DELAY_S = 1
 MAX_DELAY_S = 60
 # A key with no failure for this long starts again with its free failures.
 QUIET_RESET_S = 15 * 60
-# Keys held per throttle: about 100 bytes each, so about 1 MiB for each of a process's two throttles.
+# Keys held per throttle: about 300 bytes each, so at most about 3 MB for each of a process's two throttles.
 MAX_KEYS = 10_000
 # How long a database record of failures is kept and shown to an administrator.
 RECENT_FAILURES = timedelta(hours=24)
