@@ -1,23 +1,23 @@
 """Staff accounts and logging in: Flask-Login session cookies for pages, bearer tokens for the JSON API.
 
 Roles are checked on the server for every request; the pages only hide
-what a role cannot do. Passwords are scrypt hashes. Five wrong passwords in
-a row lock the account for 15 minutes (even for the right password); the
-lock is in the audit log. The API never reads the page session
+what a role cannot do. Passwords are scrypt hashes. Failed logins delay the
+next try of the same name from the same address, and of any name from an
+address that keeps failing (sync/kit/throttle.py, pointkit/logins.py); a try
+during the delay is refused without checking the password, and the clerk at
+another computer logs in at once. The API never reads the page session
 (sync/kit/webauth.py says why).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from flask_login import login_required as session_required
 from sqlmodel import Session, select
@@ -26,37 +26,23 @@ from sync.clock import utcnow
 from sync.kit.openapi import documented
 from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
 from sync.kit.safety import same_origin_path
+from sync.kit.throttle import LoginGate, LoginThrottled, address_key
 from sync.kit.web import api_error, parse_json_body
-from sync.kit.webauth import install_login
+from sync.kit.webauth import client_address, install_login, login_gate, throttled_answer
 
 from . import audit, db
+from .logins import record_failure, record_success, stored_wait
 from .models import DEFAULT_POST, ROLES, ApiToken, Staff
 from .schemas import LoginRequest, LoginResponse
 from .state import as_utc
 
 bp = Blueprint("auth", __name__)
 
-log = logging.getLogger("pointkit.auth")
-
 TOKEN_LIFETIME = timedelta(hours=12)
-MAX_LOGIN_FAILURES = 5
-LOGIN_LOCK = timedelta(minutes=15)
 
 
 class StaffError(ValueError):
     """A staff account that cannot be created as asked."""
-
-
-@dataclass(eq=False)
-class AccountLocked(Exception):
-    """Too many wrong passwords: the account refuses every login until ``until``."""
-
-    username: str
-    until: datetime
-
-    def __str__(self) -> str:
-        return (f"this account is locked after {MAX_LOGIN_FAILURES} wrong passwords until "
-                f"{self.until.isoformat(timespec='seconds')}; wait, or ask an administrator")
 
 
 def create_staff(session: Session, username: str, password: str, *, role: str = "staff",
@@ -101,37 +87,34 @@ def set_post(session: Session, username: str, post: str, *, actor: str) -> Staff
     return staff
 
 
-def authenticate(session: Session, username: str, password: str) -> Staff | None:
-    """The staff member if the password is right; None if not; AccountLocked while locked.
+def authenticate(session: Session, username: str, password: str, *, address: str, gate: LoginGate) -> Staff | None:
+    """The staff member if the password is right; None if not; LoginThrottled (password unchecked) while this
+    name or this client ``address`` must wait.
 
-    A wrong password counts towards the lock; the count is written in the
-    caller's transaction, so callers must commit on None (session_scope does).
+    A failure is recorded in the caller's transaction, so callers must commit on None (session_scope does).
     """
-    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    username, address = username.strip(), address_key(address)
+    wait = gate.wait(username, address)
+    if wait:
+        raise LoginThrottled(wait)
+    staff = session.exec(select(Staff).where(Staff.username == username)).first()
+    wait = (stored_wait(session, staff.username, address) if staff is not None else 0) or gate.admit(username, address)
+    if wait:
+        raise LoginThrottled(wait)
     if staff is None:
         verify_nobody(password)  # a miss costs what a wrong password costs
+        record_failure(session, None, address)
         return None
-    locked_until = as_utc(staff.locked_until)
-    if locked_until is not None and locked_until > utcnow():
-        raise AccountLocked(staff.username, locked_until)
-    if verify_password(password, staff.password_hash):
-        if staff.failed_logins or staff.locked_until:
-            staff.failed_logins, staff.locked_until = 0, None
-            session.add(staff)
-        if password_needs_rehash(staff.password_hash):
-            # A hash an earlier release stored: the password is at hand only now, so store today's form.
-            staff.password_hash = hash_password(password)
-            session.add(staff)
-        return staff
-    staff.failed_logins += 1
-    if staff.failed_logins >= MAX_LOGIN_FAILURES:
-        staff.failed_logins, staff.locked_until = 0, utcnow() + LOGIN_LOCK
-        audit.record(session, audit.SYSTEM_ACTOR, "login_locked", staff.username,
-                     until=as_utc(staff.locked_until).isoformat(timespec="seconds"))
-        log.warning("a staff account was locked for %d minutes after %d wrong passwords",
-                    LOGIN_LOCK.seconds // 60, MAX_LOGIN_FAILURES)
-    session.add(staff)
-    return None
+    if not verify_password(password, staff.password_hash):
+        record_failure(session, staff.username, address)
+        return None
+    gate.succeeded(username, address)
+    record_success(session, staff.username, address)
+    if password_needs_rehash(staff.password_hash):
+        # A hash an earlier release stored: the password is at hand only now, so store today's form.
+        staff.password_hash = hash_password(password)
+        session.add(staff)
+    return staff
 
 
 def issue_token(session: Session, staff: Staff) -> str:
@@ -222,14 +205,17 @@ def login():
         username = request.form.get("username", "")
         try:
             with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
-                staff = authenticate(dbs, username, request.form.get("password", ""))
-        except AccountLocked as locked:
-            staff = None
-            error = _("This account is locked after %(count)s wrong passwords. Try again after %(time)s, or ask an administrator.",
-                      count=MAX_LOGIN_FAILURES, time=format_datetime(locked.until, "HH:mm"))
-        if staff is None and not error:
+                staff = authenticate(dbs, username, request.form.get("password", ""), address=client_address(),
+                                     gate=login_gate())
+        except LoginThrottled as throttled:
+            error = ngettext("Too many failed logins from this computer. Wait %(num)s second, then try again.",
+                             "Too many failed logins from this computer. Wait %(num)s seconds, then try again.",
+                             throttled.wait_s)
+            return (render_template("login.html", error=error, username=username), 429,
+                    {"Retry-After": str(throttled.wait_s)})
+        if staff is None:
             error = _("Wrong username or password.")
-        elif staff is not None:
+        else:
             csrf = session.get("csrf_token")
             session.clear()
             if csrf:
@@ -250,7 +236,7 @@ def logout():
 
 @bp.post("/api/login")
 @documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
-            errors={401: ("bad_credentials",), 423: ("account_locked",)})
+            errors={401: ("bad_credentials",), 429: ("login_throttled",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)
@@ -258,12 +244,11 @@ def api_login():
         return body
     try:
         with db.session_scope(current_app.config["DATA_DIR"]) as dbs:
-            staff = authenticate(dbs, body.username, body.password)
+            staff = authenticate(dbs, body.username, body.password, address=client_address(), gate=login_gate())
             if staff is not None:
                 token = issue_token(dbs, staff)
-    except AccountLocked as locked:
-        return jsonify(error=str(locked), reason="account_locked",
-                       locked_until=locked.until.isoformat(timespec="seconds")), 423
+    except LoginThrottled as throttled:
+        return throttled_answer(throttled.wait_s)
     if staff is None:
         return api_error(401, "bad_credentials", "wrong username or password")
     return LoginResponse(token=token, username=staff.username, role=staff.role).model_dump(), 200

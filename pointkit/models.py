@@ -39,8 +39,6 @@ class Staff(PointTable, table=True):
     # person (首问责任人).
     post: str = Field(default=DEFAULT_POST, max_length=64)
     created_at: datetime
-    failed_logins: int = Field(default=0)
-    locked_until: datetime | None = None
 
     # What Flask-Login asks of a logged-in account (pointkit/auth.py), written out so the models import no web
     # library. An account is active until it is removed.
@@ -457,3 +455,17 @@ class Precheck(PointTable, table=True):
     case_id: str = Field(default="", max_length=36)
     kiosk_failures: int = Field(default=0)
     kiosk_locked_until: datetime | None = None
+
+
+# Failed logins of one account from one client address (issue 27): what the next try of that name from there
+# waits for, shown to the point's admin on the sync page. ``username`` "" holds the unknown names tried from the
+# address (never the names: a password typed in the name field). Written only for tries the throttle let
+# through (sync/kit/throttle.py), so a flood is not a flood of writes.
+class LoginFailure(PointTable, table=True):
+    username: str = Field(primary_key=True, max_length=64)
+    address: str = Field(primary_key=True, max_length=64)
+    failures: int = Field(default=0)  # in a row: since the first, the last success or a quiet spell
+    first_at: datetime
+    last_at: datetime = Field(index=True)
+    throttled_until: datetime | None = None
+    succeeded_at: datetime | None = None

@@ -18,6 +18,7 @@ from sync.client import HubRefused, HubUnreachable
 from sync.kit.idnumber import mask_id_number
 from sync.kit.qrcodes import qr_svg
 from sync.kit.resultcode import result_code
+from sync.kit.throttle import MAX_DELAY_S
 
 from . import db, intake
 from .auth import login_required
@@ -40,6 +41,7 @@ from .intake import (
     receive_case,
 )
 from .itemsearch import find_items
+from .logins import recent_failures
 from .models import Case, Complaint, Precheck
 from .outbox import quarantined
 from .outbox import requeue as requeue_envelope
@@ -419,7 +421,8 @@ def handover(case_id: str):
 @bp.get("/sync")
 @login_required
 def sync_status():
-    """How sync stands: online, queued, quarantined envelopes with the hub's reasons, refused messages."""
+    """How sync stands: online, queued, quarantined envelopes with the hub's reasons, refused messages; for
+    admins, the failed logins of the last day too."""
     with db.session_scope(data_dir()) as dbs:
         state = get_state(dbs)
         held = quarantined(dbs)
@@ -427,6 +430,7 @@ def sync_status():
         about = [row.case_id for row in held if row.case_id]
         receipts = {c.id: c.receipt_no for c in dbs.exec(select(Case).where(Case.id.in_(about))).all()}
         receipts |= {c.id: c.complaint_no for c in dbs.exec(select(Complaint).where(Complaint.id.in_(about))).all()}
+        failed_logins = recent_failures(dbs) if g.staff.role == "admin" else []
     steps = [step for step in STEP_NAMES if step != "relay" or state.level == "township"]
     return render_template("sync.html", point=state, quarantined=held, refused=refused, receipts=receipts,
                            steps=steps, step_status=step_status(state.sync_steps),
@@ -434,7 +438,8 @@ def sync_status():
                            scans_allowed_now=scans_allowed(state, local_now()),
                            last_sync_at=as_utc(state.last_sync_at), suite=int(sealing_key(state).suite),
                            clock_offset_seconds=round(state.clock_offset_ms / 1000),
-                           last_attempt_at=as_utc(state.last_attempt_at))
+                           last_attempt_at=as_utc(state.last_attempt_at), failed_logins=failed_logins,
+                           max_delay_s=MAX_DELAY_S)
 
 
 @bp.post("/sync/now")

@@ -19,6 +19,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000 + _SKEW_MS
 
 
+def monotonic_s() -> float:
+    """Seconds on a clock that never jumps, for delays (the login throttle's), moved by the same seam."""
+    return time.monotonic() + _SKEW_MS / 1000
+
+
 def shift_clock(ms: int) -> None:
     """Move this process's clock ``ms`` milliseconds (tests move time through here instead of sleeping)."""
     global _SKEW_MS

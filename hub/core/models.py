@@ -39,8 +39,6 @@ class Staff(SQLModel, table=True):
     department_code: str | None = Field(default=None, max_length=32, foreign_key="department.code")
     display_name: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utc_now)
-    failed_logins: int = 0
-    locked_until: datetime | None = None
     # Set by an admin (users disable, the departments page): no logins, no API tokens, history kept.
     disabled_at: datetime | None = None
     # The township point the account belongs to: a reviewer of a township-scoped department (乡镇人民政府), a
@@ -828,3 +826,17 @@ class PointIngestDay(SQLModel, table=True):
     stored_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     envelopes: int = 0
     over_budget_at: datetime | None = None
+
+
+# Failed logins of one account from one client address (issue 27): every hub process reads what the next try of
+# that name from that address waits for, and the departments page shows them to an admin. ``username`` "" holds
+# the unknown names tried from the address (never the names themselves: a password typed in the name field).
+# Written only for tries the throttle let through (sync/kit/throttle.py), so a flood is not a flood of writes.
+class LoginFailure(SQLModel, table=True):
+    username: str = Field(primary_key=True, max_length=64)
+    address: str = Field(primary_key=True, max_length=64)
+    failures: int = 0  # in a row: since the first, the last success or a quiet spell
+    first_at: datetime
+    last_at: datetime = Field(index=True)
+    throttled_until: datetime | None = None
+    succeeded_at: datetime | None = None

@@ -1,9 +1,11 @@
-"""Hub accounts: creating, listing and disabling staff, checking passwords (with lockout), API tokens.
+"""Hub accounts: creating, listing and disabling staff, checking passwords (with growing delays), API tokens.
 
 Passwords are scrypt hashes (``sync.kit.passwords``), stored anew in today's form
-at the first login after an upgrade. Five wrong passwords in a row lock an
-account for 15 minutes, audited; a locked account is refused without even
-checking the password, so guessing on costs nothing but time.
+at the first login after an upgrade. Failed logins delay the next try of the same
+name from the same address, and of any name from an address that keeps failing
+(``sync.kit.throttle``, ``hub.trust.logins``); a try during the delay is refused
+without checking the password, so guessing on costs nothing but time, and the
+real user from another address is never held up.
 A disabled account (someone who left the department) keeps its name on past
 decisions but cannot log in, and its API tokens stop working at once.
 """
@@ -12,34 +14,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
 
 from sqlmodel import Session, delete, select
 
 from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
-from sync.kit.workdays import COUNTY_TIMEZONE
+from sync.kit.throttle import LoginGate, LoginThrottled, address_key
 
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
 from hub.core.models import ROLES, ApiToken, Department, Staff
+from hub.trust.logins import record_failure, record_success, stored_wait
 from hub.trust.townships import TownshipError, find_township, township_scoped
 
 MIN_PASSWORD_LENGTH = 8
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-
-
-class AccountLocked(Exception):
-    """Too many wrong passwords: the account refuses logins until ``until``."""
-
-    def __init__(self, until: datetime):
-        super().__init__(f"account locked, try again after {unlock_time(until)} (China Standard Time)")
-        self.until = until
-
-
-def unlock_time(until: datetime) -> str:
-    """HH:MM on the county's clock, as staff read it."""
-    return as_utc(until).astimezone(COUNTY_TIMEZONE).strftime("%H:%M")
 
 
 class AccountDisabled(Exception):
@@ -112,39 +99,38 @@ def _township_of_account(session: Session, *, role: str, department_code: str | 
         raise AccountError("unknown_township", str(exc)) from None
 
 
-def authenticate(session: Session, username: str, password: str) -> Staff | None:
-    """The account if the password is right, else None; raise AccountLocked while it is locked and
-    AccountDisabled when the password is right but the account is disabled.
+def authenticate(session: Session, username: str, password: str, *, address: str, gate: LoginGate) -> Staff | None:
+    """The account if the password is right, else None; raise LoginThrottled (password unchecked) while this
+    name or this client ``address`` must wait, and AccountDisabled when the password is right but the account
+    is disabled.
 
-    Failures are counted in ``session``: the caller commits whatever the outcome.
+    Failures are recorded in ``session``: the caller commits whatever the outcome.
     """
-    staff = session.exec(select(Staff).where(Staff.username == username.strip())).first()
+    username, address = username.strip(), address_key(address)
+    wait = gate.wait(username, address)
+    if wait:
+        raise LoginThrottled(wait)
+    staff = session.exec(select(Staff).where(Staff.username == username)).first()
+    wait = (stored_wait(session, staff.username, address) if staff is not None else 0) or gate.admit(username, address)
+    if wait:
+        raise LoginThrottled(wait)
     if staff is None:
         verify_nobody(password)  # a miss costs what a wrong password costs
+        record_failure(session, None, address)
         return None
-    now = utc_now()
-    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
-        raise AccountLocked(as_utc(staff.locked_until))
-    if verify_password(password, staff.password_hash):
-        # Said only after the right password, so the answer tells a stranger nothing.
-        if staff.disabled_at is not None:
-            raise AccountDisabled(staff.username)
-        if staff.failed_logins or staff.locked_until:
-            staff.failed_logins, staff.locked_until = 0, None
-            session.add(staff)
-        if password_needs_rehash(staff.password_hash):
-            # A hash an earlier release stored: the password is at hand only now, so store today's form.
-            staff.password_hash = hash_password(password)
-            session.add(staff)
-        return staff
-    staff.failed_logins += 1
-    session.add(staff)
-    if staff.failed_logins < MAX_FAILED_LOGINS:
+    if not verify_password(password, staff.password_hash):
+        record_failure(session, staff.username, address)
         return None
-    staff.failed_logins, staff.locked_until = 0, now + LOCKOUT
-    append_audit(session, actor="hub", action="login_locked", subject=f"staff:{staff.username}",
-                 detail={"failures": MAX_FAILED_LOGINS, "until": staff.locked_until.isoformat()})
-    raise AccountLocked(staff.locked_until)
+    gate.succeeded(username, address)
+    # Said only after the right password, so the answer tells a stranger nothing.
+    if staff.disabled_at is not None:
+        raise AccountDisabled(staff.username)
+    record_success(session, staff.username, address)
+    if password_needs_rehash(staff.password_hash):
+        # A hash an earlier release stored: the password is at hand only now, so store today's form.
+        staff.password_hash = hash_password(password)
+        session.add(staff)
+    return staff
 
 
 def issue_api_token(session: Session, staff: Staff) -> str:

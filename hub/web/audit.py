@@ -47,6 +47,7 @@ AUDIT_ACTIONS = {
     "keys_purged": lazy_gettext("Old hub keys purged"),
     "keys_rotated": lazy_gettext("Hub keys rotated"),
     "login_locked": lazy_gettext("Login locked after failed attempts"),
+    "login_throttled": lazy_gettext("Logins delayed after failed attempts"),
     "point_added": lazy_gettext("Point added"),
     "point_enrolled": lazy_gettext("Point enrolled"),
     "point_keys_rotated": lazy_gettext("Point keys rotated"),

@@ -13,19 +13,20 @@ import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from flask_login import login_required as session_required
 from werkzeug.exceptions import Forbidden
 
 from sync.kit.openapi import documented
 from sync.kit.safety import same_origin_path
+from sync.kit.throttle import LoginThrottled
 from sync.kit.web import api_error, parse_json_body
-from sync.kit.webauth import install_login
+from sync.kit.webauth import client_address, install_login, login_gate, throttled_answer
 
 from hub.core.models import Staff
-from hub.trust.accounts import AccountDisabled, AccountLocked, authenticate, issue_api_token, staff_for_token
+from hub.trust.accounts import AccountDisabled, authenticate, issue_api_token, staff_for_token
 from hub.web.context import get_session
 from hub.web.schemas import LoginRequest, LoginResponse
 
@@ -49,6 +50,11 @@ def _read_only(staff: Staff) -> bool:
 def install(app: Flask) -> None:
     """Page sessions for this app: the account behind the cookie, looked up on every request."""
     install_login(app, load_user=_load_staff)
+
+
+def _check_login(username: str, password: str) -> Staff | None:
+    """``authenticate`` for this request's client, through this process's throttle."""
+    return authenticate(get_session(), username, password, address=client_address(), gate=login_gate())
 
 
 def _load_staff(staff_id: str) -> Staff | None:
@@ -125,13 +131,14 @@ def login():
         username = request.form.get("username", "")[:64]
         db = get_session()
         try:
-            staff = authenticate(db, username, request.form.get("password", "")[:200])
-        except AccountLocked as locked:
-            db.commit()
-            log.warning("login refused: account locked until %s", locked.until.isoformat())
-            error = _("This account is locked after too many wrong passwords. Try again after %(time)s.",
-                      time=format_datetime(locked.until, "HH:mm"))
-            return render_template("login.html", error=error, username=username), 423
+            staff = _check_login(username, request.form.get("password", "")[:200])
+        except LoginThrottled as throttled:
+            db.rollback()
+            error = ngettext("Too many failed logins from this computer. Wait %(num)s second, then try again.",
+                             "Too many failed logins from this computer. Wait %(num)s seconds, then try again.",
+                             throttled.wait_s)
+            return (render_template("login.html", error=error, username=username), 429,
+                    {"Retry-After": str(throttled.wait_s)})
         except AccountDisabled:
             db.rollback()
             error = _("This account is disabled. Ask the hub's admin to enable it again.")
@@ -156,7 +163,7 @@ def logout():
 
 @bp.post("/api/login")
 @documented("Log in for a bearer token", body=LoginRequest, answer=LoginResponse, auth=False,
-            errors={401: ("bad_credentials",), 403: ("account_disabled",), 423: ("account_locked",)})
+            errors={401: ("bad_credentials",), 403: ("account_disabled",), 429: ("login_throttled",)})
 def api_login():
     """Exchange a username and password for a bearer token."""
     body = parse_json_body(LoginRequest)
@@ -164,10 +171,10 @@ def api_login():
         return body
     db = get_session()
     try:
-        staff = authenticate(db, body.username, body.password)
-    except AccountLocked as locked:
-        db.commit()
-        return api_error(423, "account_locked", str(locked))
+        staff = _check_login(body.username, body.password)
+    except LoginThrottled as throttled:
+        db.rollback()
+        return throttled_answer(throttled.wait_s)
     except AccountDisabled:
         db.rollback()
         return api_error(403, "account_disabled", "this account is disabled; ask the hub's admin to enable it")

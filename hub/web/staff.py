@@ -1,6 +1,6 @@
 """The departments page (admins): each department of the catalog with its reviewers (a township-scoped
-department's by township), adding a reviewer, and disabling or enabling any staff account. The CLI twin is
-``pointkit-hub users``."""
+department's by township), adding a reviewer, disabling or enabling any staff account, and the failed logins of
+the last day (hub/trust/logins.py). The CLI twin is ``pointkit-hub users``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import lazy_gettext
 from sqlmodel import select
 
+from sync.kit.throttle import MAX_DELAY_S
+
 from hub.core.models import Department
 from hub.trust.accounts import MIN_PASSWORD_LENGTH, AccountError, create_staff, find_staff, list_staff, set_disabled
+from hub.trust.logins import recent_failures
 from hub.trust.townships import township_names
 from hub.web.auth import login_required
 from hub.web.context import get_session
@@ -45,7 +48,8 @@ def _render(*, error: str = "", values: dict | None = None, status: int = 200):
                            others=[person for person in staff if person.role != "reviewer"],
                            values=values or {"department": request.args.get("department", "")[:32]},
                            township_names=dict(sorted(township_names(db).items(), key=lambda pair: pair[1])),
-                           scoped=scoped, min_length=MIN_PASSWORD_LENGTH), status
+                           scoped=scoped, min_length=MIN_PASSWORD_LENGTH, failed_logins=recent_failures(db),
+                           max_delay_s=MAX_DELAY_S), status
 
 
 def _message(error: AccountError) -> str:

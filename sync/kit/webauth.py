@@ -11,6 +11,11 @@ session (tests/system/test_login_sessions.py). The JSON APIs do not use
 these sessions at all: they take only ``Authorization: Bearer`` tokens
 (each app's ``auth.py``), so a cookie alone never opens an API.
 
+``install_login`` also gives the app its throttle of failed logins
+(``sync/kit/throttle.py``, one per process): both apps' page and API logins
+pass it with the client's address (``login_gate``), and an API login it
+refuses is answered by ``throttled_answer``.
+
 ``install_csrf`` checks the token of every form post with Flask-WTF's
 CSRFProtect, except under the paths an app names: JSON APIs authenticated
 by that bearer header and sync endpoints authenticated by a request
@@ -26,15 +31,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, current_app, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-__all__ = ["CSRFError", "install_csrf", "install_login"]
+from sync.kit.throttle import LoginGate
+from sync.kit.web import api_error
+
+__all__ = ["CSRFError", "client_address", "install_csrf", "install_login", "login_gate", "throttled_answer"]
 
 
 def install_login(app: Flask, *, load_user: Callable[[str], Any], login_view: str = "auth.login") -> LoginManager:
     """Staff page sessions: ``load_user(id)`` returns the account or None; strangers go to ``login_view``."""
+    app.extensions["login_gate"] = LoginGate.create()
     manager = LoginManager(app)
     manager.user_loader(load_user)
     manager.login_view = login_view
@@ -64,3 +73,22 @@ def install_csrf(app: Flask, *, exempt_prefixes: Iterable[str]) -> CSRFProtect:
             csrf.protect()
 
     return csrf
+
+
+def login_gate() -> LoginGate:
+    """This process's throttle of failed logins (made by ``install_login``)."""
+    return current_app.extensions["login_gate"]
+
+
+def client_address() -> str:
+    """The address a login is throttled by: the peer, or what the trusted proxy says (``serve``'s
+    ``trusted_proxy``; from anyone else X-Forwarded-For is dropped, so no client can pose as another)."""
+    return request.remote_addr or ""
+
+
+def throttled_answer(wait_s: int) -> tuple[Response, int]:
+    """An API login refused while its client must wait: 429, ``login_throttled``, and Retry-After in seconds."""
+    response, status = api_error(429, "login_throttled",
+                                 f"too many failed logins from this address; try again in {wait_s} s")
+    response.headers["Retry-After"] = str(wait_s)
+    return response, status

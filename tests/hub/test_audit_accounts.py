@@ -1,4 +1,4 @@
-"""Evidence and people: the audit chain and its verifier, login lockout, cookies, roles, clean logs."""
+"""Evidence and people: the audit chain and its verifier, login delays, cookies, roles, clean logs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -16,10 +15,10 @@ from tests.hub.hubkit import ADMIN_PASSWORD, REVIEWER_PASSWORD, csrf_from
 from sqlmodel import select
 
 from hub.cli import main
-from hub.core.clock import utc_now
 from hub.trust.keys import load_identity
-from hub.core.models import AuditEntry, Case, CaseEvent, Staff
+from hub.core.models import AuditEntry, Case, CaseEvent, LoginFailure, Staff
 from sync import Kind, b64
+from sync.clock import shift_clock
 from sync.kit.passwords import password_needs_rehash
 
 HUB_COMMAND = str(Path(sys.executable).parent / "pointkit-hub")
@@ -125,32 +124,39 @@ def test_audit_verify_names_the_first_edited_removed_or_reordered_entry(hub):
     assert _verify(hub.data_dir).exit_code == 0, "every tampering was undone"
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(hub):
+def test_wrong_passwords_delay_that_name_from_that_address_and_are_audited_once(hub):
     client = hub.http()
-    for attempt in range(4):
-        response = client.post("/api/login", json={"username": "yb-li", "password": "wrong-password"})
-        assert response.status_code == 401 and response.json()["reason"] == "bad_credentials", attempt
-    locked = client.post("/api/login", json={"username": "yb-li", "password": "wrong-password"})
-    assert locked.status_code == 423 and locked.json()["reason"] == "account_locked"
-    assert "account locked, try again after " in locked.json()["error"]
-    right = client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD})
-    assert right.status_code == 423, "a locked account refuses even the right password"
+    moved = 0
+    try:
+        for delay in (0, 0, 0, 1, 2):  # the fifth failure makes the next try wait 4 s
+            shift_clock(delay * 1000)
+            moved += delay * 1000
+            response = client.post("/api/login", json={"username": "yb-li", "password": "wrong-password"})
+            assert response.status_code == 401 and response.json()["reason"] == "bad_credentials", delay
+        delayed = client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD})
+        assert delayed.status_code == 429 and delayed.json()["reason"] == "login_throttled"
+        assert delayed.headers["Retry-After"] == "4" and "try again in 4 s" in delayed.json()["error"]
 
-    page = hub.browser()
-    form = page.get("/login?lang=en")
-    refused = page.post("/login", data={"username": "yb-li", "password": REVIEWER_PASSWORD,
-                                        "csrf_token": csrf_from(form.text)})
-    assert refused.status_code == 423 and "locked after too many wrong passwords. Try again after" in refused.text
+        page = hub.browser()
+        form = page.get("/login?lang=en")
+        refused = page.post("/login", data={"username": "yb-li", "password": REVIEWER_PASSWORD,
+                                            "csrf_token": csrf_from(form.text)})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "4"
+        assert "Too many failed logins from this computer. Wait 4 seconds, then try again." in refused.text
+        # Other accounts were never affected.
+        assert client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
 
+        shift_clock(4000)
+        moved += 4000
+        assert client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD}).status_code == 200
+    finally:
+        shift_clock(-moved)
     with hub.db() as session:
-        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "login_locked")).one()
-        assert entry.subject == "staff:yb-li"
-        staff = session.exec(select(Staff).where(Staff.username == "yb-li")).one()
-        staff.locked_until = utc_now() - timedelta(seconds=1)
-        session.add(staff)
-    assert client.post("/api/login", json={"username": "yb-li", "password": REVIEWER_PASSWORD}).status_code == 200
-    # Other accounts were never affected.
-    assert client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+        [entry] = session.exec(select(AuditEntry).where(AuditEntry.action == "login_throttled")).all()
+        assert entry.subject == "staff:yb-li" and entry.detail == {"address": "127.0.0.1", "failures": 3}
+        [record] = session.exec(select(LoginFailure)).all()
+        assert (record.username, record.address, record.failures) == ("yb-li", "127.0.0.1", 5)
+        assert record.throttled_until is None and record.succeeded_at is not None
 
 
 def earlier_release_hash(password: str) -> str:

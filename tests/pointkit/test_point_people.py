@@ -1,7 +1,8 @@
-"""People at the window: login lockout, cookie flags, roles on the server, the pickup lock, no personal data in logs."""
+"""People at the window: login delays, cookie flags, roles on the server, the pickup lock, no personal data in logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -19,12 +20,12 @@ from pointkit import create_app, db
 from pointkit.auth import create_staff
 from pointkit.cli import _log_to_file, main
 from pointkit.intake import Applicant, receive_case
-from pointkit.models import ApiToken, AuditEntry, Case, Outbox, Staff
+from pointkit.models import ApiToken, AuditEntry, Case, LoginFailure, Outbox, Staff
 from pointkit.state import load_identity
 from pointkit.syncagent import sync_once
 from sync import b64
 from sync.kit.passwords import password_needs_rehash
-from sync.clock import utcnow
+from sync.clock import shift_clock, utcnow
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -67,31 +68,48 @@ def receive(point):
                             ["id_card", "hukou"], identity=load_identity(point.data_dir))
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while(point, api):
-    for _ in range(4):
-        assert api.post("/api/login", json={"username": "staff", "password": "wrong"}).status_code == 401
-    locking = api.post("/api/login", json={"username": "staff", "password": "wrong"})
-    assert locking.status_code == 401
-    refused = api.post("/api/login", json={"username": "staff", "password": "window-pass-1"})
-    assert refused.status_code == 423
-    body = refused.json()
-    assert body["reason"] == "account_locked" and "locked" in body["error"] and body["locked_until"]
-    assert api.post("/api/login", json={"username": "boss", "password": "window-pass-2"}).status_code == 200
-    assert [e.subject for e in rows(point.data_dir, AuditEntry) if e.action == "login_locked"] == ["staff"]
-
-    with db.session_scope(point.data_dir) as session:
-        staff_id = session.exec(select(Staff).where(Staff.username == "staff")).first().id
-    unlock_by_time(point.data_dir, Staff, staff_id, "locked_until")
-    assert api.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).status_code == 200
+def fail_until_a_delay_of_4_seconds(post_wrong) -> int:
+    """Five checked wrong passwords, the clock moved over the delays between them (1 s, 2 s): the next try waits
+    4 s. Returns the milliseconds the clock moved, to move it back."""
+    moved = 0
+    for delay in (0, 0, 0, 1, 2):
+        shift_clock(delay * 1000)
+        moved += delay * 1000
+        assert post_wrong().status_code == 401, delay
+    return moved
 
 
-def test_the_login_page_says_the_account_is_locked_in_chinese(app):
+def test_wrong_passwords_delay_that_name_from_that_address_not_the_account(point, api):
+    moved = fail_until_a_delay_of_4_seconds(
+        lambda: api.post("/api/login", json={"username": "staff", "password": "wrong"}))
+    try:
+        refused = api.post("/api/login", json={"username": "staff", "password": "window-pass-1"})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "4"
+        assert refused.json()["reason"] == "login_throttled" and "try again in 4 s" in refused.json()["error"]
+        assert api.post("/api/login", json={"username": "boss", "password": "window-pass-2"}).status_code == 200
+        shift_clock(4000)
+        moved += 4000
+        assert api.post("/api/login", json={"username": "staff", "password": "window-pass-1"}).status_code == 200
+    finally:
+        shift_clock(-moved)
+    throttled = [e for e in rows(point.data_dir, AuditEntry) if e.action == "login_throttled"]
+    assert [(e.subject, json.loads(e.detail)) for e in throttled] == [("staff", {"address": "127.0.0.1",
+                                                                                 "failures": 3})]
+    [record] = rows(point.data_dir, LoginFailure)
+    assert (record.username, record.address, record.failures) == ("staff", "127.0.0.1", 5)
+    assert record.throttled_until is None and record.succeeded_at is not None
+
+
+def test_the_login_page_says_how_long_to_wait_in_chinese(app):
     client = app.test_client()
-    for _ in range(5):
-        assert login(client, password="wrong").status_code == 401
-    page = login(client).get_data(as_text=True)
-    assert "该账号因连续5次密码错误已被锁定" in page
-    assert client.get("/cases").status_code == 302, "still not logged in"
+    moved = fail_until_a_delay_of_4_seconds(lambda: login(client, password="wrong"))
+    try:
+        refused = login(client)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "4"
+        assert "这台电脑登录失败次数过多。请等待4秒后再试。" in refused.get_data(as_text=True)
+        assert client.get("/cases").status_code == 302, "still not logged in"
+    finally:
+        shift_clock(-moved)
 
 
 def test_session_cookie_is_httponly_and_samesite(app):
@@ -305,7 +323,7 @@ def test_no_personal_data_in_the_log(point, app, api):
                 logging.getLogger("pointkit").removeHandler(handler)
                 handler.close()
     log = (point.data_dir / "point.log").read_text(encoding="utf-8")
-    assert "sync round" in log and "locked" in log
+    assert "sync round" in log and "failed logins of boss from 127.0.0.1" in log
     for secret in ("王小明", GOOD_ID, GOOD_ID[-4:], "13800138000", code):
         assert secret not in log
 
