@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 
-__all__ = ["NO_STORE", "SECURITY_HEADERS", "content_security_policy", "csp_nonce", "install_security_headers"]
+__all__ = ["NO_STORE", "SECURITY_HEADERS", "STRICT_TRANSPORT", "content_security_policy", "csp_nonce", "install_security_headers"]
 
 # 128 random bits per response, as CSP Level 3 asks of a nonce.
 NONCE_BYTES = 16
@@ -45,6 +45,10 @@ SECURITY_HEADERS = {
 }
 # Every answer but a static file may hold personal data; a browser or proxy keeps none of it.
 NO_STORE = "no-store"
+# Behind TLS (``serve --behind-tls``), a browser that has seen the site once goes on using HTTPS for a year, so a
+# forged plain-HTTP link on the office network reaches no login. Not includeSubDomains: other services of the
+# county's domain may still be served over plain HTTP.
+STRICT_TRANSPORT = "max-age=31536000"
 # Flask's endpoint for an app's static folder: CSS, scripts, fonts and images hold nobody's data.
 CACHEABLE_ENDPOINTS = ("static",)
 _NONCE_KEY = "csp_nonce"
@@ -66,7 +70,8 @@ def content_security_policy(nonce: str | None) -> str:
 
 
 def install_security_headers(app: Flask, *, cacheable_endpoints: Iterable[str] = CACHEABLE_ENDPOINTS) -> None:
-    """Give every response of ``app`` the policy above; ``csp_nonce`` becomes a template global."""
+    """Give every response of ``app`` the policy above; ``csp_nonce`` becomes a template global. An app served
+    behind TLS (its session cookie Secure) also sends Strict-Transport-Security."""
     cacheable = frozenset(cacheable_endpoints)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
@@ -78,4 +83,6 @@ def install_security_headers(app: Flask, *, cacheable_endpoints: Iterable[str] =
             headers.setdefault(name, value)
         if request.endpoint not in cacheable and "Cache-Control" not in headers:
             headers["Cache-Control"] = NO_STORE
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
         return response

@@ -201,6 +201,19 @@ def test_every_point_answer_carries_the_headers(point_app):
         result.problems[:40])
 
 
+@pytest.mark.parametrize("kind", ["hub", "point"])
+def test_only_a_server_behind_tls_asks_for_https_from_then_on(kind, hub_app, point_app):
+    data = (hub_app if kind == "hub" else point_app[0]).config["DATA_DIR"]
+    create = create_hub_app if kind == "hub" else create_point_app
+    apps = [create(data), create(data, test_config={"SESSION_COOKIE_SECURE": True})]
+    plain, behind_tls = (app.test_client().get("/login") for app in apps)
+    for app in apps:
+        if "hub_engine" in app.extensions:
+            app.extensions["hub_engine"].dispose()
+    assert "Strict-Transport-Security" not in plain.headers
+    assert behind_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
 def test_no_template_holds_markup_a_nonce_cannot_cover():
     """Every template, rendered by the walk or not: each <style> and <script> takes the nonce, and nothing inline
     is left that a strict style-src or script-src refuses."""
