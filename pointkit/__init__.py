@@ -71,7 +71,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     db.init_db(data_dir)
 
     install_i18n(app, TRANSLATIONS)
-    install_security_headers(app)
+    # The sync endpoints a township serves its villages answer programs: the short form (sync/kit/headers.py).
+    install_security_headers(app, program_prefixes=("/sync/v1/",))
     residents_site_kit.install(app)
     install_filters(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township

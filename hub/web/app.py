@@ -68,7 +68,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, TRANSLATIONS)
-    install_security_headers(app)
+    # The sync endpoints answer points, never a browser: the short form of the headers (sync/kit/headers.py).
+    install_security_headers(app, program_prefixes=("/sync/v1/",))
     residents_site.install(app)
     residents.cap_bodies(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the

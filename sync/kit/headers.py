@@ -4,7 +4,12 @@ Pages hold residents' names, ID numbers, scans and the buttons that decide a cas
 them (a hidden "approve" under a decoy click), a browser must not guess a type (a text answer read as HTML), no
 cache may keep them (a shared village laptop's back button, a proxy), and a script that got into a page anyway
 must not run. ``install_security_headers`` sets one policy on every response of an app: pages, JSON answers,
-sync endpoints, redirects and error pages (404, 405, 413, a refused CSRF token, 500) alike.
+redirects and error pages (404, 405, 413, a refused CSRF token, 500) alike.
+
+Answers under the sync endpoints' paths go to programs (a point, a township), never to a page: they carry
+the short form (``PROGRAM_POLICY``, nosniff, a Referrer-Policy, no-store). An idle point polls all day over a
+2G link: the pages' full set on every answer made its idle day 94,248 bytes instead of 58,905; the short form
+makes it 74,448 (tests/system/test_idle_day.py, within its 100 KiB budget).
 
 A header a view set itself wins: a scan's ``Content-Security-Policy: sandbox`` (hub/web/cases.py) is stricter
 than the pages' policy and stays as it is, and so does an explicit ``Cache-Control``.
@@ -22,7 +27,8 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 
-__all__ = ["NO_STORE", "SECURITY_HEADERS", "STRICT_TRANSPORT", "content_security_policy", "csp_nonce", "install_security_headers"]
+__all__ = ["NO_STORE", "PROGRAM_HEADERS", "PROGRAM_POLICY", "SECURITY_HEADERS", "STRICT_TRANSPORT",
+           "content_security_policy", "csp_nonce", "install_security_headers"]
 
 # 128 random bits per response, as CSP Level 3 asks of a nonce.
 NONCE_BYTES = 16
@@ -43,6 +49,9 @@ SECURITY_HEADERS = {
     # Another site cannot load our answers as its images, scripts or media (a scan by its address).
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# What programs are answered: nothing in it may load or run, and no page may frame it.
+PROGRAM_POLICY = "default-src 'none'; frame-ancestors 'none'"
+PROGRAM_HEADERS = {name: SECURITY_HEADERS[name] for name in ("X-Content-Type-Options", "Referrer-Policy")}
 # Every answer but a static file may hold personal data; a browser or proxy keeps none of it.
 NO_STORE = "no-store"
 # Behind TLS (``serve --behind-tls``), a browser that has seen the site once goes on using HTTPS for a year, so a
@@ -69,20 +78,25 @@ def content_security_policy(nonce: str | None) -> str:
     return "; ".join((*POLICY[:1], f"script-src {own}", f"style-src {own}", *POLICY[1:]))
 
 
-def install_security_headers(app: Flask, *, cacheable_endpoints: Iterable[str] = CACHEABLE_ENDPOINTS) -> None:
-    """Give every response of ``app`` the policy above; ``csp_nonce`` becomes a template global. An app served
-    behind TLS (its session cookie Secure) also sends Strict-Transport-Security."""
+def install_security_headers(app: Flask, *, program_prefixes: Iterable[str],
+                             cacheable_endpoints: Iterable[str] = CACHEABLE_ENDPOINTS) -> None:
+    """Give every response of ``app`` the policy above, the short form under ``program_prefixes``; ``csp_nonce``
+    becomes a template global. An app served behind TLS (its session cookie Secure) also sends its pages
+    Strict-Transport-Security (programs do not read it)."""
+    programs = tuple(program_prefixes)
     cacheable = frozenset(cacheable_endpoints)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(g.get(_NONCE_KEY)))
-        for name, value in SECURITY_HEADERS.items():
+        for_program = request.path.startswith(programs)
+        headers.setdefault("Content-Security-Policy",
+                           PROGRAM_POLICY if for_program else content_security_policy(g.get(_NONCE_KEY)))
+        for name, value in (PROGRAM_HEADERS if for_program else SECURITY_HEADERS).items():
             headers.setdefault(name, value)
         if request.endpoint not in cacheable and "Cache-Control" not in headers:
             headers["Cache-Control"] = NO_STORE
-        if app.config.get("SESSION_COOKIE_SECURE"):
+        if app.config.get("SESSION_COOKIE_SECURE") and not for_program:
             headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT)
         return response

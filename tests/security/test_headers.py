@@ -2,7 +2,8 @@
 with each of its methods, anonymous and logged in, and the error answers (404, 405, 413, a refused CSRF token, 500).
 
 Each answer carries the pages' Content-Security-Policy (self only, never framed, inline blocks only with this
-answer's nonce), X-Frame-Options, nosniff, a Referrer-Policy and Cache-Control: no-store; every page that renders
+answer's nonce), X-Frame-Options, nosniff, a Referrer-Policy and Cache-Control: no-store (the sync endpoints, which
+answer programs, a short form of them); every page that renders
 puts the nonce on each of its <style> and <script> blocks and has no style attribute, on… handler or javascript:
 link, which no nonce would let run. The browser's side (no violation on the pages, a PDF scan under its sandbox) is
 tests/system/test_headers_browser.py.
@@ -36,6 +37,10 @@ REQUIRED_DIRECTIVES = {
     "frame-ancestors": "'none'",
 }
 OTHER_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+# The sync endpoints answer programs, never a page: the short form, fewer bytes on an idle point's every poll.
+PROGRAM_PREFIX = "/sync/v1/"
+PROGRAM_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 # Methods Flask adds to every rule: HEAD answers as GET does, OPTIONS is answered by Flask itself; both asked too.
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -53,10 +58,10 @@ class Walk:
     answers: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def check(self, label: str, response, *, cacheable: bool = False) -> None:
+    def check(self, label: str, response, *, cacheable: bool = False, program: bool = False) -> None:
         self.answers += 1
-        self.problems += [f"{label} -> {response.status_code}: {problem}"
-                          for problem in header_problems(response, cacheable=cacheable)]
+        found = program_problems(response) if program else header_problems(response, cacheable=cacheable)
+        self.problems += [f"{label} -> {response.status_code}: {problem}" for problem in found]
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -88,6 +93,12 @@ def header_problems(response, *, cacheable: bool = False) -> list[str]:
     return problems
 
 
+def program_problems(response) -> list[str]:
+    """What is missing or wrong in an answer to a program (a point, a township)."""
+    return [f"{name} is {response.headers.get(name)!r}, not {value!r}"
+            for name, value in PROGRAM_HEADERS.items() if response.headers.get(name) != value]
+
+
 def page_problems(html: str, policy: dict[str, str]) -> list[str]:
     """Inline blocks without the answer's nonce, and markup no nonce covers."""
     nonces = {source[len("'nonce-"):-1] for name in ("script-src", "style-src")
@@ -116,13 +127,14 @@ def walk(client, app: Flask, known: dict[str, str], label: str, result: Walk) ->
         for method in METHODS:
             if method in rule.methods or method in ("OPTIONS", "HEAD"):
                 result.check(f"{label} {method} {url}", client.open(url, method=method),
-                             cacheable=rule.endpoint == "static")
+                             cacheable=rule.endpoint == "static", program=url.startswith(PROGRAM_PREFIX))
 
 
 def error_answers(client, result: Walk, label: str, *, api_prefix: str) -> None:
     """404, 405, 413 and a refused CSRF token, on a page and under the JSON API."""
     result.check(f"{label} 404 page", client.get("/no-such-page"))
     result.check(f"{label} 404 api", client.get(f"{api_prefix}no-such-thing"))
+    result.check(f"{label} 404 sync", client.get(f"{PROGRAM_PREFIX}no-such-thing"), program=True)
     result.check(f"{label} 405", client.open("/login", method="DELETE"))
     result.check(f"{label} CSRF", client.post("/login", data={"username": "x", "password": "y"}))
     result.check(f"{label} 413", client.post("/login", data={"username": "x" * OVERSIZED}))
@@ -207,11 +219,13 @@ def test_only_a_server_behind_tls_asks_for_https_from_then_on(kind, hub_app, poi
     create = create_hub_app if kind == "hub" else create_point_app
     apps = [create(data), create(data, test_config={"SESSION_COOKIE_SECURE": True})]
     plain, behind_tls = (app.test_client().get("/login") for app in apps)
+    program = apps[1].test_client().get(f"{PROGRAM_PREFIX}pull")
     for app in apps:
         if "hub_engine" in app.extensions:
             app.extensions["hub_engine"].dispose()
     assert "Strict-Transport-Security" not in plain.headers
     assert behind_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in program.headers, "a point's sync client reads no HSTS"
 
 
 def test_no_template_holds_markup_a_nonce_cannot_cover():
