@@ -19,6 +19,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from sync.kit import residents as residents_site_kit
+from sync.kit.headers import install_security_headers
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import http_api_error
@@ -70,6 +71,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
     db.init_db(data_dir)
 
     install_i18n(app, TRANSLATIONS)
+    # The sync endpoints a township serves its villages answer programs: the short form (sync/kit/headers.py).
+    install_security_headers(app, program_prefixes=("/sync/v1/",))
     residents_site_kit.install(app)
     install_filters(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, and the sync endpoints a township

@@ -15,6 +15,7 @@ from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from sync.kit import residents as residents_site
+from sync.kit.headers import install_security_headers
 from sync.kit.i18n import install_i18n
 from sync.kit.openapi import documented
 from sync.kit.web import api_error, error_headers, http_api_error
@@ -67,6 +68,8 @@ def create_app(data_dir: str | Path, *, test_config: dict[str, Any] | None = Non
         app.extensions["hub_keyring"] = (keyring_state(session), keyring)
 
     install_i18n(app, TRANSLATIONS)
+    # The sync endpoints answer points, never a browser: the short form of the headers (sync/kit/headers.py).
+    install_security_headers(app, program_prefixes=("/sync/v1/",))
     residents_site.install(app)
     residents.cap_bodies(app)
     # Exempt (sync/kit/webauth.py says why): the JSON API takes only bearer tokens, the sync endpoints only the

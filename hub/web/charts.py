@@ -92,7 +92,8 @@ def horizontal_bars(bars: list[tuple[str, int]], *, label: str, width: int = 940
 
 
 def _svg(width: int, height: int, label: str, parts: list[str]) -> Markup:
-    # Scales down with the page (width 100%, at most its drawn size): nothing scrolls sideways at 1024×768.
+    # Scales down with the page (svg.chart in reports.html: width 100%, at most its drawn size), so nothing scrolls
+    # sideways at 1024×768; a class, not a style attribute, which the pages' Content-Security-Policy refuses.
     return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(label)}" '
                   f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {FONT} '
-                  f'style="max-width:100%;height:auto"><title>{escape(label)}</title>{"".join(parts)}</svg>')
+                  f'class="chart"><title>{escape(label)}</title>{"".join(parts)}</svg>')
