@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 
-__all__ = ["NO_STORE", "PROGRAM_HEADERS", "PROGRAM_POLICY", "SECURITY_HEADERS", "STRICT_TRANSPORT",
+__all__ = ["NO_STORE", "PROGRAM_HEADERS", "PROGRAM_POLICY", "REFUSAL_HEADERS", "SECURITY_HEADERS", "STRICT_TRANSPORT",
            "content_security_policy", "csp_nonce", "install_security_headers"]
 
 # 128 random bits per response, as CSP Level 3 asks of a nonce.
@@ -54,6 +54,9 @@ PROGRAM_POLICY = "default-src 'none'; frame-ancestors 'none'"
 PROGRAM_HEADERS = {name: SECURITY_HEADERS[name] for name in ("X-Content-Type-Options", "Referrer-Policy")}
 # Every answer but a static file may hold personal data; a browser or proxy keeps none of it.
 NO_STORE = "no-store"
+# What the server itself answers when it refuses a request before the app sees it (a declared body over the
+# limit, a malformed head: sync/kit/web.py): a line of plain text that nothing may load, run, frame or keep.
+REFUSAL_HEADERS = (("Content-Security-Policy", PROGRAM_POLICY), *SECURITY_HEADERS.items(), ("Cache-Control", NO_STORE))
 # Behind TLS (``serve --behind-tls``), a browser that has seen the site once goes on using HTTPS for a year, so a
 # forged plain-HTTP link on the office network reaches no login. Not includeSubDomains: other services of the
 # county's domain may still be served over plain HTTP.

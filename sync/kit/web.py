@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from sync.framing import CONTENT_TYPE, encode_frames
 from sync.http import HEADER_CURSOR, HEADER_LAST_RECEIPT, HEADER_LAST_SEQ
 from sync.jsonlimits import JSONRefused, load_json
+from sync.kit.headers import REFUSAL_HEADERS
 from sync.kit.slowclients import ClientLimits, GuardedChannel, create_guarded_server
 from sync.signing import SignedRequest, verify_request_any
 from sync.uploads import (
@@ -202,6 +203,8 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 8, max_request_byt
             logging.getLogger("pointkit.http").warning(
                 "refused %s %s before reading it: %s", self.request.command, self.request.path,
                 type(self.request.error).__name__)
+            # The app's headers are not set on an answer it never saw: the same rules, from here.
+            self.response_headers.extend(REFUSAL_HEADERS)
             super().execute()
 
     class Channel(GuardedChannel):

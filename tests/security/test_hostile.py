@@ -169,6 +169,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(hub):
                      + b"\r\nContent-Length: 500000000\r\n\r\n" + b"PKF1")
         answer = sock.recv(4096).decode("latin-1")
     assert answer.split()[1] == "413", answer[:200]
+    # Refused by the server before the app saw it, and still under the security headers (issue 27).
+    head = {name.lower(): value for name, _, value in
+            (line.partition(": ") for line in answer.split("\r\n\r\n")[0].split("\r\n")[1:])}
+    assert head["x-content-type-options"] == "nosniff" and head["x-frame-options"] == "DENY", head
+    assert "frame-ancestors 'none'" in head["content-security-policy"] and head["cache-control"] == "no-store", head
     logged_once(hub, "refused POST /sync/v1/push before reading it: RequestEntityTooLarge")
 
 
