@@ -24,9 +24,9 @@ from sqlmodel import Session, select
 
 from sync.clock import utcnow
 from sync.kit.openapi import documented
-from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
+from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash
 from sync.kit.safety import same_origin_path
-from sync.kit.throttle import LoginGate, LoginThrottled, address_key
+from sync.kit.throttle import LoginGate, LoginThrottled, address_key, check_password
 from sync.kit.web import api_error, parse_json_body
 from sync.kit.webauth import client_address, install_login, login_gate, throttled_answer
 
@@ -98,17 +98,10 @@ def authenticate(session: Session, username: str, password: str, *, address: str
     if wait:
         raise LoginThrottled(wait)
     staff = session.exec(select(Staff).where(Staff.username == username)).first()
-    wait = (stored_wait(session, staff.username, address) if staff is not None else 0) or gate.admit(username, address)
-    if wait:
-        raise LoginThrottled(wait)
-    if staff is None:
-        verify_nobody(password)  # a miss costs what a wrong password costs
-        record_failure(session, None, address)
+    if not check_password(gate, username, address, password, staff.password_hash if staff is not None else None,
+                          stored_wait=functools.partial(stored_wait, session),
+                          record_failure=functools.partial(record_failure, session)):
         return None
-    if not verify_password(password, staff.password_hash):
-        record_failure(session, staff.username, address)
-        return None
-    gate.succeeded(username, address)
     record_success(session, staff.username, address)
     if password_needs_rehash(staff.password_hash):
         # A hash an earlier release stored: the password is at hand only now, so store today's form.

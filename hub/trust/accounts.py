@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from functools import partial
 
 from sqlmodel import Session, delete, select
 
-from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash, verify_nobody, verify_password
-from sync.kit.throttle import LoginGate, LoginThrottled, address_key
+from sync.kit.passwords import hash_password, hash_secret, password_needs_rehash
+from sync.kit.throttle import LoginGate, LoginThrottled, address_key, check_password
 
 from hub.core.audit import append_audit
 from hub.core.clock import as_utc, utc_now
@@ -111,17 +112,9 @@ def authenticate(session: Session, username: str, password: str, *, address: str
     if wait:
         raise LoginThrottled(wait)
     staff = session.exec(select(Staff).where(Staff.username == username)).first()
-    wait = (stored_wait(session, staff.username, address) if staff is not None else 0) or gate.admit(username, address)
-    if wait:
-        raise LoginThrottled(wait)
-    if staff is None:
-        verify_nobody(password)  # a miss costs what a wrong password costs
-        record_failure(session, None, address)
+    if not check_password(gate, username, address, password, staff.password_hash if staff is not None else None,
+                          stored_wait=partial(stored_wait, session), record_failure=partial(record_failure, session)):
         return None
-    if not verify_password(password, staff.password_hash):
-        record_failure(session, staff.username, address)
-        return None
-    gate.succeeded(username, address)
     # Said only after the right password, so the answer tells a stranger nothing.
     if staff.disabled_at is not None:
         raise AccountDisabled(staff.username)

@@ -23,10 +23,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from sync.clock import monotonic_s
+from sync.kit.passwords import verify_nobody, verify_password
 
 __all__ = ["ADDRESS_FREE_FAILURES", "FIRST_DELAY_S", "FREE_FAILURES", "FailureRecord", "LoginGate", "LoginThrottled",
            "MAX_DELAY_S", "MAX_KEYS", "QUIET_RESET_S", "RECENT_FAILURES", "Throttle", "UNKNOWN_NAMES", "address_key",
-           "delay_after", "note_failure", "note_success", "record_wait"]
+           "check_password", "delay_after", "note_failure", "note_success", "record_wait"]
 
 # Failures of one name from one address before the first delay: a clerk's typos never wait.
 FREE_FAILURES = 3
@@ -195,6 +196,27 @@ class LoginGate:
     @staticmethod
     def _pair(username: str, address: str) -> str:
         return f"{address_key(address)}\x00{username.strip()[:64]}"
+
+
+def check_password(gate: LoginGate, username: str, address: str, password: str, password_hash: str | None, *,
+                   stored_wait: Callable[[str, str], int], record_failure: Callable[[str | None, str], None]) -> bool:
+    """Whether ``password`` opens the account ``username`` (its ``password_hash``; None: no such account) tried
+    from ``address``, for both apps' logins. Raises LoginThrottled, the password unchecked, while the name or the
+    address must wait, here or as the app's records say (``stored_wait``: another process, an earlier run).
+    A failure is recorded through ``record_failure`` (``None`` for a name that does not exist); the caller
+    records a success once it lets the account in."""
+    wait = (stored_wait(username, address) if password_hash is not None else 0) or gate.admit(username, address)
+    if wait:
+        raise LoginThrottled(wait)
+    if password_hash is None:
+        verify_nobody(password)  # a miss costs what a wrong password costs
+        record_failure(None, address)
+        return False
+    if not verify_password(password, password_hash):
+        record_failure(username, address)
+        return False
+    gate.succeeded(username, address)
+    return True
 
 
 class FailureRecord(Protocol):
