@@ -23,6 +23,10 @@ POINT_ADMIN, POINT_ADMIN_PASSWORD = "boss", "point-boss-pass"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FLOOD_TRIES = 200
 FLOOD_THREADS = 4
+# The flood goes on while the clerk works (she reads her page STAFF_PAGES times), within these bounds.
+FLOOD_MAX_TRIES = 2000
+FLOOD_DEADLINE_S = 60
+STAFF_PAGES = 5
 # What a clerk's request may take while the flood runs (before this change: up to 0.46 s at the hub and 12 s
 # at a point for a plain page during 500 tries).
 STAFF_LATENCY_S = 0.5
@@ -112,47 +116,60 @@ def test_the_right_password_works_after_the_delay_the_answer_states(servers, sid
 @pytest.mark.parametrize("side", ["hub", "point"])
 def test_a_flood_of_unknown_names_is_delayed_per_address_and_staff_stay_fast(servers, side):
     url, username, password = account(servers, side)
-    flooding = threading.Event()
+    staff_done = threading.Event()
     logins: list[float] = []
     pages: list[float] = []
+    statuses: list[int] = []
+    sent = threading.Lock()
 
     def staff_work() -> None:
-        """A clerk at another computer logs in as the flood starts, then keeps reading her page."""
-        with client_at(url, "127.0.0.3") as staff:
-            started = time.perf_counter()
-            answer = api_login(staff, username, password)
-            logins.append(time.perf_counter() - started)
-            assert answer.status_code == 200, answer.text
-            staff.headers["Authorization"] = f"Bearer {answer.json()['token']}"
-            while flooding.is_set():
+        """A clerk at another computer logs in as the flood starts, then reads her page a few times."""
+        try:
+            with client_at(url, "127.0.0.3") as staff:
                 started = time.perf_counter()
-                assert staff.get(STAFF_PAGE[side]).status_code == 200
-                pages.append(time.perf_counter() - started)
+                answer = api_login(staff, username, password)
+                logins.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+                staff.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+                for _ in range(STAFF_PAGES):
+                    started = time.perf_counter()
+                    assert staff.get(STAFF_PAGE[side]).status_code == 200
+                    pages.append(time.perf_counter() - started)
+        finally:
+            staff_done.set()
+
+    def flood(client: httpx.Client, deadline: float) -> None:
+        """Unknown names from one address, at least FLOOD_TRIES of them and on until the clerk is done (the
+        flood must outlast her work however slow the machine), within FLOOD_MAX_TRIES and the deadline."""
+        while time.monotonic() < deadline:
+            with sent:
+                n = len(statuses)
+                if n >= FLOOD_MAX_TRIES or n >= FLOOD_TRIES and staff_done.is_set():
+                    return
+                statuses.append(0)
+            statuses[n] = api_login(client, f"nobody-{n}", "guess-guess").status_code
 
     clients = [client_at(url, "127.0.0.5") for _ in range(FLOOD_THREADS)]
-    flooding.set()
     worker = threading.Thread(target=staff_work)
     worker.start()
     started = time.perf_counter()
     try:
         with ThreadPoolExecutor(FLOOD_THREADS) as pool:
-            statuses = list(pool.map(
-                lambda n: api_login(clients[n % FLOOD_THREADS], f"nobody-{n}", "guess-guess").status_code,
-                range(FLOOD_TRIES)))
+            deadline = time.monotonic() + FLOOD_DEADLINE_S
+            list(pool.map(lambda client: flood(client, deadline), clients))
     finally:
-        flooding.clear()
         worker.join(timeout=60)
         for client in clients:
             client.close()
     flood_s = time.perf_counter() - started
-    print(f"{side}: {FLOOD_TRIES} unknown names in {flood_s:.2f} s, {statuses.count(429)} refused at once; the "
+    print(f"{side}: {len(statuses)} unknown names in {flood_s:.2f} s, {statuses.count(429)} refused at once; the "
           f"clerk's login {logins[0] if logins else float('nan'):.3f} s, her page: median "
           f"{statistics.median(pages) if pages else float('nan'):.3f} s, max {max(pages, default=float('nan')):.3f} s "
           f"(n={len(pages)})")
-    assert set(statuses) <= {401, 429}
-    assert statuses.count(429) >= FLOOD_TRIES - 30, "past the address's free failures no password is checked"
+    assert set(statuses) <= {401, 429}, "every try answered"
+    assert statuses.count(429) >= len(statuses) - 30, "past the address's free failures no password is checked"
     assert logins and logins[0] < STAFF_LOGIN_S
-    assert pages and statistics.median(pages) < STAFF_LATENCY_S
+    assert len(pages) == STAFF_PAGES and statistics.median(pages) < STAFF_LATENCY_S
 
 
 def test_administrators_see_the_failed_logins_on_their_pages(servers):
