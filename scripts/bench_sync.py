@@ -215,6 +215,9 @@ def catalog_over_a_cut_link(cluster: Cluster, hub_port: int, base: Path,
             early_cut.cancel()
         stats = link.stats
     finished = done.returncode == 0 and "catalog version:  0" not in done.stdout
+    if not finished:
+        said = (done.stdout + done.stderr).strip().splitlines()[-6:]
+        print(f"(e) pointkit init exited {done.returncode} without the catalog; it said:", *said, sep="\n    ")
     return (elapsed if finished else None), stats.bytes_down, stats.cuts
 
 
