@@ -66,7 +66,7 @@ class Point:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with Cluster(tmp_path_factory.mktemp("hostile"), reuse_init=True) as cluster:
+    with Cluster(tmp_path_factory.mktemp("hostile"), reuse_init=True, setup_in_process=True) as cluster:
         cluster.start_hub()
         cluster.village = Point(cluster, VILLAGE)
         cluster.other = Point(cluster, OTHER)
