@@ -34,7 +34,7 @@ START_TIMEOUT = 60.0
 HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 # The real name of every point's first clerk (login "staff"), printed on receipts as 经办人.
 POINT_CLERK_NAME = "韦秀英"
-# How far this process's clock may be from the system's and a hub command still run in it (see Cluster.hub_setup):
+# How far this process's clock may be from the system's and a setup command still run in it (see Cluster.setup):
 # a moved clock is whole days off.
 CLOCK_TOLERANCE_MS = 1000
 # Initialized hub data directories this process has made, by how they were made (see Cluster.start_hub).
@@ -108,6 +108,28 @@ def command(name: str) -> str:
     return found
 
 
+def _in_process_main(program: str):
+    """The click command ``program`` runs when it is this tree's ``pointkit-hub`` or ``pointkit``, else None.
+    Imported on first use: the scripts that use a Cluster (the demo, the benchmarks) run every command as a
+    process and need not import the hub and the point."""
+    if program == command("pointkit-hub"):
+        from hub.cli import main
+        return main
+    if program == command("pointkit"):
+        from pointkit.cli import main
+        return main
+    return None
+
+
+def _forget_point_engines(args: tuple[str, ...]) -> None:
+    """Close what a ``pointkit`` command run in this process left open on the point's database (pointkit.db keeps
+    an engine per data directory): the point's own server owns that file from now on."""
+    from pointkit import db
+
+    if "--data" in args:
+        db.dispose(args[args.index("--data") + 1])
+
+
 def _clock_is_true(env: dict[str, str]) -> bool:
     """Whether a command run in this process would see the clock a new process with ``env`` sees: no skew asked
     of processes (``CLOCK_SKEW_ENV``) and this process's clock not moved (tests/hub's ``clock`` fixture)."""
@@ -169,10 +191,10 @@ class Cluster:
         """``reuse_init``: a hub's first start copies the data directory ``init`` and ``catalog import`` made for
         an earlier cluster of this process with the same arguments (the tests' fixture; each gets a copy).
 
-        ``setup_in_process``: the hub commands that set a cluster up (``add_reviewer``'s ``users add``,
-        ``start_point``'s ``points add``, the hub's ``init`` and ``catalog import``) run this tree's
-        ``pointkit-hub`` in this process (see ``hub_setup``) instead of a new interpreter each (the tests'
-        fixtures). The servers, the points' commands and any command a test runs itself stay processes."""
+        ``setup_in_process``: the commands that set a cluster up (``add_reviewer``'s ``users add``,
+        ``start_point``'s ``points add`` and ``pointkit init``, the hub's ``init`` and ``catalog import``) run
+        this tree's programs in this process (see ``setup``) instead of a new interpreter each (the tests'
+        fixtures). The servers, older releases' commands and any other command a test runs stay processes."""
         self.base = Path(base)
         self.reuse_init = reuse_init
         self.setup_in_process = setup_in_process
@@ -200,31 +222,31 @@ class Cluster:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def hub_setup(self, hub_cmd: str, *args: str) -> str:
-        """Run a hub command that sets the cluster up; return its stdout, raise with its output on failure.
+    def setup(self, program: str, *args: str) -> str:
+        """Run a command that sets the cluster up (``pointkit-hub users add``, ``pointkit init``...); return its
+        stdout, raise with its output on failure.
 
-        In this process when ``setup_in_process`` says so and ``hub_cmd`` is this tree's ``pointkit-hub`` (not an
-        older release's), through click's CliRunner as tests/hub/test_cli.py does: the same command, options and
-        database, without the 1.5-2 s of CPU a new interpreter spends importing the hub before it runs. A
-        process's clock skew (``CLOCK_SKEW_ENV``) or a moved clock in this process would reach the command
-        differently in here: then it runs as a process."""
-        if not (self.setup_in_process and hub_cmd == command("pointkit-hub") and _clock_is_true(self.env)):
-            return self.run(hub_cmd, *args)
-        # Imported here: the scripts that use a Cluster (the demo, the benchmarks) run every command as a process
-        # and need not import the whole hub.
-        from click.testing import CliRunner
+        In this process when ``setup_in_process`` says so and ``program`` is this tree's ``pointkit-hub`` or
+        ``pointkit`` (not an older release's), through click's CliRunner as tests/hub/test_cli.py does: the same
+        command, options, files and database, without the 1-2 s of CPU a new interpreter spends importing the hub
+        or the point before it runs. A process's clock skew (``CLOCK_SKEW_ENV``) or a moved clock in this process
+        would reach the command differently in here: then it runs as a process."""
+        main = _in_process_main(program) if self.setup_in_process and _clock_is_true(self.env) else None
+        if main is None:
+            return self.run(program, *args)
+        from click.testing import CliRunner  # only the tests' clusters run commands in their own process
 
-        from hub.cli import main
-
-        self.echo("$ pointkit-hub " + " ".join(args))
+        self.echo(f"$ {Path(program).name} " + " ".join(args))
         # The command makes its files private (its umask) as a process would for itself: this process keeps its own.
         umask = os.umask(0o077)
         try:
             result = CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
         finally:
             os.umask(umask)
+            if main.name == "pointkit":
+                _forget_point_engines(args)
         if result.exit_code != 0:
-            raise RuntimeError(f"pointkit-hub {' '.join(args)} failed ({result.exit_code}):\n{result.output}")
+            raise RuntimeError(f"{Path(program).name} {' '.join(args)} failed ({result.exit_code}):\n{result.output}")
         return result.stdout
 
     def _spawn(self, name: str, data: Path, args: list[str], port: int | None = None,
@@ -285,9 +307,9 @@ class Cluster:
         return self.hub
 
     def _init_hub(self, hub_cmd: str, data: Path, admin_password: str, catalog: Path, post_quantum: bool) -> None:
-        self.hub_setup(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password",
-                       admin_password, *(["--pq"] if post_quantum else []))
-        self.hub_setup(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
+        self.setup(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password",
+                   admin_password, *(["--pq"] if post_quantum else []))
+        self.setup(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
 
     def start_hub_process(self) -> Server:
         """One more hub process serving the running hub's data directory and database (several hub
@@ -322,9 +344,9 @@ class Cluster:
     def add_reviewer(self, username: str, department: str, password: str, *, township: str | None = None) -> None:
         """A reviewer of ``department``; of a township-scoped one (乡镇人民政府), in township point ``township``."""
         assert self.hub is not None, "start the hub first"
-        self.hub_setup(self.hub_cmd, "users", "add", username, "--role", "reviewer",
-                       "--department", department, "--password", password, "--data", str(self.hub.data),
-                       *(["--township", township] if township else []))
+        self.setup(self.hub_cmd, "users", "add", username, "--role", "reviewer",
+                   "--department", department, "--password", password, "--data", str(self.hub.data),
+                   *(["--township", township] if township else []))
         self.hub.logins[username] = password
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
@@ -340,8 +362,8 @@ class Cluster:
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = program or command("pointkit")
         if not (data / "point.db").exists():
-            output = self.hub_setup(self.hub_cmd, "points", "add", name, "--level", level,
-                              *(["--township", township] if township else []), "--data", str(self.hub.data))
+            output = self.setup(self.hub_cmd, "points", "add", name, "--level", level,
+                                *(["--township", township] if township else []), "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
             self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
                      "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
