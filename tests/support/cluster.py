@@ -365,10 +365,10 @@ class Cluster:
             output = self.setup(self.hub_cmd, "points", "add", name, "--level", level,
                                 *(["--township", township] if township else []), "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
-            self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
-                     "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
-                     # A previous release (``program``) has no real names for its staff yet.
-                     *([] if program else ["--staff-name", POINT_CLERK_NAME]))
+            self.setup(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
+                       "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
+                       # A previous release (``program``) has no real names for its staff yet.
+                       *([] if program else ["--staff-name", POINT_CLERK_NAME]))
         process, url = self._spawn(name, data, [
             point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),
             "--max-idle-interval", str(max_idle_interval or sync_interval)], env=env)
