@@ -198,8 +198,8 @@ def catalog_over_a_cut_link(cluster: Cluster, hub_port: int, base: Path,
     every 8 s, the first one after ``first_cut_s`` if given): seconds until it holds the sample catalog
     (enrollment included), bytes down, cuts."""
     name = f"八达镇维新村便民服务站{first_cut_s or 0:.1f}"
-    token = cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village",
-                        "--data", str(cluster.hub.data)).strip().splitlines()[-1]
+    token = cluster.setup(command("pointkit-hub"), "points", "add", name, "--level", "village",
+                          "--data", str(cluster.hub.data)).strip().splitlines()[-1]
     with LinkSimulator(("127.0.0.1", hub_port), rate_bps=CATALOG_RATE_BPS, latency_s=CATALOG_LATENCY_S,
                        cut_every_s=CUT_EVERY_S) as link:
         early_cut = threading.Timer(first_cut_s, link.cut) if first_cut_s else None
@@ -243,10 +243,10 @@ def relay_scan_figures(cluster: Cluster, sizes: list[int], *, rate_bps: float, l
     township = cluster.start_point(TOWNSHIP, "township", dirname="relay-township")
     with LinkSimulator(("127.0.0.1", int(township.url.rsplit(":", 1)[1]))) as link:
         data = cluster.base / "relayed-village"
-        token = cluster.run(command("pointkit-hub"), "points", "add", RELAYED_VILLAGE, "--level", "village", "--via",
-                            TOWNSHIP, "--data", str(cluster.hub.data)).strip().splitlines()[-1]
-        cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", cluster.hub.url, "--relay", link.url,
-                    "--token", token, "--name", RELAYED_VILLAGE, "--staff-password", "point-staff-pass")
+        token = cluster.setup(command("pointkit-hub"), "points", "add", RELAYED_VILLAGE, "--level", "village",
+                              "--via", TOWNSHIP, "--data", str(cluster.hub.data)).strip().splitlines()[-1]
+        cluster.setup(command("pointkit"), "init", "--data", str(data), "--hub", cluster.hub.url, "--relay",
+                      link.url, "--token", token, "--name", RELAYED_VILLAGE, "--staff-password", "point-staff-pass")
         _set_metered(data, True)
         case_ids = make_cases(data, sizes, start=201)[0]
         deadline = time.monotonic() + 120
@@ -300,14 +300,17 @@ def main() -> int:
     first_cuts = tuple(args.catalog_first_cut) if args.catalog_first_cut else CATALOG_FIRST_CUTS
     sizes = [int(SMALL_SCAN * args.scale)] * SMALL_CASES + [int(LARGE_SCAN * args.scale)]
     figures: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="pointkit-bench-") as base, Cluster(Path(base)) as cluster:
+    # The setup commands (points add, pointkit init) run in this process (Cluster.setup); (e) times its
+    # `pointkit init` as a process of its own.
+    with tempfile.TemporaryDirectory(prefix="pointkit-bench-") as base, \
+            Cluster(Path(base), setup_in_process=True) as cluster:
         hub = cluster.start_hub()
         with LinkSimulator(("127.0.0.1", int(hub.url.rsplit(":", 1)[1]))) as link:
             data = Path(base) / "village"
-            token = cluster.run(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level",
-                                "village", "--data", str(hub.data)).strip().splitlines()[-1]
-            cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", link.url, "--token", token,
-                        "--name", "八达镇周邦村便民服务站", "--staff-password", "point-staff-pass")
+            token = cluster.setup(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level",
+                                  "village", "--data", str(hub.data)).strip().splitlines()[-1]
+            cluster.setup(command("pointkit"), "init", "--data", str(data), "--hub", link.url, "--token", token,
+                          "--name", "八达镇周邦村便民服务站", "--staff-password", "point-staff-pass")
             sync_once(data)
             link.rate_bps, link.latency_s = RATE_BPS, LATENCY_S
             print(f"link: {RATE_BPS // 1000} kbit/s, {LATENCY_S * 1000:.0f} ms one-way latency; "

@@ -120,7 +120,8 @@ def run_campaign(base: Path, *, point_kills: int, hub_kills: int, seed: int, log
     started = time.monotonic()
     number = 0
     scans_taken: dict[str, str] = {}  # scan file name -> SHA-256 of the bytes taken at the window
-    with Cluster(base) as cluster:
+    # The hub's init and the point's enrollment run in this process (Cluster.setup); what it kills are processes.
+    with Cluster(base, setup_in_process=True) as cluster:
         hub = cluster.start_hub()
         point = cluster.start_point(VILLAGE, "village", sync_interval=0.2, dirname="village")
         kills = ["point"] * point_kills + ["hub"] * hub_kills

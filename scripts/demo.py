@@ -181,7 +181,9 @@ def main() -> int:
 
 def serve_demo(base: Path, fresh: bool, started: float, store: Seaweed | None, *, once: bool) -> int:
     """The loop and, unless ``once``, the servers kept up for a person to try."""
-    with Cluster(base, echo=lambda line: print("    " + line, flush=True)) as cluster:
+    # The setup commands (reviewers, points) run in this process: a newcomer waits for the loop, not for twenty
+    # interpreters importing the hub (Cluster.setup).
+    with Cluster(base, echo=lambda line: print("    " + line, flush=True), setup_in_process=True) as cluster:
         if store is not None:
             # Every hub command and process of the cluster reads these; the URL itself carries no secret.
             cluster.env.update({"POINTKIT_HUB_SCANS": store.scans_url(), **store.credentials_env})
@@ -191,9 +193,9 @@ def serve_demo(base: Path, fresh: bool, started: float, store: Seaweed | None, *
         if fresh:
             # The township's own government (乡镇人民政府) decides its villages' township-level reviews: its reviewer
             # and its staff belong to the township point, registered here before it enrolls in step 2.
-            cluster.run(cluster.hub_cmd, "points", "add", TOWNSHIP, "--level", "township", "--data", str(hub.data))
-            cluster.run(cluster.hub_cmd, "users", "add", TOWNSHIP_STAFF[0], "--role", "township", "--township",
-                        TOWNSHIP, "--password", TOWNSHIP_STAFF[1], "--data", str(hub.data))
+            cluster.setup(cluster.hub_cmd, "points", "add", TOWNSHIP, "--level", "township", "--data", str(hub.data))
+            cluster.setup(cluster.hub_cmd, "users", "add", TOWNSHIP_STAFF[0], "--role", "township", "--township",
+                          TOWNSHIP, "--password", TOWNSHIP_STAFF[1], "--data", str(hub.data))
         scoped = township_departments()
         for username, (department, password) in REVIEWERS.items():
             if fresh:

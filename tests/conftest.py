@@ -95,8 +95,9 @@ def live_server() -> Iterator:
 
 @pytest.fixture
 def cluster(tmp_path) -> Iterator[Cluster]:
-    """A real hub and real points as subprocesses (see tests/support/cluster.py)."""
-    with Cluster(tmp_path, reuse_init=True) as running:
+    """A real hub and real points as subprocesses (see tests/support/cluster.py); the hub commands that set it up
+    run in this process (``setup_in_process``)."""
+    with Cluster(tmp_path, reuse_init=True, setup_in_process=True) as running:
         yield running
 
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow is imported inside the functions that read images, not here: every pointkit and pointkit-hub process
+# imports this module, about 25 ms of CPU each at start, and most never see a photo.
 
 # What a scan may be, told by its first bytes: a photo or scan (JPEG, PNG, TIFF) or a PDF.
 SCAN_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
@@ -55,6 +60,8 @@ def scan_problem(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS) -
         return NOT_A_SCAN
     if kind == "PDF":
         return None
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in IMAGE_FORMATS:
@@ -76,6 +83,8 @@ def reencode_photo(data: bytes, max_kb: int, *, max_pixels: int = MAX_PIXELS) ->
     held it), else None: a PDF, a small photo, one Pillow cannot read safely or one over ``max_pixels``."""
     if max_kb <= 0 or len(data) <= max_kb * 1024:
         return None
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in REENCODED_FORMATS or image.size[0] * image.size[1] > max_pixels:
@@ -88,6 +97,8 @@ def reencode_photo(data: bytes, max_kb: int, *, max_pixels: int = MAX_PIXELS) ->
 
 
 def _smaller_jpeg(image: Image.Image) -> bytes:
+    from PIL import ImageOps
+
     # draft() lets the JPEG decoder scale down while decoding: a 12-megapixel photo is never held whole.
     image.draft("RGB", (PHOTO_LONGEST_SIDE, PHOTO_LONGEST_SIDE))
     upright = ImageOps.exif_transpose(image)

@@ -35,7 +35,7 @@ def _applicant(number: int) -> dict[str, str]:
 
 
 def test_four_hub_processes_ingest_and_decide_the_same_work_twice_at_once(tmp_path, hub_database):
-    with Cluster(tmp_path / "cluster") as cluster:
+    with Cluster(tmp_path / "cluster", setup_in_process=True) as cluster:
         first = cluster.start_hub(database_url=None if hub_database == "sqlite" else hub_database)
         urls = [first.url] + [cluster.start_hub_process().url for _ in range(PROCESSES - 1)]
         cluster.add_reviewer("yb-li", "YB", REVIEWER_PASSWORD)

@@ -80,7 +80,7 @@ def test_pushes_of_other_points_go_through_while_one_key_is_held_and_staff_actio
                                                                                                  hub_database):
     if hub_database == "sqlite":
         pytest.skip("SQLite has one writer by design: pushes there take turns on the whole database")
-    with Cluster(tmp_path / "cluster") as cluster:
+    with Cluster(tmp_path / "cluster", setup_in_process=True) as cluster:
         first = cluster.start_hub(database_url=hub_database)
         second = cluster.start_hub_process()  # a push waiting in one process leaves the other free
         hub = Hub(first.data)

@@ -38,7 +38,7 @@ VILLAGE = "八达镇周邦村便民服务站"
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    with Cluster(tmp_path_factory.mktemp("schemathesis"), reuse_init=True) as cluster:
+    with Cluster(tmp_path_factory.mktemp("schemathesis"), reuse_init=True, setup_in_process=True) as cluster:
         cluster.start_hub()
         cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
         cluster.start_point(VILLAGE, "village", sync_interval=3600)

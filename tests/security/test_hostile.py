@@ -38,8 +38,8 @@ class Point:
     """A point made of ``sync`` alone: enrolled for real, sealing exactly as pointkit does."""
 
     def __init__(self, cluster: Cluster, name: str):
-        token = cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village",
-                            "--data", str(cluster.hub.data)).strip().splitlines()[-1]
+        token = cluster.setup(command("pointkit-hub"), "points", "add", name, "--level", "village",
+                              "--data", str(cluster.hub.data)).strip().splitlines()[-1]
         self.identity = Identity.generate()
         self.client = HubClient(cluster.hub.url, attempts=1)
         answer = self.client.enroll(token=token, name=name, identity=self.identity)
@@ -66,7 +66,7 @@ class Point:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with Cluster(tmp_path_factory.mktemp("hostile"), reuse_init=True) as cluster:
+    with Cluster(tmp_path_factory.mktemp("hostile"), reuse_init=True, setup_in_process=True) as cluster:
         cluster.start_hub()
         cluster.village = Point(cluster, VILLAGE)
         cluster.other = Point(cluster, OTHER)

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from sync.clock import CLOCK_SKEW_ENV, now_ms
 from sync.kit.idnumber import check_character
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,9 @@ START_TIMEOUT = 60.0
 HUB_DATABASE_URL_ENV = "POINTKIT_HUB_DATABASE_URL"
 # The real name of every point's first clerk (login "staff"), printed on receipts as 经办人.
 POINT_CLERK_NAME = "韦秀英"
+# How far this process's clock may be from the system's and a setup command still run in it (see Cluster.setup):
+# a moved clock is whole days off.
+CLOCK_TOLERANCE_MS = 1000
 # Initialized hub data directories this process has made, by how they were made (see Cluster.start_hub).
 _HUB_TEMPLATES: dict[tuple, Path] = {}
 # Every server a test starts speaks plain HTTP on loopback. httpx builds an SSL context for each new client and loads
@@ -104,6 +108,36 @@ def command(name: str) -> str:
     return found
 
 
+def _in_process_main(program: str):
+    """The click command ``program`` runs when it is this tree's ``pointkit-hub`` or ``pointkit``, else None.
+    Imported on first use: the scripts that use a Cluster (the demo, the benchmarks) run every command as a
+    process and need not import the hub and the point."""
+    if program == command("pointkit-hub"):
+        from hub.cli import main
+        return main
+    if program == command("pointkit"):
+        from pointkit.cli import main
+        return main
+    return None
+
+
+def _forget_point_engines(args: tuple[str, ...]) -> None:
+    """Close what a ``pointkit`` command run in this process left open on the point's database (pointkit.db keeps
+    an engine per data directory): the point's own server owns that file from now on."""
+    from pointkit import db
+
+    if "--data" in args:
+        db.dispose(args[args.index("--data") + 1])
+
+
+def _clock_is_true(env: dict[str, str]) -> bool:
+    """Whether a command run in this process would see the clock a new process with ``env`` sees: no skew asked
+    of processes (``CLOCK_SKEW_ENV``) and this process's clock not moved (tests/hub's ``clock`` fixture)."""
+    if os.environ.get(CLOCK_SKEW_ENV) or env.get(CLOCK_SKEW_ENV):
+        return False
+    return abs(now_ms() - time.time_ns() // 1_000_000) < CLOCK_TOLERANCE_MS
+
+
 class Api:
     """A logged-in JSON API session against a hub or a point."""
 
@@ -152,11 +186,18 @@ class Server:
 class Cluster:
     """A hub and any number of points, each a real process; stops them all on exit."""
 
-    def __init__(self, base: Path, *, echo: Callable[[str], None] | None = None, reuse_init: bool = False):
+    def __init__(self, base: Path, *, echo: Callable[[str], None] | None = None, reuse_init: bool = False,
+                 setup_in_process: bool = False):
         """``reuse_init``: a hub's first start copies the data directory ``init`` and ``catalog import`` made for
-        an earlier cluster of this process with the same arguments (the tests' fixture; each gets a copy)."""
+        an earlier cluster of this process with the same arguments (the tests' fixture; each gets a copy).
+
+        ``setup_in_process``: the commands that set a cluster up (``add_reviewer``'s ``users add``,
+        ``start_point``'s ``points add`` and ``pointkit init``, the hub's ``init`` and ``catalog import``) run
+        this tree's programs in this process (see ``setup``) instead of a new interpreter each (the tests'
+        fixtures). The servers, older releases' commands and any other command a test runs stay processes."""
         self.base = Path(base)
         self.reuse_init = reuse_init
+        self.setup_in_process = setup_in_process
         self.base.mkdir(parents=True, exist_ok=True)
         self.echo = echo or (lambda line: None)
         self.hub: Server | None = None
@@ -180,6 +221,33 @@ class Cluster:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+    def setup(self, program: str, *args: str) -> str:
+        """Run a command that sets the cluster up (``pointkit-hub users add``, ``pointkit init``...); return its
+        stdout, raise with its output on failure.
+
+        In this process when ``setup_in_process`` says so and ``program`` is this tree's ``pointkit-hub`` or
+        ``pointkit`` (not an older release's), through click's CliRunner as tests/hub/test_cli.py does: the same
+        command, options, files and database, without the 1-2 s of CPU a new interpreter spends importing the hub
+        or the point before it runs. A process's clock skew (``CLOCK_SKEW_ENV``) or a moved clock in this process
+        would reach the command differently in here: then it runs as a process."""
+        main = _in_process_main(program) if self.setup_in_process and _clock_is_true(self.env) else None
+        if main is None:
+            return self.run(program, *args)
+        from click.testing import CliRunner  # only the tests' clusters run commands in their own process
+
+        self.echo(f"$ {Path(program).name} " + " ".join(args))
+        # The command makes its files private (its umask) as a process would for itself: this process keeps its own.
+        umask = os.umask(0o077)
+        try:
+            result = CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
+        finally:
+            os.umask(umask)
+            if main.name == "pointkit":
+                _forget_point_engines(args)
+        if result.exit_code != 0:
+            raise RuntimeError(f"{Path(program).name} {' '.join(args)} failed ({result.exit_code}):\n{result.output}")
+        return result.stdout
 
     def _spawn(self, name: str, data: Path, args: list[str], port: int | None = None,
                env: dict[str, str] | None = None, log_name: str | None = None) -> tuple[subprocess.Popen, str]:
@@ -239,9 +307,9 @@ class Cluster:
         return self.hub
 
     def _init_hub(self, hub_cmd: str, data: Path, admin_password: str, catalog: Path, post_quantum: bool) -> None:
-        self.run(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password", admin_password,
-                 *(["--pq"] if post_quantum else []))
-        self.run(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
+        self.setup(hub_cmd, "init", "--data", str(data), "--admin-user", "admin", "--admin-password",
+                   admin_password, *(["--pq"] if post_quantum else []))
+        self.setup(hub_cmd, "catalog", "import", str(catalog), "--data", str(data))
 
     def start_hub_process(self) -> Server:
         """One more hub process serving the running hub's data directory and database (several hub
@@ -276,9 +344,9 @@ class Cluster:
     def add_reviewer(self, username: str, department: str, password: str, *, township: str | None = None) -> None:
         """A reviewer of ``department``; of a township-scoped one (乡镇人民政府), in township point ``township``."""
         assert self.hub is not None, "start the hub first"
-        self.run(self.hub_cmd, "users", "add", username, "--role", "reviewer",
-                 "--department", department, "--password", password, "--data", str(self.hub.data),
-                 *(["--township", township] if township else []))
+        self.setup(self.hub_cmd, "users", "add", username, "--role", "reviewer",
+                   "--department", department, "--password", password, "--data", str(self.hub.data),
+                   *(["--township", township] if township else []))
         self.hub.logins[username] = password
 
     def start_point(self, name: str, level: str, *, staff_password: str = "point-staff-pass",
@@ -294,13 +362,13 @@ class Cluster:
         data = self.base / (dirname or f"point-{len(self.points) + 1}")
         point_cmd = program or command("pointkit")
         if not (data / "point.db").exists():
-            output = self.run(self.hub_cmd, "points", "add", name, "--level", level,
-                              *(["--township", township] if township else []), "--data", str(self.hub.data))
+            output = self.setup(self.hub_cmd, "points", "add", name, "--level", level,
+                                *(["--township", township] if township else []), "--data", str(self.hub.data))
             token = output.strip().splitlines()[-1].strip()
-            self.run(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
-                     "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
-                     # A previous release (``program``) has no real names for its staff yet.
-                     *([] if program else ["--staff-name", POINT_CLERK_NAME]))
+            self.setup(point_cmd, "init", "--data", str(data), "--hub", hub_url or self.hub.url, "--token", token,
+                       "--name", name, "--staff-user", "staff", "--staff-password", staff_password,
+                       # A previous release (``program``) has no real names for its staff yet.
+                       *([] if program else ["--staff-name", POINT_CLERK_NAME]))
         process, url = self._spawn(name, data, [
             point_cmd, "serve", "--data", str(data), "--sync-interval", str(sync_interval),
             "--max-idle-interval", str(max_idle_interval or sync_interval)], env=env)

@@ -35,8 +35,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def add_point(cluster, name: str = VILLAGE) -> str:
-    return cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village", "--data",
-                       str(cluster.hub.data)).strip().splitlines()[-1]
+    return cluster.setup(command("pointkit-hub"), "points", "add", name, "--level", "village", "--data",
+                         str(cluster.hub.data)).strip().splitlines()[-1]
 
 
 def init(data: Path, hub_url: str, token: str, *extra: str) -> subprocess.CompletedProcess:
@@ -180,8 +180,8 @@ def test_init_does_not_report_success_without_a_catalog(cluster, tmp_path):
     hub_data = tmp_path / "bare-hub"
     cluster.run(command("pointkit-hub"), "init", "--data", str(hub_data), "--admin-user", "admin",
                 "--admin-password", "hub-admin-pass")
-    token = cluster.run(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
-                        str(hub_data)).strip().splitlines()[-1]
+    token = cluster.setup(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
+                          str(hub_data)).strip().splitlines()[-1]
     process, url = cluster._spawn("bare hub", hub_data, [command("pointkit-hub"), "serve", "--data", str(hub_data)])
     done = init(tmp_path / "village", url, token)
     assert done.returncode == 1, done.stdout

@@ -95,8 +95,8 @@ def desk_row_class(page, hub_url: str, number: str) -> str:
 def test_a_village_complaint_taken_offline_is_answered_late_closed_and_read_at_the_kiosk(cluster, browser):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    cluster.run(cluster.hub_cmd, "users", "add", OFFICE, "--role", "supervisor", "--password", OFFICE_PASSWORD,
-                "--data", str(hub.data))
+    cluster.setup(cluster.hub_cmd, "users", "add", OFFICE, "--role", "supervisor", "--password", OFFICE_PASSWORD,
+                  "--data", str(hub.data))
     hub.logins[OFFICE] = OFFICE_PASSWORD
     point = cluster.start_point(VILLAGE, "village")
     allowed = {*hub.logins, *point.logins}
@@ -221,8 +221,8 @@ def point_page(page, point_url: str, number: str) -> str:
 
 def test_the_office_takes_a_phone_complaint_at_the_hub(cluster, browser):
     hub = cluster.start_hub()
-    cluster.run(cluster.hub_cmd, "users", "add", OFFICE, "--role", "supervisor", "--password", OFFICE_PASSWORD,
-                "--data", str(hub.data))
+    cluster.setup(cluster.hub_cmd, "users", "add", OFFICE, "--role", "supervisor", "--password", OFFICE_PASSWORD,
+                  "--data", str(hub.data))
     desk = browser.new_page(viewport=DESKTOP)
     log_in(desk, hub.url, OFFICE, OFFICE_PASSWORD)
     desk.goto(hub.url + "/complaints/new")

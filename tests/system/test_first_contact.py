@@ -39,8 +39,8 @@ def hub_rows(hub, query: str, *args) -> list[tuple]:
 
 def enroll_village(cluster, township) -> None:
     """Register the village --via the township and enroll it with its clerk's real name and post."""
-    output = cluster.run(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--via",
-                         township.name, "--data", str(cluster.hub.data))
+    output = cluster.setup(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--via",
+                           township.name, "--data", str(cluster.hub.data))
     cluster.run(command("pointkit"), "init", "--data", str(cluster.base / "village"), "--hub", cluster.hub.url,
                 "--relay", township.url, "--token", output.strip().splitlines()[-1], "--name", VILLAGE,
                 "--staff-user", "staff", "--staff-password", "point-staff-pass", "--staff-name", CLERK,
@@ -55,8 +55,8 @@ def page_problems(page, url: str) -> list:
 
 def test_first_contact_and_a_referral_through_the_township(cluster, browser):
     hub = cluster.start_hub()
-    cluster.run(command("pointkit-hub"), "users", "add", "jc-wang", "--role", "supervisor", "--password",
-                "supervisor-pass-1", "--display-name", "王监察", "--data", str(hub.data))
+    cluster.setup(command("pointkit-hub"), "users", "add", "jc-wang", "--role", "supervisor", "--password",
+                  "supervisor-pass-1", "--display-name", "王监察", "--data", str(hub.data))
     township = cluster.start_point(TOWNSHIP, "township", dirname="township")
     enroll_village(cluster, township)
     village = cluster.start_point(VILLAGE, "village", dirname="village")

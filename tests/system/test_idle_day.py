@@ -17,8 +17,8 @@ IDLE_BUDGET = 100 * 1024
 def test_an_idle_village_behind_its_township_stays_within_budget(cluster):
     hub = cluster.start_hub()
     township = cluster.start_point(TOWNSHIP, "township", dirname="township")
-    output = cluster.run(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--via", TOWNSHIP,
-                         "--data", str(hub.data))
+    output = cluster.setup(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--via",
+                           TOWNSHIP, "--data", str(hub.data))
     data = cluster.base / "village"
     with LinkSimulator(("127.0.0.1", urlparse(township.url).port)) as link:
         cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", hub.url, "--relay", link.url,
@@ -32,8 +32,8 @@ def test_an_idle_village_behind_its_township_stays_within_budget(cluster):
 
 def test_an_idle_point_on_the_hub_stays_within_budget(cluster):
     hub = cluster.start_hub()
-    token = cluster.run(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
-                        str(hub.data)).strip().splitlines()[-1]
+    token = cluster.setup(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
+                          str(hub.data)).strip().splitlines()[-1]
     data = cluster.base / "village"
     with LinkSimulator(("127.0.0.1", urlparse(hub.url).port)) as link:
         cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", link.url, "--token", token,

@@ -29,7 +29,7 @@ WAIT = 30
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory) -> Iterator[list[tuple[Server, str, str, str]]]:
     """A real point and hub; for each, the account that logs in, the page the login leads to and a staff page."""
-    with Cluster(tmp_path_factory.mktemp("logins"), reuse_init=True) as cluster:
+    with Cluster(tmp_path_factory.mktemp("logins"), reuse_init=True, setup_in_process=True) as cluster:
         hub = cluster.start_hub()
         point = cluster.start_point(VILLAGE, "village")
         yield [(point, "staff", "/cases/new", "/cases"), (hub, "admin", "/", "/queue")]

@@ -68,8 +68,8 @@ def synced(staff) -> None:
 def test_six_conflict_types_through_real_points(cluster, tmp_path):
     hub = cluster.start_hub()
     cluster.add_reviewer("yb-li", "YB", "reviewer-pass-1")
-    cluster.run(cluster.hub_cmd, "users", "add", "desk-op", "--role", "operator", "--password", "operator-pass-1",
-                "--data", str(hub.data))
+    cluster.setup(cluster.hub_cmd, "users", "add", "desk-op", "--role", "operator", "--password", "operator-pass-1",
+                  "--data", str(hub.data))
     hub.logins["desk-op"] = "operator-pass-1"
     point_a = cluster.start_point("周邦村便民服务站", "village", dirname="point-a")
     # Point B syncs when a change wakes it or a test asks, never on a timer: no wait on an interval.

@@ -49,8 +49,8 @@ def point_rows(point, query: str, *args) -> list[tuple]:
 def enroll_via(cluster, name: str, township) -> None:
     """Register NAME --via the township and enroll it: the hub once, the township's address from then on."""
     hub = cluster.hub
-    output = cluster.run(command("pointkit-hub"), "points", "add", name, "--level", "village", "--via", township.name,
-                         "--data", str(hub.data))
+    output = cluster.setup(command("pointkit-hub"), "points", "add", name, "--level", "village", "--via",
+                           township.name, "--data", str(hub.data))
     assert f"It syncs through township {township.name}." in output
     token = output.strip().splitlines()[-1]
     enrolled = cluster.run(command("pointkit"), "init", "--data", str(cluster.base / "village"), "--hub", hub.url,

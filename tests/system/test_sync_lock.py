@@ -22,8 +22,8 @@ VILLAGE = "八达镇周邦村便民服务站"
 
 
 def enrolled_village(cluster, hub_url: str):
-    token = cluster.run(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
-                        str(cluster.hub.data)).strip().splitlines()[-1]
+    token = cluster.setup(command("pointkit-hub"), "points", "add", VILLAGE, "--level", "village", "--data",
+                          str(cluster.hub.data)).strip().splitlines()[-1]
     data = cluster.base / "village"
     cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", hub_url, "--token", token,
                 "--name", VILLAGE, "--staff-password", "point-staff-pass")

@@ -17,8 +17,8 @@ from sync.kit.idnumber import check_character
 
 def test_sync_on_a_terminal_shows_progress(cluster):
     hub = cluster.start_hub()
-    token = cluster.run(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level", "village",
-                        "--data", str(hub.data)).strip().splitlines()[-1]
+    token = cluster.setup(command("pointkit-hub"), "points", "add", "八达镇周邦村便民服务站", "--level", "village",
+                          "--data", str(hub.data)).strip().splitlines()[-1]
     data = cluster.base / "village"
     cluster.run(command("pointkit"), "init", "--data", str(data), "--hub", hub.url, "--token", token,
                 "--name", "八达镇周邦村便民服务站", "--staff-password", "point-staff-pass")
