@@ -28,9 +28,6 @@ PHOTO_LONGEST_SIDE = 2000
 PHOTO_JPEG_QUALITY = 80
 # 40 megapixels: any phone camera's photo, well short of what would fill an old laptop's memory once decoded.
 MAX_PIXELS = 40_000_000
-# Pillow's own guard, for every image this process opens, here or anywhere else: it warns past the budget and
-# refuses to open an image of twice the budget (DecompressionBombError), whoever forgot to check the size first.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Two re-encodings at a time, each holding one photo of at most MAX_PIXELS decoded (draft() shrinks JPEGs as they
 # decode): eight clerks attaching photos at once queue here instead of holding eight photos in an old laptop.
 REENCODE_SLOTS = 2
@@ -60,8 +57,7 @@ def scan_problem(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS) -
         return NOT_A_SCAN
     if kind == "PDF":
         return None
-    from PIL import Image
-
+    Image = _pillow()  # noqa: N806 (the module, by its own name)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in IMAGE_FORMATS:
@@ -83,8 +79,7 @@ def reencode_photo(data: bytes, max_kb: int, *, max_pixels: int = MAX_PIXELS) ->
     held it), else None: a PDF, a small photo, one Pillow cannot read safely or one over ``max_pixels``."""
     if max_kb <= 0 or len(data) <= max_kb * 1024:
         return None
-    from PIL import Image
-
+    Image = _pillow()  # noqa: N806 (the module, by its own name)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in REENCODED_FORMATS or image.size[0] * image.size[1] > max_pixels:
@@ -94,6 +89,16 @@ def reencode_photo(data: bytes, max_kb: int, *, max_pixels: int = MAX_PIXELS) ->
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return smaller if len(smaller) < len(data) else None
+
+
+def _pillow():
+    """Pillow's Image module, imported on first use, with its own guard set for every image this process opens,
+    here or anywhere else: past MAX_PIXELS it warns, and it refuses to open an image of twice that
+    (DecompressionBombError), whoever forgot to check the size first (Pillow's default refuses only past 179 MP)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image
 
 
 def _smaller_jpeg(image: Image.Image) -> bytes:
