@@ -223,6 +223,8 @@ def read_catalog(path: Path) -> CatalogSource:
                             "or a .zip"]) from None
     except ArchiveTooLarge as exc:
         raise CatalogError([str(exc)]) from None
+    except ZipCannotOpen as exc:
+        raise CatalogError([str(exc)]) from None
     return _parse_tables(tables)
 
 
@@ -256,12 +258,24 @@ def _folder_tables(folder: Path) -> dict[str, bytes]:
     return {name: _read_bounded(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").exists()}
 
 
+class ZipCannotOpen(ValueError):
+    """A zip this program cannot unpack: a password, or a compression method Python does not read."""
+
+
 def _zip_tables(path: Path) -> dict[str, bytes]:
     """The tables in a zip, inflated within the limits of sync/kit/archives.py (a bomb is refused, not read)."""
     with zipfile.ZipFile(path) as archive:
         bounded = BoundedZip(archive, path)
         found = {Path(info.filename).name: info for info in bounded.files()}
-        return {name: bounded.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
+        try:
+            return {name: bounded.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
+        except RuntimeError:  # zipfile's word for a member that needs a password
+            raise ZipCannotOpen(f"{path.name} is locked with a password: unzip it, then zip the CSV files again "
+                                "without one (or give the folder of CSV files)") from None
+        except NotImplementedError:
+            raise ZipCannotOpen(f"{path.name} is packed with a compression method this program cannot read: "
+                                "unzip it, then zip the CSV files again with ordinary (deflate) compression, or "
+                                "give the folder of CSV files") from None
 
 
 def _rows(name: str, raw: bytes, problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -89,6 +89,24 @@ def test_a_catalog_file_over_the_size_limit_is_refused_unread(tmp_path):
     assert "catalog.json is larger than 64 MiB, the limit for a catalog file" in str(refused.value)
 
 
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("kind", ["encrypted", "unknown compression"])
+def test_a_zip_that_cannot_be_opened_here_is_refused_with_what_to_do(tmp_path, kind):
+    """A zip with a password, or packed with a method Python does not read: a sentence, not a traceback."""
+    path = zip_of(tmp_path / "locked.zip", {"departments.csv": (b"code,name_zh,name_en\r\n", 1)})
+    data = bytearray(path.read_bytes())
+    for signature, flags, method in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.index(signature)
+        if kind == "encrypted":
+            data[at + flags] |= 0x01  # the "encrypted" bit of the general purpose flags
+        else:
+            data[at + method:at + method + 2] = (99).to_bytes(2, "little")  # AES (WinZip): not read by zipfile
+    path.write_bytes(bytes(data))
+    with pytest.raises(CatalogError) as refused:
+        read_catalog(path)
+    assert "locked.zip" in str(refused.value) and "unzip it" in str(refused.value), str(refused.value)
+
+
 def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
