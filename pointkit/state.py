@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlmodel import Session, func, select
 
 from sync.client import HubClient
-from sync.clock import utcnow
+from sync.clock import as_utc, utcnow  # noqa: F401 (as_utc: the point's modules import it from here)
 from sync.keys import Identity
 from sync.kit.workdays import COUNTY_TIMEZONE
 
@@ -85,13 +85,6 @@ def outbox_counts(session: Session) -> dict[str, int]:
     counts = {"queued": 0, "acked": 0, "quarantined": 0}
     counts.update({state: count for state, count in rows})
     return counts
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 def local_now() -> datetime:

@@ -35,6 +35,13 @@ def utcnow() -> datetime:
     return from_ms(now_ms())
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored datetime in UTC: SQLite hands datetimes back naive, and they were stored as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 

@@ -31,7 +31,6 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import bindparam, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
@@ -41,7 +40,7 @@ from sync.auditrows import CASE_STATE, RowWatch
 
 from hub.core.auditrows import WATCHED, case_of, state_detail
 from hub.core.clock import iso, utc_now
-from hub.core.db import key_lock, transaction_memo
+from hub.core.db import key_lock, transaction_memo, upsert
 from hub.core.models import AuditChain, AuditEntry, Case
 
 HUB_CHAIN = "hub"
@@ -135,8 +134,7 @@ def _record_chain_ends(session: OrmSession) -> None:
     heads = transaction_memo(session).get(_HEADS)  # type: ignore[arg-type]
     if not heads:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditChain).values(
+    statement = upsert(session, AuditChain).values(
         [{"chain": chain, "seq": seq, "entry_hash": entry_hash, "anchored_seq": 0}
          for chain, (seq, entry_hash) in sorted(heads.items())])
     session.execute(statement.on_conflict_do_update(

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, Insert, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
@@ -102,6 +103,13 @@ def make_engine(url: str) -> Engine:
                                    "BEGIN IMMEDIATE")
 
     return engine
+
+
+def upsert(connection: Connection | Session, table: Any) -> Insert:
+    """An INSERT into ``table`` in the dialect of ``connection``'s database, so it takes ``on_conflict_do_nothing``
+    or ``on_conflict_do_update`` (SQLite and PostgreSQL both speak ON CONFLICT; SQLAlchemy builds each its own)."""
+    dialect = connection.dialect if isinstance(connection, Connection) else connection.get_bind().dialect
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def reads_only(session: Session) -> None:

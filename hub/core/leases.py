@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from hub.core.clock import utc_now
-from hub.core.db import session_scope
+from hub.core.db import session_scope, upsert
 from hub.core.models import TimerLease
 
 log = logging.getLogger(__name__)
@@ -78,8 +77,7 @@ def take_round(engine: Engine, name: str, *, holder: str, every: timedelta, leas
 
 def _ensure_row(connection: Connection, name: str) -> None:
     """The timer's row, made by whichever process gets there first (the others' inserts do nothing)."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(insert(TimerLease).values(name=name, holder="", lease_id="", last_run_by="", rounds=0)
+    connection.execute(upsert(connection, TimerLease).values(name=name, holder="", lease_id="", last_run_by="", rounds=0)
                        .on_conflict_do_nothing(index_elements=["name"]))
 
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from sync.kit.workdays import county_date
 
 from hub.core.audit import append_audit, write_for_point
 from hub.core.clock import utc_now
+from hub.core.db import upsert
 from hub.core.models import Point, PointIngestDay
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,8 @@ def count_ingest(session: Session, stored: dict[uuid.UUID, tuple[int, int]], poi
 
 def _add(session: Session, point_id: uuid.UUID, day: date, added_bytes: int, added_envelopes: int) -> int:
     """One UPSERT: today's row made or added to; the new total comes back."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = PointIngestDay.__table__
-    statement = insert(table).values(point_id=point_id, day=day, stored_bytes=added_bytes, envelopes=added_envelopes)
+    statement = upsert(session, table).values(point_id=point_id, day=day, stored_bytes=added_bytes, envelopes=added_envelopes)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.point_id, table.c.day],
         set_={"stored_bytes": table.c.stored_bytes + statement.excluded.stored_bytes,

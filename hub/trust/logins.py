@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from sync.kit.throttle import (ADDRESS_FREE_FAILURES, FREE_FAILURES, RECENT_FAILURES, UNKNOWN_NAMES, note_failure,
@@ -19,6 +18,7 @@ from sync.kit.throttle import (ADDRESS_FREE_FAILURES, FREE_FAILURES, RECENT_FAIL
 
 from hub.core.audit import append_audit
 from hub.core.clock import utc_now
+from hub.core.db import upsert
 from hub.core.models import LoginFailure
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,5 @@ def recent_failures(session: Session) -> list[LoginFailure]:
 def _ensure_row(session: Session, key: tuple[str, str]) -> None:
     """The row, made by whichever process gets there first (the others' inserts do nothing)."""
     now = utc_now()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(LoginFailure).values(username=key[0], address=key[1], failures=0, first_at=now,
-                                                last_at=now).on_conflict_do_nothing())
+    session.execute(upsert(session, LoginFailure).values(username=key[0], address=key[1], failures=0, first_at=now,
+                                                         last_at=now).on_conflict_do_nothing())

@@ -19,10 +19,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sync.clock import monotonic_s
+from sync.clock import as_utc, monotonic_s
 from sync.kit.passwords import verify_nobody, verify_password
 
 __all__ = ["ADDRESS_FREE_FAILURES", "FIRST_DELAY_S", "FREE_FAILURES", "FailureRecord", "LoginGate", "LoginThrottled",
@@ -229,13 +229,9 @@ class FailureRecord(Protocol):
     succeeded_at: datetime | None
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def record_wait(record: FailureRecord | None, now: datetime) -> int:
     """Whole seconds a stored record still makes the next try wait: how one hub process honours another's."""
-    until = _utc(record.throttled_until) if record is not None else None
+    until = as_utc(record.throttled_until) if record is not None else None
     if until is None or until <= now:
         return 0
     return min(MAX_DELAY_S, math.ceil((until - now).total_seconds()))  # a clock set back never makes it longer
@@ -244,7 +240,7 @@ def record_wait(record: FailureRecord | None, now: datetime) -> int:
 def note_failure(record: FailureRecord, now: datetime, *, free: int = FREE_FAILURES) -> bool:
     """Count one more failure in ``record`` (afresh after a success or a quiet spell) and set its delay; True
     when this failure is the one that starts the delays, the moment worth one audit entry."""
-    last_at, succeeded_at = _utc(record.last_at), _utc(record.succeeded_at)
+    last_at, succeeded_at = as_utc(record.last_at), as_utc(record.succeeded_at)
     fresh = (record.failures == 0 or (succeeded_at is not None and succeeded_at >= last_at)
              or (now - last_at).total_seconds() >= QUIET_RESET_S)
     record.failures = 1 if fresh else record.failures + 1
