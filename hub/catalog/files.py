@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sync.catalog import CatalogFile, Department, FormField, Material, ProjectStage, ProjectTemplate, ServiceItem
-from sync.kit.archives import ZIP_LIMITS, ArchiveTooLarge, BoundedZip, mib
+from sync.kit.archives import ZIP_LIMITS, ArchiveRefused, BoundedZip, mib
 from sync.kit.cells import spreadsheet_cell, spreadsheet_text, typed_text
 
 
@@ -221,9 +221,7 @@ def read_catalog(path: Path) -> CatalogSource:
     except (zipfile.BadZipFile, zlib.error, EOFError):
         raise CatalogError([f"{path} is not a zip file or is damaged; give a .json file, a folder of CSV files "
                             "or a .zip"]) from None
-    except ArchiveTooLarge as exc:
-        raise CatalogError([str(exc)]) from None
-    except ZipCannotOpen as exc:
+    except ArchiveRefused as exc:
         raise CatalogError([str(exc)]) from None
     return _parse_tables(tables)
 
@@ -258,24 +256,12 @@ def _folder_tables(folder: Path) -> dict[str, bytes]:
     return {name: _read_bounded(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").exists()}
 
 
-class ZipCannotOpen(ValueError):
-    """A zip this program cannot unpack: a password, or a compression method Python does not read."""
-
-
 def _zip_tables(path: Path) -> dict[str, bytes]:
     """The tables in a zip, inflated within the limits of sync/kit/archives.py (a bomb is refused, not read)."""
     with zipfile.ZipFile(path) as archive:
         bounded = BoundedZip(archive, path)
         found = {Path(info.filename).name: info for info in bounded.files()}
-        try:
-            return {name: bounded.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
-        except RuntimeError:  # zipfile's word for a member that needs a password
-            raise ZipCannotOpen(f"{path.name} is locked with a password: unzip it, then zip the CSV files again "
-                                "without one (or give the folder of CSV files)") from None
-        except NotImplementedError:
-            raise ZipCannotOpen(f"{path.name} is packed with a compression method this program cannot read: "
-                                "unzip it, then zip the CSV files again with ordinary (deflate) compression, or "
-                                "give the folder of CSV files") from None
+        return {name: bounded.read(found[f"{name}.csv"]) for name in TABLES if f"{name}.csv" in found}
 
 
 def _rows(name: str, raw: bytes, problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:

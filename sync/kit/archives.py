@@ -30,8 +30,16 @@ RATIO_EXEMPT_BYTES = MIB
 READ_PIECE = 256 * 1024
 
 
-class ArchiveTooLarge(ValueError):
+class ArchiveRefused(ValueError):
+    """A zip that is not read; the message says why and what to give instead."""
+
+
+class ArchiveTooLarge(ArchiveRefused):
     """A zip past one of the limits; the message names the file, the member and the limit."""
+
+
+class ArchiveUnreadable(ArchiveRefused):
+    """A zip Python cannot unpack: a member locked with a password, or packed with a method zipfile lacks."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,11 +93,18 @@ class BoundedZip:
     def read(self, info: zipfile.ZipInfo) -> bytes:
         """The inflated bytes of ``info``, counted piece by piece against the limits as they come."""
         pieces, size = [], 0
-        with self.archive.open(info) as member:
-            while piece := member.read(READ_PIECE):
-                size += len(piece)
-                self._check_progress(info, size)
-                pieces.append(piece)
+        try:
+            with self.archive.open(info) as member:
+                while piece := member.read(READ_PIECE):
+                    size += len(piece)
+                    self._check_progress(info, size)
+                    pieces.append(piece)
+        except RuntimeError:  # zipfile's word for a member that needs a password
+            raise ArchiveUnreadable(f"{self.source} is locked with a password: unzip it, then zip the files again "
+                                    "without one") from None
+        except NotImplementedError:
+            raise ArchiveUnreadable(f"{self.source} is packed with a compression method this program cannot read: "
+                                    "unzip it, then zip the files again with ordinary (deflate) compression") from None
         self.inflated += size
         return b"".join(pieces)
 
