@@ -22,6 +22,15 @@ def point(tmp_path) -> Iterator[FakeHubSide]:
 
 
 @pytest.fixture
+def app(point):
+    """The point's app in test mode (in-process clients), with window staff ``staff`` and an admin ``boss``."""
+    with db.session_scope(point.data_dir) as session:
+        create_staff(session, "staff", "window-pass-1")
+        create_staff(session, "boss", "window-pass-2", role="admin")
+    return create_app(point.data_dir, test_config={"TESTING": True})
+
+
+@pytest.fixture
 def api(point, live_server) -> Iterator[httpx.Client]:
     """The point's JSON API on a real waitress server, logged in as window staff (a Bearer token)."""
     with db.session_scope(point.data_dir) as session:

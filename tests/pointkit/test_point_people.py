@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlmodel import select
 from tests.pointkit.hubside import GOOD_ID, rows, valid_form
 
-from pointkit import create_app, db
-from pointkit.auth import create_staff
+from pointkit import db
 from pointkit.cli import _log_to_file, main
 from pointkit.intake import Applicant, receive_case
 from pointkit.models import ApiToken, AuditEntry, Case, LoginFailure, Outbox, Staff
@@ -32,14 +31,6 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def csrf(client, path: str) -> str:
     return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-@pytest.fixture
-def app(point):
-    with db.session_scope(point.data_dir) as session:
-        create_staff(session, "staff", "window-pass-1")
-        create_staff(session, "boss", "window-pass-2", role="admin")
-    return create_app(point.data_dir, test_config={"TESTING": True})
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ import re
 import pytest
 from tests.pointkit.hubside import GOOD_CASE, GOOD_ID, rows
 
-from pointkit import create_app, db
-from pointkit.auth import create_staff
 from pointkit.models import Case, ScanFile
 from pointkit.scans import MAX_SCANS_PER_CASE, scans_dir
 from sync.clock import utcnow
@@ -31,14 +29,6 @@ def pdfs(count: int) -> list[tuple[str, tuple[str, bytes, str]]]:
 def sealed_files(point) -> set[str]:
     folder = scans_dir(point.data_dir)
     return {path.name for path in folder.glob("*")} if folder.exists() else set()
-
-
-@pytest.fixture
-def app(point):
-    with db.session_scope(point.data_dir) as session:
-        create_staff(session, "staff", "window-pass-1")
-        create_staff(session, "boss", "window-pass-2", role="admin")
-    return create_app(point.data_dir, test_config={"TESTING": True})
 
 
 @pytest.fixture
