@@ -321,7 +321,7 @@ def _render_points(*, issued=None, error: str | None = None, values: dict | None
     townships = [row for row in overview if row["level"] == "township" and row["status"] != "revoked"]
     ingest = ingest_today(db, default_mib=configured_budget_mib())
     return render_template("points.html", points=overview, issued=issued, error=error, ingest=ingest, mib=MIB,
-                           over_budget=[row["name"] for row in overview if ingest[row["point_id"]].over],
+                           over_budget=over_budget_today(db),
                            values=values or {"name": "", "level": "village", "township": ""},
                            levels=POINT_LEVELS, townships=townships, belongs=village_townships(db),
                            unplaced=[point.name for point in unplaced_villages(db)]), status
